@@ -1,0 +1,24 @@
+# Every third-party dependency is a Debian package; see tools/setup/packages.txt.
+find_package(Threads REQUIRED)
+find_package(absl REQUIRED)
+find_package(nlohmann_json REQUIRED)
+find_package(yaml-cpp REQUIRED)
+find_package(CLI11 REQUIRED)
+find_package(Boost 1.74 REQUIRED COMPONENTS system)
+find_package(OpenCV 4.6 REQUIRED COMPONENTS core imgproc imgcodecs dnn)
+find_package(GTest REQUIRED)
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(HWLOC REQUIRED IMPORTED_TARGET hwloc)
+if(HETEROACCEL_WITH_OPENCL)
+  find_package(OpenCL REQUIRED)
+endif()
+
+# OpenCV's headers trip C++20 deprecation warnings; treat them as system headers.
+add_library(heteroaccel_opencv INTERFACE)
+target_include_directories(heteroaccel_opencv SYSTEM INTERFACE ${OpenCV_INCLUDE_DIRS})
+target_link_libraries(heteroaccel_opencv INTERFACE ${OpenCV_LIBS})
+
+add_library(heteroaccel_boost INTERFACE)
+target_include_directories(heteroaccel_boost SYSTEM INTERFACE ${Boost_INCLUDE_DIRS})
+target_link_libraries(heteroaccel_boost INTERFACE Boost::system Threads::Threads)
+target_compile_definitions(heteroaccel_boost INTERFACE BOOST_BEAST_USE_STD_STRING_VIEW)
