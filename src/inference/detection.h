@@ -1,0 +1,49 @@
+// Detection: the one output schema every inference type produces.
+//
+// Boxes and keypoints are in the pixel coordinates of the image the client sent
+// (x grows right, y grows down). Plain values; thread-compatible.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace heteroaccel::inference {
+
+struct Keypoint {
+  std::string name;
+  float x = 0;
+  float y = 0;
+};
+
+struct Box {
+  float x1 = 0, y1 = 0, x2 = 0, y2 = 0;
+  float Width() const { return x2 > x1 ? x2 - x1 : 0; }
+  float Height() const { return y2 > y1 ? y2 - y1 : 0; }
+  float Area() const { return Width() * Height(); }
+};
+
+struct Detection {
+  Box box;
+  float score = 0;
+  int class_id = 0;
+  std::string label;
+  std::vector<Keypoint> keypoints;
+};
+
+float IntersectionOverUnion(const Box& a, const Box& b);
+
+// Hard non-maximum suppression within each class_id. Keeps at most `max_results`,
+// highest score first.
+std::vector<Detection> NonMaxSuppression(std::vector<Detection> detections, float iou_threshold,
+                                         size_t max_results);
+
+// MediaPipe's weighted ("blending") suppression: overlapping detections are merged
+// into one whose box and keypoints are the score-weighted mean of the cluster. More
+// stable than hard NMS for single-class detectors with many anchors per object.
+std::vector<Detection> WeightedNonMaxSuppression(std::vector<Detection> detections,
+                                                 float iou_threshold, size_t max_results);
+
+// Clamps box and keypoints to [0,width]x[0,height].
+void ClampToImage(Detection& detection, int width, int height);
+
+}  // namespace heteroaccel::inference

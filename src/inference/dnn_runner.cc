@@ -1,0 +1,59 @@
+#include "inference/dnn_runner.h"
+
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+
+namespace heteroaccel::inference {
+
+std::string_view TargetName(Target target) { return target == Target::kOpenCl ? "opencl" : "cpu"; }
+
+absl::StatusOr<std::string> ModelPath(const std::string& models_dir, const std::string& file) {
+  std::filesystem::path path = std::filesystem::path(models_dir) / file;
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "model file ", path.string(), " is missing; run `make setup` to fetch the models"));
+  }
+  return path.string();
+}
+
+absl::StatusOr<std::unique_ptr<DnnRunner>> DnnRunner::Create(const std::string& onnx_path,
+                                                             Target target,
+                                                             std::vector<std::string> outputs) {
+  try {
+    cv::dnn::Net net = cv::dnn::readNetFromONNX(onnx_path);
+    if (net.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("OpenCV could not load ", onnx_path));
+    }
+    net.setPreferableBackend(cv::dnn::DNN_BACKEND_OPENCV);
+    net.setPreferableTarget(target == Target::kOpenCl ? cv::dnn::DNN_TARGET_OPENCL
+                                                      : cv::dnn::DNN_TARGET_CPU);
+    if (outputs.empty()) outputs = net.getUnconnectedOutLayersNames();
+    return std::unique_ptr<DnnRunner>(new DnnRunner(std::move(net), std::move(outputs)));
+  } catch (const cv::Exception& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("OpenCV could not load ", onnx_path, ": ", e.what()));
+  }
+}
+
+absl::StatusOr<std::vector<cv::Mat>> DnnRunner::Forward(const cv::Mat& blob) {
+  try {
+    net_.setInput(blob);
+    net_.forward(results_, outputs_);
+    return results_;
+  } catch (const cv::Exception& e) {
+    return absl::InternalError(absl::StrCat("forward pass failed: ", e.what()));
+  }
+}
+
+absl::Status DnnRunner::ForwardAgain() {
+  try {
+    net_.forward(results_, outputs_);
+    return absl::OkStatus();
+  } catch (const cv::Exception& e) {
+    return absl::InternalError(absl::StrCat("forward pass failed: ", e.what()));
+  }
+}
+
+}  // namespace heteroaccel::inference

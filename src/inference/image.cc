@@ -1,0 +1,115 @@
+#include "inference/image.h"
+
+#include <cstring>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+
+namespace heteroaccel::inference {
+namespace {
+
+bool StartsWith(std::string_view bytes, std::string_view magic) {
+  return bytes.size() >= magic.size() && bytes.substr(0, magic.size()) == magic;
+}
+
+uint32_t BigEndian32(std::string_view bytes, size_t at) {
+  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data() + at);
+  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
+}
+
+// Reads the size a PNG header announces so oversized images are refused before
+// the decoder allocates for them. JPEG dimensions are bounded by OpenCV itself
+// through OPENCV_IO_MAX_IMAGE_PIXELS, which the agent sets at start-up.
+absl::Status CheckPngSize(std::string_view bytes) {
+  if (bytes.size() < 24) return absl::InvalidArgumentError("image is a truncated PNG");
+  const int64_t width = BigEndian32(bytes, 16);
+  const int64_t height = BigEndian32(bytes, 20);
+  if (width * height > kMaxImagePixels) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("image is ", width, "x", height, " pixels; the limit is ", kMaxImagePixels));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<cv::Mat> DecodeImage(std::string_view bytes) {
+  if (bytes.empty()) return absl::InvalidArgumentError("image is empty");
+  const bool png = StartsWith(bytes, "\x89PNG\r\n\x1a\n");
+  const bool jpeg = StartsWith(bytes, "\xff\xd8\xff");
+  if (!png && !jpeg) {
+    return absl::InvalidArgumentError(
+        "image is neither JPEG nor PNG (send the encoded file bytes, or a UINT8 [H,W,3] tensor)");
+  }
+  if (png) {
+    if (absl::Status s = CheckPngSize(bytes); !s.ok()) return s;
+  }
+  cv::Mat image;
+  try {
+    const cv::Mat raw(1, static_cast<int>(bytes.size()), CV_8UC1, const_cast<char*>(bytes.data()));
+    image = cv::imdecode(raw, cv::IMREAD_COLOR);
+  } catch (const cv::Exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat("image does not decode: ", e.what()));
+  }
+  if (image.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("image does not decode (", png ? "PNG" : "JPEG", " data is corrupt)"));
+  }
+  return image;
+}
+
+absl::StatusOr<cv::Mat> ImageFromRgbPixels(std::string_view pixels, int64_t height, int64_t width) {
+  if (height <= 0 || width <= 0 || height * width > kMaxImagePixels) {
+    return absl::InvalidArgumentError(absl::StrCat("image shape [", height, ",", width,
+                                                   ",3] is out of range (at most ", kMaxImagePixels,
+                                                   " pixels)"));
+  }
+  if (static_cast<int64_t>(pixels.size()) != height * width * 3) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("image pixels: expected ", height * width * 3, " bytes, got ", pixels.size()));
+  }
+  cv::Mat rgb(static_cast<int>(height), static_cast<int>(width), CV_8UC3);
+  std::memcpy(rgb.data, pixels.data(), pixels.size());
+  cv::Mat bgr;
+  cv::cvtColor(rgb, bgr, cv::COLOR_RGB2BGR);
+  return bgr;
+}
+
+cv::Mat MakeNhwcBlob(const cv::Mat& bgr, const BlobOptions& o, Placement* placement) {
+  Placement p;
+  p.net_width = o.width;
+  p.net_height = o.height;
+  cv::Mat resized;
+  if (o.fit == Fit::kLetterbox) {
+    p.scale =
+        std::min(static_cast<float>(o.width) / bgr.cols, static_cast<float>(o.height) / bgr.rows);
+    p.scale_y = p.scale;
+    const int w = std::max(1, static_cast<int>(std::lround(bgr.cols * p.scale)));
+    const int h = std::max(1, static_cast<int>(std::lround(bgr.rows * p.scale)));
+    cv::Mat inner;
+    cv::resize(bgr, inner, cv::Size(w, h), 0, 0, cv::INTER_LINEAR);
+    const int left = (o.width - w) / 2;
+    const int top = (o.height - h) / 2;
+    p.pad_x = static_cast<float>(left);
+    p.pad_y = static_cast<float>(top);
+    cv::copyMakeBorder(inner, resized, top, o.height - h - top, left, o.width - w - left,
+                       cv::BORDER_CONSTANT, cv::Scalar::all(0));
+  } else {
+    p.scale = static_cast<float>(o.width) / bgr.cols;
+    p.scale_y = static_cast<float>(o.height) / bgr.rows;
+    cv::resize(bgr, resized, cv::Size(o.width, o.height), 0, 0, cv::INTER_LINEAR);
+  }
+  if (o.rgb) cv::cvtColor(resized, resized, cv::COLOR_BGR2RGB);
+  // The converted buffer is already NHWC; reinterpret it as a 4-D blob.
+  cv::Mat blob;
+  resized.convertTo(blob, CV_32FC3, (o.high - o.low) / 255.0, o.low);
+  const int dims[] = {1, o.height, o.width, 3};
+  cv::Mat nhwc(4, dims, CV_32F);
+  std::memcpy(nhwc.data, blob.data, blob.total() * blob.elemSize());
+  if (placement != nullptr) *placement = p;
+  return nhwc;
+}
+
+}  // namespace heteroaccel::inference

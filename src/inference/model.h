@@ -1,0 +1,59 @@
+// Model: one inference type's variant, ready to run on one compute target.
+//
+// A Model owns its network (cv::dnn::Net is not thread-safe), so each device slot
+// creates its own instance through the ModelSpec's factory and uses it from that
+// slot's thread only. Pre-processing (resize, normalise) and post-processing
+// (anchor decoding, NMS, mapping back to image pixels) are part of the model.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <opencv2/core.hpp>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "inference/detection.h"
+
+namespace heteroaccel::inference {
+
+// Where a model runs. OpenCL is whatever device OpenCV's OpenCL context selected
+// (a real GPU where a vendor driver is installed, PoCL's CPU device otherwise).
+enum class Target { kCpu, kOpenCl };
+std::string_view TargetName(Target target);  // "cpu", "opencl"
+
+struct ModelOptions {
+  std::string models_dir;  // the folder `make setup` fills
+  Target target = Target::kCpu;
+  float score_threshold = -1;  // < 0: the variant's default
+};
+
+struct InferenceOutput {
+  std::vector<Detection> detections;
+  int image_width = 0;
+  int image_height = 0;
+};
+
+class Model {
+ public:
+  virtual ~Model() = default;
+  // `bgr` is any size; results are in its pixel coordinates.
+  virtual absl::StatusOr<InferenceOutput> Run(const cv::Mat& bgr) = 0;
+  // The raw forward pass alone on an already prepared input, for measuring the
+  // framework's own overhead against it.
+  virtual absl::Status ForwardOnly() = 0;
+};
+
+// A variant of an inference type: what it is, and how to build it.
+struct ModelSpec {
+  std::string type;     // the inference type clients name: "face", "object", ...
+  std::string variant;  // "blazeface-front-128"
+  std::string description;
+  std::string precision = "fp32";
+  std::vector<std::string> model_files;     // relative to models_dir
+  std::vector<std::string> labels;          // class names, in class_id order
+  std::vector<std::string> keypoint_names;  // per detection, empty when none
+  std::function<absl::StatusOr<std::unique_ptr<Model>>(const ModelOptions&)> create;
+};
+
+}  // namespace heteroaccel::inference

@@ -1,0 +1,140 @@
+#include "inference/models/face_blazeface.h"
+
+#include <cmath>
+
+#include "common/status_macros.h"
+#include "inference/anchors.h"
+#include "inference/dnn_runner.h"
+#include "inference/image.h"
+
+namespace heteroaccel::inference {
+namespace {
+
+const std::vector<std::string>& KeypointNames() {
+  static const std::vector<std::string> names = {
+      "right_eye", "left_eye", "nose_tip", "mouth", "right_ear_tragion", "left_ear_tragion"};
+  return names;
+}
+
+struct Config {
+  int input_size;
+  std::vector<int> strides;
+  float min_scale;
+  float max_scale;
+  float default_threshold;
+};
+
+// Both variants have 896 anchors: a 16x16 map with 2 anchors per cell followed by
+// an 8x8 map with 6 (MediaPipe's face_detection_{short,full}_range graphs).
+AnchorOptions Anchors(const Config& c) {
+  AnchorOptions o;
+  o.input_width = o.input_height = c.input_size;
+  o.num_layers = 4;
+  o.min_scale = c.min_scale;
+  o.max_scale = c.max_scale;
+  o.strides = c.strides;
+  o.aspect_ratios = {1.0f};
+  o.fixed_anchor_size = true;
+  return o;
+}
+
+float Sigmoid(float x) { return 1.0f / (1.0f + std::exp(-std::clamp(x, -100.0f, 100.0f))); }
+
+class BlazeFace final : public Model {
+ public:
+  BlazeFace(const Config& config, std::unique_ptr<DnnRunner> runner, float threshold)
+      : config_(config),
+        anchors_(GenerateAnchors(Anchors(config))),
+        runner_(std::move(runner)),
+        threshold_(threshold) {}
+
+  absl::StatusOr<InferenceOutput> Run(const cv::Mat& bgr) override {
+    BlobOptions blob_options{config_.input_size, config_.input_size, Fit::kLetterbox, -1, 1, true};
+    Placement placement;
+    const cv::Mat blob = MakeNhwcBlob(bgr, blob_options, &placement);
+    ASSIGN_OR_RETURN(std::vector<cv::Mat> out, runner_->Forward(blob));
+    std::vector<Detection> candidates;
+    Decode(out[0], out[2], 0, placement, candidates);
+    Decode(out[1], out[3], out[0].total(), placement, candidates);
+    InferenceOutput result{WeightedNonMaxSuppression(std::move(candidates), 0.3f, 100), bgr.cols,
+                           bgr.rows};
+    for (Detection& d : result.detections) ClampToImage(d, bgr.cols, bgr.rows);
+    return result;
+  }
+
+  absl::Status ForwardOnly() override { return runner_->ForwardAgain(); }
+
+ private:
+  // scores: [1,N,1] logits; boxes: [1,N,16] = x,y,w,h + 6 keypoints (x,y), in
+  // network pixels relative to the anchor centre.
+  void Decode(const cv::Mat& scores, const cv::Mat& boxes, size_t anchor_base,
+              const Placement& placement, std::vector<Detection>& out) const {
+    const auto* score = scores.ptr<float>();
+    const auto* box = boxes.ptr<float>();
+    const float size = static_cast<float>(config_.input_size);
+    const size_t n = scores.total();
+    for (size_t i = 0; i < n && anchor_base + i < anchors_.size(); ++i) {
+      const float p = Sigmoid(score[i]);
+      if (p < threshold_) continue;
+      const Anchor& a = anchors_[anchor_base + i];
+      const float* r = box + i * 16;
+      const float cx = r[0] / size + a.x_center;
+      const float cy = r[1] / size + a.y_center;
+      const float w = r[2] / size;
+      const float h = r[3] / size;
+      Detection d;
+      d.score = p;
+      d.label = "face";
+      d.box = {placement.ImageX(cx - w / 2), placement.ImageY(cy - h / 2),
+               placement.ImageX(cx + w / 2), placement.ImageY(cy + h / 2)};
+      for (size_t k = 0; k < KeypointNames().size(); ++k) {
+        d.keypoints.push_back({KeypointNames()[k],
+                               placement.ImageX(r[4 + 2 * k] / size + a.x_center),
+                               placement.ImageY(r[5 + 2 * k] / size + a.y_center)});
+      }
+      out.push_back(std::move(d));
+    }
+  }
+
+  Config config_;
+  std::vector<Anchor> anchors_;
+  std::unique_ptr<DnnRunner> runner_;
+  float threshold_;
+};
+
+ModelSpec MakeSpec(std::string variant, std::string file, Config config, std::string what) {
+  ModelSpec spec;
+  spec.type = "face";
+  spec.variant = std::move(variant);
+  spec.description = std::move(what);
+  spec.model_files = {file};
+  spec.labels = {"face"};
+  spec.keypoint_names = KeypointNames();
+  spec.create = [file,
+                 config](const ModelOptions& options) -> absl::StatusOr<std::unique_ptr<Model>> {
+    ASSIGN_OR_RETURN(std::string path, ModelPath(options.models_dir, file));
+    ASSIGN_OR_RETURN(auto runner, DnnRunner::Create(path, options.target,
+                                                    {"Identity:0", "Identity_1:0", "Identity_2:0",
+                                                     "Identity_3:0"}));
+    const float threshold =
+        options.score_threshold >= 0 ? options.score_threshold : config.default_threshold;
+    return std::make_unique<BlazeFace>(config, std::move(runner), threshold);
+  };
+  return spec;
+}
+
+}  // namespace
+
+ModelSpec BlazeFaceFront128Spec() {
+  return MakeSpec("blazeface-front-128", "face/blazeface_front_128.onnx",
+                  {128, {8, 16, 16, 16}, 0.1484375f, 0.75f, 0.5f},
+                  "BlazeFace short-range (front camera), 128x128, faces within ~2 m");
+}
+
+ModelSpec BlazeFaceBack256Spec() {
+  return MakeSpec("blazeface-back-256", "face/blazeface_back_256.onnx",
+                  {256, {16, 32, 32, 32}, 0.15625f, 0.75f, 0.75f},
+                  "BlazeFace back camera, 256x256, smaller and more distant faces (score threshold 0.75: at 0.5 it fires on textured objects)");
+}
+
+}  // namespace heteroaccel::inference

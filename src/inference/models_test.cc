@@ -1,0 +1,105 @@
+// Accuracy of the built-in models on real images (scikit-image's public-domain
+// and CC0 test data, fetched by `make setup`).
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <opencv2/imgcodecs.hpp>
+
+#include "inference/catalog.h"
+
+namespace heteroaccel::inference {
+namespace {
+
+std::string ModelsDir() {
+  if (const char* dir = std::getenv("HETEROACCEL_MODELS_DIR")) return dir;
+  const char* source = std::getenv("HETEROACCEL_SOURCE_DIR");
+  return std::string(source ? source : ".") + "/models";
+}
+
+cv::Mat LoadImage(const std::string& name) {
+  cv::Mat image = cv::imread(ModelsDir() + "/images/" + name, cv::IMREAD_COLOR);
+  EXPECT_FALSE(image.empty()) << name << " is missing; run `make setup`";
+  return image;
+}
+
+std::unique_ptr<Model> Load(std::string_view type, std::string_view variant = "") {
+  auto spec = Catalog::BuiltIn().Find(type, variant);
+  EXPECT_TRUE(spec.ok()) << spec.status();
+  auto model = (*spec)->create({ModelsDir(), Target::kCpu, -1});
+  EXPECT_TRUE(model.ok()) << model.status();
+  return model.ok() ? std::move(*model) : nullptr;
+}
+
+bool Inside(const Keypoint& k, const Box& b) {
+  return k.x >= b.x1 && k.x <= b.x2 && k.y >= b.y1 && k.y <= b.y2;
+}
+
+// The astronaut's face occupies roughly x 165..285, y 65..190 of the 512x512 image.
+constexpr Box kAstronautFace{165, 65, 285, 190};
+
+class FaceModelTest : public testing::TestWithParam<const char*> {};
+
+TEST_P(FaceModelTest, FindsExactlyTheAstronautsFace) {
+  auto model = Load("face", GetParam());
+  ASSERT_NE(model, nullptr);
+  auto out = model->Run(LoadImage("astronaut.png"));
+  ASSERT_TRUE(out.ok()) << out.status();
+  ASSERT_EQ(out->detections.size(), 1u);
+  const Detection& face = out->detections[0];
+  EXPECT_GT(face.score, 0.7f);
+  EXPECT_GT(IntersectionOverUnion(face.box, kAstronautFace), 0.5f);
+  ASSERT_EQ(face.keypoints.size(), 6u);
+  for (const Keypoint& k : face.keypoints) {
+    if (k.name.find("ear") == std::string::npos) {
+      EXPECT_TRUE(Inside(k, face.box)) << k.name;
+    }
+  }
+  // Eyes above the mouth; the subject's right eye is on the image's left.
+  EXPECT_LT(face.keypoints[0].y, face.keypoints[3].y);
+  EXPECT_LT(face.keypoints[0].x, face.keypoints[1].x);
+}
+
+TEST_P(FaceModelTest, FindsNoFaceInACupOfCoffee) {
+  auto model = Load("face", GetParam());
+  ASSERT_NE(model, nullptr);
+  auto out = model->Run(LoadImage("coffee.png"));
+  ASSERT_TRUE(out.ok());
+  EXPECT_TRUE(out->detections.empty());
+}
+
+INSTANTIATE_TEST_SUITE_P(Variants, FaceModelTest,
+                         testing::Values("blazeface-front-128", "blazeface-back-256"));
+
+const Detection* Best(const InferenceOutput& out, std::string_view label) {
+  const Detection* best = nullptr;
+  for (const Detection& d : out.detections) {
+    if (d.label == label && (best == nullptr || d.score > best->score)) best = &d;
+  }
+  return best;
+}
+
+TEST(ObjectModelTest, FindsThePersonInAstronaut) {
+  auto model = Load("object");
+  ASSERT_NE(model, nullptr);
+  auto out = model->Run(LoadImage("astronaut.png"));
+  ASSERT_TRUE(out.ok()) << out.status();
+  const Detection* person = Best(*out, "Person");
+  ASSERT_NE(person, nullptr);
+  EXPECT_GT(person->score, 0.6f);
+  // She fills most of the frame; her face is inside her box.
+  EXPECT_GT(person->box.Area(), 0.3f * 512 * 512);
+  EXPECT_GT(IntersectionOverUnion(person->box, kAstronautFace), 0.0f);
+}
+
+TEST(ObjectModelTest, FindsTheCatInChelsea) {
+  auto model = Load("object");
+  ASSERT_NE(model, nullptr);
+  auto out = model->Run(LoadImage("chelsea.png"));
+  ASSERT_TRUE(out.ok()) << out.status();
+  ASSERT_FALSE(out->detections.empty());
+  EXPECT_EQ(out->detections[0].label, "Cat");
+  EXPECT_EQ(Best(*out, "Person"), nullptr);
+}
+
+}  // namespace
+}  // namespace heteroaccel::inference
