@@ -1,4 +1,4 @@
-# Every third-party dependency is a Debian package; see tools/setup/packages.txt.
+# Every third-party dependency is a Debian package; see tools/packages.txt.
 find_package(Threads REQUIRED)
 find_package(absl REQUIRED)
 find_package(nlohmann_json REQUIRED)

@@ -1,0 +1,65 @@
+# HeteroAccel — one entry point for people and CI.
+#   make setup   install missing Debian packages, fetch and verify the models
+#   make build   configure and build (build/)
+#   make test    setup + build + every test (unit, end-to-end)
+#   make demo    setup + build + an agent serving real images on every device
+# CI additionally runs `make test-sanitize` (ASan+UBSan) and `make fuzz`.
+
+BUILD        ?= build
+BUILD_ASAN   ?= build-asan
+BUILD_FUZZ   ?= build-fuzz
+MODELS_DIR   ?= models
+BUILD_TYPE   ?= RelWithDebInfo
+FUZZ_SECONDS ?= 60
+JOBS         ?= $(shell nproc)
+CMAKE_FLAGS  ?=
+
+.PHONY: all setup packages models build test unit-test test-sanitize fuzz demo bench clean
+
+all: build
+
+packages:
+	@tools/install_packages.sh
+
+models: packages
+	@tools/setup/fetch_models.sh $(MODELS_DIR)
+
+setup: packages models
+
+$(BUILD)/build.ninja: | packages
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_FLAGS)
+
+build: $(BUILD)/build.ninja
+	cmake --build $(BUILD) -j $(JOBS)
+
+test: setup build
+	HETEROACCEL_MODELS_DIR=$(abspath $(MODELS_DIR)) ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+
+unit-test: build
+	ctest --test-dir $(BUILD) --output-on-failure -L unit -j $(JOBS)
+
+test-sanitize: setup
+	cmake -S . -B $(BUILD_ASAN) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DHETEROACCEL_SANITIZE=ON
+	cmake --build $(BUILD_ASAN) -j $(JOBS)
+	HETEROACCEL_MODELS_DIR=$(abspath $(MODELS_DIR)) \
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	LSAN_OPTIONS=suppressions=$(abspath tools/sanitizers/lsan.supp) \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --test-dir $(BUILD_ASAN) --output-on-failure -L unit -j $(JOBS)
+
+fuzz: packages
+	CC=clang CXX=clang++ cmake -S . -B $(BUILD_FUZZ) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DHETEROACCEL_FUZZ=ON "-DHETEROACCEL_ONLY=common;protocol"
+	cmake --build $(BUILD_FUZZ) -j $(JOBS) --target infer_request_fuzzer
+	mkdir -p $(BUILD_FUZZ)/corpus && cp src/fuzz/corpus/infer_request/* $(BUILD_FUZZ)/corpus/
+	$(BUILD_FUZZ)/bin/infer_request_fuzzer -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 \
+	  -max_len=65536 $(BUILD_FUZZ)/corpus
+
+demo: setup build
+	tools/demo/run_demo.sh $(BUILD)/bin/heteroaccel $(MODELS_DIR)
+
+bench: setup build
+	tools/bench/agent_bench.sh $(BUILD) $(MODELS_DIR)
+
+clean:
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)

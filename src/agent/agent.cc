@@ -1,0 +1,214 @@
+#include "agent/agent.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cstdlib>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "agent/context.h"
+#include "common/status_macros.h"
+#include "devices/probe.h"
+#include "http/server.h"
+#include "inference/opencl_context.h"
+#include "node/node_collector.h"
+
+namespace heteroaccel::agent {
+
+struct Agent::State {
+  std::unique_ptr<inference::Catalog> catalog;
+  std::unique_ptr<metrics::Registry> registry;
+  std::unique_ptr<node::NodeCollector> collector;
+  std::unique_ptr<runtime::Executor> executor;
+  std::unique_ptr<AgentContext> context;
+  std::unique_ptr<http::Server> server;
+};
+
+namespace {
+
+int CpuSlots(const devices::Device& cpu, int requested) {
+  if (requested > 0) return requested;
+  const int cores = std::atoi(cpu.Attribute("cores").c_str());
+  return std::max(1, cores);
+}
+
+// Ties OpenCV's OpenCL device to the probed one of the same name; other OpenCL
+// devices are reported but cannot be driven by this process.
+void BindOpenCl(const AgentOptions& options, std::vector<devices::Device>& probed,
+                std::vector<runtime::RuntimeDevice>& runnable, std::vector<std::string>& warnings) {
+  absl::StatusOr<inference::OpenClDeviceInfo> info =
+      inference::InitOpenCl(options.opencl_device);
+  if (!info.ok()) {
+    warnings.push_back(absl::StrCat("OpenCL: ", info.status().message()));
+    return;
+  }
+  bool bound = false;
+  for (devices::Device& d : probed) {
+    if (d.source != "opencl" && d.Attribute("opencl_platform").empty()) continue;
+    if (!bound && d.name == info->name) {
+      bound = true;
+      runnable.push_back({d, inference::Target::kOpenCl, 1});
+    } else if (d.state == devices::DeviceState::kReady) {
+      d.state = devices::DeviceState::kUnsupported;
+      d.state_reason =
+          "OpenCV drives one OpenCL device per process; select it with --opencl-device";
+    }
+  }
+  if (!bound) {
+    devices::Device d;
+    d.id = "opencl-" + info->type + "0";
+    d.kind = info->type == "gpu" ? devices::DeviceKind::kGpu : devices::DeviceKind::kCpu;
+    d.name = info->name;
+    d.vendor = info->vendor;
+    d.source = "opencl";
+    runnable.push_back({d, inference::Target::kOpenCl, 1});
+  }
+}
+
+// "HOST:PORT" where PORT may be 0 (pick a free port); "[::1]:PORT" for IPv6.
+absl::StatusOr<std::pair<std::string, uint16_t>> ParseListenAddress(const std::string& listen) {
+  const size_t colon = listen.rfind(':');
+  const auto invalid = [&] {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--listen '", listen, "' is not HOST:PORT (e.g. 127.0.0.1:8001, 0.0.0.0:0)"));
+  };
+  if (colon == std::string::npos || colon == 0) return invalid();
+  std::string host = listen.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  unsigned port = 0;
+  const char* begin = listen.data() + colon + 1;
+  const char* end = listen.data() + listen.size();
+  auto [ptr, ec] = std::from_chars(begin, end, port);
+  if (begin == end || ec != std::errc() || ptr != end || port > 65535) return invalid();
+  return std::make_pair(host, static_cast<uint16_t>(port));
+}
+
+absl::StatusOr<std::vector<inference::ModelSpec>> SelectModels(
+    const std::vector<std::string>& wanted) {
+  const inference::Catalog& all = inference::Catalog::BuiltIn();
+  if (wanted.empty()) return all.specs();
+  std::vector<inference::ModelSpec> specs;
+  for (const std::string& type : wanted) {
+    RETURN_IF_ERROR(all.Find(type).status());
+    for (const inference::ModelSpec& s : all.specs()) {
+      if (s.type == type) specs.push_back(s);
+    }
+  }
+  return specs;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(const AgentOptions& options) {
+  auto state = std::make_unique<State>();
+  ASSIGN_OR_RETURN(std::vector<inference::ModelSpec> specs, SelectModels(options.models));
+  state->catalog = std::make_unique<inference::Catalog>(std::move(specs));
+  state->registry = std::make_unique<metrics::Registry>();
+  state->registry->AddGauge("heteroaccel_build_info", "Version of this binary", {"version", "role"})
+      .WithLabels({HETEROACCEL_VERSION, "agent"})
+      .Set(1);
+
+  devices::ProbeReport report =
+      devices::ProbeAll({options.sysfs_root, options.use_opencl, true, "libnvidia-ml.so.1"});
+  std::vector<runtime::RuntimeDevice> runnable;
+  for (const devices::Device& d : report.devices) {
+    if (d.kind == devices::DeviceKind::kCpu && d.source == "hwloc") {
+      runnable.push_back({d, inference::Target::kCpu, CpuSlots(d, options.cpu_slots)});
+    }
+  }
+  if (runnable.empty()) return absl::InternalError("hwloc found no CPU on this node");
+  if (options.use_opencl) BindOpenCl(options, report.devices, runnable, report.warnings);
+
+  std::vector<devices::Device> unsupported;
+  for (const devices::Device& d : report.devices) {
+    const bool runs = std::any_of(runnable.begin(), runnable.end(),
+                                  [&](const auto& r) { return r.device.id == d.id; });
+    if (runs) continue;
+    devices::Device copy = d;
+    if (copy.state == devices::DeviceState::kReady) {
+      copy.state = devices::DeviceState::kUnsupported;
+      copy.state_reason = "no inference backend for this device in this build";
+    }
+    unsupported.push_back(std::move(copy));
+  }
+
+  ASSIGN_OR_RETURN(state->collector, node::NodeCollector::Create(
+                                         {options.proc_root, options.sysfs_root}, *state->registry));
+  runtime::ExecutorOptions executor_options;
+  executor_options.models_dir = options.models_dir;
+  executor_options.queue_capacity = options.queue_capacity;
+  executor_options.warm_up = options.warm_up;
+  ASSIGN_OR_RETURN(state->executor,
+                   runtime::Executor::Create(executor_options, std::move(runnable),
+                                             *state->catalog, *state->registry, SystemClock()));
+  absl::StatusOr<node::NodeFacts> facts = node::ReadNodeFacts("/");
+  state->context.reset(new AgentContext{*state->catalog, *state->executor, *state->registry,
+                                        facts.ok() ? *facts : node::NodeFacts{},
+                                        std::move(unsupported), std::move(report.warnings)});
+
+  http::Router router;
+  AddHealthRoutes(router, *state->context);
+  AddModelRoutes(router, *state->context);
+  AddInferRoutes(router, *state->context);
+  AddNodeRoutes(router, *state->context);
+  http::ServerOptions server_options;
+  ASSIGN_OR_RETURN(std::tie(server_options.host, server_options.port),
+                   ParseListenAddress(options.listen));
+  server_options.max_body_bytes = options.max_body_bytes;
+  server_options.io_threads = options.io_threads;
+  server_options.error_responder = [](int status, std::string message) {
+    http::Response r;
+    r.status = status;
+    r.body = nlohmann::json({{"error", message}}).dump();
+    return r;
+  };
+  ASSIGN_OR_RETURN(state->server, http::Server::Create(server_options, std::move(router)));
+  return std::unique_ptr<Agent>(new Agent(std::move(state)));
+}
+
+Agent::Agent(std::unique_ptr<State> state) : state_(std::move(state)) {}
+Agent::~Agent() { Stop(); }
+
+void Agent::Start() {
+  state_->executor->Start();
+  state_->server->Start();
+}
+
+void Agent::Stop() {
+  // Stop answering first, then drain the slots (their callbacks may still
+  // respond into closed connections, which the server tolerates).
+  state_->server->Stop();
+  state_->executor->Stop();
+}
+
+std::string Agent::address() const { return state_->server->address(); }
+
+bool Agent::WaitReady(std::chrono::milliseconds timeout) const {
+  return state_->executor->WaitReady(timeout);
+}
+
+std::vector<std::string> Agent::DeviceSummary() const {
+  std::vector<std::string> lines;
+  for (const runtime::DeviceState& s : state_->executor->Snapshot()) {
+    const devices::Device& d = s.device.device;
+    lines.push_back(absl::StrCat(d.id, " [", std::string(devices::KindName(d.kind)), ", ",
+                                 std::string(inference::TargetName(s.device.target)), ", ",
+                                 s.slots.size(),
+                                 " slot(s)", d.emulated ? ", EMULATED" : "", "] ", d.name,
+                                 s.load_errors.empty() ? "" : " — load errors: ",
+                                 absl::StrJoin(s.load_errors, "; ")));
+  }
+  for (const devices::Device& d : state_->context->unsupported_devices) {
+    lines.push_back(absl::StrCat(d.id, " [", std::string(devices::KindName(d.kind)), ", ",
+                                 std::string(devices::StateName(d.state)), "] ", d.name, " — ",
+                                 d.state_reason));
+  }
+  for (const std::string& w : state_->context->probe_warnings) {
+    lines.push_back(absl::StrCat("warning: ", w));
+  }
+  return lines;
+}
+
+}  // namespace heteroaccel::agent

@@ -1,0 +1,54 @@
+// Agent: the process on every edge node. It finds the node's compute devices,
+// runs real inference on them through the runtime executor, and serves the Open
+// Inference Protocol (KServe v2) over HTTP, /v1 convenience endpoints, node
+// facts and Prometheus metrics.
+//
+// Owns everything it creates (registry, executor, collector, HTTP server).
+// Create() probes and binds; Start() begins serving; Stop() is idempotent and
+// is also called by the destructor. Thread-safe.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace heteroaccel::agent {
+
+struct AgentOptions {
+  std::string listen = "127.0.0.1:8001";  // HOST:PORT; port 0 picks a free port
+  std::string models_dir = "models";
+  int cpu_slots = 0;            // 0: one per physical core
+  int queue_capacity = 8;       // per slot
+  bool use_opencl = true;       // run models on the OpenCL device OpenCV selects
+  std::string opencl_device;    // OPENCV_OPENCL_DEVICE selector, "" = GPU first, then CPU
+  std::vector<std::string> models;  // inference types to serve; empty = all
+  size_t max_body_bytes = 16u << 20;
+  int io_threads = 1;
+  std::string sysfs_root = "/sys";
+  std::string proc_root = "/proc";
+  bool warm_up = true;
+};
+
+class Agent {
+ public:
+  static absl::StatusOr<std::unique_ptr<Agent>> Create(const AgentOptions& options);
+  ~Agent();
+
+  void Start();
+  void Stop();
+  std::string address() const;  // "127.0.0.1:PORT"
+  // Waits for the executor's models to load and warm up.
+  bool WaitReady(std::chrono::milliseconds timeout) const;
+  // One line per device: what serves where, for the start-up log.
+  std::vector<std::string> DeviceSummary() const;
+
+  struct State;
+
+ private:
+  explicit Agent(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace heteroaccel::agent

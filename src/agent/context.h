@@ -1,0 +1,37 @@
+// AgentContext: what the agent's HTTP handlers share. Owned by the Agent and
+// outliving its HTTP server; every member is thread-safe.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "devices/device.h"
+#include "http/router.h"
+#include "inference/catalog.h"
+#include "metrics/metrics.h"
+#include "node/node_facts.h"
+#include "runtime/executor.h"
+
+namespace heteroaccel::agent {
+
+struct AgentContext {
+  const inference::Catalog& catalog;
+  runtime::Executor& executor;
+  metrics::Registry& registry;
+  node::NodeFacts facts;
+  std::vector<devices::Device> unsupported_devices;  // seen, but nothing here can drive them
+  std::vector<std::string> probe_warnings;
+};
+
+// Route table; one Add* per resource (handlers live in <resource>_handlers.cc).
+void AddHealthRoutes(http::Router& router, AgentContext& context);
+void AddModelRoutes(http::Router& router, AgentContext& context);
+void AddInferRoutes(http::Router& router, AgentContext& context);
+void AddNodeRoutes(http::Router& router, AgentContext& context);
+
+// Shared by handlers: a Status as the protocol's error response.
+http::Response ErrorResponse(const absl::Status& status);
+http::Response JsonResponse(const nlohmann::json& body, int status = 200);
+
+}  // namespace heteroaccel::agent

@@ -1,0 +1,48 @@
+// /v2/health/live, /v2/health/ready, /v2 (server metadata), /metrics.
+#include "agent/context.h"
+#include "protocol/errors.h"
+#include "protocol/metadata.h"
+
+namespace heteroaccel::agent {
+
+http::Response ErrorResponse(const absl::Status& status) {
+  const protocol::HttpError error = protocol::ToHttpError(status);
+  http::Response response;
+  response.status = error.status;
+  response.body = error.body;
+  if (error.retry_after_seconds) {
+    response.headers.emplace_back("Retry-After", std::to_string(*error.retry_after_seconds));
+  }
+  return response;
+}
+
+http::Response JsonResponse(const nlohmann::json& body, int status) {
+  http::Response response;
+  response.status = status;
+  response.body = body.dump();
+  return response;
+}
+
+void AddHealthRoutes(http::Router& router, AgentContext& context) {
+  router.Add("GET", "/v2/health/live",
+             [](http::Request&&, const http::PathParams&, http::Responder respond) {
+               respond(http::Response{200, "application/json", {}, ""});
+             });
+  router.Add("GET", "/v2/health/ready",
+             [&context](http::Request&&, const http::PathParams&, http::Responder respond) {
+               http::Response r{context.executor.Ready() ? 200 : 503, "application/json", {}, ""};
+               if (r.status != 200) r.headers.emplace_back("Retry-After", "1");
+               respond(std::move(r));
+             });
+  router.Add("GET", "/v2", [](http::Request&&, const http::PathParams&, http::Responder respond) {
+    respond(JsonResponse(protocol::ServerMetadataJson("heteroaccel-agent", HETEROACCEL_VERSION,
+                                                      {"binary_tensor_data"})));
+  });
+  router.Add("GET", "/metrics",
+             [&context](http::Request&&, const http::PathParams&, http::Responder respond) {
+               respond(http::Response{200, std::string(metrics::kContentType), {},
+                                      context.registry.Render()});
+             });
+}
+
+}  // namespace heteroaccel::agent

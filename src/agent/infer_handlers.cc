@@ -1,0 +1,194 @@
+// POST /v2/models/{model}[/versions/{version}]/infer (Open Inference Protocol,
+// JSON or binary tensor extension) and POST /v1/infer/{model} (the image file as
+// the body, one JSON document back).
+//
+// Handlers parse on the io thread, hand the job to the executor and answer from
+// the slot's thread when it finishes.
+#include <charconv>
+
+#include "absl/strings/str_cat.h"
+#include "agent/context.h"
+#include "api/detections_codec.h"
+#include "common/status_macros.h"
+#include "protocol/errors.h"
+#include "protocol/inference.h"
+
+namespace heteroaccel::agent {
+namespace {
+
+std::string Param(const http::PathParams& params, std::string_view name) {
+  for (const auto& [key, value] : params) {
+    if (key == name) return value;
+  }
+  return "";
+}
+
+absl::StatusOr<std::optional<size_t>> BinaryHeaderLength(const http::Request& request) {
+  const std::string_view value = request.Header("inference-header-content-length");
+  if (value.empty()) return std::optional<size_t>();
+  size_t length = 0;
+  auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), length);
+  if (ec != std::errc() || end != value.data() + value.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("Inference-Header-Content-Length '", std::string(value), "' is not a number"));
+  }
+  return std::optional<size_t>(length);
+}
+
+// The image input: BYTES [1] holding an encoded JPEG/PNG, or UINT8 [H,W,3]
+// (optionally [1,H,W,3]) pixels in RGB order.
+absl::StatusOr<runtime::ImageInput> TakeImage(protocol::InferRequest& request) {
+  protocol::Tensor* tensor = nullptr;
+  for (protocol::Tensor& t : request.inputs) {
+    if (t.name == "image" || request.inputs.size() == 1) tensor = &t;
+  }
+  if (tensor == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "expected one input named 'image', got ", request.inputs.size(), " inputs"));
+  }
+  runtime::ImageInput image;
+  const std::string name = tensor->name;
+  if (tensor->datatype == protocol::DataType::kBytes) {
+    ASSIGN_OR_RETURN(std::vector<std::string_view> elements, tensor->BytesElements());
+    if (elements.size() != 1) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "input '", name, "' holds ", elements.size(),
+          " images; send one encoded image per request (BYTES, shape [1])"));
+    }
+    image.encoded = std::string(elements[0]);
+    return image;
+  }
+  std::vector<int64_t> shape = tensor->shape;
+  if (shape.size() == 4 && shape[0] == 1) shape.erase(shape.begin());
+  if (tensor->datatype != protocol::DataType::kUint8 || shape.size() != 3 || shape[2] != 3) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "input '", name, "' is ", std::string(protocol::DataTypeName(tensor->datatype)), " ",
+        protocol::ShapeString(tensor->shape),
+        "; send BYTES [1] (an encoded JPEG/PNG) or UINT8 [H,W,3] (RGB pixels)"));
+  }
+  image.height = shape[0];
+  image.width = shape[1];
+  image.rgb_pixels = std::move(tensor->data);
+  return image;
+}
+
+std::string StringParameter(const nlohmann::json& parameters, const char* key) {
+  auto it = parameters.find(key);
+  return it != parameters.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+nlohmann::json ServedBy(const AgentContext& context, const runtime::JobResult& r) {
+  return {{"node", context.facts.hostname},  {"device", r.device_id},
+          {"device_kind", r.device_kind},    {"emulated", r.emulated},
+          {"variant", r.variant},            {"slot", r.slot},
+          {"queue_ms", r.queue_seconds * 1e3}, {"compute_ms", r.compute_seconds * 1e3}};
+}
+
+size_t KeypointCount(const AgentContext& context, const runtime::JobResult& r) {
+  auto spec = context.catalog.Find(r.model, r.variant);
+  return spec.ok() ? (*spec)->keypoint_names.size() : 0;
+}
+
+void InferV2(AgentContext& context, http::Request&& request, const http::PathParams& params,
+             http::Responder respond) {
+  const std::string model = Param(params, "model");
+  if (auto spec = context.catalog.Find(model, Param(params, "version")); !spec.ok()) {
+    return respond(ErrorResponse(spec.status()));
+  }
+  auto header_length = BinaryHeaderLength(request);
+  if (!header_length.ok()) return respond(ErrorResponse(header_length.status()));
+  auto parsed = protocol::ParseInferRequest(request.body, *header_length);
+  if (!parsed.ok()) return respond(ErrorResponse(parsed.status()));
+  if (auto s = protocol::ValidateRequestedOutputs(*parsed, api::DetectionOutputNames()); !s.ok()) {
+    return respond(ErrorResponse(s));
+  }
+  auto image = TakeImage(*parsed);
+  if (!image.ok()) return respond(ErrorResponse(image.status()));
+  parsed->inputs.clear();  // the image now lives in the job
+
+  runtime::Job job;
+  job.model = model;
+  job.variant = Param(params, "version");
+  if (job.variant.empty()) job.variant = StringParameter(parsed->parameters, "variant");
+  job.device_id = StringParameter(parsed->parameters, "device");
+  job.image = *std::move(image);
+  job.done = [&context, model, infer = std::move(*parsed),
+              respond = std::move(respond)](absl::StatusOr<runtime::JobResult> result) {
+    if (!result.ok()) return respond(ErrorResponse(result.status()));
+    protocol::InferResponse response;
+    response.model_name = model;
+    response.model_version = result->variant;
+    response.id = infer.id;
+    response.parameters = ServedBy(context, *result);
+    response.outputs = api::DetectionsToTensors(result->output, KeypointCount(context, *result));
+    protocol::EncodedBody body = protocol::EncodeInferResponse(response, infer);
+    http::Response r{200, body.content_type, {}, std::move(body.body)};
+    if (body.json_header_length) {
+      r.headers.emplace_back("Inference-Header-Content-Length",
+                             std::to_string(*body.json_header_length));
+    }
+    respond(std::move(r));
+  };
+  context.executor.Submit(std::move(job));
+}
+
+// Query "device=cpu0&variant=x" (no percent-encoding is needed for our values).
+std::string QueryValue(std::string_view query, std::string_view key) {
+  while (!query.empty()) {
+    const size_t amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    const size_t eq = pair.find('=');
+    if (eq != std::string_view::npos && pair.substr(0, eq) == key) {
+      return std::string(pair.substr(eq + 1));
+    }
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+  }
+  return "";
+}
+
+void InferV1(AgentContext& context, http::Request&& request, const http::PathParams& params,
+             http::Responder respond) {
+  const std::string model = Param(params, "model");
+  const std::string variant = QueryValue(request.query, "variant");
+  if (auto spec = context.catalog.Find(model, variant); !spec.ok()) {
+    return respond(ErrorResponse(spec.status()));
+  }
+  const std::string_view type = request.Header("content-type");
+  if (!type.empty() && type.rfind("image/", 0) != 0 && type != "application/octet-stream") {
+    return respond(ErrorResponse(protocol::WithHttpStatus(
+        absl::InvalidArgumentError(absl::StrCat("Content-Type '", std::string(type),
+                                                "' is not an image; send image/jpeg or image/png")),
+        415)));
+  }
+  runtime::Job job;
+  job.model = model;
+  job.variant = variant;
+  job.device_id = QueryValue(request.query, "device");
+  job.image.encoded = std::move(request.body);
+  job.done = [&context, respond = std::move(respond)](absl::StatusOr<runtime::JobResult> result) {
+    if (!result.ok()) return respond(ErrorResponse(result.status()));
+    nlohmann::json body = {
+        {"model", result->model},
+        {"image", {{"width", result->output.image_width}, {"height", result->output.image_height}}},
+        {"served_by", ServedBy(context, *result)},
+        {"detections", api::DetectionsToJson(result->output.detections)}};
+    respond(JsonResponse(body));
+  };
+  context.executor.Submit(std::move(job));
+}
+
+}  // namespace
+
+void AddInferRoutes(http::Router& router, AgentContext& context) {
+  auto v2 = [&context](http::Request&& request, const http::PathParams& p, http::Responder r) {
+    InferV2(context, std::move(request), p, std::move(r));
+  };
+  router.Add("POST", "/v2/models/{model}/infer", v2);
+  router.Add("POST", "/v2/models/{model}/versions/{version}/infer", v2);
+  router.Add("POST", "/v1/infer/{model}",
+             [&context](http::Request&& request, const http::PathParams& p, http::Responder r) {
+               InferV1(context, std::move(request), p, std::move(r));
+             });
+}
+
+}  // namespace heteroaccel::agent

@@ -1,0 +1,140 @@
+#include "client/infer_client.h"
+
+#include <chrono>
+#include <cstdio>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "api/detections_codec.h"
+#include "common/status_macros.h"
+#include "protocol/inference.h"
+#include "protocol/metadata.h"
+
+namespace heteroaccel::client {
+namespace {
+
+// The inverse of protocol::ToHttpError, keeping the server's message.
+absl::Status StatusFromHttp(const http::ClientResponse& response) {
+  std::string message = response.body;
+  try {
+    auto json = nlohmann::json::parse(response.body);
+    if (json.contains("error")) message = json["error"].get<std::string>();
+  } catch (const nlohmann::json::exception&) {
+  }
+  message = absl::StrCat("HTTP ", response.status, ": ", message);
+  switch (response.status) {
+    case 400: case 413: case 415: return absl::InvalidArgumentError(message);
+    case 404: return absl::NotFoundError(message);
+    case 429: return absl::ResourceExhaustedError(message);
+    case 503: return absl::UnavailableError(message);
+    case 504: return absl::DeadlineExceededError(message);
+    default: return absl::InternalError(message);
+  }
+}
+
+double MillisecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+      .count();
+}
+
+}  // namespace
+
+absl::StatusOr<Protocol> ParseProtocol(std::string_view name) {
+  if (name == "v2" || name == "v2-binary") return Protocol::kV2Binary;
+  if (name == "v2-json") return Protocol::kV2Json;
+  if (name == "v1") return Protocol::kV1;
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown protocol '", std::string(name), "'; use v2, v2-json or v1"));
+}
+
+absl::StatusOr<std::unique_ptr<InferClient>> InferClient::Create(const std::string& target) {
+  ASSIGN_OR_RETURN(auto http, http::Client::Create(target));
+  return std::unique_ptr<InferClient>(new InferClient(std::move(http)));
+}
+
+absl::StatusOr<std::vector<std::string>> InferClient::KeypointNames(const std::string& model) {
+  if (auto it = keypoint_names_.find(model); it != keypoint_names_.end()) return it->second;
+  ASSIGN_OR_RETURN(http::ClientResponse response, http_->Get(absl::StrCat("/v2/models/", model)));
+  if (response.status != 200) return StatusFromHttp(response);
+  std::vector<std::string> names;
+  try {
+    auto json = nlohmann::json::parse(response.body);
+    names = json.value("keypoint_names", std::vector<std::string>{});
+  } catch (const nlohmann::json::exception& e) {
+    return absl::InternalError(absl::StrCat("malformed model metadata: ", e.what()));
+  }
+  keypoint_names_[model] = names;
+  return names;
+}
+
+absl::StatusOr<InferResult> InferClient::Infer(const InferOptions& options, std::string image) {
+  InferResult result;
+  const auto start = std::chrono::steady_clock::now();
+  if (options.protocol == Protocol::kV1) {
+    std::string path = absl::StrCat("/v1/infer/", options.model, "?variant=", options.variant,
+                                    "&device=", options.device);
+    const bool png = image.rfind("\x89PNG", 0) == 0;
+    ASSIGN_OR_RETURN(http::ClientResponse response,
+                     http_->Post(path, png ? "image/png" : "image/jpeg", std::move(image)));
+    result.round_trip_ms = MillisecondsSince(start);
+    if (response.status != 200) return StatusFromHttp(response);
+    try {
+      auto json = nlohmann::json::parse(response.body);
+      result.served_by = json.at("served_by");
+      ASSIGN_OR_RETURN(result.detections, api::DetectionsFromJson(json.at("detections")));
+    } catch (const nlohmann::json::exception& e) {
+      return absl::InternalError(absl::StrCat("malformed /v1 response: ", e.what()));
+    }
+    return result;
+  }
+  ASSIGN_OR_RETURN(std::vector<std::string> keypoint_names, KeypointNames(options.model));
+  protocol::InferRequest request;
+  request.inputs.push_back(protocol::Tensor::FromBytes("image", {std::move(image)}));
+  if (!options.device.empty()) request.parameters["device"] = options.device;
+  const bool binary = options.protocol == Protocol::kV2Binary;
+  request.binary_output_default = binary;
+  if (binary) request.parameters["binary_data_output"] = true;
+  protocol::EncodedBody body = protocol::EncodeInferRequest(request, binary);
+  std::vector<std::pair<std::string, std::string>> headers;
+  if (body.json_header_length) {
+    headers.emplace_back("Inference-Header-Content-Length",
+                         std::to_string(*body.json_header_length));
+  }
+  const std::string path =
+      options.variant.empty()
+          ? absl::StrCat("/v2/models/", options.model, "/infer")
+          : absl::StrCat("/v2/models/", options.model, "/versions/", options.variant, "/infer");
+  ASSIGN_OR_RETURN(http::ClientResponse response,
+                   http_->Post(path, body.content_type, std::move(body.body), headers));
+  result.round_trip_ms = MillisecondsSince(start);
+  if (response.status != 200) return StatusFromHttp(response);
+  std::optional<size_t> header_length;
+  if (std::string_view h = response.Header("inference-header-content-length"); !h.empty()) {
+    header_length = std::stoul(std::string(h));
+  }
+  ASSIGN_OR_RETURN(protocol::InferResponse parsed,
+                   protocol::ParseInferResponse(response.body, header_length));
+  result.served_by = parsed.parameters;
+  ASSIGN_OR_RETURN(result.detections,
+                   api::DetectionsFromTensors(parsed.outputs, keypoint_names));
+  return result;
+}
+
+std::string FormatDetections(const InferResult& result) {
+  std::string out;
+  const nlohmann::json& s = result.served_by;
+  absl::StrAppendFormat(&out, "served by %s on %s (%s%s), variant %s: queue %.2f ms, compute %.2f ms, round trip %.2f ms\n",
+                        s.value("node", "?"), s.value("device", "?"), s.value("device_kind", "?"),
+                        s.value("emulated", false) ? ", EMULATED" : "", s.value("variant", "?"),
+                        s.value("queue_ms", 0.0), s.value("compute_ms", 0.0), result.round_trip_ms);
+  if (result.detections.empty()) out += "  no detections\n";
+  for (const inference::Detection& d : result.detections) {
+    absl::StrAppendFormat(&out, "  %-12s %.3f  box (%.0f,%.0f)-(%.0f,%.0f)", d.label, d.score,
+                          d.box.x1, d.box.y1, d.box.x2, d.box.y2);
+    for (const auto& k : d.keypoints) absl::StrAppendFormat(&out, " %s(%.0f,%.0f)", k.name, k.x, k.y);
+    out += "\n";
+  }
+  return out;
+}
+
+}  // namespace heteroaccel::client

@@ -1,0 +1,69 @@
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+
+#include "agent/agent.h"
+#include "cmd/heteroaccel/commands.h"
+
+namespace heteroaccel::cmd {
+namespace {
+
+int RunAgent(const agent::AgentOptions& options) {
+  // Block the stop signals in every thread; the main thread waits for them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto agent = agent::Agent::Create(options);
+  if (!agent.ok()) {
+    std::fprintf(stderr, "heteroaccel agent: %s\n", std::string(agent.status().message()).c_str());
+    return 1;
+  }
+  (*agent)->Start();
+  std::printf("heteroaccel agent listening on http://%s\n", (*agent)->address().c_str());
+  std::fflush(stdout);
+  const bool ready = (*agent)->WaitReady(std::chrono::minutes(5));
+  for (const std::string& line : (*agent)->DeviceSummary()) std::printf("  %s\n", line.c_str());
+  std::printf(ready ? "ready\n" : "not ready after 5 minutes; still loading\n");
+  std::fflush(stdout);
+  int signal = 0;
+  sigwait(&signals, &signal);
+  std::printf("stopping (signal %d)\n", signal);
+  (*agent)->Stop();
+  return 0;
+}
+
+}  // namespace
+
+void AddAgentCommand(CLI::App& app) {
+  auto options = std::make_shared<agent::AgentOptions>();
+  CLI::App* cmd = app.add_subcommand("agent", "Serve inference on this node's devices");
+  cmd->add_option("--listen", options->listen, "HOST:PORT to serve on (port 0 picks a free one)")
+      ->capture_default_str();
+  cmd->add_option("--models-dir", options->models_dir, "Folder that `make setup` filled")
+      ->capture_default_str();
+  cmd->add_option("--models", options->models, "Inference types to serve (default: all)")
+      ->delimiter(',');
+  cmd->add_option("--cpu-slots", options->cpu_slots, "CPU worker slots (0: one per core)")
+      ->capture_default_str();
+  cmd->add_option("--queue-capacity", options->queue_capacity, "Queued requests per slot")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
+  cmd->add_flag("!--no-opencl", options->use_opencl, "Do not run models on OpenCL");
+  cmd->add_option("--opencl-device", options->opencl_device,
+                  "OpenCV OpenCL device selector, e.g. :GPU:0 or :CPU: (default: GPU, else CPU)");
+  cmd->add_option("--max-body-bytes", options->max_body_bytes, "Largest request body accepted")
+      ->capture_default_str();
+  cmd->add_option("--io-threads", options->io_threads, "HTTP io threads")->capture_default_str();
+  cmd->add_option("--sysfs-root", options->sysfs_root, "Where sysfs is mounted")
+      ->capture_default_str();
+  cmd->add_option("--proc-root", options->proc_root, "Where procfs is mounted")
+      ->capture_default_str();
+  cmd->add_flag("!--no-warm-up", options->warm_up, "Skip running each model before ready");
+  cmd->callback([options] { std::exit(RunAgent(*options)); });
+}
+
+}  // namespace heteroaccel::cmd

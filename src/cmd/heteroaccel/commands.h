@@ -1,0 +1,12 @@
+// Subcommands of the heteroaccel binary. Each Add* registers its flags and a
+// callback that exits the process with the command's status.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace heteroaccel::cmd {
+
+void AddAgentCommand(CLI::App& app);
+void AddInferCommand(CLI::App& app);
+
+}  // namespace heteroaccel::cmd

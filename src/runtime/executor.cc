@@ -1,0 +1,472 @@
+#include "runtime/executor.h"
+
+#include <algorithm>
+#include <deque>
+#include <map>
+#include <opencv2/core.hpp>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
+#include "common/status_macros.h"
+#include "inference/image.h"
+
+namespace heteroaccel::runtime {
+namespace {
+
+// Weight of the newest measurement in the service-time average.
+constexpr double kEwmaWeight = 0.2;
+
+std::string Key(const inference::ModelSpec& spec) { return spec.type + "/" + spec.variant; }
+
+absl::StatusOr<cv::Mat> DecodeInput(const ImageInput& image) {
+  if (!image.encoded.empty()) return inference::DecodeImage(image.encoded);
+  return inference::ImageFromRgbPixels(image.rgb_pixels, image.height, image.width);
+}
+
+struct Metrics {
+  explicit Metrics(metrics::Registry& r)
+      : device_info(
+            r.AddGauge("heteroaccel_device_info",
+                       "A compute device of this node (value 1); labels describe it",
+                       {"device", "kind", "name", "vendor", "source", "target", "emulated"})),
+        device_slots(
+            r.AddGauge("heteroaccel_device_slots", "Worker slots of a device", {"device"})),
+        allocated(r.AddGauge("heteroaccel_slot_allocated",
+                             "1 while the slot computes an inference, else 0", {"device", "slot"})),
+        queue_depth(r.AddGauge("heteroaccel_slot_queue_depth",
+                               "Requests waiting in the slot's queue", {"device", "slot"})),
+        inferences(r.AddCounter("heteroaccel_inferences_total",
+                                "Inferences finished, by model, device and outcome",
+                                {"model", "variant", "device", "outcome"})),
+        rejected(r.AddCounter("heteroaccel_inference_rejections_total",
+                              "Requests refused before queueing, by reason", {"model", "reason"})),
+        queue_seconds(r.AddHistogram(
+            "heteroaccel_inference_queue_seconds", "Time from submission to the start of compute",
+            {"model", "device"}, metrics::ExponentialBuckets(0.0001, 2.5, 14))),
+        compute_seconds(r.AddHistogram("heteroaccel_inference_compute_seconds",
+                                       "Decode, pre-process, forward pass and post-process time",
+                                       {"model", "device"},
+                                       metrics::ExponentialBuckets(0.0005, 2, 16))) {}
+  metrics::Family<metrics::Gauge>& device_info;
+  metrics::Family<metrics::Gauge>& device_slots;
+  metrics::Family<metrics::Gauge>& allocated;
+  metrics::Family<metrics::Gauge>& queue_depth;
+  metrics::Family<metrics::Counter>& inferences;
+  metrics::Family<metrics::Counter>& rejected;
+  metrics::Family<metrics::Histogram>& queue_seconds;
+  metrics::Family<metrics::Histogram>& compute_seconds;
+};
+
+// Per slot and model: the metric children, looked up once.
+struct ModelCounters {
+  metrics::Counter* success;
+  metrics::Counter* error;
+  metrics::Counter* invalid;
+  metrics::Histogram* queue;
+  metrics::Histogram* compute;
+};
+
+}  // namespace
+
+class Slot {
+ public:
+  Slot(const RuntimeDevice& device, int index, const ExecutorOptions& options,
+       const inference::Catalog& catalog, Metrics& metrics, Clock& clock)
+      : device_(device),
+        index_(index),
+        options_(options),
+        catalog_(catalog),
+        metrics_(metrics),
+        clock_(clock),
+        allocated_(metrics.allocated.WithLabels({device.device.id, std::to_string(index)})),
+        queue_depth_(metrics.queue_depth.WithLabels({device.device.id, std::to_string(index)})) {}
+
+  void Start() { thread_ = std::thread([this] { Run(); }); }
+
+  ~Slot() { Stop(); }
+
+  const RuntimeDevice& device() const { return device_; }
+
+  // Expected seconds until a new job for `key` would finish here; nullopt when
+  // this slot cannot run it.
+  std::optional<double> ExpectedFinish(const std::string& key) const ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    auto it = service_seconds_.find(key);
+    if (!loaded_ || it == service_seconds_.end()) return std::nullopt;
+    const double waiting = static_cast<double>(queue_.size()) + (busy_ ? 0.5 : 0.0);
+    return (waiting + 1.0) * it->second;
+  }
+
+  // Takes the job, or hands it back (returns false) when the queue is full.
+  bool TryEnqueue(Job& job) ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    if (stop_ || static_cast<int>(queue_.size()) >= options_.queue_capacity) return false;
+    queue_.push_back({std::move(job), clock_.Now()});
+    queue_depth_.Set(static_cast<double>(queue_.size()));
+    return true;
+  }
+
+  bool Loaded() const ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    return loaded_;
+  }
+
+  bool WaitLoaded(absl::Duration timeout) const ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    return mu_.AwaitWithTimeout(absl::Condition(&loaded_), timeout);
+  }
+
+  SlotState State(std::vector<std::string>* variants, std::vector<std::string>* errors) const
+      ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    if (variants != nullptr) {
+      for (const auto& [key, seconds] : service_seconds_) variants->push_back(key);
+    }
+    if (errors != nullptr) *errors = load_errors_;
+    return {index_, busy_, static_cast<int>(queue_.size())};
+  }
+
+  void Stop() ABSL_LOCKS_EXCLUDED(mu_) {
+    {
+      absl::MutexLock lock(&mu_);
+      stop_ = true;
+    }
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  struct Queued {
+    Job job;
+    Clock::TimePoint enqueued;
+  };
+
+  void Run() {
+    Load();
+    while (true) {
+      Queued item;
+      {
+        absl::MutexLock lock(&mu_);
+        mu_.Await(absl::Condition(
+            +[](Slot* s)
+                 ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu_) { return s->stop_ || !s->queue_.empty(); },
+            this));
+        if (stop_) break;
+        item = std::move(queue_.front());
+        queue_.pop_front();
+        busy_ = true;
+        queue_depth_.Set(static_cast<double>(queue_.size()));
+      }
+      allocated_.Set(1);
+      Execute(item);
+      allocated_.Set(0);
+      absl::MutexLock lock(&mu_);
+      busy_ = false;
+    }
+    Drain();
+  }
+
+  void Drain() {
+    std::deque<Queued> left;
+    {
+      absl::MutexLock lock(&mu_);
+      left.swap(queue_);
+      queue_depth_.Set(0);
+    }
+    for (Queued& item : left) {
+      item.job.done(absl::UnavailableError("the agent is shutting down; retry on another node"));
+    }
+  }
+
+  void Load() {
+    std::map<std::string, double> service;
+    std::vector<std::string> errors;
+    const cv::Mat warm_image(480, 640, CV_8UC3, cv::Scalar(128, 128, 128));
+    for (const inference::ModelSpec& spec : catalog_.specs()) {
+      auto model = spec.create({options_.models_dir, device_.target, -1});
+      if (!model.ok()) {
+        errors.push_back(absl::StrCat(Key(spec), ": ", model.status().message()));
+        continue;
+      }
+      double seconds = 0.001;
+      for (int i = 0; i < (options_.warm_up ? 2 : 0); ++i) {
+        const auto start = clock_.Now();
+        if (auto out = (*model)->Run(warm_image); !out.ok()) {
+          errors.push_back(absl::StrCat(Key(spec), ": ", out.status().message()));
+          break;
+        }
+        seconds = SecondsBetween(start, clock_.Now());
+      }
+      const std::string key = Key(spec);
+      service[key] = seconds;
+      counters_[key] = {
+          &metrics_.inferences.WithLabels({spec.type, spec.variant, device_.device.id, "success"}),
+          &metrics_.inferences.WithLabels({spec.type, spec.variant, device_.device.id, "error"}),
+          &metrics_.inferences.WithLabels(
+              {spec.type, spec.variant, device_.device.id, "invalid_input"}),
+          &metrics_.queue_seconds.WithLabels({spec.type, device_.device.id}),
+          &metrics_.compute_seconds.WithLabels({spec.type, device_.device.id})};
+      models_[key] = std::move(*model);
+    }
+    absl::MutexLock lock(&mu_);
+    service_seconds_ = std::move(service);
+    load_errors_ = std::move(errors);
+    loaded_ = true;
+  }
+
+  void Execute(Queued& item) {
+    Job& job = item.job;
+    const auto start = clock_.Now();
+    const std::string key = job.model + "/" + job.variant;
+    auto model = models_.find(key);
+    if (model == models_.end()) {
+      job.done(absl::InternalError(absl::StrCat("slot has no model ", key)));
+      return;
+    }
+    const ModelCounters& counters = counters_[key];
+    absl::StatusOr<JobResult> result = Compute(*model->second, job);
+    const double computed = SecondsBetween(start, clock_.Now());
+    if (!result.ok()) {
+      const bool client_error = result.status().code() == absl::StatusCode::kInvalidArgument;
+      (client_error ? counters.invalid : counters.error)->Increment();
+      job.done(std::move(result).status());
+      return;
+    }
+    result->queue_seconds = SecondsBetween(item.enqueued, start);
+    result->compute_seconds = computed;
+    counters.success->Increment();
+    counters.queue->Observe(result->queue_seconds);
+    counters.compute->Observe(computed);
+    {
+      absl::MutexLock lock(&mu_);
+      double& average = service_seconds_[key];
+      average += kEwmaWeight * (computed - average);
+    }
+    job.done(std::move(result));
+  }
+
+  absl::StatusOr<JobResult> Compute(inference::Model& model, const Job& job) {
+    ASSIGN_OR_RETURN(cv::Mat image, DecodeInput(job.image));
+    ASSIGN_OR_RETURN(inference::InferenceOutput output, model.Run(image));
+    JobResult result;
+    result.output = std::move(output);
+    result.model = job.model;
+    result.variant = job.variant;
+    result.device_id = device_.device.id;
+    result.device_kind = std::string(devices::KindName(device_.device.kind));
+    result.emulated = device_.device.emulated;
+    result.slot = index_;
+    return result;
+  }
+
+  const RuntimeDevice& device_;
+  const int index_;
+  const ExecutorOptions& options_;
+  const inference::Catalog& catalog_;
+  Metrics& metrics_;
+  Clock& clock_;
+  metrics::Gauge& allocated_;
+  metrics::Gauge& queue_depth_;
+  // Touched by the slot's thread only.
+  std::map<std::string, std::unique_ptr<inference::Model>> models_;
+  std::map<std::string, ModelCounters> counters_;
+
+  mutable absl::Mutex mu_;
+  std::deque<Queued> queue_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, double> service_seconds_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::string> load_errors_ ABSL_GUARDED_BY(mu_);
+  bool loaded_ ABSL_GUARDED_BY(mu_) = false;
+  bool busy_ ABSL_GUARDED_BY(mu_) = false;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;
+};
+
+}  // namespace heteroaccel::runtime
+
+namespace heteroaccel::runtime {
+
+class Executor::Impl {
+ public:
+  Impl(ExecutorOptions options, std::vector<RuntimeDevice> devices,
+       const inference::Catalog& catalog, metrics::Registry& registry, Clock& clock)
+      : options_(std::move(options)), catalog_(catalog), metrics_(registry), clock_(clock) {
+    for (RuntimeDevice& d : devices) devices_.push_back(std::make_unique<RuntimeDevice>(d));
+    for (const auto& d : devices_) {
+      const devices::Device& dev = d->device;
+      metrics_.device_info
+          .WithLabels({dev.id, std::string(devices::KindName(dev.kind)), dev.name, dev.vendor,
+                       dev.source, std::string(inference::TargetName(d->target)),
+                       dev.emulated ? "true" : "false"})
+          .Set(1);
+      metrics_.device_slots.WithLabels({dev.id}).Set(d->slots);
+      for (int i = 0; i < d->slots; ++i) {
+        slots_.push_back(std::make_unique<Slot>(*d, i, options_, catalog_, metrics_, clock_));
+      }
+    }
+  }
+
+  ~Impl() { Stop(); }
+
+  void Start() {
+    for (const auto& slot : slots_) slot->Start();
+  }
+
+  void Submit(Job job) {
+    auto spec = catalog_.Find(job.model, job.variant);
+    if (!spec.ok()) {
+      Reject(job, "unknown_model", spec.status());
+      return;
+    }
+    job.variant = (*spec)->variant;
+    const std::string key = job.model + "/" + job.variant;
+    if (!job.device_id.empty() && !HasDevice(job.device_id)) {
+      Reject(job, "unknown_device",
+             absl::NotFoundError(absl::StrCat("unknown device '", job.device_id,
+                                              "'; this node has: ", DeviceList())));
+      return;
+    }
+    std::vector<std::pair<double, Slot*>> candidates;
+    bool loading = false;
+    for (const auto& slot : slots_) {
+      if (!job.device_id.empty() && slot->device().device.id != job.device_id) continue;
+      if (auto finish = slot->ExpectedFinish(key)) {
+        candidates.emplace_back(*finish, slot.get());
+      } else if (!slot->Loaded()) {
+        loading = true;
+      }
+    }
+    if (candidates.empty()) {
+      Reject(job, loading ? "loading" : "no_device",
+             loading ? absl::UnavailableError(
+                           absl::StrCat("model '", key, "' is still loading; retry shortly"))
+                     : absl::UnavailableError(absl::StrCat(
+                           "no device", job.device_id.empty() ? "" : " '" + job.device_id + "'",
+                           " on this node can run '", key, "'", LoadErrorsFor(key))));
+      return;
+    }
+    std::sort(candidates.begin(), candidates.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (auto& [finish, slot] : candidates) {
+      if (slot->TryEnqueue(job)) return;
+    }
+    Reject(job, "queue_full",
+           absl::ResourceExhaustedError(absl::StrCat(
+               "all ", candidates.size(), " slots that run '", key, "' have full queues (",
+               options_.queue_capacity, " requests each); retry later")));
+  }
+
+  bool Ready() const {
+    return std::all_of(slots_.begin(), slots_.end(), [](const auto& s) { return s->Loaded(); });
+  }
+
+  bool WaitReady(std::chrono::milliseconds timeout) const {
+    const absl::Time deadline = absl::Now() + absl::FromChrono(timeout);
+    for (const auto& slot : slots_) {
+      if (!slot->WaitLoaded(deadline - absl::Now())) return false;
+    }
+    return true;
+  }
+
+  std::vector<DeviceState> Snapshot() const {
+    std::vector<DeviceState> out;
+    for (const auto& d : devices_) {
+      DeviceState state{*d, {}, {}, {}, true};
+      for (const auto& slot : slots_) {
+        if (&slot->device() != d.get()) continue;
+        std::vector<std::string> variants;
+        state.slots.push_back(slot->State(&variants, &state.load_errors));
+        state.warm = state.warm && slot->Loaded();
+        if (state.variants.empty()) state.variants = std::move(variants);
+      }
+      out.push_back(std::move(state));
+    }
+    return out;
+  }
+
+  bool CanRun(std::string_view model, std::string_view variant) const {
+    auto spec = catalog_.Find(model, variant);
+    if (!spec.ok()) return false;
+    const std::string key = (*spec)->type + "/" + (*spec)->variant;
+    return std::any_of(slots_.begin(), slots_.end(),
+                       [&](const auto& s) { return s->ExpectedFinish(key).has_value(); });
+  }
+
+  void Stop() {
+    for (const auto& slot : slots_) slot->Stop();
+  }
+
+ private:
+  void Reject(Job& job, const char* reason, absl::Status status) {
+    metrics_.rejected.WithLabels({job.model, reason}).Increment();
+    job.done(std::move(status));
+  }
+
+  bool HasDevice(const std::string& id) const {
+    return std::any_of(devices_.begin(), devices_.end(),
+                       [&](const auto& d) { return d->device.id == id; });
+  }
+
+  std::string DeviceList() const {
+    std::vector<std::string> ids;
+    for (const auto& d : devices_) ids.push_back(d->device.id);
+    return absl::StrJoin(ids, ", ");
+  }
+
+  std::string LoadErrorsFor(const std::string& key) const {
+    std::vector<std::string> errors;
+    for (const auto& slot : slots_) {
+      std::vector<std::string> slot_errors;
+      slot->State(nullptr, &slot_errors);
+      for (std::string& e : slot_errors) {
+        if (e.rfind(key, 0) == 0 && std::find(errors.begin(), errors.end(), e) == errors.end()) {
+          errors.push_back(std::move(e));
+        }
+      }
+    }
+    return errors.empty() ? "" : absl::StrCat(" (", absl::StrJoin(errors, "; "), ")");
+  }
+
+  const ExecutorOptions options_;
+  const inference::Catalog& catalog_;
+  Metrics metrics_;
+  Clock& clock_;
+  std::vector<std::unique_ptr<RuntimeDevice>> devices_;
+  std::vector<std::unique_ptr<Slot>> slots_;
+};
+
+absl::StatusOr<std::unique_ptr<Executor>> Executor::Create(ExecutorOptions options,
+                                                           std::vector<RuntimeDevice> devices,
+                                                           const inference::Catalog& catalog,
+                                                           metrics::Registry& registry,
+                                                           Clock& clock) {
+  if (devices.empty()) return absl::InvalidArgumentError("the executor needs at least one device");
+  if (options.queue_capacity < 1) {
+    return absl::InvalidArgumentError("queue capacity must be at least 1");
+  }
+  for (const RuntimeDevice& d : devices) {
+    if (d.slots < 1 || d.slots > 256) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("device ", d.device.id, ": slots must be 1..256, got ", d.slots));
+    }
+  }
+  cv::setNumThreads(std::max(1, options.cpu_threads_per_slot));
+  return std::unique_ptr<Executor>(new Executor(
+      std::make_unique<Impl>(std::move(options), std::move(devices), catalog, registry, clock)));
+}
+
+Executor::Executor(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Executor::~Executor() = default;
+void Executor::Start() { impl_->Start(); }
+void Executor::Submit(Job job) { impl_->Submit(std::move(job)); }
+bool Executor::Ready() const { return impl_->Ready(); }
+bool Executor::WaitReady(std::chrono::milliseconds timeout) const {
+  return impl_->WaitReady(timeout);
+}
+std::vector<DeviceState> Executor::Snapshot() const { return impl_->Snapshot(); }
+bool Executor::CanRun(std::string_view model, std::string_view variant) const {
+  return impl_->CanRun(model, variant);
+}
+void Executor::Stop() { impl_->Stop(); }
+
+}  // namespace heteroaccel::runtime

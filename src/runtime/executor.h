@@ -1,0 +1,115 @@
+// Executor: the compute side of an agent. It owns the node's runnable devices;
+// each device has one or more slots, and each slot is one worker thread with its
+// own bounded queue and its own instance of every model (a network is used by
+// one thread only). A slot is "allocated" while it computes.
+//
+// Submit() picks the slot with the earliest expected finish (queued work times
+// the service time measured online per slot and model), or the device the
+// request pins, and answers through the job's callback exactly once, on the
+// slot's thread (or the caller's, for errors found before queueing). Nothing is
+// dropped: a full queue answers ResourceExhausted, shutdown answers Unavailable.
+//
+// Thread-safe. Create() loads nothing; Start() begins loading. Stop() (or destruction) drains every queue with errors and joins
+// the workers.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/clock.h"
+#include "devices/device.h"
+#include "inference/catalog.h"
+#include "metrics/metrics.h"
+
+namespace heteroaccel::runtime {
+
+// A device the executor can run models on, and how to run them there.
+struct RuntimeDevice {
+  devices::Device device;
+  inference::Target target = inference::Target::kCpu;
+  int slots = 1;
+};
+
+// What the client sent: an encoded JPEG/PNG, or raw RGB pixels [height,width,3].
+struct ImageInput {
+  std::string encoded;
+  std::string rgb_pixels;
+  int64_t height = 0;
+  int64_t width = 0;
+};
+
+struct JobResult {
+  inference::InferenceOutput output;
+  std::string model;
+  std::string variant;
+  std::string device_id;
+  std::string device_kind;
+  bool emulated = false;
+  int slot = 0;
+  double queue_seconds = 0;
+  double compute_seconds = 0;
+};
+
+struct Job {
+  std::string model;      // inference type, e.g. "face"
+  std::string variant;    // "" = the type's default variant
+  std::string device_id;  // "" = let the executor choose
+  ImageInput image;
+  std::function<void(absl::StatusOr<JobResult>)> done;
+};
+
+struct SlotState {
+  int index = 0;
+  bool allocated = false;
+  int queue_depth = 0;
+};
+
+struct DeviceState {
+  RuntimeDevice device;
+  std::vector<SlotState> slots;
+  std::vector<std::string> variants;  // "type/variant" loaded on this device
+  std::vector<std::string> load_errors;
+  bool warm = false;
+};
+
+struct ExecutorOptions {
+  std::string models_dir = "models";
+  int queue_capacity = 8;        // per slot
+  int cpu_threads_per_slot = 1;  // OpenCV's thread count (process-wide)
+  bool warm_up = true;           // run each model twice before reporting ready
+};
+
+class Executor {
+ public:
+  static absl::StatusOr<std::unique_ptr<Executor>> Create(ExecutorOptions options,
+                                                          std::vector<RuntimeDevice> devices,
+                                                          const inference::Catalog& catalog,
+                                                          metrics::Registry& registry,
+                                                          Clock& clock);
+  ~Executor();
+
+  // Starts the slot threads, which load (and warm up) their models, then serve.
+  // Jobs submitted before their slot has loaded are refused with Unavailable.
+  void Start();
+  void Submit(Job job);
+  // True once every slot has loaded its models (and warmed them up).
+  bool Ready() const;
+  // Waits until Ready() or the timeout; returns Ready().
+  bool WaitReady(std::chrono::milliseconds timeout) const;
+  std::vector<DeviceState> Snapshot() const;
+  // True when some ready slot can run `model` (a type, or "type/variant").
+  bool CanRun(std::string_view model, std::string_view variant = "") const;
+  void Stop();
+
+  class Impl;
+
+ private:
+  explicit Executor(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace heteroaccel::runtime

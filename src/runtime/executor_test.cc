@@ -1,0 +1,185 @@
+#include "runtime/executor.h"
+
+#include <gtest/gtest.h>
+
+#include <opencv2/imgcodecs.hpp>
+
+#include "testing/fake_model.h"
+
+namespace heteroaccel::runtime {
+namespace {
+
+std::string Png(int width, int height) {
+  std::vector<uchar> buffer;
+  cv::imencode(".png", cv::Mat(height, width, CV_8UC3, cv::Scalar(1, 2, 3)), buffer);
+  return std::string(buffer.begin(), buffer.end());
+}
+
+RuntimeDevice Cpu(std::string id, int slots) {
+  RuntimeDevice d;
+  d.device.id = std::move(id);
+  d.device.kind = devices::DeviceKind::kCpu;
+  d.device.name = "test cpu";
+  d.slots = slots;
+  return d;
+}
+
+// Collects job outcomes from any thread.
+class Results {
+ public:
+  std::function<void(absl::StatusOr<JobResult>)> Callback() {
+    return [this](absl::StatusOr<JobResult> r) {
+      absl::MutexLock lock(&mu_);
+      results_.push_back(std::move(r));
+    };
+  }
+  std::vector<absl::StatusOr<JobResult>> WaitFor(size_t n) {
+    absl::MutexLock lock(&mu_);
+    auto enough = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return results_.size() >= n; };
+    mu_.AwaitWithTimeout(absl::Condition(&enough), absl::Seconds(30));
+    return results_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<absl::StatusOr<JobResult>> results_ ABSL_GUARDED_BY(mu_);
+};
+
+class ExecutorTest : public ::testing::Test {
+ protected:
+  void Start(std::vector<RuntimeDevice> devices, int queue_capacity = 4) {
+    ExecutorOptions options;
+    options.queue_capacity = queue_capacity;
+    options.warm_up = false;
+    auto executor =
+        Executor::Create(options, std::move(devices), catalog_, registry_, SystemClock());
+    ASSERT_TRUE(executor.ok()) << executor.status();
+    executor_ = std::move(*executor);
+    executor_->Start();
+    ASSERT_TRUE(executor_->WaitReady(std::chrono::seconds(10)));
+  }
+
+  Job MakeJob(std::string model, std::string device = "") {
+    Job job;
+    job.model = std::move(model);
+    job.device_id = std::move(device);
+    job.image.encoded = png_;
+    job.done = results_.Callback();
+    return job;
+  }
+
+  std::shared_ptr<testing::Gate> gate_ = std::make_shared<testing::Gate>();
+  inference::Catalog catalog_{{testing::FakeModelSpec("thing", gate_)}};
+  metrics::Registry registry_;
+  std::string png_ = Png(40, 30);
+  Results results_;
+  std::unique_ptr<Executor> executor_;
+};
+
+TEST_F(ExecutorTest, RunsJobAndReportsWhereAndHowLong) {
+  Start({Cpu("cpu0", 1)});
+  executor_->Submit(MakeJob("thing"));
+  auto results = results_.WaitFor(1);
+  ASSERT_EQ(results.size(), 1u);
+  ASSERT_TRUE(results[0].ok()) << results[0].status();
+  EXPECT_EQ(results[0]->device_id, "cpu0");
+  EXPECT_EQ(results[0]->device_kind, "cpu");
+  EXPECT_EQ(results[0]->variant, "fake");
+  EXPECT_EQ(results[0]->output.image_width, 40);
+  EXPECT_GE(results[0]->compute_seconds, 0.0);
+  EXPECT_NE(registry_.Render().find(
+                "heteroaccel_inferences_total{model=\"thing\",variant=\"fake\",device=\"cpu0\","
+                "outcome=\"success\"} 1"),
+            std::string::npos);
+}
+
+TEST_F(ExecutorTest, UnknownModelAndDeviceAreNotFound) {
+  Start({Cpu("cpu0", 1)});
+  executor_->Submit(MakeJob("nope"));
+  executor_->Submit(MakeJob("thing", "gpu7"));
+  auto results = results_.WaitFor(2);
+  EXPECT_EQ(results[0].status().code(), absl::StatusCode::kNotFound);
+  EXPECT_NE(results[0].status().message().find("available: thing"), std::string::npos);
+  EXPECT_EQ(results[1].status().code(), absl::StatusCode::kNotFound);
+  EXPECT_NE(results[1].status().message().find("this node has: cpu0"), std::string::npos);
+}
+
+TEST_F(ExecutorTest, UndecodableImageIsInvalidArgument) {
+  Start({Cpu("cpu0", 1)});
+  Job job = MakeJob("thing");
+  job.image.encoded = "GIF89a....";
+  executor_->Submit(std::move(job));
+  auto results = results_.WaitFor(1);
+  EXPECT_EQ(results[0].status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(ExecutorTest, FullQueuesAreResourceExhaustedAndNothingIsLost) {
+  Start({Cpu("cpu0", 1)}, /*queue_capacity=*/2);
+  gate_->Close();
+  executor_->Submit(MakeJob("thing"));
+  ASSERT_TRUE(gate_->WaitEntered(1, absl::Seconds(10)));  // slot busy, queue empty
+  for (int i = 0; i < 5; ++i) executor_->Submit(MakeJob("thing"));
+  auto rejected = results_.WaitFor(3);
+  ASSERT_EQ(rejected.size(), 3u);
+  for (const auto& r : rejected) {
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kResourceExhausted);
+    EXPECT_NE(r.status().message().find("full queues"), std::string::npos);
+  }
+  gate_->Open();
+  auto all = results_.WaitFor(6);
+  ASSERT_EQ(all.size(), 6u);
+  EXPECT_EQ(std::count_if(all.begin(), all.end(), [](const auto& r) { return r.ok(); }), 3);
+}
+
+TEST_F(ExecutorTest, PrefersTheIdleDevice) {
+  Start({Cpu("cpu0", 1), Cpu("cpu1", 1)});
+  gate_->Close();
+  executor_->Submit(MakeJob("thing", "cpu0"));
+  ASSERT_TRUE(gate_->WaitEntered(1, absl::Seconds(10)));
+  executor_->Submit(MakeJob("thing"));  // cpu0 is busy: must go to cpu1
+  ASSERT_TRUE(gate_->WaitEntered(2, absl::Seconds(10)));
+  gate_->Open();
+  auto results = results_.WaitFor(2);
+  ASSERT_EQ(results.size(), 2u);
+  std::vector<std::string> devices = {results[0]->device_id, results[1]->device_id};
+  std::sort(devices.begin(), devices.end());
+  EXPECT_EQ(devices, (std::vector<std::string>{"cpu0", "cpu1"}));
+}
+
+TEST_F(ExecutorTest, StopAnswersQueuedJobsWithUnavailable) {
+  Start({Cpu("cpu0", 1)});
+  gate_->Close();
+  executor_->Submit(MakeJob("thing"));
+  ASSERT_TRUE(gate_->WaitEntered(1, absl::Seconds(10)));
+  executor_->Submit(MakeJob("thing"));
+  executor_->Submit(MakeJob("thing"));
+  std::thread opener([&] {
+    absl::SleepFor(absl::Milliseconds(50));
+    gate_->Open();
+  });
+  executor_->Stop();
+  opener.join();
+  auto results = results_.WaitFor(3);
+  ASSERT_EQ(results.size(), 3u);
+  int unavailable = 0;
+  for (const auto& r : results) {
+    if (!r.ok()) {
+      EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable);
+      ++unavailable;
+    }
+  }
+  EXPECT_EQ(unavailable, 2);
+}
+
+TEST(ExecutorCreateTest, RejectsBadOptions) {
+  metrics::Registry registry;
+  inference::Catalog catalog{{}};
+  EXPECT_EQ(Executor::Create({}, {}, catalog, registry, SystemClock()).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  RuntimeDevice d = Cpu("cpu0", 0);
+  auto s = Executor::Create({}, {d}, catalog, registry, SystemClock()).status();
+  EXPECT_NE(s.message().find("slots must be 1..256"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace heteroaccel::runtime
