@@ -6,6 +6,7 @@
 // the slot's thread when it finishes.
 #include <charconv>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "agent/context.h"
 #include "api/detections_codec.h"
@@ -35,7 +36,12 @@ absl::StatusOr<std::optional<size_t>> BinaryHeaderLength(const http::Request& re
   return std::optional<size_t>(length);
 }
 
-// The image input: BYTES [1] holding an encoded JPEG/PNG, or UINT8 [H,W,3]
+bool LooksLikeImage(std::string_view bytes) {
+  return bytes.rfind("\x89PNG", 0) == 0 || bytes.rfind("\xff\xd8\xff", 0) == 0;
+}
+
+// The image input: BYTES [1] holding an encoded JPEG/PNG (raw in binary
+// requests, raw or base64 in JSON ones) holding an encoded JPEG/PNG, or UINT8 [H,W,3]
 // (optionally [1,H,W,3]) pixels in RGB order.
 absl::StatusOr<runtime::ImageInput> TakeImage(protocol::InferRequest& request) {
   protocol::Tensor* tensor = nullptr;
@@ -56,6 +62,13 @@ absl::StatusOr<runtime::ImageInput> TakeImage(protocol::InferRequest& request) {
           " images; send one encoded image per request (BYTES, shape [1])"));
     }
     image.encoded = std::string(elements[0]);
+    // JSON strings cannot carry raw image bytes, so JSON clients send base64.
+    if (!LooksLikeImage(image.encoded)) {
+      std::string decoded;
+      if (absl::Base64Unescape(image.encoded, &decoded) && LooksLikeImage(decoded)) {
+        image.encoded = std::move(decoded);
+      }
+    }
     return image;
   }
   std::vector<int64_t> shape = tensor->shape;

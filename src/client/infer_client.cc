@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdio>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "api/detections_codec.h"
@@ -89,9 +90,11 @@ absl::StatusOr<InferResult> InferClient::Infer(const InferOptions& options, std:
   }
   ASSIGN_OR_RETURN(std::vector<std::string> keypoint_names, KeypointNames(options.model));
   protocol::InferRequest request;
+  const bool binary = options.protocol == Protocol::kV2Binary;
+  // JSON strings cannot hold raw image bytes: JSON requests carry base64.
+  if (!binary) image = absl::Base64Escape(image);
   request.inputs.push_back(protocol::Tensor::FromBytes("image", {std::move(image)}));
   if (!options.device.empty()) request.parameters["device"] = options.device;
-  const bool binary = options.protocol == Protocol::kV2Binary;
   request.binary_output_default = binary;
   if (binary) request.parameters["binary_data_output"] = true;
   protocol::EncodedBody body = protocol::EncodeInferRequest(request, binary);

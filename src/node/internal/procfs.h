@@ -1,0 +1,60 @@
+// Readers and parsers for the procfs and sysfs files the node component uses.
+//
+// Parsers take file text and are pure; readers take paths. All thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "node/node_collector.h"
+
+namespace heteroaccel::node::internal {
+
+// The whole file; kNotFound when absent, otherwise the code of the errno.
+absl::StatusOr<std::string> ReadFileToString(const std::filesystem::path& path);
+
+// The file with surrounding whitespace removed, or nullopt if it cannot be read.
+std::optional<std::string> ReadTrimmed(const std::filesystem::path& path);
+
+// Aggregate jiffies from the "cpu" line of /proc/stat. `idle` includes iowait;
+// `total` excludes guest time, which the kernel already counts in user/nice.
+struct CpuTimes {
+  uint64_t total = 0;
+  uint64_t idle = 0;
+};
+absl::StatusOr<CpuTimes> ParseProcStat(absl::string_view text);
+
+// Busy share of the interval between two readings, clamped to 0..1; nullopt
+// when no time passed (or the counters went back).
+std::optional<double> CpuUtilisation(const CpuTimes& previous, const CpuTimes& current);
+
+// Number of "cpuN" lines in /proc/stat (online CPUs).
+int CountCpus(absl::string_view proc_stat);
+
+struct MemInfo {
+  int64_t total_bytes = 0;
+  int64_t available_bytes = 0;
+};
+// MemTotal is required. MemAvailable falls back to MemFree + Buffers + Cached
+// on kernels that predate it.
+absl::StatusOr<MemInfo> ParseMeminfo(absl::string_view text);
+
+// Interfaces in file order, without "lo".
+absl::StatusOr<std::vector<Interface>> ParseNetDev(absl::string_view text);
+
+// PRETTY_NAME (else NAME) of an os-release file, unquoted; nullopt if neither.
+std::optional<std::string> ParseOsReleasePrettyName(absl::string_view text);
+
+// Temperatures from <sys>/class/hwmon/hwmon*/temp*_input and
+// <sys>/class/thermal/thermal_zone*/temp, sorted by (chip, sensor). Missing
+// directories and unreadable sensors are skipped. A chip name shared by several
+// hwmon devices gets the device's directory appended ("nvme_hwmon2"), and a
+// repeated label within a chip falls back to "tempN", so series stay distinct.
+std::vector<Temperature> ReadTemperatures(const std::filesystem::path& sys_root);
+
+}  // namespace heteroaccel::node::internal
