@@ -1,0 +1,417 @@
+#include "http/internal/connection.h"
+
+#include <algorithm>
+#include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/field.hpp>
+#include <charconv>
+#include <cstdio>
+#include <ctime>
+#include <exception>
+
+#include "http/internal/text.h"
+#include "http/internal/url.h"
+
+namespace heteroaccel::http::internal {
+namespace {
+
+namespace http = beast::http;
+
+// Reads this large keep bodies from trickling in 512-byte pieces.
+constexpr size_t kReadChunk = 64u << 10;
+// Slots one write may cover: pipelined responses go out in one syscall.
+constexpr size_t kMaxSlotsPerWrite = 64;
+// How long a closing connection keeps draining what the peer still sends, so
+// the peer reads our final response instead of a reset.
+constexpr std::chrono::seconds kLingerTime{2};
+
+// "Date: Tue, 15 Nov 1994 08:12:31 GMT\r\n", formatted once per second per thread.
+std::string_view DateHeader() {
+  static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  thread_local std::time_t cached_second = -1;
+  thread_local char line[64];
+  thread_local size_t line_size = 0;
+  const std::time_t now = std::time(nullptr);
+  if (now != cached_second) {
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    const int n = std::snprintf(line, sizeof(line), "Date: %s, %02d %s %04d %02d:%02d:%02d GMT\r\n",
+                                kDays[tm.tm_wday % 7], tm.tm_mday, kMonths[tm.tm_mon % 12],
+                                tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    line_size = n > 0 ? static_cast<size_t>(n) : 0;
+    cached_second = now;
+  }
+  return {line, line_size};
+}
+
+bool IsServerOwnedHeader(std::string_view name) {
+  return EqualsIgnoreCase(name, "content-length") || EqualsIgnoreCase(name, "connection") ||
+         EqualsIgnoreCase(name, "date") || EqualsIgnoreCase(name, "server") ||
+         EqualsIgnoreCase(name, "transfer-encoding");
+}
+
+bool IsSafeHeader(std::string_view name, std::string_view value) {
+  return !name.empty() && name.find_first_of("\r\n: ") == std::string_view::npos &&
+         value.find_first_of("\r\n") == std::string_view::npos;
+}
+
+}  // namespace
+
+void IoLoop::CloseAllAndStop() {
+  std::vector<std::shared_ptr<Connection>> open;
+  open.reserve(connections.size());
+  for (auto& [ptr, weak] : connections) {
+    if (auto connection = weak.lock()) open.push_back(std::move(connection));
+  }
+  for (auto& connection : open) connection->Close();
+  connections.clear();
+  work.reset();
+  ioc.stop();
+}
+
+ServerCore::ServerCore(ServerOptions opts, Router r)
+    : options(std::move(opts)),
+      router(std::move(r)),
+      loops([n = std::max(1, options.io_threads)] {
+        std::vector<std::shared_ptr<IoLoop>> v;
+        for (int i = 0; i < n; ++i) v.push_back(std::make_shared<IoLoop>());
+        return v;
+      }()),
+      acceptor(loops.front()->ioc),
+      accept_retry(loops.front()->ioc) {}
+
+Response ServerCore::MakeError(int status, std::string message) const {
+  if (!options.error_responder) return DefaultErrorResponse(status, message);
+  Response response = options.error_responder(status, std::move(message));
+  response.status = status;  // the server decided the status; the application shapes the body
+  return response;
+}
+
+void ServerCore::Accept() {
+  IoLoop& target = *loops[next_loop++ % loops.size()];
+  acceptor.async_accept(target.ioc,
+                        [this, &target](beast::error_code ec, asio::ip::tcp::socket socket) {
+                          OnAccept(ec, std::move(socket), target);
+                        });
+}
+
+void ServerCore::OnAccept(beast::error_code ec, asio::ip::tcp::socket socket, IoLoop& target) {
+  if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
+  if (ec) {
+    // Usually out of file descriptors: back off instead of spinning.
+    accept_retry.expires_after(std::chrono::milliseconds(50));
+    accept_retry.async_wait([this](beast::error_code wait_ec) {
+      if (!wait_ec) Accept();
+    });
+    return;
+  }
+  accepted.fetch_add(1, std::memory_order_relaxed);
+  beast::error_code ignored;
+  socket.set_option(asio::ip::tcp::no_delay(true), ignored);
+  // The connection registers with its loop, so it starts on that loop's thread.
+  asio::post(target.ioc, [this, &target, s = std::move(socket)]() mutable {
+    std::make_shared<Connection>(std::move(s), target, *this)->Start();
+  });
+  Accept();
+}
+
+Connection::Connection(asio::ip::tcp::socket socket, IoLoop& loop, ServerCore& core)
+    : socket_(std::move(socket)), loop_(loop), core_(core), timer_(loop.ioc) {}
+
+void Connection::Start() {
+  loop_.connections.emplace(this, weak_from_this());
+  core_.open.fetch_add(1, std::memory_order_relaxed);
+  Touch();
+  ArmTimer();
+  ParseAvailable();
+}
+
+void Connection::Close() {
+  if (closed_) return;
+  closed_ = true;
+  beast::error_code ignored;
+  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+  socket_.close(ignored);
+  timer_.cancel();
+  parser_.reset();
+  loop_.connections.erase(this);
+  core_.open.fetch_sub(1, std::memory_order_relaxed);
+  // Slots stay until destruction: an aborted write may still refer to them.
+}
+
+void Connection::Touch() {
+  if (!lingering_) deadline_ = std::chrono::steady_clock::now() + core_.options.idle_timeout;
+}
+
+void Connection::ArmTimer() {
+  timer_.expires_at(deadline_);
+  timer_.async_wait([self = shared_from_this()](beast::error_code ec) { self->OnTimer(ec); });
+}
+
+void Connection::OnTimer(beast::error_code ec) {
+  if (ec == asio::error::operation_aborted || closed_) return;
+  // Activity only moves deadline_; the timer catches up lazily, which keeps
+  // timer syscalls off the per-request path.
+  if (std::chrono::steady_clock::now() >= deadline_) {
+    Close();
+    return;
+  }
+  ArmTimer();
+}
+
+void Connection::Read() {
+  reading_ = true;
+  socket_.async_read_some(
+      buffer_.prepare(kReadChunk),
+      [self = shared_from_this()](beast::error_code ec, size_t n) { self->OnRead(ec, n); });
+}
+
+void Connection::OnRead(beast::error_code ec, size_t n) {
+  reading_ = false;
+  if (closed_) return;
+  if (ec) {
+    read_eof_ = true;
+    // A half-closed peer still gets the responses it is owed.
+    if (ec != asio::error::eof || lingering_ || (slots_.empty() && writing_ == 0)) Close();
+    return;
+  }
+  buffer_.commit(n);
+  Touch();
+  if (lingering_) {
+    buffer_.consume(buffer_.size());
+    Read();
+    return;
+  }
+  ParseAvailable();
+}
+
+void Connection::ParseAvailable() {
+  while (accepting_requests_ && !closed_ && slots_.size() < Server::kMaxPipelinedRequests &&
+         buffer_.size() > 0) {
+    if (!parser_) {
+      parser_.emplace();
+      parser_->header_limit(
+          static_cast<uint32_t>(std::min<size_t>(core_.options.max_header_bytes, UINT32_MAX)));
+      parser_->body_limit(core_.options.max_body_bytes);
+      header_seen_ = false;
+    }
+    beast::error_code ec;
+    const size_t used = parser_->put(buffer_.data(), ec);
+    buffer_.consume(used);
+    if (ec == http::error::need_more) break;
+    if (ec) {
+      OnParseError(ec);
+      return;
+    }
+    if (!header_seen_ && parser_->is_header_done()) {
+      header_seen_ = true;
+      const auto& header = parser_->get();
+      if (!parser_->is_done() && header.version() >= 11 &&
+          EqualsIgnoreCase(header[http::field::expect], "100-continue")) {
+        Slot& interim = PushSlot(/*close_after=*/false, /*http10=*/false);
+        interim.head = "HTTP/1.1 100 Continue\r\n\r\n";
+        interim.ready = true;
+        Write();
+      }
+    }
+    if (parser_->is_done()) {
+      Message message = parser_->release();
+      parser_.reset();
+      Dispatch(std::move(message));
+    } else if (used == 0) {
+      break;
+    }
+  }
+  if (!reading_ && !read_eof_ && accepting_requests_ && !closed_ &&
+      slots_.size() < Server::kMaxPipelinedRequests) {
+    Read();
+  }
+}
+
+void Connection::OnParseError(beast::error_code ec) {
+  parser_.reset();
+  accepting_requests_ = false;
+  if (ec == http::error::body_limit) {
+    PushError(413,
+              Cat("request body exceeds the limit of ", core_.options.max_body_bytes, " bytes"),
+              true, false);
+  } else if (ec == http::error::header_limit) {
+    PushError(431,
+              Cat("request header exceeds the limit of ", core_.options.max_header_bytes, " bytes"),
+              true, false);
+  } else {
+    PushError(400, Cat("malformed HTTP request: ", ec.message()), true, false);
+  }
+}
+
+void Connection::Dispatch(Message&& message) {
+  const bool keep_alive = message.keep_alive();
+  const bool http10 = message.version() < 11;
+  if (!keep_alive) accepting_requests_ = false;
+  std::string_view raw_path;
+  std::string_view query;
+  SplitTarget(message.target(), raw_path, query);
+
+  Request request;
+  if (!PercentDecode(raw_path, request.path)) {
+    PushError(400, Cat("malformed percent-encoding in path ", raw_path), !keep_alive, http10);
+    return;
+  }
+  const std::string_view method = message.method_string();
+  Router::Match match = core_.router.Find(method, raw_path);
+  if (match.result == Router::Match::Result::kNotFound) {
+    PushError(404, Cat("no route for ", method, " ", request.path), !keep_alive, http10);
+    return;
+  }
+  if (match.result == Router::Match::Result::kMethodNotAllowed) {
+    PushError(405, Cat("method ", method, " not allowed for ", request.path), !keep_alive, http10,
+              match.allow);
+    return;
+  }
+
+  request.method = std::string(method);
+  request.query = std::string(query);
+  request.headers.reserve(static_cast<size_t>(std::distance(message.begin(), message.end())));
+  for (const auto& field : message) {
+    request.headers.emplace_back(ToLower(field.name_string()), std::string(field.value()));
+  }
+  request.body = std::move(message.body());
+
+  PushSlot(!keep_alive, http10);
+  const uint64_t seq = next_seq_ - 1;
+  try {
+    (*match.handler)(std::move(request), match.params, MakeResponder(seq));
+  } catch (const std::exception& e) {
+    Complete(seq, core_.MakeError(500, Cat("handler failed: ", e.what())));
+  } catch (...) {
+    Complete(seq, core_.MakeError(500, "handler failed"));
+  }
+}
+
+Responder Connection::MakeResponder(uint64_t seq) {
+  return [loop = loop_.shared_from_this(), weak = weak_from_this(), seq](Response response) {
+    if (loop->ioc.get_executor().running_in_this_thread()) {
+      if (auto self = weak.lock()) self->Complete(seq, std::move(response));
+      return;
+    }
+    asio::post(loop->ioc, [weak, seq, response = std::move(response)]() mutable {
+      if (auto self = weak.lock()) self->Complete(seq, std::move(response));
+    });
+  };
+}
+
+Connection::Slot& Connection::PushSlot(bool close_after, bool http10) {
+  Slot& slot = slots_.emplace_back();
+  slot.close_after = close_after;
+  slot.http10 = http10;
+  ++next_seq_;
+  return slot;
+}
+
+void Connection::PushError(int status, std::string message, bool close_after, bool http10,
+                           std::string_view allow) {
+  Response response = core_.MakeError(status, std::move(message));
+  if (!allow.empty()) response.headers.emplace_back("Allow", std::string(allow));
+  PushSlot(close_after, http10);
+  Complete(next_seq_ - 1, std::move(response));
+}
+
+void Connection::Complete(uint64_t seq, Response response) {
+  if (closed_) return;
+  const uint64_t front = next_seq_ - slots_.size();
+  if (seq < front || seq >= next_seq_) return;
+  Slot& slot = slots_[seq - front];
+  if (slot.ready) return;
+  Serialize(slot, std::move(response));
+  slot.ready = true;
+  Write();
+}
+
+void Connection::Serialize(Slot& slot, Response&& response) {
+  const int status = response.status >= 100 && response.status <= 999 ? response.status : 500;
+  const bool bodiless = status < 200 || status == 204 || status == 304;
+  std::string& head = slot.head;
+  head.reserve(160 + response.content_type.size());
+  head.append("HTTP/1.1 ");
+  AppendPiece(head, static_cast<uint64_t>(status));
+  head.push_back(' ');
+  head.append(ReasonPhrase(status));
+  head.append("\r\nServer: heteroaccel\r\n");
+  head.append(DateHeader());
+  if (!bodiless) {
+    if (!response.content_type.empty() && IsSafeHeader("content-type", response.content_type)) {
+      head.append("Content-Type: ").append(response.content_type).append("\r\n");
+    }
+    head.append("Content-Length: ");
+    AppendPiece(head, response.body.size());
+    head.append("\r\n");
+    slot.body = std::move(response.body);
+  }
+  for (const auto& [name, value] : response.headers) {
+    if (!IsSafeHeader(name, value) || IsServerOwnedHeader(name)) continue;
+    head.append(name).append(": ").append(value).append("\r\n");
+  }
+  if (slot.close_after) {
+    head.append("Connection: close\r\n");
+  } else if (slot.http10) {
+    head.append("Connection: keep-alive\r\n");
+  }
+  head.append("\r\n");
+}
+
+void Connection::Write() {
+  if (writing_ > 0 || closed_ || slots_.empty() || !slots_.front().ready) return;
+  write_buffers_.clear();
+  for (const Slot& slot : slots_) {
+    if (!slot.ready || writing_ == kMaxSlotsPerWrite) break;
+    write_buffers_.emplace_back(slot.head.data(), slot.head.size());
+    if (!slot.body.empty()) write_buffers_.emplace_back(slot.body.data(), slot.body.size());
+    ++writing_;
+    if (slot.close_after) break;
+  }
+  Touch();
+  asio::async_write(
+      socket_, write_buffers_,
+      [self = shared_from_this()](beast::error_code ec, size_t) { self->OnWrite(ec); });
+}
+
+void Connection::OnWrite(beast::error_code ec) {
+  if (closed_) return;
+  if (ec) {
+    Close();
+    return;
+  }
+  Touch();
+  bool close_after = false;
+  for (; writing_ > 0; --writing_) {
+    close_after = close_after || slots_.front().close_after;
+    slots_.pop_front();
+  }
+  if (close_after) {
+    BeginLingeringClose();
+    return;
+  }
+  Write();
+  ParseAvailable();  // resumes reading if the pipeline bound paused it
+  if (read_eof_ && slots_.empty() && !closed_) Close();
+}
+
+void Connection::BeginLingeringClose() {
+  accepting_requests_ = false;
+  beast::error_code ignored;
+  socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+  if (read_eof_) {
+    Close();
+    return;
+  }
+  lingering_ = true;
+  deadline_ = std::min(deadline_, std::chrono::steady_clock::now() + kLingerTime);
+  ArmTimer();
+  buffer_.consume(buffer_.size());
+  if (!reading_) Read();
+}
+
+}  // namespace heteroaccel::http::internal

@@ -1,0 +1,138 @@
+#include "http/server.h"
+
+// GCC 12 in C++20 needs <utility> ahead of the Boost headers.
+// clang-format off
+#include <utility>
+// clang-format on
+
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/post.hpp>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "http/internal/connection.h"
+
+namespace heteroaccel::http {
+namespace {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+std::string FormatEndpoint(const tcp::endpoint& endpoint) {
+  const std::string host = endpoint.address().to_string();
+  if (endpoint.address().is_v6()) return absl::StrCat("[", host, "]:", endpoint.port());
+  return absl::StrCat(host, ":", endpoint.port());
+}
+
+absl::Status ValidateOptions(const ServerOptions& options) {
+  if (options.io_threads < 1 || options.io_threads > 256) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("io_threads must be in [1, 256], got ", options.io_threads));
+  }
+  if (options.max_header_bytes < 1024) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_header_bytes must be at least 1024, got ", options.max_header_bytes));
+  }
+  if (options.idle_timeout.count() <= 0) {
+    return absl::InvalidArgumentError("idle_timeout must be positive");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<tcp::endpoint> ResolveListenEndpoint(asio::io_context& ioc, const std::string& host,
+                                                    uint16_t port) {
+  boost::system::error_code ec;
+  const asio::ip::address address = asio::ip::make_address(host, ec);
+  if (!ec) return tcp::endpoint(address, port);
+  tcp::resolver resolver(ioc);
+  const auto results = resolver.resolve(
+      host, std::to_string(port), tcp::resolver::passive | tcp::resolver::numeric_service, ec);
+  if (ec || results.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot resolve listen host '", host, "': ", ec.message()));
+  }
+  return results.begin()->endpoint();
+}
+
+absl::Status Listen(tcp::acceptor& acceptor, const tcp::endpoint& endpoint) {
+  boost::system::error_code ec;
+  auto failed = [&endpoint](const boost::system::error_code& error) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", FormatEndpoint(endpoint), ": ", error.message()));
+  };
+  if (acceptor.open(endpoint.protocol(), ec); ec) return failed(ec);
+  if (acceptor.set_option(tcp::acceptor::reuse_address(true), ec); ec) return failed(ec);
+  if (acceptor.bind(endpoint, ec); ec) return failed(ec);
+  if (acceptor.listen(asio::socket_base::max_listen_connections, ec); ec) return failed(ec);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Create(ServerOptions options, Router router) {
+  if (absl::Status status = ValidateOptions(options); !status.ok()) return status;
+  auto core = std::make_unique<internal::ServerCore>(std::move(options), std::move(router));
+  absl::StatusOr<tcp::endpoint> endpoint =
+      ResolveListenEndpoint(core->loops.front()->ioc, core->options.host, core->options.port);
+  if (!endpoint.ok()) return endpoint.status();
+  if (absl::Status status = Listen(core->acceptor, *endpoint); !status.ok()) return status;
+  boost::system::error_code ec;
+  const tcp::endpoint bound = core->acceptor.local_endpoint(ec);
+  if (ec) {
+    return absl::UnavailableError(absl::StrCat("cannot read the listening port of ",
+                                               FormatEndpoint(*endpoint), ": ", ec.message()));
+  }
+  return std::unique_ptr<Server>(new Server(std::move(core), bound.port(), FormatEndpoint(bound)));
+}
+
+Server::Server(std::unique_ptr<internal::ServerCore> core, uint16_t port, std::string address)
+    : core_(std::move(core)), port_(port), address_(std::move(address)) {}
+
+Server::~Server() { Stop(); }
+
+void Server::Start() {
+  std::lock_guard<std::mutex> lock(lifecycle_mu_);
+  if (started_ || stopped_) return;
+  started_ = true;
+  internal::ServerCore* core = core_.get();
+  asio::post(core->loops.front()->ioc, [core] { core->Accept(); });
+  threads_.reserve(core->loops.size());
+  for (const auto& loop : core->loops) {
+    threads_.emplace_back([io = loop.get()] { io->ioc.run(); });
+  }
+}
+
+void Server::Stop() {
+  std::vector<std::thread> threads;
+  {
+    std::lock_guard<std::mutex> lock(lifecycle_mu_);
+    if (stopped_) return;
+    stopped_ = true;
+    threads = std::move(threads_);
+    internal::ServerCore* core = core_.get();
+    if (!started_) {
+      boost::system::error_code ignored;
+      core->acceptor.close(ignored);
+      return;
+    }
+    asio::post(core->loops.front()->ioc, [core] {
+      boost::system::error_code ignored;
+      core->acceptor.close(ignored);
+      core->accept_retry.cancel();
+    });
+    // Each loop closes its own connections; posted after the acceptor closes
+    // on loop 0, so loop 0 accepts nothing more once it stops.
+    for (const auto& loop : core->loops) {
+      asio::post(loop->ioc, [io = loop.get()] { io->CloseAllAndStop(); });
+    }
+  }
+  for (std::thread& thread : threads) thread.join();
+}
+
+uint64_t Server::accepted_connections() const {
+  return core_->accepted.load(std::memory_order_relaxed);
+}
+
+uint64_t Server::open_connections() const { return core_->open.load(std::memory_order_relaxed); }
+
+}  // namespace heteroaccel::http

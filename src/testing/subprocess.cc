@@ -1,0 +1,129 @@
+#include "testing/subprocess.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+
+namespace heteroaccel::testing {
+
+absl::StatusOr<std::unique_ptr<Subprocess>> Subprocess::Start(
+    const std::vector<std::string>& argv) {
+  int fds[2];
+  if (pipe(fds) != 0) return absl::InternalError("pipe failed");
+  const pid_t pid = fork();
+  if (pid < 0) return absl::InternalError("fork failed");
+  if (pid == 0) {
+    dup2(fds[1], STDOUT_FILENO);
+    dup2(fds[1], STDERR_FILENO);
+    close(fds[0]);
+    close(fds[1]);
+    std::vector<char*> args;
+    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execv(args[0], args.data());
+    std::fprintf(stderr, "exec %s failed\n", args[0]);
+    _exit(127);
+  }
+  close(fds[1]);
+  return std::unique_ptr<Subprocess>(new Subprocess(pid, fds[0]));
+}
+
+Subprocess::Subprocess(int pid, int fd) : pid_(pid), fd_(fd) {
+  reader_ = std::thread([this] { ReadLoop(); });
+}
+
+Subprocess::~Subprocess() {
+  Stop(SIGTERM, std::chrono::seconds(10));
+  if (reader_.joinable()) reader_.join();
+  close(fd_);
+}
+
+void Subprocess::ReadLoop() {
+  std::string partial;
+  char buffer[4096];
+  while (true) {
+    const ssize_t n = read(fd_, buffer, sizeof(buffer));
+    if (n <= 0) break;
+    partial.append(buffer, static_cast<size_t>(n));
+    size_t newline;
+    while ((newline = partial.find('\n')) != std::string::npos) {
+      absl::MutexLock lock(&mu_);
+      lines_.push_back(partial.substr(0, newline));
+      partial.erase(0, newline + 1);
+    }
+  }
+  absl::MutexLock lock(&mu_);
+  if (!partial.empty()) lines_.push_back(partial);
+  eof_ = true;
+}
+
+std::optional<std::string> Subprocess::WaitForLine(const std::string& needle,
+                                                   std::chrono::milliseconds timeout) {
+  absl::MutexLock lock(&mu_);
+  std::optional<std::string> found;
+  auto done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    for (const std::string& line : lines_) {
+      if (line.find(needle) != std::string::npos) {
+        found = line;
+        return true;
+      }
+    }
+    return eof_;
+  };
+  mu_.AwaitWithTimeout(absl::Condition(&done), absl::FromChrono(timeout));
+  return found;
+}
+
+std::string Subprocess::Output() const {
+  absl::MutexLock lock(&mu_);
+  std::string out;
+  for (const std::string& line : lines_) absl::StrAppend(&out, line, "\n");
+  return out;
+}
+
+int Subprocess::Stop(int signal, std::chrono::milliseconds timeout) {
+  if (exit_status_) return *exit_status_;
+  kill(pid_, signal);
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  int status = 0;
+  while (waitpid(pid_, &status, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, &status, 0);
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  exit_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+  return *exit_status_;
+}
+
+std::string HeteroaccelBinary() {
+  if (const char* binary = std::getenv("HETEROACCEL_BINARY")) return binary;
+  return "./build/bin/heteroaccel";
+}
+
+std::string ModelsDir() {
+  if (const char* dir = std::getenv("HETEROACCEL_MODELS_DIR")) return dir;
+  const char* source = std::getenv("HETEROACCEL_SOURCE_DIR");
+  return std::string(source ? source : ".") + "/models";
+}
+
+std::string ReadFileOrDie(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    std::fprintf(stderr, "cannot read %s (run `make setup`)\n", path.c_str());
+    std::abort();
+  }
+  std::stringstream bytes;
+  bytes << in.rdbuf();
+  return bytes.str();
+}
+
+}  // namespace heteroaccel::testing

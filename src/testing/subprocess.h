@@ -1,0 +1,51 @@
+// Subprocess: runs one of our binaries for end-to-end tests, captures its
+// stdout+stderr line by line, and stops it (SIGTERM, then SIGKILL) when
+// destroyed. Thread-safe.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+
+namespace heteroaccel::testing {
+
+class Subprocess {
+ public:
+  static absl::StatusOr<std::unique_ptr<Subprocess>> Start(const std::vector<std::string>& argv);
+  ~Subprocess();
+
+  // The first output line containing `needle`, waiting up to `timeout`;
+  // nullopt on timeout or if the process exited first.
+  std::optional<std::string> WaitForLine(const std::string& needle,
+                                         std::chrono::milliseconds timeout);
+  std::string Output() const;
+  int pid() const { return pid_; }
+  // Sends `signal` and waits for exit; returns the exit status (or -signal).
+  int Stop(int signal, std::chrono::milliseconds timeout);
+
+ private:
+  Subprocess(int pid, int fd);
+  void ReadLoop();
+
+  const int pid_;
+  const int fd_;
+  std::thread reader_;
+  mutable absl::Mutex mu_;
+  std::vector<std::string> lines_ ABSL_GUARDED_BY(mu_);
+  bool eof_ ABSL_GUARDED_BY(mu_) = false;
+  std::optional<int> exit_status_;
+};
+
+// The built heteroaccel binary: $HETEROACCEL_BINARY, else ./build/bin/heteroaccel.
+std::string HeteroaccelBinary();
+// The models folder: $HETEROACCEL_MODELS_DIR, else $HETEROACCEL_SOURCE_DIR/models.
+std::string ModelsDir();
+std::string ReadFileOrDie(const std::string& path);
+
+}  // namespace heteroaccel::testing

@@ -1,0 +1,256 @@
+// The agent end to end: the real binary on port 0, real images over real
+// sockets, on the CPU and on the OpenCL device (PoCL on machines without a GPU).
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstdio>
+#include <regex>
+#include <thread>
+
+#include "client/infer_client.h"
+#include "http/client.h"
+#include "protocol/inference.h"
+#include "testing/subprocess.h"
+
+namespace heteroaccel {
+namespace {
+
+using testing::ModelsDir;
+using testing::ReadFileOrDie;
+
+std::string Image(const std::string& name) { return ReadFileOrDie(ModelsDir() + "/images/" + name); }
+
+// A running agent; the address it printed.
+struct RunningAgent {
+  std::unique_ptr<testing::Subprocess> process;
+  std::string url;
+};
+
+RunningAgent StartAgent(std::vector<std::string> extra) {
+  std::vector<std::string> argv = {testing::HeteroaccelBinary(), "agent", "--listen",
+                                   "127.0.0.1:0", "--models-dir", ModelsDir()};
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  auto process = testing::Subprocess::Start(argv);
+  EXPECT_TRUE(process.ok()) << process.status();
+  RunningAgent agent{std::move(*process), ""};
+  auto line = agent.process->WaitForLine("listening on http://", std::chrono::seconds(60));
+  EXPECT_TRUE(line.has_value()) << agent.process->Output();
+  if (!line) return agent;
+  agent.url = line->substr(line->find("http://"));
+  // OpenCL kernels compile during warm-up; that takes a while on PoCL.
+  EXPECT_TRUE(agent.process->WaitForLine("ready", std::chrono::minutes(10)).has_value())
+      << agent.process->Output();
+  return agent;
+}
+
+class AgentE2ETest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { agent_ = new RunningAgent(StartAgent({})); }
+  static void TearDownTestSuite() {
+    delete agent_;
+    agent_ = nullptr;
+  }
+
+  static std::string OpenClDevice() {
+    auto http = http::Client::Create(agent_->url);
+    auto node = (*http)->Get("/v1/node");
+    auto json = nlohmann::json::parse(node->body);
+    for (const auto& d : json["devices"]) {
+      if (d.value("target", "") == "opencl") return d["id"];
+    }
+    return "";
+  }
+
+  static client::InferResult Infer(const std::string& model, const std::string& image,
+                                   const std::string& device,
+                                   client::Protocol protocol = client::Protocol::kV2Binary) {
+    auto c = client::InferClient::Create(agent_->url);
+    EXPECT_TRUE(c.ok()) << c.status();
+    auto result = (*c)->Infer({model, "", device, protocol}, Image(image));
+    EXPECT_TRUE(result.ok()) << result.status();
+    return result.ok() ? *result : client::InferResult{};
+  }
+
+  static RunningAgent* agent_;
+};
+
+RunningAgent* AgentE2ETest::agent_ = nullptr;
+
+TEST_F(AgentE2ETest, HealthAndMetadata) {
+  auto http = http::Client::Create(agent_->url);
+  ASSERT_TRUE(http.ok());
+  EXPECT_EQ((*http)->Get("/v2/health/live")->status, 200);
+  EXPECT_EQ((*http)->Get("/v2/health/ready")->status, 200);
+  auto server = nlohmann::json::parse((*http)->Get("/v2")->body);
+  EXPECT_EQ(server["name"], "heteroaccel-agent");
+  auto face = nlohmann::json::parse((*http)->Get("/v2/models/face")->body);
+  EXPECT_EQ(face["inputs"][0]["datatype"], "BYTES");
+  EXPECT_EQ(face["keypoint_names"].size(), 6u);
+  EXPECT_EQ((*http)->Get("/v2/models/face/ready")->status, 200);
+  EXPECT_EQ((*http)->Get("/v2/models/nope")->status, 404);
+}
+
+void ExpectAstronautFace(const client::InferResult& r) {
+  ASSERT_EQ(r.detections.size(), 1u);
+  const inference::Detection& face = r.detections[0];
+  EXPECT_EQ(face.label, "face");
+  EXPECT_GT(face.score, 0.8f);
+  // Her face spans roughly x 175..275, y 80..175 in the 512x512 image.
+  EXPECT_NEAR((face.box.x1 + face.box.x2) / 2, 225, 20);
+  EXPECT_NEAR((face.box.y1 + face.box.y2) / 2, 128, 20);
+  EXPECT_EQ(face.keypoints.size(), 6u);
+}
+
+void ExpectLabel(const client::InferResult& r, const std::string& label, float min_score) {
+  bool found = false;
+  for (const auto& d : r.detections) found |= d.label == label && d.score >= min_score;
+  EXPECT_TRUE(found) << "no " << label;
+}
+
+TEST_F(AgentE2ETest, FaceAndObjectOnTheCpu) {
+  for (auto protocol : {client::Protocol::kV2Binary, client::Protocol::kV2Json,
+                        client::Protocol::kV1}) {
+    auto face = Infer("face", "astronaut.png", "cpu0", protocol);
+    ExpectAstronautFace(face);
+    EXPECT_EQ(face.served_by["device"], "cpu0");
+    EXPECT_EQ(face.served_by["emulated"], false);
+    EXPECT_GE(face.served_by["compute_ms"].get<double>(), 0.1);
+  }
+  ExpectLabel(Infer("object", "astronaut.png", "cpu0"), "Person", 0.5f);
+  auto cat = Infer("object", "chelsea.png", "cpu0");
+  ASSERT_FALSE(cat.detections.empty());
+  EXPECT_EQ(cat.detections[0].label, "Cat");
+}
+
+TEST_F(AgentE2ETest, FaceAndObjectOnTheOpenClDevice) {
+  const std::string device = OpenClDevice();
+  if (device.empty()) GTEST_SKIP() << "this node has no OpenCL device";
+  auto face = Infer("face", "astronaut.png", device);
+  ExpectAstronautFace(face);
+  EXPECT_EQ(face.served_by["device"], device);
+  ExpectLabel(Infer("object", "astronaut.png", device), "Person", 0.5f);
+  auto cat = Infer("object", "chelsea.png", device);
+  ASSERT_FALSE(cat.detections.empty());
+  EXPECT_EQ(cat.detections[0].label, "Cat");
+}
+
+TEST_F(AgentE2ETest, AcceptsRawRgbPixels) {
+  // A UINT8 [H,W,3] tensor: a 64x48 grey image, so no face, but a valid answer.
+  protocol::InferRequest request;
+  std::string pixels(48 * 64 * 3, static_cast<char>(120));
+  protocol::Tensor t;
+  t.name = "image";
+  t.datatype = protocol::DataType::kUint8;
+  t.shape = {48, 64, 3};
+  t.data = pixels;
+  request.inputs.push_back(t);
+  auto body = protocol::EncodeInferRequest(request, true);
+  auto http = http::Client::Create(agent_->url);
+  auto response = (*http)->Post("/v2/models/face/infer", body.content_type, body.body,
+                                {{"Inference-Header-Content-Length",
+                                  std::to_string(*body.json_header_length)}});
+  ASSERT_TRUE(response.ok());
+  EXPECT_EQ(response->status, 200) << response->body;
+  auto json = nlohmann::json::parse(response->body);
+  EXPECT_EQ(json["outputs"][0]["shape"][0], 0);
+}
+
+struct BadCase {
+  const char* what;
+  const char* path;
+  const char* content_type;
+  std::string body;
+  int status;
+  const char* message;
+};
+
+TEST_F(AgentE2ETest, BadInputGetsAClearError) {
+  const std::vector<BadCase> cases = {
+      {"malformed JSON", "/v2/models/face/infer", "application/json", "{\"inputs\": [", 400, ""},
+      {"no inputs", "/v2/models/face/infer", "application/json", "{\"inputs\": []}", 400,
+       "input"},
+      {"wrong datatype", "/v2/models/face/infer", "application/json",
+       R"({"inputs":[{"name":"image","datatype":"FP32","shape":[1],"data":[1.0]}]})", 400,
+       "send BYTES"},
+      {"shape mismatch", "/v2/models/face/infer", "application/json",
+       R"({"inputs":[{"name":"image","datatype":"UINT8","shape":[2,2,3],"data":[1,2,3]}]})", 400,
+       "12"},
+      {"not an image", "/v1/infer/face", "image/png", "definitely not a png", 400,
+       "neither JPEG nor PNG"},
+      {"corrupt PNG", "/v1/infer/face", "image/png", Image("astronaut.png").substr(0, 2000), 400,
+       "does not decode"},
+      {"unknown model", "/v2/models/nope/infer", "application/json",
+       R"({"inputs":[{"name":"image","datatype":"BYTES","shape":[1],"data":["x"]}]})", 404,
+       "unknown model 'nope'"},
+      {"unknown device", "/v1/infer/face?device=fpga9", "image/png", Image("astronaut.png"), 404,
+       "fpga9"},
+      {"wrong content type", "/v1/infer/face", "text/plain", "hello", 415, "not an image"},
+      {"too large", "/v1/infer/face", "image/png", std::string(17u << 20, 'x'), 413, ""},
+  };
+  for (const BadCase& c : cases) {
+    auto http = http::Client::Create(agent_->url);
+    auto response = (*http)->Post(c.path, c.content_type, c.body);
+    ASSERT_TRUE(response.ok()) << c.what << ": " << response.status();
+    EXPECT_EQ(response->status, c.status) << c.what << ": " << response->body;
+    auto json = nlohmann::json::parse(response->body, nullptr, false);
+    ASSERT_TRUE(json.is_object() && json.contains("error")) << c.what << ": " << response->body;
+    EXPECT_NE(json["error"].get<std::string>().find(c.message), std::string::npos)
+        << c.what << ": " << json["error"];
+  }
+  // The agent is still alive and serving.
+  ExpectAstronautFace(Infer("face", "astronaut.png", "cpu0"));
+}
+
+TEST_F(AgentE2ETest, MetricsPassPromtool) {
+  Infer("face", "astronaut.png", "cpu0");
+  auto http = http::Client::Create(agent_->url);
+  auto metrics = (*http)->Get("/metrics");
+  ASSERT_TRUE(metrics.ok());
+  EXPECT_NE(metrics->Header("content-type").find("version=0.0.4"), std::string::npos);
+  const std::string& text = metrics->body;
+  for (const char* series :
+       {"heteroaccel_device_info{", "heteroaccel_slot_allocated{", "heteroaccel_slot_queue_depth{",
+        "heteroaccel_inferences_total{model=\"face\"", "heteroaccel_inference_queue_seconds_bucket{",
+        "heteroaccel_inference_compute_seconds_bucket{", "heteroaccel_node_cpu_utilisation_ratio",
+        "heteroaccel_node_memory_available_bytes", "heteroaccel_node_network_receive_bytes_total"}) {
+    EXPECT_NE(text.find(series), std::string::npos) << series;
+  }
+  if (std::system("command -v promtool >/dev/null 2>&1") != 0) GTEST_SKIP() << "no promtool";
+  FILE* pipe = popen("promtool check metrics > /tmp/heteroaccel_promtool.out 2>&1", "w");
+  ASSERT_NE(pipe, nullptr);
+  fwrite(text.data(), 1, text.size(), pipe);
+  const int status = pclose(pipe);
+  EXPECT_EQ(status, 0) << ReadFileOrDie("/tmp/heteroaccel_promtool.out");
+}
+
+TEST(AgentOverloadTest, FullQueuesAnswer429WithRetryAfterAndLoseNothing) {
+  RunningAgent agent =
+      StartAgent({"--no-opencl", "--cpu-slots", "1", "--queue-capacity", "1", "--models", "object"});
+  ASSERT_FALSE(agent.url.empty());
+  const std::string image = Image("chelsea.png");
+  std::atomic<int> ok{0}, overloaded{0}, other{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&] {
+      auto http = http::Client::Create(agent.url);
+      for (int i = 0; i < 4; ++i) {
+        auto r = (*http)->Post("/v1/infer/object", "image/png", image);
+        if (r.ok() && r->status == 200) {
+          ++ok;
+        } else if (r.ok() && r->status == 429 && !r->Header("retry-after").empty()) {
+          ++overloaded;
+        } else {
+          ++other;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok + overloaded, 32);
+  EXPECT_EQ(other, 0);
+  EXPECT_GT(overloaded, 0);
+  EXPECT_GT(ok, 0);
+}
+
+}  // namespace
+}  // namespace heteroaccel
