@@ -56,10 +56,11 @@ fuzz: packages
 	  -max_len=65536 $(BUILD_FUZZ)/corpus
 
 demo: setup build
-	tools/demo/run_demo.sh $(BUILD)/bin/heteroaccel $(MODELS_DIR)
+	$(BUILD)/bin/agent_demo $(BUILD)/bin/heteroaccel $(MODELS_DIR)
 
 bench: setup build
-	tools/bench/agent_bench.sh $(BUILD) $(MODELS_DIR)
+	HETEROACCEL_MODELS_DIR=$(abspath $(MODELS_DIR)) HETEROACCEL_BINARY=$(BUILD)/bin/heteroaccel \
+	  $(BUILD)/bin/agent_overhead
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)

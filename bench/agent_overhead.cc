@@ -1,0 +1,183 @@
+// agent_overhead: what serving over HTTP costs, measured against the layer below.
+//
+// For each model it measures, in one run on the same cores:
+//   1. in-process: N threads, each looping decode -> pre-process -> forward ->
+//      post-process on the same JPEG (N = the agent's CPU slots);
+//   2. over HTTP: the real agent binary (CPU only, N slots) driven by closed-loop
+//      keep-alive clients at saturation;
+//   3. light load: one client, one request at a time, against the agent and
+//      against the in-process path, and the per-request HTTP overhead
+//      (round trip minus the compute time the agent reports).
+// Prints a table, or one JSON object with --json. Targets (issue 2): HTTP
+// throughput >= 90% of in-process; p50 added latency <= 0.3 ms.
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <thread>
+
+#include "client/infer_client.h"
+#include "http/client.h"
+#include "inference/catalog.h"
+#include "inference/image.h"
+#include "testing/subprocess.h"
+
+namespace heteroaccel {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
+
+double Percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
+}
+
+std::string Jpeg(const std::string& path) {
+  std::vector<uchar> out;
+  cv::imencode(".jpg", cv::imread(path), out, {cv::IMWRITE_JPEG_QUALITY, 90});
+  return std::string(out.begin(), out.end());
+}
+
+// Throughput of `threads` loops of `work` for `seconds`.
+template <class Work>
+double Saturate(int threads, double seconds, Work make_work) {
+  std::atomic<long> done{0};
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t) {
+    pool.emplace_back([&] {
+      auto work = make_work();
+      while (!stop.load(std::memory_order_relaxed)) {
+        work();
+        done.fetch_add(1, std::memory_order_relaxed);
+      }
+    });
+  }
+  const auto start = Clock::now();
+  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  stop = true;
+  for (auto& t : pool) t.join();
+  return static_cast<double>(done.load()) /
+         std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+struct Options {
+  int slots = 2;
+  double seconds = 10;
+  int requests = 300;
+  bool json = false;
+};
+
+nlohmann::json Measure(const std::string& url, const std::string& type, const std::string& jpeg,
+                       const Options& o) {
+  const std::string models = testing::ModelsDir();
+  auto spec = *inference::Catalog::BuiltIn().Find(type);
+  auto make_local = [&] {
+    auto model =
+        std::shared_ptr<inference::Model>(*spec->create({models, inference::Target::kCpu, -1}));
+    return [model, &jpeg] { (void)model->Run(*inference::DecodeImage(jpeg)); };
+  };
+  auto make_remote = [&] {
+    auto c = std::shared_ptr<client::InferClient>(*client::InferClient::Create(url));
+    return [c, &jpeg, type] {
+      (void)c->Infer({type, "", "cpu0", client::Protocol::kV2Binary}, jpeg);
+    };
+  };
+  // Warm both paths.
+  make_local()();
+  make_remote()();
+
+  // Light load: alternate local and remote so both see the same machine state.
+  auto local = make_local();
+  auto remote = *client::InferClient::Create(url);
+  std::vector<double> local_ms, remote_ms, overhead_ms;
+  for (int i = 0; i < o.requests; ++i) {
+    auto t0 = Clock::now();
+    local();
+    local_ms.push_back(Ms(Clock::now() - t0));
+    auto r = remote->Infer({type, "", "cpu0", client::Protocol::kV2Binary}, jpeg);
+    if (!r.ok()) continue;
+    remote_ms.push_back(r->round_trip_ms);
+    overhead_ms.push_back(r->round_trip_ms - r->served_by.value("compute_ms", 0.0));
+  }
+  const double in_process_rps = Saturate(o.slots, o.seconds, make_local);
+  // Two connections per slot keep every slot's queue non-empty.
+  const double http_rps = Saturate(2 * o.slots, o.seconds, make_remote);
+  return {{"model", type},
+          {"in_process_rps", in_process_rps},
+          {"http_rps", http_rps},
+          {"throughput_ratio", http_rps / in_process_rps},
+          {"light_load_p50_ms",
+           {{"in_process", Percentile(local_ms, 0.5)}, {"http", Percentile(remote_ms, 0.5)}}},
+          {"added_latency_p50_ms", Percentile(remote_ms, 0.5) - Percentile(local_ms, 0.5)},
+          {"http_overhead_per_request_ms",
+           {{"p50", Percentile(overhead_ms, 0.5)}, {"p99", Percentile(overhead_ms, 0.99)}}}};
+}
+
+int Run(const Options& o) {
+  const std::string jpeg = Jpeg(testing::ModelsDir() + "/images/astronaut.png");
+  auto agent = testing::Subprocess::Start(
+      {testing::HeteroaccelBinary(), "agent", "--listen", "127.0.0.1:0", "--no-opencl",
+       "--models-dir", testing::ModelsDir(), "--cpu-slots", std::to_string(o.slots), "--models",
+       "face,object", "--queue-capacity", "64"});
+  if (!agent.ok()) return 1;
+  auto line = (*agent)->WaitForLine("listening on http://", std::chrono::seconds(60));
+  if (!line || !(*agent)->WaitForLine("ready", std::chrono::minutes(5))) {
+    std::fprintf(stderr, "agent did not start:\n%s", (*agent)->Output().c_str());
+    return 1;
+  }
+  const std::string url = line->substr(line->find("http://"));
+  nlohmann::json results = nlohmann::json::array();
+  for (const char* type : {"face", "object"}) results.push_back(Measure(url, type, jpeg, o));
+  nlohmann::json report = {{"slots", o.slots},
+                           {"seconds", o.seconds},
+                           {"image", "astronaut.png as JPEG q90"},
+                           {"models", results}};
+  if (o.json) {
+    std::printf("%s\n", report.dump(2).c_str());
+    return 0;
+  }
+  std::printf("%-7s %14s %10s %7s %18s %16s %18s\n", "model", "in-process r/s", "HTTP r/s", "ratio",
+              "p50 local/HTTP ms", "added p50 ms", "HTTP overhead p50");
+  for (const auto& r : results) {
+    std::printf("%-7s %14.1f %10.1f %6.1f%% %8.3f / %7.3f %16.3f %18.3f\n",
+                r["model"].get<std::string>().c_str(), r["in_process_rps"].get<double>(),
+                r["http_rps"].get<double>(), 100 * r["throughput_ratio"].get<double>(),
+                r["light_load_p50_ms"]["in_process"].get<double>(),
+                r["light_load_p50_ms"]["http"].get<double>(),
+                r["added_latency_p50_ms"].get<double>(),
+                r["http_overhead_per_request_ms"]["p50"].get<double>());
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace heteroaccel
+
+int main(int argc, char** argv) {
+  heteroaccel::Options o;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto next = [&] { return i + 1 < argc ? std::string(argv[++i]) : std::string(); };
+    if (a == "--json")
+      o.json = true;
+    else if (a == "--slots")
+      o.slots = std::stoi(next());
+    else if (a == "--seconds")
+      o.seconds = std::stod(next());
+    else if (a == "--requests")
+      o.requests = std::stoi(next());
+    else {
+      std::fprintf(stderr,
+                   "usage: agent_overhead [--slots N] [--seconds S] [--requests N] [--json]\n");
+      return 2;
+    }
+  }
+  cv::setNumThreads(1);  // one thread per slot, as the agent runs them
+  return heteroaccel::Run(o);
+}
