@@ -47,7 +47,7 @@ void BindOpenCl(const AgentOptions& options, std::vector<devices::Device>& probe
     if (d.source != "opencl" && d.Attribute("opencl_platform").empty()) continue;
     if (!bound && d.name == info->name) {
       bound = true;
-      runnable.push_back({d, inference::Target::kOpenCl, 1});
+      runnable.push_back({d, inference::Target::kOpenCl, 1, std::nullopt});
     } else if (d.state == devices::DeviceState::kReady) {
       d.state = devices::DeviceState::kUnsupported;
       d.state_reason =
@@ -61,7 +61,7 @@ void BindOpenCl(const AgentOptions& options, std::vector<devices::Device>& probe
     d.name = info->name;
     d.vendor = info->vendor;
     d.source = "opencl";
-    runnable.push_back({d, inference::Target::kOpenCl, 1});
+    runnable.push_back({d, inference::Target::kOpenCl, 1, std::nullopt});
   }
 }
 
@@ -115,7 +115,7 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(const AgentOptions& options
   std::vector<runtime::RuntimeDevice> runnable;
   for (const devices::Device& d : report.devices) {
     if (d.kind == devices::DeviceKind::kCpu && d.source == "hwloc") {
-      runnable.push_back({d, inference::Target::kCpu, CpuSlots(d, options.cpu_slots)});
+      runnable.push_back({d, inference::Target::kCpu, CpuSlots(d, options.cpu_slots), std::nullopt});
     }
   }
   if (runnable.empty()) return absl::InternalError("hwloc found no CPU on this node");

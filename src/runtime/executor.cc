@@ -11,6 +11,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/status_macros.h"
 #include "inference/image.h"
+#include "runtime/internal/result_cache.h"
 
 namespace heteroaccel::runtime {
 namespace {
@@ -73,8 +74,10 @@ struct ModelCounters {
 class Slot {
  public:
   Slot(const RuntimeDevice& device, int index, const ExecutorOptions& options,
-       const inference::Catalog& catalog, Metrics& metrics, Clock& clock)
+       const inference::Catalog& catalog, Metrics& metrics, Clock& clock,
+       internal::ResultCache& cache)
       : device_(device),
+        cache_(cache),
         index_(index),
         options_(options),
         catalog_(catalog),
@@ -184,7 +187,10 @@ class Slot {
     std::vector<std::string> errors;
     const cv::Mat warm_image(480, 640, CV_8UC3, cv::Scalar(128, 128, 128));
     for (const inference::ModelSpec& spec : catalog_.specs()) {
-      auto model = spec.create({options_.models_dir, device_.target, -1});
+      // Emulated devices compute on the CPU and then hold their slot.
+      const inference::Target target =
+          device_.emulation ? inference::Target::kCpu : device_.target;
+      auto model = spec.create({options_.models_dir, target, -1});
       if (!model.ok()) {
         errors.push_back(absl::StrCat(Key(spec), ": ", model.status().message()));
         continue;
@@ -199,7 +205,7 @@ class Slot {
         seconds = SecondsBetween(start, clock_.Now());
       }
       const std::string key = Key(spec);
-      service[key] = seconds;
+      service[key] = device_.emulation ? device_.emulation->LatencyFor(spec.type) : seconds;
       counters_[key] = {
           &metrics_.inferences.WithLabels({spec.type, spec.variant, device_.device.id, "success"}),
           &metrics_.inferences.WithLabels({spec.type, spec.variant, device_.device.id, "error"}),
@@ -247,10 +253,13 @@ class Slot {
   }
 
   absl::StatusOr<JobResult> Compute(inference::Model& model, const Job& job) {
-    ASSIGN_OR_RETURN(cv::Mat image, DecodeInput(job.image));
-    ASSIGN_OR_RETURN(inference::InferenceOutput output, model.Run(image));
     JobResult result;
-    result.output = std::move(output);
+    if (device_.emulation) {
+      ASSIGN_OR_RETURN(result.output, Emulate(model, job, result.result_reused));
+    } else {
+      ASSIGN_OR_RETURN(cv::Mat image, DecodeInput(job.image));
+      ASSIGN_OR_RETURN(result.output, model.Run(image));
+    }
     result.model = job.model;
     result.variant = job.variant;
     result.device_id = device_.device.id;
@@ -260,7 +269,33 @@ class Slot {
     return result;
   }
 
+  // The real result (computed, or reused for an identical input), returned no
+  // sooner than the device's profiled latency after the job started.
+  absl::StatusOr<inference::InferenceOutput> Emulate(inference::Model& model, const Job& job,
+                                                     bool& reused) {
+    const Emulation& emulation = *device_.emulation;
+    const auto release = clock_.Now() + std::chrono::duration_cast<Clock::TimePoint::duration>(
+                                            std::chrono::duration<double>(
+                                                emulation.LatencyFor(job.model)));
+    const std::string_view input =
+        job.image.encoded.empty() ? job.image.rgb_pixels : job.image.encoded;
+    const auto key = internal::ResultCache::MakeKey(job.model + "/" + job.variant, input);
+    std::optional<inference::InferenceOutput> output;
+    if (emulation.reuse_results) output = cache_.Find(key);
+    reused = output.has_value();
+    if (!output) {
+      ASSIGN_OR_RETURN(cv::Mat image, DecodeInput(job.image));
+      ASSIGN_OR_RETURN(output, model.Run(image));
+      if (emulation.reuse_results) cache_.Insert(key, *output);
+    }
+    // Wall time: emulated latency is real time even when tests inject a clock
+    // for measurement.
+    std::this_thread::sleep_for(release - clock_.Now());
+    return *std::move(output);
+  }
+
   const RuntimeDevice& device_;
+  internal::ResultCache& cache_;
   const int index_;
   const ExecutorOptions& options_;
   const inference::Catalog& catalog_;
@@ -301,7 +336,8 @@ class Executor::Impl {
           .Set(1);
       metrics_.device_slots.WithLabels({dev.id}).Set(d->slots);
       for (int i = 0; i < d->slots; ++i) {
-        slots_.push_back(std::make_unique<Slot>(*d, i, options_, catalog_, metrics_, clock_));
+        slots_.push_back(
+            std::make_unique<Slot>(*d, i, options_, catalog_, metrics_, clock_, cache_));
       }
     }
   }
@@ -431,6 +467,7 @@ class Executor::Impl {
   const inference::Catalog& catalog_;
   Metrics metrics_;
   Clock& clock_;
+  internal::ResultCache cache_{512};
   std::vector<std::unique_ptr<RuntimeDevice>> devices_;
   std::vector<std::unique_ptr<Slot>> slots_;
 };

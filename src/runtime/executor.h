@@ -14,6 +14,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -28,10 +29,26 @@
 namespace heteroaccel::runtime {
 
 // A device the executor can run models on, and how to run them there.
+// An emulated accelerator: it computes the real result on the CPU, then holds
+// its slot until the profiled latency for that inference type has passed, so a
+// site without the hardware still sees that device's timing. Because cameras
+// replay frames and one small machine may emulate a whole cluster, it may reuse
+// the result it already computed for an identical input (and says so).
+struct Emulation {
+  std::map<std::string, double> latency_seconds;  // per inference type
+  double default_latency_seconds = 0.010;         // types without a profile entry
+  bool reuse_results = true;
+  double LatencyFor(const std::string& type) const {
+    auto it = latency_seconds.find(type);
+    return it == latency_seconds.end() ? default_latency_seconds : it->second;
+  }
+};
+
 struct RuntimeDevice {
   devices::Device device;
   inference::Target target = inference::Target::kCpu;
   int slots = 1;
+  std::optional<Emulation> emulation;  // set for emulated devices (device.emulated)
 };
 
 // What the client sent: an encoded JPEG/PNG, or raw RGB pixels [height,width,3].
@@ -49,6 +66,7 @@ struct JobResult {
   std::string device_id;
   std::string device_kind;
   bool emulated = false;
+  bool result_reused = false;  // an emulated device answered from its result cache
   int slot = 0;
   double queue_seconds = 0;
   double compute_seconds = 0;

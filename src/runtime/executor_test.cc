@@ -171,6 +171,28 @@ TEST_F(ExecutorTest, StopAnswersQueuedJobsWithUnavailable) {
   EXPECT_EQ(unavailable, 2);
 }
 
+TEST_F(ExecutorTest, EmulatedDeviceHoldsItsSlotForTheProfileAndReusesResults) {
+  RuntimeDevice npu = Cpu("npu0", 1);
+  npu.device.kind = devices::DeviceKind::kNpu;
+  npu.device.emulated = true;
+  npu.emulation = Emulation{{{"thing", 0.05}}, 0.01, true};
+  Start({npu});
+  executor_->Submit(MakeJob("thing"));
+  results_.WaitFor(1);
+  executor_->Submit(MakeJob("thing"));
+  auto results = results_.WaitFor(2);
+  ASSERT_EQ(results.size(), 2u);
+  for (const auto& r : results) {
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_TRUE(r->emulated);
+    EXPECT_EQ(r->device_kind, "npu");
+    EXPECT_GE(r->compute_seconds, 0.05);
+  }
+  EXPECT_FALSE(results[0]->result_reused);
+  EXPECT_TRUE(results[1]->result_reused);
+  EXPECT_EQ(gate_->entered(), 1);  // the model ran once
+}
+
 TEST(ExecutorCreateTest, RejectsBadOptions) {
   metrics::Registry registry;
   inference::Catalog catalog{{}};
