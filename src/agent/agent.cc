@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <charconv>
+#include <fstream>
 #include <cstdlib>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "agent/config.h"
 #include "agent/context.h"
 #include "common/status_macros.h"
 #include "devices/probe.h"
@@ -99,9 +101,31 @@ absl::StatusOr<std::vector<inference::ModelSpec>> SelectModels(
   return specs;
 }
 
+// Applies the config file under the flags: a flag left at its default takes
+// the file's value.
+absl::StatusOr<AgentOptions> WithConfig(AgentOptions options, AgentConfig& config) {
+  if (options.config_path.empty()) return options;
+  ASSIGN_OR_RETURN(config, LoadAgentConfig(options.config_path));
+  if (options.node_name.empty()) options.node_name = config.node;
+  if (options.server.empty()) options.server = config.server;
+  if (config.opencl.has_value() && options.use_opencl) options.use_opencl = *config.opencl;
+  if (config.cpu_slots.has_value() && options.cpu_slots == 0) options.cpu_slots = *config.cpu_slots;
+  if (options.cluster_token.empty() && !config.cluster_token_file.empty()) {
+    std::ifstream in(config.cluster_token_file);
+    if (!in) {
+      return absl::NotFoundError(
+          absl::StrCat("cannot read cluster_token_file ", config.cluster_token_file));
+    }
+    std::getline(in, options.cluster_token);
+  }
+  return options;
+}
+
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(const AgentOptions& options) {
+absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(const AgentOptions& flags) {
+  AgentConfig config;
+  ASSIGN_OR_RETURN(const AgentOptions options, WithConfig(flags, config));
   auto state = std::make_unique<State>();
   ASSIGN_OR_RETURN(std::vector<inference::ModelSpec> specs, SelectModels(options.models));
   state->catalog = std::make_unique<inference::Catalog>(std::move(specs));
@@ -119,6 +143,16 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(const AgentOptions& options
     }
   }
   if (runnable.empty()) return absl::InternalError("hwloc found no CPU on this node");
+  if (config.cpu_emulation) {
+    runtime::RuntimeDevice& cpu = runnable.front();
+    cpu.emulation = config.cpu_emulation;
+    cpu.device.emulated = true;
+    cpu.device.name += " (emulated)";
+  }
+  for (const EmulatedDeviceConfig& d : config.devices) {
+    ASSIGN_OR_RETURN(runtime::RuntimeDevice device, EmulatedDevice(d));
+    runnable.push_back(std::move(device));
+  }
   if (options.use_opencl) BindOpenCl(options, report.devices, runnable, report.warnings);
 
   std::vector<devices::Device> unsupported;
@@ -144,6 +178,7 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(const AgentOptions& options
                    runtime::Executor::Create(executor_options, std::move(runnable),
                                              *state->catalog, *state->registry, SystemClock()));
   absl::StatusOr<node::NodeFacts> facts = node::ReadNodeFacts("/");
+  if (facts.ok() && !options.node_name.empty()) facts->hostname = options.node_name;
   state->context.reset(new AgentContext{*state->catalog, *state->executor, *state->registry,
                                         facts.ok() ? *facts : node::NodeFacts{},
                                         std::move(unsupported), std::move(report.warnings)});

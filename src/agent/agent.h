@@ -18,6 +18,10 @@ namespace heteroaccel::agent {
 
 struct AgentOptions {
   std::string listen = "127.0.0.1:8001";  // HOST:PORT; port 0 picks a free port
+  std::string config_path;      // YAML (agent/config.h); flags below win where set
+  std::string node_name;        // "" = config's node, else the hostname
+  std::string server;           // URL of the server to register with ("" = standalone)
+  std::string cluster_token;    // shared secret for the server
   std::string models_dir = "models";
   int cpu_slots = 0;            // 0: one per physical core
   int queue_capacity = 8;       // per slot

@@ -43,6 +43,12 @@ void AddAgentCommand(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("agent", "Serve inference on this node's devices");
   cmd->add_option("--listen", options->listen, "HOST:PORT to serve on (port 0 picks a free one)")
       ->capture_default_str();
+  cmd->add_option("--config", options->config_path, "YAML file: node name, emulated devices, ...");
+  cmd->add_option("--node", options->node_name, "Node name (default: config, else hostname)");
+  cmd->add_option("--server", options->server, "Server URL to register with");
+  cmd->add_option("--cluster-token", options->cluster_token,
+                  "Shared secret for the server (or HETEROACCEL_CLUSTER_TOKEN)")
+      ->envname("HETEROACCEL_CLUSTER_TOKEN");
   cmd->add_option("--models-dir", options->models_dir, "Folder that `make setup` filled")
       ->capture_default_str();
   cmd->add_option("--models", options->models, "Inference types to serve (default: all)")

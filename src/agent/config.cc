@@ -1,0 +1,120 @@
+#include "agent/config.h"
+
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include <yaml-cpp/yaml.h>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+
+namespace heteroaccel::agent {
+namespace {
+
+absl::StatusOr<runtime::Emulation> ParseEmulation(const YAML::Node& node) {
+  runtime::Emulation emulation;
+  if (const YAML::Node latency = node["latency_ms"]) {
+    if (!latency.IsMap()) {
+      return absl::InvalidArgumentError("latency_ms must map inference types to milliseconds");
+    }
+    for (const auto& entry : latency) {
+      const double ms = entry.second.as<double>();
+      if (ms < 0) return absl::InvalidArgumentError("latency_ms values must be >= 0");
+      emulation.latency_seconds[entry.first.as<std::string>()] = ms / 1e3;
+    }
+  }
+  if (node["default_latency_ms"]) {
+    emulation.default_latency_seconds = node["default_latency_ms"].as<double>() / 1e3;
+  }
+  if (node["reuse_results"]) emulation.reuse_results = node["reuse_results"].as<bool>();
+  return emulation;
+}
+
+absl::StatusOr<EmulatedDeviceConfig> ParseDevice(const YAML::Node& node, size_t index) {
+  EmulatedDeviceConfig d;
+  d.id = node["id"] ? node["id"].as<std::string>() : "";
+  static const std::regex kId("[a-zA-Z0-9][a-zA-Z0-9_.:-]{0,62}");
+  if (!std::regex_match(d.id, kId)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "devices[", index, "].id '", d.id, "' must be 1-63 letters, digits, '_', '.', ':' or '-'"));
+  }
+  d.kind = node["kind"] ? node["kind"].as<std::string>() : "";
+  RETURN_IF_ERROR(devices::ParseKind(d.kind).status());
+  d.name = node["name"] ? node["name"].as<std::string>() : d.id;
+  d.slots = node["slots"] ? node["slots"].as<int>() : 1;
+  if (d.slots < 1 || d.slots > 256) {
+    return absl::InvalidArgumentError(absl::StrCat("devices[", index, "].slots must be 1..256"));
+  }
+  ASSIGN_OR_RETURN(d.emulation, ParseEmulation(node));
+  return d;
+}
+
+absl::StatusOr<AgentConfig> ParseRoot(const YAML::Node& root) {
+  AgentConfig config;
+  if (!root.IsMap()) return absl::InvalidArgumentError("the top level must be a mapping");
+  if (root["node"]) config.node = root["node"].as<std::string>();
+  if (root["server"]) config.server = root["server"].as<std::string>();
+  if (root["cluster_token_file"]) {
+    config.cluster_token_file = root["cluster_token_file"].as<std::string>();
+  }
+  if (root["opencl"]) config.opencl = root["opencl"].as<bool>();
+  if (const YAML::Node cpu = root["cpu"]) {
+    if (cpu["slots"]) config.cpu_slots = cpu["slots"].as<int>();
+    if (cpu["emulated"] && cpu["emulated"].as<bool>()) {
+      ASSIGN_OR_RETURN(config.cpu_emulation, ParseEmulation(cpu));
+    }
+  }
+  if (const YAML::Node list = root["devices"]) {
+    if (!list.IsSequence()) return absl::InvalidArgumentError("devices must be a list");
+    for (size_t i = 0; i < list.size(); ++i) {
+      ASSIGN_OR_RETURN(EmulatedDeviceConfig d, ParseDevice(list[i], i));
+      for (const EmulatedDeviceConfig& other : config.devices) {
+        if (other.id == d.id) {
+          return absl::InvalidArgumentError(absl::StrCat("device id '", d.id, "' appears twice"));
+        }
+      }
+      config.devices.push_back(std::move(d));
+    }
+  }
+  return config;
+}
+
+}  // namespace
+
+absl::StatusOr<AgentConfig> ParseAgentConfig(const std::string& yaml, const std::string& origin) {
+  try {
+    absl::StatusOr<AgentConfig> config = ParseRoot(YAML::Load(yaml));
+    if (!config.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(origin, ": ", config.status().message()));
+    }
+    return config;
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(origin, ": ", e.what()));
+  }
+}
+
+absl::StatusOr<AgentConfig> LoadAgentConfig(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read config file ", path));
+  std::stringstream text;
+  text << in.rdbuf();
+  return ParseAgentConfig(text.str(), path);
+}
+
+absl::StatusOr<runtime::RuntimeDevice> EmulatedDevice(const EmulatedDeviceConfig& config) {
+  runtime::RuntimeDevice d;
+  ASSIGN_OR_RETURN(d.device.kind, devices::ParseKind(config.kind));
+  d.device.id = config.id;
+  d.device.name = config.name;
+  if (d.device.name.find("(emulated)") == std::string::npos) d.device.name += " (emulated)";
+  d.device.vendor = "emulated";
+  d.device.source = "config";
+  d.device.emulated = true;
+  d.target = inference::Target::kCpu;
+  d.slots = config.slots;
+  d.emulation = config.emulation;
+  return d;
+}
+
+}  // namespace heteroaccel::agent

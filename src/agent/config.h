@@ -1,0 +1,59 @@
+// Agent configuration file (YAML). Everything is optional; flags given on the
+// command line are applied on top.
+//
+//   node: gpu-node-1            # the name this node registers with (default: hostname)
+//   server: http://10.0.0.1:8000
+//   cluster_token_file: /etc/heteroaccel/token
+//   opencl: false               # run nothing on OpenCL
+//   cpu:
+//     slots: 1
+//     emulated: false           # true: the node's CPU follows latency_ms instead
+//     latency_ms: {face: 9}
+//   devices:                    # emulated accelerators for sites and tests without them
+//     - id: iris-xe
+//       kind: gpu               # cpu, gpu, npu, fpga, other
+//       name: Intel Iris Xe Graphics
+//       slots: 1
+//       latency_ms: {face: 14, object: 30}
+//       default_latency_ms: 20  # types missing from latency_ms
+//       reuse_results: true     # answer identical inputs from the result cache
+//
+// Emulated devices get " (emulated)" appended to their name and are labelled
+// emulated in every output and metric.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "runtime/executor.h"
+
+namespace heteroaccel::agent {
+
+struct EmulatedDeviceConfig {
+  std::string id;
+  std::string kind;
+  std::string name;
+  int slots = 1;
+  runtime::Emulation emulation;
+};
+
+struct AgentConfig {
+  std::string node;
+  std::string server;
+  std::string cluster_token_file;
+  std::optional<bool> opencl;
+  std::optional<int> cpu_slots;
+  std::optional<runtime::Emulation> cpu_emulation;
+  std::vector<EmulatedDeviceConfig> devices;
+};
+
+// InvalidArgument names the file, the key and what is expected.
+absl::StatusOr<AgentConfig> LoadAgentConfig(const std::string& path);
+absl::StatusOr<AgentConfig> ParseAgentConfig(const std::string& yaml, const std::string& origin);
+
+// The runtime device for an emulated device entry.
+absl::StatusOr<runtime::RuntimeDevice> EmulatedDevice(const EmulatedDeviceConfig& config);
+
+}  // namespace heteroaccel::agent
