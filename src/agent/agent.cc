@@ -2,13 +2,14 @@
 
 #include <algorithm>
 #include <charconv>
-#include <fstream>
 #include <cstdlib>
+#include <fstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "agent/config.h"
 #include "agent/context.h"
+#include "agent/registration.h"
 #include "common/status_macros.h"
 #include "devices/probe.h"
 #include "http/server.h"
@@ -24,6 +25,8 @@ struct Agent::State {
   std::unique_ptr<runtime::Executor> executor;
   std::unique_ptr<AgentContext> context;
   std::unique_ptr<http::Server> server;
+  std::unique_ptr<Registration> registration;
+  AgentOptions options;
 };
 
 namespace {
@@ -38,8 +41,7 @@ int CpuSlots(const devices::Device& cpu, int requested) {
 // devices are reported but cannot be driven by this process.
 void BindOpenCl(const AgentOptions& options, std::vector<devices::Device>& probed,
                 std::vector<runtime::RuntimeDevice>& runnable, std::vector<std::string>& warnings) {
-  absl::StatusOr<inference::OpenClDeviceInfo> info =
-      inference::InitOpenCl(options.opencl_device);
+  absl::StatusOr<inference::OpenClDeviceInfo> info = inference::InitOpenCl(options.opencl_device);
   if (!info.ok()) {
     warnings.push_back(absl::StrCat("OpenCL: ", info.status().message()));
     return;
@@ -127,6 +129,7 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(const AgentOptions& flags) 
   AgentConfig config;
   ASSIGN_OR_RETURN(const AgentOptions options, WithConfig(flags, config));
   auto state = std::make_unique<State>();
+  state->options = options;
   ASSIGN_OR_RETURN(std::vector<inference::ModelSpec> specs, SelectModels(options.models));
   state->catalog = std::make_unique<inference::Catalog>(std::move(specs));
   state->registry = std::make_unique<metrics::Registry>();
@@ -139,7 +142,8 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(const AgentOptions& flags) 
   std::vector<runtime::RuntimeDevice> runnable;
   for (const devices::Device& d : report.devices) {
     if (d.kind == devices::DeviceKind::kCpu && d.source == "hwloc") {
-      runnable.push_back({d, inference::Target::kCpu, CpuSlots(d, options.cpu_slots), std::nullopt});
+      runnable.push_back(
+          {d, inference::Target::kCpu, CpuSlots(d, options.cpu_slots), std::nullopt});
     }
   }
   if (runnable.empty()) return absl::InternalError("hwloc found no CPU on this node");
@@ -168,15 +172,16 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(const AgentOptions& flags) 
     unsupported.push_back(std::move(copy));
   }
 
-  ASSIGN_OR_RETURN(state->collector, node::NodeCollector::Create(
-                                         {options.proc_root, options.sysfs_root}, *state->registry));
+  ASSIGN_OR_RETURN(
+      state->collector,
+      node::NodeCollector::Create({options.proc_root, options.sysfs_root}, *state->registry));
   runtime::ExecutorOptions executor_options;
   executor_options.models_dir = options.models_dir;
   executor_options.queue_capacity = options.queue_capacity;
   executor_options.warm_up = options.warm_up;
   ASSIGN_OR_RETURN(state->executor,
-                   runtime::Executor::Create(executor_options, std::move(runnable),
-                                             *state->catalog, *state->registry, SystemClock()));
+                   runtime::Executor::Create(executor_options, std::move(runnable), *state->catalog,
+                                             *state->registry, SystemClock()));
   absl::StatusOr<node::NodeFacts> facts = node::ReadNodeFacts("/");
   if (facts.ok() && !options.node_name.empty()) facts->hostname = options.node_name;
   state->context.reset(new AgentContext{*state->catalog, *state->executor, *state->registry,
@@ -209,9 +214,18 @@ Agent::~Agent() { Stop(); }
 void Agent::Start() {
   state_->executor->Start();
   state_->server->Start();
+  if (!state_->options.server.empty()) {
+    std::string url = state_->options.advertise_url;
+    if (url.empty()) url = "http://" + state_->server->address();
+    state_->registration = std::make_unique<Registration>(
+        Registration::Options{state_->options.server, state_->options.cluster_token, url,
+                              state_->options.heartbeat_interval},
+        *state_->context);
+  }
 }
 
 void Agent::Stop() {
+  if (state_->registration) state_->registration->Stop();
   // Stop answering first, then drain the slots (their callbacks may still
   // respond into closed connections, which the server tolerates).
   state_->server->Stop();
@@ -228,12 +242,11 @@ std::vector<std::string> Agent::DeviceSummary() const {
   std::vector<std::string> lines;
   for (const runtime::DeviceState& s : state_->executor->Snapshot()) {
     const devices::Device& d = s.device.device;
-    lines.push_back(absl::StrCat(d.id, " [", std::string(devices::KindName(d.kind)), ", ",
-                                 std::string(inference::TargetName(s.device.target)), ", ",
-                                 s.slots.size(),
-                                 " slot(s)", d.emulated ? ", EMULATED" : "", "] ", d.name,
-                                 s.load_errors.empty() ? "" : " — load errors: ",
-                                 absl::StrJoin(s.load_errors, "; ")));
+    lines.push_back(absl::StrCat(
+        d.id, " [", std::string(devices::KindName(d.kind)), ", ",
+        std::string(inference::TargetName(s.device.target)), ", ", s.slots.size(), " slot(s)",
+        d.emulated ? ", EMULATED" : "", "] ", d.name,
+        s.load_errors.empty() ? "" : " — load errors: ", absl::StrJoin(s.load_errors, "; ")));
   }
   for (const devices::Device& d : state_->context->unsupported_devices) {
     lines.push_back(absl::StrCat(d.id, " [", std::string(devices::KindName(d.kind)), ", ",

@@ -8,6 +8,7 @@
 // is also called by the destructor. Thread-safe.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -18,15 +19,17 @@ namespace heteroaccel::agent {
 
 struct AgentOptions {
   std::string listen = "127.0.0.1:8001";  // HOST:PORT; port 0 picks a free port
-  std::string config_path;      // YAML (agent/config.h); flags below win where set
-  std::string node_name;        // "" = config's node, else the hostname
-  std::string server;           // URL of the server to register with ("" = standalone)
-  std::string cluster_token;    // shared secret for the server
+  std::string config_path;                // YAML (agent/config.h); flags below win where set
+  std::string node_name;                  // "" = config's node, else the hostname
+  std::string server;                     // URL of the server to register with ("" = standalone)
+  std::string cluster_token;              // shared secret for the server
+  std::string advertise_url;  // how the server reaches this agent ("" = http://<listen address>)
+  std::chrono::milliseconds heartbeat_interval{200};
   std::string models_dir = "models";
-  int cpu_slots = 0;            // 0: one per physical core
-  int queue_capacity = 8;       // per slot
-  bool use_opencl = true;       // run models on the OpenCL device OpenCV selects
-  std::string opencl_device;    // OPENCV_OPENCL_DEVICE selector, "" = GPU first, then CPU
+  int cpu_slots = 0;                // 0: one per physical core
+  int queue_capacity = 8;           // per slot
+  bool use_opencl = true;           // run models on the OpenCL device OpenCV selects
+  std::string opencl_device;        // OPENCV_OPENCL_DEVICE selector, "" = GPU first, then CPU
   std::vector<std::string> models;  // inference types to serve; empty = all
   size_t max_body_bytes = 16u << 20;
   int io_threads = 1;

@@ -1,10 +1,10 @@
 #include "agent/config.h"
 
+#include <yaml-cpp/yaml.h>
+
 #include <fstream>
 #include <regex>
 #include <sstream>
-
-#include <yaml-cpp/yaml.h>
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"

@@ -18,7 +18,8 @@ devices:
     latency_ms: {face: 40.5, text: 120}
     default_latency_ms: 50
     reuse_results: false
-)", "test.yaml");
+)",
+                                 "test.yaml");
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->node, "fpga-node");
   EXPECT_EQ(config->opencl, false);

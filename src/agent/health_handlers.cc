@@ -40,8 +40,8 @@ void AddHealthRoutes(http::Router& router, AgentContext& context) {
   });
   router.Add("GET", "/metrics",
              [&context](http::Request&&, const http::PathParams&, http::Responder respond) {
-               respond(http::Response{200, std::string(metrics::kContentType), {},
-                                      context.registry.Render()});
+               respond(http::Response{
+                   200, std::string(metrics::kContentType), {}, context.registry.Render()});
              });
 }
 

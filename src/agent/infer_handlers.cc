@@ -17,6 +17,9 @@
 namespace heteroaccel::agent {
 namespace {
 
+// Pins a request to one device; the server uses it when forwarding.
+constexpr std::string_view kDeviceHeader = "x-heteroaccel-device";
+
 std::string Param(const http::PathParams& params, std::string_view name) {
   for (const auto& [key, value] : params) {
     if (key == name) return value;
@@ -49,17 +52,17 @@ absl::StatusOr<runtime::ImageInput> TakeImage(protocol::InferRequest& request) {
     if (t.name == "image" || request.inputs.size() == 1) tensor = &t;
   }
   if (tensor == nullptr) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "expected one input named 'image', got ", request.inputs.size(), " inputs"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("expected one input named 'image', got ", request.inputs.size(), " inputs"));
   }
   runtime::ImageInput image;
   const std::string name = tensor->name;
   if (tensor->datatype == protocol::DataType::kBytes) {
     ASSIGN_OR_RETURN(std::vector<std::string_view> elements, tensor->BytesElements());
     if (elements.size() != 1) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "input '", name, "' holds ", elements.size(),
-          " images; send one encoded image per request (BYTES, shape [1])"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("input '", name, "' holds ", elements.size(),
+                       " images; send one encoded image per request (BYTES, shape [1])"));
     }
     image.encoded = std::string(elements[0]);
     // JSON strings cannot carry raw image bytes, so JSON clients send base64.
@@ -91,10 +94,15 @@ std::string StringParameter(const nlohmann::json& parameters, const char* key) {
 }
 
 nlohmann::json ServedBy(const AgentContext& context, const runtime::JobResult& r) {
-  return {{"node", context.facts.hostname},  {"device", r.device_id},
-          {"device_kind", r.device_kind},    {"emulated", r.emulated},
-          {"variant", r.variant},            {"slot", r.slot},
-          {"queue_ms", r.queue_seconds * 1e3}, {"compute_ms", r.compute_seconds * 1e3}};
+  return {{"node", context.facts.hostname},
+          {"device", r.device_id},
+          {"device_kind", r.device_kind},
+          {"emulated", r.emulated},
+          {"variant", r.variant},
+          {"slot", r.slot},
+          {"result_reused", r.result_reused},
+          {"queue_ms", r.queue_seconds * 1e3},
+          {"compute_ms", r.compute_seconds * 1e3}};
 }
 
 size_t KeypointCount(const AgentContext& context, const runtime::JobResult& r) {
@@ -124,6 +132,7 @@ void InferV2(AgentContext& context, http::Request&& request, const http::PathPar
   job.variant = Param(params, "version");
   if (job.variant.empty()) job.variant = StringParameter(parsed->parameters, "variant");
   job.device_id = StringParameter(parsed->parameters, "device");
+  if (job.device_id.empty()) job.device_id = std::string(request.Header(kDeviceHeader));
   job.image = *std::move(image);
   job.done = [&context, model, infer = std::move(*parsed),
               respond = std::move(respond)](absl::StatusOr<runtime::JobResult> result) {
@@ -177,6 +186,7 @@ void InferV1(AgentContext& context, http::Request&& request, const http::PathPar
   job.model = model;
   job.variant = variant;
   job.device_id = QueryValue(request.query, "device");
+  if (job.device_id.empty()) job.device_id = std::string(request.Header(kDeviceHeader));
   job.image.encoded = std::move(request.body);
   job.done = [&context, respond = std::move(respond)](absl::StatusOr<runtime::JobResult> result) {
     if (!result.ok()) return respond(ErrorResponse(result.status()));

@@ -28,7 +28,8 @@ nlohmann::json NodeJson(const AgentContext& context) {
     d["load_errors"] = state.load_errors;
     nlohmann::json slots = nlohmann::json::array();
     for (const runtime::SlotState& s : state.slots) {
-      slots.push_back({{"slot", s.index}, {"allocated", s.allocated}, {"queue_depth", s.queue_depth}});
+      slots.push_back(
+          {{"slot", s.index}, {"allocated", s.allocated}, {"queue_depth", s.queue_depth}});
     }
     d["slots"] = std::move(slots);
     devices.push_back(std::move(d));

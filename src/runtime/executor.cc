@@ -121,12 +121,10 @@ class Slot {
     return mu_.AwaitWithTimeout(absl::Condition(&loaded_), timeout);
   }
 
-  SlotState State(std::vector<std::string>* variants, std::vector<std::string>* errors) const
+  SlotState State(std::map<std::string, double>* service, std::vector<std::string>* errors) const
       ABSL_LOCKS_EXCLUDED(mu_) {
     absl::MutexLock lock(&mu_);
-    if (variants != nullptr) {
-      for (const auto& [key, seconds] : service_seconds_) variants->push_back(key);
-    }
+    if (service != nullptr) *service = service_seconds_;
     if (errors != nullptr) *errors = load_errors_;
     return {index_, busy_, static_cast<int>(queue_.size())};
   }
@@ -407,13 +405,17 @@ class Executor::Impl {
   std::vector<DeviceState> Snapshot() const {
     std::vector<DeviceState> out;
     for (const auto& d : devices_) {
-      DeviceState state{*d, {}, {}, {}, true};
+      DeviceState state{*d, {}, {}, {}, {}, true};
       for (const auto& slot : slots_) {
         if (&slot->device() != d.get()) continue;
-        std::vector<std::string> variants;
-        state.slots.push_back(slot->State(&variants, &state.load_errors));
+        std::map<std::string, double> service;
+        state.slots.push_back(slot->State(&service, &state.load_errors));
         state.warm = state.warm && slot->Loaded();
-        if (state.variants.empty()) state.variants = std::move(variants);
+        for (const auto& [key, seconds] : service) state.service_seconds[key] += seconds;
+      }
+      for (auto& [key, seconds] : state.service_seconds) {
+        seconds /= static_cast<double>(state.slots.size());
+        state.variants.push_back(key);
       }
       out.push_back(std::move(state));
     }

@@ -90,6 +90,7 @@ struct DeviceState {
   RuntimeDevice device;
   std::vector<SlotState> slots;
   std::vector<std::string> variants;  // "type/variant" loaded on this device
+  std::map<std::string, double> service_seconds;  // per variant: measured mean over slots
   std::vector<std::string> load_errors;
   bool warm = false;
 };

@@ -49,6 +49,8 @@ void AddAgentCommand(CLI::App& app) {
   cmd->add_option("--cluster-token", options->cluster_token,
                   "Shared secret for the server (or HETEROACCEL_CLUSTER_TOKEN)")
       ->envname("HETEROACCEL_CLUSTER_TOKEN");
+  cmd->add_option("--advertise", options->advertise_url,
+                  "URL the server uses to reach this agent (default: http://<listen address>)");
   cmd->add_option("--models-dir", options->models_dir, "Folder that `make setup` filled")
       ->capture_default_str();
   cmd->add_option("--models", options->models, "Inference types to serve (default: all)")

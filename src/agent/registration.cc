@@ -1,0 +1,87 @@
+#include "agent/registration.h"
+
+#include <cstdio>
+
+#include "http/client.h"
+
+namespace heteroaccel::agent {
+
+nlohmann::json NodeState(const AgentContext& context, const std::string& advertise_url) {
+  nlohmann::json devices = nlohmann::json::array();
+  for (const runtime::DeviceState& state : context.executor.Snapshot()) {
+    const devices::Device& d = state.device.device;
+    nlohmann::json service = nlohmann::json::object();
+    for (const auto& [key, seconds] : state.service_seconds) service[key] = seconds * 1e3;
+    int queued = 0, allocated = 0;
+    for (const runtime::SlotState& s : state.slots) {
+      queued += s.queue_depth;
+      allocated += s.allocated ? 1 : 0;
+    }
+    devices.push_back({{"id", d.id},
+                       {"kind", devices::KindName(d.kind)},
+                       {"name", d.name},
+                       {"emulated", d.emulated},
+                       {"slots", state.slots.size()},
+                       {"warm", state.warm},
+                       {"service_ms", std::move(service)},
+                       {"queue_depth", queued},
+                       {"allocated", allocated}});
+  }
+  return {{"node", context.facts.hostname},
+          {"url", advertise_url},
+          {"ready", context.executor.Ready()},
+          {"devices", std::move(devices)}};
+}
+
+Registration::Registration(Options options, const AgentContext& context)
+    : options_(std::move(options)), context_(context) {
+  thread_ = std::thread([this] { Run(); });
+}
+
+Registration::~Registration() { Stop(); }
+
+void Registration::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Registration::Run() {
+  std::unique_ptr<http::Client> client;
+  bool connected = false;
+  const http::HeaderList headers = {{"Authorization", "Bearer " + options_.token}};
+  while (true) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      if (stop_) return;
+    }
+    if (client == nullptr) {
+      auto created = http::Client::Create(options_.server, std::chrono::seconds(2));
+      if (created.ok()) client = std::move(*created);
+    }
+    absl::Status status = absl::UnavailableError("no client");
+    if (client != nullptr) {
+      auto response = client->Post("/v1/cluster/heartbeat", "application/json",
+                                   NodeState(context_, options_.advertise_url).dump(), headers);
+      if (!response.ok()) {
+        status = response.status();
+      } else if (response->status != 200) {
+        status = absl::UnavailableError(response->body);
+      } else {
+        status = absl::OkStatus();
+      }
+    }
+    if (status.ok() != connected) {
+      connected = status.ok();
+      std::fprintf(stderr, connected ? "registered with %s\n" : "lost the server %s: %s\n",
+                   options_.server.c_str(), std::string(status.message()).c_str());
+    }
+    std::unique_lock<std::mutex> lock(mu_);
+    wake_.wait_for(lock, options_.interval, [this] { return stop_; });
+  }
+}
+
+}  // namespace heteroaccel::agent
