@@ -1,0 +1,84 @@
+#include "protocol/errors.h"
+
+#include <optional>
+
+#include "absl/strings/cord.h"
+#include "absl/strings/numbers.h"
+#include "absl/types/optional.h"
+#include "protocol/internal/json_writer.h"
+#include "protocol/internal/strings.h"
+
+namespace heteroaccel::protocol {
+namespace {
+
+using internal::StrCat;
+
+int HttpStatusForCode(absl::StatusCode code) {
+  switch (code) {
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kOutOfRange:
+      return 400;
+    case absl::StatusCode::kUnauthenticated:
+      return 401;
+    case absl::StatusCode::kPermissionDenied:
+      return 403;
+    case absl::StatusCode::kNotFound:
+      return 404;
+    case absl::StatusCode::kResourceExhausted:
+      return 429;
+    case absl::StatusCode::kUnimplemented:
+      return 501;
+    case absl::StatusCode::kUnavailable:
+      return 503;
+    case absl::StatusCode::kDeadlineExceeded:
+      return 504;
+    default:
+      return 500;
+  }
+}
+
+std::optional<int> Override(const absl::Status& status) {
+  const absl::optional<absl::Cord> payload =
+      status.GetPayload(internal::ToAbsl(kHttpStatusPayloadKey));
+  if (!payload.has_value()) return std::nullopt;
+  int code = 0;
+  if (!absl::SimpleAtoi(std::string(*payload), &code) || code < 400 || code > 599) {
+    return std::nullopt;
+  }
+  return code;
+}
+
+}  // namespace
+
+int HttpStatusFor(const absl::Status& status) {
+  if (status.ok()) return 500;
+  return Override(status).value_or(HttpStatusForCode(status.code()));
+}
+
+HttpError ToHttpError(const absl::Status& status) {
+  HttpError error;
+  error.status = HttpStatusFor(status);
+  const std::string_view message = status.ok() ? std::string_view("internal error: no error status")
+                                               : internal::ToStd(status.message());
+  error.body = "{\"error\":";
+  internal::AppendJsonString(&error.body, message);
+  error.body.push_back('}');
+  if (error.status == 429 || error.status == 503) error.retry_after_seconds = 1;
+  return error;
+}
+
+absl::Status WithHttpStatus(absl::Status status, int http_status) {
+  if (!status.ok()) {
+    status.SetPayload(internal::ToAbsl(kHttpStatusPayloadKey), absl::Cord(StrCat(http_status)));
+  }
+  return status;
+}
+
+absl::Status PayloadTooLargeError(size_t limit) {
+  return WithHttpStatus(
+      absl::OutOfRangeError(StrCat("request body is larger than the limit of ", limit, " bytes")),
+      413);
+}
+
+}  // namespace heteroaccel::protocol
