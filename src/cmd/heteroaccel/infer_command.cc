@@ -39,10 +39,11 @@ int RunInfer(const InferFlags& flags) {
     }
     std::stringstream bytes;
     bytes << in.rdbuf();
-    auto result = (*client)->Infer({flags.model, flags.variant, flags.device, *protocol},
-                                   bytes.str());
+    auto result =
+        (*client)->Infer({flags.model, flags.variant, flags.device, *protocol}, bytes.str());
     if (!result.ok()) {
-      std::fprintf(stderr, "%s: %s\n", path.c_str(), std::string(result.status().message()).c_str());
+      std::fprintf(stderr, "%s: %s\n", path.c_str(),
+                   std::string(result.status().message()).c_str());
       ++failures;
       continue;
     }

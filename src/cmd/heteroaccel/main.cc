@@ -10,6 +10,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   heteroaccel::cmd::AddAgentCommand(app);
   heteroaccel::cmd::AddInferCommand(app);
+  heteroaccel::cmd::AddServerCommand(app);
   CLI11_PARSE(app, argc, argv);
   return 0;
 }

@@ -1,0 +1,78 @@
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+
+#include "cmd/heteroaccel/commands.h"
+#include "server/server.h"
+
+namespace heteroaccel::cmd {
+namespace {
+
+struct ServerFlags {
+  std::string config_path;
+  std::string listen;
+  std::string policy;
+  std::string cluster_token;
+  int queue_capacity = 0;
+  int pipeline_depth = -1;
+};
+
+int RunServer(const ServerFlags& flags) {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  server::ServerConfig config;
+  if (!flags.config_path.empty()) {
+    auto loaded = server::LoadServerConfig(flags.config_path);
+    if (!loaded.ok()) {
+      std::fprintf(stderr, "heteroaccel server: %s\n",
+                   std::string(loaded.status().message()).c_str());
+      return 1;
+    }
+    config = *loaded;
+  }
+  if (!flags.listen.empty()) config.listen = flags.listen;
+  if (!flags.policy.empty()) config.policy = flags.policy;
+  if (!flags.cluster_token.empty()) config.cluster_token = flags.cluster_token;
+  if (flags.queue_capacity > 0) config.queue_capacity = flags.queue_capacity;
+  if (flags.pipeline_depth >= 0) config.pipeline_depth = flags.pipeline_depth;
+  auto server = server::Server::Create(config);
+  if (!server.ok()) {
+    std::fprintf(stderr, "heteroaccel server: %s\n",
+                 std::string(server.status().message()).c_str());
+    return 1;
+  }
+  (*server)->Start();
+  std::printf("heteroaccel server listening on http://%s (policy %s)\n",
+              (*server)->address().c_str(), config.policy.c_str());
+  if (config.cluster_token.empty()) {
+    std::printf("warning: no cluster token; any agent that can reach this port can register\n");
+  }
+  std::fflush(stdout);
+  int signal = 0;
+  sigwait(&signals, &signal);
+  std::printf("stopping (signal %d)\n", signal);
+  (*server)->Stop();
+  return 0;
+}
+
+}  // namespace
+
+void AddServerCommand(CLI::App& app) {
+  auto flags = std::make_shared<ServerFlags>();
+  CLI::App* cmd = app.add_subcommand("server", "Route requests to the device that finishes first");
+  cmd->add_option("--config", flags->config_path, "server.yaml (registry, policy, ...)");
+  cmd->add_option("--listen", flags->listen, "HOST:PORT (port 0 picks a free one)");
+  cmd->add_option("--policy", flags->policy, "static, idle-first or earliest-finish");
+  cmd->add_option("--cluster-token", flags->cluster_token, "Secret agents must present")
+      ->envname("HETEROACCEL_CLUSTER_TOKEN");
+  cmd->add_option("--queue-capacity", flags->queue_capacity, "Waiting requests per type");
+  cmd->add_option("--pipeline-depth", flags->pipeline_depth, "Extra requests bound per device");
+  cmd->callback([flags] { std::exit(RunServer(*flags)); });
+}
+
+}  // namespace heteroaccel::cmd

@@ -1,0 +1,134 @@
+#include "server/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+
+namespace heteroaccel::server {
+namespace {
+
+bool ValidName(const std::string& name) {
+  static const std::regex kName("[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}");
+  return std::regex_match(name, kName);
+}
+
+bool ValidKind(const std::string& kind) {
+  return kind == "cpu" || kind == "gpu" || kind == "npu" || kind == "fpga" || kind == "other";
+}
+
+absl::Status CheckType(const std::string& type, const InferenceType& t) {
+  if (!ValidName(type)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("registry type '", type, "' is not a valid name"));
+  }
+  for (const auto& [kind, variant] : t.variants) {
+    if (!ValidKind(kind)) {
+      return absl::InvalidArgumentError(absl::StrCat("registry '", type, "': unknown kind '", kind,
+                                                     "' (use cpu, gpu, npu, fpga, other)"));
+    }
+    if (!ValidName(variant)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("registry '", type, "': variant '", variant, "' is not a valid name"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ServerConfig> ParseRoot(const YAML::Node& root, const std::string& origin) {
+  ServerConfig c;
+  if (!root.IsMap()) return absl::InvalidArgumentError("the top level must be a mapping");
+  auto get = [&](const char* key, auto& field) {
+    if (root[key]) field = root[key].as<std::decay_t<decltype(field)>>();
+  };
+  get("listen", c.listen);
+  get("grpc_listen", c.grpc_listen);
+  get("policy", c.policy);
+  get("queue_capacity", c.queue_capacity);
+  get("pipeline_depth", c.pipeline_depth);
+  get("node_timeout_ms", c.node_timeout_ms);
+  get("forward_timeout_ms", c.forward_timeout_ms);
+  get("max_attempts", c.max_attempts);
+  get("max_body_bytes", c.max_body_bytes);
+  get("io_threads", c.io_threads);
+  if (root["cluster_token_file"]) {
+    const std::string path = root["cluster_token_file"].as<std::string>();
+    std::ifstream in(path);
+    if (!in) return absl::NotFoundError(absl::StrCat("cannot read cluster_token_file ", path));
+    std::getline(in, c.cluster_token);
+  }
+  if (root["static_kinds"])
+    c.static_kinds = root["static_kinds"].as<std::map<std::string, std::string>>();
+  if (const YAML::Node registry = root["registry"]) {
+    for (const auto& entry : registry) {
+      InferenceType t;
+      const std::string type = entry.first.as<std::string>();
+      if (entry.second["description"])
+        t.description = entry.second["description"].as<std::string>();
+      if (entry.second["variants"]) {
+        t.variants = entry.second["variants"].as<std::map<std::string, std::string>>();
+      }
+      RETURN_IF_ERROR(CheckType(type, t));
+      c.registry[type] = std::move(t);
+    }
+  }
+  if (c.queue_capacity < 1 || c.pipeline_depth < 0 || c.node_timeout_ms < 50 ||
+      c.max_attempts < 1 || c.forward_timeout_ms < 1) {
+    return absl::InvalidArgumentError(
+        "queue_capacity and max_attempts must be >= 1, pipeline_depth >= 0, node_timeout_ms >= 50");
+  }
+  (void)origin;
+  return c;
+}
+
+}  // namespace
+
+absl::StatusOr<ServerConfig> ParseServerConfig(const std::string& yaml, const std::string& origin) {
+  try {
+    absl::StatusOr<ServerConfig> c = ParseRoot(YAML::Load(yaml), origin);
+    if (!c.ok())
+      return absl::Status(c.status().code(), absl::StrCat(origin, ": ", c.status().message()));
+    return c;
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(origin, ": ", e.what()));
+  }
+}
+
+absl::StatusOr<ServerConfig> LoadServerConfig(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read config file ", path));
+  std::stringstream text;
+  text << in.rdbuf();
+  return ParseServerConfig(text.str(), path);
+}
+
+nlohmann::json RegistryToJson(const std::map<std::string, InferenceType>& registry) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto& [type, t] : registry) {
+    out[type] = {{"description", t.description}, {"variants", t.variants}};
+  }
+  return out;
+}
+
+absl::StatusOr<std::map<std::string, InferenceType>> RegistryFromJson(const nlohmann::json& json) {
+  if (!json.is_object()) return absl::InvalidArgumentError("the registry must be a JSON object");
+  std::map<std::string, InferenceType> registry;
+  try {
+    for (const auto& [type, value] : json.items()) {
+      InferenceType t;
+      t.description = value.value("description", "");
+      t.variants = value.value("variants", std::map<std::string, std::string>{});
+      RETURN_IF_ERROR(CheckType(type, t));
+      registry[type] = std::move(t);
+    }
+  } catch (const nlohmann::json::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat("malformed registry: ", e.what()));
+  }
+  return registry;
+}
+
+}  // namespace heteroaccel::server

@@ -1,0 +1,59 @@
+// Server configuration (YAML), with the inference registry.
+//
+//   listen: 0.0.0.0:8000
+//   grpc_listen: 0.0.0.0:8010        # optional
+//   cluster_token_file: token.txt     # agents must present this token
+//   policy: earliest-finish           # static | idle-first | earliest-finish
+//   queue_capacity: 256               # per inference type
+//   pipeline_depth: 1
+//   node_timeout_ms: 1000             # a node is down after this long without a heartbeat
+//   forward_timeout_ms: 30000
+//   max_attempts: 3                   # per request, across devices
+//   static_kinds: {face: gpu}         # policy static: the one kind each type runs on
+//   registry:                         # inference types -> variant per accelerator kind
+//     face:
+//       description: Face detection
+//       variants: {cpu: blazeface-front-128, gpu: blazeface-front-128, npu: blazeface-back-256}
+//
+// A type missing from the registry runs on every device whose agent has loaded
+// it, with that agent's default variant.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "nlohmann/json.hpp"
+
+namespace heteroaccel::server {
+
+struct InferenceType {
+  std::string description;
+  std::map<std::string, std::string> variants;  // accelerator kind -> variant
+};
+
+struct ServerConfig {
+  std::string listen = "127.0.0.1:8000";
+  std::string grpc_listen;
+  std::string cluster_token;
+  std::string policy = "earliest-finish";
+  int queue_capacity = 256;
+  int pipeline_depth = 1;
+  int node_timeout_ms = 1000;
+  int forward_timeout_ms = 30000;
+  int max_attempts = 3;
+  size_t max_body_bytes = 16u << 20;
+  int io_threads = 1;
+  std::map<std::string, std::string> static_kinds;
+  std::map<std::string, InferenceType> registry;
+};
+
+absl::StatusOr<ServerConfig> LoadServerConfig(const std::string& path);
+absl::StatusOr<ServerConfig> ParseServerConfig(const std::string& yaml, const std::string& origin);
+
+// The registry as JSON ({"face": {"description": ..., "variants": {...}}}) and back;
+// FromJson validates kinds and names.
+nlohmann::json RegistryToJson(const std::map<std::string, InferenceType>& registry);
+absl::StatusOr<std::map<std::string, InferenceType>> RegistryFromJson(const nlohmann::json& json);
+
+}  // namespace heteroaccel::server

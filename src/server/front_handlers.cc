@@ -1,0 +1,193 @@
+// Front door: /v2/health/*, /v2, /v2/models/{m}[/ready], POST .../infer,
+// POST /v1/infer/{m}, /metrics. Requests are validated here, with the same
+// messages as the agent, before they wait for a device.
+#include <charconv>
+
+#include "absl/strings/str_cat.h"
+#include "protocol/errors.h"
+#include "protocol/inference.h"
+#include "protocol/metadata.h"
+#include "server/handlers.h"
+
+namespace heteroaccel::server {
+namespace {
+
+std::string Param(const http::PathParams& params, std::string_view name) {
+  for (const auto& [key, value] : params) {
+    if (key == name) return value;
+  }
+  return "";
+}
+
+std::string QueryValue(std::string_view query, std::string_view key) {
+  while (!query.empty()) {
+    const size_t amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    const size_t eq = pair.find('=');
+    if (eq != std::string_view::npos && pair.substr(0, eq) == key) {
+      return std::string(pair.substr(eq + 1));
+    }
+    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+  }
+  return "";
+}
+
+http::Response Json(const nlohmann::json& body, int status = 200) {
+  http::Response r;
+  r.status = status;
+  r.body = body.dump();
+  return r;
+}
+
+http::Response Empty(int status) {
+  http::Response r{status, "application/json", {}, ""};
+  if (status == 503) r.headers.emplace_back("Retry-After", "1");
+  return r;
+}
+
+// Scheduling hints shared by both protocols: priority, timeout_ms, device
+// ("node/device"), device_kind.
+absl::Status ApplyHints(const nlohmann::json& p, InferWork& work) {
+  try {
+    if (p.contains("priority")) work.priority = p["priority"].get<int>();
+    if (p.contains("timeout_ms")) {
+      const int64_t ms = p["timeout_ms"].get<int64_t>();
+      if (ms <= 0) return absl::InvalidArgumentError("timeout_ms must be positive");
+      work.timeout = std::chrono::milliseconds(ms);
+    }
+    if (p.contains("device")) work.pinned_device = p["device"].get<std::string>();
+    if (p.contains("device_kind")) work.pinned_kind = p["device_kind"].get<std::string>();
+  } catch (const nlohmann::json::exception&) {
+    return absl::InvalidArgumentError(
+        "parameters: priority and timeout_ms must be integers, device and device_kind strings");
+  }
+  return absl::OkStatus();
+}
+
+void InferV2(ServerContext& context, http::Request&& request, const http::PathParams& params,
+             http::Responder respond) {
+  InferWork work;
+  work.model = Param(params, "model");
+  if (!Param(params, "version").empty()) {
+    return respond(ServerErrorResponse(absl::InvalidArgumentError(
+        "the server picks the variant for each device; send the request without a version")));
+  }
+  std::string_view length = request.Header("inference-header-content-length");
+  if (!length.empty()) {
+    size_t n = 0;
+    auto [end, ec] = std::from_chars(length.data(), length.data() + length.size(), n);
+    if (ec != std::errc() || end != length.data() + length.size()) {
+      return respond(ServerErrorResponse(
+          absl::InvalidArgumentError("Inference-Header-Content-Length is not a number")));
+    }
+    work.header_length = n;
+  }
+  auto parsed = protocol::ParseInferRequest(request.body, work.header_length);
+  if (!parsed.ok()) return respond(ServerErrorResponse(parsed.status()));
+  if (parsed->inputs.empty()) {
+    return respond(ServerErrorResponse(
+        absl::InvalidArgumentError("the request has no inputs; send one input named 'image'")));
+  }
+  if (absl::Status s = ApplyHints(parsed->parameters, work); !s.ok()) {
+    return respond(ServerErrorResponse(s));
+  }
+  work.content_type = std::string(request.Header("content-type"));
+  if (work.content_type.empty()) work.content_type = "application/json";
+  work.body = std::make_shared<const std::string>(std::move(request.body));
+  context.dispatcher.Submit(std::move(work), std::move(respond));
+}
+
+void InferV1(ServerContext& context, http::Request&& request, const http::PathParams& params,
+             http::Responder respond) {
+  InferWork work;
+  work.v1 = true;
+  work.model = Param(params, "model");
+  const std::string_view type = request.Header("content-type");
+  if (!type.empty() && type.rfind("image/", 0) != 0 && type != "application/octet-stream") {
+    return respond(ServerErrorResponse(protocol::WithHttpStatus(
+        absl::InvalidArgumentError(absl::StrCat("Content-Type '", std::string(type),
+                                                "' is not an image; send image/jpeg or image/png")),
+        415)));
+  }
+  if (request.body.empty()) {
+    return respond(ServerErrorResponse(absl::InvalidArgumentError("image is empty")));
+  }
+  nlohmann::json hints = nlohmann::json::object();
+  for (const char* key : {"device", "device_kind"}) {
+    if (std::string v = QueryValue(request.query, key); !v.empty()) hints[key] = v;
+  }
+  for (const char* key : {"priority", "timeout_ms"}) {
+    if (std::string v = QueryValue(request.query, key); !v.empty()) {
+      int64_t n = 0;
+      auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+      if (ec != std::errc() || end != v.data() + v.size()) {
+        return respond(ServerErrorResponse(
+            absl::InvalidArgumentError(absl::StrCat(key, " must be an integer"))));
+      }
+      hints[key] = n;
+    }
+  }
+  if (absl::Status s = ApplyHints(hints, work); !s.ok()) return respond(ServerErrorResponse(s));
+  work.content_type = type.empty() ? "application/octet-stream" : std::string(type);
+  work.body = std::make_shared<const std::string>(std::move(request.body));
+  context.dispatcher.Submit(std::move(work), std::move(respond));
+}
+
+}  // namespace
+
+http::Response ServerErrorResponse(const absl::Status& status) {
+  const protocol::HttpError error = protocol::ToHttpError(status);
+  http::Response r;
+  r.status = error.status;
+  r.body = error.body;
+  if (error.retry_after_seconds) {
+    r.headers.emplace_back("Retry-After", std::to_string(*error.retry_after_seconds));
+  }
+  return r;
+}
+
+void AddFrontRoutes(http::Router& router, ServerContext& context) {
+  router.Add("GET", "/v2/health/live",
+             [](http::Request&&, const http::PathParams&, http::Responder r) { r(Empty(200)); });
+  router.Add("GET", "/v2/health/ready",
+             [&context](http::Request&&, const http::PathParams&, http::Responder r) {
+               r(Empty(context.dispatcher.Ready() ? 200 : 503));
+             });
+  router.Add("GET", "/v2", [](http::Request&&, const http::PathParams&, http::Responder r) {
+    r(Json(protocol::ServerMetadataJson("heteroaccel-server", HETEROACCEL_VERSION,
+                                        {"binary_tensor_data"})));
+  });
+  auto model = [&context](http::Request&&, const http::PathParams& p, http::Responder r) {
+    const std::string name = Param(p, "model");
+    nlohmann::json served = context.dispatcher.ModelJson(name);
+    if (served["devices"].empty()) {
+      return r(ServerErrorResponse(
+          absl::NotFoundError(absl::StrCat("no registered device serves model '", name, "'"))));
+    }
+    r(Json({{"name", name},
+            {"versions", served["variants"]},
+            {"platform", "heteroaccel"},
+            {"inputs", {{{"name", "image"}, {"datatype", "BYTES"}, {"shape", {1}}}}},
+            {"devices", served["devices"]}}));
+  };
+  router.Add("GET", "/v2/models/{model}", model);
+  router.Add("GET", "/v2/models/{model}/ready",
+             [&context](http::Request&&, const http::PathParams& p, http::Responder r) {
+               r(Empty(context.dispatcher.CanRun(Param(p, "model")) ? 200 : 503));
+             });
+  auto v2 = [&context](http::Request&& request, const http::PathParams& p, http::Responder r) {
+    InferV2(context, std::move(request), p, std::move(r));
+  };
+  router.Add("POST", "/v2/models/{model}/infer", v2);
+  router.Add("POST", "/v2/models/{model}/versions/{version}/infer", v2);
+  router.Add("POST", "/v1/infer/{model}",
+             [&context](http::Request&& request, const http::PathParams& p, http::Responder r) {
+               InferV1(context, std::move(request), p, std::move(r));
+             });
+  router.Add(
+      "GET", "/metrics", [&context](http::Request&&, const http::PathParams&, http::Responder r) {
+        r(http::Response{200, std::string(metrics::kContentType), {}, context.registry.Render()});
+      });
+}
+
+}  // namespace heteroaccel::server

@@ -1,0 +1,83 @@
+#include "server/server.h"
+
+#include <charconv>
+#include <cstdio>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "http/server.h"
+#include "server/handlers.h"
+
+namespace heteroaccel::server {
+
+struct Server::State {
+  ServerConfig config;
+  std::unique_ptr<metrics::Registry> registry;
+  std::unique_ptr<Dispatcher> dispatcher;
+  std::unique_ptr<ServerContext> context;
+  std::unique_ptr<http::Server> http;
+};
+
+namespace {
+
+absl::StatusOr<std::pair<std::string, uint16_t>> ParseListen(const std::string& listen) {
+  const size_t colon = listen.rfind(':');
+  unsigned port = 0;
+  const char* begin = listen.data() + (colon == std::string::npos ? 0 : colon + 1);
+  const char* end = listen.data() + listen.size();
+  auto [ptr, ec] = std::from_chars(begin, end, port);
+  if (colon == std::string::npos || colon == 0 || begin == end || ec != std::errc() || ptr != end ||
+      port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("listen address '", listen, "' is not HOST:PORT (e.g. 0.0.0.0:8000)"));
+  }
+  return std::make_pair(listen.substr(0, colon), static_cast<uint16_t>(port));
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerConfig& config) {
+  auto state = std::make_unique<State>();
+  state->config = config;
+  RETURN_IF_ERROR(scheduler::ParsePolicy(config.policy).status());
+  state->registry = std::make_unique<metrics::Registry>();
+  state->registry->AddGauge("heteroaccel_build_info", "Version of this binary", {"version", "role"})
+      .WithLabels({HETEROACCEL_VERSION, "server"})
+      .Set(1);
+  state->dispatcher = std::make_unique<Dispatcher>(config, *state->registry, SystemClock());
+  state->context.reset(
+      new ServerContext{*state->dispatcher, *state->registry, config.cluster_token});
+  http::Router router;
+  AddFrontRoutes(router, *state->context);
+  AddClusterRoutes(router, *state->context);
+  http::ServerOptions options;
+  ASSIGN_OR_RETURN(std::tie(options.host, options.port), ParseListen(config.listen));
+  options.max_body_bytes = config.max_body_bytes;
+  options.io_threads = config.io_threads;
+  options.error_responder = [](int status, std::string message) {
+    http::Response r;
+    r.status = status;
+    r.body = nlohmann::json({{"error", message}}).dump();
+    return r;
+  };
+  ASSIGN_OR_RETURN(state->http, http::Server::Create(options, std::move(router)));
+  return std::unique_ptr<Server>(new Server(std::move(state)));
+}
+
+Server::Server(std::unique_ptr<State> state) : state_(std::move(state)) {}
+Server::~Server() { Stop(); }
+
+void Server::Start() {
+  state_->dispatcher->Start();
+  state_->http->Start();
+}
+
+void Server::Stop() {
+  state_->http->Stop();
+  state_->dispatcher->Stop();
+}
+
+std::string Server::address() const { return state_->http->address(); }
+std::string Server::grpc_address() const { return ""; }
+
+}  // namespace heteroaccel::server
