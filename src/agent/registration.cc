@@ -17,7 +17,14 @@ nlohmann::json NodeState(const AgentContext& context, const std::string& adverti
       queued += s.queue_depth;
       allocated += s.allocated ? 1 : 0;
     }
+    // Loaded variants in catalog order: a type's first is its default.
+    nlohmann::json models = nlohmann::json::array();
+    for (const inference::ModelSpec& spec : context.catalog.specs()) {
+      const std::string key = spec.type + "/" + spec.variant;
+      if (state.service_seconds.count(key) > 0) models.push_back(key);
+    }
     devices.push_back({{"id", d.id},
+                       {"models", std::move(models)},
                        {"kind", devices::KindName(d.kind)},
                        {"name", d.name},
                        {"emulated", d.emulated},
