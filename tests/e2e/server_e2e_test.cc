@@ -1,0 +1,174 @@
+// The server end to end: a real server and real agents (emulated accelerators
+// plus the machine's CPU) as separate processes over real sockets.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <csignal>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "client/infer_client.h"
+#include "http/client.h"
+#include "testing/subprocess.h"
+
+namespace heteroaccel {
+namespace {
+
+using testing::HeteroaccelBinary;
+using testing::ModelsDir;
+using testing::ReadFileOrDie;
+using testing::Subprocess;
+
+std::string WriteConfig(const std::string& name, const std::string& yaml) {
+  const std::string path = ::testing::TempDir() + "/" + name;
+  FILE* f = std::fopen(path.c_str(), "w");
+  std::fputs(yaml.c_str(), f);
+  std::fclose(f);
+  return path;
+}
+
+std::string UrlFrom(Subprocess& p) {
+  auto line = p.WaitForLine("listening on http://", std::chrono::seconds(60));
+  if (!line) return "";
+  std::string url = line->substr(line->find("http://"));
+  return url.substr(0, url.find(' '));
+}
+
+std::unique_ptr<Subprocess> StartAgent(const std::string& server, const std::string& config) {
+  auto p = Subprocess::Start({HeteroaccelBinary(), "agent", "--listen", "127.0.0.1:0",
+                              "--models-dir", ModelsDir(), "--config", config, "--server", server,
+                              "--cluster-token", "s3cret", "--models", "face"});
+  EXPECT_TRUE(p.ok());
+  EXPECT_TRUE((*p)->WaitForLine("ready", std::chrono::minutes(5)).has_value()) << (*p)->Output();
+  return std::move(*p);
+}
+
+// Waits until the server's cluster view has `n` nodes up.
+bool WaitForNodesUp(const std::string& server, int n, std::chrono::seconds timeout) {
+  auto http = *http::Client::Create(server);
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto r = http->Get("/v1/cluster");
+    if (r.ok()) {
+      int up = 0;
+      const nlohmann::json cluster = nlohmann::json::parse(r->body);
+      for (const auto& node : cluster["nodes"]) up += node["up"].get<bool>() ? 1 : 0;
+      if (up == n) return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+class ServerE2ETest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto s = Subprocess::Start({HeteroaccelBinary(), "server", "--listen", "127.0.0.1:0",
+                                "--cluster-token", "s3cret"});
+    ASSERT_TRUE(s.ok());
+    server_ = std::move(*s);
+    url_ = UrlFrom(*server_);
+    ASSERT_FALSE(url_.empty()) << server_->Output();
+    fast_ = StartAgent(url_, WriteConfig("fast.yaml", R"(
+node: node-fast
+opencl: false
+cpu: {slots: 1, emulated: true, latency_ms: {face: 20}}
+devices:
+  - {id: gpu0, kind: gpu, name: Test GPU, slots: 1, latency_ms: {face: 5}}
+)"));
+    slow_ = StartAgent(url_, WriteConfig("slow.yaml", R"(
+node: node-slow
+opencl: false
+cpu: {slots: 1, emulated: true, latency_ms: {face: 20}}
+devices:
+  - {id: npu0, kind: npu, name: Test NPU, slots: 1, latency_ms: {face: 10}}
+)"));
+    ASSERT_TRUE(WaitForNodesUp(url_, 2, std::chrono::seconds(10))) << server_->Output();
+  }
+
+  std::unique_ptr<Subprocess> server_, fast_, slow_;
+  std::string url_;
+};
+
+TEST_F(ServerE2ETest, RoutesToTheDevicesAndSaysWhoServed) {
+  auto c = *client::InferClient::Create(url_);
+  std::map<std::string, int> served;
+  for (int i = 0; i < 20; ++i) {
+    auto r = c->Infer({"face", "", "", client::Protocol::kV2Binary},
+                      ReadFileOrDie(ModelsDir() + "/images/astronaut.png"));
+    ASSERT_TRUE(r.ok()) << r.status();
+    ASSERT_EQ(r->detections.size(), 1u);
+    EXPECT_TRUE(r->served_by.contains("server_queue_ms"));
+    EXPECT_EQ(r->served_by["emulated"], true);
+    ++served[r->served_by["node"].get<std::string>() + "/" + r->served_by["device"].get<std::string>()];
+  }
+  // Sequential requests always find the 5 ms GPU free: it finishes first.
+  EXPECT_GE(served["node-fast/gpu0"], 18) << served.size();
+}
+
+TEST_F(ServerE2ETest, RejectsBadInputAndUnknownModels) {
+  auto http = *http::Client::Create(url_);
+  auto bad = http->Post("/v2/models/face/infer", "application/json", "{\"inputs\": [");
+  ASSERT_TRUE(bad.ok());
+  EXPECT_EQ(bad->status, 400);
+  auto unknown = http->Post("/v1/infer/nope", "image/png",
+                            ReadFileOrDie(ModelsDir() + "/images/astronaut.png"));
+  EXPECT_EQ(unknown->status, 404) << unknown->body;
+  auto not_image = http->Post("/v1/infer/face", "image/png", "not a png");
+  EXPECT_EQ(not_image->status, 400) << not_image->body;
+  EXPECT_NE(not_image->body.find("neither JPEG nor PNG"), std::string::npos);
+  auto forged = http->Post("/v1/cluster/heartbeat", "application/json",
+                           R"({"node":"evil","url":"http://127.0.0.1:1","devices":[]})");
+  EXPECT_EQ(forged->status, 401);
+}
+
+TEST_F(ServerE2ETest, KilledAgentUnderLoadLosesNothing) {
+  const std::string image = ReadFileOrDie(ModelsDir() + "/images/astronaut.png");
+  std::atomic<int> ok{0}, errors{0};
+  std::atomic<bool> stop{false};
+  std::mutex mu;
+  std::vector<std::string> error_messages;
+  std::vector<std::thread> cameras;
+  for (int t = 0; t < 4; ++t) {
+    cameras.emplace_back([&] {
+      auto c = *client::InferClient::Create(url_);
+      while (!stop) {
+        auto r = c->Infer({"face", "", "", client::Protocol::kV2Binary}, image);
+        if (r.ok() && r->detections.size() == 1) {
+          ++ok;
+        } else {
+          ++errors;
+          std::lock_guard<std::mutex> lock(mu);
+          error_messages.push_back(r.ok() ? "wrong result" : std::string(r.status().message()));
+        }
+      }
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  const int before = ok;
+  fast_->Stop(SIGKILL, std::chrono::seconds(5));
+  // The server notices within a second and keeps serving on the other node.
+  ASSERT_TRUE(WaitForNodesUp(url_, 1, std::chrono::seconds(2)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  stop = true;
+  for (auto& t : cameras) t.join();
+  EXPECT_GT(before, 0);
+  EXPECT_GT(ok, before);
+  EXPECT_EQ(errors, 0) << (error_messages.empty() ? "" : error_messages[0]);
+}
+
+TEST_F(ServerE2ETest, NodeThatComesBackRejoins) {
+  slow_->Stop(SIGKILL, std::chrono::seconds(5));
+  ASSERT_TRUE(WaitForNodesUp(url_, 1, std::chrono::seconds(2)));
+  slow_ = StartAgent(url_, WriteConfig("slow2.yaml", R"(
+node: node-slow
+opencl: false
+devices:
+  - {id: npu0, kind: npu, name: Test NPU, slots: 1, latency_ms: {face: 10}}
+)"));
+  EXPECT_TRUE(WaitForNodesUp(url_, 2, std::chrono::seconds(5)));
+}
+
+}  // namespace
+}  // namespace heteroaccel
