@@ -2,6 +2,9 @@
 // GET /v1/registry, PUT /v1/registry. Writes need the cluster token.
 #include <openssl/crypto.h>
 
+#include <cstdlib>
+#include <map>
+
 #include "absl/strings/str_cat.h"
 #include "server/handlers.h"
 
@@ -42,6 +45,35 @@ void AddClusterRoutes(http::Router& router, ServerContext& context) {
   router.Add("GET", "/v1/cluster",
              [&context](http::Request&&, const http::PathParams&, http::Responder r) {
                r(Json(context.dispatcher.ClusterJson()));
+             });
+  // Ideal throughput for a mix ("face:1,object:1"; shares need not sum to 1):
+  // the sum over devices of what each could serve alone at the measured
+  // service times.
+  router.Add("GET", "/v1/cluster/capacity",
+             [&context](http::Request&& request, const http::PathParams&, http::Responder r) {
+               std::map<std::string, double> mix;
+               std::string_view q = request.query;
+               if (q.rfind("mix=", 0) == 0) q.remove_prefix(4);
+               while (!q.empty()) {
+                 const size_t comma = q.find(',');
+                 const std::string_view item = q.substr(0, comma);
+                 const size_t colon = item.find(':');
+                 const std::string type(item.substr(0, colon));
+                 double share = 1;
+                 if (colon != std::string_view::npos) {
+                   share = std::atof(std::string(item.substr(colon + 1)).c_str());
+                 }
+                 if (!type.empty() && share > 0) mix[type] += share;
+                 q = comma == std::string_view::npos ? std::string_view() : q.substr(comma + 1);
+               }
+               if (mix.empty()) {
+                 return r(ServerErrorResponse(absl::InvalidArgumentError(
+                     "give the mix as ?mix=face:1,object:1")));
+               }
+               double total = 0;
+               for (const auto& [type, share] : mix) total += share;
+               for (auto& [type, share] : mix) share /= total;
+               r(Json({{"mix", mix}, {"ideal_rps", context.dispatcher.IdealThroughput(mix)}}));
              });
   router.Add("GET", "/v1/registry",
              [&context](http::Request&&, const http::PathParams&, http::Responder r) {

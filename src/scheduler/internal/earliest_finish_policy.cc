@@ -1,0 +1,97 @@
+// kEarliestFinish: list scheduling of the waiting requests on expected finish time.
+//
+// Every available device's slots start with a free-at time derived from the work in
+// flight (State::BuildSchedule: a running request frees its slot after the rest of
+// its estimate, a request waiting on the device after the slot it will get). The
+// waiting requests are then taken in queue order (priority, re-queued first,
+// deadline, arrival); each goes to the candidate whose expected finish (earliest
+// slot + the type's service estimate there) is smallest among those that meet its
+// deadline, and that slot becomes busy until then. A request whose device has room
+// now is bound; the others stay queued with their slot reserved for the rest of this
+// pass only (the next Dispatch starts over). Later requests therefore see the fast
+// devices' virtual backlog: a busy fast device still wins while it would finish
+// sooner, and a slow device receives a request exactly when it would finish it
+// first. Ties go to a device with room now, then to the lower load, then key order.
+//
+// A request no device can finish by its deadline is skipped (ExpireDeadlines
+// answers it). The walk ends when nothing behind could be bound (RoomTracker: no
+// device with room serves any type still ahead), or after max_walk requests (default
+// 8 x total capacity, at least 64): reservations that deep rarely change which
+// request a free device gets, and the bound keeps a Dispatch over a long queue cheap.
+
+#include <algorithm>
+#include <vector>
+
+#include "scheduler/internal/policies.h"
+#include "scheduler/internal/room_tracker.h"
+
+namespace heteroaccel::scheduler::internal {
+namespace {
+
+struct Pick {
+  DeviceIndex device = kNone;
+  Ticks finish = kNever;
+};
+
+Pick Choose(const State& state, const QueueEntry& entry, const std::vector<Candidate>& candidates,
+            const SlotSchedule& schedule) {
+  const bool pinned = entry.pinned_device != kNone || entry.pinned_kind != kNone;
+  const Ticks* earliest = schedule.earliest_data();
+  Pick best;
+  bool best_room = false;
+  for (const Candidate& c : candidates) {
+    if (pinned && !State::Allows(entry, c)) continue;
+    const Ticks finish = earliest[c.device] + c.estimate;
+    if (finish > entry.deadline || finish > best.finish) continue;
+    const DeviceState& dev = state.device(c.device);
+    if (best.device != kNone && finish == best.finish) {
+      const bool room = dev.HasRoom();
+      const bool better = (room && !best_room) ||
+                          (room == best_room && dev.load() < state.device(best.device).load());
+      if (!better) continue;
+    }
+    best = {c.device, finish};
+    best_room = dev.HasRoom();
+  }
+  return best;
+}
+
+}  // namespace
+
+void DispatchEarliestFinish(State& state, SlotSchedule& schedule, std::vector<Assignment>& out) {
+  Queue& queue = state.queue();
+  if (queue.empty() || state.FreeRoom() == 0) return;
+  state.BeginPass();
+  const Ticks now = state.Now();
+  RoomTracker tracker(state, /*static_kinds=*/false);
+  if (tracker.Exhausted()) return;
+  state.BuildSchedule(now, schedule);
+  const int limit = state.options().max_walk > 0 ? state.options().max_walk
+                                                 : std::max(64, 8 * state.TotalCapacity());
+  int walked = 0;
+  for (auto it = queue.begin(); it != queue.end() && walked < limit && !tracker.Exhausted();
+       ++walked) {
+    const QueueEntry& entry = it->second;
+    tracker.Visit(entry);
+    if (entry.deadline <= now) {
+      ++it;
+      continue;
+    }
+    // Requests that cannot be bound now still reserve their slot: that reservation
+    // is what lets the requests behind them choose well.
+    const Pick pick = Choose(state, entry, state.Candidates(entry.type), schedule);
+    if (pick.device == kNone) {
+      ++it;
+      continue;
+    }
+    schedule.Occupy(pick.device, pick.finish);
+    if (state.device(pick.device).HasRoom()) {
+      it = state.Bind(it, pick.device, now, pick.finish, out);
+      tracker.Bound(pick.device);
+    } else {
+      ++it;
+    }
+  }
+}
+
+}  // namespace heteroaccel::scheduler::internal

@@ -1,0 +1,34 @@
+// The dispatch policies: each binds waiting requests of a State to devices that can
+// take them now and appends the resulting assignments to `out`.
+//
+// Shared rules: a device takes a request while load < slots + pipeline_depth; down
+// devices are never chosen; a request's pinned device or kind restricts its
+// candidates; requests are considered in queue order (priority, re-queued first,
+// deadline, arrival) and one that cannot be placed does not block those behind it.
+// Requests already past their deadline are left for ExpireDeadlines.
+//
+// Not thread-safe; called by Scheduler under its owner's serialisation.
+#pragma once
+
+#include <vector>
+
+#include "scheduler/internal/slot_schedule.h"
+#include "scheduler/internal/state.h"
+#include "scheduler/types.h"
+
+namespace heteroaccel::scheduler::internal {
+
+// kStatic: unpinned requests of a type go only to devices of the type's static kind
+// (State::StaticKind), the one with the lowest load; a pin replaces the static kind,
+// since the client asked for it explicitly.
+void DispatchStatic(State& state, std::vector<Assignment>& out);
+
+// kIdleFirst: any candidate with room, the one with the most room (capacity - load),
+// then the lowest load, then key order. Speed plays no part.
+void DispatchIdleFirst(State& state, std::vector<Assignment>& out);
+
+// kEarliestFinish: list scheduling on expected finish time; see the .cc file.
+// `schedule` is scratch space reused across calls.
+void DispatchEarliestFinish(State& state, SlotSchedule& schedule, std::vector<Assignment>& out);
+
+}  // namespace heteroaccel::scheduler::internal

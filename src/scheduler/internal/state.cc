@@ -1,0 +1,603 @@
+#include "scheduler/internal/state.h"
+
+#include <algorithm>
+#include <iterator>
+#include <tuple>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/status_macros.h"
+#include "scheduler/internal/fluid_lp.h"
+
+namespace heteroaccel::scheduler::internal {
+namespace {
+
+absl::string_view AbslView(std::string_view s) { return {s.data(), s.size()}; }
+
+Options Sanitize(Options options) {
+  options.queue_capacity = std::max(options.queue_capacity, 0);
+  options.pipeline_depth = std::max(options.pipeline_depth, 0);
+  options.default_service = std::max(options.default_service, std::chrono::nanoseconds(1));
+  if (!(options.ewma_weight > 0 && options.ewma_weight <= 1)) options.ewma_weight = 0.2;
+  options.max_walk = std::max(options.max_walk, 0);
+  return options;
+}
+
+}  // namespace
+
+int32_t Interner::Intern(std::string_view name) {
+  auto [it, inserted] = ids_.try_emplace(std::string(name), size());
+  if (inserted) names_.emplace_back(name);
+  return it->second;
+}
+
+int32_t Interner::Find(std::string_view name) const {
+  auto it = ids_.find(AbslView(name));
+  return it == ids_.end() ? kNone : it->second;
+}
+
+State::State(Options options, Clock& clock)
+    : options_(Sanitize(std::move(options))), clock_(clock) {}
+
+// --- Cluster state -----------------------------------------------------------------
+
+absl::Status State::UpsertDevice(DeviceInfo info) {
+  const std::string name = info.key.ToString();
+  if (info.key.node.empty() || info.key.device.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("device '", name, "' needs a node and a device id"));
+  }
+  if (info.kind.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("device '", name, "' has no kind"));
+  }
+  if (info.slots < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("device '", name, "' has ", info.slots, " slots; at least 1 is needed"));
+  }
+  for (const auto& [type, variant] : info.variants) {
+    if (type.empty() || variant.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("device '", name, "' lists an empty inference type or variant name"));
+    }
+  }
+  for (const auto& [type, service] : info.reported_service) {
+    if (service.count() < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("device '", name, "' reports a negative service time for '", type, "'"));
+    }
+  }
+
+  DeviceIndex d = FindDevice(info.key);
+  if (d == kNone) {
+    d = device_count();
+    device_index_.emplace(info.key, d);
+    devices_.emplace_back();
+    auto pos = std::lower_bound(
+        sorted_devices_.begin(), sorted_devices_.end(), info.key,
+        [this](DeviceIndex i, const DeviceKey& k) { return devices_[i].info.key < k; });
+    sorted_devices_.insert(pos, d);
+  } else if (devices_[d].present) {
+    DetachVariants(d);
+  }
+  for (const auto& [type, variant] : info.variants) type_names_.Intern(type);
+  types_.resize(type_names_.size());
+  for (DeviceState& device : devices_) EnsureTypeSlots(device);
+
+  DeviceState& dev = devices_[d];
+  dev.present = true;
+  dev.kind = kind_names_.Intern(info.kind);
+  dev.capacity = info.slots + options_.pipeline_depth;
+  for (const auto& [type, variant] : info.variants) {
+    const TypeId t = type_names_.Find(type);
+    dev.variant[t] = variant;
+    ++types_[t].runners;
+  }
+  for (const auto& [type, service] : info.reported_service) {
+    const TypeId t = type_names_.Find(type);
+    if (t != kNone && dev.samples[t] == 0) dev.measured[t] = service.count();
+  }
+  dev.info = std::move(info);
+  TopologyChanged();
+  return absl::OkStatus();
+}
+
+std::vector<Request> State::RemoveDevice(const DeviceKey& key) {
+  const DeviceIndex d = FindDevice(key);
+  if (d == kNone || !devices_[d].present) return {};
+  std::vector<Request> out = TakeInFlight(d);
+  DetachVariants(d);
+  devices_[d].present = false;
+  TopologyChanged();
+  return out;
+}
+
+void State::SetNodeUp(const std::string& node, bool up) {
+  for (DeviceState& dev : devices_) {
+    if (dev.present && dev.info.key.node == node) dev.info.up = up;
+  }
+  TopologyChanged();
+}
+
+std::vector<Request> State::FailDevice(const DeviceKey& key) {
+  const DeviceIndex d = FindDevice(key);
+  if (d == kNone || !devices_[d].present) return {};
+  devices_[d].info.up = false;
+  TopologyChanged();
+  return TakeInFlight(d);
+}
+
+std::vector<Request> State::FailNode(const std::string& node) {
+  std::vector<Request> out;
+  for (DeviceIndex d : sorted_devices_) {
+    if (devices_[d].present && devices_[d].info.key.node == node) {
+      std::vector<Request> lost = FailDevice(devices_[d].info.key);
+      std::move(lost.begin(), lost.end(), std::back_inserter(out));
+    }
+  }
+  return out;
+}
+
+// --- Requests ----------------------------------------------------------------------
+
+absl::Status State::Enqueue(Request request) {
+  if (records_.contains(request.id)) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("request ", request.id, " is already queued or in flight"));
+  }
+  const TypeId t = type_names_.Find(request.type);
+  if (t == kNone || types_[t].runners == 0) {
+    return absl::NotFoundError(absl::StrCat("no device can run inference type '", request.type,
+                                            "'; known types: ", KnownTypes()));
+  }
+  QueueEntry entry{request.id, t, kNone, kNone,
+                   request.deadline ? ToTicks(*request.deadline) : kNever};
+  RETURN_IF_ERROR(ValidatePins(request, t, entry));
+  TypeState& ts = types_[t];
+  if (ts.queued >= static_cast<size_t>(options_.queue_capacity)) {
+    return absl::ResourceExhaustedError(absl::StrCat("queue for inference type '", request.type,
+                                                     "' is full (capacity ",
+                                                     options_.queue_capacity, " requests)"));
+  }
+  const QueueKey key{-static_cast<int64_t>(request.priority), 1, entry.deadline, next_seq_++};
+  queue_.emplace(key, entry);
+  if (entry.deadline != kNever) deadlines_.emplace(entry.deadline, entry.id);
+  CountQueued(entry, true);
+  records_.emplace(entry.id, Record{std::move(request), entry, key, true, kNone});
+  return absl::OkStatus();
+}
+
+absl::Status State::ValidatePins(const Request& request, TypeId t, QueueEntry& entry) const {
+  if (request.pinned_device) {
+    const DeviceIndex d = FindDevice(*request.pinned_device);
+    const std::string name = request.pinned_device->ToString();
+    if (d == kNone || !devices_[d].present) {
+      return absl::InvalidArgumentError(absl::StrCat("pinned device '", name, "' does not exist"));
+    }
+    if (!devices_[d].CanRun(t)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "pinned device '", name, "' cannot run inference type '", request.type, "'"));
+    }
+    entry.pinned_device = d;
+  }
+  if (!request.pinned_kind.empty()) {
+    const KindId k = kind_names_.Find(request.pinned_kind);
+    const bool runnable =
+        k != kNone && std::any_of(devices_.begin(), devices_.end(), [&](const DeviceState& dev) {
+          return dev.present && dev.kind == k && dev.CanRun(t);
+        });
+    if (!runnable) {
+      return absl::InvalidArgumentError(absl::StrCat("no device of kind '", request.pinned_kind,
+                                                     "' can run inference type '", request.type,
+                                                     "'"));
+    }
+    if (entry.pinned_device != kNone && devices_[entry.pinned_device].kind != k) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("pinned device '", request.pinned_device->ToString(),
+                       "' is not of the pinned kind '", request.pinned_kind, "'"));
+    }
+    entry.pinned_kind = k;
+  }
+  if (options_.policy == PolicyKind::kStatic && entry.pinned_device == kNone &&
+      entry.pinned_kind == kNone && StaticKind(t) == kNone) {
+    return absl::NotFoundError(absl::StrCat("static policy: no device of the kind configured for '",
+                                            request.type, "' can run it"));
+  }
+  return absl::OkStatus();
+}
+
+bool State::Complete(uint64_t id, std::chrono::nanoseconds service_time, bool ok) {
+  auto it = records_.find(id);
+  if (it == records_.end() || it->second.queued) return false;
+  const TypeId t = it->second.entry.type;
+  DeviceState& dev = devices_[it->second.device];
+  auto entry = std::find_if(dev.in_flight.begin(), dev.in_flight.end(),
+                            [id](const InFlightEntry& e) { return e.id == id; });
+  if (entry != dev.in_flight.end()) {
+    if (entry->started != kNever) --dev.running;
+    dev.in_flight.erase(entry);
+  }
+  if (ok && service_time.count() >= 0) {
+    Ticks& estimate = dev.measured[t];
+    const auto sample = static_cast<double>(service_time.count());
+    estimate = estimate == kUnknown
+                   ? service_time.count()
+                   : static_cast<Ticks>(options_.ewma_weight * sample +
+                                        (1 - options_.ewma_weight) * static_cast<double>(estimate));
+    ++dev.samples[t];
+    ++types_[t].estimates_version;
+  }
+  StartWaiting(dev, Now());
+  records_.erase(it);
+  return true;
+}
+
+std::optional<Request> State::Cancel(uint64_t id) {
+  auto it = records_.find(id);
+  if (it == records_.end() || !it->second.queued) return std::nullopt;
+  auto pos = queue_.find(it->second.key);
+  std::vector<Request> out;
+  Remove(pos, out);
+  return std::move(out.front());
+}
+
+Queue::iterator State::Remove(Queue::iterator it, std::vector<Request>& out) {
+  const QueueEntry entry = it->second;
+  auto record = records_.find(entry.id);
+  if (entry.deadline != kNever) deadlines_.erase({entry.deadline, entry.id});
+  CountQueued(entry, false);
+  out.push_back(std::move(record->second.request));
+  records_.erase(record);
+  return queue_.erase(it);
+}
+
+std::vector<Request> State::ExpireDeadlines(bool infeasible_too, SlotSchedule& schedule) {
+  std::vector<Request> out;
+  if (deadlines_.empty()) return out;
+  const Ticks now = Now();
+  std::vector<uint64_t> expired;
+  // No request can need longer than `horizon` on a device it may use: deadlines
+  // beyond it are met by any candidate, and the scan stops there.
+  Ticks horizon = now;
+  if (infeasible_too) {
+    BeginPass();
+    BuildSchedule(now, schedule);
+    for (TypeId t = 0; t < static_cast<TypeId>(types_.size()); ++t) {
+      if (types_[t].queued == 0) continue;
+      for (const Candidate& c : Candidates(t)) {
+        horizon = std::max(horizon, schedule.earliest(c.device) + c.estimate);
+      }
+    }
+  }
+  std::vector<Ticks> unpinned_finish(types_.size(), kUnknown);
+  for (const auto& [deadline, id] : deadlines_) {
+    if (deadline <= now) {
+      expired.push_back(id);
+      continue;
+    }
+    if (deadline >= horizon) break;
+    const QueueEntry& entry = records_.find(id)->second.entry;
+    const bool pinned = entry.pinned_device != kNone || entry.pinned_kind != kNone;
+    Ticks finish = pinned ? kUnknown : unpinned_finish[entry.type];
+    if (finish == kUnknown) {
+      finish = kNever;
+      for (const Candidate& c : Candidates(entry.type)) {
+        if (Allows(entry, c)) finish = std::min(finish, schedule.earliest(c.device) + c.estimate);
+      }
+      if (!pinned) unpinned_finish[entry.type] = finish;
+    }
+    // With no up device the request waits: one may come back before the deadline.
+    if (finish != kNever && finish > deadline) expired.push_back(id);
+  }
+  for (uint64_t id : expired) Remove(queue_.find(records_.find(id)->second.key), out);
+  return out;
+}
+
+// --- Introspection -----------------------------------------------------------------
+
+size_t State::queued(std::string_view type) const {
+  const TypeId t = type_names_.Find(type);
+  return t == kNone ? 0 : types_[t].queued;
+}
+
+int State::in_flight(const DeviceKey& key) const {
+  const DeviceIndex d = FindDevice(key);
+  return d == kNone ? 0 : devices_[d].load();
+}
+
+std::optional<Ticks> State::ServiceEstimate(std::string_view type, const DeviceKey& key) const {
+  const TypeId t = type_names_.Find(type);
+  const DeviceIndex d = FindDevice(key);
+  if (t == kNone || d == kNone || !devices_[d].present || !devices_[d].CanRun(t)) {
+    return std::nullopt;
+  }
+  return Estimate(t, d);
+}
+
+std::vector<DeviceInfo> State::devices() const {
+  std::vector<DeviceInfo> out;
+  for (DeviceIndex d : sorted_devices_) {
+    if (devices_[d].present) out.push_back(devices_[d].info);
+  }
+  return out;
+}
+
+double State::IdealThroughput(const std::map<std::string, double>& mix) const {
+  std::vector<double> share;
+  std::vector<std::vector<double>> seconds;
+  std::vector<double> slots;
+  std::vector<DeviceIndex> up;
+  for (DeviceIndex d : sorted_devices_) {
+    if (devices_[d].available()) {
+      up.push_back(d);
+      slots.push_back(devices_[d].info.slots);
+    }
+  }
+  for (const auto& [type, weight] : mix) {
+    if (!(weight > 0)) continue;
+    const TypeId t = type_names_.Find(type);
+    if (t == kNone) return 0;
+    share.push_back(weight);
+    std::vector<double>& row = seconds.emplace_back();
+    for (DeviceIndex d : up) {
+      row.push_back(devices_[d].CanRun(t)
+                        ? static_cast<double>(std::max<Ticks>(1, Estimate(t, d))) * 1e-9
+                        : 0.0);
+    }
+  }
+  return MaxMixRate(share, seconds, slots);
+}
+
+const Record* State::record(uint64_t id) const {
+  auto it = records_.find(id);
+  return it == records_.end() ? nullptr : &it->second;
+}
+
+// --- For policies ------------------------------------------------------------------
+
+const std::vector<Candidate>& State::Candidates(TypeId t) const {
+  TypeState& ts = types_[t];
+  if (ts.prepared_pass == pass_) return ts.candidates;
+  if (ts.available_topology != topology_) {
+    ts.available.clear();
+    for (DeviceIndex d : sorted_devices_) {
+      if (devices_[d].available() && devices_[d].CanRun(t)) ts.available.push_back(d);
+    }
+    ts.available_topology = topology_;
+  }
+  ts.candidates.clear();
+  for (DeviceIndex d : ts.available) ts.candidates.push_back({d, devices_[d].kind, Estimate(t, d)});
+  ts.prepared_pass = pass_;
+  return ts.candidates;
+}
+
+KindId State::StaticKind(TypeId t) const {
+  TypeState& ts = types_[t];
+  if (ts.static_topology == topology_) return ts.static_kind;
+  auto can_run_kind = [&](KindId k) {
+    return k != kNone && std::any_of(devices_.begin(), devices_.end(), [&](const DeviceState& d) {
+             return d.present && d.kind == k && d.CanRun(t);
+           });
+  };
+  KindId chosen = kNone;
+  auto configured = options_.static_kinds.find(type_names_.name(t));
+  if (configured != options_.static_kinds.end()) {
+    chosen = kind_names_.Find(configured->second);
+    if (!can_run_kind(chosen)) chosen = kNone;
+  } else {
+    for (const std::string& kind : options_.kind_preference) {
+      if (can_run_kind(kind_names_.Find(kind))) {
+        chosen = kind_names_.Find(kind);
+        break;
+      }
+    }
+    if (chosen == kNone) {
+      // No preferred kind can run it: the alphabetically first kind that can.
+      for (KindId k = 0; k < kind_names_.size(); ++k) {
+        if (can_run_kind(k) &&
+            (chosen == kNone || kind_names_.name(k) < kind_names_.name(chosen))) {
+          chosen = k;
+        }
+      }
+    }
+  }
+  ts.static_kind = chosen;
+  ts.static_topology = topology_;
+  return chosen;
+}
+
+int State::FreeRoom() const {
+  int room = 0;
+  for (const DeviceState& dev : devices_) {
+    if (dev.available()) room += std::max(0, dev.capacity - dev.load());
+  }
+  return room;
+}
+
+int State::TotalCapacity() const {
+  int capacity = 0;
+  for (const DeviceState& dev : devices_) {
+    if (dev.available()) capacity += dev.capacity;
+  }
+  return capacity;
+}
+
+void State::ScheduleDevice(DeviceIndex d, Ticks now, SlotSchedule& schedule) const {
+  const DeviceState& dev = devices_[d];
+  const int slots = dev.info.slots;
+  schedule.AddDevice(d, slots, now);
+  // Requests holding a slot finish after the rest of their estimate (at least now);
+  // the others wait on the device and take the earliest slot in bind order.
+  int running = 0;
+  for (const InFlightEntry& e : dev.in_flight) {
+    if (e.started != kNever && running < slots) {
+      schedule.SetRunning(d, running++, std::max(now, e.started + Estimate(e.type, d)));
+    }
+  }
+  schedule.Seal(d);
+  running = 0;
+  for (const InFlightEntry& e : dev.in_flight) {
+    if (e.started != kNever && running < slots) {
+      ++running;
+      continue;
+    }
+    schedule.Occupy(d, schedule.earliest(d) + Estimate(e.type, d));
+  }
+}
+
+void State::BuildSchedule(Ticks now, SlotSchedule& schedule) const {
+  schedule.Reset(device_count());
+  for (DeviceIndex d = 0; d < device_count(); ++d) {
+    if (devices_[d].available()) ScheduleDevice(d, now, schedule);
+  }
+}
+
+Ticks State::ExpectedFinish(DeviceIndex d, TypeId t, Ticks now) const {
+  scratch_.Reset(d + 1);
+  ScheduleDevice(d, now, scratch_);
+  return scratch_.earliest(d) + Estimate(t, d);
+}
+
+Ticks State::Estimate(TypeId t, DeviceIndex d) const {
+  const DeviceState& dev = devices_[d];
+  if (t < static_cast<TypeId>(dev.measured.size()) && dev.measured[t] != kUnknown) {
+    return dev.measured[t];
+  }
+  RefreshMedians(t);
+  const TypeState& ts = types_[t];
+  for (const auto& [kind, median] : ts.kind_medians) {
+    if (kind == dev.kind) return median;
+  }
+  return ts.any_median != kUnknown ? ts.any_median : options_.default_service.count();
+}
+
+void State::RefreshMedians(TypeId t) const {
+  TypeState& ts = types_[t];
+  if (ts.medians_version == ts.estimates_version) return;
+  std::vector<std::pair<KindId, Ticks>> known;
+  for (const DeviceState& dev : devices_) {
+    if (dev.present && dev.CanRun(t) && dev.measured[t] != kUnknown) {
+      known.emplace_back(dev.kind, dev.measured[t]);
+    }
+  }
+  auto median = [](const std::vector<Ticks>& sorted) {
+    const size_t n = sorted.size();
+    return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+  };
+  std::sort(known.begin(), known.end());
+  ts.kind_medians.clear();
+  std::vector<Ticks> values;
+  for (size_t i = 0; i < known.size();) {
+    values.clear();
+    size_t j = i;
+    for (; j < known.size() && known[j].first == known[i].first; ++j) {
+      values.push_back(known[j].second);
+    }
+    ts.kind_medians.emplace_back(known[i].first, median(values));
+    i = j;
+  }
+  values.clear();
+  for (const auto& [kind, value] : known) values.push_back(value);
+  std::sort(values.begin(), values.end());
+  ts.any_median = values.empty() ? kUnknown : median(values);
+  ts.medians_version = ts.estimates_version;
+}
+
+Queue::iterator State::Bind(Queue::iterator it, DeviceIndex d, Ticks now, Ticks expected_finish,
+                            std::vector<Assignment>& out) {
+  const QueueEntry entry = it->second;
+  Record& record = records_.find(entry.id)->second;
+  record.queued = false;
+  record.device = d;
+  DeviceState& dev = devices_[d];
+  const bool starts = dev.running < dev.info.slots;
+  dev.in_flight.push_back({entry.id, entry.type, now, starts ? now : kNever});
+  if (starts) ++dev.running;
+  CountQueued(entry, false);
+  if (entry.deadline != kNever) deadlines_.erase({entry.deadline, entry.id});
+  out.push_back({entry.id, dev.info.key, dev.variant[entry.type], FromTicks(expected_finish)});
+  return queue_.erase(it);
+}
+
+// --- Private -----------------------------------------------------------------------
+
+DeviceIndex State::FindDevice(const DeviceKey& key) const {
+  auto it = device_index_.find(key);
+  return it == device_index_.end() ? kNone : it->second;
+}
+
+void State::Requeue(const InFlightEntry& entry, std::vector<Request>& out) {
+  Record& record = records_.find(entry.id)->second;
+  record.queued = true;
+  record.device = kNone;
+  record.key.fresh = 0;  // ahead of fresh requests of the same priority
+  ++record.request.retries;
+  queue_.emplace(record.key, record.entry);
+  if (record.entry.deadline != kNever) deadlines_.emplace(record.entry.deadline, entry.id);
+  CountQueued(record.entry, true);
+  out.push_back(record.request);
+}
+
+std::vector<Request> State::TakeInFlight(DeviceIndex d) {
+  std::vector<InFlightEntry> lost = std::move(devices_[d].in_flight);
+  devices_[d].in_flight.clear();
+  devices_[d].running = 0;
+  std::vector<Request> out;
+  for (const InFlightEntry& entry : lost) Requeue(entry, out);
+  return out;
+}
+
+void State::DetachVariants(DeviceIndex d) {
+  DeviceState& dev = devices_[d];
+  for (TypeId t = 0; t < static_cast<TypeId>(dev.variant.size()); ++t) {
+    if (!dev.variant[t].empty()) {
+      --types_[t].runners;
+      dev.variant[t].clear();
+    }
+  }
+}
+
+void State::CountQueued(const QueueEntry& entry, bool added) {
+  TypeState& ts = types_[entry.type];
+  const bool pinned = IsPinned(entry);
+  if (added) {
+    ++ts.queued;
+    ts.pinned += pinned ? 1 : 0;
+  } else {
+    --ts.queued;
+    ts.pinned -= pinned ? 1 : 0;
+  }
+}
+
+void State::TopologyChanged() {
+  ++topology_;
+  for (TypeState& ts : types_) ++ts.estimates_version;
+}
+
+void State::EnsureTypeSlots(DeviceState& device) const {
+  const size_t n = types_.size();
+  device.variant.resize(n);
+  device.measured.resize(n, kUnknown);
+  device.samples.resize(n, 0);
+}
+
+void State::StartWaiting(DeviceState& device, Ticks now) {
+  for (InFlightEntry& e : device.in_flight) {
+    if (device.running >= device.info.slots) break;
+    if (e.started == kNever) {
+      e.started = now;
+      ++device.running;
+    }
+  }
+}
+
+std::string State::KnownTypes() const {
+  std::vector<std::string> names;
+  for (TypeId t = 0; t < type_names_.size(); ++t) {
+    if (types_[t].runners > 0) names.push_back(type_names_.name(t));
+  }
+  std::sort(names.begin(), names.end());
+  return names.empty() ? "(none)" : absl::StrJoin(names, ", ");
+}
+
+}  // namespace heteroaccel::scheduler::internal

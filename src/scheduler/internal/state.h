@@ -1,0 +1,243 @@
+// The scheduler's state and the operations every policy shares.
+//
+// Names are interned (types, kinds, devices) into dense indices that are never
+// reused, so hot loops index vectors instead of hashing strings, and a queued request
+// pinned to a removed device keeps a valid index should it come back. Waiting
+// requests live in one ordered queue (priority, re-queued first, deadline, arrival),
+// so policies walk them in the order they should be served.
+//
+// Owned by Scheduler; not thread-safe (the Scheduler's owner serialises calls).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <limits>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "absl/container/btree_map.h"
+#include "absl/container/btree_set.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "common/clock.h"
+#include "scheduler/internal/slot_schedule.h"
+#include "scheduler/types.h"
+
+namespace heteroaccel::scheduler::internal {
+
+using TypeId = int32_t;
+using KindId = int32_t;
+inline constexpr int32_t kNone = -1;
+inline constexpr Ticks kUnknown = -1;
+
+inline Ticks ToTicks(Clock::TimePoint t) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+inline Clock::TimePoint FromTicks(Ticks t) {
+  return Clock::TimePoint(
+      std::chrono::duration_cast<Clock::TimePoint::duration>(std::chrono::nanoseconds(t)));
+}
+
+// Dense ids for names; ids are never reused.
+class Interner {
+ public:
+  int32_t Intern(std::string_view name);
+  int32_t Find(std::string_view name) const;  // kNone if unknown
+  const std::string& name(int32_t id) const { return names_[id]; }
+  int32_t size() const { return static_cast<int32_t>(names_.size()); }
+
+ private:
+  absl::flat_hash_map<std::string, int32_t> ids_;
+  std::vector<std::string> names_;
+};
+
+struct InFlightEntry {
+  uint64_t id;
+  TypeId type;
+  Ticks bound;
+  Ticks started;  // kNever while it waits on the device for a slot
+};
+
+struct DeviceState {
+  DeviceInfo info;  // as last reported, `up` kept current
+  bool present = false;
+  KindId kind = kNone;
+  int capacity = 0;                      // slots + pipeline depth
+  std::vector<std::string> variant;      // by TypeId; empty: cannot run
+  std::vector<Ticks> measured;           // by TypeId; kUnknown if nothing known
+  std::vector<int> samples;              // by TypeId: Complete()s folded into measured
+  std::vector<InFlightEntry> in_flight;  // in bind order
+  int running = 0;                       // in_flight entries holding a slot
+
+  bool available() const { return present && info.up; }
+  bool CanRun(TypeId t) const {
+    return t < static_cast<TypeId>(variant.size()) && !variant[t].empty();
+  }
+  int load() const { return static_cast<int>(in_flight.size()); }
+  bool HasRoom() const { return load() < capacity; }
+};
+
+// Orders the queue: higher priority, then re-queued before fresh, then earlier
+// deadline (none last), then enqueue order.
+struct QueueKey {
+  int64_t neg_priority;
+  int32_t fresh;
+  Ticks deadline;
+  uint64_t seq;
+  friend bool operator<(const QueueKey& a, const QueueKey& b) {
+    return std::tie(a.neg_priority, a.fresh, a.deadline, a.seq) <
+           std::tie(b.neg_priority, b.fresh, b.deadline, b.seq);
+  }
+};
+
+// What policies need of a waiting request, kept in the queue node itself.
+struct QueueEntry {
+  uint64_t id;
+  TypeId type;
+  DeviceIndex pinned_device;  // kNone: any
+  KindId pinned_kind;         // kNone: any
+  Ticks deadline;             // kNever: none
+};
+
+using Queue = absl::btree_map<QueueKey, QueueEntry>;
+
+struct Record {
+  Request request;
+  QueueEntry entry;
+  QueueKey key;  // valid while queued
+  bool queued = true;
+  DeviceIndex device = kNone;  // while in flight
+};
+
+// A device able to run a type, with its estimate for the type, for one pass.
+struct Candidate {
+  DeviceIndex device;
+  KindId kind;
+  Ticks estimate;
+};
+
+struct TypeState {
+  int runners = 0;    // present devices (up or down) able to run it
+  size_t queued = 0;  // waiting requests
+  size_t pinned = 0;  // of which pinned to a device or kind
+  // Available devices able to run it, in key order; rebuilt when the topology changes.
+  std::vector<DeviceIndex> available;
+  uint64_t available_topology = 0;
+  // Fallback medians of measured estimates, by kind and over all kinds.
+  uint64_t estimates_version = 1;
+  uint64_t medians_version = 0;
+  std::vector<std::pair<KindId, Ticks>> kind_medians;
+  Ticks any_median = kUnknown;
+  // Candidates of the current pass.
+  uint64_t prepared_pass = 0;
+  std::vector<Candidate> candidates;
+  // kStatic: the kind it is confined to when unpinned.
+  uint64_t static_topology = 0;
+  KindId static_kind = kNone;
+};
+
+class State {
+ public:
+  State(Options options, Clock& clock);
+
+  const Options& options() const { return options_; }
+  Ticks Now() const { return ToTicks(clock_.Now()); }
+
+  // Cluster state.
+  absl::Status UpsertDevice(DeviceInfo info);
+  std::vector<Request> RemoveDevice(const DeviceKey& key);
+  void SetNodeUp(const std::string& node, bool up);
+  std::vector<Request> FailDevice(const DeviceKey& key);
+  std::vector<Request> FailNode(const std::string& node);
+
+  // Requests.
+  absl::Status Enqueue(Request request);
+  bool Complete(uint64_t id, std::chrono::nanoseconds service_time, bool ok);
+  std::optional<Request> Cancel(uint64_t id);
+  // Removes waiting requests past their deadline and, if `infeasible_too`, those no
+  // available device can finish by it given the work in flight.
+  std::vector<Request> ExpireDeadlines(bool infeasible_too, SlotSchedule& schedule);
+  // Removes (and returns) the waiting request at `it`; returns the next position.
+  Queue::iterator Remove(Queue::iterator it, std::vector<Request>& out);
+
+  // Introspection.
+  size_t queued(std::string_view type) const;
+  size_t queued_total() const { return queue_.size(); }
+  int in_flight(const DeviceKey& key) const;
+  std::optional<Ticks> ServiceEstimate(std::string_view type, const DeviceKey& key) const;
+  std::vector<DeviceInfo> devices() const;
+  double IdealThroughput(const std::map<std::string, double>& mix) const;
+
+  // --- For policies --------------------------------------------------------------
+
+  Queue& queue() { return queue_; }
+  const DeviceState& device(DeviceIndex d) const { return devices_[d]; }
+  const TypeState& type(TypeId t) const { return types_[t]; }
+  DeviceIndex device_count() const { return static_cast<DeviceIndex>(devices_.size()); }
+  size_t type_count() const { return types_.size(); }
+  const Record* record(uint64_t id) const;
+
+  // Starts a Dispatch or ExpireDeadlines pass: candidate lists are refreshed lazily.
+  void BeginPass() { ++pass_; }
+  // The devices a request of type `t` may use in this pass (available, able to run
+  // it), with estimates, in key order. Pins are not applied; see Allows.
+  const std::vector<Candidate>& Candidates(TypeId t) const;
+  static bool IsPinned(const QueueEntry& entry) {
+    return entry.pinned_device != kNone || entry.pinned_kind != kNone;
+  }
+  static bool Allows(const QueueEntry& entry, const Candidate& c) {
+    return (entry.pinned_device == kNone || entry.pinned_device == c.device) &&
+           (entry.pinned_kind == kNone || entry.pinned_kind == c.kind);
+  }
+  // kStatic: the kind unpinned requests of `t` are confined to (kNone: no device).
+  KindId StaticKind(TypeId t) const;
+  // Free room (capacity - load) summed over available devices.
+  int FreeRoom() const;
+  int TotalCapacity() const;
+  // Slot free times of every available device from `now`, from the work in flight.
+  void BuildSchedule(Ticks now, SlotSchedule& schedule) const;
+  // Expected finish of one more request of type `t` on `d`, sent now.
+  Ticks ExpectedFinish(DeviceIndex d, TypeId t, Ticks now) const;
+  // Service estimate of `t` on `d`, with fallbacks; never unknown.
+  Ticks Estimate(TypeId t, DeviceIndex d) const;
+  // Binds the waiting request at `it` to `d`; returns the next queue position.
+  Queue::iterator Bind(Queue::iterator it, DeviceIndex d, Ticks now, Ticks expected_finish,
+                       std::vector<Assignment>& out);
+
+ private:
+  DeviceIndex FindDevice(const DeviceKey& key) const;
+  void Requeue(const InFlightEntry& entry, std::vector<Request>& out);
+  void ScheduleDevice(DeviceIndex d, Ticks now, SlotSchedule& schedule) const;
+  std::vector<Request> TakeInFlight(DeviceIndex d);
+  void DetachVariants(DeviceIndex d);
+  void TopologyChanged();
+  void CountQueued(const QueueEntry& entry, bool added);
+  void EnsureTypeSlots(DeviceState& device) const;
+  void RefreshMedians(TypeId t) const;
+  void StartWaiting(DeviceState& device, Ticks now);
+  absl::Status ValidatePins(const Request& request, TypeId t, QueueEntry& entry) const;
+  std::string KnownTypes() const;
+
+  Options options_;
+  Clock& clock_;
+  Interner type_names_;
+  Interner kind_names_;
+  absl::flat_hash_map<DeviceKey, DeviceIndex> device_index_;
+  std::vector<DeviceState> devices_;
+  std::vector<DeviceIndex> sorted_devices_;  // by key
+  mutable SlotSchedule scratch_;             // for ExpectedFinish
+  mutable std::vector<TypeState> types_;
+  Queue queue_;
+  absl::btree_set<std::pair<Ticks, uint64_t>> deadlines_;  // waiting requests with one
+  absl::flat_hash_map<uint64_t, Record> records_;          // waiting and in flight
+  uint64_t next_seq_ = 0;
+  uint64_t topology_ = 1;
+  uint64_t pass_ = 1;
+};
+
+}  // namespace heteroaccel::scheduler::internal

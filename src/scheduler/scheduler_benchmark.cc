@@ -1,0 +1,232 @@
+// Cost of the scheduler's hot paths on a 50-device, 5-type cluster with about
+// 1,000 waiting requests, per policy (argument: 0 static, 1 idle-first,
+// 2 earliest-finish).
+//
+//   BM_SteadyState: the server's loop at saturation: one request completes (the one
+//     expected to finish first, the clock jumps there), a new one arrives, Dispatch.
+//   BM_DispatchBurst: every device free at once, Dispatch fills all of them.
+//   BM_DispatchAllBusy: nothing can be bound; Dispatch must notice quickly.
+//   BM_DispatchUselessRoom: the only free slot cannot run any waiting request (the
+//     bounded walk's worst case for earliest-finish).
+//   BM_EnqueueCancel, BM_ExpireDeadlines: admission and deadline bookkeeping.
+#include <benchmark/benchmark.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <queue>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "scheduler/scheduler.h"
+#include "scheduler/testing/cluster.h"
+#include "scheduler/testing/fake_clock.h"
+
+namespace heteroaccel::scheduler {
+namespace {
+
+using std::chrono::microseconds;
+using std::chrono::nanoseconds;
+using testing::FakeClock;
+
+const std::vector<std::string> kTypes = {"face", "pose", "text", "hand", "object"};
+constexpr int kQueued = 1000;
+
+// 10 nodes x (gpu with 2 slots, npu, fpga, 2 cpus with 4 slots) = 50 devices.
+std::vector<DeviceInfo> Cluster() {
+  std::vector<DeviceInfo> out;
+  auto us = [](int v) { return nanoseconds(microseconds(v)); };
+  for (int n = 0; n < 10; ++n) {
+    const std::string node = "node" + std::to_string(n);
+    out.push_back(testing::MakeDevice(node, "gpu0", "gpu",
+                                      {{"face", us(3000)},
+                                       {"pose", us(9000)},
+                                       {"text", us(12000)},
+                                       {"hand", us(4000)},
+                                       {"object", us(7000)}},
+                                      2));
+    out.push_back(testing::MakeDevice(
+        node, "npu0", "npu", {{"face", us(6000)}, {"pose", us(15000)}, {"hand", us(7000)}}));
+    out.push_back(
+        testing::MakeDevice(node, "fpga0", "fpga", {{"face", us(9000)}, {"pose", us(20000)}}));
+    for (int c = 0; c < 2; ++c) {
+      out.push_back(testing::MakeDevice(node, "cpu" + std::to_string(c), "cpu",
+                                        {{"face", us(30000)},
+                                         {"pose", us(90000)},
+                                         {"text", us(25000)},
+                                         {"hand", us(35000)},
+                                         {"object", us(50000)}},
+                                        4));
+    }
+  }
+  return out;
+}
+
+class Bench {
+ public:
+  explicit Bench(PolicyKind policy) : scheduler_(MakeOptions(policy), clock_) {
+    for (const DeviceInfo& d : Cluster()) {
+      if (!scheduler_.UpsertDevice(d).ok()) std::abort();
+    }
+  }
+
+  static Options MakeOptions(PolicyKind policy) {
+    Options options;
+    options.policy = policy;
+    options.queue_capacity = 100000;
+    return options;
+  }
+
+  void Enqueue(const std::string& type, std::optional<Clock::TimePoint> deadline = std::nullopt,
+               std::optional<DeviceKey> pinned = std::nullopt) {
+    Request r;
+    r.pinned_device = std::move(pinned);
+    r.id = next_id_++;
+    r.type = type;
+    r.priority = static_cast<int>(r.id % 3 == 0);
+    r.arrival = clock_.Now();
+    r.deadline = deadline;
+    if (!scheduler_.Enqueue(std::move(r)).ok()) std::abort();
+  }
+  void EnqueueMix() { Enqueue(kTypes[next_id_ % kTypes.size()]); }
+
+  // Binds what can be bound and remembers when each assignment should finish.
+  size_t Dispatch() {
+    const std::vector<Assignment> assignments = scheduler_.Dispatch();
+    for (const Assignment& a : assignments) {
+      running_.push({a.expected_finish, a.request_id});
+      device_of_[a.request_id] = a.device;
+    }
+    return assignments.size();
+  }
+
+  // Completes the request expected to finish first, at that time.
+  void CompleteNext() {
+    const auto [finish, id] = running_.top();
+    running_.pop();
+    if (finish > clock_.Now()) clock_.Set(finish);
+    scheduler_.Complete(id, microseconds(5000), true);
+  }
+
+  // Completes one request running on a device of `kind` (by its name); false if none.
+  bool CompleteOn(const std::string& kind) {
+    for (const auto& [id, key] : device_of_) {
+      if (key.device.starts_with(kind) && scheduler_.Complete(id, microseconds(5000), true)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  void CompleteAll() {
+    while (!running_.empty()) CompleteNext();
+  }
+
+  Scheduler& scheduler() { return scheduler_; }
+  FakeClock& clock() { return clock_; }
+  uint64_t next_id() const { return next_id_; }
+
+ private:
+  FakeClock clock_;
+  Scheduler scheduler_;
+  uint64_t next_id_ = 1;
+  std::map<uint64_t, DeviceKey> device_of_;
+  std::priority_queue<std::pair<Clock::TimePoint, uint64_t>,
+                      std::vector<std::pair<Clock::TimePoint, uint64_t>>, std::greater<>>
+      running_;
+};
+
+PolicyKind PolicyArg(const benchmark::State& state) {
+  return static_cast<PolicyKind>(state.range(0));
+}
+
+void BM_SteadyState(benchmark::State& state) {
+  Bench bench(PolicyArg(state));
+  for (int i = 0; i < kQueued; ++i) bench.EnqueueMix();
+  bench.Dispatch();
+  for (int i = 0; i < 1000; ++i) {  // settle
+    bench.CompleteNext();
+    bench.EnqueueMix();
+    bench.Dispatch();
+  }
+  size_t bound = 0;
+  for (auto _ : state) {
+    bench.CompleteNext();
+    bench.EnqueueMix();
+    bound += bench.Dispatch();
+  }
+  state.counters["queued"] = static_cast<double>(bench.scheduler().queued_total());
+  state.counters["bound_per_op"] =
+      benchmark::Counter(static_cast<double>(bound), benchmark::Counter::kAvgIterations);
+}
+BENCHMARK(BM_SteadyState)->Arg(0)->Arg(1)->Arg(2);
+
+void BM_DispatchBurst(benchmark::State& state) {
+  Bench bench(PolicyArg(state));
+  size_t bound = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    bench.CompleteAll();
+    while (bench.scheduler().queued_total() < kQueued) bench.EnqueueMix();
+    state.ResumeTiming();
+    bound += bench.Dispatch();
+  }
+  state.counters["bound_per_op"] =
+      benchmark::Counter(static_cast<double>(bound), benchmark::Counter::kAvgIterations);
+}
+BENCHMARK(BM_DispatchBurst)->Arg(0)->Arg(1)->Arg(2);
+
+void BM_DispatchAllBusy(benchmark::State& state) {
+  Bench bench(PolicyArg(state));
+  for (int i = 0; i < kQueued + 300; ++i) bench.EnqueueMix();
+  bench.Dispatch();
+  for (auto _ : state) benchmark::DoNotOptimize(bench.Dispatch());
+}
+BENCHMARK(BM_DispatchAllBusy)->Arg(0)->Arg(1)->Arg(2);
+
+void BM_DispatchUselessRoom(benchmark::State& state) {
+  // Every device busy but one NPU slot; 1,000 "text" requests wait, which NPUs cannot
+  // run. Nothing can be bound, and the policy has to find that out.
+  Bench bench(PolicyArg(state));
+  for (const DeviceInfo& d : bench.scheduler().devices()) {
+    for (int i = 0; i < d.slots + bench.scheduler().options().pipeline_depth; ++i) {
+      bench.Enqueue("pose", std::nullopt, d.key);
+    }
+  }
+  bench.Dispatch();
+  for (int i = 0; i < kQueued; ++i) bench.Enqueue("text");
+  if (bench.Dispatch() != 0 || !bench.CompleteOn("npu")) std::abort();
+  size_t bound = 0;
+  for (auto _ : state) bound += bench.Dispatch();
+  if (bound != 0) state.SkipWithError("bound a request the free device cannot run");
+}
+BENCHMARK(BM_DispatchUselessRoom)->Arg(0)->Arg(1)->Arg(2);
+
+void BM_EnqueueCancel(benchmark::State& state) {
+  Bench bench(PolicyArg(state));
+  for (int i = 0; i < kQueued; ++i) bench.EnqueueMix();
+  for (auto _ : state) {
+    const uint64_t id = bench.next_id();
+    bench.EnqueueMix();
+    benchmark::DoNotOptimize(bench.scheduler().Cancel(id));
+  }
+}
+BENCHMARK(BM_EnqueueCancel)->Arg(2);
+
+void BM_ExpireDeadlines(benchmark::State& state) {
+  // 1,000 waiting requests with deadlines far enough to stay: the full scan.
+  Bench bench(PolicyArg(state));
+  for (int i = 0; i < kQueued + 300; ++i) {
+    bench.Enqueue(kTypes[i % kTypes.size()], bench.clock().Now() + std::chrono::hours(1));
+  }
+  bench.Dispatch();
+  for (auto _ : state) benchmark::DoNotOptimize(bench.scheduler().ExpireDeadlines());
+}
+BENCHMARK(BM_ExpireDeadlines)->Arg(1)->Arg(2);
+
+}  // namespace
+}  // namespace heteroaccel::scheduler
+
+BENCHMARK_MAIN();

@@ -1,0 +1,454 @@
+// Tests of the Scheduler's bookkeeping shared by every policy: admission errors,
+// queue order, deadlines, failures, pins, estimates and the ideal throughput.
+#include "scheduler/scheduler.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "scheduler/testing/cluster.h"
+#include "scheduler/testing/fake_clock.h"
+
+namespace heteroaccel::scheduler {
+namespace {
+
+using std::chrono::milliseconds;
+using ::testing::ElementsAre;
+using testing::FakeClock;
+using ::testing::HasSubstr;
+using testing::MakeDevice;
+using testing::MakeRequest;
+
+std::vector<uint64_t> Ids(const std::vector<Assignment>& assignments) {
+  std::vector<uint64_t> ids;
+  for (const Assignment& a : assignments) ids.push_back(a.request_id);
+  return ids;
+}
+
+std::vector<uint64_t> Ids(const std::vector<Request>& requests) {
+  std::vector<uint64_t> ids;
+  for (const Request& r : requests) ids.push_back(r.id);
+  return ids;
+}
+
+class SchedulerTest : public ::testing::Test {
+ protected:
+  Scheduler Make(PolicyKind policy, int pipeline_depth = 0) {
+    Options options;
+    options.policy = policy;
+    options.pipeline_depth = pipeline_depth;
+    options.queue_capacity = 4;
+    return Scheduler(options, clock_);
+  }
+  FakeClock clock_;
+};
+
+TEST(ParsePolicyTest, ParsesTheThreeNamesAndRejectsOthers) {
+  EXPECT_EQ(*ParsePolicy("static"), PolicyKind::kStatic);
+  EXPECT_EQ(*ParsePolicy("idle-first"), PolicyKind::kIdleFirst);
+  EXPECT_EQ(*ParsePolicy("earliest-finish"), PolicyKind::kEarliestFinish);
+  absl::StatusOr<PolicyKind> bad = ParsePolicy("fastest");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(bad.status().message()), HasSubstr("fastest"));
+  EXPECT_EQ(PolicyName(PolicyKind::kIdleFirst), "idle-first");
+}
+
+TEST_F(SchedulerTest, UnknownTypeIsNotFoundAndListsKnownTypes) {
+  Scheduler s = Make(PolicyKind::kEarliestFinish);
+  ASSERT_TRUE(s.UpsertDevice(MakeDevice("n1", "gpu0", "gpu",
+                                        {{"face", milliseconds(2)}, {"text", milliseconds(5)}}))
+                  .ok());
+  absl::Status status = s.Enqueue(MakeRequest(1, "pose"));
+  EXPECT_EQ(status.code(), absl::StatusCode::kNotFound);
+  EXPECT_THAT(std::string(status.message()), HasSubstr("'pose'"));
+  EXPECT_THAT(std::string(status.message()), HasSubstr("face, text"));
+}
+
+TEST_F(SchedulerTest, TypeOfADownDeviceIsStillAccepted) {
+  Scheduler s = Make(PolicyKind::kEarliestFinish);
+  ASSERT_TRUE(s.UpsertDevice(MakeDevice("n1", "gpu0", "gpu", {{"face", milliseconds(2)}})).ok());
+  s.SetNodeUp("n1", false);
+  EXPECT_TRUE(s.Enqueue(MakeRequest(1, "face")).ok());
+  EXPECT_TRUE(s.Dispatch().empty());
+  s.SetNodeUp("n1", true);
+  EXPECT_THAT(Ids(s.Dispatch()), ElementsAre(1));
+}
+
+TEST_F(SchedulerTest, FullQueueIsResourceExhaustedPerType) {
+  Scheduler s = Make(PolicyKind::kEarliestFinish);
+  ASSERT_TRUE(s.UpsertDevice(MakeDevice("n1", "gpu0", "gpu",
+                                        {{"face", milliseconds(2)}, {"text", milliseconds(5)}}))
+                  .ok());
+  for (uint64_t id = 1; id <= 4; ++id) ASSERT_TRUE(s.Enqueue(MakeRequest(id, "face")).ok());
+  absl::Status status = s.Enqueue(MakeRequest(5, "face"));
+  EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(std::string(status.message()), HasSubstr("'face'"));
+  EXPECT_THAT(std::string(status.message()), HasSubstr("capacity 4"));
+  EXPECT_TRUE(s.Enqueue(MakeRequest(6, "text")).ok()) << "another type's queue is separate";
+  EXPECT_EQ(s.queued("face"), 4u);
+  EXPECT_EQ(s.queued_total(), 5u);
+}
+
+TEST_F(SchedulerTest, DuplicateIdIsAlreadyExists) {
+  Scheduler s = Make(PolicyKind::kEarliestFinish);
+  ASSERT_TRUE(s.UpsertDevice(MakeDevice("n1", "gpu0", "gpu", {{"face", milliseconds(2)}})).ok());
+  ASSERT_TRUE(s.Enqueue(MakeRequest(7, "face")).ok());
+  EXPECT_EQ(s.Enqueue(MakeRequest(7, "face")).code(), absl::StatusCode::kAlreadyExists);
+  ASSERT_EQ(s.Dispatch().size(), 1u);
+  EXPECT_EQ(s.Enqueue(MakeRequest(7, "face")).code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_TRUE(s.Complete(7, milliseconds(2), true));
+  EXPECT_TRUE(s.Enqueue(MakeRequest(7, "face")).ok()) << "ids may be reused once done";
+}
+
+TEST_F(SchedulerTest, BadPinsAreInvalidArgument) {
+  Scheduler s = Make(PolicyKind::kEarliestFinish);
+  ASSERT_TRUE(s.UpsertDevice(MakeDevice("n1", "gpu0", "gpu", {{"face", milliseconds(2)}})).ok());
+  ASSERT_TRUE(s.UpsertDevice(MakeDevice("n1", "cpu", "cpu", {{"text", milliseconds(9)}})).ok());
+
+  Request missing = MakeRequest(1, "face");
+  missing.pinned_device = DeviceKey{"n9", "gpu0"};
+  absl::Status status = s.Enqueue(missing);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(status.message()), HasSubstr("n9/gpu0"));
+
+  Request wrong_type = MakeRequest(2, "face");
+  wrong_type.pinned_device = DeviceKey{"n1", "cpu"};
+  status = s.Enqueue(wrong_type);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(status.message()), HasSubstr("cannot run"));
+
+  Request wrong_kind = MakeRequest(3, "face");
+  wrong_kind.pinned_kind = "fpga";
+  status = s.Enqueue(wrong_kind);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(status.message()), HasSubstr("'fpga'"));
+  EXPECT_EQ(s.queued_total(), 0u);
+}
+
+TEST_F(SchedulerTest, InvalidDevicesAreRejected) {
+  Scheduler s = Make(PolicyKind::kEarliestFinish);
+  DeviceInfo no_slots = MakeDevice("n1", "gpu0", "gpu", {{"face", milliseconds(2)}}, 0);
+  EXPECT_EQ(s.UpsertDevice(no_slots).code(), absl::StatusCode::kInvalidArgument);
+  DeviceInfo no_node = MakeDevice("", "gpu0", "gpu", {{"face", milliseconds(2)}});
+  EXPECT_EQ(s.UpsertDevice(no_node).code(), absl::StatusCode::kInvalidArgument);
+  DeviceInfo negative = MakeDevice("n1", "gpu0", "gpu", {{"face", milliseconds(2)}});
+  negative.reported_service["face"] = milliseconds(-1);
+  EXPECT_EQ(s.UpsertDevice(negative).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(s.devices().empty());
+}
+
+TEST_F(SchedulerTest, HigherPriorityFirstThenFifo) {
+  for (PolicyKind policy :
+       {PolicyKind::kStatic, PolicyKind::kIdleFirst, PolicyKind::kEarliestFinish}) {
+    Scheduler s = Make(policy);
+    ASSERT_TRUE(s.UpsertDevice(MakeDevice("n1", "gpu0", "gpu", {{"face", milliseconds(2)}})).ok());
+    ASSERT_TRUE(s.Enqueue(MakeRequest(1, "face", 0)).ok());
+    ASSERT_TRUE(s.Enqueue(MakeRequest(2, "face", 5)).ok());
+    ASSERT_TRUE(s.Enqueue(MakeRequest(3, "face", 1)).ok());
+    ASSERT_TRUE(s.Enqueue(MakeRequest(4, "face", 5)).ok());
+    std::vector<uint64_t> order;
+    for (int i = 0; i < 4; ++i) {
+      std::vector<Assignment> a = s.Dispatch();
+      ASSERT_EQ(a.size(), 1u) << PolicyName(policy);
+      order.push_back(a[0].request_id);
+      s.Complete(a[0].request_id, milliseconds(2), true);
+    }
+    EXPECT_THAT(order, ElementsAre(2, 4, 3, 1)) << PolicyName(policy);
+  }
+}
+
+TEST_F(SchedulerTest, PipelineDepthAllowsExtraRequestsPerDevice) {
+  Scheduler s = Make(PolicyKind::kIdleFirst, /*pipeline_depth=*/2);
+  ASSERT_TRUE(s.UpsertDevice(MakeDevice("n1", "gpu0", "gpu", {{"face", milliseconds(2)}}, 2)).ok());
+  for (uint64_t id = 1; id <= 4; ++id) ASSERT_TRUE(s.Enqueue(MakeRequest(id, "face")).ok());
+  ASSERT_TRUE(s.Enqueue(MakeRequest(9, "face")).code() == absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(s.Dispatch().size(), 4u);
+  EXPECT_EQ(s.in_flight({"n1", "gpu0"}), 4);
+  EXPECT_TRUE(s.Complete(1, milliseconds(2), true));
+  EXPECT_FALSE(s.Complete(1, milliseconds(2), true)) << "already completed";
+  EXPECT_FALSE(s.Complete(42, milliseconds(2), true)) << "never seen";
+  EXPECT_EQ(s.in_flight({"n1", "gpu0"}), 3);
+}
+
+TEST_F(SchedulerTest, ExpireDeadlinesReturnsPassedRequestsOnly) {
+  Scheduler s = Make(PolicyKind::kIdleFirst);
+  ASSERT_TRUE(s.UpsertDevice(MakeDevice("n1", "gpu0", "gpu", {{"face", milliseconds(2)}})).ok());
+  s.SetNodeUp("n1", false);
+  Request soon = MakeRequest(1, "face");
+  soon.deadline = clock_.Now() + milliseconds(5);
+  Request later = MakeRequest(2, "face");
+  later.deadline = clock_.Now() + milliseconds(50);
+  ASSERT_TRUE(s.Enqueue(soon).ok());
+  ASSERT_TRUE(s.Enqueue(later).ok());
+  ASSERT_TRUE(s.Enqueue(MakeRequest(3, "face")).ok());
+  EXPECT_TRUE(s.ExpireDeadlines().empty());
+  clock_.Advance(milliseconds(5));
+  EXPECT_THAT(Ids(s.ExpireDeadlines()), ElementsAre(1));
+  EXPECT_EQ(s.queued_total(), 2u);
+  s.SetNodeUp("n1", true);
+  EXPECT_THAT(Ids(s.Dispatch()), ElementsAre(2)) << "the earlier deadline goes first";
+}
+
+TEST_F(SchedulerTest, ExpiredRequestsAreNotDispatched) {
+  Scheduler s = Make(PolicyKind::kStatic);
+  ASSERT_TRUE(s.UpsertDevice(MakeDevice("n1", "gpu0", "gpu", {{"face", milliseconds(2)}})).ok());
+  Request r = MakeRequest(1, "face");
+  r.deadline = clock_.Now();
+  ASSERT_TRUE(s.Enqueue(r).ok());
+  EXPECT_TRUE(s.Dispatch().empty());
+  EXPECT_THAT(Ids(s.ExpireDeadlines()), ElementsAre(1));
+}
+
+TEST_F(SchedulerTest, EarliestFinishExpiresRequestsNoDeviceCanFinishInTime) {
+  Scheduler s = Make(PolicyKind::kEarliestFinish);
+  ASSERT_TRUE(s.UpsertDevice(MakeDevice("n1", "gpu0", "gpu", {{"face", milliseconds(10)}})).ok());
+  ASSERT_TRUE(s.Enqueue(MakeRequest(1, "face")).ok());
+  ASSERT_EQ(s.Dispatch().size(), 1u);  // busy until +10 ms
+  Request tight = MakeRequest(2, "face");
+  tight.deadline = clock_.Now() + milliseconds(15);  // cannot finish before +20 ms
+  Request loose = MakeRequest(3, "face");
+  loose.deadline = clock_.Now() + milliseconds(25);
+  ASSERT_TRUE(s.Enqueue(tight).ok());
+  ASSERT_TRUE(s.Enqueue(loose).ok());
+  EXPECT_THAT(Ids(s.ExpireDeadlines()), ElementsAre(2));
+  EXPECT_EQ(s.queued_total(), 1u);
+}
+
+TEST_F(SchedulerTest, FailDeviceRequeuesAtFrontAndRetriesElsewhere) {
+  Scheduler s = Make(PolicyKind::kIdleFirst);
+  ASSERT_TRUE(s.UpsertDevice(MakeDevice("n1", "gpu0", "gpu", {{"face", milliseconds(2)}})).ok());
+  ASSERT_TRUE(s.UpsertDevice(MakeDevice("n2", "npu0", "npu", {{"face", milliseconds(4)}})).ok());
+  for (uint64_t id = 1; id <= 4; ++id) ASSERT_TRUE(s.Enqueue(MakeRequest(id, "face")).ok());
+  std::vector<Assignment> first = s.Dispatch();
+  ASSERT_EQ(first.size(), 2u);
+  const DeviceKey lost = first[0].device;
+  const uint64_t lost_id = first[0].request_id;
+  const uint64_t survivor_id = first[1].request_id;
+
+  std::vector<Request> requeued = s.FailDevice(lost);
+  ASSERT_THAT(Ids(requeued), ElementsAre(lost_id));
+  EXPECT_EQ(requeued[0].retries, 1);
+  EXPECT_EQ(s.in_flight(lost), 0);
+  EXPECT_EQ(s.queued_total(), 3u);
+  EXPECT_FALSE(s.Complete(lost_id, milliseconds(2), true)) << "a late result is not counted";
+
+  ASSERT_TRUE(s.Complete(survivor_id, milliseconds(4), true));
+  std::vector<Assignment> retry = s.Dispatch();
+  ASSERT_EQ(retry.size(), 1u);
+  EXPECT_EQ(retry[0].request_id, lost_id) << "re-queued at the front";
+  EXPECT_NE(retry[0].device, lost);
+}
+
+TEST_F(SchedulerTest, RequeuedRequestsStayBehindHigherPriority) {
+  Scheduler s = Make(PolicyKind::kIdleFirst);
+  ASSERT_TRUE(s.UpsertDevice(MakeDevice("n1", "gpu0", "gpu", {{"face", milliseconds(2)}})).ok());
+  ASSERT_TRUE(s.Enqueue(MakeRequest(1, "face", 0)).ok());
+  ASSERT_EQ(s.Dispatch().size(), 1u);
+  ASSERT_TRUE(s.Enqueue(MakeRequest(2, "face", 9)).ok());
+  ASSERT_TRUE(s.Enqueue(MakeRequest(3, "face", 0)).ok());
+  EXPECT_THAT(Ids(s.FailDevice({"n1", "gpu0"})), ElementsAre(1));
+  s.SetNodeUp("n1", true);
+  std::vector<uint64_t> order;
+  for (int i = 0; i < 3; ++i) {
+    std::vector<Assignment> a = s.Dispatch();
+    ASSERT_EQ(a.size(), 1u);
+    order.push_back(a[0].request_id);
+    s.Complete(a[0].request_id, milliseconds(2), true);
+  }
+  EXPECT_THAT(order, ElementsAre(2, 1, 3));
+}
+
+TEST_F(SchedulerTest, FailNodeRequeuesEveryDeviceOfTheNode) {
+  Scheduler s = Make(PolicyKind::kIdleFirst);
+  ASSERT_TRUE(s.UpsertDevice(MakeDevice("n1", "gpu0", "gpu", {{"face", milliseconds(2)}})).ok());
+  ASSERT_TRUE(s.UpsertDevice(MakeDevice("n1", "npu0", "npu", {{"face", milliseconds(4)}})).ok());
+  ASSERT_TRUE(s.UpsertDevice(MakeDevice("n2", "cpu", "cpu", {{"face", milliseconds(9)}})).ok());
+  for (uint64_t id = 1; id <= 4; ++id) ASSERT_TRUE(s.Enqueue(MakeRequest(id, "face")).ok());
+  ASSERT_EQ(s.Dispatch().size(), 3u);
+  EXPECT_EQ(s.FailNode("n1").size(), 2u);
+  EXPECT_EQ(s.queued_total(), 3u);
+  for (const DeviceInfo& d : s.devices()) EXPECT_EQ(d.up, d.key.node != "n1") << d.key.ToString();
+  EXPECT_TRUE(s.Dispatch().empty()) << "n2/cpu is busy with request 3";
+  s.SetNodeUp("n1", true);
+  EXPECT_THAT(Ids(s.Dispatch()), ElementsAre(1, 2)) << "re-queued ahead of request 4";
+}
+
+TEST_F(SchedulerTest, NodeDownStopsDispatchUntilUp) {
+  Scheduler s = Make(PolicyKind::kEarliestFinish);
+  ASSERT_TRUE(s.UpsertDevice(MakeDevice("n1", "gpu0", "gpu", {{"face", milliseconds(2)}})).ok());
+  ASSERT_TRUE(s.UpsertDevice(MakeDevice("n2", "cpu", "cpu", {{"face", milliseconds(50)}})).ok());
+  s.SetNodeUp("n1", false);
+  ASSERT_TRUE(s.Enqueue(MakeRequest(1, "face")).ok());
+  std::vector<Assignment> a = s.Dispatch();
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_EQ(a[0].device, (DeviceKey{"n2", "cpu"})) << "the only up device, slow as it is";
+  s.SetNodeUp("n2", false);
+  ASSERT_TRUE(s.Enqueue(MakeRequest(2, "face")).ok());
+  EXPECT_TRUE(s.Dispatch().empty());
+  EXPECT_TRUE(s.Complete(1, milliseconds(50), true)) << "in-flight work on a down node completes";
+  s.SetNodeUp("n1", true);
+  a = s.Dispatch();
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_EQ(a[0].device, (DeviceKey{"n1", "gpu0"}));
+}
+
+TEST_F(SchedulerTest, PinnedDeviceAndKindRestrictCandidates) {
+  for (PolicyKind policy :
+       {PolicyKind::kStatic, PolicyKind::kIdleFirst, PolicyKind::kEarliestFinish}) {
+    Scheduler s = Make(policy);
+    ASSERT_TRUE(s.UpsertDevice(MakeDevice("n1", "gpu0", "gpu", {{"face", milliseconds(2)}})).ok());
+    ASSERT_TRUE(s.UpsertDevice(MakeDevice("n2", "cpu", "cpu", {{"face", milliseconds(50)}})).ok());
+    ASSERT_TRUE(s.UpsertDevice(MakeDevice("n3", "cpu", "cpu", {{"face", milliseconds(60)}})).ok());
+    Request to_device = MakeRequest(1, "face");
+    to_device.pinned_device = DeviceKey{"n3", "cpu"};
+    Request to_kind = MakeRequest(2, "face");
+    to_kind.pinned_kind = "cpu";
+    ASSERT_TRUE(s.Enqueue(to_device).ok());
+    ASSERT_TRUE(s.Enqueue(to_kind).ok());
+    std::vector<Assignment> a = s.Dispatch();
+    ASSERT_EQ(a.size(), 2u) << PolicyName(policy);
+    EXPECT_EQ(a[0].device, (DeviceKey{"n3", "cpu"})) << PolicyName(policy);
+    EXPECT_EQ(a[1].device, (DeviceKey{"n2", "cpu"})) << PolicyName(policy);
+    EXPECT_EQ(a[1].variant, "face@cpu");
+
+    Request waits = MakeRequest(3, "face");
+    waits.pinned_device = DeviceKey{"n3", "cpu"};
+    ASSERT_TRUE(s.Enqueue(waits).ok());
+    EXPECT_TRUE(s.Dispatch().empty()) << PolicyName(policy) << ": its device is full";
+    s.Complete(1, milliseconds(60), true);
+    a = s.Dispatch();
+    ASSERT_EQ(a.size(), 1u) << PolicyName(policy);
+    EXPECT_EQ(a[0].request_id, 3u);
+  }
+}
+
+TEST_F(SchedulerTest, CancelRemovesOnlyWaitingRequests) {
+  Scheduler s = Make(PolicyKind::kEarliestFinish);
+  ASSERT_TRUE(s.UpsertDevice(MakeDevice("n1", "gpu0", "gpu", {{"face", milliseconds(2)}})).ok());
+  ASSERT_TRUE(s.Enqueue(MakeRequest(1, "face")).ok());
+  ASSERT_TRUE(s.Enqueue(MakeRequest(2, "face")).ok());
+  ASSERT_EQ(s.Dispatch().size(), 1u);
+  EXPECT_FALSE(s.Cancel(1).has_value()) << "in flight";
+  std::optional<Request> cancelled = s.Cancel(2);
+  ASSERT_TRUE(cancelled.has_value());
+  EXPECT_EQ(cancelled->type, "face");
+  EXPECT_FALSE(s.Cancel(2).has_value());
+  EXPECT_EQ(s.queued("face"), 0u);
+}
+
+TEST_F(SchedulerTest, RemoveDeviceRequeuesItsWorkAndForgetsItsTypes) {
+  Scheduler s = Make(PolicyKind::kIdleFirst);
+  ASSERT_TRUE(s.UpsertDevice(MakeDevice("n1", "gpu0", "gpu", {{"face", milliseconds(2)}})).ok());
+  ASSERT_TRUE(s.UpsertDevice(MakeDevice("n2", "cpu", "cpu", {{"text", milliseconds(9)}})).ok());
+  ASSERT_TRUE(s.Enqueue(MakeRequest(1, "face")).ok());
+  ASSERT_EQ(s.Dispatch().size(), 1u);
+  EXPECT_THAT(Ids(s.RemoveDevice({"n1", "gpu0"})), ElementsAre(1));
+  EXPECT_EQ(s.queued("face"), 1u) << "waits for a device that can run it";
+  EXPECT_EQ(s.Enqueue(MakeRequest(2, "face")).code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(s.devices().size(), 1u);
+  ASSERT_TRUE(s.UpsertDevice(MakeDevice("n1", "gpu0", "gpu", {{"face", milliseconds(2)}})).ok());
+  EXPECT_THAT(Ids(s.Dispatch()), ElementsAre(1));
+}
+
+TEST_F(SchedulerTest, DevicesAreSortedByKey) {
+  Scheduler s = Make(PolicyKind::kIdleFirst);
+  ASSERT_TRUE(s.UpsertDevice(MakeDevice("n2", "a", "cpu", {{"x", milliseconds(1)}})).ok());
+  ASSERT_TRUE(s.UpsertDevice(MakeDevice("n1", "b", "cpu", {{"x", milliseconds(1)}})).ok());
+  ASSERT_TRUE(s.UpsertDevice(MakeDevice("n1", "a", "cpu", {{"x", milliseconds(1)}})).ok());
+  std::vector<std::string> keys;
+  for (const DeviceInfo& d : s.devices()) keys.push_back(d.key.ToString());
+  EXPECT_THAT(keys, ElementsAre("n1/a", "n1/b", "n2/a"));
+}
+
+TEST_F(SchedulerTest, EstimateIsReportedThenMovingAverage) {
+  Options options;
+  options.ewma_weight = 0.5;
+  Scheduler s(options, clock_);
+  ASSERT_TRUE(s.UpsertDevice(MakeDevice("n1", "gpu0", "gpu", {{"face", milliseconds(10)}})).ok());
+  const DeviceKey gpu{"n1", "gpu0"};
+  EXPECT_EQ(s.service_estimate("face", gpu), milliseconds(10));
+  ASSERT_TRUE(s.Enqueue(MakeRequest(1, "face")).ok());
+  ASSERT_EQ(s.Dispatch().size(), 1u);
+  ASSERT_TRUE(s.Complete(1, milliseconds(20), true));
+  EXPECT_EQ(s.service_estimate("face", gpu), milliseconds(15));
+  ASSERT_TRUE(s.Enqueue(MakeRequest(2, "face")).ok());
+  ASSERT_EQ(s.Dispatch().size(), 1u);
+  ASSERT_TRUE(s.Complete(2, milliseconds(500), false));
+  EXPECT_EQ(s.service_estimate("face", gpu), milliseconds(15)) << "failures do not count";
+  // A later report does not override measurements.
+  ASSERT_TRUE(s.UpsertDevice(MakeDevice("n1", "gpu0", "gpu", {{"face", milliseconds(1)}})).ok());
+  EXPECT_EQ(s.service_estimate("face", gpu), milliseconds(15));
+  EXPECT_EQ(s.service_estimate("text", gpu), std::nullopt);
+  EXPECT_EQ(s.service_estimate("face", DeviceKey{"n9", "x"}), std::nullopt);
+}
+
+TEST_F(SchedulerTest, EstimateFallsBackToSameKindThenAnyKindThenDefault) {
+  Options options;
+  options.default_service = milliseconds(7);
+  Scheduler s(options, clock_);
+  const auto none = std::chrono::nanoseconds(0);
+  ASSERT_TRUE(s.UpsertDevice(MakeDevice("n1", "gpu0", "gpu", {{"face", none}})).ok());
+  EXPECT_EQ(s.service_estimate("face", {"n1", "gpu0"}), milliseconds(7)) << "default";
+
+  ASSERT_TRUE(s.UpsertDevice(MakeDevice("n2", "cpu0", "cpu", {{"face", milliseconds(40)}})).ok());
+  ASSERT_TRUE(s.UpsertDevice(MakeDevice("n3", "cpu0", "cpu", {{"face", milliseconds(60)}})).ok());
+  EXPECT_EQ(s.service_estimate("face", {"n1", "gpu0"}), milliseconds(50)) << "any kind";
+
+  ASSERT_TRUE(s.UpsertDevice(MakeDevice("n4", "gpu0", "gpu", {{"face", milliseconds(4)}})).ok());
+  ASSERT_TRUE(s.UpsertDevice(MakeDevice("n5", "gpu0", "gpu", {{"face", milliseconds(6)}})).ok());
+  ASSERT_TRUE(s.UpsertDevice(MakeDevice("n6", "gpu0", "gpu", {{"face", milliseconds(9)}})).ok());
+  EXPECT_EQ(s.service_estimate("face", {"n1", "gpu0"}), milliseconds(6)) << "same kind";
+
+  // The fallback follows measurements made elsewhere.
+  ASSERT_TRUE(s.Enqueue(MakeRequest(1, "face")).ok());
+  std::vector<Assignment> a = s.Dispatch();
+  ASSERT_EQ(a.size(), 1u);
+  ASSERT_EQ(a[0].device, (DeviceKey{"n4", "gpu0"}));
+  ASSERT_TRUE(s.Complete(1, milliseconds(104), true));  // 0.8 * 4 + 0.2 * 104 = 24 ms
+  EXPECT_EQ(s.service_estimate("face", {"n4", "gpu0"}), milliseconds(24));
+  EXPECT_EQ(s.service_estimate("face", {"n1", "gpu0"}), milliseconds(9));
+}
+
+TEST_F(SchedulerTest, AssignmentCarriesVariantAndExpectedFinish) {
+  Scheduler s = Make(PolicyKind::kEarliestFinish, /*pipeline_depth=*/1);
+  ASSERT_TRUE(s.UpsertDevice(MakeDevice("n1", "gpu0", "gpu", {{"face", milliseconds(2)}})).ok());
+  ASSERT_TRUE(s.Enqueue(MakeRequest(1, "face")).ok());
+  ASSERT_TRUE(s.Enqueue(MakeRequest(2, "face")).ok());
+  std::vector<Assignment> a = s.Dispatch();
+  ASSERT_EQ(a.size(), 2u);
+  EXPECT_EQ(a[0].variant, "face@gpu");
+  EXPECT_EQ(a[0].expected_finish, clock_.Now() + milliseconds(2));
+  EXPECT_EQ(a[1].expected_finish, clock_.Now() + milliseconds(4)) << "waits for the slot";
+}
+
+TEST_F(SchedulerTest, IdealThroughputSumsDevicesForOneType) {
+  Scheduler s = Make(PolicyKind::kEarliestFinish);
+  ASSERT_TRUE(s.UpsertDevice(MakeDevice("n1", "gpu0", "gpu", {{"face", milliseconds(2)}}, 2)).ok());
+  ASSERT_TRUE(s.UpsertDevice(MakeDevice("n2", "cpu", "cpu", {{"face", milliseconds(10)}})).ok());
+  EXPECT_NEAR(s.IdealThroughput({{"face", 1.0}}), 2 / 0.002 + 1 / 0.010, 1e-6);
+  EXPECT_EQ(s.IdealThroughput({{"pose", 1.0}}), 0.0);
+  s.SetNodeUp("n1", false);
+  EXPECT_NEAR(s.IdealThroughput({{"face", 1.0}}), 100, 1e-6);
+}
+
+TEST_F(SchedulerTest, IdealThroughputUsesComparativeAdvantage) {
+  // The GPU is 10x faster at face and only 2x faster at text: the optimum gives the
+  // CPU all the text work it can take.
+  Scheduler s = Make(PolicyKind::kEarliestFinish);
+  ASSERT_TRUE(s.UpsertDevice(MakeDevice("n1", "gpu0", "gpu",
+                                        {{"face", milliseconds(1)}, {"text", milliseconds(5)}}))
+                  .ok());
+  ASSERT_TRUE(s.UpsertDevice(MakeDevice("n2", "cpu", "cpu",
+                                        {{"face", milliseconds(10)}, {"text", milliseconds(10)}}))
+                  .ok());
+  // CPU: text only, 100/s. Rate r, half text: text r/2 = 100 + x_gpu_text;
+  // GPU time: (r/2) * 1 ms + (r/2 - 100) * 5 ms = 1 s  ->  r = 2 * 1.5 / 0.006 = 500.
+  EXPECT_NEAR(s.IdealThroughput({{"face", 1}, {"text", 1}}), 500, 1e-6);
+}
+
+}  // namespace
+}  // namespace heteroaccel::scheduler

@@ -1,0 +1,117 @@
+// Value types of the scheduler: policies, options, devices, requests and assignments.
+//
+// Plain data, copied freely; no component state lives here. See scheduler.h for the
+// Scheduler that consumes them. Thread-safety: values only; the usual rules for
+// concurrent access to std types apply.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/clock.h"
+
+namespace heteroaccel::scheduler {
+
+// How waiting requests are matched to devices.
+enum class PolicyKind {
+  // Baseline, like a deployment file that names one accelerator: a type runs only on
+  // devices of one kind (Options::static_kinds, else the first kind of
+  // Options::kind_preference that can run it). Requests wait when those devices are
+  // full even if devices of other kinds are idle.
+  kStatic,
+  // The paper's rule: any up device that can run the type and has room, preferring
+  // the one with the most room. Ignores speed.
+  kIdleFirst,
+  // List scheduling on expected completion time (wait + measured service time),
+  // priority- and deadline-aware. See internal/earliest_finish_policy.cc.
+  kEarliestFinish,
+};
+
+// Parses "static", "idle-first" or "earliest-finish"; InvalidArgument otherwise.
+absl::StatusOr<PolicyKind> ParsePolicy(std::string_view name);
+// The inverse of ParsePolicy.
+std::string_view PolicyName(PolicyKind kind);
+
+struct Options {
+  PolicyKind policy = PolicyKind::kEarliestFinish;
+  // Requests that may wait per inference type; Enqueue beyond it is ResourceExhausted.
+  // Requests re-queued after a device failure are always accepted.
+  int queue_capacity = 256;
+  // A device takes new requests while in_flight < slots + pipeline_depth. The extra
+  // requests wait on the device so that a slot never idles for a network round trip.
+  int pipeline_depth = 1;
+  // Service time assumed when nothing is known about a type anywhere.
+  std::chrono::nanoseconds default_service{std::chrono::milliseconds(10)};
+  // Weight of a new measurement in the moving average of service times (0, 1].
+  double ewma_weight = 0.2;
+  // kStatic: inference type -> the only device kind it may run on.
+  std::map<std::string, std::string> static_kinds;
+  // kStatic, for a type without a static_kinds entry: the first of these kinds that
+  // has a device able to run the type; failing all, the alphabetically first such kind.
+  std::vector<std::string> kind_preference = {"gpu", "npu", "vpu", "fpga", "cpu"};
+  // kEarliestFinish looks at no more than this many waiting requests per Dispatch;
+  // 0 means 8 x (sum of slots + pipeline_depth over up devices), at least 64.
+  int max_walk = 0;
+};
+
+struct DeviceKey {
+  std::string node;
+  std::string device;
+
+  friend bool operator==(const DeviceKey&, const DeviceKey&) = default;
+  friend auto operator<=>(const DeviceKey&, const DeviceKey&) = default;
+  // "node/device", for messages and logs.
+  std::string ToString() const;
+  template <typename H>
+  friend H AbslHashValue(H h, const DeviceKey& key) {
+    return H::combine(std::move(h), key.node, key.device);
+  }
+};
+
+struct DeviceKeyHash {
+  size_t operator()(const DeviceKey& key) const {
+    return std::hash<std::string>()(key.node) * 31 + std::hash<std::string>()(key.device);
+  }
+};
+
+// A device as its node's agent reports it.
+struct DeviceInfo {
+  DeviceKey key;
+  std::string kind;  // "cpu", "gpu", "npu", "fpga", ...
+  int slots = 1;     // requests it executes concurrently
+  bool up = true;
+  bool emulated = false;
+  // Inference type -> the variant (model build) that serves it on this device.
+  std::map<std::string, std::string> variants;
+  // Inference type -> service time the agent measured; seeds the estimate.
+  std::map<std::string, std::chrono::nanoseconds> reported_service;
+};
+
+struct Request {
+  uint64_t id = 0;
+  std::string type;
+  int priority = 0;  // higher first
+  std::optional<Clock::TimePoint> deadline;
+  Clock::TimePoint arrival;
+  std::optional<DeviceKey> pinned_device;
+  std::string pinned_kind;  // empty: any kind
+  // How many times a device holding this request failed; maintained by the scheduler.
+  int retries = 0;
+};
+
+struct Assignment {
+  uint64_t request_id = 0;
+  DeviceKey device;
+  std::string variant;
+  Clock::TimePoint expected_finish;
+};
+
+}  // namespace heteroaccel::scheduler
