@@ -24,12 +24,14 @@ using testing::MakeRequest;
 
 std::vector<uint64_t> Ids(const std::vector<Assignment>& assignments) {
   std::vector<uint64_t> ids;
+  ids.reserve(assignments.size());
   for (const Assignment& a : assignments) ids.push_back(a.request_id);
   return ids;
 }
 
 std::vector<uint64_t> Ids(const std::vector<Request>& requests) {
   std::vector<uint64_t> ids;
+  ids.reserve(requests.size());
   for (const Request& r : requests) ids.push_back(r.id);
   return ids;
 }

@@ -230,7 +230,7 @@ class Simulation {
   SimResult Summarise() {
     SimResult result;
     const double seconds = static_cast<double>((config_.duration - config_.warmup).count()) * 1e-9;
-    result.throughput = completed_ / seconds;
+    result.throughput = static_cast<double>(completed_) / seconds;
     // The ideal, from the true means whatever the estimates learned.
     FakeClock clock;
     Scheduler exact(Options{}, clock);

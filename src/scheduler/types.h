@@ -24,8 +24,9 @@ namespace heteroaccel::scheduler {
 enum class PolicyKind {
   // Baseline, like a deployment file that names one accelerator: a type runs only on
   // devices of one kind (Options::static_kinds, else the first kind of
-  // Options::kind_preference that can run it). Requests wait when those devices are
-  // full even if devices of other kinds are idle.
+  // Options::kind_preference that can run it), the least loaded first. Requests wait
+  // when those devices are full even if devices of other kinds are idle. A request's
+  // own pin (device or kind) replaces the static kind.
   kStatic,
   // The paper's rule: any up device that can run the type and has room, preferring
   // the one with the most room. Ignores speed.
