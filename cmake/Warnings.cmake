@@ -9,7 +9,10 @@ function(heteroaccel_test name)
   add_executable(${name} ${T_SOURCES})
   target_link_libraries(${name} PRIVATE ${T_DEPS} GTest::gtest GTest::gmock GTest::gtest_main)
   heteroaccel_warnings(${name})
+  # A list inside PROPERTIES must have its separators escaped.
+  set(labels unit ${T_LABELS})
+  string(REPLACE ";" "\\;" labels "${labels}")
   gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60
-    PROPERTIES LABELS "unit;${T_LABELS}"
+    PROPERTIES LABELS "${labels}"
     ENVIRONMENT "HETEROACCEL_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
 endfunction()

@@ -134,13 +134,27 @@ TEST_F(PolicyTest, IdleFirstIgnoresSpeed) {
   EnqueueFace(s, 1);
   std::vector<Assignment> a = s.Dispatch();
   ASSERT_EQ(a.size(), 1u);
-  EXPECT_EQ(a[0].device, kGpu) << "equal room: key order";
+  EXPECT_EQ(a[0].device, kGpu) << "equal room and load: the preferred kind";
   // The GPU (1 in flight, would finish the next at +4 ms) now has less room than the
   // idle FPGA (+20 ms): idle-first sends the next request to the slow device.
   EnqueueFace(s, 1);
   a = s.Dispatch();
   ASSERT_EQ(a.size(), 1u);
   EXPECT_EQ(a[0].device, kFpga);
+}
+
+TEST_F(PolicyTest, IdleFirstBreaksTiesByKindPreferenceNotName) {
+  Options options;
+  options.policy = PolicyKind::kIdleFirst;
+  options.kind_preference = {"gpu", "npu", "cpu", "fpga"};
+  Scheduler s(options, clock_);
+  // "a-node" sorts before "z-node": key order alone would pick the FPGA.
+  ASSERT_TRUE(s.UpsertDevice(MakeDevice("a-node", "fpga0", "fpga", {{"face", milliseconds(20)}})).ok());
+  ASSERT_TRUE(s.UpsertDevice(MakeDevice("z-node", "gpu0", "gpu", {{"face", milliseconds(2)}})).ok());
+  ASSERT_TRUE(s.Enqueue(MakeRequest(1, "face")).ok());
+  std::vector<Assignment> a = s.Dispatch();
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_EQ(a[0].device, (DeviceKey{"z-node", "gpu0"}));
 }
 
 TEST_F(PolicyTest, IdleFirstFillsEveryDeviceWithRoom) {

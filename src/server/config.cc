@@ -61,6 +61,9 @@ absl::StatusOr<ServerConfig> ParseRoot(const YAML::Node& root, const std::string
     if (!in) return absl::NotFoundError(absl::StrCat("cannot read cluster_token_file ", path));
     std::getline(in, c.cluster_token);
   }
+  if (root["kind_preference"]) {
+    c.kind_preference = root["kind_preference"].as<std::vector<std::string>>();
+  }
   if (root["static_kinds"])
     c.static_kinds = root["static_kinds"].as<std::map<std::string, std::string>>();
   if (const YAML::Node registry = root["registry"]) {

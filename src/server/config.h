@@ -10,6 +10,7 @@
 //   forward_timeout_ms: 30000
 //   max_attempts: 3                   # per request, across devices
 //   static_kinds: {face: gpu}         # policy static: the one kind each type runs on
+//   kind_preference: [gpu, npu, cpu, fpga]
 //   registry:                         # inference types -> variant per accelerator kind
 //     face:
 //       description: Face detection
@@ -21,6 +22,7 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "nlohmann/json.hpp"
@@ -45,6 +47,9 @@ struct ServerConfig {
   size_t max_body_bytes = 16u << 20;
   int io_threads = 1;
   std::map<std::string, std::string> static_kinds;
+  // Ties between equally free devices go to the earlier kind (idle-first), and
+  // static picks the first kind that can run a type it has no entry for.
+  std::vector<std::string> kind_preference = {"gpu", "npu", "cpu", "fpga"};
   std::map<std::string, InferenceType> registry;
 };
 

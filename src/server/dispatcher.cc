@@ -572,6 +572,7 @@ Dispatcher::Dispatcher(const ServerConfig& config, metrics::Registry& registry, 
   options.queue_capacity = config.queue_capacity;
   options.pipeline_depth = config.pipeline_depth;
   options.static_kinds = config.static_kinds;
+  options.kind_preference = config.kind_preference;
   impl_ = std::make_unique<Impl>(config, std::move(options), registry, clock);
 }
 

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -106,6 +107,10 @@ int Subprocess::Stop(int signal, std::chrono::milliseconds timeout) {
 
 std::string HeteroaccelBinary() {
   if (const char* binary = std::getenv("HETEROACCEL_BINARY")) return binary;
+  // Tests, benchmarks and examples are built next to the binary (build/bin).
+  std::error_code ec;
+  const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) return (self.parent_path() / "heteroaccel").string();
   return "./build/bin/heteroaccel";
 }
 

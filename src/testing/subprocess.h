@@ -42,7 +42,8 @@ class Subprocess {
   std::optional<int> exit_status_;
 };
 
-// The built heteroaccel binary: $HETEROACCEL_BINARY, else ./build/bin/heteroaccel.
+// The built heteroaccel binary: $HETEROACCEL_BINARY, else the one beside the
+// running executable.
 std::string HeteroaccelBinary();
 // The models folder: $HETEROACCEL_MODELS_DIR, else $HETEROACCEL_SOURCE_DIR/models.
 std::string ModelsDir();

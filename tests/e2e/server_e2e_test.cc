@@ -44,7 +44,8 @@ std::unique_ptr<Subprocess> StartAgent(const std::string& server, const std::str
   return std::move(*p);
 }
 
-// Waits until the server's cluster view has `n` nodes up.
+// Waits until the server's cluster view has `n` nodes up, each with a device
+// that has its models loaded.
 bool WaitForNodesUp(const std::string& server, int n, std::chrono::seconds timeout) {
   auto http = *http::Client::Create(server);
   const auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -53,7 +54,11 @@ bool WaitForNodesUp(const std::string& server, int n, std::chrono::seconds timeo
     if (r.ok()) {
       int up = 0;
       const nlohmann::json cluster = nlohmann::json::parse(r->body);
-      for (const auto& node : cluster["nodes"]) up += node["up"].get<bool>() ? 1 : 0;
+      for (const auto& node : cluster["nodes"]) {
+        bool serving = false;
+        for (const auto& d : node["devices"]) serving |= !d["variants"].empty();
+        up += node["up"].get<bool>() && serving ? 1 : 0;
+      }
       if (up == n) return true;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));

@@ -2,6 +2,7 @@
 // on a candidate with room now. They differ only in which candidates are allowed
 // and which one is preferred.
 
+#include <tuple>
 #include <vector>
 
 #include "scheduler/internal/policies.h"
@@ -58,16 +59,19 @@ void DispatchStatic(State& state, std::vector<Assignment>& out) {
 void DispatchIdleFirst(State& state, std::vector<Assignment>& out) {
   auto choose = [&state](const QueueEntry& entry) {
     DeviceIndex best = kNone;
-    int best_room = 0;
     for (const Candidate& c : state.Candidates(entry.type)) {
       if (!State::Allows(entry, c)) continue;
       const DeviceState& dev = state.device(c.device);
       const int room = dev.capacity - dev.load();
       if (room <= 0) continue;
-      if (best == kNone || room > best_room ||
-          (room == best_room && dev.load() < state.device(best).load())) {
+      // Most room first; then the lighter load; then the preferred kind (the
+      // paper's HeteroAccel tried the GPU first, then the others).
+      const auto rank = [&](DeviceIndex d) {
+        return std::tuple(-(state.device(d).capacity - state.device(d).load()),
+                          state.device(d).load(), state.KindRank(state.device(d).kind));
+      };
+      if (best == kNone || rank(c.device) < rank(best)) {
         best = c.device;
-        best_room = room;
       }
     }
     return best;

@@ -601,3 +601,15 @@ std::string State::KnownTypes() const {
 }
 
 }  // namespace heteroaccel::scheduler::internal
+
+namespace heteroaccel::scheduler::internal {
+
+int State::KindRank(KindId k) const {
+  const auto& preference = options_.kind_preference;
+  for (size_t i = 0; i < preference.size(); ++i) {
+    if (k != kNone && preference[i] == kind_names_.name(k)) return static_cast<int>(i);
+  }
+  return static_cast<int>(preference.size());
+}
+
+}  // namespace heteroaccel::scheduler::internal

@@ -196,6 +196,8 @@ class State {
   }
   // kStatic: the kind unpinned requests of `t` are confined to (kNone: no device).
   KindId StaticKind(TypeId t) const;
+  // Position of a kind in Options::kind_preference (unlisted kinds after all).
+  int KindRank(KindId k) const;
   // Free room (capacity - load) summed over available devices.
   int FreeRoom() const;
   int TotalCapacity() const;

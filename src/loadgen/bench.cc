@@ -1,0 +1,292 @@
+// RunBench: readiness checks, image loading and the camera threads. Statistics
+// live in internal/stats.cc, the report formats in report.cc.
+//
+// Cameras read real time (std::chrono::steady_clock) rather than an injected
+// Clock: they pace real requests over a real network and must sleep in real
+// time.
+#include "loadgen/bench.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <memory>
+#include <thread>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "http/client.h"
+#include "loadgen/internal/stats.h"
+
+namespace heteroaccel::loadgen {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+constexpr std::chrono::milliseconds kReadyPoll{100};
+constexpr std::chrono::milliseconds kReadyRequestTimeout{5'000};
+// Initial capacity of a camera's latency samples (8 bytes each); they grow
+// beyond it as needed.
+constexpr size_t kClosedLoopSamplesHint = 1 << 14;
+constexpr size_t kMaxSamplesHint = 1 << 20;
+
+std::string ProtocolName(client::Protocol protocol) {
+  switch (protocol) {
+    case client::Protocol::kV2Binary:
+      return "v2";
+    case client::Protocol::kV2Json:
+      return "v2-json";
+    case client::Protocol::kV1:
+      return "v1";
+  }
+  return "?";
+}
+
+absl::StatusOr<std::string> ReadFile(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (!in.good() && !in.eof()) {
+    return absl::InvalidArgumentError(absl::StrCat("--images: cannot read ", path.string()));
+  }
+  if (bytes.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("--images: ", path.string(), " is empty"));
+  }
+  return bytes;
+}
+
+// The *.png, *.jpg and *.jpeg files of `dir`, sorted by name.
+absl::StatusOr<std::vector<std::string>> LoadImages(const std::string& dir) {
+  std::error_code error;
+  std::vector<std::filesystem::path> paths;
+  for (std::filesystem::directory_iterator it(dir, error), end; !error && it != end;
+       it.increment(error)) {
+    const std::string extension = absl::AsciiStrToLower(it->path().extension().string());
+    if (it->is_regular_file() &&
+        (extension == ".png" || extension == ".jpg" || extension == ".jpeg")) {
+      paths.push_back(it->path());
+    }
+  }
+  if (error) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--images: cannot list '", dir, "': ", error.message()));
+  }
+  if (paths.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("--images: no .png or .jpg files in '", dir,
+                                                   "' (run `make setup` for models/images)"));
+  }
+  std::sort(paths.begin(), paths.end());
+  std::vector<std::string> images;
+  for (const auto& path : paths) {
+    ASSIGN_OR_RETURN(std::string bytes, ReadFile(path));
+    images.push_back(std::move(bytes));
+  }
+  return images;
+}
+
+// Polls GET `path` until it answers 200, waiting out 503s and connection
+// failures until `deadline`. 404 is NotFound; other statuses are Unavailable.
+absl::Status PollReady(http::Client& http, const std::string& target, const std::string& path,
+                       SteadyClock::time_point deadline, std::chrono::milliseconds timeout) {
+  std::string last_error;
+  while (true) {
+    auto response = http.Get(path);
+    if (response.ok()) {
+      if (response->status == 200) return absl::OkStatus();
+      if (response->status == 404) {
+        return absl::NotFoundError(absl::StrCat(target, ": GET ", path, " answered 404"));
+      }
+      last_error = absl::StrCat("HTTP ", response->status, response->body.empty() ? "" : ": ",
+                                response->body);
+      if (response->status != 503) {
+        return absl::UnavailableError(absl::StrCat(target, ": GET ", path, ": ", last_error));
+      }
+    } else {
+      last_error = std::string(response.status().message());
+    }
+    const auto now = SteadyClock::now();
+    if (now >= deadline) {
+      return absl::UnavailableError(absl::StrCat(target, " not ready after ", timeout.count(),
+                                                 " ms: GET ", path, ": ", last_error));
+    }
+    std::this_thread::sleep_until(std::min(now + kReadyPoll, deadline));
+  }
+}
+
+// Waits, up to `timeout` in all, for the target to be ready (GET
+// /v2/health/ready) and to run every type (GET /v2/models/{type}/ready; an
+// agent answers 404 for a type it does not serve, a server 503 until some
+// registered device can run it).
+absl::Status WaitReady(const std::string& target, std::chrono::milliseconds timeout,
+                       const std::vector<std::string>& types) {
+  ASSIGN_OR_RETURN(std::unique_ptr<http::Client> http,
+                   http::Client::Create(target, std::min(timeout, kReadyRequestTimeout)));
+  const auto deadline = SteadyClock::now() + timeout;
+  RETURN_IF_ERROR(PollReady(*http, target, "/v2/health/ready", deadline, timeout));
+  for (const std::string& type : types) {
+    const absl::Status status =
+        PollReady(*http, target, absl::StrCat("/v2/models/", type, "/ready"), deadline, timeout);
+    if (absl::IsNotFound(status)) {
+      return absl::NotFoundError(
+          absl::StrCat(target, " does not serve inference type '", type, "'"));
+    }
+    RETURN_IF_ERROR(status);
+  }
+  return absl::OkStatus();
+}
+
+// What every camera shares, read-only while they run.
+struct Plan {
+  int cameras = 0;
+  std::vector<uint32_t> mix;                        // mix position -> distinct type index
+  std::vector<client::InferOptions> infer_options;  // per distinct type
+  std::vector<std::string> images;
+  std::optional<double> rate;
+  SteadyClock::time_point start, measure_start, end;
+};
+
+// One camera: a thread's worth of requests over one keep-alive connection.
+class Camera {
+ public:
+  Camera(int index, const Plan& plan, std::unique_ptr<client::InferClient> client,
+         internal::CameraRecord& record)
+      : index_(static_cast<uint64_t>(index)),
+        plan_(plan),
+        client_(std::move(client)),
+        record_(record) {}
+
+  void Run() {
+    if (plan_.rate) {
+      RunOpenLoop();
+    } else {
+      RunClosedLoop();
+    }
+  }
+
+ private:
+  void RunClosedLoop() {
+    for (uint64_t k = 0; SteadyClock::now() < plan_.end; ++k) {
+      if (!Send(k)) std::this_thread::sleep_for(kErrorPause);
+    }
+  }
+
+  void RunOpenLoop() {
+    const std::chrono::duration<double> period(plan_.cameras / *plan_.rate);
+    const auto first = plan_.start + std::chrono::duration_cast<SteadyClock::duration>(
+                                         period * static_cast<double>(index_) / plan_.cameras);
+    for (uint64_t k = 0;; ++k) {
+      const auto due = first + std::chrono::duration_cast<SteadyClock::duration>(
+                                   period * static_cast<double>(k));
+      if (due >= plan_.end) break;
+      // Past due means the previous request was still outstanding at `due`.
+      if (const auto now = SteadyClock::now(); now < due) {
+        std::this_thread::sleep_until(due);
+      } else if (due >= plan_.measure_start && now > due) {
+        record_.RecordLate();
+      }
+      Send(k);
+    }
+  }
+
+  // Sends request k (see bench.h for which type and frame); records it if it
+  // completes inside the measured window. Returns whether it succeeded.
+  bool Send(uint64_t k) {
+    const uint64_t m = plan_.mix.size();
+    const uint32_t type = plan_.mix[(index_ + k) % m];
+    const std::string& image = plan_.images[(index_ + k / m) % plan_.images.size()];
+    auto result = client_->Infer(plan_.infer_options[type], image);
+    const auto done = SteadyClock::now();
+    const bool measured = done >= plan_.measure_start && done < plan_.end;
+    if (!result.ok()) {
+      if (measured) record_.RecordError(type, result.status());
+      return false;
+    }
+    if (measured) record_.RecordSuccess(type, result->round_trip_ms, result->served_by);
+    return true;
+  }
+
+  const uint64_t index_;
+  const Plan& plan_;
+  const std::unique_ptr<client::InferClient> client_;
+  internal::CameraRecord& record_;
+};
+
+// Distinct types in mix order, and each mix entry's index among them.
+std::vector<std::string> DistinctTypes(const std::vector<std::string>& mix,
+                                       std::vector<uint32_t>& positions) {
+  std::vector<std::string> types;
+  for (const std::string& type : mix) {
+    auto it = std::find(types.begin(), types.end(), type);
+    positions.push_back(static_cast<uint32_t>(it - types.begin()));
+    if (it == types.end()) types.push_back(type);
+  }
+  return types;
+}
+
+void EchoConfig(const BenchOptions& options, size_t images, BenchReport& report) {
+  report.target = options.target;
+  report.cameras = options.cameras;
+  report.mix = options.mix;
+  report.mode = options.rate ? "open-loop" : "closed-loop";
+  report.rate = options.rate;
+  report.protocol = ProtocolName(options.protocol);
+  report.duration_s = std::chrono::duration<double>(options.duration).count();
+  report.warmup_s = std::chrono::duration<double>(options.warmup).count();
+  report.images = images;
+}
+
+}  // namespace
+
+absl::StatusOr<BenchReport> RunBench(const BenchOptions& options) {
+  RETURN_IF_ERROR(ValidateBenchOptions(options));
+  if (options.priority || options.deadline_ms) {
+    // client::InferOptions carries model, variant, device and protocol only.
+    return absl::UnimplementedError(
+        "--priority and --deadline-ms need request parameters that client::InferClient "
+        "cannot send yet");
+  }
+  Plan plan;
+  plan.cameras = options.cameras;
+  plan.rate = options.rate;
+  const std::vector<std::string> types = DistinctTypes(options.mix, plan.mix);
+  for (const std::string& type : types) {
+    plan.infer_options.push_back({type, "", "", options.protocol});
+  }
+  ASSIGN_OR_RETURN(plan.images, LoadImages(options.images_dir));
+  RETURN_IF_ERROR(WaitReady(options.target, options.timeout, types));
+
+  std::vector<std::unique_ptr<client::InferClient>> clients;
+  for (int i = 0; i < options.cameras; ++i) {
+    ASSIGN_OR_RETURN(auto c, client::InferClient::Create(options.target));
+    clients.push_back(std::move(c));
+  }
+  const double measured_s = std::chrono::duration<double>(options.duration).count();
+  const size_t hint =
+      options.rate
+          ? std::min(kMaxSamplesHint,
+                     static_cast<size_t>(*options.rate / options.cameras * measured_s * 1.1) + 16)
+          : kClosedLoopSamplesHint;
+  std::vector<internal::CameraRecord> records;
+  records.reserve(clients.size());
+  for (size_t i = 0; i < clients.size(); ++i) records.emplace_back(types.size(), hint);
+
+  plan.start = SteadyClock::now();
+  plan.measure_start = plan.start + options.warmup;
+  plan.end = plan.measure_start + options.duration;
+  {
+    std::vector<std::jthread> threads;
+    threads.reserve(clients.size());
+    for (int i = 0; i < options.cameras; ++i) {
+      threads.emplace_back([i, &plan, &clients, &records] {
+        Camera(i, plan, std::move(clients[i]), records[i]).Run();
+      });
+    }
+  }  // joins
+
+  BenchReport report;
+  EchoConfig(options, plan.images.size(), report);
+  internal::Aggregate(records, types, measured_s, report);
+  return report;
+}
+
+}  // namespace heteroaccel::loadgen

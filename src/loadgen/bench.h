@@ -1,0 +1,142 @@
+// loadgen: camera replay and load generation against an agent or server that
+// speaks the Open Inference Protocol. Behind `heteroaccel bench`, and callable
+// in-process by the paper example runner and by tests.
+//
+// RunBench plays N cameras. Each camera is one thread with its own keep-alive
+// client::InferClient; request k of camera i (counting from 0) asks for
+//   inference type  mix[(i + k) % mix.size()]   on
+//   frame           images[(i + k / mix.size()) % images.size()]
+// so camera i starts at mix[i % mix.size()] (4 cameras x 4 types put one type
+// on each camera at every instant), every frame goes through each type of the
+// mix once, and cameras start on different frames. The images are the *.png,
+// *.jpg and *.jpeg files of `images_dir`, sorted by name and read once, so a
+// camera sends the same sequence on every run (emulated devices can reuse
+// results).
+//
+// Closed loop (the default): a camera sends its next request when the previous
+// answer arrives; after an error it pauses kErrorPause so a failing target is
+// not hammered by a hot loop. Open loop (`rate`): the total rate is split evenly
+// over the cameras, each on its own schedule, the cameras' phases staggered; a
+// request due while the camera's previous one is outstanding is counted "late"
+// and sent as soon as that one returns, without shifting later due times.
+//
+// Statistics cover requests that complete inside the measured window
+// [start + warmup, start + warmup + duration); the warm-up absorbs connection
+// set-up and the client's first metadata look-up per model. Requests still in
+// flight at the end are awaited but not counted. Latency is the client's round
+// trip (InferResult::round_trip_ms).
+//
+// Ownership: RunBench owns its threads and clients and joins them before it
+// returns. Thread-safety: the free functions are reentrant; a BenchReport is a
+// plain value.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "client/infer_client.h"
+
+namespace heteroaccel::loadgen {
+
+inline constexpr std::chrono::milliseconds kErrorPause{10};
+
+struct BenchOptions {
+  std::string target;  // "http://host:port"
+  int cameras = 4;
+  std::vector<std::string> mix = {"face"};  // inference types; repeats weight a type
+  std::chrono::milliseconds duration{20'000};
+  std::chrono::milliseconds warmup{2'000};
+  std::optional<double> rate;  // total requests/s (open loop); nullopt = closed loop
+  std::string images_dir = "models/images";
+  client::Protocol protocol = client::Protocol::kV2Binary;
+  // How long to wait for the target to report ready (GET /v2/health/ready).
+  // Requests themselves run under client::InferClient's own deadline (30 s).
+  std::chrono::milliseconds timeout{30'000};
+  // Request parameters for priority- and deadline-aware scheduling.
+  std::optional<int> priority;
+  std::optional<int> deadline_ms;
+};
+
+struct LatencySummary {
+  uint64_t count = 0;
+  double p50 = 0, p95 = 0, p99 = 0, mean = 0, max = 0;  // milliseconds
+};
+
+struct DeviceStats {
+  std::string node;
+  std::string device;
+  std::string device_kind;
+  bool emulated = false;
+  uint64_t count = 0;
+  double share = 0;  // of all successful requests
+  double mean_compute_ms = 0;
+  double mean_queue_ms = 0;
+};
+
+struct TypeStats {
+  uint64_t count = 0;  // successful
+  uint64_t errors = 0;
+  LatencySummary latency;
+};
+
+struct BenchReport {
+  // Configuration echo.
+  std::string target;
+  int cameras = 0;
+  std::vector<std::string> mix;
+  std::string mode;            // "closed-loop" or "open-loop"
+  std::optional<double> rate;  // requested total rate (open loop)
+  std::string protocol;
+  double duration_s = 0;
+  double warmup_s = 0;
+  size_t images = 0;
+
+  // Results over the measured window.
+  double measured_s = 0;
+  uint64_t requests = 0;  // completed: succeeded + errors
+  uint64_t succeeded = 0;
+  uint64_t errors = 0;
+  std::map<std::string, uint64_t> errors_by_kind;     // "429", "transport", "timeout", ...
+  std::map<std::string, std::string> error_examples;  // kind -> first message seen
+  uint64_t late = 0;             // open loop: requests sent after their due time
+  double throughput_rps = 0;     // succeeded / measured_s
+  double achieved_rate_rps = 0;  // requests / measured_s
+  LatencySummary latency;
+  std::map<std::string, DeviceStats> per_device;  // keyed "node/device"
+  std::map<std::string, TypeStats> per_type;
+};
+
+// Checks the options without touching the network or disk. InvalidArgument
+// naming the flag at fault.
+[[nodiscard]] absl::Status ValidateBenchOptions(const BenchOptions& options);
+
+// Runs the benchmark. InvalidArgument for bad options or an unusable image
+// folder; Unimplemented for request parameters the client cannot send;
+// Unavailable when the target is unreachable, or it or a type of the mix is not
+// ready within `timeout`; NotFound when it answers that it does not serve a
+// type (an agent; a server answers 503 until a device can run the type).
+// Request failures during the run are counted in the report, not returned.
+[[nodiscard]] absl::StatusOr<BenchReport> RunBench(const BenchOptions& options);
+
+// One JSON object: config, requests, succeeded, throughput_rps,
+// achieved_rate_rps, late, latency_ms {p50,p95,p99,mean,max},
+// errors {total, by_kind, examples}, per_device {"node/device": {...}},
+// per_type {"face": {...}}.
+nlohmann::json ToJson(const BenchReport& report);
+
+// A readable summary: the per-device table (device, kind, inferences, share),
+// throughput, latency and per-type lines, errors.
+std::string FormatTable(const BenchReport& report);
+
+// "20s", "500ms", "2m", "1h", "1.5s": a non-negative decimal number and a unit,
+// rounded to the millisecond. InvalidArgument otherwise.
+[[nodiscard]] absl::StatusOr<std::chrono::milliseconds> ParseDuration(std::string_view text);
+
+}  // namespace heteroaccel::loadgen

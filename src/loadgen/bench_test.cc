@@ -1,0 +1,193 @@
+// RunBench against bad options and unreachable targets, the report formats, and
+// end to end against the real agent binary.
+#include "loadgen/bench.h"
+
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "testing/subprocess.h"
+
+namespace heteroaccel::loadgen {
+namespace {
+
+using std::chrono::milliseconds;
+
+// A loopback port that nothing listens on (bound, then released).
+int UnusedPort() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof(address);
+  EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+  EXPECT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length), 0);
+  close(fd);
+  return ntohs(address.sin_port);
+}
+
+BenchOptions ShortOptions(const std::string& target) {
+  BenchOptions options;
+  options.target = target;
+  options.cameras = 2;
+  options.mix = {"face"};
+  options.duration = milliseconds(2'000);
+  options.warmup = milliseconds(500);
+  options.images_dir = testing::ModelsDir() + "/images";
+  options.timeout = milliseconds(10'000);
+  return options;
+}
+
+TEST(RunBenchTest, RejectsInvalidOptions) {
+  BenchOptions options = ShortOptions("http://127.0.0.1:1");
+  options.cameras = 0;
+  auto report = RunBench(options);
+  EXPECT_EQ(report.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(report.status().message().find("--cameras"), std::string_view::npos);
+}
+
+TEST(RunBenchTest, RejectsImageFolderWithoutImages) {
+  BenchOptions options = ShortOptions("http://127.0.0.1:1");
+  options.images_dir = ::testing::TempDir();
+  auto report = RunBench(options);
+  EXPECT_EQ(report.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(report.status().message().find("no .png or .jpg files"), std::string_view::npos)
+      << report.status();
+  options.images_dir = ::testing::TempDir() + "/does-not-exist";
+  report = RunBench(options);
+  EXPECT_EQ(report.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(report.status().message().find("cannot list"), std::string_view::npos);
+}
+
+TEST(RunBenchTest, RefusesParametersTheClientCannotSend) {
+  BenchOptions options = ShortOptions("http://127.0.0.1:1");
+  options.priority = 3;
+  EXPECT_EQ(RunBench(options).status().code(), absl::StatusCode::kUnimplemented);
+}
+
+TEST(RunBenchTest, UnreachableTargetIsUnavailableAfterTimeout) {
+  if (!std::filesystem::exists(testing::ModelsDir() + "/images")) {
+    GTEST_SKIP() << "no " << testing::ModelsDir() << "/images; run `make setup`";
+  }
+  BenchOptions options = ShortOptions("http://127.0.0.1:" + std::to_string(UnusedPort()));
+  options.timeout = milliseconds(300);
+  auto report = RunBench(options);
+  EXPECT_EQ(report.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(report.status().message().find("not ready after 300 ms"), std::string_view::npos)
+      << report.status();
+}
+
+BenchReport SyntheticReport() {
+  BenchReport r;
+  r.target = "http://edge:8001";
+  r.cameras = 4;
+  r.mix = {"face", "object"};
+  r.mode = "open-loop";
+  r.rate = 40;
+  r.protocol = "v2";
+  r.duration_s = r.measured_s = 10;
+  r.requests = 402;
+  r.succeeded = 400;
+  r.errors = 2;
+  r.errors_by_kind = {{"429", 2}};
+  r.error_examples = {{"429", "HTTP 429: queues full"}};
+  r.throughput_rps = 40;
+  r.latency = {400, 10, 20, 30, 12, 40};
+  r.per_device["n1/cpu0"] = {"n1", "cpu0", "cpu", false, 300, 0.75, 8, 1};
+  r.per_device["n1/npu0"] = {"n1", "npu0", "npu", true, 100, 0.25, 3, 0.5};
+  r.per_type["face"] = {200, 0, {200, 9, 18, 25, 10, 30}};
+  r.per_type["object"] = {200, 2, {200, 11, 22, 35, 14, 40}};
+  return r;
+}
+
+TEST(FormatTest, JsonHasTheDocumentedShape) {
+  const nlohmann::json json = ToJson(SyntheticReport());
+  EXPECT_EQ(json["throughput_rps"], 40.0);
+  EXPECT_EQ(json["latency_ms"]["p50"], 10.0);
+  EXPECT_EQ(json["latency_ms"]["p99"], 30.0);
+  EXPECT_EQ(json["errors"]["total"], 2);
+  EXPECT_EQ(json["errors"]["by_kind"]["429"], 2);
+  EXPECT_EQ(json["per_device"]["n1/npu0"]["share"], 0.25);
+  EXPECT_EQ(json["per_device"]["n1/npu0"]["emulated"], true);
+  EXPECT_EQ(json["per_device"]["n1/cpu0"]["device_kind"], "cpu");
+  EXPECT_EQ(json["per_type"]["object"]["latency_ms"]["p99"], 35.0);
+  EXPECT_EQ(json["config"]["mode"], "open-loop");
+  EXPECT_EQ(json["config"]["mix"], (nlohmann::json{"face", "object"}));
+}
+
+TEST(FormatTest, TableListsDevicesSharesAndLatency) {
+  const std::string table = FormatTable(SyntheticReport());
+  EXPECT_NE(table.find("n1/cpu0"), std::string::npos) << table;
+  EXPECT_NE(table.find("75.0%"), std::string::npos) << table;
+  EXPECT_NE(table.find("npu*"), std::string::npos) << table;
+  EXPECT_NE(table.find("p99 30.00"), std::string::npos) << table;
+  EXPECT_NE(table.find("HTTP 429: queues full"), std::string::npos) << table;
+}
+
+// The real agent serving `face` on its CPU only.
+class BenchE2ETest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const std::string binary = testing::HeteroaccelBinary();
+    if (!std::filesystem::exists(binary)) {
+      GTEST_SKIP() << "no agent binary at " << binary
+                   << "; build `heteroaccel` or set HETEROACCEL_BINARY";
+    }
+    auto process =
+        testing::Subprocess::Start({binary, "agent", "--listen", "127.0.0.1:0", "--no-opencl",
+                                    "--models", "face", "--models-dir", testing::ModelsDir()});
+    ASSERT_TRUE(process.ok()) << process.status();
+    agent_ = std::move(*process);
+    auto line = agent_->WaitForLine("listening on http://", std::chrono::seconds(60));
+    ASSERT_TRUE(line.has_value()) << agent_->Output();
+    url_ = line->substr(line->find("http://"));
+  }
+
+  std::unique_ptr<testing::Subprocess> agent_;
+  std::string url_;
+};
+
+TEST_F(BenchE2ETest, ClosedLoopOnFaceUsesTheCpu) {
+  auto report = RunBench(ShortOptions(url_));
+  ASSERT_TRUE(report.ok()) << report.status() << "\n" << agent_->Output();
+  EXPECT_GT(report->throughput_rps, 0);
+  EXPECT_EQ(report->errors, 0u) << FormatTable(*report);
+  EXPECT_EQ(report->mode, "closed-loop");
+  ASSERT_EQ(report->per_device.size(), 1u) << FormatTable(*report);
+  const auto& [key, device] = *report->per_device.begin();
+  EXPECT_TRUE(key.ends_with("/cpu0")) << key;
+  EXPECT_DOUBLE_EQ(device.share, 1.0);
+  EXPECT_EQ(device.count, report->succeeded);
+  EXPECT_GT(device.mean_compute_ms, 0);
+  EXPECT_EQ(report->per_type.at("face").count, report->succeeded);
+  EXPECT_GT(report->latency.p50, 0);
+  EXPECT_LE(report->latency.p50, report->latency.p99);
+}
+
+TEST_F(BenchE2ETest, OpenLoopKeepsToTheRate) {
+  BenchOptions options = ShortOptions(url_);
+  options.rate = 20;
+  options.protocol = client::Protocol::kV1;
+  auto report = RunBench(options);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->mode, "open-loop");
+  EXPECT_EQ(report->errors, 0u) << FormatTable(*report);
+  // 20 req/s for 2 s: 40 due. Never more (one at each edge of the window); fewer
+  // only if the CPU falls behind.
+  EXPECT_GE(report->requests, 32u) << FormatTable(*report);
+  EXPECT_LE(report->requests, 44u) << FormatTable(*report);
+}
+
+TEST_F(BenchE2ETest, TypeTheTargetDoesNotServeIsNotFound) {
+  BenchOptions options = ShortOptions(url_);
+  options.mix = {"face", "object"};
+  auto report = RunBench(options);
+  EXPECT_EQ(report.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_NE(report.status().message().find("'object'"), std::string_view::npos) << report.status();
+}
+
+}  // namespace
+}  // namespace heteroaccel::loadgen

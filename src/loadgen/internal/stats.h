@@ -1,0 +1,85 @@
+// Per-camera recording and the statistics RunBench reports: percentiles, the
+// split of requests over devices and inference types.
+//
+// A CameraRecord belongs to one camera thread, which alone writes it while the
+// bench runs; Aggregate reads all of them after the threads are joined. Nothing
+// here locks. Recording a success allocates only when a camera meets a device
+// for the first time or its sample vector grows (amortised); devices are found
+// by a linear scan, since a cluster has few of them.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "loadgen/bench.h"
+
+namespace heteroaccel::loadgen::internal {
+
+// One successful request inside the measured window.
+struct Sample {
+  float latency_ms = 0;
+  uint32_t type = 0;  // index into the bench's distinct inference types
+};
+
+// Requests one (node, device) served for one camera.
+struct DeviceTally {
+  std::string node;
+  std::string device;
+  std::string device_kind;
+  bool emulated = false;
+  uint64_t count = 0;
+  double compute_ms_sum = 0;
+  double queue_ms_sum = 0;
+};
+
+class CameraRecord {
+ public:
+  // `types`: the number of distinct inference types; `expected_samples`: a
+  // capacity hint.
+  CameraRecord(size_t types, size_t expected_samples);
+
+  // `served_by` is InferResult::served_by: node, device, device_kind, emulated,
+  // queue_ms, compute_ms (absent fields read as "?", false, 0).
+  void RecordSuccess(uint32_t type, double latency_ms, const nlohmann::json& served_by);
+  void RecordError(uint32_t type, const absl::Status& status);
+  void RecordLate() { ++late_; }
+
+  const std::vector<Sample>& samples() const { return samples_; }
+  const std::vector<DeviceTally>& devices() const { return devices_; }
+  const std::vector<uint64_t>& type_errors() const { return type_errors_; }
+  const std::map<std::string, uint64_t>& errors_by_kind() const { return errors_by_kind_; }
+  const std::map<std::string, std::string>& error_examples() const { return error_examples_; }
+  uint64_t late() const { return late_; }
+
+ private:
+  std::vector<Sample> samples_;
+  std::vector<DeviceTally> devices_;
+  std::vector<uint64_t> type_errors_;
+  std::map<std::string, uint64_t> errors_by_kind_;
+  std::map<std::string, std::string> error_examples_;
+  uint64_t late_ = 0;
+};
+
+// The kind an InferClient error is counted under: the HTTP status ("429") when
+// the server answered, "timeout" for DeadlineExceeded, "transport" for other
+// connection failures (Unavailable), "bad_response" for anything else.
+std::string ErrorKind(const absl::Status& status);
+
+// The q-quantile (q in [0, 1]) of ascending `sorted`, interpolating linearly
+// between the closest ranks (numpy's default); 0 when empty.
+double Percentile(const std::vector<double>& sorted, double q);
+
+// p50/p95/p99/mean/max of `values` (any order; sorted in place).
+LatencySummary Summarize(std::vector<double>& values);
+
+// Fills the result fields of `report` (requests onwards; not the configuration
+// echo) from the cameras' records. `types` names the distinct inference types
+// that Sample::type indexes.
+void Aggregate(const std::vector<CameraRecord>& cameras, const std::vector<std::string>& types,
+               double measured_s, BenchReport& report);
+
+}  // namespace heteroaccel::loadgen::internal

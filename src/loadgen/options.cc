@@ -1,0 +1,91 @@
+// ParseDuration and ValidateBenchOptions: everything about BenchOptions that
+// needs neither the network nor the disk.
+#include <cmath>
+#include <limits>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "loadgen/bench.h"
+
+namespace heteroaccel::loadgen {
+namespace {
+
+// Milliseconds per unit; 0 for an unknown unit.
+double UnitMilliseconds(absl::string_view unit) {
+  if (unit == "ms") return 1;
+  if (unit == "s") return 1e3;
+  if (unit == "m") return 60e3;
+  if (unit == "h") return 3600e3;
+  return 0;
+}
+
+absl::Status DurationError(std::string_view text, std::string_view why) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("invalid duration '", std::string(text), "': ", std::string(why),
+                   "; use a number and ms, s, m or h, e.g. 20s, 500ms, 2m"));
+}
+
+}  // namespace
+
+absl::StatusOr<std::chrono::milliseconds> ParseDuration(std::string_view text) {
+  // Debian's absl::string_view is its own type, not std::string_view.
+  const absl::string_view trimmed =
+      absl::StripAsciiWhitespace(absl::string_view(text.data(), text.size()));
+  size_t digits = 0;
+  while (digits < trimmed.size() &&
+         (absl::ascii_isdigit(static_cast<unsigned char>(trimmed[digits])) ||
+          trimmed[digits] == '.')) {
+    ++digits;
+  }
+  if (trimmed.empty()) return DurationError(text, "empty");
+  if (digits == 0) return DurationError(text, "expected a non-negative number first");
+  if (digits == trimmed.size()) return DurationError(text, "missing unit");
+  double value = 0;
+  if (!absl::SimpleAtod(trimmed.substr(0, digits), &value) || !std::isfinite(value)) {
+    return DurationError(text, "malformed number");
+  }
+  const double unit = UnitMilliseconds(trimmed.substr(digits));
+  if (unit == 0) return DurationError(text, "unknown unit");
+  const double ms = std::round(value * unit);
+  // A year is far beyond any benchmark, and keeps the arithmetic below overflow.
+  if (ms > 365.0 * 24 * 3600e3) return DurationError(text, "too long");
+  return std::chrono::milliseconds(static_cast<int64_t>(ms));
+}
+
+absl::Status ValidateBenchOptions(const BenchOptions& options) {
+  if (options.target.empty()) return absl::InvalidArgumentError("--target is required");
+  if (options.cameras < 1 || options.cameras > 1024) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--cameras must be between 1 and 1024, not ", options.cameras));
+  }
+  if (options.mix.empty()) {
+    return absl::InvalidArgumentError("--mix needs at least one inference type");
+  }
+  for (const std::string& type : options.mix) {
+    if (type.empty() || type.find_first_of("/?#& ") != std::string::npos) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--mix: '", type, "' is not an inference type name"));
+    }
+  }
+  if (options.duration <= std::chrono::milliseconds::zero()) {
+    return absl::InvalidArgumentError("--duration must be positive");
+  }
+  if (options.warmup < std::chrono::milliseconds::zero()) {
+    return absl::InvalidArgumentError("--warmup must not be negative");
+  }
+  if (options.timeout <= std::chrono::milliseconds::zero()) {
+    return absl::InvalidArgumentError("--timeout must be positive");
+  }
+  if (options.rate && !(*options.rate > 0 && *options.rate <= 1e6)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--rate must be between 0 and 1e6 requests/s, not ", *options.rate));
+  }
+  if (options.deadline_ms && *options.deadline_ms <= 0) {
+    return absl::InvalidArgumentError("--deadline-ms must be positive");
+  }
+  if (options.images_dir.empty()) return absl::InvalidArgumentError("--images is empty");
+  return absl::OkStatus();
+}
+
+}  // namespace heteroaccel::loadgen

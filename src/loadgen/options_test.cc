@@ -1,0 +1,88 @@
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "loadgen/bench.h"
+
+namespace heteroaccel::loadgen {
+namespace {
+
+using std::chrono::milliseconds;
+
+TEST(ParseDurationTest, AcceptsUnits) {
+  EXPECT_EQ(*ParseDuration("20s"), milliseconds(20'000));
+  EXPECT_EQ(*ParseDuration("500ms"), milliseconds(500));
+  EXPECT_EQ(*ParseDuration("2m"), milliseconds(120'000));
+  EXPECT_EQ(*ParseDuration("1h"), milliseconds(3'600'000));
+  EXPECT_EQ(*ParseDuration("0s"), milliseconds(0));
+  EXPECT_EQ(*ParseDuration(" 3s "), milliseconds(3'000));
+}
+
+TEST(ParseDurationTest, AcceptsFractionsRoundedToTheMillisecond) {
+  EXPECT_EQ(*ParseDuration("1.5s"), milliseconds(1'500));
+  EXPECT_EQ(*ParseDuration("0.25m"), milliseconds(15'000));
+  EXPECT_EQ(*ParseDuration("2.6ms"), milliseconds(3));
+}
+
+TEST(ParseDurationTest, RejectsMalformedText) {
+  struct Case {
+    const char* text;
+    const char* why;
+  };
+  for (const Case& c :
+       {Case{"", "empty"}, Case{"20", "missing unit"}, Case{"s", "number first"},
+        Case{"-1s", "number first"}, Case{"5 s", "unknown unit"}, Case{"5sec", "unknown unit"},
+        Case{"1.2.3s", "malformed number"}, Case{"100000000h", "too long"}}) {
+    auto parsed = ParseDuration(c.text);
+    ASSERT_FALSE(parsed.ok()) << c.text;
+    EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument) << c.text;
+    EXPECT_NE(parsed.status().message().find(c.why), std::string_view::npos)
+        << c.text << ": " << parsed.status();
+    EXPECT_NE(parsed.status().message().find("e.g. 20s"), std::string_view::npos);
+  }
+}
+
+BenchOptions ValidOptions() {
+  BenchOptions options;
+  options.target = "http://127.0.0.1:8001";
+  return options;
+}
+
+TEST(ValidateBenchOptionsTest, AcceptsDefaultsWithTarget) {
+  EXPECT_TRUE(ValidateBenchOptions(ValidOptions()).ok());
+}
+
+TEST(ValidateBenchOptionsTest, NamesTheFlagAtFault) {
+  struct Case {
+    void (*mutate)(BenchOptions&);
+    const char* flag;
+  };
+  const std::vector<Case> cases = {
+      {[](BenchOptions& o) { o.target.clear(); }, "--target"},
+      {[](BenchOptions& o) { o.cameras = 0; }, "--cameras"},
+      {[](BenchOptions& o) { o.cameras = 5000; }, "--cameras"},
+      {[](BenchOptions& o) { o.mix.clear(); }, "--mix"},
+      {[](BenchOptions& o) {
+         o.mix = {"face", ""};
+       },
+       "--mix"},
+      {[](BenchOptions& o) { o.mix = {"face/../x"}; }, "--mix"},
+      {[](BenchOptions& o) { o.duration = milliseconds(0); }, "--duration"},
+      {[](BenchOptions& o) { o.warmup = milliseconds(-1); }, "--warmup"},
+      {[](BenchOptions& o) { o.timeout = milliseconds(0); }, "--timeout"},
+      {[](BenchOptions& o) { o.rate = 0.0; }, "--rate"},
+      {[](BenchOptions& o) { o.rate = -3.0; }, "--rate"},
+      {[](BenchOptions& o) { o.deadline_ms = 0; }, "--deadline-ms"},
+      {[](BenchOptions& o) { o.images_dir.clear(); }, "--images"},
+  };
+  for (const Case& c : cases) {
+    BenchOptions options = ValidOptions();
+    c.mutate(options);
+    const absl::Status status = ValidateBenchOptions(options);
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << c.flag;
+    EXPECT_NE(status.message().find(c.flag), std::string_view::npos) << status;
+  }
+}
+
+}  // namespace
+}  // namespace heteroaccel::loadgen

@@ -1,0 +1,114 @@
+// ToJson and FormatTable: the two renderings of a BenchReport.
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "loadgen/bench.h"
+
+namespace heteroaccel::loadgen {
+namespace {
+
+// Milliseconds rounded to the microsecond, so the JSON stays readable.
+double Ms(double value) { return std::round(value * 1000.0) / 1000.0; }
+
+nlohmann::json LatencyJson(const LatencySummary& latency) {
+  return {{"p50", Ms(latency.p50)},
+          {"p95", Ms(latency.p95)},
+          {"p99", Ms(latency.p99)},
+          {"mean", Ms(latency.mean)},
+          {"max", Ms(latency.max)}};
+}
+
+nlohmann::json ConfigJson(const BenchReport& r) {
+  return {{"target", r.target},
+          {"cameras", r.cameras},
+          {"mix", r.mix},
+          {"mode", r.mode},
+          {"rate", r.rate ? nlohmann::json(*r.rate) : nlohmann::json(nullptr)},
+          {"protocol", r.protocol},
+          {"duration_s", r.duration_s},
+          {"warmup_s", r.warmup_s},
+          {"images", r.images}};
+}
+
+std::string Percent(double share) { return absl::StrFormat("%.1f%%", share * 100.0); }
+
+}  // namespace
+
+nlohmann::json ToJson(const BenchReport& r) {
+  nlohmann::json per_device = nlohmann::json::object();
+  for (const auto& [key, d] : r.per_device) {
+    per_device[key] = {{"node", d.node},
+                       {"device", d.device},
+                       {"device_kind", d.device_kind},
+                       {"emulated", d.emulated},
+                       {"count", d.count},
+                       {"share", d.share},
+                       {"mean_compute_ms", Ms(d.mean_compute_ms)},
+                       {"mean_queue_ms", Ms(d.mean_queue_ms)}};
+  }
+  nlohmann::json per_type = nlohmann::json::object();
+  for (const auto& [type, t] : r.per_type) {
+    per_type[type] = {
+        {"count", t.count}, {"errors", t.errors}, {"latency_ms", LatencyJson(t.latency)}};
+  }
+  return {{"config", ConfigJson(r)},
+          {"measured_s", r.measured_s},
+          {"requests", r.requests},
+          {"succeeded", r.succeeded},
+          {"throughput_rps", r.throughput_rps},
+          {"achieved_rate_rps", r.achieved_rate_rps},
+          {"late", r.late},
+          {"latency_ms", LatencyJson(r.latency)},
+          {"errors",
+           {{"total", r.errors}, {"by_kind", r.errors_by_kind}, {"examples", r.error_examples}}},
+          {"per_device", per_device},
+          {"per_type", per_type}};
+}
+
+std::string FormatTable(const BenchReport& r) {
+  std::string out = absl::StrFormat(
+      "bench %s: %d camera(s), mix %s, %s%s, %.1f s measured after %.1f s warm-up, protocol %s, "
+      "%d image(s)\n\n",
+      r.target, r.cameras, absl::StrJoin(r.mix, ","), r.mode,
+      r.rate ? absl::StrFormat(" at %.1f req/s", *r.rate) : "", r.duration_s, r.warmup_s,
+      r.protocol, r.images);
+  absl::StrAppendFormat(&out, "%-28s %-8s %10s %7s %11s %9s\n", "device", "kind", "inferences",
+                        "share", "compute ms", "queue ms");
+  for (const auto& [key, d] : r.per_device) {
+    absl::StrAppendFormat(&out, "%-28s %-8s %10d %7s %11.2f %9.2f\n", key,
+                          d.emulated ? absl::StrCat(d.device_kind, "*") : d.device_kind, d.count,
+                          Percent(d.share), d.mean_compute_ms, d.mean_queue_ms);
+  }
+  absl::StrAppendFormat(&out, "%-28s %-8s %10d %7s\n", "total", "", r.succeeded,
+                        Percent(r.succeeded ? 1.0 : 0.0));
+  bool any_emulated = false;
+  for (const auto& entry : r.per_device) any_emulated |= entry.second.emulated;
+  if (any_emulated) out += "(* emulated device)\n";
+
+  absl::StrAppendFormat(&out, "\nthroughput  %.1f inferences/s (%d ok, %d error(s) in %.1f s)\n",
+                        r.throughput_rps, r.succeeded, r.errors, r.measured_s);
+  if (r.rate) {
+    absl::StrAppendFormat(&out, "rate        %.1f req/s achieved of %.1f requested, %d late\n",
+                          r.achieved_rate_rps, *r.rate, r.late);
+  }
+  const LatencySummary& l = r.latency;
+  absl::StrAppendFormat(&out, "latency ms  p50 %.2f  p95 %.2f  p99 %.2f  mean %.2f  max %.2f\n",
+                        l.p50, l.p95, l.p99, l.mean, l.max);
+  for (const auto& [type, t] : r.per_type) {
+    absl::StrAppendFormat(&out, "  %-10s %8d ok %6d err  p50 %.2f  p99 %.2f ms\n", type, t.count,
+                          t.errors, t.latency.p50, t.latency.p99);
+  }
+  if (r.errors > 0) {
+    out += "errors\n";
+    for (const auto& [kind, n] : r.errors_by_kind) {
+      const auto example = r.error_examples.find(kind);
+      absl::StrAppendFormat(&out, "  %-12s %8d  e.g. %s\n", kind, n,
+                            example == r.error_examples.end() ? "" : example->second);
+    }
+  }
+  return out;
+}
+
+}  // namespace heteroaccel::loadgen
