@@ -12,7 +12,6 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-
 #include <opencv2/imgcodecs.hpp>
 
 #include "loadgen/bench.h"
@@ -57,13 +56,13 @@ devices:
   - {id: zero0, kind: gpu, name: Zero-cost device, slots: 4, default_latency_ms: 0}
 )";
   const std::string binary = testing::HeteroaccelBinary();
-  auto server = *testing::Subprocess::Start({binary, "server", "--listen", "127.0.0.1:0",
-                                             "--queue-capacity", "4096"});
+  auto server = *testing::Subprocess::Start(
+      {binary, "server", "--listen", "127.0.0.1:0", "--queue-capacity", "4096"});
   const std::string server_url = UrlOf(*server);
-  auto agent = *testing::Subprocess::Start(
-      {binary, "agent", "--listen", "127.0.0.1:0", "--config", dir + "/agent.yaml", "--models",
-       "face", "--models-dir", testing::ModelsDir(), "--server", server_url, "--queue-capacity",
-       "4096"});
+  auto agent = *testing::Subprocess::Start({binary, "agent", "--listen", "127.0.0.1:0", "--config",
+                                            dir + "/agent.yaml", "--models", "face", "--models-dir",
+                                            testing::ModelsDir(), "--server", server_url,
+                                            "--queue-capacity", "4096"});
   const std::string agent_url = UrlOf(*agent);
   if (server_url.empty() || agent_url.empty() ||
       !agent->WaitForLine("ready", std::chrono::minutes(2))) {
@@ -73,7 +72,8 @@ devices:
   }
   const loadgen::BenchReport direct = Bench(agent_url, dir + "/images", 8, rate, seconds);
   const loadgen::BenchReport routed = Bench(server_url, dir + "/images", 8, rate, seconds);
-  const loadgen::BenchReport max = Bench(server_url, dir + "/images", connections, std::nullopt, seconds);
+  const loadgen::BenchReport max =
+      Bench(server_url, dir + "/images", connections, std::nullopt, seconds);
   const loadgen::BenchReport max_direct =
       Bench(agent_url, dir + "/images", connections, std::nullopt, seconds);
   nlohmann::json out = {
@@ -113,12 +113,17 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&] { return i + 1 < argc ? std::string(argv[++i]) : std::string(); };
-    if (a == "--json") json = true;
-    else if (a == "--rate") rate = std::stod(next());
-    else if (a == "--seconds") seconds = std::stod(next());
-    else if (a == "--connections") connections = std::stoi(next());
+    if (a == "--json")
+      json = true;
+    else if (a == "--rate")
+      rate = std::stod(next());
+    else if (a == "--seconds")
+      seconds = std::stod(next());
+    else if (a == "--connections")
+      connections = std::stoi(next());
     else {
-      std::fprintf(stderr, "usage: server_overhead [--rate R] [--seconds S] [--connections N] [--json]\n");
+      std::fprintf(stderr,
+                   "usage: server_overhead [--rate R] [--seconds S] [--connections N] [--json]\n");
       return 2;
     }
   }

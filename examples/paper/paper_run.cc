@@ -23,6 +23,7 @@ struct Flags {
   std::string models = "models";
   std::vector<std::string> mix = {"face", "object"};
   int cameras = 4;
+  int inflight = 8;  // frames a camera may have outstanding
   double seconds = 20;
   double rate = 1000.0 / 21.8;  // the paper's interval between requests in run B
   bool json = false;
@@ -64,9 +65,9 @@ absl::StatusOr<nlohmann::json> RunPolicy(const Flags& f, const std::string& poli
   std::vector<std::unique_ptr<testing::Subprocess>> agents;
   for (const char* node : {"node-g", "node-f", "node-n"}) {
     auto agent = testing::Subprocess::Start(
-        {f.binary, "agent", "--listen", "127.0.0.1:0", "--config",
-         f.dir + "/" + node + ".yaml", "--models-dir", f.models, "--models",
-         absl::StrJoin(f.mix, ","), "--server", url, "--cluster-token", token});
+        {f.binary, "agent", "--listen", "127.0.0.1:0", "--config", f.dir + "/" + node + ".yaml",
+         "--models-dir", f.models, "--models", absl::StrJoin(f.mix, ","), "--server", url,
+         "--cluster-token", token});
     if (!agent.ok()) return agent.status();
     agents.push_back(std::move(*agent));
   }
@@ -75,7 +76,8 @@ absl::StatusOr<nlohmann::json> RunPolicy(const Flags& f, const std::string& poli
   }
   auto http = *http::Client::Create(url);
   std::string mix_query;
-  for (const std::string& type : f.mix) absl::StrAppend(&mix_query, mix_query.empty() ? "" : ",", type, ":1");
+  for (const std::string& type : f.mix)
+    absl::StrAppend(&mix_query, mix_query.empty() ? "" : ",", type, ":1");
   auto capacity = http->Get("/v1/cluster/capacity?mix=" + mix_query);
   if (capacity.ok() && capacity->status == 200) {
     *ideal_rps = nlohmann::json::parse(capacity->body)["ideal_rps"].get<double>();
@@ -83,6 +85,7 @@ absl::StatusOr<nlohmann::json> RunPolicy(const Flags& f, const std::string& poli
   loadgen::BenchOptions options;
   options.target = url;
   options.cameras = f.cameras;
+  options.inflight = f.inflight;
   options.mix = f.mix;
   options.duration = std::chrono::milliseconds(static_cast<int64_t>(f.seconds * 1000));
   options.warmup = std::chrono::milliseconds(3000);
@@ -130,7 +133,8 @@ int Run(const Flags& f) {
     all[policy] = *result;
   }
   all["ideal_rps"] = ideal;
-  all["paper"] = {{"static_rps", 260 / 19.672}, {"idle_first_rps", 326 / 19.542},
+  all["paper"] = {{"static_rps", 260 / 19.672},
+                  {"idle_first_rps", 326 / 19.542},
                   {"idle_first_split", {{"gpu", 154}, {"npu", 134}, {"cpu", 37}, {"fpga", 1}}}};
   if (f.json) {
     std::printf("%s\n", all.dump(2).c_str());
@@ -148,17 +152,26 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&] { return i + 1 < argc ? std::string(argv[++i]) : std::string(); };
-    if (a == "--json") f.json = true;
-    else if (a == "--binary") f.binary = next();
-    else if (a == "--dir") f.dir = next();
-    else if (a == "--models-dir") f.models = next();
-    else if (a == "--seconds") f.seconds = std::stod(next());
-    else if (a == "--rate") f.rate = std::stod(next());
-    else if (a == "--cameras") f.cameras = std::stoi(next());
+    if (a == "--json")
+      f.json = true;
+    else if (a == "--binary")
+      f.binary = next();
+    else if (a == "--dir")
+      f.dir = next();
+    else if (a == "--models-dir")
+      f.models = next();
+    else if (a == "--seconds")
+      f.seconds = std::stod(next());
+    else if (a == "--rate")
+      f.rate = std::stod(next());
+    else if (a == "--cameras")
+      f.cameras = std::stoi(next());
+    else if (a == "--inflight")
+      f.inflight = std::stoi(next());
     else {
       std::fprintf(stderr,
                    "usage: paper_run [--json] [--seconds S] [--rate R] [--cameras N] "
-                   "[--binary PATH] [--dir DIR] [--models-dir DIR]\n");
+                   "[--inflight N] [--binary PATH] [--dir DIR] [--models-dir DIR]\n");
       return 2;
     }
   }

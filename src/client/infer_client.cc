@@ -8,29 +8,15 @@
 #include "absl/strings/str_format.h"
 #include "api/detections_codec.h"
 #include "common/status_macros.h"
+#include "protocol/errors.h"
 #include "protocol/inference.h"
 #include "protocol/metadata.h"
 
 namespace heteroaccel::client {
 namespace {
 
-// The inverse of protocol::ToHttpError, keeping the server's message.
 absl::Status StatusFromHttp(const http::ClientResponse& response) {
-  std::string message = response.body;
-  try {
-    auto json = nlohmann::json::parse(response.body);
-    if (json.contains("error")) message = json["error"].get<std::string>();
-  } catch (const nlohmann::json::exception&) {
-  }
-  message = absl::StrCat("HTTP ", response.status, ": ", message);
-  switch (response.status) {
-    case 400: case 413: case 415: return absl::InvalidArgumentError(message);
-    case 404: return absl::NotFoundError(message);
-    case 429: return absl::ResourceExhaustedError(message);
-    case 503: return absl::UnavailableError(message);
-    case 504: return absl::DeadlineExceededError(message);
-    default: return absl::InternalError(message);
-  }
+  return protocol::StatusFromHttp(response.status, response.body);
 }
 
 double MillisecondsSince(std::chrono::steady_clock::time_point start) {

@@ -27,12 +27,12 @@ absl::StatusOr<std::unique_ptr<GrpcClient>> GrpcClient::Create(std::string targe
   args.SetMaxSendMessageSize(options.max_message_bytes);
   std::shared_ptr<grpc::Channel> channel =
       grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
-  auto stub = inference::GRPCInferenceService::NewStub(channel);
+  auto stub = ::inference::GRPCInferenceService::NewStub(channel);
   return std::unique_ptr<GrpcClient>(new GrpcClient(std::move(target), options, std::move(stub)));
 }
 
 GrpcClient::GrpcClient(std::string target, GrpcClientOptions options,
-                       std::unique_ptr<inference::GRPCInferenceService::Stub> stub)
+                       std::unique_ptr<::inference::GRPCInferenceService::Stub> stub)
     : target_(std::move(target)), options_(options), stub_(std::move(stub)) {}
 
 void GrpcClient::Prepare(grpc::ClientContext& context) const {
@@ -42,7 +42,7 @@ void GrpcClient::Prepare(grpc::ClientContext& context) const {
 absl::StatusOr<bool> GrpcClient::ServerLive() {
   grpc::ClientContext context;
   Prepare(context);
-  inference::ServerLiveResponse response;
+  ::inference::ServerLiveResponse response;
   RETURN_IF_ERROR(FromGrpcStatus(stub_->ServerLive(&context, {}, &response)));
   return response.live();
 }
@@ -50,7 +50,7 @@ absl::StatusOr<bool> GrpcClient::ServerLive() {
 absl::StatusOr<bool> GrpcClient::ServerReady() {
   grpc::ClientContext context;
   Prepare(context);
-  inference::ServerReadyResponse response;
+  ::inference::ServerReadyResponse response;
   RETURN_IF_ERROR(FromGrpcStatus(stub_->ServerReady(&context, {}, &response)));
   return response.ready();
 }
@@ -58,10 +58,10 @@ absl::StatusOr<bool> GrpcClient::ServerReady() {
 absl::StatusOr<bool> GrpcClient::ModelReady(const std::string& model, const std::string& version) {
   grpc::ClientContext context;
   Prepare(context);
-  inference::ModelReadyRequest request;
+  ::inference::ModelReadyRequest request;
   request.set_name(model);
   request.set_version(version);
-  inference::ModelReadyResponse response;
+  ::inference::ModelReadyResponse response;
   RETURN_IF_ERROR(FromGrpcStatus(stub_->ModelReady(&context, request, &response)));
   return response.ready();
 }
@@ -69,7 +69,7 @@ absl::StatusOr<bool> GrpcClient::ModelReady(const std::string& model, const std:
 absl::StatusOr<nlohmann::json> GrpcClient::ServerMetadata() {
   grpc::ClientContext context;
   Prepare(context);
-  inference::ServerMetadataResponse response;
+  ::inference::ServerMetadataResponse response;
   RETURN_IF_ERROR(FromGrpcStatus(stub_->ServerMetadata(&context, {}, &response)));
   return ServerMetadataFromProto(response);
 }
@@ -78,10 +78,10 @@ absl::StatusOr<protocol::ModelMetadata> GrpcClient::ModelMetadata(const std::str
                                                                   const std::string& version) {
   grpc::ClientContext context;
   Prepare(context);
-  inference::ModelMetadataRequest request;
+  ::inference::ModelMetadataRequest request;
   request.set_name(model);
   request.set_version(version);
-  inference::ModelMetadataResponse response;
+  ::inference::ModelMetadataResponse response;
   RETURN_IF_ERROR(FromGrpcStatus(stub_->ModelMetadata(&context, request, &response)));
   return ModelMetadataFromProto(response);
 }
@@ -89,17 +89,17 @@ absl::StatusOr<protocol::ModelMetadata> GrpcClient::ModelMetadata(const std::str
 absl::StatusOr<protocol::InferResponse> GrpcClient::Infer(const std::string& model,
                                                           const std::string& version,
                                                           const protocol::InferRequest& request) {
-  ASSIGN_OR_RETURN(const inference::ModelInferRequest proto,
+  ASSIGN_OR_RETURN(const ::inference::ModelInferRequest proto,
                    InferRequestToProto(request, model, version, options_.encoding));
-  ASSIGN_OR_RETURN(const inference::ModelInferResponse response, ModelInfer(proto));
+  ASSIGN_OR_RETURN(const ::inference::ModelInferResponse response, ModelInfer(proto));
   return InferResponseFromProto(response);
 }
 
-absl::StatusOr<inference::ModelInferResponse> GrpcClient::ModelInfer(
-    const inference::ModelInferRequest& request) {
+absl::StatusOr<::inference::ModelInferResponse> GrpcClient::ModelInfer(
+    const ::inference::ModelInferRequest& request) {
   grpc::ClientContext context;
   Prepare(context);
-  inference::ModelInferResponse response;
+  ::inference::ModelInferResponse response;
   RETURN_IF_ERROR(FromGrpcStatus(stub_->ModelInfer(&context, request, &response)));
   return response;
 }

@@ -59,21 +59,21 @@ class GrpcClient {
 
   // Sends a hand-built message unchanged, for callers that need fields or
   // mistakes the typed API does not produce.
-  absl::StatusOr<inference::ModelInferResponse> ModelInfer(
-      const inference::ModelInferRequest& request);
+  absl::StatusOr<::inference::ModelInferResponse> ModelInfer(
+      const ::inference::ModelInferRequest& request);
 
   const std::string& target() const { return target_; }
 
  private:
   GrpcClient(std::string target, GrpcClientOptions options,
-             std::unique_ptr<inference::GRPCInferenceService::Stub> stub);
+             std::unique_ptr<::inference::GRPCInferenceService::Stub> stub);
 
   // Sets the call's deadline.
   void Prepare(grpc::ClientContext& context) const;
 
   const std::string target_;
   const GrpcClientOptions options_;
-  const std::unique_ptr<inference::GRPCInferenceService::Stub> stub_;
+  const std::unique_ptr<::inference::GRPCInferenceService::Stub> stub_;
 };
 
 }  // namespace heteroaccel::grpcfront

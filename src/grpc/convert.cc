@@ -15,7 +15,7 @@
 namespace heteroaccel::grpcfront {
 namespace {
 
-using inference::InferParameter;
+using ::inference::InferParameter;
 using json = nlohmann::json;
 using protocol::internal::StrCat;
 
@@ -135,7 +135,7 @@ absl::StatusOr<std::vector<protocol::Tensor>> TensorsFromProto(
 }
 
 absl::StatusOr<std::vector<protocol::RequestedOutput>> RequestedOutputsFromProto(
-    const inference::ModelInferRequest& proto, bool binary_default,
+    const ::inference::ModelInferRequest& proto, bool binary_default,
     const protocol::Limits& limits) {
   if (static_cast<size_t>(proto.outputs_size()) > limits.max_tensors) {
     return absl::InvalidArgumentError(StrCat("request asks for ", proto.outputs_size(),
@@ -163,7 +163,7 @@ absl::StatusOr<std::vector<protocol::RequestedOutput>> RequestedOutputsFromProto
   return outputs;
 }
 
-absl::StatusOr<protocol::InferRequest> RequestFromProto(const inference::ModelInferRequest& proto,
+absl::StatusOr<protocol::InferRequest> RequestFromProto(const ::inference::ModelInferRequest& proto,
                                                         const protocol::Limits& limits) {
   protocol::InferRequest request;
   request.id = proto.id();
@@ -191,7 +191,7 @@ protocol::Tensor* FindTensor(std::vector<protocol::Tensor>& tensors, std::string
   return nullptr;
 }
 
-absl::Status AppendRawOutput(protocol::Tensor& tensor, inference::ModelInferResponse* proto) {
+absl::Status AppendRawOutput(protocol::Tensor& tensor, ::inference::ModelInferResponse* proto) {
   if (absl::Status s = protocol::ValidateTensorData(tensor, "output"); !s.ok()) {
     return absl::InternalError(StrCat("the model produced a malformed output: ", s.message()));
   }
@@ -210,14 +210,14 @@ std::string StringMember(const json& object, const char* key) {
 }
 
 void TensorSpecToProto(const protocol::TensorSpec& spec,
-                       inference::ModelMetadataResponse::TensorMetadata* out) {
+                       ::inference::ModelMetadataResponse::TensorMetadata* out) {
   out->set_name(spec.name);
   out->set_datatype(std::string(protocol::DataTypeName(spec.datatype)));
   out->mutable_shape()->Add(spec.shape.begin(), spec.shape.end());
 }
 
 absl::StatusOr<protocol::TensorSpec> TensorSpecFromProto(
-    const inference::ModelMetadataResponse::TensorMetadata& proto, std::string_view role) {
+    const ::inference::ModelMetadataResponse::TensorMetadata& proto, std::string_view role) {
   protocol::TensorSpec spec;
   spec.name = proto.name();
   absl::StatusOr<protocol::DataType> type = protocol::ParseDataType(proto.datatype());
@@ -265,7 +265,7 @@ void ParametersFromJson(const json& json_value, ParameterMap* parameters) {
 }
 
 absl::StatusOr<protocol::InferRequest> InferRequestFromProto(
-    const inference::ModelInferRequest& proto, const protocol::Limits& limits) {
+    const ::inference::ModelInferRequest& proto, const protocol::Limits& limits) {
   try {
     return RequestFromProto(proto, limits);
   } catch (const std::bad_alloc&) {
@@ -273,10 +273,10 @@ absl::StatusOr<protocol::InferRequest> InferRequestFromProto(
   }
 }
 
-absl::StatusOr<inference::ModelInferRequest> InferRequestToProto(
+absl::StatusOr<::inference::ModelInferRequest> InferRequestToProto(
     const protocol::InferRequest& request, std::string_view model, std::string_view version,
     ContentsEncoding encoding) {
-  inference::ModelInferRequest proto;
+  ::inference::ModelInferRequest proto;
   proto.set_model_name(std::string(model));
   proto.set_model_version(std::string(version));
   proto.set_id(request.id);
@@ -301,7 +301,7 @@ absl::StatusOr<inference::ModelInferRequest> InferRequestToProto(
 
 absl::Status InferResponseToProto(protocol::InferResponse response,
                                   const protocol::InferRequest& request,
-                                  inference::ModelInferResponse* proto) {
+                                  ::inference::ModelInferResponse* proto) {
   proto->set_model_name(response.model_name);
   proto->set_model_version(response.model_version);
   proto->set_id(response.id.empty() ? request.id : response.id);
@@ -323,7 +323,7 @@ absl::Status InferResponseToProto(protocol::InferResponse response,
 }
 
 absl::StatusOr<protocol::InferResponse> InferResponseFromProto(
-    const inference::ModelInferResponse& proto, const protocol::Limits& limits) {
+    const ::inference::ModelInferResponse& proto, const protocol::Limits& limits) {
   protocol::InferResponse response;
   response.model_name = proto.model_name();
   response.model_version = proto.model_version();
@@ -334,8 +334,8 @@ absl::StatusOr<protocol::InferResponse> InferResponseFromProto(
   return response;
 }
 
-inference::ServerMetadataResponse ServerMetadataToProto(const json& metadata) {
-  inference::ServerMetadataResponse proto;
+::inference::ServerMetadataResponse ServerMetadataToProto(const json& metadata) {
+  ::inference::ServerMetadataResponse proto;
   proto.set_name(StringMember(metadata, "name"));
   proto.set_version(StringMember(metadata, "version"));
   if (metadata.is_object()) {
@@ -349,14 +349,14 @@ inference::ServerMetadataResponse ServerMetadataToProto(const json& metadata) {
   return proto;
 }
 
-json ServerMetadataFromProto(const inference::ServerMetadataResponse& proto) {
+json ServerMetadataFromProto(const ::inference::ServerMetadataResponse& proto) {
   return protocol::ServerMetadataJson(
       proto.name(), proto.version(),
       std::vector<std::string>(proto.extensions().begin(), proto.extensions().end()));
 }
 
-inference::ModelMetadataResponse ModelMetadataToProto(const protocol::ModelMetadata& metadata) {
-  inference::ModelMetadataResponse proto;
+::inference::ModelMetadataResponse ModelMetadataToProto(const protocol::ModelMetadata& metadata) {
+  ::inference::ModelMetadataResponse proto;
   proto.set_name(metadata.name);
   for (const std::string& v : metadata.versions) proto.add_versions(v);
   proto.set_platform(metadata.platform);
@@ -366,7 +366,7 @@ inference::ModelMetadataResponse ModelMetadataToProto(const protocol::ModelMetad
 }
 
 absl::StatusOr<protocol::ModelMetadata> ModelMetadataFromProto(
-    const inference::ModelMetadataResponse& proto) {
+    const ::inference::ModelMetadataResponse& proto) {
   protocol::ModelMetadata metadata;
   metadata.name = proto.name();
   metadata.versions.assign(proto.versions().begin(), proto.versions().end());

@@ -29,7 +29,7 @@
 
 namespace heteroaccel::grpcfront {
 
-using ParameterMap = google::protobuf::Map<std::string, inference::InferParameter>;
+using ParameterMap = google::protobuf::Map<std::string, ::inference::InferParameter>;
 
 // How tensor elements travel in a message.
 enum class ContentsEncoding {
@@ -58,11 +58,11 @@ void ParametersFromJson(const nlohmann::json& json, ParameterMap* parameters);
 // parameter and binary_data output parameters are lifted into the typed fields
 // as the HTTP parser does (they do not change how gRPC answers).
 absl::StatusOr<protocol::InferRequest> InferRequestFromProto(
-    const inference::ModelInferRequest& proto, const protocol::Limits& limits = {});
+    const ::inference::ModelInferRequest& proto, const protocol::Limits& limits = {});
 
 // Client side. InvalidArgument when an input's bytes do not match its shape,
 // or with kTyped for an FP16 input.
-absl::StatusOr<inference::ModelInferRequest> InferRequestToProto(
+absl::StatusOr<::inference::ModelInferRequest> InferRequestToProto(
     const protocol::InferRequest& request, std::string_view model, std::string_view version,
     ContentsEncoding encoding = ContentsEncoding::kRaw);
 
@@ -73,27 +73,27 @@ absl::StatusOr<inference::ModelInferRequest> InferRequestToProto(
 // (a bug in the service). Output bytes are moved out of `response`.
 absl::Status InferResponseToProto(protocol::InferResponse response,
                                   const protocol::InferRequest& request,
-                                  inference::ModelInferResponse* proto);
+                                  ::inference::ModelInferResponse* proto);
 
 // Client side: accepts raw_output_contents (one per output) or typed contents,
 // checked like a request.
 absl::StatusOr<protocol::InferResponse> InferResponseFromProto(
-    const inference::ModelInferResponse& proto, const protocol::Limits& limits = {});
+    const ::inference::ModelInferResponse& proto, const protocol::Limits& limits = {});
 
 // ---------------------------------------------------------------------------
 // Metadata.
 
 // From the {"name","version","extensions"} document; missing or mistyped
 // members are left empty.
-inference::ServerMetadataResponse ServerMetadataToProto(const nlohmann::json& metadata);
-nlohmann::json ServerMetadataFromProto(const inference::ServerMetadataResponse& proto);
+::inference::ServerMetadataResponse ServerMetadataToProto(const nlohmann::json& metadata);
+nlohmann::json ServerMetadataFromProto(const ::inference::ServerMetadataResponse& proto);
 
 // ModelMetadata::extra and TensorSpec::description have no field in the
 // message and are dropped.
-inference::ModelMetadataResponse ModelMetadataToProto(const protocol::ModelMetadata& metadata);
+::inference::ModelMetadataResponse ModelMetadataToProto(const protocol::ModelMetadata& metadata);
 // InvalidArgument for an unknown datatype.
 absl::StatusOr<protocol::ModelMetadata> ModelMetadataFromProto(
-    const inference::ModelMetadataResponse& proto);
+    const ::inference::ModelMetadataResponse& proto);
 
 // ---------------------------------------------------------------------------
 // Status codes. absl and gRPC share the canonical code space, so every code

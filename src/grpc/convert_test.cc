@@ -17,8 +17,8 @@ using json = nlohmann::json;
 using protocol::DataType;
 using protocol::Tensor;
 
-inference::ModelInferRequest RawRequest(const std::vector<Tensor>& inputs) {
-  inference::ModelInferRequest proto;
+::inference::ModelInferRequest RawRequest(const std::vector<Tensor>& inputs) {
+  ::inference::ModelInferRequest proto;
   proto.set_model_name("m");
   for (const Tensor& t : inputs) {
     auto* in = proto.add_inputs();
@@ -30,7 +30,7 @@ inference::ModelInferRequest RawRequest(const std::vector<Tensor>& inputs) {
   return proto;
 }
 
-void ExpectInvalid(const inference::ModelInferRequest& proto, const std::string& substring,
+void ExpectInvalid(const ::inference::ModelInferRequest& proto, const std::string& substring,
                    const protocol::Limits& limits = {}) {
   absl::StatusOr<protocol::InferRequest> r = InferRequestFromProto(proto, limits);
   ASSERT_FALSE(r.ok());
@@ -42,7 +42,7 @@ TEST(InferRequestFromProtoTest, ReadsRawContents) {
   const std::vector<float> values = {1.5f, -2.0f, 3.25f, 0.0f};
   const Tensor image = Tensor::FromFloats("image", {2, 2}, values);
   const Tensor text = Tensor::FromBytes("text", {"ab", "", std::string("\xff\x00z", 3)});
-  inference::ModelInferRequest proto = RawRequest({image, text});
+  ::inference::ModelInferRequest proto = RawRequest({image, text});
   proto.set_id("req-1");
   proto.add_outputs()->set_name("boxes");
 
@@ -82,7 +82,7 @@ TEST(InferRequestFromProtoTest, TypedContentsRoundTripEveryDatatype) {
   request.inputs.push_back(Tensor::FromValues<double>("f64", {2}, f64));
   request.inputs.push_back(Tensor::FromBytes("bytes", {"hello", ""}));
 
-  absl::StatusOr<inference::ModelInferRequest> proto =
+  absl::StatusOr<::inference::ModelInferRequest> proto =
       InferRequestToProto(request, "m", "1", ContentsEncoding::kTyped);
   ASSERT_TRUE(proto.ok()) << proto.status();
   EXPECT_EQ(proto->raw_input_contents_size(), 0);
@@ -95,7 +95,7 @@ TEST(InferRequestFromProtoTest, TypedContentsRoundTripEveryDatatype) {
 }
 
 TEST(InferRequestFromProtoTest, RejectsTypedValueOutOfRange) {
-  inference::ModelInferRequest proto;
+  ::inference::ModelInferRequest proto;
   auto* in = proto.add_inputs();
   in->set_name("x");
   in->set_datatype("INT8");
@@ -106,7 +106,7 @@ TEST(InferRequestFromProtoTest, RejectsTypedValueOutOfRange) {
 }
 
 TEST(InferRequestFromProtoTest, RejectsTypedElementsInTheWrongField) {
-  inference::ModelInferRequest proto;
+  ::inference::ModelInferRequest proto;
   auto* in = proto.add_inputs();
   in->set_name("x");
   in->set_datatype("FP32");
@@ -118,7 +118,7 @@ TEST(InferRequestFromProtoTest, RejectsTypedElementsInTheWrongField) {
 }
 
 TEST(InferRequestFromProtoTest, RejectsTypedCountMismatch) {
-  inference::ModelInferRequest proto;
+  ::inference::ModelInferRequest proto;
   auto* in = proto.add_inputs();
   in->set_name("x");
   in->set_datatype("FP32");
@@ -129,7 +129,7 @@ TEST(InferRequestFromProtoTest, RejectsTypedCountMismatch) {
 }
 
 TEST(InferRequestFromProtoTest, RejectsTypedFp16) {
-  inference::ModelInferRequest proto;
+  ::inference::ModelInferRequest proto;
   auto* in = proto.add_inputs();
   in->set_name("h");
   in->set_datatype("FP16");
@@ -151,7 +151,7 @@ TEST(InferRequestFromProtoTest, RejectsBrokenBytesFraming) {
 }
 
 TEST(InferRequestFromProtoTest, RejectsRawCountMismatch) {
-  inference::ModelInferRequest proto =
+  ::inference::ModelInferRequest proto =
       RawRequest({Tensor::FromInt32s("a", {1}, std::vector<int32_t>{1}),
                   Tensor::FromInt32s("b", {1}, std::vector<int32_t>{2})});
   proto.mutable_raw_input_contents()->RemoveLast();
@@ -159,7 +159,7 @@ TEST(InferRequestFromProtoTest, RejectsRawCountMismatch) {
 }
 
 TEST(InferRequestFromProtoTest, RejectsRawAndTypedTogether) {
-  inference::ModelInferRequest proto =
+  ::inference::ModelInferRequest proto =
       RawRequest({Tensor::FromInt32s("a", {1}, std::vector<int32_t>{1})});
   proto.mutable_inputs(0)->mutable_contents()->add_int_contents(1);
   ExpectInvalid(proto,
@@ -171,22 +171,22 @@ TEST(InferRequestFromProtoTest, RejectsBadNamesTypesAndShapes) {
   const Tensor a = Tensor::FromInt32s("a", {1}, std::vector<int32_t>{1});
   ExpectInvalid(RawRequest({a, a}), "duplicate input name 'a'");
 
-  inference::ModelInferRequest unnamed = RawRequest({a});
+  ::inference::ModelInferRequest unnamed = RawRequest({a});
   unnamed.mutable_inputs(0)->clear_name();
   ExpectInvalid(unnamed, "input 0 needs a non-empty name");
 
-  inference::ModelInferRequest bad_type = RawRequest({a});
+  ::inference::ModelInferRequest bad_type = RawRequest({a});
   bad_type.mutable_inputs(0)->set_datatype("FLOAT");
   ExpectInvalid(bad_type, "input 'a': unknown datatype 'FLOAT'");
 
-  inference::ModelInferRequest negative = RawRequest({a});
+  ::inference::ModelInferRequest negative = RawRequest({a});
   negative.mutable_inputs(0)->set_shape(0, -1);
   ExpectInvalid(negative, "input 'a': shape [-1] has a negative dimension");
 
-  inference::ModelInferRequest none;
+  ::inference::ModelInferRequest none;
   ExpectInvalid(none, "request needs at least one input");
 
-  inference::ModelInferRequest twice = RawRequest({a});
+  ::inference::ModelInferRequest twice = RawRequest({a});
   twice.add_outputs()->set_name("o");
   twice.add_outputs()->set_name("o");
   ExpectInvalid(twice, "output 'o' is requested twice");
@@ -242,7 +242,7 @@ TEST(ParametersTest, RejectsUnsetValue) {
 }
 
 TEST(ParametersTest, LiftsBinaryDataFlags) {
-  inference::ModelInferRequest proto =
+  ::inference::ModelInferRequest proto =
       RawRequest({Tensor::FromInt32s("a", {1}, std::vector<int32_t>{1})});
   (*proto.mutable_parameters())["binary_data_output"].set_bool_param(true);
   (*proto.mutable_parameters())["priority"].set_int64_param(2);
@@ -268,7 +268,7 @@ TEST(InferResponseToProtoTest, WritesRawOutputsAndEchoesId) {
                       Tensor::FromBytes("b", {"x"})};
   protocol::InferRequest request;
   request.id = "req-9";
-  inference::ModelInferResponse proto;
+  ::inference::ModelInferResponse proto;
   ASSERT_TRUE(InferResponseToProto(response, request, &proto).ok());
   EXPECT_EQ(proto.id(), "req-9");
   EXPECT_EQ(proto.model_version(), "2");
@@ -291,14 +291,14 @@ TEST(InferResponseToProtoTest, WritesOnlyRequestedOutputsInRequestOrder) {
                       Tensor::FromFloats("c", {1}, std::vector<float>{3})};
   protocol::InferRequest request;
   request.outputs = {{"c", false}, {"a", false}};
-  inference::ModelInferResponse proto;
+  ::inference::ModelInferResponse proto;
   ASSERT_TRUE(InferResponseToProto(response, request, &proto).ok());
   ASSERT_EQ(proto.outputs_size(), 2);
   EXPECT_EQ(proto.outputs(0).name(), "c");
   EXPECT_EQ(proto.outputs(1).name(), "a");
 
   request.outputs = {{"zzz", false}};
-  inference::ModelInferResponse unknown;
+  ::inference::ModelInferResponse unknown;
   absl::Status s = InferResponseToProto(response, request, &unknown);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(s.message()), HasSubstr("unknown output 'zzz'"));
@@ -307,7 +307,7 @@ TEST(InferResponseToProtoTest, WritesOnlyRequestedOutputsInRequestOrder) {
 TEST(InferResponseToProtoTest, MalformedOutputIsInternal) {
   protocol::InferResponse response;
   response.outputs = {Tensor::FromFloats("a", {2}, std::vector<float>{1})};
-  inference::ModelInferResponse proto;
+  ::inference::ModelInferResponse proto;
   absl::Status s = InferResponseToProto(response, {}, &proto);
   EXPECT_EQ(s.code(), absl::StatusCode::kInternal);
   EXPECT_THAT(std::string(s.message()), HasSubstr("malformed output: output 'a'"));
@@ -331,7 +331,7 @@ TEST(MetadataTest, ModelMetadataRoundTrip) {
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_EQ(*back, m);
 
-  inference::ModelMetadataResponse bad = ModelMetadataToProto(m);
+  ::inference::ModelMetadataResponse bad = ModelMetadataToProto(m);
   bad.mutable_inputs(0)->set_datatype("RGB");
   EXPECT_EQ(ModelMetadataFromProto(bad).status().code(), absl::StatusCode::kInvalidArgument);
 }
@@ -369,7 +369,7 @@ TEST(WireContractTest, FieldNumbersMatchTheSpecification) {
     const google::protobuf::FieldDescriptor* f = d->FindFieldByName(field);
     return f == nullptr ? -1 : f->number();
   };
-  const auto* req = inference::ModelInferRequest::descriptor();
+  const auto* req = ::inference::ModelInferRequest::descriptor();
   EXPECT_EQ(req->full_name(), "inference.ModelInferRequest");
   EXPECT_EQ(number(req, "model_name"), 1);
   EXPECT_EQ(number(req, "model_version"), 2);
@@ -378,45 +378,45 @@ TEST(WireContractTest, FieldNumbersMatchTheSpecification) {
   EXPECT_EQ(number(req, "inputs"), 5);
   EXPECT_EQ(number(req, "outputs"), 6);
   EXPECT_EQ(number(req, "raw_input_contents"), 7);
-  const auto* input = inference::ModelInferRequest::InferInputTensor::descriptor();
+  const auto* input = ::inference::ModelInferRequest::InferInputTensor::descriptor();
   EXPECT_EQ(number(input, "name"), 1);
   EXPECT_EQ(number(input, "datatype"), 2);
   EXPECT_EQ(number(input, "shape"), 3);
   EXPECT_EQ(number(input, "parameters"), 4);
   EXPECT_EQ(number(input, "contents"), 5);
-  const auto* wanted = inference::ModelInferRequest::InferRequestedOutputTensor::descriptor();
+  const auto* wanted = ::inference::ModelInferRequest::InferRequestedOutputTensor::descriptor();
   EXPECT_EQ(number(wanted, "name"), 1);
   EXPECT_EQ(number(wanted, "parameters"), 2);
-  const auto* resp = inference::ModelInferResponse::descriptor();
+  const auto* resp = ::inference::ModelInferResponse::descriptor();
   EXPECT_EQ(number(resp, "model_name"), 1);
   EXPECT_EQ(number(resp, "model_version"), 2);
   EXPECT_EQ(number(resp, "id"), 3);
   EXPECT_EQ(number(resp, "parameters"), 4);
   EXPECT_EQ(number(resp, "outputs"), 5);
   EXPECT_EQ(number(resp, "raw_output_contents"), 6);
-  const auto* output = inference::ModelInferResponse::InferOutputTensor::descriptor();
+  const auto* output = ::inference::ModelInferResponse::InferOutputTensor::descriptor();
   EXPECT_EQ(number(output, "contents"), 5);
-  const auto* param = inference::InferParameter::descriptor();
+  const auto* param = ::inference::InferParameter::descriptor();
   EXPECT_EQ(number(param, "bool_param"), 1);
   EXPECT_EQ(number(param, "int64_param"), 2);
   EXPECT_EQ(number(param, "string_param"), 3);
   EXPECT_EQ(number(param, "double_param"), 4);
   EXPECT_EQ(number(param, "uint64_param"), 5);
-  const auto* contents = inference::InferTensorContents::descriptor();
+  const auto* contents = ::inference::InferTensorContents::descriptor();
   const std::array<const char*, 8> fields = {"bool_contents", "int_contents",    "int64_contents",
                                              "uint_contents", "uint64_contents", "fp32_contents",
                                              "fp64_contents", "bytes_contents"};
   for (size_t i = 0; i < fields.size(); ++i) {
     EXPECT_EQ(number(contents, fields[i]), static_cast<int>(i) + 1) << fields[i];
   }
-  const auto* meta = inference::ModelMetadataResponse::descriptor();
+  const auto* meta = ::inference::ModelMetadataResponse::descriptor();
   EXPECT_EQ(number(meta, "name"), 1);
   EXPECT_EQ(number(meta, "versions"), 2);
   EXPECT_EQ(number(meta, "platform"), 3);
   EXPECT_EQ(number(meta, "inputs"), 4);
   EXPECT_EQ(number(meta, "outputs"), 5);
-  EXPECT_EQ(number(inference::ServerMetadataResponse::descriptor(), "extensions"), 3);
-  EXPECT_EQ(number(inference::ModelReadyRequest::descriptor(), "version"), 2);
+  EXPECT_EQ(number(::inference::ServerMetadataResponse::descriptor(), "extensions"), 3);
+  EXPECT_EQ(number(::inference::ModelReadyRequest::descriptor(), "version"), 2);
 }
 
 TEST(InferRequestToProtoTest, TypedEncodingRefusesFp16) {
@@ -428,7 +428,7 @@ TEST(InferRequestToProtoTest, TypedEncodingRefusesFp16) {
   half.data = std::string(2, '\0');
   request.inputs = {half};
   EXPECT_TRUE(InferRequestToProto(request, "m", "", ContentsEncoding::kRaw).ok());
-  absl::StatusOr<inference::ModelInferRequest> typed =
+  absl::StatusOr<::inference::ModelInferRequest> typed =
       InferRequestToProto(request, "m", "", ContentsEncoding::kTyped);
   EXPECT_EQ(typed.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(typed.status().message()), HasSubstr("send it as raw contents"));

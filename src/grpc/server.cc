@@ -33,7 +33,7 @@ grpc::Status NeedModelName(std::string_view field) {
 // by every copy of the `done` function handed to the service.
 class InferCompletion {
  public:
-  InferCompletion(grpc::ServerUnaryReactor* reactor, inference::ModelInferResponse* response,
+  InferCompletion(grpc::ServerUnaryReactor* reactor, ::inference::ModelInferResponse* response,
                   protocol::InferRequest echo)
       : reactor_(reactor), response_(response), echo_(std::move(echo)) {}
 
@@ -62,7 +62,7 @@ class InferCompletion {
 
  private:
   grpc::ServerUnaryReactor* const reactor_;
-  inference::ModelInferResponse* const response_;
+  ::inference::ModelInferResponse* const response_;
   // The request's id and requested outputs; its inputs went to the service.
   const protocol::InferRequest echo_;
   std::atomic<bool> finished_{false};
@@ -79,43 +79,43 @@ std::string WithPort(const std::string& listen, int port) {
 
 }  // namespace
 
-class GrpcServer::Service final : public inference::GRPCInferenceService::CallbackService {
+class GrpcServer::Service final : public ::inference::GRPCInferenceService::CallbackService {
  public:
   Service(InferenceService& service, protocol::Limits limits)
       : service_(service), limits_(limits) {}
 
   grpc::ServerUnaryReactor* ServerLive(grpc::CallbackServerContext* context,
-                                       const inference::ServerLiveRequest* /*request*/,
-                                       inference::ServerLiveResponse* response) override {
+                                       const ::inference::ServerLiveRequest* /*request*/,
+                                       ::inference::ServerLiveResponse* response) override {
     response->set_live(service_.Live());
     return FinishNow(context, grpc::Status::OK);
   }
 
   grpc::ServerUnaryReactor* ServerReady(grpc::CallbackServerContext* context,
-                                        const inference::ServerReadyRequest* /*request*/,
-                                        inference::ServerReadyResponse* response) override {
+                                        const ::inference::ServerReadyRequest* /*request*/,
+                                        ::inference::ServerReadyResponse* response) override {
     response->set_ready(service_.Ready());
     return FinishNow(context, grpc::Status::OK);
   }
 
   grpc::ServerUnaryReactor* ModelReady(grpc::CallbackServerContext* context,
-                                       const inference::ModelReadyRequest* request,
-                                       inference::ModelReadyResponse* response) override {
+                                       const ::inference::ModelReadyRequest* request,
+                                       ::inference::ModelReadyResponse* response) override {
     if (request->name().empty()) return FinishNow(context, NeedModelName("name"));
     response->set_ready(service_.ModelReady(request->name(), request->version()));
     return FinishNow(context, grpc::Status::OK);
   }
 
   grpc::ServerUnaryReactor* ServerMetadata(grpc::CallbackServerContext* context,
-                                           const inference::ServerMetadataRequest* /*request*/,
-                                           inference::ServerMetadataResponse* response) override {
+                                           const ::inference::ServerMetadataRequest* /*request*/,
+                                           ::inference::ServerMetadataResponse* response) override {
     *response = ServerMetadataToProto(service_.ServerMetadata());
     return FinishNow(context, grpc::Status::OK);
   }
 
   grpc::ServerUnaryReactor* ModelMetadata(grpc::CallbackServerContext* context,
-                                          const inference::ModelMetadataRequest* request,
-                                          inference::ModelMetadataResponse* response) override {
+                                          const ::inference::ModelMetadataRequest* request,
+                                          ::inference::ModelMetadataResponse* response) override {
     if (request->name().empty()) return FinishNow(context, NeedModelName("name"));
     absl::StatusOr<protocol::ModelMetadata> metadata =
         service_.ModelMetadata(request->name(), request->version());
@@ -125,8 +125,8 @@ class GrpcServer::Service final : public inference::GRPCInferenceService::Callba
   }
 
   grpc::ServerUnaryReactor* ModelInfer(grpc::CallbackServerContext* context,
-                                       const inference::ModelInferRequest* request,
-                                       inference::ModelInferResponse* response) override {
+                                       const ::inference::ModelInferRequest* request,
+                                       ::inference::ModelInferResponse* response) override {
     if (request->model_name().empty()) return FinishNow(context, NeedModelName("model_name"));
     absl::StatusOr<protocol::InferRequest> parsed = InferRequestFromProto(*request, limits_);
     if (!parsed.ok()) return FinishNow(context, ToGrpcStatus(parsed.status()));

@@ -304,7 +304,7 @@ TEST_F(GrpcServerTest, MapsServiceErrors) {
 }
 
 TEST_F(GrpcServerTest, RejectsMalformedRequestsWithInvalidArgument) {
-  inference::ModelInferRequest proto;
+  ::inference::ModelInferRequest proto;
   proto.set_model_name("echo");
   auto* in = proto.add_inputs();
   in->set_name("image");

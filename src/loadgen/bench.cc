@@ -177,7 +177,8 @@ class Camera {
     for (uint64_t k = 0;; ++k) {
       const auto due = first + std::chrono::duration_cast<SteadyClock::duration>(
                                    period * static_cast<double>(k));
-      if (due >= plan_.end) break;
+      // A camera stops at the end of the run, even with requests still overdue.
+      if (due >= plan_.end || SteadyClock::now() >= plan_.end) break;
       // Past due means the previous request was still outstanding at `due`.
       if (const auto now = SteadyClock::now(); now < due) {
         std::this_thread::sleep_until(due);
@@ -246,7 +247,8 @@ absl::StatusOr<BenchReport> RunBench(const BenchOptions& options) {
         "cannot send yet");
   }
   Plan plan;
-  plan.cameras = options.cameras;
+  const int streams = options.cameras * std::max(1, options.inflight);
+  plan.cameras = streams;
   plan.rate = options.rate;
   const std::vector<std::string> types = DistinctTypes(options.mix, plan.mix);
   for (const std::string& type : types) {
@@ -256,16 +258,15 @@ absl::StatusOr<BenchReport> RunBench(const BenchOptions& options) {
   RETURN_IF_ERROR(WaitReady(options.target, options.timeout, types));
 
   std::vector<std::unique_ptr<client::InferClient>> clients;
-  for (int i = 0; i < options.cameras; ++i) {
+  for (int i = 0; i < streams; ++i) {
     ASSIGN_OR_RETURN(auto c, client::InferClient::Create(options.target));
     clients.push_back(std::move(c));
   }
   const double measured_s = std::chrono::duration<double>(options.duration).count();
   const size_t hint =
-      options.rate
-          ? std::min(kMaxSamplesHint,
-                     static_cast<size_t>(*options.rate / options.cameras * measured_s * 1.1) + 16)
-          : kClosedLoopSamplesHint;
+      options.rate ? std::min(kMaxSamplesHint,
+                              static_cast<size_t>(*options.rate / streams * measured_s * 1.1) + 16)
+                   : kClosedLoopSamplesHint;
   std::vector<internal::CameraRecord> records;
   records.reserve(clients.size());
   for (size_t i = 0; i < clients.size(); ++i) records.emplace_back(types.size(), hint);
@@ -276,7 +277,7 @@ absl::StatusOr<BenchReport> RunBench(const BenchOptions& options) {
   {
     std::vector<std::jthread> threads;
     threads.reserve(clients.size());
-    for (int i = 0; i < options.cameras; ++i) {
+    for (int i = 0; i < streams; ++i) {
       threads.emplace_back([i, &plan, &clients, &records] {
         Camera(i, plan, std::move(clients[i]), records[i]).Run();
       });

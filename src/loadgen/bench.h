@@ -50,6 +50,9 @@ inline constexpr std::chrono::milliseconds kErrorPause{10};
 struct BenchOptions {
   std::string target;  // "http://host:port"
   int cameras = 4;
+  // Frames a camera may have outstanding (open and closed loop). A camera with
+  // inflight N runs as N staggered streams, each with 1/N of its rate.
+  int inflight = 1;
   std::vector<std::string> mix = {"face"};  // inference types; repeats weight a type
   std::chrono::milliseconds duration{20'000};
   std::chrono::milliseconds warmup{2'000};

@@ -59,6 +59,10 @@ absl::Status ValidateBenchOptions(const BenchOptions& options) {
     return absl::InvalidArgumentError(
         absl::StrCat("--cameras must be between 1 and 1024, not ", options.cameras));
   }
+  if (options.inflight < 1 || options.cameras * options.inflight > 4096) {
+    return absl::InvalidArgumentError(
+        "--inflight must be at least 1, with cameras x inflight at most 4096");
+  }
   if (options.mix.empty()) {
     return absl::InvalidArgumentError("--mix needs at least one inference type");
   }

@@ -1,5 +1,7 @@
 #include "protocol/errors.h"
 
+#include <nlohmann/json.hpp>
+
 #include <optional>
 
 #include "absl/strings/cord.h"
@@ -79,6 +81,37 @@ absl::Status PayloadTooLargeError(size_t limit) {
   return WithHttpStatus(
       absl::OutOfRangeError(StrCat("request body is larger than the limit of ", limit, " bytes")),
       413);
+}
+
+absl::Status StatusFromHttp(int http_status, std::string_view body) {
+  std::string message(body);
+  const nlohmann::json json = nlohmann::json::parse(body, nullptr, false);
+  if (json.is_object() && json.contains("error") && json["error"].is_string()) {
+    message = json["error"].get<std::string>();
+  }
+  message = "HTTP " + std::to_string(http_status) + ": " + message;
+  switch (http_status) {
+    case 400:
+    case 413:
+    case 415:
+      return absl::InvalidArgumentError(message);
+    case 401:
+      return absl::UnauthenticatedError(message);
+    case 403:
+      return absl::PermissionDeniedError(message);
+    case 404:
+      return absl::NotFoundError(message);
+    case 429:
+      return absl::ResourceExhaustedError(message);
+    case 501:
+      return absl::UnimplementedError(message);
+    case 503:
+      return absl::UnavailableError(message);
+    case 504:
+      return absl::DeadlineExceededError(message);
+    default:
+      return absl::InternalError(message);
+  }
 }
 
 }  // namespace heteroaccel::protocol

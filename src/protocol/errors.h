@@ -41,6 +41,10 @@ absl::Status WithHttpStatus(absl::Status status, int http_status);
 // The HTTP status ToHttpError would use for `status`.
 int HttpStatusFor(const absl::Status& status);
 
+// The inverse, for clients and proxies: an HTTP error answer as a Status whose
+// message is the body's "error" (or the body itself), prefixed "HTTP <code>: ".
+absl::Status StatusFromHttp(int http_status, std::string_view body);
+
 // OutOfRange with a 413 override: "request body is larger than the limit of
 // N bytes".
 absl::Status PayloadTooLargeError(size_t limit);

@@ -67,8 +67,8 @@ void AddClusterRoutes(http::Router& router, ServerContext& context) {
                  q = comma == std::string_view::npos ? std::string_view() : q.substr(comma + 1);
                }
                if (mix.empty()) {
-                 return r(ServerErrorResponse(absl::InvalidArgumentError(
-                     "give the mix as ?mix=face:1,object:1")));
+                 return r(ServerErrorResponse(
+                     absl::InvalidArgumentError("give the mix as ?mix=face:1,object:1")));
                }
                double total = 0;
                for (const auto& [type, share] : mix) total += share;

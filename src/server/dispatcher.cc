@@ -31,7 +31,8 @@ http::Response ErrorResponse(const absl::Status& status) {
 // Adds the server's part of "who served it and how long it took" to the
 // agent's answer: parameters (v2, JSON or the binary extension's JSON header)
 // or served_by (v1).
-http::Response Annotate(const http::ClientResponse& agent, bool v1, const nlohmann::json& extra) {
+http::Response Annotate(const http::ClientResponse& agent, bool v1, const nlohmann::json& extra,
+                        double* compute_seconds) {
   http::Response r;
   r.status = agent.status;
   r.content_type = std::string(agent.Header("content-type"));
@@ -44,6 +45,9 @@ http::Response Annotate(const http::ClientResponse& agent, bool v1, const nlohma
     return r;
   }
   nlohmann::json& target = v1 ? head["served_by"] : head["parameters"];
+  if (target.contains("compute_ms") && target["compute_ms"].is_number()) {
+    *compute_seconds = target["compute_ms"].get<double>() / 1e3;
+  }
   for (const auto& [key, value] : extra.items()) target[key] = value;
   r.body = head.dump();
   if (!header_length.empty()) {
@@ -431,17 +435,23 @@ class Dispatcher::Impl {
     Pending& p = it->second;
     const bool answered = response.ok() && response->status != 429 && response->status < 500;
     if (answered) {
+      const nlohmann::json extra = {{"server_queue_ms", SecondsBetween(p.arrival, p.bound) * 1e3},
+                                    {"attempts", p.attempt}};
+      // The device's own time (what the agent measured), so that estimates
+      // compare devices, not the network paths to them; the round trip when the
+      // agent did not say.
+      double service_seconds = seconds;
+      http::Response answer = Annotate(*response, task.v1, extra, &service_seconds);
       if (p.in_flight) {
         scheduler_.Complete(
-            task.id, std::chrono::duration_cast<Nanos>(std::chrono::duration<double>(seconds)),
+            task.id,
+            std::chrono::duration_cast<Nanos>(std::chrono::duration<double>(service_seconds)),
             response->status == 200);
       } else {
         scheduler_.Cancel(task.id);  // re-queued by a node failure, but the answer came
       }
-      const nlohmann::json extra = {{"server_queue_ms", SecondsBetween(p.arrival, p.bound) * 1e3},
-                                    {"attempts", p.attempt}};
       std::vector<Answer> answers;
-      answers.push_back(Finish(it, Annotate(*response, task.v1, extra)));
+      answers.push_back(Finish(it, std::move(answer)));
       lock.unlock();
       for (auto& [done, r] : answers) done(std::move(r));
       lock.lock();

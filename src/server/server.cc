@@ -5,7 +5,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "grpc/server.h"
 #include "http/server.h"
+#include "server/grpc_service.h"
 #include "server/handlers.h"
 
 namespace heteroaccel::server {
@@ -16,6 +18,8 @@ struct Server::State {
   std::unique_ptr<Dispatcher> dispatcher;
   std::unique_ptr<ServerContext> context;
   std::unique_ptr<http::Server> http;
+  std::unique_ptr<GrpcService> grpc_service;
+  std::unique_ptr<grpcfront::GrpcServer> grpc;
 };
 
 namespace {
@@ -61,6 +65,14 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerConfig& confi
     return r;
   };
   ASSIGN_OR_RETURN(state->http, http::Server::Create(options, std::move(router)));
+  if (!config.grpc_listen.empty()) {
+    state->grpc_service = std::make_unique<GrpcService>(*state->dispatcher);
+    grpcfront::GrpcServerOptions grpc_options;
+    grpc_options.listen = config.grpc_listen;
+    grpc_options.max_message_bytes = static_cast<int>(config.max_body_bytes);
+    ASSIGN_OR_RETURN(state->grpc,
+                     grpcfront::GrpcServer::Create(grpc_options, *state->grpc_service));
+  }
   return std::unique_ptr<Server>(new Server(std::move(state)));
 }
 
@@ -73,11 +85,12 @@ void Server::Start() {
 }
 
 void Server::Stop() {
+  if (state_->grpc) state_->grpc->Stop();
   state_->http->Stop();
   state_->dispatcher->Stop();
 }
 
 std::string Server::address() const { return state_->http->address(); }
-std::string Server::grpc_address() const { return ""; }
+std::string Server::grpc_address() const { return state_->grpc ? state_->grpc->address() : ""; }
 
 }  // namespace heteroaccel::server

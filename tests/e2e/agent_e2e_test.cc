@@ -18,7 +18,9 @@ namespace {
 using testing::ModelsDir;
 using testing::ReadFileOrDie;
 
-std::string Image(const std::string& name) { return ReadFileOrDie(ModelsDir() + "/images/" + name); }
+std::string Image(const std::string& name) {
+  return ReadFileOrDie(ModelsDir() + "/images/" + name);
+}
 
 // A running agent; the address it printed.
 struct RunningAgent {
@@ -27,8 +29,12 @@ struct RunningAgent {
 };
 
 RunningAgent StartAgent(std::vector<std::string> extra) {
-  std::vector<std::string> argv = {testing::HeteroaccelBinary(), "agent", "--listen",
-                                   "127.0.0.1:0", "--models-dir", ModelsDir()};
+  std::vector<std::string> argv = {testing::HeteroaccelBinary(),
+                                   "agent",
+                                   "--listen",
+                                   "127.0.0.1:0",
+                                   "--models-dir",
+                                   ModelsDir()};
   argv.insert(argv.end(), extra.begin(), extra.end());
   auto process = testing::Subprocess::Start(argv);
   EXPECT_TRUE(process.ok()) << process.status();
@@ -108,8 +114,8 @@ void ExpectLabel(const client::InferResult& r, const std::string& label, float m
 }
 
 TEST_F(AgentE2ETest, FaceAndObjectOnTheCpu) {
-  for (auto protocol : {client::Protocol::kV2Binary, client::Protocol::kV2Json,
-                        client::Protocol::kV1}) {
+  for (auto protocol :
+       {client::Protocol::kV2Binary, client::Protocol::kV2Json, client::Protocol::kV1}) {
     auto face = Infer("face", "astronaut.png", "cpu0", protocol);
     ExpectAstronautFace(face);
     EXPECT_EQ(face.served_by["device"], "cpu0");
@@ -146,9 +152,9 @@ TEST_F(AgentE2ETest, AcceptsRawRgbPixels) {
   request.inputs.push_back(t);
   auto body = protocol::EncodeInferRequest(request, true);
   auto http = http::Client::Create(agent_->url);
-  auto response = (*http)->Post("/v2/models/face/infer", body.content_type, body.body,
-                                {{"Inference-Header-Content-Length",
-                                  std::to_string(*body.json_header_length)}});
+  auto response = (*http)->Post(
+      "/v2/models/face/infer", body.content_type, body.body,
+      {{"Inference-Header-Content-Length", std::to_string(*body.json_header_length)}});
   ASSERT_TRUE(response.ok());
   EXPECT_EQ(response->status, 200) << response->body;
   auto json = nlohmann::json::parse(response->body);
@@ -167,8 +173,7 @@ struct BadCase {
 TEST_F(AgentE2ETest, BadInputGetsAClearError) {
   const std::vector<BadCase> cases = {
       {"malformed JSON", "/v2/models/face/infer", "application/json", "{\"inputs\": [", 400, ""},
-      {"no inputs", "/v2/models/face/infer", "application/json", "{\"inputs\": []}", 400,
-       "input"},
+      {"no inputs", "/v2/models/face/infer", "application/json", "{\"inputs\": []}", 400, "input"},
       {"wrong datatype", "/v2/models/face/infer", "application/json",
        R"({"inputs":[{"name":"image","datatype":"FP32","shape":[1],"data":[1.0]}]})", 400,
        "send BYTES"},
@@ -210,9 +215,11 @@ TEST_F(AgentE2ETest, MetricsPassPromtool) {
   const std::string& text = metrics->body;
   for (const char* series :
        {"heteroaccel_device_info{", "heteroaccel_slot_allocated{", "heteroaccel_slot_queue_depth{",
-        "heteroaccel_inferences_total{model=\"face\"", "heteroaccel_inference_queue_seconds_bucket{",
+        "heteroaccel_inferences_total{model=\"face\"",
+        "heteroaccel_inference_queue_seconds_bucket{",
         "heteroaccel_inference_compute_seconds_bucket{", "heteroaccel_node_cpu_utilisation_ratio",
-        "heteroaccel_node_memory_available_bytes", "heteroaccel_node_network_receive_bytes_total"}) {
+        "heteroaccel_node_memory_available_bytes",
+        "heteroaccel_node_network_receive_bytes_total"}) {
     EXPECT_NE(text.find(series), std::string::npos) << series;
   }
   if (std::system("command -v promtool >/dev/null 2>&1") != 0) GTEST_SKIP() << "no promtool";
@@ -224,8 +231,8 @@ TEST_F(AgentE2ETest, MetricsPassPromtool) {
 }
 
 TEST(AgentOverloadTest, FullQueuesAnswer429WithRetryAfterAndLoseNothing) {
-  RunningAgent agent =
-      StartAgent({"--no-opencl", "--cpu-slots", "1", "--queue-capacity", "1", "--models", "object"});
+  RunningAgent agent = StartAgent(
+      {"--no-opencl", "--cpu-slots", "1", "--queue-capacity", "1", "--models", "object"});
   ASSERT_FALSE(agent.url.empty());
   const std::string image = Image("chelsea.png");
   std::atomic<int> ok{0}, overloaded{0}, other{0};

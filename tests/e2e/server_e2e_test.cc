@@ -8,7 +8,9 @@
 #include <mutex>
 #include <thread>
 
+#include "api/detections_codec.h"
 #include "client/infer_client.h"
+#include "grpc/client.h"
 #include "http/client.h"
 #include "testing/subprocess.h"
 
@@ -70,11 +72,15 @@ class ServerE2ETest : public ::testing::Test {
  protected:
   void SetUp() override {
     auto s = Subprocess::Start({HeteroaccelBinary(), "server", "--listen", "127.0.0.1:0",
-                                "--cluster-token", "s3cret"});
+                                "--grpc-listen", "127.0.0.1:0", "--cluster-token", "s3cret"});
     ASSERT_TRUE(s.ok());
     server_ = std::move(*s);
     url_ = UrlFrom(*server_);
     ASSERT_FALSE(url_.empty()) << server_->Output();
+    auto grpc_line =
+        server_->WaitForLine("gRPC (inference.GRPCInferenceService) on ", std::chrono::seconds(10));
+    ASSERT_TRUE(grpc_line.has_value()) << server_->Output();
+    grpc_target_ = grpc_line->substr(grpc_line->rfind(' ') + 1);
     fast_ = StartAgent(url_, WriteConfig("fast.yaml", R"(
 node: node-fast
 opencl: false
@@ -94,6 +100,7 @@ devices:
 
   std::unique_ptr<Subprocess> server_, fast_, slow_;
   std::string url_;
+  std::string grpc_target_;
 };
 
 TEST_F(ServerE2ETest, RoutesToTheDevicesAndSaysWhoServed) {
@@ -106,10 +113,31 @@ TEST_F(ServerE2ETest, RoutesToTheDevicesAndSaysWhoServed) {
     ASSERT_EQ(r->detections.size(), 1u);
     EXPECT_TRUE(r->served_by.contains("server_queue_ms"));
     EXPECT_EQ(r->served_by["emulated"], true);
-    ++served[r->served_by["node"].get<std::string>() + "/" + r->served_by["device"].get<std::string>()];
+    ++served[r->served_by["node"].get<std::string>() + "/" +
+             r->served_by["device"].get<std::string>()];
   }
   // Sequential requests always find the 5 ms GPU free: it finishes first.
   EXPECT_GE(served["node-fast/gpu0"], 18) << served.size();
+}
+
+TEST_F(ServerE2ETest, ServesTheKServeGrpcProtocol) {
+  auto grpc = grpcfront::GrpcClient::Create(grpc_target_);
+  ASSERT_TRUE(grpc.ok()) << grpc.status();
+  EXPECT_EQ((*grpc)->ServerLive().value_or(false), true);
+  EXPECT_EQ((*grpc)->ServerReady().value_or(false), true);
+  EXPECT_EQ((*grpc)->ModelReady("face").value_or(false), true);
+  protocol::InferRequest request;
+  request.inputs.push_back(
+      protocol::Tensor::FromBytes("image", {ReadFileOrDie(ModelsDir() + "/images/astronaut.png")}));
+  auto response = (*grpc)->Infer("face", "", request);
+  ASSERT_TRUE(response.ok()) << response.status();
+  auto faces = api::DetectionsFromTensors(response->outputs, {});
+  ASSERT_TRUE(faces.ok()) << faces.status();
+  ASSERT_EQ(faces->size(), 1u);
+  EXPECT_NEAR(((*faces)[0].box.x1 + (*faces)[0].box.x2) / 2, 225, 20);
+  EXPECT_TRUE(response->parameters.contains("device"));
+  auto unknown = (*grpc)->Infer("nope", "", request);
+  EXPECT_EQ(unknown.status().code(), absl::StatusCode::kNotFound);
 }
 
 TEST_F(ServerE2ETest, RejectsBadInputAndUnknownModels) {

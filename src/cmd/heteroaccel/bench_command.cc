@@ -20,6 +20,7 @@ namespace {
 struct BenchFlags {
   std::string target;
   int cameras = 4;
+  int inflight = 1;
   std::vector<std::string> mix = {"face"};
   std::string duration = "20s";
   std::string warmup = "2s";
@@ -57,6 +58,7 @@ absl::StatusOr<loadgen::BenchOptions> ToOptions(const BenchFlags& flags) {
   }
   options.target = flags.target;
   options.cameras = flags.cameras;
+  options.inflight = flags.inflight;
   options.mix = flags.mix;
   options.images_dir = flags.images;
   if (flags.rate_given) options.rate = flags.rate;
@@ -123,6 +125,9 @@ void AddBenchCommand(CLI::App& app) {
       "bench", "Replay N cameras against an agent or server; report the device split and latency");
   cmd->add_option("--target", flags->target, "Agent or server URL (required)");
   cmd->add_option("--cameras", flags->cameras, "Cameras, one thread and connection each")
+      ->capture_default_str();
+  cmd->add_option("--inflight", flags->inflight,
+                  "Frames a camera may have outstanding (it runs as that many streams)")
       ->capture_default_str();
   cmd->add_option("--mix", flags->mix,
                   "Inference types; camera i starts at mix[i % size] and cycles through them")

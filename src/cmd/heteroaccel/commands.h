@@ -9,5 +9,6 @@ namespace heteroaccel::cmd {
 void AddAgentCommand(CLI::App& app);
 void AddInferCommand(CLI::App& app);
 void AddServerCommand(CLI::App& app);
+void AddBenchCommand(CLI::App& app);
 
 }  // namespace heteroaccel::cmd

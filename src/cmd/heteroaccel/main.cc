@@ -11,6 +11,7 @@ int main(int argc, char** argv) {
   heteroaccel::cmd::AddAgentCommand(app);
   heteroaccel::cmd::AddInferCommand(app);
   heteroaccel::cmd::AddServerCommand(app);
+  heteroaccel::cmd::AddBenchCommand(app);
   CLI11_PARSE(app, argc, argv);
   return 0;
 }

@@ -12,6 +12,7 @@ namespace {
 struct ServerFlags {
   std::string config_path;
   std::string listen;
+  std::string grpc_listen;
   std::string policy;
   std::string cluster_token;
   int queue_capacity = 0;
@@ -36,6 +37,7 @@ int RunServer(const ServerFlags& flags) {
     config = *loaded;
   }
   if (!flags.listen.empty()) config.listen = flags.listen;
+  if (!flags.grpc_listen.empty()) config.grpc_listen = flags.grpc_listen;
   if (!flags.policy.empty()) config.policy = flags.policy;
   if (!flags.cluster_token.empty()) config.cluster_token = flags.cluster_token;
   if (flags.queue_capacity > 0) config.queue_capacity = flags.queue_capacity;
@@ -49,6 +51,9 @@ int RunServer(const ServerFlags& flags) {
   (*server)->Start();
   std::printf("heteroaccel server listening on http://%s (policy %s)\n",
               (*server)->address().c_str(), config.policy.c_str());
+  if (!(*server)->grpc_address().empty()) {
+    std::printf("gRPC (inference.GRPCInferenceService) on %s\n", (*server)->grpc_address().c_str());
+  }
   if (config.cluster_token.empty()) {
     std::printf("warning: no cluster token; any agent that can reach this port can register\n");
   }
@@ -67,6 +72,7 @@ void AddServerCommand(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("server", "Route requests to the device that finishes first");
   cmd->add_option("--config", flags->config_path, "server.yaml (registry, policy, ...)");
   cmd->add_option("--listen", flags->listen, "HOST:PORT (port 0 picks a free one)");
+  cmd->add_option("--grpc-listen", flags->grpc_listen, "HOST:PORT for gRPC (default: off)");
   cmd->add_option("--policy", flags->policy, "static, idle-first or earliest-finish");
   cmd->add_option("--cluster-token", flags->cluster_token, "Secret agents must present")
       ->envname("HETEROACCEL_CLUSTER_TOKEN");

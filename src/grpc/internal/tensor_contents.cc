@@ -13,7 +13,7 @@
 namespace heteroaccel::grpcfront::internal {
 namespace {
 
-using inference::InferTensorContents;
+using ::inference::InferTensorContents;
 using protocol::DataType;
 using protocol::internal::StrCat;
 

@@ -17,19 +17,19 @@
 namespace heteroaccel::grpcfront::internal {
 
 // Whether any typed field holds an element.
-bool HasTypedContents(const inference::InferTensorContents& contents);
+bool HasTypedContents(const ::inference::InferTensorContents& contents);
 
 // Fills tensor->data from `contents`. The tensor's name, datatype and shape
 // must be set and its element count valid. InvalidArgument when the elements
 // sit in a field that does not belong to the datatype, their number does not
 // match the shape, a value is out of the datatype's range (INT8 300), or the
 // datatype is FP16 (which only travels as raw contents).
-absl::Status DecodeTypedContents(const inference::InferTensorContents& contents,
+absl::Status DecodeTypedContents(const ::inference::InferTensorContents& contents,
                                  std::string_view role, protocol::Tensor* tensor);
 
 // Writes tensor's elements into the field that belongs to its datatype.
 // InvalidArgument for FP16 and for element bytes that do not match the shape.
 absl::Status EncodeTypedContents(const protocol::Tensor& tensor, std::string_view role,
-                                 inference::InferTensorContents* contents);
+                                 ::inference::InferTensorContents* contents);
 
 }  // namespace heteroaccel::grpcfront::internal
