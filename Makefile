@@ -59,8 +59,8 @@ demo: setup build
 	$(BUILD)/bin/agent_demo $(BUILD)/bin/heteroaccel $(MODELS_DIR)
 
 bench: setup build
-	HETEROACCEL_MODELS_DIR=$(abspath $(MODELS_DIR)) HETEROACCEL_BINARY=$(BUILD)/bin/heteroaccel \
-	  $(BUILD)/bin/agent_overhead
+	HETEROACCEL_MODELS_DIR=$(abspath $(MODELS_DIR)) $(BUILD)/bin/agent_overhead
+	HETEROACCEL_MODELS_DIR=$(abspath $(MODELS_DIR)) $(BUILD)/bin/server_overhead
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)
