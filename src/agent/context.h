@@ -8,6 +8,7 @@
 
 #include "devices/device.h"
 #include "http/router.h"
+#include "httpapi/responses.h"
 #include "inference/catalog.h"
 #include "metrics/metrics.h"
 #include "node/node_facts.h"
@@ -30,8 +31,9 @@ void AddModelRoutes(http::Router& router, AgentContext& context);
 void AddInferRoutes(http::Router& router, AgentContext& context);
 void AddNodeRoutes(http::Router& router, AgentContext& context);
 
-// Shared by handlers: a Status as the protocol's error response.
-http::Response ErrorResponse(const absl::Status& status);
-http::Response JsonResponse(const nlohmann::json& body, int status = 200);
+using httpapi::ErrorResponse;
+using httpapi::JsonResponse;
+using httpapi::PathParam;
+using httpapi::QueryValue;
 
 }  // namespace heteroaccel::agent

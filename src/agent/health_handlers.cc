@@ -5,24 +5,6 @@
 
 namespace heteroaccel::agent {
 
-http::Response ErrorResponse(const absl::Status& status) {
-  const protocol::HttpError error = protocol::ToHttpError(status);
-  http::Response response;
-  response.status = error.status;
-  response.body = error.body;
-  if (error.retry_after_seconds) {
-    response.headers.emplace_back("Retry-After", std::to_string(*error.retry_after_seconds));
-  }
-  return response;
-}
-
-http::Response JsonResponse(const nlohmann::json& body, int status) {
-  http::Response response;
-  response.status = status;
-  response.body = body.dump();
-  return response;
-}
-
 void AddHealthRoutes(http::Router& router, AgentContext& context) {
   router.Add("GET", "/v2/health/live",
              [](http::Request&&, const http::PathParams&, http::Responder respond) {

@@ -20,13 +20,6 @@ namespace {
 // Pins a request to one device; the server uses it when forwarding.
 constexpr std::string_view kDeviceHeader = "x-heteroaccel-device";
 
-std::string Param(const http::PathParams& params, std::string_view name) {
-  for (const auto& [key, value] : params) {
-    if (key == name) return value;
-  }
-  return "";
-}
-
 absl::StatusOr<std::optional<size_t>> BinaryHeaderLength(const http::Request& request) {
   const std::string_view value = request.Header("inference-header-content-length");
   if (value.empty()) return std::optional<size_t>();
@@ -112,8 +105,8 @@ size_t KeypointCount(const AgentContext& context, const runtime::JobResult& r) {
 
 void InferV2(AgentContext& context, http::Request&& request, const http::PathParams& params,
              http::Responder respond) {
-  const std::string model = Param(params, "model");
-  if (auto spec = context.catalog.Find(model, Param(params, "version")); !spec.ok()) {
+  const std::string model = PathParam(params, "model");
+  if (auto spec = context.catalog.Find(model, PathParam(params, "version")); !spec.ok()) {
     return respond(ErrorResponse(spec.status()));
   }
   auto header_length = BinaryHeaderLength(request);
@@ -129,7 +122,7 @@ void InferV2(AgentContext& context, http::Request&& request, const http::PathPar
 
   runtime::Job job;
   job.model = model;
-  job.variant = Param(params, "version");
+  job.variant = PathParam(params, "version");
   if (job.variant.empty()) job.variant = StringParameter(parsed->parameters, "variant");
   job.device_id = StringParameter(parsed->parameters, "device");
   if (job.device_id.empty()) job.device_id = std::string(request.Header(kDeviceHeader));
@@ -154,23 +147,9 @@ void InferV2(AgentContext& context, http::Request&& request, const http::PathPar
   context.executor.Submit(std::move(job));
 }
 
-// Query "device=cpu0&variant=x" (no percent-encoding is needed for our values).
-std::string QueryValue(std::string_view query, std::string_view key) {
-  while (!query.empty()) {
-    const size_t amp = query.find('&');
-    const std::string_view pair = query.substr(0, amp);
-    const size_t eq = pair.find('=');
-    if (eq != std::string_view::npos && pair.substr(0, eq) == key) {
-      return std::string(pair.substr(eq + 1));
-    }
-    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-  }
-  return "";
-}
-
 void InferV1(AgentContext& context, http::Request&& request, const http::PathParams& params,
              http::Responder respond) {
-  const std::string model = Param(params, "model");
+  const std::string model = PathParam(params, "model");
   const std::string variant = QueryValue(request.query, "variant");
   if (auto spec = context.catalog.Find(model, variant); !spec.ok()) {
     return respond(ErrorResponse(spec.status()));

@@ -7,13 +7,6 @@
 namespace heteroaccel::agent {
 namespace {
 
-std::string Param(const http::PathParams& params, std::string_view name) {
-  for (const auto& [key, value] : params) {
-    if (key == name) return value;
-  }
-  return "";
-}
-
 protocol::ModelMetadata Metadata(const AgentContext& context, const inference::ModelSpec& spec) {
   using protocol::DataType;
   protocol::ModelMetadata m;
@@ -47,14 +40,14 @@ protocol::ModelMetadata Metadata(const AgentContext& context, const inference::M
 }
 
 void Describe(AgentContext& context, const http::PathParams& params, http::Responder respond) {
-  auto spec = context.catalog.Find(Param(params, "model"), Param(params, "version"));
+  auto spec = context.catalog.Find(PathParam(params, "model"), PathParam(params, "version"));
   if (!spec.ok()) return respond(ErrorResponse(spec.status()));
   respond(JsonResponse(protocol::ToJson(Metadata(context, **spec))));
 }
 
 void Ready(AgentContext& context, const http::PathParams& params, http::Responder respond) {
-  const std::string model = Param(params, "model");
-  const std::string version = Param(params, "version");
+  const std::string model = PathParam(params, "model");
+  const std::string version = PathParam(params, "version");
   if (auto spec = context.catalog.Find(model, version); !spec.ok()) {
     return respond(ErrorResponse(spec.status()));
   }

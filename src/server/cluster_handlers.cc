@@ -24,12 +24,6 @@ http::Response Unauthorized() {
       "missing or wrong cluster token (send 'Authorization: Bearer <token>')"));
 }
 
-http::Response Json(const nlohmann::json& body) {
-  http::Response r;
-  r.body = body.dump();
-  return r;
-}
-
 }  // namespace
 
 void AddClusterRoutes(http::Router& router, ServerContext& context) {
@@ -40,11 +34,11 @@ void AddClusterRoutes(http::Router& router, ServerContext& context) {
                if (absl::Status s = context.dispatcher.Heartbeat(json); !s.ok()) {
                  return r(ServerErrorResponse(s));
                }
-               r(Json({{"ok", true}}));
+               r(httpapi::JsonResponse({{"ok", true}}));
              });
   router.Add("GET", "/v1/cluster",
              [&context](http::Request&&, const http::PathParams&, http::Responder r) {
-               r(Json(context.dispatcher.ClusterJson()));
+               r(httpapi::JsonResponse(context.dispatcher.ClusterJson()));
              });
   // Ideal throughput for a mix ("face:1,object:1"; shares need not sum to 1):
   // the sum over devices of what each could serve alone at the measured
@@ -73,11 +67,12 @@ void AddClusterRoutes(http::Router& router, ServerContext& context) {
                double total = 0;
                for (const auto& [type, share] : mix) total += share;
                for (auto& [type, share] : mix) share /= total;
-               r(Json({{"mix", mix}, {"ideal_rps", context.dispatcher.IdealThroughput(mix)}}));
+               r(httpapi::JsonResponse(
+                   {{"mix", mix}, {"ideal_rps", context.dispatcher.IdealThroughput(mix)}}));
              });
   router.Add("GET", "/v1/registry",
              [&context](http::Request&&, const http::PathParams&, http::Responder r) {
-               r(Json(context.dispatcher.RegistryJson()));
+               r(httpapi::JsonResponse(context.dispatcher.RegistryJson()));
              });
   router.Add("PUT", "/v1/registry",
              [&context](http::Request&& request, const http::PathParams&, http::Responder r) {
@@ -88,7 +83,7 @@ void AddClusterRoutes(http::Router& router, ServerContext& context) {
                if (absl::Status s = context.dispatcher.SetRegistry(*registry); !s.ok()) {
                  return r(ServerErrorResponse(s));
                }
-               r(Json(context.dispatcher.RegistryJson()));
+               r(httpapi::JsonResponse(context.dispatcher.RegistryJson()));
              });
 }
 

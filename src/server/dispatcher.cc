@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "httpapi/responses.h"
 #include "protocol/errors.h"
 #include "server/forwarder.h"
 
@@ -16,17 +17,6 @@ namespace {
 
 using scheduler::DeviceKey;
 using Nanos = std::chrono::nanoseconds;
-
-http::Response ErrorResponse(const absl::Status& status) {
-  const protocol::HttpError error = protocol::ToHttpError(status);
-  http::Response r;
-  r.status = error.status;
-  r.body = error.body;
-  if (error.retry_after_seconds) {
-    r.headers.emplace_back("Retry-After", std::to_string(*error.retry_after_seconds));
-  }
-  return r;
-}
 
 // Adds the server's part of "who served it and how long it took" to the
 // agent's answer: parameters (v2, JSON or the binary extension's JSON header)
@@ -121,8 +111,9 @@ class Dispatcher::Impl {
     {
       std::lock_guard<std::mutex> lock(mu_);
       for (auto& [id, p] : pending_) {
-        answers.emplace_back(std::move(p.done),
-                             ErrorResponse(absl::UnavailableError("the server is shutting down")));
+        answers.emplace_back(
+            std::move(p.done),
+            httpapi::ErrorResponse(absl::UnavailableError("the server is shutting down")));
       }
       pending_.clear();
     }
@@ -133,12 +124,12 @@ class Dispatcher::Impl {
     std::unique_lock<std::mutex> lock(mu_);
     if (stopped_) {
       lock.unlock();
-      return done(ErrorResponse(absl::UnavailableError("the server is shutting down")));
+      return done(httpapi::ErrorResponse(absl::UnavailableError("the server is shutting down")));
     }
     if (nodes_.empty()) {
       lock.unlock();
-      return done(
-          ErrorResponse(absl::UnavailableError("no agent has registered with this server yet")));
+      return done(httpapi::ErrorResponse(
+          absl::UnavailableError("no agent has registered with this server yet")));
     }
     scheduler::Request request;
     request.id = next_id_++;
@@ -157,7 +148,7 @@ class Dispatcher::Impl {
     if (absl::Status s = scheduler_.Enqueue(request); !s.ok()) {
       lock.unlock();
       metrics_.requests.WithLabels({model, std::to_string(protocol::HttpStatusFor(s))}).Increment();
-      return done(ErrorResponse(s));
+      return done(httpapi::ErrorResponse(s));
     }
     Pending pending;
     pending.work = std::move(work);
@@ -384,7 +375,7 @@ class Dispatcher::Impl {
       auto it = pending_.find(r.id);
       if (it == pending_.end()) continue;
       answers.emplace_back(Finish(
-          it, ErrorResponse(absl::DeadlineExceededError(absl::StrCat(
+          it, httpapi::ErrorResponse(absl::DeadlineExceededError(absl::StrCat(
                   "no device could finish this '", r.type, "' request before its deadline")))));
     }
     for (const scheduler::Assignment& a : scheduler_.Dispatch()) {
@@ -514,7 +505,7 @@ class Dispatcher::Impl {
       scheduler_.Cancel(it->first);
       auto next = std::next(it);
       answers.push_back(
-          Finish(it, ErrorResponse(absl::UnavailableError(absl::StrCat(
+          Finish(it, httpapi::ErrorResponse(absl::UnavailableError(absl::StrCat(
                          "failed on ", config_.max_attempts, " devices; last: ", p.last_error)))));
       it = next;
     }

@@ -12,39 +12,6 @@
 namespace heteroaccel::server {
 namespace {
 
-std::string Param(const http::PathParams& params, std::string_view name) {
-  for (const auto& [key, value] : params) {
-    if (key == name) return value;
-  }
-  return "";
-}
-
-std::string QueryValue(std::string_view query, std::string_view key) {
-  while (!query.empty()) {
-    const size_t amp = query.find('&');
-    const std::string_view pair = query.substr(0, amp);
-    const size_t eq = pair.find('=');
-    if (eq != std::string_view::npos && pair.substr(0, eq) == key) {
-      return std::string(pair.substr(eq + 1));
-    }
-    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-  }
-  return "";
-}
-
-http::Response Json(const nlohmann::json& body, int status = 200) {
-  http::Response r;
-  r.status = status;
-  r.body = body.dump();
-  return r;
-}
-
-http::Response Empty(int status) {
-  http::Response r{status, "application/json", {}, ""};
-  if (status == 503) r.headers.emplace_back("Retry-After", "1");
-  return r;
-}
-
 // Scheduling hints shared by both protocols: priority, timeout_ms, device
 // ("node/device"), device_kind.
 absl::Status ApplyHints(const nlohmann::json& p, InferWork& work) {
@@ -67,8 +34,8 @@ absl::Status ApplyHints(const nlohmann::json& p, InferWork& work) {
 void InferV2(ServerContext& context, http::Request&& request, const http::PathParams& params,
              http::Responder respond) {
   InferWork work;
-  work.model = Param(params, "model");
-  if (!Param(params, "version").empty()) {
+  work.model = httpapi::PathParam(params, "model");
+  if (!httpapi::PathParam(params, "version").empty()) {
     return respond(ServerErrorResponse(absl::InvalidArgumentError(
         "the server picks the variant for each device; send the request without a version")));
   }
@@ -101,7 +68,7 @@ void InferV1(ServerContext& context, http::Request&& request, const http::PathPa
              http::Responder respond) {
   InferWork work;
   work.v1 = true;
-  work.model = Param(params, "model");
+  work.model = httpapi::PathParam(params, "model");
   const std::string_view type = request.Header("content-type");
   if (!type.empty() && type.rfind("image/", 0) != 0 && type != "application/octet-stream") {
     return respond(ServerErrorResponse(protocol::WithHttpStatus(
@@ -114,10 +81,10 @@ void InferV1(ServerContext& context, http::Request&& request, const http::PathPa
   }
   nlohmann::json hints = nlohmann::json::object();
   for (const char* key : {"device", "device_kind"}) {
-    if (std::string v = QueryValue(request.query, key); !v.empty()) hints[key] = v;
+    if (std::string v = httpapi::QueryValue(request.query, key); !v.empty()) hints[key] = v;
   }
   for (const char* key : {"priority", "timeout_ms"}) {
-    if (std::string v = QueryValue(request.query, key); !v.empty()) {
+    if (std::string v = httpapi::QueryValue(request.query, key); !v.empty()) {
       int64_t n = 0;
       auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
       if (ec != std::errc() || end != v.data() + v.size()) {
@@ -135,45 +102,38 @@ void InferV1(ServerContext& context, http::Request&& request, const http::PathPa
 
 }  // namespace
 
-http::Response ServerErrorResponse(const absl::Status& status) {
-  const protocol::HttpError error = protocol::ToHttpError(status);
-  http::Response r;
-  r.status = error.status;
-  r.body = error.body;
-  if (error.retry_after_seconds) {
-    r.headers.emplace_back("Retry-After", std::to_string(*error.retry_after_seconds));
-  }
-  return r;
-}
-
 void AddFrontRoutes(http::Router& router, ServerContext& context) {
   router.Add("GET", "/v2/health/live",
-             [](http::Request&&, const http::PathParams&, http::Responder r) { r(Empty(200)); });
+             [](http::Request&&, const http::PathParams&, http::Responder r) {
+               r(httpapi::StatusResponse(200));
+             });
   router.Add("GET", "/v2/health/ready",
              [&context](http::Request&&, const http::PathParams&, http::Responder r) {
-               r(Empty(context.dispatcher.Ready() ? 200 : 503));
+               r(httpapi::StatusResponse(context.dispatcher.Ready() ? 200 : 503));
              });
   router.Add("GET", "/v2", [](http::Request&&, const http::PathParams&, http::Responder r) {
-    r(Json(protocol::ServerMetadataJson("heteroaccel-server", HETEROACCEL_VERSION,
-                                        {"binary_tensor_data"})));
+    r(httpapi::JsonResponse(protocol::ServerMetadataJson("heteroaccel-server", HETEROACCEL_VERSION,
+                                                         {"binary_tensor_data"})));
   });
   auto model = [&context](http::Request&&, const http::PathParams& p, http::Responder r) {
-    const std::string name = Param(p, "model");
+    const std::string name = httpapi::PathParam(p, "model");
     nlohmann::json served = context.dispatcher.ModelJson(name);
     if (served["devices"].empty()) {
       return r(ServerErrorResponse(
           absl::NotFoundError(absl::StrCat("no registered device serves model '", name, "'"))));
     }
-    r(Json({{"name", name},
-            {"versions", served["variants"]},
-            {"platform", "heteroaccel"},
-            {"inputs", {{{"name", "image"}, {"datatype", "BYTES"}, {"shape", {1}}}}},
-            {"devices", served["devices"]}}));
+    r(httpapi::JsonResponse(
+        {{"name", name},
+         {"versions", served["variants"]},
+         {"platform", "heteroaccel"},
+         {"inputs", {{{"name", "image"}, {"datatype", "BYTES"}, {"shape", {1}}}}},
+         {"devices", served["devices"]}}));
   };
   router.Add("GET", "/v2/models/{model}", model);
   router.Add("GET", "/v2/models/{model}/ready",
              [&context](http::Request&&, const http::PathParams& p, http::Responder r) {
-               r(Empty(context.dispatcher.CanRun(Param(p, "model")) ? 200 : 503));
+               r(httpapi::StatusResponse(
+                   context.dispatcher.CanRun(httpapi::PathParam(p, "model")) ? 200 : 503));
              });
   auto v2 = [&context](http::Request&& request, const http::PathParams& p, http::Responder r) {
     InferV2(context, std::move(request), p, std::move(r));

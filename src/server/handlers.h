@@ -4,6 +4,7 @@
 #include <string>
 
 #include "http/router.h"
+#include "httpapi/responses.h"
 #include "metrics/metrics.h"
 #include "server/dispatcher.h"
 
@@ -19,6 +20,8 @@ void AddFrontRoutes(http::Router& router, ServerContext& context);  // health, m
 void AddClusterRoutes(http::Router& router,
                       ServerContext& context);  // heartbeat, cluster, registry
 
-http::Response ServerErrorResponse(const absl::Status& status);
+inline http::Response ServerErrorResponse(const absl::Status& status) {
+  return httpapi::ErrorResponse(status);
+}
 
 }  // namespace heteroaccel::server
