@@ -1,13 +1,19 @@
-// The agent demo: starts a real agent on this machine, sends every bundled image
+// The demo: starts a real agent on this machine, sends every bundled image
 // through every model on every device that can run it, and prints what was
-// found where and how fast.
+// found where and how fast; then starts a server with two agents (the real CPU
+// plus emulated accelerators), replays four cameras and prints the per-device
+// split and latencies.
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <thread>
 #include <map>
 
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "client/infer_client.h"
 #include "http/client.h"
+#include "loadgen/bench.h"
 #include "testing/subprocess.h"
 
 namespace heteroaccel {
@@ -73,6 +79,64 @@ int Run(const std::string& binary, const std::string& models_dir) {
   return failures == 0 ? 0 : 1;
 }
 
+std::string WriteFile(const std::string& name, const std::string& text) {
+  const std::string path = std::filesystem::temp_directory_path() / name;
+  std::ofstream(path) << text;
+  return path;
+}
+
+std::string UrlOf(testing::Subprocess& p) {
+  auto line = p.WaitForLine("listening on http://", std::chrono::seconds(60));
+  if (!line) return "";
+  std::string url = line->substr(line->find("http://"));
+  return url.substr(0, url.find(' '));
+}
+
+// A small cluster on this machine: a server, one agent with the real CPU plus
+// an emulated GPU, one with an emulated NPU and FPGA; four cameras for 10 s.
+int RunCluster(const std::string& binary, const std::string& models_dir) {
+  std::printf("\n=== a cluster: server + 2 agents (real CPU, emulated GPU/NPU/FPGA) ===\n");
+  auto server = *testing::Subprocess::Start(
+      {binary, "server", "--listen", "127.0.0.1:0", "--cluster-token", "demo"});
+  const std::string url = UrlOf(*server);
+  const std::string gpu_node = WriteFile("heteroaccel_demo_gpu.yaml", R"(node: edge-1
+opencl: false
+devices:
+  - {id: gpu0, kind: gpu, name: Demo GPU, slots: 1, latency_ms: {face: 4, object: 12}}
+)");
+  const std::string npu_node = WriteFile("heteroaccel_demo_npu.yaml", R"(node: edge-2
+opencl: false
+cpu: {slots: 1, emulated: true, latency_ms: {face: 15, object: 60}}
+devices:
+  - {id: npu0, kind: npu, name: Demo NPU, slots: 1, latency_ms: {face: 8, object: 20}}
+  - {id: fpga0, kind: fpga, name: Demo FPGA, slots: 1, latency_ms: {face: 25, object: 40}}
+)");
+  std::vector<std::unique_ptr<testing::Subprocess>> agents;
+  for (const std::string& config : {gpu_node, npu_node}) {
+    agents.push_back(*testing::Subprocess::Start(
+        {binary, "agent", "--listen", "127.0.0.1:0", "--config", config, "--models-dir",
+         models_dir, "--models", "face,object", "--server", url, "--cluster-token", "demo"}));
+    if (!agents.back()->WaitForLine("ready", std::chrono::minutes(5))) {
+      std::fprintf(stderr, "agent did not start:\n%s", agents.back()->Output().c_str());
+      return 1;
+    }
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));  // two heartbeats
+  loadgen::BenchOptions options;
+  options.target = url;
+  options.cameras = 4;
+  options.mix = {"face", "object"};
+  options.duration = std::chrono::seconds(10);
+  options.images_dir = models_dir + "/images";
+  auto report = loadgen::RunBench(options);
+  if (!report.ok()) {
+    std::fprintf(stderr, "bench: %s\n", std::string(report.status().message()).c_str());
+    return 1;
+  }
+  std::printf("%s", loadgen::FormatTable(*report).c_str());
+  return report->succeeded > 0 ? 0 : 1;
+}
+
 }  // namespace
 }  // namespace heteroaccel
 
@@ -81,5 +145,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: agent_demo HETEROACCEL_BINARY MODELS_DIR\n");
     return 2;
   }
-  return heteroaccel::Run(argv[1], argv[2]);
+  const int agent = heteroaccel::Run(argv[1], argv[2]);
+  const int cluster = heteroaccel::RunCluster(argv[1], argv[2]);
+  return agent != 0 ? agent : cluster;
 }
