@@ -191,6 +191,35 @@ TEST_F(ServerE2ETest, KilledAgentUnderLoadLosesNothing) {
   EXPECT_EQ(errors, 0) << (error_messages.empty() ? "" : error_messages[0]);
 }
 
+TEST_F(ServerE2ETest, AgentCutOffUnderLoadLosesNothing) {
+  // SIGSTOP freezes the agent with its connections open: requests in flight
+  // there get no answer and its heartbeats stop, as when a node is cut off.
+  const std::string image = ReadFileOrDie(ModelsDir() + "/images/astronaut.png");
+  std::atomic<int> ok{0}, errors{0};
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> cameras;
+  for (int t = 0; t < 4; ++t) {
+    cameras.emplace_back([&] {
+      auto c = *client::InferClient::Create(url_);
+      while (!stop) {
+        auto r = c->Infer({"face", "", "", client::Protocol::kV2Binary}, image);
+        (r.ok() && r->detections.size() == 1 ? ok : errors)++;
+      }
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  kill(fast_->pid(), SIGSTOP);
+  const bool marked_down = WaitForNodesUp(url_, 1, std::chrono::seconds(3));
+  const int at_down = ok;
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  stop = true;
+  for (auto& t : cameras) t.join();
+  kill(fast_->pid(), SIGCONT);
+  EXPECT_TRUE(marked_down);
+  EXPECT_GT(ok, at_down);  // still serving on the other node
+  EXPECT_EQ(errors, 0);
+}
+
 TEST_F(ServerE2ETest, NodeThatComesBackRejoins) {
   slow_->Stop(SIGKILL, std::chrono::seconds(5));
   ASSERT_TRUE(WaitForNodesUp(url_, 1, std::chrono::seconds(2)));
