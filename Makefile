@@ -39,7 +39,8 @@ unit-test: build
 	ctest --test-dir $(BUILD) --output-on-failure -L unit -j $(JOBS)
 
 test-sanitize: setup
-	cmake -S . -B $(BUILD_ASAN) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DHETEROACCEL_SANITIZE=ON
+	cmake -S . -B $(BUILD_ASAN) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG=-g1 \
+	  -DHETEROACCEL_SANITIZE=ON -DHETEROACCEL_EXTRAS=OFF
 	cmake --build $(BUILD_ASAN) -j $(JOBS)
 	HETEROACCEL_MODELS_DIR=$(abspath $(MODELS_DIR)) \
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
