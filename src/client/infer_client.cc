@@ -60,6 +60,8 @@ absl::StatusOr<InferResult> InferClient::Infer(const InferOptions& options, std:
   if (options.protocol == Protocol::kV1) {
     std::string path = absl::StrCat("/v1/infer/", options.model, "?variant=", options.variant,
                                     "&device=", options.device);
+    if (options.priority) absl::StrAppend(&path, "&priority=", *options.priority);
+    if (options.timeout_ms) absl::StrAppend(&path, "&timeout_ms=", *options.timeout_ms);
     const bool png = image.rfind("\x89PNG", 0) == 0;
     ASSIGN_OR_RETURN(http::ClientResponse response,
                      http_->Post(path, png ? "image/png" : "image/jpeg", std::move(image)));
@@ -81,6 +83,8 @@ absl::StatusOr<InferResult> InferClient::Infer(const InferOptions& options, std:
   if (!binary) image = absl::Base64Escape(image);
   request.inputs.push_back(protocol::Tensor::FromBytes("image", {std::move(image)}));
   if (!options.device.empty()) request.parameters["device"] = options.device;
+  if (options.priority) request.parameters["priority"] = *options.priority;
+  if (options.timeout_ms) request.parameters["timeout_ms"] = *options.timeout_ms;
   request.binary_output_default = binary;
   if (binary) request.parameters["binary_data_output"] = true;
   protocol::EncodedBody body = protocol::EncodeInferRequest(request, binary);
@@ -104,23 +108,25 @@ absl::StatusOr<InferResult> InferClient::Infer(const InferOptions& options, std:
   ASSIGN_OR_RETURN(protocol::InferResponse parsed,
                    protocol::ParseInferResponse(response.body, header_length));
   result.served_by = parsed.parameters;
-  ASSIGN_OR_RETURN(result.detections,
-                   api::DetectionsFromTensors(parsed.outputs, keypoint_names));
+  ASSIGN_OR_RETURN(result.detections, api::DetectionsFromTensors(parsed.outputs, keypoint_names));
   return result;
 }
 
 std::string FormatDetections(const InferResult& result) {
   std::string out;
   const nlohmann::json& s = result.served_by;
-  absl::StrAppendFormat(&out, "served by %s on %s (%s%s), variant %s: queue %.2f ms, compute %.2f ms, round trip %.2f ms\n",
-                        s.value("node", "?"), s.value("device", "?"), s.value("device_kind", "?"),
-                        s.value("emulated", false) ? ", EMULATED" : "", s.value("variant", "?"),
-                        s.value("queue_ms", 0.0), s.value("compute_ms", 0.0), result.round_trip_ms);
+  absl::StrAppendFormat(
+      &out,
+      "served by %s on %s (%s%s), variant %s: queue %.2f ms, compute %.2f ms, round trip %.2f ms\n",
+      s.value("node", "?"), s.value("device", "?"), s.value("device_kind", "?"),
+      s.value("emulated", false) ? ", EMULATED" : "", s.value("variant", "?"),
+      s.value("queue_ms", 0.0), s.value("compute_ms", 0.0), result.round_trip_ms);
   if (result.detections.empty()) out += "  no detections\n";
   for (const inference::Detection& d : result.detections) {
     absl::StrAppendFormat(&out, "  %-12s %.3f  box (%.0f,%.0f)-(%.0f,%.0f)", d.label, d.score,
                           d.box.x1, d.box.y1, d.box.x2, d.box.y2);
-    for (const auto& k : d.keypoints) absl::StrAppendFormat(&out, " %s(%.0f,%.0f)", k.name, k.x, k.y);
+    for (const auto& k : d.keypoints)
+      absl::StrAppendFormat(&out, " %s(%.0f,%.0f)", k.name, k.x, k.y);
     out += "\n";
   }
   return out;

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,9 @@ struct InferOptions {
   std::string variant;  // "" = default
   std::string device;   // "" = the agent chooses
   Protocol protocol = Protocol::kV2Binary;
+  // Scheduling hints for a server: priority (higher first), timeout_ms.
+  std::optional<int> priority;
+  std::optional<int> timeout_ms;
 };
 
 struct InferResult {

@@ -240,19 +240,14 @@ void EchoConfig(const BenchOptions& options, size_t images, BenchReport& report)
 
 absl::StatusOr<BenchReport> RunBench(const BenchOptions& options) {
   RETURN_IF_ERROR(ValidateBenchOptions(options));
-  if (options.priority || options.deadline_ms) {
-    // client::InferOptions carries model, variant, device and protocol only.
-    return absl::UnimplementedError(
-        "--priority and --deadline-ms need request parameters that client::InferClient "
-        "cannot send yet");
-  }
   Plan plan;
   const int streams = options.cameras * std::max(1, options.inflight);
   plan.cameras = streams;
   plan.rate = options.rate;
   const std::vector<std::string> types = DistinctTypes(options.mix, plan.mix);
   for (const std::string& type : types) {
-    plan.infer_options.push_back({type, "", "", options.protocol});
+    plan.infer_options.push_back(
+        {type, "", "", options.protocol, options.priority, options.deadline_ms});
   }
   ASSIGN_OR_RETURN(plan.images, LoadImages(options.images_dir));
   RETURN_IF_ERROR(WaitReady(options.target, options.timeout, types));

@@ -62,7 +62,8 @@ struct BenchOptions {
   // How long to wait for the target to report ready (GET /v2/health/ready).
   // Requests themselves run under client::InferClient's own deadline (30 s).
   std::chrono::milliseconds timeout{30'000};
-  // Request parameters for priority- and deadline-aware scheduling.
+  // Sent as the request parameters priority and timeout_ms (the server
+  // answers 504 when no device can finish before the deadline).
   std::optional<int> priority;
   std::optional<int> deadline_ms;
 };
@@ -121,8 +122,7 @@ struct BenchReport {
 [[nodiscard]] absl::Status ValidateBenchOptions(const BenchOptions& options);
 
 // Runs the benchmark. InvalidArgument for bad options or an unusable image
-// folder; Unimplemented for request parameters the client cannot send;
-// Unavailable when the target is unreachable, or it or a type of the mix is not
+// folder; Unavailable when the target is unreachable, or it or a type of the mix is not
 // ready within `timeout`; NotFound when it answers that it does not serve a
 // type (an agent; a server answers 503 until a device can run the type).
 // Request failures during the run are counted in the report, not returned.

@@ -62,12 +62,6 @@ TEST(RunBenchTest, RejectsImageFolderWithoutImages) {
   EXPECT_NE(report.status().message().find("cannot list"), std::string_view::npos);
 }
 
-TEST(RunBenchTest, RefusesParametersTheClientCannotSend) {
-  BenchOptions options = ShortOptions("http://127.0.0.1:1");
-  options.priority = 3;
-  EXPECT_EQ(RunBench(options).status().code(), absl::StatusCode::kUnimplemented);
-}
-
 TEST(RunBenchTest, UnreachableTargetIsUnavailableAfterTimeout) {
   if (!std::filesystem::exists(testing::ModelsDir() + "/images")) {
     GTEST_SKIP() << "no " << testing::ModelsDir() << "/images; run `make setup`";

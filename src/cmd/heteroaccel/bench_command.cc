@@ -83,8 +83,7 @@ absl::StatusOr<loadgen::BenchOptions> ToOptions(const BenchFlags& flags) {
 }
 
 bool IsFlagError(const absl::Status& status) {
-  return status.code() == absl::StatusCode::kInvalidArgument ||
-         status.code() == absl::StatusCode::kUnimplemented;
+  return status.code() == absl::StatusCode::kInvalidArgument;
 }
 
 int RunBenchCommand(const BenchFlags& flags) {
