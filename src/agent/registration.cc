@@ -34,8 +34,15 @@ nlohmann::json NodeState(const AgentContext& context, const std::string& adverti
                        {"queue_depth", queued},
                        {"allocated", allocated}});
   }
+  // What clients need to read each type's outputs (the server's metadata).
+  nlohmann::json model_info = nlohmann::json::object();
+  for (const inference::ModelSpec& spec : context.catalog.specs()) {
+    if (model_info.contains(spec.type)) continue;
+    model_info[spec.type] = {{"keypoint_names", spec.keypoint_names}, {"labels", spec.labels}};
+  }
   return {{"node", context.facts.hostname},
           {"url", advertise_url},
+          {"model_info", std::move(model_info)},
           {"ready", context.executor.Ready()},
           {"devices", std::move(devices)}};
 }

@@ -252,7 +252,14 @@ class Dispatcher::Impl {
         variants.push_back(it->second);
       }
     }
-    return {{"variants", variants}, {"devices", devices}};
+    nlohmann::json info = nlohmann::json::object();
+    for (const auto& [name, n] : nodes_) {
+      if (n.state.contains("model_info") && n.state["model_info"].contains(model)) {
+        info = n.state["model_info"][model];
+        break;
+      }
+    }
+    return {{"variants", variants}, {"devices", devices}, {"info", info}};
   }
 
   nlohmann::json ClusterJson() const {

@@ -127,7 +127,9 @@ void AddFrontRoutes(http::Router& router, ServerContext& context) {
          {"versions", served["variants"]},
          {"platform", "heteroaccel"},
          {"inputs", {{{"name", "image"}, {"datatype", "BYTES"}, {"shape", {1}}}}},
-         {"devices", served["devices"]}}));
+         {"devices", served["devices"]},
+         {"keypoint_names", served["info"].value("keypoint_names", nlohmann::json::array())},
+         {"labels", served["info"].value("labels", nlohmann::json::array())}}));
   };
   router.Add("GET", "/v2/models/{model}", model);
   router.Add("GET", "/v2/models/{model}/ready",

@@ -111,6 +111,8 @@ TEST_F(ServerE2ETest, RoutesToTheDevicesAndSaysWhoServed) {
                       ReadFileOrDie(ModelsDir() + "/images/astronaut.png"));
     ASSERT_TRUE(r.ok()) << r.status();
     ASSERT_EQ(r->detections.size(), 1u);
+    ASSERT_EQ(r->detections[0].keypoints.size(), 6u);
+    EXPECT_EQ(r->detections[0].keypoints[0].name, "right_eye");  // from the server's metadata
     EXPECT_TRUE(r->served_by.contains("server_queue_ms"));
     EXPECT_EQ(r->served_by["emulated"], true);
     ++served[r->served_by["node"].get<std::string>() + "/" +
