@@ -4,7 +4,6 @@
 //
 // Handlers parse on the io thread, hand the job to the executor and answer from
 // the slot's thread when it finishes.
-#include <charconv>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -19,18 +18,6 @@ namespace {
 
 // Pins a request to one device; the server uses it when forwarding.
 constexpr std::string_view kDeviceHeader = "x-heteroaccel-device";
-
-absl::StatusOr<std::optional<size_t>> BinaryHeaderLength(const http::Request& request) {
-  const std::string_view value = request.Header("inference-header-content-length");
-  if (value.empty()) return std::optional<size_t>();
-  size_t length = 0;
-  auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), length);
-  if (ec != std::errc() || end != value.data() + value.size()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("Inference-Header-Content-Length '", std::string(value), "' is not a number"));
-  }
-  return std::optional<size_t>(length);
-}
 
 bool LooksLikeImage(std::string_view bytes) {
   return bytes.rfind("\x89PNG", 0) == 0 || bytes.rfind("\xff\xd8\xff", 0) == 0;
@@ -109,7 +96,7 @@ void InferV2(AgentContext& context, http::Request&& request, const http::PathPar
   if (auto spec = context.catalog.Find(model, PathParam(params, "version")); !spec.ok()) {
     return respond(ErrorResponse(spec.status()));
   }
-  auto header_length = BinaryHeaderLength(request);
+  auto header_length = httpapi::BinaryHeaderLength(request);
   if (!header_length.ok()) return respond(ErrorResponse(header_length.status()));
   auto parsed = protocol::ParseInferRequest(request.body, *header_length);
   if (!parsed.ok()) return respond(ErrorResponse(parsed.status()));
@@ -154,12 +141,8 @@ void InferV1(AgentContext& context, http::Request&& request, const http::PathPar
   if (auto spec = context.catalog.Find(model, variant); !spec.ok()) {
     return respond(ErrorResponse(spec.status()));
   }
-  const std::string_view type = request.Header("content-type");
-  if (!type.empty() && type.rfind("image/", 0) != 0 && type != "application/octet-stream") {
-    return respond(ErrorResponse(protocol::WithHttpStatus(
-        absl::InvalidArgumentError(absl::StrCat("Content-Type '", std::string(type),
-                                                "' is not an image; send image/jpeg or image/png")),
-        415)));
+  if (absl::Status s = httpapi::CheckImageContentType(request); !s.ok()) {
+    return respond(ErrorResponse(s));
   }
   runtime::Job job;
   job.model = model;

@@ -1,5 +1,8 @@
 #include "httpapi/responses.h"
 
+#include <charconv>
+
+#include "absl/strings/str_cat.h"
 #include "protocol/errors.h"
 
 namespace heteroaccel::httpapi {
@@ -46,6 +49,29 @@ std::string QueryValue(std::string_view query, std::string_view key) {
     query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
   }
   return "";
+}
+
+absl::StatusOr<std::optional<size_t>> BinaryHeaderLength(const http::Request& request) {
+  const std::string_view value = request.Header("inference-header-content-length");
+  if (value.empty()) return std::optional<size_t>();
+  size_t length = 0;
+  auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), length);
+  if (ec != std::errc() || end != value.data() + value.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("Inference-Header-Content-Length '", std::string(value), "' is not a number"));
+  }
+  return std::optional<size_t>(length);
+}
+
+absl::Status CheckImageContentType(const http::Request& request) {
+  const std::string_view type = request.Header("content-type");
+  if (type.empty() || type.rfind("image/", 0) == 0 || type == "application/octet-stream") {
+    return absl::OkStatus();
+  }
+  return protocol::WithHttpStatus(
+      absl::InvalidArgumentError(absl::StrCat("Content-Type '", std::string(type),
+                                              "' is not an image; send image/jpeg or image/png")),
+      415);
 }
 
 }  // namespace heteroaccel::httpapi

@@ -4,10 +4,12 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "http/message.h"
 
 namespace heteroaccel::httpapi {
@@ -20,5 +22,13 @@ http::Response StatusResponse(int status);
 std::string PathParam(const http::PathParams& params, std::string_view name);
 // The raw value of `key` in "a=1&b=2" ("" when absent).
 std::string QueryValue(std::string_view query, std::string_view key);
+
+// The binary tensor extension's Inference-Header-Content-Length: nullopt when
+// absent, InvalidArgument when it is not a number.
+absl::StatusOr<std::optional<size_t>> BinaryHeaderLength(const http::Request& request);
+
+// /v1 bodies are image files: an absent Content-Type, image/*, or
+// application/octet-stream; anything else is 415 with what to send instead.
+absl::Status CheckImageContentType(const http::Request& request);
 
 }  // namespace heteroaccel::httpapi

@@ -25,5 +25,18 @@ TEST(ResponsesTest, QueryAndPathValues) {
   EXPECT_EQ(StatusResponse(503).headers.size(), 1u);
 }
 
+TEST(ResponsesTest, BinaryHeaderLengthAndImageContentType) {
+  http::Request request;
+  EXPECT_EQ(*BinaryHeaderLength(request), std::nullopt);
+  request.headers = {{"inference-header-content-length", "42"}, {"content-type", "text/plain"}};
+  EXPECT_EQ(*BinaryHeaderLength(request), std::optional<size_t>(42));
+  const absl::Status bad_type = CheckImageContentType(request);
+  EXPECT_EQ(ErrorResponse(bad_type).status, 415);
+  EXPECT_NE(bad_type.message().find("send image/jpeg or image/png"), absl::string_view::npos);
+  request.headers = {{"inference-header-content-length", "4x"}, {"content-type", "image/png"}};
+  EXPECT_EQ(BinaryHeaderLength(request).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(CheckImageContentType(request).ok());
+}
+
 }  // namespace
 }  // namespace heteroaccel::httpapi

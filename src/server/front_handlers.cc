@@ -39,16 +39,9 @@ void InferV2(ServerContext& context, http::Request&& request, const http::PathPa
     return respond(ServerErrorResponse(absl::InvalidArgumentError(
         "the server picks the variant for each device; send the request without a version")));
   }
-  std::string_view length = request.Header("inference-header-content-length");
-  if (!length.empty()) {
-    size_t n = 0;
-    auto [end, ec] = std::from_chars(length.data(), length.data() + length.size(), n);
-    if (ec != std::errc() || end != length.data() + length.size()) {
-      return respond(ServerErrorResponse(
-          absl::InvalidArgumentError("Inference-Header-Content-Length is not a number")));
-    }
-    work.header_length = n;
-  }
+  auto header_length = httpapi::BinaryHeaderLength(request);
+  if (!header_length.ok()) return respond(ServerErrorResponse(header_length.status()));
+  work.header_length = *header_length;
   auto parsed = protocol::ParseInferRequest(request.body, work.header_length);
   if (!parsed.ok()) return respond(ServerErrorResponse(parsed.status()));
   if (parsed->inputs.empty()) {
@@ -69,13 +62,10 @@ void InferV1(ServerContext& context, http::Request&& request, const http::PathPa
   InferWork work;
   work.v1 = true;
   work.model = httpapi::PathParam(params, "model");
-  const std::string_view type = request.Header("content-type");
-  if (!type.empty() && type.rfind("image/", 0) != 0 && type != "application/octet-stream") {
-    return respond(ServerErrorResponse(protocol::WithHttpStatus(
-        absl::InvalidArgumentError(absl::StrCat("Content-Type '", std::string(type),
-                                                "' is not an image; send image/jpeg or image/png")),
-        415)));
+  if (absl::Status s = httpapi::CheckImageContentType(request); !s.ok()) {
+    return respond(ServerErrorResponse(s));
   }
+  const std::string_view type = request.Header("content-type");
   if (request.body.empty()) {
     return respond(ServerErrorResponse(absl::InvalidArgumentError("image is empty")));
   }
