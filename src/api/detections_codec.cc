@@ -24,8 +24,9 @@ double Round(float v) { return std::round(static_cast<double>(v) * 1000.0) / 100
 }  // namespace
 
 const std::vector<std::string>& DetectionOutputNames() {
-  static const std::vector<std::string> names = {"boxes", "scores", "class_ids", "labels",
-                                                 "keypoints"};
+  static const std::vector<std::string> names = {"boxes",     "scores",          "class_ids",
+                                                 "labels",    "keypoints",       "keypoint_scores",
+                                                 "texts"};
   return names;
 }
 
@@ -33,25 +34,29 @@ std::vector<protocol::Tensor> DetectionsToTensors(const inference::InferenceOutp
                                                   size_t keypoints_per_detection) {
   const auto n = static_cast<int64_t>(output.detections.size());
   const auto k = static_cast<int64_t>(keypoints_per_detection);
-  std::vector<float> boxes, scores, keypoints;
+  std::vector<float> boxes, scores, keypoints, keypoint_scores;
   std::vector<int32_t> class_ids;
-  std::vector<std::string> labels;
+  std::vector<std::string> labels, texts;
   for (const Detection& d : output.detections) {
     boxes.insert(boxes.end(), {d.box.x1, d.box.y1, d.box.x2, d.box.y2});
     scores.push_back(d.score);
     class_ids.push_back(d.class_id);
     labels.push_back(d.label);
+    texts.push_back(d.text);
     for (int64_t i = 0; i < k; ++i) {
       const bool have = i < static_cast<int64_t>(d.keypoints.size());
       keypoints.push_back(have ? d.keypoints[i].x : 0.0f);
       keypoints.push_back(have ? d.keypoints[i].y : 0.0f);
+      keypoint_scores.push_back(have ? d.keypoints[i].score : 0.0f);
     }
   }
   return {protocol::Tensor::FromFloats("boxes", {n, 4}, boxes),
           protocol::Tensor::FromFloats("scores", {n}, scores),
           protocol::Tensor::FromInt32s("class_ids", {n}, class_ids),
           protocol::Tensor::FromBytes("labels", labels),
-          protocol::Tensor::FromFloats("keypoints", {n, k, 2}, keypoints)};
+          protocol::Tensor::FromFloats("keypoints", {n, k, 2}, keypoints),
+          protocol::Tensor::FromFloats("keypoint_scores", {n, k}, keypoint_scores),
+          protocol::Tensor::FromBytes("texts", texts)};
 }
 
 absl::StatusOr<std::vector<Detection>> DetectionsFromTensors(
@@ -82,7 +87,17 @@ absl::StatusOr<std::vector<Detection>> DetectionsFromTensors(
     ASSIGN_OR_RETURN(keypoints, t->Values<float>());
     if (t->shape.size() == 3 && t->shape[1] >= 0) k = static_cast<size_t>(t->shape[1]);
   }
-  if (class_ids.size() != n || labels.size() != n || keypoints.size() != n * k * 2) {
+  std::vector<float> keypoint_scores(n * k, 1.0f);
+  if (const protocol::Tensor* t = FindTensor(outputs, "keypoint_scores")) {
+    ASSIGN_OR_RETURN(keypoint_scores, t->Values<float>());
+  }
+  std::vector<std::string> texts(n);
+  if (const protocol::Tensor* t = FindTensor(outputs, "texts")) {
+    ASSIGN_OR_RETURN(std::vector<std::string_view> views, t->BytesElements());
+    texts.assign(views.begin(), views.end());
+  }
+  if (class_ids.size() != n || labels.size() != n || keypoints.size() != n * k * 2 ||
+      keypoint_scores.size() != n * k || texts.size() != n) {
     return absl::InvalidArgumentError("detection outputs disagree on the number of detections");
   }
   std::vector<Detection> detections(n);
@@ -93,9 +108,11 @@ absl::StatusOr<std::vector<Detection>> DetectionsFromTensors(
     d.score = score_values[i];
     d.class_id = class_ids[i];
     d.label = labels[i];
+    d.text = texts[i];
     for (size_t j = 0; j < k; ++j) {
       d.keypoints.push_back({j < keypoint_names.size() ? keypoint_names[j] : absl::StrCat(j),
-                             keypoints[(i * k + j) * 2], keypoints[(i * k + j) * 2 + 1]});
+                             keypoints[(i * k + j) * 2], keypoints[(i * k + j) * 2 + 1],
+                             keypoint_scores[i * k + j]});
     }
   }
   return detections;
@@ -115,10 +132,12 @@ nlohmann::json DetectionsToJson(const std::vector<Detection>& detections) {
     if (!d.keypoints.empty()) {
       nlohmann::json keypoints = nlohmann::json::array();
       for (const auto& k : d.keypoints) {
-        keypoints.push_back({{"name", k.name}, {"x", Round(k.x)}, {"y", Round(k.y)}});
+        keypoints.push_back(
+            {{"name", k.name}, {"x", Round(k.x)}, {"y", Round(k.y)}, {"score", Round(k.score)}});
       }
       j["keypoints"] = std::move(keypoints);
     }
+    if (!d.text.empty()) j["text"] = d.text;
     out.push_back(std::move(j));
   }
   return out;
@@ -137,9 +156,10 @@ absl::StatusOr<std::vector<Detection>> DetectionsFromJson(const nlohmann::json& 
       d.box = {b.at("x1").get<float>(), b.at("y1").get<float>(), b.at("x2").get<float>(),
                b.at("y2").get<float>()};
       for (const nlohmann::json& k : j.value("keypoints", nlohmann::json::array())) {
-        d.keypoints.push_back(
-            {k.at("name").get<std::string>(), k.at("x").get<float>(), k.at("y").get<float>()});
+        d.keypoints.push_back({k.at("name").get<std::string>(), k.at("x").get<float>(),
+                               k.at("y").get<float>(), k.value("score", 1.0f)});
       }
+      d.text = j.value("text", "");
       detections.push_back(std::move(d));
     }
   } catch (const nlohmann::json::exception& e) {

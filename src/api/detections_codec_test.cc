@@ -10,8 +10,9 @@ inference::InferenceOutput Sample() {
   face.box = {10, 20, 30, 40};
   face.score = 0.75f;
   face.label = "face";
-  face.keypoints = {{"a", 11, 21}, {"b", 12, 22}};
+  face.keypoints = {{"a", 11, 21, 0.5f}, {"b", 12, 22}};
   inference::Detection other = face;
+  other.text = "HELLO";
   other.class_id = 3;
   other.label = "other";
   return {{face, other}, 100, 80};
@@ -30,6 +31,19 @@ TEST(DetectionsCodecTest, TensorsRoundTrip) {
   EXPECT_FLOAT_EQ((*back)[0].box.y2, 40);
   EXPECT_EQ((*back)[0].keypoints[1].name, "b");
   EXPECT_FLOAT_EQ((*back)[0].keypoints[1].y, 22);
+  EXPECT_FLOAT_EQ((*back)[0].keypoints[0].score, 0.5f);
+  EXPECT_FLOAT_EQ((*back)[0].keypoints[1].score, 1.0f);
+  EXPECT_EQ((*back)[0].text, "");
+  EXPECT_EQ((*back)[1].text, "HELLO");
+}
+
+TEST(DetectionsCodecTest, OlderResponsesWithoutScoresOrTextsStillDecode) {
+  auto tensors = DetectionsToTensors(Sample(), 2);
+  tensors.resize(5);  // boxes .. keypoints only
+  auto back = DetectionsFromTensors(tensors, {"a", "b"});
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_FLOAT_EQ((*back)[0].keypoints[0].score, 1.0f);
+  EXPECT_EQ((*back)[1].text, "");
 }
 
 TEST(DetectionsCodecTest, EmptyResultHasZeroRows) {
@@ -53,6 +67,9 @@ TEST(DetectionsCodecTest, JsonRoundTrip) {
   auto back = DetectionsFromJson(json);
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_EQ((*back)[0].keypoints.size(), 2u);
+  EXPECT_FLOAT_EQ((*back)[0].keypoints[0].score, 0.5f);
+  EXPECT_EQ((*back)[1].text, "HELLO");
+  EXPECT_FALSE(json[0].contains("text"));
   EXPECT_EQ(DetectionsFromJson(nlohmann::json::parse(R"([{"label":"x"}])")).status().code(),
             absl::StatusCode::kInvalidArgument);
 }

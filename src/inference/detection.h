@@ -13,6 +13,8 @@ struct Keypoint {
   std::string name;
   float x = 0;
   float y = 0;
+  // Confidence that the point is visible (pose) or 1 where the model has none.
+  float score = 1;
 };
 
 struct Box {
@@ -28,6 +30,9 @@ struct Detection {
   int class_id = 0;
   std::string label;
   std::vector<Keypoint> keypoints;
+  // The recognised string for `text`; the handedness ("left"/"right") for `hand`
+  // and `gesture`; empty otherwise.
+  std::string text;
 };
 
 float IntersectionOverUnion(const Box& a, const Box& b);

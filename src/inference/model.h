@@ -53,6 +53,7 @@ struct ModelSpec {
   std::vector<std::string> model_files;     // relative to models_dir
   std::vector<std::string> labels;          // class names, in class_id order
   std::vector<std::string> keypoint_names;  // per detection, empty when none
+  bool opencl = true;  // false: a CPU-only variant (not built for OpenCL slots)
   std::function<absl::StatusOr<std::unique_ptr<Model>>(const ModelOptions&)> create;
 };
 

@@ -188,6 +188,7 @@ class Slot {
       // Emulated devices compute on the CPU and then hold their slot.
       const inference::Target target =
           device_.emulation ? inference::Target::kCpu : device_.target;
+      if (target == inference::Target::kOpenCl && !spec.opencl) continue;  // CPU-only variant
       auto model = spec.create({options_.models_dir, target, -1});
       if (!model.ok()) {
         errors.push_back(absl::StrCat(Key(spec), ": ", model.status().message()));
