@@ -125,6 +125,7 @@ std::string FormatDetections(const InferResult& result) {
   for (const inference::Detection& d : result.detections) {
     absl::StrAppendFormat(&out, "  %-12s %.3f  box (%.0f,%.0f)-(%.0f,%.0f)", d.label, d.score,
                           d.box.x1, d.box.y1, d.box.x2, d.box.y2);
+    if (!d.text.empty()) absl::StrAppendFormat(&out, " \"%s\"", d.text);
     for (const auto& k : d.keypoints)
       absl::StrAppendFormat(&out, " %s(%.0f,%.0f)", k.name, k.x, k.y);
     out += "\n";

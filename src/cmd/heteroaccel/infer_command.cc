@@ -1,10 +1,14 @@
 #include <cstdio>
 #include <fstream>
 #include <memory>
+#include <opencv2/imgcodecs.hpp>
 #include <sstream>
 
+#include "absl/strings/str_cat.h"
 #include "client/infer_client.h"
 #include "cmd/heteroaccel/commands.h"
+#include "inference/image.h"
+#include "render/draw.h"
 
 namespace heteroaccel::cmd {
 namespace {
@@ -16,7 +20,38 @@ struct InferFlags {
   std::string device;
   std::string protocol = "v2";
   std::vector<std::string> images;
+  std::string draw;  // output picture; with several images, a suffix -N per image
 };
+
+// Where the picture of the i-th of n images goes: out.png, or out-1.png, ...
+std::string DrawPath(const std::string& draw, size_t index, size_t count) {
+  if (count == 1) return draw;
+  const size_t dot = draw.rfind('.');
+  const size_t slash = draw.rfind('/');
+  const bool has_ext = dot != std::string::npos && (slash == std::string::npos || dot > slash);
+  const std::string stem = has_ext ? draw.substr(0, dot) : draw;
+  return absl::StrCat(stem, "-", index + 1, has_ext ? draw.substr(dot) : ".png");
+}
+
+bool WritePicture(const std::string& image_bytes, const client::InferResult& result,
+                  const std::string& out) {
+  auto image = inference::DecodeImage(image_bytes);
+  if (!image.ok()) {
+    std::fprintf(stderr, "%s: %s\n", out.c_str(), std::string(image.status().message()).c_str());
+    return false;
+  }
+  try {
+    if (!cv::imwrite(out, render::DrawDetections(*image, result.detections))) {
+      std::fprintf(stderr, "%s: cannot write (use a .png or .jpg name)\n", out.c_str());
+      return false;
+    }
+  } catch (const cv::Exception& e) {
+    std::fprintf(stderr, "%s: cannot write: %s\n", out.c_str(), e.what());
+    return false;
+  }
+  std::printf("  drawn to %s\n", out.c_str());
+  return true;
+}
 
 int RunInfer(const InferFlags& flags) {
   auto protocol = client::ParseProtocol(flags.protocol);
@@ -30,7 +65,8 @@ int RunInfer(const InferFlags& flags) {
     return 1;
   }
   int failures = 0;
-  for (const std::string& path : flags.images) {
+  for (size_t index = 0; index < flags.images.size(); ++index) {
+    const std::string& path = flags.images[index];
     std::ifstream in(path, std::ios::binary);
     if (!in) {
       std::fprintf(stderr, "%s: cannot read\n", path.c_str());
@@ -39,8 +75,8 @@ int RunInfer(const InferFlags& flags) {
     }
     std::stringstream bytes;
     bytes << in.rdbuf();
-    auto result =
-        (*client)->Infer({flags.model, flags.variant, flags.device, *protocol}, bytes.str());
+    std::string image = bytes.str();
+    auto result = (*client)->Infer({flags.model, flags.variant, flags.device, *protocol}, image);
     if (!result.ok()) {
       std::fprintf(stderr, "%s: %s\n", path.c_str(),
                    std::string(result.status().message()).c_str());
@@ -49,6 +85,10 @@ int RunInfer(const InferFlags& flags) {
     }
     std::printf("%s: %zu detection(s), %s", path.c_str(), result->detections.size(),
                 client::FormatDetections(*result).c_str());
+    if (!flags.draw.empty() &&
+        !WritePicture(image, *result, DrawPath(flags.draw, index, flags.images.size()))) {
+      ++failures;
+    }
   }
   return failures == 0 ? 0 : 1;
 }
@@ -64,6 +104,9 @@ void AddInferCommand(CLI::App& app) {
   cmd->add_option("--device", flags->device, "Run on this device id (default: agent chooses)");
   cmd->add_option("--protocol", flags->protocol, "v2 (binary tensors), v2-json or v1")
       ->capture_default_str();
+  cmd->add_option("--draw", flags->draw,
+                  "Write the image with the detections drawn on it (PNG/JPEG by extension; "
+                  "several images: NAME-1.png, NAME-2.png, ...)");
   cmd->add_option("images", flags->images, "JPEG or PNG files")->required();
   cmd->callback([flags] { std::exit(RunInfer(*flags)); });
 }
