@@ -57,7 +57,7 @@ fuzz: packages
 	  -max_len=65536 $(BUILD_FUZZ)/corpus
 
 demo: setup build
-	$(BUILD)/bin/agent_demo $(BUILD)/bin/heteroaccel $(MODELS_DIR)
+	$(BUILD)/bin/agent_demo $(BUILD)/bin/heteroaccel $(MODELS_DIR) $(BUILD)/demo
 
 bench: setup build
 	HETEROACCEL_MODELS_DIR=$(abspath $(MODELS_DIR)) $(BUILD)/bin/agent_overhead
