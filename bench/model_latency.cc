@@ -114,7 +114,8 @@ nlohmann::json Measure(const inference::ModelSpec& spec, const TargetConfig& con
   row["run_ms"] = run;
   row["forward_ms"] = forward;
   row["overhead"] = forward > 0 ? run / forward - 1 : 0;
-  row["rps"] = static_cast<double>(count) / std::chrono::duration<double>(Clock::now() - start).count();
+  row["rps"] =
+      static_cast<double>(count) / std::chrono::duration<double>(Clock::now() - start).count();
   return row;
 }
 
@@ -123,14 +124,20 @@ int Main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
-    if (a == "--seconds") o.seconds = std::stod(next());
-    else if (a == "--runs") o.runs = std::stoi(next());
-    else if (a == "--types") o.types = absl::StrSplit(next(), ',');
-    else if (a == "--no-opencl") o.opencl = false;
-    else if (a == "--json") o.json = true;
+    if (a == "--seconds")
+      o.seconds = std::stod(next());
+    else if (a == "--runs")
+      o.runs = std::stoi(next());
+    else if (a == "--types")
+      o.types = absl::StrSplit(next(), ',');
+    else if (a == "--no-opencl")
+      o.opencl = false;
+    else if (a == "--json")
+      o.json = true;
     else {
-      std::fprintf(stderr,
-                   "usage: model_latency [--seconds S] [--runs N] [--types a,b] [--no-opencl] [--json]\n");
+      std::fprintf(
+          stderr,
+          "usage: model_latency [--seconds S] [--runs N] [--types a,b] [--no-opencl] [--json]\n");
       return 2;
     }
   }
@@ -165,11 +172,13 @@ int Main(int argc, char** argv) {
     }
   }
   if (o.json) {
-    std::printf("%s\n", nlohmann::json{{"opencl_device", opencl_name}, {"rows", rows}}.dump(2).c_str());
+    std::printf("%s\n",
+                nlohmann::json{{"opencl_device", opencl_name}, {"rows", rows}}.dump(2).c_str());
     return 0;
   }
   std::printf("OpenCL device: %s\n\n", opencl_name.empty() ? "none" : opencl_name.c_str());
-  std::printf("| type | variant | target | image | run ms (median) | forward ms | overhead | req/s |\n");
+  std::printf(
+      "| type | variant | target | image | run ms (median) | forward ms | overhead | req/s |\n");
   std::printf("|---|---|---|---|---:|---:|---:|---:|\n");
   for (const auto& r : rows) {
     if (r.contains("error")) {

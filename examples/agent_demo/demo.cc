@@ -8,18 +8,17 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <thread>
 #include <map>
-
 #include <opencv2/imgcodecs.hpp>
+#include <thread>
 
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "client/infer_client.h"
 #include "http/client.h"
 #include "inference/image.h"
-#include "render/draw.h"
 #include "loadgen/bench.h"
+#include "render/draw.h"
 #include "testing/subprocess.h"
 
 namespace heteroaccel {
@@ -35,13 +34,11 @@ std::string Summary(const client::InferResult& r) {
 }
 
 // Writes IMAGE_TYPE.png under `dir` with the detections drawn; returns its path.
-std::string WritePicture(const std::string& dir, const std::string& image,
-                         const std::string& type, const std::string& bytes,
-                         const client::InferResult& r) {
+std::string WritePicture(const std::string& dir, const std::string& image, const std::string& type,
+                         const std::string& bytes, const client::InferResult& r) {
   auto decoded = inference::DecodeImage(bytes);
   if (!decoded.ok()) return "";
-  const std::string path =
-      dir + "/" + image.substr(0, image.rfind('.')) + "_" + type + ".png";
+  const std::string path = dir + "/" + image.substr(0, image.rfind('.')) + "_" + type + ".png";
   return cv::imwrite(path, render::DrawDetections(*decoded, r.detections)) ? path : "";
 }
 
@@ -56,8 +53,7 @@ std::string TextSample(const client::InferResult& r) {
   return out;
 }
 
-int Run(const std::string& binary, const std::string& models_dir,
-        const std::string& pictures_dir) {
+int Run(const std::string& binary, const std::string& models_dir, const std::string& pictures_dir) {
   std::filesystem::create_directories(pictures_dir);
   std::printf("starting %s agent (models in %s) ...\n", binary.c_str(), models_dir.c_str());
   auto agent = testing::Subprocess::Start(
@@ -107,8 +103,8 @@ int Run(const std::string& binary, const std::string& models_dir,
         auto r = c->Infer({type, variant, device, client::Protocol::kV2Binary}, bytes);
         if (!r.ok()) {
           ++failures;
-          std::printf("%-14s %-7s %-20s %-22s  error: %s\n", image.c_str(), type.c_str(), variant.c_str(),
-                      device.c_str(), std::string(r.status().message()).c_str());
+          std::printf("%-14s %-7s %-20s %-22s  error: %s\n", image.c_str(), type.c_str(),
+                      variant.c_str(), device.c_str(), std::string(r.status().message()).c_str());
           continue;
         }
         std::printf("%-14s %-7s %-20s %-22s %10.1f %10.1f  %s %s\n", image.c_str(), type.c_str(),
@@ -121,8 +117,7 @@ int Run(const std::string& binary, const std::string& models_dir,
       }
     }
   }
-  std::printf("\n%d pictures with the detections drawn in %s/\n", pictures,
-              pictures_dir.c_str());
+  std::printf("\n%d pictures with the detections drawn in %s/\n", pictures, pictures_dir.c_str());
   std::printf("metrics: %s/metrics   node: %s/v1/node\n", url.c_str(), url.c_str());
   return failures == 0 ? 0 : 1;
 }
@@ -162,8 +157,8 @@ devices:
   std::vector<std::unique_ptr<testing::Subprocess>> agents;
   for (const std::string& config : {gpu_node, npu_node}) {
     agents.push_back(*testing::Subprocess::Start(
-        {binary, "agent", "--listen", "127.0.0.1:0", "--config", config, "--models-dir",
-         models_dir, "--models", "face,object", "--server", url, "--cluster-token", "demo"}));
+        {binary, "agent", "--listen", "127.0.0.1:0", "--config", config, "--models-dir", models_dir,
+         "--models", "face,object", "--server", url, "--cluster-token", "demo"}));
     if (!agents.back()->WaitForLine("ready", std::chrono::minutes(5))) {
       std::fprintf(stderr, "agent did not start:\n%s", agents.back()->Output().c_str());
       return 1;

@@ -23,8 +23,14 @@ protocol::ModelMetadata Metadata(const AgentContext& context, const inference::M
       {"class_ids", DataType::kInt32, {-1}, "index into labels"},
       {"labels", DataType::kBytes, {-1}, "class name"},
       {"keypoints", DataType::kFp32, {-1, k, 2}, "x,y in input-image pixels, see keypoint_names"},
-      {"keypoint_scores", DataType::kFp32, {-1, k}, "per keypoint: visibility in [0,1], 1 when the model has none"},
-      {"texts", DataType::kBytes, {-1}, "recognised text (text), handedness left/right (hand, gesture), else empty"}};
+      {"keypoint_scores",
+       DataType::kFp32,
+       {-1, k},
+       "per keypoint: visibility in [0,1], 1 when the model has none"},
+      {"texts",
+       DataType::kBytes,
+       {-1},
+       "recognised text (text), handedness left/right (hand, gesture), else empty"}};
   nlohmann::json devices = nlohmann::json::array();
   for (const runtime::DeviceState& d : context.executor.Snapshot()) {
     const std::string key = spec.type + "/" + spec.variant;

@@ -37,8 +37,15 @@ nlohmann::json NodeState(const AgentContext& context, const std::string& adverti
   // What clients need to read each type's outputs (the server's metadata).
   nlohmann::json model_info = nlohmann::json::object();
   for (const inference::ModelSpec& spec : context.catalog.specs()) {
-    if (model_info.contains(spec.type)) continue;
-    model_info[spec.type] = {{"keypoint_names", spec.keypoint_names}, {"labels", spec.labels}};
+    if (!model_info.contains(spec.type)) {
+      model_info[spec.type] = {{"keypoint_names", spec.keypoint_names},
+                               {"labels", spec.labels},
+                               {"variants", nlohmann::json::object()}};
+    }
+    model_info[spec.type]["variants"][spec.variant] = {{"description", spec.description},
+                                                       {"precision", spec.precision},
+                                                       {"accuracy", spec.accuracy},
+                                                       {"opencl", spec.opencl}};
   }
   return {{"node", context.facts.hostname},
           {"url", advertise_url},

@@ -24,9 +24,8 @@ double Round(float v) { return std::round(static_cast<double>(v) * 1000.0) / 100
 }  // namespace
 
 const std::vector<std::string>& DetectionOutputNames() {
-  static const std::vector<std::string> names = {"boxes",     "scores",          "class_ids",
-                                                 "labels",    "keypoints",       "keypoint_scores",
-                                                 "texts"};
+  static const std::vector<std::string> names = {
+      "boxes", "scores", "class_ids", "labels", "keypoints", "keypoint_scores", "texts"};
   return names;
 }
 

@@ -57,8 +57,7 @@ TEST(DetectionsCodecTest, EmptyResultHasZeroRows) {
 TEST(DetectionsCodecTest, MissingOutputsAreAnError) {
   auto tensors = DetectionsToTensors(Sample(), 2);
   tensors.erase(tensors.begin());
-  EXPECT_EQ(DetectionsFromTensors(tensors, {}).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(DetectionsFromTensors(tensors, {}).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST(DetectionsCodecTest, JsonRoundTrip) {

@@ -5,7 +5,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "inference/models/face_blazeface.h"
+#include "inference/models/gesture.h"
+#include "inference/models/hand_mediapipe.h"
 #include "inference/models/object_ssd.h"
+#include "inference/models/pose_mediapipe.h"
 
 namespace heteroaccel::inference {
 
@@ -14,6 +17,13 @@ const Catalog& Catalog::BuiltIn() {
       BlazeFaceFront128Spec(),
       BlazeFaceBack256Spec(),
       SsdMobileNetV2Spec(),
+      PoseLiteSpec(),
+      PoseFullSpec(),
+      PoseHeavySpec(),
+      HandFullSpec(),
+      HandLiteSpec(),
+      GestureFullSpec(),
+      GestureLiteSpec(),
   });
   return catalog;
 }

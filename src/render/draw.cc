@@ -14,9 +14,8 @@ using inference::Keypoint;
 
 // One colour per class id, well apart in hue, readable on light and dark images.
 cv::Scalar ClassColour(int class_id) {
-  static const cv::Scalar palette[] = {{0, 200, 255}, {255, 120, 0}, {80, 220, 80},
-                                       {220, 60, 220}, {40, 40, 255}, {255, 220, 0},
-                                       {0, 140, 255}, {200, 200, 40}};
+  static const cv::Scalar palette[] = {{0, 200, 255}, {255, 120, 0}, {80, 220, 80}, {220, 60, 220},
+                                       {40, 40, 255}, {255, 220, 0}, {0, 140, 255}, {200, 200, 40}};
   return palette[static_cast<size_t>(std::abs(class_id)) % std::size(palette)];
 }
 
@@ -41,31 +40,57 @@ cv::Point ToPoint(const Keypoint& k) {
 
 const std::vector<std::pair<std::string, std::string>>& SkeletonEdges() {
   static const std::vector<std::pair<std::string, std::string>> edges = [] {
-    std::vector<std::pair<std::string, std::string>> e = {
-        // Pose (MediaPipe BlazePose topology).
-        {"nose", "left_eye_inner"}, {"left_eye_inner", "left_eye"}, {"left_eye", "left_eye_outer"},
-        {"left_eye_outer", "left_ear"}, {"nose", "right_eye_inner"},
-        {"right_eye_inner", "right_eye"}, {"right_eye", "right_eye_outer"},
-        {"right_eye_outer", "right_ear"}, {"mouth_left", "mouth_right"},
-        {"left_shoulder", "right_shoulder"}, {"left_shoulder", "left_elbow"},
-        {"left_elbow", "left_wrist"}, {"right_shoulder", "right_elbow"},
-        {"right_elbow", "right_wrist"}, {"left_wrist", "left_pinky"}, {"left_wrist", "left_index"},
-        {"left_wrist", "left_thumb"}, {"left_pinky", "left_index"}, {"right_wrist", "right_pinky"},
-        {"right_wrist", "right_index"}, {"right_wrist", "right_thumb"},
-        {"right_pinky", "right_index"}, {"left_shoulder", "left_hip"},
-        {"right_shoulder", "right_hip"}, {"left_hip", "right_hip"}, {"left_hip", "left_knee"},
-        {"left_knee", "left_ankle"}, {"right_hip", "right_knee"}, {"right_knee", "right_ankle"},
-        {"left_ankle", "left_heel"}, {"left_heel", "left_foot_index"},
-        {"left_ankle", "left_foot_index"}, {"right_ankle", "right_heel"},
-        {"right_heel", "right_foot_index"}, {"right_ankle", "right_foot_index"},
-        // Text quadrilateral.
-        {"top_left", "top_right"}, {"top_right", "bottom_right"},
-        {"bottom_right", "bottom_left"}, {"bottom_left", "top_left"},
-        // Hand palm.
-        {"wrist", "thumb_cmc"}, {"wrist", "index_finger_mcp"}, {"wrist", "pinky_mcp"},
-        {"index_finger_mcp", "middle_finger_mcp"}, {"middle_finger_mcp", "ring_finger_mcp"},
-        {"ring_finger_mcp", "pinky_mcp"},
-        {"thumb_cmc", "thumb_mcp"}, {"thumb_mcp", "thumb_ip"}, {"thumb_ip", "thumb_tip"}};
+    std::vector<std::pair<std::string, std::string>> e = {// Pose (MediaPipe BlazePose topology).
+                                                          {"nose", "left_eye_inner"},
+                                                          {"left_eye_inner", "left_eye"},
+                                                          {"left_eye", "left_eye_outer"},
+                                                          {"left_eye_outer", "left_ear"},
+                                                          {"nose", "right_eye_inner"},
+                                                          {"right_eye_inner", "right_eye"},
+                                                          {"right_eye", "right_eye_outer"},
+                                                          {"right_eye_outer", "right_ear"},
+                                                          {"mouth_left", "mouth_right"},
+                                                          {"left_shoulder", "right_shoulder"},
+                                                          {"left_shoulder", "left_elbow"},
+                                                          {"left_elbow", "left_wrist"},
+                                                          {"right_shoulder", "right_elbow"},
+                                                          {"right_elbow", "right_wrist"},
+                                                          {"left_wrist", "left_pinky"},
+                                                          {"left_wrist", "left_index"},
+                                                          {"left_wrist", "left_thumb"},
+                                                          {"left_pinky", "left_index"},
+                                                          {"right_wrist", "right_pinky"},
+                                                          {"right_wrist", "right_index"},
+                                                          {"right_wrist", "right_thumb"},
+                                                          {"right_pinky", "right_index"},
+                                                          {"left_shoulder", "left_hip"},
+                                                          {"right_shoulder", "right_hip"},
+                                                          {"left_hip", "right_hip"},
+                                                          {"left_hip", "left_knee"},
+                                                          {"left_knee", "left_ankle"},
+                                                          {"right_hip", "right_knee"},
+                                                          {"right_knee", "right_ankle"},
+                                                          {"left_ankle", "left_heel"},
+                                                          {"left_heel", "left_foot_index"},
+                                                          {"left_ankle", "left_foot_index"},
+                                                          {"right_ankle", "right_heel"},
+                                                          {"right_heel", "right_foot_index"},
+                                                          {"right_ankle", "right_foot_index"},
+                                                          // Text quadrilateral.
+                                                          {"top_left", "top_right"},
+                                                          {"top_right", "bottom_right"},
+                                                          {"bottom_right", "bottom_left"},
+                                                          {"bottom_left", "top_left"},
+                                                          // Hand palm.
+                                                          {"wrist", "thumb_cmc"},
+                                                          {"wrist", "index_finger_mcp"},
+                                                          {"wrist", "pinky_mcp"},
+                                                          {"index_finger_mcp", "middle_finger_mcp"},
+                                                          {"middle_finger_mcp", "ring_finger_mcp"},
+                                                          {"ring_finger_mcp", "pinky_mcp"},
+                                                          {"thumb_cmc", "thumb_mcp"},
+                                                          {"thumb_mcp", "thumb_ip"},
+                                                          {"thumb_ip", "thumb_tip"}};
     // Hand fingers: mcp -> pip -> dip -> tip.
     for (const char* finger : {"index_finger", "middle_finger", "ring_finger", "pinky"}) {
       const std::string f = finger;
@@ -105,8 +130,8 @@ cv::Mat DrawDetections(const cv::Mat& bgr, const std::vector<Detection>& detecti
     }
     const bool quadrilateral = points.count("top_left") && points.count("bottom_right");
     if (!quadrilateral) {
-      cv::rectangle(image, cv::Point2f(d.box.x1, d.box.y1), cv::Point2f(d.box.x2, d.box.y2),
-                    colour, thickness, cv::LINE_AA);
+      cv::rectangle(image, cv::Point2f(d.box.x1, d.box.y1), cv::Point2f(d.box.x2, d.box.y2), colour,
+                    thickness, cv::LINE_AA);
     }
     bool joined = false;
     for (const auto& [a, b] : SkeletonEdges()) {

@@ -38,7 +38,8 @@ TEST(DrawTest, JoinsNamedKeypointsAndSkipsInvisibleOnes) {
   Detection pose;
   pose.box = {0, 0, 300, 200};
   pose.label = "person";
-  pose.keypoints = {{"left_shoulder", 50, 100, 0.9f}, {"right_shoulder", 250, 100, 0.9f},
+  pose.keypoints = {{"left_shoulder", 50, 100, 0.9f},
+                    {"right_shoulder", 250, 100, 0.9f},
                     {"left_hip", 50, 180, 0.1f}};
   const cv::Mat out = DrawDetections(kGrey, {pose});
   EXPECT_GT(ChangedIn(out, kGrey, {140, 97, 20, 7}), 0) << "shoulder line";
@@ -50,7 +51,9 @@ TEST(DrawTest, TextIsAQuadrilateralWithoutABox) {
   line.box = {20, 20, 280, 180};
   line.label = "text";
   line.text = "HELLO";
-  line.keypoints = {{"top_left", 40, 80}, {"top_right", 260, 80}, {"bottom_right", 260, 120},
+  line.keypoints = {{"top_left", 40, 80},
+                    {"top_right", 260, 80},
+                    {"bottom_right", 260, 120},
                     {"bottom_left", 40, 120}};
   const cv::Mat out = DrawDetections(kGrey, {line});
   EXPECT_GT(ChangedIn(out, kGrey, {140, 117, 20, 6}), 0) << "bottom edge of the quadrilateral";
@@ -59,7 +62,9 @@ TEST(DrawTest, TextIsAQuadrilateralWithoutABox) {
 
 TEST(DrawTest, NonAsciiTextBecomesQuestionMarks) {
   EXPECT_EQ(DrawableText("ab"), "ab");
-  EXPECT_EQ(DrawableText("a\xe4\xb8\xad" "b"), "a?b");
+  EXPECT_EQ(DrawableText("a\xe4\xb8\xad"
+                         "b"),
+            "a?b");
   EXPECT_EQ(DrawableText("x\ny"), "x y");
 }
 

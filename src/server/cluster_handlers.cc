@@ -1,5 +1,6 @@
 // Cluster management: POST /v1/cluster/heartbeat (agents), GET /v1/cluster,
-// GET /v1/registry, PUT /v1/registry. Writes need the cluster token.
+// GET /v1/registry, PUT /v1/registry, GET /v1/registry/variants. Writes need the
+// cluster token.
 #include <openssl/crypto.h>
 
 #include <cstdlib>
@@ -69,6 +70,10 @@ void AddClusterRoutes(http::Router& router, ServerContext& context) {
                for (auto& [type, share] : mix) share /= total;
                r(httpapi::JsonResponse(
                    {{"mix", mix}, {"ideal_rps", context.dispatcher.IdealThroughput(mix)}}));
+             });
+  router.Add("GET", "/v1/registry/variants",
+             [&context](http::Request&&, const http::PathParams&, http::Responder r) {
+               r(httpapi::JsonResponse({{"types", context.dispatcher.VariantsJson()}}));
              });
   router.Add("GET", "/v1/registry",
              [&context](http::Request&&, const http::PathParams&, http::Responder r) {

@@ -262,6 +262,55 @@ class Dispatcher::Impl {
     return {{"variants", variants}, {"devices", devices}, {"info", info}};
   }
 
+  // Every variant any node has loaded: what it is, its tested accuracy, and the
+  // service time measured on the devices running it, by device kind (median over
+  // devices; emulated devices are counted apart as "KIND (emulated)").
+  nlohmann::json VariantsJson() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::map<std::string, std::map<std::string, std::map<std::string, std::vector<double>>>> ms;
+    nlohmann::json out = nlohmann::json::object();
+    for (const auto& [name, n] : nodes_) {
+      if (!n.up) continue;
+      // Named copies: a range-for over a member of a temporary would dangle.
+      const nlohmann::json model_info = n.state.value("model_info", nlohmann::json::object());
+      for (const auto& [type, info] : model_info.items()) {
+        const nlohmann::json variants = info.value("variants", nlohmann::json::object());
+        for (const auto& [variant, about] : variants.items()) out[type][variant]["about"] = about;
+      }
+      const nlohmann::json devices = n.state.value("devices", nlohmann::json::array());
+      for (const auto& d : devices) {
+        std::string kind = d.value("kind", "?");
+        if (d.value("emulated", false)) kind += " (emulated)";
+        const nlohmann::json service = d.value("service_ms", nlohmann::json::object());
+        for (const auto& [key, value] : service.items()) {
+          const size_t slash = key.find('/');
+          if (slash == std::string::npos || !value.is_number()) continue;
+          ms[key.substr(0, slash)][key.substr(slash + 1)][kind].push_back(value.get<double>());
+        }
+      }
+    }
+    for (auto& [type, variants] : ms) {
+      for (auto& [variant, kinds] : variants) {
+        nlohmann::json latency = nlohmann::json::object();
+        for (auto& [kind, values] : kinds) {
+          std::sort(values.begin(), values.end());
+          latency[kind] = {{"median_ms", values[values.size() / 2]}, {"devices", values.size()}};
+        }
+        out[type][variant]["latency_by_kind"] = std::move(latency);
+      }
+    }
+    nlohmann::json result = nlohmann::json::object();
+    for (auto& [type, variants] : out.items()) {
+      for (auto& [variant, entry] : variants.items()) {
+        nlohmann::json row = entry.value("about", nlohmann::json::object());
+        row["variant"] = variant;
+        row["latency_by_kind"] = entry.value("latency_by_kind", nlohmann::json::object());
+        result[type].push_back(std::move(row));
+      }
+    }
+    return result;
+  }
+
   nlohmann::json ClusterJson() const {
     std::lock_guard<std::mutex> lock(mu_);
     nlohmann::json nodes = nlohmann::json::array();
@@ -594,6 +643,7 @@ absl::Status Dispatcher::Heartbeat(const nlohmann::json& state) { return impl_->
 bool Dispatcher::Ready() const { return impl_->Ready(); }
 bool Dispatcher::CanRun(const std::string& model) const { return impl_->CanRun(model); }
 nlohmann::json Dispatcher::ClusterJson() const { return impl_->ClusterJson(); }
+nlohmann::json Dispatcher::VariantsJson() const { return impl_->VariantsJson(); }
 nlohmann::json Dispatcher::ModelJson(const std::string& model) const {
   return impl_->ModelJson(model);
 }

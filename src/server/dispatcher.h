@@ -59,6 +59,9 @@ class Dispatcher {
   bool Ready() const;  // some node is up
   bool CanRun(const std::string& model) const;
   nlohmann::json ClusterJson() const;
+  // GET /v1/registry/variants: each loaded variant's description, tested
+  // accuracy and measured service time per device kind.
+  nlohmann::json VariantsJson() const;
   nlohmann::json ModelJson(const std::string& model) const;  // devices and variants serving it
   std::vector<std::string> Models() const;
   nlohmann::json RegistryJson() const;

@@ -122,6 +122,25 @@ TEST_F(ServerE2ETest, RoutesToTheDevicesAndSaysWhoServed) {
   EXPECT_GE(served["node-fast/gpu0"], 18) << served.size();
 }
 
+TEST_F(ServerE2ETest, RegistryListsVariantsWithLatencyPerKindAndAccuracy) {
+  auto http = *http::Client::Create(url_);
+  auto r = http->Get("/v1/registry/variants");
+  ASSERT_EQ(r->status, 200) << r->body;
+  const auto face = nlohmann::json::parse(r->body)["types"]["face"];
+  ASSERT_TRUE(face.is_array()) << r->body;
+  const nlohmann::json* front = nullptr;
+  for (const auto& v : face) {
+    if (v["variant"] == "blazeface-front-128") front = &v;
+  }
+  ASSERT_NE(front, nullptr) << r->body;
+  EXPECT_FALSE((*front)["accuracy"].get<std::string>().empty());
+  // The emulated profiles: gpu 5 ms, npu 10 ms, the two emulated CPUs 20 ms.
+  const auto& latency = (*front)["latency_by_kind"];
+  EXPECT_NEAR(latency["gpu (emulated)"]["median_ms"].get<double>(), 5, 0.5) << latency;
+  EXPECT_NEAR(latency["npu (emulated)"]["median_ms"].get<double>(), 10, 0.5) << latency;
+  EXPECT_EQ(latency["cpu (emulated)"]["devices"], 2) << latency;
+}
+
 TEST_F(ServerE2ETest, ServesTheKServeGrpcProtocol) {
   auto grpc = grpcfront::GrpcClient::Create(grpc_target_);
   ASSERT_TRUE(grpc.ok()) << grpc.status();

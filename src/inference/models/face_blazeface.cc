@@ -102,8 +102,10 @@ class BlazeFace final : public Model {
   float threshold_;
 };
 
-ModelSpec MakeSpec(std::string variant, std::string file, Config config, std::string what) {
+ModelSpec MakeSpec(std::string variant, std::string file, Config config, std::string what,
+                   std::string accuracy) {
   ModelSpec spec;
+  spec.accuracy = std::move(accuracy);
   spec.type = "face";
   spec.variant = std::move(variant);
   spec.description = std::move(what);
@@ -128,13 +130,18 @@ ModelSpec MakeSpec(std::string variant, std::string file, Config config, std::st
 ModelSpec BlazeFaceFront128Spec() {
   return MakeSpec("blazeface-front-128", "face/blazeface_front_128.onnx",
                   {128, {8, 16, 16, 16}, 0.1484375f, 0.75f, 0.5f},
-                  "BlazeFace short-range (front camera), 128x128, faces within ~2 m");
+                  "BlazeFace short-range (front camera), 128x128, faces within ~2 m",
+                  "astronaut.png: exactly 1 face (score 0.92) on her face, eyes/nose/mouth inside "
+                  "the box; coffee.png: 0 faces (models_test.cc)");
 }
 
 ModelSpec BlazeFaceBack256Spec() {
   return MakeSpec("blazeface-back-256", "face/blazeface_back_256.onnx",
                   {256, {16, 32, 32, 32}, 0.15625f, 0.75f, 0.75f},
-                  "BlazeFace back camera, 256x256, smaller and more distant faces (score threshold 0.75: at 0.5 it fires on textured objects)");
+                  "BlazeFace back camera, 256x256, smaller and more distant faces (score threshold "
+                  "0.75: at 0.5 it fires on textured objects)",
+                  "astronaut.png: exactly 1 face on her face, eyes/nose/mouth inside the box; "
+                  "coffee.png: 0 faces (models_test.cc)");
 }
 
 }  // namespace heteroaccel::inference
