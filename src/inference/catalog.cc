@@ -9,6 +9,8 @@
 #include "inference/models/hand_mediapipe.h"
 #include "inference/models/object_ssd.h"
 #include "inference/models/pose_mediapipe.h"
+#include "inference/models/text_ppocr.h"
+#include "inference/models/text_tesseract.h"
 
 namespace heteroaccel::inference {
 
@@ -17,6 +19,8 @@ const Catalog& Catalog::BuiltIn() {
       BlazeFaceFront128Spec(),
       BlazeFaceBack256Spec(),
       SsdMobileNetV2Spec(),
+      PpOcrV4Spec(),
+      Tesseract5Spec(),
       PoseLiteSpec(),
       PoseFullSpec(),
       PoseHeavySpec(),

@@ -39,8 +39,10 @@ class Model {
   virtual ~Model() = default;
   // `bgr` is any size; results are in its pixel coordinates.
   virtual absl::StatusOr<InferenceOutput> Run(const cv::Mat& bgr) = 0;
-  // The raw forward pass alone on an already prepared input, for measuring the
-  // framework's own overhead against it.
+  // Re-runs every forward pass of the last Run (each network, once per region
+  // it ran on) on the same prepared inputs and nothing else, for measuring the
+  // framework's own overhead (pre/post-processing) against the raw networks.
+  // An error before the first Run.
   virtual absl::Status ForwardOnly() = 0;
 };
 

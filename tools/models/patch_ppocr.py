@@ -15,8 +15,17 @@ names, nodes keep their order), so its sha256 can be pinned.
       only in its opset <= 10 attribute form and rejects a Clip with three
       inputs ("node_proto.input_size() == 1"). The result is not strictly
       valid opset-11 ONNX (onnx.checker would object to the attributes), but
-      it computes the same function and OpenCV accepts it. Nothing else
-      changes: the input stays [N,3,H,W] with dynamic N, H, W.
+      it computes the same function and OpenCV accepts it.
+      Second, the bias `Add` and the `BatchNormalization` that follow each
+      `ConvTranspose` (the two 2x upsamplings of the DB head) are folded into
+      the ConvTranspose's weights and bias input. Why: OpenCV 4.6 fuses them
+      into its Deconvolution layer again each time the net is set up for a
+      new input size, so every image of a different size than the one before
+      gets a wrong probability map (max error 0.09, then 0.3 after a third
+      size change, against a freshly loaded net). With nothing left to fuse,
+      results no longer depend on what ran before (difference 0), and they
+      match the unfolded model to 2e-7. The input stays [N,3,H,W] with
+      dynamic N, H, W.
 
   patch_ppocr.py rec --width W IN OUT
       Recognition (SVTR-LCNet), opset 9. Three changes:
@@ -31,9 +40,10 @@ names, nodes keep their order), so its sha256 can be pinned.
       3. Every Add/Mul between a 3-D tensor [1,T,C] and a constant of shape
          (C,) (the layer-norm scales and biases, the linear-layer biases) gets
          the constant expanded to (1,T,C). OpenCV 4.6 turns a 1-D constant
-         operand into a Scale/Bias layer along axis 1, i.e. along T instead of
-         C, which fails or computes the wrong thing; a full-shape constant is a
-         plain element-wise operation.
+         operand into a Scale/Bias layer along axis 1 (T here, not C), and the
+         first forward pass fails ("start <= (int)shape.size()" in
+         shape_utils.hpp); a full-shape constant is a plain element-wise
+         operation.
       The batch is therefore 1 and the width W is baked in: one model file per
       width (320 suits single text lines of up to ~40 characters; wider crops
       are resized to fit). Remaining nodes keep their names and order.
@@ -107,8 +117,56 @@ def patch_det(model):
         patched += 1
     if patched == 0:
         raise PatchError("no Clip with min/max inputs found: is this the PP-OCRv4 det model?")
+    folded = fold_conv_transpose(graph)
     removed = remove_unused_constants(graph)
-    return f"det: {patched} Clip nodes to attribute form, {removed} constants dropped"
+    return (f"det: {patched} Clip nodes to attribute form, {folded} Add/BatchNormalization "
+            f"folded into ConvTranspose, {removed} constants dropped")
+
+
+def only_consumer(graph, name):
+    consumers = [n for n in graph.node if name in n.input]
+    return consumers[0] if len(consumers) == 1 else None
+
+
+def fold_conv_transpose(graph):
+    """Folds a constant bias Add and a BatchNormalization after each ConvTranspose."""
+    consts = constant_values(graph)
+    folded = 0
+    for node in [n for n in graph.node if n.op_type == "ConvTranspose"]:
+        if attrs(node).get("group", 1) != 1 or node.input[1] not in consts:
+            raise PatchError(f"ConvTranspose {node.name}: expected group 1 and constant weights")
+        weights = consts[node.input[1]].astype(np.float32)  # [C_in, C_out, kH, kW]
+        bias = np.zeros(weights.shape[1], np.float32)
+        if len(node.input) > 2 and node.input[2]:
+            bias = consts[node.input[2]].astype(np.float32).copy()
+        output = node.output[0]
+        dead = []
+        add = only_consumer(graph, output)
+        if add is not None and add.op_type == "Add" and add.input[0] == output and \
+                add.input[1] in consts and consts[add.input[1]].size == bias.size:
+            bias += consts[add.input[1]].reshape(-1)
+            output, dead = add.output[0], dead + [add]
+        bn = only_consumer(graph, output)
+        if bn is not None and bn.op_type == "BatchNormalization" and \
+                all(name in consts for name in bn.input[1:5]):
+            gamma, beta, mean, var = (consts[name] for name in bn.input[1:5])
+            scale = gamma / np.sqrt(var + attrs(bn).get("epsilon", 1e-5))
+            weights = weights * scale.reshape(1, -1, 1, 1)
+            bias = (bias - mean) * scale + beta
+            output, dead = bn.output[0], dead + [bn]
+        if not dead:
+            continue
+        index = list(graph.node).index(node)
+        names = (node.name + ".weights_folded", node.name + ".bias_folded")
+        graph.node.insert(index, make_constant(names[1], bias.astype(np.float32)))
+        graph.node.insert(index, make_constant(names[0], weights.astype(np.float32)))
+        del node.input[1:]
+        node.input.extend(names)
+        node.output[0] = output
+        for d in dead:
+            graph.node.remove(d)
+        folded += len(dead)
+    return folded
 
 
 # ---------------------------------------------------------------- rec ----
