@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "http/client.h"
 #include "loadgen/bench.h"
 #include "testing/subprocess.h"
@@ -21,7 +22,7 @@ struct Flags {
   std::string binary = "build/bin/heteroaccel";
   std::string dir = "examples/paper";
   std::string models = "models";
-  std::vector<std::string> mix = {"face", "object"};
+  std::vector<std::string> mix = {"face", "pose", "text", "hand"};  // the paper's four types
   int cameras = 4;
   int inflight = 8;  // frames a camera may have outstanding
   double seconds = 20;
@@ -168,10 +169,13 @@ int main(int argc, char** argv) {
       f.cameras = std::stoi(next());
     else if (a == "--inflight")
       f.inflight = std::stoi(next());
+    else if (a == "--mix")
+      f.mix = absl::StrSplit(next(), ',');
     else {
       std::fprintf(stderr,
                    "usage: paper_run [--json] [--seconds S] [--rate R] [--cameras N] "
-                   "[--inflight N] [--binary PATH] [--dir DIR] [--models-dir DIR]\n");
+                   "[--inflight N] [--mix face,pose,text,hand] [--binary PATH] [--dir DIR] "
+                   "[--models-dir DIR]\n");
       return 2;
     }
   }

@@ -19,8 +19,6 @@ const Catalog& Catalog::BuiltIn() {
       BlazeFaceFront128Spec(),
       BlazeFaceBack256Spec(),
       SsdMobileNetV2Spec(),
-      PpOcrV4Spec(),
-      Tesseract5Spec(),
       PoseLiteSpec(),
       PoseFullSpec(),
       PoseHeavySpec(),
@@ -28,6 +26,8 @@ const Catalog& Catalog::BuiltIn() {
       HandLiteSpec(),
       GestureFullSpec(),
       GestureLiteSpec(),
+      PpOcrV4Spec(),
+      Tesseract5Spec(),
   });
   return catalog;
 }

@@ -347,6 +347,10 @@ ModelSpec PpOcrV4Spec() {
   spec.model_files = {kDetFile, kRecFile, kKeysFile};
   spec.labels = {"text"};
   spec.keypoint_names = CornerNames();
+  spec.accuracy =
+      "character error rate: page.png 0.047 (7 lines, test limit 0.10); rendered lines mean "
+      "0.066, worst 0.231 (mostly dropped spaces; limits 0.12 / 0.35); boxes IoU >= 0.81; 0 "
+      "lines on blank canvases (text_test.cc)";
   spec.create = [](const ModelOptions& options) -> absl::StatusOr<std::unique_ptr<Model>> {
     ASSIGN_OR_RETURN(std::string det_path, ModelPath(options.models_dir, kDetFile));
     ASSIGN_OR_RETURN(std::string rec_path, ModelPath(options.models_dir, kRecFile));
