@@ -93,6 +93,17 @@ if ! "$PY" -c 'import onnx, numpy' 2>/dev/null; then
   fi
 fi
 
+# Tesseract's English LSTM data comes from Debian (tools/packages.txt); the text
+# accuracy tests are calibrated on this exact file.
+TESSDATA_ENG=/usr/share/tesseract-ocr/5/tessdata/eng.traineddata
+TESSDATA_ENG_SHA=7d4322bd2a7749724879683fc3912cb542f19906c83bcc1a52132556427170b2
+if [[ ! -f "$TESSDATA_ENG" ]]; then
+  die "$TESSDATA_ENG is missing (apt-get install tesseract-ocr-eng)"
+elif [[ "$(sha256sum "$TESSDATA_ENG" | cut -d' ' -f1)" != "$TESSDATA_ENG_SHA" ]]; then
+  echo "fetch_models: warning: $TESSDATA_ENG is not Debian 12's tesseract-ocr-eng 1:4.1.0-2;" \
+    "the tesseract-5 accuracy figures may not hold" >&2
+fi
+
 # Expected sha256 of a path relative to MODELS_DIR ("" when not locked).
 expected_sha() {
   [[ -f "$LOCK" ]] || return 0
