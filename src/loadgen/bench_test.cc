@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 
 #include "testing/subprocess.h"
 
@@ -51,7 +52,10 @@ TEST(RunBenchTest, RejectsInvalidOptions) {
 
 TEST(RunBenchTest, RejectsImageFolderWithoutImages) {
   BenchOptions options = ShortOptions("http://127.0.0.1:1");
-  options.images_dir = ::testing::TempDir();
+  // A folder of our own: the shared temporary folder may hold images.
+  options.images_dir = ::testing::TempDir() + "/heteroaccel_no_images_" + std::to_string(getpid());
+  std::filesystem::create_directories(options.images_dir);
+  std::ofstream(options.images_dir + "/notes.txt") << "not an image";
   auto report = RunBench(options);
   EXPECT_EQ(report.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(report.status().message().find("no .png or .jpg files"), std::string_view::npos)
@@ -60,6 +64,8 @@ TEST(RunBenchTest, RejectsImageFolderWithoutImages) {
   report = RunBench(options);
   EXPECT_EQ(report.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(report.status().message().find("cannot list"), std::string_view::npos);
+  std::filesystem::remove_all(::testing::TempDir() + "/heteroaccel_no_images_" +
+                              std::to_string(getpid()));
 }
 
 TEST(RunBenchTest, UnreachableTargetIsUnavailableAfterTimeout) {

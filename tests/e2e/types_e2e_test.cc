@@ -2,6 +2,7 @@
 // `heteroaccel infer --draw` picture. Accuracy per model is tested in
 // src/inference; this checks that each type's schema survives the wire.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <opencv2/imgcodecs.hpp>
@@ -132,7 +133,8 @@ TEST_F(TypesE2ETest, NoHandsOnACat) {
 }
 
 TEST_F(TypesE2ETest, InferDrawWritesThePicture) {
-  const std::string out = ::testing::TempDir() + "/heteroaccel_draw_pose.png";
+  const std::string out =
+      ::testing::TempDir() + "/heteroaccel_draw_pose_" + std::to_string(getpid()) + ".png";
   std::filesystem::remove(out);
   const std::string input = ModelsDir() + "/images/astronaut.png";
   auto p = testing::Subprocess::Start({testing::HeteroaccelBinary(), "infer", "--target", url_,
@@ -150,6 +152,7 @@ TEST_F(TypesE2ETest, InferDrawWritesThePicture) {
   // A skeleton and a box: a few thousand pixels, not a blank or a copy.
   EXPECT_GT(cv::countNonZero(diff), 1000);
   EXPECT_LT(cv::countNonZero(diff), drawn.total() / 4);
+  std::filesystem::remove(out);
 }
 
 }  // namespace
