@@ -48,6 +48,7 @@ double Median(std::vector<double> v) {
 // The image each type is measured on (scikit-image test data).
 std::string ImageFor(const std::string& type) {
   if (type == "text") return "page.png";
+  if (type == "hand" || type == "gesture") return "hands/nocurl.jpg";  // fingerpose, MIT
   return "astronaut.png";
 }
 

@@ -88,26 +88,34 @@ cv::Mat MakeNhwcBlob(const cv::Mat& bgr, const BlobOptions& o, Placement* placem
     p.scale_y = p.scale;
     const int w = std::max(1, static_cast<int>(std::lround(bgr.cols * p.scale)));
     const int h = std::max(1, static_cast<int>(std::lround(bgr.rows * p.scale)));
-    cv::Mat inner;
-    cv::resize(bgr, inner, cv::Size(w, h), 0, 0, cv::INTER_LINEAR);
     const int left = (o.width - w) / 2;
     const int top = (o.height - h) / 2;
     p.pad_x = static_cast<float>(left);
     p.pad_y = static_cast<float>(top);
-    cv::copyMakeBorder(inner, resized, top, o.height - h - top, left, o.width - w - left,
-                       cv::BORDER_CONSTANT, cv::Scalar::all(0));
+    // Resize straight into the middle of a black canvas.
+    resized = cv::Mat(o.height, o.width, CV_8UC3, cv::Scalar::all(0));
+    cv::Mat inner = resized(cv::Rect(left, top, w, h));
+    cv::resize(bgr, inner, cv::Size(w, h), 0, 0, cv::INTER_LINEAR);
   } else {
     p.scale = static_cast<float>(o.width) / bgr.cols;
     p.scale_y = static_cast<float>(o.height) / bgr.rows;
     cv::resize(bgr, resized, cv::Size(o.width, o.height), 0, 0, cv::INTER_LINEAR);
   }
-  if (o.rgb) cv::cvtColor(resized, resized, cv::COLOR_BGR2RGB);
-  // The converted buffer is already NHWC; reinterpret it as a 4-D blob.
-  cv::Mat blob;
-  resized.convertTo(blob, CV_32FC3, (o.high - o.low) / 255.0, o.low);
+  // One pass: channel order, scaling and the float conversion, written straight
+  // into the 4-D NHWC blob.
   const int dims[] = {1, o.height, o.width, 3};
   cv::Mat nhwc(4, dims, CV_32F);
-  std::memcpy(nhwc.data, blob.data, blob.total() * blob.elemSize());
+  const float scale = (o.high - o.low) / 255.0f;
+  float* out = nhwc.ptr<float>();
+  const int first = o.rgb ? 2 : 0;  // which BGR channel goes first
+  for (int y = 0; y < resized.rows; ++y) {
+    const uchar* in = resized.ptr<uchar>(y);
+    for (int x = 0; x < resized.cols; ++x, in += 3, out += 3) {
+      out[0] = in[first] * scale + o.low;
+      out[1] = in[1] * scale + o.low;
+      out[2] = in[2 - first] * scale + o.low;
+    }
+  }
   if (placement != nullptr) *placement = p;
   return nhwc;
 }
