@@ -1,5 +1,7 @@
 // Accuracy of the built-in models on real images (scikit-image's public-domain
 // and CC0 test data, fetched by `make setup`).
+#include "testing/models.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -10,24 +12,10 @@
 namespace heteroaccel::inference {
 namespace {
 
-std::string ModelsDir() {
-  if (const char* dir = std::getenv("HETEROACCEL_MODELS_DIR")) return dir;
-  const char* source = std::getenv("HETEROACCEL_SOURCE_DIR");
-  return std::string(source ? source : ".") + "/models";
-}
-
-cv::Mat LoadImage(const std::string& name) {
-  cv::Mat image = cv::imread(ModelsDir() + "/images/" + name, cv::IMREAD_COLOR);
-  EXPECT_FALSE(image.empty()) << name << " is missing; run `make setup`";
-  return image;
-}
+using heteroaccel::testing::LoadImage;
 
 std::unique_ptr<Model> Load(std::string_view type, std::string_view variant = "") {
-  auto spec = Catalog::BuiltIn().Find(type, variant);
-  EXPECT_TRUE(spec.ok()) << spec.status();
-  auto model = (*spec)->create({ModelsDir(), Target::kCpu, -1});
-  EXPECT_TRUE(model.ok()) << model.status();
-  return model.ok() ? std::move(*model) : nullptr;
+  return heteroaccel::testing::LoadModel(type, variant);
 }
 
 bool Inside(const Keypoint& k, const Box& b) {
@@ -37,7 +25,7 @@ bool Inside(const Keypoint& k, const Box& b) {
 // The astronaut's face occupies roughly x 165..285, y 65..190 of the 512x512 image.
 constexpr Box kAstronautFace{165, 65, 285, 190};
 
-class FaceModelTest : public testing::TestWithParam<const char*> {};
+class FaceModelTest : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(FaceModelTest, FindsExactlyTheAstronautsFace) {
   auto model = Load("face", GetParam());
@@ -68,7 +56,7 @@ TEST_P(FaceModelTest, FindsNoFaceInACupOfCoffee) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Variants, FaceModelTest,
-                         testing::Values("blazeface-front-128", "blazeface-back-256"));
+                         ::testing::Values("blazeface-front-128", "blazeface-back-256"));
 
 const Detection* Best(const InferenceOutput& out, std::string_view label) {
   const Detection* best = nullptr;

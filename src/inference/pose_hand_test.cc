@@ -14,30 +14,17 @@
 #include "inference/models/hand_mediapipe.h"
 #include "inference/models/pose_mediapipe.h"
 #include "inference/opencl_context.h"
+#include "testing/models.h"
 
 namespace heteroaccel::inference {
 namespace {
 
-std::string ModelsDir() {
-  if (const char* dir = std::getenv("HETEROACCEL_MODELS_DIR")) return dir;
-  const char* source = std::getenv("HETEROACCEL_SOURCE_DIR");
-  return std::string(source ? source : ".") + "/models";
-}
-
-cv::Mat LoadImage(const std::string& name) {
-  cv::Mat image = cv::imread(ModelsDir() + "/images/" + name, cv::IMREAD_COLOR);
-  EXPECT_FALSE(image.empty()) << name << " is missing; run `make setup`";
-  return image;
-}
+using heteroaccel::testing::LoadImage;
+using heteroaccel::testing::ModelsDir;
 
 std::unique_ptr<Model> Load(std::string_view type, std::string_view variant,
                             Target target = Target::kCpu) {
-  auto spec = Catalog::BuiltIn().Find(type, variant);
-  EXPECT_TRUE(spec.ok()) << spec.status();
-  if (!spec.ok()) return nullptr;
-  auto model = (*spec)->create({ModelsDir(), target, -1});
-  EXPECT_TRUE(model.ok()) << model.status();
-  return model.ok() ? std::move(*model) : nullptr;
+  return heteroaccel::testing::LoadModel(type, variant, target);
 }
 
 InferenceOutput RunOn(Model& model, const cv::Mat& image) {
@@ -64,7 +51,7 @@ bool Inside(const Keypoint& k, const Box& b) {
 // The astronaut's face occupies roughly x 165..285, y 65..190 of the 512x512 image.
 constexpr Box kAstronautFace{165, 65, 285, 190};
 
-class PoseModelTest : public testing::TestWithParam<const char*> {};
+class PoseModelTest : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(PoseModelTest, FindsTheAstronautsPose) {
   auto model = Load("pose", GetParam());
@@ -102,7 +89,7 @@ TEST_P(PoseModelTest, FindsNoPoseWithoutAPerson) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Variants, PoseModelTest,
-                         testing::Values("pose-lite", "pose-full", "pose-heavy"));
+                         ::testing::Values("pose-lite", "pose-full", "pose-heavy"));
 
 TEST(PoseModelTest, LiteIsTheDefaultVariant) {
   auto spec = Catalog::BuiltIn().Find("pose");
@@ -141,7 +128,7 @@ bool IsHandedness(const std::string& text) { return text == "left" || text == "r
 bool AcceptsWeakFalseHand(std::string_view variant) { return variant.ends_with("lite"); }
 constexpr float kWeakScore = 0.6f;
 
-class HandModelTest : public testing::TestWithParam<const char*> {};
+class HandModelTest : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(HandModelTest, FindsThePointingHand) {
   auto model = Load("hand", GetParam());
@@ -238,7 +225,7 @@ TEST_P(HandModelTest, PalmDetectorFindsNoPalmWithoutAHand) {
   EXPECT_EQ(palms->size(), 1u);
 }
 
-INSTANTIATE_TEST_SUITE_P(Variants, HandModelTest, testing::Values("hand-full", "hand-lite"));
+INSTANTIATE_TEST_SUITE_P(Variants, HandModelTest, ::testing::Values("hand-full", "hand-lite"));
 
 TEST(HandRegionTest, FollowsMediaPipesPalmToRegionRule) {
   // A palm box 100x80 centred at (300, 200) whose wrist-to-middle-finger vector
@@ -260,7 +247,7 @@ TEST(HandRegionTest, FollowsMediaPipesPalmToRegionRule) {
 
 // --- gesture ------------------------------------------------------------------
 
-class GestureModelTest : public testing::TestWithParam<const char*> {};
+class GestureModelTest : public ::testing::TestWithParam<const char*> {};
 
 TEST_P(GestureModelTest, RecognisesGesturesInPhotos) {
   auto model = Load("gesture", GetParam());
@@ -295,7 +282,7 @@ TEST_P(GestureModelTest, PointingSurvivesRotation) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Variants, GestureModelTest,
-                         testing::Values("gesture-full", "gesture-lite"));
+                         ::testing::Values("gesture-full", "gesture-lite"));
 
 // --- OpenCL -------------------------------------------------------------------
 

@@ -13,6 +13,7 @@
 #include "inference/catalog.h"
 #include "inference/models/text_ppocr.h"
 #include "inference/opencl_context.h"
+#include "testing/models.h"
 
 namespace heteroaccel::inference {
 namespace {
@@ -216,25 +217,11 @@ TEST(PpOcrCtcTest, JoinsWindowsIntoOnePath) {
 // ---------------------------------------------------------------------------
 // Accuracy of the variants
 
-std::string ModelsDir() {
-  if (const char* dir = std::getenv("HETEROACCEL_MODELS_DIR")) return dir;
-  const char* source = std::getenv("HETEROACCEL_SOURCE_DIR");
-  return std::string(source ? source : ".") + "/models";
-}
-
-cv::Mat LoadImage(const std::string& name) {
-  cv::Mat image = cv::imread(ModelsDir() + "/images/" + name, cv::IMREAD_COLOR);
-  EXPECT_FALSE(image.empty()) << name << " is missing; run `make setup`";
-  return image;
-}
+using heteroaccel::testing::LoadImage;
+using heteroaccel::testing::ModelsDir;
 
 std::unique_ptr<Model> Load(std::string_view variant, Target target = Target::kCpu) {
-  auto spec = Catalog::BuiltIn().Find("text", variant);
-  EXPECT_TRUE(spec.ok()) << spec.status();
-  if (!spec.ok()) return nullptr;
-  auto model = (*spec)->create({ModelsDir(), target, -1});
-  EXPECT_TRUE(model.ok()) << model.status();
-  return model.ok() ? std::move(*model) : nullptr;
+  return heteroaccel::testing::LoadModel("text", variant, target);
 }
 
 // A dark string on a white canvas, optionally turned by a few degrees; `ink` is
@@ -312,7 +299,7 @@ struct VariantLimits {
 
 void PrintTo(const VariantLimits& limits, std::ostream* os) { *os << limits.variant; }
 
-class TextModelTest : public testing::TestWithParam<VariantLimits> {};
+class TextModelTest : public ::testing::TestWithParam<VariantLimits> {};
 
 // The detector may report a widely spaced line as several pieces (DB splits
 // "KR 12 AB 3456" at its wide gaps): together they must cover the line and
@@ -322,7 +309,7 @@ TEST_P(TextModelTest, ReadsRenderedLinesInTheRightPlace) {
   ASSERT_NE(model, nullptr);
   double cer_sum = 0;
   for (const LineCase& c : kLines) {
-    SCOPED_TRACE(testing::Message()
+    SCOPED_TRACE(::testing::Message()
                  << "'" << c.text << "' scale " << c.scale << " turned " << c.degrees << " deg");
     const Rendered r = Render(c);
     auto out = model->Run(r.image);
@@ -425,8 +412,8 @@ INSTANTIATE_TEST_SUITE_P(Variants, TextModelTest,
                          // ppocr-v4: worst line 0.23 (missed spaces in the small "KR 12
                          // AB 3456"), mean 0.066, page 0.047, smallest IoU 0.81;
                          // tesseract-5: every line 0, page 0.017, IoU 1.0.
-                         testing::Values(VariantLimits{"ppocr-v4", 0.35, 0.12, 0.10, 0.6f},
-                                         VariantLimits{"tesseract-5", 0.10, 0.03, 0.06, 0.8f}),
+                         ::testing::Values(VariantLimits{"ppocr-v4", 0.35, 0.12, 0.10, 0.6f},
+                                           VariantLimits{"tesseract-5", 0.10, 0.03, 0.06, 0.8f}),
                          [](const auto& test_param) {
                            std::string name = test_param.param.variant;
                            for (char& c : name) c = std::isalnum(c) ? c : '_';

@@ -118,40 +118,15 @@ Gesture ClassifyGesture(const std::vector<Keypoint>& landmarks) {
 
 namespace {
 
-class GestureModel final : public Model {
- public:
-  explicit GestureModel(std::unique_ptr<HandTracker> tracker) : tracker_(std::move(tracker)) {}
-
-  absl::StatusOr<InferenceOutput> Run(const cv::Mat& bgr) override {
-    ASSIGN_OR_RETURN(std::vector<Detection> hands, tracker_->Find(bgr));
-    for (Detection& hand : hands) {
-      const Gesture gesture = ClassifyGesture(hand.keypoints);
-      hand.class_id = static_cast<int>(gesture);
-      hand.label = std::string(GestureName(gesture));
-    }
-    return InferenceOutput{std::move(hands), bgr.cols, bgr.rows};
-  }
-
-  absl::Status ForwardOnly() override { return tracker_->ForwardOnly(); }
-
- private:
-  std::unique_ptr<HandTracker> tracker_;
-};
-
 ModelSpec MakeSpec(std::string variant, const HandTrackerFiles& files, std::string description) {
-  ModelSpec spec;
-  spec.type = "gesture";
-  spec.variant = std::move(variant);
-  spec.description = std::move(description);
-  spec.precision = "fp32 (from fp16 weights)";
-  spec.model_files = {files.palm, files.landmark};
-  spec.labels = GestureNames();
-  spec.keypoint_names = HandKeypointNames();
-  spec.create = [files](const ModelOptions& options) -> absl::StatusOr<std::unique_ptr<Model>> {
-    ASSIGN_OR_RETURN(auto tracker, HandTracker::Create(files, options));
-    return std::make_unique<GestureModel>(std::move(tracker));
-  };
-  return spec;
+  return HandTrackerSpec("gesture", std::move(variant), files, std::move(description),
+                         GestureNames(), [](std::vector<Detection>& hands) {
+                           for (Detection& hand : hands) {
+                             const Gesture gesture = ClassifyGesture(hand.keypoints);
+                             hand.class_id = static_cast<int>(gesture);
+                             hand.label = std::string(GestureName(gesture));
+                           }
+                         });
 }
 
 }  // namespace

@@ -239,12 +239,16 @@ absl::Status HandTracker::ForwardOnly() {
 
 namespace {
 
-class HandModel final : public Model {
+// A Model over a HandTracker; `label_hands` (optional) turns the hands found into
+// the type's detections.
+class HandTrackerModel final : public Model {
  public:
-  explicit HandModel(std::unique_ptr<HandTracker> tracker) : tracker_(std::move(tracker)) {}
+  HandTrackerModel(std::unique_ptr<HandTracker> tracker, HandLabeler label_hands)
+      : tracker_(std::move(tracker)), label_hands_(std::move(label_hands)) {}
 
   absl::StatusOr<InferenceOutput> Run(const cv::Mat& bgr) override {
     ASSIGN_OR_RETURN(std::vector<Detection> hands, tracker_->Find(bgr));
+    if (label_hands_) label_hands_(hands);
     return InferenceOutput{std::move(hands), bgr.cols, bgr.rows};
   }
 
@@ -252,25 +256,34 @@ class HandModel final : public Model {
 
  private:
   std::unique_ptr<HandTracker> tracker_;
+  HandLabeler label_hands_;
 };
 
 ModelSpec MakeSpec(std::string variant, const HandTrackerFiles& files, std::string description) {
+  return HandTrackerSpec("hand", std::move(variant), files, std::move(description), {"hand"},
+                         nullptr);
+}
+
+}  // namespace
+
+ModelSpec HandTrackerSpec(std::string type, std::string variant, const HandTrackerFiles& files,
+                          std::string description, std::vector<std::string> labels,
+                          HandLabeler label_hands) {
   ModelSpec spec;
-  spec.type = "hand";
+  spec.type = std::move(type);
   spec.variant = std::move(variant);
   spec.description = std::move(description);
   spec.precision = "fp32 (from fp16 weights)";
   spec.model_files = {files.palm, files.landmark};
-  spec.labels = {"hand"};
+  spec.labels = std::move(labels);
   spec.keypoint_names = HandKeypointNames();
-  spec.create = [files](const ModelOptions& options) -> absl::StatusOr<std::unique_ptr<Model>> {
+  spec.create =
+      [files, label_hands](const ModelOptions& options) -> absl::StatusOr<std::unique_ptr<Model>> {
     ASSIGN_OR_RETURN(auto tracker, HandTracker::Create(files, options));
-    return std::make_unique<HandModel>(std::move(tracker));
+    return std::make_unique<HandTrackerModel>(std::move(tracker), label_hands);
   };
   return spec;
 }
-
-}  // namespace
 
 ModelSpec HandFullSpec() {
   ModelSpec spec =

@@ -15,6 +15,7 @@
 // 0.25..0.84 on the test photos, not flipping under mirroring): treat it as a hint.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <opencv2/core.hpp>
 #include <string>
@@ -89,6 +90,13 @@ class HandTracker {
   bool palm_ran_ = false;
   std::vector<cv::Mat> last_landmark_inputs_;
 };
+
+// A spec for an inference type built on HandTracker (`hand`, `gesture`):
+// `label_hands`, when set, relabels the hands found (class, label) in place.
+using HandLabeler = std::function<void(std::vector<Detection>&)>;
+ModelSpec HandTrackerSpec(std::string type, std::string variant, const HandTrackerFiles& files,
+                          std::string description, std::vector<std::string> labels,
+                          HandLabeler label_hands);
 
 ModelSpec HandFullSpec();  // default: palm full + landmark full
 ModelSpec HandLiteSpec();
