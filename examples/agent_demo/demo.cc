@@ -38,7 +38,9 @@ std::string WritePicture(const std::string& dir, const std::string& image, const
                          const std::string& bytes, const client::InferResult& r) {
   auto decoded = inference::DecodeImage(bytes);
   if (!decoded.ok()) return "";
-  const std::string path = dir + "/" + image.substr(0, image.rfind('.')) + "_" + type + ".png";
+  std::string stem = image.substr(0, image.rfind('.'));
+  std::replace(stem.begin(), stem.end(), '/', '_');  // hands/nocurl -> hands_nocurl
+  const std::string path = dir + "/" + stem + "_" + type + ".png";
   return cv::imwrite(path, render::DrawDetections(*decoded, r.detections)) ? path : "";
 }
 
@@ -85,19 +87,20 @@ int Run(const std::string& binary, const std::string& models_dir, const std::str
               "compute ms", "total ms", "found");
   auto c = *client::InferClient::Create(url);
   int failures = 0;
+  // Each type's default variant: the first the agent lists in /v1/models.
+  std::map<std::string, std::string> defaults;
+  for (const auto& m : nlohmann::json::parse(http->Get("/v1/models")->body)["models"]) {
+    defaults.emplace(m["name"].get<std::string>(), m["variant"].get<std::string>());
+  }
   int pictures = 0;
-  for (const std::string image :
-       {"astronaut.png", "chelsea.png", "coffee.png", "camera.png", "page.png"}) {
+  for (const std::string image : {"astronaut.png", "chelsea.png", "coffee.png", "camera.png",
+                                  "page.png", "hands/nocurl.jpg", "hands/fullcurl.jpg"}) {
     const std::string bytes = testing::ReadFileOrDie(models_dir + "/images/" + image);
     for (const auto& [device, models] : runnable) {
-      std::vector<std::string> seen_types;
       for (const std::string& key : models) {
         const std::string type = key.substr(0, key.find('/'));
         const std::string variant = key.substr(key.find('/') + 1);
-        // The first variant listed for a type is its default.
-        const bool is_default =
-            std::find(seen_types.begin(), seen_types.end(), type) == seen_types.end();
-        if (is_default) seen_types.push_back(type);
+        const bool is_default = defaults[type] == variant;
         // PoCL's OpenCL device is 10-35x slower than the CPU: defaults only there.
         if (!is_default && device.rfind("opencl", 0) == 0) continue;
         auto r = c->Infer({type, variant, device, client::Protocol::kV2Binary}, bytes);

@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 
 namespace heteroaccel::inference {
 
@@ -18,9 +19,9 @@ absl::StatusOr<std::string> ModelPath(const std::string& models_dir, const std::
   return path.string();
 }
 
-absl::StatusOr<std::unique_ptr<DnnRunner>> DnnRunner::Create(const std::string& onnx_path,
-                                                             Target target,
-                                                             std::vector<std::string> outputs) {
+namespace {
+
+absl::StatusOr<cv::dnn::Net> LoadNet(const std::string& onnx_path, Target target) {
   try {
     cv::dnn::Net net = cv::dnn::readNetFromONNX(onnx_path);
     if (net.empty()) {
@@ -29,15 +30,35 @@ absl::StatusOr<std::unique_ptr<DnnRunner>> DnnRunner::Create(const std::string& 
     net.setPreferableBackend(cv::dnn::DNN_BACKEND_OPENCV);
     net.setPreferableTarget(target == Target::kOpenCl ? cv::dnn::DNN_TARGET_OPENCL
                                                       : cv::dnn::DNN_TARGET_CPU);
-    if (outputs.empty()) outputs = net.getUnconnectedOutLayersNames();
-    return std::unique_ptr<DnnRunner>(new DnnRunner(std::move(net), std::move(outputs)));
+    return net;
   } catch (const cv::Exception& e) {
     return absl::InvalidArgumentError(
         absl::StrCat("OpenCV could not load ", onnx_path, ": ", e.what()));
   }
 }
 
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<DnnRunner>> DnnRunner::Create(const std::string& onnx_path,
+                                                             Target target,
+                                                             std::vector<std::string> outputs,
+                                                             bool reload_on_new_shape) {
+  ASSIGN_OR_RETURN(cv::dnn::Net net, LoadNet(onnx_path, target));
+  if (outputs.empty()) outputs = net.getUnconnectedOutLayersNames();
+  auto runner = std::unique_ptr<DnnRunner>(new DnnRunner(std::move(net), std::move(outputs)));
+  if (reload_on_new_shape) {
+    runner->path_ = onnx_path;
+    runner->target_ = target;
+  }
+  return runner;
+}
+
 absl::StatusOr<std::vector<cv::Mat>> DnnRunner::Forward(const cv::Mat& blob) {
+  const std::vector<int> shape(blob.size.p, blob.size.p + blob.dims);
+  if (!path_.empty() && !last_shape_.empty() && shape != last_shape_) {
+    ASSIGN_OR_RETURN(net_, LoadNet(path_, target_));
+  }
+  last_shape_ = shape;
   try {
     net_.setInput(blob);
     net_.forward(results_, outputs_);

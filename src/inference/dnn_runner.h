@@ -16,9 +16,14 @@ namespace heteroaccel::inference {
 
 class DnnRunner {
  public:
+  // `reload_on_new_shape`: rebuild the network whenever an input's shape differs
+  // from the previous one. For networks whose layers OpenCV 4.6 cannot reshape
+  // correctly on a target (PP-OCR's detector on OpenCL keeps state from the
+  // first input's size); costs one model load per change of size.
   static absl::StatusOr<std::unique_ptr<DnnRunner>> Create(const std::string& onnx_path,
                                                            Target target,
-                                                           std::vector<std::string> outputs);
+                                                           std::vector<std::string> outputs,
+                                                           bool reload_on_new_shape = false);
   // Runs the network; returns the outputs in the order given to Create (all the
   // network's outputs, in its own order, when none were given).
   absl::StatusOr<std::vector<cv::Mat>> Forward(const cv::Mat& blob);
@@ -31,6 +36,9 @@ class DnnRunner {
   cv::dnn::Net net_;
   std::vector<std::string> outputs_;
   std::vector<cv::Mat> results_;
+  std::string path_;  // set when the network is rebuilt on a new input shape
+  Target target_ = Target::kCpu;
+  std::vector<int> last_shape_;
 };
 
 // Joins models_dir and a relative file, checking that the file exists; the error

@@ -441,7 +441,7 @@ TEST(TextCatalogTest, MissingModelFilesSayToRunSetup) {
 }
 
 // PoCL's CPU device when no GPU is present: the first run compiles kernels for
-// tens of seconds, so one small image only.
+// tens of seconds, so one small image and the (small) printed page only.
 TEST(TextOpenClTest, PpOcrReadsTheSameTextAsOnTheCpu) {
   auto device = InitOpenCl();
   if (!device.ok()) GTEST_SKIP() << device.status();
@@ -469,6 +469,15 @@ TEST(TextOpenClTest, PpOcrReadsTheSameTextAsOnTheCpu) {
     EXPECT_NEAR(o.box.y2, c.box.y2, 1.0);
   }
   EXPECT_LE(CharacterErrorRate(line.text, Joined(*on_opencl)), 0.1);
+
+  // A second image of another size on the same network: OpenCV 4.6's OpenCL
+  // path must not keep anything from the first input's shape.
+  const cv::Mat page = LoadImage("page.png");
+  auto page_cpu = cpu->Run(page);
+  auto page_opencl = opencl->Run(page);
+  ASSERT_TRUE(page_cpu.ok() && page_opencl.ok());
+  EXPECT_EQ(page_opencl->detections.size(), page_cpu->detections.size());
+  EXPECT_EQ(Joined(*page_opencl), Joined(*page_cpu));
 }
 
 }  // namespace
