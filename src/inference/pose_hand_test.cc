@@ -196,11 +196,7 @@ TEST_P(HandModelTest, FindsNoHandWithoutOne) {
   ASSERT_NE(model, nullptr);
   for (const char* image : {"chelsea.png", "coffee.png", "page.png", "astronaut.png"}) {
     const InferenceOutput out = RunOn(*model, LoadImage(image));
-    if (AcceptsWeakFalseHand(GetParam()) && std::string_view(image) == "chelsea.png") {
-      for (const Detection& d : out.detections) EXPECT_LT(d.score, kWeakScore) << image;
-    } else {
-      EXPECT_TRUE(out.detections.empty()) << image;
-    }
+    EXPECT_TRUE(out.detections.empty()) << image;
   }
 }
 

@@ -52,8 +52,9 @@ struct RotatedSquare {
 RotatedSquare HandRegionFromPalm(const Detection& palm);
 
 struct HandTrackerFiles {
-  std::string palm;      // palm detector, relative to models_dir
-  std::string landmark;  // hand landmark model
+  std::string palm;           // palm detector, relative to models_dir
+  std::string landmark;       // hand landmark model
+  float min_presence = 0.5f;  // hand_landmark_cpu's ThresholdingCalculator
 };
 HandTrackerFiles FullHandFiles();  // palm_detection_full + hand_landmark_full
 HandTrackerFiles LiteHandFiles();  // palm_detection_lite + hand_landmark_lite
