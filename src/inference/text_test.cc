@@ -420,6 +420,28 @@ INSTANTIATE_TEST_SUITE_P(Variants, TextModelTest,
                            return name;
                          });
 
+// Images over 4000 px are read downscaled; the lines still come back in the
+// input's pixels.
+TEST(TesseractTest, ReadsAVeryLargeImageInItsOwnPixels) {
+  auto model = Load("tesseract-5");
+  ASSERT_NE(model, nullptr);
+  const cv::Mat page = LoadImage("page.png");
+  cv::Mat large;
+  cv::resize(page, large, {}, 12, 12, cv::INTER_CUBIC);  // ~4600 px wide
+  auto small_out = model->Run(page);
+  auto large_out = model->Run(large);
+  ASSERT_TRUE(small_out.ok() && large_out.ok());
+  ASSERT_FALSE(small_out->detections.empty());
+  ASSERT_FALSE(large_out->detections.empty());
+  const Detection& a = small_out->detections[0];
+  const Detection& b = large_out->detections[0];
+  EXPECT_EQ(b.text, a.text);
+  // Within 5 pixels of the original image (60 of the large one).
+  EXPECT_NEAR(b.box.x1, 12 * a.box.x1, 60);
+  EXPECT_NEAR(b.box.y2, 12 * a.box.y2, 60);
+  EXPECT_LE(b.box.x2, large.cols);
+}
+
 TEST(TextCatalogTest, PpOcrIsTheDefaultAndTesseractIsCpuOnly) {
   auto first = Catalog::BuiltIn().Find("text");
   ASSERT_TRUE(first.ok()) << first.status();

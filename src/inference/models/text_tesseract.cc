@@ -62,15 +62,17 @@ cv::Mat EvenBackground(const cv::Mat& image) {
   return grey;
 }
 
-Detection LineDetection(tesseract::ResultIterator& it, std::string text, cv::Size image) {
+// `scale` maps Tesseract's pixels back to the input image's.
+Detection LineDetection(tesseract::ResultIterator& it, std::string text, cv::Size image,
+                        float scale) {
   int left = 0, top = 0, right = 0, bottom = 0;
   it.BoundingBox(tesseract::RIL_TEXTLINE, &left, &top, &right, &bottom);
   Detection d;
   d.label = "text";
   d.text = std::move(text);
   d.score = it.Confidence(tesseract::RIL_TEXTLINE) / 100.0f;
-  d.box = {static_cast<float>(left), static_cast<float>(top), static_cast<float>(right),
-           static_cast<float>(bottom)};
+  d.box = {scale * static_cast<float>(left), scale * static_cast<float>(top),
+           scale * static_cast<float>(right), scale * static_cast<float>(bottom)};
   const float xs[4] = {d.box.x1, d.box.x2, d.box.x2, d.box.x1};
   const float ys[4] = {d.box.y1, d.box.y1, d.box.y2, d.box.y2};
   for (int k = 0; k < 4; ++k) d.keypoints.push_back({CornerNames()[k], xs[k], ys[k], 1});
@@ -97,7 +99,19 @@ class Tesseract5 final : public Model {
     if (image.empty() || image.depth() != CV_8U) {
       return absl::InvalidArgumentError("text: expected a non-empty 8-bit image");
     }
-    grey_ = EvenBackground(image);
+    // Very large images are read at kMaxSide: layout analysis grows with the
+    // pixel count, and text that small would not be readable anyway.
+    const int longest = std::max(image.cols, image.rows);
+    float scale = 1;
+    if (longest > kMaxSide) {
+      cv::Mat smaller;
+      cv::resize(image, smaller, {}, static_cast<double>(kMaxSide) / longest,
+                 static_cast<double>(kMaxSide) / longest, cv::INTER_AREA);
+      scale = static_cast<float>(image.cols) / static_cast<float>(smaller.cols);
+      grey_ = EvenBackground(smaller);
+    } else {
+      grey_ = EvenBackground(image);
+    }
     RETURN_IF_ERROR(Recognize());
     InferenceOutput out{{}, image.cols, image.rows};
     std::unique_ptr<tesseract::ResultIterator> it(api_.GetIterator());
@@ -107,7 +121,7 @@ class Tesseract5 final : public Model {
       if (utf8 == nullptr) continue;
       std::string text(absl::StripAsciiWhitespace(utf8.get()));
       if (text.empty() || it->Confidence(tesseract::RIL_TEXTLINE) / 100.0f < min_score_) continue;
-      out.detections.push_back(LineDetection(*it, std::move(text), image.size()));
+      out.detections.push_back(LineDetection(*it, std::move(text), image.size(), scale));
     } while (it->Next(tesseract::RIL_TEXTLINE));
     return out;
   }
@@ -129,6 +143,7 @@ class Tesseract5 final : public Model {
   }
 
   static constexpr int kSourcePpi = 300;
+  static constexpr int kMaxSide = 4000;
   tesseract::TessBaseAPI api_;
   float min_score_;
   cv::Mat grey_;  // the last image, levelled; Tesseract reads it in place
