@@ -16,21 +16,7 @@ protocol::ModelMetadata Metadata(const AgentContext& context, const inference::M
   }
   m.platform = "opencv_dnn";
   m.inputs = {{"image", DataType::kBytes, {1}, "an encoded JPEG or PNG"}};
-  const auto k = static_cast<int64_t>(spec.keypoint_names.size());
-  m.outputs = {
-      {"boxes", DataType::kFp32, {-1, 4}, "x1,y1,x2,y2 in input-image pixels"},
-      {"scores", DataType::kFp32, {-1}, "confidence in [0,1]"},
-      {"class_ids", DataType::kInt32, {-1}, "index into labels"},
-      {"labels", DataType::kBytes, {-1}, "class name"},
-      {"keypoints", DataType::kFp32, {-1, k, 2}, "x,y in input-image pixels, see keypoint_names"},
-      {"keypoint_scores",
-       DataType::kFp32,
-       {-1, k},
-       "per keypoint: visibility in [0,1], 1 when the model has none"},
-      {"texts",
-       DataType::kBytes,
-       {-1},
-       "recognised text (text), handedness left/right (hand, gesture), else empty"}};
+  m.outputs = api::DetectionOutputSpecs(static_cast<int64_t>(spec.keypoint_names.size()));
   nlohmann::json devices = nlohmann::json::array();
   for (const runtime::DeviceState& d : context.executor.Snapshot()) {
     const std::string key = spec.type + "/" + spec.variant;

@@ -29,6 +29,24 @@ const std::vector<std::string>& DetectionOutputNames() {
   return names;
 }
 
+std::vector<protocol::TensorSpec> DetectionOutputSpecs(int64_t k) {
+  using protocol::DataType;
+  return {
+      {"boxes", DataType::kFp32, {-1, 4}, "x1,y1,x2,y2 in input-image pixels"},
+      {"scores", DataType::kFp32, {-1}, "confidence in [0,1]"},
+      {"class_ids", DataType::kInt32, {-1}, "index into labels"},
+      {"labels", DataType::kBytes, {-1}, "class name"},
+      {"keypoints", DataType::kFp32, {-1, k, 2}, "x,y in input-image pixels, see keypoint_names"},
+      {"keypoint_scores",
+       DataType::kFp32,
+       {-1, k},
+       "per keypoint: visibility in [0,1], 1 when the model has none"},
+      {"texts",
+       DataType::kBytes,
+       {-1},
+       "recognised text (text), handedness left/right (hand, gesture), else empty"}};
+}
+
 std::vector<protocol::Tensor> DetectionsToTensors(const inference::InferenceOutput& output,
                                                   size_t keypoints_per_detection) {
   const auto n = static_cast<int64_t>(output.detections.size());

@@ -17,11 +17,15 @@
 
 #include "absl/status/statusor.h"
 #include "inference/model.h"
+#include "protocol/metadata.h"
 #include "protocol/tensor.h"
 
 namespace heteroaccel::api {
 
 const std::vector<std::string>& DetectionOutputNames();
+// The outputs as model metadata declares them, for a type with `keypoints`
+// keypoints per detection (same order as DetectionOutputNames).
+std::vector<protocol::TensorSpec> DetectionOutputSpecs(int64_t keypoints);
 
 std::vector<protocol::Tensor> DetectionsToTensors(const inference::InferenceOutput& output,
                                                   size_t keypoints_per_detection);

@@ -4,6 +4,7 @@
 #include <charconv>
 
 #include "absl/strings/str_cat.h"
+#include "api/detections_codec.h"
 #include "protocol/errors.h"
 #include "protocol/inference.h"
 #include "protocol/metadata.h"
@@ -112,14 +113,18 @@ void AddFrontRoutes(http::Router& router, ServerContext& context) {
       return r(ServerErrorResponse(
           absl::NotFoundError(absl::StrCat("no registered device serves model '", name, "'"))));
     }
-    r(httpapi::JsonResponse(
-        {{"name", name},
-         {"versions", served["variants"]},
-         {"platform", "heteroaccel"},
-         {"inputs", {{{"name", "image"}, {"datatype", "BYTES"}, {"shape", {1}}}}},
-         {"devices", served["devices"]},
-         {"keypoint_names", served["info"].value("keypoint_names", nlohmann::json::array())},
-         {"labels", served["info"].value("labels", nlohmann::json::array())}}));
+    protocol::ModelMetadata m;
+    m.name = name;
+    m.versions = served["variants"].get<std::vector<std::string>>();
+    m.platform = "heteroaccel";
+    m.inputs = {{"image", protocol::DataType::kBytes, {1}, "an encoded JPEG or PNG"}};
+    const nlohmann::json keypoint_names =
+        served["info"].value("keypoint_names", nlohmann::json::array());
+    m.outputs = api::DetectionOutputSpecs(static_cast<int64_t>(keypoint_names.size()));
+    m.extra = {{"devices", served["devices"]},
+               {"keypoint_names", keypoint_names},
+               {"labels", served["info"].value("labels", nlohmann::json::array())}};
+    r(httpapi::JsonResponse(protocol::ToJson(m)));
   };
   router.Add("GET", "/v2/models/{model}", model);
   router.Add("GET", "/v2/models/{model}/ready",

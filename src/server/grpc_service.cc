@@ -1,6 +1,7 @@
 #include "server/grpc_service.h"
 
 #include "absl/strings/str_cat.h"
+#include "api/detections_codec.h"
 #include "protocol/errors.h"
 #include "protocol/inference.h"
 #include "protocol/metadata.h"
@@ -27,6 +28,8 @@ absl::StatusOr<protocol::ModelMetadata> GrpcService::ModelMetadata(const std::st
   m.versions = served["variants"].get<std::vector<std::string>>();
   m.platform = "heteroaccel";
   m.inputs = {{"image", protocol::DataType::kBytes, {1}, "an encoded JPEG or PNG"}};
+  m.outputs = api::DetectionOutputSpecs(
+      static_cast<int64_t>(served["info"].value("keypoint_names", nlohmann::json::array()).size()));
   return m;
 }
 

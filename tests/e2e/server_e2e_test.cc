@@ -139,6 +139,13 @@ TEST_F(ServerE2ETest, RegistryListsVariantsWithLatencyPerKindAndAccuracy) {
   EXPECT_NEAR(latency["gpu (emulated)"]["median_ms"].get<double>(), 5, 0.5) << latency;
   EXPECT_NEAR(latency["npu (emulated)"]["median_ms"].get<double>(), 10, 0.5) << latency;
   EXPECT_EQ(latency["cpu (emulated)"]["devices"], 2) << latency;
+
+  // The server's model metadata declares the same outputs as the agents'.
+  const auto metadata = nlohmann::json::parse(http->Get("/v2/models/face")->body);
+  ASSERT_EQ(metadata["outputs"].size(), 7u) << metadata;
+  EXPECT_EQ(metadata["outputs"][5]["name"], "keypoint_scores");
+  EXPECT_EQ(metadata["outputs"][5]["shape"], nlohmann::json({-1, 6}));
+  EXPECT_EQ(metadata["keypoint_names"].size(), 6u);
 }
 
 TEST_F(ServerE2ETest, ServesTheKServeGrpcProtocol) {
