@@ -89,7 +89,9 @@ int Run(const std::string& binary, const std::string& models_dir, const std::str
   int failures = 0;
   // Each type's default variant: the first the agent lists in /v1/models.
   std::map<std::string, std::string> defaults;
-  for (const auto& m : nlohmann::json::parse(http->Get("/v1/models")->body)["models"]) {
+  // A named document: a range-for over a member of a temporary would dangle.
+  const nlohmann::json listed = nlohmann::json::parse(http->Get("/v1/models")->body);
+  for (const auto& m : listed["models"]) {
     defaults.emplace(m["name"].get<std::string>(), m["variant"].get<std::string>());
   }
   int pictures = 0;
