@@ -12,6 +12,12 @@ void SortByScore(std::vector<Detection>& detections) {
 
 }  // namespace
 
+const std::vector<std::string>& QuadrilateralCornerNames() {
+  static const std::vector<std::string> names = {"top_left", "top_right", "bottom_right",
+                                                 "bottom_left"};
+  return names;
+}
+
 float IntersectionOverUnion(const Box& a, const Box& b) {
   const Box inter{std::max(a.x1, b.x1), std::max(a.y1, b.y1), std::min(a.x2, b.x2),
                   std::min(a.y2, b.y2)};

@@ -35,6 +35,10 @@ struct Detection {
   std::string text;
 };
 
+// The keypoint names of a quadrilateral (a text line), clockwise from the top
+// left: top_left, top_right, bottom_right, bottom_left.
+const std::vector<std::string>& QuadrilateralCornerNames();
+
 float IntersectionOverUnion(const Box& a, const Box& b);
 
 // Hard non-maximum suppression within each class_id. Keeps at most `max_results`,

@@ -76,11 +76,6 @@ const std::vector<std::pair<std::string, std::string>>& SkeletonEdges() {
                                                           {"right_ankle", "right_heel"},
                                                           {"right_heel", "right_foot_index"},
                                                           {"right_ankle", "right_foot_index"},
-                                                          // Text quadrilateral.
-                                                          {"top_left", "top_right"},
-                                                          {"top_right", "bottom_right"},
-                                                          {"bottom_right", "bottom_left"},
-                                                          {"bottom_left", "top_left"},
                                                           // Hand palm.
                                                           {"wrist", "thumb_cmc"},
                                                           {"wrist", "index_finger_mcp"},
@@ -91,6 +86,11 @@ const std::vector<std::pair<std::string, std::string>>& SkeletonEdges() {
                                                           {"thumb_cmc", "thumb_mcp"},
                                                           {"thumb_mcp", "thumb_ip"},
                                                           {"thumb_ip", "thumb_tip"}};
+    // Text quadrilateral: each corner to the next, around.
+    const auto& corners = inference::QuadrilateralCornerNames();
+    for (size_t i = 0; i < corners.size(); ++i) {
+      e.push_back({corners[i], corners[(i + 1) % corners.size()]});
+    }
     // Hand fingers: mcp -> pip -> dip -> tip.
     for (const char* finger : {"index_finger", "middle_finger", "ring_finger", "pinky"}) {
       const std::string f = finger;
@@ -128,7 +128,8 @@ cv::Mat DrawDetections(const cv::Mat& bgr, const std::vector<Detection>& detecti
     for (const Keypoint& k : d.keypoints) {
       if (k.score >= min_keypoint_score) points[k.name] = &k;
     }
-    const bool quadrilateral = points.count("top_left") && points.count("bottom_right");
+    const auto& corners = inference::QuadrilateralCornerNames();
+    const bool quadrilateral = points.count(corners.front()) && points.count(corners[2]);
     if (!quadrilateral) {
       cv::rectangle(image, cv::Point2f(d.box.x1, d.box.y1), cv::Point2f(d.box.x2, d.box.y2), colour,
                     thickness, cv::LINE_AA);

@@ -138,12 +138,6 @@ constexpr int kRecStride = 240;
 // PaddleOCR's drop_score: lines recognised with a lower mean probability are noise.
 constexpr float kDefaultMinScore = 0.5f;
 
-const std::vector<std::string>& CornerNames() {
-  static const std::vector<std::string> names = {"top_left", "top_right", "bottom_right",
-                                                 "bottom_left"};
-  return names;
-}
-
 // The class strings: blank, the dictionary in file order, then the space.
 absl::StatusOr<std::vector<std::string>> ReadCharset(const std::string& path) {
   std::ifstream in(path);
@@ -229,7 +223,7 @@ Detection LineDetection(const Quad& quad, const ppocr::Decoded& line, cv::Size i
     d.box.y1 = std::min(d.box.y1, quad[k].y);
     d.box.x2 = std::max(d.box.x2, quad[k].x);
     d.box.y2 = std::max(d.box.y2, quad[k].y);
-    d.keypoints.push_back({CornerNames()[k], quad[k].x, quad[k].y, 1});
+    d.keypoints.push_back({QuadrilateralCornerNames()[k], quad[k].x, quad[k].y, 1});
   }
   ClampToImage(d, image.width, image.height);
   return d;
@@ -346,7 +340,7 @@ ModelSpec PpOcrV4Spec() {
       "(6623 characters); one result per line with its four corners";
   spec.model_files = {kDetFile, kRecFile, kKeysFile};
   spec.labels = {"text"};
-  spec.keypoint_names = CornerNames();
+  spec.keypoint_names = QuadrilateralCornerNames();
   spec.accuracy =
       "character error rate: page.png 0.047 (7 lines, test limit 0.10); rendered lines mean "
       "0.066, worst 0.231 (mostly dropped spaces; limits 0.12 / 0.35); boxes IoU >= 0.81; 0 "

@@ -18,12 +18,6 @@ constexpr char kDefaultTessdata[] = "/usr/share/tesseract-ocr/5/tessdata";
 // Lines Tesseract is less sure of are mostly texture read as letters.
 constexpr float kDefaultMinScore = 0.5f;
 
-const std::vector<std::string>& CornerNames() {
-  static const std::vector<std::string> names = {"top_left", "top_right", "bottom_right",
-                                                 "bottom_left"};
-  return names;
-}
-
 // Where eng.traineddata should be: TESSDATA_PREFIX as Tesseract reads it, else
 // the Debian package's directory.
 absl::StatusOr<std::string> TessdataDir() {
@@ -75,7 +69,8 @@ Detection LineDetection(tesseract::ResultIterator& it, std::string text, cv::Siz
            scale * static_cast<float>(right), scale * static_cast<float>(bottom)};
   const float xs[4] = {d.box.x1, d.box.x2, d.box.x2, d.box.x1};
   const float ys[4] = {d.box.y1, d.box.y1, d.box.y2, d.box.y2};
-  for (int k = 0; k < 4; ++k) d.keypoints.push_back({CornerNames()[k], xs[k], ys[k], 1});
+  for (int k = 0; k < 4; ++k)
+    d.keypoints.push_back({QuadrilateralCornerNames()[k], xs[k], ys[k], 1});
   ClampToImage(d, image.width, image.height);
   return d;
 }
@@ -159,7 +154,7 @@ ModelSpec Tesseract5Spec() {
       "Tesseract 5 LSTM (English), CPU only: layout analysis and recognition of the whole image, "
       "one result per line";
   spec.labels = {"text"};
-  spec.keypoint_names = CornerNames();
+  spec.keypoint_names = QuadrilateralCornerNames();
   spec.accuracy =
       "character error rate: page.png 0.017 (test limit 0.06); rendered lines 0 (limits 0.03 "
       "mean, 0.10 worst); boxes IoU 1.00; 0 lines on blank canvases (text_test.cc)";
