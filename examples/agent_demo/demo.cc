@@ -9,14 +9,12 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <opencv2/imgcodecs.hpp>
 #include <thread>
 
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "client/infer_client.h"
 #include "http/client.h"
-#include "inference/image.h"
 #include "loadgen/bench.h"
 #include "render/draw.h"
 #include "testing/subprocess.h"
@@ -36,12 +34,10 @@ std::string Summary(const client::InferResult& r) {
 // Writes IMAGE_TYPE.png under `dir` with the detections drawn; returns its path.
 std::string WritePicture(const std::string& dir, const std::string& image, const std::string& type,
                          const std::string& bytes, const client::InferResult& r) {
-  auto decoded = inference::DecodeImage(bytes);
-  if (!decoded.ok()) return "";
   std::string stem = image.substr(0, image.rfind('.'));
   std::replace(stem.begin(), stem.end(), '/', '_');  // hands/nocurl -> hands_nocurl
   const std::string path = dir + "/" + stem + "_" + type + ".png";
-  return cv::imwrite(path, render::DrawDetections(*decoded, r.detections)) ? path : "";
+  return render::DrawToFile(bytes, r.detections, path).ok() ? path : "";
 }
 
 // A short text for a `text` result: the first recognised strings.

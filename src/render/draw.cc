@@ -2,9 +2,12 @@
 
 #include <algorithm>
 #include <map>
+#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "inference/image.h"
 
 namespace heteroaccel::render {
 namespace {
@@ -155,6 +158,21 @@ cv::Mat DrawDetections(const cv::Mat& bgr, const std::vector<Detection>& detecti
     Label(image, caption, {static_cast<int>(d.box.x1), static_cast<int>(d.box.y1) - 2}, colour);
   }
   return image;
+}
+
+absl::Status DrawToFile(std::string_view image_bytes, const std::vector<Detection>& detections,
+                        const std::string& path) {
+  absl::StatusOr<cv::Mat> image = inference::DecodeImage(image_bytes);
+  if (!image.ok()) return image.status();
+  try {
+    if (!cv::imwrite(path, DrawDetections(*image, detections))) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": cannot write (use a .png or .jpg name)"));
+    }
+  } catch (const cv::Exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": cannot write: ", e.what()));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace heteroaccel::render

@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "inference/detection.h"
 
 namespace heteroaccel::render {
@@ -23,6 +24,12 @@ const std::vector<std::pair<std::string, std::string>>& SkeletonEdges();
 // score is below `min_keypoint_score` are left out (with their edges).
 cv::Mat DrawDetections(const cv::Mat& bgr, const std::vector<inference::Detection>& detections,
                        float min_keypoint_score = 0.5f);
+
+// Decodes an encoded JPEG/PNG, draws `detections` on it and writes the picture to
+// `path` (format from its extension). The error says what failed.
+absl::Status DrawToFile(std::string_view image_bytes,
+                        const std::vector<inference::Detection>& detections,
+                        const std::string& path);
 
 // Text as OpenCV's Hershey fonts can draw it: printable ASCII kept, anything
 // else (a UTF-8 sequence) becomes one '?'.

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <opencv2/imgcodecs.hpp>
+
 namespace heteroaccel::render {
 namespace {
 
@@ -58,6 +61,21 @@ TEST(DrawTest, TextIsAQuadrilateralWithoutABox) {
   const cv::Mat out = DrawDetections(kGrey, {line});
   EXPECT_GT(ChangedIn(out, kGrey, {140, 117, 20, 6}), 0) << "bottom edge of the quadrilateral";
   EXPECT_EQ(ChangedIn(out, kGrey, {18, 150, 5, 20}), 0) << "no axis-aligned box";
+}
+
+TEST(DrawTest, DrawToFileSaysWhatFailed) {
+  EXPECT_EQ(DrawToFile("not an image", {}, ::testing::TempDir() + "/x.png").code(),
+            absl::StatusCode::kInvalidArgument);
+  std::vector<uchar> png;
+  cv::imencode(".png", kGrey, png);
+  const std::string bytes(png.begin(), png.end());
+  const absl::Status no_format = DrawToFile(bytes, {}, ::testing::TempDir() + "/x.nope");
+  EXPECT_FALSE(no_format.ok());
+  EXPECT_NE(no_format.message().find("cannot write"), std::string_view::npos) << no_format;
+  const std::string path = ::testing::TempDir() + "/heteroaccel_draw_to_file.png";
+  ASSERT_TRUE(DrawToFile(bytes, {}, path).ok());
+  EXPECT_EQ(cv::imread(path).size(), kGrey.size());
+  std::remove(path.c_str());
 }
 
 TEST(DrawTest, NonAsciiTextBecomesQuestionMarks) {

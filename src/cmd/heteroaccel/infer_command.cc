@@ -1,13 +1,11 @@
 #include <cstdio>
 #include <fstream>
 #include <memory>
-#include <opencv2/imgcodecs.hpp>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "client/infer_client.h"
 #include "cmd/heteroaccel/commands.h"
-#include "inference/image.h"
 #include "render/draw.h"
 
 namespace heteroaccel::cmd {
@@ -31,26 +29,6 @@ std::string DrawPath(const std::string& draw, size_t index, size_t count) {
   const bool has_ext = dot != std::string::npos && (slash == std::string::npos || dot > slash);
   const std::string stem = has_ext ? draw.substr(0, dot) : draw;
   return absl::StrCat(stem, "-", index + 1, has_ext ? draw.substr(dot) : ".png");
-}
-
-bool WritePicture(const std::string& image_bytes, const client::InferResult& result,
-                  const std::string& out) {
-  auto image = inference::DecodeImage(image_bytes);
-  if (!image.ok()) {
-    std::fprintf(stderr, "%s: %s\n", out.c_str(), std::string(image.status().message()).c_str());
-    return false;
-  }
-  try {
-    if (!cv::imwrite(out, render::DrawDetections(*image, result.detections))) {
-      std::fprintf(stderr, "%s: cannot write (use a .png or .jpg name)\n", out.c_str());
-      return false;
-    }
-  } catch (const cv::Exception& e) {
-    std::fprintf(stderr, "%s: cannot write: %s\n", out.c_str(), e.what());
-    return false;
-  }
-  std::printf("  drawn to %s\n", out.c_str());
-  return true;
 }
 
 int RunInfer(const InferFlags& flags) {
@@ -85,9 +63,14 @@ int RunInfer(const InferFlags& flags) {
     }
     std::printf("%s: %zu detection(s), %s", path.c_str(), result->detections.size(),
                 client::FormatDetections(*result).c_str());
-    if (!flags.draw.empty() &&
-        !WritePicture(image, *result, DrawPath(flags.draw, index, flags.images.size()))) {
-      ++failures;
+    if (!flags.draw.empty()) {
+      const std::string out = DrawPath(flags.draw, index, flags.images.size());
+      if (absl::Status drawn = render::DrawToFile(image, result->detections, out); !drawn.ok()) {
+        std::fprintf(stderr, "%s\n", std::string(drawn.message()).c_str());
+        ++failures;
+      } else {
+        std::printf("  drawn to %s\n", out.c_str());
+      }
     }
   }
   return failures == 0 ? 0 : 1;
