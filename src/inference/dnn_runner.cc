@@ -1,6 +1,8 @@
 #include "inference/dnn_runner.h"
 
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
@@ -21,20 +23,26 @@ absl::StatusOr<std::string> ModelPath(const std::string& models_dir, const std::
 
 namespace {
 
-absl::StatusOr<cv::dnn::Net> LoadNet(const std::string& onnx_path, Target target) {
+// `onnx` holds the model file's bytes; `path` names it in errors.
+absl::StatusOr<cv::dnn::Net> LoadNet(const std::vector<uchar>& onnx, const std::string& path,
+                                     Target target) {
   try {
-    cv::dnn::Net net = cv::dnn::readNetFromONNX(onnx_path);
-    if (net.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat("OpenCV could not load ", onnx_path));
-    }
+    cv::dnn::Net net = cv::dnn::readNetFromONNX(onnx);
+    if (net.empty())
+      return absl::InvalidArgumentError(absl::StrCat("OpenCV could not load ", path));
     net.setPreferableBackend(cv::dnn::DNN_BACKEND_OPENCV);
     net.setPreferableTarget(target == Target::kOpenCl ? cv::dnn::DNN_TARGET_OPENCL
                                                       : cv::dnn::DNN_TARGET_CPU);
     return net;
   } catch (const cv::Exception& e) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("OpenCV could not load ", onnx_path, ": ", e.what()));
+    return absl::InvalidArgumentError(absl::StrCat("OpenCV could not load ", path, ": ", e.what()));
   }
+}
+
+absl::StatusOr<std::vector<uchar>> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
+  return std::vector<uchar>(std::istreambuf_iterator<char>(in), {});
 }
 
 }  // namespace
@@ -43,10 +51,13 @@ absl::StatusOr<std::unique_ptr<DnnRunner>> DnnRunner::Create(const std::string& 
                                                              Target target,
                                                              std::vector<std::string> outputs,
                                                              bool reload_on_new_shape) {
-  ASSIGN_OR_RETURN(cv::dnn::Net net, LoadNet(onnx_path, target));
+  ASSIGN_OR_RETURN(std::vector<uchar> onnx, ReadFile(onnx_path));
+  ASSIGN_OR_RETURN(cv::dnn::Net net, LoadNet(onnx, onnx_path, target));
   if (outputs.empty()) outputs = net.getUnconnectedOutLayersNames();
   auto runner = std::unique_ptr<DnnRunner>(new DnnRunner(std::move(net), std::move(outputs)));
   if (reload_on_new_shape) {
+    // Kept so that a rebuild reads no file.
+    runner->onnx_ = std::move(onnx);
     runner->path_ = onnx_path;
     runner->target_ = target;
   }
@@ -55,8 +66,8 @@ absl::StatusOr<std::unique_ptr<DnnRunner>> DnnRunner::Create(const std::string& 
 
 absl::StatusOr<std::vector<cv::Mat>> DnnRunner::Forward(const cv::Mat& blob) {
   const std::vector<int> shape(blob.size.p, blob.size.p + blob.dims);
-  if (!path_.empty() && !last_shape_.empty() && shape != last_shape_) {
-    ASSIGN_OR_RETURN(net_, LoadNet(path_, target_));
+  if (!onnx_.empty() && !last_shape_.empty() && shape != last_shape_) {
+    ASSIGN_OR_RETURN(net_, LoadNet(onnx_, path_, target_));
   }
   last_shape_ = shape;
   try {

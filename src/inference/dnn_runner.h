@@ -36,7 +36,8 @@ class DnnRunner {
   cv::dnn::Net net_;
   std::vector<std::string> outputs_;
   std::vector<cv::Mat> results_;
-  std::string path_;  // set when the network is rebuilt on a new input shape
+  std::vector<uchar> onnx_;  // the model's bytes, kept when it is rebuilt on a new shape
+  std::string path_;
   Target target_ = Target::kCpu;
   std::vector<int> last_shape_;
 };
