@@ -363,7 +363,6 @@ class Dispatcher::Impl {
     Clock::TimePoint arrival;
     int attempt = 0;
     bool in_flight = false;
-    Clock::TimePoint bound;
     std::string last_error;
   };
   struct Node {
@@ -444,17 +443,16 @@ class Dispatcher::Impl {
       Pending& p = it->second;
       ++p.attempt;
       p.in_flight = true;
-      p.bound = clock_.Now();
-      if (p.attempt == 1) {
-        metrics_.queue.WithLabels({p.work.model}).Observe(SecondsBetween(p.arrival, p.bound));
-      }
+      const double queued_seconds = SecondsBetween(p.arrival, clock_.Now());
+      if (p.attempt == 1) metrics_.queue.WithLabels({p.work.model}).Observe(queued_seconds);
       const scheduler::DeviceInfo& info = device_info_[a.device];
       metrics_.dispatched
           .WithLabels({a.device.node, a.device.device, info.kind, info.emulated ? "true" : "false"})
           .Increment();
-      sends.emplace_back(forwarder->second,
-                         ForwardTask{a.request_id, p.attempt, p.work.v1, p.work.model, a.variant,
-                                     p.work.body, p.work.header_length, p.work.content_type});
+      sends.emplace_back(
+          forwarder->second,
+          ForwardTask{a.request_id, p.attempt, queued_seconds * 1e3, p.work.v1, p.work.model,
+                      a.variant, p.work.body, p.work.header_length, p.work.content_type});
     }
     lock.unlock();
     for (auto& [forwarder, task] : sends) forwarder->Push(std::move(task));
@@ -474,21 +472,25 @@ class Dispatcher::Impl {
 
   void OnForwarded(const DeviceKey& device, const ForwardTask& task,
                    absl::StatusOr<http::ClientResponse> response, double seconds) {
+    const bool answered = response.ok() && response->status != 429 && response->status < 500;
+    // The answer is rewritten before taking the lock: it needs only the task.
+    // The device's own time (what the agent measured) becomes the service time,
+    // so that estimates compare devices, not the network paths to them; the
+    // round trip when the agent did not say.
+    double service_seconds = seconds;
+    http::Response answer;
+    if (answered) {
+      answer = Annotate(*response, task.v1,
+                        {{"server_queue_ms", task.server_queue_ms}, {"attempts", task.attempt}},
+                        &service_seconds);
+    }
     std::unique_lock<std::mutex> lock(mu_);
     auto it = pending_.find(task.id);
     // A result from an attempt that was already given up on (its node failed and
     // the request went elsewhere) is dropped.
     if (it == pending_.end() || it->second.attempt != task.attempt) return;
     Pending& p = it->second;
-    const bool answered = response.ok() && response->status != 429 && response->status < 500;
     if (answered) {
-      const nlohmann::json extra = {{"server_queue_ms", SecondsBetween(p.arrival, p.bound) * 1e3},
-                                    {"attempts", p.attempt}};
-      // The device's own time (what the agent measured), so that estimates
-      // compare devices, not the network paths to them; the round trip when the
-      // agent did not say.
-      double service_seconds = seconds;
-      http::Response answer = Annotate(*response, task.v1, extra, &service_seconds);
       if (p.in_flight) {
         scheduler_.Complete(
             task.id,

@@ -24,7 +24,8 @@ namespace heteroaccel::server {
 struct ForwardTask {
   uint64_t id = 0;
   int attempt = 0;
-  bool v1 = false;  // POST /v1/infer/{type} instead of the v2 endpoint
+  double server_queue_ms = 0;  // from arrival at the server to this attempt's binding
+  bool v1 = false;             // POST /v1/infer/{type} instead of the v2 endpoint
   std::string type;
   std::string variant;
   std::shared_ptr<const std::string> body;
