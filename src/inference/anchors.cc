@@ -1,5 +1,6 @@
 #include "inference/anchors.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace heteroaccel::inference {
@@ -63,6 +64,36 @@ std::vector<Anchor> GenerateAnchors(const AnchorOptions& o) {
     layer = last;
   }
   return anchors;
+}
+
+float Sigmoid(float logit) { return 1.0f / (1.0f + std::exp(-std::clamp(logit, -100.0f, 100.0f))); }
+
+void DecodeAnchorBoxes(const float* logits, const float* values, size_t count, size_t stride,
+                       const std::vector<Anchor>& anchors, size_t first,
+                       const AnchorBoxDecoding& decoding, const Placement& placement,
+                       std::vector<Detection>& out) {
+  const float size = decoding.input_size;
+  for (size_t i = 0; i < count && first + i < anchors.size(); ++i) {
+    const float score = Sigmoid(logits[i]);
+    if (score < decoding.min_score) continue;
+    const Anchor& a = anchors[first + i];
+    const float* r = values + i * stride;
+    const float cx = r[0] / size + a.x_center;
+    const float cy = r[1] / size + a.y_center;
+    const float w = r[2] / size;
+    const float h = r[3] / size;
+    Detection d;
+    d.score = score;
+    d.label = decoding.label;
+    d.box = {placement.ImageX(cx - w / 2), placement.ImageY(cy - h / 2),
+             placement.ImageX(cx + w / 2), placement.ImageY(cy + h / 2)};
+    for (size_t k = 0; k < decoding.keypoint_names.size() && 5 + 2 * k < stride; ++k) {
+      d.keypoints.push_back({decoding.keypoint_names[k],
+                             placement.ImageX(r[4 + 2 * k] / size + a.x_center),
+                             placement.ImageY(r[5 + 2 * k] / size + a.y_center)});
+    }
+    out.push_back(std::move(d));
+  }
 }
 
 }  // namespace heteroaccel::inference

@@ -48,3 +48,43 @@ TEST(GenerateAnchorsTest, BlazeFaceMergesLayersWithEqualStride) {
 
 }  // namespace
 }  // namespace heteroaccel::inference
+
+namespace heteroaccel::inference {
+namespace {
+
+TEST(DecodeAnchorBoxesTest, OffsetsAreNetworkPixelsFromTheAnchorCentre) {
+  const std::vector<Anchor> anchors = {{0.5f, 0.5f}, {0.25f, 0.25f}};
+  // Row 0: box offset (10, 0), size 20x40, keypoint at (-10, 5); row 1: too unlikely.
+  const float values[] = {10, 0, 20, 40, -10, 5, 0, 0, 0, 0, 0, 0};
+  const float logits[] = {3.0f, -3.0f};
+  Placement identity;
+  identity.net_width = identity.net_height = 100;
+  std::vector<Detection> out;
+  DecodeAnchorBoxes(logits, values, 2, 6, anchors, 0, {100, 0.5f, "thing", {"tip"}}, identity, out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_NEAR(out[0].score, Sigmoid(3.0f), 1e-6);
+  EXPECT_EQ(out[0].label, "thing");
+  EXPECT_NEAR(out[0].box.x1, 50, 1e-4);
+  EXPECT_NEAR(out[0].box.x2, 70, 1e-4);
+  EXPECT_NEAR(out[0].box.y1, 30, 1e-4);
+  EXPECT_NEAR(out[0].box.y2, 70, 1e-4);
+  ASSERT_EQ(out[0].keypoints.size(), 1u);
+  EXPECT_EQ(out[0].keypoints[0].name, "tip");
+  EXPECT_NEAR(out[0].keypoints[0].x, 40, 1e-4);
+  EXPECT_NEAR(out[0].keypoints[0].y, 55, 1e-4);
+  // Rows map to anchors from `first` on.
+  out.clear();
+  DecodeAnchorBoxes(logits, values, 1, 6, anchors, 1, {100, 0.5f, "thing", {}}, identity, out);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_NEAR(out[0].box.x1, 25, 1e-4);
+}
+
+TEST(SigmoidTest, IsTheLogisticFunctionAndSaturates) {
+  EXPECT_FLOAT_EQ(Sigmoid(0), 0.5f);
+  EXPECT_NEAR(Sigmoid(2), 1 / (1 + std::exp(-2.0f)), 1e-7);
+  EXPECT_EQ(Sigmoid(-1000), Sigmoid(-100));
+  EXPECT_FLOAT_EQ(Sigmoid(1000), 1.0f);
+}
+
+}  // namespace
+}  // namespace heteroaccel::inference

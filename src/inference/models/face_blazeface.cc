@@ -38,8 +38,6 @@ AnchorOptions Anchors(const Config& c) {
   return o;
 }
 
-float Sigmoid(float x) { return 1.0f / (1.0f + std::exp(-std::clamp(x, -100.0f, 100.0f))); }
-
 class BlazeFace final : public Model {
  public:
   BlazeFace(const Config& config, std::unique_ptr<DnnRunner> runner, float threshold)
@@ -65,35 +63,13 @@ class BlazeFace final : public Model {
   absl::Status ForwardOnly() override { return runner_->ForwardAgain(); }
 
  private:
-  // scores: [1,N,1] logits; boxes: [1,N,16] = x,y,w,h + 6 keypoints (x,y), in
-  // network pixels relative to the anchor centre.
+  // scores: [1,N,1] logits; boxes: [1,N,16] = x,y,w,h + 6 keypoints (x,y).
   void Decode(const cv::Mat& scores, const cv::Mat& boxes, size_t anchor_base,
               const Placement& placement, std::vector<Detection>& out) const {
-    const auto* score = scores.ptr<float>();
-    const auto* box = boxes.ptr<float>();
-    const float size = static_cast<float>(config_.input_size);
-    const size_t n = scores.total();
-    for (size_t i = 0; i < n && anchor_base + i < anchors_.size(); ++i) {
-      const float p = Sigmoid(score[i]);
-      if (p < threshold_) continue;
-      const Anchor& a = anchors_[anchor_base + i];
-      const float* r = box + i * 16;
-      const float cx = r[0] / size + a.x_center;
-      const float cy = r[1] / size + a.y_center;
-      const float w = r[2] / size;
-      const float h = r[3] / size;
-      Detection d;
-      d.score = p;
-      d.label = "face";
-      d.box = {placement.ImageX(cx - w / 2), placement.ImageY(cy - h / 2),
-               placement.ImageX(cx + w / 2), placement.ImageY(cy + h / 2)};
-      for (size_t k = 0; k < KeypointNames().size(); ++k) {
-        d.keypoints.push_back({KeypointNames()[k],
-                               placement.ImageX(r[4 + 2 * k] / size + a.x_center),
-                               placement.ImageY(r[5 + 2 * k] / size + a.y_center)});
-      }
-      out.push_back(std::move(d));
-    }
+    DecodeAnchorBoxes(scores.ptr<float>(), boxes.ptr<float>(), scores.total(), 16, anchors_,
+                      anchor_base,
+                      {static_cast<float>(config_.input_size), threshold_, "face", KeypointNames()},
+                      placement, out);
   }
 
   Config config_;

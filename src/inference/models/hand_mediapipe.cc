@@ -36,8 +36,6 @@ AnchorOptions PalmAnchors() {
   return o;
 }
 
-float Sigmoid(float x) { return 1.0f / (1.0f + std::exp(-std::clamp(x, -100.0f, 100.0f))); }
-
 float NormalizeRadians(float angle) {
   constexpr float kTwoPi = 2 * std::numbers::pi_v<float>;
   return angle - kTwoPi * std::floor((angle + std::numbers::pi_v<float>) / kTwoPi);
@@ -164,31 +162,14 @@ absl::StatusOr<std::vector<Detection>> HandTracker::FindPalms(const cv::Mat& bgr
     return absl::InternalError(
         absl::StrCat("palm detector must output [1,", n, ",18] and [1,", n, ",1]"));
   }
-  const auto* boxes = out[0].ptr<float>();
-  const auto* scores = out[1].ptr<float>();
-  constexpr float kSize = kPalmSize;
+  static const AnchorBoxDecoding kPalm = [] {
+    AnchorBoxDecoding d{kPalmSize, kPalmThreshold, "palm", {}};
+    for (int k = 0; k < kPalmKeypoints; ++k) d.keypoint_names.push_back(absl::StrCat("palm_", k));
+    return d;
+  }();
   std::vector<Detection> candidates;
-  for (size_t i = 0; i < n; ++i) {
-    const float score = Sigmoid(scores[i]);
-    if (score < kPalmThreshold) continue;
-    const Anchor& a = anchors_[i];
-    const float* r = boxes + i * kPalmValues;
-    const float cx = r[0] / kSize + a.x_center;
-    const float cy = r[1] / kSize + a.y_center;
-    const float w = r[2] / kSize;
-    const float h = r[3] / kSize;
-    Detection palm;
-    palm.score = score;
-    palm.label = "palm";
-    palm.box = {placement.ImageX(cx - w / 2), placement.ImageY(cy - h / 2),
-                placement.ImageX(cx + w / 2), placement.ImageY(cy + h / 2)};
-    for (int k = 0; k < kPalmKeypoints; ++k) {
-      palm.keypoints.push_back({absl::StrCat("palm_", k),
-                                placement.ImageX(r[4 + 2 * k] / kSize + a.x_center),
-                                placement.ImageY(r[5 + 2 * k] / kSize + a.y_center)});
-    }
-    candidates.push_back(std::move(palm));
-  }
+  DecodeAnchorBoxes(out[1].ptr<float>(), out[0].ptr<float>(), n, kPalmValues, anchors_, 0, kPalm,
+                    placement, candidates);
   return WeightedNonMaxSuppression(std::move(candidates), kPalmSuppression, kMaxHands);
 }
 

@@ -31,8 +31,6 @@ AnchorOptions Anchors() {
   return o;
 }
 
-float Sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
-
 absl::StatusOr<std::vector<std::string>> ReadLabels(const std::string& path) {
   std::ifstream in(path);
   if (!in) return absl::FailedPreconditionError(absl::StrCat("cannot read labels ", path));

@@ -5,6 +5,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "common/status_macros.h"
+#include "inference/anchors.h"
 #include "inference/dnn_runner.h"
 #include "inference/image.h"
 #include "inference/models/object_ssd.h"
@@ -23,8 +24,6 @@ constexpr float kRegionScale = 1.25f;     // MediaPipe's pose_detection_to_roi m
 constexpr int kRefineKernel = 7;          // RefineLandmarksFromHeatmapCalculator options
 constexpr float kMinConfidenceToRefine = 0.5f;
 constexpr float kSamePersonOverlap = 0.5f;
-
-float Sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
 
 // An axis-aligned square of the image (it may extend past the image's edges).
 struct Square {
