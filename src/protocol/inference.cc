@@ -314,35 +314,41 @@ absl::StatusOr<InferResponse> ResponseFromJson(const json& root, BinarySection b
 
 }  // namespace
 
-absl::StatusOr<InferRequest> ParseInferRequest(std::string_view body,
-                                               std::optional<size_t> json_header_length,
-                                               const Limits& limits) {
+namespace {
+
+// Splits the body, parses its JSON part and hands both to `from_json`; `what`
+// ("request", "response") names the document in errors.
+template <class Document, class FromJson>
+absl::StatusOr<Document> ParseDocument(std::string_view body,
+                                       std::optional<size_t> json_header_length,
+                                       const Limits& limits, std::string_view what,
+                                       FromJson from_json) {
   try {
     ASSIGN_OR_RETURN(const SplitBody split, Split(body, json_header_length));
     ASSIGN_OR_RETURN(const json root,
                      internal::ParseJsonText(split.json_text, limits.max_json_depth));
-    return RequestFromJson(root, split.binary, limits);
+    return from_json(root, split.binary, limits);
   } catch (const std::bad_alloc&) {
-    return absl::ResourceExhaustedError("out of memory while parsing the request");
+    return absl::ResourceExhaustedError(StrCat("out of memory while parsing the ", what));
   } catch (const std::exception& e) {
     // The walk checks types before every access; this is a last line of defence.
-    return absl::InvalidArgumentError(StrCat("invalid request: ", e.what()));
+    return absl::InvalidArgumentError(StrCat("invalid ", what, ": ", e.what()));
   }
+}
+
+}  // namespace
+
+absl::StatusOr<InferRequest> ParseInferRequest(std::string_view body,
+                                               std::optional<size_t> json_header_length,
+                                               const Limits& limits) {
+  return ParseDocument<InferRequest>(body, json_header_length, limits, "request", RequestFromJson);
 }
 
 absl::StatusOr<InferResponse> ParseInferResponse(std::string_view body,
                                                  std::optional<size_t> json_header_length,
                                                  const Limits& limits) {
-  try {
-    ASSIGN_OR_RETURN(const SplitBody split, Split(body, json_header_length));
-    ASSIGN_OR_RETURN(const json root,
-                     internal::ParseJsonText(split.json_text, limits.max_json_depth));
-    return ResponseFromJson(root, split.binary, limits);
-  } catch (const std::bad_alloc&) {
-    return absl::ResourceExhaustedError("out of memory while parsing the response");
-  } catch (const std::exception& e) {
-    return absl::InvalidArgumentError(StrCat("invalid response: ", e.what()));
-  }
+  return ParseDocument<InferResponse>(body, json_header_length, limits, "response",
+                                      ResponseFromJson);
 }
 
 absl::Status ValidateRequestedOutputs(const InferRequest& request,
