@@ -203,8 +203,8 @@ TEST_P(HandModelTest, FindsNoHandWithoutOne) {
 TEST_P(HandModelTest, PalmDetectorFindsNoPalmWithoutAHand) {
   auto spec = Catalog::BuiltIn().Find("hand", GetParam());
   ASSERT_TRUE(spec.ok());
-  const HandTrackerFiles files =
-      std::string_view(GetParam()) == "hand-full" ? FullHandFiles() : LiteHandFiles();
+  const HandTrackerConfig files =
+      std::string_view(GetParam()) == "hand-full" ? FullHandConfig() : LiteHandConfig();
   auto tracker = HandTracker::Create(files, {ModelsDir(), Target::kCpu, -1});
   ASSERT_TRUE(tracker.ok()) << tracker.status();
   for (const char* image : {"chelsea.png", "coffee.png", "page.png", "astronaut.png"}) {

@@ -118,8 +118,8 @@ Gesture ClassifyGesture(const std::vector<Keypoint>& landmarks) {
 
 namespace {
 
-ModelSpec MakeSpec(std::string variant, const HandTrackerFiles& files, std::string description) {
-  return HandTrackerSpec("gesture", std::move(variant), files, std::move(description),
+ModelSpec MakeSpec(std::string variant, const HandTrackerConfig& config, std::string description) {
+  return HandTrackerSpec("gesture", std::move(variant), config, std::move(description),
                          GestureNames(), [](std::vector<Detection>& hands) {
                            for (Detection& hand : hands) {
                              const Gesture gesture = ClassifyGesture(hand.keypoints);
@@ -133,7 +133,7 @@ ModelSpec MakeSpec(std::string variant, const HandTrackerFiles& files, std::stri
 
 ModelSpec GestureFullSpec() {
   ModelSpec spec =
-      MakeSpec("gesture-full", FullHandFiles(),
+      MakeSpec("gesture-full", FullHandConfig(),
                "Hand gestures (open_palm, fist, pointing, victory, thumbs_up) from MediaPipe "
                "Hands full landmarks, up to 4 hands");
   spec.accuracy =
@@ -145,7 +145,7 @@ ModelSpec GestureFullSpec() {
 
 ModelSpec GestureLiteSpec() {
   ModelSpec spec =
-      MakeSpec("gesture-lite", LiteHandFiles(),
+      MakeSpec("gesture-lite", LiteHandConfig(),
                "Hand gestures (open_palm, fist, pointing, victory, thumbs_up) from MediaPipe "
                "Hands lite landmarks, up to 4 hands");
   spec.accuracy =

@@ -114,19 +114,19 @@ RotatedSquare HandRegionFromPalm(const Detection& palm) {
   return region;
 }
 
-HandTrackerFiles FullHandFiles() {
+HandTrackerConfig FullHandConfig() {
   return {"hand/palm_detection_full.onnx", "hand/hand_landmark_full.onnx"};
 }
-HandTrackerFiles LiteHandFiles() {
+HandTrackerConfig LiteHandConfig() {
   // 0.6: at MediaPipe's 0.5 the lite models report a hand (presence 0.51) on
   // chelsea.png's eye; real hands score above 0.9 (pose_hand_test.cc).
   return {"hand/palm_detection_lite.onnx", "hand/hand_landmark_lite.onnx", 0.6f};
 }
 
-absl::StatusOr<std::unique_ptr<HandTracker>> HandTracker::Create(const HandTrackerFiles& files,
+absl::StatusOr<std::unique_ptr<HandTracker>> HandTracker::Create(const HandTrackerConfig& config,
                                                                  const ModelOptions& options) {
-  ASSIGN_OR_RETURN(std::string palm_path, ModelPath(options.models_dir, files.palm));
-  ASSIGN_OR_RETURN(std::string landmark_path, ModelPath(options.models_dir, files.landmark));
+  ASSIGN_OR_RETURN(std::string palm_path, ModelPath(options.models_dir, config.palm));
+  ASSIGN_OR_RETURN(std::string landmark_path, ModelPath(options.models_dir, config.landmark));
   // Palm: Identity = [1,2016,18] regressors, Identity_1 = [1,2016,1] score logits.
   ASSIGN_OR_RETURN(auto palm,
                    DnnRunner::Create(palm_path, options.target, {"Identity", "Identity_1"}));
@@ -136,7 +136,7 @@ absl::StatusOr<std::unique_ptr<HandTracker>> HandTracker::Create(const HandTrack
   ASSIGN_OR_RETURN(auto landmark, DnnRunner::Create(landmark_path, options.target,
                                                     {"Identity", "Identity_1", "Identity_2"}));
   const float presence =
-      options.score_threshold >= 0 ? options.score_threshold : files.min_presence;
+      options.score_threshold >= 0 ? options.score_threshold : config.min_presence;
   return std::unique_ptr<HandTracker>(
       new HandTracker(std::move(palm), std::move(landmark), presence));
 }
@@ -242,14 +242,14 @@ class HandTrackerModel final : public Model {
   HandLabeler label_hands_;
 };
 
-ModelSpec MakeSpec(std::string variant, const HandTrackerFiles& files, std::string description) {
-  return HandTrackerSpec("hand", std::move(variant), files, std::move(description), {"hand"},
+ModelSpec MakeSpec(std::string variant, const HandTrackerConfig& config, std::string description) {
+  return HandTrackerSpec("hand", std::move(variant), config, std::move(description), {"hand"},
                          nullptr);
 }
 
 }  // namespace
 
-ModelSpec HandTrackerSpec(std::string type, std::string variant, const HandTrackerFiles& files,
+ModelSpec HandTrackerSpec(std::string type, std::string variant, const HandTrackerConfig& config,
                           std::string description, std::vector<std::string> labels,
                           HandLabeler label_hands) {
   ModelSpec spec;
@@ -257,12 +257,12 @@ ModelSpec HandTrackerSpec(std::string type, std::string variant, const HandTrack
   spec.variant = std::move(variant);
   spec.description = std::move(description);
   spec.precision = "fp32 (from fp16 weights)";
-  spec.model_files = {files.palm, files.landmark};
+  spec.model_files = {config.palm, config.landmark};
   spec.labels = std::move(labels);
   spec.keypoint_names = HandKeypointNames();
   spec.create =
-      [files, label_hands](const ModelOptions& options) -> absl::StatusOr<std::unique_ptr<Model>> {
-    ASSIGN_OR_RETURN(auto tracker, HandTracker::Create(files, options));
+      [config, label_hands](const ModelOptions& options) -> absl::StatusOr<std::unique_ptr<Model>> {
+    ASSIGN_OR_RETURN(auto tracker, HandTracker::Create(config, options));
     return std::make_unique<HandTrackerModel>(std::move(tracker), label_hands);
   };
   return spec;
@@ -270,7 +270,7 @@ ModelSpec HandTrackerSpec(std::string type, std::string variant, const HandTrack
 
 ModelSpec HandFullSpec() {
   ModelSpec spec =
-      MakeSpec("hand-full", FullHandFiles(),
+      MakeSpec("hand-full", FullHandConfig(),
                "MediaPipe Hands (full palm detector 192x192 + full landmark model 224x224): "
                "21 keypoints and handedness per hand, up to 4 hands");
   spec.accuracy =
@@ -282,7 +282,7 @@ ModelSpec HandFullSpec() {
 
 ModelSpec HandLiteSpec() {
   ModelSpec spec =
-      MakeSpec("hand-lite", LiteHandFiles(),
+      MakeSpec("hand-lite", LiteHandConfig(),
                "MediaPipe Hands (lite palm detector 192x192 + lite landmark model 224x224): "
                "21 keypoints and handedness per hand, up to 4 hands");
   spec.accuracy =

@@ -51,17 +51,18 @@ struct RotatedSquare {
 // side and scaled 2.6x. Pure; exposed for tests.
 RotatedSquare HandRegionFromPalm(const Detection& palm);
 
-struct HandTrackerFiles {
-  std::string palm;           // palm detector, relative to models_dir
+struct HandTrackerConfig {
+  // The two networks (relative to models_dir) and the presence a hand needs.
+  std::string palm;           // palm detector
   std::string landmark;       // hand landmark model
   float min_presence = 0.5f;  // hand_landmark_cpu's ThresholdingCalculator
 };
-HandTrackerFiles FullHandFiles();  // palm_detection_full + hand_landmark_full
-HandTrackerFiles LiteHandFiles();  // palm_detection_lite + hand_landmark_lite
+HandTrackerConfig FullHandConfig();  // palm_detection_full + hand_landmark_full
+HandTrackerConfig LiteHandConfig();  // palm_detection_lite + hand_landmark_lite
 
 class HandTracker {
  public:
-  static absl::StatusOr<std::unique_ptr<HandTracker>> Create(const HandTrackerFiles& files,
+  static absl::StatusOr<std::unique_ptr<HandTracker>> Create(const HandTrackerConfig& config,
                                                              const ModelOptions& options);
 
   // At most this many hands per image (MediaPipe's num_hands).
@@ -95,7 +96,7 @@ class HandTracker {
 // A spec for an inference type built on HandTracker (`hand`, `gesture`):
 // `label_hands`, when set, relabels the hands found (class, label) in place.
 using HandLabeler = std::function<void(std::vector<Detection>&)>;
-ModelSpec HandTrackerSpec(std::string type, std::string variant, const HandTrackerFiles& files,
+ModelSpec HandTrackerSpec(std::string type, std::string variant, const HandTrackerConfig& config,
                           std::string description, std::vector<std::string> labels,
                           HandLabeler label_hands);
 
