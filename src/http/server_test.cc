@@ -464,6 +464,45 @@ TEST_F(ServerTest, HalfClosedPeerStillGetsItsResponses) {
   EXPECT_TRUE(raw.ReadsEof());
 }
 
+TEST_F(ServerTest, ResponseLargerThanTheSocketTakesIsWrittenWholeFromAnotherThread) {
+  Server& server = StartServer();
+  (void)server;
+  std::unique_ptr<Client> client = MakeClient();
+  std::string big(24u << 20, '\0');
+  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>('a' + i % 23);
+  // Answered off the loop with far more than a socket buffer holds: the
+  // answering thread writes what the socket takes and the loop the rest.
+  std::thread answer([&] {
+    ASSERT_TRUE(held_.WaitForTotal(1));
+    held_.Take().front().second(Text(big));
+  });
+  absl::StatusOr<ClientResponse> response = client->Post("/hold", "text/plain", "x");
+  answer.join();
+  ASSERT_TRUE(response.ok()) << response.status();
+  EXPECT_TRUE(response->body == big) << "got " << response->body.size() << " bytes";
+  // The connection is still in step for the next request.
+  absl::StatusOr<ClientResponse> next = client->Get("/v2/health/live");
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_EQ(next->body, "live");
+  EXPECT_EQ(client->connections_opened(), 1u);
+}
+
+TEST_F(ServerTest, ConnectionCloseAnsweredFromAnotherThreadCloses) {
+  Server& server = StartServer();
+  {
+    RawConnection raw(server.port());
+    ASSERT_TRUE(raw.Send("GET /hold/bye HTTP/1.1\r\nConnection: close\r\n\r\n"));
+    ASSERT_TRUE(held_.WaitForTotal(1));
+    CompleteHeldInReverseFromAnotherThread();
+    std::optional<RawResponse> response = raw.ReadResponse();
+    ASSERT_TRUE(response.has_value());
+    EXPECT_EQ(response->body, "bye");
+    EXPECT_NE(response->head.find("connection: close"), std::string::npos);
+    EXPECT_TRUE(raw.ReadsEof());
+  }
+  EXPECT_TRUE(WaitUntil([&] { return server.open_connections() == 0; }));
+}
+
 TEST_F(ServerTest, CreateReportsAddressInUse) {
   Server& server = StartServer();
   ServerOptions options;

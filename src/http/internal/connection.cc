@@ -1,10 +1,15 @@
 #include "http/internal/connection.h"
 
+#include <sys/socket.h>
+#include <sys/uio.h>
+
 #include <algorithm>
+#include <array>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/field.hpp>
+#include <cerrno>
 #include <charconv>
 #include <cstdio>
 #include <ctime>
@@ -56,6 +61,14 @@ bool IsServerOwnedHeader(std::string_view name) {
 bool IsSafeHeader(std::string_view name, std::string_view value) {
   return !name.empty() && name.find_first_of("\r\n: ") == std::string_view::npos &&
          value.find_first_of("\r\n") == std::string_view::npos;
+}
+
+// Drops the first `n` bytes of `buffers`.
+void ConsumeBuffers(std::vector<asio::const_buffer>& buffers, size_t n) {
+  size_t whole = 0;
+  while (whole < buffers.size() && n >= buffers[whole].size()) n -= buffers[whole++].size();
+  buffers.erase(buffers.begin(), buffers.begin() + static_cast<std::ptrdiff_t>(whole));
+  if (n > 0) buffers.front() += n;
 }
 
 }  // namespace
@@ -124,12 +137,20 @@ Connection::Connection(asio::ip::tcp::socket socket, IoLoop& loop, ServerCore& c
 void Connection::Start() {
   loop_.connections.emplace(this, weak_from_this());
   core_.open.fetch_add(1, std::memory_order_relaxed);
-  Touch();
-  ArmTimer();
+  {
+    Lock lock(mu_);
+    Touch(lock);
+    ArmTimer(lock);
+  }
   ParseAvailable();
 }
 
 void Connection::Close() {
+  Lock lock(mu_);
+  CloseLocked(lock);
+}
+
+void Connection::CloseLocked(const Lock&) {
   if (closed_) return;
   closed_ = true;
   beast::error_code ignored;
@@ -142,24 +163,26 @@ void Connection::Close() {
   // Slots stay until destruction: an aborted write may still refer to them.
 }
 
-void Connection::Touch() {
+void Connection::Touch(const Lock&) {
   if (!lingering_) deadline_ = std::chrono::steady_clock::now() + core_.options.idle_timeout;
 }
 
-void Connection::ArmTimer() {
+void Connection::ArmTimer(const Lock&) {
   timer_.expires_at(deadline_);
   timer_.async_wait([self = shared_from_this()](beast::error_code ec) { self->OnTimer(ec); });
 }
 
 void Connection::OnTimer(beast::error_code ec) {
-  if (ec == asio::error::operation_aborted || closed_) return;
+  if (ec == asio::error::operation_aborted) return;
+  Lock lock(mu_);
+  if (closed_) return;
   // Activity only moves deadline_; the timer catches up lazily, which keeps
   // timer syscalls off the per-request path.
   if (std::chrono::steady_clock::now() >= deadline_) {
-    Close();
+    CloseLocked(lock);
     return;
   }
-  ArmTimer();
+  ArmTimer(lock);
 }
 
 void Connection::Read() {
@@ -173,13 +196,19 @@ void Connection::OnRead(beast::error_code ec, size_t n) {
   reading_ = false;
   if (closed_) return;
   if (ec) {
+    Lock lock(mu_);
     read_eof_ = true;
     // A half-closed peer still gets the responses it is owed.
-    if (ec != asio::error::eof || lingering_ || (slots_.empty() && writing_ == 0)) Close();
+    if (ec != asio::error::eof || lingering_ || (slots_.empty() && writing_ == 0)) {
+      CloseLocked(lock);
+    }
     return;
   }
   buffer_.commit(n);
-  Touch();
+  {
+    Lock lock(mu_);
+    Touch(lock);
+  }
   if (lingering_) {
     buffer_.consume(buffer_.size());
     Read();
@@ -188,9 +217,13 @@ void Connection::OnRead(beast::error_code ec, size_t n) {
   ParseAvailable();
 }
 
+bool Connection::PipelineHasRoom() const {
+  Lock lock(mu_);
+  return !closed_ && slots_.size() < Server::kMaxPipelinedRequests;
+}
+
 void Connection::ParseAvailable() {
-  while (accepting_requests_ && !closed_ && slots_.size() < Server::kMaxPipelinedRequests &&
-         buffer_.size() > 0) {
+  while (accepting_requests_ && buffer_.size() > 0 && PipelineHasRoom()) {
     if (!parser_) {
       parser_.emplace();
       parser_->header_limit(
@@ -211,10 +244,11 @@ void Connection::ParseAvailable() {
       const auto& header = parser_->get();
       if (!parser_->is_done() && header.version() >= 11 &&
           EqualsIgnoreCase(header[http::field::expect], "100-continue")) {
-        Slot& interim = PushSlot(/*close_after=*/false, /*http10=*/false);
+        Lock lock(mu_);
+        Slot& interim = PushSlot(lock, /*close_after=*/false, /*http10=*/false);
         interim.head = "HTTP/1.1 100 Continue\r\n\r\n";
         interim.ready = true;
-        Write();
+        Write(lock);
       }
     }
     if (parser_->is_done()) {
@@ -225,10 +259,7 @@ void Connection::ParseAvailable() {
       break;
     }
   }
-  if (!reading_ && !read_eof_ && accepting_requests_ && !closed_ &&
-      slots_.size() < Server::kMaxPipelinedRequests) {
-    Read();
-  }
+  if (!reading_ && !read_eof_ && accepting_requests_ && PipelineHasRoom()) Read();
 }
 
 void Connection::OnParseError(beast::error_code ec) {
@@ -280,8 +311,13 @@ void Connection::Dispatch(Message&& message) {
   }
   request.body = std::move(message.body());
 
-  PushSlot(!keep_alive, http10);
-  const uint64_t seq = next_seq_ - 1;
+  uint64_t seq = 0;
+  {
+    Lock lock(mu_);
+    PushSlot(lock, !keep_alive, http10);
+    seq = next_seq_ - 1;
+  }
+  // The handler runs unlocked: it may answer at once, on this thread or another.
   try {
     (*match.handler)(std::move(request), match.params, MakeResponder(seq));
   } catch (const std::exception& e) {
@@ -293,17 +329,18 @@ void Connection::Dispatch(Message&& message) {
 
 Responder Connection::MakeResponder(uint64_t seq) {
   return [loop = loop_.shared_from_this(), weak = weak_from_this(), seq](Response response) {
-    if (loop->ioc.get_executor().running_in_this_thread()) {
-      if (auto self = weak.lock()) self->Complete(seq, std::move(response));
-      return;
+    std::shared_ptr<Connection> self = weak.lock();
+    if (!self) return;
+    self->Complete(seq, std::move(response));
+    // Off the loop, this may be the last owner of a connection closed
+    // meanwhile: its socket and timer belong to the loop, so it dies there.
+    if (self.use_count() == 1 && !loop->ioc.get_executor().running_in_this_thread()) {
+      asio::post(loop->ioc, [last = std::move(self)] {});
     }
-    asio::post(loop->ioc, [weak, seq, response = std::move(response)]() mutable {
-      if (auto self = weak.lock()) self->Complete(seq, std::move(response));
-    });
   };
 }
 
-Connection::Slot& Connection::PushSlot(bool close_after, bool http10) {
+Connection::Slot& Connection::PushSlot(const Lock&, bool close_after, bool http10) {
   Slot& slot = slots_.emplace_back();
   slot.close_after = close_after;
   slot.http10 = http10;
@@ -315,11 +352,18 @@ void Connection::PushError(int status, std::string message, bool close_after, bo
                            std::string_view allow) {
   Response response = core_.MakeError(status, std::move(message));
   if (!allow.empty()) response.headers.emplace_back("Allow", std::string(allow));
-  PushSlot(close_after, http10);
-  Complete(next_seq_ - 1, std::move(response));
+  uint64_t seq = 0;
+  {
+    Lock lock(mu_);
+    PushSlot(lock, close_after, http10);
+    seq = next_seq_ - 1;
+  }
+  Complete(seq, std::move(response));
 }
 
 void Connection::Complete(uint64_t seq, Response response) {
+  const bool on_loop = loop_.ioc.get_executor().running_in_this_thread();
+  Lock lock(mu_);
   if (closed_) return;
   const uint64_t front = next_seq_ - slots_.size();
   if (seq < front || seq >= next_seq_) return;
@@ -327,7 +371,11 @@ void Connection::Complete(uint64_t seq, Response response) {
   if (slot.ready) return;
   Serialize(slot, std::move(response));
   slot.ready = true;
-  Write();
+  if (on_loop) {
+    Write(lock);
+  } else {
+    WriteNow(lock);
+  }
 }
 
 void Connection::Serialize(Slot& slot, Response&& response) {
@@ -362,54 +410,118 @@ void Connection::Serialize(Slot& slot, Response&& response) {
   head.append("\r\n");
 }
 
-void Connection::Write() {
-  if (writing_ > 0 || closed_ || slots_.empty() || !slots_.front().ready) return;
+size_t Connection::GatherReady() const {
   write_buffers_.clear();
+  size_t count = 0;
   for (const Slot& slot : slots_) {
-    if (!slot.ready || writing_ == kMaxSlotsPerWrite) break;
+    if (!slot.ready || count == kMaxSlotsPerWrite) break;
     write_buffers_.emplace_back(slot.head.data(), slot.head.size());
     if (!slot.body.empty()) write_buffers_.emplace_back(slot.body.data(), slot.body.size());
-    ++writing_;
+    ++count;
     if (slot.close_after) break;
   }
-  Touch();
+  return count;
+}
+
+void Connection::Write(const Lock& lock) {
+  if (writing_ > 0 || closed_ || slots_.empty() || !slots_.front().ready) return;
+  writing_ = GatherReady();
+  Touch(lock);
   asio::async_write(
       socket_, write_buffers_,
       [self = shared_from_this()](beast::error_code ec, size_t) { self->OnWrite(ec); });
 }
 
-void Connection::OnWrite(beast::error_code ec) {
-  if (closed_) return;
-  if (ec) {
-    Close();
-    return;
+void Connection::WriteNow(Lock& lock) {
+  while (writing_ == 0 && !closed_ && !slots_.empty() && slots_.front().ready) {
+    writing_ = GatherReady();
+    Touch(lock);
+    std::array<iovec, 2 * kMaxSlotsPerWrite> parts;
+    size_t total = 0;
+    for (size_t i = 0; i < write_buffers_.size(); ++i) {
+      parts[i] = {const_cast<void*>(write_buffers_[i].data()), write_buffers_[i].size()};
+      total += write_buffers_[i].size();
+    }
+    msghdr message{};
+    message.msg_iov = parts.data();
+    message.msg_iovlen = write_buffers_.size();
+    ssize_t sent = 0;
+    do {
+      sent = ::sendmsg(socket_.native_handle(), &message, MSG_NOSIGNAL | MSG_DONTWAIT);
+    } while (sent < 0 && errno == EINTR);
+    if (sent < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+      // The peer is gone; writing_ stays set, so nothing more is written.
+      asio::post(loop_.ioc, [self = shared_from_this()] { self->Close(); });
+      return;
+    }
+    if (const size_t n = sent > 0 ? static_cast<size_t>(sent) : 0; n < total) {
+      // The socket is full: the loop writes the rest when it drains.
+      ConsumeBuffers(write_buffers_, n);
+      asio::post(loop_.ioc, [self = shared_from_this()] {
+        Lock loop_lock(self->mu_);
+        if (self->closed_) return;
+        asio::async_write(self->socket_, self->write_buffers_,
+                          [self](beast::error_code ec, size_t) { self->OnWrite(ec); });
+      });
+      return;
+    }
+    const bool pipeline_was_full = slots_.size() >= Server::kMaxPipelinedRequests;
+    const bool close_after = PopWritten(lock);
+    if (close_after || read_eof_ || pipeline_was_full) {
+      // Closing, or resuming a read the full pipeline paused, is the loop's job.
+      asio::post(loop_.ioc, [self = shared_from_this(), close_after] {
+        self->AfterWrite(Lock(self->mu_), close_after);
+      });
+      return;
+    }
   }
-  Touch();
+}
+
+bool Connection::PopWritten(const Lock&) {
   bool close_after = false;
   for (; writing_ > 0; --writing_) {
     close_after = close_after || slots_.front().close_after;
     slots_.pop_front();
   }
-  if (close_after) {
-    BeginLingeringClose();
-    return;
-  }
-  Write();
-  ParseAvailable();  // resumes reading if the pipeline bound paused it
-  if (read_eof_ && slots_.empty() && !closed_) Close();
+  return close_after;
 }
 
-void Connection::BeginLingeringClose() {
+void Connection::OnWrite(beast::error_code ec) {
+  Lock lock(mu_);
+  if (closed_) return;
+  if (ec) {
+    CloseLocked(lock);
+    return;
+  }
+  Touch(lock);
+  const bool close_after = PopWritten(lock);
+  AfterWrite(std::move(lock), close_after);
+}
+
+void Connection::AfterWrite(Lock lock, bool close_after) {
+  if (closed_) return;
+  if (close_after) {
+    BeginLingeringClose(lock);
+    return;
+  }
+  Write(lock);
+  lock.unlock();
+  ParseAvailable();  // resumes reading if the pipeline bound paused it
+  lock.lock();
+  if (read_eof_ && slots_.empty() && !closed_) CloseLocked(lock);
+}
+
+void Connection::BeginLingeringClose(const Lock& lock) {
   accepting_requests_ = false;
   beast::error_code ignored;
   socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
   if (read_eof_) {
-    Close();
+    CloseLocked(lock);
     return;
   }
   lingering_ = true;
   deadline_ = std::min(deadline_, std::chrono::steady_clock::now() + kLingerTime);
-  ArmTimer();
+  ArmTimer(lock);
   buffer_.consume(buffer_.size());
   if (!reading_) Read();
 }

@@ -1,9 +1,15 @@
 // Server internals: the per-thread event loop, the state shared by a Server's
 // loops, and one HTTP/1.1 server connection.
 //
-// Threading: a Connection and its IoLoop's registry are touched only on that
-// loop's thread. Responders reach a connection from other threads by posting to
-// the loop, holding a weak reference to the connection and a strong one to the
+// Threading: a Connection's read side (buffer, parser, timer) and its IoLoop's
+// registry are touched only on that loop's thread. The write side (the response
+// slots, the write in progress, the socket's open state and the idle deadline)
+// is guarded by the connection's mutex, because a Responder called on another
+// thread (a compute slot) writes its response to the socket itself: the loop
+// thread, asleep in epoll while the request computed, is not woken for it.
+// Only what the socket does not take at once, and the rare follow-ups (closing
+// after "Connection: close", resuming a paused read), go through the loop.
+// Responders hold a weak reference to the connection and a strong one to the
 // loop (so the io_context outlives any post, even after the Server is gone).
 // A Connection is kept alive only by its pending asynchronous operations: the
 // idle timer is always armed while it is open.
@@ -26,6 +32,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -82,9 +89,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   Connection(asio::ip::tcp::socket socket, IoLoop& loop, ServerCore& core);
 
   void Start();
-  // Closes the socket now; pending responses are dropped.
+  // Closes the socket now; pending responses are dropped. Loop thread only.
   void Close();
-  // Completes request `seq`; ignored when already completed or closed.
+  // Completes request `seq`; ignored when already completed or closed. Any
+  // thread: on the loop thread the response is written asynchronously, on any
+  // other thread straight from that thread when the socket takes it.
   void Complete(uint64_t seq, Response response);
 
  private:
@@ -98,40 +107,59 @@ class Connection : public std::enable_shared_from_this<Connection> {
   using Parser = beast::http::request_parser<beast::http::string_body>;
   using Message = beast::http::request<beast::http::string_body>;
 
+  using Lock = std::unique_lock<std::mutex>;
+
   void Read();
   void OnRead(beast::error_code ec, size_t n);
   void ParseAvailable();
   void OnParseError(beast::error_code ec);
   void Dispatch(Message&& message);
-  Slot& PushSlot(bool close_after, bool http10);
+  bool PipelineHasRoom() const;
+  Slot& PushSlot(const Lock& lock, bool close_after, bool http10);
   void PushError(int status, std::string message, bool close_after, bool http10,
                  std::string_view allow = {});
-  void Serialize(Slot& slot, Response&& response);
-  void Write();
+  static void Serialize(Slot& slot, Response&& response);
+  // The ready slots at the front, into write_buffers_; returns how many.
+  size_t GatherReady() const;
+  // Starts an asynchronous write of the ready front slots. Loop thread.
+  void Write(const Lock& lock);
+  // Writes the ready front slots with a non-blocking send; what the socket
+  // does not take continues asynchronously on the loop. Not the loop thread.
+  void WriteNow(Lock& lock);
+  // Drops the `writing_` slots just written; true when one asked to close.
+  bool PopWritten(const Lock& lock);
   void OnWrite(beast::error_code ec);
-  void BeginLingeringClose();
-  void ArmTimer();
+  // After a write: close, or write the next slots and resume reading. Loop thread.
+  void AfterWrite(Lock lock, bool close_after);
+  void CloseLocked(const Lock& lock);
+  void BeginLingeringClose(const Lock& lock);
+  void ArmTimer(const Lock& lock);
   void OnTimer(beast::error_code ec);
-  void Touch();
+  void Touch(const Lock& lock);
   Responder MakeResponder(uint64_t seq);
 
-  asio::ip::tcp::socket socket_;
+  asio::ip::tcp::socket socket_;  // closed under mu_; sent to under mu_ off the loop
   IoLoop& loop_;
   ServerCore& core_;
   asio::steady_timer timer_;
-  std::chrono::steady_clock::time_point deadline_;
+  // Loop thread only.
   beast::flat_buffer buffer_;
   std::optional<Parser> parser_;
   bool header_seen_ = false;  // the current parser's header was inspected
+  bool reading_ = false;
+  bool accepting_requests_ = true;
+
+  // Guarded by mu_; the loop thread, their only writer apart from the write
+  // state, may read closed_, read_eof_ and lingering_ without it.
+  mutable std::mutex mu_;
+  std::chrono::steady_clock::time_point deadline_;
   // Responses in request order; the front one has sequence number
   // next_seq_ - slots_.size().
   std::deque<Slot> slots_;
   uint64_t next_seq_ = 0;
-  std::vector<asio::const_buffer> write_buffers_;
+  mutable std::vector<asio::const_buffer> write_buffers_;
   size_t writing_ = 0;  // slots at the front that the current write covers
-  bool reading_ = false;
   bool read_eof_ = false;
-  bool accepting_requests_ = true;
   bool lingering_ = false;
   bool closed_ = false;
 };
