@@ -2,10 +2,13 @@
 // dispatches requests through a Router.
 //
 // Model: `io_threads` event loops, one thread each; the acceptor hands each new
-// connection to the next loop, and the connection lives on that loop's thread
-// for its whole life, so connection state needs no locks. Handlers run on that
-// io thread and must return quickly; slow work belongs on the application's
-// own threads, which complete the request later through the Responder.
+// connection to the next loop, which reads and parses it for its whole life.
+// Handlers run on that io thread and must return quickly; slow work belongs on
+// the application's own threads, which complete the request later through the
+// Responder. A Responder called on such a thread writes the response to the
+// socket from that thread (a non-blocking send under the connection's lock), so
+// the io thread is not woken to answer; only what the socket cannot take at
+// once is left to the io thread.
 //
 // Protocol behaviour:
 //  - keep-alive per HTTP/1.1 (HTTP/1.0 only with "Connection: keep-alive"),
