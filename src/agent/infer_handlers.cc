@@ -44,7 +44,10 @@ absl::StatusOr<runtime::ImageInput> TakeImage(protocol::InferRequest& request) {
           absl::StrCat("input '", name, "' holds ", elements.size(),
                        " images; send one encoded image per request (BYTES, shape [1])"));
     }
-    image.encoded = std::string(elements[0]);
+    // One element: the data is its 4-byte length, then the bytes; keep the
+    // buffer instead of copying the image out of it.
+    tensor->data.erase(0, tensor->data.size() - elements[0].size());
+    image.encoded = std::move(tensor->data);
     // JSON strings cannot carry raw image bytes, so JSON clients send base64.
     if (!LooksLikeImage(image.encoded)) {
       std::string decoded;

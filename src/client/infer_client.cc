@@ -81,7 +81,7 @@ absl::StatusOr<InferResult> InferClient::Infer(const InferOptions& options, std:
   const bool binary = options.protocol == Protocol::kV2Binary;
   // JSON strings cannot hold raw image bytes: JSON requests carry base64.
   if (!binary) image = absl::Base64Escape(image);
-  request.inputs.push_back(protocol::Tensor::FromBytes("image", {std::move(image)}));
+  request.inputs.push_back(protocol::Tensor::FromBytesElement("image", image));
   if (!options.device.empty()) request.parameters["device"] = options.device;
   if (options.priority) request.parameters["priority"] = *options.priority;
   if (options.timeout_ms) request.parameters["timeout_ms"] = *options.timeout_ms;

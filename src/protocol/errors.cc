@@ -1,7 +1,6 @@
 #include "protocol/errors.h"
 
 #include <nlohmann/json.hpp>
-
 #include <optional>
 
 #include "absl/strings/cord.h"

@@ -1,7 +1,9 @@
 // Encoding of /infer bodies. The JSON text is written directly (see
 // internal/json_writer.h) rather than through a DOM: output tensors can hold
 // millions of elements.
+#include <string_view>
 #include <utility>
+#include <vector>
 
 #include "protocol/inference.h"
 #include "protocol/internal/json_writer.h"
@@ -34,9 +36,12 @@ void AppendShape(std::string* out, const std::vector<int64_t>& shape) {
   out->push_back(']');
 }
 
+// The binary section: views of the tensors' data, in order.
+using BinaryParts = std::vector<std::string_view>;
+
 // {"name":..,"datatype":..,"shape":[..], then "data":[..] or the
-// binary_data_size parameter}. Binary bytes are appended to `binary`.
-void AppendTensor(std::string* out, const Selected& s, std::string* binary) {
+// binary_data_size parameter}. Binary data is added to `binary`.
+void AppendTensor(std::string* out, const Selected& s, BinaryParts* binary) {
   const Tensor& t = *s.tensor;
   out->push_back('{');
   AppendKey(out, "name");
@@ -52,7 +57,7 @@ void AppendTensor(std::string* out, const Selected& s, std::string* binary) {
     out->append(R"("parameters":{"binary_data_size":)");
     AppendJsonInt(out, t.data.size());
     out->push_back('}');
-    binary->append(t.data);
+    binary->push_back(t.data);
   } else {
     AppendKey(out, "data");
     internal::AppendJsonData(out, t);
@@ -60,10 +65,10 @@ void AppendTensor(std::string* out, const Selected& s, std::string* binary) {
   out->push_back('}');
 }
 
-// Writes `"key":[tensors...]` and returns the concatenated binary section.
-std::string AppendTensors(std::string* out, std::string_view key,
+// Writes `"key":[tensors...]` and returns the binary section's parts.
+BinaryParts AppendTensors(std::string* out, std::string_view key,
                           const std::vector<Selected>& selected) {
-  std::string binary;
+  BinaryParts binary;
   AppendKey(out, key);
   out->push_back('[');
   for (size_t i = 0; i < selected.size(); ++i) {
@@ -90,12 +95,16 @@ bool AnyBinary(const std::vector<Selected>& selected) {
   return false;
 }
 
-EncodedBody Finish(std::string header, const std::string& binary, bool use_binary) {
+// The body: the JSON header, then (binary) each part copied once.
+EncodedBody Finish(std::string header, const BinaryParts& binary, bool use_binary) {
   EncodedBody encoded;
   if (use_binary) {
     encoded.json_header_length = header.size();
     encoded.content_type = std::string(kBinaryContentType);
-    header.append(binary);
+    size_t size = header.size();
+    for (std::string_view part : binary) size += part.size();
+    header.reserve(size);
+    for (std::string_view part : binary) header.append(part);
   } else {
     encoded.content_type = std::string(kJsonContentType);
   }
@@ -149,7 +158,7 @@ EncodedBody EncodeInferResponse(const InferResponse& response, const InferReques
     AppendJsonValue(&header, response.parameters);
   }
   header.push_back(',');
-  const std::string binary = AppendTensors(&header, "outputs", selected);
+  const BinaryParts binary = AppendTensors(&header, "outputs", selected);
   header.push_back('}');
   return Finish(std::move(header), binary, AnyBinary(selected));
 }
@@ -176,7 +185,7 @@ EncodedBody EncodeInferRequest(const InferRequest& request, bool binary) {
     AppendJsonValue(&header, parameters);
     header.push_back(',');
   }
-  const std::string binary_section = AppendTensors(&header, "inputs", selected);
+  const BinaryParts binary_section = AppendTensors(&header, "inputs", selected);
   if (!request.outputs.empty()) {
     header.push_back(',');
     AppendKey(&header, "outputs");

@@ -140,6 +140,18 @@ Tensor Tensor::FromInt32s(std::string name, std::vector<int64_t> shape,
   return FromValues<int32_t>(std::move(name), std::move(shape), values);
 }
 
+Tensor Tensor::FromBytesElement(std::string name, std::string_view element) {
+  Tensor t;
+  t.name = std::move(name);
+  t.datatype = DataType::kBytes;
+  t.shape = {1};
+  const auto len = static_cast<uint32_t>(element.size());
+  t.data.reserve(sizeof(len) + element.size());
+  t.data.append(reinterpret_cast<const char*>(&len), sizeof(len));
+  t.data.append(element);
+  return t;
+}
+
 Tensor Tensor::FromBytes(std::string name, const std::vector<std::string>& elements) {
   Tensor t;
   t.name = std::move(name);

@@ -134,6 +134,8 @@ struct Tensor {
   // A BYTES tensor of shape [elements.size()]. Each element must be shorter
   // than 4 GiB (the length prefix is 32 bits).
   static Tensor FromBytes(std::string name, const std::vector<std::string>& elements);
+  // A BYTES tensor of shape [1] holding `element` (one copy, e.g. of an image).
+  static Tensor FromBytesElement(std::string name, std::string_view element);
 
   // Copies the elements out as T. InvalidArgument when the datatype is not
   // DataTypeOf<T>() or the byte count does not match the shape.

@@ -101,6 +101,16 @@ TEST(TensorTest, BytesRoundTripIncludingEmptyAndBinaryElements) {
   EXPECT_THAT(*views, ElementsAre("hello", "", std::string_view("\0\xff\x01", 3)));
 }
 
+TEST(TensorTest, OneBytesElementMatchesTheListBuilder) {
+  const std::string image("\xff\xd8\xff\0jpeg", 8);
+  const Tensor one = Tensor::FromBytesElement("image", image);
+  const Tensor list = Tensor::FromBytes("image", {image});
+  EXPECT_EQ(one.shape, std::vector<int64_t>{1});
+  EXPECT_EQ(one.datatype, list.datatype);
+  EXPECT_EQ(one.data, list.data);
+  EXPECT_THAT(*one.BytesElements(), ElementsAre(std::string_view(image)));
+}
+
 TEST(TensorTest, BytesElementsRejectsBrokenFraming) {
   Tensor t = Tensor::FromBytes("s", {"abc"});
   t.data.pop_back();
