@@ -10,7 +10,10 @@
 //      (round trip minus the compute time the agent reports);
 //   4. paced: one client sending over HTTP only, sleeping --gap-ms between a
 //      response and its next request (a camera at a low frame rate), and the
-//      same per-request overhead.
+//      same per-request overhead;
+//   5. the floor under 3 and 4: a bare round trip (GET /v2/health/ready, no
+//      work) after the same idle time, i.e. what waking an idle client and
+//      agent costs on this machine whatever the server does.
 // Prints a table, or one JSON object with --json. Targets (issue 2): HTTP
 // throughput >= 90% of in-process; p50 added latency <= 0.3 ms.
 #include <algorithm>
@@ -118,6 +121,23 @@ nlohmann::json Measure(const std::string& url, const std::string& type, const st
     if (r.ok())
       paced_overhead_ms.push_back(r->round_trip_ms - r->served_by.value("compute_ms", 0.0));
   }
+  // The floor: a bare round trip after the same idle as each mode above (the
+  // agent idle while the client computes, or both idle for the gap).
+  auto bare = *http::Client::Create(url);
+  auto bare_round_trip = [&bare] {
+    const auto t0 = Clock::now();
+    auto r = bare->Get("/v2/health/ready");
+    return r.ok() && r->status == 200 ? Ms(Clock::now() - t0) : -1.0;
+  };
+  std::vector<double> bare_light_ms, bare_paced_ms;
+  for (int i = 0; i < o.requests; ++i) {
+    local();
+    if (double ms = bare_round_trip(); ms >= 0) bare_light_ms.push_back(ms);
+  }
+  for (int i = 0; i < o.requests; ++i) {
+    std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(o.gap_ms));
+    if (double ms = bare_round_trip(); ms >= 0) bare_paced_ms.push_back(ms);
+  }
   const double in_process_rps = Saturate(o.slots, o.seconds, make_local);
   // Two connections per slot keep every slot's queue non-empty.
   const double http_rps = Saturate(2 * o.slots, o.seconds, make_remote);
@@ -133,7 +153,9 @@ nlohmann::json Measure(const std::string& url, const std::string& type, const st
           {"paced_http_overhead_per_request_ms",
            {{"gap_ms", o.gap_ms},
             {"p50", Percentile(paced_overhead_ms, 0.5)},
-            {"p99", Percentile(paced_overhead_ms, 0.99)}}}};
+            {"p99", Percentile(paced_overhead_ms, 0.99)}}},
+          {"bare_round_trip_p50_ms",
+           {{"light", Percentile(bare_light_ms, 0.5)}, {"paced", Percentile(bare_paced_ms, 0.5)}}}};
 }
 
 int Run(const Options& o) {
@@ -159,18 +181,20 @@ int Run(const Options& o) {
     std::printf("%s\n", report.dump(2).c_str());
     return 0;
   }
-  std::printf("%-7s %14s %10s %7s %18s %16s %18s %18s\n", "model", "in-process r/s", "HTTP r/s",
-              "ratio", "p50 local/HTTP ms", "added p50 ms", "HTTP overhead p50",
-              "paced overhead p50");
+  std::printf("%-7s %14s %10s %7s %18s %12s %13s %13s %15s\n", "model", "in-process r/s",
+              "HTTP r/s", "ratio", "p50 local/HTTP ms", "added p50 ms", "overhead p50",
+              "paced ovh p50", "bare RT p50 l/p");
   for (const auto& r : results) {
-    std::printf("%-7s %14.1f %10.1f %6.1f%% %8.3f / %7.3f %16.3f %18.3f %18.3f\n",
+    std::printf("%-7s %14.1f %10.1f %6.1f%% %8.3f / %7.3f %12.3f %13.3f %13.3f %6.3f / %6.3f\n",
                 r["model"].get<std::string>().c_str(), r["in_process_rps"].get<double>(),
                 r["http_rps"].get<double>(), 100 * r["throughput_ratio"].get<double>(),
                 r["light_load_p50_ms"]["in_process"].get<double>(),
                 r["light_load_p50_ms"]["http"].get<double>(),
                 r["added_latency_p50_ms"].get<double>(),
                 r["http_overhead_per_request_ms"]["p50"].get<double>(),
-                r["paced_http_overhead_per_request_ms"]["p50"].get<double>());
+                r["paced_http_overhead_per_request_ms"]["p50"].get<double>(),
+                r["bare_round_trip_p50_ms"]["light"].get<double>(),
+                r["bare_round_trip_p50_ms"]["paced"].get<double>());
   }
   return 0;
 }
