@@ -6,7 +6,8 @@
 
 namespace heteroaccel::agent {
 
-nlohmann::json NodeState(const AgentContext& context, const std::string& advertise_url) {
+nlohmann::json NodeState(const AgentContext& context, const std::string& advertise_url,
+                         bool with_model_info) {
   nlohmann::json devices = nlohmann::json::array();
   for (const runtime::DeviceState& state : context.executor.Snapshot()) {
     const devices::Device& d = state.device.device;
@@ -34,6 +35,11 @@ nlohmann::json NodeState(const AgentContext& context, const std::string& adverti
                        {"queue_depth", queued},
                        {"allocated", allocated}});
   }
+  nlohmann::json state = {{"node", context.facts.hostname},
+                          {"url", advertise_url},
+                          {"ready", context.executor.Ready()},
+                          {"devices", std::move(devices)}};
+  if (!with_model_info) return state;
   // What clients need to read each type's outputs (the server's metadata).
   nlohmann::json model_info = nlohmann::json::object();
   for (const inference::ModelSpec& spec : context.catalog.specs()) {
@@ -47,11 +53,8 @@ nlohmann::json NodeState(const AgentContext& context, const std::string& adverti
                                                        {"accuracy", spec.accuracy},
                                                        {"opencl", spec.opencl}};
   }
-  return {{"node", context.facts.hostname},
-          {"url", advertise_url},
-          {"model_info", std::move(model_info)},
-          {"ready", context.executor.Ready()},
-          {"devices", std::move(devices)}};
+  state["model_info"] = std::move(model_info);
+  return state;
 }
 
 Registration::Registration(Options options, const AgentContext& context)
@@ -73,6 +76,7 @@ void Registration::Stop() {
 void Registration::Run() {
   std::unique_ptr<http::Client> client;
   bool connected = false;
+  bool send_model_info = true;
   const http::HeaderList headers = {{"Authorization", "Bearer " + options_.token}};
   while (true) {
     {
@@ -85,16 +89,21 @@ void Registration::Run() {
     }
     absl::Status status = absl::UnavailableError("no client");
     if (client != nullptr) {
-      auto response = client->Post("/v1/cluster/heartbeat", "application/json",
-                                   NodeState(context_, options_.advertise_url).dump(), headers);
+      auto response = client->Post(
+          "/v1/cluster/heartbeat", "application/json",
+          NodeState(context_, options_.advertise_url, send_model_info).dump(), headers);
       if (!response.ok()) {
         status = response.status();
       } else if (response->status != 200) {
         status = absl::UnavailableError(response->body);
       } else {
         status = absl::OkStatus();
+        const auto reply = nlohmann::json::parse(response->body, nullptr, false);
+        send_model_info = reply.is_object() && reply.value("send_model_info", false);
       }
     }
+    // A lost server may come back without what it was told.
+    if (!status.ok()) send_model_info = true;
     if (status.ok() != connected) {
       connected = status.ok();
       std::fprintf(stderr, connected ? "registered with %s\n" : "lost the server %s: %s\n",

@@ -1,7 +1,10 @@
 // Registration: keeps this agent known to the server. A background thread sends
 // the node's state (devices, slots, loaded variants with their measured service
 // times, queue depths) every `interval` over one keep-alive connection,
-// authenticated with the cluster token. The server marks a node down when these
+// authenticated with the cluster token. The static description of its models
+// (labels, keypoint names, variants) goes with the first heartbeat and again
+// only when the server asks for it (its reply says "send_model_info") or the
+// connection was lost. The server marks a node down when these
 // stop, and up again when they resume, so an agent that restarts or reconnects
 // rejoins by itself.
 //
@@ -20,8 +23,10 @@
 
 namespace heteroaccel::agent {
 
-// The heartbeat body: what the server's cluster view is built from.
-nlohmann::json NodeState(const AgentContext& context, const std::string& advertise_url);
+// The heartbeat body: what the server's cluster view is built from, with the
+// models' static description when `with_model_info`.
+nlohmann::json NodeState(const AgentContext& context, const std::string& advertise_url,
+                         bool with_model_info = true);
 
 class Registration {
  public:

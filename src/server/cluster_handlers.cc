@@ -32,10 +32,9 @@ void AddClusterRoutes(http::Router& router, ServerContext& context) {
              [&context](http::Request&& request, const http::PathParams&, http::Responder r) {
                if (!Authorized(context, request)) return r(Unauthorized());
                auto json = nlohmann::json::parse(request.body, nullptr, false);
-               if (absl::Status s = context.dispatcher.Heartbeat(json); !s.ok()) {
-                 return r(ServerErrorResponse(s));
-               }
-               r(httpapi::JsonResponse({{"ok", true}}));
+               absl::StatusOr<bool> need_model_info = context.dispatcher.Heartbeat(json);
+               if (!need_model_info.ok()) return r(ServerErrorResponse(need_model_info.status()));
+               r(httpapi::JsonResponse({{"ok", true}, {"send_model_info", *need_model_info}}));
              });
   router.Add("GET", "/v1/cluster",
              [&context](http::Request&&, const http::PathParams&, http::Responder r) {

@@ -158,7 +158,7 @@ class Dispatcher::Impl {
     Pump(lock);
   }
 
-  absl::Status Heartbeat(const nlohmann::json& state) {
+  absl::StatusOr<bool> Heartbeat(const nlohmann::json& state) {
     if (!state.is_object() || !state.contains("node") || !state["node"].is_string() ||
         !state.contains("url") || !state["url"].is_string() || !state.contains("devices") ||
         !state["devices"].is_array()) {
@@ -169,10 +169,16 @@ class Dispatcher::Impl {
     const std::string url = state["url"];
     std::unique_lock<std::mutex> lock(mu_);
     Node& n = nodes_[node];
+    nlohmann::json model_info = state.value("model_info", nlohmann::json());
     if (n.url != url) {
-      // A new address (the agent restarted): new connections for its devices.
+      // A new address (the agent restarted): new connections for its devices,
+      // and its models are described afresh.
       for (const std::string& id : n.devices) RetireForwarder({node, id});
       n.url = url;
+      if (n.state.is_object()) n.state.erase("model_info");
+    }
+    if (!model_info.is_object() && n.state.contains("model_info")) {
+      model_info = n.state["model_info"];  // sent once, kept
     }
     std::vector<std::string> seen;
     try {
@@ -198,6 +204,8 @@ class Dispatcher::Impl {
     }
     n.devices = std::move(seen);
     n.state = state;
+    const bool need_model_info = !model_info.is_object();
+    if (!need_model_info) n.state["model_info"] = std::move(model_info);
     n.last_seen = clock_.Now();
     if (!n.up) {
       n.up = true;
@@ -205,7 +213,7 @@ class Dispatcher::Impl {
       std::fprintf(stderr, "node %s is up at %s\n", node.c_str(), url.c_str());
     }
     Pump(lock);
-    return absl::OkStatus();
+    return need_model_info;
   }
 
   bool Ready() const {
@@ -641,7 +649,9 @@ void Dispatcher::Stop() { impl_->Stop(); }
 void Dispatcher::Submit(InferWork work, Done done) {
   impl_->Submit(std::move(work), std::move(done));
 }
-absl::Status Dispatcher::Heartbeat(const nlohmann::json& state) { return impl_->Heartbeat(state); }
+absl::StatusOr<bool> Dispatcher::Heartbeat(const nlohmann::json& state) {
+  return impl_->Heartbeat(state);
+}
 bool Dispatcher::Ready() const { return impl_->Ready(); }
 bool Dispatcher::CanRun(const std::string& model) const { return impl_->CanRun(model); }
 nlohmann::json Dispatcher::ClusterJson() const { return impl_->ClusterJson(); }

@@ -53,8 +53,11 @@ class Dispatcher {
   void Stop();
 
   void Submit(InferWork work, Done done);
-  // An agent's state (agent/registration.h); InvalidArgument for a malformed one.
-  absl::Status Heartbeat(const nlohmann::json& state);
+  // An agent's state (agent/registration.h); InvalidArgument for a malformed
+  // one. The static "model_info" may be left out once the server has it:
+  // returns true while the server holds none for this node (after its own
+  // restart, or a new agent address), asking the agent to send it again.
+  absl::StatusOr<bool> Heartbeat(const nlohmann::json& state);
 
   bool Ready() const;  // some node is up
   bool CanRun(const std::string& model) const;

@@ -184,6 +184,31 @@ TEST_F(ServerE2ETest, RejectsBadInputAndUnknownModels) {
   EXPECT_EQ(forged->status, 401);
 }
 
+TEST_F(ServerE2ETest, ModelDescriptionsAreSentOnceAndKept) {
+  auto http = *http::Client::Create(url_);
+  const http::HeaderList auth = {{"Authorization", "Bearer s3cret"}};
+  auto beat = [&](const std::string& url, bool with_info) {
+    nlohmann::json state = {{"node", "ghost"}, {"url", url}, {"devices", nlohmann::json::array()}};
+    if (with_info) state["model_info"] = {{"face", {{"keypoint_names", {"a", "b"}}}}};
+    auto r = http->Post("/v1/cluster/heartbeat", "application/json", state.dump(), auth);
+    EXPECT_TRUE(r.ok() && r->status == 200) << (r.ok() ? r->body : r.status().ToString());
+    const nlohmann::json reply = nlohmann::json::parse(r.ok() ? r->body : "{}");
+    return reply.value("send_model_info", false);
+  };
+  EXPECT_TRUE(beat("http://127.0.0.1:1", false));  // unknown: asked for its description
+  EXPECT_FALSE(beat("http://127.0.0.1:1", true));
+  EXPECT_FALSE(beat("http://127.0.0.1:1", false));  // kept
+  EXPECT_TRUE(beat("http://127.0.0.1:2", false));   // a restarted agent describes itself again
+
+  // The real agents described face once, several heartbeats ago: the server's
+  // metadata still names its six keypoints.
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  auto meta = http->Get("/v2/models/face");
+  ASSERT_TRUE(meta.ok() && meta->status == 200);
+  const nlohmann::json metadata = nlohmann::json::parse(meta->body);
+  EXPECT_EQ(metadata.value("keypoint_names", nlohmann::json::array()).size(), 6u) << meta->body;
+}
+
 TEST_F(ServerE2ETest, KilledAgentUnderLoadLosesNothing) {
   const std::string image = ReadFileOrDie(ModelsDir() + "/images/astronaut.png");
   std::atomic<int> ok{0}, errors{0};
