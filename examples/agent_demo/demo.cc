@@ -37,7 +37,7 @@ std::string WritePicture(const std::string& dir, const std::string& image, const
   std::string stem = image.substr(0, image.rfind('.'));
   std::replace(stem.begin(), stem.end(), '/', '_');  // hands/nocurl -> hands_nocurl
   const std::string path = dir + "/" + stem + "_" + type + ".png";
-  return render::DrawToFile(bytes, r.detections, path).ok() ? path : "";
+  return render::DrawToFile(bytes, r.detections, r.skeleton, path).ok() ? path : "";
 }
 
 // A short text for a `text` result: the first recognised strings.

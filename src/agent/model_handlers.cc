@@ -24,11 +24,9 @@ protocol::ModelMetadata Metadata(const AgentContext& context, const inference::M
       devices.push_back(d.device.device.id);
     }
   }
-  m.extra = {{"variant", spec.variant},
-             {"description", spec.description},
-             {"precision", spec.precision},
-             {"keypoint_names", spec.keypoint_names},
-             {"devices", devices}};
+  m.extra = {{"variant", spec.variant},     {"description", spec.description},
+             {"precision", spec.precision}, {"keypoint_names", spec.keypoint_names},
+             {"skeleton", spec.skeleton},   {"devices", devices}};
   if (!spec.labels.empty()) m.extra["labels"] = spec.labels;
   return m;
 }

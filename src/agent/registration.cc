@@ -45,6 +45,7 @@ nlohmann::json NodeState(const AgentContext& context, const std::string& adverti
   for (const inference::ModelSpec& spec : context.catalog.specs()) {
     if (!model_info.contains(spec.type)) {
       model_info[spec.type] = {{"keypoint_names", spec.keypoint_names},
+                               {"skeleton", spec.skeleton},
                                {"labels", spec.labels},
                                {"variants", nlohmann::json::object()}};
     }

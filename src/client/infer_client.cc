@@ -39,23 +39,26 @@ absl::StatusOr<std::unique_ptr<InferClient>> InferClient::Create(const std::stri
   return std::unique_ptr<InferClient>(new InferClient(std::move(http)));
 }
 
-absl::StatusOr<std::vector<std::string>> InferClient::KeypointNames(const std::string& model) {
-  if (auto it = keypoint_names_.find(model); it != keypoint_names_.end()) return it->second;
+absl::StatusOr<const InferClient::ModelDescription*> InferClient::Describe(
+    const std::string& model) {
+  if (auto it = descriptions_.find(model); it != descriptions_.end()) return &it->second;
   ASSIGN_OR_RETURN(http::ClientResponse response, http_->Get(absl::StrCat("/v2/models/", model)));
   if (response.status != 200) return StatusFromHttp(response);
-  std::vector<std::string> names;
+  ModelDescription description;
   try {
-    auto json = nlohmann::json::parse(response.body);
-    names = json.value("keypoint_names", std::vector<std::string>{});
+    const nlohmann::json json = nlohmann::json::parse(response.body);
+    description.keypoint_names = json.value("keypoint_names", std::vector<std::string>{});
+    description.skeleton = json.value("skeleton", inference::Skeleton{});
   } catch (const nlohmann::json::exception& e) {
     return absl::InternalError(absl::StrCat("malformed model metadata: ", e.what()));
   }
-  keypoint_names_[model] = names;
-  return names;
+  return &(descriptions_[model] = std::move(description));
 }
 
 absl::StatusOr<InferResult> InferClient::Infer(const InferOptions& options, std::string image) {
+  ASSIGN_OR_RETURN(const ModelDescription* description, Describe(options.model));
   InferResult result;
+  result.skeleton = description->skeleton;
   const auto start = std::chrono::steady_clock::now();
   if (options.protocol == Protocol::kV1) {
     std::string path = absl::StrCat("/v1/infer/", options.model, "?variant=", options.variant,
@@ -76,7 +79,6 @@ absl::StatusOr<InferResult> InferClient::Infer(const InferOptions& options, std:
     }
     return result;
   }
-  ASSIGN_OR_RETURN(std::vector<std::string> keypoint_names, KeypointNames(options.model));
   protocol::InferRequest request;
   const bool binary = options.protocol == Protocol::kV2Binary;
   // JSON strings cannot hold raw image bytes: JSON requests carry base64.
@@ -108,7 +110,8 @@ absl::StatusOr<InferResult> InferClient::Infer(const InferOptions& options, std:
   ASSIGN_OR_RETURN(protocol::InferResponse parsed,
                    protocol::ParseInferResponse(response.body, header_length));
   result.served_by = parsed.parameters;
-  ASSIGN_OR_RETURN(result.detections, api::DetectionsFromTensors(parsed.outputs, keypoint_names));
+  ASSIGN_OR_RETURN(result.detections,
+                   api::DetectionsFromTensors(parsed.outputs, description->keypoint_names));
   return result;
 }
 

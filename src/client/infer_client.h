@@ -39,6 +39,7 @@ struct InferResult {
   std::vector<inference::Detection> detections;
   nlohmann::json served_by;  // node, device, device_kind, emulated, variant, queue_ms, compute_ms
   double round_trip_ms = 0;
+  inference::Skeleton skeleton;  // the type's keypoints joined when drawn (model metadata)
 };
 
 class InferClient {
@@ -50,10 +51,16 @@ class InferClient {
 
  private:
   explicit InferClient(std::unique_ptr<http::Client> http) : http_(std::move(http)) {}
-  absl::StatusOr<std::vector<std::string>> KeypointNames(const std::string& model);
+  // What reading and drawing a type's outputs needs, from its metadata.
+  struct ModelDescription {
+    std::vector<std::string> keypoint_names;
+    inference::Skeleton skeleton;
+  };
+  // Fetched once per model.
+  absl::StatusOr<const ModelDescription*> Describe(const std::string& model);
 
   std::unique_ptr<http::Client> http_;
-  std::map<std::string, std::vector<std::string>> keypoint_names_;
+  std::map<std::string, ModelDescription> descriptions_;
 };
 
 // A readable table of detections, one per line.

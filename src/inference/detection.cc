@@ -1,6 +1,7 @@
 #include "inference/detection.h"
 
 #include <algorithm>
+#include <stdexcept>
 
 namespace heteroaccel::inference {
 namespace {
@@ -16,6 +17,27 @@ const std::vector<std::string>& QuadrilateralCornerNames() {
   static const std::vector<std::string> names = {"top_left", "top_right", "bottom_right",
                                                  "bottom_left"};
   return names;
+}
+
+Skeleton SkeletonByName(
+    const std::vector<std::string>& names,
+    std::initializer_list<std::pair<std::string_view, std::string_view>> edges) {
+  auto index = [&names](std::string_view name) {
+    const auto it = std::find(names.begin(), names.end(), name);
+    if (it == names.end()) {
+      throw std::invalid_argument("skeleton names an unknown keypoint: " + std::string(name));
+    }
+    return static_cast<int>(it - names.begin());
+  };
+  Skeleton skeleton;
+  skeleton.reserve(edges.size());
+  for (const auto& [a, b] : edges) skeleton.emplace_back(index(a), index(b));
+  return skeleton;
+}
+
+const Skeleton& QuadrilateralSkeleton() {
+  static const Skeleton outline = {{0, 1}, {1, 2}, {2, 3}, {3, 0}};
+  return outline;
 }
 
 float IntersectionOverUnion(const Box& a, const Box& b) {

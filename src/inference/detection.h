@@ -4,7 +4,10 @@
 // (x grows right, y grows down). Plain values; thread-compatible.
 #pragma once
 
+#include <initializer_list>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 namespace heteroaccel::inference {
@@ -38,6 +41,18 @@ struct Detection {
 // The keypoint names of a quadrilateral (a text line), clockwise from the top
 // left: top_left, top_right, bottom_right, bottom_left.
 const std::vector<std::string>& QuadrilateralCornerNames();
+
+// The keypoints a type joins with lines when drawn: pairs of indices into its
+// keypoint names (so into each Detection's keypoints, which follow that order).
+using Skeleton = std::vector<std::pair<int, int>>;
+
+// A skeleton written with names. Throws std::invalid_argument for a name not in
+// `names` (a misspelt table, caught by the catalog's tests).
+Skeleton SkeletonByName(const std::vector<std::string>& names,
+                        std::initializer_list<std::pair<std::string_view, std::string_view>> edges);
+
+// The quadrilateral's outline: each corner to the next, around.
+const Skeleton& QuadrilateralSkeleton();
 
 float IntersectionOverUnion(const Box& a, const Box& b);
 

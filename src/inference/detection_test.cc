@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <stdexcept>
+
 namespace heteroaccel::inference {
 namespace {
 
@@ -12,6 +14,13 @@ Detection Make(float x1, float y1, float x2, float y2, float score, int class_id
   d.class_id = class_id;
   d.keypoints = {{"k", x1, y1}};
   return d;
+}
+
+TEST(SkeletonTest, NamesBecomeIndicesAndUnknownNamesAreRejected) {
+  const std::vector<std::string> names = {"a", "b", "c"};
+  EXPECT_EQ(SkeletonByName(names, {{"a", "b"}, {"c", "a"}}), (Skeleton{{0, 1}, {2, 0}}));
+  EXPECT_THROW(SkeletonByName(names, {{"a", "d"}}), std::invalid_argument);
+  EXPECT_EQ(QuadrilateralSkeleton().size(), QuadrilateralCornerNames().size());
 }
 
 TEST(DetectionTest, IntersectionOverUnion) {

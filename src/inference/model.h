@@ -55,6 +55,7 @@ struct ModelSpec {
   std::vector<std::string> model_files;     // relative to models_dir
   std::vector<std::string> labels;          // class names, in class_id order
   std::vector<std::string> keypoint_names;  // per detection, empty when none
+  Skeleton skeleton;                        // keypoints joined when drawn; may be empty
   bool opencl = true;  // false: a CPU-only variant (not built for OpenCL slots)
   // What the accuracy tests (src/inference/*_test.cc) measure and enforce on the
   // test set, in words: "astronaut.png: 1/1 face, IoU 0.8".

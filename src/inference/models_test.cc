@@ -66,6 +66,19 @@ const Detection* Best(const InferenceOutput& out, std::string_view label) {
   return best;
 }
 
+TEST(CatalogTest, SkeletonsJoinOnlyTheTypesOwnKeypoints) {
+  for (const ModelSpec& spec : Catalog::BuiltIn().specs()) {
+    const int count = static_cast<int>(spec.keypoint_names.size());
+    for (const auto& [a, b] : spec.skeleton) {
+      EXPECT_TRUE(a >= 0 && a < count && b >= 0 && b < count && a != b)
+          << spec.type << "/" << spec.variant << ": edge " << a << "-" << b;
+    }
+    const bool drawn_as_lines =
+        spec.type == "pose" || spec.type == "hand" || spec.type == "gesture" || spec.type == "text";
+    EXPECT_EQ(!spec.skeleton.empty(), drawn_as_lines) << spec.type << "/" << spec.variant;
+  }
+}
+
 TEST(ObjectModelTest, FindsThePersonInAstronaut) {
   auto model = Load("object");
   ASSERT_NE(model, nullptr);

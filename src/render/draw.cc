@@ -1,7 +1,6 @@
 #include "render/draw.h"
 
 #include <algorithm>
-#include <map>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
@@ -41,71 +40,6 @@ cv::Point ToPoint(const Keypoint& k) {
 
 }  // namespace
 
-const std::vector<std::pair<std::string, std::string>>& SkeletonEdges() {
-  static const std::vector<std::pair<std::string, std::string>> edges = [] {
-    std::vector<std::pair<std::string, std::string>> e = {// Pose (MediaPipe BlazePose topology).
-                                                          {"nose", "left_eye_inner"},
-                                                          {"left_eye_inner", "left_eye"},
-                                                          {"left_eye", "left_eye_outer"},
-                                                          {"left_eye_outer", "left_ear"},
-                                                          {"nose", "right_eye_inner"},
-                                                          {"right_eye_inner", "right_eye"},
-                                                          {"right_eye", "right_eye_outer"},
-                                                          {"right_eye_outer", "right_ear"},
-                                                          {"mouth_left", "mouth_right"},
-                                                          {"left_shoulder", "right_shoulder"},
-                                                          {"left_shoulder", "left_elbow"},
-                                                          {"left_elbow", "left_wrist"},
-                                                          {"right_shoulder", "right_elbow"},
-                                                          {"right_elbow", "right_wrist"},
-                                                          {"left_wrist", "left_pinky"},
-                                                          {"left_wrist", "left_index"},
-                                                          {"left_wrist", "left_thumb"},
-                                                          {"left_pinky", "left_index"},
-                                                          {"right_wrist", "right_pinky"},
-                                                          {"right_wrist", "right_index"},
-                                                          {"right_wrist", "right_thumb"},
-                                                          {"right_pinky", "right_index"},
-                                                          {"left_shoulder", "left_hip"},
-                                                          {"right_shoulder", "right_hip"},
-                                                          {"left_hip", "right_hip"},
-                                                          {"left_hip", "left_knee"},
-                                                          {"left_knee", "left_ankle"},
-                                                          {"right_hip", "right_knee"},
-                                                          {"right_knee", "right_ankle"},
-                                                          {"left_ankle", "left_heel"},
-                                                          {"left_heel", "left_foot_index"},
-                                                          {"left_ankle", "left_foot_index"},
-                                                          {"right_ankle", "right_heel"},
-                                                          {"right_heel", "right_foot_index"},
-                                                          {"right_ankle", "right_foot_index"},
-                                                          // Hand palm.
-                                                          {"wrist", "thumb_cmc"},
-                                                          {"wrist", "index_finger_mcp"},
-                                                          {"wrist", "pinky_mcp"},
-                                                          {"index_finger_mcp", "middle_finger_mcp"},
-                                                          {"middle_finger_mcp", "ring_finger_mcp"},
-                                                          {"ring_finger_mcp", "pinky_mcp"},
-                                                          {"thumb_cmc", "thumb_mcp"},
-                                                          {"thumb_mcp", "thumb_ip"},
-                                                          {"thumb_ip", "thumb_tip"}};
-    // Text quadrilateral: each corner to the next, around.
-    const auto& corners = inference::QuadrilateralCornerNames();
-    for (size_t i = 0; i < corners.size(); ++i) {
-      e.push_back({corners[i], corners[(i + 1) % corners.size()]});
-    }
-    // Hand fingers: mcp -> pip -> dip -> tip.
-    for (const char* finger : {"index_finger", "middle_finger", "ring_finger", "pinky"}) {
-      const std::string f = finger;
-      e.push_back({f + "_mcp", f + "_pip"});
-      e.push_back({f + "_pip", f + "_dip"});
-      e.push_back({f + "_dip", f + "_tip"});
-    }
-    return e;
-  }();
-  return edges;
-}
-
 std::string DrawableText(std::string_view utf8) {
   std::string out;
   for (size_t i = 0; i < utf8.size(); ++i) {
@@ -122,33 +56,34 @@ std::string DrawableText(std::string_view utf8) {
 }
 
 cv::Mat DrawDetections(const cv::Mat& bgr, const std::vector<Detection>& detections,
-                       float min_keypoint_score) {
+                       const inference::Skeleton& skeleton, float min_keypoint_score) {
   cv::Mat image = bgr.clone();
   const int thickness = Thickness(image);
+  const auto& corners = inference::QuadrilateralCornerNames();
   for (const Detection& d : detections) {
     const cv::Scalar colour = ClassColour(d.class_id);
-    std::map<std::string_view, const Keypoint*> points;
-    for (const Keypoint& k : d.keypoints) {
-      if (k.score >= min_keypoint_score) points[k.name] = &k;
-    }
-    const auto& corners = inference::QuadrilateralCornerNames();
-    const bool quadrilateral = points.count(corners.front()) && points.count(corners[2]);
+    auto visible = [&](int i) {
+      return i >= 0 && static_cast<size_t>(i) < d.keypoints.size() &&
+             d.keypoints[static_cast<size_t>(i)].score >= min_keypoint_score;
+    };
+    const bool quadrilateral = d.keypoints.size() == corners.size() && visible(0) && visible(2) &&
+                               d.keypoints[0].name == corners[0];
     if (!quadrilateral) {
       cv::rectangle(image, cv::Point2f(d.box.x1, d.box.y1), cv::Point2f(d.box.x2, d.box.y2), colour,
                     thickness, cv::LINE_AA);
     }
     bool joined = false;
-    for (const auto& [a, b] : SkeletonEdges()) {
-      auto pa = points.find(a);
-      auto pb = points.find(b);
-      if (pa == points.end() || pb == points.end()) continue;
-      cv::line(image, ToPoint(*pa->second), ToPoint(*pb->second),
+    for (const auto& [a, b] : skeleton) {
+      if (!visible(a) || !visible(b)) continue;
+      cv::line(image, ToPoint(d.keypoints[static_cast<size_t>(a)]),
+               ToPoint(d.keypoints[static_cast<size_t>(b)]),
                quadrilateral ? colour : cv::Scalar(255, 255, 255), thickness, cv::LINE_AA);
       joined = true;
     }
     if (!quadrilateral) {
-      for (const auto& [name, k] : points) {
-        cv::circle(image, ToPoint(*k), thickness + (joined ? 1 : 2), colour, cv::FILLED,
+      for (size_t i = 0; i < d.keypoints.size(); ++i) {
+        if (!visible(static_cast<int>(i))) continue;
+        cv::circle(image, ToPoint(d.keypoints[i]), thickness + (joined ? 1 : 2), colour, cv::FILLED,
                    cv::LINE_AA);
       }
     }
@@ -161,11 +96,11 @@ cv::Mat DrawDetections(const cv::Mat& bgr, const std::vector<Detection>& detecti
 }
 
 absl::Status DrawToFile(std::string_view image_bytes, const std::vector<Detection>& detections,
-                        const std::string& path) {
+                        const inference::Skeleton& skeleton, const std::string& path) {
   absl::StatusOr<cv::Mat> image = inference::DecodeImage(image_bytes);
   if (!image.ok()) return image.status();
   try {
-    if (!cv::imwrite(path, DrawDetections(*image, detections))) {
+    if (!cv::imwrite(path, DrawDetections(*image, detections, skeleton))) {
       return absl::InvalidArgumentError(
           absl::StrCat(path, ": cannot write (use a .png or .jpg name)"));
     }

@@ -37,14 +37,14 @@ TEST(DrawTest, LeavesTheInputAloneAndDrawsTheBox) {
   EXPECT_EQ(ChangedIn(out, input, {250, 170, 40, 20}), 0) << "far away stays untouched";
 }
 
-TEST(DrawTest, JoinsNamedKeypointsAndSkipsInvisibleOnes) {
+TEST(DrawTest, JoinsTheSkeletonsKeypointsAndSkipsInvisibleOnes) {
   Detection pose;
   pose.box = {0, 0, 300, 200};
   pose.label = "person";
   pose.keypoints = {{"left_shoulder", 50, 100, 0.9f},
                     {"right_shoulder", 250, 100, 0.9f},
                     {"left_hip", 50, 180, 0.1f}};
-  const cv::Mat out = DrawDetections(kGrey, {pose});
+  const cv::Mat out = DrawDetections(kGrey, {pose}, {{0, 1}, {0, 2}});
   EXPECT_GT(ChangedIn(out, kGrey, {140, 97, 20, 7}), 0) << "shoulder line";
   EXPECT_EQ(ChangedIn(out, kGrey, {45, 130, 10, 20}), 0) << "no edge to the hidden hip";
 }
@@ -58,22 +58,22 @@ TEST(DrawTest, TextIsAQuadrilateralWithoutABox) {
                     {"top_right", 260, 80},
                     {"bottom_right", 260, 120},
                     {"bottom_left", 40, 120}};
-  const cv::Mat out = DrawDetections(kGrey, {line});
+  const cv::Mat out = DrawDetections(kGrey, {line}, inference::QuadrilateralSkeleton());
   EXPECT_GT(ChangedIn(out, kGrey, {140, 117, 20, 6}), 0) << "bottom edge of the quadrilateral";
   EXPECT_EQ(ChangedIn(out, kGrey, {18, 150, 5, 20}), 0) << "no axis-aligned box";
 }
 
 TEST(DrawTest, DrawToFileSaysWhatFailed) {
-  EXPECT_EQ(DrawToFile("not an image", {}, ::testing::TempDir() + "/x.png").code(),
+  EXPECT_EQ(DrawToFile("not an image", {}, {}, ::testing::TempDir() + "/x.png").code(),
             absl::StatusCode::kInvalidArgument);
   std::vector<uchar> png;
   cv::imencode(".png", kGrey, png);
   const std::string bytes(png.begin(), png.end());
-  const absl::Status no_format = DrawToFile(bytes, {}, ::testing::TempDir() + "/x.nope");
+  const absl::Status no_format = DrawToFile(bytes, {}, {}, ::testing::TempDir() + "/x.nope");
   EXPECT_FALSE(no_format.ok());
   EXPECT_NE(no_format.message().find("cannot write"), std::string_view::npos) << no_format;
   const std::string path = ::testing::TempDir() + "/heteroaccel_draw_to_file.png";
-  ASSERT_TRUE(DrawToFile(bytes, {}, path).ok());
+  ASSERT_TRUE(DrawToFile(bytes, {}, {}, path).ok());
   EXPECT_EQ(cv::imread(path).size(), kGrey.size());
   std::remove(path.c_str());
 }

@@ -123,6 +123,7 @@ void AddFrontRoutes(http::Router& router, ServerContext& context) {
     m.outputs = api::DetectionOutputSpecs(static_cast<int64_t>(keypoint_names.size()));
     m.extra = {{"devices", served["devices"]},
                {"keypoint_names", keypoint_names},
+               {"skeleton", served["info"].value("skeleton", nlohmann::json::array())},
                {"labels", served["info"].value("labels", nlohmann::json::array())}};
     r(httpapi::JsonResponse(protocol::ToJson(m)));
   };

@@ -74,8 +74,14 @@ TEST_F(TypesE2ETest, EveryTypeIsServedWithItsSchema) {
   for (const char* type : {"face", "object", "pose", "hand", "gesture", "text"}) {
     EXPECT_NE(std::find(types.begin(), types.end(), type), types.end()) << type;
   }
-  EXPECT_EQ(Metadata("pose")["keypoint_names"].size(), 33u);
-  EXPECT_EQ(Metadata("hand")["keypoint_names"].size(), 21u);
+  const auto pose = Metadata("pose");
+  EXPECT_EQ(pose["keypoint_names"].size(), 33u);
+  EXPECT_EQ(pose["skeleton"].size(), 35u);  // MediaPipe's pose topology
+  const auto hand = Metadata("hand");
+  EXPECT_EQ(hand["keypoint_names"].size(), 21u);
+  EXPECT_EQ(hand["skeleton"].size(), 21u);  // palm and five fingers
+  EXPECT_EQ(Metadata("text")["skeleton"].size(), 4u);
+  EXPECT_TRUE(Metadata("face")["skeleton"].empty());
   const auto gesture = Metadata("gesture");
   for (const char* g : {"open_palm", "fist", "pointing", "victory", "thumbs_up"}) {
     EXPECT_NE(gesture["labels"].dump().find(g), std::string::npos) << g;

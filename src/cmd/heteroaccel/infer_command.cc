@@ -65,7 +65,8 @@ int RunInfer(const InferFlags& flags) {
                 client::FormatDetections(*result).c_str());
     if (!flags.draw.empty()) {
       const std::string out = DrawPath(flags.draw, index, flags.images.size());
-      if (absl::Status drawn = render::DrawToFile(image, result->detections, out); !drawn.ok()) {
+      if (absl::Status drawn = render::DrawToFile(image, result->detections, result->skeleton, out);
+          !drawn.ok()) {
         std::fprintf(stderr, "%s\n", std::string(drawn.message()).c_str());
         ++failures;
       } else {

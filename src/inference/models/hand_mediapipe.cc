@@ -87,6 +87,34 @@ const std::vector<std::string>& HandKeypointNames() {
   return names;
 }
 
+const Skeleton& HandSkeleton() {
+  static const Skeleton skeleton = SkeletonByName(HandKeypointNames(),
+                                                  {// Palm.
+                                                   {"wrist", "thumb_cmc"},
+                                                   {"wrist", "index_finger_mcp"},
+                                                   {"wrist", "pinky_mcp"},
+                                                   {"index_finger_mcp", "middle_finger_mcp"},
+                                                   {"middle_finger_mcp", "ring_finger_mcp"},
+                                                   {"ring_finger_mcp", "pinky_mcp"},
+                                                   // Fingers, from the palm out.
+                                                   {"thumb_cmc", "thumb_mcp"},
+                                                   {"thumb_mcp", "thumb_ip"},
+                                                   {"thumb_ip", "thumb_tip"},
+                                                   {"index_finger_mcp", "index_finger_pip"},
+                                                   {"index_finger_pip", "index_finger_dip"},
+                                                   {"index_finger_dip", "index_finger_tip"},
+                                                   {"middle_finger_mcp", "middle_finger_pip"},
+                                                   {"middle_finger_pip", "middle_finger_dip"},
+                                                   {"middle_finger_dip", "middle_finger_tip"},
+                                                   {"ring_finger_mcp", "ring_finger_pip"},
+                                                   {"ring_finger_pip", "ring_finger_dip"},
+                                                   {"ring_finger_dip", "ring_finger_tip"},
+                                                   {"pinky_mcp", "pinky_pip"},
+                                                   {"pinky_pip", "pinky_dip"},
+                                                   {"pinky_dip", "pinky_tip"}});
+  return skeleton;
+}
+
 cv::Point2f RotatedSquare::ToImage(float crop_x, float crop_y, int out_size) const {
   const float u = (crop_x / static_cast<float>(out_size) - 0.5f) * size;
   const float v = (crop_y / static_cast<float>(out_size) - 0.5f) * size;
@@ -260,6 +288,7 @@ ModelSpec HandTrackerSpec(std::string type, std::string variant, const HandTrack
   spec.model_files = {config.palm, config.landmark};
   spec.labels = std::move(labels);
   spec.keypoint_names = HandKeypointNames();
+  spec.skeleton = HandSkeleton();
   spec.create =
       [config, label_hands](const ModelOptions& options) -> absl::StatusOr<std::unique_ptr<Model>> {
     ASSIGN_OR_RETURN(auto tracker, HandTracker::Create(config, options));

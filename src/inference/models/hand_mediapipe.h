@@ -33,6 +33,8 @@ class DnnRunner;
 // The 21 landmark names in the model's output order (wrist, then four joints per
 // finger from the thumb to the pinky).
 const std::vector<std::string>& HandKeypointNames();
+// MediaPipe's hand topology over those names.
+const Skeleton& HandSkeleton();
 
 // A square region of the image, rotated by `rotation` radians (clockwise on the
 // screen, since y grows down) about its centre. Image pixel units.

@@ -181,6 +181,7 @@ ModelSpec MakeSpec(std::string variant, const std::string& file, std::string des
   spec.model_files.push_back(file);
   spec.labels = {"person"};
   spec.keypoint_names = PoseKeypointNames();
+  spec.skeleton = PoseSkeleton();
   spec.create = [file, create_detector = detector.create](
                     const ModelOptions& options) -> absl::StatusOr<std::unique_ptr<Model>> {
     ASSIGN_OR_RETURN(std::string path, ModelPath(options.models_dir, file));
@@ -210,6 +211,29 @@ const std::vector<std::string>& PoseKeypointNames() {
       "left_knee",   "right_knee",      "left_ankle",      "right_ankle",    "left_heel",
       "right_heel",  "left_foot_index", "right_foot_index"};
   return names;
+}
+
+const Skeleton& PoseSkeleton() {
+  static const Skeleton skeleton = SkeletonByName(
+      PoseKeypointNames(), {{"nose", "left_eye_inner"},         {"left_eye_inner", "left_eye"},
+                            {"left_eye", "left_eye_outer"},     {"left_eye_outer", "left_ear"},
+                            {"nose", "right_eye_inner"},        {"right_eye_inner", "right_eye"},
+                            {"right_eye", "right_eye_outer"},   {"right_eye_outer", "right_ear"},
+                            {"mouth_left", "mouth_right"},      {"left_shoulder", "right_shoulder"},
+                            {"left_shoulder", "left_elbow"},    {"left_elbow", "left_wrist"},
+                            {"right_shoulder", "right_elbow"},  {"right_elbow", "right_wrist"},
+                            {"left_wrist", "left_pinky"},       {"left_wrist", "left_index"},
+                            {"left_wrist", "left_thumb"},       {"left_pinky", "left_index"},
+                            {"right_wrist", "right_pinky"},     {"right_wrist", "right_index"},
+                            {"right_wrist", "right_thumb"},     {"right_pinky", "right_index"},
+                            {"left_shoulder", "left_hip"},      {"right_shoulder", "right_hip"},
+                            {"left_hip", "right_hip"},          {"left_hip", "left_knee"},
+                            {"left_knee", "left_ankle"},        {"right_hip", "right_knee"},
+                            {"right_knee", "right_ankle"},      {"left_ankle", "left_heel"},
+                            {"left_heel", "left_foot_index"},   {"left_ankle", "left_foot_index"},
+                            {"right_ankle", "right_heel"},      {"right_heel", "right_foot_index"},
+                            {"right_ankle", "right_foot_index"}});
+  return skeleton;
 }
 
 ModelSpec PoseLiteSpec() {

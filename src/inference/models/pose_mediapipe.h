@@ -19,6 +19,8 @@ namespace heteroaccel::inference {
 
 // MediaPipe's 33 pose landmark names, in the model's order.
 const std::vector<std::string>& PoseKeypointNames();
+// MediaPipe's pose topology over those names.
+const Skeleton& PoseSkeleton();
 
 ModelSpec PoseLiteSpec();  // default
 ModelSpec PoseFullSpec();

@@ -341,6 +341,7 @@ ModelSpec PpOcrV4Spec() {
   spec.model_files = {kDetFile, kRecFile, kKeysFile};
   spec.labels = {"text"};
   spec.keypoint_names = QuadrilateralCornerNames();
+  spec.skeleton = QuadrilateralSkeleton();
   spec.accuracy =
       "character error rate: page.png 0.047 (7 lines, test limit 0.10); rendered lines mean "
       "0.066, worst 0.231 (mostly dropped spaces; limits 0.12 / 0.35); boxes IoU >= 0.81; 0 "

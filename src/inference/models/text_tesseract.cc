@@ -155,6 +155,7 @@ ModelSpec Tesseract5Spec() {
       "one result per line";
   spec.labels = {"text"};
   spec.keypoint_names = QuadrilateralCornerNames();
+  spec.skeleton = QuadrilateralSkeleton();
   spec.accuracy =
       "character error rate: page.png 0.017 (test limit 0.06); rendered lines 0 (limits 0.03 "
       "mean, 0.10 worst); boxes IoU 1.00; 0 lines on blank canvases (text_test.cc)";
