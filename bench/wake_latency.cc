@@ -1,7 +1,8 @@
 // wake_latency: how long a thread blocked on a condition variable takes to run
 // after it is notified, by how long it had been idle and whether the notifying
 // thread had been busy (computing) or asleep meanwhile. Explains the agent's
-// light-load overhead (agent_overhead): each request crosses four such wake-ups.
+// light-load overhead (agent_overhead): each request crosses three such wake-ups
+// (client -> agent io thread -> slot -> client).
 //
 //   wake_latency [--samples N]
 #include <algorithm>

@@ -3,7 +3,7 @@
 // the body, one JSON document back).
 //
 // Handlers parse on the io thread, hand the job to the executor and answer from
-// the slot's thread when it finishes.
+// the slot's thread when it finishes (that thread writes the answer to the socket).
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
