@@ -3,18 +3,21 @@
 #   make build   configure and build (build/)
 #   make test    setup + build + every test (unit, end-to-end)
 #   make demo    setup + build + an agent serving real images on every device
-# CI additionally runs `make test-sanitize` (ASan+UBSan) and `make fuzz`.
+# CI additionally runs `make test-sanitize` (ASan+UBSan), `make test-tsan`
+# (ThreadSanitizer over the HTTP server, whose connections are written from
+# several threads) and `make fuzz`.
 
 BUILD        ?= build
 BUILD_ASAN   ?= build-asan
 BUILD_FUZZ   ?= build-fuzz
+BUILD_TSAN   ?= build-tsan
 MODELS_DIR   ?= models
 BUILD_TYPE   ?= RelWithDebInfo
 FUZZ_SECONDS ?= 60
 JOBS         ?= $(shell nproc)
 CMAKE_FLAGS  ?=
 
-.PHONY: all setup packages models build test unit-test test-sanitize fuzz demo bench clean
+.PHONY: all setup packages models build test unit-test test-sanitize test-tsan fuzz demo bench clean
 
 all: build
 
@@ -48,6 +51,12 @@ test-sanitize: setup
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --test-dir $(BUILD_ASAN) --output-on-failure -L unit -j $(JOBS)
 
+test-tsan: packages
+	cmake -S . -B $(BUILD_TSAN) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHETEROACCEL_TSAN=ON \
+	  "-DHETEROACCEL_ONLY=common;testing;http"
+	cmake --build $(BUILD_TSAN) -j $(JOBS) --target http_test
+	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 $(BUILD_TSAN)/bin/http_test
+
 fuzz: packages
 	CC=clang CXX=clang++ cmake -S . -B $(BUILD_FUZZ) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DHETEROACCEL_FUZZ=ON "-DHETEROACCEL_ONLY=common;protocol"
@@ -64,4 +73,4 @@ bench: setup build
 	HETEROACCEL_MODELS_DIR=$(abspath $(MODELS_DIR)) $(BUILD)/bin/server_overhead
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ) $(BUILD_TSAN)
