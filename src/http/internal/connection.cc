@@ -410,32 +410,32 @@ void Connection::Serialize(Slot& slot, Response&& response) {
   head.append("\r\n");
 }
 
-size_t Connection::GatherReady() const {
+bool Connection::BeginWrite(const Lock& lock) {
+  if (writing_ > 0 || closed_ || slots_.empty() || !slots_.front().ready) return false;
   write_buffers_.clear();
-  size_t count = 0;
   for (const Slot& slot : slots_) {
-    if (!slot.ready || count == kMaxSlotsPerWrite) break;
+    if (!slot.ready || writing_ == kMaxSlotsPerWrite) break;
     write_buffers_.emplace_back(slot.head.data(), slot.head.size());
     if (!slot.body.empty()) write_buffers_.emplace_back(slot.body.data(), slot.body.size());
-    ++count;
+    ++writing_;
     if (slot.close_after) break;
   }
-  return count;
+  Touch(lock);
+  return true;
 }
 
-void Connection::Write(const Lock& lock) {
-  if (writing_ > 0 || closed_ || slots_.empty() || !slots_.front().ready) return;
-  writing_ = GatherReady();
-  Touch(lock);
+void Connection::AsyncWrite(const Lock&) {
   asio::async_write(
       socket_, write_buffers_,
       [self = shared_from_this()](beast::error_code ec, size_t) { self->OnWrite(ec); });
 }
 
+void Connection::Write(const Lock& lock) {
+  if (BeginWrite(lock)) AsyncWrite(lock);
+}
+
 void Connection::WriteNow(Lock& lock) {
-  while (writing_ == 0 && !closed_ && !slots_.empty() && slots_.front().ready) {
-    writing_ = GatherReady();
-    Touch(lock);
+  while (BeginWrite(lock)) {
     std::array<iovec, 2 * kMaxSlotsPerWrite> parts;
     size_t total = 0;
     for (size_t i = 0; i < write_buffers_.size(); ++i) {
@@ -459,9 +459,7 @@ void Connection::WriteNow(Lock& lock) {
       ConsumeBuffers(write_buffers_, n);
       asio::post(loop_.ioc, [self = shared_from_this()] {
         Lock loop_lock(self->mu_);
-        if (self->closed_) return;
-        asio::async_write(self->socket_, self->write_buffers_,
-                          [self](beast::error_code ec, size_t) { self->OnWrite(ec); });
+        if (!self->closed_) self->AsyncWrite(loop_lock);
       });
       return;
     }

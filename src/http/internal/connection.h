@@ -119,8 +119,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void PushError(int status, std::string message, bool close_after, bool http10,
                  std::string_view allow = {});
   static void Serialize(Slot& slot, Response&& response);
-  // The ready slots at the front, into write_buffers_; returns how many.
-  size_t GatherReady() const;
+  // Unless a write is in progress, takes the ready slots at the front (writing_
+  // of them) into write_buffers_; false when there is nothing to write.
+  bool BeginWrite(const Lock& lock);
+  // Writes write_buffers_ asynchronously; OnWrite follows. Loop thread.
+  void AsyncWrite(const Lock& lock);
   // Starts an asynchronous write of the ready front slots. Loop thread.
   void Write(const Lock& lock);
   // Writes the ready front slots with a non-blocking send; what the socket
@@ -157,7 +160,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // next_seq_ - slots_.size().
   std::deque<Slot> slots_;
   uint64_t next_seq_ = 0;
-  mutable std::vector<asio::const_buffer> write_buffers_;
+  std::vector<asio::const_buffer> write_buffers_;
   size_t writing_ = 0;  // slots at the front that the current write covers
   bool read_eof_ = false;
   bool lingering_ = false;
