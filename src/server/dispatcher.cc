@@ -169,16 +169,15 @@ class Dispatcher::Impl {
     const std::string url = state["url"];
     std::unique_lock<std::mutex> lock(mu_);
     Node& n = nodes_[node];
-    nlohmann::json model_info = state.value("model_info", nlohmann::json());
     if (n.url != url) {
       // A new address (the agent restarted): new connections for its devices,
       // and its models are described afresh.
       for (const std::string& id : n.devices) RetireForwarder({node, id});
       n.url = url;
-      if (n.state.is_object()) n.state.erase("model_info");
+      n.model_info = nullptr;
     }
-    if (!model_info.is_object() && n.state.contains("model_info")) {
-      model_info = n.state["model_info"];  // sent once, kept
+    if (auto info = state.find("model_info"); info != state.end() && info->is_object()) {
+      n.model_info = *info;
     }
     std::vector<std::string> seen;
     try {
@@ -204,8 +203,7 @@ class Dispatcher::Impl {
     }
     n.devices = std::move(seen);
     n.state = state;
-    const bool need_model_info = !model_info.is_object();
-    if (!need_model_info) n.state["model_info"] = std::move(model_info);
+    n.state.erase("model_info");  // kept in n.model_info
     n.last_seen = clock_.Now();
     if (!n.up) {
       n.up = true;
@@ -213,7 +211,7 @@ class Dispatcher::Impl {
       std::fprintf(stderr, "node %s is up at %s\n", node.c_str(), url.c_str());
     }
     Pump(lock);
-    return need_model_info;
+    return n.model_info.is_null();
   }
 
   bool Ready() const {
@@ -262,8 +260,8 @@ class Dispatcher::Impl {
     }
     nlohmann::json info = nlohmann::json::object();
     for (const auto& [name, n] : nodes_) {
-      if (n.state.contains("model_info") && n.state["model_info"].contains(model)) {
-        info = n.state["model_info"][model];
+      if (n.model_info.contains(model)) {
+        info = n.model_info[model];
         break;
       }
     }
@@ -279,12 +277,11 @@ class Dispatcher::Impl {
     nlohmann::json out = nlohmann::json::object();
     for (const auto& [name, n] : nodes_) {
       if (!n.up) continue;
-      // Named copies: a range-for over a member of a temporary would dangle.
-      const nlohmann::json model_info = n.state.value("model_info", nlohmann::json::object());
-      for (const auto& [type, info] : model_info.items()) {
+      for (const auto& [type, info] : n.model_info.items()) {
         const nlohmann::json variants = info.value("variants", nlohmann::json::object());
         for (const auto& [variant, about] : variants.items()) out[type][variant]["about"] = about;
       }
+      // A named copy: a range-for over a member of a temporary would dangle.
       const nlohmann::json devices = n.state.value("devices", nlohmann::json::array());
       for (const auto& d : devices) {
         std::string kind = d.value("kind", "?");
@@ -378,7 +375,8 @@ class Dispatcher::Impl {
     Clock::TimePoint last_seen;
     bool up = false;
     std::vector<std::string> devices;
-    nlohmann::json state;
+    nlohmann::json state;       // the last heartbeat, less model_info
+    nlohmann::json model_info;  // the models' description; null until the agent sends it
   };
   using Answer = std::pair<Done, http::Response>;
   using Send = std::pair<std::shared_ptr<Forwarder>, ForwardTask>;
