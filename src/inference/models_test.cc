@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <map>
 #include <opencv2/imgcodecs.hpp>
 
 #include "inference/catalog.h"
@@ -64,6 +65,17 @@ const Detection* Best(const InferenceOutput& out, std::string_view label) {
     if (d.label == label && (best == nullptr || d.score > best->score)) best = &d;
   }
   return best;
+}
+
+TEST(CatalogTest, VariantsOfATypeShareKeypointsAndSkeleton) {
+  // The wire format and metadata describe keypoints per type.
+  std::map<std::string, const ModelSpec*> first;
+  for (const ModelSpec& spec : Catalog::BuiltIn().specs()) {
+    auto [it, inserted] = first.emplace(spec.type, &spec);
+    if (inserted) continue;
+    EXPECT_EQ(spec.keypoint_names, it->second->keypoint_names) << spec.type << "/" << spec.variant;
+    EXPECT_EQ(spec.skeleton, it->second->skeleton) << spec.type << "/" << spec.variant;
+  }
 }
 
 TEST(CatalogTest, SkeletonsJoinOnlyTheTypesOwnKeypoints) {
