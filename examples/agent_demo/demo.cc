@@ -33,11 +33,12 @@ std::string Summary(const client::InferResult& r) {
 
 // Writes IMAGE_TYPE.png under `dir` with the detections drawn; returns its path.
 std::string WritePicture(const std::string& dir, const std::string& image, const std::string& type,
-                         const std::string& bytes, const client::InferResult& r) {
+                         const std::string& bytes, const client::InferResult& r,
+                         const inference::Skeleton& skeleton) {
   std::string stem = image.substr(0, image.rfind('.'));
   std::replace(stem.begin(), stem.end(), '/', '_');  // hands/nocurl -> hands_nocurl
   const std::string path = dir + "/" + stem + "_" + type + ".png";
-  return render::DrawToFile(bytes, r.detections, r.skeleton, path).ok() ? path : "";
+  return render::DrawToFile(bytes, r.detections, skeleton, path).ok() ? path : "";
 }
 
 // A short text for a `text` result: the first recognised strings.
@@ -111,9 +112,12 @@ int Run(const std::string& binary, const std::string& models_dir, const std::str
         std::printf("%-14s %-7s %-20s %-22s %10.1f %10.1f  %s %s\n", image.c_str(), type.c_str(),
                     variant.c_str(), device.c_str(), r->served_by.value("compute_ms", 0.0),
                     r->round_trip_ms, Summary(*r).c_str(), TextSample(*r).c_str());
-        if (is_default && device == picture_device &&
-            !WritePicture(pictures_dir, image, type, bytes, *r).empty()) {
-          ++pictures;
+        if (is_default && device == picture_device) {
+          auto skeleton = c->Skeleton(type);
+          if (skeleton.ok() &&
+              !WritePicture(pictures_dir, image, type, bytes, *r, *skeleton).empty()) {
+            ++pictures;
+          }
         }
       }
     }

@@ -55,10 +55,13 @@ absl::StatusOr<const InferClient::ModelDescription*> InferClient::Describe(
   return &(descriptions_[model] = std::move(description));
 }
 
+absl::StatusOr<inference::Skeleton> InferClient::Skeleton(const std::string& model) {
+  ASSIGN_OR_RETURN(const ModelDescription* description, Describe(model));
+  return description->skeleton;
+}
+
 absl::StatusOr<InferResult> InferClient::Infer(const InferOptions& options, std::string image) {
-  ASSIGN_OR_RETURN(const ModelDescription* description, Describe(options.model));
   InferResult result;
-  result.skeleton = description->skeleton;
   const auto start = std::chrono::steady_clock::now();
   if (options.protocol == Protocol::kV1) {
     std::string path = absl::StrCat("/v1/infer/", options.model, "?variant=", options.variant,
@@ -79,6 +82,7 @@ absl::StatusOr<InferResult> InferClient::Infer(const InferOptions& options, std:
     }
     return result;
   }
+  ASSIGN_OR_RETURN(const ModelDescription* description, Describe(options.model));
   protocol::InferRequest request;
   const bool binary = options.protocol == Protocol::kV2Binary;
   // JSON strings cannot hold raw image bytes: JSON requests carry base64.

@@ -39,7 +39,6 @@ struct InferResult {
   std::vector<inference::Detection> detections;
   nlohmann::json served_by;  // node, device, device_kind, emulated, variant, queue_ms, compute_ms
   double round_trip_ms = 0;
-  inference::Skeleton skeleton;  // the type's keypoints joined when drawn (model metadata)
 };
 
 class InferClient {
@@ -48,6 +47,9 @@ class InferClient {
   // `image` is an encoded JPEG or PNG. HTTP errors come back as Statuses carrying
   // the server's message.
   absl::StatusOr<InferResult> Infer(const InferOptions& options, std::string image);
+  // The keypoints `model` joins when drawn (its metadata's "skeleton"), for
+  // render::DrawDetections. Fetched once per model, like the keypoint names.
+  absl::StatusOr<inference::Skeleton> Skeleton(const std::string& model);
 
  private:
   explicit InferClient(std::unique_ptr<http::Client> http) : http_(std::move(http)) {}

@@ -65,8 +65,10 @@ int RunInfer(const InferFlags& flags) {
                 client::FormatDetections(*result).c_str());
     if (!flags.draw.empty()) {
       const std::string out = DrawPath(flags.draw, index, flags.images.size());
-      if (absl::Status drawn = render::DrawToFile(image, result->detections, result->skeleton, out);
-          !drawn.ok()) {
+      absl::StatusOr<inference::Skeleton> skeleton = (*client)->Skeleton(flags.model);
+      absl::Status drawn = skeleton.status();
+      if (drawn.ok()) drawn = render::DrawToFile(image, result->detections, *skeleton, out);
+      if (!drawn.ok()) {
         std::fprintf(stderr, "%s\n", std::string(drawn.message()).c_str());
         ++failures;
       } else {
