@@ -11,15 +11,24 @@
 //   4. paced: one client sending over HTTP only, sleeping --gap-ms between a
 //      response and its next request (a camera at a low frame rate), and the
 //      same per-request overhead;
-//   5. the floor under 3 and 4: a bare round trip (GET /v2/health/ready, no
-//      work) after the same idle time, i.e. what waking an idle client and
-//      agent costs on this machine whatever the server does.
+//   5. the floor under 3 and 4, after the same idle time as each: a bare round
+//      trip (GET /v2/health/ready, no work), i.e. what waking an idle client and
+//      agent costs on this machine whatever the server does; and the same JPEG
+//      POSTed to a route that answers at once without looking at it (405 from
+//      the HTTP layer once the whole body is read), i.e. what carrying the
+//      image there and back costs before any inference work;
+//   6. the agent's CPU per light-load request outside the model: the CPU time
+//      of all its threads (/proc/PID/task/*/schedstat) over the light-load
+//      loop, divided by the requests, minus the compute time it reports; and
+//      its CPU per exchange in the two light-load floor loops of 5.
 // Prints a table, or one JSON object with --json. Targets (issue 2): HTTP
 // throughput >= 90% of in-process; p50 added latency <= 0.3 ms.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <thread>
@@ -72,6 +81,19 @@ double Saturate(int threads, double seconds, Work make_work) {
          std::chrono::duration<double>(Clock::now() - start).count();
 }
 
+// CPU time of all threads of process `pid` so far, in nanoseconds.
+double ProcessCpuNs(int pid) {
+  double ns = 0;
+  std::error_code ec;
+  const std::string tasks = "/proc/" + std::to_string(pid) + "/task";
+  for (const auto& task : std::filesystem::directory_iterator(tasks, ec)) {
+    std::ifstream stat(task.path() / "schedstat");
+    double run_ns = 0;
+    if (stat >> run_ns) ns += run_ns;
+  }
+  return ns;
+}
+
 struct Options {
   int slots = 2;
   double seconds = 10;
@@ -80,8 +102,8 @@ struct Options {
   bool json = false;
 };
 
-nlohmann::json Measure(const std::string& url, const std::string& type, const std::string& jpeg,
-                       const Options& o) {
+nlohmann::json Measure(const std::string& url, int agent_pid, const std::string& type,
+                       const std::string& jpeg, const Options& o) {
   const std::string models = testing::ModelsDir();
   auto spec = *inference::Catalog::BuiltIn().Find(type);
   auto make_local = [&] {
@@ -103,6 +125,8 @@ nlohmann::json Measure(const std::string& url, const std::string& type, const st
   auto local = make_local();
   auto remote = *client::InferClient::Create(url);
   std::vector<double> local_ms, remote_ms, overhead_ms;
+  double compute_ms_sum = 0;
+  const double agent_cpu_before_ns = ProcessCpuNs(agent_pid);
   for (int i = 0; i < o.requests; ++i) {
     auto t0 = Clock::now();
     local();
@@ -111,7 +135,11 @@ nlohmann::json Measure(const std::string& url, const std::string& type, const st
     if (!r.ok()) continue;
     remote_ms.push_back(r->round_trip_ms);
     overhead_ms.push_back(r->round_trip_ms - r->served_by.value("compute_ms", 0.0));
+    compute_ms_sum += r->served_by.value("compute_ms", 0.0);
   }
+  const double served = static_cast<double>(std::max<size_t>(1, overhead_ms.size()));
+  const double agent_cpu_outside_model_us =
+      ((ProcessCpuNs(agent_pid) - agent_cpu_before_ns) / 1e3 - compute_ms_sum * 1e3) / served;
   // Paced: HTTP only, like one camera at a low frame rate: the client sleeps
   // o.gap_ms between a response and the next request (no in-process work).
   std::vector<double> paced_overhead_ms;
@@ -129,14 +157,30 @@ nlohmann::json Measure(const std::string& url, const std::string& type, const st
     auto r = bare->Get("/v2/health/ready");
     return r.ok() && r->status == 200 ? Ms(Clock::now() - t0) : -1.0;
   };
-  std::vector<double> bare_light_ms, bare_paced_ms;
-  for (int i = 0; i < o.requests; ++i) {
-    local();
-    if (double ms = bare_round_trip(); ms >= 0) bare_light_ms.push_back(ms);
-  }
+  auto body_round_trip = [&bare, &jpeg] {
+    const auto t0 = Clock::now();
+    auto r = bare->Post("/v2/health/ready", "image/jpeg", jpeg);
+    return r.ok() && r->status == 405 ? Ms(Clock::now() - t0) : -1.0;
+  };
+  // Light: each after the same in-process work as above; the agent's CPU per
+  // exchange is taken over each loop.
+  auto light_loop = [&](auto round_trip, std::vector<double>& ms_out) {
+    const double before_ns = ProcessCpuNs(agent_pid);
+    for (int i = 0; i < o.requests; ++i) {
+      local();
+      if (double ms = round_trip(); ms >= 0) ms_out.push_back(ms);
+    }
+    return (ProcessCpuNs(agent_pid) - before_ns) / 1e3 /
+           static_cast<double>(std::max<size_t>(1, ms_out.size()));
+  };
+  std::vector<double> bare_light_ms, bare_paced_ms, body_light_ms, body_paced_ms;
+  const double bare_cpu_us = light_loop(bare_round_trip, bare_light_ms);
+  const double body_cpu_us = light_loop(body_round_trip, body_light_ms);
   for (int i = 0; i < o.requests; ++i) {
     std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(o.gap_ms));
     if (double ms = bare_round_trip(); ms >= 0) bare_paced_ms.push_back(ms);
+    std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(o.gap_ms));
+    if (double ms = body_round_trip(); ms >= 0) body_paced_ms.push_back(ms);
   }
   const double in_process_rps = Saturate(o.slots, o.seconds, make_local);
   // Two connections per slot keep every slot's queue non-empty.
@@ -155,7 +199,13 @@ nlohmann::json Measure(const std::string& url, const std::string& type, const st
             {"p50", Percentile(paced_overhead_ms, 0.5)},
             {"p99", Percentile(paced_overhead_ms, 0.99)}}},
           {"bare_round_trip_p50_ms",
-           {{"light", Percentile(bare_light_ms, 0.5)}, {"paced", Percentile(bare_paced_ms, 0.5)}}}};
+           {{"light", Percentile(bare_light_ms, 0.5)}, {"paced", Percentile(bare_paced_ms, 0.5)}}},
+          {"same_body_round_trip_p50_ms",
+           {{"light", Percentile(body_light_ms, 0.5)}, {"paced", Percentile(body_paced_ms, 0.5)}}},
+          {"agent_cpu_us_per_request",
+           {{"inference_outside_model", agent_cpu_outside_model_us},
+            {"bare_round_trip", bare_cpu_us},
+            {"same_body_round_trip", body_cpu_us}}}};
 }
 
 int Run(const Options& o) {
@@ -172,7 +222,8 @@ int Run(const Options& o) {
   }
   const std::string url = line->substr(line->find("http://"));
   nlohmann::json results = nlohmann::json::array();
-  for (const char* type : {"face", "object"}) results.push_back(Measure(url, type, jpeg, o));
+  for (const char* type : {"face", "object"})
+    results.push_back(Measure(url, (*agent)->pid(), type, jpeg, o));
   nlohmann::json report = {{"slots", o.slots},
                            {"seconds", o.seconds},
                            {"image", "astronaut.png as JPEG q90"},
@@ -181,20 +232,27 @@ int Run(const Options& o) {
     std::printf("%s\n", report.dump(2).c_str());
     return 0;
   }
-  std::printf("%-7s %14s %10s %7s %18s %12s %13s %13s %15s\n", "model", "in-process r/s",
+  std::printf("%-7s %14s %10s %7s %18s %12s %13s %13s %15s %15s %26s\n", "model", "in-process r/s",
               "HTTP r/s", "ratio", "p50 local/HTTP ms", "added p50 ms", "overhead p50",
-              "paced ovh p50", "bare RT p50 l/p");
+              "paced ovh p50", "bare RT p50 l/p", "body RT p50 l/p",
+              "agent CPU us: infer/bare/body");
   for (const auto& r : results) {
-    std::printf("%-7s %14.1f %10.1f %6.1f%% %8.3f / %7.3f %12.3f %13.3f %13.3f %6.3f / %6.3f\n",
-                r["model"].get<std::string>().c_str(), r["in_process_rps"].get<double>(),
-                r["http_rps"].get<double>(), 100 * r["throughput_ratio"].get<double>(),
-                r["light_load_p50_ms"]["in_process"].get<double>(),
-                r["light_load_p50_ms"]["http"].get<double>(),
-                r["added_latency_p50_ms"].get<double>(),
-                r["http_overhead_per_request_ms"]["p50"].get<double>(),
-                r["paced_http_overhead_per_request_ms"]["p50"].get<double>(),
-                r["bare_round_trip_p50_ms"]["light"].get<double>(),
-                r["bare_round_trip_p50_ms"]["paced"].get<double>());
+    std::printf(
+        "%-7s %14.1f %10.1f %6.1f%% %8.3f / %7.3f %12.3f %13.3f %13.3f %6.3f / %6.3f "
+        "%6.3f / %6.3f %9.0f / %4.0f / %4.0f\n",
+        r["model"].get<std::string>().c_str(), r["in_process_rps"].get<double>(),
+        r["http_rps"].get<double>(), 100 * r["throughput_ratio"].get<double>(),
+        r["light_load_p50_ms"]["in_process"].get<double>(),
+        r["light_load_p50_ms"]["http"].get<double>(), r["added_latency_p50_ms"].get<double>(),
+        r["http_overhead_per_request_ms"]["p50"].get<double>(),
+        r["paced_http_overhead_per_request_ms"]["p50"].get<double>(),
+        r["bare_round_trip_p50_ms"]["light"].get<double>(),
+        r["bare_round_trip_p50_ms"]["paced"].get<double>(),
+        r["same_body_round_trip_p50_ms"]["light"].get<double>(),
+        r["same_body_round_trip_p50_ms"]["paced"].get<double>(),
+        r["agent_cpu_us_per_request"]["inference_outside_model"].get<double>(),
+        r["agent_cpu_us_per_request"]["bare_round_trip"].get<double>(),
+        r["agent_cpu_us_per_request"]["same_body_round_trip"].get<double>());
   }
   return 0;
 }
