@@ -1,10 +1,14 @@
 #include "testing/subprocess.h"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -15,24 +19,56 @@ namespace heteroaccel::testing {
 
 absl::StatusOr<std::unique_ptr<Subprocess>> Subprocess::Start(
     const std::vector<std::string>& argv) {
-  int fds[2];
-  if (pipe(fds) != 0) return absl::InternalError("pipe failed");
+  if (argv.empty()) return absl::InvalidArgumentError("no program to run");
+  int output[2];
+  if (pipe(output) != 0) return absl::InternalError("pipe failed");
+  // Closed by a successful exec; carries errno when exec fails.
+  int exec_status[2];
+  if (pipe2(exec_status, O_CLOEXEC) != 0) {
+    close(output[0]);
+    close(output[1]);
+    return absl::InternalError("pipe failed");
+  }
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  const pid_t parent = getpid();
   const pid_t pid = fork();
-  if (pid < 0) return absl::InternalError("fork failed");
   if (pid == 0) {
-    dup2(fds[1], STDOUT_FILENO);
-    dup2(fds[1], STDERR_FILENO);
-    close(fds[0]);
-    close(fds[1]);
-    std::vector<char*> args;
-    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
+    // Die with the thread that started us, so that a test or benchmark that
+    // crashes (or is killed on a timeout) leaves no agent or server running.
+    // Start() returns only after this is set (the exec status pipe), and the
+    // check after it covers a parent that died before it.
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) _exit(126);
+    dup2(output[1], STDOUT_FILENO);
+    dup2(output[1], STDERR_FILENO);
+    close(output[0]);
+    close(output[1]);
+    close(exec_status[0]);
     execv(args[0], args.data());
-    std::fprintf(stderr, "exec %s failed\n", args[0]);
+    const int error = errno;
+    (void)!write(exec_status[1], &error, sizeof(error));
     _exit(127);
   }
-  close(fds[1]);
-  return std::unique_ptr<Subprocess>(new Subprocess(pid, fds[0]));
+  close(output[1]);
+  close(exec_status[1]);
+  if (pid < 0) {
+    close(output[0]);
+    close(exec_status[0]);
+    return absl::InternalError("fork failed");
+  }
+  int error = 0;
+  ssize_t n;
+  while ((n = read(exec_status[0], &error, sizeof(error))) < 0 && errno == EINTR) {
+  }
+  close(exec_status[0]);
+  if (n == static_cast<ssize_t>(sizeof(error))) {
+    close(output[0]);
+    waitpid(pid, nullptr, 0);
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot run ", argv[0], ": ", std::strerror(error)));
+  }
+  return std::unique_ptr<Subprocess>(new Subprocess(pid, output[0]));
 }
 
 Subprocess::Subprocess(int pid, int fd) : pid_(pid), fd_(fd) {

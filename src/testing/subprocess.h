@@ -1,6 +1,8 @@
 // Subprocess: runs one of our binaries for end-to-end tests, captures its
 // stdout+stderr line by line, and stops it (SIGTERM, then SIGKILL) when
-// destroyed. Thread-safe.
+// destroyed. The child is also killed when the thread that started it exits
+// (PR_SET_PDEATHSIG), so a test that crashes or is killed leaves nothing
+// running: start it from a thread that outlives it. Thread-safe.
 #pragma once
 
 #include <chrono>

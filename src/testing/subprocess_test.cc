@@ -1,0 +1,60 @@
+#include "testing/subprocess.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <thread>
+
+namespace heteroaccel::testing {
+namespace {
+
+TEST(SubprocessTest, CapturesOutputAndExitStatus) {
+  auto child = Subprocess::Start({"/bin/sh", "-c", "echo first; echo second; exit 3"});
+  ASSERT_TRUE(child.ok()) << child.status();
+  EXPECT_EQ((*child)->WaitForLine("second", std::chrono::seconds(10)), "second");
+  EXPECT_EQ((*child)->Stop(SIGTERM, std::chrono::seconds(10)), 3);
+  EXPECT_EQ((*child)->Output(), "first\nsecond\n");
+}
+
+TEST(SubprocessTest, WaitForLineGivesUpWhenTheProcessExits) {
+  auto child = Subprocess::Start({"/bin/sh", "-c", "echo only"});
+  ASSERT_TRUE(child.ok()) << child.status();
+  EXPECT_EQ((*child)->WaitForLine("never", std::chrono::seconds(30)), std::nullopt);
+}
+
+TEST(SubprocessTest, AProgramThatCannotRunIsAnError) {
+  auto child = Subprocess::Start({"/nonexistent/heteroaccel"});
+  ASSERT_FALSE(child.ok());
+  EXPECT_NE(child.status().message().find("cannot run /nonexistent/heteroaccel"), std::string::npos)
+      << child.status();
+}
+
+// What a crashed test looks like to its children: the thread that started
+// them is gone without stopping them.
+TEST(SubprocessTest, ChildIsKilledWhenItsStartingThreadExits) {
+  pid_t pid = 0;
+  std::thread starter([&pid] {
+    auto child = Subprocess::Start({"/bin/sleep", "60"});
+    ASSERT_TRUE(child.ok()) << child.status();
+    pid = (*child)->pid();
+    (void)child->release();  // never stopped by its owner
+  });
+  starter.join();
+  ASSERT_GT(pid, 0);
+  int status = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  pid_t waited = 0;
+  while ((waited = waitpid(pid, &status, WNOHANG)) == 0 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (waited == 0) kill(pid, SIGKILL);
+  ASSERT_EQ(waited, pid) << "the child outlived the thread that started it";
+  ASSERT_TRUE(WIFSIGNALED(status));
+  EXPECT_EQ(WTERMSIG(status), SIGKILL);
+}
+
+}  // namespace
+}  // namespace heteroaccel::testing
