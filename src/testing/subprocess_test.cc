@@ -14,6 +14,9 @@ TEST(SubprocessTest, CapturesOutputAndExitStatus) {
   auto child = Subprocess::Start({"/bin/sh", "-c", "echo first; echo second; exit 3"});
   ASSERT_TRUE(child.ok()) << child.status();
   EXPECT_EQ((*child)->WaitForLine("second", std::chrono::seconds(10)), "second");
+  // Returns at the end of its output, i.e. once it has exited: the signal
+  // below then finds it gone and Stop reports its own exit status.
+  EXPECT_EQ((*child)->WaitForLine("never printed", std::chrono::seconds(10)), std::nullopt);
   EXPECT_EQ((*child)->Stop(SIGTERM, std::chrono::seconds(10)), 3);
   EXPECT_EQ((*child)->Output(), "first\nsecond\n");
 }
