@@ -37,26 +37,23 @@ TEST(SubprocessTest, AProgramThatCannotRunIsAnError) {
 // What a crashed test looks like to its children: the thread that started
 // them is gone without stopping them.
 TEST(SubprocessTest, ChildIsKilledWhenItsStartingThreadExits) {
-  pid_t pid = 0;
-  std::thread starter([&pid] {
-    auto child = Subprocess::Start({"/bin/sleep", "60"});
-    ASSERT_TRUE(child.ok()) << child.status();
-    pid = (*child)->pid();
-    (void)child->release();  // never stopped by its owner
+  std::unique_ptr<Subprocess> child;
+  std::thread starter([&child] {
+    auto started = Subprocess::Start({"/bin/sleep", "60"});
+    ASSERT_TRUE(started.ok()) << started.status();
+    child = *std::move(started);  // this thread ends without stopping it
   });
   starter.join();
-  ASSERT_GT(pid, 0);
-  int status = 0;
+  ASSERT_NE(child, nullptr);
+  // Wait for it to end without reaping it; its owner does that below.
+  siginfo_t info{};
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  pid_t waited = 0;
-  while ((waited = waitpid(pid, &status, WNOHANG)) == 0 &&
-         std::chrono::steady_clock::now() < deadline) {
+  while (waitid(P_PID, static_cast<id_t>(child->pid()), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+         info.si_pid == 0 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  if (waited == 0) kill(pid, SIGKILL);
-  ASSERT_EQ(waited, pid) << "the child outlived the thread that started it";
-  ASSERT_TRUE(WIFSIGNALED(status));
-  EXPECT_EQ(WTERMSIG(status), SIGKILL);
+  EXPECT_EQ(info.si_pid, child->pid()) << "the child outlived the thread that started it";
+  EXPECT_EQ(child->Stop(SIGTERM, std::chrono::seconds(10)), -SIGKILL);
 }
 
 }  // namespace
