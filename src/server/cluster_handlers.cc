@@ -32,7 +32,7 @@ void AddClusterRoutes(http::Router& router, ServerContext& context) {
              [&context](http::Request&& request, const http::PathParams&, http::Responder r) {
                if (!Authorized(context, request)) return r(Unauthorized());
                auto json = nlohmann::json::parse(request.body, nullptr, false);
-               absl::StatusOr<bool> need_model_info = context.dispatcher.Heartbeat(json);
+               absl::StatusOr<bool> need_model_info = context.dispatcher.Heartbeat(std::move(json));
                if (!need_model_info.ok()) return r(ServerErrorResponse(need_model_info.status()));
                r(httpapi::JsonResponse({{"ok", true}, {"send_model_info", *need_model_info}}));
              });

@@ -158,7 +158,7 @@ class Dispatcher::Impl {
     Pump(lock);
   }
 
-  absl::StatusOr<bool> Heartbeat(const nlohmann::json& state) {
+  absl::StatusOr<bool> Heartbeat(nlohmann::json state) {
     if (!state.is_object() || !state.contains("node") || !state["node"].is_string() ||
         !state.contains("url") || !state["url"].is_string() || !state.contains("devices") ||
         !state["devices"].is_array()) {
@@ -176,8 +176,9 @@ class Dispatcher::Impl {
       n.url = url;
       n.model_info = nullptr;
     }
-    if (auto info = state.find("model_info"); info != state.end() && info->is_object()) {
-      n.model_info = *info;
+    if (auto info = state.find("model_info"); info != state.end()) {
+      if (info->is_object()) n.model_info = std::move(*info);
+      state.erase(info);  // kept in n.model_info
     }
     std::vector<std::string> seen;
     try {
@@ -202,8 +203,7 @@ class Dispatcher::Impl {
       }
     }
     n.devices = std::move(seen);
-    n.state = state;
-    n.state.erase("model_info");  // kept in n.model_info
+    n.state = std::move(state);
     n.last_seen = clock_.Now();
     if (!n.up) {
       n.up = true;
@@ -647,8 +647,8 @@ void Dispatcher::Stop() { impl_->Stop(); }
 void Dispatcher::Submit(InferWork work, Done done) {
   impl_->Submit(std::move(work), std::move(done));
 }
-absl::StatusOr<bool> Dispatcher::Heartbeat(const nlohmann::json& state) {
-  return impl_->Heartbeat(state);
+absl::StatusOr<bool> Dispatcher::Heartbeat(nlohmann::json state) {
+  return impl_->Heartbeat(std::move(state));
 }
 bool Dispatcher::Ready() const { return impl_->Ready(); }
 bool Dispatcher::CanRun(const std::string& model) const { return impl_->CanRun(model); }

@@ -57,7 +57,7 @@ class Dispatcher {
   // one. The static "model_info" may be left out once the server has it:
   // returns true while the server holds none for this node (after its own
   // restart, or a new agent address), asking the agent to send it again.
-  absl::StatusOr<bool> Heartbeat(const nlohmann::json& state);
+  absl::StatusOr<bool> Heartbeat(nlohmann::json state);
 
   bool Ready() const;  // some node is up
   bool CanRun(const std::string& model) const;
