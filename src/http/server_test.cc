@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "http/client.h"
 #include "http/internal/test_socket.h"
+#include "testing/threads.h"
 
 namespace heteroaccel::http {
 namespace {
@@ -137,6 +138,12 @@ TEST_F(ServerTest, GetAndPostRoundTrip) {
   absl::StatusOr<ClientResponse> params = client->Get("/params/res%20net/7");
   ASSERT_TRUE(params.ok()) << params.status();
   EXPECT_EQ(params->body, "res net,7");
+}
+
+TEST_F(ServerTest, IoThreadsAreNamed) {
+  StartServer();
+  const std::vector<std::string> names = heteroaccel::testing::ThreadNames();
+  EXPECT_NE(std::find(names.begin(), names.end(), "http-io:0"), names.end());
 }
 
 TEST_F(ServerTest, KeepAliveReusesOneConnection) {

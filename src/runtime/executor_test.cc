@@ -5,6 +5,7 @@
 #include <opencv2/imgcodecs.hpp>
 
 #include "testing/fake_model.h"
+#include "testing/threads.h"
 
 namespace heteroaccel::runtime {
 namespace {
@@ -91,6 +92,14 @@ TEST_F(ExecutorTest, RunsJobAndReportsWhereAndHowLong) {
                 "heteroaccel_inferences_total{model=\"thing\",variant=\"fake\",device=\"cpu0\","
                 "outcome=\"success\"} 1"),
             std::string::npos);
+}
+
+TEST_F(ExecutorTest, SlotThreadsAreNamedAfterTheirDevice) {
+  Start({Cpu("cpu0", 2)});
+  const std::vector<std::string> names = testing::ThreadNames();
+  for (const char* slot : {"slot:cpu0:0", "slot:cpu0:1"}) {
+    EXPECT_NE(std::find(names.begin(), names.end(), slot), names.end()) << slot;
+  }
 }
 
 TEST_F(ExecutorTest, UnknownModelAndDeviceAreNotFound) {
