@@ -18,9 +18,10 @@
 //      the HTTP layer once the whole body is read), i.e. what carrying the
 //      image there and back costs before any inference work;
 //   6. the agent's CPU per light-load request outside the model: the CPU time
-//      of all its threads (/proc/PID/task/*/schedstat) over the light-load
-//      loop, divided by the requests, minus the compute time it reports; and
-//      its CPU per exchange in the two light-load floor loops of 5.
+//      of its threads (/proc/PID/task/*/schedstat), split into io threads, slot
+//      threads and the rest by thread name, over the light-load loop, divided
+//      by the requests, the slots' share less the compute time the agent
+//      reports; and the same per exchange in the two light-load floor loops.
 // Prints a table, or one JSON object with --json. Targets (issue 2): HTTP
 // throughput >= 90% of in-process; p50 added latency <= 0.3 ms.
 #include <algorithm>
@@ -81,17 +82,41 @@ double Saturate(int threads, double seconds, Work make_work) {
          std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-// CPU time of all threads of process `pid` so far, in nanoseconds.
-double ProcessCpuNs(int pid) {
-  double ns = 0;
+// CPU time so far of process `pid`'s threads, in nanoseconds, by role (the
+// agent names its threads "http-io:N" and "slot:DEVICE:N").
+struct AgentCpu {
+  double io_ns = 0;
+  double slot_ns = 0;
+  double other_ns = 0;
+};
+
+AgentCpu ReadAgentCpu(int pid) {
+  AgentCpu cpu;
   std::error_code ec;
   const std::string tasks = "/proc/" + std::to_string(pid) + "/task";
   for (const auto& task : std::filesystem::directory_iterator(tasks, ec)) {
     std::ifstream stat(task.path() / "schedstat");
+    std::ifstream comm(task.path() / "comm");
     double run_ns = 0;
-    if (stat >> run_ns) ns += run_ns;
+    std::string name;
+    if (!(stat >> run_ns) || !std::getline(comm, name)) continue;
+    (name.rfind("http-io", 0) == 0 ? cpu.io_ns
+     : name.rfind("slot:", 0) == 0 ? cpu.slot_ns
+                                   : cpu.other_ns) += run_ns;
   }
-  return ns;
+  return cpu;
+}
+
+// Per request, in microseconds, between two readings over `requests`; the slot
+// threads' share less `compute_ms` (the model's time the agent reported).
+nlohmann::json CpuPerRequest(const AgentCpu& before, const AgentCpu& after, size_t requests,
+                             double compute_ms = 0) {
+  const double n = static_cast<double>(std::max<size_t>(1, requests));
+  const double io = (after.io_ns - before.io_ns) / 1e3 / n;
+  const double slots = ((after.slot_ns - before.slot_ns) / 1e3 - compute_ms * 1e3) / n;
+  const double other = (after.other_ns - before.other_ns) / 1e3 / n;
+  return {
+      {"all", io + slots + other}, {"io_threads", io}, {"slot_threads", slots}, {"other", other}};
 }
 
 struct Options {
@@ -126,7 +151,7 @@ nlohmann::json Measure(const std::string& url, int agent_pid, const std::string&
   auto remote = *client::InferClient::Create(url);
   std::vector<double> local_ms, remote_ms, overhead_ms;
   double compute_ms_sum = 0;
-  const double agent_cpu_before_ns = ProcessCpuNs(agent_pid);
+  const AgentCpu cpu_before = ReadAgentCpu(agent_pid);
   for (int i = 0; i < o.requests; ++i) {
     auto t0 = Clock::now();
     local();
@@ -137,9 +162,8 @@ nlohmann::json Measure(const std::string& url, int agent_pid, const std::string&
     overhead_ms.push_back(r->round_trip_ms - r->served_by.value("compute_ms", 0.0));
     compute_ms_sum += r->served_by.value("compute_ms", 0.0);
   }
-  const double served = static_cast<double>(std::max<size_t>(1, overhead_ms.size()));
-  const double agent_cpu_outside_model_us =
-      ((ProcessCpuNs(agent_pid) - agent_cpu_before_ns) / 1e3 - compute_ms_sum * 1e3) / served;
+  const nlohmann::json inference_cpu =
+      CpuPerRequest(cpu_before, ReadAgentCpu(agent_pid), overhead_ms.size(), compute_ms_sum);
   // Paced: HTTP only, like one camera at a low frame rate: the client sleeps
   // o.gap_ms between a response and the next request (no in-process work).
   std::vector<double> paced_overhead_ms;
@@ -165,17 +189,16 @@ nlohmann::json Measure(const std::string& url, int agent_pid, const std::string&
   // Light: each after the same in-process work as above; the agent's CPU per
   // exchange is taken over each loop.
   auto light_loop = [&](auto round_trip, std::vector<double>& ms_out) {
-    const double before_ns = ProcessCpuNs(agent_pid);
+    const AgentCpu before = ReadAgentCpu(agent_pid);
     for (int i = 0; i < o.requests; ++i) {
       local();
       if (double ms = round_trip(); ms >= 0) ms_out.push_back(ms);
     }
-    return (ProcessCpuNs(agent_pid) - before_ns) / 1e3 /
-           static_cast<double>(std::max<size_t>(1, ms_out.size()));
+    return CpuPerRequest(before, ReadAgentCpu(agent_pid), ms_out.size());
   };
   std::vector<double> bare_light_ms, bare_paced_ms, body_light_ms, body_paced_ms;
-  const double bare_cpu_us = light_loop(bare_round_trip, bare_light_ms);
-  const double body_cpu_us = light_loop(body_round_trip, body_light_ms);
+  const nlohmann::json bare_cpu = light_loop(bare_round_trip, bare_light_ms);
+  const nlohmann::json body_cpu = light_loop(body_round_trip, body_light_ms);
   for (int i = 0; i < o.requests; ++i) {
     std::this_thread::sleep_for(std::chrono::duration<double, std::milli>(o.gap_ms));
     if (double ms = bare_round_trip(); ms >= 0) bare_paced_ms.push_back(ms);
@@ -203,9 +226,9 @@ nlohmann::json Measure(const std::string& url, int agent_pid, const std::string&
           {"same_body_round_trip_p50_ms",
            {{"light", Percentile(body_light_ms, 0.5)}, {"paced", Percentile(body_paced_ms, 0.5)}}},
           {"agent_cpu_us_per_request",
-           {{"inference_outside_model", agent_cpu_outside_model_us},
-            {"bare_round_trip", bare_cpu_us},
-            {"same_body_round_trip", body_cpu_us}}}};
+           {{"inference_outside_model", inference_cpu},
+            {"bare_round_trip", bare_cpu},
+            {"same_body_round_trip", body_cpu}}}};
 }
 
 int Run(const Options& o) {
@@ -250,9 +273,9 @@ int Run(const Options& o) {
         r["bare_round_trip_p50_ms"]["paced"].get<double>(),
         r["same_body_round_trip_p50_ms"]["light"].get<double>(),
         r["same_body_round_trip_p50_ms"]["paced"].get<double>(),
-        r["agent_cpu_us_per_request"]["inference_outside_model"].get<double>(),
-        r["agent_cpu_us_per_request"]["bare_round_trip"].get<double>(),
-        r["agent_cpu_us_per_request"]["same_body_round_trip"].get<double>());
+        r["agent_cpu_us_per_request"]["inference_outside_model"]["all"].get<double>(),
+        r["agent_cpu_us_per_request"]["bare_round_trip"]["all"].get<double>(),
+        r["agent_cpu_us_per_request"]["same_body_round_trip"]["all"].get<double>());
   }
   return 0;
 }
