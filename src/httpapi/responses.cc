@@ -21,7 +21,8 @@ http::Response ErrorResponse(const absl::Status& status) {
 http::Response JsonResponse(const nlohmann::json& body, int status) {
   http::Response response;
   response.status = status;
-  response.body = body.dump();
+  // Strings built from request bytes may hold invalid UTF-8: replaced, never thrown on.
+  response.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   return response;
 }
 
