@@ -198,12 +198,10 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(const AgentOptions& flags) 
                    ParseListenAddress(options.listen));
   server_options.max_body_bytes = options.max_body_bytes;
   server_options.io_threads = options.io_threads;
-  server_options.error_responder = [](int status, std::string message) {
-    http::Response r;
-    r.status = status;
-    r.body = nlohmann::json({{"error", message}}).dump();
-    return r;
-  };
+  server_options.max_connections = options.max_connections;
+  server_options.header_timeout = std::chrono::milliseconds(options.header_timeout_ms);
+  server_options.keepalive_timeout = std::chrono::milliseconds(options.keepalive_timeout_ms);
+  server_options.max_inflight_body_bytes = options.max_inflight_body_bytes;
   ASSIGN_OR_RETURN(state->server, http::Server::Create(server_options, std::move(router)));
   return std::unique_ptr<Agent>(new Agent(std::move(state)));
 }

@@ -33,6 +33,11 @@ struct AgentOptions {
   std::vector<std::string> models;  // inference types to serve; empty = all
   size_t max_body_bytes = 16u << 20;
   int io_threads = 1;
+  // HTTP protection against slow and abusive clients (http/server.h).
+  size_t max_connections = 0;  // 0: derived from the descriptor limit
+  int header_timeout_ms = 10'000;
+  int keepalive_timeout_ms = 30'000;
+  size_t max_inflight_body_bytes = size_t{512} << 20;
   std::string sysfs_root = "/sys";
   std::string proc_root = "/proc";
   bool warm_up = true;

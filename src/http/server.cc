@@ -6,7 +6,9 @@
 // clang-format on
 
 #include <pthread.h>
+#include <sys/resource.h>
 
+#include <algorithm>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
 
@@ -26,6 +28,26 @@ std::string FormatEndpoint(const tcp::endpoint& endpoint) {
   return absl::StrCat(host, ":", endpoint.port());
 }
 
+// Descriptors left to the rest of the process (model files, outgoing sockets,
+// event loops) at the least, and the default bound on connections.
+constexpr size_t kMinDescriptorReserve = 32;
+constexpr size_t kDefaultMaxConnectionsCap = 4096;
+
+// ServerOptions::max_connections resolved against RLIMIT_NOFILE; see server.h.
+size_t ResolveMaxConnections(size_t requested) {
+  rlimit limit{};
+  size_t soft = SIZE_MAX;
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY) {
+    soft = static_cast<size_t>(limit.rlim_cur);
+  }
+  const size_t allowed = soft > 2 * kMinDescriptorReserve ? soft - kMinDescriptorReserve : soft / 2;
+  if (requested > 0) return std::max<size_t>(1, std::min(requested, allowed));
+  if (soft == SIZE_MAX) return kDefaultMaxConnectionsCap;
+  const size_t reserve = std::clamp<size_t>(soft / 4, 64, 1024);
+  const size_t derived = soft > 2 * reserve ? soft - reserve : soft / 2;
+  return std::max<size_t>(1, std::min({derived, allowed, kDefaultMaxConnectionsCap}));
+}
+
 absl::Status ValidateOptions(const ServerOptions& options) {
   if (options.io_threads < 1 || options.io_threads > 256) {
     return absl::InvalidArgumentError(
@@ -35,8 +57,15 @@ absl::Status ValidateOptions(const ServerOptions& options) {
     return absl::InvalidArgumentError(
         absl::StrCat("max_header_bytes must be at least 1024, got ", options.max_header_bytes));
   }
-  if (options.idle_timeout.count() <= 0) {
-    return absl::InvalidArgumentError("idle_timeout must be positive");
+  if (options.idle_timeout.count() <= 0 || options.header_timeout.count() <= 0 ||
+      options.keepalive_timeout.count() <= 0) {
+    return absl::InvalidArgumentError(
+        "idle_timeout, header_timeout and keepalive_timeout must be positive");
+  }
+  if (options.max_inflight_body_bytes < options.max_body_bytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_inflight_body_bytes (", options.max_inflight_body_bytes,
+                     ") must be at least max_body_bytes (", options.max_body_bytes, ")"));
   }
   return absl::OkStatus();
 }
@@ -73,7 +102,9 @@ absl::Status Listen(tcp::acceptor& acceptor, const tcp::endpoint& endpoint) {
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Create(ServerOptions options, Router router) {
   if (absl::Status status = ValidateOptions(options); !status.ok()) return status;
-  auto core = std::make_unique<internal::ServerCore>(std::move(options), std::move(router));
+  const size_t max_connections = ResolveMaxConnections(options.max_connections);
+  auto core = std::make_unique<internal::ServerCore>(std::move(options), std::move(router),
+                                                     max_connections);
   absl::StatusOr<tcp::endpoint> endpoint =
       ResolveListenEndpoint(core->loops.front()->ioc, core->options.host, core->options.port);
   if (!endpoint.ok()) return endpoint.status();
@@ -139,5 +170,29 @@ uint64_t Server::accepted_connections() const {
 }
 
 uint64_t Server::open_connections() const { return core_->open.load(std::memory_order_relaxed); }
+
+size_t Server::max_connections() const { return core_->max_connections; }
+
+uint64_t Server::shed_connections() const { return core_->shed.load(std::memory_order_relaxed); }
+
+uint64_t Server::refused_connections() const {
+  return core_->refused.load(std::memory_order_relaxed);
+}
+
+uint64_t Server::header_timeouts() const {
+  return core_->header_timeouts.load(std::memory_order_relaxed);
+}
+
+uint64_t Server::body_timeouts() const {
+  return core_->body_timeouts.load(std::memory_order_relaxed);
+}
+
+uint64_t Server::refused_bodies() const {
+  return core_->refused_bodies.load(std::memory_order_relaxed);
+}
+
+uint64_t Server::inflight_body_bytes() const {
+  return core_->inflight_body_bytes.load(std::memory_order_relaxed);
+}
 
 }  // namespace heteroaccel::http

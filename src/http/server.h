@@ -19,15 +19,58 @@
 //    the connection stops reading until responses go out.
 //  - limits: a body over max_body_bytes gets 413 (checked on Content-Length
 //    before the body is read, and on the running size of chunked bodies); a
-//    request header over max_header_bytes gets 431; unparseable requests get
-//    400. After these the connection is closed once the response is written.
-//    "Expect: 100-continue" is answered with "100 Continue".
-//  - idle_timeout: a connection on which no read or write completes for that
-//    long is closed. This includes one waiting on a handler that never calls its
-//    Responder (or takes longer than idle_timeout): that request is abandoned
-//    and the client sees the connection close. A Responder called after its
-//    connection closed (or after the server is gone) does nothing; it keeps no
-//    connection alive, only the (small) event loop it posts to.
+//    request header over max_header_bytes gets 431; unparseable requests (bad
+//    percent-encoding, a bad Content-Length or chunk size, bad header bytes)
+//    get 400. After these the connection is closed once the response is
+//    written. "Expect: 100-continue" is answered with "100 Continue".
+//  - errors: nothing a handler or error_responder throws leaves the server. A
+//    handler that throws gets 500; an error_responder that throws is replaced
+//    by DefaultErrorResponse for that response. Any other exception while
+//    serving a connection closes that connection only.
+//  - header_timeout (default 10 s): a request whose header is not complete
+//    this long after its first byte arrived (the first request of a
+//    connection: after the connection was accepted) gets 408 and the
+//    connection is closed; a connection that sent nothing is closed silently.
+//    Bytes trickling in do not extend it. A connection answered 408 is closed
+//    within 2 s whatever the client does.
+//  - min_body_bytes_per_second (default 16 KiB/s): a request body must arrive
+//    at that average rate after a grace of header_timeout: when t has passed
+//    since its header completed and fewer than (t - header_timeout) * rate of
+//    its bytes have arrived, it gets 408 and the connection closes. A body sent
+//    one byte every few seconds is thus gone after about header_timeout, while
+//    a camera on a slow uplink still has minutes for a large image. 0 turns
+//    the rate off (only idle_timeout then bounds a body).
+//  - idle_timeout (default 60 s): a connection with a request in progress (its
+//    body being read, or its handler still working) on which no read or write
+//    completes for that long is closed. This includes one waiting on a handler
+//    that never calls its Responder (or takes longer than idle_timeout): that
+//    request is abandoned and the client sees the connection close. A
+//    Responder called after its connection closed (or after the server is
+//    gone) does nothing; it keeps no connection alive, only the (small) event
+//    loop it posts to.
+//  - keepalive_timeout (default 30 s): a keep-alive connection waiting for its
+//    next request, with nothing in flight, is closed after that long.
+//  - max_connections (default 0: min(4096, RLIMIT_NOFILE soft limit minus a
+//    reserve of a quarter of it, at least 64 and at most 1024), so that the
+//    process keeps descriptors for its own files and outgoing sockets; the cap
+//    bounds the read buffers (64 KiB each) idle connections may hold. An
+//    explicit value is capped at the soft limit minus 32). A connection
+//    accepted at the bound sheds an idle one: first those closing or idle
+//    between keep-alive requests, then those still sending their request
+//    header, oldest first. Connections with a request in flight (its body
+//    being read, or a response owed) are never shed; when only such are open
+//    the newcomer gets 503 with Retry-After and is closed. The bound may be
+//    passed briefly by a connection whose shedding raced with a new request.
+//    When accept fails (EMFILE, ENFILE, ...) the server sheds an idle
+//    connection, waits 10 ms (50 ms when nothing could be shed) and retries.
+//  - max_inflight_body_bytes (default 512 MiB): the request bodies held by all
+//    connections together, counted per request from Content-Length when its
+//    header is parsed (chunked bodies: as they grow) until its response has
+//    been written or its connection closes. A request that would pass the
+//    bound gets 503 with "Retry-After: 1" before its body is read, and its
+//    connection is closed. Must be at least max_body_bytes. The default holds
+//    32 bodies of the default max_body_bytes (16 MiB) at once: far more than
+//    the devices work on at a time, far less than the memory of an edge node.
 //  - every response carries Date and "Server: heteroaccel".
 //
 // Ownership and threading: Create() binds and listens; Start() launches the io
@@ -65,9 +108,16 @@ struct ServerOptions {
   size_t max_body_bytes = 16u << 20;
   size_t max_header_bytes = 64u << 10;
   std::chrono::seconds idle_timeout{60};
-  // Builds the response for errors the server raises itself (404, 405, 413,
-  // 431, 400, and 500 for a handler that throws). The server keeps its status
-  // code and adds Allow to 405s. Default: DefaultErrorResponse. Called on io
+  // The limits below are described in the header comment.
+  std::chrono::milliseconds header_timeout{10'000};
+  std::chrono::milliseconds keepalive_timeout{30'000};
+  size_t min_body_bytes_per_second = 16u << 10;
+  size_t max_connections = 0;  // 0: derived from RLIMIT_NOFILE
+  size_t max_inflight_body_bytes = size_t{512} << 20;
+  // Builds the response for errors the server raises itself (404, 405, 408,
+  // 413, 431, 400, 503, and 500 for a handler that throws). The server keeps
+  // its status code and adds Allow to 405s and Retry-After to 503s. Default:
+  // DefaultErrorResponse, which is also used when this throws. Called on io
   // threads; must be thread-safe.
   std::function<Response(int status, std::string message)> error_responder;
 };
@@ -95,9 +145,18 @@ class Server {
   uint16_t port() const { return port_; }
   const std::string& address() const { return address_; }  // "127.0.0.1:8000", "[::1]:8000"
 
-  // Observability for tests and metrics.
+  // The connection bound in force (ServerOptions::max_connections resolved).
+  size_t max_connections() const;
+
+  // Observability for tests and metrics. Counters are totals since Create().
   uint64_t accepted_connections() const;
   uint64_t open_connections() const;
+  uint64_t shed_connections() const;     // idle ones closed for a newcomer
+  uint64_t refused_connections() const;  // newcomers closed: none could be shed
+  uint64_t header_timeouts() const;      // closed by header_timeout
+  uint64_t body_timeouts() const;        // closed by min_body_bytes_per_second
+  uint64_t refused_bodies() const;       // 503s for max_inflight_body_bytes
+  uint64_t inflight_body_bytes() const;  // held now
 
  private:
   Server(std::unique_ptr<internal::ServerCore> core, uint16_t port, std::string address);

@@ -1,13 +1,21 @@
 #include "http/server.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <filesystem>
 #include <mutex>
 #include <thread>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "http/client.h"
@@ -84,6 +92,7 @@ class ServerTest : public ::testing::Test {
     });
     router.Add("GET", "/throw",
                [](Request&&, const PathParams&, Responder) { throw std::runtime_error("boom"); });
+    router.Add("GET", "/throw-int", [](Request&&, const PathParams&, Responder) { throw 42; });
     return router;
   }
 
@@ -362,7 +371,7 @@ TEST_F(ServerTest, IdleTimeoutClosesConnectionWhoseHandlerNeverResponds) {
 
 TEST_F(ServerTest, ClientReconnectsAfterServerClosedIdleConnection) {
   ServerOptions options;
-  options.idle_timeout = std::chrono::seconds(1);
+  options.keepalive_timeout = std::chrono::milliseconds(500);
   Server& server = StartServer(std::move(options));
   std::unique_ptr<Client> client = MakeClient();
   ASSERT_TRUE(client->Get("/v2/health/live").ok());
@@ -522,6 +531,451 @@ TEST_F(ServerTest, CreateReportsAddressInUse) {
   options.port = 0;
   options.host = "no-such-host.invalid";
   EXPECT_EQ(Server::Create(options, Router()).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// What a client that sends its request slowly saw.
+struct Trickled {
+  std::string received;  // the server's answer, "" when it only closed
+  bool closed = false;   // the server closed the connection
+  std::chrono::milliseconds elapsed{0};
+};
+
+// Sends `head` at once, then `slow` one byte per `interval` (then nothing),
+// until the server answers and closes or `give_up` passes.
+Trickled Trickle(uint16_t port, std::string_view head, std::string_view slow,
+                 std::chrono::milliseconds interval,
+                 std::chrono::milliseconds give_up = std::chrono::seconds(10)) {
+  Trickled result;
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(port);
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const auto start = std::chrono::steady_clock::now();
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
+      (!head.empty() && ::send(fd, head.data(), head.size(), MSG_NOSIGNAL) < 0)) {
+    ::close(fd);
+    return result;
+  }
+  while (!result.closed && std::chrono::steady_clock::now() - start < give_up) {
+    pollfd readable{fd, POLLIN, 0};
+    if (::poll(&readable, 1, static_cast<int>(interval.count())) > 0) {
+      char chunk[4096];
+      const ssize_t n = ::recv(fd, chunk, sizeof(chunk), 0);
+      if (n <= 0) result.closed = true;
+      if (n > 0) result.received.append(chunk, static_cast<size_t>(n));
+    } else if (!slow.empty()) {
+      (void)!::send(fd, slow.data(), 1, MSG_NOSIGNAL);
+      slow.remove_prefix(1);
+    }
+  }
+  result.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
+      std::chrono::steady_clock::now() - start);
+  ::close(fd);
+  return result;
+}
+
+bool IsJsonError(const std::string& body) {
+  return absl::StartsWith(body, R"({"error":")") && absl::EndsWith(body, R"("})");
+}
+
+TEST_F(ServerTest, HandlerThrowingAnythingGets500) {
+  StartServer();
+  absl::StatusOr<ClientResponse> response = MakeClient()->Get("/throw-int");
+  ASSERT_TRUE(response.ok()) << response.status();
+  EXPECT_EQ(response->status, 500);
+  EXPECT_EQ(response->body, R"({"error":"handler failed"})");
+}
+
+TEST_F(ServerTest, ThrowingErrorResponderFallsBackToTheDefaultBody) {
+  ServerOptions options;
+  options.error_responder = [](int, std::string) -> Response {
+    throw std::runtime_error("responder broke");
+  };
+  StartServer(std::move(options));
+  std::unique_ptr<Client> client = MakeClient();
+  absl::StatusOr<ClientResponse> missing = client->Get("/nope\xff");
+  ASSERT_TRUE(missing.ok()) << missing.status();
+  EXPECT_EQ(missing->status, 404);
+  EXPECT_EQ(missing->body, "{\"error\":\"no route for GET /nope\\ufffd\"}");
+  absl::StatusOr<ClientResponse> thrown = client->Get("/throw");
+  ASSERT_TRUE(thrown.ok()) << thrown.status();
+  EXPECT_EQ(thrown->status, 500);
+  EXPECT_EQ(thrown->body, R"({"error":"handler failed: boom"})");
+}
+
+TEST_F(ServerTest, HostileRequestsEndIn4xxWithJsonBodies) {
+  Server& server = StartServer();
+  const std::string hostile[] = {
+      "GET /a%zz HTTP/1.1\r\n\r\n",
+      "GET /a% HTTP/1.1\r\n\r\n",
+      "POST /echo HTTP/1.1\r\nContent-Length: 99999999999999999999999999\r\n\r\n",
+      "POST /echo HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
+      "POST /echo HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
+      "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffffffffffff\r\n",
+      "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+      "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n-5\r\n",
+      "GET / HTTP/1.1\r\nBad\x01Name: 1\r\n\r\n",
+      std::string("GET / HTTP/1.1\r\nX: a\0b\r\n\r\n", 27),
+      "GET /\xff\xfe\x80 HTTP/1.1\r\n\r\n",
+      "GET / HTTP/9.9\r\n\r\n",
+      "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",  // a TLS ClientHello
+  };
+  for (const std::string& bad : hostile) {
+    RawConnection raw(server.port());
+    ASSERT_TRUE(raw.Send(bad));
+    std::optional<RawResponse> response = raw.ReadResponse();
+    ASSERT_TRUE(response.has_value()) << absl::CEscape(bad);
+    EXPECT_GE(response->status, 400) << absl::CEscape(bad);
+    EXPECT_LT(response->status, 500) << absl::CEscape(bad);
+    EXPECT_TRUE(IsJsonError(response->body)) << response->body;
+  }
+  // The server is still fine.
+  EXPECT_EQ(MakeClient()->Get("/v2/health/live")->status, 200);
+}
+
+TEST_F(ServerTest, HeaderTrickledByteByByteGets408AfterHeaderTimeout) {
+  ServerOptions options;
+  options.header_timeout = std::chrono::milliseconds(300);
+  Server& server = StartServer(std::move(options));
+  // 200 bytes at one per 20 ms would take 4 s; every byte is a completed read.
+  const Trickled slow = Trickle(server.port(), "GET /v2/health/live HTTP/1.1\r\n",
+                                absl::StrCat("X-Slow: ", std::string(200, 'a'), "\r\n\r\n"),
+                                std::chrono::milliseconds(20));
+  EXPECT_TRUE(slow.closed);
+  EXPECT_TRUE(absl::StartsWith(slow.received, "HTTP/1.1 408 ")) << slow.received;
+  EXPECT_NE(slow.received.find(R"({"error":"request header not complete within 300 ms"})"),
+            std::string::npos)
+      << slow.received;
+  EXPECT_GE(slow.elapsed, std::chrono::milliseconds(300));
+  EXPECT_LT(slow.elapsed, std::chrono::milliseconds(2500));
+  EXPECT_EQ(server.header_timeouts(), 1u);
+  EXPECT_TRUE(WaitUntil([&] { return server.open_connections() == 0; }));
+}
+
+TEST_F(ServerTest, ConnectionThatSendsNothingIsClosedAfterHeaderTimeout) {
+  ServerOptions options;
+  options.header_timeout = std::chrono::milliseconds(300);
+  Server& server = StartServer(std::move(options));
+  const Trickled silent = Trickle(server.port(), "", "", std::chrono::milliseconds(20));
+  EXPECT_TRUE(silent.closed);
+  EXPECT_EQ(silent.received, "");  // nothing was asked, so nothing is answered
+  EXPECT_GE(silent.elapsed, std::chrono::milliseconds(300));
+  EXPECT_LT(silent.elapsed, std::chrono::milliseconds(2000));
+  EXPECT_EQ(server.header_timeouts(), 1u);
+}
+
+TEST_F(ServerTest, HeaderClockOfTheNextRequestStartsAtItsFirstByte) {
+  ServerOptions options;
+  options.header_timeout = std::chrono::milliseconds(200);
+  Server& server = StartServer(std::move(options));
+  RawConnection raw(server.port());
+  ASSERT_TRUE(raw.Send("GET /v2/health/live HTTP/1.1\r\n\r\n"));
+  ASSERT_TRUE(raw.ReadResponse().has_value());
+  // Idle between requests for longer than header_timeout: keepalive_timeout
+  // applies there, and the next header's clock has not started.
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  ASSERT_TRUE(raw.Send("GET /v2/health/live HTTP/1.1\r\n\r\n"));
+  std::optional<RawResponse> second = raw.ReadResponse();
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(second->status, 200);
+  EXPECT_EQ(server.header_timeouts(), 0u);
+}
+
+TEST_F(ServerTest, BodyTrickledByteByByteGets408) {
+  ServerOptions options;
+  options.header_timeout = std::chrono::milliseconds(300);
+  options.min_body_bytes_per_second = 1000;
+  Server& server = StartServer(std::move(options));
+  const Trickled slow =
+      Trickle(server.port(), "POST /echo HTTP/1.1\r\nContent-Length: 1000\r\n\r\n",
+              std::string(1000, 'b'), std::chrono::milliseconds(20));
+  EXPECT_TRUE(slow.closed);
+  EXPECT_TRUE(absl::StartsWith(slow.received, "HTTP/1.1 408 ")) << slow.received;
+  EXPECT_NE(slow.received.find("slower than 1000 bytes per second"), std::string::npos);
+  EXPECT_LT(slow.elapsed, std::chrono::milliseconds(2500));
+  EXPECT_EQ(server.body_timeouts(), 1u);
+  EXPECT_TRUE(WaitUntil([&] { return server.inflight_body_bytes() == 0; }));
+}
+
+TEST_F(ServerTest, BodyArrivingAtTheMinimumRateIsServed) {
+  ServerOptions options;
+  options.header_timeout = std::chrono::milliseconds(200);
+  options.min_body_bytes_per_second = 1000;
+  Server& server = StartServer(std::move(options));
+  RawConnection raw(server.port());
+  ASSERT_TRUE(raw.Send("POST /echo HTTP/1.1\r\nContent-Length: 1000\r\n\r\n"));
+  // 100 bytes per 50 ms (2000 bytes/s): longer than header_timeout in all.
+  for (int i = 0; i < 10; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    ASSERT_TRUE(raw.Send(std::string(100, 'c')));
+  }
+  std::optional<RawResponse> response = raw.ReadResponse();
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(response->body, std::string(1000, 'c'));
+  EXPECT_EQ(server.body_timeouts(), 0u);
+}
+
+TEST_F(ServerTest, StalledBodyIsClosedByIdleTimeout) {
+  ServerOptions options;
+  options.idle_timeout = std::chrono::seconds(1);
+  options.min_body_bytes_per_second = 0;  // only the idle timeout bounds it
+  Server& server = StartServer(std::move(options));
+  const Trickled stalled =
+      Trickle(server.port(), "POST /echo HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc", "",
+              std::chrono::milliseconds(20));
+  EXPECT_TRUE(stalled.closed);
+  EXPECT_GE(stalled.elapsed, std::chrono::milliseconds(900));
+  EXPECT_LT(stalled.elapsed, std::chrono::milliseconds(3000));
+  EXPECT_EQ(server.body_timeouts(), 0u);
+}
+
+TEST_F(ServerTest, IdleKeepAliveConnectionClosesAfterKeepaliveTimeout) {
+  ServerOptions options;
+  options.keepalive_timeout = std::chrono::milliseconds(300);
+  Server& server = StartServer(std::move(options));
+  RawConnection raw(server.port());
+  ASSERT_TRUE(raw.Send("GET /v2/health/live HTTP/1.1\r\n\r\n"));
+  ASSERT_TRUE(raw.ReadResponse().has_value());
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(raw.ReadsEof());
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(250));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(2000));
+  EXPECT_EQ(server.header_timeouts(), 0u);
+}
+
+TEST_F(ServerTest, KeepaliveTimeoutDoesNotCutARequestInFlight) {
+  ServerOptions options;
+  options.keepalive_timeout = std::chrono::milliseconds(200);
+  Server& server = StartServer(std::move(options));
+  RawConnection raw(server.port());
+  ASSERT_TRUE(raw.Send("GET /hold/late HTTP/1.1\r\n\r\n"));
+  ASSERT_TRUE(held_.WaitForTotal(1));
+  // The handler works for longer than keepalive_timeout (idle_timeout governs).
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  CompleteHeldInReverseFromAnotherThread();
+  std::optional<RawResponse> response = raw.ReadResponse();
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(response->body, "late");
+  // Then it is idle, and keepalive_timeout closes it.
+  EXPECT_TRUE(raw.ReadsEof());
+}
+
+TEST_F(ServerTest, NewcomerAtTheBoundShedsKeepAliveIdleThenOldestHeaderSender) {
+  ServerOptions options;
+  options.max_connections = 4;
+  Server& server = StartServer(std::move(options));
+  EXPECT_EQ(server.max_connections(), 4u);
+  auto half_line = [&] {
+    auto raw = std::make_unique<RawConnection>(server.port());
+    EXPECT_TRUE(raw->Send("GET /v2/hea"));
+    return raw;
+  };
+  auto keep_alive = [&] {
+    auto raw = std::make_unique<RawConnection>(server.port());
+    EXPECT_TRUE(raw->Send("GET /v2/health/live HTTP/1.1\r\n\r\n"));
+    EXPECT_TRUE(raw->ReadResponse().has_value());
+    return raw;
+  };
+  auto oldest_header = half_line();
+  auto newer_header = half_line();
+  auto older_idle = keep_alive();
+  auto newer_idle = keep_alive();
+  ASSERT_TRUE(WaitUntil([&] { return server.open_connections() == 4; }));
+
+  auto first = half_line();  // sheds the older keep-alive connection, not a header sender
+  EXPECT_TRUE(older_idle->ReadsEof());
+  ASSERT_TRUE(WaitUntil([&] { return server.open_connections() == 4; }));
+  auto second = half_line();
+  EXPECT_TRUE(newer_idle->ReadsEof());
+  ASSERT_TRUE(WaitUntil([&] { return server.open_connections() == 4; }));
+  // Only header senders are left: the oldest goes.
+  RawConnection third(server.port());
+  ASSERT_TRUE(third.Send("GET /v2/health/live HTTP/1.1\r\n\r\n"));
+  std::optional<RawResponse> response = third.ReadResponse();
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(response->status, 200);
+  EXPECT_TRUE(oldest_header->ReadsEof());
+  EXPECT_EQ(server.shed_connections(), 3u);
+  EXPECT_EQ(server.refused_connections(), 0u);
+}
+
+TEST_F(ServerTest, ConnectionsWithRequestsInFlightAreNotShed) {
+  ServerOptions options;
+  options.max_connections = 2;
+  Server& server = StartServer(std::move(options));
+  RawConnection a(server.port());
+  RawConnection b(server.port());
+  ASSERT_TRUE(a.Send("GET /hold/a HTTP/1.1\r\n\r\n"));
+  ASSERT_TRUE(b.Send("POST /echo HTTP/1.1\r\nContent-Length: 10\r\n\r\nhalf"));  // body in flight
+  ASSERT_TRUE(held_.WaitForTotal(1));
+  ASSERT_TRUE(WaitUntil([&] { return server.inflight_body_bytes() == 10; }));
+
+  RawConnection newcomer(server.port());
+  std::optional<RawResponse> refused = newcomer.ReadResponse();
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_EQ(refused->status, 503);
+  EXPECT_NE(refused->head.find("retry-after: 1"), std::string::npos) << refused->head;
+  EXPECT_TRUE(IsJsonError(refused->body)) << refused->body;
+  EXPECT_EQ(server.refused_connections(), 1u);
+  EXPECT_EQ(server.shed_connections(), 0u);
+
+  ASSERT_TRUE(b.Send("-rest!"));
+  std::optional<RawResponse> echoed = b.ReadResponse();
+  ASSERT_TRUE(echoed.has_value());
+  EXPECT_EQ(echoed->body, "half-rest!");
+  CompleteHeldInReverseFromAnotherThread();
+  std::optional<RawResponse> held = a.ReadResponse();
+  ASSERT_TRUE(held.has_value());
+  EXPECT_EQ(held->body, "a");
+}
+
+// Counts this process's open descriptors.
+size_t OpenDescriptors() {
+  size_t n = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    ++n;
+  }
+  return n - 1;  // the directory iterator's own
+}
+
+TEST_F(ServerTest, AcceptOutOfDescriptorsShedsAnIdleConnectionAndRecovers) {
+  rlimit saved{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
+  if (saved.rlim_cur != RLIM_INFINITY && saved.rlim_cur < 256) GTEST_SKIP() << "fd limit too low";
+  ServerOptions options;
+  options.max_connections = 100;  // far above what the lowered limit leaves
+  Server& server = StartServer(std::move(options));
+  std::vector<std::unique_ptr<RawConnection>> idle;
+  for (int i = 0; i < 3; ++i) {
+    idle.push_back(std::make_unique<RawConnection>(server.port()));
+    ASSERT_TRUE(idle.back()->Send("GET /v2/hea"));
+  }
+  ASSERT_TRUE(WaitUntil([&] { return server.open_connections() == 3; }));
+  // Room for the newcomer's client socket, none for the server's end of it.
+  rlimit low = saved;
+  low.rlim_cur = OpenDescriptors() + 1;
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+  RawConnection newcomer(server.port());
+  const bool sent = newcomer.Send("GET /v2/health/live HTTP/1.1\r\n\r\n");
+  std::optional<RawResponse> response = newcomer.ReadResponse();
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &saved), 0);
+  ASSERT_TRUE(sent);
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(response->status, 200);
+  EXPECT_TRUE(idle.front()->ReadsEof());  // the oldest idle one made room
+  EXPECT_GE(server.shed_connections(), 1u);
+}
+
+TEST_F(ServerTest, InflightBodyBytesAreBoundedAcrossConnections) {
+  ServerOptions options;
+  options.max_body_bytes = 1000;
+  options.max_inflight_body_bytes = 2500;
+  Server& server = StartServer(std::move(options));
+  const std::string post =
+      absl::StrCat("POST /hold HTTP/1.1\r\nContent-Length: 1000\r\n\r\n", std::string(1000, 'x'));
+  RawConnection a(server.port());
+  RawConnection b(server.port());
+  ASSERT_TRUE(a.Send(post));
+  ASSERT_TRUE(b.Send(post));
+  ASSERT_TRUE(held_.WaitForTotal(2));
+  EXPECT_EQ(server.inflight_body_bytes(), 2000u);
+
+  // Refused on its declared length, before its body is read.
+  RawConnection c(server.port());
+  ASSERT_TRUE(c.Send("POST /hold HTTP/1.1\r\nContent-Length: 1000\r\n\r\n"));
+  std::optional<RawResponse> refused = c.ReadResponse();
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_EQ(refused->status, 503);
+  EXPECT_NE(refused->head.find("retry-after: 1"), std::string::npos) << refused->head;
+  EXPECT_NE(refused->head.find("connection: close"), std::string::npos) << refused->head;
+  EXPECT_EQ(refused->body,
+            R"({"error":"request bodies in flight would exceed 2500 bytes; retry later"})");
+  EXPECT_TRUE(c.ReadsEof());
+  EXPECT_EQ(server.refused_bodies(), 1u);
+  EXPECT_EQ(server.inflight_body_bytes(), 2000u);
+
+  // Released once the responses are written.
+  CompleteHeldInReverseFromAnotherThread();
+  ASSERT_TRUE(a.ReadResponse().has_value());
+  ASSERT_TRUE(b.ReadResponse().has_value());
+  EXPECT_TRUE(WaitUntil([&] { return server.inflight_body_bytes() == 0; }));
+  std::unique_ptr<Client> client = MakeClient();
+  absl::StatusOr<ClientResponse> echo = client->Post("/echo", "text/plain", std::string(1000, 'y'));
+  ASSERT_TRUE(echo.ok()) << echo.status();
+  EXPECT_EQ(echo->status, 200);
+}
+
+TEST_F(ServerTest, InflightBodyBytesAreReleasedWhenTheConnectionCloses) {
+  ServerOptions options;
+  options.idle_timeout = std::chrono::seconds(1);
+  Server& server = StartServer(std::move(options));
+  {
+    RawConnection raw(server.port());
+    ASSERT_TRUE(raw.Send("POST /echo HTTP/1.1\r\nContent-Length: 5000\r\n\r\nonly this"));
+    ASSERT_TRUE(WaitUntil([&] { return server.inflight_body_bytes() == 5000; }));
+  }
+  EXPECT_TRUE(WaitUntil([&] { return server.inflight_body_bytes() == 0; }));
+  {
+    RawConnection raw(server.port());
+    ASSERT_TRUE(raw.Send("POST /hold HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc"));
+    ASSERT_TRUE(held_.WaitForTotal(1));
+    EXPECT_EQ(server.inflight_body_bytes(), 3u);
+  }
+  // The server waits for the handler to answer the half-closed peer until
+  // idle_timeout; the handler still holds its Responder, the connection let go.
+  ASSERT_TRUE(WaitUntil([&] { return server.open_connections() == 0; }));
+  EXPECT_EQ(server.inflight_body_bytes(), 0u);
+}
+
+TEST_F(ServerTest, ChunkedBodiesCountAsTheyGrow) {
+  ServerOptions options;
+  options.max_body_bytes = 1000;
+  options.max_inflight_body_bytes = 1000;
+  Server& server = StartServer(std::move(options));
+  const std::string chunk = absl::StrCat("258\r\n", std::string(600, 'c'), "\r\n");
+  const std::string head = "POST /hold HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
+  RawConnection a(server.port());
+  ASSERT_TRUE(a.Send(absl::StrCat(head, chunk, "0\r\n\r\n")));
+  ASSERT_TRUE(held_.WaitForTotal(1));
+  EXPECT_EQ(server.inflight_body_bytes(), 600u);
+  RawConnection b(server.port());
+  ASSERT_TRUE(b.Send(absl::StrCat(head, chunk)));
+  std::optional<RawResponse> refused = b.ReadResponse();
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_EQ(refused->status, 503);
+  EXPECT_EQ(server.refused_bodies(), 1u);
+  EXPECT_EQ(server.inflight_body_bytes(), 600u);
+  CompleteHeldInReverseFromAnotherThread();
+  ASSERT_TRUE(a.ReadResponse().has_value());
+  EXPECT_TRUE(WaitUntil([&] { return server.inflight_body_bytes() == 0; }));
+}
+
+TEST_F(ServerTest, DefaultsAndOptionChecks) {
+  Server& server = StartServer();
+  rlimit limit{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &limit), 0);
+  EXPECT_GE(server.max_connections(), 1u);
+  EXPECT_LE(server.max_connections(), 4096u);
+  if (limit.rlim_cur != RLIM_INFINITY) {
+    EXPECT_LT(server.max_connections(), limit.rlim_cur);
+  }
+  const ServerOptions defaults;
+  EXPECT_EQ(defaults.header_timeout, std::chrono::seconds(10));
+  EXPECT_EQ(defaults.keepalive_timeout, std::chrono::seconds(30));
+  EXPECT_EQ(defaults.max_inflight_body_bytes, size_t{512} << 20);
+
+  ServerOptions too_small;
+  too_small.max_inflight_body_bytes = too_small.max_body_bytes - 1;
+  absl::StatusOr<std::unique_ptr<Server>> bad = Server::Create(too_small, Router());
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.status().message().find("max_inflight_body_bytes"), std::string_view::npos);
+  ServerOptions no_timeout;
+  no_timeout.header_timeout = std::chrono::milliseconds(0);
+  EXPECT_EQ(Server::Create(no_timeout, Router()).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

@@ -55,6 +55,10 @@ absl::StatusOr<ServerConfig> ParseRoot(const YAML::Node& root, const std::string
   get("max_attempts", c.max_attempts);
   get("max_body_bytes", c.max_body_bytes);
   get("io_threads", c.io_threads);
+  get("max_connections", c.max_connections);
+  get("header_timeout_ms", c.header_timeout_ms);
+  get("keepalive_timeout_ms", c.keepalive_timeout_ms);
+  get("max_inflight_body_bytes", c.max_inflight_body_bytes);
   if (root["cluster_token_file"]) {
     const std::string path = root["cluster_token_file"].as<std::string>();
     std::ifstream in(path);
@@ -83,6 +87,9 @@ absl::StatusOr<ServerConfig> ParseRoot(const YAML::Node& root, const std::string
       c.max_attempts < 1 || c.forward_timeout_ms < 1) {
     return absl::InvalidArgumentError(
         "queue_capacity and max_attempts must be >= 1, pipeline_depth >= 0, node_timeout_ms >= 50");
+  }
+  if (c.header_timeout_ms < 1 || c.keepalive_timeout_ms < 1) {
+    return absl::InvalidArgumentError("header_timeout_ms and keepalive_timeout_ms must be >= 1");
   }
   (void)origin;
   return c;

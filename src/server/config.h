@@ -9,6 +9,10 @@
 //   node_timeout_ms: 1000             # a node is down after this long without a heartbeat
 //   forward_timeout_ms: 30000
 //   max_attempts: 3                   # per request, across devices
+//   max_connections: 0                # 0: derived from the descriptor limit
+//   header_timeout_ms: 10000          # a request header must arrive within this
+//   keepalive_timeout_ms: 30000       # idle keep-alive connections close after this
+//   max_inflight_body_bytes: 536870912  # request bodies held at once, all connections
 //   static_kinds: {face: gpu}         # policy static: the one kind each type runs on
 //   kind_preference: [gpu, npu, cpu, fpga]
 //   registry:                         # inference types -> variant per accelerator kind
@@ -46,6 +50,11 @@ struct ServerConfig {
   int max_attempts = 3;
   size_t max_body_bytes = 16u << 20;
   int io_threads = 1;
+  // HTTP protection against slow and abusive clients (http/server.h).
+  size_t max_connections = 0;  // 0: derived from the descriptor limit
+  int header_timeout_ms = 10'000;
+  int keepalive_timeout_ms = 30'000;
+  size_t max_inflight_body_bytes = size_t{512} << 20;
   std::map<std::string, std::string> static_kinds;
   // Ties between equally free devices go to the earlier kind (idle-first), and
   // static picks the first kind that can run a type it has no entry for.

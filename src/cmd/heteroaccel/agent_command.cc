@@ -66,6 +66,20 @@ void AddAgentCommand(CLI::App& app) {
   cmd->add_option("--max-body-bytes", options->max_body_bytes, "Largest request body accepted")
       ->capture_default_str();
   cmd->add_option("--io-threads", options->io_threads, "HTTP io threads")->capture_default_str();
+  cmd->add_option("--max-connections", options->max_connections,
+                  "Open HTTP connections at most; idle ones are shed beyond (0: from ulimit -n)")
+      ->capture_default_str();
+  cmd->add_option("--header-timeout-ms", options->header_timeout_ms,
+                  "Close a connection whose request header is not complete after this long")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 3'600'000));
+  cmd->add_option("--keepalive-timeout-ms", options->keepalive_timeout_ms,
+                  "Close a keep-alive connection idle between requests after this long")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 3'600'000));
+  cmd->add_option("--max-inflight-body-bytes", options->max_inflight_body_bytes,
+                  "Request bytes held at once across connections; beyond, 503 + Retry-After")
+      ->capture_default_str();
   cmd->add_option("--sysfs-root", options->sysfs_root, "Where sysfs is mounted")
       ->capture_default_str();
   cmd->add_option("--proc-root", options->proc_root, "Where procfs is mounted")

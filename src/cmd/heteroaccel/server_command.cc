@@ -1,4 +1,5 @@
 #include <csignal>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -17,6 +18,11 @@ struct ServerFlags {
   std::string cluster_token;
   int queue_capacity = 0;
   int pipeline_depth = -1;
+  // Negative: not given, the config (or its default) stands.
+  int64_t max_connections = -1;
+  int header_timeout_ms = -1;
+  int keepalive_timeout_ms = -1;
+  int64_t max_inflight_body_bytes = -1;
 };
 
 int RunServer(const ServerFlags& flags) {
@@ -42,6 +48,14 @@ int RunServer(const ServerFlags& flags) {
   if (!flags.cluster_token.empty()) config.cluster_token = flags.cluster_token;
   if (flags.queue_capacity > 0) config.queue_capacity = flags.queue_capacity;
   if (flags.pipeline_depth >= 0) config.pipeline_depth = flags.pipeline_depth;
+  if (flags.max_connections >= 0) {
+    config.max_connections = static_cast<size_t>(flags.max_connections);
+  }
+  if (flags.header_timeout_ms > 0) config.header_timeout_ms = flags.header_timeout_ms;
+  if (flags.keepalive_timeout_ms > 0) config.keepalive_timeout_ms = flags.keepalive_timeout_ms;
+  if (flags.max_inflight_body_bytes >= 0) {
+    config.max_inflight_body_bytes = static_cast<size_t>(flags.max_inflight_body_bytes);
+  }
   auto server = server::Server::Create(config);
   if (!server.ok()) {
     std::fprintf(stderr, "heteroaccel server: %s\n",
@@ -78,6 +92,21 @@ void AddServerCommand(CLI::App& app) {
       ->envname("HETEROACCEL_CLUSTER_TOKEN");
   cmd->add_option("--queue-capacity", flags->queue_capacity, "Waiting requests per type");
   cmd->add_option("--pipeline-depth", flags->pipeline_depth, "Extra requests bound per device");
+  cmd->add_option("--max-connections", flags->max_connections,
+                  "Open HTTP connections at most; idle ones are shed beyond (0: from ulimit -n)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--header-timeout-ms", flags->header_timeout_ms,
+                  "Close a connection whose request header is not complete after this long "
+                  "(default 10000)")
+      ->check(CLI::Range(1, 3'600'000));
+  cmd->add_option("--keepalive-timeout-ms", flags->keepalive_timeout_ms,
+                  "Close a keep-alive connection idle between requests after this long "
+                  "(default 30000)")
+      ->check(CLI::Range(1, 3'600'000));
+  cmd->add_option("--max-inflight-body-bytes", flags->max_inflight_body_bytes,
+                  "Request bytes held at once across connections; beyond, 503 + Retry-After "
+                  "(default 536870912)")
+      ->check(CLI::NonNegativeNumber);
   cmd->callback([flags] { std::exit(RunServer(*flags)); });
 }
 

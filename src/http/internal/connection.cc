@@ -63,6 +63,52 @@ bool IsSafeHeader(std::string_view name, std::string_view value) {
          value.find_first_of("\r\n") == std::string_view::npos;
 }
 
+// The status line and headers of `response` (whose body moves to `body`).
+void SerializeResponse(Response&& response, bool close_after, bool http10, std::string& head,
+                       std::string& body) {
+  const int status = response.status >= 100 && response.status <= 999 ? response.status : 500;
+  const bool bodiless = status < 200 || status == 204 || status == 304;
+  head.reserve(160 + response.content_type.size());
+  head.append("HTTP/1.1 ");
+  AppendPiece(head, static_cast<uint64_t>(status));
+  head.push_back(' ');
+  head.append(ReasonPhrase(status));
+  head.append("\r\nServer: heteroaccel\r\n");
+  head.append(DateHeader());
+  if (!bodiless) {
+    if (!response.content_type.empty() && IsSafeHeader("content-type", response.content_type)) {
+      head.append("Content-Type: ").append(response.content_type).append("\r\n");
+    }
+    head.append("Content-Length: ");
+    AppendPiece(head, response.body.size());
+    head.append("\r\n");
+    body = std::move(response.body);
+  }
+  for (const auto& [name, value] : response.headers) {
+    if (!IsSafeHeader(name, value) || IsServerOwnedHeader(name)) continue;
+    head.append(name).append(": ").append(value).append("\r\n");
+  }
+  if (close_after) {
+    head.append("Connection: close\r\n");
+  } else if (http10) {
+    head.append("Connection: keep-alive\r\n");
+  }
+  head.append("\r\n");
+}
+
+// How long `bytes` take at `per_second`.
+std::chrono::steady_clock::duration TimeAtRate(size_t bytes, size_t per_second) {
+  const auto micros = static_cast<unsigned __int128>(bytes) * 1'000'000 / per_second;
+  return std::chrono::microseconds(
+      static_cast<int64_t>(std::min<unsigned __int128>(micros, INT64_MAX / 1000)));
+}
+
+bool IsOutOfDescriptors(const beast::error_code& ec) {
+  return ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space ||
+         ec == asio::error::no_memory ||
+         (ec.category() == boost::system::system_category() && ec.value() == ENFILE);
+}
+
 // Drops the first `n` bytes of `buffers`.
 void ConsumeBuffers(std::vector<asio::const_buffer>& buffers, size_t n) {
   size_t whole = 0;
@@ -85,9 +131,10 @@ void IoLoop::CloseAllAndStop() {
   ioc.stop();
 }
 
-ServerCore::ServerCore(ServerOptions opts, Router r)
+ServerCore::ServerCore(ServerOptions opts, Router r, size_t max_open)
     : options(std::move(opts)),
       router(std::move(r)),
+      max_connections(max_open),
       loops([n = std::max(1, options.io_threads)] {
         std::vector<std::shared_ptr<IoLoop>> v;
         for (int i = 0; i < n; ++i) v.push_back(std::make_shared<IoLoop>());
@@ -97,10 +144,16 @@ ServerCore::ServerCore(ServerOptions opts, Router r)
       accept_retry(loops.front()->ioc) {}
 
 Response ServerCore::MakeError(int status, std::string message) const {
-  if (!options.error_responder) return DefaultErrorResponse(status, message);
-  Response response = options.error_responder(status, std::move(message));
-  response.status = status;  // the server decided the status; the application shapes the body
-  return response;
+  if (options.error_responder) {
+    try {
+      Response response = options.error_responder(status, message);
+      response.status = status;  // the server decided the status; the application shapes the body
+      return response;
+    } catch (...) {
+      // The application's hook failed; the built-in body still answers the client.
+    }
+  }
+  return DefaultErrorResponse(status, message);
 }
 
 void ServerCore::Accept() {
@@ -114,21 +167,96 @@ void ServerCore::Accept() {
 void ServerCore::OnAccept(beast::error_code ec, asio::ip::tcp::socket socket, IoLoop& target) {
   if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
   if (ec) {
-    // Usually out of file descriptors: back off instead of spinning.
-    accept_retry.expires_after(std::chrono::milliseconds(50));
+    // Out of descriptors (or another transient failure): the pending
+    // connection stays in the backlog, so retrying at once would spin. Free a
+    // descriptor if an idle connection holds one, and retry shortly.
+    const size_t freed = IsOutOfDescriptors(ec) ? ShedIdle(1) : 0;
+    accept_retry.expires_after(std::chrono::milliseconds(freed > 0 ? 10 : 50));
     accept_retry.async_wait([this](beast::error_code wait_ec) {
       if (!wait_ec) Accept();
     });
     return;
   }
   accepted.fetch_add(1, std::memory_order_relaxed);
+  const uint64_t count =
+      open.load(std::memory_order_relaxed) + pending.load(std::memory_order_relaxed);
+  if (count >= max_connections && ShedIdle(count + 1 - max_connections) == 0) {
+    Refuse(socket);
+    Accept();
+    return;
+  }
+  pending.fetch_add(1, std::memory_order_relaxed);
   beast::error_code ignored;
   socket.set_option(asio::ip::tcp::no_delay(true), ignored);
   // The connection registers with its loop, so it starts on that loop's thread.
   asio::post(target.ioc, [this, &target, s = std::move(socket)]() mutable {
+    pending.fetch_sub(1, std::memory_order_relaxed);
     std::make_shared<Connection>(std::move(s), target, *this)->Start();
   });
   Accept();
+}
+
+size_t ServerCore::ShedIdle(size_t wanted) {
+  using Rank = Connection::Rank;
+  struct Candidate {
+    Rank rank;
+    int64_t since;
+    Connection* connection;
+  };
+  std::vector<std::shared_ptr<Connection>> victims;
+  {
+    std::lock_guard<std::mutex> lock(registry_mu);
+    std::vector<Candidate> candidates;
+    for (Connection* connection : registry) {
+      const Rank rank = connection->PublishedRank();
+      if (rank < Rank::kBusy) {
+        candidates.push_back({rank, connection->PublishedRankSince(), connection});
+      }
+    }
+    const size_t n = std::min(wanted, candidates.size());
+    std::partial_sort(candidates.begin(), candidates.begin() + static_cast<std::ptrdiff_t>(n),
+                      candidates.end(), [](const Candidate& a, const Candidate& b) {
+                        return a.rank != b.rank ? a.rank < b.rank : a.since < b.since;
+                      });
+    // Registered connections are open, hence alive: their timer holds them.
+    for (size_t i = 0; i < n; ++i) {
+      if (auto victim = candidates[i].connection->weak_from_this().lock()) {
+        victims.push_back(std::move(victim));
+      }
+    }
+  }
+  for (const auto& victim : victims) victim->ShedSoon();
+  return victims.size();
+}
+
+void ServerCore::Refuse(asio::ip::tcp::socket& socket) {
+  refused.fetch_add(1, std::memory_order_relaxed);
+  Response response = MakeError(
+      503, Cat("too many connections (max_connections ", max_connections, "); retry later"));
+  response.headers.emplace_back("Retry-After", "1");
+  std::string head;
+  std::string body;
+  SerializeResponse(std::move(response), /*close_after=*/true, /*http10=*/false, head, body);
+  head.append(body);
+  // Best effort: a fresh socket takes a small response at once.
+  (void)!::send(socket.native_handle(), head.data(), head.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  beast::error_code ignored;
+  socket.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+  socket.close(ignored);
+}
+
+bool ServerCore::ReserveBody(size_t bytes) {
+  const uint64_t bound = options.max_inflight_body_bytes;
+  uint64_t held = inflight_body_bytes.load(std::memory_order_relaxed);
+  do {
+    if (held > bound || bytes > bound - held) return false;
+  } while (
+      !inflight_body_bytes.compare_exchange_weak(held, held + bytes, std::memory_order_relaxed));
+  return true;
+}
+
+void ServerCore::ReleaseBody(size_t bytes) {
+  if (bytes > 0) inflight_body_bytes.fetch_sub(bytes, std::memory_order_relaxed);
 }
 
 Connection::Connection(asio::ip::tcp::socket socket, IoLoop& loop, ServerCore& core)
@@ -138,9 +266,15 @@ void Connection::Start() {
   loop_.connections.emplace(this, weak_from_this());
   core_.open.fetch_add(1, std::memory_order_relaxed);
   {
+    std::lock_guard<std::mutex> registry_lock(core_.registry_mu);
+    core_.registry.insert(this);
+  }
+  {
     Lock lock(mu_);
     Touch(lock);
-    ArmTimer(lock);
+    phase_since_ = last_activity_;  // the first header's clock starts now
+    PublishRank(lock);
+    ArmTimer(lock, Deadline(lock).first);
   }
   ParseAvailable();
 }
@@ -150,7 +284,18 @@ void Connection::Close() {
   CloseLocked(lock);
 }
 
-void Connection::CloseLocked(const Lock&) {
+void Connection::ShedSoon() {
+  asio::post(loop_.ioc, [self = shared_from_this()] { self->Shed(); });
+}
+
+void Connection::Shed() {
+  Lock lock(mu_);
+  if (CurrentRank(lock).first >= Rank::kBusy) return;  // took up a request meanwhile
+  core_.shed.fetch_add(1, std::memory_order_relaxed);
+  CloseLocked(lock);
+}
+
+void Connection::CloseLocked(const Lock& lock) {
   if (closed_) return;
   closed_ = true;
   beast::error_code ignored;
@@ -158,31 +303,121 @@ void Connection::CloseLocked(const Lock&) {
   socket_.close(ignored);
   timer_.cancel();
   parser_.reset();
+  core_.ReleaseBody(std::exchange(parse_body_bytes_, 0));
+  for (Slot& slot : slots_) core_.ReleaseBody(std::exchange(slot.body_bytes, 0));
   loop_.connections.erase(this);
+  {
+    std::lock_guard<std::mutex> registry_lock(core_.registry_mu);
+    core_.registry.erase(this);
+  }
   core_.open.fetch_sub(1, std::memory_order_relaxed);
+  PublishRank(lock);
   // Slots stay until destruction: an aborted write may still refer to them.
 }
 
-void Connection::Touch(const Lock&) {
-  if (!lingering_) deadline_ = std::chrono::steady_clock::now() + core_.options.idle_timeout;
+void Connection::Touch(const Lock& lock) {
+  last_activity_ = std::chrono::steady_clock::now();
+  if (phase_ == Phase::kAwaiting) PublishRank(lock);  // idle since now
 }
 
-void Connection::ArmTimer(const Lock&) {
-  timer_.expires_at(deadline_);
+std::pair<Connection::Rank, Connection::TimePoint> Connection::CurrentRank(const Lock&) const {
+  if (closed_) return {Rank::kClosed, last_activity_};
+  if (lingering_ || hard_deadline_ != TimePoint::max()) return {Rank::kClosing, last_activity_};
+  if (!slots_.empty() || writing_ > 0 || phase_ == Phase::kBody) {
+    return {Rank::kBusy, last_activity_};
+  }
+  if (phase_ == Phase::kAwaiting) return {Rank::kKeepAlive, last_activity_};
+  return {Rank::kHeader, phase_since_};
+}
+
+void Connection::PublishRank(const Lock& lock) {
+  const auto [rank, since] = CurrentRank(lock);
+  rank_since_.store(since.time_since_epoch().count(), std::memory_order_relaxed);
+  rank_.store(rank, std::memory_order_relaxed);
+}
+
+std::pair<Connection::TimePoint, Connection::Expiry> Connection::Deadline(const Lock&) const {
+  const ServerOptions& options = core_.options;
+  if (hard_deadline_ != TimePoint::max()) return {hard_deadline_, Expiry::kClose};
+  const bool busy = !slots_.empty() || writing_ > 0;
+  std::pair<TimePoint, Expiry> earliest{last_activity_ + options.idle_timeout, Expiry::kClose};
+  auto consider = [&earliest](TimePoint at, Expiry why) {
+    if (at < earliest.first) earliest = {at, why};
+  };
+  switch (phase_) {
+    case Phase::kAwaiting:
+      if (!busy) earliest = {last_activity_ + options.keepalive_timeout, Expiry::kClose};
+      break;
+    case Phase::kHeader:
+      consider(phase_since_ + options.header_timeout, Expiry::kHeaderTimeout);
+      break;
+    case Phase::kBody:
+      if (options.min_body_bytes_per_second > 0) {
+        consider(phase_since_ + options.header_timeout +
+                     TimeAtRate(body_received_, options.min_body_bytes_per_second),
+                 Expiry::kBodyTimeout);
+      }
+      break;
+  }
+  return earliest;
+}
+
+void Connection::ArmTimer(const Lock&, TimePoint at) {
+  armed_ = at;
+  timer_.expires_at(at);
   timer_.async_wait([self = shared_from_this()](beast::error_code ec) { self->OnTimer(ec); });
+}
+
+void Connection::RearmIfEarlier(const Lock& lock) {
+  if (closed_) return;
+  if (const TimePoint at = Deadline(lock).first; at < armed_) ArmTimer(lock, at);
 }
 
 void Connection::OnTimer(beast::error_code ec) {
   if (ec == asio::error::operation_aborted) return;
-  Lock lock(mu_);
-  if (closed_) return;
-  // Activity only moves deadline_; the timer catches up lazily, which keeps
-  // timer syscalls off the per-request path.
-  if (std::chrono::steady_clock::now() >= deadline_) {
-    CloseLocked(lock);
-    return;
+  Expiry why;
+  {
+    Lock lock(mu_);
+    if (closed_) return;
+    // Activity only moves the deadlines; the timer catches up lazily, which
+    // keeps timer syscalls off the per-request path.
+    const auto [at, expiry] = Deadline(lock);
+    if (std::chrono::steady_clock::now() < at) {
+      ArmTimer(lock, at);
+      return;
+    }
+    if (expiry == Expiry::kClose) {
+      CloseLocked(lock);
+      return;
+    }
+    why = expiry;
   }
-  ArmTimer(lock);
+  TimeOut(why);
+}
+
+void Connection::TimeOut(Expiry why) {
+  const bool header = why == Expiry::kHeaderTimeout;
+  (header ? core_.header_timeouts : core_.body_timeouts).fetch_add(1, std::memory_order_relaxed);
+  // A connection that sent nothing of its request is closed silently (a
+  // client may open one ahead of need); otherwise the client learns why.
+  const bool sent_some = !header || buffer_.size() > 0 || (parser_ && parser_->got_some());
+  StopReading();
+  {
+    Lock lock(mu_);
+    hard_deadline_ = std::chrono::steady_clock::now() + kLingerTime;
+    PublishRank(lock);
+    if (!sent_some) {
+      CloseLocked(lock);
+      return;
+    }
+    ArmTimer(lock, hard_deadline_);
+  }
+  PushError(408,
+            header ? Cat("request header not complete within ",
+                         core_.options.header_timeout.count(), " ms")
+                   : Cat("request body arrived slower than ",
+                         core_.options.min_body_bytes_per_second, " bytes per second"),
+            /*close_after=*/true, /*http10=*/false);
 }
 
 void Connection::Read() {
@@ -222,7 +457,25 @@ bool Connection::PipelineHasRoom() const {
   return !closed_ && slots_.size() < Server::kMaxPipelinedRequests;
 }
 
+void Connection::SetPhase(Phase phase) {
+  Lock lock(mu_);
+  phase_ = phase;
+  phase_since_ = std::chrono::steady_clock::now();
+  body_received_ = 0;
+  PublishRank(lock);
+}
+
 void Connection::ParseAvailable() {
+  try {
+    ParseAvailableUnguarded();
+  } catch (...) {
+    // Out of memory or the like while serving this client: it alone ends.
+    StopReading();
+    Close();
+  }
+}
+
+void Connection::ParseAvailableUnguarded() {
   while (accepting_requests_ && buffer_.size() > 0 && PipelineHasRoom()) {
     if (!parser_) {
       parser_.emplace();
@@ -230,6 +483,9 @@ void Connection::ParseAvailable() {
           static_cast<uint32_t>(std::min<size_t>(core_.options.max_header_bytes, UINT32_MAX)));
       parser_->body_limit(core_.options.max_body_bytes);
       header_seen_ = false;
+      // The first byte of this request: its header clock starts. (A new
+      // connection's first request is timed from the connection's start.)
+      if (phase_ == Phase::kAwaiting) SetPhase(Phase::kHeader);
     }
     beast::error_code ec;
     const size_t used = parser_->put(buffer_.data(), ec);
@@ -241,30 +497,82 @@ void Connection::ParseAvailable() {
     }
     if (!header_seen_ && parser_->is_header_done()) {
       header_seen_ = true;
-      const auto& header = parser_->get();
-      if (!parser_->is_done() && header.version() >= 11 &&
-          EqualsIgnoreCase(header[http::field::expect], "100-continue")) {
-        Lock lock(mu_);
-        Slot& interim = PushSlot(lock, /*close_after=*/false, /*http10=*/false);
-        interim.head = "HTTP/1.1 100 Continue\r\n\r\n";
-        interim.ready = true;
-        Write(lock);
-      }
+      if (!OnHeader()) return;
+    } else if (header_seen_ && used > 0) {
+      Lock lock(mu_);
+      body_received_ += used;
     }
+    if (parser_->chunked() && !CountChunkedBody()) return;
     if (parser_->is_done()) {
       Message message = parser_->release();
       parser_.reset();
+      SetPhase(Phase::kAwaiting);
       Dispatch(std::move(message));
     } else if (used == 0) {
       break;
     }
   }
+  if (phase_ != Phase::kAwaiting) {
+    Lock lock(mu_);
+    RearmIfEarlier(lock);  // a header or body clock may have started
+  }
   if (!reading_ && !read_eof_ && accepting_requests_ && PipelineHasRoom()) Read();
 }
 
-void Connection::OnParseError(beast::error_code ec) {
+bool Connection::OnHeader() {
+  const auto& header = parser_->get();
+  const bool http10 = header.version() < 11;
+  // The declared body is counted before any of it is read.
+  if (const auto length = parser_->content_length(); length && *length > 0) {
+    if (!core_.ReserveBody(static_cast<size_t>(*length))) {
+      RefuseBody(http10);
+      return false;
+    }
+    parse_body_bytes_ = static_cast<size_t>(*length);
+  }
+  if (parser_->is_done()) return true;
+  SetPhase(Phase::kBody);
+  if (header.version() >= 11 && EqualsIgnoreCase(header[http::field::expect], "100-continue")) {
+    Lock lock(mu_);
+    Slot& interim = PushSlot(lock, /*close_after=*/false, /*http10=*/false);
+    interim.head = "HTTP/1.1 100 Continue\r\n\r\n";
+    interim.ready = true;
+    Write(lock);
+  }
+  return true;
+}
+
+bool Connection::CountChunkedBody() {
+  const size_t size = parser_->get().body().size();
+  if (size <= parse_body_bytes_) return true;
+  if (!core_.ReserveBody(size - parse_body_bytes_)) {
+    RefuseBody(parser_->get().version() < 11);
+    return false;
+  }
+  parse_body_bytes_ = size;
+  return true;
+}
+
+void Connection::StopReading() {
   parser_.reset();
   accepting_requests_ = false;
+  core_.ReleaseBody(std::exchange(parse_body_bytes_, 0));
+  buffer_.consume(buffer_.size());
+  SetPhase(Phase::kAwaiting);
+}
+
+void Connection::RefuseBody(bool http10) {
+  core_.refused_bodies.fetch_add(1, std::memory_order_relaxed);
+  StopReading();
+  // The body stays unread, so the connection cannot carry another request.
+  PushError(503,
+            Cat("request bodies in flight would exceed ", core_.options.max_inflight_body_bytes,
+                " bytes; retry later"),
+            /*close_after=*/true, http10, {{"Retry-After", "1"}});
+}
+
+void Connection::OnParseError(beast::error_code ec) {
+  StopReading();
   if (ec == http::error::body_limit) {
     PushError(413,
               Cat("request body exceeds the limit of ", core_.options.max_body_bytes, " bytes"),
@@ -286,20 +594,25 @@ void Connection::Dispatch(Message&& message) {
   std::string_view query;
   SplitTarget(message.target(), raw_path, query);
 
+  // Errors found here drop the body at once; a handler keeps it until its
+  // response is written.
   Request request;
   if (!PercentDecode(raw_path, request.path)) {
+    core_.ReleaseBody(std::exchange(parse_body_bytes_, 0));
     PushError(400, Cat("malformed percent-encoding in path ", raw_path), !keep_alive, http10);
     return;
   }
   const std::string_view method = message.method_string();
   Router::Match match = core_.router.Find(method, raw_path);
   if (match.result == Router::Match::Result::kNotFound) {
+    core_.ReleaseBody(std::exchange(parse_body_bytes_, 0));
     PushError(404, Cat("no route for ", method, " ", request.path), !keep_alive, http10);
     return;
   }
   if (match.result == Router::Match::Result::kMethodNotAllowed) {
+    core_.ReleaseBody(std::exchange(parse_body_bytes_, 0));
     PushError(405, Cat("method ", method, " not allowed for ", request.path), !keep_alive, http10,
-              match.allow);
+              {{"Allow", std::string(match.allow)}});
     return;
   }
 
@@ -314,7 +627,7 @@ void Connection::Dispatch(Message&& message) {
   uint64_t seq = 0;
   {
     Lock lock(mu_);
-    PushSlot(lock, !keep_alive, http10);
+    PushSlot(lock, !keep_alive, http10).body_bytes = std::exchange(parse_body_bytes_, 0);
     seq = next_seq_ - 1;
   }
   // The handler runs unlocked: it may answer at once, on this thread or another.
@@ -331,7 +644,14 @@ Responder Connection::MakeResponder(uint64_t seq) {
   return [loop = loop_.shared_from_this(), weak = weak_from_this(), seq](Response response) {
     std::shared_ptr<Connection> self = weak.lock();
     if (!self) return;
-    self->Complete(seq, std::move(response));
+    try {
+      self->Complete(seq, std::move(response));
+    } catch (...) {
+      // Out of memory serializing the response: this connection ends.
+      asio::post(loop->ioc, [weak] {
+        if (auto connection = weak.lock()) connection->Close();
+      });
+    }
     // Off the loop, this may be the last owner of a connection closed
     // meanwhile: its socket and timer belong to the loop, so it dies there.
     if (self.use_count() == 1 && !loop->ioc.get_executor().running_in_this_thread()) {
@@ -340,18 +660,19 @@ Responder Connection::MakeResponder(uint64_t seq) {
   };
 }
 
-Connection::Slot& Connection::PushSlot(const Lock&, bool close_after, bool http10) {
+Connection::Slot& Connection::PushSlot(const Lock& lock, bool close_after, bool http10) {
   Slot& slot = slots_.emplace_back();
   slot.close_after = close_after;
   slot.http10 = http10;
   ++next_seq_;
+  PublishRank(lock);
   return slot;
 }
 
 void Connection::PushError(int status, std::string message, bool close_after, bool http10,
-                           std::string_view allow) {
+                           HeaderList extra_headers) {
   Response response = core_.MakeError(status, std::move(message));
-  if (!allow.empty()) response.headers.emplace_back("Allow", std::string(allow));
+  for (auto& header : extra_headers) response.headers.push_back(std::move(header));
   uint64_t seq = 0;
   {
     Lock lock(mu_);
@@ -369,45 +690,13 @@ void Connection::Complete(uint64_t seq, Response response) {
   if (seq < front || seq >= next_seq_) return;
   Slot& slot = slots_[seq - front];
   if (slot.ready) return;
-  Serialize(slot, std::move(response));
+  SerializeResponse(std::move(response), slot.close_after, slot.http10, slot.head, slot.body);
   slot.ready = true;
   if (on_loop) {
     Write(lock);
   } else {
     WriteNow(lock);
   }
-}
-
-void Connection::Serialize(Slot& slot, Response&& response) {
-  const int status = response.status >= 100 && response.status <= 999 ? response.status : 500;
-  const bool bodiless = status < 200 || status == 204 || status == 304;
-  std::string& head = slot.head;
-  head.reserve(160 + response.content_type.size());
-  head.append("HTTP/1.1 ");
-  AppendPiece(head, static_cast<uint64_t>(status));
-  head.push_back(' ');
-  head.append(ReasonPhrase(status));
-  head.append("\r\nServer: heteroaccel\r\n");
-  head.append(DateHeader());
-  if (!bodiless) {
-    if (!response.content_type.empty() && IsSafeHeader("content-type", response.content_type)) {
-      head.append("Content-Type: ").append(response.content_type).append("\r\n");
-    }
-    head.append("Content-Length: ");
-    AppendPiece(head, response.body.size());
-    head.append("\r\n");
-    slot.body = std::move(response.body);
-  }
-  for (const auto& [name, value] : response.headers) {
-    if (!IsSafeHeader(name, value) || IsServerOwnedHeader(name)) continue;
-    head.append(name).append(": ").append(value).append("\r\n");
-  }
-  if (slot.close_after) {
-    head.append("Connection: close\r\n");
-  } else if (slot.http10) {
-    head.append("Connection: keep-alive\r\n");
-  }
-  head.append("\r\n");
 }
 
 bool Connection::BeginWrite(const Lock& lock) {
@@ -472,15 +761,24 @@ void Connection::WriteNow(Lock& lock) {
       });
       return;
     }
+    if (slots_.empty() && Deadline(lock).first < armed_) {
+      // Idle now, with keepalive_timeout due before the expiry armed.
+      asio::post(loop_.ioc, [self = shared_from_this()] {
+        Lock loop_lock(self->mu_);
+        self->RearmIfEarlier(loop_lock);
+      });
+    }
   }
 }
 
-bool Connection::PopWritten(const Lock&) {
+bool Connection::PopWritten(const Lock& lock) {
   bool close_after = false;
   for (; writing_ > 0; --writing_) {
     close_after = close_after || slots_.front().close_after;
+    core_.ReleaseBody(slots_.front().body_bytes);
     slots_.pop_front();
   }
+  PublishRank(lock);
   return close_after;
 }
 
@@ -503,6 +801,7 @@ void Connection::AfterWrite(Lock lock, bool close_after) {
     return;
   }
   Write(lock);
+  RearmIfEarlier(lock);  // keepalive_timeout may now be due first
   lock.unlock();
   ParseAvailable();  // resumes reading if the pipeline bound paused it
   lock.lock();
@@ -518,8 +817,9 @@ void Connection::BeginLingeringClose(const Lock& lock) {
     return;
   }
   lingering_ = true;
-  deadline_ = std::min(deadline_, std::chrono::steady_clock::now() + kLingerTime);
-  ArmTimer(lock);
+  hard_deadline_ = std::min(hard_deadline_, std::chrono::steady_clock::now() + kLingerTime);
+  PublishRank(lock);
+  RearmIfEarlier(lock);
   buffer_.consume(buffer_.size());
   if (!reading_) Read();
 }

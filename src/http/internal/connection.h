@@ -12,7 +12,16 @@
 // Responders hold a weak reference to the connection and a strong one to the
 // loop (so the io_context outlives any post, even after the Server is gone).
 // A Connection is kept alive only by its pending asynchronous operations: the
-// idle timer is always armed while it is open.
+// timer is always armed while it is open.
+//
+// Limits (server.h lists them): one timer per connection enforces every
+// deadline (header, body rate, idle, keep-alive, lingering close); activity
+// only moves the deadlines and the timer catches up lazily, re-armed at once
+// only when a deadline moves earlier than the expiry already armed. A
+// connection publishes how it may be shed (rank_, rank_since_, atomics) for the
+// acceptor, which scans ServerCore::registry from loop 0's thread; the shed
+// itself runs on the connection's own loop, which re-checks under mu_.
+// Lock order: a Connection's mu_, then ServerCore::registry_mu.
 #pragma once
 
 // GCC 12 in C++20 needs <utility> ahead of the Boost headers.
@@ -36,8 +45,10 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "http/message.h"
 #include "http/router.h"
 #include "http/server.h"
@@ -65,18 +76,41 @@ struct IoLoop : std::enable_shared_from_this<IoLoop> {
 // Read-only configuration plus counters, shared by all loops of one Server.
 // Owned by the Server; outlives every loop thread.
 struct ServerCore {
-  ServerCore(ServerOptions opts, Router r);
+  ServerCore(ServerOptions opts, Router r, size_t max_open);
 
-  // The response for an error the server raises itself, with `status` kept.
+  // The response for an error the server raises itself, with `status` kept;
+  // DefaultErrorResponse when the application's error_responder throws.
   Response MakeError(int status, std::string message) const;
   // Accepts the next connection for the next loop, round robin. Loop 0 thread.
   void Accept();
   void OnAccept(beast::error_code ec, asio::ip::tcp::socket socket, IoLoop& target);
+  // Closes up to `wanted` connections that hold no request (closing, then idle
+  // between requests, then still sending a header; oldest first) on their own
+  // loops. Returns how many were chosen. Loop 0 thread.
+  size_t ShedIdle(size_t wanted);
+  // Answers 503 to a connection accepted at the bound, best effort, and closes it.
+  void Refuse(asio::ip::tcp::socket& socket);
+  // Counts `bytes` of request body against max_inflight_body_bytes; false (and
+  // nothing counted) when they would pass it. Any thread.
+  bool ReserveBody(size_t bytes);
+  void ReleaseBody(size_t bytes);
 
-  ServerOptions options;
-  Router router;
+  const ServerOptions options;
+  const Router router;
+  const size_t max_connections;  // options.max_connections resolved
   std::atomic<uint64_t> accepted{0};
   std::atomic<uint64_t> open{0};
+  std::atomic<uint64_t> pending{0};  // accepted, not yet started on their loop
+  std::atomic<uint64_t> shed{0};
+  std::atomic<uint64_t> refused{0};
+  std::atomic<uint64_t> header_timeouts{0};
+  std::atomic<uint64_t> body_timeouts{0};
+  std::atomic<uint64_t> refused_bodies{0};
+  std::atomic<uint64_t> inflight_body_bytes{0};
+  // Every open connection of every loop. Connections add themselves when they
+  // start and remove themselves when they close (under their mu_).
+  std::mutex registry_mu;
+  std::unordered_set<Connection*> registry ABSL_GUARDED_BY(registry_mu);
   // Declared before the acceptor: the acceptor is registered with loops[0].
   std::vector<std::shared_ptr<IoLoop>> loops;
   asio::ip::tcp::acceptor acceptor;
@@ -88,9 +122,18 @@ class Connection : public std::enable_shared_from_this<Connection> {
  public:
   Connection(asio::ip::tcp::socket socket, IoLoop& loop, ServerCore& core);
 
+  // How a connection may be shed for a newcomer, most sheddable first.
+  enum class Rank : uint8_t { kClosing, kKeepAlive, kHeader, kBusy, kClosed };
+
   void Start();
   // Closes the socket now; pending responses are dropped. Loop thread only.
   void Close();
+  // The rank last published and since when (steady_clock ticks). Any thread.
+  Rank PublishedRank() const { return rank_.load(std::memory_order_relaxed); }
+  int64_t PublishedRankSince() const { return rank_since_.load(std::memory_order_relaxed); }
+  // Closes the connection on its loop unless it has taken up a request since
+  // it was chosen. Any thread.
+  void ShedSoon();
   // Completes request `seq`; ignored when already completed or closed. Any
   // thread: on the loop thread the response is written asynchronously, on any
   // other thread straight from that thread when the socket takes it.
@@ -103,7 +146,17 @@ class Connection : public std::enable_shared_from_this<Connection> {
     bool http10 = false;
     std::string head;
     std::string body;
+    size_t body_bytes = 0;  // counted against max_inflight_body_bytes until written
   };
+  // What the read side is doing; the deadline in force depends on it.
+  enum class Phase : uint8_t {
+    kAwaiting,  // no byte of the next request yet
+    kHeader,    // its header is arriving (a new connection starts here)
+    kBody,      // its header is complete, its body is arriving
+  };
+  // What happens when the timer reaches a deadline.
+  enum class Expiry : uint8_t { kClose, kHeaderTimeout, kBodyTimeout };
+  using TimePoint = std::chrono::steady_clock::time_point;
   using Parser = beast::http::request_parser<beast::http::string_body>;
   using Message = beast::http::request<beast::http::string_body>;
 
@@ -111,14 +164,24 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void Read();
   void OnRead(beast::error_code ec, size_t n);
+  // Parses what was read and dispatches complete requests; an exception (out
+  // of memory, say) ends this connection only.
   void ParseAvailable();
+  void ParseAvailableUnguarded();
+  // Inspects a header just completed; false when the request was refused.
+  bool OnHeader();
+  // Counts what a chunked body grew by; false when the request was refused.
+  bool CountChunkedBody();
+  // Stops reading requests: the parser and the body it counted are dropped.
+  void StopReading();
   void OnParseError(beast::error_code ec);
+  void RefuseBody(bool http10);
   void Dispatch(Message&& message);
   bool PipelineHasRoom() const;
+  void SetPhase(Phase phase);
   Slot& PushSlot(const Lock& lock, bool close_after, bool http10);
   void PushError(int status, std::string message, bool close_after, bool http10,
-                 std::string_view allow = {});
-  static void Serialize(Slot& slot, Response&& response);
+                 HeaderList extra_headers = {});
   // Unless a write is in progress, takes the ready slots at the front (writing_
   // of them) into write_buffers_; false when there is nothing to write.
   bool BeginWrite(const Lock& lock);
@@ -136,9 +199,19 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void AfterWrite(Lock lock, bool close_after);
   void CloseLocked(const Lock& lock);
   void BeginLingeringClose(const Lock& lock);
-  void ArmTimer(const Lock& lock);
+  // The earliest deadline in force and what happens then.
+  std::pair<TimePoint, Expiry> Deadline(const Lock& lock) const;
+  void ArmTimer(const Lock& lock, TimePoint at);
+  // Re-arms the timer when the deadline moved before the expiry armed. Loop thread.
+  void RearmIfEarlier(const Lock& lock);
   void OnTimer(beast::error_code ec);
+  // A header or body too slow: 408 (or a silent close when nothing of the
+  // request arrived) and a close bounded by the lingering time. Loop thread.
+  void TimeOut(Expiry why);
   void Touch(const Lock& lock);
+  std::pair<Rank, TimePoint> CurrentRank(const Lock& lock) const;
+  void PublishRank(const Lock& lock);
+  void Shed();
   Responder MakeResponder(uint64_t seq);
 
   asio::ip::tcp::socket socket_;  // closed under mu_; sent to under mu_ off the loop
@@ -151,11 +224,20 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool header_seen_ = false;  // the current parser's header was inspected
   bool reading_ = false;
   bool accepting_requests_ = true;
+  size_t parse_body_bytes_ = 0;  // counted for the request being parsed
+
+  std::atomic<Rank> rank_{Rank::kHeader};
+  std::atomic<int64_t> rank_since_{0};
 
   // Guarded by mu_; the loop thread, their only writer apart from the write
-  // state, may read closed_, read_eof_ and lingering_ without it.
+  // state, may read closed_, read_eof_, lingering_ and the read phase without it.
   mutable std::mutex mu_;
-  std::chrono::steady_clock::time_point deadline_;
+  TimePoint last_activity_;                     // the last read or write completed
+  TimePoint hard_deadline_ = TimePoint::max();  // closing: lingering or timed out
+  TimePoint armed_ = TimePoint::max();          // the timer's expiry
+  Phase phase_ = Phase::kHeader;
+  TimePoint phase_since_;
+  size_t body_received_ = 0;  // bytes of the current body (kBody)
   // Responses in request order; the front one has sequence number
   // next_seq_ - slots_.size().
   std::deque<Slot> slots_;
