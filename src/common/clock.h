@@ -1,7 +1,7 @@
 // Clock: the one seam through which components read time.
 //
 // Production code uses SystemClock(); tests and the simulator inject a FakeClock
-// (src/testing/fake_clock.h) so nothing depends on wall time. Implementations are
+// (common/fake_clock.h) so nothing depends on wall time. Implementations are
 // thread-safe: Now() may be called from any thread.
 #pragma once
 

@@ -9,7 +9,7 @@
 
 #include "common/clock.h"
 
-namespace heteroaccel::scheduler::testing {
+namespace heteroaccel {
 
 class FakeClock final : public Clock {
  public:
@@ -31,4 +31,4 @@ class FakeClock final : public Clock {
   std::atomic<int64_t> nanos_;
 };
 
-}  // namespace heteroaccel::scheduler::testing
+}  // namespace heteroaccel

@@ -16,36 +16,12 @@ namespace {
 
 using internal::AbslView;
 
-constexpr std::array<std::pair<DeviceKind, std::string_view>, 5> kKindNames = {{
-    {DeviceKind::kCpu, "cpu"},
-    {DeviceKind::kGpu, "gpu"},
-    {DeviceKind::kNpu, "npu"},
-    {DeviceKind::kFpga, "fpga"},
-    {DeviceKind::kOther, "other"},
-}};
-
 bool ParseHexField(absl::string_view text, size_t max_digits, uint32_t* value) {
   if (text.empty() || text.size() > max_digits) return false;
   return absl::SimpleHexAtoi(text, value);
 }
 
 }  // namespace
-
-std::string_view KindName(DeviceKind kind) {
-  for (const auto& [k, name] : kKindNames) {
-    if (k == kind) return name;
-  }
-  return "other";
-}
-
-absl::StatusOr<DeviceKind> ParseKind(std::string_view name) {
-  const std::string lower = absl::AsciiStrToLower(absl::StripAsciiWhitespace(AbslView(name)));
-  for (const auto& [kind, kind_name] : kKindNames) {
-    if (lower == kind_name) return kind;
-  }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "unknown device kind \"", AbslView(name), "\"; accepted values: cpu, gpu, npu, fpga, other"));
-}
 
 std::string_view StateName(DeviceState state) {
   switch (state) {

@@ -14,16 +14,14 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/device_kind.h"
 
 namespace heteroaccel::devices {
 
-enum class DeviceKind { kCpu, kGpu, kNpu, kFpga, kOther };
-
-// "cpu", "gpu", "npu", "fpga", "other".
-std::string_view KindName(DeviceKind kind);
-
-// Inverse of KindName (case-insensitive). InvalidArgument naming the accepted values.
-absl::StatusOr<DeviceKind> ParseKind(std::string_view name);
+// The kind type is shared with the cluster contract and the scheduler.
+using ::heteroaccel::DeviceKind;
+using ::heteroaccel::KindName;
+using ::heteroaccel::ParseKind;
 
 // kUnsupported: the device is present, but no backend on this node can drive it (missing
 // runtime or driver). It is reported so an operator sees it; the scheduler skips it.

@@ -13,13 +13,13 @@
 #include "absl/strings/str_cat.h"
 #include "scheduler/scheduler.h"
 #include "scheduler/testing/cluster.h"
-#include "scheduler/testing/fake_clock.h"
+#include "common/fake_clock.h"
 
 namespace heteroaccel::scheduler {
 namespace {
 
 using std::chrono::milliseconds;
-using testing::FakeClock;
+using ::heteroaccel::FakeClock;
 using testing::MakeDevice;
 
 constexpr int kPipelineDepth = 1;

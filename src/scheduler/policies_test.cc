@@ -8,13 +8,13 @@
 
 #include "scheduler/scheduler.h"
 #include "scheduler/testing/cluster.h"
-#include "scheduler/testing/fake_clock.h"
+#include "common/fake_clock.h"
 
 namespace heteroaccel::scheduler {
 namespace {
 
 using std::chrono::milliseconds;
-using testing::FakeClock;
+using ::heteroaccel::FakeClock;
 using testing::MakeDevice;
 using testing::MakeRequest;
 

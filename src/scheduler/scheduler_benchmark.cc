@@ -22,14 +22,14 @@
 
 #include "scheduler/scheduler.h"
 #include "scheduler/testing/cluster.h"
-#include "scheduler/testing/fake_clock.h"
+#include "common/fake_clock.h"
 
 namespace heteroaccel::scheduler {
 namespace {
 
 using std::chrono::microseconds;
 using std::chrono::nanoseconds;
-using testing::FakeClock;
+using ::heteroaccel::FakeClock;
 
 const std::vector<std::string> kTypes = {"face", "pose", "text", "hand", "object"};
 constexpr int kQueued = 1000;

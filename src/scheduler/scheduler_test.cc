@@ -10,14 +10,14 @@
 #include <vector>
 
 #include "scheduler/testing/cluster.h"
-#include "scheduler/testing/fake_clock.h"
+#include "common/fake_clock.h"
 
 namespace heteroaccel::scheduler {
 namespace {
 
 using std::chrono::milliseconds;
 using ::testing::ElementsAre;
-using testing::FakeClock;
+using ::heteroaccel::FakeClock;
 using ::testing::HasSubstr;
 using testing::MakeDevice;
 using testing::MakeRequest;

@@ -23,14 +23,14 @@
 #include <vector>
 
 #include "scheduler/scheduler.h"
-#include "scheduler/testing/fake_clock.h"
+#include "common/fake_clock.h"
 
 namespace heteroaccel::scheduler {
 namespace {
 
 using std::chrono::milliseconds;
 using std::chrono::nanoseconds;
-using testing::FakeClock;
+using ::heteroaccel::FakeClock;
 
 uint64_t SplitMix(uint64_t x) {
   x += 0x9e3779b97f4a7c15ULL;

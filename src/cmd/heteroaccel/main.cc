@@ -4,10 +4,23 @@
 #include <cstdio>
 
 #include "cmd/heteroaccel/commands.h"
+#include "common/logging.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"HeteroAccel: image inference on every accelerator of an edge cluster"};
   app.require_subcommand(1);
+  // Global, so it may come before or after the subcommand.
+  app.fallthrough();
+  heteroaccel::InitLogging();
+  app.add_option_function<std::string>(
+         "--log-level",
+         [](const std::string& level) {
+           if (absl::Status s = heteroaccel::SetLogLevel(level); !s.ok()) {
+             throw CLI::ValidationError("--log-level", std::string(s.message()));
+           }
+         },
+         "Log level: trace, debug, info (default), warn, error, off")
+      ->type_name("LEVEL");
   heteroaccel::cmd::AddAgentCommand(app);
   heteroaccel::cmd::AddInferCommand(app);
   heteroaccel::cmd::AddServerCommand(app);
