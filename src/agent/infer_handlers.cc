@@ -5,9 +5,14 @@
 // Handlers parse on the io thread, hand the job to the executor and answer from
 // the slot's thread when it finishes (that thread writes the answer to the socket).
 
+#include <optional>
+
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "agent/context.h"
+#include "cluster/contract.h"
 #include "api/detections_codec.h"
 #include "common/status_macros.h"
 #include "protocol/errors.h"
@@ -16,8 +21,38 @@
 namespace heteroaccel::agent {
 namespace {
 
-// Pins a request to one device; the server uses it when forwarding.
-constexpr std::string_view kDeviceHeader = "x-heteroaccel-device";
+// The forwarding headers of the agent<->server contract, lower-cased as the
+// HTTP layer stores request header names.
+std::string Lower(std::string_view name) {
+  std::string out(name);
+  for (char& c : out) c = absl::ascii_tolower(static_cast<unsigned char>(c));
+  return out;
+}
+const std::string kDeviceHeader = Lower(cluster::kDeviceHeader);
+const std::string kServerQueueMsHeader = Lower(cluster::kServerQueueMsHeader);
+const std::string kAttemptHeader = Lower(cluster::kAttemptHeader);
+
+// What the server said of a request it forwarded: added to the answer's
+// "who served it" so the server passes the answer on unchanged.
+struct Forwarded {
+  std::optional<double> server_queue_ms;
+  std::optional<int> attempts;
+};
+
+Forwarded ReadForwarded(const http::Request& request) {
+  const auto header = [&request](const std::string& name) {
+    const std::string_view value = request.Header(name);
+    return absl::string_view(value.data(), value.size());
+  };
+  Forwarded f;
+  double ms = 0;
+  int attempt = 0;
+  if (absl::SimpleAtod(header(kServerQueueMsHeader), &ms) && ms >= 0) f.server_queue_ms = ms;
+  if (absl::SimpleAtoi(header(kAttemptHeader), &attempt) && attempt > 0) {
+    f.attempts = attempt;
+  }
+  return f;
+}
 
 bool LooksLikeImage(std::string_view bytes) {
   return bytes.rfind("\x89PNG", 0) == 0 || bytes.rfind("\xff\xd8\xff", 0) == 0;
@@ -76,8 +111,9 @@ std::string StringParameter(const nlohmann::json& parameters, const char* key) {
   return it != parameters.end() && it->is_string() ? it->get<std::string>() : "";
 }
 
-nlohmann::json ServedBy(const AgentContext& context, const runtime::JobResult& r) {
-  return {{"node", context.facts.hostname},
+nlohmann::json ServedBy(const AgentContext& context, const runtime::JobResult& r,
+                        const Forwarded& forwarded) {
+  nlohmann::json served = {{"node", context.facts.hostname},
           {"device", r.device_id},
           {"device_kind", r.device_kind},
           {"emulated", r.emulated},
@@ -86,6 +122,15 @@ nlohmann::json ServedBy(const AgentContext& context, const runtime::JobResult& r
           {"result_reused", r.result_reused},
           {"queue_ms", r.queue_seconds * 1e3},
           {"compute_ms", r.compute_seconds * 1e3}};
+  if (forwarded.server_queue_ms) served["server_queue_ms"] = *forwarded.server_queue_ms;
+  if (forwarded.attempts) served["attempts"] = *forwarded.attempts;
+  return served;
+}
+
+// The device's own time, for the server's service-time estimates.
+void AddComputeHeader(const runtime::JobResult& r, http::Response& response) {
+  response.headers.emplace_back(std::string(cluster::kComputeMsHeader),
+                                absl::StrCat(r.compute_seconds * 1e3));
 }
 
 void InferV2(AgentContext& context, http::Request&& request, const http::PathParams& params,
@@ -115,13 +160,14 @@ void InferV2(AgentContext& context, http::Request&& request, const http::PathPar
   if (job.device_id.empty()) job.device_id = std::string(request.Header(kDeviceHeader));
   job.image = *std::move(image);
   job.done = [&context, model, keypoints, infer = std::move(*parsed),
+              forwarded = ReadForwarded(request),
               respond = std::move(respond)](absl::StatusOr<runtime::JobResult> result) {
     if (!result.ok()) return respond(ErrorResponse(result.status()));
     protocol::InferResponse response;
     response.model_name = model;
     response.model_version = result->variant;
     response.id = infer.id;
-    response.parameters = ServedBy(context, *result);
+    response.parameters = ServedBy(context, *result, forwarded);
     response.outputs = api::DetectionsToTensors(result->output, keypoints);
     protocol::EncodedBody body = protocol::EncodeInferResponse(response, infer);
     http::Response r{200, body.content_type, {}, std::move(body.body)};
@@ -129,6 +175,7 @@ void InferV2(AgentContext& context, http::Request&& request, const http::PathPar
       r.headers.emplace_back("Inference-Header-Content-Length",
                              std::to_string(*body.json_header_length));
     }
+    AddComputeHeader(*result, r);
     respond(std::move(r));
   };
   context.executor.Submit(std::move(job));
@@ -150,14 +197,17 @@ void InferV1(AgentContext& context, http::Request&& request, const http::PathPar
   job.device_id = QueryValue(request.query, "device");
   if (job.device_id.empty()) job.device_id = std::string(request.Header(kDeviceHeader));
   job.image.encoded = std::move(request.body);
-  job.done = [&context, respond = std::move(respond)](absl::StatusOr<runtime::JobResult> result) {
+  job.done = [&context, forwarded = ReadForwarded(request),
+              respond = std::move(respond)](absl::StatusOr<runtime::JobResult> result) {
     if (!result.ok()) return respond(ErrorResponse(result.status()));
     nlohmann::json body = {
         {"model", result->model},
         {"image", {{"width", result->output.image_width}, {"height", result->output.image_height}}},
-        {"served_by", ServedBy(context, *result)},
+        {"served_by", ServedBy(context, *result, forwarded)},
         {"detections", api::DetectionsToJson(result->output.detections)}};
-    respond(JsonResponse(body));
+    http::Response r = JsonResponse(body);
+    AddComputeHeader(*result, r);
+    respond(std::move(r));
   };
   context.executor.Submit(std::move(job));
 }

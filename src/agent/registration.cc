@@ -1,61 +1,51 @@
 #include "agent/registration.h"
 
-#include <cstdio>
+#include <spdlog/spdlog.h>
 
 #include "http/client.h"
 
 namespace heteroaccel::agent {
 
-nlohmann::json NodeState(const AgentContext& context, const std::string& advertise_url,
-                         bool with_model_info) {
-  nlohmann::json devices = nlohmann::json::array();
+cluster::NodeReport NodeState(const AgentContext& context, const std::string& advertise_url,
+                              bool with_model_info) {
+  cluster::NodeReport report;
+  report.node = context.facts.hostname;
+  report.url = advertise_url;
+  report.ready = context.executor.Ready();
   for (const runtime::DeviceState& state : context.executor.Snapshot()) {
     const devices::Device& d = state.device.device;
-    nlohmann::json service = nlohmann::json::object();
-    for (const auto& [key, seconds] : state.service_seconds) service[key] = seconds * 1e3;
-    int queued = 0, allocated = 0;
+    cluster::DeviceReport device;
+    device.id = d.id;
+    device.kind = d.kind;
+    device.name = d.name;
+    device.emulated = d.emulated;
+    device.slots = static_cast<int>(state.slots.size());
+    device.warm = state.warm;
     for (const runtime::SlotState& s : state.slots) {
-      queued += s.queue_depth;
-      allocated += s.allocated ? 1 : 0;
+      device.queue_depth += s.queue_depth;
+      device.allocated += s.allocated ? 1 : 0;
     }
     // Loaded variants in catalog order: a type's first is its default.
-    nlohmann::json models = nlohmann::json::array();
     for (const inference::ModelSpec& spec : context.catalog.specs()) {
-      const std::string key = spec.type + "/" + spec.variant;
-      if (state.service_seconds.count(key) > 0) models.push_back(key);
+      auto seconds = state.service_seconds.find(spec.type + "/" + spec.variant);
+      if (seconds == state.service_seconds.end()) continue;
+      device.models.push_back({spec.type, spec.variant});
+      device.service_ms[{spec.type, spec.variant}] = seconds->second * 1e3;
     }
-    devices.push_back({{"id", d.id},
-                       {"models", std::move(models)},
-                       {"kind", devices::KindName(d.kind)},
-                       {"name", d.name},
-                       {"emulated", d.emulated},
-                       {"slots", state.slots.size()},
-                       {"warm", state.warm},
-                       {"service_ms", std::move(service)},
-                       {"queue_depth", queued},
-                       {"allocated", allocated}});
+    report.devices.push_back(std::move(device));
   }
-  nlohmann::json state = {{"node", context.facts.hostname},
-                          {"url", advertise_url},
-                          {"ready", context.executor.Ready()},
-                          {"devices", std::move(devices)}};
-  if (!with_model_info) return state;
+  if (!with_model_info) return report;
   // What clients need to read each type's outputs (the server's metadata).
-  nlohmann::json model_info = nlohmann::json::object();
+  std::map<std::string, cluster::TypeInfo> model_info;
   for (const inference::ModelSpec& spec : context.catalog.specs()) {
-    if (!model_info.contains(spec.type)) {
-      model_info[spec.type] = {{"keypoint_names", spec.keypoint_names},
-                               {"skeleton", spec.skeleton},
-                               {"labels", spec.labels},
-                               {"variants", nlohmann::json::object()}};
-    }
-    model_info[spec.type]["variants"][spec.variant] = {{"description", spec.description},
-                                                       {"precision", spec.precision},
-                                                       {"accuracy", spec.accuracy},
-                                                       {"opencl", spec.opencl}};
+    cluster::TypeInfo& info = model_info[spec.type];
+    info.keypoint_names = spec.keypoint_names;
+    info.skeleton = spec.skeleton;
+    info.labels = spec.labels;
+    info.variants[spec.variant] = {spec.description, spec.precision, spec.accuracy, spec.opencl};
   }
-  state["model_info"] = std::move(model_info);
-  return state;
+  report.model_info = std::move(model_info);
+  return report;
 }
 
 Registration::Registration(Options options, const AgentContext& context)
@@ -92,23 +82,26 @@ void Registration::Run() {
     if (client != nullptr) {
       auto response = client->Post(
           "/v1/cluster/heartbeat", "application/json",
-          NodeState(context_, options_.advertise_url, send_model_info).dump(), headers);
+          cluster::ToJson(NodeState(context_, options_.advertise_url, send_model_info)).dump(),
+          headers);
       if (!response.ok()) {
         status = response.status();
       } else if (response->status != 200) {
         status = absl::UnavailableError(response->body);
       } else {
         status = absl::OkStatus();
-        const auto reply = nlohmann::json::parse(response->body, nullptr, false);
-        send_model_info = reply.is_object() && reply.value("send_model_info", false);
+        send_model_info = cluster::ParseHeartbeatReply(response->body).send_model_info;
       }
     }
     // A lost server may come back without what it was told.
     if (!status.ok()) send_model_info = true;
     if (status.ok() != connected) {
       connected = status.ok();
-      std::fprintf(stderr, connected ? "registered with %s\n" : "lost the server %s: %s\n",
-                   options_.server.c_str(), std::string(status.message()).c_str());
+      if (connected) {
+        spdlog::info("registered with {}", options_.server);
+      } else {
+        spdlog::warn("lost the server {}: {}", options_.server, status.ToString());
+      }
     }
     std::unique_lock<std::mutex> lock(mu_);
     wake_.wait_for(lock, options_.interval, [this] { return stop_; });

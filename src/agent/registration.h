@@ -20,12 +20,13 @@
 #include <thread>
 
 #include "agent/context.h"
+#include "cluster/contract.h"
 
 namespace heteroaccel::agent {
 
-// The heartbeat body: what the server's cluster view is built from, with the
-// models' static description when `with_model_info`.
-nlohmann::json NodeState(const AgentContext& context, const std::string& advertise_url,
+// The heartbeat (cluster/contract.h): what the server's cluster view is built
+// from, with the models' static description when `with_model_info`.
+cluster::NodeReport NodeState(const AgentContext& context, const std::string& advertise_url,
                          bool with_model_info = true);
 
 class Registration {

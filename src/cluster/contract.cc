@@ -1,0 +1,232 @@
+#include "cluster/contract.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+
+namespace heteroaccel::cluster {
+namespace {
+
+using Json = nlohmann::json;
+
+absl::Status Malformed(const std::string& where, const std::string& what) {
+  return absl::InvalidArgumentError(absl::StrCat("malformed heartbeat: ", where, " ", what));
+}
+
+std::string Message(const absl::Status& status) { return std::string(status.message()); }
+
+// Reads an optional member of `object` as T; `out` keeps its value when absent.
+template <typename T>
+absl::Status Read(const Json& object, const char* key, const std::string& where, T& out) {
+  auto it = object.find(key);
+  if (it == object.end() || it->is_null()) return absl::OkStatus();
+  if constexpr (std::is_same_v<T, std::string>) {
+    if (!it->is_string()) return Malformed(where, absl::StrCat("\"", key, "\" must be a string"));
+    out = it->template get<std::string>();
+  } else if constexpr (std::is_same_v<T, bool>) {
+    if (!it->is_boolean()) return Malformed(where, absl::StrCat("\"", key, "\" must be a boolean"));
+    out = it->template get<bool>();
+  } else if constexpr (std::is_same_v<T, int>) {
+    if (!it->is_number_integer() || it->template get<int64_t>() < 0 ||
+        it->template get<int64_t>() > (1 << 30)) {
+      return Malformed(where, absl::StrCat("\"", key, "\" must be a non-negative integer"));
+    }
+    out = it->template get<int>();
+  } else {
+    static_assert(std::is_same_v<T, std::vector<std::string>>);
+    if (!it->is_array()) return Malformed(where, absl::StrCat("\"", key, "\" must be an array"));
+    out.clear();
+    for (const Json& s : *it) {
+      if (!s.is_string()) {
+        return Malformed(where, absl::StrCat("\"", key, "\" must hold strings"));
+      }
+      out.push_back(s.get<std::string>());
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<DeviceReport> ParseDevice(const Json& d, size_t index) {
+  const std::string where = absl::StrCat("devices[", index, "]");
+  if (!d.is_object()) return Malformed(where, "must be an object");
+  DeviceReport out;
+  RETURN_IF_ERROR(Read(d, "id", where, out.id));
+  if (out.id.empty()) return Malformed(where, "needs a non-empty \"id\"");
+  std::string kind;
+  RETURN_IF_ERROR(Read(d, "kind", where, kind));
+  auto parsed_kind = ParseKind(kind);
+  if (!parsed_kind.ok()) return Malformed(where, Message(parsed_kind.status()));
+  out.kind = *parsed_kind;
+  RETURN_IF_ERROR(Read(d, "name", where, out.name));
+  RETURN_IF_ERROR(Read(d, "emulated", where, out.emulated));
+  RETURN_IF_ERROR(Read(d, "slots", where, out.slots));
+  if (out.slots < 1) return Malformed(where, "\"slots\" must be at least 1");
+  RETURN_IF_ERROR(Read(d, "warm", where, out.warm));
+  RETURN_IF_ERROR(Read(d, "queue_depth", where, out.queue_depth));
+  RETURN_IF_ERROR(Read(d, "allocated", where, out.allocated));
+  std::vector<std::string> models;
+  RETURN_IF_ERROR(Read(d, "models", where, models));
+  for (const std::string& m : models) {
+    auto key = VariantKey::Parse(m);
+    if (!key.ok()) return Malformed(where, Message(key.status()));
+    out.models.push_back(std::move(*key));
+  }
+  if (auto it = d.find("service_ms"); it != d.end() && !it->is_null()) {
+    if (!it->is_object()) return Malformed(where, "\"service_ms\" must be an object");
+    for (const auto& [name, ms] : it->items()) {
+      auto key = VariantKey::Parse(name);
+      if (!key.ok()) return Malformed(where, Message(key.status()));
+      if (!ms.is_number() || ms.get<double>() < 0) {
+        return Malformed(where, absl::StrCat("service_ms of ", name, " must be a number >= 0"));
+      }
+      out.service_ms[std::move(*key)] = ms.get<double>();
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<TypeInfo> ParseTypeInfo(const std::string& type, const Json& t) {
+  const std::string where = absl::StrCat("model_info.", type);
+  if (!t.is_object()) return Malformed(where, "must be an object");
+  TypeInfo out;
+  RETURN_IF_ERROR(Read(t, "keypoint_names", where, out.keypoint_names));
+  RETURN_IF_ERROR(Read(t, "labels", where, out.labels));
+  if (auto it = t.find("skeleton"); it != t.end() && !it->is_null()) {
+    if (!it->is_array()) return Malformed(where, "\"skeleton\" must be an array of pairs");
+    for (const Json& pair : *it) {
+      if (!pair.is_array() || pair.size() != 2 || !pair[0].is_number_integer() ||
+          !pair[1].is_number_integer()) {
+        return Malformed(where, "\"skeleton\" must hold [a, b] index pairs");
+      }
+      out.skeleton.emplace_back(pair[0].get<int>(), pair[1].get<int>());
+    }
+  }
+  if (auto it = t.find("variants"); it != t.end() && !it->is_null()) {
+    if (!it->is_object()) return Malformed(where, "\"variants\" must be an object");
+    for (const auto& [name, v] : it->items()) {
+      const std::string vwhere = absl::StrCat(where, ".variants.", name);
+      if (!v.is_object()) return Malformed(vwhere, "must be an object");
+      VariantInfo info;
+      RETURN_IF_ERROR(Read(v, "description", vwhere, info.description));
+      RETURN_IF_ERROR(Read(v, "precision", vwhere, info.precision));
+      RETURN_IF_ERROR(Read(v, "accuracy", vwhere, info.accuracy));
+      RETURN_IF_ERROR(Read(v, "opencl", vwhere, info.opencl));
+      out.variants[name] = std::move(info);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string VariantKey::ToString() const { return absl::StrCat(type, "/", variant); }
+
+absl::StatusOr<VariantKey> VariantKey::Parse(std::string_view text) {
+  const size_t slash = text.find('/');
+  if (slash == std::string_view::npos || slash == 0 || slash + 1 == text.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("variant key \"", std::string(text), "\" is not \"type/variant\""));
+  }
+  return VariantKey{std::string(text.substr(0, slash)), std::string(text.substr(slash + 1))};
+}
+
+nlohmann::json ToJson(const VariantInfo& info) {
+  return {{"description", info.description},
+          {"precision", info.precision},
+          {"accuracy", info.accuracy},
+          {"opencl", info.opencl}};
+}
+
+nlohmann::json ToJson(const TypeInfo& info) {
+  Json variants = Json::object();
+  for (const auto& [name, v] : info.variants) variants[name] = ToJson(v);
+  Json skeleton = Json::array();
+  for (const auto& [a, b] : info.skeleton) skeleton.push_back({a, b});
+  return {{"keypoint_names", info.keypoint_names},
+          {"skeleton", std::move(skeleton)},
+          {"labels", info.labels},
+          {"variants", std::move(variants)}};
+}
+
+nlohmann::json ToJson(const NodeReport& report) {
+  Json devices = Json::array();
+  for (const DeviceReport& d : report.devices) {
+    Json models = Json::array();
+    for (const VariantKey& m : d.models) models.push_back(m.ToString());
+    Json service = Json::object();
+    for (const auto& [key, ms] : d.service_ms) service[key.ToString()] = ms;
+    devices.push_back({{"id", d.id},
+                       {"kind", KindName(d.kind)},
+                       {"name", d.name},
+                       {"emulated", d.emulated},
+                       {"slots", d.slots},
+                       {"warm", d.warm},
+                       {"models", std::move(models)},
+                       {"service_ms", std::move(service)},
+                       {"queue_depth", d.queue_depth},
+                       {"allocated", d.allocated}});
+  }
+  Json out = {{"node", report.node},
+              {"url", report.url},
+              {"ready", report.ready},
+              {"devices", std::move(devices)}};
+  if (report.model_info) {
+    Json info = Json::object();
+    for (const auto& [type, t] : *report.model_info) info[type] = ToJson(t);
+    out["model_info"] = std::move(info);
+  }
+  return out;
+}
+
+absl::StatusOr<NodeReport> ParseNodeReport(const nlohmann::json& json) {
+  if (!json.is_object()) return Malformed("the report", "must be a JSON object");
+  NodeReport out;
+  RETURN_IF_ERROR(Read(json, "node", "the report", out.node));
+  RETURN_IF_ERROR(Read(json, "url", "the report", out.url));
+  if (out.node.empty() || out.url.empty()) {
+    return absl::InvalidArgumentError(
+        "a heartbeat needs \"node\" and \"url\" strings and a \"devices\" array");
+  }
+  RETURN_IF_ERROR(Read(json, "ready", "the report", out.ready));
+  auto devices = json.find("devices");
+  if (devices == json.end() || !devices->is_array()) {
+    return absl::InvalidArgumentError(
+        "a heartbeat needs \"node\" and \"url\" strings and a \"devices\" array");
+  }
+  for (size_t i = 0; i < devices->size(); ++i) {
+    ASSIGN_OR_RETURN(DeviceReport d, ParseDevice((*devices)[i], i));
+    for (const DeviceReport& seen : out.devices) {
+      if (seen.id == d.id) return Malformed("devices", absl::StrCat("repeat the id \"", d.id, "\""));
+    }
+    out.devices.push_back(std::move(d));
+  }
+  if (auto info = json.find("model_info"); info != json.end() && !info->is_null()) {
+    if (!info->is_object()) return Malformed("model_info", "must be an object");
+    std::map<std::string, TypeInfo> types;
+    for (const auto& [type, t] : info->items()) {
+      ASSIGN_OR_RETURN(types[type], ParseTypeInfo(type, t));
+    }
+    out.model_info = std::move(types);
+  }
+  return out;
+}
+
+absl::StatusOr<NodeReport> ParseNodeReportBody(std::string_view body) {
+  const Json json = Json::parse(body, nullptr, false);
+  if (json.is_discarded()) return absl::InvalidArgumentError("a heartbeat must be a JSON object");
+  return ParseNodeReport(json);
+}
+
+nlohmann::json ToJson(const HeartbeatReply& reply) {
+  return {{"ok", true}, {"send_model_info", reply.send_model_info}};
+}
+
+HeartbeatReply ParseHeartbeatReply(std::string_view body) {
+  const Json json = Json::parse(body, nullptr, false);
+  HeartbeatReply reply;
+  reply.send_model_info = !json.is_object() || !json.contains("send_model_info") ||
+                          !json["send_model_info"].is_boolean() ||
+                          json["send_model_info"].get<bool>();
+  return reply;
+}
+
+}  // namespace heteroaccel::cluster

@@ -1,0 +1,110 @@
+// The agent<->server contract: what an agent reports in its heartbeat
+// (POST /v1/cluster/heartbeat) and what the server answers. The agent builds a
+// NodeReport and writes it with ToJson; the server reads it with
+// ParseNodeReport, the one place heartbeat JSON is unpacked. Every field is
+// checked there; a malformed report is InvalidArgument naming the field.
+//
+// Wire format (JSON object):
+//   {"node": str, "url": str, "ready": bool,
+//    "devices": [{"id": str, "kind": "cpu|gpu|npu|fpga|other", "name": str,
+//                 "emulated": bool, "slots": int>=1, "warm": bool,
+//                 "models": ["type/variant", ...],     // a type's first is its default
+//                 "service_ms": {"type/variant": ms},   // measured mean per variant
+//                 "queue_depth": int, "allocated": int}],
+//    "model_info"?: {type: {"keypoint_names": [str], "skeleton": [[a, b]],
+//                           "labels": [str],
+//                           "variants": {variant: {"description", "precision",
+//                                                  "accuracy": str, "opencl": bool}}}}}
+// model_info is static: sent with the first heartbeat and whenever the server's
+// reply asks for it ({"ok": true, "send_model_info": bool}).
+//
+// Value types; pure functions, thread-safe.
+#pragma once
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/device_kind.h"
+
+namespace heteroaccel::cluster {
+
+// A model build of an inference type: "face/blazeface-front-128".
+struct VariantKey {
+  std::string type;
+  std::string variant;
+
+  std::string ToString() const;  // "type/variant"
+  // InvalidArgument unless the text is "type/variant" with both parts non-empty.
+  static absl::StatusOr<VariantKey> Parse(std::string_view text);
+  friend auto operator<=>(const VariantKey&, const VariantKey&) = default;
+};
+
+struct DeviceReport {
+  std::string id;
+  DeviceKind kind = DeviceKind::kOther;
+  std::string name;
+  bool emulated = false;
+  int slots = 1;
+  bool warm = false;
+  std::vector<VariantKey> models;  // loaded, in the agent's catalog order
+  std::map<VariantKey, double> service_ms;
+  int queue_depth = 0;
+  int allocated = 0;
+};
+
+struct VariantInfo {
+  std::string description;
+  std::string precision;
+  std::string accuracy;
+  bool opencl = true;
+};
+
+// What clients need to read one inference type's outputs.
+struct TypeInfo {
+  std::vector<std::string> keypoint_names;
+  std::vector<std::pair<int, int>> skeleton;
+  std::vector<std::string> labels;
+  std::map<std::string, VariantInfo> variants;
+};
+
+struct NodeReport {
+  std::string node;
+  std::string url;  // how the server reaches the agent: "http://host:port"
+  bool ready = false;
+  std::vector<DeviceReport> devices;
+  std::optional<std::map<std::string, TypeInfo>> model_info;
+};
+
+// Headers of the forwarded request path. The server names the device the
+// request was bound to and what it knows of the request so far; the agent
+// writes the last two into the answer's parameters (v2) or served_by (v1) as
+// "server_queue_ms" and "attempts", so the server never rewrites an answer,
+// and reports the device's own compute time in a response header, which the
+// server learns service times from.
+inline constexpr std::string_view kDeviceHeader = "X-HeteroAccel-Device";
+inline constexpr std::string_view kServerQueueMsHeader = "X-HeteroAccel-Server-Queue-Ms";
+inline constexpr std::string_view kAttemptHeader = "X-HeteroAccel-Attempt";
+inline constexpr std::string_view kComputeMsHeader = "X-HeteroAccel-Compute-Ms";
+
+struct HeartbeatReply {
+  bool send_model_info = false;
+};
+
+nlohmann::json ToJson(const NodeReport& report);
+nlohmann::json ToJson(const TypeInfo& info);
+nlohmann::json ToJson(const VariantInfo& info);
+absl::StatusOr<NodeReport> ParseNodeReport(const nlohmann::json& json);
+// The body as sent; InvalidArgument for text that is not JSON.
+absl::StatusOr<NodeReport> ParseNodeReportBody(std::string_view body);
+
+nlohmann::json ToJson(const HeartbeatReply& reply);
+// A reply that is not the expected object asks for the model info (safe default).
+HeartbeatReply ParseHeartbeatReply(std::string_view body);
+
+}  // namespace heteroaccel::cluster
