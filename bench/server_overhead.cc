@@ -7,13 +7,25 @@
 //   1. open loop at --rate req/s straight to the agent: latency p50/p99;
 //   2. the same load through the server: latency p50/p99, and the difference;
 //   3. closed loop through the server with many connections: routed req/s.
+//   4. the two front doors on the same request through the same server: a
+//      closed loop of --streams callers over gRPC, then over HTTP (v2 binary):
+//      req/s and p50 of each, and their ratio.
 // Targets (issue 3): added p50 <= 0.150 ms, added p99 <= 1 ms at 1,000 req/s;
-// >= 10,000 req/s routed on a 2-core machine.
+// >= 10,000 req/s routed on a 2-core machine. Issue 10: gRPC through the
+// server costs no more than HTTP through the server.
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <opencv2/imgcodecs.hpp>
 
+#include <algorithm>
+#include <atomic>
+#include <functional>
+#include <mutex>
+#include <thread>
+
+#include "client/infer_client.h"
+#include "grpc/client.h"
 #include "loadgen/bench.h"
 #include "testing/subprocess.h"
 
@@ -45,7 +57,73 @@ loadgen::BenchReport Bench(const std::string& url, const std::string& images, in
   return *r;
 }
 
-int Run(double rate, double seconds, int connections, bool json) {
+struct DoorReport {
+  double rps = 0;
+  double p50_ms = 0;
+  int errors = 0;
+};
+
+// `streams` callers, each sending one request after another for `seconds`
+// (after a one-second warm-up); `call` sends one and says whether it worked.
+DoorReport ClosedLoop(int streams, double seconds,
+                      const std::function<std::function<bool()>()>& make_caller) {
+  std::mutex mu;
+  std::vector<double> latencies_ms;
+  std::atomic<int> errors{0};
+  std::vector<std::thread> threads;
+  const auto start = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+  const auto end = start + std::chrono::duration<double>(seconds);
+  for (int i = 0; i < streams; ++i) {
+    threads.emplace_back([&] {
+      std::function<bool()> call = make_caller();
+      std::vector<double> mine;
+      while (true) {
+        const auto t0 = std::chrono::steady_clock::now();
+        if (t0 >= end) break;
+        const bool ok = call();
+        const auto t1 = std::chrono::steady_clock::now();
+        if (t0 < start) continue;
+        if (!ok) ++errors;
+        mine.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+      }
+      std::lock_guard<std::mutex> lock(mu);
+      latencies_ms.insert(latencies_ms.end(), mine.begin(), mine.end());
+    });
+  }
+  for (auto& t : threads) t.join();
+  DoorReport r;
+  r.errors = errors;
+  r.rps = static_cast<double>(latencies_ms.size()) / seconds;
+  if (!latencies_ms.empty()) {
+    std::nth_element(latencies_ms.begin(), latencies_ms.begin() + latencies_ms.size() / 2,
+                     latencies_ms.end());
+    r.p50_ms = latencies_ms[latencies_ms.size() / 2];
+  }
+  return r;
+}
+
+std::pair<DoorReport, DoorReport> CompareFrontDoors(const std::string& http_url,
+                                                    const std::string& grpc_target,
+                                                    const std::string& image, int streams,
+                                                    double seconds) {
+  const DoorReport grpc = ClosedLoop(streams, seconds, [&]() -> std::function<bool()> {
+    auto client = std::shared_ptr<grpcfront::GrpcClient>(*grpcfront::GrpcClient::Create(grpc_target));
+    return [client, &image] {
+      protocol::InferRequest request;
+      request.inputs.push_back(protocol::Tensor::FromBytes("image", {image}));
+      return client->Infer("face", "", request).ok();
+    };
+  });
+  const DoorReport http = ClosedLoop(streams, seconds, [&]() -> std::function<bool()> {
+    auto client = std::shared_ptr<client::InferClient>(*client::InferClient::Create(http_url));
+    return [client, &image] {
+      return client->Infer({"face", "", "", client::Protocol::kV2Binary}, image).ok();
+    };
+  });
+  return {grpc, http};
+}
+
+int Run(double rate, double seconds, int connections, int streams, bool json) {
   const std::string dir = std::filesystem::temp_directory_path() / "heteroaccel_server_overhead";
   std::filesystem::create_directories(dir + "/images");
   cv::imwrite(dir + "/images/frame.png", cv::Mat(64, 64, CV_8UC3, cv::Scalar(90, 120, 150)));
@@ -57,14 +135,20 @@ devices:
 )";
   const std::string binary = testing::HeteroaccelBinary();
   auto server = *testing::Subprocess::Start(
-      {binary, "server", "--listen", "127.0.0.1:0", "--queue-capacity", "4096"});
+      {binary, "server", "--listen", "127.0.0.1:0", "--grpc-listen", "127.0.0.1:0",
+       "--queue-capacity", "4096"});
   const std::string server_url = UrlOf(*server);
+  std::string grpc_target;
+  if (auto line = server->WaitForLine("gRPC (inference.GRPCInferenceService) on ",
+                                      std::chrono::seconds(10))) {
+    grpc_target = line->substr(line->rfind(' ') + 1);
+  }
   auto agent = *testing::Subprocess::Start({binary, "agent", "--listen", "127.0.0.1:0", "--config",
                                             dir + "/agent.yaml", "--models", "face", "--models-dir",
                                             testing::ModelsDir(), "--server", server_url,
                                             "--queue-capacity", "4096"});
   const std::string agent_url = UrlOf(*agent);
-  if (server_url.empty() || agent_url.empty() ||
+  if (server_url.empty() || agent_url.empty() || grpc_target.empty() ||
       !agent->WaitForLine("ready", std::chrono::minutes(2))) {
     std::fprintf(stderr, "start-up failed\n%s\n%s", server->Output().c_str(),
                  agent->Output().c_str());
@@ -76,6 +160,12 @@ devices:
       Bench(server_url, dir + "/images", connections, std::nullopt, seconds);
   const loadgen::BenchReport max_direct =
       Bench(agent_url, dir + "/images", connections, std::nullopt, seconds);
+  std::string frame;
+  {
+    std::ifstream in(dir + "/images/frame.png", std::ios::binary);
+    frame.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  const auto [grpc, http] = CompareFrontDoors(server_url, grpc_target, frame, streams, seconds);
   nlohmann::json out = {
       {"rate_rps", rate},
       {"direct_ms", {{"p50", direct.latency.p50}, {"p99", direct.latency.p99}}},
@@ -86,7 +176,13 @@ devices:
       {"errors", {{"direct", direct.errors}, {"via_server", routed.errors}, {"max", max.errors}}},
       {"max_routed_rps", max.throughput_rps},
       {"max_direct_rps", max_direct.throughput_rps},
-      {"connections", connections}};
+      {"connections", connections},
+      {"front_doors",
+       {{"streams", streams},
+        {"grpc", {{"rps", grpc.rps}, {"p50_ms", grpc.p50_ms}, {"errors", grpc.errors}}},
+        {"http_v2_binary", {{"rps", http.rps}, {"p50_ms", http.p50_ms}, {"errors", http.errors}}},
+        {"grpc_over_http_rps", http.rps > 0 ? grpc.rps / http.rps : 0.0},
+        {"grpc_over_http_p50", http.p50_ms > 0 ? grpc.p50_ms / http.p50_ms : 0.0}}}};
   if (json) {
     std::printf("%s\n", out.dump(2).c_str());
   } else {
@@ -99,6 +195,13 @@ devices:
                 routed.latency.p50 - direct.latency.p50, routed.latency.p99 - direct.latency.p99);
     std::printf("closed loop, %d connections: %.0f req/s routed (agent alone: %.0f req/s)\n",
                 connections, max.throughput_rps, max_direct.throughput_rps);
+    std::printf("front doors, %d streams closed loop through the server:\n", streams);
+    std::printf("  gRPC              %.0f req/s  p50 %.3f ms  (%d errors)\n", grpc.rps,
+                grpc.p50_ms, grpc.errors);
+    std::printf("  HTTP v2 binary    %.0f req/s  p50 %.3f ms  (%d errors)\n", http.rps,
+                http.p50_ms, http.errors);
+    std::printf("  gRPC / HTTP       req/s x%.2f  p50 x%.2f\n", grpc.rps / http.rps,
+                grpc.p50_ms / http.p50_ms);
   }
   return 0;
 }
@@ -108,7 +211,7 @@ devices:
 
 int main(int argc, char** argv) {
   double rate = 1000, seconds = 10;
-  int connections = 32;
+  int connections = 32, streams = 8;
   bool json = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -121,11 +224,14 @@ int main(int argc, char** argv) {
       seconds = std::stod(next());
     else if (a == "--connections")
       connections = std::stoi(next());
+    else if (a == "--streams")
+      streams = std::stoi(next());
     else {
       std::fprintf(stderr,
-                   "usage: server_overhead [--rate R] [--seconds S] [--connections N] [--json]\n");
+                   "usage: server_overhead [--rate R] [--seconds S] [--connections N] [--streams N] "
+                   "[--json]\n");
       return 2;
     }
   }
-  return heteroaccel::Run(rate, seconds, connections, json);
+  return heteroaccel::Run(rate, seconds, connections, streams, json);
 }

@@ -7,6 +7,7 @@
 #include <map>
 
 #include "absl/strings/str_cat.h"
+#include "cluster/contract.h"
 #include "server/handlers.h"
 
 namespace heteroaccel::server {
@@ -31,10 +32,11 @@ void AddClusterRoutes(http::Router& router, ServerContext& context) {
   router.Add("POST", "/v1/cluster/heartbeat",
              [&context](http::Request&& request, const http::PathParams&, http::Responder r) {
                if (!Authorized(context, request)) return r(Unauthorized());
-               auto json = nlohmann::json::parse(request.body, nullptr, false);
-               absl::StatusOr<bool> need_model_info = context.dispatcher.Heartbeat(std::move(json));
-               if (!need_model_info.ok()) return r(ServerErrorResponse(need_model_info.status()));
-               r(httpapi::JsonResponse({{"ok", true}, {"send_model_info", *need_model_info}}));
+               auto report = cluster::ParseNodeReportBody(request.body);
+               if (!report.ok()) return r(ServerErrorResponse(report.status()));
+               auto reply = context.dispatcher.Heartbeat(*std::move(report));
+               if (!reply.ok()) return r(ServerErrorResponse(reply.status()));
+               r(httpapi::JsonResponse(cluster::ToJson(*reply)));
              });
   router.Add("GET", "/v1/cluster",
              [&context](http::Request&&, const http::PathParams&, http::Responder r) {

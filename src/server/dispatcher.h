@@ -1,75 +1,79 @@
-// Dispatcher: the server's core. Requests wait here, in the scheduler's bounded
-// per-type queues, and are bound late to the (node, device, variant) the policy
-// picks; a Forwarder per device sends them to that device's agent. Agents'
-// heartbeats build the cluster view; a node whose heartbeats stop for
-// node_timeout is marked down, and requests it held are retried on other devices.
-// Every request ends in exactly one answer: the agent's result, or an error
-// (429 queues full, 404 unknown type, 503 when no device could serve it after
-// max_attempts, 504 past its deadline).
+// Dispatcher: the server's core, and a thin one. It joins four parts that each
+// do one job and are tested alone:
+//   - ClusterView     membership, heartbeats, the registry (cluster_view.h);
+//   - Scheduler       queues and late binding to (node, device, variant)
+//                     (scheduler/scheduler.h);
+//   - RequestTracker  each request's attempts, retries, pins and give-up
+//                     (request_tracker.h);
+//   - AgentChannel    the path to the agents (agent_channel.h; HTTP in
+//                     production, a fake in tests).
 //
-// Owns the scheduler, forwarders and the watchdog thread. Thread-safe; one mutex
-// guards the scheduler and the cluster view, and is never held during I/O or
-// while answering.
+// Lifecycle of a request:
+//   Step 1  Submit: tracked and queued (429 when the type's queue is full, 404
+//           for a type no device runs, 503 before any agent registered).
+//   Step 2  Pump: the scheduler binds what can run now; each binding is an
+//           AgentCall sent on the channel.
+//   Step 3  OnReply: an answer (or the request's own error) ends it; a busy
+//           device or a failure on that device re-queues the same request
+//           (pins, priority and deadline kept) until max_attempts, then it ends
+//           with the last error; a re-queue the queue cannot take ends it at
+//           once (429 + Retry-After). Only an unreachable agent or missed
+//           heartbeats mark a node down; the requests it held are re-queued.
+//   Step 4  Tick (the watchdog, or a test): nodes silent past node_timeout go
+//           down; requests past their deadline end with 504.
+//   Step 5  Every request ends exactly once, through RequestTracker::Finish.
+//
+// Time comes from the injected Clock. Thread-safe: one mutex guards the four
+// parts and is never held while calling the channel or answering.
 #pragma once
 
 #include <chrono>
-#include <functional>
 #include <map>
 #include <memory>
-#include <optional>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
-#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "cluster/contract.h"
 #include "common/clock.h"
-#include "http/message.h"
 #include "metrics/metrics.h"
-#include "nlohmann/json.hpp"
-#include "scheduler/scheduler.h"
+#include "server/agent_channel.h"
 #include "server/config.h"
+#include "server/request.h"
 
 namespace heteroaccel::server {
 
-struct InferWork {
-  std::string model;
-  bool v1 = false;
-  std::shared_ptr<const std::string> body;
-  std::optional<size_t> header_length;
-  std::string content_type;
-  int priority = 0;
-  std::optional<std::chrono::milliseconds> timeout;
-  std::string pinned_device;  // "node/device"
-  std::string pinned_kind;
-};
-
 class Dispatcher {
  public:
-  using Done = std::function<void(http::Response)>;
-
-  Dispatcher(const ServerConfig& config, metrics::Registry& registry, Clock& clock);
+  // `channel` is not owned and must outlive the dispatcher; the dispatcher
+  // sets its reply callback and stops it in Stop().
+  Dispatcher(const ServerConfig& config, metrics::Registry& registry, Clock& clock,
+             AgentChannel& channel);
   ~Dispatcher();
 
+  // Starts the watchdog thread that calls Tick. Without it (tests), call Tick.
   void Start();
+  // Stops the watchdog and the channel; every request still open is answered
+  // 503. Idempotent.
   void Stop();
 
-  void Submit(InferWork work, Done done);
-  // An agent's state (agent/registration.h); InvalidArgument for a malformed
-  // one. The static "model_info" may be left out once the server has it:
-  // returns true while the server holds none for this node (after its own
-  // restart, or a new agent address), asking the agent to send it again.
-  absl::StatusOr<bool> Heartbeat(nlohmann::json state);
+  void Submit(InferWork work, InferDone done);
+  // An agent's heartbeat. The reply asks for the models' description while the
+  // server holds none for the node (after its own restart, or a new agent).
+  absl::StatusOr<cluster::HeartbeatReply> Heartbeat(cluster::NodeReport report);
+  void Tick();
 
   bool Ready() const;  // some node is up
   bool CanRun(const std::string& model) const;
+  std::vector<std::string> Models() const;
   nlohmann::json ClusterJson() const;
-  // GET /v1/registry/variants: each loaded variant's description, tested
-  // accuracy and measured service time per device kind.
   nlohmann::json VariantsJson() const;
   nlohmann::json ModelJson(const std::string& model) const;  // devices and variants serving it
-  std::vector<std::string> Models() const;
   nlohmann::json RegistryJson() const;
   absl::Status SetRegistry(std::map<std::string, InferenceType> registry);
   double IdealThroughput(const std::map<std::string, double>& mix) const;
+  size_t open_requests() const;  // accepted and not yet answered
 
   class Impl;
 

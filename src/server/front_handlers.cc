@@ -1,35 +1,34 @@
 // Front door: /v2/health/*, /v2, /v2/models/{m}[/ready], POST .../infer,
 // POST /v1/infer/{m}, /metrics. Requests are validated here, with the same
 // messages as the agent, before they wait for a device.
-#include <charconv>
-
 #include "absl/strings/str_cat.h"
 #include "api/detections_codec.h"
 #include "protocol/errors.h"
 #include "protocol/inference.h"
 #include "protocol/metadata.h"
 #include "server/handlers.h"
+#include "server/hints.h"
 
 namespace heteroaccel::server {
 namespace {
 
-// Scheduling hints shared by both protocols: priority, timeout_ms, device
-// ("node/device"), device_kind.
-absl::Status ApplyHints(const nlohmann::json& p, InferWork& work) {
-  try {
-    if (p.contains("priority")) work.priority = p["priority"].get<int>();
-    if (p.contains("timeout_ms")) {
-      const int64_t ms = p["timeout_ms"].get<int64_t>();
-      if (ms <= 0) return absl::InvalidArgumentError("timeout_ms must be positive");
-      work.timeout = std::chrono::milliseconds(ms);
-    }
-    if (p.contains("device")) work.pinned_device = p["device"].get<std::string>();
-    if (p.contains("device_kind")) work.pinned_kind = p["device_kind"].get<std::string>();
-  } catch (const nlohmann::json::exception&) {
-    return absl::InvalidArgumentError(
-        "parameters: priority and timeout_ms must be integers, device and device_kind strings");
+// The core's result as the HTTP answer: the agent's answer as it sent it, or
+// the error with its code (and Retry-After where it applies).
+http::Response ToHttp(InferResult result) {
+  if (!result.status.ok()) return ServerErrorResponse(result.status);
+  http::Response r{200, std::move(result.content_type), {}, std::move(result.body)};
+  if (r.content_type.empty()) r.content_type = "application/json";
+  if (result.header_length) {
+    r.headers.emplace_back("Inference-Header-Content-Length",
+                           std::to_string(*result.header_length));
   }
-  return absl::OkStatus();
+  return r;
+}
+
+void Submit(ServerContext& context, InferWork work, http::Responder respond) {
+  context.dispatcher.Submit(std::move(work), [respond = std::move(respond)](InferResult result) {
+    respond(ToHttp(std::move(result)));
+  });
 }
 
 void InferV2(ServerContext& context, http::Request&& request, const http::PathParams& params,
@@ -49,13 +48,13 @@ void InferV2(ServerContext& context, http::Request&& request, const http::PathPa
     return respond(ServerErrorResponse(
         absl::InvalidArgumentError("the request has no inputs; send one input named 'image'")));
   }
-  if (absl::Status s = ApplyHints(parsed->parameters, work); !s.ok()) {
-    return respond(ServerErrorResponse(s));
-  }
+  auto hints = ParseHints(parsed->parameters);
+  if (!hints.ok()) return respond(ServerErrorResponse(hints.status()));
+  work.hints = *std::move(hints);
   work.content_type = std::string(request.Header("content-type"));
   if (work.content_type.empty()) work.content_type = "application/json";
   work.body = std::make_shared<const std::string>(std::move(request.body));
-  context.dispatcher.Submit(std::move(work), std::move(respond));
+  Submit(context, std::move(work), std::move(respond));
 }
 
 void InferV1(ServerContext& context, http::Request&& request, const http::PathParams& params,
@@ -70,25 +69,12 @@ void InferV1(ServerContext& context, http::Request&& request, const http::PathPa
   if (request.body.empty()) {
     return respond(ServerErrorResponse(absl::InvalidArgumentError("image is empty")));
   }
-  nlohmann::json hints = nlohmann::json::object();
-  for (const char* key : {"device", "device_kind"}) {
-    if (std::string v = httpapi::QueryValue(request.query, key); !v.empty()) hints[key] = v;
-  }
-  for (const char* key : {"priority", "timeout_ms"}) {
-    if (std::string v = httpapi::QueryValue(request.query, key); !v.empty()) {
-      int64_t n = 0;
-      auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-      if (ec != std::errc() || end != v.data() + v.size()) {
-        return respond(ServerErrorResponse(
-            absl::InvalidArgumentError(absl::StrCat(key, " must be an integer"))));
-      }
-      hints[key] = n;
-    }
-  }
-  if (absl::Status s = ApplyHints(hints, work); !s.ok()) return respond(ServerErrorResponse(s));
+  auto hints = ParseQueryHints(request.query);
+  if (!hints.ok()) return respond(ServerErrorResponse(hints.status()));
+  work.hints = *std::move(hints);
   work.content_type = type.empty() ? "application/octet-stream" : std::string(type);
   work.body = std::make_shared<const std::string>(std::move(request.body));
-  context.dispatcher.Submit(std::move(work), std::move(respond));
+  Submit(context, std::move(work), std::move(respond));
 }
 
 }  // namespace

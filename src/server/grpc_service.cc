@@ -5,6 +5,7 @@
 #include "protocol/errors.h"
 #include "protocol/inference.h"
 #include "protocol/metadata.h"
+#include "server/hints.h"
 
 namespace heteroaccel::server {
 
@@ -40,30 +41,22 @@ void GrpcService::Infer(const std::string& model, const std::string& version,
     return done(absl::InvalidArgumentError(
         "the server picks the variant for each device; send the request without a version"));
   }
+  auto hints = ParseHints(request.parameters);
+  if (!hints.ok()) return done(hints.status());
   InferWork work;
   work.model = model;
-  const nlohmann::json& p = request.parameters;
-  if (p.contains("priority") && p["priority"].is_number_integer()) work.priority = p["priority"];
-  if (p.contains("timeout_ms") && p["timeout_ms"].is_number_integer() &&
-      p["timeout_ms"].get<int64_t>() > 0) {
-    work.timeout = std::chrono::milliseconds(p["timeout_ms"].get<int64_t>());
-  }
-  if (p.contains("device") && p["device"].is_string()) work.pinned_device = p["device"];
-  if (p.contains("device_kind") && p["device_kind"].is_string())
-    work.pinned_kind = p["device_kind"];
+  work.hints = *std::move(hints);
   // The agent answers in binary, which converts to the gRPC raw contents as is.
   request.binary_output_default = true;
   protocol::EncodedBody body = protocol::EncodeInferRequest(request, true);
   work.header_length = body.json_header_length;
   work.content_type = body.content_type;
   work.body = std::make_shared<const std::string>(std::move(body.body));
-  dispatcher_.Submit(std::move(work), [done = std::move(done)](http::Response r) {
-    if (r.status != 200) return done(protocol::StatusFromHttp(r.status, r.body));
-    std::optional<size_t> header_length;
-    for (const auto& [name, value] : r.headers) {
-      if (name == "Inference-Header-Content-Length") header_length = std::stoul(value);
-    }
-    done(protocol::ParseInferResponse(r.body, header_length));
+  // The core's typed result: the agent's binary answer converts to the gRPC
+  // raw contents as is; an error keeps its code.
+  dispatcher_.Submit(std::move(work), [done = std::move(done)](InferResult result) {
+    if (!result.status.ok()) return done(std::move(result.status));
+    done(protocol::ParseInferResponse(result.body, result.header_length));
   });
 }
 

@@ -9,12 +9,14 @@
 #include "http/server.h"
 #include "server/grpc_service.h"
 #include "server/handlers.h"
+#include "server/http_agent_channel.h"
 
 namespace heteroaccel::server {
 
 struct Server::State {
   ServerConfig config;
   std::unique_ptr<metrics::Registry> registry;
+  std::unique_ptr<HttpAgentChannel> channel;  // outlives the dispatcher
   std::unique_ptr<Dispatcher> dispatcher;
   std::unique_ptr<ServerContext> context;
   std::unique_ptr<http::Server> http;
@@ -48,7 +50,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerConfig& confi
   state->registry->AddGauge("heteroaccel_build_info", "Version of this binary", {"version", "role"})
       .WithLabels({HETEROACCEL_VERSION, "server"})
       .Set(1);
-  state->dispatcher = std::make_unique<Dispatcher>(config, *state->registry, SystemClock());
+  state->channel = std::make_unique<HttpAgentChannel>(
+      std::chrono::milliseconds(config.forward_timeout_ms));
+  state->dispatcher =
+      std::make_unique<Dispatcher>(config, *state->registry, SystemClock(), *state->channel);
   state->context.reset(
       new ServerContext{*state->dispatcher, *state->registry, config.cluster_token});
   http::Router router;
@@ -58,12 +63,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerConfig& confi
   ASSIGN_OR_RETURN(std::tie(options.host, options.port), ParseListen(config.listen));
   options.max_body_bytes = config.max_body_bytes;
   options.io_threads = config.io_threads;
-  options.error_responder = [](int status, std::string message) {
-    http::Response r;
-    r.status = status;
-    r.body = nlohmann::json({{"error", message}}).dump();
-    return r;
-  };
+  options.max_connections = config.max_connections;
+  options.header_timeout = std::chrono::milliseconds(config.header_timeout_ms);
+  options.keepalive_timeout = std::chrono::milliseconds(config.keepalive_timeout_ms);
+  options.max_inflight_body_bytes = config.max_inflight_body_bytes;
   ASSIGN_OR_RETURN(state->http, http::Server::Create(options, std::move(router)));
   if (!config.grpc_listen.empty()) {
     state->grpc_service = std::make_unique<GrpcService>(*state->dispatcher);

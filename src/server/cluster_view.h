@@ -1,0 +1,82 @@
+// ClusterView: the server's picture of the cluster, built from the agents'
+// heartbeats (cluster/contract.h): which nodes exist and are up, their
+// devices, which variant serves each inference type on each device (the
+// registry's choice for the device's kind), and the models' descriptions.
+//
+// It decides nothing about requests. ApplyHeartbeat returns what changed, and
+// the dispatcher applies that to the scheduler and the agent channel; the JSON
+// views read the scheduler for live figures (in flight, estimates).
+//
+// Thread-safety: none; the dispatcher serialises calls.
+#pragma once
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "cluster/contract.h"
+#include "common/clock.h"
+#include "scheduler/scheduler.h"
+#include "server/config.h"
+
+namespace heteroaccel::server {
+
+class ClusterView {
+ public:
+  explicit ClusterView(std::map<std::string, InferenceType> registry);
+
+  struct HeartbeatChanges {
+    std::string url;
+    bool url_changed = false;  // a new agent at this node (restart): reset its paths
+    bool came_up = false;      // the node was down or unknown
+    std::vector<scheduler::DeviceInfo> devices;   // every device it reports, to upsert
+    std::vector<scheduler::DeviceKey> removed;    // devices it no longer reports
+    bool need_model_info = false;                 // the reply asks for the descriptions
+  };
+  HeartbeatChanges ApplyHeartbeat(cluster::NodeReport report, Clock::TimePoint now);
+
+  // Up nodes silent for longer than `timeout`.
+  std::vector<std::string> Silent(Clock::TimePoint now, std::chrono::milliseconds timeout) const;
+  // Marks a node down; false if it was not up.
+  bool MarkDown(const std::string& node);
+
+  bool AnyUp() const;
+  bool empty() const { return nodes_.empty(); }
+  bool CanRun(const std::string& model) const;
+  std::vector<std::string> Models() const;
+  const scheduler::DeviceInfo* device(const scheduler::DeviceKey& key) const;
+  std::pair<int, int> UpDownCounts() const;
+
+  // GET /v1/cluster.
+  nlohmann::json ClusterJson(const scheduler::Scheduler& scheduler, Clock::TimePoint now) const;
+  // The devices and variants serving a model, and its description.
+  nlohmann::json ModelJson(const std::string& model, const scheduler::Scheduler& scheduler) const;
+  // GET /v1/registry/variants: each loaded variant's description, tested
+  // accuracy and measured service time per device kind (median over devices;
+  // emulated devices counted apart as "KIND (emulated)").
+  nlohmann::json VariantsJson() const;
+
+  const std::map<std::string, InferenceType>& registry() const { return registry_; }
+  // Takes effect as each node's next heartbeat re-derives its devices' variants.
+  void SetRegistry(std::map<std::string, InferenceType> registry);
+
+ private:
+  struct Node {
+    std::string url;
+    Clock::TimePoint last_seen;
+    bool up = false;
+    std::vector<cluster::DeviceReport> devices;  // as last reported
+    std::optional<std::map<std::string, cluster::TypeInfo>> model_info;
+  };
+
+  scheduler::DeviceInfo DeviceFromReport(const std::string& node,
+                                         const cluster::DeviceReport& d) const;
+
+  std::map<std::string, InferenceType> registry_;
+  std::map<std::string, Node> nodes_;
+  std::map<scheduler::DeviceKey, scheduler::DeviceInfo> devices_;
+};
+
+}  // namespace heteroaccel::server

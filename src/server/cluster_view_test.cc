@@ -1,0 +1,63 @@
+#include "server/cluster_view.h"
+
+#include <gtest/gtest.h>
+
+#include "common/fake_clock.h"
+
+namespace heteroaccel::server {
+namespace {
+
+cluster::NodeReport Report(const std::string& url, std::vector<std::string> ids) {
+  cluster::NodeReport r;
+  r.node = "n1";
+  r.url = url;
+  for (const std::string& id : ids) {
+    cluster::DeviceReport d;
+    d.id = id;
+    d.kind = id.rfind("gpu", 0) == 0 ? DeviceKind::kGpu : DeviceKind::kCpu;
+    d.models = {{"face", "front"}, {"face", "back"}, {"object", "ssd"}};
+    d.service_ms[{"face", "back"}] = 12;
+    r.devices.push_back(d);
+  }
+  r.model_info = std::map<std::string, cluster::TypeInfo>{{"face", {}}};
+  return r;
+}
+
+TEST(ClusterViewTest, RegistryPicksTheVariantPerKindElseTheAgentsDefault) {
+  std::map<std::string, InferenceType> registry;
+  registry["face"].variants = {{"gpu", "back"}};
+  ClusterView view(registry);
+  FakeClock clock;
+  auto changes = view.ApplyHeartbeat(Report("http://a", {"cpu0", "gpu0"}), clock.Now());
+  ASSERT_EQ(changes.devices.size(), 2u);
+  const auto& cpu = changes.devices[0];
+  const auto& gpu = changes.devices[1];
+  EXPECT_EQ(cpu.variants.count("face"), 0u);  // the registry lists no cpu variant
+  EXPECT_EQ(gpu.variants.at("face"), "back");
+  EXPECT_EQ(gpu.reported_service.at("face"), std::chrono::milliseconds(12));
+  EXPECT_EQ(cpu.variants.at("object"), "ssd");  // not in the registry: the default
+  EXPECT_TRUE(changes.came_up);
+  EXPECT_FALSE(changes.need_model_info);
+}
+
+TEST(ClusterViewTest, ReportsRemovedDevicesRestartsAndSilence) {
+  ClusterView view({});
+  FakeClock clock;
+  view.ApplyHeartbeat(Report("http://a", {"cpu0", "gpu0"}), clock.Now());
+  cluster::NodeReport again = Report("http://b", {"cpu0"});
+  again.model_info.reset();
+  auto changes = view.ApplyHeartbeat(again, clock.Now());
+  EXPECT_TRUE(changes.url_changed);
+  EXPECT_TRUE(changes.need_model_info);  // a new agent describes its models afresh
+  ASSERT_EQ(changes.removed.size(), 1u);
+  EXPECT_EQ(changes.removed[0].device, "gpu0");
+  clock.Advance(std::chrono::seconds(2));
+  EXPECT_EQ(view.Silent(clock.Now(), std::chrono::seconds(1)), std::vector<std::string>{"n1"});
+  EXPECT_TRUE(view.MarkDown("n1"));
+  EXPECT_FALSE(view.MarkDown("n1"));
+  EXPECT_FALSE(view.AnyUp());
+  EXPECT_FALSE(view.CanRun("face"));
+}
+
+}  // namespace
+}  // namespace heteroaccel::server

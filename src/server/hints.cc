@@ -1,0 +1,75 @@
+#include "server/hints.h"
+
+#include <charconv>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "common/device_kind.h"
+#include "httpapi/responses.h"
+
+namespace heteroaccel::server {
+namespace {
+
+absl::Status Bad(const char* key, const char* must) {
+  return absl::InvalidArgumentError(absl::StrCat("parameter '", key, "' must be ", must));
+}
+
+}  // namespace
+
+absl::StatusOr<Hints> ParseHints(const nlohmann::json& p) {
+  Hints hints;
+  if (p.is_null()) return hints;
+  if (!p.is_object()) return absl::InvalidArgumentError("parameters must be a JSON object");
+  if (auto it = p.find("priority"); it != p.end()) {
+    if (!it->is_number_integer() || it->get<int64_t>() < -1000000 || it->get<int64_t>() > 1000000) {
+      return Bad("priority", "an integer between -1000000 and 1000000");
+    }
+    hints.priority = it->get<int>();
+  }
+  if (auto it = p.find("timeout_ms"); it != p.end()) {
+    if (!it->is_number_integer() || it->get<int64_t>() <= 0 ||
+        it->get<int64_t>() > 24 * 3600 * 1000) {
+      return Bad("timeout_ms", "a positive integer of milliseconds (at most a day)");
+    }
+    hints.timeout = std::chrono::milliseconds(it->get<int64_t>());
+  }
+  if (auto it = p.find("device"); it != p.end()) {
+    const size_t slash = it->is_string() ? it->get_ref<const std::string&>().find('/') : 0;
+    if (!it->is_string() || slash == 0 || slash == std::string::npos ||
+        slash + 1 == it->get_ref<const std::string&>().size()) {
+      return Bad("device", "\"node/device\", as GET /v1/cluster lists them");
+    }
+    const std::string& s = it->get_ref<const std::string&>();
+    hints.device = scheduler::DeviceKey{s.substr(0, slash), s.substr(slash + 1)};
+  }
+  if (auto it = p.find("device_kind"); it != p.end()) {
+    if (!it->is_string()) return Bad("device_kind", "a string: cpu, gpu, npu, fpga or other");
+    auto kind = ParseKind(it->get<std::string>());
+    if (!kind.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("parameter 'device_kind': ", std::string(kind.status().message())));
+    }
+    hints.device_kind = std::string(KindName(*kind));
+  }
+  return hints;
+}
+
+absl::StatusOr<Hints> ParseQueryHints(std::string_view query) {
+  nlohmann::json p = nlohmann::json::object();
+  for (const char* key : {"device", "device_kind"}) {
+    if (std::string v = httpapi::QueryValue(query, key); !v.empty()) p[key] = v;
+  }
+  for (const char* key : {"priority", "timeout_ms"}) {
+    std::string v = httpapi::QueryValue(query, key);
+    if (v.empty()) continue;
+    int64_t n = 0;
+    auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+    if (ec != std::errc() || end != v.data() + v.size()) {
+      return absl::InvalidArgumentError(absl::StrCat("query '", key, "' must be an integer"));
+    }
+    p[key] = n;
+  }
+  return ParseHints(p);
+}
+
+}  // namespace heteroaccel::server

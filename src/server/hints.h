@@ -1,0 +1,23 @@
+// Scheduling hints: the one parser for what a client may ask of the scheduler,
+// used by every front door (v2 "parameters" over HTTP and gRPC, the /v1 query).
+//   priority     integer, higher first
+//   timeout_ms   integer > 0: answered 504 when no device can finish in time
+//   device       "node/device": run only there
+//   device_kind  cpu, gpu, npu, fpga or other: run only on that kind
+// Other keys are left alone (they belong to the model). Pure functions.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "server/request.h"
+
+namespace heteroaccel::server {
+
+// InvalidArgument naming the hint and what it must be.
+absl::StatusOr<Hints> ParseHints(const nlohmann::json& parameters);
+// The same hints from a query string ("priority=2&device_kind=gpu").
+absl::StatusOr<Hints> ParseQueryHints(std::string_view query);
+
+}  // namespace heteroaccel::server

@@ -1,0 +1,50 @@
+#include "server/hints.h"
+
+#include <gtest/gtest.h>
+
+namespace heteroaccel::server {
+namespace {
+
+TEST(HintsTest, ParsesEveryHint) {
+  auto h = ParseHints(nlohmann::json::parse(
+      R"({"priority":3,"timeout_ms":250,"device":"edge-1/gpu0","device_kind":"GPU","other":1})"));
+  ASSERT_TRUE(h.ok()) << h.status();
+  EXPECT_EQ(h->priority, 3);
+  EXPECT_EQ(h->timeout, std::chrono::milliseconds(250));
+  ASSERT_TRUE(h->device.has_value());
+  EXPECT_EQ(h->device->ToString(), "edge-1/gpu0");
+  EXPECT_EQ(h->device_kind, "gpu");
+}
+
+TEST(HintsTest, RejectsBadHintsNamingThem) {
+  const std::pair<const char*, const char*> cases[] = {
+      {R"({"priority":"high"})", "'priority'"},
+      {R"({"priority":1.5})", "'priority'"},
+      {R"({"timeout_ms":0})", "'timeout_ms'"},
+      {R"({"timeout_ms":-5})", "'timeout_ms'"},
+      {R"({"device":"gpu0"})", "'device'"},
+      {R"({"device":"/gpu0"})", "'device'"},
+      {R"({"device":7})", "'device'"},
+      {R"({"device_kind":"tpu"})", "'device_kind'"},
+      {R"([1,2])", "parameters"},
+  };
+  for (const auto& [body, name] : cases) {
+    auto h = ParseHints(nlohmann::json::parse(body));
+    ASSERT_FALSE(h.ok()) << body;
+    EXPECT_EQ(h.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_NE(h.status().message().find(name), std::string::npos) << h.status();
+  }
+}
+
+TEST(HintsTest, QueryHintsUseTheSameRules) {
+  auto h = ParseQueryHints("priority=2&timeout_ms=100&device_kind=npu");
+  ASSERT_TRUE(h.ok()) << h.status();
+  EXPECT_EQ(h->priority, 2);
+  EXPECT_EQ(h->device_kind, "npu");
+  EXPECT_FALSE(ParseQueryHints("timeout_ms=abc").ok());
+  EXPECT_FALSE(ParseQueryHints("timeout_ms=0").ok());
+  EXPECT_FALSE(ParseQueryHints("device=nodevice").ok());
+}
+
+}  // namespace
+}  // namespace heteroaccel::server
