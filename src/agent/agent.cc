@@ -69,26 +69,6 @@ void BindOpenCl(const AgentOptions& options, std::vector<devices::Device>& probe
   }
 }
 
-// "HOST:PORT" where PORT may be 0 (pick a free port); "[::1]:PORT" for IPv6.
-absl::StatusOr<std::pair<std::string, uint16_t>> ParseListenAddress(const std::string& listen) {
-  const size_t colon = listen.rfind(':');
-  const auto invalid = [&] {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--listen '", listen, "' is not HOST:PORT (e.g. 127.0.0.1:8001, 0.0.0.0:0)"));
-  };
-  if (colon == std::string::npos || colon == 0) return invalid();
-  std::string host = listen.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  unsigned port = 0;
-  const char* begin = listen.data() + colon + 1;
-  const char* end = listen.data() + listen.size();
-  auto [ptr, ec] = std::from_chars(begin, end, port);
-  if (begin == end || ec != std::errc() || ptr != end || port > 65535) return invalid();
-  return std::make_pair(host, static_cast<uint16_t>(port));
-}
-
 absl::StatusOr<std::vector<inference::ModelSpec>> SelectModels(
     const std::vector<std::string>& wanted) {
   const inference::Catalog& all = inference::Catalog::BuiltIn();
@@ -195,7 +175,7 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(const AgentOptions& flags) 
   AddNodeRoutes(router, *state->context);
   http::ServerOptions server_options;
   ASSIGN_OR_RETURN(std::tie(server_options.host, server_options.port),
-                   ParseListenAddress(options.listen));
+                   http::ParseListenAddress(options.listen));
   server_options.max_body_bytes = options.max_body_bytes;
   server_options.io_threads = options.io_threads;
   server_options.max_connections = options.max_connections;

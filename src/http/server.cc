@@ -9,6 +9,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <charconv>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
 
@@ -99,6 +100,29 @@ absl::Status Listen(tcp::acceptor& acceptor, const tcp::endpoint& endpoint) {
 }
 
 }  // namespace
+
+absl::StatusOr<std::pair<std::string, uint16_t>> ParseListenAddress(std::string_view listen) {
+  const auto invalid = [&] {
+    return absl::InvalidArgumentError(
+        "listen address '" + std::string(listen) +
+        "' is not HOST:PORT (e.g. 127.0.0.1:8000, 0.0.0.0:0, [::1]:8000)");
+  };
+  const size_t colon = listen.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) return invalid();
+  std::string_view host = listen.substr(0, colon);
+  if (host.front() == '[') {
+    if (host.size() < 3 || host.back() != ']') return invalid();
+    host = host.substr(1, host.size() - 2);
+  } else if (host.find(':') != std::string_view::npos) {
+    return invalid();  // IPv6 needs brackets
+  }
+  unsigned port = 0;
+  const char* begin = listen.data() + colon + 1;
+  const char* end = listen.data() + listen.size();
+  auto [ptr, ec] = std::from_chars(begin, end, port);
+  if (begin == end || ec != std::errc() || ptr != end || port > 65535) return invalid();
+  return std::make_pair(std::string(host), static_cast<uint16_t>(port));
+}
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Create(ServerOptions options, Router router) {
   if (absl::Status status = ValidateOptions(options); !status.ok()) return status;

@@ -86,6 +86,8 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <thread>
 #include <vector>
 
@@ -121,6 +123,11 @@ struct ServerOptions {
   // threads; must be thread-safe.
   std::function<Response(int status, std::string message)> error_responder;
 };
+
+// A listen address: "HOST:PORT" or "[V6]:PORT", where PORT may be 0 (pick a
+// free port). InvalidArgument with an example otherwise. The one parser for
+// every listening flag and config key.
+absl::StatusOr<std::pair<std::string, uint16_t>> ParseListenAddress(std::string_view listen);
 
 class Server {
  public:

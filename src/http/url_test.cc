@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "http/client.h"
+#include "http/server.h"
 
 namespace heteroaccel::http {
 namespace {
@@ -45,6 +46,28 @@ TEST(ParseHostPortTest, RejectsBadInputNamingIt) {
     ASSERT_FALSE(parsed.ok()) << bad;
     EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument) << bad;
     EXPECT_NE(parsed.status().message().find(std::string(bad)), std::string_view::npos) << bad;
+  }
+}
+
+TEST(ParseListenAddressTest, AcceptsHostPortWithPortZeroAndIpv6) {
+  auto a = ParseListenAddress("0.0.0.0:0");
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(a->first, "0.0.0.0");
+  EXPECT_EQ(a->second, 0);
+  auto b = ParseListenAddress("[::1]:8000");
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ(b->first, "::1");
+  EXPECT_EQ(b->second, 8000);
+  EXPECT_EQ(ParseListenAddress("edge-1:65535")->second, 65535);
+}
+
+TEST(ParseListenAddressTest, RejectsWithAnExample) {
+  for (const char* bad : {"", "8000", ":8000", "host:", "host:65536", "host:80x", "::1:80",
+                          "[::1:80", "[]:80"}) {
+    auto r = ParseListenAddress(bad);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_NE(r.status().message().find("HOST:PORT"), std::string::npos) << r.status();
   }
 }
 

@@ -26,20 +26,6 @@ struct Server::State {
 
 namespace {
 
-absl::StatusOr<std::pair<std::string, uint16_t>> ParseListen(const std::string& listen) {
-  const size_t colon = listen.rfind(':');
-  unsigned port = 0;
-  const char* begin = listen.data() + (colon == std::string::npos ? 0 : colon + 1);
-  const char* end = listen.data() + listen.size();
-  auto [ptr, ec] = std::from_chars(begin, end, port);
-  if (colon == std::string::npos || colon == 0 || begin == end || ec != std::errc() || ptr != end ||
-      port > 65535) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("listen address '", listen, "' is not HOST:PORT (e.g. 0.0.0.0:8000)"));
-  }
-  return std::make_pair(listen.substr(0, colon), static_cast<uint16_t>(port));
-}
-
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerConfig& config) {
@@ -60,7 +46,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerConfig& confi
   AddFrontRoutes(router, *state->context);
   AddClusterRoutes(router, *state->context);
   http::ServerOptions options;
-  ASSIGN_OR_RETURN(std::tie(options.host, options.port), ParseListen(config.listen));
+  ASSIGN_OR_RETURN(std::tie(options.host, options.port), http::ParseListenAddress(config.listen));
   options.max_body_bytes = config.max_body_bytes;
   options.io_threads = config.io_threads;
   options.max_connections = config.max_connections;
