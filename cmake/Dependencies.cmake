@@ -2,6 +2,8 @@
 find_package(Threads REQUIRED)
 find_package(absl REQUIRED)
 find_package(nlohmann_json REQUIRED)
+# libsimdjson-dev ships a CMake config (target simdjson::simdjson, a shared library).
+find_package(simdjson 3.0 CONFIG REQUIRED)
 find_package(yaml-cpp REQUIRED)
 find_package(CLI11 REQUIRED)
 find_package(spdlog REQUIRED)

@@ -6,9 +6,12 @@
 // endian) and the rest is a binary-extension body.
 //
 // Beyond "no crash, no sanitizer report", it checks properties:
-//   * the JSON reader (internal/json_parser.h) accepts exactly what
+//   * the JSON reader (internal/json_reader.h, simdjson) accepts exactly what
 //     nlohmann::json::parse accepts, within the nesting limit, and builds the
-//     same DOM;
+//     same DOM, whether it reads the text in place (padding readable after
+//     it) or from a copy;
+//   * ParseInferRequest gives the same answer for a body in a std::string
+//     with spare capacity (read in place) and for a std::string_view (copied);
 //   * every rejection is InvalidArgument with a message;
 //   * the response encoded from an accepted request (its inputs echoed as
 //     outputs) parses back, with identical tensors wherever the wire form is
@@ -29,7 +32,7 @@
 #include "nlohmann/json.hpp"
 #include "protocol/inference.h"
 #include "protocol/internal/fp16.h"
-#include "protocol/internal/json_parser.h"
+#include "protocol/internal/json_reader.h"
 
 namespace heteroaccel::protocol {
 namespace {
@@ -100,10 +103,20 @@ void CheckSameTensors(const std::vector<Tensor>& expected, const std::vector<Ten
 }
 
 void CheckJsonReaderMatchesNlohmann(std::string_view text, const Limits& limits) {
-  const absl::StatusOr<nlohmann::json> ours = internal::ParseJsonText(text, limits.max_json_depth);
+  const absl::StatusOr<nlohmann::json> ours = internal::ReadJson({text, 0}, limits.max_json_depth);
+  // In place, with padding that must not change the outcome.
+  std::string padded(text);
+  padded.append(internal::kJsonReadPadding, text.empty() ? ']' : text.back());
+  const absl::StatusOr<nlohmann::json> in_place = internal::ReadJson(
+      {std::string_view(padded).substr(0, text.size()), internal::kJsonReadPadding},
+      limits.max_json_depth);
+  if (ours.status() != in_place.status() || (ours.ok() && *ours != *in_place)) {
+    Fail("JSON read in place differs from a copy", in_place.status().ToString());
+  }
   const nlohmann::json theirs = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (ours.ok()) {
     if (theirs.is_discarded()) Fail("JSON reader accepts what nlohmann rejects", text);
+    // -0 reads as unsigned 0 here, signed in nlohmann; they compare equal.
     if (*ours != theirs) Fail("JSON reader builds a different DOM", text);
     return;
   }
@@ -187,6 +200,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     CheckJsonReaderMatchesNlohmann(body.substr(0, header_length.value_or(body.size())), limits);
   }
   const absl::StatusOr<InferRequest> request = ParseInferRequest(body, header_length, limits);
+  std::string with_capacity;
+  with_capacity.reserve(body.size() + kBodyReadPadding);
+  with_capacity = body;
+  const absl::StatusOr<InferRequest> in_place =
+      ParseInferRequest(with_capacity, header_length, limits);
+  if (request.status() != in_place.status() || (request.ok() && *request != *in_place)) {
+    Fail("a body read in place parses differently", in_place.status().ToString());
+  }
   if (!request.ok()) {
     if (request.status().code() != absl::StatusCode::kInvalidArgument ||
         request.status().message().empty()) {

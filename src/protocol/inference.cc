@@ -13,7 +13,7 @@
 
 #include "absl/strings/str_join.h"
 #include "common/status_macros.h"
-#include "protocol/internal/json_parser.h"
+#include "protocol/internal/json_reader.h"
 #include "protocol/internal/strings.h"
 #include "protocol/internal/tensor_codec.h"
 
@@ -316,17 +316,21 @@ absl::StatusOr<InferResponse> ResponseFromJson(const json& root, BinarySection b
 
 namespace {
 
+static_assert(kBodyReadPadding == internal::kJsonReadPadding);
+
 // Splits the body, parses its JSON part and hands both to `from_json`; `what`
-// ("request", "response") names the document in errors.
+// ("request", "response") names the document in errors. `spare` bytes after
+// the body's end may be read.
 template <class Document, class FromJson>
-absl::StatusOr<Document> ParseDocument(std::string_view body,
+absl::StatusOr<Document> ParseDocument(std::string_view body, size_t spare,
                                        std::optional<size_t> json_header_length,
                                        const Limits& limits, std::string_view what,
                                        FromJson from_json) {
   try {
     ASSIGN_OR_RETURN(const SplitBody split, Split(body, json_header_length));
-    ASSIGN_OR_RETURN(const json root,
-                     internal::ParseJsonText(split.json_text, limits.max_json_depth));
+    // The binary section and the spare capacity may be read past the JSON.
+    const internal::JsonText text{split.json_text, body.size() - split.json_text.size() + spare};
+    ASSIGN_OR_RETURN(const json root, internal::ReadJson(text, limits.max_json_depth));
     return from_json(root, split.binary, limits);
   } catch (const std::bad_alloc&) {
     return absl::ResourceExhaustedError(StrCat("out of memory while parsing the ", what));
@@ -338,16 +342,17 @@ absl::StatusOr<Document> ParseDocument(std::string_view body,
 
 }  // namespace
 
-absl::StatusOr<InferRequest> ParseInferRequest(std::string_view body,
-                                               std::optional<size_t> json_header_length,
-                                               const Limits& limits) {
-  return ParseDocument<InferRequest>(body, json_header_length, limits, "request", RequestFromJson);
+absl::StatusOr<InferRequest> internal::ParseInferRequest(std::string_view body, size_t spare,
+                                                         std::optional<size_t> json_header_length,
+                                                         const Limits& limits) {
+  return ParseDocument<InferRequest>(body, spare, json_header_length, limits, "request",
+                                     RequestFromJson);
 }
 
-absl::StatusOr<InferResponse> ParseInferResponse(std::string_view body,
-                                                 std::optional<size_t> json_header_length,
-                                                 const Limits& limits) {
-  return ParseDocument<InferResponse>(body, json_header_length, limits, "response",
+absl::StatusOr<InferResponse> internal::ParseInferResponse(std::string_view body, size_t spare,
+                                                           std::optional<size_t> json_header_length,
+                                                           const Limits& limits) {
+  return ParseDocument<InferResponse>(body, spare, json_header_length, limits, "response",
                                       ResponseFromJson);
 }
 

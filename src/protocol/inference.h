@@ -29,6 +29,7 @@
 //     encoders write them from the typed fields.
 #pragma once
 
+#include <concepts>
 #include <cstddef>
 #include <optional>
 #include <string>
@@ -46,6 +47,8 @@ namespace heteroaccel::protocol {
 inline constexpr std::string_view kInferenceHeaderContentLength = "Inference-Header-Content-Length";
 inline constexpr std::string_view kJsonContentType = "application/json";
 inline constexpr std::string_view kBinaryContentType = "application/octet-stream";
+// Spare bytes after a body that save its JSON reader a copy (see ParseInferRequest).
+inline constexpr size_t kBodyReadPadding = 64;
 
 struct RequestedOutput {
   std::string name;
@@ -98,11 +101,38 @@ struct Limits {
   size_t max_elements = 64u << 20;
 };
 
+namespace internal {
+// The parsers below; `spare` bytes past the end of `body` may be read.
+absl::StatusOr<InferRequest> ParseInferRequest(std::string_view body, size_t spare,
+                                               std::optional<size_t> json_header_length,
+                                               const Limits& limits);
+absl::StatusOr<InferResponse> ParseInferResponse(std::string_view body, size_t spare,
+                                                 std::optional<size_t> json_header_length,
+                                                 const Limits& limits);
+}  // namespace internal
+
 // Parses an /infer request body. `json_header_length` is the value of the
 // Inference-Header-Content-Length header when present.
-absl::StatusOr<InferRequest> ParseInferRequest(std::string_view body,
+//
+// The JSON reader reads up to kBodyReadPadding bytes past the JSON text (their
+// values do not matter). When they are not in the body (a binary section
+// after the JSON) nor, for a std::string body, in its spare capacity, the
+// JSON text is copied into a padded buffer first: where the body is
+// received, reserve its size + kBodyReadPadding to spare that copy.
+inline absl::StatusOr<InferRequest> ParseInferRequest(std::string_view body,
+                                                      std::optional<size_t> json_header_length,
+                                                      const Limits& limits = {}) {
+  return internal::ParseInferRequest(body, 0, json_header_length, limits);
+}
+// Exactly std::string (a template, so that string literals still pick the
+// overload above).
+template <std::same_as<std::string> String>
+absl::StatusOr<InferRequest> ParseInferRequest(const String& body,
                                                std::optional<size_t> json_header_length,
-                                               const Limits& limits = {});
+                                               const Limits& limits = {}) {
+  return internal::ParseInferRequest(body, body.capacity() - body.size(), json_header_length,
+                                     limits);
+}
 
 // Encodes `response` for the client that sent `request`. When the request
 // lists outputs, only those are written, in the request's order (names the
@@ -123,8 +153,18 @@ EncodedBody EncodeInferRequest(const InferRequest& request, bool binary);
 
 // Client side: parses an /infer response body. A body of the form
 // {"error": "..."} yields InvalidArgument carrying the server's message.
-absl::StatusOr<InferResponse> ParseInferResponse(std::string_view body,
+// Padding as for ParseInferRequest.
+inline absl::StatusOr<InferResponse> ParseInferResponse(std::string_view body,
+                                                        std::optional<size_t> json_header_length,
+                                                        const Limits& limits = {}) {
+  return internal::ParseInferResponse(body, 0, json_header_length, limits);
+}
+template <std::same_as<std::string> String>
+absl::StatusOr<InferResponse> ParseInferResponse(const String& body,
                                                  std::optional<size_t> json_header_length,
-                                                 const Limits& limits = {});
+                                                 const Limits& limits = {}) {
+  return internal::ParseInferResponse(body, body.capacity() - body.size(), json_header_length,
+                                      limits);
+}
 
 }  // namespace heteroaccel::protocol

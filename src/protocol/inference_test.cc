@@ -220,6 +220,33 @@ TEST(ParseInferRequestTest, RejectsMalformedJson) {
   ExpectRejected("", "malformed JSON");
   ExpectRejected("\xff\xfe", "malformed JSON");
   ExpectRejected("[1,2]", "request body must be a JSON object");
+  // Where and what, from a binary body's JSON header too.
+  ExpectRejected(R"({"inputs": [)",
+                 "malformed JSON at byte offset 12: syntax error in value - unexpected end of "
+                 "input; expected '[', '{', or a literal");
+  const std::string header = R"({"inputs":[{"name":"x",}]})";
+  ExpectRejected(header + std::string(100, '\0'), header.size(),
+                 "malformed JSON at byte offset 23: syntax error in object key - unexpected '}'");
+}
+
+TEST(ParseInferRequestTest, ReadsTheJsonInPlaceOrFromACopyAlike) {
+  const std::string json = R"({"id":"a","inputs":[{"name":"x","shape":[2],"datatype":"FP64",)"
+                           R"("data":[1.5,18446744073709551616]}]})";
+  // Spare capacity holding digits that must not be read as part of the JSON.
+  std::string padded = json + std::string(2 * kBodyReadPadding, '9');
+  padded.resize(json.size());
+  ASSERT_GE(padded.capacity() - padded.size(), kBodyReadPadding);
+  const absl::StatusOr<InferRequest> in_place = ParseInferRequest(padded, std::nullopt);
+  const absl::StatusOr<InferRequest> copied = Parse(json);
+  ASSERT_TRUE(in_place.ok()) << in_place.status();
+  ASSERT_TRUE(copied.ok()) << copied.status();
+  EXPECT_EQ(*in_place, *copied);
+  // Integers beyond 64 bits read as doubles, as nlohmann reads them.
+  EXPECT_THAT(*copied->inputs[0].Values<double>(), ElementsAre(1.5, 18446744073709551616.0));
+  padded.resize(json.size() - 1);  // Now missing its last '}', with digits after it.
+  EXPECT_THAT(ParseInferRequest(padded, std::nullopt).status().message(),
+              HasSubstr("malformed JSON at byte offset 97: syntax error in object - unexpected "
+                        "end of input"));
 }
 
 TEST(ParseInferRequestTest, RejectsMissingOrEmptyInputs) {

@@ -1,4 +1,4 @@
-// UTF-8 validation shared by the JSON reader and writer.
+// UTF-8 validation for the JSON writer.
 //
 // Follows RFC 3629 (no overlong forms, no surrogates, nothing above
 // U+10FFFF), which is also what nlohmann::json accepts. Pure, thread-safe.
