@@ -25,6 +25,7 @@
 #include <thread>
 
 #include "client/infer_client.h"
+#include "http/client.h"
 #include "grpc/client.h"
 #include "loadgen/bench.h"
 #include "testing/subprocess.h"
@@ -61,11 +62,25 @@ struct DoorReport {
   double rps = 0;
   double p50_ms = 0;
   int errors = 0;
+  double server_cpu_us = 0;  // the server process's CPU per request, all threads
 };
+
+// CPU time so far of all of process `pid`'s threads, in nanoseconds.
+double ProcessCpuNs(int pid) {
+  double total = 0;
+  std::error_code ec;
+  const std::string tasks = "/proc/" + std::to_string(pid) + "/task";
+  for (const auto& task : std::filesystem::directory_iterator(tasks, ec)) {
+    std::ifstream stat(task.path() / "schedstat");
+    double run_ns = 0;
+    if (stat >> run_ns) total += run_ns;
+  }
+  return total;
+}
 
 // `streams` callers, each sending one request after another for `seconds`
 // (after a one-second warm-up); `call` sends one and says whether it worked.
-DoorReport ClosedLoop(int streams, double seconds,
+DoorReport ClosedLoop(int streams, double seconds, int server_pid,
                       const std::function<std::function<bool()>()>& make_caller) {
   std::mutex mu;
   std::vector<double> latencies_ms;
@@ -90,6 +105,10 @@ DoorReport ClosedLoop(int streams, double seconds,
       latencies_ms.insert(latencies_ms.end(), mine.begin(), mine.end());
     });
   }
+  std::this_thread::sleep_until(start);
+  const double cpu_start = ProcessCpuNs(server_pid);
+  std::this_thread::sleep_until(end);
+  const double cpu_ns = ProcessCpuNs(server_pid) - cpu_start;
   for (auto& t : threads) t.join();
   DoorReport r;
   r.errors = errors;
@@ -98,32 +117,60 @@ DoorReport ClosedLoop(int streams, double seconds,
     std::nth_element(latencies_ms.begin(), latencies_ms.begin() + latencies_ms.size() / 2,
                      latencies_ms.end());
     r.p50_ms = latencies_ms[latencies_ms.size() / 2];
+    r.server_cpu_us = cpu_ns / 1e3 / static_cast<double>(latencies_ms.size());
   }
   return r;
 }
 
-std::pair<DoorReport, DoorReport> CompareFrontDoors(const std::string& http_url,
-                                                    const std::string& grpc_target,
-                                                    const std::string& image, int streams,
-                                                    double seconds) {
-  const DoorReport grpc = ClosedLoop(streams, seconds, [&]() -> std::function<bool()> {
-    auto client = std::shared_ptr<grpcfront::GrpcClient>(*grpcfront::GrpcClient::Create(grpc_target));
-    return [client, &image] {
+struct FrontDoors {
+  DoorReport grpc, http;            // inference through the server
+  DoorReport grpc_bare, http_bare;  // the door's cheapest call (liveness), the floor
+};
+
+FrontDoors CompareFrontDoors(const std::string& http_url, const std::string& grpc_target,
+                             const std::string& image, int streams, double seconds,
+                             int server_pid) {
+  const auto grpc_client = [&] {
+    return std::shared_ptr<grpcfront::GrpcClient>(*grpcfront::GrpcClient::Create(grpc_target));
+  };
+  const auto http_client = [&] {
+    return std::shared_ptr<client::InferClient>(*client::InferClient::Create(http_url));
+  };
+  FrontDoors f;
+  f.grpc = ClosedLoop(streams, seconds, server_pid, [&]() -> std::function<bool()> {
+    auto c = grpc_client();
+    return [c, &image] {
       protocol::InferRequest request;
       request.inputs.push_back(protocol::Tensor::FromBytes("image", {image}));
-      return client->Infer("face", "", request).ok();
+      return c->Infer("face", "", request).ok();
     };
   });
-  const DoorReport http = ClosedLoop(streams, seconds, [&]() -> std::function<bool()> {
-    auto client = std::shared_ptr<client::InferClient>(*client::InferClient::Create(http_url));
-    return [client, &image] {
-      return client->Infer({"face", "", "", client::Protocol::kV2Binary}, image).ok();
+  f.http = ClosedLoop(streams, seconds, server_pid, [&]() -> std::function<bool()> {
+    auto c = http_client();
+    return [c, &image] {
+      return c->Infer({"face", "", "", client::Protocol::kV2Binary}, image).ok();
     };
   });
-  return {grpc, http};
+  f.grpc_bare = ClosedLoop(streams, seconds, server_pid, [&]() -> std::function<bool()> {
+    auto c = grpc_client();
+    return [c] { return c->ServerLive().ok(); };
+  });
+  f.http_bare = ClosedLoop(streams, seconds, server_pid, [&]() -> std::function<bool()> {
+    auto c = std::shared_ptr<http::Client>(*http::Client::Create(http_url, std::chrono::seconds(10)));
+    return [c] {
+      auto r = c->Get("/v2/health/live");
+      return r.ok() && r->status == 200;
+    };
+  });
+  return f;
 }
 
-int Run(double rate, double seconds, int connections, int streams, bool json) {
+nlohmann::json DoorJson(const DoorReport& d) {
+  return {{"rps", d.rps}, {"p50_ms", d.p50_ms}, {"errors", d.errors},
+          {"server_cpu_us_per_request", d.server_cpu_us}};
+}
+
+int Run(double rate, double seconds, int connections, int streams, bool doors_only, bool json) {
   const std::string dir = std::filesystem::temp_directory_path() / "heteroaccel_server_overhead";
   std::filesystem::create_directories(dir + "/images");
   cv::imwrite(dir + "/images/frame.png", cv::Mat(64, 64, CV_8UC3, cv::Scalar(90, 120, 150)));
@@ -154,18 +201,25 @@ devices:
                  agent->Output().c_str());
     return 1;
   }
-  const loadgen::BenchReport direct = Bench(agent_url, dir + "/images", 8, rate, seconds);
-  const loadgen::BenchReport routed = Bench(server_url, dir + "/images", 8, rate, seconds);
-  const loadgen::BenchReport max =
-      Bench(server_url, dir + "/images", connections, std::nullopt, seconds);
-  const loadgen::BenchReport max_direct =
-      Bench(agent_url, dir + "/images", connections, std::nullopt, seconds);
+  loadgen::BenchReport direct, routed, max, max_direct;
+  if (!doors_only) {
+    direct = Bench(agent_url, dir + "/images", 8, rate, seconds);
+    routed = Bench(server_url, dir + "/images", 8, rate, seconds);
+    max = Bench(server_url, dir + "/images", connections, std::nullopt, seconds);
+    max_direct = Bench(agent_url, dir + "/images", connections, std::nullopt, seconds);
+  }
   std::string frame;
   {
     std::ifstream in(dir + "/images/frame.png", std::ios::binary);
     frame.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
   }
-  const auto [grpc, http] = CompareFrontDoors(server_url, grpc_target, frame, streams, seconds);
+  const FrontDoors doors =
+      CompareFrontDoors(server_url, grpc_target, frame, streams, seconds, server->pid());
+  const DoorReport& grpc = doors.grpc;
+  const DoorReport& http = doors.http;
+  // What the server does for an inference beyond the door's own cheapest call.
+  const double grpc_added_us = grpc.server_cpu_us - doors.grpc_bare.server_cpu_us;
+  const double http_added_us = http.server_cpu_us - doors.http_bare.server_cpu_us;
   nlohmann::json out = {
       {"rate_rps", rate},
       {"direct_ms", {{"p50", direct.latency.p50}, {"p99", direct.latency.p99}}},
@@ -179,8 +233,11 @@ devices:
       {"connections", connections},
       {"front_doors",
        {{"streams", streams},
-        {"grpc", {{"rps", grpc.rps}, {"p50_ms", grpc.p50_ms}, {"errors", grpc.errors}}},
-        {"http_v2_binary", {{"rps", http.rps}, {"p50_ms", http.p50_ms}, {"errors", http.errors}}},
+        {"grpc", DoorJson(grpc)},
+        {"http_v2_binary", DoorJson(http)},
+        {"grpc_server_live", DoorJson(doors.grpc_bare)},
+        {"http_health_live", DoorJson(doors.http_bare)},
+        {"server_cpu_us_added_over_floor", {{"grpc", grpc_added_us}, {"http", http_added_us}}},
         {"grpc_over_http_rps", http.rps > 0 ? grpc.rps / http.rps : 0.0},
         {"grpc_over_http_p50", http.p50_ms > 0 ? grpc.p50_ms / http.p50_ms : 0.0}}}};
   if (json) {
@@ -196,12 +253,19 @@ devices:
     std::printf("closed loop, %d connections: %.0f req/s routed (agent alone: %.0f req/s)\n",
                 connections, max.throughput_rps, max_direct.throughput_rps);
     std::printf("front doors, %d streams closed loop through the server:\n", streams);
-    std::printf("  gRPC              %.0f req/s  p50 %.3f ms  (%d errors)\n", grpc.rps,
-                grpc.p50_ms, grpc.errors);
-    std::printf("  HTTP v2 binary    %.0f req/s  p50 %.3f ms  (%d errors)\n", http.rps,
-                http.p50_ms, http.errors);
-    std::printf("  gRPC / HTTP       req/s x%.2f  p50 x%.2f\n", grpc.rps / http.rps,
-                grpc.p50_ms / http.p50_ms);
+    const auto line = [](const char* name, const DoorReport& d) {
+      std::printf("  %-22s %6.0f req/s  p50 %.3f ms  server CPU %5.0f us/req  (%d errors)\n",
+                  name, d.rps, d.p50_ms, d.server_cpu_us, d.errors);
+    };
+    line("gRPC infer", grpc);
+    line("HTTP v2 binary infer", http);
+    line("gRPC ServerLive", doors.grpc_bare);
+    line("HTTP GET health", doors.http_bare);
+    std::printf("  gRPC / HTTP infer: req/s x%.2f, p50 x%.2f, server CPU x%.2f\n",
+                grpc.rps / http.rps, grpc.p50_ms / http.p50_ms,
+                grpc.server_cpu_us / http.server_cpu_us);
+    std::printf("  server CPU added over the door's floor: gRPC %.0f us, HTTP %.0f us\n",
+                grpc_added_us, http_added_us);
   }
   return 0;
 }
@@ -212,12 +276,14 @@ devices:
 int main(int argc, char** argv) {
   double rate = 1000, seconds = 10;
   int connections = 32, streams = 8;
-  bool json = false;
+  bool json = false, doors_only = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&] { return i + 1 < argc ? std::string(argv[++i]) : std::string(); };
     if (a == "--json")
       json = true;
+    else if (a == "--front-doors-only")
+      doors_only = true;
     else if (a == "--rate")
       rate = std::stod(next());
     else if (a == "--seconds")
@@ -229,9 +295,9 @@ int main(int argc, char** argv) {
     else {
       std::fprintf(stderr,
                    "usage: server_overhead [--rate R] [--seconds S] [--connections N] [--streams N] "
-                   "[--json]\n");
+                   "[--front-doors-only] [--json]\n");
       return 2;
     }
   }
-  return heteroaccel::Run(rate, seconds, connections, streams, json);
+  return heteroaccel::Run(rate, seconds, connections, streams, doors_only, json);
 }

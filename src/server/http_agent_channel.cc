@@ -1,5 +1,7 @@
 #include "server/http_agent_channel.h"
 
+#include <pthread.h>
+
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -98,7 +100,13 @@ class HttpAgentChannel::Forwarder {
         timeout_(timeout),
         callback_(callback),
         live_(threads) {
-    for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Run(); });
+    for (int i = 0; i < threads; ++i) {
+      threads_.emplace_back([this] { Run(); });
+      // Named for top -H, perf and gdb ("fwd:DEVICE:N", cut to the 15 bytes
+      // Linux keeps), not after the io thread that created it.
+      const std::string name = absl::StrCat("fwd:", device_id_, ":", i);
+      pthread_setname_np(threads_.back().native_handle(), name.substr(0, 15).c_str());
+    }
   }
   ~Forwarder() { Stop(); }
 
