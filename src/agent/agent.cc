@@ -13,6 +13,7 @@
 #include "common/status_macros.h"
 #include "devices/probe.h"
 #include "http/server.h"
+#include "httpapi/server_metrics.h"
 #include "inference/opencl_context.h"
 #include "node/node_collector.h"
 
@@ -183,6 +184,7 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(const AgentOptions& flags) 
   server_options.keepalive_timeout = std::chrono::milliseconds(options.keepalive_timeout_ms);
   server_options.max_inflight_body_bytes = options.max_inflight_body_bytes;
   ASSIGN_OR_RETURN(state->server, http::Server::Create(server_options, std::move(router)));
+  httpapi::ExportHttpServerMetrics(*state->registry, *state->server);
   return std::unique_ptr<Agent>(new Agent(std::move(state)));
 }
 

@@ -7,6 +7,7 @@
 #include "common/status_macros.h"
 #include "grpc/server.h"
 #include "http/server.h"
+#include "httpapi/server_metrics.h"
 #include "server/grpc_service.h"
 #include "server/handlers.h"
 #include "server/http_agent_channel.h"
@@ -54,6 +55,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerConfig& confi
   options.keepalive_timeout = std::chrono::milliseconds(config.keepalive_timeout_ms);
   options.max_inflight_body_bytes = config.max_inflight_body_bytes;
   ASSIGN_OR_RETURN(state->http, http::Server::Create(options, std::move(router)));
+  httpapi::ExportHttpServerMetrics(*state->registry, *state->http);
   if (!config.grpc_listen.empty()) {
     state->grpc_service = std::make_unique<GrpcService>(*state->dispatcher);
     grpcfront::GrpcServerOptions grpc_options;
