@@ -1,3 +1,5 @@
+#include <spdlog/spdlog.h>
+
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -31,7 +33,7 @@ int RunAgent(const agent::AgentOptions& options) {
   std::fflush(stdout);
   int signal = 0;
   sigwait(&signals, &signal);
-  std::printf("stopping (signal %d)\n", signal);
+  spdlog::info("stopping (signal {})", signal);
   (*agent)->Stop();
   return 0;
 }

@@ -1,3 +1,5 @@
+#include <spdlog/spdlog.h>
+
 #include <csignal>
 #include <cstdint>
 #include <cstdio>
@@ -69,12 +71,12 @@ int RunServer(const ServerFlags& flags) {
     std::printf("gRPC (inference.GRPCInferenceService) on %s\n", (*server)->grpc_address().c_str());
   }
   if (config.cluster_token.empty()) {
-    std::printf("warning: no cluster token; any agent that can reach this port can register\n");
+    spdlog::warn("no cluster token; any agent that can reach this port can register");
   }
   std::fflush(stdout);
   int signal = 0;
   sigwait(&signals, &signal);
-  std::printf("stopping (signal %d)\n", signal);
+  spdlog::info("stopping (signal {})", signal);
   (*server)->Stop();
   return 0;
 }
