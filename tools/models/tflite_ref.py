@@ -5,12 +5,47 @@ It implements the operators that tflite2onnx.py converts, directly in the
 TFLite layout and with TFLite's padding and resize rules, so that a converted
 ONNX model can be checked against an independent computation of the same
 weights. Only for tests: it is not fast.
+
+run(..., rounding=rng) evaluates the graph as a float32 implementation could
+(Monte Carlo arithmetic, D. S. Parker, 1997): each operator's exact result is
+perturbed by a random error of the size float32 rounding gives it, and the
+graph carries these errors forward through its real weights, so the spread of
+a few such runs around the exact result is how far a correct float32
+evaluation of this network on this input can be expected to land, whatever
+the CPU, summation order, SIMD width or FMA use. Per operator, with u = 2^-24
+and each rounding a relative error uniform in [-u, u] (standard deviation
+u/sqrt(3)):
+
+  sums of K products plus a bias (CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED,
+  AVERAGE_POOL_2D, MEAN, the resize taps): each of the K + 2 roundings (one
+  per term and per addition, one for a converter-rounded weight) is applied to
+  a partial sum no larger than M = sum_k |w_k x_k| + |b|, so the error's
+  standard deviation is at most u sqrt((K + 2) / 3) M: drawn from a normal
+  distribution with that deviation (Higham and Mary, "A new approach to
+  probabilistic rounding error analysis", SIAM J. Sci. Comput. 2019: errors
+  grow as sqrt(K) u, against the worst case K u, for independent roundings);
+  elementwise ADD, SUB, MUL, DIV, PRELU, LEAKY_RELU: one rounding;
+  LOGISTIC, TANH: ELEM_ULPS ulps for exp and tanh, plus 2 for the logistic's
+  addition and division; HARD_SWISH: four roundings;
+  max, min, ReLU and clips, reshapes, transposes, pads, nearest resizes: exact.
 """
 
 import numpy as np
 
-from tflite2onnx import (ACT_NONE, ACT_RELU, ACT_RELU6, ACT_RELU_N1_TO_1,
-                         ACT_TANH, PAD_SAME, same_pads)
+# The TFLite schema's enums and TensorFlow's SAME padding, written out here
+# rather than imported from tflite2onnx.py, so that a mistake there is not
+# repeated here. ActivationFunctionType:
+ACT_NONE, ACT_RELU, ACT_RELU_N1_TO_1, ACT_RELU6, ACT_TANH = 0, 1, 2, 3, 4
+PAD_SAME = 0  # Padding: SAME = 0, VALID = 1
+
+
+def same_pads(in_size, kernel, stride, dilation):
+    """(before, after) padding of one dimension with padding SAME: the output
+    has ceil(in / stride) elements, and an odd total puts the extra one after."""
+    out = -(-in_size // stride)
+    needed = (out - 1) * stride + (kernel - 1) * dilation + 1
+    total = max(needed - in_size, 0)
+    return total // 2, total - total // 2
 
 
 def _act(x, act):
@@ -132,8 +167,26 @@ def resize_nearest(x, oh, ow, align, half):
     return x[:, index(x.shape[1], oh)][:, :, index(x.shape[2], ow)]
 
 
-def run(model, inputs):
-    """Run a parsed TfModel on {input name: array}; returns {output name: array}."""
+# Float32's unit roundoff (round to nearest), and Higham's gamma(n): the
+# relative error bound of n successive roundings (n u / (1 - n u)).
+U32 = 2.0 ** -24
+
+
+def gamma(n):
+    return n * U32 / (1.0 - n * U32)
+
+
+# Error of float32 exp and tanh as OpenCV 4.6 computes them (std::exp, tanh),
+# in ulps; glibc documents at most 2.
+ELEM_ULPS = 4
+
+
+def run(model, inputs, rounding=None):
+    """Run a parsed TfModel on {input name: array}; returns {output name: array}.
+
+    rounding: None for the exact evaluation (float64), or a
+    numpy.random.RandomState to draw float32-sized rounding errors from (see
+    the module's docstring)."""
     vals = {}
     for t in model.tensors:
         if t.data is not None:
@@ -147,85 +200,144 @@ def run(model, inputs):
     for op in model.operators:
         ins = [vals[i] if i >= 0 else None for i in op.inputs]
         out_t = model.tensors[op.outputs[0]]
-        n = op.name
-        if n == "DEQUANTIZE":
-            src = model.tensors[op.inputs[0]]
-            a = src.data
-            if a.dtype == np.float16 or src.quant is None:
-                y = a.astype(np.float64)
-            else:
-                scale, zp, axis = src.quant
-                shape = [1] * a.ndim
-                if scale.size > 1:
-                    shape[axis] = scale.size
-                y = (a.astype(np.float64) - zp.reshape(shape)) * scale.reshape(shape)
-        elif n == "CONV_2D":
-            groups = ins[0].shape[3] // ins[1].shape[3]
-            y = _act(conv2d(ins[0], ins[1], ins[2] if len(ins) > 2 else None,
-                            (opt(op, 2, "i", 1), opt(op, 1, "i", 1)),
-                            (opt(op, 5, "i", 1), opt(op, 4, "i", 1)), opt(op, 0, "b"), groups),
-                     opt(op, 3, "b"))
-        elif n == "DEPTHWISE_CONV_2D":
-            y = _act(depthwise(ins[0], ins[1], ins[2] if len(ins) > 2 else None,
-                               (opt(op, 2, "i", 1), opt(op, 1, "i", 1)),
-                               (opt(op, 6, "i", 1), opt(op, 5, "i", 1)), opt(op, 0, "b")),
-                     opt(op, 4, "b"))
-        elif n in ("MAX_POOL_2D", "AVERAGE_POOL_2D"):
-            y = _act(pool(ins[0], opt(op, 4, "i", 1), opt(op, 3, "i", 1), opt(op, 2, "i", 1),
-                          opt(op, 1, "i", 1), opt(op, 0, "b"),
-                          "max" if n == "MAX_POOL_2D" else "avg"), opt(op, 5, "b"))
-        elif n in ("ADD", "SUB", "MUL", "DIV"):
-            f = {"ADD": np.add, "SUB": np.subtract, "MUL": np.multiply, "DIV": np.divide}[n]
-            y = _act(f(ins[0], ins[1]), opt(op, 0, "b"))
-        elif n == "MAXIMUM":
-            y = np.maximum(ins[0], ins[1])
-        elif n == "MINIMUM":
-            y = np.minimum(ins[0], ins[1])
-        elif n == "RELU":
-            y = np.maximum(ins[0], 0)
-        elif n == "RELU6":
-            y = np.clip(ins[0], 0, 6)
-        elif n == "RELU_N1_TO_1":
-            y = np.clip(ins[0], -1, 1)
-        elif n == "LOGISTIC":
-            y = 1 / (1 + np.exp(-ins[0]))
-        elif n == "TANH":
-            y = np.tanh(ins[0])
-        elif n == "LEAKY_RELU":
-            y = np.where(ins[0] > 0, ins[0], ins[0] * opt(op, 0, "f", 0.2))
-        elif n == "HARD_SWISH":
-            y = ins[0] * np.clip(ins[0] + 3, 0, 6) / 6
-        elif n == "PRELU":
-            y = np.where(ins[0] > 0, ins[0], ins[0] * ins[1])
-        elif n == "SOFTMAX":
-            z = ins[0] * opt(op, 0, "f", 1.0)
-            z = np.exp(z - z.max(axis=-1, keepdims=True))
-            y = z / z.sum(axis=-1, keepdims=True)
-        elif n in ("RESHAPE", "SQUEEZE"):
-            y = ins[0].reshape(out_t.shape)
-        elif n == "TRANSPOSE":
-            y = ins[0].transpose([int(p) for p in ins[1]])
-        elif n == "CONCATENATION":
-            y = _act(np.concatenate(ins, axis=opt(op, 0, "i")), opt(op, 1, "b"))
-        elif n in ("PAD", "PADV2"):
-            value = float(ins[2].reshape(-1)[0]) if n == "PADV2" and len(ins) > 2 and ins[2] is not None else 0.0
-            y = np.pad(ins[0], np.asarray(ins[1]).reshape(-1, 2), constant_values=value)
-        elif n == "MEAN":
-            axes = tuple(int(a) for a in np.asarray(ins[1]).reshape(-1))
-            y = ins[0].mean(axis=axes, keepdims=bool(opt(op, 0, "b")))
-        elif n == "FULLY_CONNECTED":
-            w = ins[1]
-            y = ins[0].reshape(-1, w.shape[1]) @ w.T
-            if len(ins) > 2 and ins[2] is not None:
-                y = y + ins[2]
-            y = _act(y.reshape(out_t.shape), opt(op, 0, "b"))
-        elif n == "RESIZE_BILINEAR":
-            y = resize_bilinear(ins[0], out_t.shape[1], out_t.shape[2],
-                                bool(opt(op, 2, "b")), bool(opt(op, 3, "b")))
-        elif n == "RESIZE_NEAREST_NEIGHBOR":
-            y = resize_nearest(ins[0], out_t.shape[1], out_t.shape[2],
-                               bool(opt(op, 2, "b")), bool(opt(op, 3, "b")))
-        else:
-            raise NotImplementedError("reference: %s" % n)
+        y, act, noise = _evaluate(model, op, ins, out_t, opt)
+        if rounding is not None and noise is not None:
+            y = y + noise(rounding)
+        y = _act(y, act)
+        if rounding is not None and act == ACT_TANH:
+            y = y * (1 + _relative(rounding, y.shape, ELEM_ULPS))
         vals[op.outputs[0]] = y
     return {model.tensors[i].name: vals[i] for i in model.outputs}
+
+
+def _relative(rng, shape, ulps=1):
+    """`ulps` successive roundings' relative error, each uniform in [-u, u]."""
+    return rng.uniform(-U32, U32, (ulps,) + tuple(shape)).sum(axis=0)
+
+
+def _sum_noise(k, magnitude):
+    """Rounding error of sums of k products (plus a bias) whose terms' absolute
+    values add up to `magnitude`, elementwise."""
+    scale = U32 * np.sqrt((k + 2) / 3.0) * magnitude
+    return lambda rng: rng.standard_normal(magnitude.shape) * scale
+
+
+def _once(y, ulps=1):
+    return lambda rng: y * _relative(rng, y.shape, ulps)
+
+
+def _evaluate(model, op, ins, out_t, opt):
+    """(result before the fused activation, the activation, None or a function
+    of a RandomState drawing the result's float32 rounding error)."""
+    n = op.name
+    x = ins[0]
+    if n == "DEQUANTIZE":
+        src = model.tensors[op.inputs[0]]
+        a = src.data
+        if a.dtype == np.float16 or src.quant is None:
+            return a.astype(np.float64), ACT_NONE, None     # exact in float32
+        scale, zp, axis = src.quant
+        shape = [1] * a.ndim
+        if scale.size > 1:
+            shape[axis] = scale.size
+        return (a.astype(np.float64) - zp.reshape(shape)) * scale.reshape(shape), ACT_NONE, None
+    if n in ("CONV_2D", "DEPTHWISE_CONV_2D"):
+        w, b = ins[1], ins[2] if len(ins) > 2 else None
+        stride = (opt(op, 2, "i", 1), opt(op, 1, "i", 1))
+        if n == "CONV_2D":
+            groups = x.shape[3] // w.shape[3]
+            dilation, mode, act = (opt(op, 5, "i", 1), opt(op, 4, "i", 1)), opt(op, 0, "b"), opt(op, 3, "b")
+            f = lambda z, ww, bb: conv2d(z, ww, bb, stride, dilation, mode, groups)  # noqa: E731
+            k = w.shape[1] * w.shape[2] * w.shape[3]
+        else:
+            dilation, mode, act = (opt(op, 6, "i", 1), opt(op, 5, "i", 1)), opt(op, 0, "b"), opt(op, 4, "b")
+            f = lambda z, ww, bb: depthwise(z, ww, bb, stride, dilation, mode)  # noqa: E731
+            k = w.shape[1] * w.shape[2]
+        y = f(x, w, b)
+        return y, act, _lazy_sum_noise(k, lambda: f(np.abs(x), np.abs(w), _abs(b)))
+    if n in ("MAX_POOL_2D", "AVERAGE_POOL_2D"):
+        args = (opt(op, 4, "i", 1), opt(op, 3, "i", 1), opt(op, 2, "i", 1), opt(op, 1, "i", 1),
+                opt(op, 0, "b"))
+        if n == "MAX_POOL_2D":
+            return pool(x, *args, "max"), opt(op, 5, "b"), None
+        return (pool(x, *args, "avg"), opt(op, 5, "b"),
+                _lazy_sum_noise(args[0] * args[1], lambda: pool(np.abs(x), *args, "avg")))
+    if n in ("ADD", "SUB", "MUL", "DIV"):
+        f = {"ADD": np.add, "SUB": np.subtract, "MUL": np.multiply, "DIV": np.divide}[n]
+        y = f(ins[0], ins[1])
+        return y, opt(op, 0, "b"), _once(y)
+    if n == "MAXIMUM":
+        return np.maximum(ins[0], ins[1]), ACT_NONE, None
+    if n == "MINIMUM":
+        return np.minimum(ins[0], ins[1]), ACT_NONE, None
+    if n == "RELU":
+        return np.maximum(x, 0), ACT_NONE, None
+    if n == "RELU6":
+        return np.clip(x, 0, 6), ACT_NONE, None
+    if n == "RELU_N1_TO_1":
+        return np.clip(x, -1, 1), ACT_NONE, None
+    if n == "LOGISTIC":
+        y = 1 / (1 + np.exp(-x))
+        return y, ACT_NONE, _once(y, ELEM_ULPS + 2)
+    if n == "TANH":
+        y = np.tanh(x)
+        return y, ACT_NONE, _once(y, ELEM_ULPS)
+    if n == "LEAKY_RELU":
+        y = np.where(x > 0, x, x * opt(op, 0, "f", 0.2))
+        return y, ACT_NONE, _once(y)
+    if n == "HARD_SWISH":
+        # x * clip(x / 6 + 0.5, 0, 1) in OpenCV: the second factor's two
+        # roundings act on terms up to |x| / 6 + 0.5.
+        y = x * np.clip(x + 3, 0, 6) / 6
+        m = np.abs(x) * (np.abs(x) / 6 + 0.5)
+        return y, ACT_NONE, lambda rng: m * _relative(rng, y.shape, 4)
+    if n == "PRELU":
+        y = np.where(x > 0, x, x * ins[1])
+        return y, ACT_NONE, _once(y)
+    if n == "SOFTMAX":
+        z = x * opt(op, 0, "f", 1.0)
+        z = np.exp(z - z.max(axis=-1, keepdims=True))
+        y = z / z.sum(axis=-1, keepdims=True)
+        # exp, then a sum of K positive terms and a division, relative to y.
+        return y, ACT_NONE, _sum_noise(x.shape[-1] + 2 * ELEM_ULPS, y)
+    if n in ("RESHAPE", "SQUEEZE"):
+        return x.reshape(out_t.shape), ACT_NONE, None
+    if n == "TRANSPOSE":
+        return x.transpose([int(p) for p in ins[1]]), ACT_NONE, None
+    if n == "CONCATENATION":
+        return np.concatenate(ins, axis=opt(op, 0, "i")), opt(op, 1, "b"), None
+    if n in ("PAD", "PADV2"):
+        value = float(ins[2].reshape(-1)[0]) if n == "PADV2" and len(ins) > 2 and ins[2] is not None else 0.0
+        return np.pad(x, np.asarray(ins[1]).reshape(-1, 2), constant_values=value), ACT_NONE, None
+    if n == "MEAN":
+        axes = tuple(int(a) for a in np.asarray(ins[1]).reshape(-1))
+        keep = bool(opt(op, 0, "b"))
+        k = int(np.prod([x.shape[a] for a in axes]))
+        return (x.mean(axis=axes, keepdims=keep), ACT_NONE,
+                _lazy_sum_noise(k, lambda: np.abs(x).mean(axis=axes, keepdims=keep)))
+    if n == "FULLY_CONNECTED":
+        w, b = ins[1], ins[2] if len(ins) > 2 else None
+        flat = x.reshape(-1, w.shape[1])
+        y = flat @ w.T
+        magnitude = lambda: (np.abs(flat) @ np.abs(w).T + _abs(b, 0)).reshape(out_t.shape)  # noqa: E731
+        if b is not None:
+            y = y + b
+        return y.reshape(out_t.shape), opt(op, 0, "b"), _lazy_sum_noise(w.shape[1], magnitude)
+    if n in ("RESIZE_BILINEAR", "RESIZE_NEAREST_NEIGHBOR"):
+        args = (out_t.shape[1], out_t.shape[2], bool(opt(op, 2, "b")), bool(opt(op, 3, "b")))
+        if n == "RESIZE_NEAREST_NEIGHBOR":
+            return resize_nearest(x, *args), ACT_NONE, None
+        # Four taps with weights in [0, 1] (written as float32 by the converter).
+        return (resize_bilinear(x, *args), ACT_NONE,
+                _lazy_sum_noise(4, lambda: resize_bilinear(np.abs(x), *args)))
+    raise NotImplementedError("reference: %s" % n)
+
+
+def _abs(b, absent=None):
+    return absent if b is None else np.abs(b)
+
+
+def _lazy_sum_noise(k, magnitude):
+    """_sum_noise, computing the magnitudes (a second pass of the operator)
+    only for a perturbed run."""
+    return lambda rng: _sum_noise(k, magnitude())(rng)
