@@ -166,6 +166,26 @@ TEST_F(ServerE2ETest, ServesTheKServeGrpcProtocol) {
   EXPECT_TRUE(response->parameters.contains("device"));
   auto unknown = (*grpc)->Infer("nope", "", request);
   EXPECT_EQ(unknown.status().code(), absl::StatusCode::kNotFound);
+  // Hints are read by the same parser as over HTTP: a bad one is rejected
+  // with the same message, over both front doors.
+  request.parameters = {{"timeout_ms", "soon"}};
+  auto bad_hint = (*grpc)->Infer("face", "", request);
+  EXPECT_EQ(bad_hint.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(bad_hint.status().message().find("'timeout_ms'"), std::string::npos)
+      << bad_hint.status();
+  auto http = *http::Client::Create(url_);
+  auto over_http = http->Post("/v1/infer/face?timeout_ms=0", "image/png",
+                              ReadFileOrDie(ModelsDir() + "/images/astronaut.png"));
+  ASSERT_TRUE(over_http.ok());
+  EXPECT_EQ(over_http->status, 400);
+  EXPECT_NE(over_http->body.find("'timeout_ms'"), std::string::npos) << over_http->body;
+  // The answer says who served it, the server's queue time and the attempts,
+  // written by the agent (the server passes the answer on unchanged).
+  request.parameters = nlohmann::json::object();
+  auto served = (*grpc)->Infer("face", "", request);
+  ASSERT_TRUE(served.ok()) << served.status();
+  EXPECT_EQ(served->parameters.value("attempts", 0), 1) << served->parameters;
+  EXPECT_TRUE(served->parameters.contains("server_queue_ms")) << served->parameters;
 }
 
 TEST_F(ServerE2ETest, RejectsBadInputAndUnknownModels) {
