@@ -19,10 +19,12 @@
 //    the connection stops reading until responses go out.
 //  - limits: a body over max_body_bytes gets 413 (checked on Content-Length
 //    before the body is read, and on the running size of chunked bodies); a
-//    request header over max_header_bytes gets 431; unparseable requests (bad
-//    percent-encoding, a bad Content-Length or chunk size, bad header bytes)
-//    get 400. After these the connection is closed once the response is
-//    written. "Expect: 100-continue" is answered with "100 Continue".
+//    request header over max_header_bytes gets 431; unparseable requests (a
+//    bad Content-Length or chunk size, bad header bytes, a Transfer-Encoding
+//    other than "chunked") get 400. After these the connection is closed once
+//    the response is written. A path with bad percent-encoding gets 400 too,
+//    but the connection stays open. "Expect: 100-continue" is answered with
+//    "100 Continue".
 //  - errors: nothing a handler or error_responder throws leaves the server. A
 //    handler that throws gets 500; an error_responder that throws is replaced
 //    by DefaultErrorResponse for that response. Any other exception while

@@ -7,21 +7,12 @@
 #include <array>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
-#include <boost/beast/http/error.hpp>
-#include <boost/beast/http/field.hpp>
 #include <cerrno>
-#include <charconv>
-#include <cstdio>
-#include <ctime>
-#include <exception>
 
 #include "http/internal/text.h"
-#include "http/internal/url.h"
 
 namespace heteroaccel::http::internal {
 namespace {
-
-namespace http = beast::http;
 
 // Reads this large keep bodies from trickling in 512-byte pieces.
 constexpr size_t kReadChunk = 64u << 10;
@@ -30,71 +21,6 @@ constexpr size_t kMaxSlotsPerWrite = 64;
 // How long a closing connection keeps draining what the peer still sends, so
 // the peer reads our final response instead of a reset.
 constexpr std::chrono::seconds kLingerTime{2};
-
-// "Date: Tue, 15 Nov 1994 08:12:31 GMT\r\n", formatted once per second per thread.
-std::string_view DateHeader() {
-  static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-  static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                            "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-  thread_local std::time_t cached_second = -1;
-  thread_local char line[64];
-  thread_local size_t line_size = 0;
-  const std::time_t now = std::time(nullptr);
-  if (now != cached_second) {
-    std::tm tm{};
-    gmtime_r(&now, &tm);
-    const int n = std::snprintf(line, sizeof(line), "Date: %s, %02d %s %04d %02d:%02d:%02d GMT\r\n",
-                                kDays[tm.tm_wday % 7], tm.tm_mday, kMonths[tm.tm_mon % 12],
-                                tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
-    line_size = n > 0 ? static_cast<size_t>(n) : 0;
-    cached_second = now;
-  }
-  return {line, line_size};
-}
-
-bool IsServerOwnedHeader(std::string_view name) {
-  return EqualsIgnoreCase(name, "content-length") || EqualsIgnoreCase(name, "connection") ||
-         EqualsIgnoreCase(name, "date") || EqualsIgnoreCase(name, "server") ||
-         EqualsIgnoreCase(name, "transfer-encoding");
-}
-
-bool IsSafeHeader(std::string_view name, std::string_view value) {
-  return !name.empty() && name.find_first_of("\r\n: ") == std::string_view::npos &&
-         value.find_first_of("\r\n") == std::string_view::npos;
-}
-
-// The status line and headers of `response` (whose body moves to `body`).
-void SerializeResponse(Response&& response, bool close_after, bool http10, std::string& head,
-                       std::string& body) {
-  const int status = response.status >= 100 && response.status <= 999 ? response.status : 500;
-  const bool bodiless = status < 200 || status == 204 || status == 304;
-  head.reserve(160 + response.content_type.size());
-  head.append("HTTP/1.1 ");
-  AppendPiece(head, static_cast<uint64_t>(status));
-  head.push_back(' ');
-  head.append(ReasonPhrase(status));
-  head.append("\r\nServer: heteroaccel\r\n");
-  head.append(DateHeader());
-  if (!bodiless) {
-    if (!response.content_type.empty() && IsSafeHeader("content-type", response.content_type)) {
-      head.append("Content-Type: ").append(response.content_type).append("\r\n");
-    }
-    head.append("Content-Length: ");
-    AppendPiece(head, response.body.size());
-    head.append("\r\n");
-    body = std::move(response.body);
-  }
-  for (const auto& [name, value] : response.headers) {
-    if (!IsSafeHeader(name, value) || IsServerOwnedHeader(name)) continue;
-    head.append(name).append(": ").append(value).append("\r\n");
-  }
-  if (close_after) {
-    head.append("Connection: close\r\n");
-  } else if (http10) {
-    head.append("Connection: keep-alive\r\n");
-  }
-  head.append("\r\n");
-}
 
 // How long `bytes` take at `per_second`.
 std::chrono::steady_clock::duration TimeAtRate(size_t bytes, size_t per_second) {
@@ -144,16 +70,7 @@ ServerCore::ServerCore(ServerOptions opts, Router r, size_t max_open)
       accept_retry(loops.front()->ioc) {}
 
 Response ServerCore::MakeError(int status, std::string message) const {
-  if (options.error_responder) {
-    try {
-      Response response = options.error_responder(status, message);
-      response.status = status;  // the server decided the status; the application shapes the body
-      return response;
-    } catch (...) {
-      // The application's hook failed; the built-in body still answers the client.
-    }
-  }
-  return DefaultErrorResponse(status, message);
+  return MakeErrorResponse(options, status, std::move(message));
 }
 
 void ServerCore::Accept() {
@@ -260,7 +177,11 @@ void ServerCore::ReleaseBody(size_t bytes) {
 }
 
 Connection::Connection(asio::ip::tcp::socket socket, IoLoop& loop, ServerCore& core)
-    : socket_(std::move(socket)), loop_(loop), core_(core), timer_(loop.ioc) {}
+    : socket_(std::move(socket)),
+      loop_(loop),
+      core_(core),
+      timer_(loop.ioc),
+      pipeline_(core.options, core.router, *this) {}
 
 void Connection::Start() {
   loop_.connections.emplace(this, weak_from_this());
@@ -302,8 +223,7 @@ void Connection::CloseLocked(const Lock& lock) {
   socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
   socket_.close(ignored);
   timer_.cancel();
-  parser_.reset();
-  core_.ReleaseBody(std::exchange(parse_body_bytes_, 0));
+  pipeline_.Reset();
   for (Slot& slot : slots_) core_.ReleaseBody(std::exchange(slot.body_bytes, 0));
   loop_.connections.erase(this);
   {
@@ -400,8 +320,8 @@ void Connection::TimeOut(Expiry why) {
   (header ? core_.header_timeouts : core_.body_timeouts).fetch_add(1, std::memory_order_relaxed);
   // A connection that sent nothing of its request is closed silently (a
   // client may open one ahead of need); otherwise the client learns why.
-  const bool sent_some = !header || buffer_.size() > 0 || (parser_ && parser_->got_some());
-  StopReading();
+  const bool sent_some = !header || pipeline_.got_some();
+  pipeline_.StopReading();
   {
     Lock lock(mu_);
     hard_deadline_ = std::chrono::steady_clock::now() + kLingerTime;
@@ -412,18 +332,13 @@ void Connection::TimeOut(Expiry why) {
     }
     ArmTimer(lock, hard_deadline_);
   }
-  PushError(408,
-            header ? Cat("request header not complete within ",
-                         core_.options.header_timeout.count(), " ms")
-                   : Cat("request body arrived slower than ",
-                         core_.options.min_body_bytes_per_second, " bytes per second"),
-            /*close_after=*/true, /*http10=*/false);
+  pipeline_.PushTimeout(header);
 }
 
 void Connection::Read() {
   reading_ = true;
   socket_.async_read_some(
-      buffer_.prepare(kReadChunk),
+      pipeline_.buffer().prepare(kReadChunk),
       [self = shared_from_this()](beast::error_code ec, size_t n) { self->OnRead(ec, n); });
 }
 
@@ -439,20 +354,20 @@ void Connection::OnRead(beast::error_code ec, size_t n) {
     }
     return;
   }
-  buffer_.commit(n);
+  pipeline_.buffer().commit(n);
   {
     Lock lock(mu_);
     Touch(lock);
   }
   if (lingering_) {
-    buffer_.consume(buffer_.size());
+    pipeline_.buffer().consume(pipeline_.buffer().size());
     Read();
     return;
   }
   ParseAvailable();
 }
 
-bool Connection::PipelineHasRoom() const {
+bool Connection::HasRoom() const {
   Lock lock(mu_);
   return !closed_ && slots_.size() < Server::kMaxPipelinedRequests;
 }
@@ -470,174 +385,55 @@ void Connection::ParseAvailable() {
     ParseAvailableUnguarded();
   } catch (...) {
     // Out of memory or the like while serving this client: it alone ends.
-    StopReading();
+    pipeline_.StopReading();
     Close();
   }
 }
 
 void Connection::ParseAvailableUnguarded() {
-  while (accepting_requests_ && buffer_.size() > 0 && PipelineHasRoom()) {
-    if (!parser_) {
-      parser_.emplace();
-      parser_->header_limit(
-          static_cast<uint32_t>(std::min<size_t>(core_.options.max_header_bytes, UINT32_MAX)));
-      parser_->body_limit(core_.options.max_body_bytes);
-      header_seen_ = false;
-      // The first byte of this request: its header clock starts. (A new
-      // connection's first request is timed from the connection's start.)
-      if (phase_ == Phase::kAwaiting) SetPhase(Phase::kHeader);
-    }
-    beast::error_code ec;
-    const size_t used = parser_->put(buffer_.data(), ec);
-    buffer_.consume(used);
-    if (ec == http::error::need_more) break;
-    if (ec) {
-      OnParseError(ec);
-      return;
-    }
-    if (!header_seen_ && parser_->is_header_done()) {
-      header_seen_ = true;
-      if (!OnHeader()) return;
-    } else if (header_seen_ && used > 0) {
-      Lock lock(mu_);
-      body_received_ += used;
-    }
-    if (parser_->chunked() && !CountChunkedBody()) return;
-    if (parser_->is_done()) {
-      Message message = parser_->release();
-      parser_.reset();
-      SetPhase(Phase::kAwaiting);
-      Dispatch(std::move(message));
-    } else if (used == 0) {
-      break;
-    }
-  }
+  pipeline_.Parse();
   if (phase_ != Phase::kAwaiting) {
     Lock lock(mu_);
     RearmIfEarlier(lock);  // a header or body clock may have started
   }
-  if (!reading_ && !read_eof_ && accepting_requests_ && PipelineHasRoom()) Read();
+  if (!reading_ && !read_eof_ && pipeline_.accepting() && HasRoom()) Read();
 }
 
-bool Connection::OnHeader() {
-  const auto& header = parser_->get();
-  const bool http10 = header.version() < 11;
-  // The declared body is counted before any of it is read.
-  if (const auto length = parser_->content_length(); length && *length > 0) {
-    if (!core_.ReserveBody(static_cast<size_t>(*length))) {
-      RefuseBody(http10);
-      return false;
-    }
-    parse_body_bytes_ = static_cast<size_t>(*length);
-  }
-  if (parser_->is_done()) return true;
-  SetPhase(Phase::kBody);
-  if (header.version() >= 11 && EqualsIgnoreCase(header[http::field::expect], "100-continue")) {
-    Lock lock(mu_);
-    Slot& interim = PushSlot(lock, /*close_after=*/false, /*http10=*/false);
-    interim.head = "HTTP/1.1 100 Continue\r\n\r\n";
-    interim.ready = true;
-    Write(lock);
-  }
-  return true;
+void Connection::OnRequestBegun() {
+  // The first byte of this request: its header clock starts. (A new
+  // connection's first request is timed from the connection's start.)
+  if (phase_ == Phase::kAwaiting) SetPhase(Phase::kHeader);
 }
 
-bool Connection::CountChunkedBody() {
-  const size_t size = parser_->get().body().size();
-  if (size <= parse_body_bytes_) return true;
-  if (!core_.ReserveBody(size - parse_body_bytes_)) {
-    RefuseBody(parser_->get().version() < 11);
-    return false;
-  }
-  parse_body_bytes_ = size;
-  return true;
+void Connection::OnBodyBegun() { SetPhase(Phase::kBody); }
+
+void Connection::OnBodyBytes(size_t n) {
+  Lock lock(mu_);
+  body_received_ += n;
 }
 
-void Connection::StopReading() {
-  parser_.reset();
-  accepting_requests_ = false;
-  core_.ReleaseBody(std::exchange(parse_body_bytes_, 0));
-  buffer_.consume(buffer_.size());
-  SetPhase(Phase::kAwaiting);
-}
+void Connection::OnRequestEnded() { SetPhase(Phase::kAwaiting); }
 
-void Connection::RefuseBody(bool http10) {
+bool Connection::ReserveBody(size_t bytes) {
+  if (core_.ReserveBody(bytes)) return true;
   core_.refused_bodies.fetch_add(1, std::memory_order_relaxed);
-  StopReading();
-  // The body stays unread, so the connection cannot carry another request.
-  PushError(503,
-            Cat("request bodies in flight would exceed ", core_.options.max_inflight_body_bytes,
-                " bytes; retry later"),
-            /*close_after=*/true, http10, {{"Retry-After", "1"}});
+  return false;
 }
 
-void Connection::OnParseError(beast::error_code ec) {
-  StopReading();
-  if (ec == http::error::body_limit) {
-    PushError(413,
-              Cat("request body exceeds the limit of ", core_.options.max_body_bytes, " bytes"),
-              true, false);
-  } else if (ec == http::error::header_limit) {
-    PushError(431,
-              Cat("request header exceeds the limit of ", core_.options.max_header_bytes, " bytes"),
-              true, false);
-  } else {
-    PushError(400, Cat("malformed HTTP request: ", ec.message()), true, false);
-  }
+void Connection::ReleaseBody(size_t bytes) { core_.ReleaseBody(bytes); }
+
+void Connection::SendContinue() {
+  Lock lock(mu_);
+  Slot& interim = PushSlot(lock, /*close_after=*/false, /*http10=*/false);
+  interim.head = "HTTP/1.1 100 Continue\r\n\r\n";
+  interim.ready = true;
+  Write(lock);
 }
 
-void Connection::Dispatch(Message&& message) {
-  const bool keep_alive = message.keep_alive();
-  const bool http10 = message.version() < 11;
-  if (!keep_alive) accepting_requests_ = false;
-  std::string_view raw_path;
-  std::string_view query;
-  SplitTarget(message.target(), raw_path, query);
-
-  // Errors found here drop the body at once; a handler keeps it until its
-  // response is written.
-  Request request;
-  if (!PercentDecode(raw_path, request.path)) {
-    core_.ReleaseBody(std::exchange(parse_body_bytes_, 0));
-    PushError(400, Cat("malformed percent-encoding in path ", raw_path), !keep_alive, http10);
-    return;
-  }
-  const std::string_view method = message.method_string();
-  Router::Match match = core_.router.Find(method, raw_path);
-  if (match.result == Router::Match::Result::kNotFound) {
-    core_.ReleaseBody(std::exchange(parse_body_bytes_, 0));
-    PushError(404, Cat("no route for ", method, " ", request.path), !keep_alive, http10);
-    return;
-  }
-  if (match.result == Router::Match::Result::kMethodNotAllowed) {
-    core_.ReleaseBody(std::exchange(parse_body_bytes_, 0));
-    PushError(405, Cat("method ", method, " not allowed for ", request.path), !keep_alive, http10,
-              {{"Allow", std::string(match.allow)}});
-    return;
-  }
-
-  request.method = std::string(method);
-  request.query = std::string(query);
-  request.headers.reserve(static_cast<size_t>(std::distance(message.begin(), message.end())));
-  for (const auto& field : message) {
-    request.headers.emplace_back(ToLower(field.name_string()), std::string(field.value()));
-  }
-  request.body = std::move(message.body());
-
-  uint64_t seq = 0;
-  {
-    Lock lock(mu_);
-    PushSlot(lock, !keep_alive, http10).body_bytes = std::exchange(parse_body_bytes_, 0);
-    seq = next_seq_ - 1;
-  }
-  // The handler runs unlocked: it may answer at once, on this thread or another.
-  try {
-    (*match.handler)(std::move(request), match.params, MakeResponder(seq));
-  } catch (const std::exception& e) {
-    Complete(seq, core_.MakeError(500, Cat("handler failed: ", e.what())));
-  } catch (...) {
-    Complete(seq, core_.MakeError(500, "handler failed"));
-  }
+uint64_t Connection::PushSlot(bool close_after, bool http10, size_t body_bytes) {
+  Lock lock(mu_);
+  PushSlot(lock, close_after, http10).body_bytes = body_bytes;
+  return next_seq_ - 1;
 }
 
 Responder Connection::MakeResponder(uint64_t seq) {
@@ -667,19 +463,6 @@ Connection::Slot& Connection::PushSlot(const Lock& lock, bool close_after, bool 
   ++next_seq_;
   PublishRank(lock);
   return slot;
-}
-
-void Connection::PushError(int status, std::string message, bool close_after, bool http10,
-                           HeaderList extra_headers) {
-  Response response = core_.MakeError(status, std::move(message));
-  for (auto& header : extra_headers) response.headers.push_back(std::move(header));
-  uint64_t seq = 0;
-  {
-    Lock lock(mu_);
-    PushSlot(lock, close_after, http10);
-    seq = next_seq_ - 1;
-  }
-  Complete(seq, std::move(response));
 }
 
 void Connection::Complete(uint64_t seq, Response response) {
@@ -809,7 +592,7 @@ void Connection::AfterWrite(Lock lock, bool close_after) {
 }
 
 void Connection::BeginLingeringClose(const Lock& lock) {
-  accepting_requests_ = false;
+  pipeline_.StopAccepting();
   beast::error_code ignored;
   socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
   if (read_eof_) {
@@ -820,7 +603,7 @@ void Connection::BeginLingeringClose(const Lock& lock) {
   hard_deadline_ = std::min(hard_deadline_, std::chrono::steady_clock::now() + kLingerTime);
   PublishRank(lock);
   RearmIfEarlier(lock);
-  buffer_.consume(buffer_.size());
+  pipeline_.buffer().consume(pipeline_.buffer().size());
   if (!reading_) Read();
 }
 

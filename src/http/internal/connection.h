@@ -1,5 +1,7 @@
 // Server internals: the per-thread event loop, the state shared by a Server's
-// loops, and one HTTP/1.1 server connection.
+// loops, and one HTTP/1.1 server connection: a socket, its timer and its
+// response slots around a RequestPipeline (request_pipeline.h), which parses
+// what the socket reads and calls the handlers.
 //
 // Threading: a Connection's read side (buffer, parser, timer) and its IoLoop's
 // registry are touched only on that loop's thread. The write side (the response
@@ -34,9 +36,6 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/string_body.hpp>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -49,6 +48,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "http/internal/request_pipeline.h"
 #include "http/message.h"
 #include "http/router.h"
 #include "http/server.h"
@@ -78,8 +78,7 @@ struct IoLoop : std::enable_shared_from_this<IoLoop> {
 struct ServerCore {
   ServerCore(ServerOptions opts, Router r, size_t max_open);
 
-  // The response for an error the server raises itself, with `status` kept;
-  // DefaultErrorResponse when the application's error_responder throws.
+  // MakeErrorResponse with this server's options.
   Response MakeError(int status, std::string message) const;
   // Accepts the next connection for the next loop, round robin. Loop 0 thread.
   void Accept();
@@ -118,7 +117,7 @@ struct ServerCore {
   size_t next_loop = 0;  // loop 0 thread only
 };
 
-class Connection : public std::enable_shared_from_this<Connection> {
+class Connection : public std::enable_shared_from_this<Connection>, private PipelineHost {
  public:
   Connection(asio::ip::tcp::socket socket, IoLoop& loop, ServerCore& core);
 
@@ -137,7 +136,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // Completes request `seq`; ignored when already completed or closed. Any
   // thread: on the loop thread the response is written asynchronously, on any
   // other thread straight from that thread when the socket takes it.
-  void Complete(uint64_t seq, Response response);
+  void Complete(uint64_t seq, Response response) override;
 
  private:
   struct Slot {
@@ -157,8 +156,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // What happens when the timer reaches a deadline.
   enum class Expiry : uint8_t { kClose, kHeaderTimeout, kBodyTimeout };
   using TimePoint = std::chrono::steady_clock::time_point;
-  using Parser = beast::http::request_parser<beast::http::string_body>;
-  using Message = beast::http::request<beast::http::string_body>;
 
   using Lock = std::unique_lock<std::mutex>;
 
@@ -168,20 +165,22 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // of memory, say) ends this connection only.
   void ParseAvailable();
   void ParseAvailableUnguarded();
-  // Inspects a header just completed; false when the request was refused.
-  bool OnHeader();
-  // Counts what a chunked body grew by; false when the request was refused.
-  bool CountChunkedBody();
-  // Stops reading requests: the parser and the body it counted are dropped.
-  void StopReading();
-  void OnParseError(beast::error_code ec);
-  void RefuseBody(bool http10);
-  void Dispatch(Message&& message);
-  bool PipelineHasRoom() const;
   void SetPhase(Phase phase);
   Slot& PushSlot(const Lock& lock, bool close_after, bool http10);
-  void PushError(int status, std::string message, bool close_after, bool http10,
-                 HeaderList extra_headers = {});
+
+  // PipelineHost, called by pipeline_ on the loop thread (Complete and the
+  // Responders: any thread).
+  bool HasRoom() const override;
+  void OnRequestBegun() override;
+  void OnBodyBegun() override;
+  void OnBodyBytes(size_t n) override;
+  void OnRequestEnded() override;
+  bool ReserveBody(size_t bytes) override;
+  void ReleaseBody(size_t bytes) override;
+  void SendContinue() override;
+  uint64_t PushSlot(bool close_after, bool http10, size_t body_bytes) override;
+  Responder MakeResponder(uint64_t seq) override;
+
   // Unless a write is in progress, takes the ready slots at the front (writing_
   // of them) into write_buffers_; false when there is nothing to write.
   bool BeginWrite(const Lock& lock);
@@ -212,19 +211,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::pair<Rank, TimePoint> CurrentRank(const Lock& lock) const;
   void PublishRank(const Lock& lock);
   void Shed();
-  Responder MakeResponder(uint64_t seq);
 
   asio::ip::tcp::socket socket_;  // closed under mu_; sent to under mu_ off the loop
   IoLoop& loop_;
   ServerCore& core_;
   asio::steady_timer timer_;
   // Loop thread only.
-  beast::flat_buffer buffer_;
-  std::optional<Parser> parser_;
-  bool header_seen_ = false;  // the current parser's header was inspected
+  RequestPipeline pipeline_;  // the read buffer, the parser and the handler calls
   bool reading_ = false;
-  bool accepting_requests_ = true;
-  size_t parse_body_bytes_ = 0;  // counted for the request being parsed
 
   std::atomic<Rank> rank_{Rank::kHeader};
   std::atomic<int64_t> rank_since_{0};
