@@ -5,7 +5,7 @@
 #   make demo    setup + build + an agent serving real images on every device
 # CI additionally runs `make test-sanitize` (ASan+UBSan), `make test-tsan`
 # (ThreadSanitizer over the HTTP server, whose connections are written from
-# several threads) and `make fuzz`.
+# several threads) and `make fuzz` (each fuzzer for FUZZ_SECONDS).
 
 BUILD        ?= build
 BUILD_ASAN   ?= build-asan
@@ -14,6 +14,11 @@ BUILD_TSAN   ?= build-tsan
 MODELS_DIR   ?= models
 BUILD_TYPE   ?= RelWithDebInfo
 FUZZ_SECONDS ?= 60
+# What the fuzzers link: the protocol parser (infer_request_fuzzer), and the
+# HTTP layer with the agent's and the server's route tables and what is behind
+# them (http_request_fuzzer; no gRPC).
+FUZZ_COMPONENTS ?= common;devices;metrics;node;protocol;inference;api;runtime;http;scheduler;cluster;httpapi;agent;server
+FUZZERS      ?= infer_request http_request
 JOBS         ?= $(shell nproc)
 CMAKE_FLAGS  ?=
 
@@ -57,13 +62,18 @@ test-tsan: packages
 	cmake --build $(BUILD_TSAN) -j $(JOBS) --target http_test
 	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 $(BUILD_TSAN)/bin/http_test
 
+# Each fuzzer runs FUZZ_SECONDS from its seed corpus (src/fuzz/corpus/NAME,
+# copied to $(BUILD_FUZZ)/corpus/NAME, where what it finds accumulates) with
+# src/fuzz/NAME.dict.
 fuzz: packages
 	CC=clang CXX=clang++ cmake -S . -B $(BUILD_FUZZ) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-	  -DHETEROACCEL_FUZZ=ON "-DHETEROACCEL_ONLY=common;protocol"
-	cmake --build $(BUILD_FUZZ) -j $(JOBS) --target infer_request_fuzzer
-	mkdir -p $(BUILD_FUZZ)/corpus && cp src/fuzz/corpus/infer_request/* $(BUILD_FUZZ)/corpus/
-	$(BUILD_FUZZ)/bin/infer_request_fuzzer -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 \
-	  -max_len=65536 $(BUILD_FUZZ)/corpus
+	  -DHETEROACCEL_FUZZ=ON "-DHETEROACCEL_ONLY=$(FUZZ_COMPONENTS)"
+	cmake --build $(BUILD_FUZZ) -j $(JOBS) --target $(addsuffix _fuzzer,$(FUZZERS))
+	set -e; for f in $(FUZZERS); do \
+	  mkdir -p $(BUILD_FUZZ)/corpus/$$f && cp src/fuzz/corpus/$$f/* $(BUILD_FUZZ)/corpus/$$f/; \
+	  $(BUILD_FUZZ)/bin/$${f}_fuzzer -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 \
+	    -max_len=65536 -timeout=60 -dict=src/fuzz/$$f.dict $(BUILD_FUZZ)/corpus/$$f; \
+	done
 
 demo: setup build
 	$(BUILD)/bin/agent_demo $(BUILD)/bin/heteroaccel $(MODELS_DIR) $(BUILD)/demo
