@@ -191,6 +191,9 @@ void InferV1(AgentContext& context, http::Request&& request, const http::PathPar
   if (absl::Status s = httpapi::CheckImageContentType(request); !s.ok()) {
     return respond(ErrorResponse(s));
   }
+  if (request.body.empty()) {
+    return respond(ErrorResponse(absl::InvalidArgumentError("image is empty")));
+  }
   runtime::Job job;
   job.model = model;
   job.variant = variant;

@@ -19,18 +19,57 @@ uint32_t BigEndian32(std::string_view bytes, size_t at) {
   return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
 }
 
-// Reads the size a PNG header announces so oversized images are refused before
-// the decoder allocates for them. JPEG dimensions are bounded by OpenCV itself
-// through OPENCV_IO_MAX_IMAGE_PIXELS, which the agent sets at start-up.
-absl::Status CheckPngSize(std::string_view bytes) {
-  if (bytes.size() < 24) return absl::InvalidArgumentError("image is a truncated PNG");
-  const int64_t width = BigEndian32(bytes, 16);
-  const int64_t height = BigEndian32(bytes, 20);
+uint32_t BigEndian16(std::string_view bytes, size_t at) {
+  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data() + at);
+  return (uint32_t{p[0]} << 8) | p[1];
+}
+
+absl::Status CheckPixels(int64_t width, int64_t height) {
   if (width * height > kMaxImagePixels) {
     return absl::InvalidArgumentError(
         absl::StrCat("image is ", width, "x", height, " pixels; the limit is ", kMaxImagePixels));
   }
   return absl::OkStatus();
+}
+
+// The size a PNG header announces, checked so an oversized image (a few
+// hundred bytes can announce gigapixels) is refused before the decoder
+// allocates for it.
+absl::Status CheckPngSize(std::string_view bytes) {
+  if (bytes.size() < 24) return absl::InvalidArgumentError("image is a truncated PNG");
+  return CheckPixels(BigEndian32(bytes, 16), BigEndian32(bytes, 20));
+}
+
+// The same for a JPEG: its size is in the first start-of-frame segment
+// (SOF0..SOF15 but DHT, JPG and DAC), found by walking the segments from the
+// start-of-image marker.
+absl::Status CheckJpegSize(std::string_view bytes) {
+  size_t at = 2;  // after FF D8
+  while (at + 4 <= bytes.size()) {
+    if (static_cast<unsigned char>(bytes[at]) != 0xff) {
+      return absl::InvalidArgumentError("image does not decode (JPEG data is corrupt)");
+    }
+    const auto marker = static_cast<unsigned char>(bytes[at + 1]);
+    if (marker == 0xff) {  // fill byte
+      ++at;
+      continue;
+    }
+    if (marker == 0x01 || (marker >= 0xd0 && marker <= 0xd7)) {  // no length
+      at += 2;
+      continue;
+    }
+    if (marker == 0xd9 || marker == 0xda) break;  // end of image, start of scan
+    const size_t length = BigEndian16(bytes, at + 2);
+    const bool frame = marker >= 0xc0 && marker <= 0xcf && marker != 0xc4 && marker != 0xc8 &&
+                       marker != 0xcc;
+    if (frame) {
+      if (length < 7 || at + 9 > bytes.size()) break;
+      return CheckPixels(BigEndian16(bytes, at + 7), BigEndian16(bytes, at + 5));
+    }
+    if (length < 2) break;
+    at += 2 + length;
+  }
+  return absl::InvalidArgumentError("image does not decode (no JPEG frame header)");
 }
 
 }  // namespace
@@ -43,9 +82,7 @@ absl::StatusOr<cv::Mat> DecodeImage(std::string_view bytes) {
     return absl::InvalidArgumentError(
         "image is neither JPEG nor PNG (send the encoded file bytes, or a UINT8 [H,W,3] tensor)");
   }
-  if (png) {
-    if (absl::Status s = CheckPngSize(bytes); !s.ok()) return s;
-  }
+  if (absl::Status s = png ? CheckPngSize(bytes) : CheckJpegSize(bytes); !s.ok()) return s;
   cv::Mat image;
   try {
     const cv::Mat raw(1, static_cast<int>(bytes.size()), CV_8UC1, const_cast<char*>(bytes.data()));

@@ -52,6 +52,30 @@ TEST(DecodeImageTest, RejectsHugePngBeforeDecoding) {
   EXPECT_NE(s.message().find("100000x100000"), std::string::npos);
 }
 
+TEST(DecodeImageTest, RejectsHugeJpegBeforeDecoding) {
+  // A small JPEG whose frame header is patched to announce 30000x30000 pixels:
+  // decoding it would allocate gigabytes.
+  std::string jpeg = Encode(cv::Mat(16, 16, CV_8UC3, cv::Scalar(1, 2, 3)), ".jpg");
+  size_t sof = std::string::npos;
+  for (size_t i = 2; i + 9 < jpeg.size(); ++i) {
+    if (static_cast<unsigned char>(jpeg[i]) == 0xff &&
+        static_cast<unsigned char>(jpeg[i + 1]) == 0xc0) {
+      sof = i;
+      break;
+    }
+  }
+  ASSERT_NE(sof, std::string::npos);
+  ASSERT_TRUE(DecodeImage(jpeg).ok());
+  for (size_t at : {sof + 5, sof + 7}) {
+    jpeg[at] = static_cast<char>(30000 >> 8);
+    jpeg[at + 1] = static_cast<char>(30000 & 0xff);
+  }
+  auto s = DecodeImage(jpeg).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("30000x30000"), std::string::npos) << s;
+  EXPECT_FALSE(DecodeImage(std::string("\xff\xd8\xff\xe0\x00", 5)).ok());
+}
+
 TEST(ImageFromRgbPixelsTest, ChecksSizeAndSwapsChannels) {
   const std::string pixels = {1, 2, 3, 4, 5, 6};
   auto image = ImageFromRgbPixels(pixels, 1, 2);

@@ -96,6 +96,11 @@ bool ClusterView::CanRun(const std::string& model) const {
   return false;
 }
 
+bool ClusterView::Serves(const std::string& model) const {
+  return std::any_of(devices_.begin(), devices_.end(),
+                     [&](const auto& d) { return d.second.variants.count(model) > 0; });
+}
+
 std::vector<std::string> ClusterView::Models() const {
   std::vector<std::string> models;
   for (const auto& [key, info] : devices_) {

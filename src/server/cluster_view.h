@@ -45,6 +45,8 @@ class ClusterView {
   bool AnyUp() const;
   bool empty() const { return nodes_.empty(); }
   bool CanRun(const std::string& model) const;
+  // Some device (up or down) has a variant of the type.
+  bool Serves(const std::string& model) const;
   std::vector<std::string> Models() const;
   const scheduler::DeviceInfo* device(const scheduler::DeviceKey& key) const;
   std::pair<int, int> UpDownCounts() const;

@@ -113,7 +113,7 @@ class Dispatcher::Impl {
         refused = absl::UnavailableError("no agent has registered with this server yet");
       }
       if (!refused.ok()) {
-        metrics_.requests.WithLabels({work.model, CodeLabel(refused)}).Increment();
+        metrics_.requests.WithLabels({ModelLabel(work.model), CodeLabel(refused)}).Increment();
         InferResult result;
         result.status = std::move(refused);
         effects.direct.emplace_back(std::move(done), std::move(result));
@@ -260,10 +260,17 @@ class Dispatcher::Impl {
   }
   RequestTracker::Finished Record(RequestTracker::Finished f) {
     if (f.done) {
-      metrics_.requests.WithLabels({f.model, CodeLabel(f.result.status)}).Increment();
-      metrics_.latency.WithLabels({f.model}).Observe(f.seconds);
+      const std::string model = ModelLabel(f.model);
+      metrics_.requests.WithLabels({model, CodeLabel(f.result.status)}).Increment();
+      metrics_.latency.WithLabels({model}).Observe(f.seconds);
     }
     return f;
+  }
+
+  // Clients name models freely: only types the cluster serves become label
+  // values, so no client can grow the exposition without bound.
+  std::string ModelLabel(const std::string& model) const {
+    return view_.Serves(model) ? model : "unknown";
   }
 
   // Step 2, with Step 4's expiries: binds what can be bound, answers what

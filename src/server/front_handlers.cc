@@ -1,6 +1,8 @@
 // Front door: /v2/health/*, /v2, /v2/models/{m}[/ready], POST .../infer,
 // POST /v1/infer/{m}, /metrics. Requests are validated here, with the same
 // messages as the agent, before they wait for a device.
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "api/detections_codec.h"
 #include "protocol/errors.h"
@@ -116,8 +118,16 @@ void AddFrontRoutes(http::Router& router, ServerContext& context) {
   router.Add("GET", "/v2/models/{model}", model);
   router.Add("GET", "/v2/models/{model}/ready",
              [&context](http::Request&&, const http::PathParams& p, http::Responder r) {
-               r(httpapi::StatusResponse(
-                   context.dispatcher.CanRun(httpapi::PathParam(p, "model")) ? 200 : 503));
+               // As the agent answers: 404 for a model no device serves, 503
+               // while the devices that serve it are down.
+               const std::string name = httpapi::PathParam(p, "model");
+               if (context.dispatcher.CanRun(name)) return r(httpapi::StatusResponse(200));
+               const std::vector<std::string> models = context.dispatcher.Models();
+               if (std::find(models.begin(), models.end(), name) == models.end()) {
+                 return r(ServerErrorResponse(absl::NotFoundError(
+                     absl::StrCat("no registered device serves model '", name, "'"))));
+               }
+               r(httpapi::StatusResponse(503));
              });
   auto v2 = [&context](http::Request&& request, const http::PathParams& p, http::Responder r) {
     InferV2(context, std::move(request), p, std::move(r));

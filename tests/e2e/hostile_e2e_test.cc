@@ -186,6 +186,23 @@ std::string Put(const std::string& target, const std::string& body, const std::s
                       "Content-Length: ", body.size(), "\r\n\r\n", body);
 }
 
+// A real JPEG whose frame header is patched to announce 30000x30000 pixels:
+// decoding it would take gigabytes for a body of a few kilobytes.
+std::string JpegBomb() {
+  std::string jpeg = ReadFileOrDie(ModelsDir() + "/images/hands/nocurl.jpg");
+  for (size_t i = 2; i + 9 < jpeg.size(); ++i) {
+    const auto marker = static_cast<unsigned char>(jpeg[i + 1]);
+    if (static_cast<unsigned char>(jpeg[i]) == 0xff && (marker == 0xc0 || marker == 0xc2)) {
+      for (size_t at : {i + 5, i + 7}) {
+        jpeg[at] = static_cast<char>(30000 >> 8);
+        jpeg[at + 1] = static_cast<char>(30000 & 0xff);
+      }
+      break;
+    }
+  }
+  return jpeg;
+}
+
 const std::string& Image() {
   static const std::string* image =
       new std::string(ReadFileOrDie(ModelsDir() + "/images/astronaut.png"));
@@ -328,6 +345,8 @@ std::vector<Hostile> CommonBattery() {
             "\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\x01\x86\xa0\0\x01\x86\xa0\x08\x02\0\0\0"s,
             "Content-Type: image/png\r\n")},
       {"/v1 with an empty body", Post("/v1/infer/face", "", "Content-Type: image/png\r\n")},
+      {"/v1 with a JPEG claiming 30000x30000 pixels",
+       Post("/v1/infer/face", JpegBomb(), "Content-Type: image/jpeg\r\n")},
       {"/v1 for an unknown model",
        Post("/v1/infer/%C3%28", Image(), "Content-Type: image/png\r\n")},
       // Pipelined mixes: the good ones are answered, the bad ones refused, in order.
@@ -365,10 +384,9 @@ std::vector<Hostile> ServerBattery() {
   const std::string auth = absl::StrCat("Authorization: Bearer ", kToken, "\r\n");
   const std::string png = "Content-Type: image/png\r\n";
   return {
-      // A readiness probe: 503 (with Retry-After, no body) for a model no
-      // registered device serves; the server cannot tell an unknown model
-      // from one whose agents are gone. The agent knows its catalog: 404.
-      {"readiness of a model named in invalid UTF-8", Get("/v2/models/%FF%FE/ready"), {503}},
+      // A readiness probe of a model no registered device serves: 404, as the
+      // agent answers (503 is for a model whose devices are all down).
+      {"readiness of a model named in invalid UTF-8", Get("/v2/models/%FF%FE/ready"), {404}},
       {"timeout_ms=abc", Post("/v1/infer/face?timeout_ms=abc", Image(), png)},
       {"priority=1e99", Post("/v1/infer/face?priority=1e99", Image(), png)},
       {"device_kind=%FF", Post("/v1/infer/face?device_kind=%FF", Image(), png)},
