@@ -634,6 +634,23 @@ TEST_F(ServerTest, HostileRequestsEndIn4xxWithJsonBodies) {
   EXPECT_EQ(MakeClient()->Get("/v2/health/live")->status, 200);
 }
 
+// A body framed by anything but a single "chunked" cannot be delimited: were it
+// read as empty, its bytes would be taken for the next request (smuggling).
+TEST_F(ServerTest, TransferEncodingOtherThanChunkedIsRefusedAndCloses) {
+  Server& server = StartServer();
+  for (const char* te : {"gzip", "gzip, chunked", "chunked, chunked", "identity"}) {
+    RawConnection raw(server.port());
+    ASSERT_TRUE(raw.Send(absl::StrCat("POST /echo HTTP/1.1\r\nTransfer-Encoding: ", te,
+                                      "\r\n\r\nGET /v2/health/live HTTP/1.1\r\n\r\n")));
+    std::optional<RawResponse> response = raw.ReadResponse();
+    ASSERT_TRUE(response.has_value()) << te;
+    EXPECT_EQ(response->status, 400) << te;
+    EXPECT_TRUE(IsJsonError(response->body)) << response->body;
+    // The smuggled request is never answered: the connection ends.
+    EXPECT_TRUE(raw.ReadsEof()) << te;
+  }
+}
+
 TEST_F(ServerTest, HeaderTrickledByteByByteGets408AfterHeaderTimeout) {
   ServerOptions options;
   options.header_timeout = std::chrono::milliseconds(300);
