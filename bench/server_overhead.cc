@@ -34,13 +34,6 @@
 namespace heteroaccel {
 namespace {
 
-std::string UrlOf(testing::Subprocess& p) {
-  auto line = p.WaitForLine("listening on http://", std::chrono::seconds(60));
-  if (!line) return "";
-  std::string url = line->substr(line->find("http://"));
-  return url.substr(0, url.find(' '));
-}
-
 loadgen::BenchReport Bench(const std::string& url, const std::string& images, int cameras,
                            std::optional<double> rate, double seconds) {
   loadgen::BenchOptions o;
@@ -198,7 +191,7 @@ devices:
   auto server = *testing::Subprocess::Start(
       {binary, "server", "--listen", "127.0.0.1:0", "--grpc-listen", "127.0.0.1:0",
        "--queue-capacity", "4096"});
-  const std::string server_url = UrlOf(*server);
+  const std::string server_url = testing::WaitForListeningUrl(*server);
   std::string grpc_target;
   if (auto line = server->WaitForLine("gRPC (inference.GRPCInferenceService) on ",
                                       std::chrono::seconds(10))) {
@@ -208,7 +201,7 @@ devices:
                                             dir + "/agent.yaml", "--models", "face", "--models-dir",
                                             testing::ModelsDir(), "--server", server_url,
                                             "--queue-capacity", "4096"});
-  const std::string agent_url = UrlOf(*agent);
+  const std::string agent_url = testing::WaitForListeningUrl(*agent);
   if (server_url.empty() || agent_url.empty() || grpc_target.empty() ||
       !agent->WaitForLine("ready", std::chrono::minutes(2))) {
     std::fprintf(stderr, "start-up failed\n%s\n%s", server->Output().c_str(),

@@ -30,13 +30,6 @@ struct Flags {
   bool json = false;
 };
 
-std::string UrlOf(testing::Subprocess& p) {
-  auto line = p.WaitForLine("listening on http://", std::chrono::seconds(60));
-  if (!line) return "";
-  std::string url = line->substr(line->find("http://"));
-  return url.substr(0, url.find(' '));
-}
-
 bool WaitForDevices(const std::string& url, size_t devices) {
   auto http = *http::Client::Create(url);
   for (int i = 0; i < 600; ++i) {
@@ -61,7 +54,7 @@ absl::StatusOr<nlohmann::json> RunPolicy(const Flags& f, const std::string& poli
   auto server = testing::Subprocess::Start({f.binary, "server", "--config", f.dir + "/server.yaml",
                                             "--policy", policy, "--cluster-token", token});
   if (!server.ok()) return server.status();
-  const std::string url = UrlOf(**server);
+  const std::string url = testing::WaitForListeningUrl(**server);
   if (url.empty()) return absl::InternalError("server did not start: " + (*server)->Output());
   std::vector<std::unique_ptr<testing::Subprocess>> agents;
   for (const char* node : {"node-g", "node-f", "node-n"}) {

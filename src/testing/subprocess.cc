@@ -167,4 +167,11 @@ std::string ReadFileOrDie(const std::string& path) {
   return bytes.str();
 }
 
+std::string WaitForListeningUrl(Subprocess& process, std::chrono::milliseconds timeout) {
+  auto line = process.WaitForLine("listening on http://", timeout);
+  if (!line) return "";
+  std::string url = line->substr(line->find("http://"));
+  return url.substr(0, url.find(' '));
+}
+
 }  // namespace heteroaccel::testing

@@ -50,5 +50,9 @@ std::string HeteroaccelBinary();
 // The models folder: $HETEROACCEL_MODELS_DIR, else $HETEROACCEL_SOURCE_DIR/models.
 std::string ModelsDir();
 std::string ReadFileOrDie(const std::string& path);
+// The URL a heteroaccel agent or server announces on its "... listening on
+// http://HOST:PORT ..." line; "" if none comes within `timeout`.
+std::string WaitForListeningUrl(Subprocess& process,
+                                std::chrono::milliseconds timeout = std::chrono::seconds(60));
 
 }  // namespace heteroaccel::testing

@@ -26,6 +26,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "cluster_wait.h"
 #include "http/client.h"
 #include "nlohmann/json.hpp"
 #include "testing/subprocess.h"
@@ -52,13 +53,6 @@ std::vector<std::string> WithDescriptorLimit(std::vector<std::string> argv) {
       "/bin/sh", "-c", absl::StrCat("ulimit -n ", kDescriptorLimit, " && exec \"$@\""), "sh"};
   wrapped.insert(wrapped.end(), argv.begin(), argv.end());
   return wrapped;
-}
-
-std::string UrlFrom(Subprocess& p) {
-  auto line = p.WaitForLine("listening on http://", std::chrono::seconds(60));
-  if (!line) return "";
-  std::string url = line->substr(line->find("http://"));
-  return url.substr(0, url.find(' '));
 }
 
 uint16_t PortOf(const std::string& url) {
@@ -121,7 +115,7 @@ class FloodE2ETest : public ::testing::Test {
                              "--cluster-token", "s3cret", "--max-inflight-body-bytes", inflight}));
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = server->release();
-    server_url_ = new std::string(UrlFrom(*server_));
+    server_url_ = new std::string(WaitForListeningUrl(*server_));
     ASSERT_FALSE(server_url_->empty()) << server_->Output();
 
     auto agent = Subprocess::Start(WithDescriptorLimit(
@@ -130,11 +124,12 @@ class FloodE2ETest : public ::testing::Test {
          "--cluster-token", "s3cret", "--max-inflight-body-bytes", inflight}));
     ASSERT_TRUE(agent.ok()) << agent.status();
     agent_ = agent->release();
-    agent_url_ = new std::string(UrlFrom(*agent_));
+    agent_url_ = new std::string(WaitForListeningUrl(*agent_));
     ASSERT_FALSE(agent_url_->empty()) << agent_->Output();
     ASSERT_TRUE(agent_->WaitForLine("ready", std::chrono::minutes(2)).has_value())
         << agent_->Output();
-    ASSERT_TRUE(WaitForAgentRegistered(std::chrono::seconds(20))) << server_->Output();
+    ASSERT_TRUE(e2e::WaitForServingAgent(*server_url_, std::chrono::seconds(20)))
+        << server_->Output();
     ready_ = true;
   }
 
@@ -147,29 +142,6 @@ class FloodE2ETest : public ::testing::Test {
     delete server_url_;
     agent_ = server_ = nullptr;
     agent_url_ = server_url_ = nullptr;
-  }
-
-  static bool WaitForAgentRegistered(std::chrono::seconds timeout) {
-    auto http = http::Client::Create(*server_url_);
-    if (!http.ok()) return false;
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-      auto r = (*http)->Get("/v1/cluster");
-      if (r.ok() && r->status == 200) {
-        const nlohmann::json cluster = nlohmann::json::parse(r->body, nullptr, false);
-        if (cluster.is_object()) {
-          for (const auto& node : cluster.value("nodes", nlohmann::json::array())) {
-            bool serving = false;
-            for (const auto& d : node.value("devices", nlohmann::json::array())) {
-              serving |= !d.value("variants", nlohmann::json::array()).empty();
-            }
-            if (node.value("up", false) && serving) return true;
-          }
-        }
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return false;
   }
 
   // A camera: one face inference on a fresh connection. Returns the status

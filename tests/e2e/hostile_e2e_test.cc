@@ -40,6 +40,7 @@
 #include <boost/beast/http/string_body.hpp>
 
 #include "absl/strings/str_cat.h"
+#include "cluster_wait.h"
 #include "http/client.h"
 #include "nlohmann/json.hpp"
 #include "testing/subprocess.h"
@@ -56,13 +57,6 @@ using testing::Subprocess;
 constexpr char kToken[] = "s3cret";
 // Short, so that a request that never completes is answered 408 quickly.
 constexpr int kHeaderTimeoutMs = 1500;
-
-std::string UrlFrom(Subprocess& p) {
-  auto line = p.WaitForLine("listening on http://", std::chrono::seconds(60));
-  if (!line) return "";
-  std::string url = line->substr(line->find("http://"));
-  return url.substr(0, url.find(' '));
-}
 
 uint16_t PortOf(const std::string& url) {
   return static_cast<uint16_t>(std::atoi(url.substr(url.rfind(':') + 1).c_str()));
@@ -423,7 +417,7 @@ class HostileE2ETest : public ::testing::Test {
                                      "--cluster-token", kToken, "--header-timeout-ms", timeout});
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = server->release();
-    server_url_ = new std::string(UrlFrom(*server_));
+    server_url_ = new std::string(WaitForListeningUrl(*server_));
     ASSERT_FALSE(server_url_->empty()) << server_->Output();
     auto agent = Subprocess::Start({HeteroaccelBinary(), "agent", "--listen", "127.0.0.1:0",
                                     "--models-dir", ModelsDir(), "--models", "face", "--no-opencl",
@@ -431,11 +425,12 @@ class HostileE2ETest : public ::testing::Test {
                                     kToken, "--header-timeout-ms", timeout});
     ASSERT_TRUE(agent.ok()) << agent.status();
     agent_ = agent->release();
-    agent_url_ = new std::string(UrlFrom(*agent_));
+    agent_url_ = new std::string(WaitForListeningUrl(*agent_));
     ASSERT_FALSE(agent_url_->empty()) << agent_->Output();
     ASSERT_TRUE(agent_->WaitForLine("ready", std::chrono::minutes(2)).has_value())
         << agent_->Output();
-    ASSERT_TRUE(WaitForAgentRegistered(std::chrono::seconds(20))) << server_->Output();
+    ASSERT_TRUE(e2e::WaitForServingAgent(*server_url_, std::chrono::seconds(20)))
+        << server_->Output();
     ready_ = true;
   }
 
@@ -449,29 +444,6 @@ class HostileE2ETest : public ::testing::Test {
   }
 
   void SetUp() override { ASSERT_TRUE(ready_) << "the agent and server did not start"; }
-
-  static bool WaitForAgentRegistered(std::chrono::seconds timeout) {
-    auto http = http::Client::Create(*server_url_);
-    if (!http.ok()) return false;
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-      auto r = (*http)->Get("/v1/cluster");
-      if (r.ok() && r->status == 200) {
-        const nlohmann::json cluster = nlohmann::json::parse(r->body, nullptr, false);
-        if (cluster.is_object()) {
-          for (const auto& node : cluster.value("nodes", nlohmann::json::array())) {
-            bool serving = false;
-            for (const auto& d : node.value("devices", nlohmann::json::array())) {
-              serving |= !d.value("variants", nlohmann::json::array()).empty();
-            }
-            if (node.value("up", false) && serving) return true;
-          }
-        }
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return false;
-  }
 
   // The process answers a health check and a camera.
   static void ExpectStillServing(Subprocess& process, const std::string& url,

@@ -30,13 +30,6 @@ std::string WriteConfig(const std::string& name, const std::string& yaml) {
   return path;
 }
 
-std::string UrlFrom(Subprocess& p) {
-  auto line = p.WaitForLine("listening on http://", std::chrono::seconds(60));
-  if (!line) return "";
-  std::string url = line->substr(line->find("http://"));
-  return url.substr(0, url.find(' '));
-}
-
 std::unique_ptr<Subprocess> StartAgent(const std::string& server, const std::string& config) {
   auto p = Subprocess::Start({HeteroaccelBinary(), "agent", "--listen", "127.0.0.1:0",
                               "--models-dir", ModelsDir(), "--config", config, "--server", server,
@@ -75,7 +68,7 @@ class ServerE2ETest : public ::testing::Test {
                                 "--grpc-listen", "127.0.0.1:0", "--cluster-token", "s3cret"});
     ASSERT_TRUE(s.ok());
     server_ = std::move(*s);
-    url_ = UrlFrom(*server_);
+    url_ = WaitForListeningUrl(*server_);
     ASSERT_FALSE(url_.empty()) << server_->Output();
     auto grpc_line =
         server_->WaitForLine("gRPC (inference.GRPCInferenceService) on ", std::chrono::seconds(10));
