@@ -1,6 +1,7 @@
 #include "http/message.h"
 
 #include <gtest/gtest.h>
+
 #include <nlohmann/json.hpp>
 
 namespace heteroaccel::http {
@@ -8,13 +9,13 @@ namespace {
 
 TEST(DefaultErrorResponseTest, IsValidJsonWhateverTheMessageHolds) {
   const std::string hostile[] = {
-      std::string("no route for /\xff"),          // invalid byte
-      std::string("no route for /\xc3\x28"),      // bad continuation
-      std::string("truncated \xe2\x82"),          // sequence cut short
-      std::string("overlong \xc0\xaf"),           // overlong '/'
-      std::string("surrogate \xed\xa0\x80"),      // UTF-16 surrogate
+      std::string("no route for /\xff"),      // invalid byte
+      std::string("no route for /\xc3\x28"),  // bad continuation
+      std::string("truncated \xe2\x82"),      // sequence cut short
+      std::string("overlong \xc0\xaf"),       // overlong '/'
+      std::string("surrogate \xed\xa0\x80"),  // UTF-16 surrogate
       std::string("past U+10FFFF \xf4\x90\x80\x80"),
-      std::string("nul \0 and \x01 \"quote\" \\", 28),
+      std::string("nul \0 and \x01 \"quote\" \\", sizeof("nul \0 and \x01 \"quote\" \\") - 1),
   };
   for (const std::string& message : hostile) {
     const Response r = DefaultErrorResponse(404, message);
