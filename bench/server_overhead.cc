@@ -14,20 +14,19 @@
 // Targets (issue 3): added p50 <= 0.150 ms, added p99 <= 1 ms at 1,000 req/s;
 // >= 10,000 req/s routed on a 2-core machine. Issue 10: gRPC through the
 // server costs no more than HTTP through the server.
+#include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <opencv2/imgcodecs.hpp>
-
-#include <algorithm>
-#include <atomic>
 #include <functional>
 #include <mutex>
+#include <opencv2/imgcodecs.hpp>
 #include <thread>
 
 #include "client/infer_client.h"
-#include "http/client.h"
 #include "grpc/client.h"
+#include "http/client.h"
 #include "loadgen/bench.h"
 #include "testing/subprocess.h"
 
@@ -154,8 +153,8 @@ FrontDoors CompareFrontDoors(const std::string& http_url, const std::string& grp
     return [c] { return c->ServerLive().ok(); };
   };
   const auto http_live = [&]() -> std::function<bool()> {
-    auto c = std::shared_ptr<http::Client>(
-        *http::Client::Create(http_url, std::chrono::seconds(10)));
+    auto c =
+        std::shared_ptr<http::Client>(*http::Client::Create(http_url, std::chrono::seconds(10)));
     return [c] {
       auto r = c->Get("/v2/health/live");
       return r.ok() && r->status == 200;
@@ -172,7 +171,9 @@ FrontDoors CompareFrontDoors(const std::string& http_url, const std::string& grp
 }
 
 nlohmann::json DoorJson(const DoorReport& d) {
-  return {{"rps", d.rps}, {"p50_ms", d.p50_ms}, {"errors", d.errors},
+  return {{"rps", d.rps},
+          {"p50_ms", d.p50_ms},
+          {"errors", d.errors},
           {"server_cpu_us_per_request", d.server_cpu_us}};
 }
 
@@ -188,9 +189,9 @@ devices:
   - {id: zero0, kind: gpu, name: Zero-cost device, slots: 4, default_latency_ms: 0}
 )";
   const std::string binary = testing::HeteroaccelBinary();
-  auto server = *testing::Subprocess::Start(
-      {binary, "server", "--listen", "127.0.0.1:0", "--grpc-listen", "127.0.0.1:0",
-       "--queue-capacity", "4096"});
+  auto server =
+      *testing::Subprocess::Start({binary, "server", "--listen", "127.0.0.1:0", "--grpc-listen",
+                                   "127.0.0.1:0", "--queue-capacity", "4096"});
   const std::string server_url = testing::WaitForListeningUrl(*server);
   std::string grpc_target;
   if (auto line = server->WaitForLine("gRPC (inference.GRPCInferenceService) on ",
@@ -262,11 +263,11 @@ devices:
                 routed.latency.p50 - direct.latency.p50, routed.latency.p99 - direct.latency.p99);
     std::printf("closed loop, %d connections: %.0f req/s routed (agent alone: %.0f req/s)\n",
                 connections, max.throughput_rps, max_direct.throughput_rps);
-    std::printf("front doors through the server, %d streams paced to %.0f req/s in all:\n",
-                streams, door_rate);
+    std::printf("front doors through the server, %d streams paced to %.0f req/s in all:\n", streams,
+                door_rate);
     const auto line = [](const char* name, const DoorReport& d) {
-      std::printf("  %-22s %6.0f req/s  p50 %.3f ms  server CPU %5.0f us/req  (%d errors)\n",
-                  name, d.rps, d.p50_ms, d.server_cpu_us, d.errors);
+      std::printf("  %-22s %6.0f req/s  p50 %.3f ms  server CPU %5.0f us/req  (%d errors)\n", name,
+                  d.rps, d.p50_ms, d.server_cpu_us, d.errors);
     };
     line("gRPC infer", grpc);
     line("HTTP v2 binary infer", http);
@@ -308,9 +309,10 @@ int main(int argc, char** argv) {
     else if (a == "--door-rate")
       door_rate = std::stod(next());
     else {
-      std::fprintf(stderr,
-                   "usage: server_overhead [--rate R] [--seconds S] [--connections N] [--streams N] "
-                   "[--door-rate R] [--front-doors-only] [--json]\n");
+      std::fprintf(
+          stderr,
+          "usage: server_overhead [--rate R] [--seconds S] [--connections N] [--streams N] "
+          "[--door-rate R] [--front-doors-only] [--json]\n");
       return 2;
     }
   }

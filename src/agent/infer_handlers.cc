@@ -12,8 +12,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "agent/context.h"
-#include "cluster/contract.h"
 #include "api/detections_codec.h"
+#include "cluster/contract.h"
 #include "common/status_macros.h"
 #include "protocol/errors.h"
 #include "protocol/inference.h"
@@ -114,14 +114,14 @@ std::string StringParameter(const nlohmann::json& parameters, const char* key) {
 nlohmann::json ServedBy(const AgentContext& context, const runtime::JobResult& r,
                         const Forwarded& forwarded) {
   nlohmann::json served = {{"node", context.facts.hostname},
-          {"device", r.device_id},
-          {"device_kind", r.device_kind},
-          {"emulated", r.emulated},
-          {"variant", r.variant},
-          {"slot", r.slot},
-          {"result_reused", r.result_reused},
-          {"queue_ms", r.queue_seconds * 1e3},
-          {"compute_ms", r.compute_seconds * 1e3}};
+                           {"device", r.device_id},
+                           {"device_kind", r.device_kind},
+                           {"emulated", r.emulated},
+                           {"variant", r.variant},
+                           {"slot", r.slot},
+                           {"result_reused", r.result_reused},
+                           {"queue_ms", r.queue_seconds * 1e3},
+                           {"compute_ms", r.compute_seconds * 1e3}};
   if (forwarded.server_queue_ms) served["server_queue_ms"] = *forwarded.server_queue_ms;
   if (forwarded.attempts) served["attempts"] = *forwarded.attempts;
   return served;

@@ -195,7 +195,8 @@ absl::StatusOr<NodeReport> ParseNodeReport(const nlohmann::json& json) {
   for (size_t i = 0; i < devices->size(); ++i) {
     ASSIGN_OR_RETURN(DeviceReport d, ParseDevice((*devices)[i], i));
     for (const DeviceReport& seen : out.devices) {
-      if (seen.id == d.id) return Malformed("devices", absl::StrCat("repeat the id \"", d.id, "\""));
+      if (seen.id == d.id)
+        return Malformed("devices", absl::StrCat("repeat the id \"", d.id, "\""));
     }
     out.devices.push_back(std::move(d));
   }

@@ -22,9 +22,8 @@ absl::Status SetLogLevel(std::string_view level) {
   const spdlog::level::level_enum parsed = spdlog::level::from_str(name);
   // from_str answers "off" for anything it does not know.
   if (parsed == spdlog::level::off && name != "off") {
-    return absl::InvalidArgumentError(
-        absl::StrCat("log level '", name,
-                     "' is not one of trace, debug, info, warn, error, critical, off"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "log level '", name, "' is not one of trace, debug, info, warn, error, critical, off"));
   }
   spdlog::set_level(parsed);
   return absl::OkStatus();

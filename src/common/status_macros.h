@@ -12,11 +12,11 @@
 #define HA_STATUS_CONCAT_INNER(a, b) a##b
 #define HA_STATUS_CONCAT(a, b) HA_STATUS_CONCAT_INNER(a, b)
 
-#define RETURN_IF_ERROR(expr)                            \
-  do {                                                   \
+#define RETURN_IF_ERROR(expr)                                   \
+  do {                                                          \
     if (::absl::Status _ha_status = (expr); !_ha_status.ok()) { \
-      return _ha_status;                                 \
-    }                                                    \
+      return _ha_status;                                        \
+    }                                                           \
   } while (0)
 
 #define HA_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \

@@ -13,8 +13,7 @@ void ExportHttpServerMetrics(metrics::Registry& registry, const http::Server& se
       {"event"});
   auto& refused_bodies = registry.AddCounter(
       "heteroaccel_http_refused_bodies_total",
-      "Requests answered 503 because their body would pass the bound on body bytes in flight",
-      {});
+      "Requests answered 503 because their body would pass the bound on body bytes in flight", {});
   auto& body_bytes = registry.AddGauge("heteroaccel_http_inflight_body_bytes",
                                        "Request body bytes held now, all connections", {});
   registry.AddCollectHook([&, server_ptr = &server] {

@@ -60,8 +60,8 @@ absl::Status CheckJpegSize(std::string_view bytes) {
     }
     if (marker == 0xd9 || marker == 0xda) break;  // end of image, start of scan
     const size_t length = BigEndian16(bytes, at + 2);
-    const bool frame = marker >= 0xc0 && marker <= 0xcf && marker != 0xc4 && marker != 0xc8 &&
-                       marker != 0xcc;
+    const bool frame =
+        marker >= 0xc0 && marker <= 0xcf && marker != 0xc4 && marker != 0xc8 && marker != 0xcc;
     if (frame) {
       if (length < 7 || at + 9 > bytes.size()) break;
       return CheckPixels(BigEndian16(bytes, at + 7), BigEndian16(bytes, at + 5));

@@ -157,13 +157,14 @@ nlohmann::json ClusterView::ModelJson(const std::string& model,
     auto it = info.variants.find(model);
     if (it == info.variants.end()) continue;
     auto estimate = scheduler.service_estimate(model, key);
-    devices.push_back({{"node", key.node},
-                       {"device", key.device},
-                       {"kind", info.kind},
-                       {"emulated", info.emulated},
-                       {"up", nodes_.at(key.node).up},
-                       {"variant", it->second},
-                       {"service_ms", estimate ? static_cast<double>(estimate->count()) / 1e6 : 0.0}});
+    devices.push_back(
+        {{"node", key.node},
+         {"device", key.device},
+         {"kind", info.kind},
+         {"emulated", info.emulated},
+         {"up", nodes_.at(key.node).up},
+         {"variant", it->second},
+         {"service_ms", estimate ? static_cast<double>(estimate->count()) / 1e6 : 0.0}});
     if (std::find(variants.begin(), variants.end(), it->second) == variants.end()) {
       variants.push_back(it->second);
     }
@@ -193,7 +194,8 @@ nlohmann::json ClusterView::VariantsJson() const {
     for (const cluster::DeviceReport& d : n.devices) {
       std::string kind(KindName(d.kind));
       if (d.emulated) kind += " (emulated)";
-      for (const auto& [key, value] : d.service_ms) ms[key.type][key.variant][kind].push_back(value);
+      for (const auto& [key, value] : d.service_ms)
+        ms[key.type][key.variant][kind].push_back(value);
     }
   }
   nlohmann::json result = nlohmann::json::object();

@@ -31,9 +31,9 @@ class ClusterView {
     std::string url;
     bool url_changed = false;  // a new agent at this node (restart): reset its paths
     bool came_up = false;      // the node was down or unknown
-    std::vector<scheduler::DeviceInfo> devices;   // every device it reports, to upsert
-    std::vector<scheduler::DeviceKey> removed;    // devices it no longer reports
-    bool need_model_info = false;                 // the reply asks for the descriptions
+    std::vector<scheduler::DeviceInfo> devices;  // every device it reports, to upsert
+    std::vector<scheduler::DeviceKey> removed;   // devices it no longer reports
+    bool need_model_info = false;                // the reply asks for the descriptions
   };
   HeartbeatChanges ApplyHeartbeat(cluster::NodeReport report, Clock::TimePoint now);
 

@@ -44,11 +44,24 @@ absl::Status CheckType(const std::string& type, const InferenceType& t) {
 absl::StatusOr<ServerConfig> ParseRoot(const YAML::Node& root, const std::string& origin) {
   ServerConfig c;
   if (!root.IsMap()) return absl::InvalidArgumentError("the top level must be a mapping");
-  static const char* const kKeys[] = {
-      "listen", "grpc_listen", "policy", "queue_capacity", "pipeline_depth", "node_timeout_ms",
-      "forward_timeout_ms", "max_attempts", "max_body_bytes", "io_threads", "max_connections",
-      "header_timeout_ms", "keepalive_timeout_ms", "max_inflight_body_bytes",
-      "cluster_token_file", "kind_preference", "static_kinds", "registry"};
+  static const char* const kKeys[] = {"listen",
+                                      "grpc_listen",
+                                      "policy",
+                                      "queue_capacity",
+                                      "pipeline_depth",
+                                      "node_timeout_ms",
+                                      "forward_timeout_ms",
+                                      "max_attempts",
+                                      "max_body_bytes",
+                                      "io_threads",
+                                      "max_connections",
+                                      "header_timeout_ms",
+                                      "keepalive_timeout_ms",
+                                      "max_inflight_body_bytes",
+                                      "cluster_token_file",
+                                      "kind_preference",
+                                      "static_kinds",
+                                      "registry"};
   for (const auto& entry : root) {
     const std::string key = entry.first.as<std::string>();
     if (std::find(std::begin(kKeys), std::end(kKeys), key) == std::end(kKeys)) {

@@ -61,8 +61,7 @@ scheduler::Options SchedulerOptions(const ServerConfig& config) {
 
 class Dispatcher::Impl {
  public:
-  Impl(const ServerConfig& config, metrics::Registry& registry, Clock& clock,
-       AgentChannel& channel)
+  Impl(const ServerConfig& config, metrics::Registry& registry, Clock& clock, AgentChannel& channel)
       : config_(config),
         clock_(clock),
         channel_(channel),
@@ -277,9 +276,9 @@ class Dispatcher::Impl {
   // expired or used up its attempts.
   void Pump(Effects& effects) {
     for (const scheduler::Request& r : scheduler_.ExpireDeadlines()) {
-      effects.answers.push_back(Finish(r.id, absl::DeadlineExceededError(absl::StrCat(
-                                                 "no device could finish this '", r.type,
-                                                 "' request before its deadline"))));
+      effects.answers.push_back(Finish(
+          r.id, absl::DeadlineExceededError(absl::StrCat("no device could finish this '", r.type,
+                                                         "' request before its deadline"))));
     }
     for (uint64_t id : tracker_.Exhausted()) {
       scheduler_.Cancel(id);
@@ -291,10 +290,12 @@ class Dispatcher::Impl {
         continue;
       }
       AgentCall call = tracker_.Bind(a);
-      if (call.attempt == 1) metrics_.queue.WithLabels({call.type}).Observe(call.server_queue_ms / 1e3);
+      if (call.attempt == 1)
+        metrics_.queue.WithLabels({call.type}).Observe(call.server_queue_ms / 1e3);
       if (const scheduler::DeviceInfo* info = view_.device(a.device)) {
         metrics_.dispatched
-            .WithLabels({a.device.node, a.device.device, info->kind, info->emulated ? "true" : "false"})
+            .WithLabels(
+                {a.device.node, a.device.device, info->kind, info->emulated ? "true" : "false"})
             .Increment();
       }
       effects.sends.push_back(std::move(call));
@@ -317,8 +318,9 @@ class Dispatcher::Impl {
             // devices, not the network paths to them; the round trip when the
             // agent did not say.
             const double seconds = reply.compute_seconds.value_or(reply.round_trip_seconds);
-            scheduler_.Complete(id, std::chrono::duration_cast<Nanos>(std::chrono::duration<double>(seconds)),
-                                reply.http_status == 200);
+            scheduler_.Complete(
+                id, std::chrono::duration_cast<Nanos>(std::chrono::duration<double>(seconds)),
+                reply.http_status == 200);
           } else {
             scheduler_.Cancel(id);  // re-queued with its node, but the answer came
           }
@@ -332,8 +334,8 @@ class Dispatcher::Impl {
           if (absl::Status s = scheduler_.Enqueue(*tracker_.request(id)); !s.ok()) {
             effects.answers.push_back(Finish(
                 id, absl::Status(s.code(), absl::StrCat(reply.error.message(),
-                                                         "; could not wait for another device: ",
-                                                         s.message()))));
+                                                        "; could not wait for another device: ",
+                                                        s.message()))));
           }
           break;
         }
@@ -369,7 +371,8 @@ class Dispatcher::Impl {
 
   void Watchdog() {
     const auto timeout = std::chrono::milliseconds(config_.node_timeout_ms);
-    const auto period = std::min<std::chrono::milliseconds>(timeout / 4, std::chrono::milliseconds(100));
+    const auto period =
+        std::min<std::chrono::milliseconds>(timeout / 4, std::chrono::milliseconds(100));
     std::unique_lock<std::mutex> lock(watchdog_mu_);
     while (true) {
       wake_.wait_for(lock, period);

@@ -11,8 +11,8 @@
 namespace heteroaccel::server {
 namespace {
 
-using testing::FakeAgentChannel;
 using std::chrono::milliseconds;
+using testing::FakeAgentChannel;
 
 cluster::NodeReport Report(const std::string& node, std::vector<std::string> device_ids,
                            int slots = 1) {
@@ -327,8 +327,8 @@ TEST_F(DispatcherTest, RandomFaultSchedulesAnswerEveryRequestExactlyOnce) {
         }
       } else if (action < 80 && !seen.empty()) {
         // A duplicate or late reply to an earlier attempt.
-        channel_->ReplyAgain(seen[rng() % seen.size()], rng() % 2 ? FakeAgentChannel::Answer()
-                                                                  : FakeAgentChannel::Failed());
+        channel_->ReplyAgain(seen[rng() % seen.size()],
+                             rng() % 2 ? FakeAgentChannel::Answer() : FakeAgentChannel::Failed());
       } else if (action < 90) {
         clock_.Advance(milliseconds(rng() % 400));
         for (const auto& n : nodes) {

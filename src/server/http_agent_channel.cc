@@ -54,9 +54,9 @@ AgentReply Classify(const AgentCall& call, absl::StatusOr<http::ClientResponse> 
       if (!absl::SimpleAtoi(absl::string_view(header_length.data(), header_length.size()), &n) ||
           n > response->body.size()) {
         reply.kind = AgentReply::Kind::kFailed;
-        reply.error = absl::InternalError(absl::StrCat(
-            device, " answered with a bad Inference-Header-Content-Length '",
-            std::string(header_length), "'"));
+        reply.error = absl::InternalError(
+            absl::StrCat(device, " answered with a bad Inference-Header-Content-Length '",
+                         std::string(header_length), "'"));
         return reply;
       }
       reply.header_length = n;
@@ -71,9 +71,8 @@ AgentReply Classify(const AgentCall& call, absl::StatusOr<http::ClientResponse> 
     reply.kind = AgentReply::Kind::kBusy;
   } else if (status >= 500 || status == 404) {
     reply.kind = AgentReply::Kind::kFailed;
-    reply.error = absl::Status(reply.error.code(),
-                               absl::StrCat("HTTP ", status, " from ", device, ": ",
-                                            reply.error.message()));
+    reply.error = absl::Status(reply.error.code(), absl::StrCat("HTTP ", status, " from ", device,
+                                                                ": ", reply.error.message()));
   } else {
     reply.kind = AgentReply::Kind::kAnswer;
   }
@@ -93,8 +92,8 @@ AgentReply Unreachable(const AgentCall& call, const std::string& why) {
 // keep-alive connection.
 class HttpAgentChannel::Forwarder {
  public:
-  Forwarder(std::string url, std::string device_id, int threads,
-            std::chrono::milliseconds timeout, const ReplyCallback& callback)
+  Forwarder(std::string url, std::string device_id, int threads, std::chrono::milliseconds timeout,
+            const ReplyCallback& callback)
       : url_(std::move(url)),
         device_id_(std::move(device_id)),
         timeout_(timeout),

@@ -64,8 +64,7 @@ TEST_F(RequestTrackerTest, RepliesToOldAttemptsAreStale) {
   tracker_.OnRequeued(id, "node lost");
   const AgentCall second = Bind(id);
   EXPECT_EQ(tracker_.OnReply(first, FakeAgentChannel::Answer()), RequestTracker::Verdict::kStale);
-  EXPECT_EQ(tracker_.OnReply(second, FakeAgentChannel::Answer()),
-            RequestTracker::Verdict::kAnswer);
+  EXPECT_EQ(tracker_.OnReply(second, FakeAgentChannel::Answer()), RequestTracker::Verdict::kAnswer);
 }
 
 TEST_F(RequestTrackerTest, UnreachableAsksForTheNodeToFail) {

@@ -25,9 +25,7 @@ struct Server::State {
   std::unique_ptr<grpcfront::GrpcServer> grpc;
 };
 
-namespace {
-
-}  // namespace
+namespace {}  // namespace
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerConfig& config) {
   auto state = std::make_unique<State>();
@@ -37,8 +35,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerConfig& confi
   state->registry->AddGauge("heteroaccel_build_info", "Version of this binary", {"version", "role"})
       .WithLabels({HETEROACCEL_VERSION, "server"})
       .Set(1);
-  state->channel = std::make_unique<HttpAgentChannel>(
-      std::chrono::milliseconds(config.forward_timeout_ms));
+  state->channel =
+      std::make_unique<HttpAgentChannel>(std::chrono::milliseconds(config.forward_timeout_ms));
   state->dispatcher =
       std::make_unique<Dispatcher>(config, *state->registry, SystemClock(), *state->channel);
   state->context.reset(
