@@ -24,9 +24,7 @@ namespace {
 // The forwarding headers of the agent<->server contract, lower-cased as the
 // HTTP layer stores request header names.
 std::string Lower(std::string_view name) {
-  std::string out(name);
-  for (char& c : out) c = absl::ascii_tolower(static_cast<unsigned char>(c));
-  return out;
+  return absl::AsciiStrToLower(absl::string_view(name.data(), name.size()));
 }
 const std::string kDeviceHeader = Lower(cluster::kDeviceHeader);
 const std::string kServerQueueMsHeader = Lower(cluster::kServerQueueMsHeader);

@@ -7,6 +7,7 @@
 #include <deque>
 #include <thread>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "cluster/contract.h"
@@ -28,6 +29,10 @@ absl::Status AgentError(int http_status, const std::string& body) {
   return protocol::WithHttpStatus(absl::Status(mapped.code(), message), http_status);
 }
 
+// The contract's header as the HTTP client stores response header names.
+const std::string kComputeMsHeader = absl::AsciiStrToLower(
+    absl::string_view(cluster::kComputeMsHeader.data(), cluster::kComputeMsHeader.size()));
+
 AgentReply Classify(const AgentCall& call, absl::StatusOr<http::ClientResponse> response) {
   AgentReply reply;
   const std::string device = call.device.ToString();
@@ -41,7 +46,7 @@ AgentReply Classify(const AgentCall& call, absl::StatusOr<http::ClientResponse> 
     return reply;
   }
   reply.http_status = response->status;
-  const std::string_view compute = response->Header("x-heteroaccel-compute-ms");
+  const std::string_view compute = response->Header(kComputeMsHeader);
   double ms = 0;
   if (absl::SimpleAtod(absl::string_view(compute.data(), compute.size()), &ms) && ms >= 0) {
     reply.compute_seconds = ms / 1e3;
