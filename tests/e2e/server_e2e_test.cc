@@ -117,9 +117,24 @@ TEST_F(ServerE2ETest, RoutesToTheDevicesAndSaysWhoServed) {
 
 TEST_F(ServerE2ETest, RegistryListsVariantsWithLatencyPerKindAndAccuracy) {
   auto http = *http::Client::Create(url_);
-  auto r = http->Get("/v1/registry/variants");
-  ASSERT_EQ(r->status, 200) << r->body;
-  const auto face = nlohmann::json::parse(r->body)["types"]["face"];
+  // Nodes are up before each of their devices has measured its first run:
+  // wait (bounded) until all four devices report a time for the variant.
+  absl::StatusOr<http::ClientResponse> r;
+  nlohmann::json face;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  do {
+    r = http->Get("/v1/registry/variants");
+    ASSERT_TRUE(r.ok() && r->status == 200) << (r.ok() ? r->body : r.status().ToString());
+    face = nlohmann::json::parse(r->body)["types"]["face"];
+    size_t devices = 0;
+    for (const auto& v : face.is_array() ? face : nlohmann::json::array()) {
+      if (v.value("variant", "") != "blazeface-front-128") continue;
+      const nlohmann::json by_kind = v.value("latency_by_kind", nlohmann::json::object());
+      for (const auto& [kind, l] : by_kind.items()) devices += l.value("devices", 0u);
+    }
+    if (devices >= 4) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  } while (std::chrono::steady_clock::now() < deadline);
   ASSERT_TRUE(face.is_array()) << r->body;
   const nlohmann::json* front = nullptr;
   for (const auto& v : face) {
