@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <opencv2/imgcodecs.hpp>
 
@@ -64,15 +66,15 @@ TEST(DrawTest, TextIsAQuadrilateralWithoutABox) {
 }
 
 TEST(DrawTest, DrawToFileSaysWhatFailed) {
-  EXPECT_EQ(DrawToFile("not an image", {}, {}, ::testing::TempDir() + "/x.png").code(),
+  EXPECT_EQ(DrawToFile("not an image", {}, {}, ::testing::TempDir() + "/heteroaccel_" + std::to_string(getpid()) + "_x.png").code(),
             absl::StatusCode::kInvalidArgument);
   std::vector<uchar> png;
   cv::imencode(".png", kGrey, png);
   const std::string bytes(png.begin(), png.end());
-  const absl::Status no_format = DrawToFile(bytes, {}, {}, ::testing::TempDir() + "/x.nope");
+  const absl::Status no_format = DrawToFile(bytes, {}, {}, ::testing::TempDir() + "/heteroaccel_" + std::to_string(getpid()) + "_x.nope");
   EXPECT_FALSE(no_format.ok());
   EXPECT_NE(no_format.message().find("cannot write"), std::string_view::npos) << no_format;
-  const std::string path = ::testing::TempDir() + "/heteroaccel_draw_to_file.png";
+  const std::string path = ::testing::TempDir() + "/heteroaccel_draw_to_file_" + std::to_string(getpid()) + ".png";
   ASSERT_TRUE(DrawToFile(bytes, {}, {}, path).ok());
   EXPECT_EQ(cv::imread(path).size(), kGrey.size());
   std::remove(path.c_str());

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <unistd.h>
+
 #include <cstdio>
 #include <regex>
 #include <thread>
@@ -225,11 +227,12 @@ TEST_F(AgentE2ETest, MetricsPassPromtool) {
     EXPECT_NE(text.find(series), std::string::npos) << series;
   }
   if (std::system("command -v promtool >/dev/null 2>&1") != 0) GTEST_SKIP() << "no promtool";
-  FILE* pipe = popen("promtool check metrics > /tmp/heteroaccel_promtool.out 2>&1", "w");
+  const std::string out = ::testing::TempDir() + "/heteroaccel_promtool_" + std::to_string(getpid()) + ".out";
+  FILE* pipe = popen(("promtool check metrics > " + out + " 2>&1").c_str(), "w");
   ASSERT_NE(pipe, nullptr);
   fwrite(text.data(), 1, text.size(), pipe);
   const int status = pclose(pipe);
-  EXPECT_EQ(status, 0) << ReadFileOrDie("/tmp/heteroaccel_promtool.out");
+  EXPECT_EQ(status, 0) << ReadFileOrDie(out);
 }
 
 TEST(AgentOverloadTest, FullQueuesAnswer429WithRetryAfterAndLoseNothing) {

@@ -1,6 +1,7 @@
 // The server end to end: a real server and real agents (emulated accelerators
 // plus the machine's CPU) as separate processes over real sockets.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <csignal>
@@ -23,7 +24,10 @@ using testing::ReadFileOrDie;
 using testing::Subprocess;
 
 std::string WriteConfig(const std::string& name, const std::string& yaml) {
-  const std::string path = ::testing::TempDir() + "/" + name;
+  // Each test runs in its own process, in parallel with the others: the pid
+  // keeps two tests from writing the same file.
+  const std::string path =
+      ::testing::TempDir() + "/heteroaccel_" + std::to_string(getpid()) + "_" + name;
   FILE* f = std::fopen(path.c_str(), "w");
   std::fputs(yaml.c_str(), f);
   std::fclose(f);
