@@ -63,6 +63,12 @@ absl::StatusOr<DeviceReport> ParseDevice(const Json& d, size_t index) {
   RETURN_IF_ERROR(Read(d, "warm", where, out.warm));
   RETURN_IF_ERROR(Read(d, "queue_depth", where, out.queue_depth));
   RETURN_IF_ERROR(Read(d, "allocated", where, out.allocated));
+  if (auto it = d.find("busy_seconds"); it != d.end() && !it->is_null()) {
+    if (!it->is_number() || it->get<double>() < 0) {
+      return Malformed(where, "\"busy_seconds\" must be a number >= 0");
+    }
+    out.busy_seconds = it->get<double>();
+  }
   std::vector<std::string> models;
   RETURN_IF_ERROR(Read(d, "models", where, models));
   for (const std::string& m : models) {
@@ -163,12 +169,24 @@ nlohmann::json ToJson(const NodeReport& report) {
                        {"models", std::move(models)},
                        {"service_ms", std::move(service)},
                        {"queue_depth", d.queue_depth},
-                       {"allocated", d.allocated}});
+                       {"allocated", d.allocated},
+                       {"busy_seconds", d.busy_seconds}});
   }
   Json out = {{"node", report.node},
               {"url", report.url},
               {"ready", report.ready},
               {"devices", std::move(devices)}};
+  if (!report.group.empty()) out["group"] = report.group;
+  Json stats = Json::object();
+  if (report.stats.cpu_utilisation) stats["cpu_utilisation"] = *report.stats.cpu_utilisation;
+  if (report.stats.memory_total_bytes) stats["memory_total_bytes"] = *report.stats.memory_total_bytes;
+  if (report.stats.memory_available_bytes) {
+    stats["memory_available_bytes"] = *report.stats.memory_available_bytes;
+  }
+  if (report.stats.temperature_celsius) {
+    stats["temperature_celsius"] = *report.stats.temperature_celsius;
+  }
+  if (!stats.empty()) out["stats"] = std::move(stats);
   if (report.model_info) {
     Json info = Json::object();
     for (const auto& [type, t] : *report.model_info) info[type] = ToJson(t);
@@ -187,6 +205,19 @@ absl::StatusOr<NodeReport> ParseNodeReport(const nlohmann::json& json) {
         "a heartbeat needs \"node\" and \"url\" strings and a \"devices\" array");
   }
   RETURN_IF_ERROR(Read(json, "ready", "the report", out.ready));
+  RETURN_IF_ERROR(Read(json, "group", "the report", out.group));
+  if (auto stats = json.find("stats"); stats != json.end() && !stats->is_null()) {
+    if (!stats->is_object()) return Malformed("stats", "must be an object");
+    for (auto [key, field] : {std::pair{"cpu_utilisation", &out.stats.cpu_utilisation},
+                              std::pair{"memory_total_bytes", &out.stats.memory_total_bytes},
+                              std::pair{"memory_available_bytes", &out.stats.memory_available_bytes},
+                              std::pair{"temperature_celsius", &out.stats.temperature_celsius}}) {
+      auto it = stats->find(key);
+      if (it == stats->end() || it->is_null()) continue;
+      if (!it->is_number()) return Malformed("stats", absl::StrCat("\"", key, "\" must be a number"));
+      *field = it->get<double>();
+    }
+  }
   auto devices = json.find("devices");
   if (devices == json.end() || !devices->is_array()) {
     return absl::InvalidArgumentError(

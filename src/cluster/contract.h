@@ -10,7 +10,11 @@
 //                 "emulated": bool, "slots": int>=1, "warm": bool,
 //                 "models": ["type/variant", ...],     // a type's first is its default
 //                 "service_ms": {"type/variant": ms},   // measured mean per variant
-//                 "queue_depth": int, "allocated": int}],
+//                 "queue_depth": int, "allocated": int,
+//                 "busy_seconds": number}],        // slot-seconds spent computing, since start
+//    "group"?: str,                                 // the node group it belongs to
+//    "stats"?: {"cpu_utilisation": ratio, "memory_total_bytes": n,
+//               "memory_available_bytes": n, "temperature_celsius": c},  // each optional
 //    "model_info"?: {type: {"keypoint_names": [str], "skeleton": [[a, b]],
 //                           "labels": [str],
 //                           "variants": {variant: {"description", "precision",
@@ -56,6 +60,19 @@ struct DeviceReport {
   std::map<VariantKey, double> service_ms;
   int queue_depth = 0;
   int allocated = 0;
+  // Seconds its slots spent computing since the agent started, summed over
+  // slots: the busy ratio over an interval is its growth / (interval × slots).
+  // Measured by the agent itself, since vendor utilisation figures are missing
+  // or misleading for NPUs and FPGAs.
+  double busy_seconds = 0;
+};
+
+// The node's own figures; each is absent where the node cannot measure it.
+struct NodeStats {
+  std::optional<double> cpu_utilisation;  // ratio over the last interval, [0, 1]
+  std::optional<double> memory_total_bytes;
+  std::optional<double> memory_available_bytes;
+  std::optional<double> temperature_celsius;  // hottest sensor
 };
 
 struct VariantInfo {
@@ -77,7 +94,9 @@ struct NodeReport {
   std::string node;
   std::string url;  // how the server reaches the agent: "http://host:port"
   bool ready = false;
+  std::string group;  // "" when the node belongs to no group
   std::vector<DeviceReport> devices;
+  NodeStats stats;
   std::optional<std::map<std::string, TypeInfo>> model_info;
 };
 

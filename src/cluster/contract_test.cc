@@ -20,7 +20,12 @@ NodeReport SampleReport() {
   d.service_ms[{"face", "blazeface-front-128"}] = 4.5;
   d.queue_depth = 3;
   d.allocated = 1;
+  d.busy_seconds = 12.25;
   r.devices.push_back(d);
+  r.group = "line-3";
+  r.stats.cpu_utilisation = 0.5;
+  r.stats.memory_total_bytes = 8e9;
+  r.stats.memory_available_bytes = 2e9;
   TypeInfo face;
   face.keypoint_names = {"right_eye", "left_eye"};
   face.skeleton = {{0, 1}};
@@ -42,6 +47,11 @@ TEST(ContractTest, ReportRoundTripsThroughJson) {
   EXPECT_EQ(d.slots, 2);
   EXPECT_EQ(d.models, sent.devices[0].models);
   EXPECT_DOUBLE_EQ(d.service_ms.at({"face", "blazeface-front-128"}), 4.5);
+  EXPECT_DOUBLE_EQ(d.busy_seconds, 12.25);
+  EXPECT_EQ(got->group, "line-3");
+  EXPECT_EQ(got->stats.cpu_utilisation, 0.5);
+  EXPECT_EQ(got->stats.memory_available_bytes, 2e9);
+  EXPECT_FALSE(got->stats.temperature_celsius.has_value());
   ASSERT_TRUE(got->model_info.has_value());
   EXPECT_EQ(got->model_info->at("face").skeleton, (std::vector<std::pair<int, int>>{{0, 1}}));
   EXPECT_EQ(got->model_info->at("face").variants.at("blazeface-front-128").accuracy, "1/1 face");
@@ -79,6 +89,11 @@ TEST(ContractTest, RejectsMalformedReportsNamingTheField) {
        "model_info.face"},
       {R"({"node":"n","url":"http://a","devices":[{"id":"d","kind":"cpu","service_ms":{"a/b":-1}}]})",
        "service_ms"},
+      {R"({"node":"n","url":"http://a","devices":[{"id":"d","kind":"cpu","busy_seconds":-1}]})",
+       "busy_seconds"},
+      {R"({"node":"n","url":"http://a","devices":[],"stats":{"cpu_utilisation":"high"}})",
+       "cpu_utilisation"},
+      {R"({"node":"n","url":"http://a","devices":[],"stats":[]})", "stats"},
   };
   for (const auto& c : cases) {
     auto got = ParseNodeReportBody(c.body);
