@@ -76,6 +76,8 @@ std::vector<DeviceInfo> Scheduler::devices() const { return state_->devices(); }
 
 const Options& Scheduler::options() const { return state_->options(); }
 
+void Scheduler::SetPolicy(PolicyKind policy) { state_->SetPolicy(policy); }
+
 double Scheduler::IdealThroughput(const std::map<std::string, double>& mix) const {
   return state_->IdealThroughput(mix);
 }

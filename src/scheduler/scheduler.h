@@ -101,6 +101,8 @@ class Scheduler {
   // Known devices, sorted by key, with their current up flag.
   std::vector<DeviceInfo> devices() const;
   const Options& options() const;
+  // Switches the policy for the next Dispatch; requests in flight are unaffected.
+  void SetPolicy(PolicyKind policy);
 
   // Requests per second the up devices could complete at best for a mix of types
   // (type -> share, normalised): the optimum of the fluid model in which each device

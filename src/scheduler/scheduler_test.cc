@@ -5,19 +5,20 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <string>
 #include <vector>
 
-#include "scheduler/testing/cluster.h"
 #include "common/fake_clock.h"
+#include "scheduler/testing/cluster.h"
 
 namespace heteroaccel::scheduler {
 namespace {
 
+using ::heteroaccel::FakeClock;
 using std::chrono::milliseconds;
 using ::testing::ElementsAre;
-using ::heteroaccel::FakeClock;
 using ::testing::HasSubstr;
 using testing::MakeDevice;
 using testing::MakeRequest;
@@ -453,4 +454,59 @@ TEST_F(SchedulerTest, IdealThroughputUsesComparativeAdvantage) {
 }
 
 }  // namespace
+
+TEST_F(SchedulerTest, AssignmentsCarryTheWeighedCandidatesWhenAsked) {
+  for (PolicyKind policy :
+       {PolicyKind::kEarliestFinish, PolicyKind::kIdleFirst, PolicyKind::kStatic}) {
+    Options options;
+    options.policy = policy;
+    options.pipeline_depth = 0;
+    options.record_candidates = true;
+    options.static_kinds = {{"face", "gpu"}};
+    Scheduler s(options, clock_);
+    ASSERT_TRUE(s.UpsertDevice(MakeDevice("n1", "gpu0", "gpu", {{"face", milliseconds(2)}})).ok());
+    ASSERT_TRUE(s.UpsertDevice(MakeDevice("n2", "cpu0", "cpu", {{"face", milliseconds(9)}})).ok());
+    ASSERT_TRUE(s.Enqueue(MakeRequest(1, "face")).ok());
+    const std::vector<Assignment> out = s.Dispatch();
+    ASSERT_EQ(out.size(), 1u) << PolicyName(policy);
+    const Assignment& a = out[0];
+    ASSERT_FALSE(a.candidates.empty()) << PolicyName(policy);
+    // Best first; the winner is among them with the finish it was bound with.
+    for (size_t i = 1; i < a.candidates.size(); ++i) {
+      EXPECT_LE(a.candidates[i - 1].expected_finish, a.candidates[i].expected_finish);
+    }
+    const auto winner =
+        std::find_if(a.candidates.begin(), a.candidates.end(),
+                     [&](const CandidateFinish& c) { return c.device == a.device; });
+    ASSERT_NE(winner, a.candidates.end()) << PolicyName(policy);
+    EXPECT_EQ(winner->expected_finish, a.expected_finish) << PolicyName(policy);
+    if (policy == PolicyKind::kStatic) {
+      EXPECT_EQ(a.candidates.size(), 1u) << "static weighs only the type's kind";
+    } else {
+      ASSERT_EQ(a.candidates.size(), 2u) << PolicyName(policy);
+      EXPECT_EQ(a.candidates[0].device.device, "gpu0");
+      EXPECT_EQ(a.candidates[1].expected_finish - clock_.Now(), milliseconds(9));
+    }
+  }
+}
+
+TEST_F(SchedulerTest, CandidatesAreNotRecordedByDefault) {
+  Scheduler s = Make(PolicyKind::kEarliestFinish);
+  ASSERT_TRUE(s.UpsertDevice(MakeDevice("n1", "gpu0", "gpu", {{"face", milliseconds(2)}})).ok());
+  ASSERT_TRUE(s.Enqueue(MakeRequest(1, "face")).ok());
+  const std::vector<Assignment> out = s.Dispatch();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_TRUE(out[0].candidates.empty());
+}
+
+TEST_F(SchedulerTest, PolicyCanBeSwitchedBetweenDispatches) {
+  Scheduler s = Make(PolicyKind::kEarliestFinish);
+  ASSERT_TRUE(s.UpsertDevice(MakeDevice("n1", "gpu0", "gpu", {{"face", milliseconds(2)}})).ok());
+  ASSERT_TRUE(s.UpsertDevice(MakeDevice("n2", "cpu0", "cpu", {{"face", milliseconds(50)}})).ok());
+  s.SetPolicy(PolicyKind::kStatic);
+  EXPECT_EQ(s.options().policy, PolicyKind::kStatic);
+  for (uint64_t id = 1; id <= 3; ++id) ASSERT_TRUE(s.Enqueue(MakeRequest(id, "face")).ok());
+  for (const Assignment& a : s.Dispatch()) EXPECT_EQ(a.device.device, "gpu0") << "static: gpu only";
+}
+
 }  // namespace heteroaccel::scheduler

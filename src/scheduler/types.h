@@ -58,6 +58,10 @@ struct Options {
   // kStatic, for a type without a static_kinds entry: the first of these kinds that
   // has a device able to run the type; failing all, the alphabetically first such kind.
   std::vector<std::string> kind_preference = {"gpu", "npu", "vpu", "fpga", "cpu"};
+  // Assignments carry the devices considered with their expected finish
+  // (Assignment::candidates), for the operator's decisions log. Costs an
+  // allocation per binding; off by default.
+  bool record_candidates = false;
   // kEarliestFinish looks at no more than this many waiting requests per Dispatch;
   // 0 means 8 x (sum of slots + pipeline_depth over up devices), at least 64.
   int max_walk = 0;
@@ -108,11 +112,21 @@ struct Request {
   int retries = 0;
 };
 
+// A device considered for a request, with the finish it was expected to give.
+struct CandidateFinish {
+  DeviceKey device;
+  Clock::TimePoint expected_finish;
+};
+
 struct Assignment {
   uint64_t request_id = 0;
   DeviceKey device;
   std::string variant;
   Clock::TimePoint expected_finish;
+  // With Options::record_candidates: the devices the policy weighed, best
+  // first (at most kMaxCandidates; the winner among them). Empty otherwise.
+  std::vector<CandidateFinish> candidates;
+  static constexpr size_t kMaxCandidates = 8;
 };
 
 }  // namespace heteroaccel::scheduler

@@ -33,8 +33,9 @@ struct Pick {
   Ticks finish = kNever;
 };
 
+// `weighed`, when given, receives every allowed candidate with its finish.
 Pick Choose(const State& state, const QueueEntry& entry, const std::vector<Candidate>& candidates,
-            const SlotSchedule& schedule) {
+            const SlotSchedule& schedule, std::vector<std::pair<DeviceIndex, Ticks>>* weighed) {
   const bool pinned = entry.pinned_device != kNone || entry.pinned_kind != kNone;
   const Ticks* earliest = schedule.earliest_data();
   Pick best;
@@ -42,6 +43,7 @@ Pick Choose(const State& state, const QueueEntry& entry, const std::vector<Candi
   for (const Candidate& c : candidates) {
     if (pinned && !State::Allows(entry, c)) continue;
     const Ticks finish = earliest[c.device] + c.estimate;
+    if (weighed != nullptr) weighed->emplace_back(c.device, finish);
     if (finish > entry.deadline || finish > best.finish) continue;
     const DeviceState& dev = state.device(c.device);
     if (best.device != kNone && finish == best.finish) {
@@ -69,6 +71,8 @@ void DispatchEarliestFinish(State& state, SlotSchedule& schedule, std::vector<As
   const int limit = state.options().max_walk > 0 ? state.options().max_walk
                                                  : std::max(64, 8 * state.TotalCapacity());
   int walked = 0;
+  std::vector<std::pair<DeviceIndex, Ticks>> weighed;
+  auto* record = state.options().record_candidates ? &weighed : nullptr;
   for (auto it = queue.begin(); it != queue.end() && walked < limit && !tracker.Exhausted();
        ++walked) {
     const QueueEntry& entry = it->second;
@@ -79,7 +83,8 @@ void DispatchEarliestFinish(State& state, SlotSchedule& schedule, std::vector<As
     }
     // Requests that cannot be bound now still reserve their slot: that reservation
     // is what lets the requests behind them choose well.
-    const Pick pick = Choose(state, entry, state.Candidates(entry.type), schedule);
+    weighed.clear();
+    const Pick pick = Choose(state, entry, state.Candidates(entry.type), schedule, record);
     if (pick.device == kNone) {
       ++it;
       continue;
@@ -88,6 +93,7 @@ void DispatchEarliestFinish(State& state, SlotSchedule& schedule, std::vector<As
     if (state.device(pick.device).HasRoom()) {
       it = state.Bind(it, pick.device, now, pick.finish, out);
       tracker.Bound(pick.device);
+      if (record != nullptr) RecordCandidates(state, weighed, out.back());
     } else {
       ++it;
     }

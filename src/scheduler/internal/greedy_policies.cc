@@ -2,6 +2,7 @@
 // on a candidate with room now. They differ only in which candidates are allowed
 // and which one is preferred.
 
+#include <algorithm>
 #include <tuple>
 #include <vector>
 
@@ -13,8 +14,24 @@ namespace {
 
 // Walks the queue once; `choose(entry)` returns the device for a request or kNone.
 // Unpinned requests of a type no device with room can serve are skipped unexamined.
-template <typename Choose>
-void DispatchGreedy(State& state, bool static_kinds, Choose choose, std::vector<Assignment>& out) {
+// The devices the policy could have chosen for `entry` (`allowed`), with the
+// finish each would give; for the decisions log.
+template <typename Allowed>
+void Weigh(const State& state, const QueueEntry& entry, Ticks now, Allowed allowed,
+           std::vector<std::pair<DeviceIndex, Ticks>>& weighed) {
+  weighed.clear();
+  for (const Candidate& c : state.Candidates(entry.type)) {
+    if (allowed(entry, c)) {
+      weighed.emplace_back(c.device, state.ExpectedFinish(c.device, entry.type, now));
+    }
+  }
+}
+
+template <typename Choose, typename Allowed>
+void DispatchGreedy(State& state, bool static_kinds, Choose choose, Allowed allowed,
+                    std::vector<Assignment>& out) {
+  const bool record = state.options().record_candidates;
+  std::vector<std::pair<DeviceIndex, Ticks>> weighed;
   Queue& queue = state.queue();
   if (queue.empty() || state.FreeRoom() == 0) return;
   state.BeginPass();
@@ -33,27 +50,44 @@ void DispatchGreedy(State& state, bool static_kinds, Choose choose, std::vector<
       continue;
     }
     const Ticks finish = state.ExpectedFinish(d, entry.type, now);
+    if (record) Weigh(state, entry, now, allowed, weighed);
     it = state.Bind(it, d, now, finish, out);
+    if (record) RecordCandidates(state, weighed, out.back());
     tracker.Bound(d);
   }
 }
 
 }  // namespace
 
+void RecordCandidates(const State& state, std::vector<std::pair<DeviceIndex, Ticks>>& weighed,
+                      Assignment& assignment) {
+  const size_t n = std::min(weighed.size(), Assignment::kMaxCandidates);
+  std::partial_sort(weighed.begin(), weighed.begin() + n, weighed.end(),
+                    [](const auto& a, const auto& b) { return a.second < b.second; });
+  assignment.candidates.clear();
+  assignment.candidates.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    assignment.candidates.push_back(
+        {state.device(weighed[i].first).info.key, FromTicks(weighed[i].second)});
+  }
+}
+
 void DispatchStatic(State& state, std::vector<Assignment>& out) {
-  auto choose = [&state](const QueueEntry& entry) {
+  auto allowed = [&state](const QueueEntry& entry, const Candidate& c) {
     const bool pinned = entry.pinned_device != kNone || entry.pinned_kind != kNone;
-    const KindId kind = pinned ? kNone : state.StaticKind(entry.type);
+    return pinned ? State::Allows(entry, c) : c.kind == state.StaticKind(entry.type);
+  };
+  auto choose = [&state, &allowed](const QueueEntry& entry) {
     DeviceIndex best = kNone;
     for (const Candidate& c : state.Candidates(entry.type)) {
-      if (pinned ? !State::Allows(entry, c) : c.kind != kind) continue;
+      if (!allowed(entry, c)) continue;
       const DeviceState& dev = state.device(c.device);
       if (!dev.HasRoom()) continue;
       if (best == kNone || dev.load() < state.device(best).load()) best = c.device;
     }
     return best;
   };
-  DispatchGreedy(state, /*static_kinds=*/true, choose, out);
+  DispatchGreedy(state, /*static_kinds=*/true, choose, allowed, out);
 }
 
 void DispatchIdleFirst(State& state, std::vector<Assignment>& out) {
@@ -76,7 +110,10 @@ void DispatchIdleFirst(State& state, std::vector<Assignment>& out) {
     }
     return best;
   };
-  DispatchGreedy(state, /*static_kinds=*/false, choose, out);
+  auto allowed = [](const QueueEntry& entry, const Candidate& c) {
+    return State::Allows(entry, c);
+  };
+  DispatchGreedy(state, /*static_kinds=*/false, choose, allowed, out);
 }
 
 }  // namespace heteroaccel::scheduler::internal

@@ -10,6 +10,7 @@
 // Not thread-safe; called by Scheduler under its owner's serialisation.
 #pragma once
 
+#include <utility>
 #include <vector>
 
 #include "scheduler/internal/slot_schedule.h"
@@ -17,6 +18,11 @@
 #include "scheduler/types.h"
 
 namespace heteroaccel::scheduler::internal {
+
+// With Options::record_candidates: sets `assignment.candidates` from (device,
+// expected finish) pairs, best first, at most Assignment::kMaxCandidates.
+void RecordCandidates(const State& state, std::vector<std::pair<DeviceIndex, Ticks>>& weighed,
+                      Assignment& assignment);
 
 // kStatic: unpinned requests of a type go only to devices of the type's static kind
 // (State::StaticKind), the one with the lowest load; a pin replaces the static kind,

@@ -146,6 +146,7 @@ class State {
   State(Options options, Clock& clock);
 
   const Options& options() const { return options_; }
+  void SetPolicy(PolicyKind policy) { options_.policy = policy; }
   Ticks Now() const { return ToTicks(clock_.Now()); }
 
   // Cluster state.
