@@ -1,0 +1,125 @@
+// Fleet: every node and its devices as cards. Cards are keyed and pure: a card
+// whose node did not change keeps its DOM untouched (merge patches keep the
+// identity of unchanged parts of the state).
+import { html } from 'htm/preact';
+import { useState } from 'preact/hooks';
+import { Bar, Fig, fmt, na, pct, pure } from '../ui.js';
+
+const DeviceCard = pure(function DeviceCard({ path, id, d, nodeUp }) {
+  const up = nodeUp && d.up !== false;
+  const variants = Object.entries(d.variants || {});
+  return html`<div class=${'device-card kind-' + d.kind + (up ? '' : ' device-down')} data-device=${path}>
+    <div class="device-head">
+      <span class=${'kind kind-' + d.kind} title=${`Accelerator kind of ${path}`}>${d.kind}</span>
+      <span class="device-id" title=${`Device ID on its node (${path})`}>${id}</span>
+      ${d.emulated
+        ? html`<span class="badge badge-emulated" title="Emulated device: it computes on the node's CPU and holds its slot for the latency profile in the agent's config; not real hardware">EMULATED</span>`
+        : null}
+      <span class=${'health ' + (up ? 'health-up' : 'health-down')}
+        title=${up ? 'Device up: its node heartbeats and the device serves' : 'Device down: it takes no requests'}
+        >${up ? '●' : 'down'}</span>
+    </div>
+    <div class="device-name" title=${`Device name as its agent reports it: ${d.name || na}`}>${d.name || na}</div>
+    <div class="figs">
+      <${Fig} label="busy" value=${`${d.busy ?? na}/${d.slots ?? na}`}
+        tip=${`Slots computing now / slots of ${path} (each slot is a worker with its own copy of every model)`} />
+      <${Fig} label="queue" value=${d.queue ?? na}
+        tip=${`Requests waiting in ${path}'s queues on its agent`} />
+      <${Fig} label="in flight" value=${d.in_flight ?? na}
+        tip=${`Requests the server has bound to ${path} and not yet seen answered`} />
+    </div>
+    <${Bar} ratio=${d.busy_ratio}
+      tip=${`Busy ratio of ${path}: time its slots spent computing over the last heartbeat interval, divided by interval × slots (${pct(d.busy_ratio, 1)})`} />
+    <div class="variants" title=${`Model variants loaded on ${path}, per inference type`}>
+      ${variants.length
+        ? variants.map(([t, v]) => html`<span class="variant" key=${t}><i>${t}</i> ${v}</span>`)
+        : html`<span class="muted">no variant loaded</span>`}
+    </div>
+  </div>`;
+});
+
+function matches(q, name, id, d) {
+  return (
+    id.toLowerCase().includes(q) ||
+    (d.kind || '').toLowerCase().includes(q) ||
+    (d.name || '').toLowerCase().includes(q) ||
+    `${name}/${id}`.toLowerCase().includes(q)
+  );
+}
+
+const NodeCard = pure(function NodeCard({ name, node, q }) {
+  let ids = Object.keys(node.devices || {}).sort();
+  if (q && !name.toLowerCase().includes(q)) ids = ids.filter((id) => matches(q, name, id, node.devices[id]));
+  const up = node.up !== false;
+  const used = node.mem_total != null && node.mem_available != null ? 1 - node.mem_available / node.mem_total : null;
+  return html`<section class=${'node-card' + (up ? '' : ' node-down')} data-node=${name}>
+    <header class="node-head">
+      <span class="node-name" title=${`Node name (registered by its agent at ${node.url || na})`}>${name}</span>
+      ${node.group ? html`<span class="group" title="The node's group">${node.group}</span>` : null}
+      <span class=${'health ' + (up ? 'health-up' : 'health-down')}
+        title=${up
+          ? 'Node up: its agent heartbeats within the node timeout'
+          : 'Node DOWN: no heartbeat within the node timeout; its requests were retried elsewhere'}
+        >${up ? 'up' : 'DOWN'}</span>
+    </header>
+    <div class="figs node-figs">
+      <${Fig} label="CPU" value=${pct(node.cpu)} tip="Node CPU utilisation (all cores), as measured by its agent; n/a when it cannot measure it" />
+      <${Fig} label="mem" value=${used === null ? na : pct(used)}
+        tip=${used === null
+          ? 'Node memory in use: n/a (the node cannot measure it)'
+          : `Node memory in use: ${fmt((node.mem_total - node.mem_available) / 1e9)} of ${fmt(node.mem_total / 1e9)} GB`} />
+      <${Fig} label="temp" value=${node.temp == null ? na : `${fmt(node.temp, 0)} °C`}
+        tip="Node temperature (hottest sensor), °C; n/a where the node has no sensor" />
+      <${Fig} label="seen" value=${node.last_seen_ms == null ? na : `${fmt(node.last_seen_ms / 1000, 1)} s`}
+        tip="Time since the server last heard the node's heartbeat" />
+    </div>
+    <div class="devices">
+      ${ids.map((id) => html`<${DeviceCard} key=${id} path=${`${name}/${id}`} id=${id} d=${node.devices[id]} nodeUp=${up} />`)}
+    </div>
+  </section>`;
+});
+
+function visible(q, name, node) {
+  if (!q || name.toLowerCase().includes(q)) return true;
+  for (const [id, d] of Object.entries(node.devices || {})) if (matches(q, name, id, d)) return true;
+  return false;
+}
+
+export function Fleet({ state }) {
+  const [filter, setFilter] = useState('');
+  const q = filter.trim().toLowerCase();
+  const nodes = state.nodes || {};
+  const names = Object.keys(nodes).sort();
+  let up = 0;
+  let devices = 0;
+  const kinds = {};
+  let emulated = 0;
+  for (const n of names) {
+    const node = nodes[n];
+    if (node.up !== false) up++;
+    for (const d of Object.values(node.devices || {})) {
+      devices++;
+      kinds[d.kind] = (kinds[d.kind] || 0) + 1;
+      if (d.emulated) emulated++;
+    }
+  }
+  const shown = names.filter((n) => visible(q, n, nodes[n]));
+  return html`<div class="page fleet">
+    <div class="toolbar">
+      <span class="summary">
+        <${Fig} label="nodes up" value=${`${up}/${names.length}`} tip="Nodes whose agent heartbeats / nodes known to the server" />
+        <${Fig} label="devices" value=${devices} tip="Compute devices on all nodes" />
+        ${Object.entries(kinds).sort().map(([k, c]) =>
+          html`<${Fig} key=${k} label=${k} value=${c} tip=${`Devices of kind ${k}`} />`)}
+        <${Fig} label="emulated" value=${emulated} tip="Devices that are emulated (latency profiles), not real hardware" />
+      </span>
+      <input id="fleet-filter" type="search" placeholder="filter: node, kind, device"
+        value=${filter} onInput=${(e) => setFilter(e.currentTarget.value)}
+        title="Show only nodes whose name, or devices whose kind, ID or name, contain this text" />
+    </div>
+    ${names.length === 0 ? html`<p class="muted">No node has registered yet.</p>` : null}
+    <div class="node-grid">
+      ${shown.map((n) => html`<${NodeCard} key=${n} name=${n} node=${nodes[n]} q=${q} />`)}
+    </div>
+  </div>`;
+}

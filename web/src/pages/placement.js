@@ -1,0 +1,328 @@
+// Execution interface: which variant serves each inference type on each
+// accelerator kind, which kinds are allowed, a per-type pin and the policy.
+// Edits are staged; the what-if panel shows the ideal throughput with and
+// without them; Apply sends them with the admin token. Below, the audit log
+// with a Revert per entry.
+import { html } from 'htm/preact';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { api } from '../api.js';
+import { settings } from '../settings.js';
+import { addAudit, replacePlacement, store } from '../store.js';
+import { ErrorBox, Fig, fmt, when } from '../ui.js';
+
+// --- staged changes: {policy?, types: {t: {pin?, kinds: {k: {variant?, enabled?}}}}}
+
+function current(placement, t, k, field) {
+  const cell = placement.types?.[t]?.kinds?.[k];
+  if (!cell) return undefined;
+  return field === 'enabled' ? cell.enabled !== false : cell.variant;
+}
+
+function stagedCell(staged, t, k, field) {
+  return staged.types?.[t]?.kinds?.[k]?.[field];
+}
+
+function withCell(staged, placement, t, k, field, value) {
+  const next = structuredClone(staged);
+  next.types ??= {};
+  next.types[t] ??= {};
+  next.types[t].kinds ??= {};
+  next.types[t].kinds[k] ??= {};
+  if (current(placement, t, k, field) === value) delete next.types[t].kinds[k][field];
+  else next.types[t].kinds[k][field] = value;
+  return prune(next);
+}
+
+function withPin(staged, placement, t, pin) {
+  const next = structuredClone(staged);
+  next.types ??= {};
+  next.types[t] ??= {};
+  if ((placement.types?.[t]?.pin ?? null) === pin) delete next.types[t].pin;
+  else next.types[t].pin = pin;
+  return prune(next);
+}
+
+function withPolicy(staged, placement, policy) {
+  const next = structuredClone(staged);
+  if (placement.policy === policy) delete next.policy;
+  else next.policy = policy;
+  return prune(next);
+}
+
+// Drops empty objects and entries that equal the placement (it may have
+// changed underneath the staged edit).
+function prune(staged) {
+  for (const [t, ty] of Object.entries(staged.types || {})) {
+    for (const [k, cell] of Object.entries(ty.kinds || {})) if (!Object.keys(cell).length) delete ty.kinds[k];
+    if (ty.kinds && !Object.keys(ty.kinds).length) delete ty.kinds;
+    if (!Object.keys(ty).length) delete staged.types[t];
+  }
+  if (staged.types && !Object.keys(staged.types).length) delete staged.types;
+  return staged;
+}
+
+function isEmpty(staged) {
+  return !staged.types && staged.policy === undefined;
+}
+
+// Before/after as the list of cells that differ.
+export function cellsChanged(before, after) {
+  const out = [];
+  if (!before || !after) return out;
+  if (before.policy !== after.policy) out.push(`policy: ${before.policy ?? 'none'} → ${after.policy ?? 'none'}`);
+  const types = new Set([...Object.keys(before.types || {}), ...Object.keys(after.types || {})]);
+  for (const t of [...types].sort()) {
+    const b = before.types?.[t] || {};
+    const a = after.types?.[t] || {};
+    if ((b.pin ?? null) !== (a.pin ?? null)) out.push(`${t} pin: ${b.pin ?? 'none'} → ${a.pin ?? 'none'}`);
+    const kinds = new Set([...Object.keys(b.kinds || {}), ...Object.keys(a.kinds || {})]);
+    for (const k of [...kinds].sort()) {
+      const bk = b.kinds?.[k] || {};
+      const ak = a.kinds?.[k] || {};
+      if (bk.variant !== ak.variant) out.push(`${t}/${k} variant: ${bk.variant ?? 'none'} → ${ak.variant ?? 'none'}`);
+      const be = bk.enabled !== false;
+      const ae = ak.enabled !== false;
+      if (be !== ae) out.push(`${t}/${k}: ${be ? 'enabled' : 'disabled'} → ${ae ? 'enabled' : 'disabled'}`);
+    }
+  }
+  return out;
+}
+
+// The placement as it would be with the staged change (for the summary).
+function applied(placement, staged) {
+  const p = structuredClone(placement);
+  if (staged.policy !== undefined) p.policy = staged.policy;
+  for (const [t, ty] of Object.entries(staged.types || {})) {
+    p.types[t] ??= { kinds: {} };
+    if ('pin' in ty) p.types[t].pin = ty.pin;
+    for (const [k, cell] of Object.entries(ty.kinds || {})) Object.assign((p.types[t].kinds[k] ??= {}), cell);
+  }
+  return p;
+}
+
+function body(placement, staged, comment) {
+  const b = { version: placement.version };
+  if (comment.trim()) b.comment = comment.trim();
+  if (staged.policy !== undefined) b.policy = staged.policy;
+  if (staged.types) b.types = staged.types;
+  return b;
+}
+
+// --- the matrix
+
+function Cell({ placement, staged, t, k, setStaged }) {
+  const cell = placement.types[t].kinds?.[k];
+  if (!cell) {
+    return html`<td class="cell cell-none" title=${`No ${k} device has loaded a variant of ${t}`}>—</td>`;
+  }
+  const sv = stagedCell(staged, t, k, 'variant');
+  const se = stagedCell(staged, t, k, 'enabled');
+  const variant = sv ?? cell.variant;
+  const enabled = se ?? cell.enabled !== false;
+  const isStaged = sv !== undefined || se !== undefined;
+  return html`<td class=${'cell' + (isStaged ? ' staged' : '') + (enabled ? '' : ' cell-disabled')} data-cell=${`${t}/${k}`}>
+    <select class="variant" data-cell=${`${t}/${k}`} value=${variant}
+      title=${`Variant that serves ${t} on ${k} devices (now: ${cell.variant})`}
+      onChange=${(e) => setStaged((s) => withCell(s, placement, t, k, 'variant', e.currentTarget.value))}>
+      ${(cell.variants || [cell.variant]).map((v) => html`<option key=${v} value=${v}>${v}</option>`)}
+    </select>
+    <label class="toggle" title=${`Allow ${t} to run on ${k} devices (now: ${cell.enabled !== false ? 'enabled' : 'disabled'})`}>
+      <input type="checkbox" class="enabled" data-cell=${`${t}/${k}`} checked=${enabled}
+        onChange=${(e) => setStaged((s) => withCell(s, placement, t, k, 'enabled', e.currentTarget.checked))} />
+      ${enabled ? 'on' : 'off'}
+    </label>
+    <span class="devices-count" title=${`${k} devices that have loaded a variant of ${t}`}>${cell.devices ?? '?'} dev</span>
+  </td>`;
+}
+
+function Matrix({ placement, staged, setStaged }) {
+  const kinds = placement.kinds || [];
+  const types = Object.keys(placement.types || {}).sort();
+  return html`<table class="matrix">
+    <thead><tr>
+      <th title="Inference type">type</th>
+      <th title="Run the type only on this kind (the other kinds keep their settings for when the pin is lifted)">pin to kind</th>
+      ${kinds.map((k) => html`<th key=${k} title=${`Accelerator kind ${k}`}>${k}</th>`)}
+    </tr></thead>
+    <tbody>
+      ${types.map((t) => {
+        const pin = placement.types[t].pin ?? null;
+        const sp = staged.types?.[t]?.pin;
+        const shownPin = sp !== undefined ? sp : pin;
+        return html`<tr key=${t} data-type=${t}>
+          <th title=${`Inference type ${t}`}>${t}</th>
+          <td class=${sp !== undefined ? 'staged' : ''}>
+            <select class="pin" data-type=${t} value=${shownPin ?? ''}
+              title=${`Pin ${t} to one accelerator kind (now: ${pin ?? 'none'})`}
+              onChange=${(e) => setStaged((s) => withPin(s, placement, t, e.currentTarget.value || null))}>
+              <option value="">none</option>
+              ${kinds.map((k) => html`<option key=${k} value=${k}>${k}${placement.types[t].kinds?.[k] ? '' : ' (no device)'}</option>`)}
+            </select>
+          </td>
+          ${kinds.map((k) => html`<${Cell} key=${k} placement=${placement} staged=${staged} t=${t} k=${k} setStaged=${setStaged} />`)}
+        </tr>`;
+      })}
+    </tbody>
+  </table>`;
+}
+
+// --- what-if
+
+function WhatIf({ placement, staged }) {
+  const [result, setResult] = useState(null);
+  const [error, setError] = useState('');
+  const key = JSON.stringify(staged) + '@' + placement.version;
+  const seq = useRef(0);
+  const run = () => {
+    const mine = ++seq.current;
+    api('POST', 'v1/placement/whatif', body(placement, staged, ''))
+      .then((r) => mine === seq.current && (setResult(r), setError('')))
+      .catch((e) => mine === seq.current && (setResult(null), setError(e.message)));
+  };
+  useEffect(() => {
+    const timer = setTimeout(run, 250);
+    return () => clearTimeout(timer);
+  }, [key]);
+  const unserved = result ? Object.entries(result.served || {}).filter(([, ok]) => !ok).map(([t]) => t) : [];
+  const mix = result ? Object.entries(result.mix || {}).map(([t, v]) => `${t} ${(v * 100).toFixed(0)}%`).join(', ') : '';
+  return html`<section class="whatif">
+    <h3 title="Ideal throughput: the fluid optimum over the up devices at their measured service times, for the current request mix">What-if</h3>
+    <${ErrorBox} error=${error} />
+    ${result
+      ? html`<div class="figs">
+          <${Fig} label="current" cls="whatif-current" value=${`${fmt(result.current_rps)} req/s`}
+            tip=${`Ideal throughput with the placement as it is, for the mix ${mix} (last minute's request shares; equal shares when idle)`} />
+          <${Fig} label="proposed" cls=${'whatif-proposed' + (result.proposed_rps < result.current_rps ? ' bad' : '')}
+            value=${`${fmt(result.proposed_rps)} req/s`}
+            tip=${`Ideal throughput with the staged change applied, for the same mix (${mix}); 0 when a type is left without a device`} />
+          <${Fig} label="change" value=${result.current_rps > 0 ? `${fmt(((result.proposed_rps - result.current_rps) / result.current_rps) * 100, 0)}%` : 'n/a'}
+            tip="Proposed against current ideal throughput" />
+        </div>
+        <div class=${'unserved' + (unserved.length ? ' bad' : '')} title="Inference types the staged change leaves without any device">
+          ${unserved.length ? `left unserved: ${unserved.join(', ')}` : 'every type stays served'}
+        </div>`
+      : html`<p class="muted">…</p>`}
+    <button id="whatif-run" onClick=${run} title="Ask the server again">recompute</button>
+  </section>`;
+}
+
+// --- audit log
+
+function AuditLog({ audit }) {
+  const [error, setError] = useState('');
+  const [busy, setBusy] = useState(null);
+  const revert = async (id) => {
+    setBusy(id);
+    try {
+      const r = await api('POST', `v1/audit/${id}/revert`, {});
+      setError('');
+      if (r && r.types) replacePlacement(r);
+      else if (r && r.after) replacePlacement(r.after);
+      refreshAudit();
+    } catch (e) {
+      setError(`Revert of #${id} refused — ${e.message}`);
+    } finally {
+      setBusy(null);
+    }
+  };
+  return html`<section class="audit">
+    <h3 title="Every placement change, newest first; kept by the server in SQLite">Audit log</h3>
+    <${ErrorBox} error=${error} />
+    ${audit.length === 0 ? html`<p class="muted">No change yet.</p>` : null}
+    <table class="audit-table">
+      <thead><tr>
+        <th title="Audit entry number">#</th><th title="When the change was made">when</th>
+        <th title="Who made it: admin plus the name sent in X-HeteroAccel-User">who</th>
+        <th title="placement or revert">action</th><th title="The cells that changed, before → after">changes</th>
+        <th title="The comment given with the change">comment</th><th></th>
+      </tr></thead>
+      <tbody>
+        ${audit.map((a) => {
+          const changes = cellsChanged(a.before, a.after);
+          return html`<tr key=${a.id} class="audit-row" data-audit-id=${a.id}>
+            <td>${a.id}</td>
+            <td title=${new Date(a.time_ms).toISOString()}>${when(a.time_ms)}</td>
+            <td class="who">${a.who}</td>
+            <td>${a.action}${a.reverts != null ? ` of #${a.reverts}` : ''}${a.reverted_by != null ? html` <span class="muted">(reverted by #${a.reverted_by})</span>` : ''}</td>
+            <td class="changes">${changes.length ? html`<ul>${changes.map((c) => html`<li key=${c}>${c}</li>`)}</ul>` : html`<span class="muted">no cell changed</span>`}</td>
+            <td class="comment">${a.comment || ''}</td>
+            <td><button class="revert" data-audit-id=${a.id} disabled=${busy === a.id}
+              title=${`Apply this entry's "before" as a new change (refused with 409 when the placement changed since)`}
+              onClick=${() => revert(a.id)}>Revert</button></td>
+          </tr>`;
+        })}
+      </tbody>
+    </table>
+  </section>`;
+}
+
+async function refreshAudit() {
+  try {
+    const r = await api('GET', 'v1/audit?limit=100');
+    const entries = Array.isArray(r) ? r : r?.audit;
+    if (Array.isArray(entries)) addAudit(entries);
+  } catch {
+    // The stream's audit events bring it anyway.
+  }
+}
+
+// --- the page
+
+export function Placement({ state }) {
+  const placement = state.placement;
+  const [staged, setStaged] = useState({});
+  const [comment, setComment] = useState('');
+  const [error, setError] = useState('');
+  const [notice, setNotice] = useState('');
+  const [applying, setApplying] = useState(false);
+  if (!placement || !placement.types) return html`<div class="page placement"><p class="muted">The server sent no placement.</p></div>`;
+  const pending = prune(structuredClone(staged));
+  const changes = cellsChanged(placement, applied(placement, pending));
+  const apply = async () => {
+    setApplying(true);
+    setNotice('');
+    try {
+      const r = await api('PUT', 'v1/placement', body(placement, pending, comment));
+      if (r && r.types) replacePlacement(r);
+      setStaged({});
+      setComment('');
+      setError('');
+      setNotice(`Applied: placement version ${r?.version ?? '?'}`);
+      refreshAudit();
+    } catch (e) {
+      setError(`Change refused — ${e.message}`);
+    } finally {
+      setApplying(false);
+    }
+  };
+  return html`<div class="page placement">
+    <div class="toolbar">
+      <label title=${`Scheduling policy (now: ${placement.policy})`}>policy
+        <select id="policy" value=${pending.policy ?? placement.policy}
+          onChange=${(e) => setStaged((s) => withPolicy(s, placement, e.currentTarget.value))}>
+          ${(placement.policies || [placement.policy]).map((p) => html`<option key=${p} value=${p}>${p}</option>`)}
+        </select></label>
+      <${Fig} label="version" value=${placement.version} tip="Placement version: a change names the version it was made against (409 when someone changed it meanwhile)" />
+      ${settings.token ? null : html`<span class="muted" title="Set the admin token in the settings (top right)">changes need the admin token (settings)</span>`}
+    </div>
+    <${Matrix} placement=${placement} staged=${pending} setStaged=${setStaged} />
+    <div class="staging">
+      <section class="staged-list">
+        <h3 title="Edits not yet applied">Staged change</h3>
+        ${changes.length ? html`<ul>${changes.map((c) => html`<li key=${c}>${c}</li>`)}</ul>` : html`<p class="muted">Nothing staged: edit the matrix above.</p>`}
+        <input id="comment" type="text" placeholder="comment (kept in the audit log)" value=${comment}
+          onInput=${(e) => setComment(e.currentTarget.value)} title="Why: recorded with the change in the audit log" />
+        <div class="buttons">
+          <button id="apply" class="primary" disabled=${applying || isEmpty(pending)} onClick=${apply}
+            title="PUT /v1/placement with the admin token; takes effect for the next request bound">Apply</button>
+          <button id="discard" disabled=${isEmpty(pending)} onClick=${() => { setStaged({}); setError(''); }}
+            title="Forget the staged edits">Discard</button>
+        </div>
+        <${ErrorBox} error=${error} />
+        ${notice ? html`<div class="notice">${notice}</div>` : null}
+      </section>
+      <${WhatIf} placement=${placement} staged=${pending} />
+    </div>
+    <${AuditLog} audit=${store.audit} />
+  </div>`;
+}
