@@ -47,8 +47,9 @@ struct Metrics {
   metrics::Family<metrics::Gauge>& queued;
 };
 
-scheduler::Options SchedulerOptions(const ServerConfig& config) {
+scheduler::Options SchedulerOptions(const ServerConfig& config, bool record_candidates) {
   scheduler::Options options;
+  options.record_candidates = record_candidates;
   if (auto policy = scheduler::ParsePolicy(config.policy); policy.ok()) options.policy = *policy;
   options.queue_capacity = config.queue_capacity;
   options.pipeline_depth = config.pipeline_depth;
@@ -61,13 +62,15 @@ scheduler::Options SchedulerOptions(const ServerConfig& config) {
 
 class Dispatcher::Impl {
  public:
-  Impl(const ServerConfig& config, metrics::Registry& registry, Clock& clock, AgentChannel& channel)
+  Impl(const ServerConfig& config, metrics::Registry& registry, Clock& clock, AgentChannel& channel,
+       DispatchObserver* observer)
       : config_(config),
         clock_(clock),
         channel_(channel),
+        observer_(observer),
         metrics_(registry),
         view_(config.registry),
-        scheduler_(SchedulerOptions(config), clock),
+        scheduler_(SchedulerOptions(config, observer != nullptr), clock),
         tracker_(config.max_attempts, clock) {
     channel_.SetReplyCallback(
         [this](const AgentCall& call, AgentReply reply) { OnReply(call, std::move(reply)); });
@@ -117,6 +120,7 @@ class Dispatcher::Impl {
         result.status = std::move(refused);
         effects.direct.emplace_back(std::move(done), std::move(result));
       } else {
+        if (observer_ != nullptr && view_.Serves(work.model)) observer_->OnArrival(work.model);
         const scheduler::Request& request = tracker_.Admit(std::move(work), std::move(done));
         const uint64_t id = request.id;
         if (absl::Status s = scheduler_.Enqueue(request); !s.ok()) {
@@ -252,18 +256,57 @@ class Dispatcher::Impl {
 
   // Step 5: the one way out.
   RequestTracker::Finished Finish(uint64_t id, absl::Status error) {
-    return Record(tracker_.Finish(id, std::move(error)));
+    return Record(tracker_.Finish(id, std::move(error)), nullptr);
   }
   RequestTracker::Finished Finish(uint64_t id, AgentReply reply) {
-    return Record(tracker_.Finish(id, std::move(reply)));
+    const std::optional<double> compute = reply.compute_seconds;
+    const double round_trip = reply.round_trip_seconds;
+    AgentReply timing;
+    timing.compute_seconds = compute;
+    timing.round_trip_seconds = round_trip;
+    return Record(tracker_.Finish(id, std::move(reply)), &timing);
   }
-  RequestTracker::Finished Record(RequestTracker::Finished f) {
-    if (f.done) {
-      const std::string model = ModelLabel(f.model);
-      metrics_.requests.WithLabels({model, CodeLabel(f.result.status)}).Increment();
-      metrics_.latency.WithLabels({model}).Observe(f.seconds);
+  // `timing`: the last attempt's reply, when it ended the request.
+  RequestTracker::Finished Record(RequestTracker::Finished f, const AgentReply* timing) {
+    if (!f.done) return f;
+    const std::string model = ModelLabel(f.model);
+    metrics_.requests.WithLabels({model, CodeLabel(f.result.status)}).Increment();
+    metrics_.latency.WithLabels({model}).Observe(f.seconds);
+    if (observer_ != nullptr && model != "unknown") {
+      DispatchObserver::Finished done;
+      done.type = model;
+      done.code = f.result.status.ok() ? 200 : protocol::HttpStatusFor(f.result.status);
+      done.total_seconds = f.seconds;
+      done.queue_seconds = f.result.queue_ms / 1e3;
+      if (timing != nullptr) {
+        done.compute_seconds = timing->compute_seconds;
+        done.round_trip_seconds = timing->round_trip_seconds;
+      }
+      done.served_by = f.result.served_by;
+      done.variant = f.result.variant;
+      if (f.result.served_by) {
+        if (const scheduler::DeviceInfo* info = view_.device(*f.result.served_by)) {
+          done.kind = info->kind;
+          done.emulated = info->emulated;
+        }
+      }
+      observer_->OnFinished(done);
     }
     return f;
+  }
+
+  static const char* OutcomeOf(const AgentReply& reply) {
+    switch (reply.kind) {
+      case AgentReply::Kind::kAnswer:
+        return reply.http_status == 200 ? "ok" : nullptr;
+      case AgentReply::Kind::kBusy:
+        return "busy";
+      case AgentReply::Kind::kFailed:
+        return "failed";
+      case AgentReply::Kind::kUnreachable:
+        return "unreachable";
+    }
+    return "failed";
   }
 
   // Clients name models freely: only types the cluster serves become label
@@ -290,6 +333,15 @@ class Dispatcher::Impl {
         continue;
       }
       AgentCall call = tracker_.Bind(a);
+      if (observer_ != nullptr) {
+        std::vector<std::string> kinds;
+        kinds.reserve(a.candidates.size());
+        for (const scheduler::CandidateFinish& c : a.candidates) {
+          const scheduler::DeviceInfo* info = view_.device(c.device);
+          kinds.push_back(info != nullptr ? info->kind : "");
+        }
+        observer_->OnBound(a, call.type, call.attempt, kinds);
+      }
       if (call.attempt == 1)
         metrics_.queue.WithLabels({call.type}).Observe(call.server_queue_ms / 1e3);
       if (const scheduler::DeviceInfo* info = view_.device(a.device)) {
@@ -309,7 +361,14 @@ class Dispatcher::Impl {
       std::lock_guard<std::mutex> lock(mu_);
       if (stopped_) return;  // Stop answers everything still open
       const uint64_t id = call.request_id;
-      switch (tracker_.OnReply(call, reply)) {
+      const RequestTracker::Verdict verdict = tracker_.OnReply(call, reply);
+      if (observer_ != nullptr && verdict != RequestTracker::Verdict::kStale) {
+        const char* outcome = OutcomeOf(reply);
+        observer_->OnAttemptEnded(id, call.attempt,
+                                  outcome != nullptr ? outcome : std::to_string(reply.http_status),
+                                  reply.compute_seconds, reply.round_trip_seconds);
+      }
+      switch (verdict) {
         case RequestTracker::Verdict::kStale:
           return;
         case RequestTracker::Verdict::kAnswer: {
@@ -397,6 +456,7 @@ class Dispatcher::Impl {
   const ServerConfig config_;
   Clock& clock_;
   AgentChannel& channel_;
+  DispatchObserver* const observer_;  // may be null
   Metrics metrics_;
   mutable std::mutex mu_;
   ClusterView view_;                // guarded by mu_
@@ -409,8 +469,8 @@ class Dispatcher::Impl {
 };
 
 Dispatcher::Dispatcher(const ServerConfig& config, metrics::Registry& registry, Clock& clock,
-                       AgentChannel& channel)
-    : impl_(std::make_unique<Impl>(config, registry, clock, channel)) {}
+                       AgentChannel& channel, DispatchObserver* observer)
+    : impl_(std::make_unique<Impl>(config, registry, clock, channel, observer)) {}
 Dispatcher::~Dispatcher() = default;
 void Dispatcher::Start() { impl_->Start(); }
 void Dispatcher::Stop() { impl_->Stop(); }

@@ -40,6 +40,7 @@
 #include "metrics/metrics.h"
 #include "server/agent_channel.h"
 #include "server/config.h"
+#include "server/live_stats.h"
 #include "server/request.h"
 
 namespace heteroaccel::server {
@@ -48,8 +49,10 @@ class Dispatcher {
  public:
   // `channel` is not owned and must outlive the dispatcher; the dispatcher
   // sets its reply callback and stops it in Stop().
+  // `observer`, when given, is told of every arrival, binding, attempt and
+  // answer (live_stats.h); not owned, must outlive the dispatcher.
   Dispatcher(const ServerConfig& config, metrics::Registry& registry, Clock& clock,
-             AgentChannel& channel);
+             AgentChannel& channel, DispatchObserver* observer = nullptr);
   ~Dispatcher();
 
   // Starts the watchdog thread that calls Tick. Without it (tests), call Tick.
