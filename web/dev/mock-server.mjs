@@ -255,9 +255,7 @@ createServer(async (req, res) => {
     if (lastId && backlog.length && backlog[0][0] <= lastId + 1) {
       for (const [id, text] of backlog) if (id > lastId) res.write(text);
     } else {
-      seq++;
-      res.write(`event: snapshot\nid: ${seq}\ndata: ${JSON.stringify({ seq, state: state() })}\n\n`);
-      backlog.push([seq, '']);
+      res.write(`event: snapshot\nid: ${seq}\ndata: ${JSON.stringify({ seq, state: last })}\n\n`);
     }
     clients.add(res);
     req.on('close', () => clients.delete(res));

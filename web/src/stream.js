@@ -17,6 +17,7 @@ import {
   noteSeq,
   setStatus,
   store,
+  timed,
 } from './store.js';
 
 const kSilenceMs = 30000;
@@ -40,13 +41,15 @@ export function connect() {
       if (source !== es) return;
       lastHeard = Date.now();
       store.sseChars += e.data ? e.data.length : 0;
-      let msg;
-      try {
-        msg = JSON.parse(e.data);
-      } catch {
-        return;
-      }
-      handler(msg);
+      timed(() => {
+        let msg;
+        try {
+          msg = JSON.parse(e.data);
+        } catch {
+          return;
+        }
+        handler(msg);
+      });
     });
 
   on('snapshot', (msg) => {

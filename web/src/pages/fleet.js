@@ -1,6 +1,9 @@
 // Fleet: every node and its devices as cards. Cards are keyed and pure: a card
 // whose node did not change keeps its DOM untouched (merge patches keep the
-// identity of unchanged parts of the state).
+// identity of unchanged parts of the state). A card scrolled out of view
+// defers its updates until it comes back, except going down or up, so a big
+// fleet costs what the visible cards cost.
+import { Component, createRef } from 'preact';
 import { html } from 'htm/preact';
 import { useState } from 'preact/hooks';
 import { Bar, Fig, fmt, na, pct, pure } from '../ui.js';
@@ -47,12 +50,12 @@ function matches(q, name, id, d) {
   );
 }
 
-const NodeCard = pure(function NodeCard({ name, node, q }) {
+function renderNode({ name, node, q }, ref) {
   let ids = Object.keys(node.devices || {}).sort();
   if (q && !name.toLowerCase().includes(q)) ids = ids.filter((id) => matches(q, name, id, node.devices[id]));
   const up = node.up !== false;
   const used = node.mem_total != null && node.mem_available != null ? 1 - node.mem_available / node.mem_total : null;
-  return html`<section class=${'node-card' + (up ? '' : ' node-down')} data-node=${name}>
+  return html`<section ref=${ref} class=${'node-card' + (up ? '' : ' node-down')} data-node=${name}>
     <header class="node-head">
       <span class="node-name" title=${`Node name (registered by its agent at ${node.url || na})`}>${name}</span>
       ${node.group ? html`<span class="group" title="The node's group">${node.group}</span>` : null}
@@ -77,7 +80,55 @@ const NodeCard = pure(function NodeCard({ name, node, q }) {
       ${ids.map((id) => html`<${DeviceCard} key=${id} path=${`${name}/${id}`} id=${id} d=${node.devices[id]} nodeUp=${up} />`)}
     </div>
   </section>`;
-});
+}
+
+// One observer for every card: which ones are on screen (with a margin).
+const onScreen = new Map();
+const observer =
+  typeof IntersectionObserver === 'function'
+    ? new IntersectionObserver(
+        (entries) => {
+          for (const e of entries) onScreen.get(e.target)?.setVisible(e.isIntersecting);
+        },
+        { rootMargin: '300px' },
+      )
+    : null;
+
+class NodeCard extends Component {
+  ref = createRef();
+  visible = true;
+  stale = false;
+
+  componentDidMount() {
+    if (!observer) return;
+    onScreen.set(this.ref.current, this);
+    observer.observe(this.ref.current);
+  }
+
+  componentWillUnmount() {
+    if (!observer) return;
+    observer.unobserve(this.ref.current);
+    onScreen.delete(this.ref.current);
+  }
+
+  setVisible(visible) {
+    this.visible = visible;
+    if (visible && this.stale) this.forceUpdate();
+  }
+
+  shouldComponentUpdate(next) {
+    const prev = this.props;
+    if (next.node === prev.node && next.q === prev.q && next.name === prev.name) return false;
+    if (this.visible || next.q !== prev.q || (next.node.up !== false) !== (prev.node.up !== false)) return true;
+    this.stale = true;
+    return false;
+  }
+
+  render(props) {
+    this.stale = false;
+    return renderNode(props, this.ref);
+  }
+}
 
 function visible(q, name, node) {
   if (!q || name.toLowerCase().includes(q)) return true;

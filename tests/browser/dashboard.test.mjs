@@ -1,0 +1,204 @@
+// The dashboard in Debian's Chromium against a real heteroaccel server and two
+// real agents (a real CPU plus emulated GPU, NPU and CPU), under load from
+// `heteroaccel bench`. Run: node --test tests/browser/ (see CMakeLists.txt).
+import assert from 'node:assert/strict';
+import { mkdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import {
+  getJson,
+  image,
+  infer,
+  launchBrowser,
+  missingPrerequisite,
+  sourceDir,
+  startAgent,
+  startBench,
+  startServer,
+  tempDir,
+  waitFor,
+} from './lib.mjs';
+
+const kAdmin = 'admin-secret';
+const kCluster = 'cluster-secret';
+const missing = missingPrerequisite();
+
+// node-a: the machine's CPU (not emulated) and an emulated GPU.
+const nodeA = `
+node: node-a
+opencl: false
+cpu: {slots: 1}
+devices:
+  - {id: gpu0, kind: gpu, name: Test GPU, slots: 2, latency_ms: {face: 5, object: 12}}
+`;
+// node-b: an emulated CPU and an emulated NPU.
+const nodeB = `
+node: node-b
+opencl: false
+cpu: {slots: 1, emulated: true, latency_ms: {face: 20, object: 40}}
+devices:
+  - {id: npu0, kind: npu, name: Test NPU, slots: 1, latency_ms: {face: 10, object: 25}}
+`;
+
+describe('dashboard', { skip: missing || false, timeout: 900000 }, () => {
+  const dir = tempDir();
+  let server;
+  let agentA;
+  let agentB;
+  let bench;
+  let browser;
+  let page;
+  const pageErrors = [];
+
+  before(async () => {
+    server = await startServer({ adminToken: kAdmin, clusterToken: kCluster, stateDir: join(dir, 'state') });
+    [agentA, agentB] = await Promise.all([
+      startAgent({ name: 'node-a', server: server.url, clusterToken: kCluster, config: nodeA, dir }),
+      startAgent({ name: 'node-b', server: server.url, clusterToken: kCluster, config: nodeB, dir }),
+    ]);
+    await waitFor(async () => {
+      const c = await getJson(server.url, '/v1/cluster');
+      return c.nodes.filter((n) => n.up && n.devices.some((d) => Object.keys(d.variants || {}).length)).length === 2;
+    }, 30000, 'both nodes up and serving');
+    browser = await launchBrowser();
+    const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+    page = await context.newPage();
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    await page.goto(`${server.url}/#/fleet`);
+    await page.waitForFunction(() => window.__heteroaccel?.status === 'live', null, { timeout: 15000 });
+  });
+
+  after(async () => {
+    await browser?.close();
+    for (const p of [bench, agentA, agentB, server]) await p?.kill('SIGKILL');
+  });
+
+  const diagnostics = () => [server, agentA, agentB, bench].filter(Boolean).map((p) => p.output(30)).join('\n');
+
+  test('the fleet shows every device of both agents, emulated ones badged, and its counters move under load', async () => {
+    const cluster = await getJson(server.url, '/v1/cluster');
+    const expected = cluster.nodes.flatMap((n) => n.devices.map((d) => ({ path: `${n.node}/${d.id}`, emulated: !!d.emulated })));
+    assert.ok(expected.length >= 4, `the cluster has ${expected.length} devices`);
+    await waitFor(async () => (await page.locator('.device-card').count()) === expected.length, 10000,
+      `${expected.length} device cards`);
+    for (const d of expected) {
+      const card = page.locator(`.device-card[data-device="${d.path}"]`);
+      assert.equal(await card.count(), 1, `a card for ${d.path}`);
+      const badge = card.locator('.badge-emulated');
+      assert.equal(await badge.count(), d.emulated ? 1 : 0, `${d.path}: emulated badge ${d.emulated ? 'shown' : 'absent'}`);
+      if (d.emulated) assert.ok(await badge.isVisible(), `${d.path}: the emulated badge is visible`);
+    }
+    assert.ok(expected.some((d) => !d.emulated) && expected.some((d) => d.emulated), 'both real and emulated devices');
+    for (const node of ['node-a', 'node-b']) {
+      assert.equal(await page.locator(`.node-card[data-node="${node}"]:not(.node-down)`).count(), 1, `${node} is up`);
+    }
+
+    // Under load the figures move: some device shows a busy ratio above 0 and
+    // the services page a request rate above 0 for both types.
+    bench = startBench({ target: server.url, duration: '600s' });
+    const busy = await waitFor(async () => {
+      const texts = await page.locator('.device-card .bar-text').allTextContents();
+      return texts.some((t) => parseFloat(t) > 0) && texts;
+    }, 20000, 'a busy ratio above 0%').catch((e) => assert.fail(`${e.message}\n${diagnostics()}`));
+    assert.ok(busy.length === expected.length);
+    const updates = await page.evaluate(() => window.__heteroaccel.updates);
+    await page.click('nav a[href="#/services"]');
+    for (const type of ['face', 'object']) {
+      await waitFor(async () => {
+        const rate = await page.locator(`.service-card[data-type="${type}"] .fig`).first().textContent();
+        return parseFloat(rate.replace(/^rate/, '')) > 0;
+      }, 20000, `a ${type} rate above 0`);
+      assert.ok(await page.locator(`.split-bar[data-type="${type}"] .split-seg`).count() >= 1, `${type}: a routing split`);
+    }
+    await waitFor(async () => (await page.evaluate(() => window.__heteroaccel.updates)) > updates + 2, 5000, 'more updates');
+    const measures = await page.evaluate(() => performance.getEntriesByName('heteroaccel-update').length);
+    assert.ok(measures > 0, 'heteroaccel-update measures are recorded');
+  });
+
+  test('screenshots of every page', async () => {
+    const out = process.env.HETEROACCEL_SCREENSHOTS === '1' ? join(sourceDir, 'docs/screenshots') : join(dir, 'screenshots');
+    mkdirSync(out, { recursive: true });
+    // Some bindings and history to show.
+    await waitFor(() => page.evaluate(() => window.__heteroaccel.state?.services?.face?.rate > 0), 20000, 'traffic');
+    for (const [name, ready] of [
+      ['fleet', '.node-card'],
+      ['services', '.service-card'],
+      ['placement', '.matrix'],
+      ['decisions', '.decisions-table tbody tr'],
+      ['history', '.chart'],
+    ]) {
+      await page.goto(`${server.url}/#/${name}`);
+      await page.waitForSelector(ready, { timeout: 10000 });
+      await page.waitForTimeout(name === 'history' || name === 'services' ? 4000 : 1500);
+      const path = join(out, `${name}.png`);
+      await page.screenshot({ path });
+      assert.ok(statSync(path).size > 10000, `${path} holds a picture`);
+    }
+  });
+
+  test('an execution-interface change is refused without the token; with it, face runs on the NPU until reverted', async () => {
+    const face = image('astronaut.png');
+    await page.goto(`${server.url}/#/placement`);
+    await page.waitForSelector('select.pin[data-type="face"]');
+    const before = await getJson(server.url, '/v1/placement');
+    assert.equal(before.types.face.pin ?? null, null);
+    assert.ok(before.types.face.kinds.npu, 'an NPU serves face');
+
+    // Staged: the what-if panel answers with both figures.
+    await page.selectOption('select.pin[data-type="face"]', 'npu');
+    await page.waitForSelector('.whatif .whatif-proposed', { timeout: 10000 });
+    assert.match(await page.locator('.staged-list').textContent(), /face pin: none → npu/);
+
+    // No token: refused, the server's message shown, nothing changed.
+    await page.click('#apply');
+    const error = page.locator('.staged-list .error');
+    await error.waitFor({ timeout: 10000 });
+    assert.match(await error.textContent(), /401/);
+    assert.equal((await getJson(server.url, '/v1/placement')).types.face.pin ?? null, null, 'placement unchanged');
+
+    // With the admin token (and a name for the audit log).
+    await page.click('#settings-toggle');
+    await page.fill('#token', kAdmin);
+    await page.fill('#user', 'alice');
+    await page.click('#settings-save');
+    await page.fill('#comment', 'face on the NPU');
+    await page.click('#apply');
+    await waitFor(async () => (await getJson(server.url, '/v1/placement')).types.face.pin === 'npu', 10000, 'face pinned to npu');
+    assert.equal(await page.locator('.staged-list .error').count(), 0, 'no error after applying');
+
+    const kinds = [];
+    for (let i = 0; i < 10; i++) kinds.push((await infer(server.url, 'face', face)).served_by.device_kind);
+    assert.deepEqual([...new Set(kinds)], ['npu'], `served by ${kinds}`);
+
+    // The audit log shows the entry; Revert restores the placement.
+    const row = page.locator('.audit-row', { hasText: 'face pin: none → npu' });
+    await row.waitFor({ timeout: 10000 });
+    assert.match(await row.textContent(), /alice/);
+    assert.match(await row.textContent(), /face on the NPU/);
+    await row.locator('button.revert').click();
+    await waitFor(async () => ((await getJson(server.url, '/v1/placement')).types.face.pin ?? null) === null, 10000, 'pin lifted');
+    await page.locator('.audit-row', { hasText: 'face pin: npu → none' }).waitFor({ timeout: 10000 });
+
+    // Back to spreading: concurrent requests land on more than the NPU.
+    const spread = new Set();
+    for (let round = 0; round < 5 && spread.size < 2; round++) {
+      const answers = await Promise.all(Array.from({ length: 12 }, () => infer(server.url, 'face', face)));
+      for (const a of answers) spread.add(a.served_by.device_kind);
+    }
+    assert.ok(spread.size >= 2 && [...spread].some((k) => k !== 'npu'), `served by ${[...spread]}`);
+  });
+
+  test("killing an agent turns its node's card red within 2 s", async () => {
+    await page.goto(`${server.url}/#/fleet`);
+    const card = page.locator('.node-card[data-node="node-b"]');
+    await card.waitFor();
+    assert.equal(await page.locator('.node-card.node-down').count(), 0);
+    const killed = Date.now();
+    await agentB.kill('SIGKILL');
+    await page.waitForSelector('.node-card.node-down[data-node="node-b"]', { timeout: 2000 });
+    const elapsed = Date.now() - killed;
+    assert.ok(elapsed <= 2000, `red after ${elapsed} ms`);
+    assert.equal(await page.locator('.node-card.node-down').count(), 1, 'only node-b is down');
+    assert.deepEqual(pageErrors, [], 'no error in the page');
+  });
+});
