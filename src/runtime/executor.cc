@@ -51,7 +51,12 @@ struct Metrics {
         compute_seconds(r.AddHistogram("heteroaccel_inference_compute_seconds",
                                        "Decode, pre-process, forward pass and post-process time",
                                        {"model", "device"},
-                                       metrics::ExponentialBuckets(0.0005, 2, 16))) {}
+                                       metrics::ExponentialBuckets(0.0005, 2, 16))),
+        busy_seconds(
+            r.AddCounter("heteroaccel_device_busy_seconds_total",
+                         "Slot-seconds the device spent running models, summed over its slots; "
+                         "rate / heteroaccel_device_slots is its busy ratio",
+                         {"device", "kind", "emulated"})) {}
   metrics::Family<metrics::Gauge>& device_info;
   metrics::Family<metrics::Gauge>& device_slots;
   metrics::Family<metrics::Gauge>& allocated;
@@ -60,7 +65,14 @@ struct Metrics {
   metrics::Family<metrics::Counter>& rejected;
   metrics::Family<metrics::Histogram>& queue_seconds;
   metrics::Family<metrics::Histogram>& compute_seconds;
+  metrics::Family<metrics::Counter>& busy_seconds;
 };
+
+// {device, kind, emulated}, as in heteroaccel_device_info: busy time can be
+// split by kind, or emulated devices left out, without a join.
+std::vector<std::string> DeviceLabels(const devices::Device& d) {
+  return {d.id, std::string(devices::KindName(d.kind)), d.emulated ? "true" : "false"};
+}
 
 // Per slot and model: the metric children, looked up once.
 struct ModelCounters {
@@ -86,7 +98,8 @@ class Slot {
         metrics_(metrics),
         clock_(clock),
         allocated_(metrics.allocated.WithLabels({device.device.id, std::to_string(index)})),
-        queue_depth_(metrics.queue_depth.WithLabels({device.device.id, std::to_string(index)})) {}
+        queue_depth_(metrics.queue_depth.WithLabels({device.device.id, std::to_string(index)})),
+        busy_total_(metrics.busy_seconds.WithLabels(DeviceLabels(device.device))) {}
 
   void Start() {
     thread_ = std::thread([this] { Run(); });
@@ -133,7 +146,7 @@ class Slot {
     absl::MutexLock lock(&mu_);
     if (service != nullptr) *service = service_seconds_;
     if (errors != nullptr) *errors = load_errors_;
-    return {index_, busy_, static_cast<int>(queue_.size())};
+    return {index_, busy_, static_cast<int>(queue_.size()), busy_seconds_};
   }
 
   void Stop() ABSL_LOCKS_EXCLUDED(mu_) {
@@ -238,6 +251,7 @@ class Slot {
     const ModelCounters& counters = counters_[key];
     absl::StatusOr<JobResult> result = Compute(*model->second, job);
     const double computed = SecondsBetween(start, clock_.Now());
+    AddBusy(computed);
     if (!result.ok()) {
       const bool client_error = result.status().code() == absl::StatusCode::kInvalidArgument;
       (client_error ? counters.invalid : counters.error)->Increment();
@@ -255,6 +269,15 @@ class Slot {
       average += kEwmaWeight * (computed - average);
     }
     job.done(std::move(result));
+  }
+
+  // The slot was busy for `seconds`, whether the run succeeded or not.
+  void AddBusy(double seconds) ABSL_LOCKS_EXCLUDED(mu_) {
+    {
+      absl::MutexLock lock(&mu_);
+      busy_seconds_ += seconds;
+    }
+    busy_total_.Increment(seconds);
   }
 
   absl::StatusOr<JobResult> Compute(inference::Model& model, const Job& job) {
@@ -308,6 +331,7 @@ class Slot {
   Clock& clock_;
   metrics::Gauge& allocated_;
   metrics::Gauge& queue_depth_;
+  metrics::Counter& busy_total_;  // the device's, shared by its slots
   // Touched by the slot's thread only.
   std::map<std::string, std::unique_ptr<inference::Model>> models_;
   std::map<std::string, ModelCounters> counters_;
@@ -318,6 +342,7 @@ class Slot {
   std::vector<std::string> load_errors_ ABSL_GUARDED_BY(mu_);
   bool loaded_ ABSL_GUARDED_BY(mu_) = false;
   bool busy_ ABSL_GUARDED_BY(mu_) = false;
+  double busy_seconds_ ABSL_GUARDED_BY(mu_) = 0;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
@@ -417,6 +442,7 @@ class Executor::Impl {
         if (&slot->device() != d.get()) continue;
         std::map<std::string, double> service;
         state.slots.push_back(slot->State(&service, &state.load_errors));
+        state.busy_seconds += state.slots.back().busy_seconds;
         state.warm = state.warm && slot->Loaded();
         for (const auto& [key, seconds] : service) state.service_seconds[key] += seconds;
       }

@@ -9,8 +9,8 @@
 // slot's thread (or the caller's, for errors found before queueing). Nothing is
 // dropped: a full queue answers ResourceExhausted, shutdown answers Unavailable.
 //
-// Thread-safe. Create() loads nothing; Start() begins loading. Stop() (or destruction) drains every queue with errors and joins
-// the workers.
+// Thread-safe. Create() loads nothing; Start() begins loading. Stop() (or destruction) drains every
+// queue with errors and joins the workers.
 #pragma once
 
 #include <functional>
@@ -84,15 +84,19 @@ struct SlotState {
   int index = 0;
   bool allocated = false;
   int queue_depth = 0;
+  // Wall time spent running models since the slot started (failed runs too;
+  // an emulated device's hold for its profiled latency counts as busy).
+  double busy_seconds = 0;
 };
 
 struct DeviceState {
   RuntimeDevice device;
   std::vector<SlotState> slots;
-  std::vector<std::string> variants;  // "type/variant" loaded on this device
+  std::vector<std::string> variants;              // "type/variant" loaded on this device
   std::map<std::string, double> service_seconds;  // per variant: measured mean over slots
   std::vector<std::string> load_errors;
   bool warm = false;
+  double busy_seconds = 0;  // summed over the slots
 };
 
 struct ExecutorOptions {

@@ -202,6 +202,58 @@ TEST_F(ExecutorTest, EmulatedDeviceHoldsItsSlotForTheProfileAndReusesResults) {
   EXPECT_EQ(gate_->entered(), 1);  // the model ran once
 }
 
+TEST_F(ExecutorTest, EmulatedHoldCountsAsBusyTimeSummedOverSlots) {
+  RuntimeDevice npu = Cpu("npu0", 2);
+  npu.device.kind = devices::DeviceKind::kNpu;
+  npu.device.emulated = true;
+  npu.emulation = Emulation{{{"thing", 0.05}}, 0.01, true};
+  Start({npu, Cpu("cpu0", 1)});
+  for (const DeviceState& d : executor_->Snapshot()) EXPECT_EQ(d.busy_seconds, 0.0);
+  EXPECT_NE(registry_.Render().find("heteroaccel_device_busy_seconds_total{device=\"npu0\","
+                                    "kind=\"npu\",emulated=\"true\"} 0\n"),
+            std::string::npos);
+  for (int i = 0; i < 4; ++i) executor_->Submit(MakeJob("thing", "npu0"));
+  auto results = results_.WaitFor(4);
+  ASSERT_EQ(results.size(), 4u);
+  double computed = 0;
+  for (const auto& r : results) {
+    ASSERT_TRUE(r.ok()) << r.status();
+    computed += r->compute_seconds;
+  }
+  const std::vector<DeviceState> devices = executor_->Snapshot();
+  ASSERT_EQ(devices.size(), 2u);
+  const DeviceState& state = devices[0];
+  ASSERT_EQ(state.slots.size(), 2u);
+  // Four holds of 50 ms, whichever slots took them; each slot's share adds up.
+  EXPECT_GE(state.busy_seconds, 0.2);
+  EXPECT_LT(state.busy_seconds, 0.2 + 0.5);
+  EXPECT_DOUBLE_EQ(state.busy_seconds, computed);
+  EXPECT_DOUBLE_EQ(state.slots[0].busy_seconds + state.slots[1].busy_seconds, state.busy_seconds);
+  EXPECT_EQ(devices[1].busy_seconds, 0.0);  // cpu0 ran nothing
+  const std::string text = registry_.Render();
+  const std::string series =
+      "heteroaccel_device_busy_seconds_total{device=\"npu0\",kind=\"npu\",emulated=\"true\"} ";
+  const size_t at = text.find(series);
+  ASSERT_NE(at, std::string::npos) << text;
+  EXPECT_NEAR(std::stod(text.substr(at + series.size())), state.busy_seconds, 1e-9);
+  EXPECT_NE(text.find("heteroaccel_device_busy_seconds_total{device=\"cpu0\",kind=\"cpu\","
+                      "emulated=\"false\"} 0\n"),
+            std::string::npos);
+}
+
+TEST_F(ExecutorTest, FailedRunsCountAsBusyToo) {
+  Start({Cpu("cpu0", 1)});
+  Job job = MakeJob("thing");
+  job.image.encoded = "GIF89a....";  // the slot takes it, then fails to decode it
+  executor_->Submit(std::move(job));
+  auto results = results_.WaitFor(1);
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0].status().code(), absl::StatusCode::kInvalidArgument);
+  const DeviceState state = executor_->Snapshot()[0];
+  EXPECT_GT(state.busy_seconds, 0.0);
+  EXPECT_EQ(state.busy_seconds, state.slots[0].busy_seconds);
+}
+
 TEST(ExecutorCreateTest, RejectsBadOptions) {
   metrics::Registry registry;
   inference::Catalog catalog{{}};
