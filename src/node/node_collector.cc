@@ -1,5 +1,6 @@
 #include "node/node_collector.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <mutex>
 #include <optional>
@@ -15,8 +16,9 @@ namespace heteroaccel::node {
 namespace fs = std::filesystem;
 
 struct NodeCollector::State {
-  State(Options options_in, metrics::Registry& registry)
+  State(Options options_in, metrics::Registry& registry, Clock& clock_in)
       : options(std::move(options_in)),
+        clock(clock_in),
         cpu_utilisation(registry
                             .AddGauge("heteroaccel_node_cpu_utilisation_ratio",
                                       "Busy share of all CPUs since the previous sample.", {})
@@ -42,10 +44,13 @@ struct NodeCollector::State {
                           .WithLabels({})) {}
 
   absl::StatusOr<NodeSample> Sample() ABSL_LOCKS_EXCLUDED(mu);
+  absl::StatusOr<NodeSample> Recent(std::chrono::milliseconds max_age) ABSL_LOCKS_EXCLUDED(mu);
+  absl::StatusOr<NodeSample> SampleLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   absl::StatusOr<NodeSample> Read() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   void Publish(const NodeSample& sample) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
 
   const Options options;
+  Clock& clock;
   metrics::Gauge& cpu_utilisation;
   metrics::Gauge& memory_total;
   metrics::Gauge& memory_available;
@@ -57,6 +62,8 @@ struct NodeCollector::State {
   std::mutex mu;  // std::mutex so TSan sees it: the prebuilt Abseil is not instrumented
   std::optional<internal::CpuTimes> previous_cpu ABSL_GUARDED_BY(mu);
   double last_utilisation ABSL_GUARDED_BY(mu) = 0.0;
+  std::optional<NodeSample> latest ABSL_GUARDED_BY(mu);  // the last successful sample
+  Clock::TimePoint latest_time ABSL_GUARDED_BY(mu);
   // Series exported by the previous sample, so vanished ones can be removed.
   std::set<std::string> devices ABSL_GUARDED_BY(mu);
   std::set<std::vector<std::string>> sensors ABSL_GUARDED_BY(mu);
@@ -120,21 +127,34 @@ void NodeCollector::State::Publish(const NodeSample& sample) {
   sensors = std::move(seen_sensors);
 }
 
-absl::StatusOr<NodeSample> NodeCollector::State::Sample() {
-  std::lock_guard lock(mu);
+absl::StatusOr<NodeSample> NodeCollector::State::SampleLocked() {
   absl::StatusOr<NodeSample> sample = Read();
   if (!sample.ok()) {
     sample_errors.Increment();
     return sample.status();
   }
   Publish(*sample);
+  latest = *sample;
+  latest_time = clock.Now();
   return sample;
 }
 
+absl::StatusOr<NodeSample> NodeCollector::State::Sample() {
+  std::lock_guard lock(mu);
+  return SampleLocked();
+}
+
+absl::StatusOr<NodeSample> NodeCollector::State::Recent(std::chrono::milliseconds max_age) {
+  std::lock_guard lock(mu);
+  if (latest.has_value() && clock.Now() - latest_time <= max_age) return *latest;
+  return SampleLocked();
+}
+
 absl::StatusOr<std::unique_ptr<NodeCollector>> NodeCollector::Create(Options options,
-                                                                     metrics::Registry& registry) {
+                                                                     metrics::Registry& registry,
+                                                                     Clock& clock) {
   const bool registry_was_ok = registry.registration_status().ok();
-  auto state = std::make_shared<State>(std::move(options), registry);
+  auto state = std::make_shared<State>(std::move(options), registry, clock);
   if (registry_was_ok) RETURN_IF_ERROR(registry.registration_status());
   RETURN_IF_ERROR(state->Sample().status());
   registry.AddCollectHook([weak = std::weak_ptr<State>(state)] {
@@ -149,5 +169,17 @@ NodeCollector::NodeCollector(std::shared_ptr<State> state) : state_(std::move(st
 NodeCollector::~NodeCollector() = default;
 
 absl::StatusOr<NodeSample> NodeCollector::Sample() { return state_->Sample(); }
+
+absl::StatusOr<NodeSample> NodeCollector::Recent(std::chrono::milliseconds max_age) {
+  return state_->Recent(max_age);
+}
+
+std::optional<double> NodeSample::MaxTemperatureCelsius() const {
+  if (temperatures.empty()) return std::nullopt;
+  return std::max_element(
+             temperatures.begin(), temperatures.end(),
+             [](const Temperature& a, const Temperature& b) { return a.celsius < b.celsius; })
+      ->celsius;
+}
 
 }  // namespace heteroaccel::node

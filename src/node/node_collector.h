@@ -17,16 +17,24 @@
 //   heteroaccel_node_temperature_celsius{chip,sensor}       gauge, only for sensors present
 //   heteroaccel_node_sample_errors_total                    counter, failed samples
 //
-// Thread safety: Sample() may be called from any thread; samples are taken one
-// at a time, and each one updates the exported metrics.
+// Every reading goes through one sampler: a scrape takes a fresh sample, and
+// Recent() (the agent's heartbeat) reuses the latest one while it is young, so
+// the node is not read twice for one moment and "since the previous sample"
+// means the same for both.
+//
+// Thread safety: Sample() and Recent() may be called from any thread; samples
+// are taken one at a time, and each one updates the exported metrics.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/clock.h"
 #include "metrics/metrics.h"
 
 namespace heteroaccel::node {
@@ -50,6 +58,9 @@ struct NodeSample {
   int64_t memory_available_bytes = 0;
   std::vector<Interface> interfaces;      // /proc/net/dev order, without lo
   std::vector<Temperature> temperatures;  // sorted by (chip, sensor)
+
+  // The hottest sensor; nullopt when the node has none.
+  std::optional<double> MaxTemperatureCelsius() const;
 };
 
 class NodeCollector {
@@ -62,9 +73,10 @@ class NodeCollector {
   // Takes a first sample, so a missing or unreadable <proc>/stat or
   // <proc>/meminfo fails here, and the first scrape reports utilisation since
   // creation. Returns the Registry's error if the node families cannot be
-  // registered (e.g. a clashing name).
+  // registered (e.g. a clashing name). `clock` dates the samples for Recent().
   static absl::StatusOr<std::unique_ptr<NodeCollector>> Create(Options options,
-                                                               metrics::Registry& registry);
+                                                               metrics::Registry& registry,
+                                                               Clock& clock = SystemClock());
   ~NodeCollector();
   NodeCollector(const NodeCollector&) = delete;
   NodeCollector& operator=(const NodeCollector&) = delete;
@@ -74,6 +86,10 @@ class NodeCollector {
   // optional (absent means none). Failures count in
   // heteroaccel_node_sample_errors_total and leave the metrics as they were.
   absl::StatusOr<NodeSample> Sample();
+
+  // The latest successful sample (whoever took it) if it is at most `max_age`
+  // old, else a fresh Sample().
+  absl::StatusOr<NodeSample> Recent(std::chrono::milliseconds max_age);
 
  private:
   struct State;

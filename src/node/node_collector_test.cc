@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/fake_clock.h"
 #include "node/internal/fake_tree.h"
 
 namespace heteroaccel::node {
@@ -170,6 +171,59 @@ TEST_F(NodeCollectorTest, ReadsHwmonAndThermalZoneTemperatures) {
                         "38.85\n"
                         "heteroaccel_node_temperature_celsius{chip=\"thermal_zone0\","
                         "sensor=\"x86_pkg_temp\"} -5.5\n"));
+}
+
+TEST_F(NodeCollectorTest, MaxTemperatureIsTheHottestSensor) {
+  sys_.Write("class/hwmon/hwmon0/name", "coretemp\n");
+  sys_.Write("class/hwmon/hwmon0/temp1_input", "45000\n");
+  sys_.Write("class/hwmon/hwmon1/name", "nvme\n");
+  sys_.Write("class/hwmon/hwmon1/temp1_input", "61250\n");
+  sys_.Write("class/thermal/thermal_zone0/type", "acpitz\n");
+  sys_.Write("class/thermal/thermal_zone0/temp", "27800\n");
+  auto collector = MustCreate();
+  ASSERT_NE(collector, nullptr);
+  absl::StatusOr<NodeSample> sample = collector->Sample();
+  ASSERT_TRUE(sample.ok()) << sample.status();
+  EXPECT_EQ(sample->MaxTemperatureCelsius(), 61.25);
+  EXPECT_EQ(NodeSample{}.MaxTemperatureCelsius(), std::nullopt);
+}
+
+TEST_F(NodeCollectorTest, RecentReusesAYoungSampleWhoeverTookIt) {
+  FakeClock clock;
+  absl::StatusOr<std::unique_ptr<NodeCollector>> collector =
+      NodeCollector::Create(Options(), registry_, clock);
+  ASSERT_TRUE(collector.ok()) << collector.status();
+  // Create's sample (150 busy of 1000 ticks since boot) is still young.
+  WriteStat(150, 0, 75, 1000, 75);
+  absl::StatusOr<NodeSample> recent = (*collector)->Recent(std::chrono::seconds(1));
+  ASSERT_TRUE(recent.ok()) << recent.status();
+  EXPECT_EQ(recent->cpu_utilisation_ratio, 0.15);
+  // Once it is older than asked for, Recent samples: 75 busy of 300 ticks.
+  clock.Advance(std::chrono::milliseconds(1001));
+  recent = (*collector)->Recent(std::chrono::seconds(1));
+  ASSERT_TRUE(recent.ok()) << recent.status();
+  EXPECT_EQ(recent->cpu_utilisation_ratio, 0.25);
+  // A scrape's sample counts as the latest, and Recent returns it without
+  // reading the node again.
+  clock.Advance(std::chrono::seconds(5));
+  WriteStat(200, 0, 100, 1050, 100);  // 75 busy of 150 ticks
+  EXPECT_THAT(registry_.Render(), HasSubstr("\nheteroaccel_node_cpu_utilisation_ratio 0.5\n"));
+  WriteStat(300, 0, 100, 1050, 100);  // would be 1.0 if sampled again
+  recent = (*collector)->Recent(std::chrono::seconds(1));
+  ASSERT_TRUE(recent.ok()) << recent.status();
+  EXPECT_EQ(recent->cpu_utilisation_ratio, 0.5);
+}
+
+TEST_F(NodeCollectorTest, RecentFailsLikeSampleWhenNothingYoungIsLeft) {
+  FakeClock clock;
+  absl::StatusOr<std::unique_ptr<NodeCollector>> collector =
+      NodeCollector::Create(Options(), registry_, clock);
+  ASSERT_TRUE(collector.ok()) << collector.status();
+  std::filesystem::remove(proc_.Path("meminfo"));
+  EXPECT_TRUE((*collector)->Recent(std::chrono::seconds(1)).ok());  // still young
+  clock.Advance(std::chrono::seconds(2));
+  EXPECT_EQ((*collector)->Recent(std::chrono::seconds(1)).status().code(),
+            absl::StatusCode::kNotFound);
 }
 
 TEST_F(NodeCollectorTest, RepeatedChipNamesAndLabelsStayDistinct) {
