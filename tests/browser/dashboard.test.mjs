@@ -146,7 +146,9 @@ describe('dashboard', { skip: missing || false, timeout: 900000 }, () => {
 
     // Staged: the what-if panel answers with both figures.
     await page.selectOption('select.pin[data-type="face"]', 'npu');
-    await page.waitForSelector('.whatif .whatif-proposed', { timeout: 10000 });
+    await page.waitForSelector('.whatif:not(.stale) .whatif-proposed', { timeout: 10000 });
+    assert.match(await page.locator('.whatif .whatif-current').textContent(), /req\/s/);
+    assert.match(await page.locator('.whatif .unserved').textContent(), /every type stays served/);
     assert.match(await page.locator('.staged-list').textContent(), /face pin: none → npu/);
 
     // No token: refused, the server's message shown, nothing changed.

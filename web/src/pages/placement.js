@@ -176,7 +176,7 @@ function WhatIf({ placement, staged }) {
   const run = () => {
     const mine = ++seq.current;
     api('POST', 'v1/placement/whatif', body(placement, staged, ''))
-      .then((r) => mine === seq.current && (setResult(r), setError('')))
+      .then((r) => mine === seq.current && (setResult({ ...r, key }), setError('')))
       .catch((e) => mine === seq.current && (setResult(null), setError(e.message)));
   };
   useEffect(() => {
@@ -185,7 +185,8 @@ function WhatIf({ placement, staged }) {
   }, [key]);
   const unserved = result ? Object.entries(result.served || {}).filter(([, ok]) => !ok).map(([t]) => t) : [];
   const mix = result ? Object.entries(result.mix || {}).map(([t, v]) => `${t} ${(v * 100).toFixed(0)}%`).join(', ') : '';
-  return html`<section class="whatif">
+  const stale = result && result.key !== key;
+  return html`<section class=${'whatif' + (stale ? ' stale' : '')}>
     <h3 title="Ideal throughput: the fluid optimum over the up devices at their measured service times, for the current request mix">What-if</h3>
     <${ErrorBox} error=${error} />
     ${result
@@ -202,6 +203,7 @@ function WhatIf({ placement, staged }) {
           ${unserved.length ? `left unserved: ${unserved.join(', ')}` : 'every type stays served'}
         </div>`
       : html`<p class="muted">…</p>`}
+    ${stale ? html`<p class="muted">updating for the edits made since…</p>` : null}
     <button id="whatif-run" onClick=${run} title="Ask the server again">recompute</button>
   </section>`;
 }
@@ -319,7 +321,7 @@ export function Placement({ state }) {
             title="Forget the staged edits">Discard</button>
         </div>
         <${ErrorBox} error=${error} />
-        ${notice ? html`<div class="notice">${notice}</div>` : null}
+        ${notice && isEmpty(pending) ? html`<div class="notice">${notice}</div>` : null}
       </section>
       <${WhatIf} placement=${placement} staged=${pending} />
     </div>

@@ -36,19 +36,33 @@ function LatencyTable({ type, latency }) {
   </table>`;
 }
 
+// The largest shares one by one, the rest (big fleets) as one grey "others".
+const kSegments = 24;
+const kLegend = 12;
+
 function SplitBar({ type, split }) {
   const entries = Object.entries(split || {}).filter(([, v]) => v > 0).sort((a, b) => b[1] - a[1]);
   if (!entries.length) return html`<div class="split muted" title=${`No ${type} request answered in the last 10 s`}>no traffic</div>`;
+  const tip = (key, share) => `${key} (node/device/variant) served ${pct(share, 1)} of the ${type} requests answered in the last 10 s`;
+  const rest = entries.slice(kSegments);
+  const restShare = rest.reduce((sum, [, v]) => sum + v, 0);
+  const legendRest = entries.slice(kLegend);
   return html`<div class="split">
     <div class="split-bar" data-type=${type}>
-      ${entries.map(([key, share]) => html`<span key=${key} class="split-seg"
-        style=${{ width: `${share * 100}%`, background: colour(key) }}
-        title=${`${key} (node/device/variant) served ${pct(share, 1)} of the ${type} requests answered in the last 10 s`}></span>`)}
+      ${entries.slice(0, kSegments).map(([key, share]) => html`<span key=${key} class="split-seg"
+        style=${{ width: `${share * 100}%`, background: colour(key) }} title=${tip(key, share)}></span>`)}
+      ${rest.length
+        ? html`<span class="split-seg split-others" style=${{ width: `${restShare * 100}%` }}
+            title=${`${rest.length} other node/device/variant routes served ${pct(restShare, 1)} of the ${type} requests answered in the last 10 s`}></span>`
+        : null}
     </div>
     <ul class="split-legend">
-      ${entries.map(([key, share]) => html`<li key=${key}
-        title=${`${key} (node/device/variant) served ${pct(share, 1)} of the ${type} requests answered in the last 10 s`}>
+      ${entries.slice(0, kLegend).map(([key, share]) => html`<li key=${key} title=${tip(key, share)}>
         <span class="swatch" style=${{ background: colour(key) }}></span>${key} <b>${pct(share, 1)}</b></li>`)}
+      ${legendRest.length
+        ? html`<li class="muted" title="Routes with smaller shares, not listed one by one">
+            ${legendRest.length} more: <b>${pct(legendRest.reduce((sum, [, v]) => sum + v, 0), 1)}</b></li>`
+        : null}
     </ul>
   </div>`;
 }
