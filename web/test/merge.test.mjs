@@ -1,4 +1,4 @@
-// The dashboard's pure parts, without a browser: node --test web/test/
+// The dashboard's pure parts, without a browser: node --test web/test/merge.test.mjs
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { mergePatch } from '../src/merge.js';
