@@ -26,6 +26,8 @@ int HttpStatusForCode(absl::StatusCode code) {
       return 403;
     case absl::StatusCode::kNotFound:
       return 404;
+    case absl::StatusCode::kAborted:  // a conflicting change (e.g. a stale version)
+      return 409;
     case absl::StatusCode::kResourceExhausted:
       return 429;
     case absl::StatusCode::kUnimplemented:

@@ -1,6 +1,8 @@
 #include "server/cluster_view.h"
 
 #include <algorithm>
+#include <cmath>
+#include <set>
 
 namespace heteroaccel::server {
 
@@ -9,27 +11,26 @@ using Nanos = std::chrono::nanoseconds;
 ClusterView::ClusterView(std::map<std::string, InferenceType> registry)
     : registry_(std::move(registry)) {}
 
-// The variant each type runs with on a device: the registry's choice for the
-// device's kind when the agent has it loaded, else (for a type the registry
-// does not list) the agent's default, its first.
+// The variant each type runs with on a device: the placement's choice for the
+// device's kind among the variants the agent loaded (placement.h), for a type
+// the registry does not list the agent's default, its first.
 scheduler::DeviceInfo ClusterView::DeviceFromReport(const std::string& node,
-                                                    const cluster::DeviceReport& d) const {
+                                                    const cluster::DeviceReport& d,
+                                                    const Registry& registry) {
   scheduler::DeviceInfo info;
   info.key = {node, d.id};
   info.kind = std::string(KindName(d.kind));
   info.slots = std::max(1, d.slots);
   info.emulated = d.emulated;
-  for (const cluster::VariantKey& m : d.models) {
-    auto registered = registry_.find(m.type);
-    if (registered != registry_.end() && !registered->second.variants.empty()) {
-      auto wanted = registered->second.variants.find(info.kind);
-      if (wanted == registered->second.variants.end() || wanted->second != m.variant) continue;
-    } else if (info.variants.count(m.type) > 0) {
-      continue;  // keep the agent's default (listed first)
-    }
-    info.variants[m.type] = m.variant;
-    if (auto ms = d.service_ms.find(m); ms != d.service_ms.end()) {
-      info.reported_service[m.type] =
+  std::map<std::string, std::vector<std::string>> loaded;  // type -> variants, catalog order
+  for (const cluster::VariantKey& m : d.models) loaded[m.type].push_back(m.variant);
+  for (const auto& [type, variants] : loaded) {
+    const std::optional<std::string> variant =
+        EffectiveVariant(registry, type, info.kind, variants);
+    if (!variant) continue;
+    info.variants[type] = *variant;
+    if (auto ms = d.service_ms.find({type, *variant}); ms != d.service_ms.end()) {
+      info.reported_service[type] =
           std::chrono::duration_cast<Nanos>(std::chrono::duration<double, std::milli>(ms->second));
     }
   }
@@ -57,11 +58,23 @@ ClusterView::HeartbeatChanges ClusterView::ApplyHeartbeat(cluster::NodeReport re
     }
   }
   for (const cluster::DeviceReport& d : report.devices) {
-    scheduler::DeviceInfo info = DeviceFromReport(report.node, d);
+    scheduler::DeviceInfo info = DeviceFromReport(report.node, d, registry_);
+    auto& busy = n.busy[d.id];
+    busy.push_back({now, d.busy_seconds});
+    // Enough history for a ratio over about two seconds of heartbeats.
+    while (busy.size() > 2 && now - busy[1].first >= std::chrono::seconds(2)) busy.pop_front();
     devices_[info.key] = info;
     changes.devices.push_back(std::move(info));
   }
+  for (auto it = n.busy.begin(); it != n.busy.end();) {
+    const bool kept =
+        std::any_of(report.devices.begin(), report.devices.end(),
+                    [&](const cluster::DeviceReport& d) { return d.id == it->first; });
+    it = kept ? std::next(it) : n.busy.erase(it);
+  }
   n.devices = std::move(report.devices);
+  n.group = std::move(report.group);
+  n.stats = report.stats;
   n.last_seen = now;
   changes.came_up = !n.up;
   n.up = true;
@@ -215,8 +228,124 @@ nlohmann::json ClusterView::VariantsJson() const {
   return result;
 }
 
-void ClusterView::SetRegistry(std::map<std::string, InferenceType> registry) {
-  registry_ = std::move(registry);
+void ClusterView::SetRegistry(Registry registry) { registry_ = std::move(registry); }
+
+std::vector<scheduler::DeviceInfo> ClusterView::Rederive() {
+  std::vector<scheduler::DeviceInfo> out;
+  for (const auto& [name, n] : nodes_) {
+    for (const cluster::DeviceReport& d : n.devices) {
+      scheduler::DeviceInfo info = DeviceFromReport(name, d, registry_);
+      info.up = n.up;
+      devices_[info.key] = info;
+      out.push_back(std::move(info));
+    }
+  }
+  return out;
+}
+
+std::vector<scheduler::DeviceInfo> ClusterView::DevicesUnder(const Registry& registry) const {
+  std::vector<scheduler::DeviceInfo> out;
+  for (const auto& [name, n] : nodes_) {
+    for (const cluster::DeviceReport& d : n.devices) {
+      scheduler::DeviceInfo info = DeviceFromReport(name, d, registry);
+      info.up = n.up;
+      out.push_back(std::move(info));
+    }
+  }
+  return out;
+}
+
+Inventory ClusterView::inventory() const {
+  Inventory out;
+  for (const auto& [name, n] : nodes_) {
+    for (const cluster::DeviceReport& d : n.devices) {
+      const std::string kind(KindName(d.kind));
+      std::set<std::string> types;
+      for (const cluster::VariantKey& m : d.models) {
+        KindInventory& inv = out[m.type][kind];
+        if (std::find(inv.variants.begin(), inv.variants.end(), m.variant) == inv.variants.end()) {
+          inv.variants.push_back(m.variant);
+        }
+        types.insert(m.type);
+      }
+      for (const std::string& type : types) ++out[type][kind].devices;
+    }
+  }
+  return out;
+}
+
+nlohmann::json ClusterView::FleetJson(const scheduler::Scheduler& scheduler,
+                                      Clock::TimePoint now) const {
+  auto round = [](double value, double step) { return std::round(value / step) * step; };
+  nlohmann::json nodes = nlohmann::json::object();
+  for (const auto& [name, n] : nodes_) {
+    nlohmann::json devices = nlohmann::json::object();
+    for (const cluster::DeviceReport& d : n.devices) {
+      const scheduler::DeviceKey key{name, d.id};
+      auto info = devices_.find(key);
+      if (info == devices_.end()) continue;
+      nlohmann::json device = {
+          {"kind", info->second.kind},        {"name", d.name},
+          {"emulated", d.emulated},           {"up", n.up},
+          {"slots", info->second.slots},      {"busy", d.allocated},
+          {"queue", d.queue_depth},           {"in_flight", scheduler.in_flight(key)},
+          {"variants", info->second.variants}};
+      if (auto busy = n.busy.find(d.id); busy != n.busy.end() && busy->second.size() >= 2) {
+        const auto& [t0, b0] = busy->second.front();
+        const auto& [t1, b1] = busy->second.back();
+        const double seconds = SecondsBetween(t0, t1);
+        if (seconds > 0) {
+          const double ratio = (b1 - b0) / (seconds * info->second.slots);
+          device["busy_ratio"] = round(std::clamp(ratio, 0.0, 1.0), 0.01);
+        }
+      }
+      devices[d.id] = std::move(device);
+    }
+    nlohmann::json node = {{"url", n.url},
+                           {"group", n.group},
+                           {"up", n.up},
+                           {"silent_s", std::floor(SecondsBetween(n.last_seen, now))},
+                           {"devices", std::move(devices)}};
+    if (n.stats.cpu_utilisation) node["cpu"] = round(*n.stats.cpu_utilisation, 0.01);
+    if (n.stats.memory_total_bytes) node["mem_total"] = round(*n.stats.memory_total_bytes, 1e6);
+    if (n.stats.memory_available_bytes) {
+      node["mem_available"] = round(*n.stats.memory_available_bytes, 1e6);
+    }
+    if (n.stats.temperature_celsius) node["temp"] = round(*n.stats.temperature_celsius, 0.5);
+    nodes[name] = std::move(node);
+  }
+  return nodes;
+}
+
+nlohmann::json ClusterView::SdTargets(const std::string& server_target) const {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& [name, n] : nodes_) {
+    // "http://host:port[/...]" -> "host:port"
+    std::string target = n.url;
+    if (auto scheme = target.find("://"); scheme != std::string::npos) target.erase(0, scheme + 3);
+    if (auto slash = target.find('/'); slash != std::string::npos) target.erase(slash);
+    std::set<std::string> kinds;
+    bool emulated = false;
+    for (const cluster::DeviceReport& d : n.devices) {
+      kinds.insert(std::string(KindName(d.kind)));
+      emulated = emulated || d.emulated;
+    }
+    std::string kind_list = ",";
+    for (const std::string& k : kinds) kind_list += k + ",";
+    out.push_back({{"targets", {target}},
+                   {"labels",
+                    {{"job", "heteroaccel-agent"},
+                     {"__metrics_path__", "/metrics"},
+                     {"node", name},
+                     {"group", n.group},
+                     {"device_kinds", kind_list},
+                     {"emulated", emulated ? "true" : "false"}}}});
+  }
+  if (!server_target.empty()) {
+    out.push_back({{"targets", {server_target}},
+                   {"labels", {{"job", "heteroaccel-server"}, {"__metrics_path__", "/metrics"}}}});
+  }
+  return out;
 }
 
 }  // namespace heteroaccel::server

@@ -10,6 +10,7 @@
 // Thread-safety: none; the dispatcher serialises calls.
 #pragma once
 
+#include <deque>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -20,6 +21,7 @@
 #include "common/clock.h"
 #include "scheduler/scheduler.h"
 #include "server/config.h"
+#include "server/placement.h"
 
 namespace heteroaccel::server {
 
@@ -60,9 +62,21 @@ class ClusterView {
   // emulated devices counted apart as "KIND (emulated)").
   nlohmann::json VariantsJson() const;
 
-  const std::map<std::string, InferenceType>& registry() const { return registry_; }
-  // Takes effect as each node's next heartbeat re-derives its devices' variants.
-  void SetRegistry(std::map<std::string, InferenceType> registry);
+  const Registry& registry() const { return registry_; }
+  // Takes effect for the scheduler once the caller upserts what Rederive returns.
+  void SetRegistry(Registry registry);
+  // Every device derived afresh under the current registry, with its up flag.
+  std::vector<scheduler::DeviceInfo> Rederive();
+  // Every device as it would be under `registry` (the what-if), with its up flag.
+  std::vector<scheduler::DeviceInfo> DevicesUnder(const Registry& registry) const;
+  // What the cluster has loaded, by type and kind (placement.h).
+  Inventory inventory() const;
+  // The live dashboard's "nodes" (docs/dashboard-api.md): figures rounded so
+  // that unchanged ones stream nothing.
+  nlohmann::json FleetJson(const scheduler::Scheduler& scheduler, Clock::TimePoint now) const;
+  // Prometheus HTTP service discovery: every agent (down ones too), then the
+  // server at `server_target` ("host:port"; none if empty).
+  nlohmann::json SdTargets(const std::string& server_target) const;
 
  private:
   struct Node {
@@ -71,10 +85,15 @@ class ClusterView {
     bool up = false;
     std::vector<cluster::DeviceReport> devices;  // as last reported
     std::optional<std::map<std::string, cluster::TypeInfo>> model_info;
+    std::string group;
+    cluster::NodeStats stats;
+    // Per device: (time, busy_seconds) of recent heartbeats, oldest first.
+    std::map<std::string, std::deque<std::pair<Clock::TimePoint, double>>> busy;
   };
 
-  scheduler::DeviceInfo DeviceFromReport(const std::string& node,
-                                         const cluster::DeviceReport& d) const;
+  static scheduler::DeviceInfo DeviceFromReport(const std::string& node,
+                                                const cluster::DeviceReport& d,
+                                                const Registry& registry);
 
   std::map<std::string, InferenceType> registry_;
   std::map<std::string, Node> nodes_;

@@ -28,6 +28,17 @@ absl::Status CheckType(const std::string& type, const InferenceType& t) {
     return absl::InvalidArgumentError(
         absl::StrCat("registry type '", type, "' is not a valid name"));
   }
+  for (const std::string& kind : t.disabled) {
+    if (!ValidKind(kind)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("registry '", type, "': unknown kind '", kind,
+                       "' in disabled (use cpu, gpu, npu, fpga, other)"));
+    }
+  }
+  if (!t.pin.empty() && !ValidKind(t.pin)) {
+    return absl::InvalidArgumentError(absl::StrCat("registry '", type, "': unknown kind '", t.pin,
+                                                   "' in pin (use cpu, gpu, npu, fpga, other)"));
+  }
   for (const auto& [kind, variant] : t.variants) {
     if (!ValidKind(kind)) {
       return absl::InvalidArgumentError(absl::StrCat("registry '", type, "': unknown kind '", kind,
@@ -59,6 +70,12 @@ absl::StatusOr<ServerConfig> ParseRoot(const YAML::Node& root, const std::string
                                       "keepalive_timeout_ms",
                                       "max_inflight_body_bytes",
                                       "cluster_token_file",
+                                      "admin_token_file",
+                                      "viewer_token_file",
+                                      "metrics_token_file",
+                                      "state_dir",
+                                      "prometheus",
+                                      "stream_interval_ms",
                                       "kind_preference",
                                       "static_kinds",
                                       "registry"};
@@ -86,11 +103,21 @@ absl::StatusOr<ServerConfig> ParseRoot(const YAML::Node& root, const std::string
   get("header_timeout_ms", c.header_timeout_ms);
   get("keepalive_timeout_ms", c.keepalive_timeout_ms);
   get("max_inflight_body_bytes", c.max_inflight_body_bytes);
-  if (root["cluster_token_file"]) {
-    const std::string path = root["cluster_token_file"].as<std::string>();
+  for (auto [key, token] : {std::pair{"cluster_token_file", &c.cluster_token},
+                            std::pair{"admin_token_file", &c.admin_token},
+                            std::pair{"viewer_token_file", &c.viewer_token},
+                            std::pair{"metrics_token_file", &c.metrics_token}}) {
+    if (!root[key]) continue;
+    const std::string path = root[key].as<std::string>();
     std::ifstream in(path);
-    if (!in) return absl::NotFoundError(absl::StrCat("cannot read cluster_token_file ", path));
-    std::getline(in, c.cluster_token);
+    if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", key, " ", path));
+    std::getline(in, *token);
+  }
+  get("state_dir", c.state_dir);
+  get("prometheus", c.prometheus);
+  get("stream_interval_ms", c.stream_interval_ms);
+  if (c.stream_interval_ms < 50) {
+    return absl::InvalidArgumentError("stream_interval_ms must be >= 50");
   }
   if (root["kind_preference"]) {
     c.kind_preference = root["kind_preference"].as<std::vector<std::string>>();
@@ -106,6 +133,11 @@ absl::StatusOr<ServerConfig> ParseRoot(const YAML::Node& root, const std::string
       if (entry.second["variants"]) {
         t.variants = entry.second["variants"].as<std::map<std::string, std::string>>();
       }
+      if (entry.second["disabled"]) {
+        const auto kinds = entry.second["disabled"].as<std::vector<std::string>>();
+        t.disabled.insert(kinds.begin(), kinds.end());
+      }
+      if (entry.second["pin"]) t.pin = entry.second["pin"].as<std::string>();
       RETURN_IF_ERROR(CheckType(type, t));
       c.registry[type] = std::move(t);
     }
@@ -147,6 +179,8 @@ nlohmann::json RegistryToJson(const std::map<std::string, InferenceType>& regist
   nlohmann::json out = nlohmann::json::object();
   for (const auto& [type, t] : registry) {
     out[type] = {{"description", t.description}, {"variants", t.variants}};
+    if (!t.disabled.empty()) out[type]["disabled"] = t.disabled;
+    if (!t.pin.empty()) out[type]["pin"] = t.pin;
   }
   return out;
 }
@@ -159,6 +193,8 @@ absl::StatusOr<std::map<std::string, InferenceType>> RegistryFromJson(const nloh
       InferenceType t;
       t.description = value.value("description", "");
       t.variants = value.value("variants", std::map<std::string, std::string>{});
+      t.disabled = value.value("disabled", std::set<std::string>{});
+      t.pin = value.value("pin", "");
       RETURN_IF_ERROR(CheckType(type, t));
       registry[type] = std::move(t);
     }

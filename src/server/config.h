@@ -3,6 +3,12 @@
 //   listen: 0.0.0.0:8000
 //   grpc_listen: 0.0.0.0:8010        # optional
 //   cluster_token_file: token.txt     # agents must present this token
+//   admin_token_file: admin.txt       # changes (placement, revert) need this token
+//   viewer_token_file: viewer.txt     # optional: reading needs this token
+//   metrics_token_file: metrics.txt   # optional: /metrics and /v1/sd/targets need it
+//   state_dir: /var/lib/heteroaccel   # the audit log (audit.db); "" keeps it in memory
+//   prometheus: http://127.0.0.1:9090 # history queries are proxied there
+//   stream_interval_ms: 500           # live dashboard updates at most this often
 //   policy: earliest-finish           # static | idle-first | earliest-finish
 //   queue_capacity: 256               # per inference type
 //   pipeline_depth: 1
@@ -19,12 +25,15 @@
 //     face:
 //       description: Face detection
 //       variants: {cpu: blazeface-front-128, gpu: blazeface-front-128, npu: blazeface-back-256}
+//       disabled: [fpga]                # optional: kinds forbidden to run it
+//       pin: gpu                        # optional: the only kind that runs it
 //
 // A type missing from the registry runs on every device whose agent has loaded
 // it, with that agent's default variant.
 #pragma once
 
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -35,13 +44,23 @@ namespace heteroaccel::server {
 
 struct InferenceType {
   std::string description;
-  std::map<std::string, std::string> variants;  // accelerator kind -> variant
+  // Accelerator kind -> variant. Empty: every kind, with each agent's default
+  // variant; otherwise only the kinds listed run the type.
+  std::map<std::string, std::string> variants;
+  std::set<std::string> disabled;  // kinds that must not run it
+  std::string pin;                 // "" or the only kind that runs it
 };
 
 struct ServerConfig {
   std::string listen = "127.0.0.1:8000";
   std::string grpc_listen;
   std::string cluster_token;
+  std::string admin_token;    // "" = changes are refused
+  std::string viewer_token;   // "" = reading is open
+  std::string metrics_token;  // "" = /metrics and service discovery are open
+  std::string state_dir;      // "" = the audit log lives in memory only
+  std::string prometheus;     // "" = no history
+  int stream_interval_ms = 500;
   std::string policy = "earliest-finish";
   int queue_capacity = 256;
   int pipeline_depth = 1;

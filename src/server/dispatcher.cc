@@ -10,6 +10,7 @@
 #include "protocol/errors.h"
 #include "scheduler/scheduler.h"
 #include "server/cluster_view.h"
+#include "server/placement.h"
 #include "server/request_tracker.h"
 
 namespace heteroaccel::server {
@@ -212,9 +213,95 @@ class Dispatcher::Impl {
     return RegistryToJson(view_.registry());
   }
   absl::Status SetRegistry(std::map<std::string, InferenceType> registry) {
-    std::lock_guard<std::mutex> lock(mu_);
-    view_.SetRegistry(std::move(registry));
+    Effects effects;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      InstallLocked(
+          {scheduler::PolicyName(scheduler_.options().policy).data(), std::move(registry)},
+          effects);
+      ++version_;
+    }
+    Run(effects);
     return absl::OkStatus();
+  }
+
+  PlacementState CurrentLocked() const {
+    return {std::string(scheduler::PolicyName(scheduler_.options().policy)), view_.registry()};
+  }
+  nlohmann::json PlacementJson() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return server::PlacementJson(version_, CurrentLocked(), view_.inventory());
+  }
+  PlacementState placement() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return CurrentLocked();
+  }
+  absl::StatusOr<PlacementApplied> ApplyPlacement(const PlacementChange& change) {
+    Effects effects;
+    PlacementApplied applied;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (change.version && *change.version != version_) {
+        return StaleVersion(*change.version);
+      }
+      const Inventory inventory = view_.inventory();
+      auto next = ApplyPlacementChange(CurrentLocked(), change, inventory);
+      if (!next.ok()) return next.status();
+      applied = InstallAndDescribe(*std::move(next), inventory, effects);
+    }
+    Run(effects);
+    return applied;
+  }
+  absl::StatusOr<PlacementApplied> SetPlacement(const PlacementState& state,
+                                                int64_t expected_version) {
+    Effects effects;
+    PlacementApplied applied;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (expected_version != version_) return StaleVersion(expected_version);
+      applied = InstallAndDescribe(state, view_.inventory(), effects);
+    }
+    Run(effects);
+    return applied;
+  }
+  void RestorePlacement(const PlacementState& state, int64_t version) {
+    Effects effects;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      InstallLocked(state, effects);
+      version_ = version;
+    }
+    Run(effects);
+  }
+  absl::StatusOr<nlohmann::json> WhatIf(const PlacementChange& change,
+                                        std::map<std::string, double> mix) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    const Inventory inventory = view_.inventory();
+    auto next = ApplyPlacementChange(CurrentLocked(), change, inventory);
+    if (!next.ok()) return next.status();
+    if (mix.empty()) {  // idle: equal shares of what the cluster serves
+      for (const auto& [type, kinds] : inventory) mix[type] = 1.0 / inventory.size();
+    }
+    nlohmann::json served = nlohmann::json::object();
+    for (const auto& [type, share] : mix) {
+      bool runs = false;
+      for (const scheduler::DeviceInfo& d : view_.DevicesUnder(next->registry)) {
+        runs = runs || (d.up && d.variants.count(type) > 0);
+      }
+      served[type] = runs;
+    }
+    return nlohmann::json{{"mix", mix},
+                          {"current_rps", IdealUnder(view_.registry(), mix)},
+                          {"proposed_rps", IdealUnder(next->registry, mix)},
+                          {"served", std::move(served)}};
+  }
+  nlohmann::json FleetJson() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return view_.FleetJson(scheduler_, clock_.Now());
+  }
+  nlohmann::json SdTargets(const std::string& server_target) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return view_.SdTargets(server_target);
   }
   double IdealThroughput(const std::map<std::string, double>& mix) const {
     std::lock_guard<std::mutex> lock(mu_);
@@ -239,6 +326,63 @@ class Dispatcher::Impl {
     std::vector<RequestTracker::Finished> answers;
     std::vector<std::pair<InferDone, InferResult>> direct;  // refused before being tracked
   };
+
+  static absl::Status StaleVersion(int64_t version) {
+    return absl::AbortedError(absl::StrCat(
+        "the placement changed since version ", version,
+        " (someone else changed it meanwhile); reload it and apply your change again"));
+  }
+
+  // Makes `state` the placement: the policy for the next Dispatch, each
+  // device's variants re-derived and upserted at once (their estimates kept).
+  void InstallLocked(const PlacementState& state, Effects& effects) {
+    if (auto policy = scheduler::ParsePolicy(state.policy); policy.ok()) {
+      scheduler_.SetPolicy(*policy);
+    }
+    view_.SetRegistry(state.registry);
+    for (scheduler::DeviceInfo& info : view_.Rederive()) {
+      if (absl::Status s = scheduler_.UpsertDevice(std::move(info)); !s.ok()) {
+        spdlog::error("placement: {}", s.ToString());
+      }
+    }
+    Pump(effects);
+  }
+
+  PlacementApplied InstallAndDescribe(PlacementState next, const Inventory& inventory,
+                                      Effects& effects) {
+    PlacementApplied applied;
+    applied.before = CurrentLocked();
+    applied.before_view = server::PlacementJson(version_, applied.before, inventory);
+    InstallLocked(next, effects);
+    ++version_;
+    applied.after = std::move(next);
+    applied.after_view = server::PlacementJson(version_, applied.after, inventory);
+    applied.version = version_;
+    return applied;
+  }
+
+  // The ideal throughput of `mix` with the devices as `registry` would derive
+  // them: each device's estimate for a variant it already runs, else the
+  // service time its agent measured for that variant.
+  double IdealUnder(const Registry& registry, const std::map<std::string, double>& mix) const {
+    scheduler::Scheduler what_if(scheduler_.options(), clock_);
+    for (scheduler::DeviceInfo& info : view_.DevicesUnder(registry)) {
+      const scheduler::DeviceInfo* now = view_.device(info.key);
+      for (const auto& [type, variant] : info.variants) {
+        if (now == nullptr) continue;
+        auto running = now->variants.find(type);
+        if (running == now->variants.end() || running->second != variant) continue;
+        if (auto estimate = scheduler_.service_estimate(type, info.key)) {
+          info.reported_service[type] = *estimate;
+        }
+      }
+      const bool up = info.up;
+      const std::string node = info.key.node;
+      (void)what_if.UpsertDevice(std::move(info));
+      if (!up) what_if.SetNodeUp(node, false);
+    }
+    return what_if.IdealThroughput(mix);
+  }
 
   void Run(Effects& effects) {
     for (const PathChange& p : effects.adds) channel_.AddDevice(p.device, p.url, p.concurrency);
@@ -463,6 +607,7 @@ class Dispatcher::Impl {
   scheduler::Scheduler scheduler_;  // guarded by mu_
   RequestTracker tracker_;          // guarded by mu_
   bool stopped_ = false;            // guarded by mu_
+  int64_t version_ = 0;             // of the placement; guarded by mu_
   std::mutex watchdog_mu_;
   std::condition_variable wake_;
   std::thread watchdog_;
@@ -497,5 +642,26 @@ double Dispatcher::IdealThroughput(const std::map<std::string, double>& mix) con
   return impl_->IdealThroughput(mix);
 }
 size_t Dispatcher::open_requests() const { return impl_->open_requests(); }
+nlohmann::json Dispatcher::PlacementJson() const { return impl_->PlacementJson(); }
+PlacementState Dispatcher::placement() const { return impl_->placement(); }
+absl::StatusOr<Dispatcher::PlacementApplied> Dispatcher::ApplyPlacement(
+    const PlacementChange& change) {
+  return impl_->ApplyPlacement(change);
+}
+absl::StatusOr<Dispatcher::PlacementApplied> Dispatcher::SetPlacement(const PlacementState& state,
+                                                                      int64_t expected_version) {
+  return impl_->SetPlacement(state, expected_version);
+}
+void Dispatcher::RestorePlacement(const PlacementState& state, int64_t version) {
+  impl_->RestorePlacement(state, version);
+}
+absl::StatusOr<nlohmann::json> Dispatcher::WhatIf(const PlacementChange& change,
+                                                  std::map<std::string, double> mix) const {
+  return impl_->WhatIf(change, std::move(mix));
+}
+nlohmann::json Dispatcher::FleetJson() const { return impl_->FleetJson(); }
+nlohmann::json Dispatcher::SdTargets(const std::string& server_target) const {
+  return impl_->SdTargets(server_target);
+}
 
 }  // namespace heteroaccel::server

@@ -41,6 +41,7 @@
 #include "server/agent_channel.h"
 #include "server/config.h"
 #include "server/live_stats.h"
+#include "server/placement.h"
 #include "server/request.h"
 
 namespace heteroaccel::server {
@@ -75,6 +76,30 @@ class Dispatcher {
   nlohmann::json ModelJson(const std::string& model) const;  // devices and variants serving it
   nlohmann::json RegistryJson() const;
   absl::Status SetRegistry(std::map<std::string, InferenceType> registry);
+
+  // --- The execution interface (placement.h) and the live dashboard ---------
+  nlohmann::json PlacementJson() const;
+  PlacementState placement() const;
+  struct PlacementApplied {
+    PlacementState before, after;
+    nlohmann::json before_view, after_view;  // the matrices, for the audit log
+    int64_t version = 0;                     // after the change
+  };
+  // Applies a change for the next requests bound. Aborted (409) when the
+  // change names a version that is not the current one.
+  absl::StatusOr<PlacementApplied> ApplyPlacement(const PlacementChange& change);
+  // Replaces the placement as a whole (a revert); Aborted unless
+  // `expected_version` is the current one.
+  absl::StatusOr<PlacementApplied> SetPlacement(const PlacementState& state,
+                                                int64_t expected_version);
+  // At start: the placement the audit log last recorded, unchecked (no agent
+  // has reported yet).
+  void RestorePlacement(const PlacementState& state, int64_t version);
+  // {"mix", "current_rps", "proposed_rps", "served": {type: bool}}.
+  absl::StatusOr<nlohmann::json> WhatIf(const PlacementChange& change,
+                                        std::map<std::string, double> mix) const;
+  nlohmann::json FleetJson() const;
+  nlohmann::json SdTargets(const std::string& server_target) const;
   double IdealThroughput(const std::map<std::string, double>& mix) const;
   size_t open_requests() const;  // accepted and not yet answered
 
