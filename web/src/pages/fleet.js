@@ -50,6 +50,14 @@ function matches(q, name, id, d) {
   );
 }
 
+// Seconds since the last heartbeat: `silent_s` (whole seconds), or the
+// documented `last_seen_ms`.
+function silent(node) {
+  if (typeof node.silent_s === 'number') return `${node.silent_s} s`;
+  if (typeof node.last_seen_ms === 'number') return `${fmt(node.last_seen_ms / 1000, 1)} s`;
+  return na;
+}
+
 function renderNode({ name, node, q }, ref) {
   let ids = Object.keys(node.devices || {}).sort();
   if (q && !name.toLowerCase().includes(q)) ids = ids.filter((id) => matches(q, name, id, node.devices[id]));
@@ -73,8 +81,8 @@ function renderNode({ name, node, q }, ref) {
           : `Node memory in use: ${fmt((node.mem_total - node.mem_available) / 1e9)} of ${fmt(node.mem_total / 1e9)} GB`} />
       <${Fig} label="temp" value=${node.temp == null ? na : `${fmt(node.temp, 0)} °C`}
         tip="Node temperature (hottest sensor), °C; n/a where the node has no sensor" />
-      <${Fig} label="seen" value=${node.last_seen_ms == null ? na : `${fmt(node.last_seen_ms / 1000, 1)} s`}
-        tip="Time since the server last heard the node's heartbeat" />
+      <${Fig} label="silent" value=${silent(node)}
+        tip="Time since the server last heard the node's heartbeat (whole seconds, as the server rounds it)" />
     </div>
     <div class="devices">
       ${ids.map((id) => html`<${DeviceCard} key=${id} path=${`${name}/${id}`} id=${id} d=${node.devices[id]} nodeUp=${up} />`)}

@@ -65,9 +65,26 @@ function isEmpty(staged) {
   return !staged.types && staged.policy === undefined;
 }
 
+// An audit entry's before/after in the matrix's shape: either a placement
+// (GET /v1/placement) or the server's stored state {policy, registry: {type:
+// {variants: {kind: variant}, disabled: [kind], pin}}}.
+function normalise(p) {
+  if (!p || !p.registry) return p;
+  const types = {};
+  for (const [t, r] of Object.entries(p.registry)) {
+    const kinds = {};
+    for (const [k, v] of Object.entries(r.variants || {})) kinds[k] = { variant: v };
+    for (const k of r.disabled || []) (kinds[k] ??= {}).enabled = false;
+    types[t] = { pin: r.pin || null, kinds };
+  }
+  return { policy: p.policy, types };
+}
+
 // Before/after as the list of cells that differ.
-export function cellsChanged(before, after) {
+export function cellsChanged(beforeIn, afterIn) {
   const out = [];
+  const before = normalise(beforeIn);
+  const after = normalise(afterIn);
   if (!before || !after) return out;
   if (before.policy !== after.policy) out.push(`policy: ${before.policy ?? 'none'} → ${after.policy ?? 'none'}`);
   const types = new Set([...Object.keys(before.types || {}), ...Object.keys(after.types || {})]);
@@ -79,7 +96,7 @@ export function cellsChanged(before, after) {
     for (const k of [...kinds].sort()) {
       const bk = b.kinds?.[k] || {};
       const ak = a.kinds?.[k] || {};
-      if (bk.variant !== ak.variant) out.push(`${t}/${k} variant: ${bk.variant ?? 'none'} → ${ak.variant ?? 'none'}`);
+      if (bk.variant !== ak.variant) out.push(`${t}/${k} variant: ${bk.variant ?? 'default'} → ${ak.variant ?? 'default'}`);
       const be = bk.enabled !== false;
       const ae = ak.enabled !== false;
       if (be !== ae) out.push(`${t}/${k}: ${be ? 'enabled' : 'disabled'} → ${ae ? 'enabled' : 'disabled'}`);
