@@ -90,6 +90,7 @@ absl::StatusOr<AgentOptions> WithConfig(AgentOptions options, AgentConfig& confi
   if (options.config_path.empty()) return options;
   ASSIGN_OR_RETURN(config, LoadAgentConfig(options.config_path));
   if (options.node_name.empty()) options.node_name = config.node;
+  if (options.group.empty()) options.group = config.group;
   if (options.server.empty()) options.server = config.server;
   if (config.opencl.has_value() && options.use_opencl) options.use_opencl = *config.opencl;
   if (config.cpu_slots.has_value() && options.cpu_slots == 0) options.cpu_slots = *config.cpu_slots;
@@ -108,6 +109,7 @@ absl::StatusOr<AgentOptions> WithConfig(AgentOptions options, AgentConfig& confi
 
 absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(const AgentOptions& flags) {
   AgentConfig config;
+  RETURN_IF_ERROR(ValidateGroupName(flags.group, "--group"));
   ASSIGN_OR_RETURN(const AgentOptions options, WithConfig(flags, config));
   auto state = std::make_unique<State>();
   state->options = options;
@@ -166,8 +168,9 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(const AgentOptions& flags) 
   absl::StatusOr<node::NodeFacts> facts = node::ReadNodeFacts("/");
   if (facts.ok() && !options.node_name.empty()) facts->hostname = options.node_name;
   state->context.reset(new AgentContext{*state->catalog, *state->executor, *state->registry,
-                                        facts.ok() ? *facts : node::NodeFacts{},
-                                        std::move(unsupported), std::move(report.warnings)});
+                                        *state->collector, facts.ok() ? *facts : node::NodeFacts{},
+                                        options.group, std::move(unsupported),
+                                        std::move(report.warnings)});
 
   http::Router router;
   AddHealthRoutes(router, *state->context);

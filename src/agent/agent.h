@@ -21,6 +21,7 @@ struct AgentOptions {
   std::string listen = "127.0.0.1:8001";  // HOST:PORT; port 0 picks a free port
   std::string config_path;                // YAML (agent/config.h); flags below win where set
   std::string node_name;                  // "" = config's node, else the hostname
+  std::string group;                      // node group reported to the server ("" = none)
   std::string server;                     // URL of the server to register with ("" = standalone)
   std::string cluster_token;              // shared secret for the server
   std::string advertise_url;  // how the server reaches this agent ("" = http://<listen address>)

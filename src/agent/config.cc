@@ -54,6 +54,10 @@ absl::StatusOr<AgentConfig> ParseRoot(const YAML::Node& root) {
   AgentConfig config;
   if (!root.IsMap()) return absl::InvalidArgumentError("the top level must be a mapping");
   if (root["node"]) config.node = root["node"].as<std::string>();
+  if (root["group"]) {
+    config.group = root["group"].as<std::string>();
+    RETURN_IF_ERROR(ValidateGroupName(config.group));
+  }
   if (root["server"]) config.server = root["server"].as<std::string>();
   if (root["cluster_token_file"]) {
     config.cluster_token_file = root["cluster_token_file"].as<std::string>();
@@ -81,6 +85,14 @@ absl::StatusOr<AgentConfig> ParseRoot(const YAML::Node& root) {
 }
 
 }  // namespace
+
+absl::Status ValidateGroupName(std::string_view group, std::string_view what) {
+  static const std::regex kGroup("[A-Za-z0-9._-]{0,63}");
+  if (std::regex_match(group.begin(), group.end(), kGroup)) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat(std::string(what), " '", std::string(group),
+                   "' must be at most 63 letters, digits, '.', '_' or '-'"));
+}
 
 absl::StatusOr<AgentConfig> ParseAgentConfig(const std::string& yaml, const std::string& origin) {
   try {

@@ -2,6 +2,7 @@
 // command line are applied on top.
 //
 //   node: gpu-node-1            # the name this node registers with (default: hostname)
+//   group: line-3               # the node group it reports (default: none)
 //   server: http://10.0.0.1:8000
 //   cluster_token_file: /etc/heteroaccel/token
 //   opencl: false               # run nothing on OpenCL
@@ -24,6 +25,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -41,6 +43,7 @@ struct EmulatedDeviceConfig {
 
 struct AgentConfig {
   std::string node;
+  std::string group;
   std::string server;
   std::string cluster_token_file;
   std::optional<bool> opencl;
@@ -48,6 +51,11 @@ struct AgentConfig {
   std::optional<runtime::Emulation> cpu_emulation;
   std::vector<EmulatedDeviceConfig> devices;
 };
+
+// A node group name: at most 63 of [A-Za-z0-9._-] ("" is no group). It becomes
+// a Prometheus label and a dashboard filter, so it stays plain.
+// InvalidArgument names `what` (the key or flag) and says what is allowed.
+absl::Status ValidateGroupName(std::string_view group, std::string_view what = "group");
 
 // InvalidArgument names the file, the key and what is expected.
 absl::StatusOr<AgentConfig> LoadAgentConfig(const std::string& path);

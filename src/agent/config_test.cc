@@ -51,5 +51,28 @@ TEST(AgentConfigTest, ErrorsNameTheFileAndTheProblem) {
   EXPECT_EQ(LoadAgentConfig("/nonexistent.yaml").status().code(), absl::StatusCode::kNotFound);
 }
 
+TEST(AgentConfigTest, GroupNamesArePlainAndShort) {
+  for (const std::string& group :
+       std::vector<std::string>{"", "demo", "line-3", "site_A.cam", std::string(63, 'g')}) {
+    EXPECT_TRUE(ValidateGroupName(group).ok()) << group;
+  }
+  for (const std::string& group :
+       std::vector<std::string>{"two words", "a/b", "é", "x\n", "{x}", std::string(64, 'g')}) {
+    const absl::Status s = ValidateGroupName(group);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << group;
+    EXPECT_NE(s.message().find("at most 63 letters, digits"), std::string::npos) << s;
+  }
+}
+
+TEST(AgentConfigTest, ReadsTheGroupAndRefusesABadOne) {
+  auto config = ParseAgentConfig("group: line-3\n", "g.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->group, "line-3");
+  auto bad = ParseAgentConfig("group: 'line 3'\n", "h.yaml");
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.status().message().find("h.yaml: group 'line 3'"), std::string::npos)
+      << bad.status();
+}
+
 }  // namespace
 }  // namespace heteroaccel::agent

@@ -11,6 +11,7 @@
 #include "httpapi/responses.h"
 #include "inference/catalog.h"
 #include "metrics/metrics.h"
+#include "node/node_collector.h"
 #include "node/node_facts.h"
 #include "runtime/executor.h"
 
@@ -20,7 +21,9 @@ struct AgentContext {
   const inference::Catalog& catalog;
   runtime::Executor& executor;
   metrics::Registry& registry;
+  node::NodeCollector& collector;  // the node's one sampler (metrics and heartbeat)
   node::NodeFacts facts;
+  std::string group;                                 // "" when the node belongs to no group
   std::vector<devices::Device> unsupported_devices;  // seen, but nothing here can drive them
   std::vector<std::string> probe_warnings;
 };

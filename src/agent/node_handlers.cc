@@ -26,10 +26,13 @@ nlohmann::json NodeJson(const AgentContext& context) {
     d["warm"] = state.warm;
     d["models"] = state.variants;
     d["load_errors"] = state.load_errors;
+    d["busy_seconds"] = state.busy_seconds;
     nlohmann::json slots = nlohmann::json::array();
     for (const runtime::SlotState& s : state.slots) {
-      slots.push_back(
-          {{"slot", s.index}, {"allocated", s.allocated}, {"queue_depth", s.queue_depth}});
+      slots.push_back({{"slot", s.index},
+                       {"allocated", s.allocated},
+                       {"queue_depth", s.queue_depth},
+                       {"busy_seconds", s.busy_seconds}});
     }
     d["slots"] = std::move(slots);
     devices.push_back(std::move(d));
@@ -37,6 +40,7 @@ nlohmann::json NodeJson(const AgentContext& context) {
   for (const devices::Device& d : context.unsupported_devices) devices.push_back(DeviceJson(d));
   const node::NodeFacts& f = context.facts;
   return {{"hostname", f.hostname},
+          {"group", context.group},
           {"os", f.os_pretty_name},
           {"kernel", f.kernel_release},
           {"machine", f.machine},

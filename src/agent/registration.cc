@@ -5,6 +5,25 @@
 #include "http/client.h"
 
 namespace heteroaccel::agent {
+namespace {
+
+// A sample younger than this is reused rather than the node read again: a
+// heartbeat every 200 ms would otherwise read /proc five times a second and
+// measure CPU use over intervals too short for the kernel's tick counts.
+constexpr std::chrono::seconds kNodeSampleMaxAge{1};
+
+cluster::NodeStats Stats(node::NodeCollector& collector) {
+  cluster::NodeStats stats;
+  absl::StatusOr<node::NodeSample> sample = collector.Recent(kNodeSampleMaxAge);
+  if (!sample.ok()) return stats;  // counted in heteroaccel_node_sample_errors_total
+  stats.cpu_utilisation = sample->cpu_utilisation_ratio;
+  stats.memory_total_bytes = static_cast<double>(sample->memory_total_bytes);
+  stats.memory_available_bytes = static_cast<double>(sample->memory_available_bytes);
+  stats.temperature_celsius = sample->MaxTemperatureCelsius();
+  return stats;
+}
+
+}  // namespace
 
 cluster::NodeReport NodeState(const AgentContext& context, const std::string& advertise_url,
                               bool with_model_info) {
@@ -12,6 +31,8 @@ cluster::NodeReport NodeState(const AgentContext& context, const std::string& ad
   report.node = context.facts.hostname;
   report.url = advertise_url;
   report.ready = context.executor.Ready();
+  report.group = context.group;
+  report.stats = Stats(context.collector);
   for (const runtime::DeviceState& state : context.executor.Snapshot()) {
     const devices::Device& d = state.device.device;
     cluster::DeviceReport device;
@@ -21,6 +42,7 @@ cluster::NodeReport NodeState(const AgentContext& context, const std::string& ad
     device.emulated = d.emulated;
     device.slots = static_cast<int>(state.slots.size());
     device.warm = state.warm;
+    device.busy_seconds = state.busy_seconds;
     for (const runtime::SlotState& s : state.slots) {
       device.queue_depth += s.queue_depth;
       device.allocated += s.allocated ? 1 : 0;

@@ -1,6 +1,7 @@
 // Registration: keeps this agent known to the server. A background thread sends
 // the node's state (devices, slots, loaded variants with their measured service
-// times, queue depths) every `interval` over one keep-alive connection,
+// times, queue depths, busy time; the node's group and CPU, memory and
+// temperature figures) every `interval` over one keep-alive connection,
 // authenticated with the cluster token. The static description of its models
 // (labels, keypoint names, variants) goes with the first heartbeat and again
 // only when the server asks for it (its reply says "send_model_info") or the
@@ -27,7 +28,7 @@ namespace heteroaccel::agent {
 // The heartbeat (cluster/contract.h): what the server's cluster view is built
 // from, with the models' static description when `with_model_info`.
 cluster::NodeReport NodeState(const AgentContext& context, const std::string& advertise_url,
-                         bool with_model_info = true);
+                              bool with_model_info = true);
 
 class Registration {
  public:

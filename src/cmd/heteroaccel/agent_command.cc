@@ -47,6 +47,8 @@ void AddAgentCommand(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--config", options->config_path, "YAML file: node name, emulated devices, ...");
   cmd->add_option("--node", options->node_name, "Node name (default: config, else hostname)");
+  cmd->add_option("--group", options->group,
+                  "Node group reported to the server (at most 63 of A-Za-z0-9._-; default: none)");
   cmd->add_option("--server", options->server, "Server URL to register with");
   cmd->add_option("--cluster-token", options->cluster_token,
                   "Shared secret for the server (or HETEROACCEL_CLUSTER_TOKEN)")
