@@ -1,16 +1,20 @@
 // The agent end to end: the real binary on port 0, real images over real
 // sockets, on the CPU and on the OpenCL device (PoCL on machines without a GPU).
 #include <gtest/gtest.h>
-
-#include <atomic>
 #include <unistd.h>
 
+#include <atomic>
+#include <csignal>
 #include <cstdio>
+#include <fstream>
+#include <functional>
 #include <regex>
 #include <thread>
 
+#include "absl/synchronization/mutex.h"
 #include "client/infer_client.h"
 #include "http/client.h"
+#include "http/server.h"
 #include "protocol/inference.h"
 #include "testing/subprocess.h"
 
@@ -55,7 +59,9 @@ class AgentE2ETest : public ::testing::Test {
  protected:
   // Face and object only: the other types have their own end-to-end test, and
   // warming every model up on PoCL's OpenCL device takes minutes.
-  static void SetUpTestSuite() { agent_ = new RunningAgent(StartAgent({"--models", "face,object"})); }
+  static void SetUpTestSuite() {
+    agent_ = new RunningAgent(StartAgent({"--models", "face,object"}));
+  }
   static void TearDownTestSuite() {
     delete agent_;
     agent_ = nullptr;
@@ -217,17 +223,18 @@ TEST_F(AgentE2ETest, MetricsPassPromtool) {
   ASSERT_TRUE(metrics.ok());
   EXPECT_NE(metrics->Header("content-type").find("version=0.0.4"), std::string::npos);
   const std::string& text = metrics->body;
-  for (const char* series :
-       {"heteroaccel_device_info{", "heteroaccel_slot_allocated{", "heteroaccel_slot_queue_depth{",
-        "heteroaccel_inferences_total{model=\"face\"",
-        "heteroaccel_inference_queue_seconds_bucket{",
-        "heteroaccel_inference_compute_seconds_bucket{", "heteroaccel_node_cpu_utilisation_ratio",
-        "heteroaccel_node_memory_available_bytes",
-        "heteroaccel_node_network_receive_bytes_total"}) {
+  for (
+      const char* series :
+      {"heteroaccel_device_info{", "heteroaccel_slot_allocated{", "heteroaccel_slot_queue_depth{",
+       "heteroaccel_inferences_total{model=\"face\"", "heteroaccel_inference_queue_seconds_bucket{",
+       "heteroaccel_inference_compute_seconds_bucket{", "heteroaccel_node_cpu_utilisation_ratio",
+       "heteroaccel_node_memory_available_bytes", "heteroaccel_node_network_receive_bytes_total",
+       "heteroaccel_device_busy_seconds_total{device=\"cpu0\",kind=\"cpu\",emulated=\"false\"} "}) {
     EXPECT_NE(text.find(series), std::string::npos) << series;
   }
   if (std::system("command -v promtool >/dev/null 2>&1") != 0) GTEST_SKIP() << "no promtool";
-  const std::string out = ::testing::TempDir() + "/heteroaccel_promtool_" + std::to_string(getpid()) + ".out";
+  const std::string out =
+      ::testing::TempDir() + "/heteroaccel_promtool_" + std::to_string(getpid()) + ".out";
   FILE* pipe = popen(("promtool check metrics > " + out + " 2>&1").c_str(), "w");
   ASSERT_NE(pipe, nullptr);
   fwrite(text.data(), 1, text.size(), pipe);
@@ -262,6 +269,162 @@ TEST(AgentOverloadTest, FullQueuesAnswer429WithRetryAfterAndLoseNothing) {
   EXPECT_EQ(other, 0);
   EXPECT_GT(overloaded, 0);
   EXPECT_GT(ok, 0);
+}
+
+// Stands in for the server's heartbeat endpoint and keeps what agents report.
+class HeartbeatSink {
+ public:
+  HeartbeatSink() {
+    http::Router router;
+    router.Add("POST", "/v1/cluster/heartbeat",
+               [this](http::Request&& request, const http::PathParams&, http::Responder respond) {
+                 nlohmann::json report = nlohmann::json::parse(request.body, nullptr, false);
+                 if (report.is_object()) {
+                   absl::MutexLock lock(&mu_);
+                   reports_.push_back(std::move(report));
+                 }
+                 http::Response response;
+                 response.body = R"({"ok":true,"send_model_info":false})";
+                 respond(std::move(response));
+               });
+    auto server = http::Server::Create({}, std::move(router));
+    EXPECT_TRUE(server.ok()) << server.status();
+    server_ = std::move(*server);
+    server_->Start();
+  }
+
+  std::string url() const { return "http://" + server_->address(); }
+
+  // The first report (from the oldest kept) for which `wanted` holds, waiting
+  // up to `timeout` for one to arrive; null when none did.
+  nlohmann::json WaitFor(const std::function<bool(const nlohmann::json&)>& wanted,
+                         std::chrono::seconds timeout) {
+    absl::MutexLock lock(&mu_);
+    size_t seen = 0;
+    auto found = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      for (; seen < reports_.size(); ++seen) {
+        if (wanted(reports_[seen])) return true;
+      }
+      return false;
+    };
+    if (!mu_.AwaitWithTimeout(absl::Condition(&found), absl::FromChrono(timeout))) return nullptr;
+    return reports_[seen];
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<nlohmann::json> reports_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<http::Server> server_;
+};
+
+// The reported device `id`, or null.
+nlohmann::json ReportedDevice(const nlohmann::json& report, const std::string& id) {
+  for (const auto& d : report.value("devices", nlohmann::json::array())) {
+    if (d.value("id", "") == id) return d;
+  }
+  return nullptr;
+}
+
+double BusySeconds(const nlohmann::json& report, const std::string& id) {
+  const nlohmann::json device = ReportedDevice(report, id);
+  return device.is_object() ? device.value("busy_seconds", -1.0) : -1.0;
+}
+
+// The value of the exposition line that starts with `series` (name and labels
+// and a space), or -1.
+double MetricValue(const std::string& text, const std::string& series) {
+  const size_t at = text.find("\n" + series);
+  if (at == std::string::npos) return -1;
+  return std::stod(text.substr(at + 1 + series.size()));
+}
+
+TEST(AgentHeartbeatTest, ReportsGroupNodeStatsAndBusySecondsThatGrowUnderLoad) {
+  HeartbeatSink sink;
+  const std::string config =
+      ::testing::TempDir() + "/heteroaccel_busy_" + std::to_string(getpid()) + ".yaml";
+  {
+    std::ofstream out(config);
+    out << "devices:\n"
+           "  - {id: npu0, kind: npu, name: Test NPU, slots: 2, latency_ms: {face: 60}}\n";
+  }
+  RunningAgent agent =
+      StartAgent({"--no-opencl", "--cpu-slots", "1", "--models", "face", "--config", config,
+                  "--group", "demo", "--server", sink.url(), "--cluster-token", "t"});
+  std::remove(config.c_str());
+  ASSERT_FALSE(agent.url.empty());
+
+  const nlohmann::json idle = sink.WaitFor(
+      [](const nlohmann::json& r) {
+        return r.value("ready", false) && ReportedDevice(r, "npu0").is_object();
+      },
+      std::chrono::seconds(60));
+  ASSERT_TRUE(idle.is_object()) << agent.process->Output();
+  EXPECT_EQ(idle.value("group", ""), "demo");
+  // Warm-up runs are not requests: nothing counts as busy yet.
+  EXPECT_EQ(BusySeconds(idle, "npu0"), 0.0);
+  EXPECT_EQ(BusySeconds(idle, "cpu0"), 0.0);
+  const nlohmann::json stats = idle.value("stats", nlohmann::json::object());
+  ASSERT_TRUE(stats.contains("cpu_utilisation")) << idle.dump();
+  EXPECT_GE(stats["cpu_utilisation"].get<double>(), 0.0);
+  EXPECT_LE(stats["cpu_utilisation"].get<double>(), 1.0);
+  EXPECT_GT(stats.value("memory_total_bytes", 0.0), 0.0);
+  EXPECT_GT(stats.value("memory_available_bytes", 0.0), 0.0);
+  EXPECT_LE(stats.value("memory_available_bytes", 0.0), stats.value("memory_total_bytes", 0.0));
+
+  // Eight requests held 60 ms each on the emulated NPU's two slots: at least
+  // 0.48 slot-seconds, whichever slots took them; and a little on the CPU.
+  const std::string image = Image("astronaut.png");
+  std::vector<std::thread> clients;
+  std::atomic<int> answered{0};
+  for (int t = 0; t < 4; ++t) {
+    clients.emplace_back([&] {
+      auto http = http::Client::Create(agent.url);
+      for (int i = 0; i < 2; ++i) {
+        auto r = (*http)->Post("/v1/infer/face?device=npu0", "image/png", image);
+        answered += r.ok() && r->status == 200 ? 1 : 0;
+      }
+    });
+  }
+  for (auto& c : clients) c.join();
+  ASSERT_EQ(answered, 8);
+  auto http = http::Client::Create(agent.url);
+  ASSERT_EQ((*http)->Post("/v1/infer/face?device=cpu0", "image/png", image)->status, 200);
+
+  const nlohmann::json busy = sink.WaitFor(
+      [](const nlohmann::json& r) {
+        return BusySeconds(r, "npu0") >= 0.48 && BusySeconds(r, "cpu0") > 0;
+      },
+      std::chrono::seconds(30));
+  ASSERT_TRUE(busy.is_object()) << "no heartbeat carried the busy time";
+  EXPECT_LT(BusySeconds(busy, "npu0"), 0.48 + 2.0);  // holds, plus decoding on a loaded machine
+
+  // The metric is the same measurement (added up in another order, hence the
+  // tolerance); it never goes back.
+  auto metrics = (*http)->Get("/metrics");
+  ASSERT_TRUE(metrics.ok());
+  const double npu_metric = MetricValue(
+      metrics->body,
+      "heteroaccel_device_busy_seconds_total{device=\"npu0\",kind=\"npu\",emulated=\"true\"} ");
+  EXPECT_GE(npu_metric, BusySeconds(busy, "npu0") - 1e-9);
+  EXPECT_GT(MetricValue(metrics->body,
+                        "heteroaccel_device_busy_seconds_total{device=\"cpu0\","
+                        "kind=\"cpu\",emulated=\"false\"} "),
+            0.0);
+  EXPECT_EQ(MetricValue(metrics->body, "heteroaccel_device_slots{device=\"npu0\"} "), 2.0);
+  auto node = nlohmann::json::parse((*http)->Get("/v1/node")->body);
+  EXPECT_EQ(node["group"], "demo");
+}
+
+TEST(AgentFlagsTest, ABadGroupIsRefusedWithAClearError) {
+  auto process = testing::Subprocess::Start(
+      {testing::HeteroaccelBinary(), "agent", "--listen", "127.0.0.1:0", "--group", "line 3"});
+  ASSERT_TRUE(process.ok()) << process.status();
+  EXPECT_TRUE((*process)
+                  ->WaitForLine("--group 'line 3' must be at most 63 letters, digits",
+                                std::chrono::seconds(30))
+                  .has_value())
+      << (*process)->Output();
+  EXPECT_EQ((*process)->Stop(SIGTERM, std::chrono::seconds(10)), 1);
 }
 
 }  // namespace
