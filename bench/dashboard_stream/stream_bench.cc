@@ -1,0 +1,613 @@
+// stream_bench: the dashboard's scale benchmark. What the server's live stream
+// (GET /v1/stream, docs/dashboard-api.md) costs with a large cluster, measured
+// in one run on one machine against a synthetic fleet.
+//
+// Step 1: start `heteroaccel server` (--listen 127.0.0.1:0, a cluster token,
+//         a state directory of its own when it takes --state-dir).
+// Step 2: start fleet_sim against it: --nodes x --devices synthetic, emulated
+//         devices heartbeating every 200 ms like real agents.
+// Step 3: wait until GET /v1/cluster shows every synthetic node up with all
+//         its devices; fail loudly if it never does.
+// Step 4: probe the stream once (it must answer 200 and a first event), then
+//         let the cluster settle.
+// Step 5: --repeats times, a pair of windows of --window seconds each:
+//         A: no stream client; B: --clients raw stream clients connected
+//            (counted from one second after every client had its first event,
+//            so the initial snapshots are not in the window).
+//         The server's CPU over each window is utime + stime from
+//         /proc/PID/stat; the stream's cost is B - A, as % of one core. Each
+//         B client's response bytes and events per second are counted.
+// Step 6 (--browser, when the script exists): run
+//         `node tests/browser/scale.mjs --url URL --clients K --seconds N`
+//         (K dashboards in Chromium, default 1) with --clients - K raw clients
+//         connected, and merge its JSON into the report.
+// Step 7: report medians over the repeats (and each run) as one JSON document
+//         on stdout (and --json-out), with a human summary on stderr.
+//
+// Targets (the dashboard issue): with 100 nodes x 4 devices and 10 clients,
+// the stream costs the server under 5% of one core, each client receives under
+// 50 KB/s (50,000 bytes/s), the page's main-thread work per update stays under
+// 16 ms in Chromium (the browser script's figure).
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "http/client.h"
+#include "sse_client.h"
+#include "testing/subprocess.h"
+
+namespace heteroaccel::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using Json = nlohmann::json;
+
+constexpr double kCpuTargetPct = 5;
+constexpr double kBytesTargetPerS = 50'000;
+constexpr double kBrowserTargetMs = 16;
+
+struct Options {
+  std::string binary;
+  std::string fleet_sim;
+  int nodes = 100;
+  int devices = 4;
+  int clients = 10;
+  int repeats = 3;
+  double window_s = 60;
+  double settle_s = 5;
+  double up_timeout_s = 30;
+  int interval_ms = 200;
+  uint64_t seed = 1;
+  std::string cluster_token = "stream-bench-synthetic";
+  std::string viewer_token;
+  std::vector<std::string> server_args;
+  std::string json_out;
+  bool browser = false;
+  std::string browser_script = "tests/browser/scale.mjs";
+  double browser_seconds = 30;
+  int browser_clients = 1;
+};
+
+[[noreturn]] void Fail(const std::string& why) {
+  std::fprintf(stderr, "stream_bench: FAILED: %s\n", why.c_str());
+  std::exit(1);
+}
+
+void Say(const std::string& line) {
+  std::fprintf(stderr, "stream_bench: %s\n", line.c_str());
+  std::fflush(stderr);
+}
+
+std::string Tail(const std::string& text, size_t lines) {
+  size_t pos = text.size();
+  for (size_t n = 0; n <= lines && pos != std::string::npos && pos > 0; ++n) {
+    pos = text.rfind('\n', pos - 1);
+  }
+  return pos == std::string::npos ? text : text.substr(pos + 1);
+}
+
+// Fields of /proc/PID/stat after the command name (the 3rd field on).
+std::vector<std::string> StatFields(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t paren = text.rfind(')');
+  std::vector<std::string> fields;
+  if (paren == std::string::npos) return fields;
+  std::istringstream rest(text.substr(paren + 1));
+  for (std::string f; rest >> f;) fields.push_back(f);
+  return fields;
+}
+
+// utime + stime of all the process's threads, in seconds.
+double CpuSeconds(int pid) {
+  const std::vector<std::string> f = StatFields(pid);
+  if (f.size() < 13) Fail(absl::StrCat("cannot read /proc/", pid, "/stat"));
+  // utime and stime are the 14th and 15th fields; these start at the 3rd.
+  return (std::stod(f[11]) + std::stod(f[12])) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+bool Alive(int pid) {
+  const std::vector<std::string> f = StatFields(pid);
+  return !f.empty() && f[0] != "Z" && f[0] != "X";
+}
+
+std::string ReadFirstLine(const std::string& path, const std::string& prefix = "") {
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(prefix, 0) == 0) return line;
+  }
+  return "";
+}
+
+double Median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+double Max(const std::vector<double>& v) {
+  return v.empty() ? 0 : *std::max_element(v.begin(), v.end());
+}
+
+double Min(const std::vector<double>& v) {
+  return v.empty() ? 0 : *std::min_element(v.begin(), v.end());
+}
+
+Json Range(const std::vector<double>& v) {
+  if (v.empty()) return Json::array();
+  return {Min(v), Max(v)};
+}
+
+// What GET /v1/cluster says of the synthetic fleet.
+struct FleetView {
+  int nodes_up = 0;      // synthetic nodes up with all their devices
+  int nodes_seen = 0;    // synthetic nodes listed
+  double max_age_s = 0;  // the oldest last heartbeat among them
+  std::string error;     // why the view could not be read
+};
+
+FleetView QueryFleet(http::Client& client, int devices) {
+  FleetView v;
+  auto r = client.Get("/v1/cluster");
+  if (!r.ok()) {
+    v.error = std::string(r.status().message());
+    return v;
+  }
+  const Json json = Json::parse(r->body, nullptr, false);
+  if (r->status != 200 || !json.is_object() || !json.contains("nodes") ||
+      !json["nodes"].is_array()) {
+    v.error = absl::StrCat("GET /v1/cluster answered ", r->status, ": ", r->body.substr(0, 200));
+    return v;
+  }
+  for (const Json& n : json["nodes"]) {
+    if (!n.is_object() || !n.value("node", "").starts_with("synthetic-")) continue;
+    ++v.nodes_seen;
+    v.max_age_s = std::max(v.max_age_s, n.value("last_heartbeat_seconds_ago", 0.0));
+    const bool all_devices = n.contains("devices") && n["devices"].is_array() &&
+                             static_cast<int>(n["devices"].size()) == devices;
+    if (n.value("up", false) && all_devices) ++v.nodes_up;
+  }
+  return v;
+}
+
+struct Processes {
+  int server = 0;
+  int fleet = 0;
+};
+
+double ProcessCpuPct(double cpu_s, double wall_s) { return 100 * cpu_s / wall_s; }
+
+Json FleetJson(const FleetView& v) {
+  return {{"synthetic_nodes_up", v.nodes_up},
+          {"synthetic_nodes_listed", v.nodes_seen},
+          {"oldest_heartbeat_s", v.max_age_s}};
+}
+
+// One window: CPU of the server, fleet_sim and this process; and when `pool`
+// has clients, what each received.
+Json MeasureWindow(const Options& o, const Processes& p, SseClientPool* pool,
+                   http::Client& cluster_client, bool& fleet_ok) {
+  const std::vector<SseClientStats> before = pool ? pool->Stats() : std::vector<SseClientStats>{};
+  const double server0 = CpuSeconds(p.server), fleet0 = CpuSeconds(p.fleet),
+               self0 = CpuSeconds(getpid());
+  const auto t0 = Clock::now();
+  std::this_thread::sleep_for(std::chrono::duration<double>(o.window_s));
+  const std::vector<SseClientStats> after = pool ? pool->Stats() : std::vector<SseClientStats>{};
+  const double server1 = CpuSeconds(p.server), fleet1 = CpuSeconds(p.fleet),
+               self1 = CpuSeconds(getpid());
+  const double wall = std::chrono::duration<double>(Clock::now() - t0).count();
+  // Read after the CPU figures, so the request is not in the window.
+  const FleetView fleet = QueryFleet(cluster_client, o.devices);
+  if (fleet.nodes_up != o.nodes) fleet_ok = false;
+  Json j = {{"wall_s", wall},
+            {"clients", after.size()},
+            {"server_cpu_s", server1 - server0},
+            {"server_cpu_pct_of_core", ProcessCpuPct(server1 - server0, wall)},
+            {"fleet_sim_cpu_pct_of_core", ProcessCpuPct(fleet1 - fleet0, wall)},
+            {"stream_bench_cpu_pct_of_core", ProcessCpuPct(self1 - self0, wall)},
+            {"fleet_after", FleetJson(fleet)},
+            {"loadavg", ReadFirstLine("/proc/loadavg")}};
+  if (after.empty()) return j;
+  Json clients = Json::array();
+  std::vector<double> bytes_per_s, events_per_s;
+  for (size_t i = 0; i < after.size() && i < before.size(); ++i) {
+    const SseClientStats& a = before[i];
+    const SseClientStats& b = after[i];
+    if (b.ended || b.status != 200) {
+      Fail(absl::StrCat("stream client ", i, " failed during the window: status ", b.status, ", ",
+                        b.error.empty() ? "no error" : b.error));
+    }
+    Json types = Json::object();
+    for (const auto& [type, c] : b.by_type) {
+      SseTypeCount start;
+      if (auto it = a.by_type.find(type); it != a.by_type.end()) start = it->second;
+      const uint64_t n = c.events - start.events;
+      if (n == 0) continue;
+      types[type] = {{"events", n},
+                     {"events_per_s", static_cast<double>(n) / wall},
+                     {"mean_data_bytes", static_cast<double>(c.data_bytes - start.data_bytes) /
+                                             static_cast<double>(n)}};
+    }
+    bytes_per_s.push_back(static_cast<double>(b.wire_bytes - a.wire_bytes) / wall);
+    events_per_s.push_back(static_cast<double>(b.events - a.events) / wall);
+    clients.push_back({{"bytes_per_s", bytes_per_s.back()},
+                       {"events_per_s", events_per_s.back()},
+                       {"by_type", types},
+                       {"bad_json", b.bad_json},
+                       {"seq_regressions", b.seq_regressions},
+                       {"first_event_is_snapshot", b.first_event_is_snapshot}});
+  }
+  j["per_client"] = clients;
+  j["client_bytes_per_s_median"] = Median(bytes_per_s);
+  j["client_bytes_per_s_max"] = Max(bytes_per_s);
+  j["client_events_per_s_median"] = Median(events_per_s);
+  return j;
+}
+
+// Connects `n` clients and waits until each has its first event.
+std::unique_ptr<SseClientPool> ConnectClients(const Options& o, const std::string& url, int n) {
+  auto pool = SseClientPool::Create(url, "/v1/stream", o.viewer_token);
+  if (!pool.ok()) Fail(std::string(pool.status().message()));
+  (*pool)->Connect(n);
+  if (!(*pool)->WaitAllStreaming(Clock::now() + std::chrono::seconds(15))) {
+    for (const SseClientStats& s : (*pool)->Stats()) {
+      if (s.status == 200 && s.events > 0 && !s.ended) continue;
+      if (s.status == 404) {
+        Fail(
+            "the server answers 404 to GET /v1/stream: this build has no dashboard stream "
+            "(docs/dashboard-api.md)");
+      }
+      Fail(absl::StrCat("a GET /v1/stream client got no event in 15 s: status ", s.status,
+                        " content-type '", s.content_type, "' error '", s.error, "' body '",
+                        s.error_body, "'"));
+    }
+  }
+  return *std::move(pool);
+}
+
+bool ServerTakes(const std::string& binary, const std::string& flag) {
+  auto help = testing::Subprocess::Start({binary, "server", "--help"});
+  if (!help.ok()) Fail(std::string(help.status().message()));
+  return (*help)->WaitForLine(flag, std::chrono::seconds(20)).has_value();
+}
+
+std::string Quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+// Runs the browser script (--browser-clients dashboards in Chromium, each in
+// its own context) with raw clients alongside to make --clients in all, and
+// the server's CPU over the whole run; its JSON, or what went wrong.
+Json RunBrowser(const Options& o, const std::string& url, int server_pid) {
+  if (!std::filesystem::exists(o.browser_script)) {
+    Say(absl::StrCat("--browser: ", o.browser_script, " does not exist; browser part skipped"));
+    return {{"skipped", absl::StrCat(o.browser_script, " does not exist")}};
+  }
+  const int raw = std::max(0, o.clients - o.browser_clients);
+  auto pool = raw > 0 ? ConnectClients(o, url, raw) : nullptr;
+  std::string command =
+      absl::StrCat("node ", Quote(o.browser_script), " --url ", Quote(url), " --clients ",
+                   o.browser_clients, " --seconds ", o.browser_seconds);
+  if (!o.viewer_token.empty()) absl::StrAppend(&command, " --token ", Quote(o.viewer_token));
+  Say("browser: " + command);
+  const double cpu0 = CpuSeconds(server_pid);
+  const auto t0 = Clock::now();
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return {{"error", "cannot run node"}, {"command", command}};
+  std::string out;
+  char buffer[4096];
+  for (size_t n; (n = fread(buffer, 1, sizeof(buffer), pipe)) > 0;) out.append(buffer, n);
+  const int status = pclose(pipe);
+  const double wall = std::chrono::duration<double>(Clock::now() - t0).count();
+  const double cpu = CpuSeconds(server_pid) - cpu0;
+  bool raw_ok = true;
+  if (pool) {
+    for (const SseClientStats& s : pool->Stats()) raw_ok = raw_ok && !s.ended && s.status == 200;
+    pool->CloseAll();
+  }
+  Json result = Json::parse(out, nullptr, false);
+  if (result.is_discarded()) result = Json::parse(Tail(out, 1), nullptr, false);
+  if (status != 0 || result.is_discarded()) {
+    return {{"error", absl::StrCat("exit status ", status)},
+            {"command", command},
+            {"output", Tail(out, 20)}};
+  }
+  return {{"command", command},
+          {"browser_clients", o.browser_clients},
+          {"raw_clients_alongside", raw},
+          {"raw_clients_streamed_throughout", raw_ok},
+          {"server_cpu_pct_of_core_whole_run", ProcessCpuPct(cpu, wall)},
+          {"result", result}};
+}
+
+// The browser figures against the 16 ms target: every update's main-thread
+// time (the script's update_ms over all its pages) should stay under it.
+Json BrowserTarget(const Json& browser) {
+  Json t = {{"max", kBrowserTargetMs}};
+  const Json* update = nullptr;
+  if (browser.contains("result") && browser["result"].contains("update_ms")) {
+    update = &browser["result"]["update_ms"];
+  }
+  if (update == nullptr || !update->is_object() || !(*update)["max"].is_number()) {
+    t["measured"] = nullptr;
+    return t;
+  }
+  const double max = (*update)["max"].get<double>();
+  t["median"] = (*update)["median"];
+  t["p95"] = (*update)["p95"];
+  t["measured"] = max;
+  t["ratio"] = max / kBrowserTargetMs;
+  t["met"] = max < kBrowserTargetMs;
+  return t;
+}
+
+std::string Absolute(const std::string& path) {
+  return path.empty() ? path : std::filesystem::absolute(path).string();
+}
+
+std::string BesideSelf(const std::string& name) {
+  std::error_code ec;
+  const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? name : (self.parent_path() / name).string();
+}
+
+Json Target(double max, double measured) {
+  return {{"max", max}, {"measured", measured}, {"ratio", measured / max}, {"met", measured < max}};
+}
+
+int Run(Options o, const std::string& command_line) {
+  o.binary = Absolute(o.binary.empty() ? testing::HeteroaccelBinary() : o.binary);
+  o.fleet_sim = Absolute(o.fleet_sim.empty() ? BesideSelf("fleet_sim") : o.fleet_sim);
+  for (const std::string& b : {o.binary, o.fleet_sim}) {
+    if (access(b.c_str(), X_OK) != 0) Fail(b + " is not an executable (build it first)");
+  }
+  const std::string dir =
+      (std::filesystem::temp_directory_path() / absl::StrCat("heteroaccel_stream_bench_", getpid()))
+          .string();
+  std::filesystem::create_directories(dir);
+  const Json machine = {{"cores", std::thread::hardware_concurrency()},
+                        {"cpu", ReadFirstLine("/proc/cpuinfo", "model name")},
+                        {"loadavg_at_start", ReadFirstLine("/proc/loadavg")}};
+
+  // Step 1.
+  std::vector<std::string> server_argv = {o.binary,      "server",          "--listen",
+                                          "127.0.0.1:0", "--cluster-token", o.cluster_token};
+  if (ServerTakes(o.binary, "--state-dir")) {
+    server_argv.insert(server_argv.end(), {"--state-dir", dir + "/state"});
+  }
+  if (!o.viewer_token.empty())
+    server_argv.insert(server_argv.end(), {"--viewer-token", o.viewer_token});
+  server_argv.insert(server_argv.end(), o.server_args.begin(), o.server_args.end());
+  auto server = testing::Subprocess::Start(server_argv);
+  if (!server.ok()) Fail(std::string(server.status().message()));
+  const std::string url = testing::WaitForListeningUrl(**server);
+  if (url.empty()) Fail("the server did not start:\n" + Tail((*server)->Output(), 20));
+  Say("server " + url + " (pid " + std::to_string((*server)->pid()) + ")");
+
+  // Step 2.
+  auto fleet = testing::Subprocess::Start(
+      {o.fleet_sim, "--server", url, "--nodes", std::to_string(o.nodes), "--devices",
+       std::to_string(o.devices), "--token", o.cluster_token, "--interval-ms",
+       std::to_string(o.interval_ms), "--seed", std::to_string(o.seed)});
+  if (!fleet.ok()) Fail(std::string(fleet.status().message()));
+  const Processes p{(*server)->pid(), (*fleet)->pid()};
+
+  // Step 3.
+  auto cluster_client = http::Client::Create(url, std::chrono::seconds(10));
+  if (!cluster_client.ok()) Fail(std::string(cluster_client.status().message()));
+  const auto up_deadline = Clock::now() + std::chrono::duration<double>(o.up_timeout_s);
+  FleetView view;
+  while (true) {
+    view = QueryFleet(**cluster_client, o.devices);
+    if (view.nodes_up == o.nodes) break;
+    if (!Alive(p.fleet)) Fail("fleet_sim exited:\n" + Tail((*fleet)->Output(), 10));
+    if (!Alive(p.server)) Fail("the server exited:\n" + Tail((*server)->Output(), 20));
+    if (Clock::now() > up_deadline) {
+      Fail(absl::StrCat("after ", o.up_timeout_s, " s GET /v1/cluster shows ", view.nodes_up,
+                        " of ", o.nodes, " synthetic nodes up with ", o.devices, " devices (",
+                        view.nodes_seen, " listed", view.error.empty() ? "" : ": " + view.error,
+                        "); fleet_sim said:\n", Tail((*fleet)->Output(), 10)));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  Say(absl::StrCat("all ", o.nodes, " synthetic nodes x ", o.devices, " devices are up"));
+
+  // Step 4.
+  Json probe;
+  {
+    auto pool = ConnectClients(o, url, 1);
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    const SseClientStats s = pool->Stats().at(0);
+    const auto snapshot = s.by_type.find("snapshot");
+    probe = {
+        {"content_type", s.content_type},
+        {"first_event_is_snapshot", s.first_event_is_snapshot},
+        {"snapshot_nodes", s.snapshot_nodes},
+        {"snapshot_data_bytes", snapshot == s.by_type.end() ? 0 : snapshot->second.data_bytes}};
+    if (!s.first_event_is_snapshot) Fail("the stream's first event is not a snapshot");
+    if (s.snapshot_nodes < o.nodes) {
+      Say(absl::StrCat("WARNING: the stream's snapshot lists ", s.snapshot_nodes, " nodes, not ",
+                       o.nodes));
+    }
+  }
+  std::this_thread::sleep_for(std::chrono::duration<double>(o.settle_s));
+
+  // Step 5.
+  bool fleet_ok = true;
+  Json runs = Json::array();
+  std::vector<double> cpu_a, cpu_b, stream_cpu, bytes_median, bytes_max, events_median;
+  for (int r = 0; r < o.repeats; ++r) {
+    Say(absl::StrCat("run ", r + 1, "/", o.repeats, ": A, no stream client, ", o.window_s, " s"));
+    Json a = MeasureWindow(o, p, nullptr, **cluster_client, fleet_ok);
+    Say(absl::StrCat("run ", r + 1, "/", o.repeats, ": B, ", o.clients, " stream clients, ",
+                     o.window_s, " s"));
+    auto pool = ConnectClients(o, url, o.clients);
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    Json b = MeasureWindow(o, p, pool.get(), **cluster_client, fleet_ok);
+    pool->CloseAll();
+    pool.reset();
+    const double stream =
+        b["server_cpu_pct_of_core"].get<double>() - a["server_cpu_pct_of_core"].get<double>();
+    cpu_a.push_back(a["server_cpu_pct_of_core"]);
+    cpu_b.push_back(b["server_cpu_pct_of_core"]);
+    stream_cpu.push_back(stream);
+    bytes_median.push_back(b["client_bytes_per_s_median"]);
+    bytes_max.push_back(b["client_bytes_per_s_max"]);
+    events_median.push_back(b["client_events_per_s_median"]);
+    Say(absl::StrCat("run ", r + 1, ": server CPU ", a["server_cpu_pct_of_core"].get<double>(),
+                     "% -> ", b["server_cpu_pct_of_core"].get<double>(), "% of a core; stream ",
+                     stream, "%; client bytes/s median ", bytes_median.back(), " max ",
+                     bytes_max.back()));
+    runs.push_back(
+        {{"a_no_clients", a}, {"b_with_clients", b}, {"stream_cpu_pct_of_core", stream}});
+    // The closed connections' teardown stays out of the next A window.
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+  }
+
+  // Step 6.
+  Json browser;
+  if (o.browser) browser = RunBrowser(o, url, p.server);
+
+  (*fleet)->Stop(SIGTERM, std::chrono::seconds(10));
+  const std::string fleet_summary =
+      (*fleet)->WaitForLine("synthetic fleet stopped", std::chrono::seconds(5)).value_or("");
+  (*server)->Stop(SIGTERM, std::chrono::seconds(10));
+  std::filesystem::remove_all(dir);
+
+  // Step 7.
+  Json report = {
+      {"benchmark", "dashboard_stream"},
+      {"synthetic", true},
+      {"what",
+       "CPU the server spends on GET /v1/stream and what each stream client receives, with a "
+       "synthetic fleet (fleet_sim: emulated devices, named synthetic-*) heartbeating every "
+       "interval_ms; A = no stream client, B = `clients` raw stream clients; stream cost = B - A"},
+      {"command", command_line},
+      {"machine", machine},
+      {"setup",
+       {{"nodes", o.nodes},
+        {"devices_per_node", o.devices},
+        {"clients", o.clients},
+        {"window_s", o.window_s},
+        {"repeats", o.repeats},
+        {"interval_ms", o.interval_ms},
+        {"server_argv", server_argv}}},
+      {"probe", probe},
+      {"runs", runs},
+      {"medians",
+       {{"server_cpu_pct_of_core_a", Median(cpu_a)},
+        {"server_cpu_pct_of_core_b", Median(cpu_b)},
+        {"stream_cpu_pct_of_core", Median(stream_cpu)},
+        {"client_bytes_per_s_median", Median(bytes_median)},
+        {"client_bytes_per_s_max", Median(bytes_max)},
+        {"client_events_per_s_median", Median(events_median)}}},
+      {"ranges",
+       {{"stream_cpu_pct_of_core", Range(stream_cpu)},
+        {"client_bytes_per_s_max", Range(bytes_max)}}},
+      {"targets",
+       {{"stream_cpu_pct_of_core", Target(kCpuTargetPct, Median(stream_cpu))},
+        {"client_bytes_per_s_max", Target(kBytesTargetPerS, Median(bytes_max))},
+        {"browser_main_thread_ms_per_update", BrowserTarget(browser)}}},
+      {"fleet_all_up_after_every_window", fleet_ok},
+      {"fleet_sim_summary", fleet_summary},
+      {"loadavg_at_end", ReadFirstLine("/proc/loadavg")}};
+  if (o.browser) report["browser"] = browser;
+  const std::string text = report.dump(2);
+  std::printf("%s\n", text.c_str());
+  if (!o.json_out.empty()) std::ofstream(o.json_out) << text << "\n";
+
+  std::fprintf(stderr,
+               "\n== dashboard stream, synthetic fleet: %d nodes x %d devices, %d clients, "
+               "%d x %.0f s windows (medians) ==\n"
+               "server CPU, no clients (heartbeats only): %.2f%% of a core\n"
+               "server CPU, %d clients:                  %.2f%% of a core\n"
+               "stream's CPU (B - A):                    %.2f%% of a core [%.2f-%.2f]  "
+               "target < %.0f%%: %.2fx the target\n"
+               "per-client bytes/s: median %.0f, max %.0f [%.0f-%.0f]  target < %.0f: %.2fx\n"
+               "per-client events/s: median %.2f\n"
+               "fleet all up after every window: %s\n",
+               o.nodes, o.devices, o.clients, o.repeats, o.window_s, Median(cpu_a), o.clients,
+               Median(cpu_b), Median(stream_cpu), Min(stream_cpu), Max(stream_cpu), kCpuTargetPct,
+               Median(stream_cpu) / kCpuTargetPct, Median(bytes_median), Median(bytes_max),
+               Min(bytes_max), Max(bytes_max), kBytesTargetPerS,
+               Median(bytes_max) / kBytesTargetPerS, Median(events_median),
+               fleet_ok ? "yes" : "NO");
+  if (o.browser) {
+    const Json t = BrowserTarget(browser);
+    if (t["measured"].is_number()) {
+      std::fprintf(stderr,
+                   "browser (%d dashboards + %d raw clients): main-thread ms per update median "
+                   "%s, p95 %s, max %.2f  target < %.0f: %.2fx\n",
+                   o.browser_clients, browser.value("raw_clients_alongside", 0),
+                   t["median"].dump().c_str(), t["p95"].dump().c_str(), t["measured"].get<double>(),
+                   kBrowserTargetMs, t["ratio"].get<double>());
+    } else {
+      std::fprintf(stderr, "browser: %s\n", browser.dump().substr(0, 2000).c_str());
+    }
+  }
+  if (!o.json_out.empty()) std::fprintf(stderr, "JSON written to %s\n", o.json_out.c_str());
+  if (!fleet_ok) {
+    std::fprintf(stderr,
+                 "stream_bench: WARNING: some synthetic nodes were down after a window; these "
+                 "figures are not of the whole fleet\n");
+    return 3;
+  }
+  if (o.browser && browser.contains("error")) return 4;
+  return 0;
+}
+
+}  // namespace
+}  // namespace heteroaccel::bench
+
+int main(int argc, char** argv) {
+  heteroaccel::bench::Options o;
+  CLI::App app{
+      "stream_bench: what the server's dashboard stream (GET /v1/stream) costs with a synthetic "
+      "fleet (fleet_sim) of nodes x devices and N stream clients"};
+  app.add_option("--binary", o.binary, "The heteroaccel binary (default: beside this one)");
+  app.add_option("--fleet-sim", o.fleet_sim, "The fleet_sim binary (default: beside this one)");
+  app.add_option("--nodes", o.nodes, "Synthetic nodes")->check(CLI::Range(1, 100000));
+  app.add_option("--devices", o.devices, "Devices per synthetic node")->check(CLI::Range(1, 64));
+  app.add_option("--clients", o.clients, "Stream clients in window B")->check(CLI::Range(1, 1000));
+  app.add_option("--repeats", o.repeats, "Pairs of windows (A, B)")->check(CLI::Range(1, 100));
+  app.add_option("--window", o.window_s, "Seconds per window")->check(CLI::PositiveNumber);
+  app.add_option("--settle", o.settle_s, "Seconds between the fleet coming up and the first window")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--up-timeout", o.up_timeout_s, "Seconds the fleet may take to show up")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--interval-ms", o.interval_ms, "Each synthetic node's heartbeat period");
+  app.add_option("--seed", o.seed, "Seed of the synthetic figures");
+  app.add_option("--cluster-token", o.cluster_token, "Cluster token for the server and fleet_sim");
+  app.add_option("--viewer-token", o.viewer_token,
+                 "Give the server this --viewer-token and use it");
+  app.add_option("--server-arg", o.server_args,
+                 "Extra server argument (repeat; --server-arg=--stream-interval-ms=250)");
+  app.add_option("--json-out", o.json_out, "Also write the JSON report here");
+  app.add_flag("--browser", o.browser, "Also run the browser script (when it exists)");
+  app.add_option("--browser-script", o.browser_script, "The browser measurement script");
+  app.add_option("--browser-seconds", o.browser_seconds, "Seconds the browser script measures");
+  app.add_option("--browser-clients", o.browser_clients,
+                 "Dashboards the browser script opens (raw clients make up --clients)")
+      ->check(CLI::Range(1, 100));
+  CLI11_PARSE(app, argc, argv);
+  std::vector<std::string> args(argv, argv + argc);
+  args[0] = std::filesystem::path(args[0]).filename().string();
+  return heteroaccel::bench::Run(o, absl::StrJoin(args, " "));
+}
