@@ -39,7 +39,8 @@ void AddClusterRoutes(http::Router& router, ServerContext& context) {
                r(httpapi::JsonResponse(cluster::ToJson(*reply)));
              });
   router.Add("GET", "/v1/cluster",
-             [&context](http::Request&&, const http::PathParams&, http::Responder r) {
+             [&context](http::Request&& request, const http::PathParams&, http::Responder r) {
+               if (auto denied = Deny(context, request, Access::kRead)) return r(*denied);
                r(httpapi::JsonResponse(context.dispatcher.ClusterJson()));
              });
   // Ideal throughput for a mix ("face:1,object:1"; shares need not sum to 1):
@@ -73,11 +74,13 @@ void AddClusterRoutes(http::Router& router, ServerContext& context) {
                    {{"mix", mix}, {"ideal_rps", context.dispatcher.IdealThroughput(mix)}}));
              });
   router.Add("GET", "/v1/registry/variants",
-             [&context](http::Request&&, const http::PathParams&, http::Responder r) {
+             [&context](http::Request&& request, const http::PathParams&, http::Responder r) {
+               if (auto denied = Deny(context, request, Access::kRead)) return r(*denied);
                r(httpapi::JsonResponse({{"types", context.dispatcher.VariantsJson()}}));
              });
   router.Add("GET", "/v1/registry",
-             [&context](http::Request&&, const http::PathParams&, http::Responder r) {
+             [&context](http::Request&& request, const http::PathParams&, http::Responder r) {
+               if (auto denied = Deny(context, request, Access::kRead)) return r(*denied);
                r(httpapi::JsonResponse(context.dispatcher.RegistryJson()));
              });
   router.Add("PUT", "/v1/registry",

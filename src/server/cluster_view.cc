@@ -135,6 +135,14 @@ std::pair<int, int> ClusterView::UpDownCounts() const {
   return {up, static_cast<int>(nodes_.size()) - up};
 }
 
+std::vector<ClusterView::NodeStatus> ClusterView::NodeStatuses(Clock::TimePoint now) const {
+  std::vector<NodeStatus> out;
+  for (const auto& [name, n] : nodes_) {
+    out.push_back({name, n.group, n.up, SecondsBetween(n.last_seen, now)});
+  }
+  return out;
+}
+
 nlohmann::json ClusterView::ClusterJson(const scheduler::Scheduler& scheduler,
                                         Clock::TimePoint now) const {
   nlohmann::json nodes = nlohmann::json::array();

@@ -52,6 +52,12 @@ class ClusterView {
   std::vector<std::string> Models() const;
   const scheduler::DeviceInfo* device(const scheduler::DeviceKey& key) const;
   std::pair<int, int> UpDownCounts() const;
+  struct NodeStatus {
+    std::string name, group;
+    bool up = false;
+    double silent_seconds = 0;
+  };
+  std::vector<NodeStatus> NodeStatuses(Clock::TimePoint now) const;
 
   // GET /v1/cluster.
   nlohmann::json ClusterJson(const scheduler::Scheduler& scheduler, Clock::TimePoint now) const;

@@ -37,6 +37,11 @@ struct Metrics {
                              "heartbeat_lost, agent_restarted, device_removed)",
                              {"reason"})),
         nodes(r.AddGauge("heteroaccel_server_nodes", "Registered nodes by state", {"state"})),
+        node_up(r.AddGauge("heteroaccel_server_node_up",
+                           "1 while the node's heartbeats arrive, 0 once it is marked down",
+                           {"node", "group"})),
+        heartbeat_age(r.AddGauge("heteroaccel_server_node_heartbeat_age_seconds",
+                                 "Seconds since the node's last heartbeat", {"node"})),
         queued(
             r.AddGauge("heteroaccel_server_queued", "Requests waiting for a device", {"model"})) {}
   metrics::Family<metrics::Counter>& requests;
@@ -45,6 +50,8 @@ struct Metrics {
   metrics::Family<metrics::Counter>& dispatched;
   metrics::Family<metrics::Counter>& retries;
   metrics::Family<metrics::Gauge>& nodes;
+  metrics::Family<metrics::Gauge>& node_up;
+  metrics::Family<metrics::Gauge>& heartbeat_age;
   metrics::Family<metrics::Gauge>& queued;
 };
 
@@ -298,6 +305,10 @@ class Dispatcher::Impl {
   nlohmann::json FleetJson() const {
     std::lock_guard<std::mutex> lock(mu_);
     return view_.FleetJson(scheduler_, clock_.Now());
+  }
+  size_t QueuedOf(const std::string& type) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return scheduler_.queued(type);
   }
   nlohmann::json SdTargets(const std::string& server_target) const {
     std::lock_guard<std::mutex> lock(mu_);
@@ -592,6 +603,10 @@ class Dispatcher::Impl {
     const auto [up, down] = view_.UpDownCounts();
     metrics_.nodes.WithLabels({"up"}).Set(up);
     metrics_.nodes.WithLabels({"down"}).Set(down);
+    for (const ClusterView::NodeStatus& n : view_.NodeStatuses(clock_.Now())) {
+      metrics_.node_up.WithLabels({n.name, n.group}).Set(n.up ? 1 : 0);
+      metrics_.heartbeat_age.WithLabels({n.name}).Set(n.silent_seconds);
+    }
     for (const std::string& type : view_.Models()) {
       metrics_.queued.WithLabels({type}).Set(static_cast<double>(scheduler_.queued(type)));
     }
@@ -660,6 +675,7 @@ absl::StatusOr<nlohmann::json> Dispatcher::WhatIf(const PlacementChange& change,
   return impl_->WhatIf(change, std::move(mix));
 }
 nlohmann::json Dispatcher::FleetJson() const { return impl_->FleetJson(); }
+size_t Dispatcher::QueuedOf(const std::string& type) const { return impl_->QueuedOf(type); }
 nlohmann::json Dispatcher::SdTargets(const std::string& server_target) const {
   return impl_->SdTargets(server_target);
 }

@@ -99,6 +99,7 @@ class Dispatcher {
   absl::StatusOr<nlohmann::json> WhatIf(const PlacementChange& change,
                                         std::map<std::string, double> mix) const;
   nlohmann::json FleetJson() const;
+  size_t QueuedOf(const std::string& type) const;
   nlohmann::json SdTargets(const std::string& server_target) const;
   double IdealThroughput(const std::map<std::string, double>& mix) const;
   size_t open_requests() const;  // accepted and not yet answered

@@ -139,7 +139,9 @@ void AddFrontRoutes(http::Router& router, ServerContext& context) {
                InferV1(context, std::move(request), p, std::move(r));
              });
   router.Add(
-      "GET", "/metrics", [&context](http::Request&&, const http::PathParams&, http::Responder r) {
+      "GET", "/metrics",
+      [&context](http::Request&& request, const http::PathParams&, http::Responder r) {
+        if (auto denied = Deny(context, request, Access::kMetrics)) return r(*denied);
         r(http::Response{200, std::string(metrics::kContentType), {}, context.registry.Render()});
       });
 }

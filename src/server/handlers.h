@@ -1,6 +1,8 @@
 // The server's HTTP routes; one Add* per resource.
 #pragma once
 
+#include <mutex>
+#include <optional>
 #include <string>
 
 #include "http/router.h"
@@ -10,15 +12,39 @@
 
 namespace heteroaccel::server {
 
+class AuditLog;
+class LiveStats;
+class StreamHub;
+class HistoryProxy;
+
 struct ServerContext {
   Dispatcher& dispatcher;
   metrics::Registry& registry;
   std::string cluster_token;  // "" = heartbeats and registry edits need no token
+  // The dashboard's parts (null in a server without them).
+  LiveStats* stats = nullptr;
+  StreamHub* hub = nullptr;
+  AuditLog* audit = nullptr;
+  HistoryProxy* history = nullptr;
+  std::string admin_token;    // "" = changes are refused
+  std::string viewer_token;   // "" = reading is open
+  std::string metrics_token;  // "" = /metrics and service discovery are open
+  std::mutex change_mu;       // a change and its audit entry, one at a time
+  metrics::Counter* placement_changes = nullptr;
 };
+
+// Who may do what (docs/dashboard-api.md). The admin token grants reading too.
+enum class Access { kRead, kAdmin, kMetrics };
+// nullopt when allowed; else the 401/403 answer.
+std::optional<http::Response> Deny(const ServerContext& context, const http::Request& request,
+                                   Access access);
 
 void AddFrontRoutes(http::Router& router, ServerContext& context);  // health, models, infer
 void AddClusterRoutes(http::Router& router,
                       ServerContext& context);  // heartbeat, cluster, registry
+// The dashboard: /, /v1/stream, /v1/state, /v1/placement, /v1/audit,
+// /v1/decisions, /v1/sd/targets, /v1/history.
+void AddDashboardRoutes(http::Router& router, ServerContext& context);
 
 inline http::Response ServerErrorResponse(const absl::Status& status) {
   return httpapi::ErrorResponse(status);

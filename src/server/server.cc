@@ -1,28 +1,91 @@
 #include "server/server.h"
 
+#include <spdlog/spdlog.h>
+
 #include <charconv>
+#include <condition_variable>
 #include <cstdio>
+#include <filesystem>
+#include <mutex>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "grpc/server.h"
 #include "http/server.h"
 #include "httpapi/server_metrics.h"
+#include "server/audit_log.h"
 #include "server/grpc_service.h"
 #include "server/handlers.h"
+#include "server/history_proxy.h"
 #include "server/http_agent_channel.h"
+#include "server/live_stats.h"
+#include "server/placement.h"
+#include "server/stream_hub.h"
+#include "server/web_assets.h"
 
 namespace heteroaccel::server {
 
 struct Server::State {
   ServerConfig config;
   std::unique_ptr<metrics::Registry> registry;
+  std::unique_ptr<LiveStats> stats;           // outlives the dispatcher that feeds it
   std::unique_ptr<HttpAgentChannel> channel;  // outlives the dispatcher
   std::unique_ptr<Dispatcher> dispatcher;
+  std::unique_ptr<AuditLog> audit;
+  std::unique_ptr<StreamHub> hub;
+  std::unique_ptr<HistoryProxy> history;
   std::unique_ptr<ServerContext> context;
   std::unique_ptr<http::Server> http;
   std::unique_ptr<GrpcService> grpc_service;
   std::unique_ptr<grpcfront::GrpcServer> grpc;
+  // The live stream's publisher.
+  std::thread publisher;
+  std::mutex publisher_mu;
+  std::condition_variable publisher_wake;
+  bool stopping = false;
+  int64_t started_ms = 0;
+
+  nlohmann::json StateDocument() {
+    nlohmann::json services = stats->ServicesJson();
+    for (auto& [type, figures] : services.items()) {
+      figures["queued"] = dispatcher->QueuedOf(type);
+    }
+    return {{"server",
+             {{"version", HETEROACCEL_VERSION},
+              {"started_ms", started_ms},
+              {"policy", dispatcher->placement().policy},
+              {"prometheus", history->configured()},
+              {"admin", !config.admin_token.empty()},
+              {"dashboard_built", WebAssetsBuilt()}}},
+            {"nodes", dispatcher->FleetJson()},
+            {"services", std::move(services)},
+            {"placement", dispatcher->PlacementJson()},
+            {"prediction", stats->PredictionJson()},
+            {"sse_clients", hub->clients()}};
+  }
+
+  void Publish() {
+    const auto interval = std::chrono::milliseconds(config.stream_interval_ms);
+    auto next_heartbeat = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    std::unique_lock<std::mutex> lock(publisher_mu);
+    while (!publisher_wake.wait_for(lock, interval, [this] { return stopping; })) {
+      lock.unlock();
+      hub->SetState(StateDocument());
+      size_t skipped = 0;
+      nlohmann::json decisions = stats->TakeDecisionUpdates(50, skipped);
+      if (!decisions.empty()) {
+        hub->Publish("decisions", {{"decisions", std::move(decisions)}, {"skipped", skipped}});
+      }
+      if (std::chrono::steady_clock::now() >= next_heartbeat) {
+        hub->Heartbeat();
+        next_heartbeat += std::chrono::seconds(10);
+      }
+      sse_clients->Set(static_cast<double>(hub->clients()));
+      lock.lock();
+    }
+  }
+  metrics::Gauge* sse_clients = nullptr;
 };
 
 namespace {}  // namespace
@@ -37,13 +100,59 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerConfig& confi
       .Set(1);
   state->channel =
       std::make_unique<HttpAgentChannel>(std::chrono::milliseconds(config.forward_timeout_ms));
-  state->dispatcher =
-      std::make_unique<Dispatcher>(config, *state->registry, SystemClock(), *state->channel);
+  state->stats = std::make_unique<LiveStats>(LiveStats::Options{}, SystemClock(), *state->registry);
+  state->dispatcher = std::make_unique<Dispatcher>(config, *state->registry, SystemClock(),
+                                                   *state->channel, state->stats.get());
+  std::string audit_path;
+  if (!config.state_dir.empty()) {
+    std::error_code error;
+    std::filesystem::create_directories(config.state_dir, error);
+    if (error) {
+      return absl::UnavailableError(
+          absl::StrCat("cannot create --state-dir ", config.state_dir, ": ", error.message()));
+    }
+    audit_path = (std::filesystem::path(config.state_dir) / "audit.db").string();
+  }
+  ASSIGN_OR_RETURN(state->audit, AuditLog::Open(audit_path));
+  // The placement the operators last chose, as the audit log recorded it.
+  if (std::optional<AuditEntry> last = state->audit->Last()) {
+    if (auto restored = ParsePlacementState(last->state_after); restored.ok()) {
+      state->dispatcher->RestorePlacement(*restored, last->version_after);
+      spdlog::info("placement restored from audit entry {} ({})", last->id, audit_path);
+    } else {
+      spdlog::warn("audit entry {}: {}; keeping the configured placement", last->id,
+                   restored.status().ToString());
+    }
+  }
+  state->hub = std::make_unique<StreamHub>();
+  state->hub->SetSnapshotExtras([s = state.get()] {
+    nlohmann::json audit = nlohmann::json::array();
+    for (const AuditEntry& e : s->audit->Recent(50)) audit.push_back(AuditLog::ToJson(e));
+    return nlohmann::json{{"decisions", s->stats->RecentDecisions(50)},
+                          {"audit", std::move(audit)}};
+  });
+  state->history = std::make_unique<HistoryProxy>(config.prometheus);
+  state->sse_clients = &state->registry
+                            ->AddGauge("heteroaccel_server_sse_clients",
+                                       "Dashboards connected to the live stream (/v1/stream)", {})
+                            .WithLabels({});
+  state->started_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
   state->context.reset(
       new ServerContext{*state->dispatcher, *state->registry, config.cluster_token});
+  ServerContext& context = *state->context;
+  context.stats = state->stats.get();
+  context.hub = state->hub.get();
+  context.audit = state->audit.get();
+  context.history = state->history.get();
+  context.admin_token = config.admin_token;
+  context.viewer_token = config.viewer_token;
+  context.metrics_token = config.metrics_token;
   http::Router router;
-  AddFrontRoutes(router, *state->context);
-  AddClusterRoutes(router, *state->context);
+  AddFrontRoutes(router, context);
+  AddClusterRoutes(router, context);
+  AddDashboardRoutes(router, context);
   http::ServerOptions options;
   ASSIGN_OR_RETURN(std::tie(options.host, options.port), http::ParseListenAddress(config.listen));
   options.max_body_bytes = config.max_body_bytes;
@@ -71,9 +180,16 @@ Server::~Server() { Stop(); }
 void Server::Start() {
   state_->dispatcher->Start();
   state_->http->Start();
+  state_->publisher = std::thread([s = state_.get()] { s->Publish(); });
 }
 
 void Server::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(state_->publisher_mu);
+    state_->stopping = true;
+  }
+  state_->publisher_wake.notify_all();
+  if (state_->publisher.joinable()) state_->publisher.join();
   if (state_->grpc) state_->grpc->Stop();
   state_->http->Stop();
   state_->dispatcher->Stop();

@@ -18,6 +18,12 @@ struct ServerFlags {
   std::string grpc_listen;
   std::string policy;
   std::string cluster_token;
+  std::string admin_token;
+  std::string viewer_token;
+  std::string metrics_token;
+  std::string state_dir;
+  std::string prometheus;
+  int stream_interval_ms = 0;
   int queue_capacity = 0;
   int pipeline_depth = -1;
   // Negative: not given, the config (or its default) stands.
@@ -48,6 +54,12 @@ int RunServer(const ServerFlags& flags) {
   if (!flags.grpc_listen.empty()) config.grpc_listen = flags.grpc_listen;
   if (!flags.policy.empty()) config.policy = flags.policy;
   if (!flags.cluster_token.empty()) config.cluster_token = flags.cluster_token;
+  if (!flags.admin_token.empty()) config.admin_token = flags.admin_token;
+  if (!flags.viewer_token.empty()) config.viewer_token = flags.viewer_token;
+  if (!flags.metrics_token.empty()) config.metrics_token = flags.metrics_token;
+  if (!flags.state_dir.empty()) config.state_dir = flags.state_dir;
+  if (!flags.prometheus.empty()) config.prometheus = flags.prometheus;
+  if (flags.stream_interval_ms > 0) config.stream_interval_ms = flags.stream_interval_ms;
   if (flags.queue_capacity > 0) config.queue_capacity = flags.queue_capacity;
   if (flags.pipeline_depth >= 0) config.pipeline_depth = flags.pipeline_depth;
   if (flags.max_connections >= 0) {
@@ -70,8 +82,15 @@ int RunServer(const ServerFlags& flags) {
   if (!(*server)->grpc_address().empty()) {
     std::printf("gRPC (inference.GRPCInferenceService) on %s\n", (*server)->grpc_address().c_str());
   }
+  std::printf("dashboard: http://%s/\n", (*server)->address().c_str());
   if (config.cluster_token.empty()) {
     spdlog::warn("no cluster token; any agent that can reach this port can register");
+  }
+  if (config.admin_token.empty()) {
+    spdlog::info("no admin token; the execution interface is read-only (--admin-token)");
+  }
+  if (config.state_dir.empty()) {
+    spdlog::info("the audit log is kept in memory only (--state-dir keeps it across restarts)");
   }
   std::fflush(stdout);
   int signal = 0;
@@ -92,6 +111,22 @@ void AddServerCommand(CLI::App& app) {
   cmd->add_option("--policy", flags->policy, "static, idle-first or earliest-finish");
   cmd->add_option("--cluster-token", flags->cluster_token, "Secret agents must present")
       ->envname("HETEROACCEL_CLUSTER_TOKEN");
+  cmd->add_option("--admin-token", flags->admin_token,
+                  "Secret for changes (placement, revert); none: changes are refused")
+      ->envname("HETEROACCEL_ADMIN_TOKEN");
+  cmd->add_option("--viewer-token", flags->viewer_token,
+                  "Secret for reading the dashboard's data (default: open)")
+      ->envname("HETEROACCEL_VIEWER_TOKEN");
+  cmd->add_option("--metrics-token", flags->metrics_token,
+                  "Secret for /metrics and /v1/sd/targets (default: open)")
+      ->envname("HETEROACCEL_METRICS_TOKEN");
+  cmd->add_option("--state-dir", flags->state_dir,
+                  "Directory for the audit log (audit.db); default: kept in memory");
+  cmd->add_option("--prometheus", flags->prometheus,
+                  "Prometheus URL the dashboard's history is read from");
+  cmd->add_option("--stream-interval-ms", flags->stream_interval_ms,
+                  "Live dashboard updates at most this often (default 500)")
+      ->check(CLI::Range(50, 60'000));
   cmd->add_option("--queue-capacity", flags->queue_capacity, "Waiting requests per type");
   cmd->add_option("--pipeline-depth", flags->pipeline_depth, "Extra requests bound per device");
   cmd->add_option("--max-connections", flags->max_connections,

@@ -1,0 +1,256 @@
+// The dashboard's routes (docs/dashboard-api.md): the embedded web app, the
+// live stream, the execution interface with its what-if and audit log, the
+// decisions log, Prometheus service discovery and the history proxy; and who
+// may use them.
+#include <openssl/crypto.h>
+
+#include <charconv>
+
+#include "absl/strings/str_cat.h"
+#include "server/audit_log.h"
+#include "server/handlers.h"
+#include "server/history_proxy.h"
+#include "server/live_stats.h"
+#include "server/placement.h"
+#include "server/stream_hub.h"
+#include "server/web_assets.h"
+
+namespace heteroaccel::server {
+namespace {
+
+bool Matches(std::string_view got, const std::string& token) {
+  return !token.empty() && got.size() == token.size() &&
+         CRYPTO_memcmp(got.data(), token.data(), token.size()) == 0;
+}
+
+// The token a request carries: "Authorization: Bearer T", else "?token=T".
+std::string TokenOf(const http::Request& request) {
+  const std::string_view auth = request.Header("authorization");
+  if (auth.rfind("Bearer ", 0) == 0) return std::string(auth.substr(7));
+  return httpapi::QueryValue(request.query, "token");
+}
+
+std::optional<uint64_t> ParseId(std::string_view text) {
+  uint64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || text.empty()) return std::nullopt;
+  return value;
+}
+
+size_t Limit(const http::Request& request, size_t fallback, size_t max) {
+  const std::optional<uint64_t> n = ParseId(httpapi::QueryValue(request.query, "limit"));
+  return n ? std::min<size_t>(*n, max) : fallback;
+}
+
+// "admin", with the name the page sends, cleaned to what a log can show.
+std::string Who(const http::Request& request) {
+  std::string name;
+  for (char c : request.Header("x-heteroaccel-user")) {
+    if (name.size() >= 64) break;
+    if (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_' ||
+        c == '@' || c == ' ') {
+      name += c;
+    }
+  }
+  return name.empty() ? "admin" : absl::StrCat("admin (", name, ")");
+}
+
+http::Response Asset(const WebAsset& asset) {
+  http::Response r{200, std::string(asset.content_type), {}, std::string(asset.body)};
+  // Vite names assets by content hash: cache them for good; never index.html.
+  r.headers.emplace_back("Cache-Control", asset.path.rfind("/assets/", 0) == 0
+                                              ? "public, max-age=31536000, immutable"
+                                              : "no-cache");
+  r.headers.emplace_back("X-Content-Type-Options", "nosniff");
+  return r;
+}
+
+// Applies a placement change (or a revert) and records it; one at a time.
+absl::StatusOr<AuditEntry> Record(ServerContext& context, const std::string& who,
+                                  const std::string& action, const std::string& comment,
+                                  const Dispatcher::PlacementApplied& applied,
+                                  std::optional<int64_t> reverts) {
+  AuditEntry entry;
+  entry.who = who;
+  entry.action = action;
+  entry.comment = comment;
+  entry.before = applied.before_view;
+  entry.after = applied.after_view;
+  entry.state_before = ToJson(applied.before);
+  entry.state_after = ToJson(applied.after);
+  entry.version_after = applied.version;
+  entry.reverts = reverts;
+  auto stored = context.audit->Append(std::move(entry));
+  if (context.placement_changes != nullptr) context.placement_changes->Increment();
+  if (stored.ok() && context.hub != nullptr) {
+    context.hub->Publish("audit", {{"audit", nlohmann::json::array({AuditLog::ToJson(*stored)})}});
+  }
+  return stored;
+}
+
+}  // namespace
+
+std::optional<http::Response> Deny(const ServerContext& context, const http::Request& request,
+                                   Access access) {
+  const std::string token = TokenOf(request);
+  const bool admin = Matches(token, context.admin_token);
+  bool allowed = false;
+  switch (access) {
+    case Access::kRead:
+      allowed = context.viewer_token.empty() || admin || Matches(token, context.viewer_token);
+      break;
+    case Access::kMetrics:
+      allowed = context.metrics_token.empty() || admin || Matches(token, context.metrics_token);
+      break;
+    case Access::kAdmin:
+      if (context.admin_token.empty()) {
+        return httpapi::ErrorResponse(absl::PermissionDeniedError(
+            "changes are disabled on this server: start it with --admin-token"));
+      }
+      allowed = admin;
+      break;
+  }
+  if (allowed) return std::nullopt;
+  http::Response r = httpapi::ErrorResponse(absl::UnauthenticatedError(
+      access == Access::kAdmin
+          ? "this change needs the admin token (send 'Authorization: Bearer <token>')"
+          : "missing or wrong token (send 'Authorization: Bearer <token>' or ?token=)"));
+  r.headers.emplace_back("WWW-Authenticate", "Bearer");
+  return r;
+}
+
+void AddDashboardRoutes(http::Router& router, ServerContext& context) {
+  context.placement_changes =
+      &context.registry
+           .AddCounter("heteroaccel_server_placement_changes_total",
+                       "Changes operators made to the placement (reverts included)", {})
+           .WithLabels({});
+  // --- The web app ------------------------------------------------------------
+  for (const WebAsset& asset : WebAssets()) {
+    auto serve = [&asset](http::Request&&, const http::PathParams&, http::Responder r) {
+      r(Asset(asset));
+    };
+    router.Add("GET", std::string(asset.path), serve);
+    if (asset.path == "/index.html") router.Add("GET", "/", serve);
+  }
+
+  // --- Live data --------------------------------------------------------------
+  router.Add("GET", "/v1/stream",
+             [&context](http::Request&& request, const http::PathParams&, http::Responder r) {
+               if (auto denied = Deny(context, request, Access::kRead)) return r(*denied);
+               std::optional<uint64_t> last = ParseId(request.Header("last-event-id"));
+               http::Response response;
+               response.content_type = "text/event-stream";
+               response.headers = {{"Cache-Control", "no-cache"}, {"X-Accel-Buffering", "no"}};
+               StreamHub* hub = context.hub;
+               response.stream = [hub, last](std::shared_ptr<http::StreamWriter> writer) {
+                 hub->Attach(std::move(writer), last);
+               };
+               r(std::move(response));
+             });
+  router.Add("GET", "/v1/state",
+             [&context](http::Request&& request, const http::PathParams&, http::Responder r) {
+               if (auto denied = Deny(context, request, Access::kRead)) return r(*denied);
+               r(httpapi::JsonResponse(context.hub->StateJson()));
+             });
+  router.Add("GET", "/v1/decisions",
+             [&context](http::Request&& request, const http::PathParams&, http::Responder r) {
+               if (auto denied = Deny(context, request, Access::kRead)) return r(*denied);
+               r(httpapi::JsonResponse(
+                   {{"decisions", context.stats->RecentDecisions(Limit(request, 100, 1000))}}));
+             });
+
+  // --- The execution interface -------------------------------------------------
+  router.Add("GET", "/v1/placement",
+             [&context](http::Request&& request, const http::PathParams&, http::Responder r) {
+               if (auto denied = Deny(context, request, Access::kRead)) return r(*denied);
+               r(httpapi::JsonResponse(context.dispatcher.PlacementJson()));
+             });
+  router.Add("POST", "/v1/placement/whatif",
+             [&context](http::Request&& request, const http::PathParams&, http::Responder r) {
+               if (auto denied = Deny(context, request, Access::kRead)) return r(*denied);
+               auto change = ParsePlacementChange(request.body);
+               if (!change.ok()) return r(httpapi::ErrorResponse(change.status()));
+               auto what_if = context.dispatcher.WhatIf(*change, context.stats->Mix());
+               if (!what_if.ok()) return r(httpapi::ErrorResponse(what_if.status()));
+               r(httpapi::JsonResponse(*what_if));
+             });
+  router.Add("PUT", "/v1/placement",
+             [&context](http::Request&& request, const http::PathParams&, http::Responder r) {
+               if (auto denied = Deny(context, request, Access::kAdmin)) return r(*denied);
+               auto change = ParsePlacementChange(request.body);
+               if (!change.ok()) return r(httpapi::ErrorResponse(change.status()));
+               std::lock_guard<std::mutex> lock(context.change_mu);
+               auto applied = context.dispatcher.ApplyPlacement(*change);
+               if (!applied.ok()) return r(httpapi::ErrorResponse(applied.status()));
+               auto stored =
+                   Record(context, Who(request), "placement", change->comment, *applied, {});
+               if (!stored.ok()) return r(httpapi::ErrorResponse(stored.status()));
+               r(httpapi::JsonResponse({{"placement", context.dispatcher.PlacementJson()},
+                                        {"audit", AuditLog::ToJson(*stored)}}));
+             });
+  router.Add("GET", "/v1/audit",
+             [&context](http::Request&& request, const http::PathParams&, http::Responder r) {
+               if (auto denied = Deny(context, request, Access::kRead)) return r(*denied);
+               nlohmann::json entries = nlohmann::json::array();
+               for (const AuditEntry& e : context.audit->Recent(Limit(request, 100, 1000))) {
+                 entries.push_back(AuditLog::ToJson(e));
+               }
+               r(httpapi::JsonResponse({{"audit", std::move(entries)}}));
+             });
+  router.Add(
+      "POST", "/v1/audit/{id}/revert",
+      [&context](http::Request&& request, const http::PathParams& p, http::Responder r) {
+        if (auto denied = Deny(context, request, Access::kAdmin)) return r(*denied);
+        const std::string id_text = httpapi::PathParam(p, "id");
+        const std::optional<uint64_t> id = ParseId(id_text);
+        if (!id) {
+          return r(httpapi::ErrorResponse(absl::InvalidArgumentError(
+              absl::StrCat("'", id_text, "' is not an audit entry id (a number)"))));
+        }
+        std::lock_guard<std::mutex> lock(context.change_mu);
+        const std::optional<AuditEntry> entry = context.audit->Get(static_cast<int64_t>(*id));
+        if (!entry) {
+          return r(
+              httpapi::ErrorResponse(absl::NotFoundError(absl::StrCat("no audit entry ", *id))));
+        }
+        if (entry->reverted_by) {
+          return r(httpapi::ErrorResponse(absl::AbortedError(absl::StrCat(
+              "entry ", *id, " was already reverted by entry ", *entry->reverted_by))));
+        }
+        auto state = ParsePlacementState(entry->state_before);
+        if (!state.ok()) return r(httpapi::ErrorResponse(state.status()));
+        auto applied = context.dispatcher.SetPlacement(*state, entry->version_after);
+        if (!applied.ok()) {
+          return r(httpapi::ErrorResponse(absl::Status(
+              applied.status().code(),
+              absl::StrCat("cannot revert entry ", *id, ": ", applied.status().message(),
+                           " (revert the later changes first)"))));
+        }
+        auto stored = Record(context, Who(request), "revert", absl::StrCat("revert of entry ", *id),
+                             *applied, entry->id);
+        if (!stored.ok()) return r(httpapi::ErrorResponse(stored.status()));
+        (void)context.audit->MarkReverted(entry->id, stored->id);
+        r(httpapi::JsonResponse({{"placement", context.dispatcher.PlacementJson()},
+                                 {"audit", AuditLog::ToJson(*stored)}}));
+      });
+
+  // --- Monitoring ---------------------------------------------------------------
+  router.Add(
+      "GET", "/v1/sd/targets",
+      [&context](http::Request&& request, const http::PathParams&, http::Responder r) {
+        if (auto denied = Deny(context, request, Access::kMetrics)) return r(*denied);
+        // The server is reached as Prometheus reached it for discovery.
+        r(httpapi::JsonResponse(context.dispatcher.SdTargets(std::string(request.Header("host")))));
+      });
+  for (const char* api : {"query_range", "query"}) {
+    router.Add("GET", absl::StrCat("/v1/history/", api),
+               [&context, api = std::string(api)](http::Request&& request, const http::PathParams&,
+                                                  http::Responder r) {
+                 if (auto denied = Deny(context, request, Access::kRead)) return r(*denied);
+                 context.history->Forward(api, request.query, std::move(r));
+               });
+  }
+}
+
+}  // namespace heteroaccel::server
