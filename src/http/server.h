@@ -44,12 +44,12 @@
 //    the rate off (only idle_timeout then bounds a body).
 //  - idle_timeout (default 60 s): a connection with a request in progress (its
 //    body being read, or its handler still working) on which no read or write
-//    completes for that long is closed. This includes one waiting on a handler
-//    that never calls its Responder (or takes longer than idle_timeout): that
-//    request is abandoned and the client sees the connection close. A
-//    Responder called after its connection closed (or after the server is
-//    gone) does nothing; it keeps no connection alive, only the (small) event
-//    loop it posts to.
+//    completes for that long is closed (a stream: see "streaming"). This
+//    includes one waiting on a handler that never calls its Responder (or
+//    takes longer than idle_timeout): that request is abandoned and the client
+//    sees the connection close. A Responder called after its connection closed
+//    (or after the server is gone) does nothing; it keeps no connection alive,
+//    only the (small) event loop it posts to.
 //  - keepalive_timeout (default 30 s): a keep-alive connection waiting for its
 //    next request, with nothing in flight, is closed after that long.
 //  - max_connections (default 0: min(4096, RLIMIT_NOFILE soft limit minus a
@@ -68,11 +68,27 @@
 //  - max_inflight_body_bytes (default 512 MiB): the request bodies held by all
 //    connections together, counted per request from Content-Length when its
 //    header is parsed (chunked bodies: as they grow) until its response has
-//    been written or its connection closes. A request that would pass the
-//    bound gets 503 with "Retry-After: 1" before its body is read, and its
-//    connection is closed. Must be at least max_body_bytes. The default holds
-//    32 bodies of the default max_body_bytes (16 MiB) at once: far more than
-//    the devices work on at a time, far less than the memory of an edge node.
+//    been written (a streamed one: its head) or its connection closes. A
+//    request that would pass the bound gets 503 with "Retry-After: 1" before
+//    its body is read, and its connection is closed. Must be at least
+//    max_body_bytes. The default holds 32 bodies of the default max_body_bytes
+//    (16 MiB) at once: far more than the devices work on at a time, far less
+//    than the memory of an edge node.
+//  - streaming (Response::stream, for Server-Sent Events): the head takes its
+//    turn among pipelined responses like any other (chunked for HTTP/1.1,
+//    close-delimited for 1.0, "Connection: close" either way); then the
+//    application's callback gets a StreamWriter (on the io thread) and may
+//    write from any thread, by the Responder's path (a non-blocking send under
+//    the connection's lock, the rest left to the io thread). The connection
+//    then reads no further request (those pipelined after the stream are
+//    dropped unanswered) and closes when the stream ends; it keeps a read
+//    posted only to notice the client leaving, which closes the stream at
+//    once. No timeout closes a stream, however long it stays silent; only a
+//    write the client has not taken for idle_timeout does. A client whose
+//    unsent bytes would pass Response::stream_max_unsent is dropped at once.
+//    Streams count as connections with a request in flight (never shed) but
+//    hold no request body bytes once started. Stop() closes every stream and
+//    runs its OnClose callbacks before it returns.
 //  - every response carries Date and "Server: heteroaccel".
 //
 // Ownership and threading: Create() binds and listens; Start() launches the io
@@ -89,8 +105,8 @@
 #include <mutex>
 #include <string>
 #include <string_view>
-#include <utility>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"

@@ -1,5 +1,10 @@
 #include "http/server.h"
 
+// GCC 12 in C++20 needs <utility> ahead of the Boost headers.
+// clang-format off
+#include <utility>
+// clang-format on
+
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -9,6 +14,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <boost/asio/buffer.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/string_body.hpp>
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
@@ -58,6 +66,70 @@ class Held {
   size_t total_ = 0;
 };
 
+// The writers of the streams the "/stream" routes started, in start order,
+// and how many of them have run their OnClose callback.
+class Streams {
+ public:
+  void Add(std::shared_ptr<StreamWriter> writer) {
+    writer->OnClose([this] {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++closed_;
+      close_threads_.push_back(std::this_thread::get_id());
+      cv_.notify_all();
+    });
+    std::lock_guard<std::mutex> lock(mu_);
+    writers_.push_back(std::move(writer));
+    cv_.notify_all();
+  }
+  bool WaitForTotal(size_t n) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(10), [&] { return writers_.size() >= n; });
+  }
+  bool WaitForClosed(size_t n) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(10), [&] { return closed_ >= n; });
+  }
+  std::shared_ptr<StreamWriter> Get(size_t i) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return i < writers_.size() ? writers_[i] : nullptr;
+  }
+  size_t total() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return writers_.size();
+  }
+  size_t closed() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return closed_;
+  }
+  std::vector<std::thread::id> close_threads() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return close_threads_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::shared_ptr<StreamWriter>> writers_;
+  size_t closed_ = 0;
+  std::vector<std::thread::id> close_threads_;
+};
+
+// What every stream sends first, from its callback on the io thread.
+constexpr std::string_view kFirstEvent = ": hello\n\n";
+
+// An SSE response whose stream is handed to `streams` after its first event.
+Response StreamResponse(Streams& streams, size_t max_unsent = size_t{1} << 20) {
+  Response response;
+  response.content_type = "text/event-stream";
+  response.headers = {{"Cache-Control", "no-cache"}, {"X-Accel-Buffering", "no"}};
+  response.stream_max_unsent = max_unsent;
+  response.stream = [&streams](std::shared_ptr<StreamWriter> writer) {
+    writer->Write(kFirstEvent);
+    streams.Add(std::move(writer));
+  };
+  return response;
+}
+
 Response Text(std::string body, int status = 200) {
   Response response;
   response.status = status;
@@ -93,6 +165,21 @@ class ServerTest : public ::testing::Test {
     router.Add("GET", "/throw",
                [](Request&&, const PathParams&, Responder) { throw std::runtime_error("boom"); });
     router.Add("GET", "/throw-int", [](Request&&, const PathParams&, Responder) { throw 42; });
+    // "/stream?max_unsent=N": answered at once with a stream.
+    Handler stream = [this](Request&& request, const PathParams&, Responder respond) {
+      size_t max_unsent = size_t{1} << 20;
+      if (absl::StartsWith(request.query, "max_unsent=")) {
+        max_unsent = std::strtoul(request.query.c_str() + 11, nullptr, 10);
+      }
+      respond(StreamResponse(streams_, max_unsent));
+    };
+    router.Add("GET", "/stream", stream);
+    router.Add("POST", "/stream", stream);
+    router.Add("GET", "/stream-throws", [](Request&&, const PathParams&, Responder respond) {
+      Response response;
+      response.stream = [](std::shared_ptr<StreamWriter>) { throw std::runtime_error("no"); };
+      respond(std::move(response));
+    });
     return router;
   }
 
@@ -119,7 +206,21 @@ class ServerTest : public ::testing::Test {
     }).join();
   }
 
+  // Opens a connection and starts a stream on it (the head and the first
+  // event read); returns the connection, the stream's writer is Get(index).
+  std::unique_ptr<RawConnection> OpenStream(
+      size_t index, std::string_view request = "GET /stream HTTP/1.1\r\n\r\n") {
+    auto raw = std::make_unique<RawConnection>(server_->port());
+    EXPECT_TRUE(raw->Send(request));
+    std::optional<RawResponse> head = raw->ReadHead();
+    EXPECT_TRUE(head.has_value());
+    EXPECT_TRUE(streams_.WaitForTotal(index + 1));
+    EXPECT_EQ(raw->ReadChunk(), kFirstEvent);
+    return raw;
+  }
+
   Held held_;
+  Streams streams_;  // outlives the server: its OnClose callbacks run as the server stops
   std::unique_ptr<Server> server_;
 };
 
@@ -993,6 +1094,288 @@ TEST_F(ServerTest, DefaultsAndOptionChecks) {
   no_timeout.header_timeout = std::chrono::milliseconds(0);
   EXPECT_EQ(Server::Create(no_timeout, Router()).status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+// Parses `wire` as one whole HTTP response with Beast's parser.
+std::optional<boost::beast::http::response<boost::beast::http::string_body>> ParseWithBeast(
+    const std::string& wire, bool* chunked) {
+  boost::beast::http::response_parser<boost::beast::http::string_body> parser;
+  parser.eager(true);
+  size_t used = 0;
+  while (!parser.is_done() && used < wire.size()) {
+    boost::beast::error_code ec;
+    const size_t n = parser.put(boost::asio::buffer(wire.data() + used, wire.size() - used), ec);
+    if (ec || n == 0) return std::nullopt;
+    used += n;
+  }
+  if (!parser.is_done() || used != wire.size()) return std::nullopt;
+  *chunked = parser.chunked();
+  return parser.release();
+}
+
+TEST_F(ServerTest, StreamDeliversWritesInOrderWithChunkedFraming) {
+  Server& server = StartServer();
+  RawConnection raw(server.port());
+  ASSERT_TRUE(raw.Send("GET /stream HTTP/1.1\r\nHost: x\r\n\r\n"));
+  std::optional<RawResponse> head = raw.ReadHead();
+  ASSERT_TRUE(head.has_value());
+  EXPECT_EQ(head->status, 200);
+  for (const char* line : {"\r\ntransfer-encoding: chunked", "\r\ncontent-type: text/event-stream",
+                           "\r\ncache-control: no-cache", "\r\nx-accel-buffering: no",
+                           "\r\nconnection: close", "\r\nserver: heteroaccel"}) {
+    EXPECT_NE(head->head.find(line), std::string::npos) << line << " in " << head->head;
+  }
+  EXPECT_EQ(head->head.find("content-length"), std::string::npos) << head->head;
+  ASSERT_TRUE(streams_.WaitForTotal(1));
+  std::shared_ptr<StreamWriter> writer = streams_.Get(0);
+  // The first event, written by the callback on the io thread, byte for byte.
+  EXPECT_EQ(raw.ReadBytes(14), "9\r\n: hello\n\n\r\n");
+  uint64_t total = kFirstEvent.size();
+  for (int i = 0; i < 5; ++i) {
+    const std::string event = absl::StrCat("id: ", i, "\ndata: {\"seq\":", i, "}\n\n");
+    ASSERT_TRUE(writer->Write(event));
+    EXPECT_EQ(raw.ReadChunk(), event);
+    total += event.size();
+  }
+  const std::string big(100'000, 'b');  // more than one read on either side
+  ASSERT_TRUE(writer->Write(big));
+  EXPECT_EQ(raw.ReadBytes(7), "186a0\r\n");
+  EXPECT_EQ(raw.ReadBytes(big.size() + 2), big + "\r\n");
+  total += big.size();
+  EXPECT_TRUE(writer->Write(""));  // writes nothing; in particular not the last chunk
+  EXPECT_TRUE(WaitUntil([&] { return writer->bytes_sent() == total; })) << writer->bytes_sent();
+  EXPECT_FALSE(writer->closed());
+  EXPECT_EQ(streams_.closed(), 0u);
+  EXPECT_EQ(server.open_connections(), 1u);
+}
+
+TEST_F(ServerTest, StreamCloseSendsTheLastChunkAndParsesWithBeast) {
+  Server& server = StartServer();
+  RawConnection raw(server.port());
+  ASSERT_TRUE(raw.Send("GET /stream HTTP/1.1\r\n\r\n"));
+  ASSERT_TRUE(streams_.WaitForTotal(1));
+  std::shared_ptr<StreamWriter> writer = streams_.Get(0);
+  std::string expected(kFirstEvent);
+  for (int i = 0; i < 3; ++i) {
+    const std::string event = absl::StrCat("event: patch\ndata: ", i, "\n\n");
+    ASSERT_TRUE(writer->Write(event));
+    expected += event;
+  }
+  writer->Close();
+  EXPECT_TRUE(writer->closed());
+  EXPECT_FALSE(writer->Write("after close"));
+  const std::string wire = raw.ReadToEof();  // the server closes after the last chunk
+  EXPECT_TRUE(absl::EndsWith(wire, "\r\n0\r\n\r\n")) << absl::CEscape(wire);
+  bool chunked = false;
+  const auto response = ParseWithBeast(wire, &chunked);
+  ASSERT_TRUE(response.has_value()) << absl::CEscape(wire);
+  EXPECT_TRUE(chunked);
+  EXPECT_EQ(response->result_int(), 200u);
+  EXPECT_EQ((*response)[boost::beast::http::field::content_type], "text/event-stream");
+  EXPECT_EQ(response->body(), expected);
+  raw.Close();
+  EXPECT_TRUE(streams_.WaitForClosed(1));
+  EXPECT_TRUE(WaitUntil([&] { return server.open_connections() == 0; }));
+}
+
+TEST_F(ServerTest, StreamOverHttp10IsDelimitedByTheClose) {
+  Server& server = StartServer();
+  RawConnection raw(server.port());
+  ASSERT_TRUE(raw.Send("GET /stream HTTP/1.0\r\n\r\n"));
+  std::optional<RawResponse> head = raw.ReadHead();
+  ASSERT_TRUE(head.has_value());
+  EXPECT_EQ(head->head.find("transfer-encoding"), std::string::npos) << head->head;
+  EXPECT_EQ(head->head.find("content-length"), std::string::npos) << head->head;
+  EXPECT_NE(head->head.find("\r\nconnection: close"), std::string::npos) << head->head;
+  ASSERT_TRUE(streams_.WaitForTotal(1));
+  std::shared_ptr<StreamWriter> writer = streams_.Get(0);
+  ASSERT_TRUE(writer->Write("data: a\n\n"));
+  ASSERT_TRUE(writer->Write("data: b\n\n"));
+  writer->Close();
+  EXPECT_EQ(raw.ReadToEof(), std::string(kFirstEvent) + "data: a\n\ndata: b\n\n");
+  raw.Close();
+  EXPECT_TRUE(streams_.WaitForClosed(1));
+  EXPECT_TRUE(WaitUntil([&] { return server.open_connections() == 0; }));
+}
+
+TEST_F(ServerTest, StreamWritesFromOtherThreadsArriveInEachThreadsOrder) {
+  StartServer();
+  std::unique_ptr<RawConnection> raw = OpenStream(0);
+  std::shared_ptr<StreamWriter> writer = streams_.Get(0);
+  constexpr int kThreads = 2;
+  constexpr int kEvents = 300;
+  std::atomic<int> refused{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEvents; ++i) {
+        if (!writer->Write(absl::StrCat("data: ", t, " ", i, "\n\n"))) refused.fetch_add(1);
+      }
+    });
+  }
+  std::vector<int> next(kThreads, 0);
+  for (int n = 0; n < kThreads * kEvents; ++n) {
+    std::optional<std::string> chunk = raw->ReadChunk();
+    ASSERT_TRUE(chunk.has_value()) << n;
+    int t = -1;
+    int i = -1;
+    ASSERT_EQ(std::sscanf(chunk->c_str(), "data: %d %d", &t, &i), 2) << *chunk;
+    ASSERT_TRUE(t >= 0 && t < kThreads) << *chunk;
+    EXPECT_EQ(i, next[t]++) << "thread " << t;
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(refused.load(), 0);
+  EXPECT_FALSE(writer->closed());
+}
+
+TEST_F(ServerTest, StreamOnCloseFiresPromptlyWhenTheClientLeaves) {
+  Server& server = StartServer();
+  std::unique_ptr<RawConnection> raw = OpenStream(0);
+  std::shared_ptr<StreamWriter> writer = streams_.Get(0);
+  ASSERT_EQ(streams_.closed(), 0u);
+  // Nothing is written after the client leaves: only the server's read notices.
+  const auto left = std::chrono::steady_clock::now();
+  raw->Close();
+  ASSERT_TRUE(streams_.WaitForClosed(1));
+  EXPECT_LT(std::chrono::steady_clock::now() - left, std::chrono::seconds(3));
+  EXPECT_NE(streams_.close_threads().front(), std::this_thread::get_id());
+  EXPECT_TRUE(writer->closed());
+  EXPECT_FALSE(writer->Write("data: gone\n\n"));
+  bool ran = false;
+  writer->OnClose([&] { ran = true; });  // already closed: runs at once, here
+  EXPECT_TRUE(ran);
+  EXPECT_TRUE(WaitUntil([&] { return server.open_connections() == 0; }));
+  EXPECT_EQ(streams_.closed(), 1u);  // exactly once
+}
+
+TEST_F(ServerTest, StreamSlowConsumerIsDroppedAndItsWritesFail) {
+  constexpr size_t kMaxUnsent = 64u << 10;
+  Server& server = StartServer();
+  // The client asks and never reads: the kernel's buffers fill, then the queue.
+  RawConnection raw(server.port());
+  ASSERT_TRUE(raw.Send(absl::StrCat("GET /stream?max_unsent=", kMaxUnsent, " HTTP/1.1\r\n\r\n")));
+  ASSERT_TRUE(streams_.WaitForTotal(1));
+  std::shared_ptr<StreamWriter> writer = streams_.Get(0);
+  const std::string event(16u << 10, 'e');
+  // Far more than any socket buffers: were the queue unbounded, every write
+  // would succeed and the server's memory grow by all of it.
+  constexpr size_t kCap = size_t{256} << 20;
+  size_t written = 0;
+  while (written < kCap && writer->Write(event)) written += event.size();
+  EXPECT_LT(written, kCap) << "the slow consumer was never dropped";
+  EXPECT_TRUE(writer->closed());
+  EXPECT_FALSE(writer->Write("x"));
+  EXPECT_LE(writer->bytes_sent(), written);
+  // The drop is noticed on the writing thread; OnClose runs on the io thread.
+  ASSERT_TRUE(streams_.WaitForClosed(1));
+  EXPECT_NE(streams_.close_threads().front(), std::this_thread::get_id());
+  EXPECT_TRUE(WaitUntil([&] { return server.open_connections() == 0; }));
+}
+
+TEST_F(ServerTest, StopClosesStreamsAndFiresOnClose) {
+  Server& server = StartServer();
+  std::unique_ptr<RawConnection> a = OpenStream(0);
+  std::unique_ptr<RawConnection> b = OpenStream(1);
+  std::shared_ptr<StreamWriter> writer = streams_.Get(0);
+  const auto start = std::chrono::steady_clock::now();
+  server.Stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  EXPECT_EQ(streams_.closed(), 2u);  // before Stop returned
+  EXPECT_TRUE(writer->closed());
+  EXPECT_FALSE(writer->Write("data: late\n\n"));
+  EXPECT_TRUE(a->ReadsEof());
+  // The writer outlives the server safely.
+  server_.reset();
+  EXPECT_FALSE(writer->Write("data: later\n\n"));
+  writer->Close();
+  bool ran = false;
+  writer->OnClose([&] { ran = true; });
+  EXPECT_TRUE(ran);
+  EXPECT_EQ(streams_.closed(), 2u);
+}
+
+TEST_F(ServerTest, StreamBehindPipelinedRequestWaitsItsTurnAndEndsTheConnection) {
+  Server& server = StartServer();
+  RawConnection raw(server.port());
+  ASSERT_TRUE(
+      raw.Send("GET /hold/first HTTP/1.1\r\n\r\nGET /hold/stream HTTP/1.1\r\n\r\n"
+               "GET /v2/health/live HTTP/1.1\r\n\r\n"));
+  ASSERT_TRUE(held_.WaitForTotal(2));
+  auto entries = held_.Take();
+  ASSERT_EQ(entries.size(), 2u);
+  // The stream is answered first, from another thread; it must wait its turn.
+  std::thread([&] { entries[1].second(StreamResponse(streams_)); }).join();
+  // A round trip through the same io thread: had the stream not waited, its
+  // callback would have run by now.
+  ASSERT_TRUE(MakeClient()->Get("/v2/health/live").ok());
+  EXPECT_EQ(streams_.total(), 0u);
+  std::thread([&] { entries[0].second(Text("first")); }).join();
+
+  std::optional<RawResponse> first = raw.ReadResponse();
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->body, "first");
+  std::optional<RawResponse> head = raw.ReadHead();
+  ASSERT_TRUE(head.has_value());
+  EXPECT_NE(head->head.find("transfer-encoding: chunked"), std::string::npos) << head->head;
+  ASSERT_TRUE(streams_.WaitForTotal(1));
+  std::shared_ptr<StreamWriter> writer = streams_.Get(0);
+  EXPECT_EQ(raw.ReadChunk(), kFirstEvent);
+  ASSERT_TRUE(writer->Write("data: x\n\n"));
+  EXPECT_EQ(raw.ReadChunk(), "data: x\n\n");
+  writer->Close();
+  EXPECT_EQ(raw.ReadChunk(), "");
+  // The request pipelined after the stream is never answered.
+  EXPECT_TRUE(raw.ReadsEof());
+}
+
+TEST_F(ServerTest, SilentStreamOutlivesEveryTimeout) {
+  ServerOptions options;
+  options.idle_timeout = std::chrono::seconds(1);
+  options.keepalive_timeout = std::chrono::milliseconds(200);
+  options.header_timeout = std::chrono::milliseconds(200);
+  Server& server = StartServer(std::move(options));
+  std::unique_ptr<RawConnection> raw = OpenStream(0);
+  std::shared_ptr<StreamWriter> writer = streams_.Get(0);
+  // Silent for well past every timeout (this waits for time itself to pass).
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  EXPECT_FALSE(writer->closed());
+  EXPECT_EQ(streams_.closed(), 0u);
+  EXPECT_EQ(server.open_connections(), 1u);
+  ASSERT_TRUE(writer->Write("event: heartbeat\n\n"));
+  EXPECT_EQ(raw->ReadChunk(), "event: heartbeat\n\n");
+  EXPECT_EQ(server.header_timeouts(), 0u);
+}
+
+TEST_F(ServerTest, StreamHoldsNoBodyBytesAndIsNeverShed) {
+  ServerOptions options;
+  options.max_connections = 1;
+  Server& server = StartServer(std::move(options));
+  std::unique_ptr<RawConnection> raw =
+      OpenStream(0, absl::StrCat("POST /stream HTTP/1.1\r\nContent-Length: 1000\r\n\r\n",
+                                 std::string(1000, 'p')));
+  std::shared_ptr<StreamWriter> writer = streams_.Get(0);
+  EXPECT_TRUE(WaitUntil([&] { return server.inflight_body_bytes() == 0; }));
+  // The stream is a request in flight: a newcomer is refused, not the stream shed.
+  RawConnection newcomer(server.port());
+  std::optional<RawResponse> refused = newcomer.ReadResponse();
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_EQ(refused->status, 503);
+  EXPECT_EQ(server.shed_connections(), 0u);
+  ASSERT_TRUE(writer->Write("data: still here\n\n"));
+  EXPECT_EQ(raw->ReadChunk(), "data: still here\n\n");
+}
+
+TEST_F(ServerTest, StreamCallbackThatThrowsClosesItsConnectionOnly) {
+  Server& server = StartServer();
+  RawConnection raw(server.port());
+  ASSERT_TRUE(raw.Send("GET /stream-throws HTTP/1.1\r\n\r\n"));
+  std::optional<RawResponse> head = raw.ReadHead();
+  ASSERT_TRUE(head.has_value());
+  EXPECT_EQ(head->status, 200);
+  EXPECT_EQ(raw.ReadToEof(), "");  // ended without the last chunk: the client sees an error
+  std::unique_ptr<Client> client = MakeClient();
+  EXPECT_EQ(client->Get("/v2/health/live")->status, 200);
+  EXPECT_TRUE(WaitUntil([&] { return server.open_connections() == 1; }));  // the client's
 }
 
 }  // namespace

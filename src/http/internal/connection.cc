@@ -53,8 +53,29 @@ void IoLoop::CloseAllAndStop() {
   }
   for (auto& connection : open) connection->Close();
   connections.clear();
+  // Before the loop stops: callbacks queued by these closes (or earlier ones
+  // still waiting for their turn) would not run after it.
+  while (!closed_streams.empty()) RunClosedStreams();
   work.reset();
   ioc.stop();
+}
+
+void IoLoop::AddClosedStream(std::shared_ptr<ResponseStream> stream) {
+  if (closed_streams.empty()) asio::post(ioc, [this] { RunClosedStreams(); });
+  closed_streams.push_back(std::move(stream));
+}
+
+void IoLoop::RunClosedStreams() {
+  // Callbacks may close further streams of this loop; they queue afresh.
+  std::vector<std::shared_ptr<ResponseStream>> streams = std::exchange(closed_streams, {});
+  for (const auto& stream : streams) stream->RunCloseCallbacks();
+}
+
+ConnectionRef::~ConnectionRef() {
+  if (connection_ && connection_.use_count() == 1 &&
+      !loop_.ioc.get_executor().running_in_this_thread()) {
+    asio::post(loop_.ioc, [last = std::move(connection_)] {});
+  }
 }
 
 ServerCore::ServerCore(ServerOptions opts, Router r, size_t max_open)
@@ -225,6 +246,12 @@ void Connection::CloseLocked(const Lock& lock) {
   timer_.cancel();
   pipeline_.Reset();
   for (Slot& slot : slots_) core_.ReleaseBody(std::exchange(slot.body_bytes, 0));
+  if (stream_) {
+    // Handed over, not kept: the writer holds the loop, whose queued handlers
+    // may hold this connection after the loop stops.
+    stream_->MarkClosed();
+    loop_.AddClosedStream(std::move(stream_));
+  }
   loop_.connections.erase(this);
   {
     std::lock_guard<std::mutex> registry_lock(core_.registry_mu);
@@ -243,7 +270,7 @@ void Connection::Touch(const Lock& lock) {
 std::pair<Connection::Rank, Connection::TimePoint> Connection::CurrentRank(const Lock&) const {
   if (closed_) return {Rank::kClosed, last_activity_};
   if (lingering_ || hard_deadline_ != TimePoint::max()) return {Rank::kClosing, last_activity_};
-  if (!slots_.empty() || writing_ > 0 || phase_ == Phase::kBody) {
+  if (!slots_.empty() || writing_ > 0 || phase_ == Phase::kBody || stream_owed_) {
     return {Rank::kBusy, last_activity_};
   }
   if (phase_ == Phase::kAwaiting) return {Rank::kKeepAlive, last_activity_};
@@ -259,8 +286,16 @@ void Connection::PublishRank(const Lock& lock) {
 std::pair<Connection::TimePoint, Connection::Expiry> Connection::Deadline(const Lock&) const {
   const ServerOptions& options = core_.options;
   if (hard_deadline_ != TimePoint::max()) return {hard_deadline_, Expiry::kClose};
+  if (stream_) {
+    // A stream may stay silent for as long as the application likes; only a
+    // write the client has stopped reading is bounded.
+    return {writing_ > 0 ? last_activity_ + options.idle_timeout : TimePoint::max(),
+            Expiry::kClose};
+  }
   const bool busy = !slots_.empty() || writing_ > 0;
   std::pair<TimePoint, Expiry> earliest{last_activity_ + options.idle_timeout, Expiry::kClose};
+  // A stream is owed: requests after it are not served, so their clocks do not matter.
+  if (stream_owed_) return earliest;
   auto consider = [&earliest](TimePoint at, Expiry why) {
     if (at < earliest.first) earliest = {at, why};
   };
@@ -348,8 +383,10 @@ void Connection::OnRead(beast::error_code ec, size_t n) {
   if (ec) {
     Lock lock(mu_);
     read_eof_ = true;
-    // A half-closed peer still gets the responses it is owed.
-    if (ec != asio::error::eof || lingering_ || (slots_.empty() && writing_ == 0)) {
+    // A half-closed peer still gets the responses it is owed; a stream's
+    // client that closes its side is taken to be gone (EventSource never
+    // half-closes), so the application hears of it at once.
+    if (ec != asio::error::eof || lingering_ || streaming_ || (slots_.empty() && writing_ == 0)) {
       CloseLocked(lock);
     }
     return;
@@ -359,7 +396,7 @@ void Connection::OnRead(beast::error_code ec, size_t n) {
     Lock lock(mu_);
     Touch(lock);
   }
-  if (lingering_) {
+  if (lingering_ || streaming_) {
     pipeline_.buffer().consume(pipeline_.buffer().size());
     Read();
     return;
@@ -369,7 +406,7 @@ void Connection::OnRead(beast::error_code ec, size_t n) {
 
 bool Connection::HasRoom() const {
   Lock lock(mu_);
-  return !closed_ && slots_.size() < Server::kMaxPipelinedRequests;
+  return !closed_ && !stream_owed_ && slots_.size() < Server::kMaxPipelinedRequests;
 }
 
 void Connection::SetPhase(Phase phase) {
@@ -438,7 +475,7 @@ uint64_t Connection::PushSlot(bool close_after, bool http10, size_t body_bytes) 
 
 Responder Connection::MakeResponder(uint64_t seq) {
   return [loop = loop_.shared_from_this(), weak = weak_from_this(), seq](Response response) {
-    std::shared_ptr<Connection> self = weak.lock();
+    const ConnectionRef self(weak, *loop);
     if (!self) return;
     try {
       self->Complete(seq, std::move(response));
@@ -447,11 +484,6 @@ Responder Connection::MakeResponder(uint64_t seq) {
       asio::post(loop->ioc, [weak] {
         if (auto connection = weak.lock()) connection->Close();
       });
-    }
-    // Off the loop, this may be the last owner of a connection closed
-    // meanwhile: its socket and timer belong to the loop, so it dies there.
-    if (self.use_count() == 1 && !loop->ioc.get_executor().running_in_this_thread()) {
-      asio::post(loop->ioc, [last = std::move(self)] {});
     }
   };
 }
@@ -473,8 +505,20 @@ void Connection::Complete(uint64_t seq, Response response) {
   if (seq < front || seq >= next_seq_) return;
   Slot& slot = slots_[seq - front];
   if (slot.ready) return;
-  SerializeResponse(std::move(response), slot.close_after, slot.http10, slot.head, slot.body);
+  if (IsStreamed(response)) {
+    SerializeStreamHead(response, slot.http10, slot.head);
+    slot.stream = std::move(response.stream);
+    slot.stream_max_unsent = response.stream_max_unsent;
+    stream_owed_ = true;  // no further request is taken
+    PublishRank(lock);
+  } else {
+    SerializeResponse(std::move(response), slot.close_after, slot.http10, slot.head, slot.body);
+  }
   slot.ready = true;
+  WriteFrom(lock, on_loop);
+}
+
+void Connection::WriteFrom(Lock& lock, bool on_loop) {
   if (on_loop) {
     Write(lock);
   } else {
@@ -482,15 +526,81 @@ void Connection::Complete(uint64_t seq, Response response) {
   }
 }
 
+bool Connection::WriteStream(std::string_view bytes) {
+  const bool on_loop = loop_.ioc.get_executor().running_in_this_thread();
+  Lock lock(mu_);
+  if (closed_ || !stream_ || stream_->closed()) return false;
+  if (bytes.empty()) return true;  // an empty chunk would end the body
+  const size_t framed = bytes.size() + (stream_chunked_ ? kMaxChunkFraming : 0);
+  const size_t unsent = stream_queue_.size() + stream_out_.size();
+  bool queued = false;
+  if (unsent <= stream_max_unsent_ && framed <= stream_max_unsent_ - unsent) {
+    try {
+      if (stream_chunked_) {
+        AppendChunk(bytes, stream_queue_);
+      } else {
+        stream_queue_.append(bytes);
+      }
+      stream_queue_payload_ += bytes.size();
+      queued = true;
+    } catch (...) {
+      // Out of memory: dropped like a client that cannot keep up.
+    }
+  }
+  if (!queued) {
+    // The slow-consumer rule: the client is dropped at once, queued bytes and all.
+    stream_->MarkClosed();
+    if (on_loop) {
+      CloseLocked(lock);
+    } else {
+      asio::post(loop_.ioc, [self = shared_from_this()] { self->Close(); });
+    }
+    return false;
+  }
+  WriteFrom(lock, on_loop);
+  if (on_loop) RearmIfEarlier(lock);  // a write in progress has a deadline
+  return true;
+}
+
+void Connection::EndStream() {
+  const bool on_loop = loop_.ioc.get_executor().running_in_this_thread();
+  Lock lock(mu_);
+  if (closed_ || !stream_ || !stream_->MarkClosed()) return;
+  stream_ending_ = true;
+  if (stream_chunked_) stream_queue_.append(kLastChunk);
+  if (stream_queue_.empty() && writing_ == 0) {
+    // Nothing left to send (HTTP/1.0): the close ends the body.
+    asio::post(loop_.ioc, [self = shared_from_this()] {
+      self->AfterWrite(Lock(self->mu_), /*close_after=*/true);
+    });
+    return;
+  }
+  // The write that sends the end closes the connection (PopWritten).
+  WriteFrom(lock, on_loop);
+  if (on_loop) RearmIfEarlier(lock);
+}
+
 bool Connection::BeginWrite(const Lock& lock) {
-  if (writing_ > 0 || closed_ || slots_.empty() || !slots_.front().ready) return false;
+  if (writing_ > 0 || closed_) return false;
+  if (stream_) {
+    if (stream_queue_.empty()) return false;
+    stream_out_.swap(stream_queue_);
+    stream_queue_.clear();
+    stream_out_payload_ = std::exchange(stream_queue_payload_, 0);
+    write_buffers_.assign(1, asio::const_buffer(stream_out_.data(), stream_out_.size()));
+    writing_ = 1;
+    Touch(lock);
+    return true;
+  }
+  if (slots_.empty() || !slots_.front().ready) return false;
   write_buffers_.clear();
   for (const Slot& slot : slots_) {
     if (!slot.ready || writing_ == kMaxSlotsPerWrite) break;
     write_buffers_.emplace_back(slot.head.data(), slot.head.size());
     if (!slot.body.empty()) write_buffers_.emplace_back(slot.body.data(), slot.body.size());
     ++writing_;
-    if (slot.close_after) break;
+    // What follows a stream's head is the stream, or nothing.
+    if (slot.close_after || slot.stream) break;
   }
   Touch(lock);
   return true;
@@ -531,14 +641,17 @@ void Connection::WriteNow(Lock& lock) {
       ConsumeBuffers(write_buffers_, n);
       asio::post(loop_.ioc, [self = shared_from_this()] {
         Lock loop_lock(self->mu_);
-        if (!self->closed_) self->AsyncWrite(loop_lock);
+        if (self->closed_) return;
+        self->AsyncWrite(loop_lock);
+        self->RearmIfEarlier(loop_lock);  // a stream's write has a deadline now
       });
       return;
     }
     const bool pipeline_was_full = slots_.size() >= Server::kMaxPipelinedRequests;
     const bool close_after = PopWritten(lock);
-    if (close_after || read_eof_ || pipeline_was_full) {
-      // Closing, or resuming a read the full pipeline paused, is the loop's job.
+    if (close_after || read_eof_ || pipeline_was_full || stream_start_) {
+      // Closing, starting a stream, or resuming a read the full pipeline
+      // paused, is the loop's job.
       asio::post(loop_.ioc, [self = shared_from_this(), close_after] {
         self->AfterWrite(Lock(self->mu_), close_after);
       });
@@ -555,14 +668,42 @@ void Connection::WriteNow(Lock& lock) {
 }
 
 bool Connection::PopWritten(const Lock& lock) {
+  if (stream_) {
+    writing_ = 0;
+    stream_->CountSent(std::exchange(stream_out_payload_, 0));
+    // A burst's buffer is not kept for the stream's (long) life.
+    if (stream_out_.capacity() > kReadChunk) {
+      std::string().swap(stream_out_);
+    } else {
+      stream_out_.clear();
+    }
+    return stream_ending_ && stream_queue_.empty();
+  }
   bool close_after = false;
   for (; writing_ > 0; --writing_) {
-    close_after = close_after || slots_.front().close_after;
-    core_.ReleaseBody(slots_.front().body_bytes);
+    Slot& front = slots_.front();
+    if (front.stream) {
+      BeginStream(lock, front);  // the last slot of this write
+      writing_ = 0;
+      break;
+    }
+    close_after = close_after || front.close_after;
+    core_.ReleaseBody(front.body_bytes);
     slots_.pop_front();
   }
   PublishRank(lock);
   return close_after;
+}
+
+void Connection::BeginStream(const Lock&, Slot& slot) {
+  stream_ = std::make_shared<ResponseStream>(weak_from_this(), loop_.shared_from_this());
+  stream_start_ = std::move(slot.stream);
+  stream_chunked_ = !slot.http10;
+  stream_max_unsent_ = slot.stream_max_unsent;
+  // The stream's request body and those of the requests after it (which are
+  // never answered) are not held for the stream's life.
+  for (Slot& dropped : slots_) core_.ReleaseBody(dropped.body_bytes);
+  slots_.clear();
 }
 
 void Connection::OnWrite(beast::error_code ec) {
@@ -583,6 +724,15 @@ void Connection::AfterWrite(Lock lock, bool close_after) {
     BeginLingeringClose(lock);
     return;
   }
+  if (stream_start_) {
+    StartStream(std::move(lock));
+    return;
+  }
+  if (stream_) {
+    Write(lock);
+    RearmIfEarlier(lock);
+    return;
+  }
   Write(lock);
   RearmIfEarlier(lock);  // keepalive_timeout may now be due first
   lock.unlock();
@@ -591,7 +741,28 @@ void Connection::AfterWrite(Lock lock, bool close_after) {
   if (read_eof_ && slots_.empty() && !closed_) CloseLocked(lock);
 }
 
+void Connection::StartStream(Lock lock) {
+  const StreamStart start = std::exchange(stream_start_, nullptr);
+  std::shared_ptr<StreamWriter> writer = stream_;
+  if (read_eof_) {
+    CloseLocked(lock);  // the client left before its turn
+    return;
+  }
+  lock.unlock();
+  // Nothing after the stream is served; reads now only watch for the peer leaving.
+  pipeline_.StopReading();
+  streaming_ = true;
+  if (!reading_) Read();
+  try {
+    start(std::move(writer));
+  } catch (...) {
+    // The application failed to start its stream: this connection ends.
+    Close();
+  }
+}
+
 void Connection::BeginLingeringClose(const Lock& lock) {
+  if (lingering_) return;  // a stream may end by more than one path
   pipeline_.StopAccepting();
   beast::error_code ignored;
   socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);

@@ -16,6 +16,17 @@
 // A Connection is kept alive only by its pending asynchronous operations: the
 // timer is always armed while it is open.
 //
+// Streaming (Response::stream): the response's head takes its turn in the
+// slots like any other; once it is written the connection turns into a stream
+// (stream_): no further request is read or answered, the slots after it are
+// dropped, and a read stays in flight only to notice the peer leaving. Bytes
+// written to the stream's ResponseStream (response_stream.h) are framed into
+// stream_queue_ and sent by the same write path as responses (BeginWrite,
+// WriteNow off the loop, AsyncWrite on it). The stream has no deadline save a
+// write stalled for idle_timeout. Closing the connection marks the stream
+// closed; its OnClose callbacks run soon after on the loop
+// (IoLoop::RunClosedStreams), outside every lock.
+//
 // Limits (server.h lists them): one timer per connection enforces every
 // deadline (header, body rate, idle, keep-alive, lingering close); activity
 // only moves the deadlines and the timer catches up lazily, re-armed at once
@@ -39,16 +50,19 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "http/internal/request_pipeline.h"
+#include "http/internal/response_stream.h"
 #include "http/message.h"
 #include "http/router.h"
 #include "http/server.h"
@@ -64,13 +78,20 @@ class Connection;
 struct IoLoop : std::enable_shared_from_this<IoLoop> {
   IoLoop() : work(asio::make_work_guard(ioc)) {}
 
-  // Closes every open connection and stops the loop. Loop thread only.
+  // Closes every open connection, runs the OnClose callbacks of their streams
+  // and stops the loop. Loop thread only.
   void CloseAllAndStop();
+  // Queues the OnClose callbacks of a stream whose connection just closed, to
+  // run soon on this loop with no lock held. Loop thread only.
+  void AddClosedStream(std::shared_ptr<ResponseStream> stream);
+  void RunClosedStreams();
 
   asio::io_context ioc{1};
   asio::executor_work_guard<asio::io_context::executor_type> work;
   // Open connections; loop thread only.
   std::unordered_map<Connection*, std::weak_ptr<Connection>> connections;
+  // Streams whose callbacks are still to run; loop thread only.
+  std::vector<std::shared_ptr<ResponseStream>> closed_streams;
 };
 
 // Read-only configuration plus counters, shared by all loops of one Server.
@@ -137,8 +158,13 @@ class Connection : public std::enable_shared_from_this<Connection>, private Pipe
   // thread: on the loop thread the response is written asynchronously, on any
   // other thread straight from that thread when the socket takes it.
   void Complete(uint64_t seq, Response response) override;
+  // The ResponseStream's Write and Close (message.h), written like Complete.
+  // Any thread.
+  bool WriteStream(std::string_view bytes);
+  void EndStream();
 
  private:
+  using StreamStart = std::function<void(std::shared_ptr<StreamWriter>)>;
   struct Slot {
     bool ready = false;
     bool close_after = false;  // close the connection once this is written
@@ -146,6 +172,8 @@ class Connection : public std::enable_shared_from_this<Connection>, private Pipe
     std::string head;
     std::string body;
     size_t body_bytes = 0;  // counted against max_inflight_body_bytes until written
+    StreamStart stream;     // set: a streamed response, whose head is all the slot holds
+    size_t stream_max_unsent = 0;
   };
   // What the read side is doing; the deadline in force depends on it.
   enum class Phase : uint8_t {
@@ -191,11 +219,19 @@ class Connection : public std::enable_shared_from_this<Connection>, private Pipe
   // Writes the ready front slots with a non-blocking send; what the socket
   // does not take continues asynchronously on the loop. Not the loop thread.
   void WriteNow(Lock& lock);
-  // Drops the `writing_` slots just written; true when one asked to close.
+  // Drops the `writing_` slots (or stream bytes) just written; true when the
+  // connection is to close now. A streamed response's head turns the
+  // connection into its stream (stream_start_ is then set for the loop).
   bool PopWritten(const Lock& lock);
+  void BeginStream(const Lock& lock, Slot& slot);
   void OnWrite(beast::error_code ec);
-  // After a write: close, or write the next slots and resume reading. Loop thread.
+  // After a write: close, start a stream, or write the next slots and resume
+  // reading. Loop thread.
   void AfterWrite(Lock lock, bool close_after);
+  // Stops reading requests and calls the stream's callback. Loop thread.
+  void StartStream(Lock lock);
+  // Writes what is ready: asynchronously on the loop, else WriteNow.
+  void WriteFrom(Lock& lock, bool on_loop);
   void CloseLocked(const Lock& lock);
   void BeginLingeringClose(const Lock& lock);
   // The earliest deadline in force and what happens then.
@@ -219,6 +255,7 @@ class Connection : public std::enable_shared_from_this<Connection>, private Pipe
   // Loop thread only.
   RequestPipeline pipeline_;  // the read buffer, the parser and the handler calls
   bool reading_ = false;
+  bool streaming_ = false;  // StartStream ran: reads are only watched for the peer leaving
 
   std::atomic<Rank> rank_{Rank::kHeader};
   std::atomic<int64_t> rank_since_{0};
@@ -241,6 +278,41 @@ class Connection : public std::enable_shared_from_this<Connection>, private Pipe
   bool read_eof_ = false;
   bool lingering_ = false;
   bool closed_ = false;
+  // Streaming. stream_owed_: a slot holds a streamed response, so no further
+  // request is taken. stream_: its head is written; the stream lasts until the
+  // connection closes, which hands it to the loop (IoLoop::AddClosedStream).
+  // The queue holds framed bytes not yet in a write, stream_out_ those of the
+  // write in progress (write_buffers_ point into it).
+  bool stream_owed_ = false;
+  std::shared_ptr<ResponseStream> stream_;
+  StreamStart stream_start_;  // the callback, until the loop calls it
+  bool stream_chunked_ = false;
+  bool stream_ending_ = false;  // EndStream: close once the queue is sent
+  size_t stream_max_unsent_ = 0;
+  std::string stream_queue_;
+  std::string stream_out_;
+  uint64_t stream_queue_payload_ = 0;  // bytes of Write()s in stream_queue_
+  uint64_t stream_out_payload_ = 0;    // ... and in stream_out_
+};
+
+// A strong reference taken from a weak one by a thread that holds only that
+// (a Responder, a StreamWriter). Dropped off the loop as the last owner of a
+// connection closed meanwhile, it hands the connection to the loop to be
+// destroyed there: its socket and timer belong to the loop.
+class ConnectionRef {
+ public:
+  ConnectionRef(const std::weak_ptr<Connection>& weak, IoLoop& loop)
+      : connection_(weak.lock()), loop_(loop) {}
+  ConnectionRef(const ConnectionRef&) = delete;
+  ConnectionRef& operator=(const ConnectionRef&) = delete;
+  ~ConnectionRef();
+
+  explicit operator bool() const { return connection_ != nullptr; }
+  Connection* operator->() const { return connection_.get(); }
+
+ private:
+  std::shared_ptr<Connection> connection_;
+  IoLoop& loop_;
 };
 
 }  // namespace heteroaccel::http::internal

@@ -90,10 +90,23 @@ Response MakeErrorResponse(const ServerOptions& options, int status, std::string
   return DefaultErrorResponse(status, message);
 }
 
-void SerializeResponse(Response&& response, bool close_after, bool http10, std::string& head,
-                       std::string& body) {
-  const int status = response.status >= 100 && response.status <= 999 ? response.status : 500;
-  const bool bodiless = status < 200 || status == 204 || status == 304;
+namespace {
+
+// How a response's body is delimited on the wire.
+enum class Framing : uint8_t { kLength, kChunked, kUntilClose };
+
+int WireStatus(const Response& response) {
+  return response.status >= 100 && response.status <= 999 ? response.status : 500;
+}
+
+bool IsBodiless(int status) { return status < 200 || status == 204 || status == 304; }
+
+// The status line and headers of `response` (which keeps its body), framed as
+// `framing` says; returns whether a body follows them.
+bool SerializeHead(const Response& response, Framing framing, bool close_after, bool http10,
+                   std::string& head) {
+  const int status = WireStatus(response);
+  const bool bodiless = IsBodiless(status);
   head.reserve(160 + response.content_type.size());
   head.append("HTTP/1.1 ");
   AppendPiece(head, static_cast<uint64_t>(status));
@@ -105,10 +118,13 @@ void SerializeResponse(Response&& response, bool close_after, bool http10, std::
     if (!response.content_type.empty() && IsSafeHeader("content-type", response.content_type)) {
       head.append("Content-Type: ").append(response.content_type).append("\r\n");
     }
-    head.append("Content-Length: ");
-    AppendPiece(head, response.body.size());
-    head.append("\r\n");
-    body = std::move(response.body);
+    if (framing == Framing::kLength) {
+      head.append("Content-Length: ");
+      AppendPiece(head, response.body.size());
+      head.append("\r\n");
+    } else if (framing == Framing::kChunked) {
+      head.append("Transfer-Encoding: chunked\r\n");
+    }
   }
   for (const auto& [name, value] : response.headers) {
     if (!IsSafeHeader(name, value) || IsServerOwnedHeader(name)) continue;
@@ -120,6 +136,25 @@ void SerializeResponse(Response&& response, bool close_after, bool http10, std::
     head.append("Connection: keep-alive\r\n");
   }
   head.append("\r\n");
+  return !bodiless;
+}
+
+}  // namespace
+
+void SerializeResponse(Response&& response, bool close_after, bool http10, std::string& head,
+                       std::string& body) {
+  if (SerializeHead(response, Framing::kLength, close_after, http10, head)) {
+    body = std::move(response.body);
+  }
+}
+
+bool IsStreamed(const Response& response) {
+  return response.stream && !IsBodiless(WireStatus(response));
+}
+
+void SerializeStreamHead(const Response& response, bool http10, std::string& head) {
+  SerializeHead(response, http10 ? Framing::kUntilClose : Framing::kChunked, /*close_after=*/true,
+                http10, head);
 }
 
 RequestPipeline::RequestPipeline(const ServerOptions& options, const Router& router,

@@ -58,6 +58,14 @@ Response MakeErrorResponse(const ServerOptions& options, int status, std::string
 void SerializeResponse(Response&& response, bool close_after, bool http10, std::string& head,
                        std::string& body);
 
+// Whether `response` is sent as a stream: it has Response::stream and a status
+// that carries a body.
+bool IsStreamed(const Response& response);
+// The head of a streamed response: like SerializeResponse's, without
+// Content-Length, with "Transfer-Encoding: chunked" (HTTP/1.1; for 1.0 the body
+// ends when the connection closes) and "Connection: close".
+void SerializeStreamHead(const Response& response, bool http10, std::string& head);
+
 // What a RequestPipeline needs from the connection that owns it.
 class PipelineHost {
  public:

@@ -19,6 +19,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -80,6 +81,20 @@ class RawConnection {
 
   // Reads one response with a Content-Length (or none, meaning empty body).
   std::optional<RawResponse> ReadResponse() {
+    std::optional<RawResponse> response = ReadHead();
+    if (!response) return std::nullopt;
+    size_t length = 0;
+    if (const size_t at = response->head.find("content-length:"); at != std::string::npos) {
+      length = std::strtoul(response->head.c_str() + at + 15, nullptr, 10);
+    }
+    std::optional<std::string> body = ReadBytes(length);
+    if (!body) return std::nullopt;
+    response->body = std::move(*body);
+    return response;
+  }
+
+  // Reads a response's status line and headers; its body is left to read.
+  std::optional<RawResponse> ReadHead() {
     size_t header_end;
     while ((header_end = buffer_.find("\r\n\r\n")) == std::string::npos) {
       if (!Fill()) return std::nullopt;
@@ -89,16 +104,44 @@ class RawConnection {
     buffer_.erase(0, header_end + 4);
     if (response.head.size() < 12) return std::nullopt;
     response.status = std::atoi(response.head.c_str() + 9);
-    size_t length = 0;
-    if (const size_t at = response.head.find("content-length:"); at != std::string::npos) {
-      length = std::strtoul(response.head.c_str() + at + 15, nullptr, 10);
-    }
-    while (buffer_.size() < length) {
+    return response;
+  }
+
+  // Reads exactly `n` bytes as they came; nullopt when the connection ends first.
+  std::optional<std::string> ReadBytes(size_t n) {
+    while (buffer_.size() < n) {
       if (!Fill()) return std::nullopt;
     }
-    response.body = buffer_.substr(0, length);
-    buffer_.erase(0, length);
-    return response;
+    std::string bytes = buffer_.substr(0, n);
+    buffer_.erase(0, n);
+    return bytes;
+  }
+
+  // Reads one chunk of a chunked body and returns its data: "" for the last
+  // chunk (read through its final CRLF; trailers are not expected), nullopt
+  // when the bytes are not a well-framed chunk or the connection ends first.
+  std::optional<std::string> ReadChunk() {
+    size_t line_end;
+    while ((line_end = buffer_.find("\r\n")) == std::string::npos) {
+      if (!Fill()) return std::nullopt;
+    }
+    const std::string size_line = buffer_.substr(0, line_end);
+    char* end = nullptr;
+    const size_t size = std::strtoul(size_line.c_str(), &end, 16);
+    if (size_line.empty() || end != size_line.c_str() + size_line.size()) return std::nullopt;
+    buffer_.erase(0, line_end + 2);
+    std::optional<std::string> data = ReadBytes(size + 2);
+    if (!data || data->compare(size, 2, "\r\n") != 0) return std::nullopt;
+    data->resize(size);
+    return data;
+  }
+
+  // Everything the server sends until it closes the connection (or the
+  // receive timeout passes).
+  std::string ReadToEof() {
+    while (Fill()) {
+    }
+    return std::exchange(buffer_, {});
   }
 
   // True when the server closed the connection with nothing more to read.
