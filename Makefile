@@ -1,6 +1,6 @@
 # HeteroAccel — one entry point for people and CI.
 #   make setup   install missing Debian packages, fetch and verify the models
-#   make build   configure and build (build/)
+#   make build   configure and build (build/), the dashboard (web/dist) first
 #   make test    setup + build + every test (unit, end-to-end)
 #   make demo    setup + build + an agent serving real images on every device
 # CI additionally runs `make test-sanitize` (ASan+UBSan), `make test-tsan`
@@ -22,7 +22,7 @@ FUZZERS      ?= infer_request http_request
 JOBS         ?= $(shell nproc)
 CMAKE_FLAGS  ?=
 
-.PHONY: all setup packages models build test unit-test test-sanitize test-tsan fuzz demo bench clean
+.PHONY: all setup packages models web build test unit-test test-sanitize test-tsan fuzz demo bench clean
 
 all: build
 
@@ -37,7 +37,16 @@ setup: packages models
 $(BUILD)/build.ninja: | packages
 	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_FLAGS)
 
-build: $(BUILD)/build.ninja
+# The dashboard: npm packages from the lockfile (again only when it changed),
+# then Vite builds web/dist, which the server embeds.
+web/node_modules/.package-lock.json: web/package-lock.json
+	@command -v npm >/dev/null || { echo "error: npm (Node.js >= 20.19) is needed to build the dashboard" >&2; exit 1; }
+	cd web && npm ci --no-audit --no-fund
+
+web: web/node_modules/.package-lock.json
+	cd web && npm run build --silent
+
+build: $(BUILD)/build.ninja web
 	cmake --build $(BUILD) -j $(JOBS)
 
 test: setup build
@@ -75,8 +84,11 @@ fuzz: packages
 	    -max_len=65536 -timeout=60 -dict=src/fuzz/$$f.dict $(BUILD_FUZZ)/corpus/$$f; \
 	done
 
+# DEMO_SECONDS: how long the cluster stays up after the tour, serving replayed
+# cameras with the dashboard (-1: until Ctrl-C; 0: stop right after the tour).
+DEMO_SECONDS ?= -1
 demo: setup build
-	$(BUILD)/bin/agent_demo $(BUILD)/bin/heteroaccel $(MODELS_DIR) $(BUILD)/demo
+	$(BUILD)/bin/agent_demo $(BUILD)/bin/heteroaccel $(MODELS_DIR) $(BUILD)/demo $(DEMO_SECONDS)
 
 bench: setup build
 	HETEROACCEL_MODELS_DIR=$(abspath $(MODELS_DIR)) $(BUILD)/bin/agent_overhead

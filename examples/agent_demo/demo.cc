@@ -14,9 +14,16 @@
 // the demo never runs there), and the demo warms up what it runs: one request
 // per model and device, on an image that takes every stage, under a budget of
 // its own, before the timed table.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -415,12 +422,89 @@ std::string WriteFile(const std::string& name, const std::string& text) {
 
 // A small cluster on this machine: a server, one agent with the real CPU plus
 // an emulated GPU, one with an emulated NPU and FPGA; four cameras for 10 s.
+// A free TCP port on 127.0.0.1 (for Prometheus, which takes no port 0).
+int FreePort() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof(addr);
+  int port = 0;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &length) == 0) {
+    port = ntohs(addr.sin_port);
+  }
+  close(fd);
+  return port;
+}
+
+// Keeps the cluster serving replayed cameras with the dashboard open, until
+// Ctrl-C or `seconds` (negative: until Ctrl-C).
+void StayUp(const std::string& binary, const std::string& url, const std::string& models_dir,
+            const std::string& logs_dir, int prometheus_port, int seconds) {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::unique_ptr<testing::Subprocess> prometheus;
+  if (prometheus_port > 0) {
+    const std::string config = logs_dir + "/prometheus.yml";
+    std::ofstream(config) << "global: {scrape_interval: 5s, evaluation_interval: 5s}\n"
+                          << "scrape_configs:\n  - job_name: heteroaccel\n    http_sd_configs:\n"
+                          << "      - url: " << url << "/v1/sd/targets\n"
+                          << "        refresh_interval: 10s\n";
+    auto started = testing::Subprocess::Start(
+        {"prometheus", "--config.file=" + config,
+         "--storage.tsdb.path=" + logs_dir + "/prometheus-data",
+         "--web.listen-address=127.0.0.1:" + std::to_string(prometheus_port)});
+    if (started.ok()) {
+      prometheus = *std::move(started);
+      std::printf(
+          "Prometheus: http://127.0.0.1:%d/ (scraping every node the server lists; "
+          "the dashboard's History page reads it)\n",
+          prometheus_port);
+    }
+  } else {
+    std::printf(
+        "Prometheus is not installed (apt-get install prometheus): the History page "
+        "will say so\n");
+  }
+  auto cameras = testing::Subprocess::Start(
+      {binary, "bench", "--target", url, "--cameras", "4", "--mix", "face,object", "--duration",
+       absl::StrFormat("%ds", seconds < 0 ? 7 * 24 * 3600 : seconds + 5), "--images",
+       models_dir + "/images"});
+  std::printf("\ndashboard: %s/  (admin token: demo; 4 replayed cameras)\n", url.c_str());
+  if (seconds < 0) {
+    std::printf("the cluster stays up until Ctrl-C\n");
+  } else {
+    std::printf("the cluster stays up for %d s (DEMO_SECONDS)\n", seconds);
+  }
+  if (seconds < 0) {
+    int signal = 0;
+    sigwait(&signals, &signal);
+  } else {
+    timespec wait{seconds, 0};
+    sigtimedwait(&signals, nullptr, &wait);
+  }
+  std::printf("stopping the cluster\n");
+}
+
 int RunCluster(const std::string& binary, const std::string& models_dir,
-               const std::string& logs_dir) {
+               const std::string& logs_dir, int stay_seconds) {
   std::printf("\n=== a cluster: server + 2 agents (real CPU, emulated GPU/NPU/FPGA) ===\n");
   std::string url;
-  auto server = StartReady({binary, "server", "--listen", "127.0.0.1:0", "--cluster-token", "demo"},
-                           logs_dir + "/cluster-server.log", url);
+  const bool have_prometheus =
+      stay_seconds != 0 && std::system("command -v prometheus >/dev/null") == 0;
+  const int prometheus_port = have_prometheus ? FreePort() : 0;
+  std::vector<std::string> server_argv = {
+      binary, "server",        "--listen", "127.0.0.1:0", "--cluster-token",
+      "demo", "--admin-token", "demo",     "--state-dir", logs_dir + "/server-state"};
+  if (prometheus_port > 0) {
+    server_argv.push_back("--prometheus");
+    server_argv.push_back("http://127.0.0.1:" + std::to_string(prometheus_port));
+  }
+  auto server = StartReady(server_argv, logs_dir + "/cluster-server.log", url);
   if (!server) return 1;
   const std::string gpu_node = WriteFile("heteroaccel_demo_gpu.yaml", R"(node: edge-1
 opencl: false
@@ -461,24 +545,30 @@ devices:
     return 1;
   }
   std::printf("%s", loadgen::FormatTable(*report).c_str());
-  return report->succeeded > 0 ? 0 : 1;
+  if (report->succeeded == 0) return 1;
+  if (stay_seconds != 0) StayUp(binary, url, models_dir, logs_dir, prometheus_port, stay_seconds);
+  return 0;
 }
 
 }  // namespace
 }  // namespace heteroaccel
 
 int main(int argc, char** argv) {
-  if (argc != 4) {
-    std::fprintf(stderr, "usage: agent_demo HETEROACCEL_BINARY MODELS_DIR PICTURES_DIR\n");
+  if (argc != 4 && argc != 5) {
+    std::fprintf(stderr,
+                 "usage: agent_demo HETEROACCEL_BINARY MODELS_DIR PICTURES_DIR [STAY_SECONDS]\n"
+                 "  STAY_SECONDS: keep the cluster up that long after the tour (0: stop at once; "
+                 "negative or absent: until Ctrl-C)\n");
     return 2;
   }
+  const int stay_seconds = argc == 5 ? std::atoi(argv[4]) : -1;
   // Whole lines, in order: the output is often a pipe (make ... | tee), where
   // stdout would otherwise go out in 4 KiB blocks, cut mid-line by anything
   // written to stderr in between.
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
   const auto start = heteroaccel::Clock::now();
   const int agent = heteroaccel::Run(argv[1], argv[2], argv[3]);
-  const int cluster = heteroaccel::RunCluster(argv[1], argv[2], argv[3]);
+  const int cluster = heteroaccel::RunCluster(argv[1], argv[2], argv[3], stay_seconds);
   std::printf("\ndemo %s in %.0f s\n", agent == 0 && cluster == 0 ? "done" : "FAILED",
               heteroaccel::SecondsSince(start));
   return agent != 0 ? agent : cluster;
