@@ -60,7 +60,11 @@
 #include "http/internal/request_pipeline.h"
 #include "http/server.h"
 #include "nlohmann/json.hpp"
+#include "server/audit_log.h"
 #include "server/handlers.h"
+#include "server/history_proxy.h"
+#include "server/live_stats.h"
+#include "server/stream_hub.h"
 #include "server/testing/fake_agent_channel.h"
 #include "testing/fake_model.h"
 
@@ -385,11 +389,20 @@ class ServerTarget final : public Target {
  public:
   explicit ServerTarget(uint64_t seed) : next_reply_(seed) {
     config_.cluster_token = std::string(kClusterToken);
-    dispatcher_ = std::make_unique<server::Dispatcher>(config_, registry_, clock_, channel_);
-    context_ = std::make_unique<server::ServerContext>(
-        server::ServerContext{*dispatcher_, registry_, config_.cluster_token});
+    config_.admin_token = std::string(kClusterToken);
+    stats_ = std::make_unique<server::LiveStats>(server::LiveStats::Options{}, clock_, registry_);
+    dispatcher_ = std::make_unique<server::Dispatcher>(config_, registry_, clock_, channel_,
+                                                       stats_.get());
+    audit_ = *server::AuditLog::Open("");
+    context_.reset(new server::ServerContext{*dispatcher_, registry_, config_.cluster_token});
+    context_->stats = stats_.get();
+    context_->hub = &hub_;
+    context_->audit = audit_.get();
+    context_->history = &history_;
+    context_->admin_token = config_.admin_token;
     server::AddFrontRoutes(router_, *context_);
     server::AddClusterRoutes(router_, *context_);
+    server::AddDashboardRoutes(router_, *context_);
     Beat(Heartbeat());
   }
   ~ServerTarget() override {
@@ -446,6 +459,10 @@ class ServerTarget final : public Target {
   FakeClock clock_;
   FakeAgentChannel channel_;  // outlives the dispatcher
   metrics::Registry registry_;
+  std::unique_ptr<server::LiveStats> stats_;  // outlives the dispatcher
+  server::StreamHub hub_;
+  server::HistoryProxy history_{""};
+  std::unique_ptr<server::AuditLog> audit_;
   std::unique_ptr<server::Dispatcher> dispatcher_;
   std::unique_ptr<server::ServerContext> context_;
   http::Router router_;
