@@ -22,7 +22,7 @@ FUZZERS      ?= infer_request http_request
 JOBS         ?= $(shell nproc)
 CMAKE_FLAGS  ?=
 
-.PHONY: all setup packages models web build test unit-test test-sanitize test-tsan fuzz demo bench clean
+.PHONY: all setup packages models web build test test-browser unit-test test-sanitize test-tsan fuzz demo bench clean
 
 all: build
 
@@ -50,7 +50,12 @@ build: $(BUILD)/build.ninja web
 	cmake --build $(BUILD) -j $(JOBS)
 
 test: setup build
-	HETEROACCEL_MODELS_DIR=$(abspath $(MODELS_DIR)) ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+	HETEROACCEL_MODELS_DIR=$(abspath $(MODELS_DIR)) ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS) -LE browser
+
+# The dashboard in Debian's Chromium (tests/browser): a real server, agents and
+# cameras, one test at a time.
+test-browser: setup build
+	HETEROACCEL_MODELS_DIR=$(abspath $(MODELS_DIR)) ctest --test-dir $(BUILD) --output-on-failure -L browser
 
 unit-test: build
 	ctest --test-dir $(BUILD) --output-on-failure -L unit -j $(JOBS)
