@@ -1,8 +1,11 @@
 // The dashboard in Debian's Chromium against a real heteroaccel server and two
 // real agents (a real CPU plus emulated GPU, NPU and CPU), under load from
-// `heteroaccel bench`. Run: node --test tests/browser/ (see CMakeLists.txt).
+// `heteroaccel bench`. Run: node tests/browser/run.mjs tests/browser/dashboard.test.mjs
+// (see CMakeLists.txt). HETEROACCEL_SCREENSHOTS=1 writes docs/screenshots/*.png
+// after a minute and a half of load; otherwise they go to the test's temporary
+// folder, removed at the end unless HETEROACCEL_KEEP_TMP is set.
 import assert from 'node:assert/strict';
-import { mkdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
@@ -17,6 +20,7 @@ import {
   startServer,
   tempDir,
   waitFor,
+  webDir,
 } from './lib.mjs';
 
 const kAdmin = 'admin-secret';
@@ -71,9 +75,21 @@ describe('dashboard', { skip: missing || false, timeout: 900000 }, () => {
   after(async () => {
     await browser?.close();
     for (const p of [bench, agentA, agentB, server]) await p?.kill('SIGKILL');
+    if (process.env.HETEROACCEL_KEEP_TMP) console.log(`kept ${dir}`);
+    else rmSync(dir, { recursive: true, force: true });
   });
 
   const diagnostics = () => [server, agentA, agentB, bench].filter(Boolean).map((p) => p.output(30)).join('\n');
+
+  test('the server serves the dashboard built in web/dist', async () => {
+    const served = await (await fetch(`${server.url}/`)).text();
+    assert.match(served, /<div id="app">/, 'the server serves the dashboard at /');
+    const built = join(webDir, 'dist/index.html');
+    if (existsSync(built)) {
+      assert.equal(served, readFileSync(built, 'utf8'),
+        'the server embeds another build of web/dist than the one on disk: rebuild the heteroaccel target');
+    }
+  });
 
   test('the fleet shows every device of both agents, emulated ones badged, and its counters move under load', async () => {
     const cluster = await getJson(server.url, '/v1/cluster');
@@ -113,27 +129,6 @@ describe('dashboard', { skip: missing || false, timeout: 900000 }, () => {
     await waitFor(async () => (await page.evaluate(() => window.__heteroaccel.updates)) > updates + 2, 5000, 'more updates');
     const measures = await page.evaluate(() => performance.getEntriesByName('heteroaccel-update').length);
     assert.ok(measures > 0, 'heteroaccel-update measures are recorded');
-  });
-
-  test('screenshots of every page', async () => {
-    const out = process.env.HETEROACCEL_SCREENSHOTS === '1' ? join(sourceDir, 'docs/screenshots') : join(dir, 'screenshots');
-    mkdirSync(out, { recursive: true });
-    // Some bindings and history to show.
-    await waitFor(() => page.evaluate(() => window.__heteroaccel.state?.services?.face?.rate > 0), 20000, 'traffic');
-    for (const [name, ready] of [
-      ['fleet', '.node-card'],
-      ['services', '.service-card'],
-      ['placement', '.matrix'],
-      ['decisions', '.decisions-table tbody tr'],
-      ['history', '.chart'],
-    ]) {
-      await page.goto(`${server.url}/#/${name}`);
-      await page.waitForSelector(ready, { timeout: 10000 });
-      await page.waitForTimeout(name === 'history' || name === 'services' ? 4000 : 1500);
-      const path = join(out, `${name}.png`);
-      await page.screenshot({ path });
-      assert.ok(statSync(path).size > 10000, `${path} holds a picture`);
-    }
   });
 
   test('an execution-interface change is refused without the token; with it, face runs on the NPU until reverted', async () => {
@@ -190,6 +185,41 @@ describe('dashboard', { skip: missing || false, timeout: 900000 }, () => {
     assert.ok(spread.size >= 2 && [...spread].some((k) => k !== 'npu'), `served by ${[...spread]}`);
   });
 
+  test('screenshots of every page', async () => {
+    const forReadme = process.env.HETEROACCEL_SCREENSHOTS === '1';
+    const out = forReadme ? join(sourceDir, 'docs/screenshots') : join(dir, 'screenshots');
+    mkdirSync(out, { recursive: true });
+    // Traffic to show, and (for the README) a few minutes of live history:
+    // pages are switched by their hash, so the page keeps what it gathered.
+    await waitFor(() => page.evaluate(() => window.__heteroaccel.state?.services?.face?.rate > 0), 20000, 'traffic');
+    if (forReadme) await page.waitForTimeout(90000);
+    for (const [name, ready] of [
+      ['fleet', '.node-card'],
+      ['services', '.service-card'],
+      ['placement', '.matrix'],
+      ['decisions', '.decisions-table tbody tr'],
+      ['history', '.chart'],
+    ]) {
+      await page.evaluate((hash) => (location.hash = hash), `#/${name}`);
+      await page.waitForSelector(ready, { timeout: 10000 });
+      await page.waitForTimeout(name === 'history' || name === 'services' ? 4000 : 1500);
+      const path = join(out, `${name}.png`);
+      await page.screenshot({ path });
+      assert.ok(statSync(path).size > 10000, `${path} holds a picture`);
+    }
+  });
+
+  test('history over a time range says why when the server has no Prometheus', async () => {
+    await page.evaluate(() => (location.hash = '#/history'));
+    await page.click('button[data-range="15m"]');
+    const error = page.locator('.history .error');
+    await error.waitFor({ timeout: 10000 });
+    assert.match(await error.textContent(), /503/);
+    await page.click('button[data-range="live"]');
+    await page.waitForSelector('.history .chart');
+    assert.equal(await page.locator('.history .error').count(), 0);
+  });
+
   test("killing an agent turns its node's card red within 2 s", async () => {
     await page.goto(`${server.url}/#/fleet`);
     const card = page.locator('.node-card[data-node="node-b"]');
@@ -202,5 +232,38 @@ describe('dashboard', { skip: missing || false, timeout: 900000 }, () => {
     assert.ok(elapsed <= 2000, `red after ${elapsed} ms`);
     assert.equal(await page.locator('.node-card.node-down').count(), 1, 'only node-b is down');
     assert.deepEqual(pageErrors, [], 'no error in the page');
+  });
+});
+
+describe('dashboard with a viewer token', { skip: missing || false, timeout: 120000 }, () => {
+  let server;
+  let browser;
+  before(async () => {
+    const dir = tempDir();
+    server = await startServer({
+      adminToken: kAdmin, clusterToken: kCluster, stateDir: join(dir, 'state'), args: ['--viewer-token', 'viewer-secret'],
+    });
+    rmSync(dir, { recursive: true, force: true });
+    browser = await launchBrowser();
+  });
+  after(async () => {
+    await browser?.close();
+    await server?.kill('SIGKILL');
+  });
+
+  test('the page asks for the token, then streams with it', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${server.url}/#/fleet`);
+    const prompt = page.locator('#token-prompt');
+    await prompt.waitFor({ timeout: 10000 });
+    assert.match(await prompt.locator('.error').textContent(), /401/);
+    await prompt.locator('input').fill('wrong');
+    await prompt.locator('button').click();
+    await page.waitForFunction(() => window.__heteroaccel.status === 'token', null, { timeout: 10000 });
+    await page.locator('#token-prompt input').fill('viewer-secret');
+    await page.locator('#token-prompt button').click();
+    await page.waitForFunction(() => window.__heteroaccel.status === 'live', null, { timeout: 10000 });
+    assert.ok(await page.evaluate(() => window.__heteroaccel.state.server.version));
+    await page.close();
   });
 });

@@ -237,8 +237,8 @@ function change(req, res, body, action, reverts = null) {
   };
   audit.push(entry);
   if (reverts) audit[reverts - 1].reverted_by = entry.id;
-  send('audit', { audit: reverts ? [audit[reverts - 1], entry] : [entry] });
-  json(res, 200, placement);
+  send('audit', { audit: [entry] });
+  json(res, 200, { placement, audit: entry });
 }
 
 createServer(async (req, res) => {
@@ -255,7 +255,8 @@ createServer(async (req, res) => {
     if (lastId && backlog.length && backlog[0][0] <= lastId + 1) {
       for (const [id, text] of backlog) if (id > lastId) res.write(text);
     } else {
-      res.write(`event: snapshot\nid: ${seq}\ndata: ${JSON.stringify({ seq, state: last })}\n\n`);
+      const extras = { decisions: decisions.slice(-50), audit: audit.slice(-50) };
+      res.write(`event: snapshot\nid: ${seq}\ndata: ${JSON.stringify({ seq, state: last, ...extras })}\n\n`);
     }
     clients.add(res);
     req.on('close', () => clients.delete(res));
@@ -275,7 +276,7 @@ createServer(async (req, res) => {
     const next = capacity(applied(body));
     return json(res, 200, { mix: { face: 0.5, object: 0.5 }, current_rps: cur.rps, proposed_rps: next.rps, served: next.served });
   }
-  if (path === '/v1/audit') return json(res, 200, audit.slice(-Number(url.searchParams.get('limit') || 100)));
+  if (path === '/v1/audit') return json(res, 200, { audit: audit.slice(-Number(url.searchParams.get('limit') || 100)) });
   const m = path.match(/^\/v1\/audit\/(\d+)\/revert$/);
   if (m && req.method === 'POST') {
     const e = audit[Number(m[1]) - 1];
@@ -284,7 +285,7 @@ createServer(async (req, res) => {
     const { version, ...rest } = e.before;
     return change(req, res, { types: rest.types, policy: rest.policy }, 'revert', e.id);
   }
-  if (path === '/v1/decisions') return json(res, 200, decisions.slice(-Number(url.searchParams.get('limit') || 100)));
+  if (path === '/v1/decisions') return json(res, 200, { decisions: decisions.slice(-Number(url.searchParams.get('limit') || 100)) });
   if (path.startsWith('/v1/history/')) return json(res, 503, { error: 'no Prometheus configured: start the server with --prometheus URL' });
   if (path === '/mock/kill') {
     const n = nodes[url.searchParams.get('node')];

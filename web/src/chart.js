@@ -5,7 +5,7 @@ import { Component, createRef } from 'preact';
 import { html } from 'htm/preact';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
-import { colour } from './ui.js';
+import { palette } from './ui.js';
 
 // props: title, tip, keys (series names), data() -> [xs, ...ys], version,
 //        unit (y axis label), height, labels (optional key -> legend label),
@@ -48,11 +48,12 @@ export class Chart extends Component {
     const host = this.el.querySelector('.chart-plot');
     const width = Math.max(200, host.clientWidth || this.el.clientWidth || 400);
     const series = [{}];
-    for (const k of keys) {
+    for (const [i, k] of keys.entries()) {
       const scale = scales?.[k] || 'y';
       series.push({
         label: labels?.[k] ?? k,
-        stroke: colour(labels?.[k] ?? k),
+        // Distinct within the chart: by position (keys are sorted).
+        stroke: i < palette.length ? palette[i] : `hsl(${(i * 137) % 360},60%,45%)`,
         width: 1.5,
         scale,
         spanGaps: false,

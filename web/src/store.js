@@ -154,8 +154,21 @@ export function addAudit(entries) {
   update(() => {
     const byId = new Map(store.audit.map((a) => [a.id, a]));
     for (const a of entries) byId.set(a.id, a);
+    // A revert marks the entry it reverts (the stream sends only the new one).
+    for (const a of entries) {
+      const target = a.reverts != null && byId.get(a.reverts);
+      if (target && target.reverted_by == null) byId.set(target.id, { ...target, reverted_by: a.id });
+    }
     store.audit = [...byId.values()].sort((a, b) => b.id - a.id).slice(0, kAuditKept);
   });
+}
+
+// The answer of PUT /v1/placement or a revert: {placement, audit}.
+export function applyChangeAnswer(answer) {
+  const placement = answer?.placement ?? (answer?.types ? answer : null);
+  if (placement) replacePlacement(placement);
+  if (answer?.audit && typeof answer.audit === 'object' && !Array.isArray(answer.audit)) addAudit([answer.audit]);
+  return placement;
 }
 
 export function replacePlacement(placement) {

@@ -56,7 +56,11 @@ export function connect() {
     applySnapshot(msg);
     retryMs = 500;
     setStatus('live');
-    loadHistory();
+    // The snapshot carries the recent decisions and audit entries; a server
+    // that sends none gets asked.
+    if (Array.isArray(msg.decisions)) addDecisions(msg.decisions);
+    if (Array.isArray(msg.audit)) addAudit(msg.audit);
+    if (!Array.isArray(msg.decisions) || !Array.isArray(msg.audit)) loadHistory();
   });
   on('patch', (msg) => {
     if (!inOrder(msg.seq)) return;

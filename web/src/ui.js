@@ -74,27 +74,10 @@ export function Bar({ ratio, tip }) {
   >`;
 }
 
-// A stable colour per key (device, type), the same on every page.
-const palette = [
+export const palette = [
   '#2f6fdf', '#e0762b', '#2ca25f', '#c43c6b', '#7b55c7', '#1f9bb4', '#b38b00', '#5c6b7a',
   '#d44e3a', '#3f9e8f', '#a05cb8', '#6d8f2e',
 ];
-const assigned = new Map();
-export function colour(key) {
-  let c = assigned.get(key);
-  if (!c) {
-    let h = 0;
-    for (let i = 0; i < key.length; i++) h = (h * 31 + key.charCodeAt(i)) >>> 0;
-    c = assigned.size < palette.length ? palette[assigned.size] : `hsl(${h % 360},60%,45%)`;
-    assigned.set(key, c);
-  }
-  return c;
-}
-
-export function kindTip(kind) {
-  return `Accelerator kind: ${kind}`;
-}
-
 export function ErrorBox({ error }) {
   if (!error) return null;
   return html`<div class="error" role="alert">${error}</div>`;

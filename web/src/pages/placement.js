@@ -7,7 +7,7 @@ import { html } from 'htm/preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api } from '../api.js';
 import { settings } from '../settings.js';
-import { addAudit, replacePlacement, store } from '../store.js';
+import { applyChangeAnswer, store } from '../store.js';
 import { ErrorBox, Fig, fmt, when } from '../ui.js';
 
 // --- staged changes: {policy?, types: {t: {pin?, kinds: {k: {variant?, enabled?}}}}}
@@ -235,9 +235,7 @@ function AuditLog({ audit }) {
     try {
       const r = await api('POST', `v1/audit/${id}/revert`, {});
       setError('');
-      if (r && r.types) replacePlacement(r);
-      else if (r && r.after) replacePlacement(r.after);
-      refreshAudit();
+      applyChangeAnswer(r);
     } catch (e) {
       setError(`Revert of #${id} refused — ${e.message}`);
     } finally {
@@ -265,24 +263,16 @@ function AuditLog({ audit }) {
             <td>${a.action}${a.reverts != null ? ` of #${a.reverts}` : ''}${a.reverted_by != null ? html` <span class="muted">(reverted by #${a.reverted_by})</span>` : ''}</td>
             <td class="changes">${changes.length ? html`<ul>${changes.map((c) => html`<li key=${c}>${c}</li>`)}</ul>` : html`<span class="muted">no cell changed</span>`}</td>
             <td class="comment">${a.comment || ''}</td>
-            <td><button class="revert" data-audit-id=${a.id} disabled=${busy === a.id}
-              title=${`Apply this entry's "before" as a new change (refused with 409 when the placement changed since)`}
+            <td><button class="revert" data-audit-id=${a.id} disabled=${busy === a.id || a.reverted_by != null}
+              title=${a.reverted_by != null
+                ? `Already reverted by entry #${a.reverted_by}`
+                : `Apply this entry's "before" as a new change (refused with 409 when the placement changed since)`}
               onClick=${() => revert(a.id)}>Revert</button></td>
           </tr>`;
         })}
       </tbody>
     </table>
   </section>`;
-}
-
-async function refreshAudit() {
-  try {
-    const r = await api('GET', 'v1/audit?limit=100');
-    const entries = Array.isArray(r) ? r : r?.audit;
-    if (Array.isArray(entries)) addAudit(entries);
-  } catch {
-    // The stream's audit events bring it anyway.
-  }
 }
 
 // --- the page
@@ -302,12 +292,11 @@ export function Placement({ state }) {
     setNotice('');
     try {
       const r = await api('PUT', 'v1/placement', body(placement, pending, comment));
-      if (r && r.types) replacePlacement(r);
+      const applied = applyChangeAnswer(r);
       setStaged({});
       setComment('');
       setError('');
-      setNotice(`Applied: placement version ${r?.version ?? '?'}`);
-      refreshAudit();
+      setNotice(`Applied: placement version ${applied?.version ?? '?'}`);
     } catch (e) {
       setError(`Change refused — ${e.message}`);
     } finally {

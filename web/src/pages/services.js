@@ -5,7 +5,7 @@
 import { html } from 'htm/preact';
 import { Chart } from '../chart.js';
 import { store } from '../store.js';
-import { Fig, colour, fmt, pct, pure } from '../ui.js';
+import { Fig, fmt, palette, pct, pure } from '../ui.js';
 
 const parts = [
   ['total', 'from arrival at the server to the answer'],
@@ -43,6 +43,9 @@ const kLegend = 12;
 function SplitBar({ type, split }) {
   const entries = Object.entries(split || {}).filter(([, v]) => v > 0).sort((a, b) => b[1] - a[1]);
   if (!entries.length) return html`<div class="split muted" title=${`No ${type} request answered in the last 10 s`}>no traffic</div>`;
+  // Colours by the routes' names in order, so they hold while shares reorder.
+  const order = Object.keys(split).sort();
+  const colour = (key) => palette[order.indexOf(key) % palette.length];
   const tip = (key, share) => `${key} (node/device/variant) served ${pct(share, 1)} of the ${type} requests answered in the last 10 s`;
   const rest = entries.slice(kSegments);
   const restShare = rest.reduce((sum, [, v]) => sum + v, 0);
