@@ -2,27 +2,38 @@
 // (GET /v1/stream, docs/dashboard-api.md) costs with a large cluster, measured
 // in one run on one machine against a synthetic fleet.
 //
-// Step 1: start `heteroaccel server` (--listen 127.0.0.1:0, a cluster token,
-//         a state directory of its own when it takes --state-dir).
-// Step 2: start fleet_sim against it: --nodes x --devices synthetic, emulated
-//         devices heartbeating every 200 ms like real agents.
-// Step 3: wait until GET /v1/cluster shows every synthetic node up with all
-//         its devices; fail loudly if it never does.
-// Step 4: probe the stream once (it must answer 200 and a first event), then
-//         let the cluster settle.
-// Step 5: --repeats times, a pair of windows of --window seconds each:
-//         A: no stream client; B: --clients raw stream clients connected
-//            (counted from one second after every client had its first event,
-//            so the initial snapshots are not in the window).
-//         The server's CPU over each window is utime + stime from
-//         /proc/PID/stat; the stream's cost is B - A, as % of one core. Each
-//         B client's response bytes and events per second are counted.
-// Step 6 (--browser, when the script exists): run
-//         `node tests/browser/scale.mjs --url URL --clients K --seconds N`
-//         (K dashboards in Chromium, default 1) with --clients - K raw clients
-//         connected, and merge its JSON into the report.
-// Step 7: report medians over the repeats (and each run) as one JSON document
-//         on stdout (and --json-out), with a human summary on stderr.
+// A cluster here is a fresh `heteroaccel server` (--listen 127.0.0.1:0, a
+// cluster token, a state directory of its own when it takes --state-dir) with
+// fleet_sim heartbeating it: --nodes x --devices synthetic, emulated devices,
+// each node every 200 ms like a real agent. A cluster counts as started once
+// GET /v1/cluster shows every synthetic node up with all its devices; the
+// bench fails loudly if it never does. The first one's stream is probed (200,
+// a snapshot first, the nodes in it).
+//
+// --repeats times, after --settle seconds, windows of --window seconds each:
+//   A0: a cluster whose server publishes its state once a minute
+//       (--stream-interval-ms 60000), no stream client: the server's CPU with
+//       the stream's publisher all but idle (at most one state document built
+//       in the window instead of one per 500 ms). Skipped with --no-a0, which
+//       also keeps one cluster for all repeats.
+//   A:  a cluster with the server's own stream settings, no stream client.
+//   B:  the same cluster, --clients raw stream clients connected (counted from
+//       one second after every client had its first event, so the initial
+//       snapshots are not in the window).
+// Only one cluster runs at a time. The server's CPU over each window is
+// utime + stime from /proc/PID/stat. The stream's cost as % of one core: B - A
+// is what sending to the clients costs; B - A0 adds the publisher's own work
+// (building the state document and its merge patch every interval, which the
+// server does whether or not anyone listens). Each B client's response bytes
+// (headers, chunk framing and body) and events per second are counted.
+//
+// --browser (when the script exists): `node tests/browser/scale.mjs --url URL
+// --clients K --seconds N` (K dashboards in Chromium, default 1) runs on the
+// last cluster with --clients - K raw clients connected; its JSON is merged
+// into the report.
+//
+// The report: medians over the repeats (and each window's figures) as one JSON
+// document on stdout (and --json-out), with a human summary on stderr.
 //
 // Targets (the dashboard issue): with 100 nodes x 4 devices and 10 clients,
 // the stream costs the server under 5% of one core, each client receives under
@@ -45,6 +56,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "http/client.h"
 #include "sse_client.h"
@@ -80,6 +92,8 @@ struct Options {
   std::string browser_script = "tests/browser/scale.mjs";
   double browser_seconds = 30;
   int browser_clients = 1;
+  bool a0 = true;
+  std::string source;  // which source tree the binaries came from, for the report
 };
 
 [[noreturn]] void Fail(const std::string& why) {
@@ -190,6 +204,58 @@ struct Processes {
   int fleet = 0;
 };
 
+// A server with the synthetic fleet heartbeating it; both are stopped
+// (SIGTERM) when it is destroyed, the fleet first.
+struct Cluster {
+  std::vector<std::string> server_argv;
+  std::unique_ptr<testing::Subprocess> server;
+  std::unique_ptr<testing::Subprocess> fleet;
+  std::unique_ptr<http::Client> client;  // for GET /v1/cluster
+  std::string url;
+
+  // Stops the fleet; what fleet_sim said last (its totals).
+  std::string StopFleet() {
+    fleet->Stop(SIGTERM, std::chrono::seconds(10));
+    return fleet->WaitForLine("synthetic fleet stopped", std::chrono::seconds(5)).value_or("");
+  }
+};
+
+std::unique_ptr<Cluster> StartCluster(const Options& o, std::vector<std::string> server_argv) {
+  auto c = std::make_unique<Cluster>();
+  c->server_argv = std::move(server_argv);
+  auto server = testing::Subprocess::Start(c->server_argv);
+  if (!server.ok()) Fail(std::string(server.status().message()));
+  c->server = *std::move(server);
+  c->url = testing::WaitForListeningUrl(*c->server);
+  if (c->url.empty()) Fail("the server did not start:\n" + Tail(c->server->Output(), 20));
+  auto fleet = testing::Subprocess::Start(
+      {o.fleet_sim, "--server", c->url, "--nodes", std::to_string(o.nodes), "--devices",
+       std::to_string(o.devices), "--token", o.cluster_token, "--interval-ms",
+       std::to_string(o.interval_ms), "--seed", std::to_string(o.seed)});
+  if (!fleet.ok()) Fail(std::string(fleet.status().message()));
+  c->fleet = *std::move(fleet);
+  auto client = http::Client::Create(c->url, std::chrono::seconds(10));
+  if (!client.ok()) Fail(std::string(client.status().message()));
+  c->client = *std::move(client);
+  const auto deadline = Clock::now() + std::chrono::duration<double>(o.up_timeout_s);
+  while (true) {
+    const FleetView view = QueryFleet(*c->client, o.devices);
+    if (view.nodes_up == o.nodes) break;
+    if (!Alive(c->fleet->pid())) Fail("fleet_sim exited:\n" + Tail(c->fleet->Output(), 10));
+    if (!Alive(c->server->pid())) Fail("the server exited:\n" + Tail(c->server->Output(), 20));
+    if (Clock::now() > deadline) {
+      Fail(absl::StrCat("after ", o.up_timeout_s, " s GET /v1/cluster shows ", view.nodes_up,
+                        " of ", o.nodes, " synthetic nodes up with ", o.devices, " devices (",
+                        view.nodes_seen, " listed", view.error.empty() ? "" : ": " + view.error,
+                        "); fleet_sim said:\n", Tail(c->fleet->Output(), 10)));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  Say(absl::StrCat("server ", c->url, " (pid ", c->server->pid(), "): all ", o.nodes,
+                   " synthetic nodes x ", o.devices, " devices are up"));
+  return c;
+}
+
 double ProcessCpuPct(double cpu_s, double wall_s) { return 100 * cpu_s / wall_s; }
 
 Json FleetJson(const FleetView& v) {
@@ -200,8 +266,8 @@ Json FleetJson(const FleetView& v) {
 
 // One window: CPU of the server, fleet_sim and this process; and when `pool`
 // has clients, what each received.
-Json MeasureWindow(const Options& o, const Processes& p, SseClientPool* pool,
-                   http::Client& cluster_client, bool& fleet_ok) {
+Json MeasureWindow(const Options& o, Cluster& c, SseClientPool* pool, bool& fleet_ok) {
+  const Processes p{c.server->pid(), c.fleet->pid()};
   const std::vector<SseClientStats> before = pool ? pool->Stats() : std::vector<SseClientStats>{};
   const double server0 = CpuSeconds(p.server), fleet0 = CpuSeconds(p.fleet),
                self0 = CpuSeconds(getpid());
@@ -212,7 +278,7 @@ Json MeasureWindow(const Options& o, const Processes& p, SseClientPool* pool,
                self1 = CpuSeconds(getpid());
   const double wall = std::chrono::duration<double>(Clock::now() - t0).count();
   // Read after the CPU figures, so the request is not in the window.
-  const FleetView fleet = QueryFleet(cluster_client, o.devices);
+  const FleetView fleet = QueryFleet(*c.client, o.devices);
   if (fleet.nodes_up != o.nodes) fleet_ok = false;
   Json j = {{"wall_s", wall},
             {"clients", after.size()},
@@ -233,14 +299,14 @@ Json MeasureWindow(const Options& o, const Processes& p, SseClientPool* pool,
                         b.error.empty() ? "no error" : b.error));
     }
     Json types = Json::object();
-    for (const auto& [type, c] : b.by_type) {
+    for (const auto& [type, count] : b.by_type) {
       SseTypeCount start;
       if (auto it = a.by_type.find(type); it != a.by_type.end()) start = it->second;
-      const uint64_t n = c.events - start.events;
+      const uint64_t n = count.events - start.events;
       if (n == 0) continue;
       types[type] = {{"events", n},
                      {"events_per_s", static_cast<double>(n) / wall},
-                     {"mean_data_bytes", static_cast<double>(c.data_bytes - start.data_bytes) /
+                     {"mean_data_bytes", static_cast<double>(count.data_bytes - start.data_bytes) /
                                              static_cast<double>(n)}};
     }
     bytes_per_s.push_back(static_cast<double>(b.wire_bytes - a.wire_bytes) / wall);
@@ -372,6 +438,82 @@ Json Target(double max, double measured) {
   return {{"max", max}, {"measured", measured}, {"ratio", measured / max}, {"met", measured < max}};
 }
 
+// The stream's first client: a 200, a snapshot first, every node in it.
+Json Probe(const Options& o, const std::string& url) {
+  auto pool = ConnectClients(o, url, 1);
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  const SseClientStats s = pool->Stats().at(0);
+  const auto snapshot = s.by_type.find("snapshot");
+  if (!s.first_event_is_snapshot) Fail("the stream's first event is not a snapshot");
+  if (s.snapshot_nodes < o.nodes) {
+    Say(absl::StrCat("WARNING: the stream's snapshot lists ", s.snapshot_nodes, " nodes, not ",
+                     o.nodes));
+  }
+  return {{"content_type", s.content_type},
+          {"first_event_is_snapshot", s.first_event_is_snapshot},
+          {"snapshot_nodes", s.snapshot_nodes},
+          {"snapshot_data_bytes", snapshot == s.by_type.end() ? 0 : snapshot->second.data_bytes}};
+}
+
+// The server's arguments with the stream publishing once a minute (A0).
+std::vector<std::string> PublisherIdle(const std::vector<std::string>& argv) {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < argv.size(); ++i) {
+    if (argv[i] == "--stream-interval-ms") {
+      ++i;
+    } else if (!argv[i].starts_with("--stream-interval-ms=")) {
+      out.push_back(argv[i]);
+    }
+  }
+  out.insert(out.end(), {"--stream-interval-ms", "60000"});
+  return out;
+}
+
+double Pct(const Json& window) { return window["server_cpu_pct_of_core"].get<double>(); }
+
+void PrintSummary(const Options& o, const Json& m, const Json& browser) {
+  const auto line = [&m](const std::string& label, const char* key, const std::string& target) {
+    std::fprintf(stderr, "%-44s %6.2f%% of a core%s\n", label.c_str(), m[key].get<double>(),
+                 target.c_str());
+  };
+  const auto ratio = [](double v, double max, const char* unit) {
+    return absl::StrFormat("  target < %g%s: %.2fx", max, unit, v / max);
+  };
+  std::fprintf(stderr,
+               "\n== dashboard stream, synthetic fleet: %d nodes x %d devices, %d clients, %d x "
+               "%.0f s windows (medians over the repeats) ==\n",
+               o.nodes, o.devices, o.clients, o.repeats, o.window_s);
+  if (o.a0) line("server CPU, A0 (publisher idle, no client):", "server_cpu_pct_of_core_a0", "");
+  line("server CPU, A (no client):", "server_cpu_pct_of_core_a", "");
+  line(absl::StrCat("server CPU, B (", o.clients, " clients):"), "server_cpu_pct_of_core_b", "");
+  if (o.a0) {
+    line("stream, whole (B - A0):", "stream_cpu_pct_of_core_b_minus_a0",
+         ratio(m["stream_cpu_pct_of_core_b_minus_a0"].get<double>(), kCpuTargetPct, "%"));
+    line("  publishing the state (A - A0):", "publisher_cpu_pct_of_core_a_minus_a0", "");
+    line("  sending to the clients (B - A):", "stream_cpu_pct_of_core_b_minus_a", "");
+  } else {
+    line("stream, sending to the clients (B - A):", "stream_cpu_pct_of_core_b_minus_a",
+         ratio(m["stream_cpu_pct_of_core_b_minus_a"].get<double>(), kCpuTargetPct, "%"));
+  }
+  std::fprintf(stderr, "per-client bytes/s: median %.0f, max %.0f%s\nper-client events/s: %.2f\n",
+               m["client_bytes_per_s_median"].get<double>(),
+               m["client_bytes_per_s_max"].get<double>(),
+               ratio(m["client_bytes_per_s_max"].get<double>(), kBytesTargetPerS, " B/s").c_str(),
+               m["client_events_per_s_median"].get<double>());
+  if (!o.browser) return;
+  const Json t = BrowserTarget(browser);
+  if (t["measured"].is_number()) {
+    std::fprintf(stderr,
+                 "browser (%d dashboards + %d raw clients): main-thread ms per update median %s, "
+                 "p95 %s, max %.2f%s\n",
+                 o.browser_clients, browser.value("raw_clients_alongside", 0),
+                 t["median"].dump().c_str(), t["p95"].dump().c_str(), t["measured"].get<double>(),
+                 ratio(t["measured"].get<double>(), kBrowserTargetMs, " ms").c_str());
+  } else {
+    std::fprintf(stderr, "browser: %s\n", browser.dump().substr(0, 2000).c_str());
+  }
+}
+
 int Run(Options o, const std::string& command_line) {
   o.binary = Absolute(o.binary.empty() ? testing::HeteroaccelBinary() : o.binary);
   o.fleet_sim = Absolute(o.fleet_sim.empty() ? BesideSelf("fleet_sim") : o.fleet_sim);
@@ -385,121 +527,110 @@ int Run(Options o, const std::string& command_line) {
   const Json machine = {{"cores", std::thread::hardware_concurrency()},
                         {"cpu", ReadFirstLine("/proc/cpuinfo", "model name")},
                         {"loadavg_at_start", ReadFirstLine("/proc/loadavg")}};
+  const bool state_dir = ServerTakes(o.binary, "--state-dir");
+  int clusters = 0;
+  const auto argv = [&](bool publisher_idle) {
+    std::vector<std::string> a = {o.binary,      "server",          "--listen",
+                                  "127.0.0.1:0", "--cluster-token", o.cluster_token};
+    if (state_dir) a.insert(a.end(), {"--state-dir", absl::StrCat(dir, "/state", clusters++)});
+    if (!o.viewer_token.empty()) a.insert(a.end(), {"--viewer-token", o.viewer_token});
+    a.insert(a.end(), o.server_args.begin(), o.server_args.end());
+    return publisher_idle ? PublisherIdle(a) : a;
+  };
+  const auto settle = [&o] {
+    std::this_thread::sleep_for(std::chrono::duration<double>(o.settle_s));
+  };
 
-  // Step 1.
-  std::vector<std::string> server_argv = {o.binary,      "server",          "--listen",
-                                          "127.0.0.1:0", "--cluster-token", o.cluster_token};
-  if (ServerTakes(o.binary, "--state-dir")) {
-    server_argv.insert(server_argv.end(), {"--state-dir", dir + "/state"});
-  }
-  if (!o.viewer_token.empty())
-    server_argv.insert(server_argv.end(), {"--viewer-token", o.viewer_token});
-  server_argv.insert(server_argv.end(), o.server_args.begin(), o.server_args.end());
-  auto server = testing::Subprocess::Start(server_argv);
-  if (!server.ok()) Fail(std::string(server.status().message()));
-  const std::string url = testing::WaitForListeningUrl(**server);
-  if (url.empty()) Fail("the server did not start:\n" + Tail((*server)->Output(), 20));
-  Say("server " + url + " (pid " + std::to_string((*server)->pid()) + ")");
-
-  // Step 2.
-  auto fleet = testing::Subprocess::Start(
-      {o.fleet_sim, "--server", url, "--nodes", std::to_string(o.nodes), "--devices",
-       std::to_string(o.devices), "--token", o.cluster_token, "--interval-ms",
-       std::to_string(o.interval_ms), "--seed", std::to_string(o.seed)});
-  if (!fleet.ok()) Fail(std::string(fleet.status().message()));
-  const Processes p{(*server)->pid(), (*fleet)->pid()};
-
-  // Step 3.
-  auto cluster_client = http::Client::Create(url, std::chrono::seconds(10));
-  if (!cluster_client.ok()) Fail(std::string(cluster_client.status().message()));
-  const auto up_deadline = Clock::now() + std::chrono::duration<double>(o.up_timeout_s);
-  FleetView view;
-  while (true) {
-    view = QueryFleet(**cluster_client, o.devices);
-    if (view.nodes_up == o.nodes) break;
-    if (!Alive(p.fleet)) Fail("fleet_sim exited:\n" + Tail((*fleet)->Output(), 10));
-    if (!Alive(p.server)) Fail("the server exited:\n" + Tail((*server)->Output(), 20));
-    if (Clock::now() > up_deadline) {
-      Fail(absl::StrCat("after ", o.up_timeout_s, " s GET /v1/cluster shows ", view.nodes_up,
-                        " of ", o.nodes, " synthetic nodes up with ", o.devices, " devices (",
-                        view.nodes_seen, " listed", view.error.empty() ? "" : ": " + view.error,
-                        "); fleet_sim said:\n", Tail((*fleet)->Output(), 10)));
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(250));
-  }
-  Say(absl::StrCat("all ", o.nodes, " synthetic nodes x ", o.devices, " devices are up"));
-
-  // Step 4.
-  Json probe;
-  {
-    auto pool = ConnectClients(o, url, 1);
-    std::this_thread::sleep_for(std::chrono::seconds(1));
-    const SseClientStats s = pool->Stats().at(0);
-    const auto snapshot = s.by_type.find("snapshot");
-    probe = {
-        {"content_type", s.content_type},
-        {"first_event_is_snapshot", s.first_event_is_snapshot},
-        {"snapshot_nodes", s.snapshot_nodes},
-        {"snapshot_data_bytes", snapshot == s.by_type.end() ? 0 : snapshot->second.data_bytes}};
-    if (!s.first_event_is_snapshot) Fail("the stream's first event is not a snapshot");
-    if (s.snapshot_nodes < o.nodes) {
-      Say(absl::StrCat("WARNING: the stream's snapshot lists ", s.snapshot_nodes, " nodes, not ",
-                       o.nodes));
-    }
-  }
-  std::this_thread::sleep_for(std::chrono::duration<double>(o.settle_s));
-
-  // Step 5.
   bool fleet_ok = true;
-  Json runs = Json::array();
-  std::vector<double> cpu_a, cpu_b, stream_cpu, bytes_median, bytes_max, events_median;
+  Json probe, runs = Json::array(), server_argv;
+  std::string fleet_summary;
+  std::vector<double> cpu_a0, cpu_a, cpu_b, b_minus_a, b_minus_a0, a_minus_a0, bytes_median,
+      bytes_max, events_median;
+  std::unique_ptr<Cluster> live;
   for (int r = 0; r < o.repeats; ++r) {
-    Say(absl::StrCat("run ", r + 1, "/", o.repeats, ": A, no stream client, ", o.window_s, " s"));
-    Json a = MeasureWindow(o, p, nullptr, **cluster_client, fleet_ok);
-    Say(absl::StrCat("run ", r + 1, "/", o.repeats, ": B, ", o.clients, " stream clients, ",
-                     o.window_s, " s"));
-    auto pool = ConnectClients(o, url, o.clients);
+    const std::string run = absl::StrCat("run ", r + 1, "/", o.repeats, ": ");
+    Json a0;
+    if (o.a0) {
+      if (live) fleet_summary = live->StopFleet();
+      live.reset();  // one cluster at a time
+      auto idle = StartCluster(o, argv(true));
+      settle();
+      Say(absl::StrCat(run, "A0, publisher idle, no stream client, ", o.window_s, " s"));
+      a0 = MeasureWindow(o, *idle, nullptr, fleet_ok);
+      fleet_summary = idle->StopFleet();
+    }
+    if (!live) {
+      live = StartCluster(o, argv(false));
+      server_argv = live->server_argv;
+      if (probe.is_null()) probe = Probe(o, live->url);
+      settle();
+    }
+    Say(absl::StrCat(run, "A, no stream client, ", o.window_s, " s"));
+    Json a = MeasureWindow(o, *live, nullptr, fleet_ok);
+    Say(absl::StrCat(run, "B, ", o.clients, " stream clients, ", o.window_s, " s"));
+    auto pool = ConnectClients(o, live->url, o.clients);
     std::this_thread::sleep_for(std::chrono::seconds(1));
-    Json b = MeasureWindow(o, p, pool.get(), **cluster_client, fleet_ok);
-    pool->CloseAll();
+    Json b = MeasureWindow(o, *live, pool.get(), fleet_ok);
     pool.reset();
-    const double stream =
-        b["server_cpu_pct_of_core"].get<double>() - a["server_cpu_pct_of_core"].get<double>();
-    cpu_a.push_back(a["server_cpu_pct_of_core"]);
-    cpu_b.push_back(b["server_cpu_pct_of_core"]);
-    stream_cpu.push_back(stream);
+    Json entry = {{"a_no_clients", a},
+                  {"b_with_clients", b},
+                  {"stream_cpu_pct_of_core_b_minus_a", Pct(b) - Pct(a)}};
+    cpu_a.push_back(Pct(a));
+    cpu_b.push_back(Pct(b));
+    b_minus_a.push_back(Pct(b) - Pct(a));
+    if (o.a0) {
+      entry["a0_publisher_idle"] = a0;
+      entry["stream_cpu_pct_of_core_b_minus_a0"] = Pct(b) - Pct(a0);
+      entry["publisher_cpu_pct_of_core_a_minus_a0"] = Pct(a) - Pct(a0);
+      cpu_a0.push_back(Pct(a0));
+      b_minus_a0.push_back(Pct(b) - Pct(a0));
+      a_minus_a0.push_back(Pct(a) - Pct(a0));
+    }
     bytes_median.push_back(b["client_bytes_per_s_median"]);
     bytes_max.push_back(b["client_bytes_per_s_max"]);
     events_median.push_back(b["client_events_per_s_median"]);
-    Say(absl::StrCat("run ", r + 1, ": server CPU ", a["server_cpu_pct_of_core"].get<double>(),
-                     "% -> ", b["server_cpu_pct_of_core"].get<double>(), "% of a core; stream ",
-                     stream, "%; client bytes/s median ", bytes_median.back(), " max ",
-                     bytes_max.back()));
-    runs.push_back(
-        {{"a_no_clients", a}, {"b_with_clients", b}, {"stream_cpu_pct_of_core", stream}});
-    // The closed connections' teardown stays out of the next A window.
+    Say(absl::StrCat(run, "server CPU ", o.a0 ? absl::StrCat("A0 ", Pct(a0), "%, ") : "", "A ",
+                     Pct(a), "%, B ", Pct(b), "% of a core; client bytes/s median ",
+                     bytes_median.back(), ", max ", bytes_max.back()));
+    runs.push_back(entry);
+    // The closed connections' teardown stays out of the next window.
     std::this_thread::sleep_for(std::chrono::seconds(2));
   }
 
-  // Step 6.
   Json browser;
-  if (o.browser) browser = RunBrowser(o, url, p.server);
-
-  (*fleet)->Stop(SIGTERM, std::chrono::seconds(10));
-  const std::string fleet_summary =
-      (*fleet)->WaitForLine("synthetic fleet stopped", std::chrono::seconds(5)).value_or("");
-  (*server)->Stop(SIGTERM, std::chrono::seconds(10));
+  if (o.browser) browser = RunBrowser(o, live->url, live->server->pid());
+  fleet_summary = live->StopFleet();
+  live.reset();
   std::filesystem::remove_all(dir);
 
-  // Step 7.
+  Json medians = {{"server_cpu_pct_of_core_a", Median(cpu_a)},
+                  {"server_cpu_pct_of_core_b", Median(cpu_b)},
+                  {"stream_cpu_pct_of_core_b_minus_a", Median(b_minus_a)},
+                  {"client_bytes_per_s_median", Median(bytes_median)},
+                  {"client_bytes_per_s_max", Median(bytes_max)},
+                  {"client_events_per_s_median", Median(events_median)}};
+  Json ranges = {{"stream_cpu_pct_of_core_b_minus_a", Range(b_minus_a)},
+                 {"client_bytes_per_s_max", Range(bytes_max)}};
+  if (o.a0) {
+    medians["server_cpu_pct_of_core_a0"] = Median(cpu_a0);
+    medians["stream_cpu_pct_of_core_b_minus_a0"] = Median(b_minus_a0);
+    medians["publisher_cpu_pct_of_core_a_minus_a0"] = Median(a_minus_a0);
+    ranges["stream_cpu_pct_of_core_b_minus_a0"] = Range(b_minus_a0);
+    ranges["publisher_cpu_pct_of_core_a_minus_a0"] = Range(a_minus_a0);
+  }
+  Json cpu_target = Target(kCpuTargetPct, Median(o.a0 ? b_minus_a0 : b_minus_a));
+  cpu_target["of"] = o.a0 ? "B - A0: sending to the clients and publishing the state"
+                          : "B - A: sending to the clients (the publisher's own work not counted)";
   Json report = {
       {"benchmark", "dashboard_stream"},
       {"synthetic", true},
       {"what",
        "CPU the server spends on GET /v1/stream and what each stream client receives, with a "
        "synthetic fleet (fleet_sim: emulated devices, named synthetic-*) heartbeating every "
-       "interval_ms; A = no stream client, B = `clients` raw stream clients; stream cost = B - A"},
+       "interval_ms. A0 = publisher idle (--stream-interval-ms 60000), no client; A = no "
+       "client; B = `clients` raw stream clients."},
       {"command", command_line},
+      {"source", o.source},
       {"machine", machine},
       {"setup",
        {{"nodes", o.nodes},
@@ -508,21 +639,14 @@ int Run(Options o, const std::string& command_line) {
         {"window_s", o.window_s},
         {"repeats", o.repeats},
         {"interval_ms", o.interval_ms},
+        {"a0", o.a0},
         {"server_argv", server_argv}}},
       {"probe", probe},
       {"runs", runs},
-      {"medians",
-       {{"server_cpu_pct_of_core_a", Median(cpu_a)},
-        {"server_cpu_pct_of_core_b", Median(cpu_b)},
-        {"stream_cpu_pct_of_core", Median(stream_cpu)},
-        {"client_bytes_per_s_median", Median(bytes_median)},
-        {"client_bytes_per_s_max", Median(bytes_max)},
-        {"client_events_per_s_median", Median(events_median)}}},
-      {"ranges",
-       {{"stream_cpu_pct_of_core", Range(stream_cpu)},
-        {"client_bytes_per_s_max", Range(bytes_max)}}},
+      {"medians", medians},
+      {"ranges", ranges},
       {"targets",
-       {{"stream_cpu_pct_of_core", Target(kCpuTargetPct, Median(stream_cpu))},
+       {{"stream_cpu_pct_of_core", cpu_target},
         {"client_bytes_per_s_max", Target(kBytesTargetPerS, Median(bytes_max))},
         {"browser_main_thread_ms_per_update", BrowserTarget(browser)}}},
       {"fleet_all_up_after_every_window", fleet_ok},
@@ -533,35 +657,8 @@ int Run(Options o, const std::string& command_line) {
   std::printf("%s\n", text.c_str());
   if (!o.json_out.empty()) std::ofstream(o.json_out) << text << "\n";
 
-  std::fprintf(stderr,
-               "\n== dashboard stream, synthetic fleet: %d nodes x %d devices, %d clients, "
-               "%d x %.0f s windows (medians) ==\n"
-               "server CPU, no clients (heartbeats only): %.2f%% of a core\n"
-               "server CPU, %d clients:                  %.2f%% of a core\n"
-               "stream's CPU (B - A):                    %.2f%% of a core [%.2f-%.2f]  "
-               "target < %.0f%%: %.2fx the target\n"
-               "per-client bytes/s: median %.0f, max %.0f [%.0f-%.0f]  target < %.0f: %.2fx\n"
-               "per-client events/s: median %.2f\n"
-               "fleet all up after every window: %s\n",
-               o.nodes, o.devices, o.clients, o.repeats, o.window_s, Median(cpu_a), o.clients,
-               Median(cpu_b), Median(stream_cpu), Min(stream_cpu), Max(stream_cpu), kCpuTargetPct,
-               Median(stream_cpu) / kCpuTargetPct, Median(bytes_median), Median(bytes_max),
-               Min(bytes_max), Max(bytes_max), kBytesTargetPerS,
-               Median(bytes_max) / kBytesTargetPerS, Median(events_median),
-               fleet_ok ? "yes" : "NO");
-  if (o.browser) {
-    const Json t = BrowserTarget(browser);
-    if (t["measured"].is_number()) {
-      std::fprintf(stderr,
-                   "browser (%d dashboards + %d raw clients): main-thread ms per update median "
-                   "%s, p95 %s, max %.2f  target < %.0f: %.2fx\n",
-                   o.browser_clients, browser.value("raw_clients_alongside", 0),
-                   t["median"].dump().c_str(), t["p95"].dump().c_str(), t["measured"].get<double>(),
-                   kBrowserTargetMs, t["ratio"].get<double>());
-    } else {
-      std::fprintf(stderr, "browser: %s\n", browser.dump().substr(0, 2000).c_str());
-    }
-  }
+  PrintSummary(o, medians, browser);
+  std::fprintf(stderr, "fleet all up after every window: %s\n", fleet_ok ? "yes" : "NO");
   if (!o.json_out.empty()) std::fprintf(stderr, "JSON written to %s\n", o.json_out.c_str());
   if (!fleet_ok) {
     std::fprintf(stderr,
@@ -600,6 +697,9 @@ int main(int argc, char** argv) {
   app.add_option("--server-arg", o.server_args,
                  "Extra server argument (repeat; --server-arg=--stream-interval-ms=250)");
   app.add_option("--json-out", o.json_out, "Also write the JSON report here");
+  app.add_option("--source", o.source, "Which source tree the binaries came from (for the report)");
+  app.add_flag("!--no-a0", o.a0,
+               "Skip the A0 windows (publisher idle) and keep one cluster for all repeats");
   app.add_flag("--browser", o.browser, "Also run the browser script (when it exists)");
   app.add_option("--browser-script", o.browser_script, "The browser measurement script");
   app.add_option("--browser-seconds", o.browser_seconds, "Seconds the browser script measures");
