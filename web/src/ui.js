@@ -59,9 +59,7 @@ export function clock(ms) {
 
 // A labelled figure with its tooltip.
 export function Fig({ label, value, tip, cls }) {
-  return html`<span class=${'fig ' + (cls || '')} title=${tip}
-    >${label ? html`<span class="fig-l">${label}</span>` : null}<b>${value}</b></span
-  >`;
+  return html`<span class=${cls ? 'fig ' + cls : 'fig'} title=${tip}>${label} <b>${value}</b></span>`;
 }
 
 // A horizontal bar for a ratio in [0, 1].
@@ -69,7 +67,7 @@ export function Bar({ ratio, tip }) {
   const r = typeof ratio === 'number' && Number.isFinite(ratio) ? Math.max(0, Math.min(1, ratio)) : null;
   const level = r === null ? 'none' : r > 0.85 ? 'hot' : r > 0.6 ? 'warm' : 'ok';
   return html`<span class=${'bar bar-' + level} title=${tip}
-    ><span class="bar-fill" style=${{ width: `${(r ?? 0) * 100}%` }}></span
+    ><span class="bar-fill" style=${`width:${(r ?? 0) * 100}%`}></span
     ><span class="bar-text">${r === null ? na : pct(r)}</span></span
   >`;
 }

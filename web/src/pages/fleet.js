@@ -10,7 +10,7 @@ import { Bar, Fig, fmt, na, pct, pure } from '../ui.js';
 
 const DeviceCard = pure(function DeviceCard({ path, id, d, nodeUp }) {
   const up = nodeUp && d.up !== false;
-  const variants = Object.entries(d.variants || {});
+  const variants = Object.entries(d.variants || {}).sort((a, b) => (a[0] < b[0] ? -1 : 1));
   return html`<div class=${'device-card kind-' + d.kind + (up ? '' : ' device-down')} data-device=${path}>
     <div class="device-head">
       <span class=${'kind kind-' + d.kind} title=${`Accelerator kind of ${path}`}>${d.kind}</span>
@@ -24,15 +24,14 @@ const DeviceCard = pure(function DeviceCard({ path, id, d, nodeUp }) {
     </div>
     <div class="device-name" title=${`Device name as its agent reports it: ${d.name || na}`}>${d.name || na}</div>
     <div class="figs">
-      <${Fig} label="busy" value=${`${d.busy ?? na}/${d.slots ?? na}`}
-        tip=${`Slots computing now / slots of ${path} (each slot is a worker with its own copy of every model)`} />
-      <${Fig} label="queue" value=${d.queue ?? na}
-        tip=${`Requests waiting in ${path}'s queues on its agent`} />
-      <${Fig} label="in flight" value=${d.in_flight ?? na}
-        tip=${`Requests the server has bound to ${path} and not yet seen answered`} />
+      ${Fig({ label: 'busy', value: `${d.busy ?? na}/${d.slots ?? na}`,
+        tip: `Slots computing now / slots of ${path} (each slot is a worker with its own copy of every model)` })}
+      ${Fig({ label: 'queue', value: d.queue ?? na, tip: `Requests waiting in ${path}'s queues on its agent` })}
+      ${Fig({ label: 'in flight', value: d.in_flight ?? na,
+        tip: `Requests the server has bound to ${path} and not yet seen answered` })}
     </div>
-    <${Bar} ratio=${d.busy_ratio}
-      tip=${`Busy ratio of ${path}: time its slots spent computing over the last heartbeat interval, divided by interval × slots (${pct(d.busy_ratio, 1)})`} />
+    ${Bar({ ratio: d.busy_ratio,
+      tip: `Busy ratio of ${path}: time its slots spent computing over the last heartbeat interval, divided by interval × slots` })}
     <div class="variants" title=${`Model variants loaded on ${path}, per inference type`}>
       ${variants.length
         ? variants.map(([t, v]) => html`<span class="variant" key=${t}><i>${t}</i> ${v}</span>`)
@@ -74,15 +73,16 @@ function renderNode({ name, node, q }, ref) {
         >${up ? 'up' : 'DOWN'}</span>
     </header>
     <div class="figs node-figs">
-      <${Fig} label="CPU" value=${pct(node.cpu)} tip="Node CPU utilisation (all cores), as measured by its agent; n/a when it cannot measure it" />
-      <${Fig} label="mem" value=${used === null ? na : pct(used)}
-        tip=${used === null
+      ${Fig({ label: 'CPU', value: pct(node.cpu),
+        tip: 'Node CPU utilisation (all cores), as measured by its agent; n/a when it cannot measure it' })}
+      ${Fig({ label: 'mem', value: used === null ? na : pct(used),
+        tip: used === null
           ? 'Node memory in use: n/a (the node cannot measure it)'
-          : `Node memory in use: ${fmt((node.mem_total - node.mem_available) / 1e9)} of ${fmt(node.mem_total / 1e9)} GB`} />
-      <${Fig} label="temp" value=${node.temp == null ? na : `${fmt(node.temp, 0)} °C`}
-        tip="Node temperature (hottest sensor), °C; n/a where the node has no sensor" />
-      <${Fig} label="silent" value=${silent(node)}
-        tip="Time since the server last heard the node's heartbeat (whole seconds, as the server rounds it)" />
+          : `Node memory in use: ${fmt((node.mem_total - node.mem_available) / 1e9)} of ${fmt(node.mem_total / 1e9)} GB` })}
+      ${Fig({ label: 'temp', value: node.temp == null ? na : `${fmt(node.temp, 0)} °C`,
+        tip: 'Node temperature (hottest sensor), °C; n/a where the node has no sensor' })}
+      ${Fig({ label: 'silent', value: silent(node),
+        tip: "Time since the server last heard the node's heartbeat (whole seconds, as the server rounds it)" })}
     </div>
     <div class="devices">
       ${ids.map((id) => html`<${DeviceCard} key=${id} path=${`${name}/${id}`} id=${id} d=${node.devices[id]} nodeUp=${up} />`)}
@@ -98,7 +98,7 @@ const observer =
         (entries) => {
           for (const e of entries) onScreen.get(e.target)?.setVisible(e.isIntersecting);
         },
-        { rootMargin: '300px' },
+        { rootMargin: '100px' },
       )
     : null;
 
