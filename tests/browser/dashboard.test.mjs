@@ -6,6 +6,7 @@
 // folder, removed at the end unless HETEROACCEL_KEEP_TMP is set.
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import {
@@ -129,6 +130,31 @@ describe('dashboard', { skip: missing || false, timeout: 900000 }, () => {
     await waitFor(async () => (await page.evaluate(() => window.__heteroaccel.updates)) > updates + 2, 5000, 'more updates');
     const measures = await page.evaluate(() => performance.getEntriesByName('heteroaccel-update').length);
     assert.ok(measures > 0, 'heteroaccel-update measures are recorded');
+  });
+
+  test("the page's state, patched event by event, equals the server's", async () => {
+    // Under load the state changes every interval: compare when the page holds
+    // exactly the seq the server answered with.
+    const result = await page.evaluate(async () => {
+      const canonical = (v) =>
+        Array.isArray(v) ? `[${v.map(canonical).join(',')}]`
+          : v && typeof v === 'object' ? `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonical(v[k])}`).join(',')}}`
+          : JSON.stringify(v);
+      for (let i = 0; i < 200; i++) {
+        const r = await (await fetch('v1/state', { cache: 'no-store' })).json();
+        const h = window.__heteroaccel;
+        if (r.seq === h.seq) {
+          const a = canonical(r.state);
+          const b = canonical(h.state);
+          return { seq: r.seq, equal: a === b, server: a.slice(0, 3000), page: b.slice(0, 3000) };
+        }
+        await new Promise((done) => setTimeout(done, 20 + Math.random() * 80));
+      }
+      return null;
+    });
+    assert.ok(result, 'the page and the server met at the same seq');
+    assert.ok(result.seq > 5, `patches were applied (seq ${result.seq})`);
+    assert.ok(result.equal, `at seq ${result.seq}:\nserver ${result.server}\npage   ${result.page}`);
   });
 
   test('an execution-interface change is refused without the token; with it, face runs on the NPU until reverted', async () => {
@@ -267,3 +293,41 @@ describe('dashboard with a viewer token', { skip: missing || false, timeout: 120
     await page.close();
   });
 });
+
+describe('dashboard across a server restart', { skip: missing || false, timeout: 120000 }, () => {
+  test('the page reconnects by itself and shows the new server', async () => {
+    const port = await freePort();
+    const dir = tempDir();
+    let server = await startServer({ adminToken: kAdmin, clusterToken: kCluster, stateDir: join(dir, 'state'), listen: `127.0.0.1:${port}` });
+    const browser = await launchBrowser();
+    try {
+      const page = await browser.newPage();
+      await page.goto(`${server.url}/#/fleet`);
+      await page.waitForFunction(() => window.__heteroaccel.state?.server, null, { timeout: 10000 });
+      const started = await page.evaluate(() => window.__heteroaccel.state.server.started_ms);
+      await server.kill('SIGKILL');
+      await page.waitForSelector('#conn.conn-reconnecting', { timeout: 5000 });
+      await new Promise((done) => setTimeout(done, 1100)); // a later started_ms
+      server = await startServer({ adminToken: kAdmin, clusterToken: kCluster, stateDir: join(dir, 'state'), listen: `127.0.0.1:${port}` });
+      await page.waitForFunction(
+        (old) => window.__heteroaccel.status === 'live' && window.__heteroaccel.state?.server?.started_ms > old,
+        started, { timeout: 15000 });
+      await page.waitForSelector('#conn.conn-live');
+    } finally {
+      await browser.close();
+      await server.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}

@@ -127,9 +127,9 @@ export class Proc {
   }
 }
 
-export async function startServer({ adminToken, clusterToken, stateDir, args = [] }) {
+export async function startServer({ adminToken, clusterToken, stateDir, listen = '127.0.0.1:0', args = [] }) {
   const server = new Proc('server', [
-    'server', '--listen', '127.0.0.1:0', '--admin-token', adminToken, '--cluster-token', clusterToken,
+    'server', '--listen', listen, '--admin-token', adminToken, '--cluster-token', clusterToken,
     '--state-dir', stateDir, ...args,
   ]);
   const line = await server.waitForLine(/heteroaccel server listening on http:\/\//, 30000);

@@ -94,7 +94,7 @@ function App() {
   const state = store.state;
   let body;
   if (store.status === 'token') body = html`<${TokenPrompt} />`;
-  else if (!state) body = html`<p class="muted loading">Waiting for the server's first snapshot…</p>`;
+  else if (!state || !state.server) body = html`<p class="muted loading">Waiting for the server's first snapshot…</p>`;
   else body = html`<${Page} state=${state} />`;
   return html`<div class=${'app page-' + id}>
     <${Header} state=${state} current=${id} />

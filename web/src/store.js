@@ -109,6 +109,7 @@ export function applySnapshot(msg) {
   update(() => {
     store.state = msg.state;
     store.seq = msg.seq;
+    noteServer();
     sample(true);
   });
 }
@@ -117,8 +118,22 @@ export function applyPatch(msg) {
   update(() => {
     store.state = mergePatch(store.state, msg.patch);
     store.seq = msg.seq;
+    noteServer();
     sample(false);
   });
+}
+
+// A restarted server numbers its requests afresh: the decisions kept from the
+// previous one would be confused with the new ones.
+let startedMs = null;
+function noteServer() {
+  const started = store.state?.server?.started_ms;
+  if (!started) return;
+  if (startedMs !== null && started !== startedMs) {
+    store.decisions = [];
+    store.skipped = 0;
+  }
+  startedMs = started;
 }
 
 export function noteSeq(seq) {

@@ -24,6 +24,7 @@ const kSilenceMs = 30000;
 const kMaxRetryMs = 10000;
 
 let source = null;
+let broken = false; // the current EventSource lost its connection since it opened
 let lastHeard = 0;
 let retryMs = 500;
 let retryTimer = null;
@@ -33,6 +34,7 @@ export function connect() {
   const url = 'v1/stream' + (settings.token ? `?token=${encodeURIComponent(settings.token)}` : '');
   const es = new EventSource(url);
   source = es;
+  broken = false;
   lastHeard = Date.now();
   setStatus(store.state ? 'reconnecting' : 'connecting');
 
@@ -85,9 +87,11 @@ export function connect() {
     lastHeard = Date.now();
     // A resumed stream sends no snapshot: it is live as soon as it is open.
     if (store.state) setStatus('live');
+    if (broken) checkSameServer();
   };
   es.onerror = () => {
     if (source !== es) return;
+    broken = true;
     if (es.readyState === EventSource.CLOSED) {
       refused();
     } else {
@@ -117,6 +121,20 @@ function inOrder(seq) {
 
 function resync() {
   connect();
+}
+
+// EventSource resumes with the last event id it saw; a server restarted since
+// counts its events afresh and could resume from the wrong place. After a
+// reconnection, a server started at another time means: a new snapshot.
+async function checkSameServer() {
+  const mine = store.state?.server?.started_ms;
+  try {
+    const r = await api('GET', 'v1/state');
+    const theirs = r?.state?.server?.started_ms;
+    if (mine && theirs && mine !== theirs) resync();
+  } catch {
+    // The stream's own error handling takes over.
+  }
 }
 
 // The stream was refused: find out why before trying again.
