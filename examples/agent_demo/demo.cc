@@ -422,6 +422,19 @@ std::string WriteFile(const std::string& name, const std::string& text) {
 
 // A small cluster on this machine: a server, one agent with the real CPU plus
 // an emulated GPU, one with an emulated NPU and FPGA; four cameras for 10 s.
+// The full path of `program` on $PATH, or "" when it is not installed.
+std::string FindOnPath(const std::string& program) {
+  const char* path = std::getenv("PATH");
+  std::string_view dirs = path != nullptr ? path : "/usr/bin:/bin";
+  while (!dirs.empty()) {
+    const size_t colon = dirs.find(':');
+    const std::string candidate = std::string(dirs.substr(0, colon)) + "/" + program;
+    if (access(candidate.c_str(), X_OK) == 0) return candidate;
+    dirs = colon == std::string_view::npos ? std::string_view() : dirs.substr(colon + 1);
+  }
+  return "";
+}
+
 // A free TCP port on 127.0.0.1 (for Prometheus, which takes no port 0).
 int FreePort() {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -455,7 +468,7 @@ void StayUp(const std::string& binary, const std::string& url, const std::string
                           << "      - url: " << url << "/v1/sd/targets\n"
                           << "        refresh_interval: 10s\n";
     auto started = testing::Subprocess::Start(
-        {"prometheus", "--config.file=" + config,
+        {FindOnPath("prometheus"), "--config.file=" + config,
          "--storage.tsdb.path=" + logs_dir + "/prometheus-data",
          "--web.listen-address=127.0.0.1:" + std::to_string(prometheus_port)});
     if (started.ok()) {
@@ -464,6 +477,9 @@ void StayUp(const std::string& binary, const std::string& url, const std::string
           "Prometheus: http://127.0.0.1:%d/ (scraping every node the server lists; "
           "the dashboard's History page reads it)\n",
           prometheus_port);
+    } else {
+      std::printf("Prometheus did not start (%s): the History page will say so\n",
+                  std::string(started.status().message()).c_str());
     }
   } else {
     std::printf(
