@@ -55,7 +55,13 @@ void MergeApply(Json& target, const Json& patch) {
   }
 }
 
-StreamHub::StreamHub(size_t ring) : ring_size_(ring) {}
+StreamHub::StreamHub(size_t ring, std::optional<uint64_t> first_seq) : ring_size_(ring) {
+  seq_ = first_seq.value_or(
+      static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count()) *
+      1000);
+}
 
 void StreamHub::SetSnapshotExtras(std::function<Json()> extras) {
   std::lock_guard<std::mutex> lock(mu_);

@@ -31,7 +31,10 @@ void MergeApply(nlohmann::json& target, const nlohmann::json& patch);
 
 class StreamHub {
  public:
-  explicit StreamHub(size_t ring = 256);
+  // Event ids start after `first_seq`; by default the start time in ms × 1000,
+  // so that an id a client kept from an earlier server process is older than
+  // anything this one holds and gets a snapshot, never a wrong replay.
+  explicit StreamHub(size_t ring = 256, std::optional<uint64_t> first_seq = std::nullopt);
 
   // What a snapshot carries besides the state (recent decisions, the audit
   // log); called with the hub's lock held, so it must not call the hub.

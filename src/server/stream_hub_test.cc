@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <functional>
+#include <thread>
 
 namespace heteroaccel::server {
 namespace {
@@ -66,7 +68,7 @@ TEST(MergeDiffTest, PatchTurnsTheOldDocumentIntoTheNew) {
 }
 
 TEST(StreamHubTest, SnapshotThenPatchesOnlyWhenSomethingChanged) {
-  StreamHub hub;
+  StreamHub hub(256, 0);
   hub.SetSnapshotExtras([] { return Json{{"decisions", Json::array()}}; });
   hub.SetState({{"nodes", {{"n1", {{"up", true}}}}}});
   auto client = std::make_shared<Collector>();
@@ -90,7 +92,7 @@ TEST(StreamHubTest, SnapshotThenPatchesOnlyWhenSomethingChanged) {
 }
 
 TEST(StreamHubTest, AReconnectResumesOrGetsASnapshotWhenTooFarBehind) {
-  StreamHub hub(/*ring=*/4);
+  StreamHub hub(/*ring=*/4, /*first_seq=*/0);
   for (int i = 1; i <= 3; ++i) hub.SetState({{"v", i}});
   auto resumed = std::make_shared<Collector>();
   hub.Attach(resumed, 1);
@@ -112,8 +114,20 @@ TEST(StreamHubTest, AReconnectResumesOrGetsASnapshotWhenTooFarBehind) {
   EXPECT_EQ(std::get<2>(events[0])["state"]["v"], 10);
 
   auto future = std::make_shared<Collector>();
-  hub.Attach(future, 99);  // a server restarted since: start over
+  hub.Attach(future, 99);  // an id this hub never gave: start over
   EXPECT_EQ(std::get<0>(future->Events().at(0)), "snapshot");
+
+  // A restarted server's ids are all newer than those of the one before.
+  StreamHub before;
+  before.SetState({{"v", 1}});
+  std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  StreamHub after;
+  after.SetState({{"v", 2}});
+  after.SetState({{"v", 3}});
+  EXPECT_GT(after.seq(), before.seq());
+  auto old_client = std::make_shared<Collector>();
+  after.Attach(old_client, before.seq());
+  EXPECT_EQ(std::get<0>(old_client->Events().at(0)), "snapshot");
 }
 
 TEST(StreamHubTest, ClientsThatAreGoneAreDropped) {
