@@ -61,7 +61,10 @@ export class Chart extends Component {
       });
     }
     const axes = [{}, { scale: 'y', label: unit, size: 50 }];
-    const scaleOpts = { x: { time: true }, y: { auto: true, range: (u, min, max) => [Math.min(0, min), max > 0 ? max * 1.1 : 1] } };
+    // xRange: the time range asked for, shown whole even where data is missing.
+    const xRange = this.props.xRange;
+    const x = xRange ? { time: true, range: () => [this.props.xRange[0], this.props.xRange[1]] } : { time: true };
+    const scaleOpts = { x, y: { auto: true, range: (u, min, max) => [Math.min(0, min), max > 0 ? max * 1.1 : 1] } };
     if (unit2) {
       axes.push({ scale: 'y2', label: unit2, side: 1, grid: { show: false }, size: 50 });
       scaleOpts.y2 = { auto: true, range: (u, min, max) => [Math.min(0, min), max > 0 ? max * 1.1 : 1] };

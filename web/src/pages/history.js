@@ -45,7 +45,8 @@ function toTable(result) {
   const index = new Map(xs.map((t, i) => [t, i]));
   const keys = [];
   const cols = [];
-  for (const s of result.slice(0, 32)) {
+  const sorted = [...result].sort((a, b) => (seriesLabel(a.metric) < seriesLabel(b.metric) ? -1 : 1));
+  for (const s of sorted.slice(0, 32)) {
     const col = new Array(xs.length).fill(null);
     for (const [t, v] of s.values) {
       const n = Number(v);
@@ -70,6 +71,7 @@ async function fetchRange(seconds) {
       out[name] = toTable(r?.data?.result || []);
     }),
   );
+  out.range = [start, end];
   return out;
 }
 
@@ -97,7 +99,7 @@ function RangeCharts({ range }) {
     const t = tables[name];
     return html`<${Chart} key=${name + range} title=${`${title} (${range}, Prometheus)`}
       tip=${`${tip}; from Prometheus, ${ranges.find((r) => r[0] === range)[1]}`}
-      keys=${t.keys} unit=${unit} version=${version} data=${() => t.data} />`;
+      keys=${t.keys} unit=${unit} version=${version} data=${() => t.data} xRange=${tables.range} />`;
   });
 }
 
