@@ -147,6 +147,12 @@ std::string ReadFirstLine(const std::string& path, const std::string& prefix = "
   return "";
 }
 
+std::string CpuModel() {
+  const std::string line = ReadFirstLine("/proc/cpuinfo", "model name");
+  const size_t colon = line.find(": ");
+  return colon == std::string::npos ? line : line.substr(colon + 2);
+}
+
 double Median(std::vector<double> v) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
@@ -525,7 +531,7 @@ int Run(Options o, const std::string& command_line) {
           .string();
   std::filesystem::create_directories(dir);
   const Json machine = {{"cores", std::thread::hardware_concurrency()},
-                        {"cpu", ReadFirstLine("/proc/cpuinfo", "model name")},
+                        {"cpu", CpuModel()},
                         {"loadavg_at_start", ReadFirstLine("/proc/loadavg")}};
   const bool state_dir = ServerTakes(o.binary, "--state-dir");
   int clusters = 0;
