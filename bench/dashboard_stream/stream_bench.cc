@@ -96,8 +96,13 @@ struct Options {
   std::string source;  // which source tree the binaries came from, for the report
 };
 
+// This run's temporary directory (the servers' state), removed on the way out.
+std::string g_temp_dir;
+
 [[noreturn]] void Fail(const std::string& why) {
   std::fprintf(stderr, "stream_bench: FAILED: %s\n", why.c_str());
+  std::error_code ignored;
+  if (!g_temp_dir.empty()) std::filesystem::remove_all(g_temp_dir, ignored);
   std::exit(1);
 }
 
@@ -530,6 +535,7 @@ int Run(Options o, const std::string& command_line) {
       (std::filesystem::temp_directory_path() / absl::StrCat("heteroaccel_stream_bench_", getpid()))
           .string();
   std::filesystem::create_directories(dir);
+  g_temp_dir = dir;
   const Json machine = {{"cores", std::thread::hardware_concurrency()},
                         {"cpu", CpuModel()},
                         {"loadavg_at_start", ReadFirstLine("/proc/loadavg")}};
