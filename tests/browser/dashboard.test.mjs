@@ -184,6 +184,24 @@ describe('dashboard', { skip: missing || false, timeout: 900000 }, () => {
     await page.fill('#token', kAdmin);
     await page.fill('#user', 'alice');
     await page.click('#settings-save');
+    // A change the server refuses (400): face left with no kind to run on.
+    // The what-if says so first: `served: false` (docs/dashboard-api.md) or,
+    // as the server answers now, the same 400.
+    await page.click('#discard');
+    for (const kind of Object.keys(before.types.face.kinds)) {
+      await page.uncheck(`input.enabled[data-cell="face/${kind}"]`);
+    }
+    const verdict = page.locator('.whatif:not(.stale) .unserved.bad, .whatif .error');
+    await verdict.first().waitFor({ timeout: 10000 });
+    assert.match(await verdict.first().textContent(), /left unserved: face|400: .*face/);
+    await page.click('#apply');
+    await error.waitFor({ timeout: 10000 });
+    assert.match(await error.textContent(), /400/);
+    assert.deepEqual((await getJson(server.url, '/v1/placement')).types.face, before.types.face, 'placement unchanged');
+    await page.click('#discard');
+    assert.equal(await page.locator('.staged-list .error').count(), 0, 'discarding clears the error');
+
+    await page.selectOption('select.pin[data-type="face"]', 'npu');
     await page.fill('#comment', 'face on the NPU');
     await page.click('#apply');
     await waitFor(async () => (await getJson(server.url, '/v1/placement')).types.face.pin === 'npu', 10000, 'face pinned to npu');
