@@ -60,6 +60,7 @@
 #include "http/internal/request_pipeline.h"
 #include "http/server.h"
 #include "nlohmann/json.hpp"
+#include "node/node_collector.h"
 #include "server/audit_log.h"
 #include "server/handlers.h"
 #include "server/history_proxy.h"
@@ -331,8 +332,11 @@ class AgentTarget final : public Target {
     if (!executor_->WaitReady(std::chrono::seconds(30))) Fail("agent", "executor not ready");
     node::NodeFacts facts;
     facts.hostname = "fuzz-node";
+    auto collector = node::NodeCollector::Create({}, registry_);
+    if (!collector.ok()) Fail("agent", collector.status().ToString());
+    collector_ = *std::move(collector);
     context_ = std::make_unique<agent::AgentContext>(
-        agent::AgentContext{catalog_, *executor_, registry_, facts, {}, {}});
+        agent::AgentContext{catalog_, *executor_, registry_, *collector_, facts, "", {}, {}});
     agent::AddHealthRoutes(router_, *context_);
     agent::AddModelRoutes(router_, *context_);
     agent::AddInferRoutes(router_, *context_);
@@ -352,6 +356,7 @@ class AgentTarget final : public Target {
   inference::Catalog catalog_{{Spec("face", gate_), Spec("object", gate_)}};
   metrics::Registry registry_;
   std::unique_ptr<runtime::Executor> executor_;
+  std::unique_ptr<node::NodeCollector> collector_;
   std::unique_ptr<agent::AgentContext> context_;
   http::Router router_;
 };

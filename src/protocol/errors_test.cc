@@ -18,7 +18,7 @@ TEST(ToHttpErrorTest, MapsEveryStatusCode) {
       {absl::DeadlineExceededError("x"), 504},  {absl::UnimplementedError("x"), 501},
       {absl::PermissionDeniedError("x"), 403},  {absl::UnauthenticatedError("x"), 401},
       {absl::InternalError("x"), 500},          {absl::UnknownError("x"), 500},
-      {absl::AbortedError("x"), 500},           {absl::CancelledError("x"), 500},
+      {absl::AbortedError("x"), 409},           {absl::CancelledError("x"), 500},
       {absl::DataLossError("x"), 500},          {absl::AlreadyExistsError("x"), 500},
   };
   for (const auto& [status, http] : cases) {
