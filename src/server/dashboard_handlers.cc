@@ -231,6 +231,11 @@ void AddDashboardRoutes(http::Router& router, ServerContext& context) {
                              *applied, entry->id);
         if (!stored.ok()) return r(httpapi::ErrorResponse(stored.status()));
         (void)context.audit->MarkReverted(entry->id, stored->id);
+        // The reverted entry again, now with reverted_by, for pages that show it.
+        if (std::optional<AuditEntry> marked = context.audit->Get(entry->id); marked) {
+          context.hub->Publish("audit",
+                               {{"audit", nlohmann::json::array({AuditLog::ToJson(*marked)})}});
+        }
         r(httpapi::JsonResponse({{"placement", context.dispatcher.PlacementJson()},
                                  {"audit", AuditLog::ToJson(*stored)}}));
       });
