@@ -7,7 +7,9 @@
 // tables, one after the other:
 //   - the agent's (AgentContext over a real Executor running fake models that
 //     need no files, testing/fake_model.h), and
-//   - the server's (AddFrontRoutes + AddClusterRoutes over a real Dispatcher
+//   - the server's (AddFrontRoutes + AddClusterRoutes + AddDashboardRoutes,
+//     with live statistics, a stream hub, an in-memory audit log and no
+//     Prometheus, over a real Dispatcher
 //     on a FakeClock, with a FakeAgentChannel answered by this harness as soon
 //     as a call is sent, cycling through answers, 4xx, busy, failures and
 //     unreachable), after a heartbeat, so requests reach the dispatcher.
