@@ -34,7 +34,7 @@ models: packages
 
 setup: packages models
 
-$(BUILD)/build.ninja: | packages
+$(BUILD)/build.ninja: | packages web
 	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_FLAGS)
 
 # The dashboard: npm packages from the lockfile (again only when it changed),
