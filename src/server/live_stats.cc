@@ -12,8 +12,12 @@ double Ms(Clock::TimePoint::duration d) {
   return std::chrono::duration<double, std::milli>(d).count();
 }
 
-// Rounds for display: fewer digits, fewer changes to stream.
-double Round(double value, double step) { return std::round(value / step) * step; }
+// Rounds for display: fewer digits, fewer changes to stream. Dividing by a
+// whole number gives the double nearest the decimal, which prints short.
+double Round(double value, double step) {
+  const double per_unit = std::round(1 / step);
+  return std::round(value * per_unit) / per_unit;
+}
 
 int64_t WallMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
