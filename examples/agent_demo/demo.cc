@@ -14,9 +14,6 @@
 // the demo never runs there), and the demo warms up what it runs: one request
 // per model and device, on an image that takes every stage, under a budget of
 // its own, before the timed table.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -420,8 +417,6 @@ std::string WriteFile(const std::string& name, const std::string& text) {
   return path;
 }
 
-// A small cluster on this machine: a server, one agent with the real CPU plus
-// an emulated GPU, one with an emulated NPU and FPGA; four cameras for 10 s.
 // The full path of `program` on $PATH, or "" when it is not installed.
 std::string FindOnPath(const std::string& program) {
   const char* path = std::getenv("PATH");
@@ -433,22 +428,6 @@ std::string FindOnPath(const std::string& program) {
     dirs = colon == std::string_view::npos ? std::string_view() : dirs.substr(colon + 1);
   }
   return "";
-}
-
-// A free TCP port on 127.0.0.1 (for Prometheus, which takes no port 0).
-int FreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof(addr);
-  int port = 0;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &length) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  close(fd);
-  return port;
 }
 
 // Keeps the cluster serving replayed cameras with the dashboard open, until
@@ -506,13 +485,16 @@ void StayUp(const std::string& binary, const std::string& url, const std::string
   std::printf("stopping the cluster\n");
 }
 
+// A small cluster on this machine: a server, one agent with the real CPU plus
+// an emulated GPU, one with an emulated NPU and FPGA; four cameras for 10 s,
+// then (stay_seconds != 0) StayUp.
 int RunCluster(const std::string& binary, const std::string& models_dir,
                const std::string& logs_dir, int stay_seconds) {
   std::printf("\n=== a cluster: server + 2 agents (real CPU, emulated GPU/NPU/FPGA) ===\n");
   std::string url;
   const bool have_prometheus =
       stay_seconds != 0 && std::system("command -v prometheus >/dev/null") == 0;
-  const int prometheus_port = have_prometheus ? FreePort() : 0;
+  const int prometheus_port = have_prometheus ? testing::UnusedLoopbackPort() : 0;
   std::vector<std::string> server_argv = {
       binary, "server",        "--listen", "127.0.0.1:0", "--cluster-token",
       "demo", "--admin-token", "demo",     "--state-dir", logs_dir + "/server-state"};

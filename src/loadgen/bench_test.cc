@@ -17,19 +17,6 @@ namespace {
 
 using std::chrono::milliseconds;
 
-// A loopback port that nothing listens on (bound, then released).
-int UnusedPort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof(address);
-  EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
-  EXPECT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length), 0);
-  close(fd);
-  return ntohs(address.sin_port);
-}
-
 BenchOptions ShortOptions(const std::string& target) {
   BenchOptions options;
   options.target = target;
@@ -72,7 +59,8 @@ TEST(RunBenchTest, UnreachableTargetIsUnavailableAfterTimeout) {
   if (!std::filesystem::exists(testing::ModelsDir() + "/images")) {
     GTEST_SKIP() << "no " << testing::ModelsDir() << "/images; run `make setup`";
   }
-  BenchOptions options = ShortOptions("http://127.0.0.1:" + std::to_string(UnusedPort()));
+  BenchOptions options =
+      ShortOptions("http://127.0.0.1:" + std::to_string(testing::UnusedLoopbackPort()));
   options.timeout = milliseconds(300);
   auto report = RunBench(options);
   EXPECT_EQ(report.status().code(), absl::StatusCode::kUnavailable);

@@ -66,6 +66,8 @@ struct Server::State {
   }
 
   void Publish() {
+    // A client that connects before the first interval still gets the state.
+    hub->SetState(StateDocument());
     const auto interval = std::chrono::milliseconds(config.stream_interval_ms);
     auto next_heartbeat = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     std::unique_lock<std::mutex> lock(publisher_mu);

@@ -54,5 +54,9 @@ std::string ReadFileOrDie(const std::string& path);
 // http://HOST:PORT ..." line; "" if none comes within `timeout`.
 std::string WaitForListeningUrl(Subprocess& process,
                                 std::chrono::milliseconds timeout = std::chrono::seconds(60));
+// A loopback TCP port nothing listens on (bound, then released), for a
+// program that takes no port 0 (Prometheus) or a port to find closed; 0 if
+// none could be had.
+int UnusedLoopbackPort();
 
 }  // namespace heteroaccel::testing

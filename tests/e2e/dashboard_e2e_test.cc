@@ -40,18 +40,6 @@ std::string WriteFile(const std::string& name, const std::string& text) {
   return path;
 }
 
-int FreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof(addr);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &length);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
-
 // Polls `check` every 100 ms until it is true or `timeout` passed.
 template <typename Check>
 bool WaitFor(Check check, std::chrono::seconds timeout) {
@@ -276,7 +264,7 @@ TEST_F(DashboardE2ETest, PrometheusDiscoversEveryNodeThroughTheServerAndAnswersH
   const std::string prometheus = "/usr/bin/prometheus";
   ASSERT_TRUE(std::filesystem::exists(prometheus))
       << "Prometheus is needed (apt-get install prometheus; make setup does)";
-  const int port = FreePort();
+  const int port = testing::UnusedLoopbackPort();
   server_.reset();
   StartServer({"--prometheus", "http://127.0.0.1:" + std::to_string(port)});
   StartAgents();
