@@ -37,9 +37,16 @@ std::optional<uint64_t> ParseId(std::string_view text) {
   return value;
 }
 
-size_t Limit(const http::Request& request, size_t fallback, size_t max) {
-  const std::optional<uint64_t> n = ParseId(httpapi::QueryValue(request.query, "limit"));
-  return n ? std::min<size_t>(*n, max) : fallback;
+// ?limit=N (at most `max`; `fallback` when absent); InvalidArgument otherwise.
+absl::StatusOr<size_t> Limit(const http::Request& request, size_t fallback, size_t max) {
+  const std::string text = httpapi::QueryValue(request.query, "limit");
+  if (text.empty()) return fallback;
+  const std::optional<uint64_t> n = ParseId(text);
+  if (!n) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("limit must be a whole number from 0 to ", max, ", not '", text, "'"));
+  }
+  return std::min<size_t>(*n, max);
 }
 
 // "admin", with the name the page sends, cleaned to what a log can show.
@@ -156,8 +163,9 @@ void AddDashboardRoutes(http::Router& router, ServerContext& context) {
   router.Add("GET", "/v1/decisions",
              [&context](http::Request&& request, const http::PathParams&, http::Responder r) {
                if (auto denied = Deny(context, request, Access::kRead)) return r(*denied);
-               r(httpapi::JsonResponse(
-                   {{"decisions", context.stats->RecentDecisions(Limit(request, 100, 1000))}}));
+               const absl::StatusOr<size_t> limit = Limit(request, 100, 1000);
+               if (!limit.ok()) return r(httpapi::ErrorResponse(limit.status()));
+               r(httpapi::JsonResponse({{"decisions", context.stats->RecentDecisions(*limit)}}));
              });
 
   // --- The execution interface -------------------------------------------------
@@ -192,8 +200,10 @@ void AddDashboardRoutes(http::Router& router, ServerContext& context) {
   router.Add("GET", "/v1/audit",
              [&context](http::Request&& request, const http::PathParams&, http::Responder r) {
                if (auto denied = Deny(context, request, Access::kRead)) return r(*denied);
+               const absl::StatusOr<size_t> limit = Limit(request, 100, 1000);
+               if (!limit.ok()) return r(httpapi::ErrorResponse(limit.status()));
                nlohmann::json entries = nlohmann::json::array();
-               for (const AuditEntry& e : context.audit->Recent(Limit(request, 100, 1000))) {
+               for (const AuditEntry& e : context.audit->Recent(*limit)) {
                  entries.push_back(AuditLog::ToJson(e));
                }
                r(httpapi::JsonResponse({{"audit", std::move(entries)}}));

@@ -239,6 +239,12 @@ TEST_F(DashboardE2ETest, TheDashboardIsServedAndTheViewerTokenGuardsReading) {
   EXPECT_TRUE(GetJson(url_, "/v1/placement", "look").is_object());
   EXPECT_TRUE(GetJson(url_, "/v1/state?token=look").is_object());
   EXPECT_TRUE(GetJson(url_, "/v1/state", kAdmin).is_object()) << "the admin token reads too";
+  for (const char* path : {"/v1/audit?limit=ten&token=look", "/v1/decisions?limit=-1&token=look"}) {
+    auto bad = http->Get(path);
+    ASSERT_TRUE(bad.ok());
+    EXPECT_EQ(bad->status, 400) << path;
+    EXPECT_NE(bad->body.find("limit must be a whole number"), std::string::npos) << bad->body;
+  }
 }
 
 TEST_F(DashboardE2ETest, ThePlacementSurvivesARestartThroughTheAuditLog) {
