@@ -90,7 +90,8 @@ fuzz: packages
 	done
 
 # DEMO_SECONDS: how long the cluster stays up after the tour, serving replayed
-# cameras with the dashboard (-1: until Ctrl-C; 0: stop right after the tour).
+# cameras with the dashboard (-1: until Ctrl-C, or, without a terminal on
+# stdin, not at all; 0: stop right after the tour).
 DEMO_SECONDS ?= -1
 demo: setup build
 	$(BUILD)/bin/agent_demo $(BUILD)/bin/heteroaccel $(MODELS_DIR) $(BUILD)/demo $(DEMO_SECONDS)

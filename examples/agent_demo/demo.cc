@@ -559,7 +559,13 @@ int main(int argc, char** argv) {
                  "negative or absent: until Ctrl-C)\n");
     return 2;
   }
-  const int stay_seconds = argc == 5 ? std::atoi(argv[4]) : -1;
+  int stay_seconds = argc == 5 ? std::atoi(argv[4]) : -1;
+  if (stay_seconds < 0 && isatty(STDIN_FILENO) == 0) {
+    // Nobody at a terminal to press Ctrl-C (a script, CI): end after the tour.
+    std::printf("(not run from a terminal: the cluster stops after the tour; DEMO_SECONDS=N "
+                "keeps it up N seconds)\n");
+    stay_seconds = 0;
+  }
   // Whole lines, in order: the output is often a pipe (make ... | tee), where
   // stdout would otherwise go out in 4 KiB blocks, cut mid-line by anything
   // written to stderr in between.
