@@ -409,6 +409,31 @@ std::vector<Hostile> ServerBattery() {
       {"registry PUT with an unknown kind",
        Put("/v1/registry", R"({"face":{"variants":{"quantum":"blazeface-front-128"}}})", auth)},
       {"capacity without a mix", Get("/v1/cluster/capacity?mix=%FF:abc")},
+      // The dashboard's routes (the server runs with --admin-token kToken).
+      {"placement PUT without the token", Put("/v1/placement", "{}"), {401}},
+      {"placement PUT with a wrong token",
+       Put("/v1/placement", "{}", "Authorization: Bearer x\r\n"),
+       {401}},
+      {"placement PUT with garbage", Put("/v1/placement", "\x01\xffgarbage", auth), {400}},
+      {"placement PUT with wrong types",
+       Put("/v1/placement", R"({"version":"1","types":{"face":{"pin":[1]}}})", auth),
+       {400}},
+      {"placement PUT of a type nobody loaded",
+       Put("/v1/placement", R"({"types":{"\u00ff\ud800":{"pin":"gpu"}}})", auth),
+       {400}},
+      {"placement PUT with an unknown policy",
+       Put("/v1/placement", R"({"policy":"\xc3\x28"})", auth),
+       {400}},
+      {"what-if with garbage", Post("/v1/placement/whatif", "[[[[", ""), {400}},
+      {"revert of an id in invalid UTF-8", Post("/v1/audit/%FF/revert", "", auth), {400}},
+      {"revert of an id past 64 bits",
+       Post("/v1/audit/99999999999999999999/revert", "", auth),
+       {400}},
+      {"revert of an unknown entry", Post("/v1/audit/7/revert", "", auth), {404}},
+      {"revert without the token", Post("/v1/audit/1/revert", ""), {401}},
+      {"audit with a limit that is not a number", Get("/v1/audit?limit=1e9"), {400}},
+      {"decisions with a negative limit", Get("/v1/decisions?limit=-1"), {400}},
+      {"history without a Prometheus", Get("/v1/history/query_range?query=%0d%0aX:%20y"), {503}},
   };
 }
 
@@ -417,7 +442,8 @@ class HostileE2ETest : public ::testing::Test {
   static void SetUpTestSuite() {
     const std::string timeout = std::to_string(kHeaderTimeoutMs);
     auto server = Subprocess::Start({HeteroaccelBinary(), "server", "--listen", "127.0.0.1:0",
-                                     "--cluster-token", kToken, "--header-timeout-ms", timeout});
+                                     "--cluster-token", kToken, "--admin-token", kToken,
+                                     "--header-timeout-ms", timeout});
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = server->release();
     server_url_ = new std::string(WaitForListeningUrl(*server_));
