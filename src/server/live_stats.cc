@@ -65,10 +65,11 @@ LiveStats::LiveStats(Options options, Clock& clock, metrics::Registry& registry)
 
 void LiveStats::OnArrival(const std::string& type) {
   std::lock_guard<std::mutex> lock(mu_);
+  const int64_t second =
+      std::chrono::duration_cast<std::chrono::seconds>(clock_.Now().time_since_epoch()).count();
   auto& arrivals = arrivals_[type];
-  arrivals.push_back(clock_.Now());
-  // Bounded: at most one minute of arrivals at 10,000 per second.
-  if (arrivals.size() > 600'000) arrivals.pop_front();
+  if (arrivals.empty() || arrivals.back().first != second) arrivals.emplace_back(second, 0);
+  ++arrivals.back().second;
 }
 
 void LiveStats::OnBound(const scheduler::Assignment& a, const std::string& type, int attempt,
@@ -149,8 +150,12 @@ void LiveStats::Trim(Clock::TimePoint now) {
   for (auto& [type, samples] : samples_) {
     while (!samples.empty() && now - samples.front().time > options_.window) samples.pop_front();
   }
+  const int64_t second =
+      std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
   for (auto& [type, arrivals] : arrivals_) {
-    while (!arrivals.empty() && now - arrivals.front() > options_.mix_window) arrivals.pop_front();
+    while (!arrivals.empty() && second - arrivals.front().first >= options_.mix_window.count()) {
+      arrivals.pop_front();
+    }
   }
   for (auto it = prediction_.begin(); it != prediction_.end();) {
     while (!it->second.empty() && now - it->second.front().time > options_.window) {
@@ -221,8 +226,10 @@ std::map<std::string, double> LiveStats::Mix() {
   std::map<std::string, double> mix;
   double total = 0;
   for (const auto& [type, arrivals] : arrivals_) {
-    if (arrivals.empty()) continue;
-    mix[type] = static_cast<double>(arrivals.size());
+    int64_t n = 0;
+    for (const auto& [second, count] : arrivals) n += count;
+    if (n == 0) continue;
+    mix[type] = static_cast<double>(n);
     total += mix[type];
   }
   for (auto& [type, share] : mix) share /= total;

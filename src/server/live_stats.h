@@ -135,7 +135,9 @@ class LiveStats : public DispatchObserver {
 
   std::mutex mu_;
   std::map<std::string, std::deque<Sample>> samples_;             // by type
-  std::map<std::string, std::deque<Clock::TimePoint>> arrivals_;  // by type, mix window
+  // By type: (whole second of the clock, arrivals in it), over the mix window;
+  // one entry per second however many requests arrive.
+  std::map<std::string, std::deque<std::pair<int64_t, int64_t>>> arrivals_;
   std::deque<Decision> decisions_;                                // bind order
   std::map<std::pair<uint64_t, int>, size_t> decision_index_;     // -> offset + base
   uint64_t decisions_base_ = 0;  // index of decisions_.front() in bind order
