@@ -289,17 +289,15 @@ class Dispatcher::Impl {
     if (mix.empty()) {  // idle: equal shares of what the cluster serves
       for (const auto& [type, kinds] : inventory) mix[type] = 1.0 / inventory.size();
     }
+    const std::vector<scheduler::DeviceInfo> proposed = view_.DevicesUnder(next->registry);
     nlohmann::json served = nlohmann::json::object();
     for (const auto& [type, share] : mix) {
-      bool runs = false;
-      for (const scheduler::DeviceInfo& d : view_.DevicesUnder(next->registry)) {
-        runs = runs || (d.up && d.variants.count(type) > 0);
-      }
-      served[type] = runs;
+      served[type] = std::any_of(proposed.begin(), proposed.end(),
+                                 [&](const auto& d) { return d.up && d.variants.count(type) > 0; });
     }
     return nlohmann::json{{"mix", mix},
-                          {"current_rps", IdealUnder(view_.registry(), mix)},
-                          {"proposed_rps", IdealUnder(next->registry, mix)},
+                          {"current_rps", IdealOf(view_.DevicesUnder(view_.registry()), mix)},
+                          {"proposed_rps", IdealOf(proposed, mix)},
                           {"served", std::move(served)}};
   }
   nlohmann::json FleetJson() const {
@@ -372,12 +370,13 @@ class Dispatcher::Impl {
     return applied;
   }
 
-  // The ideal throughput of `mix` with the devices as `registry` would derive
-  // them: each device's estimate for a variant it already runs, else the
-  // service time its agent measured for that variant.
-  double IdealUnder(const Registry& registry, const std::map<std::string, double>& mix) const {
+  // The ideal throughput of `mix` on `devices` (as ClusterView::DevicesUnder
+  // derives them): each device's estimate for a variant it already runs, else
+  // the service time its agent measured for that variant.
+  double IdealOf(std::vector<scheduler::DeviceInfo> devices,
+                 const std::map<std::string, double>& mix) const {
     scheduler::Scheduler what_if(scheduler_.options(), clock_);
-    for (scheduler::DeviceInfo& info : view_.DevicesUnder(registry)) {
+    for (scheduler::DeviceInfo& info : devices) {
       const scheduler::DeviceInfo* now = view_.device(info.key);
       for (const auto& [type, variant] : info.variants) {
         if (now == nullptr) continue;
@@ -411,18 +410,16 @@ class Dispatcher::Impl {
 
   // Step 5: the one way out.
   RequestTracker::Finished Finish(uint64_t id, absl::Status error) {
-    return Record(tracker_.Finish(id, std::move(error)), nullptr);
+    return Record(tracker_.Finish(id, std::move(error)), std::nullopt, std::nullopt);
   }
   RequestTracker::Finished Finish(uint64_t id, AgentReply reply) {
     const std::optional<double> compute = reply.compute_seconds;
     const double round_trip = reply.round_trip_seconds;
-    AgentReply timing;
-    timing.compute_seconds = compute;
-    timing.round_trip_seconds = round_trip;
-    return Record(tracker_.Finish(id, std::move(reply)), &timing);
+    return Record(tracker_.Finish(id, std::move(reply)), compute, round_trip);
   }
-  // `timing`: the last attempt's reply, when it ended the request.
-  RequestTracker::Finished Record(RequestTracker::Finished f, const AgentReply* timing) {
+  // `compute`/`round_trip`: of the attempt whose reply ended the request.
+  RequestTracker::Finished Record(RequestTracker::Finished f, std::optional<double> compute,
+                                  std::optional<double> round_trip) {
     if (!f.done) return f;
     const std::string model = ModelLabel(f.model);
     metrics_.requests.WithLabels({model, CodeLabel(f.result.status)}).Increment();
@@ -433,10 +430,8 @@ class Dispatcher::Impl {
       done.code = f.result.status.ok() ? 200 : protocol::HttpStatusFor(f.result.status);
       done.total_seconds = f.seconds;
       done.queue_seconds = f.result.queue_ms / 1e3;
-      if (timing != nullptr) {
-        done.compute_seconds = timing->compute_seconds;
-        done.round_trip_seconds = timing->round_trip_seconds;
-      }
+      done.compute_seconds = compute;
+      done.round_trip_seconds = round_trip;
       done.served_by = f.result.served_by;
       done.variant = f.result.variant;
       if (f.result.served_by) {

@@ -51,16 +51,18 @@ struct Server::State {
     for (auto& [type, figures] : services.items()) {
       figures["queued"] = dispatcher->QueuedOf(type);
     }
+    nlohmann::json placement = dispatcher->PlacementJson();
+    const std::string policy = placement["policy"];
     return {{"server",
              {{"version", HETEROACCEL_VERSION},
               {"started_ms", started_ms},
-              {"policy", dispatcher->placement().policy},
+              {"policy", policy},
               {"prometheus", history->configured()},
               {"admin", !config.admin_token.empty()},
               {"dashboard_built", WebAssetsBuilt()}}},
             {"nodes", dispatcher->FleetJson()},
             {"services", std::move(services)},
-            {"placement", dispatcher->PlacementJson()},
+            {"placement", std::move(placement)},
             {"prediction", stats->PredictionJson()},
             {"sse_clients", hub->clients()}};
   }
