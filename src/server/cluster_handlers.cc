@@ -1,8 +1,6 @@
 // Cluster management: POST /v1/cluster/heartbeat (agents), GET /v1/cluster,
 // GET /v1/registry, PUT /v1/registry, GET /v1/registry/variants. Writes need the
 // cluster token.
-#include <openssl/crypto.h>
-
 #include <cstdlib>
 #include <map>
 
@@ -11,27 +9,11 @@
 #include "server/handlers.h"
 
 namespace heteroaccel::server {
-namespace {
-
-bool Authorized(const ServerContext& context, const http::Request& request) {
-  if (context.cluster_token.empty()) return true;
-  const std::string expected = "Bearer " + context.cluster_token;
-  const std::string_view got = request.Header("authorization");
-  return got.size() == expected.size() &&
-         CRYPTO_memcmp(got.data(), expected.data(), expected.size()) == 0;
-}
-
-http::Response Unauthorized() {
-  return ServerErrorResponse(absl::UnauthenticatedError(
-      "missing or wrong cluster token (send 'Authorization: Bearer <token>')"));
-}
-
-}  // namespace
 
 void AddClusterRoutes(http::Router& router, ServerContext& context) {
   router.Add("POST", "/v1/cluster/heartbeat",
              [&context](http::Request&& request, const http::PathParams&, http::Responder r) {
-               if (!Authorized(context, request)) return r(Unauthorized());
+               if (auto denied = Deny(context, request, Access::kCluster)) return r(*denied);
                auto report = cluster::ParseNodeReportBody(request.body);
                if (!report.ok()) return r(ServerErrorResponse(report.status()));
                auto reply = context.dispatcher.Heartbeat(*std::move(report));
@@ -85,7 +67,7 @@ void AddClusterRoutes(http::Router& router, ServerContext& context) {
              });
   router.Add("PUT", "/v1/registry",
              [&context](http::Request&& request, const http::PathParams&, http::Responder r) {
-               if (!Authorized(context, request)) return r(Unauthorized());
+               if (auto denied = Deny(context, request, Access::kCluster)) return r(*denied);
                auto json = nlohmann::json::parse(request.body, nullptr, false);
                auto registry = RegistryFromJson(json);
                if (!registry.ok()) return r(ServerErrorResponse(registry.status()));

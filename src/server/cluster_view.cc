@@ -4,6 +4,9 @@
 #include <cmath>
 #include <set>
 
+#include "absl/strings/str_cat.h"
+#include "http/client.h"
+
 namespace heteroaccel::server {
 
 using Nanos = std::chrono::nanoseconds;
@@ -337,10 +340,13 @@ nlohmann::json ClusterView::FleetJson(const scheduler::Scheduler& scheduler,
 nlohmann::json ClusterView::SdTargets(const std::string& server_target) const {
   nlohmann::json out = nlohmann::json::array();
   for (const auto& [name, n] : nodes_) {
-    // "http://host:port[/...]" -> "host:port"
-    std::string target = n.url;
-    if (auto scheme = target.find("://"); scheme != std::string::npos) target.erase(0, scheme + 3);
-    if (auto slash = target.find('/'); slash != std::string::npos) target.erase(slash);
+    // How Prometheus reaches the agent: the host:port of its URL.
+    auto host_port = http::ParseHostPort(n.url);
+    if (!host_port.ok()) continue;  // the contract checked it; never expected
+    const auto& [host, port] = *host_port;
+    const std::string target = host.find(':') != std::string::npos
+                                   ? absl::StrCat("[", host, "]:", port)
+                                   : absl::StrCat(host, ":", port);
     std::set<std::string> kinds;
     bool emulated = false;
     for (const cluster::DeviceReport& d : n.devices) {

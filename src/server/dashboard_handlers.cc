@@ -2,8 +2,6 @@
 // live stream, the execution interface with its what-if and audit log, the
 // decisions log, Prometheus service discovery and the history proxy; and who
 // may use them.
-#include <openssl/crypto.h>
-
 #include <charconv>
 
 #include "absl/strings/str_cat.h"
@@ -17,18 +15,6 @@
 
 namespace heteroaccel::server {
 namespace {
-
-bool Matches(std::string_view got, const std::string& token) {
-  return !token.empty() && got.size() == token.size() &&
-         CRYPTO_memcmp(got.data(), token.data(), token.size()) == 0;
-}
-
-// The token a request carries: "Authorization: Bearer T", else "?token=T".
-std::string TokenOf(const http::Request& request) {
-  const std::string_view auth = request.Header("authorization");
-  if (auth.rfind("Bearer ", 0) == 0) return std::string(auth.substr(7));
-  return httpapi::QueryValue(request.query, "token");
-}
 
 std::optional<uint64_t> ParseId(std::string_view text) {
   uint64_t value = 0;
@@ -96,35 +82,6 @@ absl::StatusOr<AuditEntry> Record(ServerContext& context, const std::string& who
 }
 
 }  // namespace
-
-std::optional<http::Response> Deny(const ServerContext& context, const http::Request& request,
-                                   Access access) {
-  const std::string token = TokenOf(request);
-  const bool admin = Matches(token, context.admin_token);
-  bool allowed = false;
-  switch (access) {
-    case Access::kRead:
-      allowed = context.viewer_token.empty() || admin || Matches(token, context.viewer_token);
-      break;
-    case Access::kMetrics:
-      allowed = context.metrics_token.empty() || admin || Matches(token, context.metrics_token);
-      break;
-    case Access::kAdmin:
-      if (context.admin_token.empty()) {
-        return httpapi::ErrorResponse(absl::PermissionDeniedError(
-            "changes are disabled on this server: start it with --admin-token"));
-      }
-      allowed = admin;
-      break;
-  }
-  if (allowed) return std::nullopt;
-  http::Response r = httpapi::ErrorResponse(absl::UnauthenticatedError(
-      access == Access::kAdmin
-          ? "this change needs the admin token (send 'Authorization: Bearer <token>')"
-          : "missing or wrong token (send 'Authorization: Bearer <token>' or ?token=)"));
-  r.headers.emplace_back("WWW-Authenticate", "Bearer");
-  return r;
-}
 
 void AddDashboardRoutes(http::Router& router, ServerContext& context) {
   context.placement_changes =

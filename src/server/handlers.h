@@ -33,8 +33,9 @@ struct ServerContext {
   metrics::Counter* placement_changes = nullptr;
 };
 
-// Who may do what (docs/dashboard-api.md). The admin token grants reading too.
-enum class Access { kRead, kAdmin, kMetrics };
+// Who may do what (docs/dashboard-api.md). The admin token grants reading too;
+// kCluster (heartbeats, registry edits) takes only the cluster token.
+enum class Access { kRead, kAdmin, kMetrics, kCluster };
 // nullopt when allowed; else the 401/403 answer.
 std::optional<http::Response> Deny(const ServerContext& context, const http::Request& request,
                                    Access access);

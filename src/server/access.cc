@@ -1,0 +1,59 @@
+// Who may do what: the viewer, admin, metrics and cluster tokens
+// (docs/dashboard-api.md), compared in constant time.
+#include <openssl/crypto.h>
+
+#include "server/handlers.h"
+
+namespace heteroaccel::server {
+namespace {
+
+bool Matches(std::string_view got, const std::string& token) {
+  return !token.empty() && got.size() == token.size() &&
+         CRYPTO_memcmp(got.data(), token.data(), token.size()) == 0;
+}
+
+// The token a request carries: "Authorization: Bearer T", else "?token=T".
+std::string TokenOf(const http::Request& request) {
+  const std::string_view auth = request.Header("authorization");
+  if (auth.rfind("Bearer ", 0) == 0) return std::string(auth.substr(7));
+  return httpapi::QueryValue(request.query, "token");
+}
+
+}  // namespace
+
+std::optional<http::Response> Deny(const ServerContext& context, const http::Request& request,
+                                   Access access) {
+  const std::string token = TokenOf(request);
+  const bool admin = Matches(token, context.admin_token);
+  bool allowed = false;
+  switch (access) {
+    case Access::kRead:
+      allowed = context.viewer_token.empty() || admin || Matches(token, context.viewer_token);
+      break;
+    case Access::kMetrics:
+      allowed = context.metrics_token.empty() || admin || Matches(token, context.metrics_token);
+      break;
+    case Access::kCluster:
+      allowed = context.cluster_token.empty() || Matches(token, context.cluster_token);
+      break;
+    case Access::kAdmin:
+      if (context.admin_token.empty()) {
+        return httpapi::ErrorResponse(absl::PermissionDeniedError(
+            "changes are disabled on this server: start it with --admin-token"));
+      }
+      allowed = admin;
+      break;
+  }
+  if (allowed) return std::nullopt;
+  const char* message =
+      access == Access::kAdmin
+          ? "this change needs the admin token (send 'Authorization: Bearer <token>')"
+      : access == Access::kCluster
+          ? "missing or wrong cluster token (send 'Authorization: Bearer <token>')"
+          : "missing or wrong token (send 'Authorization: Bearer <token>' or ?token=)";
+  http::Response r = httpapi::ErrorResponse(absl::UnauthenticatedError(message));
+  r.headers.emplace_back("WWW-Authenticate", "Bearer");
+  return r;
+}
+
+}  // namespace heteroaccel::server
