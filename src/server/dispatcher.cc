@@ -291,7 +291,8 @@ class Dispatcher::Impl {
     }
     const std::vector<scheduler::DeviceInfo> proposed = view_.DevicesUnder(next->registry);
     nlohmann::json served = nlohmann::json::object();
-    for (const auto& [type, share] : mix) {
+    for (const auto& entry : mix) {
+      const std::string& type = entry.first;
       served[type] = std::any_of(proposed.begin(), proposed.end(),
                                  [&](const auto& d) { return d.up && d.variants.count(type) > 0; });
     }
