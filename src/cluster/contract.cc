@@ -69,6 +69,13 @@ absl::StatusOr<DeviceReport> ParseDevice(const Json& d, size_t index) {
     }
     out.busy_seconds = it->get<double>();
   }
+  RETURN_IF_ERROR(Read(d, "healthy", where, out.healthy));
+  RETURN_IF_ERROR(Read(d, "pod_assigned", where, out.pod_assigned));
+  if (auto it = d.find("numa_node"); it != d.end() && !it->is_null()) {
+    int numa = 0;
+    RETURN_IF_ERROR(Read(d, "numa_node", where, numa));
+    out.numa_node = numa;
+  }
   std::vector<std::string> models;
   RETURN_IF_ERROR(Read(d, "models", where, models));
   for (const std::string& m : models) {
@@ -170,7 +177,10 @@ nlohmann::json ToJson(const NodeReport& report) {
                        {"service_ms", std::move(service)},
                        {"queue_depth", d.queue_depth},
                        {"allocated", d.allocated},
-                       {"busy_seconds", d.busy_seconds}});
+                       {"busy_seconds", d.busy_seconds},
+                       {"healthy", d.healthy},
+                       {"pod_assigned", d.pod_assigned}});
+    if (d.numa_node) devices.back()["numa_node"] = *d.numa_node;
   }
   Json out = {{"node", report.node},
               {"url", report.url},

@@ -11,7 +11,9 @@
 //                 "models": ["type/variant", ...],     // a type's first is its default
 //                 "service_ms": {"type/variant": ms},   // measured mean per variant
 //                 "queue_depth": int, "allocated": int,
-//                 "busy_seconds": number}],        // slot-seconds spent computing, since start
+//                 "busy_seconds": number,           // slot-seconds spent computing, since start
+//                 "healthy"?: bool, "pod_assigned"?: bool,   // default true, false
+//                 "numa_node"?: int}],
 //    "group"?: str,                                 // the node group it belongs to
 //    "stats"?: {"cpu_utilisation": ratio, "memory_total_bytes": n,
 //               "memory_available_bytes": n, "temperature_celsius": c},  // each optional
@@ -65,6 +67,14 @@ struct DeviceReport {
   // Measured by the agent itself, since vendor utilisation figures are missing
   // or misleading for NPUs and FPGAs.
   double busy_seconds = 0;
+  // False while the device cannot serve (lost, failed to load, or its slots
+  // stopped); what the Kubernetes device plugin reports as Unhealthy.
+  bool healthy = true;
+  // The NUMA node the device is attached to; absent where unknown.
+  std::optional<int> numa_node;
+  // Handed to a pod by the kubelet through the agent's device plugin
+  // (k8s/device_plugin.h); the scheduler extender counts the others as free.
+  bool pod_assigned = false;
 };
 
 // The node's own figures; each is absent where the node cannot measure it.

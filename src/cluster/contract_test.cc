@@ -21,6 +21,9 @@ NodeReport SampleReport() {
   d.queue_depth = 3;
   d.allocated = 1;
   d.busy_seconds = 12.25;
+  d.healthy = false;
+  d.pod_assigned = true;
+  d.numa_node = 1;
   r.devices.push_back(d);
   r.group = "line-3";
   r.stats.cpu_utilisation = 0.5;
@@ -48,6 +51,9 @@ TEST(ContractTest, ReportRoundTripsThroughJson) {
   EXPECT_EQ(d.models, sent.devices[0].models);
   EXPECT_DOUBLE_EQ(d.service_ms.at({"face", "blazeface-front-128"}), 4.5);
   EXPECT_DOUBLE_EQ(d.busy_seconds, 12.25);
+  EXPECT_FALSE(d.healthy);
+  EXPECT_TRUE(d.pod_assigned);
+  EXPECT_EQ(d.numa_node, 1);
   EXPECT_EQ(got->group, "line-3");
   EXPECT_EQ(got->stats.cpu_utilisation, 0.5);
   EXPECT_EQ(got->stats.memory_available_bytes, 2e9);
@@ -91,6 +97,10 @@ TEST(ContractTest, RejectsMalformedReportsNamingTheField) {
        "service_ms"},
       {R"({"node":"n","url":"http://a","devices":[{"id":"d","kind":"cpu","busy_seconds":-1}]})",
        "busy_seconds"},
+      {R"({"node":"n","url":"http://a","devices":[{"id":"d","kind":"cpu","healthy":"yes"}]})",
+       "healthy"},
+      {R"({"node":"n","url":"http://a","devices":[{"id":"d","kind":"gpu","numa_node":-1}]})",
+       "numa_node"},
       {R"({"node":"n","url":"http://a","devices":[],"stats":{"cpu_utilisation":"high"}})",
        "cpu_utilisation"},
       {R"({"node":"n","url":"http://a","devices":[],"stats":[]})", "stats"},
