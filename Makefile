@@ -17,7 +17,7 @@ FUZZ_SECONDS ?= 60
 # What the fuzzers link: the protocol parser (infer_request_fuzzer), and the
 # HTTP layer with the agent's and the server's route tables and what is behind
 # them (http_request_fuzzer; no gRPC).
-FUZZ_COMPONENTS ?= common;devices;metrics;node;protocol;inference;api;runtime;http;scheduler;cluster;httpapi;agent;server
+FUZZ_COMPONENTS ?= common;devices;metrics;node;protocol;inference;api;runtime;http;scheduler;cluster;httpapi;k8s;agent;server
 FUZZERS      ?= infer_request http_request
 JOBS         ?= $(shell nproc)
 CMAKE_FLAGS  ?=
