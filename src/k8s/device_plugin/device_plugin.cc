@@ -215,6 +215,7 @@ class DevicePlugin::Impl {
   absl::Status Serve(Resource& r);
   void Loop();
   void CheckFiles(bool kubelet_created);
+  void EnsureServing(Resource& r);
   void Register(Resource& r);
   void Wake() const {
     const uint64_t one = 1;
@@ -401,25 +402,30 @@ void DevicePlugin::Impl::Loop() {
         absl::MutexLock lock(&mu_);
         due = r->needs_register && absl::Now() >= r->next_attempt && !stopping_;
       }
-      if (due) Register(*r);
+      if (!due) continue;
+      EnsureServing(*r);  // the kubelet may have removed it since CheckFiles
+      Register(*r);
     }
   }
 }
 
+// Serves the resource's socket again when it was deleted or replaced.
+void DevicePlugin::Impl::EnsureServing(Resource& r) {
+  std::optional<FileId> now = StatFile(r.socket_path);
+  std::optional<FileId> served;
+  {
+    absl::MutexLock lock(&mu_);
+    served = r.socket_id;
+  }
+  if (now.has_value() && now == served) return;
+  spdlog::info("device plugin: {} was removed; serving it again", r.socket_path);
+  if (now.has_value()) ::unlink(r.socket_path.c_str());  // someone else's file
+  if (absl::Status s = Serve(r); !s.ok()) spdlog::warn("device plugin: {}", std::string(s.message()));
+}
+
 // Serves deleted sockets again; re-registers everything when kubelet.sock is new.
 void DevicePlugin::Impl::CheckFiles(bool kubelet_created) {
-  for (auto& r : resources_) {
-    std::optional<FileId> now = StatFile(r->socket_path);
-    std::optional<FileId> served;
-    {
-      absl::MutexLock lock(&mu_);
-      served = r->socket_id;
-    }
-    if (now.has_value() && now == served) continue;
-    spdlog::info("device plugin: {} was removed; serving it again", r->socket_path);
-    if (now.has_value()) ::unlink(r->socket_path.c_str());  // someone else's file
-    if (absl::Status s = Serve(*r); !s.ok()) spdlog::warn("device plugin: {}", std::string(s.message()));
-  }
+  for (auto& r : resources_) EnsureServing(*r);
   std::optional<FileId> kubelet = StatFile(KubeletPath());
   if (kubelet.has_value() && (kubelet_created || kubelet != kubelet_id_)) {
     if (kubelet_id_.has_value() || kubelet_created) {
