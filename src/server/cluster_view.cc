@@ -371,4 +371,33 @@ nlohmann::json ClusterView::SdTargets(const std::string& server_target) const {
   return out;
 }
 
+k8s::ClusterSnapshot ClusterView::ExtenderSnapshot(const std::vector<std::string>& nodes,
+                                                   const scheduler::Scheduler& scheduler) const {
+  k8s::ClusterSnapshot out;
+  for (const std::string& name : nodes) {
+    auto it = nodes_.find(name);
+    if (it == nodes_.end()) continue;
+    const Node& n = it->second;
+    k8s::NodeSnapshot& node = out.nodes[name];
+    node.up = n.up;
+    node.devices.reserve(n.devices.size());
+    for (const cluster::DeviceReport& d : n.devices) {
+      const scheduler::DeviceKey key{name, d.id};
+      k8s::DeviceSnapshot device = k8s::DeviceSnapshotFromReport(d);
+      // The agent's figures date from its last heartbeat; the server's in
+      // flight is live but misses work sent to the agent directly.
+      device.work_ahead = std::max(device.work_ahead, scheduler.in_flight(key));
+      if (auto info = devices_.find(key); info != devices_.end()) {
+        for (const auto& [type, variant] : info->second.variants) {
+          if (auto estimate = scheduler.service_estimate(type, key)) {
+            device.service_ms[{type, variant}] = static_cast<double>(estimate->count()) / 1e6;
+          }
+        }
+      }
+      node.devices.push_back(std::move(device));
+    }
+  }
+  return out;
+}
+
 }  // namespace heteroaccel::server

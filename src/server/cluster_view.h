@@ -18,6 +18,7 @@
 
 #include "absl/status/status.h"
 #include "cluster/contract.h"
+#include "k8s/extender/extender.h"
 #include "common/clock.h"
 #include "scheduler/scheduler.h"
 #include "server/config.h"
@@ -83,6 +84,11 @@ class ClusterView {
   // Prometheus HTTP service discovery: every agent (down ones too), then the
   // server at `server_target` ("host:port"; none if empty).
   nlohmann::json SdTargets(const std::string& server_target) const;
+  // What the scheduler extender needs of `nodes` (k8s/extender/extender.h):
+  // each device as last reported, its work ahead and service times made live
+  // from the scheduler. Names the view does not know are left out.
+  k8s::ClusterSnapshot ExtenderSnapshot(const std::vector<std::string>& nodes,
+                                        const scheduler::Scheduler& scheduler) const;
 
  private:
   struct Node {

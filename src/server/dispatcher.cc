@@ -321,6 +321,10 @@ class Dispatcher::Impl {
     std::lock_guard<std::mutex> lock(mu_);
     return tracker_.size();
   }
+  k8s::ClusterSnapshot ExtenderSnapshot(const std::vector<std::string>& nodes) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return view_.ExtenderSnapshot(nodes, scheduler_);
+  }
 
  private:
   struct PathChange {
@@ -653,6 +657,9 @@ double Dispatcher::IdealThroughput(const std::map<std::string, double>& mix) con
   return impl_->IdealThroughput(mix);
 }
 size_t Dispatcher::open_requests() const { return impl_->open_requests(); }
+k8s::ClusterSnapshot Dispatcher::ExtenderSnapshot(const std::vector<std::string>& nodes) const {
+  return impl_->ExtenderSnapshot(nodes);
+}
 nlohmann::json Dispatcher::PlacementJson() const { return impl_->PlacementJson(); }
 PlacementState Dispatcher::placement() const { return impl_->placement(); }
 absl::StatusOr<Dispatcher::PlacementApplied> Dispatcher::ApplyPlacement(

@@ -36,6 +36,7 @@
 
 #include "absl/status/statusor.h"
 #include "cluster/contract.h"
+#include "k8s/extender/extender.h"
 #include "common/clock.h"
 #include "metrics/metrics.h"
 #include "server/agent_channel.h"
@@ -103,6 +104,8 @@ class Dispatcher {
   nlohmann::json SdTargets(const std::string& server_target) const;
   double IdealThroughput(const std::map<std::string, double>& mix) const;
   size_t open_requests() const;  // accepted and not yet answered
+  // The scheduler extender's view of `nodes`, consistent under one lock.
+  k8s::ClusterSnapshot ExtenderSnapshot(const std::vector<std::string>& nodes) const;
 
   class Impl;
 

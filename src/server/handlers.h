@@ -46,6 +46,9 @@ void AddClusterRoutes(http::Router& router,
 // The dashboard: /, /v1/stream, /v1/state, /v1/placement, /v1/audit,
 // /v1/decisions, /v1/sd/targets, /v1/history.
 void AddDashboardRoutes(http::Router& router, ServerContext& context);
+// kube-scheduler's extender: POST /k8s/extender/filter and /prioritize (no
+// token: kube-scheduler cannot send one; read-only).
+void AddK8sRoutes(http::Router& router, ServerContext& context);
 
 inline http::Response ServerErrorResponse(const absl::Status& status) {
   return httpapi::ErrorResponse(status);

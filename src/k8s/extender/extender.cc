@@ -239,8 +239,8 @@ std::optional<Shortfall> CheckResource(const NodeSnapshot& node, const ManagedRe
   if (unhealthy > 0) parts.push_back(absl::StrCat(unhealthy, " unhealthy"));
   if (without_model > 0) parts.push_back(absl::StrCat(without_model, " without the model"));
   if (assigned > 0) parts.push_back(absl::StrCat(assigned, " assigned to pods"));
-  s.reason = absl::StrCat("needs ", wanted, "; the node has ", free, " free of ", of_kind, " (",
-                          absl::StrJoin(parts, ", "), ")");
+  s.reason = absl::StrCat("needs ", wanted, "; the node has ", free, " free of ", of_kind);
+  if (!parts.empty()) absl::StrAppend(&s.reason, " (", absl::StrJoin(parts, ", "), ")");
   return s;
 }
 
@@ -341,6 +341,20 @@ absl::StatusOr<ExtenderArgs> ParseExtenderArgs(std::string_view body) {
   if (absl::Status s = ParsePod(*pod, args); !s.ok()) return s;
   if (absl::Status s = ParseNodes(root, args); !s.ok()) return s;
   return args;
+}
+
+DeviceSnapshot DeviceSnapshotFromReport(const cluster::DeviceReport& report) {
+  DeviceSnapshot d;
+  d.id = report.id;
+  d.kind = report.kind;
+  d.emulated = report.emulated;
+  d.healthy = report.healthy;
+  d.pod_assigned = report.pod_assigned;
+  d.slots = std::max(1, report.slots);
+  d.work_ahead = std::max(0, report.allocated) + std::max(0, report.queue_depth);
+  d.models = report.models;
+  d.service_ms = report.service_ms;
+  return d;
 }
 
 std::optional<double> ExpectedFinishMs(const DeviceSnapshot& device, const ModelRequest& model) {
@@ -452,6 +466,20 @@ nlohmann::json HostPriorityListJson(const std::vector<HostPriority>& priorities)
 
 nlohmann::json ErrorJson(const absl::Status& status) {
   return {{"Error", std::string(status.message())}};
+}
+
+ExtenderAnswer Answer(std::string_view verb, std::string_view body, const SnapshotFn& snapshot) {
+  if (verb != kFilterVerb && verb != kPrioritizeVerb) {
+    return {404, ErrorJson(absl::NotFoundError(absl::StrCat(
+                     "no extender verb '", std::string(verb.substr(0, 40)), "': use ",
+                     std::string(kFilterVerb), " or ", std::string(kPrioritizeVerb))))};
+  }
+  auto args = ParseExtenderArgs(body);
+  if (!args.ok()) return {400, ErrorJson(args.status())};
+  const ClusterSnapshot cluster = args->requests.empty() ? ClusterSnapshot{}
+                                                         : snapshot(args->node_names);
+  if (verb == kFilterVerb) return {200, FilterResultJson(*args, Filter(*args, cluster))};
+  return {200, HostPriorityListJson(Prioritize(*args, cluster))};
 }
 
 }  // namespace heteroaccel::k8s

@@ -45,6 +45,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -134,6 +135,10 @@ struct DeviceSnapshot {
   std::map<cluster::VariantKey, double> service_ms;
 };
 
+// A device as its agent last reported it: work_ahead = allocated + queued,
+// service_ms the agent's measured means. The server then makes both live.
+DeviceSnapshot DeviceSnapshotFromReport(const cluster::DeviceReport& report);
+
 struct NodeSnapshot {
   bool up = false;  // heartbeats arriving
   std::vector<DeviceSnapshot> devices;
@@ -177,5 +182,15 @@ nlohmann::json FilterResultJson(const ExtenderArgs& args, const FilterResult& re
 nlohmann::json HostPriorityListJson(const std::vector<HostPriority>& priorities);
 // The error answer's body for both verbs: {"Error": message}.
 nlohmann::json ErrorJson(const absl::Status& status);
+
+// A whole call, as the HTTP layer answers it: parse, snapshot the candidates
+// (called only for a pod that asks for devices), answer. 200 with the verb's
+// answer, 400 with ErrorJson for a malformed body, 404 for an unknown verb.
+struct ExtenderAnswer {
+  int status = 200;
+  nlohmann::json body;
+};
+using SnapshotFn = std::function<ClusterSnapshot(const std::vector<std::string>& nodes)>;
+ExtenderAnswer Answer(std::string_view verb, std::string_view body, const SnapshotFn& snapshot);
 
 }  // namespace heteroaccel::k8s
