@@ -1,7 +1,16 @@
 #include "agent/registration.h"
 
+#include <netdb.h>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 
+#include <algorithm>
+#include <set>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "http/client.h"
 
 namespace heteroaccel::agent {
@@ -70,8 +79,178 @@ cluster::NodeReport NodeState(const AgentContext& context, const std::string& ad
   return report;
 }
 
+absl::StatusOr<std::vector<std::string>> SystemResolve(const std::string& host) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (const int rc = getaddrinfo(host.c_str(), nullptr, &hints, &found); rc != 0) {
+    return absl::UnavailableError(absl::StrCat("cannot resolve '", host, "': ", gai_strerror(rc)));
+  }
+  std::vector<std::string> addresses;
+  for (const addrinfo* ai = found; ai != nullptr; ai = ai->ai_next) {
+    char text[NI_MAXHOST];
+    if (getnameinfo(ai->ai_addr, ai->ai_addrlen, text, sizeof(text), nullptr, 0,
+                    NI_NUMERICHOST) != 0) {
+      continue;
+    }
+    if (std::find(addresses.begin(), addresses.end(), text) == addresses.end()) {
+      addresses.emplace_back(text);
+    }
+  }
+  freeaddrinfo(found);
+  if (addresses.empty()) return absl::UnavailableError(absl::StrCat("'", host, "' has no address"));
+  return addresses;
+}
+
+absl::StatusOr<std::vector<std::string>> ParseServerList(std::string_view servers) {
+  std::vector<std::string> urls;
+  for (absl::string_view part :
+       absl::StrSplit(absl::string_view(servers.data(), servers.size()), ',')) {
+    std::string url(absl::StripAsciiWhitespace(part));
+    if (url.empty()) continue;
+    if (url.find("://") == std::string::npos) url = "http://" + url;
+    if (absl::Status valid = http::ParseHostPort(url).status(); !valid.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("server list: ", std::string(valid.message())));
+    }
+    if (std::find(urls.begin(), urls.end(), url) != urls.end()) continue;
+    if (urls.size() == kMaxServerUrls) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("server list: at most ", kMaxServerUrls, " URLs (one headless Service name "
+                                                                "reaches every replica)"));
+    }
+    urls.push_back(std::move(url));
+  }
+  return urls;
+}
+
+namespace {
+
+// `url` ("http://name:port/prefix", validated) with `address` in place of the name.
+std::string WithAddress(const std::string& url, const std::string& address, uint16_t port) {
+  const size_t authority = url.find("://") + 3;
+  const size_t slash = url.find('/', authority);
+  const std::string prefix = slash == std::string::npos ? "" : url.substr(slash);
+  const bool v6 = address.find(':') != std::string::npos;
+  return absl::StrCat("http://", v6 ? "[" : "", address, v6 ? "]" : "", ":", port, prefix);
+}
+
+}  // namespace
+
+std::map<std::string, ServerEndpoint> ResolveServers(
+    const std::vector<std::string>& servers, const Resolver& resolve,
+    const std::map<std::string, ServerEndpoint>& previous) {
+  std::map<std::string, ServerEndpoint> endpoints;
+  auto add = [&endpoints](ServerEndpoint endpoint) {
+    if (endpoints.size() >= kMaxServerAddresses) return;
+    std::string key = endpoint.url;
+    endpoints.emplace(std::move(key), std::move(endpoint));
+  };
+  for (const std::string& server : servers) {
+    absl::StatusOr<std::pair<std::string, uint16_t>> host_port = http::ParseHostPort(server);
+    if (!host_port.ok()) continue;
+    absl::StatusOr<std::vector<std::string>> addresses = resolve(host_port->first);
+    if (!addresses.ok() || addresses->empty()) {
+      for (const auto& [url, endpoint] : previous) {
+        if (endpoint.configured == server) add(endpoint);
+      }
+      continue;
+    }
+    for (const std::string& address : *addresses) {
+      add({WithAddress(server, address, host_port->second), server});
+    }
+  }
+  return endpoints;
+}
+
+// One heartbeat loop: its own thread and keep-alive connection to one address.
+class Registration::Heartbeat {
+ public:
+  Heartbeat(ServerEndpoint endpoint, const Registration& owner)
+      : endpoint_(std::move(endpoint)), owner_(owner) {
+    thread_ = std::thread([this] { Run(); });
+  }
+  // Joins the thread: waits out a heartbeat in flight (at most its 2 s timeout).
+  ~Heartbeat() {
+    RequestStop();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  void RequestStop() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    wake_.notify_all();
+  }
+
+ private:
+  void Run();
+  absl::Status Beat(std::unique_ptr<http::Client>& client, bool& send_model_info);
+
+  const ServerEndpoint endpoint_;
+  const Registration& owner_;
+  std::mutex mu_;
+  std::condition_variable wake_;
+  bool stop_ = false;  // guarded by mu_
+  std::thread thread_;
+};
+
+absl::Status Registration::Heartbeat::Beat(std::unique_ptr<http::Client>& client,
+                                           bool& send_model_info) {
+  if (client == nullptr) {
+    auto created = http::Client::Create(endpoint_.url, std::chrono::seconds(2));
+    if (!created.ok()) return created.status();
+    client = std::move(*created);
+  }
+  const Options& options = owner_.options_;
+  auto response = client->Post(
+      "/v1/cluster/heartbeat", "application/json",
+      cluster::ToJson(NodeState(owner_.context_, options.advertise_url, send_model_info)).dump(),
+      {{"Authorization", "Bearer " + options.token}});
+  if (!response.ok()) return response.status();
+  if (response->status != 200) return absl::UnavailableError(response->body);
+  send_model_info = cluster::ParseHeartbeatReply(response->body).send_model_info;
+  return absl::OkStatus();
+}
+
+void Registration::Heartbeat::Run() {
+  std::unique_ptr<http::Client> client;
+  bool connected = false;
+  bool send_model_info = true;
+  const std::string name = endpoint_.url == endpoint_.configured
+                               ? endpoint_.url
+                               : absl::StrCat(endpoint_.url, " (", endpoint_.configured, ")");
+  while (true) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      if (stop_) return;
+    }
+    const absl::Status status = Beat(client, send_model_info);
+    // A lost server may come back without what it was told.
+    if (!status.ok()) send_model_info = true;
+    if (status.ok() != connected) {
+      connected = status.ok();
+      if (connected) {
+        spdlog::info("registered with {}", name);
+      } else {
+        spdlog::warn("lost the server {}: {}", name, status.ToString());
+      }
+    }
+    std::unique_lock<std::mutex> lock(mu_);
+    wake_.wait_for(lock, owner_.options_.interval, [this] { return stop_; });
+  }
+}
+
 Registration::Registration(Options options, const AgentContext& context)
     : options_(std::move(options)), context_(context) {
+  absl::StatusOr<std::vector<std::string>> servers = ParseServerList(options_.server);
+  if (servers.ok()) {
+    servers_ = std::move(*servers);
+  } else {
+    spdlog::error("not registering with any server: {}", std::string(servers.status().message()));
+  }
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -84,49 +263,47 @@ void Registration::Stop() {
   }
   wake_.notify_all();
   if (thread_.joinable()) thread_.join();
+  // The resolver thread has ended: the loops are this thread's now. Ask them
+  // all to stop first so that one slow to answer does not hold up the others.
+  for (auto& entry : loops_) entry.second->RequestStop();
+  loops_.clear();
+}
+
+std::vector<std::string> Registration::Endpoints() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::string> urls;
+  for (const auto& entry : endpoints_) urls.push_back(entry.first);
+  return urls;
+}
+
+void Registration::Update() {
+  std::map<std::string, ServerEndpoint> previous;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    previous = endpoints_;
+  }
+  const Resolver& resolve = options_.resolver ? options_.resolver : Resolver(SystemResolve);
+  std::map<std::string, ServerEndpoint> resolved = ResolveServers(servers_, resolve, previous);
+  for (auto it = loops_.begin(); it != loops_.end();) {
+    if (resolved.contains(it->first)) {
+      ++it;
+      continue;
+    }
+    spdlog::info("server address {} is gone; no more heartbeats to it", it->first);
+    it = loops_.erase(it);  // stops the loop
+  }
+  for (const auto& [url, endpoint] : resolved) {
+    if (!loops_.contains(url)) loops_.emplace(url, std::make_unique<Heartbeat>(endpoint, *this));
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  endpoints_ = std::move(resolved);
 }
 
 void Registration::Run() {
-  std::unique_ptr<http::Client> client;
-  bool connected = false;
-  bool send_model_info = true;
-  const http::HeaderList headers = {{"Authorization", "Bearer " + options_.token}};
   while (true) {
-    {
-      std::unique_lock<std::mutex> lock(mu_);
-      if (stop_) return;
-    }
-    if (client == nullptr) {
-      auto created = http::Client::Create(options_.server, std::chrono::seconds(2));
-      if (created.ok()) client = std::move(*created);
-    }
-    absl::Status status = absl::UnavailableError("no client");
-    if (client != nullptr) {
-      auto response = client->Post(
-          "/v1/cluster/heartbeat", "application/json",
-          cluster::ToJson(NodeState(context_, options_.advertise_url, send_model_info)).dump(),
-          headers);
-      if (!response.ok()) {
-        status = response.status();
-      } else if (response->status != 200) {
-        status = absl::UnavailableError(response->body);
-      } else {
-        status = absl::OkStatus();
-        send_model_info = cluster::ParseHeartbeatReply(response->body).send_model_info;
-      }
-    }
-    // A lost server may come back without what it was told.
-    if (!status.ok()) send_model_info = true;
-    if (status.ok() != connected) {
-      connected = status.ok();
-      if (connected) {
-        spdlog::info("registered with {}", options_.server);
-      } else {
-        spdlog::warn("lost the server {}: {}", options_.server, status.ToString());
-      }
-    }
+    Update();
     std::unique_lock<std::mutex> lock(mu_);
-    wake_.wait_for(lock, options_.interval, [this] { return stop_; });
+    if (wake_.wait_for(lock, options_.resolve_interval, [this] { return stop_; })) return;
   }
 }
 

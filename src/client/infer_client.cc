@@ -34,8 +34,9 @@ absl::StatusOr<Protocol> ParseProtocol(std::string_view name) {
       absl::StrCat("unknown protocol '", std::string(name), "'; use v2, v2-json or v1"));
 }
 
-absl::StatusOr<std::unique_ptr<InferClient>> InferClient::Create(const std::string& target) {
-  ASSIGN_OR_RETURN(auto http, http::Client::Create(target));
+absl::StatusOr<std::unique_ptr<InferClient>> InferClient::Create(
+    const std::string& target, std::chrono::milliseconds timeout) {
+  ASSIGN_OR_RETURN(auto http, http::Client::Create(target, timeout));
   return std::unique_ptr<InferClient>(new InferClient(std::move(http)));
 }
 
@@ -84,6 +85,7 @@ absl::StatusOr<InferResult> InferClient::Infer(const InferOptions& options, std:
   }
   ASSIGN_OR_RETURN(const ModelDescription* description, Describe(options.model));
   protocol::InferRequest request;
+  request.id = options.id;
   const bool binary = options.protocol == Protocol::kV2Binary;
   // JSON strings cannot hold raw image bytes: JSON requests carry base64.
   if (!binary) image = absl::Base64Escape(image);
@@ -114,6 +116,7 @@ absl::StatusOr<InferResult> InferClient::Infer(const InferOptions& options, std:
   ASSIGN_OR_RETURN(protocol::InferResponse parsed,
                    protocol::ParseInferResponse(response.body, header_length));
   result.served_by = parsed.parameters;
+  result.id = parsed.id;
   ASSIGN_OR_RETURN(result.detections,
                    api::DetectionsFromTensors(parsed.outputs, description->keypoint_names));
   return result;

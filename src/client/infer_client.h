@@ -1,10 +1,15 @@
-// InferClient: sends one image to an agent (or, later, a server) and returns the
-// detections and who served them. Used by `heteroaccel infer`, the demo and the
-// end-to-end tests.
+// InferClient: sends one image to an agent or a server and returns the
+// detections and who served them. Used by `heteroaccel infer`, the demo, the
+// camera replay and the end-to-end tests.
+//
+// A request may carry an id (InferOptions::id, the v2 request "id"); agents and
+// servers echo it in the answer (InferResult::id), so a caller that re-sends a
+// request to another server replica can tell which request an answer is for.
 //
 // One keep-alive connection; not thread-safe (use one client per thread).
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -33,17 +38,23 @@ struct InferOptions {
   // Scheduling hints for a server: priority (higher first), timeout_ms.
   std::optional<int> priority;
   std::optional<int> timeout_ms;
+  // The v2 request "id" ("" = none). Not sent with kV1, which has no id.
+  std::string id;
 };
 
 struct InferResult {
   std::vector<inference::Detection> detections;
   nlohmann::json served_by;  // node, device, device_kind, emulated, variant, queue_ms, compute_ms
   double round_trip_ms = 0;
+  std::string id;  // the answer's v2 "id" (the request's, echoed); "" for kV1
 };
 
 class InferClient {
  public:
-  static absl::StatusOr<std::unique_ptr<InferClient>> Create(const std::string& target);
+  // `timeout` bounds each request (connect + send + receive); DeadlineExceeded
+  // past it.
+  static absl::StatusOr<std::unique_ptr<InferClient>> Create(
+      const std::string& target, std::chrono::milliseconds timeout = std::chrono::seconds(30));
   // `image` is an encoded JPEG or PNG. HTTP errors come back as Statuses carrying
   // the server's message.
   absl::StatusOr<InferResult> Infer(const InferOptions& options, std::string image);

@@ -11,10 +11,13 @@
 #include <fstream>
 #include <iterator>
 #include <memory>
+#include <random>
 #include <thread>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "common/status_macros.h"
 #include "http/client.h"
 #include "loadgen/internal/stats.h"
@@ -113,15 +116,14 @@ absl::Status PollReady(http::Client& http, const std::string& target, const std:
   }
 }
 
-// Waits, up to `timeout` in all, for the target to be ready (GET
+// Waits, until `deadline` (`timeout` after the bench began waiting), for the target to be ready (GET
 // /v2/health/ready) and to run every type (GET /v2/models/{type}/ready; an
 // agent answers 404 for a type it does not serve, a server 503 until some
 // registered device can run it).
-absl::Status WaitReady(const std::string& target, std::chrono::milliseconds timeout,
-                       const std::vector<std::string>& types) {
+absl::Status WaitReady(const std::string& target, SteadyClock::time_point deadline,
+                       std::chrono::milliseconds timeout, const std::vector<std::string>& types) {
   ASSIGN_OR_RETURN(std::unique_ptr<http::Client> http,
                    http::Client::Create(target, std::min(timeout, kReadyRequestTimeout)));
-  const auto deadline = SteadyClock::now() + timeout;
   RETURN_IF_ERROR(PollReady(*http, target, "/v2/health/ready", deadline, timeout));
   for (const std::string& type : types) {
     const absl::Status status =
@@ -138,6 +140,9 @@ absl::Status WaitReady(const std::string& target, std::chrono::milliseconds time
 // What every camera shares, read-only while they run.
 struct Plan {
   int cameras = 0;
+  std::vector<std::string> targets;
+  std::chrono::milliseconds request_timeout{0};
+  std::string run_id;                               // the first part of every request id
   std::vector<uint32_t> mix;                        // mix position -> distinct type index
   std::vector<client::InferOptions> infer_options;  // per distinct type
   std::vector<std::string> images;
@@ -145,15 +150,43 @@ struct Plan {
   SteadyClock::time_point start, measure_start, end;
 };
 
-// One camera: a thread's worth of requests over one keep-alive connection.
+// Errors after which a request is re-sent to another target: the replica is
+// gone or unreachable (transport, timeout) or says it cannot serve now (503).
+bool IsFailover(const std::string& kind) {
+  return kind == "transport" || kind == "timeout" || kind == "503";
+}
+
+// 8 hex digits, different on every run, so request ids do not repeat across runs.
+std::string NewRunId() {
+  std::random_device random;
+  return absl::StrFormat("%08x", random());
+}
+
+// The k of "<run>-<camera>-<k>" when the id has this camera's prefix.
+std::optional<uint64_t> RequestIndex(std::string_view id, std::string_view prefix) {
+  if (id.size() <= prefix.size() || id.substr(0, prefix.size()) != prefix) return std::nullopt;
+  uint64_t k = 0;
+  if (!absl::SimpleAtoi(absl::string_view(id.data() + prefix.size(), id.size() - prefix.size()),
+                        &k)) {
+    return std::nullopt;
+  }
+  return k;
+}
+
+// One camera: a thread's worth of requests over one keep-alive connection per
+// target, to its current target.
 class Camera {
  public:
   Camera(int index, const Plan& plan, std::unique_ptr<client::InferClient> client,
          internal::CameraRecord& record)
       : index_(static_cast<uint64_t>(index)),
         plan_(plan),
-        client_(std::move(client)),
-        record_(record) {}
+        id_prefix_(absl::StrCat(plan.run_id, "-", index, "-")),
+        clients_(plan.targets.size()),
+        current_(static_cast<size_t>(index) % plan.targets.size()),
+        record_(record) {
+    clients_[current_] = std::move(client);
+  }
 
   void Run() {
     if (plan_.rate) {
@@ -189,26 +222,79 @@ class Camera {
     }
   }
 
-  // Sends request k (see bench.h for which type and frame); records it if it
-  // completes inside the measured window. Returns whether it succeeded.
+  // One attempt at the current target, on its connection (opened if needed).
+  absl::StatusOr<client::InferResult> Attempt(const client::InferOptions& options,
+                                              const std::string& image) {
+    std::unique_ptr<client::InferClient>& client = clients_[current_];
+    if (client == nullptr) {
+      auto created = client::InferClient::Create(plan_.targets[current_], plan_.request_timeout);
+      if (!created.ok()) return absl::UnavailableError(created.status().message());
+      client = std::move(*created);
+    }
+    return client->Infer(options, image);
+  }
+
+  // Sends request k (see bench.h for which type and frame), to the next target
+  // while the current one fails over; records it if it completes inside the
+  // measured window. Returns whether it succeeded.
   bool Send(uint64_t k) {
     const uint64_t m = plan_.mix.size();
     const uint32_t type = plan_.mix[(index_ + k) % m];
     const std::string& image = plan_.images[(index_ + k / m) % plan_.images.size()];
-    auto result = client_->Infer(plan_.infer_options[type], image);
-    const auto done = SteadyClock::now();
-    const bool measured = done >= plan_.measure_start && done < plan_.end;
-    if (!result.ok()) {
-      if (measured) record_.RecordError(type, result.status());
-      return false;
+    client::InferOptions options = plan_.infer_options[type];
+    options.id = absl::StrCat(id_prefix_, k);
+    const size_t targets = plan_.targets.size();
+    for (size_t failed = 0;;) {
+      auto result = Attempt(options, image);
+      const auto done = SteadyClock::now();
+      const bool measured = done >= plan_.measure_start && done < plan_.end;
+      if (result.ok() && Answered(k, options.id, result->id)) {
+        if (measured) {
+          record_.RecordSuccess(type, result->round_trip_ms, result->served_by);
+          record_.RecordServed(
+              std::chrono::duration<double, std::milli>(done - plan_.start).count(), current_);
+        }
+        return true;
+      }
+      const absl::Status status =
+          result.ok() ? absl::UnavailableError(absl::StrCat("answer for another request id '",
+                                                            result->id, "'"))
+                      : result.status();
+      if (targets == 1 || !IsFailover(internal::ErrorKind(status))) {
+        if (measured) record_.RecordError(type, status);
+        return false;
+      }
+      // A fresh connection next time: nothing of this attempt can arrive on it.
+      clients_[current_].reset();
+      if (done >= plan_.end) {
+        record_.RecordLost();
+        return false;
+      }
+      record_.RecordFailover(status);
+      current_ = (current_ + 1) % targets;
+      if (++failed % targets == 0) {
+        std::this_thread::sleep_until(std::min(done + kFailoverPause, plan_.end));
+      }
     }
-    if (measured) record_.RecordSuccess(type, result->round_trip_ms, result->served_by);
-    return true;
+  }
+
+  // Counts an answer carrying `answer_id` ("" when the protocol has none) to
+  // request k sent as `sent_id`. True when it is k's first answer.
+  bool Answered(uint64_t k, const std::string& sent_id, const std::string& answer_id) {
+    if (answer_id.empty() || answer_id == sent_id) return record_.RecordAnswer(k);
+    // An answer to an earlier request of this camera: a duplicate if that one
+    // was answered already; either way not an answer to k.
+    if (const std::optional<uint64_t> earlier = RequestIndex(answer_id, id_prefix_)) {
+      record_.RecordAnswer(*earlier);
+    }
+    return false;
   }
 
   const uint64_t index_;
   const Plan& plan_;
-  const std::unique_ptr<client::InferClient> client_;
+  const std::string id_prefix_;
+  std::vector<std::unique_ptr<client::InferClient>> clients_;  // per target, opened lazily
+  size_t current_;
   internal::CameraRecord& record_;
 };
 
@@ -250,11 +336,19 @@ absl::StatusOr<BenchReport> RunBench(const BenchOptions& options) {
         {type, "", "", options.protocol, options.priority, options.deadline_ms});
   }
   ASSIGN_OR_RETURN(plan.images, LoadImages(options.images_dir));
-  RETURN_IF_ERROR(WaitReady(options.target, options.timeout, types));
+  plan.targets = SplitTargets(options.target);
+  plan.request_timeout = options.request_timeout;
+  plan.run_id = NewRunId();
+  // Every target must be ready: the cameras start spread over all of them.
+  const auto ready_deadline = SteadyClock::now() + options.timeout;
+  for (const std::string& target : plan.targets) {
+    RETURN_IF_ERROR(WaitReady(target, ready_deadline, options.timeout, types));
+  }
 
   std::vector<std::unique_ptr<client::InferClient>> clients;
   for (int i = 0; i < streams; ++i) {
-    ASSIGN_OR_RETURN(auto c, client::InferClient::Create(options.target));
+    ASSIGN_OR_RETURN(auto c, client::InferClient::Create(plan.targets[i % plan.targets.size()],
+                                                         options.request_timeout));
     clients.push_back(std::move(c));
   }
   const double measured_s = std::chrono::duration<double>(options.duration).count();
@@ -282,6 +376,11 @@ absl::StatusOr<BenchReport> RunBench(const BenchOptions& options) {
   BenchReport report;
   EchoConfig(options, plan.images.size(), report);
   internal::Aggregate(records, types, measured_s, report);
+  const auto ms_since_start = [&plan](SteadyClock::time_point t) {
+    return std::chrono::duration<double, std::milli>(t - plan.start).count();
+  };
+  internal::AggregateFailover(records, plan.targets, ms_since_start(plan.measure_start),
+                              ms_since_start(plan.end), report);
   return report;
 }
 

@@ -20,6 +20,20 @@
 // request due while the camera's previous one is outstanding is counted "late"
 // and sent as soon as that one returns, without shifting later due times.
 //
+// Several targets (server replicas, active-active): `target` lists them
+// separated by commas, and camera i starts on target i % n. Every request
+// carries a unique id (the v2 request "id": "<run>-<camera>-<k>"). When an
+// attempt fails at the transport level (connection refused or reset, timeout)
+// or a replica answers 503, the camera re-sends the same frame with the same id
+// to the next target and stays there; after every target failed in a row it
+// pauses kFailoverPause before the next round, and a request still unanswered
+// when the run ends is "lost". Other errors (429, 4xx, ...) are final and
+// counted as errors, as with one target. The camera opens a fresh connection to
+// a target that failed, so no late answer of an abandoned attempt is read as
+// the answer to a later request; answers are still counted per id, and an
+// answer for an id already answered is a duplicate (never counted twice as a
+// success). With one target nothing is re-sent: an error is counted as before.
+//
 // Statistics cover requests that complete inside the measured window
 // [start + warmup, start + warmup + duration); the warm-up absorbs connection
 // set-up and the client's first metadata look-up per model. Requests still in
@@ -46,9 +60,11 @@
 namespace heteroaccel::loadgen {
 
 inline constexpr std::chrono::milliseconds kErrorPause{10};
+inline constexpr std::chrono::milliseconds kFailoverPause{100};
+inline constexpr size_t kMaxTargets = 64;
 
 struct BenchOptions {
-  std::string target;  // "http://host:port"
+  std::string target;  // "http://host:port", or several separated by commas
   int cameras = 4;
   // Frames a camera may have outstanding (open and closed loop). A camera with
   // inflight N runs as N staggered streams, each with 1/N of its rate.
@@ -62,6 +78,9 @@ struct BenchOptions {
   // How long to wait for the target to report ready (GET /v2/health/ready).
   // Requests themselves run under client::InferClient's own deadline (30 s).
   std::chrono::milliseconds timeout{30'000};
+  // Deadline of one request (connect + send + answer); past it the request is
+  // a "timeout" error, or with several targets re-sent to the next one.
+  std::chrono::milliseconds request_timeout{30'000};
   // Sent as the request parameters priority and timeout_ms (the server
   // answers 504 when no device can finish before the deadline).
   std::optional<int> priority;
@@ -115,7 +134,20 @@ struct BenchReport {
   LatencySummary latency;
   std::map<std::string, DeviceStats> per_device;  // keyed "node/device"
   std::map<std::string, TypeStats> per_type;
+
+  // Several targets: failover accounting. failovers, duplicates and lost count
+  // over the whole run, warm-up included; the others over the measured window.
+  uint64_t failovers = 0;   // attempts re-sent to another target
+  std::map<std::string, uint64_t> failovers_by_kind;  // why: "transport", "timeout", "503"
+  uint64_t duplicates = 0;  // answers for a request id already answered
+  uint64_t lost = 0;        // requests with neither an answer nor an explicit error
+  double max_gap_ms = 0;    // longest stretch of the window without a successful answer
+  std::map<std::string, uint64_t> per_target;  // successful answers by target URL
 };
+
+// The targets of BenchOptions::target: split at commas, spaces trimmed, empty
+// entries skipped.
+std::vector<std::string> SplitTargets(std::string_view target);
 
 // Checks the options without touching the network or disk. InvalidArgument
 // naming the flag at fault.
@@ -131,11 +163,13 @@ struct BenchReport {
 // One JSON object: config, requests, succeeded, throughput_rps,
 // achieved_rate_rps, late, latency_ms {p50,p95,p99,mean,max},
 // errors {total, by_kind, examples}, per_device {"node/device": {...}},
-// per_type {"face": {...}}.
+// per_type {"face": {...}}; with several targets also failovers,
+// failovers_by_kind, duplicates, lost, max_gap_ms and per_target.
 nlohmann::json ToJson(const BenchReport& report);
 
 // A readable summary: the per-device table (device, kind, inferences, share),
-// throughput, latency and per-type lines, errors.
+// throughput, latency and per-type lines, errors; with several targets a
+// failover line and the answers per target.
 std::string FormatTable(const BenchReport& report);
 
 // "20s", "500ms", "2m", "1h", "1.5s": a non-negative decimal number and a unit,

@@ -115,6 +115,33 @@ TEST(FormatTest, TableListsDevicesSharesAndLatency) {
   EXPECT_NE(table.find("HTTP 429: queues full"), std::string::npos) << table;
 }
 
+TEST(FormatTest, FailoverFiguresAppearOnlyWithSeveralTargets) {
+  BenchReport single = SyntheticReport();
+  single.per_target = {{"http://edge:8001", 3}};
+  const nlohmann::json one = ToJson(single);
+  EXPECT_FALSE(one.contains("failovers"));
+  EXPECT_FALSE(one.contains("max_gap_ms"));
+  EXPECT_EQ(FormatTable(single).find("failover"), std::string::npos);
+
+  BenchReport multi = SyntheticReport();
+  multi.per_target = {{"http://a:8000", 10}, {"http://b:8000", 20}};
+  multi.failovers = 4;
+  multi.failovers_by_kind = {{"transport", 4}};
+  multi.max_gap_ms = 812.5;
+  const nlohmann::json two = ToJson(multi);
+  EXPECT_EQ(two["failovers"], 4);
+  EXPECT_EQ(two["failovers_by_kind"]["transport"], 4);
+  EXPECT_EQ(two["duplicates"], 0);
+  EXPECT_EQ(two["lost"], 0);
+  EXPECT_EQ(two["max_gap_ms"], 812.5);
+  EXPECT_EQ(two["per_target"]["http://b:8000"], 20);
+  const std::string table = FormatTable(multi);
+  EXPECT_NE(table.find("4 re-sent, 0 duplicate(s), 0 lost; longest gap without an answer 812.5 ms"),
+            std::string::npos)
+      << table;
+  EXPECT_NE(table.find("http://b:8000"), std::string::npos) << table;
+}
+
 // The real agent serving `face` on its CPU only.
 class BenchE2ETest : public ::testing::Test {
  protected:

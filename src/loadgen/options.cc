@@ -6,6 +6,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "loadgen/bench.h"
 
 namespace heteroaccel::loadgen {
@@ -53,8 +54,26 @@ absl::StatusOr<std::chrono::milliseconds> ParseDuration(std::string_view text) {
   return std::chrono::milliseconds(static_cast<int64_t>(ms));
 }
 
+std::vector<std::string> SplitTargets(std::string_view target) {
+  std::vector<std::string> targets;
+  for (absl::string_view part :
+       absl::StrSplit(absl::string_view(target.data(), target.size()), ',')) {
+    absl::string_view trimmed = absl::StripAsciiWhitespace(part);
+    if (!trimmed.empty()) targets.emplace_back(trimmed);
+  }
+  return targets;
+}
+
 absl::Status ValidateBenchOptions(const BenchOptions& options) {
-  if (options.target.empty()) return absl::InvalidArgumentError("--target is required");
+  const std::vector<std::string> targets = SplitTargets(options.target);
+  if (targets.empty()) return absl::InvalidArgumentError("--target is required");
+  if (targets.size() > kMaxTargets) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--target lists ", targets.size(), " URLs; at most ", kMaxTargets));
+  }
+  if (options.request_timeout <= std::chrono::milliseconds::zero()) {
+    return absl::InvalidArgumentError("--request-timeout must be positive");
+  }
   if (options.cameras < 1 || options.cameras > 1024) {
     return absl::InvalidArgumentError(
         absl::StrCat("--cameras must be between 1 and 1024, not ", options.cameras));

@@ -74,6 +74,14 @@ TEST(ValidateBenchOptionsTest, NamesTheFlagAtFault) {
       {[](BenchOptions& o) { o.rate = -3.0; }, "--rate"},
       {[](BenchOptions& o) { o.deadline_ms = 0; }, "--deadline-ms"},
       {[](BenchOptions& o) { o.images_dir.clear(); }, "--images"},
+      {[](BenchOptions& o) { o.target = " , ,"; }, "--target"},
+      {[](BenchOptions& o) { o.target = std::string(200, ','); }, "--target"},
+      {[](BenchOptions& o) {
+         o.target.clear();
+         for (size_t i = 0; i <= kMaxTargets; ++i) o.target += "http://h:" + std::to_string(i + 1) + ",";
+       },
+       "--target"},
+      {[](BenchOptions& o) { o.request_timeout = milliseconds(0); }, "--request-timeout"},
   };
   for (const Case& c : cases) {
     BenchOptions options = ValidOptions();
@@ -82,6 +90,13 @@ TEST(ValidateBenchOptionsTest, NamesTheFlagAtFault) {
     EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << c.flag;
     EXPECT_NE(status.message().find(c.flag), std::string_view::npos) << status;
   }
+}
+
+TEST(SplitTargetsTest, SplitsAtCommasAndTrims) {
+  EXPECT_EQ(SplitTargets("http://a:1"), std::vector<std::string>{"http://a:1"});
+  EXPECT_EQ(SplitTargets(" http://a:1 ,,http://b:2,"),
+            (std::vector<std::string>{"http://a:1", "http://b:2"}));
+  EXPECT_TRUE(SplitTargets(" , ").empty());
 }
 
 }  // namespace

@@ -53,7 +53,7 @@ nlohmann::json ToJson(const BenchReport& r) {
     per_type[type] = {
         {"count", t.count}, {"errors", t.errors}, {"latency_ms", LatencyJson(t.latency)}};
   }
-  return {{"config", ConfigJson(r)},
+  nlohmann::json json = {{"config", ConfigJson(r)},
           {"measured_s", r.measured_s},
           {"requests", r.requests},
           {"succeeded", r.succeeded},
@@ -65,6 +65,16 @@ nlohmann::json ToJson(const BenchReport& r) {
            {{"total", r.errors}, {"by_kind", r.errors_by_kind}, {"examples", r.error_examples}}},
           {"per_device", per_device},
           {"per_type", per_type}};
+  // One target: the output stays what it always was.
+  if (r.per_target.size() > 1) {
+    json["failovers"] = r.failovers;
+    json["failovers_by_kind"] = r.failovers_by_kind;
+    json["duplicates"] = r.duplicates;
+    json["lost"] = r.lost;
+    json["max_gap_ms"] = Ms(r.max_gap_ms);
+    json["per_target"] = r.per_target;
+  }
+  return json;
 }
 
 std::string FormatTable(const BenchReport& r) {
@@ -99,6 +109,15 @@ std::string FormatTable(const BenchReport& r) {
   for (const auto& [type, t] : r.per_type) {
     absl::StrAppendFormat(&out, "  %-10s %8d ok %6d err  p50 %.2f  p99 %.2f ms\n", type, t.count,
                           t.errors, t.latency.p50, t.latency.p99);
+  }
+  if (r.per_target.size() > 1) {
+    absl::StrAppendFormat(&out,
+                          "failover    %d re-sent, %d duplicate(s), %d lost; longest gap without "
+                          "an answer %.1f ms\n",
+                          r.failovers, r.duplicates, r.lost, r.max_gap_ms);
+    for (const auto& [target, n] : r.per_target) {
+      absl::StrAppendFormat(&out, "  %-40s %8d ok\n", target, n);
+    }
   }
   if (r.errors > 0) {
     out += "errors\n";

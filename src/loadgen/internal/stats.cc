@@ -89,6 +89,55 @@ double Percentile(const std::vector<double>& sorted, double q) {
   const double fraction = rank - static_cast<double>(below);
   return sorted[below] + (sorted[above] - sorted[below]) * fraction;
 }
+bool CameraRecord::RecordAnswer(uint64_t request) {
+  // Requests are numbered densely per camera; bounded by the run's length.
+  if (request >= answers_.size()) answers_.resize(std::max<size_t>(request + 1, answers_.size() * 2));
+  uint8_t& answers = answers_[request];
+  if (answers < UINT8_MAX) ++answers;
+  if (answers == 1) return true;
+  ++duplicates_;
+  return false;
+}
+
+void CameraRecord::RecordFailover(const absl::Status& status) {
+  ++failovers_;
+  ++failovers_by_kind_[ErrorKind(status)];
+}
+
+void CameraRecord::RecordServed(double at_ms, size_t target) {
+  answer_times_ms_.push_back(at_ms);
+  if (target >= per_target_.size()) per_target_.resize(target + 1, 0);
+  ++per_target_[target];
+}
+
+double MaxGapMs(std::vector<double>& times_ms, double start_ms, double end_ms) {
+  std::sort(times_ms.begin(), times_ms.end());
+  double gap = 0;
+  double previous = start_ms;
+  for (const double t : times_ms) {
+    gap = std::max(gap, t - previous);
+    previous = std::max(previous, t);
+  }
+  return std::max(gap, end_ms - previous);
+}
+
+void AggregateFailover(const std::vector<CameraRecord>& cameras,
+                       const std::vector<std::string>& targets, double start_ms, double end_ms,
+                       BenchReport& report) {
+  std::vector<double> times;
+  for (const CameraRecord& camera : cameras) {
+    report.failovers += camera.failovers();
+    for (const auto& [kind, n] : camera.failovers_by_kind()) report.failovers_by_kind[kind] += n;
+    report.duplicates += camera.duplicates();
+    report.lost += camera.lost();
+    times.insert(times.end(), camera.answer_times_ms().begin(), camera.answer_times_ms().end());
+    for (size_t t = 0; t < camera.per_target().size() && t < targets.size(); ++t) {
+      report.per_target[targets[t]] += camera.per_target()[t];
+    }
+  }
+  for (const std::string& target : targets) report.per_target.emplace(target, 0);
+  report.max_gap_ms = MaxGapMs(times, start_ms, end_ms);
+}
 
 LatencySummary Summarize(std::vector<double>& values) {
   LatencySummary summary;

@@ -48,12 +48,30 @@ class CameraRecord {
   void RecordError(uint32_t type, const absl::Status& status);
   void RecordLate() { ++late_; }
 
+  // Failover accounting, over the whole run (warm-up included). An answer for
+  // request `request` (the camera's k); false, counted as a duplicate, when it
+  // already had one.
+  bool RecordAnswer(uint64_t request);
+  // An attempt that failed at `target` and is re-sent to the next one.
+  void RecordFailover(const absl::Status& status);
+  // A request the run ended on with no answer and no explicit error.
+  void RecordLost() { ++lost_; }
+  // A successful answer inside the measured window: when it arrived
+  // (milliseconds since the start of the run) and which target gave it.
+  void RecordServed(double at_ms, size_t target);
+
   const std::vector<Sample>& samples() const { return samples_; }
   const std::vector<DeviceTally>& devices() const { return devices_; }
   const std::vector<uint64_t>& type_errors() const { return type_errors_; }
   const std::map<std::string, uint64_t>& errors_by_kind() const { return errors_by_kind_; }
   const std::map<std::string, std::string>& error_examples() const { return error_examples_; }
   uint64_t late() const { return late_; }
+  uint64_t duplicates() const { return duplicates_; }
+  uint64_t failovers() const { return failovers_; }
+  const std::map<std::string, uint64_t>& failovers_by_kind() const { return failovers_by_kind_; }
+  uint64_t lost() const { return lost_; }
+  const std::vector<double>& answer_times_ms() const { return answer_times_ms_; }
+  const std::vector<uint64_t>& per_target() const { return per_target_; }
 
  private:
   std::vector<Sample> samples_;
@@ -62,6 +80,13 @@ class CameraRecord {
   std::map<std::string, uint64_t> errors_by_kind_;
   std::map<std::string, std::string> error_examples_;
   uint64_t late_ = 0;
+  std::vector<uint8_t> answers_;  // per request k: answers received (saturating)
+  uint64_t duplicates_ = 0;
+  uint64_t failovers_ = 0;
+  std::map<std::string, uint64_t> failovers_by_kind_;
+  uint64_t lost_ = 0;
+  std::vector<double> answer_times_ms_;
+  std::vector<uint64_t> per_target_;
 };
 
 // The kind an InferClient error is counted under: the HTTP status ("429") when
@@ -81,5 +106,17 @@ LatencySummary Summarize(std::vector<double>& values);
 // that Sample::type indexes.
 void Aggregate(const std::vector<CameraRecord>& cameras, const std::vector<std::string>& types,
                double measured_s, BenchReport& report);
+
+// The longest stretch of [start_ms, end_ms] holding none of `times_ms` (any
+// order; sorted in place): the gap between neighbours, or from start_ms to the
+// first, or from the last to end_ms. end_ms - start_ms when there are none.
+double MaxGapMs(std::vector<double>& times_ms, double start_ms, double end_ms);
+
+// Fills the failover fields of `report` (failovers, duplicates, lost,
+// max_gap_ms over the measured window [start_ms, end_ms) in milliseconds since
+// the start of the run, per_target keyed by `targets`).
+void AggregateFailover(const std::vector<CameraRecord>& cameras,
+                       const std::vector<std::string>& targets, double start_ms, double end_ms,
+                       BenchReport& report);
 
 }  // namespace heteroaccel::loadgen::internal

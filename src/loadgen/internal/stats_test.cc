@@ -158,3 +158,56 @@ TEST(AggregateTest, NothingMeasuredGivesZeros) {
 
 }  // namespace
 }  // namespace heteroaccel::loadgen::internal
+
+namespace heteroaccel::loadgen::internal {
+namespace {
+
+TEST(MaxGapMsTest, CountsTheWindowEdgesAndTheLongestHole) {
+  std::vector<double> times = {300, 100, 2'400, 350};
+  EXPECT_DOUBLE_EQ(MaxGapMs(times, 0, 2'500), 2'050);  // 350 -> 2400
+  std::vector<double> late_start = {900, 1'000};
+  EXPECT_DOUBLE_EQ(MaxGapMs(late_start, 0, 1'100), 900);
+  std::vector<double> early_end = {10, 20};
+  EXPECT_DOUBLE_EQ(MaxGapMs(early_end, 0, 500), 480);
+  std::vector<double> none;
+  EXPECT_DOUBLE_EQ(MaxGapMs(none, 100, 600), 500);
+}
+
+TEST(CameraRecordTest, CountsASecondAnswerForARequestAsDuplicate) {
+  CameraRecord record(1, 0);
+  EXPECT_TRUE(record.RecordAnswer(0));
+  EXPECT_TRUE(record.RecordAnswer(5));
+  EXPECT_FALSE(record.RecordAnswer(0));
+  EXPECT_TRUE(record.RecordAnswer(1));
+  EXPECT_FALSE(record.RecordAnswer(5));
+  EXPECT_EQ(record.duplicates(), 2u);
+}
+
+TEST(AggregateFailoverTest, SumsCamerasAndNamesTargets) {
+  std::vector<CameraRecord> cameras;
+  cameras.emplace_back(1, 0);
+  cameras.emplace_back(1, 0);
+  cameras[0].RecordServed(100, 0);
+  cameras[0].RecordServed(1'500, 1);
+  cameras[0].RecordFailover(absl::UnavailableError("cannot connect to a:1: Connection refused"));
+  cameras[1].RecordServed(200, 0);
+  cameras[1].RecordServed(1'600, 1);
+  cameras[1].RecordFailover(absl::UnavailableError("HTTP 503: no device"));
+  cameras[1].RecordLost();
+  EXPECT_TRUE(cameras[1].RecordAnswer(3));
+  EXPECT_FALSE(cameras[1].RecordAnswer(3));
+  BenchReport report;
+  AggregateFailover(cameras, {"http://a:1", "http://b:1", "http://c:1"}, 0, 2'000, report);
+  EXPECT_EQ(report.failovers, 2u);
+  EXPECT_EQ(report.failovers_by_kind["transport"], 1u);
+  EXPECT_EQ(report.failovers_by_kind["503"], 1u);
+  EXPECT_EQ(report.lost, 1u);
+  EXPECT_EQ(report.duplicates, 1u);
+  EXPECT_DOUBLE_EQ(report.max_gap_ms, 1'300);  // 200 -> 1500
+  EXPECT_EQ(report.per_target["http://a:1"], 2u);
+  EXPECT_EQ(report.per_target["http://b:1"], 2u);
+  EXPECT_EQ(report.per_target["http://c:1"], 0u);
+}
+
+}  // namespace
+}  // namespace heteroaccel::loadgen::internal
