@@ -22,7 +22,7 @@ FUZZERS      ?= infer_request http_request
 JOBS         ?= $(shell nproc)
 CMAKE_FLAGS  ?=
 
-.PHONY: all setup packages models web build test test-browser unit-test test-sanitize test-tsan fuzz demo bench clean
+.PHONY: all setup packages models web build test test-browser unit-test test-sanitize test-tsan fuzz demo bench clean k8s-validate-deps image test-image
 
 all: build
 
@@ -49,8 +49,28 @@ web: web/node_modules/.package-lock.json
 build: $(BUILD)/build.ninja web
 	cmake --build $(BUILD) -j $(JOBS)
 
-test: setup build
-	HETEROACCEL_MODELS_DIR=$(abspath $(MODELS_DIR)) ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS) -LE browser
+# The Kubernetes manifests' validator (tools/k8s-validate): npm packages from
+# its lockfile, again only when the lockfile changed.
+tools/k8s-validate/node_modules/.package-lock.json: tools/k8s-validate/package-lock.json
+	@command -v npm >/dev/null || { echo "error: npm (Node.js >= 20) is needed to validate deploy/k8s" >&2; exit 1; }
+	cd tools/k8s-validate && npm ci --no-audit --no-fund
+
+k8s-validate-deps: tools/k8s-validate/node_modules/.package-lock.json
+
+test: setup build k8s-validate-deps
+	HETEROACCEL_MODELS_DIR=$(abspath $(MODELS_DIR)) ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS) -LE 'browser|image'
+
+# The container image as an OCI layout in $(IMAGE_DIR)/oci (deploy/image/build_oci.sh:
+# mmdebstrap + umoci, no container engine; needs root and the Debian mirror).
+IMAGE_DIR ?= $(BUILD)/image
+image: packages build
+	deploy/image/build_oci.sh $(BUILD)/bin/heteroaccel $(IMAGE_DIR)
+
+# The image run from its root filesystem: --version, a server and an agent
+# answering a real inference (tests/k8s/image; root).
+test-image: setup image
+	HETEROACCEL_MODELS_DIR=$(abspath $(MODELS_DIR)) HETEROACCEL_IMAGE_LAYOUT=$(abspath $(IMAGE_DIR))/oci \
+	  ctest --test-dir $(BUILD) --output-on-failure -L image
 
 # The dashboard in Debian's Chromium (tests/browser): a real server, agents and
 # cameras, one test at a time.
