@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "agent/config.h"
 #include "agent/context.h"
+#include "agent/kubernetes.h"
 #include "agent/registration.h"
 #include "common/status_macros.h"
 #include "devices/probe.h"
@@ -27,6 +28,7 @@ struct Agent::State {
   std::unique_ptr<AgentContext> context;
   std::unique_ptr<http::Server> server;
   std::unique_ptr<Registration> registration;
+  std::unique_ptr<k8s::DevicePlugin> device_plugin;
   AgentOptions options;
 };
 
@@ -141,6 +143,7 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(const AgentOptions& flags) 
     runnable.push_back(std::move(device));
   }
   if (options.use_opencl) BindOpenCl(options, report.devices, runnable, report.warnings);
+  AnnotateForKubernetes(runnable, options.sysfs_root);
 
   std::vector<devices::Device> unsupported;
   for (const devices::Device& d : report.devices) {
@@ -172,6 +175,15 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(const AgentOptions& flags) 
                                         options.group, std::move(unsupported),
                                         std::move(report.warnings)});
 
+  if (!options.device_plugin_dir.empty()) {
+    k8s::DevicePluginOptions plugin_options;
+    plugin_options.plugin_dir = options.device_plugin_dir;
+    runtime::Executor* executor = state->executor.get();
+    plugin_options.devices = [executor] { return PluginDevices(executor->Snapshot()); };
+    ASSIGN_OR_RETURN(state->device_plugin, k8s::DevicePlugin::Create(std::move(plugin_options)));
+    state->context->device_plugin = state->device_plugin.get();
+  }
+
   http::Router router;
   AddHealthRoutes(router, *state->context);
   AddModelRoutes(router, *state->context);
@@ -194,8 +206,14 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(const AgentOptions& flags) 
 Agent::Agent(std::unique_ptr<State> state) : state_(std::move(state)) {}
 Agent::~Agent() { Stop(); }
 
-void Agent::Start() {
+absl::Status Agent::Start() {
   state_->executor->Start();
+  if (state_->device_plugin) {
+    if (absl::Status s = state_->device_plugin->Start(); !s.ok()) {
+      Stop();
+      return s;
+    }
+  }
   state_->server->Start();
   if (!state_->options.server.empty()) {
     std::string url = state_->options.advertise_url;
@@ -205,10 +223,13 @@ void Agent::Start() {
                               state_->options.heartbeat_interval},
         *state_->context);
   }
+  return absl::OkStatus();
 }
 
 void Agent::Stop() {
   if (state_->registration) state_->registration->Stop();
+  // Withdraw from the kubelet before the devices stop serving.
+  if (state_->device_plugin) state_->device_plugin->Stop();
   // Stop answering first, then drain the slots (their callbacks may still
   // respond into closed connections, which the server tolerates).
   state_->server->Stop();

@@ -4,8 +4,9 @@
 // facts and Prometheus metrics.
 //
 // Owns everything it creates (registry, executor, collector, HTTP server).
-// Create() probes and binds; Start() begins serving; Stop() is idempotent and
-// is also called by the destructor. Thread-safe.
+// Create() probes and binds; Start() begins serving (and, with a device plugin
+// directory, advertises the accelerators to the kubelet); Stop() is idempotent
+// and is also called by the destructor. Thread-safe.
 #pragma once
 
 #include <chrono>
@@ -13,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
 namespace heteroaccel::agent {
@@ -42,6 +44,10 @@ struct AgentOptions {
   std::string sysfs_root = "/sys";
   std::string proc_root = "/proc";
   bool warm_up = true;
+  // The kubelet's device plugin directory (/var/lib/kubelet/device-plugins on a
+  // node): the agent advertises its accelerators there (k8s/device_plugin.h).
+  // "" = no device plugin.
+  std::string device_plugin_dir;
 };
 
 class Agent {
@@ -49,7 +55,9 @@ class Agent {
   static absl::StatusOr<std::unique_ptr<Agent>> Create(const AgentOptions& options);
   ~Agent();
 
-  void Start();
+  // FailedPrecondition when another agent's device plugin serves the same
+  // sockets; the agent is then stopped.
+  [[nodiscard]] absl::Status Start();
   void Stop();
   std::string address() const;  // "127.0.0.1:PORT"
   // Waits for the executor's models to load and warm up.

@@ -10,6 +10,7 @@
 #include "http/router.h"
 #include "httpapi/responses.h"
 #include "inference/catalog.h"
+#include "k8s/device_plugin/device_plugin.h"
 #include "metrics/metrics.h"
 #include "node/node_collector.h"
 #include "node/node_facts.h"
@@ -26,6 +27,9 @@ struct AgentContext {
   std::string group;                                 // "" when the node belongs to no group
   std::vector<devices::Device> unsupported_devices;  // seen, but nothing here can drive them
   std::vector<std::string> probe_warnings;
+  // The kubelet device plugin (agent/kubernetes.h); null when --device-plugin-dir is
+  // not set. Set before the agent starts and never changed after.
+  k8s::DevicePlugin* device_plugin = nullptr;
 };
 
 // Route table; one Add* per resource (handlers live in <resource>_handlers.cc).

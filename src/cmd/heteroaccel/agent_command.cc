@@ -24,7 +24,10 @@ int RunAgent(const agent::AgentOptions& options) {
     std::fprintf(stderr, "heteroaccel agent: %s\n", std::string(agent.status().message()).c_str());
     return 1;
   }
-  (*agent)->Start();
+  if (absl::Status started = (*agent)->Start(); !started.ok()) {
+    std::fprintf(stderr, "heteroaccel agent: %s\n", std::string(started.message()).c_str());
+    return 1;
+  }
   std::printf("heteroaccel agent listening on http://%s\n", (*agent)->address().c_str());
   std::fflush(stdout);
   const bool ready = (*agent)->WaitReady(std::chrono::minutes(5));
@@ -88,6 +91,9 @@ void AddAgentCommand(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--proc-root", options->proc_root, "Where procfs is mounted")
       ->capture_default_str();
+  cmd->add_option("--device-plugin-dir", options->device_plugin_dir,
+                  "Advertise the accelerators to the kubelet as a device plugin in this folder "
+                  "(on a node: /var/lib/kubelet/device-plugins; default: off)");
   cmd->add_flag("!--no-warm-up", options->warm_up, "Skip running each model before ready");
   cmd->callback([options] { std::exit(RunAgent(*options)); });
 }

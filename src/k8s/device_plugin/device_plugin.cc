@@ -87,11 +87,11 @@ grpc::Status ToGrpc(const absl::Status& s) {
   }
 }
 
-}  // namespace
-
 std::string ResourceName(DeviceKind kind, bool emulated) {
   return absl::StrCat(kResourceDomain, KindPart(kind, emulated));
 }
+
+}  // namespace
 
 std::string SocketName(DeviceKind kind, bool emulated) {
   return absl::StrCat("heteroaccel-", KindPart(kind, emulated), ".sock");

@@ -72,8 +72,8 @@ struct PluginDevice {
   friend bool operator==(const PluginDevice&, const PluginDevice&) = default;
 };
 
-// "heteroaccel.io/gpu", "heteroaccel.io/emulated-npu", ...
-std::string ResourceName(DeviceKind kind, bool emulated);
+// The resource names are those of k8s/extender/extender.h's ResourceName
+// ("heteroaccel.io/gpu", "heteroaccel.io/emulated-npu"); the tests hold both to them.
 // The socket file name for a resource: "heteroaccel-gpu.sock", ...
 std::string SocketName(DeviceKind kind, bool emulated);
 

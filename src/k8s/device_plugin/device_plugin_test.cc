@@ -351,9 +351,8 @@ TEST(PreferredAllocationTest, WorksWithoutNumaInformation) {
   EXPECT_FALSE(PreferredAllocation({}, {"a"}, {}, -1).ok());
 }
 
-TEST(ResourceNameTest, NamesEmulatedDevicesApart) {
-  EXPECT_EQ(ResourceName(DeviceKind::kGpu, false), "heteroaccel.io/gpu");
-  EXPECT_EQ(ResourceName(DeviceKind::kFpga, true), "heteroaccel.io/emulated-fpga");
+TEST(SocketNameTest, NamesEmulatedDevicesApart) {
+  EXPECT_EQ(SocketName(DeviceKind::kGpu, false), "heteroaccel-gpu.sock");
   EXPECT_EQ(SocketName(DeviceKind::kNpu, true), "heteroaccel-emulated-npu.sock");
 }
 
