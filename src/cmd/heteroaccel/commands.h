@@ -10,5 +10,6 @@ void AddAgentCommand(CLI::App& app);
 void AddInferCommand(CLI::App& app);
 void AddServerCommand(CLI::App& app);
 void AddBenchCommand(CLI::App& app);
+void AddK8sCommand(CLI::App& app);
 
 }  // namespace heteroaccel::cmd
