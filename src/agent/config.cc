@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/status_macros.h"
 
 namespace heteroaccel::agent {
@@ -50,6 +51,28 @@ absl::StatusOr<EmulatedDeviceConfig> ParseDevice(const YAML::Node& node, size_t 
   return d;
 }
 
+// `server:` is one URL or a list of them (every server replica); a list joins
+// into the comma-separated form the --server flag takes.
+absl::StatusOr<std::string> ParseServer(const YAML::Node& node) {
+  if (node.IsScalar()) return node.as<std::string>();
+  if (!node.IsSequence()) {
+    return absl::InvalidArgumentError("server must be a URL or a list of URLs");
+  }
+  std::vector<std::string> urls;
+  for (size_t i = 0; i < node.size(); ++i) {
+    if (!node[i].IsScalar()) {
+      return absl::InvalidArgumentError(absl::StrCat("server[", i, "] must be a URL"));
+    }
+    std::string url = node[i].as<std::string>();
+    if (url.find(',') != std::string::npos) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("server[", i, "] '", url, "' must be one URL (no commas)"));
+    }
+    urls.push_back(std::move(url));
+  }
+  return absl::StrJoin(urls, ",");
+}
+
 absl::StatusOr<AgentConfig> ParseRoot(const YAML::Node& root) {
   AgentConfig config;
   if (!root.IsMap()) return absl::InvalidArgumentError("the top level must be a mapping");
@@ -58,7 +81,9 @@ absl::StatusOr<AgentConfig> ParseRoot(const YAML::Node& root) {
     config.group = root["group"].as<std::string>();
     RETURN_IF_ERROR(ValidateGroupName(config.group));
   }
-  if (root["server"]) config.server = root["server"].as<std::string>();
+  if (const YAML::Node server = root["server"]) {
+    ASSIGN_OR_RETURN(config.server, ParseServer(server));
+  }
   if (root["cluster_token_file"]) {
     config.cluster_token_file = root["cluster_token_file"].as<std::string>();
   }

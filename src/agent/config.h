@@ -3,7 +3,8 @@
 //
 //   node: gpu-node-1            # the name this node registers with (default: hostname)
 //   group: line-3               # the node group it reports (default: none)
-//   server: http://10.0.0.1:8000
+//   server: http://10.0.0.1:8000   # or a list: every server replica, e.g.
+//                                  # [http://heteroaccel-server-peers:8000]
 //   cluster_token_file: /etc/heteroaccel/token
 //   opencl: false               # run nothing on OpenCL
 //   cpu:
@@ -44,7 +45,7 @@ struct EmulatedDeviceConfig {
 struct AgentConfig {
   std::string node;
   std::string group;
-  std::string server;
+  std::string server;  // comma-separated when the file lists several (Registration)
   std::string cluster_token_file;
   std::optional<bool> opencl;
   std::optional<int> cpu_slots;

@@ -74,5 +74,25 @@ TEST(AgentConfigTest, ReadsTheGroupAndRefusesABadOne) {
       << bad.status();
 }
 
+TEST(AgentConfigTest, ServerIsOneUrlOrAListOfReplicas) {
+  auto one = ParseAgentConfig("server: http://10.0.0.1:8000\n", "s.yaml");
+  ASSERT_TRUE(one.ok()) << one.status();
+  EXPECT_EQ(one->server, "http://10.0.0.1:8000");
+  auto list = ParseAgentConfig(
+      "server:\n  - http://heteroaccel-server-peers:8000\n  - http://10.0.0.9:8000\n", "s.yaml");
+  ASSERT_TRUE(list.ok()) << list.status();
+  EXPECT_EQ(list->server, "http://heteroaccel-server-peers:8000,http://10.0.0.9:8000");
+  auto map = ParseAgentConfig("server: {url: x}\n", "m.yaml");
+  EXPECT_EQ(map.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(map.status().message().find("m.yaml: server must be a URL or a list"),
+            std::string::npos)
+      << map.status();
+  auto nested = ParseAgentConfig("server: [[a]]\n", "n.yaml");
+  EXPECT_NE(nested.status().message().find("server[0] must be a URL"), std::string::npos)
+      << nested.status();
+  auto comma = ParseAgentConfig("server: ['a:1,b:2']\n", "c.yaml");
+  EXPECT_NE(comma.status().message().find("no commas"), std::string::npos) << comma.status();
+}
+
 }  // namespace
 }  // namespace heteroaccel::agent

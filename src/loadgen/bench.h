@@ -142,6 +142,9 @@ struct BenchReport {
   uint64_t duplicates = 0;  // answers for a request id already answered
   uint64_t lost = 0;        // requests with neither an answer nor an explicit error
   double max_gap_ms = 0;    // longest stretch of the window without a successful answer
+  // Longest stretch of the window one camera went without a successful answer:
+  // for a camera whose replica died, the time until it is served again.
+  double max_camera_gap_ms = 0;
   std::map<std::string, uint64_t> per_target;  // successful answers by target URL
 };
 
@@ -164,7 +167,8 @@ std::vector<std::string> SplitTargets(std::string_view target);
 // achieved_rate_rps, late, latency_ms {p50,p95,p99,mean,max},
 // errors {total, by_kind, examples}, per_device {"node/device": {...}},
 // per_type {"face": {...}}; with several targets also failovers,
-// failovers_by_kind, duplicates, lost, max_gap_ms and per_target.
+// failovers_by_kind, duplicates, lost, max_gap_ms, max_camera_gap_ms and
+// per_target.
 nlohmann::json ToJson(const BenchReport& report);
 
 // A readable summary: the per-device table (device, kind, inferences, share),

@@ -128,6 +128,7 @@ TEST(FormatTest, FailoverFiguresAppearOnlyWithSeveralTargets) {
   multi.failovers = 4;
   multi.failovers_by_kind = {{"transport", 4}};
   multi.max_gap_ms = 812.5;
+  multi.max_camera_gap_ms = 900;
   const nlohmann::json two = ToJson(multi);
   EXPECT_EQ(two["failovers"], 4);
   EXPECT_EQ(two["failovers_by_kind"]["transport"], 4);
@@ -136,7 +137,8 @@ TEST(FormatTest, FailoverFiguresAppearOnlyWithSeveralTargets) {
   EXPECT_EQ(two["max_gap_ms"], 812.5);
   EXPECT_EQ(two["per_target"]["http://b:8000"], 20);
   const std::string table = FormatTable(multi);
-  EXPECT_NE(table.find("4 re-sent, 0 duplicate(s), 0 lost; longest gap without an answer 812.5 ms"),
+  EXPECT_NE(table.find("4 re-sent, 0 duplicate(s), 0 lost; longest gap without an answer 812.5 ms "
+                       "(one camera: 900.0 ms)"),
             std::string::npos)
       << table;
   EXPECT_NE(table.find("http://b:8000"), std::string::npos) << table;

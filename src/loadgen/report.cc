@@ -72,6 +72,7 @@ nlohmann::json ToJson(const BenchReport& r) {
     json["duplicates"] = r.duplicates;
     json["lost"] = r.lost;
     json["max_gap_ms"] = Ms(r.max_gap_ms);
+    json["max_camera_gap_ms"] = Ms(r.max_camera_gap_ms);
     json["per_target"] = r.per_target;
   }
   return json;
@@ -113,8 +114,8 @@ std::string FormatTable(const BenchReport& r) {
   if (r.per_target.size() > 1) {
     absl::StrAppendFormat(&out,
                           "failover    %d re-sent, %d duplicate(s), %d lost; longest gap without "
-                          "an answer %.1f ms\n",
-                          r.failovers, r.duplicates, r.lost, r.max_gap_ms);
+                          "an answer %.1f ms (one camera: %.1f ms)\n",
+                          r.failovers, r.duplicates, r.lost, r.max_gap_ms, r.max_camera_gap_ms);
     for (const auto& [target, n] : r.per_target) {
       absl::StrAppendFormat(&out, "  %-40s %8d ok\n", target, n);
     }

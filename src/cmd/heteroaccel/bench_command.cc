@@ -1,5 +1,6 @@
-// `heteroaccel bench`: replays N cameras against an agent or server and prints
-// the split of inferences over devices and the latency (loadgen::RunBench).
+// `heteroaccel bench`: replays N cameras against an agent or server (or several
+// server replicas, failing over between them) and prints the split of
+// inferences over devices and the latency (loadgen::RunBench).
 // Exit status: 0 when the run completed (even with some failed requests), 1
 // when nothing succeeded or the target was unreachable or not ready, 2 for bad
 // flags.
@@ -25,6 +26,7 @@ struct BenchFlags {
   std::string duration = "20s";
   std::string warmup = "2s";
   std::string timeout = "30s";
+  std::string request_timeout = "30s";
   double rate = 0;
   bool rate_given = false;
   bool closed_loop = false;
@@ -78,6 +80,11 @@ absl::StatusOr<loadgen::BenchOptions> ToOptions(const BenchFlags& flags) {
   if (absl::Status s = ParseDurationFlag("--timeout", flags.timeout, options.timeout); !s.ok()) {
     return s;
   }
+  if (absl::Status s =
+          ParseDurationFlag("--request-timeout", flags.request_timeout, options.request_timeout);
+      !s.ok()) {
+    return s;
+  }
   if (absl::Status s = loadgen::ValidateBenchOptions(options); !s.ok()) return s;
   return options;
 }
@@ -122,7 +129,10 @@ void AddBenchCommand(CLI::App& app) {
   auto flags = std::make_shared<BenchFlags>();
   CLI::App* cmd = app.add_subcommand(
       "bench", "Replay N cameras against an agent or server; report the device split and latency");
-  cmd->add_option("--target", flags->target, "Agent or server URL (required)");
+  cmd->add_option("--target", flags->target,
+                  "Agent or server URL (required); several server replicas separated by commas: "
+                  "camera i starts on the i-th, and a request a replica cannot take (connection "
+                  "lost, timeout, 503) is re-sent with the same id to the next");
   cmd->add_option("--cameras", flags->cameras, "Cameras, one thread and connection each")
       ->capture_default_str();
   cmd->add_option("--inflight", flags->inflight,
@@ -144,6 +154,9 @@ void AddBenchCommand(CLI::App& app) {
   cmd->add_option("--protocol", flags->protocol, "v2 (binary tensors), v2-json or v1")
       ->capture_default_str();
   cmd->add_option("--timeout", flags->timeout, "How long to wait for the target to be ready")
+      ->capture_default_str();
+  cmd->add_option("--request-timeout", flags->request_timeout,
+                  "Deadline of one request; past it, with several targets, the next one is tried")
       ->capture_default_str();
   CLI::Option* priority = cmd->add_option("--priority", flags->priority, "Request priority");
   CLI::Option* deadline =

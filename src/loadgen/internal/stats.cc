@@ -131,6 +131,8 @@ void AggregateFailover(const std::vector<CameraRecord>& cameras,
     report.duplicates += camera.duplicates();
     report.lost += camera.lost();
     times.insert(times.end(), camera.answer_times_ms().begin(), camera.answer_times_ms().end());
+    std::vector<double> own = camera.answer_times_ms();
+    report.max_camera_gap_ms = std::max(report.max_camera_gap_ms, MaxGapMs(own, start_ms, end_ms));
     for (size_t t = 0; t < camera.per_target().size() && t < targets.size(); ++t) {
       report.per_target[targets[t]] += camera.per_target()[t];
     }

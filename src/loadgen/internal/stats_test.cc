@@ -203,7 +203,8 @@ TEST(AggregateFailoverTest, SumsCamerasAndNamesTargets) {
   EXPECT_EQ(report.failovers_by_kind["503"], 1u);
   EXPECT_EQ(report.lost, 1u);
   EXPECT_EQ(report.duplicates, 1u);
-  EXPECT_DOUBLE_EQ(report.max_gap_ms, 1'300);  // 200 -> 1500
+  EXPECT_DOUBLE_EQ(report.max_gap_ms, 1'300);         // 200 -> 1500
+  EXPECT_DOUBLE_EQ(report.max_camera_gap_ms, 1'400);  // camera 1: 200 -> 1600
   EXPECT_EQ(report.per_target["http://a:1"], 2u);
   EXPECT_EQ(report.per_target["http://b:1"], 2u);
   EXPECT_EQ(report.per_target["http://c:1"], 0u);
