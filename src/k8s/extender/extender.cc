@@ -40,8 +40,8 @@ absl::StatusOr<int64_t> ParseCount(const Json& value, const std::string& field) 
     const std::string number = text.substr(0, digits_end);
     const std::string suffix = text.substr(digits_end);
     static const std::map<std::string, double> kScale = {
-        {"", 1},        {"m", 1e-3},    {"k", 1e3},        {"M", 1e6},
-        {"G", 1e9},     {"Ki", 1024.0}, {"Mi", 1048576.0}, {"Gi", 1073741824.0}};
+        {"", 1},    {"m", 1e-3},    {"k", 1e3},        {"M", 1e6},
+        {"G", 1e9}, {"Ki", 1024.0}, {"Mi", 1048576.0}, {"Gi", 1073741824.0}};
     auto scale = kScale.find(suffix);
     if (number.empty() || number.size() > 18 || std::count(number.begin(), number.end(), '.') > 1 ||
         number == "." || scale == kScale.end()) {
@@ -128,8 +128,8 @@ absl::Status ParsePod(const Json& pod, ExtenderArgs& args) {
     }
     if (auto model = annotations->find(std::string(kModelAnnotation));
         model != annotations->end()) {
-      const std::string field =
-          absl::StrCat("ExtenderArgs.Pod.metadata.annotations[\"", std::string(kModelAnnotation), "\"]");
+      const std::string field = absl::StrCat("ExtenderArgs.Pod.metadata.annotations[\"",
+                                             std::string(kModelAnnotation), "\"]");
       if (!model->is_string()) return Invalid(field, "must be a string");
       auto parsed = ParseModelAnnotation(model->get_ref<const std::string&>());
       if (!parsed.ok()) return Invalid(field, std::string(parsed.status().message()));
@@ -161,10 +161,12 @@ absl::Status ParseNodes(const Json& root, ExtenderArgs& args) {
   }
   auto nodes = root.find("Nodes");
   if (nodes == root.end() || nodes->is_null()) {
-    return Invalid("ExtenderArgs", "names no candidates: give NodeNames (nodeCacheCapable: true) "
-                                   "or Nodes (a v1.NodeList)");
+    return Invalid("ExtenderArgs",
+                   "names no candidates: give NodeNames (nodeCacheCapable: true) "
+                   "or Nodes (a v1.NodeList)");
   }
-  if (!nodes->is_object()) return Invalid("ExtenderArgs.Nodes", "must be an object (a v1.NodeList)");
+  if (!nodes->is_object())
+    return Invalid("ExtenderArgs.Nodes", "must be an object (a v1.NodeList)");
   args.node_cache_capable = false;
   args.node_list = *nodes;
   Json& items = args.node_list["items"];
@@ -403,7 +405,8 @@ FilterResult Filter(const ExtenderArgs& args, const ClusterSnapshot& cluster) {
     if (reasons.empty()) {
       result.passed.push_back(name);
     } else {
-      (resolvable ? result.failed : result.failed_unresolvable)[name] = absl::StrJoin(reasons, "; ");
+      (resolvable ? result.failed : result.failed_unresolvable)[name] =
+          absl::StrJoin(reasons, "; ");
     }
   }
   return result;
@@ -448,8 +451,8 @@ nlohmann::json FilterResultJson(const ExtenderArgs& args, const FilterResult& re
   const Json items = list.value("items", Json::array());
   Json kept = Json::array();
   for (const Json& item : items) {
-    const Json name = item.is_object() ? item.value("metadata", Json::object()).value("name", Json())
-                                       : Json();
+    const Json name =
+        item.is_object() ? item.value("metadata", Json::object()).value("name", Json()) : Json();
     if (name.is_string() && passed.count(name.get<std::string>()) > 0) kept.push_back(item);
   }
   list["items"] = std::move(kept);
@@ -476,8 +479,8 @@ ExtenderAnswer Answer(std::string_view verb, std::string_view body, const Snapsh
   }
   auto args = ParseExtenderArgs(body);
   if (!args.ok()) return {400, ErrorJson(args.status())};
-  const ClusterSnapshot cluster = args->requests.empty() ? ClusterSnapshot{}
-                                                         : snapshot(args->node_names);
+  const ClusterSnapshot cluster =
+      args->requests.empty() ? ClusterSnapshot{} : snapshot(args->node_names);
   if (verb == kFilterVerb) return {200, FilterResultJson(*args, Filter(*args, cluster))};
   return {200, HostPriorityListJson(Prioritize(*args, cluster))};
 }

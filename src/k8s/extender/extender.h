@@ -99,7 +99,7 @@ absl::StatusOr<ModelRequest> ParseModelAnnotation(std::string_view value);
 
 // ExtenderArgs with what the extender needs of the Pod.
 struct ExtenderArgs {
-  std::string pod;  // "namespace/name", for messages
+  std::string pod;                              // "namespace/name", for messages
   std::map<ManagedResource, int64_t> requests;  // only ours, only counts > 0
   std::optional<ModelRequest> model;
   // The candidates in the order given. node_cache_capable: the scheduler sent
@@ -152,9 +152,9 @@ struct ClusterSnapshot {
 // --- The answers -------------------------------------------------------------------
 
 struct FilterResult {
-  std::vector<std::string> passed;  // in the order given
-  std::map<std::string, std::string> failed;                 // evicting could help
-  std::map<std::string, std::string> failed_unresolvable;    // it could not
+  std::vector<std::string> passed;                         // in the order given
+  std::map<std::string, std::string> failed;               // evicting could help
+  std::map<std::string, std::string> failed_unresolvable;  // it could not
 };
 
 FilterResult Filter(const ExtenderArgs& args, const ClusterSnapshot& cluster);

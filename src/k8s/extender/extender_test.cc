@@ -8,8 +8,9 @@ namespace {
 using Json = nlohmann::json;
 
 Json Pod(Json requests, std::optional<std::string> model = std::nullopt) {
-  Json pod = {{"metadata", {{"name", "detector-0"}, {"namespace", "vision"}}},
-              {"spec", {{"containers", {{{"name", "main"}, {"resources", {{"requests", requests}}}}}}}}};
+  Json pod = {
+      {"metadata", {{"name", "detector-0"}, {"namespace", "vision"}}},
+      {"spec", {{"containers", {{{"name", "main"}, {"resources", {{"requests", requests}}}}}}}}};
   if (model) pod["metadata"]["annotations"] = {{std::string(kModelAnnotation), *model}};
   return pod;
 }
@@ -109,8 +110,8 @@ class ExtenderTest : public ::testing::Test {
     sick.devices[0].healthy = false;
     NodeSnapshot npu{true, {Device("npu0", DeviceKind::kNpu, 5)}};
     NodeSnapshot silent{false, {Device("gpu0", DeviceKind::kGpu, 5)}};
-    cluster_.nodes = {{"fast", fast}, {"slow", slow},   {"busy", busy},    {"taken", taken},
-                      {"sick", sick}, {"npu", npu},     {"silent", silent}};
+    cluster_.nodes = {{"fast", fast}, {"slow", slow}, {"busy", busy},    {"taken", taken},
+                      {"sick", sick}, {"npu", npu},   {"silent", silent}};
   }
   ClusterSnapshot cluster_;
 };
@@ -195,11 +196,10 @@ TEST(FilterResultJsonTest, EchoesTheNodeObjectsInListMode) {
   const Json node_a = {{"metadata", {{"name", "a"}, {"labels", {{"zone", "1"}}}}},
                        {"status", {{"allocatable", {{"heteroaccel.io/gpu", "1"}}}}}};
   const Json node_b = {{"metadata", {{"name", "b"}}}};
-  const std::string body =
-      Json{{"Pod", Pod({{"heteroaccel.io/gpu", "1"}})},
-           {"Nodes", {{"metadata", Json::object()}, {"items", {node_a, node_b}}}},
-           {"NodeNames", nullptr}}
-          .dump();
+  const std::string body = Json{
+      {"Pod", Pod({{"heteroaccel.io/gpu", "1"}})},
+      {"Nodes", {{"metadata", Json::object()}, {"items", {node_a, node_b}}}},
+      {"NodeNames", nullptr}}.dump();
   auto args = ParseExtenderArgs(body);
   ASSERT_TRUE(args.ok()) << args.status();
   EXPECT_FALSE(args->node_cache_capable);

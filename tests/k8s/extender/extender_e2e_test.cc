@@ -31,17 +31,17 @@ std::string WriteConfig(const std::string& name, const std::string& yaml) {
 }
 
 Json Pod(const std::string& resource, const std::string& model) {
-  Json pod = {{"kind", "Pod"},
-              {"apiVersion", "v1"},
-              {"metadata", {{"name", "detector-0"}, {"namespace", "vision"}}},
-              {"spec",
-               {{"schedulerName", "default-scheduler"},
-                {"containers",
-                 {{{"name", "detector"},
-                   {"image", "registry.example/detector:1"},
-                   {"resources",
-                    {{"limits", {{resource, "1"}}}, {"requests", {{resource, "1"}}}}}}}}}},
-              {"status", {{"phase", "Pending"}}}};
+  Json pod = {
+      {"kind", "Pod"},
+      {"apiVersion", "v1"},
+      {"metadata", {{"name", "detector-0"}, {"namespace", "vision"}}},
+      {"spec",
+       {{"schedulerName", "default-scheduler"},
+        {"containers",
+         {{{"name", "detector"},
+           {"image", "registry.example/detector:1"},
+           {"resources", {{"limits", {{resource, "1"}}}, {"requests", {{resource, "1"}}}}}}}}}},
+      {"status", {{"phase", "Pending"}}}};
   if (!model.empty()) pod["metadata"]["annotations"] = {{"heteroaccel.io/model", model}};
   return pod;
 }
@@ -72,6 +72,25 @@ devices:
   - {id: npu0, kind: npu, name: Test NPU, slots: 1, latency_ms: {face: 10}}
 )"));
     http_ = *http::Client::Create(url_);
+    ASSERT_TRUE(WaitForBothNodes()) << server_->Output();
+  }
+
+  // Polls filter until both agents' nodes pass for an emulated GPU with face
+  // (the agents are "ready" before the server has their first heartbeat).
+  bool WaitForBothNodes() {
+    const std::string body = Json{{"Pod", Pod("heteroaccel.io/emulated-gpu", "face")},
+                                  {"NodeNames", {"node-fast", "node-slow"}}}
+                                 .dump();
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto r = http_->Post("/k8s/extender/filter", "application/json", body);
+      if (r.ok() && r->status == 200 &&
+          Json::parse(r->body, nullptr, false).value("NodeNames", Json()).size() == 2) {
+        return true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
   }
 
   std::unique_ptr<Subprocess> StartAgent(const std::string& config) {
@@ -120,31 +139,23 @@ devices:
 };
 
 TEST_F(ExtenderE2ETest, FiltersByKindModelAndKnownNodesWithoutAToken) {
-  // Until both agents reported, node-slow may still be unknown: poll.
-  Json answer;
-  const std::string body = Json{{"Pod", Pod("heteroaccel.io/emulated-gpu", "face")},
-                                {"Nodes", nullptr},
-                                {"NodeNames", {"node-fast", "node-slow", "node-ghost"}}}
-                               .dump();
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (std::chrono::steady_clock::now() < deadline) {
-    auto [status, json] = Post("filter", body);
-    ASSERT_EQ(status, 200) << json;
-    answer = json;
-    if (answer["NodeNames"].size() == 2) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
+  auto [status, answer] =
+      Post("filter", Json{{"Pod", Pod("heteroaccel.io/emulated-gpu", "face")},
+                          {"Nodes", nullptr},
+                          {"NodeNames", {"node-fast", "node-slow", "node-ghost"}}}
+                         .dump());
+  ASSERT_EQ(status, 200) << answer;
   EXPECT_EQ(answer["NodeNames"], Json({"node-fast", "node-slow"})) << answer;
   EXPECT_EQ(answer["Error"], "");
-  EXPECT_NE(answer["FailedAndUnresolvableNodes"].value("node-ghost", "").find("no HeteroAccel agent"),
-            std::string::npos)
+  EXPECT_NE(
+      answer["FailedAndUnresolvableNodes"].value("node-ghost", "").find("no HeteroAccel agent"),
+      std::string::npos)
       << answer;
 
   // Only node-slow has an NPU; neither has a real (non-emulated) GPU.
-  auto [npu_status, npu] =
-      Post("filter", Json{{"Pod", Pod("heteroaccel.io/emulated-npu", "face")},
-                          {"NodeNames", {"node-fast", "node-slow"}}}
-                         .dump());
+  auto [npu_status, npu] = Post("filter", Json{{"Pod", Pod("heteroaccel.io/emulated-npu", "face")},
+                                               {"NodeNames", {"node-fast", "node-slow"}}}
+                                              .dump());
   ASSERT_EQ(npu_status, 200);
   EXPECT_EQ(npu["NodeNames"], Json({"node-slow"})) << npu;
   EXPECT_NE(npu["FailedAndUnresolvableNodes"]["node-fast"].get<std::string>().find(
@@ -170,10 +181,10 @@ TEST_F(ExtenderE2ETest, NodeListModeEchoesTheNodeObjects) {
   const Json fast = {{"metadata", {{"name", "node-fast"}, {"labels", {{"zone", "a"}}}}},
                      {"status", {{"allocatable", {{"heteroaccel.io/emulated-gpu", "1"}}}}}};
   const Json ghost = {{"metadata", {{"name", "node-ghost"}}}};
-  const std::string body = Json{{"Pod", Pod("heteroaccel.io/emulated-gpu", "face")},
-                                {"Nodes", {{"metadata", Json::object()}, {"items", {fast, ghost}}}},
-                                {"NodeNames", nullptr}}
-                               .dump();
+  const std::string body = Json{
+      {"Pod", Pod("heteroaccel.io/emulated-gpu", "face")},
+      {"Nodes", {{"metadata", Json::object()}, {"items", {fast, ghost}}}},
+      {"NodeNames", nullptr}}.dump();
   auto [status, answer] = Post("filter", body);
   ASSERT_EQ(status, 200) << answer;
   EXPECT_EQ(answer["Nodes"]["items"], Json::array({fast})) << answer;
