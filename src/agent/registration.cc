@@ -90,8 +90,8 @@ absl::StatusOr<std::vector<std::string>> SystemResolve(const std::string& host) 
   std::vector<std::string> addresses;
   for (const addrinfo* ai = found; ai != nullptr; ai = ai->ai_next) {
     char text[NI_MAXHOST];
-    if (getnameinfo(ai->ai_addr, ai->ai_addrlen, text, sizeof(text), nullptr, 0,
-                    NI_NUMERICHOST) != 0) {
+    if (getnameinfo(ai->ai_addr, ai->ai_addrlen, text, sizeof(text), nullptr, 0, NI_NUMERICHOST) !=
+        0) {
       continue;
     }
     if (std::find(addresses.begin(), addresses.end(), text) == addresses.end()) {
@@ -116,9 +116,9 @@ absl::StatusOr<std::vector<std::string>> ParseServerList(std::string_view server
     }
     if (std::find(urls.begin(), urls.end(), url) != urls.end()) continue;
     if (urls.size() == kMaxServerUrls) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("server list: at most ", kMaxServerUrls, " URLs (one headless Service name "
-                                                                "reaches every replica)"));
+      return absl::InvalidArgumentError(absl::StrCat("server list: at most ", kMaxServerUrls,
+                                                     " URLs (one headless Service name "
+                                                     "reaches every replica)"));
     }
     urls.push_back(std::move(url));
   }

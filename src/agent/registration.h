@@ -39,7 +39,6 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-
 #include "agent/context.h"
 #include "cluster/contract.h"
 

@@ -50,7 +50,8 @@ TEST(ResolveServersTest, OneEndpointPerAddressKeepingPortAndPrefix) {
     if (host == "peers") return std::vector<std::string>{"10.0.0.1", "10.0.0.2", "fd00::3"};
     return std::vector<std::string>{host};
   };
-  auto endpoints = ResolveServers({"http://peers:8000/api", "http://10.0.0.1:8000/api"}, resolve, {});
+  auto endpoints =
+      ResolveServers({"http://peers:8000/api", "http://10.0.0.1:8000/api"}, resolve, {});
   ASSERT_EQ(endpoints.size(), 3u);  // 10.0.0.1 listed twice heartbeats once
   EXPECT_EQ(endpoints.at("http://10.0.0.1:8000/api").configured, "http://peers:8000/api");
   EXPECT_EQ(endpoints.at("http://10.0.0.2:8000/api").configured, "http://peers:8000/api");
@@ -60,7 +61,8 @@ TEST(ResolveServersTest, OneEndpointPerAddressKeepingPortAndPrefix) {
 TEST(ResolveServersTest, ANameThatFailsToResolveKeepsItsLastAddresses) {
   bool fail = false;
   std::vector<std::string> peers = {"10.0.0.1", "10.0.0.2"};
-  const Resolver resolve = [&](const std::string& host) -> absl::StatusOr<std::vector<std::string>> {
+  const Resolver resolve =
+      [&](const std::string& host) -> absl::StatusOr<std::vector<std::string>> {
     if (host == "peers" && fail) return absl::UnavailableError("no such name");
     if (host == "peers") return peers;
     return std::vector<std::string>{"10.9.9.9"};
@@ -235,8 +237,8 @@ TEST_F(RegistrationTest, AReplicaThatHangsDoesNotDelayTheOthers) {
   (*hung)->Start();
 
   Registration::Options options;
-  options.server = "http://" + (*hung)->address() + ",http://127.0.0.1:" +
-                   std::to_string(live->port());
+  options.server =
+      "http://" + (*hung)->address() + ",http://127.0.0.1:" + std::to_string(live->port());
   options.interval = milliseconds(20);
   Registration registration(options, *context_);
   // 1 s at 20 ms: ~50 heartbeats to the live replica, none waiting on the hung one.

@@ -116,10 +116,9 @@ absl::Status PollReady(http::Client& http, const std::string& target, const std:
   }
 }
 
-// Waits, until `deadline` (`timeout` after the bench began waiting), for the target to be ready (GET
-// /v2/health/ready) and to run every type (GET /v2/models/{type}/ready; an
-// agent answers 404 for a type it does not serve, a server 503 until some
-// registered device can run it).
+// Waits, until `deadline` (`timeout` after the bench began waiting), for the target to be ready
+// (GET /v2/health/ready) and to run every type (GET /v2/models/{type}/ready; an agent answers 404
+// for a type it does not serve, a server 503 until some registered device can run it).
 absl::Status WaitReady(const std::string& target, SteadyClock::time_point deadline,
                        std::chrono::milliseconds timeout, const std::vector<std::string>& types) {
   ASSIGN_OR_RETURN(std::unique_ptr<http::Client> http,
@@ -256,10 +255,10 @@ class Camera {
         }
         return true;
       }
-      const absl::Status status =
-          result.ok() ? absl::UnavailableError(absl::StrCat("answer for another request id '",
-                                                            result->id, "'"))
-                      : result.status();
+      const absl::Status status = result.ok()
+                                      ? absl::UnavailableError(absl::StrCat(
+                                            "answer for another request id '", result->id, "'"))
+                                      : result.status();
       if (targets == 1 || !IsFailover(internal::ErrorKind(status))) {
         if (measured) record_.RecordError(type, status);
         return false;

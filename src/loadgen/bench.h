@@ -137,11 +137,11 @@ struct BenchReport {
 
   // Several targets: failover accounting. failovers, duplicates and lost count
   // over the whole run, warm-up included; the others over the measured window.
-  uint64_t failovers = 0;   // attempts re-sent to another target
+  uint64_t failovers = 0;                             // attempts re-sent to another target
   std::map<std::string, uint64_t> failovers_by_kind;  // why: "transport", "timeout", "503"
-  uint64_t duplicates = 0;  // answers for a request id already answered
-  uint64_t lost = 0;        // requests with neither an answer nor an explicit error
-  double max_gap_ms = 0;    // longest stretch of the window without a successful answer
+  uint64_t duplicates = 0;                            // answers for a request id already answered
+  uint64_t lost = 0;      // requests with neither an answer nor an explicit error
+  double max_gap_ms = 0;  // longest stretch of the window without a successful answer
   // Longest stretch of the window one camera went without a successful answer:
   // for a camera whose replica died, the time until it is served again.
   double max_camera_gap_ms = 0;

@@ -78,7 +78,8 @@ TEST(ValidateBenchOptionsTest, NamesTheFlagAtFault) {
       {[](BenchOptions& o) { o.target = std::string(200, ','); }, "--target"},
       {[](BenchOptions& o) {
          o.target.clear();
-         for (size_t i = 0; i <= kMaxTargets; ++i) o.target += "http://h:" + std::to_string(i + 1) + ",";
+         for (size_t i = 0; i <= kMaxTargets; ++i)
+           o.target += "http://h:" + std::to_string(i + 1) + ",";
        },
        "--target"},
       {[](BenchOptions& o) { o.request_timeout = milliseconds(0); }, "--request-timeout"},

@@ -53,18 +53,19 @@ nlohmann::json ToJson(const BenchReport& r) {
     per_type[type] = {
         {"count", t.count}, {"errors", t.errors}, {"latency_ms", LatencyJson(t.latency)}};
   }
-  nlohmann::json json = {{"config", ConfigJson(r)},
-          {"measured_s", r.measured_s},
-          {"requests", r.requests},
-          {"succeeded", r.succeeded},
-          {"throughput_rps", r.throughput_rps},
-          {"achieved_rate_rps", r.achieved_rate_rps},
-          {"late", r.late},
-          {"latency_ms", LatencyJson(r.latency)},
-          {"errors",
-           {{"total", r.errors}, {"by_kind", r.errors_by_kind}, {"examples", r.error_examples}}},
-          {"per_device", per_device},
-          {"per_type", per_type}};
+  nlohmann::json json = {
+      {"config", ConfigJson(r)},
+      {"measured_s", r.measured_s},
+      {"requests", r.requests},
+      {"succeeded", r.succeeded},
+      {"throughput_rps", r.throughput_rps},
+      {"achieved_rate_rps", r.achieved_rate_rps},
+      {"late", r.late},
+      {"latency_ms", LatencyJson(r.latency)},
+      {"errors",
+       {{"total", r.errors}, {"by_kind", r.errors_by_kind}, {"examples", r.error_examples}}},
+      {"per_device", per_device},
+      {"per_type", per_type}};
   // One target: the output stays what it always was.
   if (r.per_target.size() > 1) {
     json["failovers"] = r.failovers;

@@ -52,8 +52,10 @@ std::string AgentConfig(const std::string& node, const std::string& device, int 
 opencl: false
 cpu: {slots: 1, emulated: true, latency_ms: {face: 20}}
 devices:
-  - {id: )" + device + ", kind: gpu, name: Test GPU, slots: 2, latency_ms: {face: " +
-         std::to_string(latency_ms) + "}}\n";
+  - {id: )" +
+         device +
+         ", kind: gpu, name: Test GPU, slots: 2, latency_ms: {face: " + std::to_string(latency_ms) +
+         "}}\n";
 }
 
 // A server replica on `port` (0: any).

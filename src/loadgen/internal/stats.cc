@@ -91,7 +91,8 @@ double Percentile(const std::vector<double>& sorted, double q) {
 }
 bool CameraRecord::RecordAnswer(uint64_t request) {
   // Requests are numbered densely per camera; bounded by the run's length.
-  if (request >= answers_.size()) answers_.resize(std::max<size_t>(request + 1, answers_.size() * 2));
+  if (request >= answers_.size())
+    answers_.resize(std::max<size_t>(request + 1, answers_.size() * 2));
   uint8_t& answers = answers_[request];
   if (answers < UINT8_MAX) ++answers;
   if (answers == 1) return true;

@@ -113,8 +113,8 @@ void Aggregate(const std::vector<CameraRecord>& cameras, const std::vector<std::
 double MaxGapMs(std::vector<double>& times_ms, double start_ms, double end_ms);
 
 // Fills the failover fields of `report` (failovers, duplicates, lost,
-// max_gap_ms and max_camera_gap_ms over the measured window [start_ms, end_ms) in milliseconds since
-// the start of the run, per_target keyed by `targets`).
+// max_gap_ms and max_camera_gap_ms over the measured window [start_ms, end_ms) in milliseconds
+// since the start of the run, per_target keyed by `targets`).
 void AggregateFailover(const std::vector<CameraRecord>& cameras,
                        const std::vector<std::string>& targets, double start_ms, double end_ms,
                        BenchReport& report);
