@@ -18,8 +18,8 @@
 
 #include "absl/status/status.h"
 #include "cluster/contract.h"
-#include "k8s/extender/extender.h"
 #include "common/clock.h"
+#include "k8s/extender/extender.h"
 #include "scheduler/scheduler.h"
 #include "server/config.h"
 #include "server/placement.h"

@@ -36,8 +36,8 @@
 
 #include "absl/status/statusor.h"
 #include "cluster/contract.h"
-#include "k8s/extender/extender.h"
 #include "common/clock.h"
+#include "k8s/extender/extender.h"
 #include "metrics/metrics.h"
 #include "server/agent_channel.h"
 #include "server/config.h"
