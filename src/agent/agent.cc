@@ -113,6 +113,7 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(const AgentOptions& flags) 
   AgentConfig config;
   RETURN_IF_ERROR(ValidateGroupName(flags.group, "--group"));
   ASSIGN_OR_RETURN(const AgentOptions options, WithConfig(flags, config));
+  if (!options.server.empty()) RETURN_IF_ERROR(ParseServerList(options.server).status());
   auto state = std::make_unique<State>();
   state->options = options;
   ASSIGN_OR_RETURN(std::vector<inference::ModelSpec> specs, SelectModels(options.models));

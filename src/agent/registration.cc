@@ -11,6 +11,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "agent/kubernetes.h"
 #include "http/client.h"
 
 namespace heteroaccel::agent {
@@ -56,6 +57,7 @@ cluster::NodeReport NodeState(const AgentContext& context, const std::string& ad
       device.queue_depth += s.queue_depth;
       device.allocated += s.allocated ? 1 : 0;
     }
+    FillKubernetesFields(context, state, device);  // healthy, NUMA node, handed to a pod
     // Loaded variants in catalog order: a type's first is its default.
     for (const inference::ModelSpec& spec : context.catalog.specs()) {
       auto seconds = state.service_seconds.find(spec.type + "/" + spec.variant);

@@ -52,7 +52,9 @@ void AddAgentCommand(CLI::App& app) {
   cmd->add_option("--node", options->node_name, "Node name (default: config, else hostname)");
   cmd->add_option("--group", options->group,
                   "Node group reported to the server (at most 63 of A-Za-z0-9._-; default: none)");
-  cmd->add_option("--server", options->server, "Server URL to register with");
+  cmd->add_option("--server", options->server,
+                  "Server URL(s) to register with, comma-separated; every address a name resolves "
+                  "to (a headless Service: every replica) gets heartbeats, re-resolved every 5 s");
   cmd->add_option("--cluster-token", options->cluster_token,
                   "Shared secret for the server (or HETEROACCEL_CLUSTER_TOKEN)")
       ->envname("HETEROACCEL_CLUSTER_TOKEN");

@@ -2,6 +2,7 @@
 // flags and wires components together.
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <string>
 
 #include "cmd/heteroaccel/commands.h"
 #include "common/logging.h"
@@ -11,6 +12,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   // Global, so it may come before or after the subcommand.
   app.fallthrough();
+  app.set_version_flag("--version", std::string("heteroaccel ") + HETEROACCEL_VERSION);
   heteroaccel::InitLogging();
   app.add_option_function<std::string>(
          "--log-level",

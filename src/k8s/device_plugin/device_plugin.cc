@@ -25,13 +25,10 @@
 namespace heteroaccel::k8s {
 namespace {
 
-constexpr char kResourceDomain[] = "heteroaccel.io/";
 // How often a blocked ListAndWatch looks at its call (cancelled by the kubelet?).
 constexpr absl::Duration kStreamCheck = absl::Milliseconds(100);
 
-std::string KindPart(DeviceKind kind, bool emulated) {
-  return absl::StrCat(emulated ? "emulated-" : "", std::string(KindName(kind)));
-}
+std::string KindPart(DeviceKind kind, bool emulated) { return ResourceSuffix(kind, emulated); }
 
 // "HETEROACCEL_EMULATED_GPU_DEVICES".
 std::string KindEnv(DeviceKind kind, bool emulated) {
@@ -87,8 +84,8 @@ grpc::Status ToGrpc(const absl::Status& s) {
   }
 }
 
-std::string ResourceName(DeviceKind kind, bool emulated) {
-  return absl::StrCat(kResourceDomain, KindPart(kind, emulated));
+std::string AdvertisedName(DeviceKind kind, bool emulated) {
+  return std::string(kResourceDomain) + KindPart(kind, emulated);
 }
 
 }  // namespace
@@ -294,7 +291,7 @@ absl::Status DevicePlugin::Impl::Start() {
     auto r = std::make_unique<Resource>();
     r->kind = static_cast<DeviceKind>(key.first);
     r->emulated = key.second;
-    r->name = ResourceName(r->kind, r->emulated);
+    r->name = AdvertisedName(r->kind, r->emulated);
     r->socket_name = SocketName(r->kind, r->emulated);
     r->socket_path = options_.plugin_dir + "/" + r->socket_name;
     r->devices = std::move(devices);
@@ -490,7 +487,7 @@ void DevicePlugin::Impl::Refresh() {
     changed_.SignalAll();
   }
   for (const auto& entry : by_resource) {
-    const std::string name = ResourceName(static_cast<DeviceKind>(entry.first.first),
+    const std::string name = AdvertisedName(static_cast<DeviceKind>(entry.first.first),
                                           entry.first.second);
     if (ignored_kinds_.insert(name).second) {
       spdlog::warn("device plugin: {} appeared after start; restart the agent to advertise it",

@@ -50,6 +50,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "common/device_kind.h"
+#include "k8s/names.h"
 
 namespace heteroaccel::k8s {
 
@@ -72,8 +73,7 @@ struct PluginDevice {
   friend bool operator==(const PluginDevice&, const PluginDevice&) = default;
 };
 
-// The resource names are those of k8s/extender/extender.h's ResourceName
-// ("heteroaccel.io/gpu", "heteroaccel.io/emulated-npu"); the tests hold both to them.
+// The resource names are k8s/names.h's ("heteroaccel.io/gpu", "heteroaccel.io/emulated-npu").
 // The socket file name for a resource: "heteroaccel-gpu.sock", ...
 std::string SocketName(DeviceKind kind, bool emulated);
 

@@ -14,8 +14,6 @@ namespace {
 
 using Json = nlohmann::json;
 
-constexpr DeviceKind kAdvertisedKinds[] = {DeviceKind::kGpu, DeviceKind::kNpu, DeviceKind::kFpga,
-                                           DeviceKind::kOther};
 // More devices of one kind than any pod could ask for; bounds the arithmetic.
 constexpr int64_t kMaxCount = 1'000'000;
 
@@ -275,38 +273,6 @@ std::optional<double> NodeMeasure(const NodeSnapshot& node, const ExtenderArgs& 
 }
 
 }  // namespace
-
-std::optional<std::string> ResourceName(DeviceKind kind, bool emulated) {
-  if (kind == DeviceKind::kCpu) return std::nullopt;
-  return absl::StrCat(std::string(kResourceDomain), emulated ? std::string(kEmulatedPrefix) : "",
-                      std::string(KindName(kind)));
-}
-
-std::optional<ManagedResource> ParseResourceName(std::string_view name) {
-  if (name.substr(0, kResourceDomain.size()) != kResourceDomain) return std::nullopt;
-  name.remove_prefix(kResourceDomain.size());
-  ManagedResource r;
-  if (name.substr(0, kEmulatedPrefix.size()) == kEmulatedPrefix) {
-    r.emulated = true;
-    name.remove_prefix(kEmulatedPrefix.size());
-  }
-  for (DeviceKind kind : kAdvertisedKinds) {
-    if (KindName(kind) == name) {
-      r.kind = kind;
-      return r;
-    }
-  }
-  return std::nullopt;
-}
-
-std::vector<std::string> ManagedResourceNames() {
-  std::vector<std::string> names;
-  for (DeviceKind kind : kAdvertisedKinds) {
-    for (bool emulated : {false, true}) names.push_back(*ResourceName(kind, emulated));
-  }
-  std::sort(names.begin(), names.end());
-  return names;
-}
 
 std::string ModelRequest::ToString() const {
   return variant.empty() ? type : absl::StrCat(type, "/", variant);

@@ -56,35 +56,17 @@
 #include "absl/status/statusor.h"
 #include "cluster/contract.h"
 #include "common/device_kind.h"
+#include "k8s/names.h"
 
 namespace heteroaccel::k8s {
 
-// --- Names (the one place) ----------------------------------------------------
+// --- Names --------------------------------------------------------------------
+// Resource names and the model annotation are in k8s/names.h.
 
-inline constexpr std::string_view kResourceDomain = "heteroaccel.io/";
-inline constexpr std::string_view kEmulatedPrefix = "emulated-";
-// Pod annotation: "<type>" or "<type>/<variant>".
-inline constexpr std::string_view kModelAnnotation = "heteroaccel.io/model";
 // The extender's routes on the server; the verbs are the last segment.
 inline constexpr std::string_view kExtenderPrefix = "/k8s/extender";
 inline constexpr std::string_view kFilterVerb = "filter";
 inline constexpr std::string_view kPrioritizeVerb = "prioritize";
-
-// What an extended resource name stands for.
-struct ManagedResource {
-  DeviceKind kind = DeviceKind::kOther;
-  bool emulated = false;
-  friend auto operator<=>(const ManagedResource&, const ManagedResource&) = default;
-};
-
-// "heteroaccel.io/gpu", "heteroaccel.io/emulated-npu"; nullopt for CPU, which
-// is not advertised.
-std::optional<std::string> ResourceName(DeviceKind kind, bool emulated);
-// The inverse; nullopt for a name that is not one of ours.
-std::optional<ManagedResource> ParseResourceName(std::string_view name);
-// Every name ResourceName gives, sorted: what the scheduler configuration's
-// managedResources lists.
-std::vector<std::string> ManagedResourceNames();
 
 // --- The request -----------------------------------------------------------------
 

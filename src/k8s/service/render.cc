@@ -60,9 +60,9 @@ void Metadata(YAML::Emitter& out, const ServiceSpec& spec) {
 
 Pairs PodAnnotations(const ServiceSpec& spec) {
   Pairs annotations;
-  if (!spec.model.empty()) annotations.emplace_back("heteroaccel.io/model", spec.model);
+  if (!spec.model.empty()) annotations.emplace_back(std::string(kModelAnnotation), spec.model);
   if (spec.topology_aware) {
-    annotations.emplace_back("heteroaccel.io/numa-alignment", "single-numa-node");
+    annotations.emplace_back(std::string(kNumaAlignmentAnnotation), "single-numa-node");
   }
   if (spec.communication == Communication::kSriov) {
     annotations.emplace_back("k8s.v1.cni.cncf.io/networks", spec.network);

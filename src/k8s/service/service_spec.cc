@@ -477,8 +477,7 @@ absl::StatusOr<ServiceSpec> ParseRoot(YAML::Node root) {
 }  // namespace
 
 std::string ResourceName(const ComputeRequest& request) {
-  const std::string_view kind = KindName(request.kind);
-  return absl::StrCat("heteroaccel.io/", request.emulated ? "emulated-" : "", AbslView(kind));
+  return absl::StrCat(std::string(kResourceDomain), ResourceSuffix(request.kind, request.emulated));
 }
 
 absl::StatusOr<double> ParseQuantity(std::string_view text) {

@@ -36,6 +36,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/device_kind.h"
+#include "k8s/names.h"
 
 namespace heteroaccel::k8s {
 
