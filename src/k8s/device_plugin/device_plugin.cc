@@ -21,12 +21,15 @@
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "k8s/device_plugin/api.grpc.pb.h"
+#include "k8s/device_plugin/podresources.grpc.pb.h"
 
 namespace heteroaccel::k8s {
 namespace {
 
 // How often a blocked ListAndWatch looks at its call (cancelled by the kubelet?).
 constexpr absl::Duration kStreamCheck = absl::Milliseconds(100);
+// The largest PodResources answer read, as the kubelet's own client allows.
+constexpr int kMaxPodResourcesBytes = 16 * 1024 * 1024;
 
 std::string KindPart(DeviceKind kind, bool emulated) { return ResourceSuffix(kind, emulated); }
 
@@ -214,6 +217,9 @@ class DevicePlugin::Impl {
   void CheckFiles(bool kubelet_created);
   void EnsureServing(Resource& r);
   void Register(Resource& r);
+  void PodResourcesLoop();
+  absl::StatusOr<std::set<std::string>> ListPodResources();
+  void LogPodResources(const absl::Status& status);
   void Wake() const {
     const uint64_t one = 1;
     if (wake_fd_ >= 0) (void)!::write(wake_fd_, &one, sizeof(one));
@@ -225,6 +231,9 @@ class DevicePlugin::Impl {
   // server and service, which only Start(), the loop thread and Stop() touch.
   std::vector<std::unique_ptr<Resource>> resources_;
   std::thread thread_;
+  std::thread pod_thread_;                 // PodResourcesLoop
+  std::set<std::string> resource_names_;  // fixed by Start()
+  std::optional<bool> pod_resources_ok_;  // pod thread only; nullopt before the first List
   int wake_fd_ = -1;
   int inotify_fd_ = -1;
   std::optional<FileId> kubelet_id_;  // loop thread only
@@ -235,6 +244,9 @@ class DevicePlugin::Impl {
   bool started_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::set<std::string> assigned_ ABSL_GUARDED_BY(mu_);
+  // When each ID was last allocated; pruned by the pod thread.
+  std::map<std::string, absl::Time> allocated_at_ ABSL_GUARDED_BY(mu_);
+  grpc::ClientContext* list_context_ ABSL_GUARDED_BY(mu_) = nullptr;  // List in flight
   int registrations_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
@@ -329,7 +341,9 @@ absl::Status DevicePlugin::Impl::Start() {
     spdlog::info("device plugin: serving {} on {} ({} device(s))", r->name, r->socket_path,
                  r->devices.size());
   }
+  for (const auto& r : resources_) resource_names_.insert(r->name);
   thread_ = std::thread([this] { Loop(); });
+  pod_thread_ = std::thread([this] { PodResourcesLoop(); });
   return absl::OkStatus();
 }
 
@@ -603,7 +617,100 @@ grpc::Status DevicePlugin::Impl::Allocate(Resource& r, const v1beta1::AllocateRe
   }
   absl::MutexLock lock(&mu_);
   assigned_.insert(allocated.begin(), allocated.end());
+  const absl::Time now = absl::Now();
+  for (const std::string& id : allocated) allocated_at_[id] = now;
   return grpc::Status::OK;
+}
+
+// Every pod_resources_interval: the kubelet's list replaces AssignedIds, keeping
+// allocations made since the previous List started (the kubelet may not have
+// recorded them when that List ran).
+void DevicePlugin::Impl::PodResourcesLoop() {
+  absl::Time previous_start = absl::InfinitePast();
+  while (true) {
+    const absl::Time start = absl::Now();
+    absl::StatusOr<std::set<std::string>> listed = ListPodResources();
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) return;
+      for (auto it = allocated_at_.begin(); it != allocated_at_.end();) {
+        if (it->second < previous_start) {
+          it = allocated_at_.erase(it);
+          continue;
+        }
+        if (listed.ok()) listed->insert(it->first);
+        ++it;
+      }
+      if (listed.ok()) assigned_ = std::move(*listed);
+    }
+    LogPodResources(listed.status());
+    previous_start = start;
+    absl::MutexLock lock(&mu_);
+    mu_.AwaitWithTimeout(absl::Condition(&stopping_),
+                         absl::FromChrono(options_.pod_resources_interval));
+    if (stopping_) return;
+  }
+}
+
+// The device IDs of our resources that the kubelet lists for its pods.
+absl::StatusOr<std::set<std::string>> DevicePlugin::Impl::ListPodResources() {
+  const std::string& path = options_.pod_resources_socket;
+  if (!StatFile(path).has_value()) {
+    return absl::NotFoundError(absl::StrCat("no kubelet PodResources socket at ", path));
+  }
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // no reconnect backoff from earlier calls
+  args.SetMaxReceiveMessageSize(kMaxPodResourcesBytes);
+  auto channel =
+      grpc::CreateCustomChannel("unix:" + path, grpc::InsecureChannelCredentials(), args);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + options_.pod_resources_timeout);
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return absl::CancelledError("stopping");
+    list_context_ = &context;
+  }
+  v1::ListPodResourcesResponse response;
+  const grpc::Status status =
+      v1::PodResourcesLister::NewStub(channel)->List(&context, v1::ListPodResourcesRequest(),
+                                                     &response);
+  {
+    absl::MutexLock lock(&mu_);
+    list_context_ = nullptr;
+  }
+  if (!status.ok()) {
+    return absl::UnavailableError(absl::StrCat("the kubelet's PodResources List on ", path,
+                                               " failed: ", status.error_message()));
+  }
+  std::set<std::string> ids;
+  for (const v1::PodResources& pod : response.pod_resources()) {
+    for (const v1::ContainerResources& container : pod.containers()) {
+      for (const v1::ContainerDevices& devices : container.devices()) {
+        if (!resource_names_.contains(devices.resource_name())) continue;
+        ids.insert(devices.device_ids().begin(), devices.device_ids().end());
+      }
+    }
+  }
+  return ids;
+}
+
+// Logs once per change between answering and failing, not on every poll.
+void DevicePlugin::Impl::LogPodResources(const absl::Status& status) {
+  if (status.ok()) {
+    if (pod_resources_ok_ != true) {
+      spdlog::info("device plugin: pod assignments follow the kubelet's PodResources API on {}",
+                   options_.pod_resources_socket);
+    }
+    pod_resources_ok_ = true;
+    return;
+  }
+  if (status.code() == absl::StatusCode::kCancelled) return;
+  if (pod_resources_ok_ != false) {
+    spdlog::warn("device plugin: {}; devices stay assigned from Allocate calls, and are not "
+                 "freed when their pods end, until it answers",
+                 std::string(status.message()));
+  }
+  pod_resources_ok_ = false;
 }
 
 void DevicePlugin::Impl::Stop() {
@@ -612,9 +719,11 @@ void DevicePlugin::Impl::Stop() {
     if (stopping_) return;
     stopping_ = true;
     changed_.SignalAll();
+    if (list_context_ != nullptr) list_context_->TryCancel();
   }
   Wake();
   if (thread_.joinable()) thread_.join();
+  if (pod_thread_.joinable()) pod_thread_.join();
   for (auto& r : resources_) {
     if (!r->server) continue;
     r->server->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(500));
@@ -644,8 +753,14 @@ absl::StatusOr<std::unique_ptr<DevicePlugin>> DevicePlugin::Create(DevicePluginO
   while (options.plugin_dir.size() > 1 && options.plugin_dir.back() == '/') {
     options.plugin_dir.pop_back();
   }
+  if (options.pod_resources_socket.empty()) {
+    options.pod_resources_socket =
+        absl::StrCat(options.plugin_dir, "/../", kPodResourcesSocket);
+  }
   if (options.watch_interval <= std::chrono::milliseconds(0) ||
-      options.poll_interval <= std::chrono::milliseconds(0)) {
+      options.poll_interval <= std::chrono::milliseconds(0) ||
+      options.pod_resources_interval <= std::chrono::milliseconds(0) ||
+      options.pod_resources_timeout <= std::chrono::milliseconds(0)) {
     return absl::InvalidArgumentError("the device plugin's intervals must be positive");
   }
   return std::unique_ptr<DevicePlugin>(

@@ -30,11 +30,24 @@
 // HETEROACCEL_DEVICES=<ids> and HETEROACCEL_<RESOURCE>_DEVICES=<ids> (RESOURCE
 // like GPU or EMULATED_GPU), a DeviceSpec for each device node that exists, and
 // the CDI name of a real device that has one. Unknown IDs are INVALID_ARGUMENT,
-// unhealthy ones FAILED_PRECONDITION; nothing is allocated then. Allocated IDs
-// are kept (AssignedIds) for the agent's heartbeat; they are not yet released
-// when a pod ends (that needs the kubelet's PodResources API).
+// unhealthy ones FAILED_PRECONDITION; nothing is allocated then.
 //
-// Ownership: the plugin owns its servers, sockets and thread; the device source
+// AssignedIds (the agent's heartbeat reports them as taken) follows the
+// kubelet's PodResources API (v1, podresources.proto) when it answers: a second
+// thread calls List every `pod_resources_interval` (each call bounded by
+// `pod_resources_timeout`) on `pod_resources_socket`, by default
+// <plugin_dir>/../pod-resources/kubelet.sock. After a successful List the set
+// is exactly the IDs listed for our resource names, plus those allocated since
+// the previous List call started: the kubelet lists a device once Allocate has
+// returned, so an allocation is trusted until a List that began at least one
+// interval after it leaves it out. A device whose pod ended is thus freed
+// within two intervals (plus call time), and a device the kubelet lists that
+// this process never allocated (the agent restarted) is assigned too. While
+// the socket is absent or List fails, the set only grows with Allocate calls
+// and keeps what the last successful List left; this is logged at warn level
+// once per outage, and at info level when List answers again.
+//
+// Ownership: the plugin owns its servers, sockets and threads; the device source
 // is called from the plugin's thread and must stay valid until Stop().
 // Thread-safe: every public method may be called from any thread.
 #pragma once
@@ -56,6 +69,8 @@ namespace heteroaccel::k8s {
 
 inline constexpr char kDevicePluginVersion[] = "v1beta1";
 inline constexpr char kKubeletSocket[] = "kubelet.sock";
+// The PodResources socket, relative to the kubelet's root directory.
+inline constexpr char kPodResourcesSocket[] = "pod-resources/kubelet.sock";
 inline constexpr char kDefaultDevicePluginDir[] = "/var/lib/kubelet/device-plugins";
 inline constexpr char kHealthy[] = "Healthy";
 inline constexpr char kUnhealthy[] = "Unhealthy";
@@ -95,6 +110,11 @@ struct DevicePluginOptions {
   std::chrono::milliseconds retry_interval{500};    // between failed Register calls
   std::chrono::milliseconds register_timeout{5000};  // one Register call
   std::string kubelet_socket = kKubeletSocket;      // file name in plugin_dir
+  // The kubelet's PodResources socket (a path); "" = the default,
+  // <plugin_dir>/../pod-resources/kubelet.sock.
+  std::string pod_resources_socket;
+  std::chrono::milliseconds pod_resources_interval{5000};  // between List calls
+  std::chrono::milliseconds pod_resources_timeout{2000};   // one List call
 };
 
 class DevicePlugin {
@@ -112,7 +132,8 @@ class DevicePlugin {
   // Reads the device source now and pushes any change to the open streams.
   void Refresh();
 
-  // Device IDs the kubelet allocated to containers.
+  // Device IDs held by containers: the kubelet's PodResources list plus recent
+  // allocations, or every allocation while that list is unavailable.
   std::set<std::string> AssignedIds() const;
   bool IsAssigned(const std::string& id) const;
   // Resource names served, e.g. {"heteroaccel.io/emulated-gpu"}.

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "k8s/device_plugin/testing/fake_kubelet.h"
 
@@ -58,8 +59,9 @@ class DevicePluginTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
   }
 
-  DevicePlugin& StartPlugin() {
-    auto plugin = NewPlugin();
+  DevicePlugin& StartPlugin() { return StartPlugin(Options()); }
+  DevicePlugin& StartPlugin(const DevicePluginOptions& options) {
+    auto plugin = DevicePlugin::Create(options);
     EXPECT_TRUE(plugin.ok()) << plugin.status();
     absl::Status s = (*plugin)->Start();
     EXPECT_TRUE(s.ok()) << s;
@@ -67,7 +69,13 @@ class DevicePluginTest : public ::testing::Test {
     return *plugins_.back();
   }
   absl::StatusOr<std::unique_ptr<DevicePlugin>> NewPlugin() {
+    return DevicePlugin::Create(Options());
+  }
+  // Without a PodResources socket unless a test serves one at pod_resources_socket_.
+  DevicePluginOptions Options() {
     DevicePluginOptions options;
+    options.pod_resources_socket = pod_resources_socket_;
+    options.pod_resources_interval = milliseconds(100);
     options.plugin_dir = dir_;
     options.devices = [this] {
       absl::MutexLock lock(&mu_);
@@ -75,10 +83,10 @@ class DevicePluginTest : public ::testing::Test {
     };
     options.poll_interval = milliseconds(200);
     options.retry_interval = milliseconds(100);
-    return DevicePlugin::Create(options);
+    return options;
   }
-  void StartKubelet() {
-    auto kubelet = FakeKubelet::Start(dir_);
+  void StartKubelet(const std::string& pod_resources_socket = "") {
+    auto kubelet = FakeKubelet::Start(dir_, pod_resources_socket);
     ASSERT_TRUE(kubelet.ok()) << kubelet.status();
     kubelet_ = std::move(*kubelet);
   }
@@ -91,6 +99,7 @@ class DevicePluginTest : public ::testing::Test {
 
   std::string dir_;
   std::string node_;
+  std::string pod_resources_socket_ = "/nonexistent/pod-resources/kubelet.sock";
   absl::Mutex mu_;
   std::vector<PluginDevice> devices_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<FakeKubelet> kubelet_;
@@ -339,6 +348,125 @@ TEST_F(DevicePluginTest, AllocateRejectsUnknownAndUnhealthyDevices) {
   EXPECT_NE(r.status().message().find("gpu2"), std::string::npos);
   EXPECT_NE(r.status().message().find("unhealthy"), std::string::npos);
   EXPECT_TRUE(plugin.AssignedIds().empty());  // a refused request assigns nothing
+}
+
+// One pod per entry, with one container holding the IDs of one resource.
+v1::ListPodResourcesResponse Pods(
+    const std::vector<std::pair<std::string, std::vector<std::string>>>& holdings) {
+  v1::ListPodResourcesResponse response;
+  int n = 0;
+  for (const auto& [resource, ids] : holdings) {
+    v1::PodResources* pod = response.add_pod_resources();
+    pod->set_name(absl::StrCat("pod-", n++));
+    pod->set_namespace_("default");
+    v1::ContainerResources* container = pod->add_containers();
+    container->set_name("main");
+    v1::ContainerDevices* devices = container->add_devices();
+    devices->set_resource_name(resource);
+    for (const std::string& id : ids) devices->add_device_ids(id);
+  }
+  return response;
+}
+
+template <typename Predicate>
+bool WaitFor(Predicate done, milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(milliseconds(5));
+  }
+  return true;
+}
+
+TEST_F(DevicePluginTest, PodResourcesFreesADeviceOnceTheKubeletNoLongerListsIt) {
+  // The kubelet's layout: the PodResources socket is found next to the plugin directory.
+  const std::string plugins = dir_ + "/device-plugins";
+  std::filesystem::create_directories(plugins);
+  auto kubelet = FakeKubelet::Start(plugins, dir_ + "/pod-resources/kubelet.sock");
+  ASSERT_TRUE(kubelet.ok()) << kubelet.status();
+  kubelet_ = std::move(*kubelet);
+  // gpu2 is held by a pod from before the agent started; gpu3 is listed under
+  // another plugin's resource name.
+  kubelet_->SetPodResources(Pods({{kGpu, {"gpu2"}}, {"vendor.com/gpu", {"gpu3"}}}));
+  DevicePluginOptions options = Options();
+  options.plugin_dir = plugins;
+  options.pod_resources_socket = "";
+  DevicePlugin& plugin = StartPlugin(options);
+  ASSERT_TRUE(kubelet_->WaitForStreams(kGpu, 1, kWait));
+  ASSERT_TRUE(kubelet_->WaitForListCalls(1, kWait));
+  EXPECT_TRUE(WaitFor([&] { return plugin.IsAssigned("gpu2"); }, kWait));
+
+  ASSERT_TRUE(kubelet_->Allocate(kGpu, {{"gpu1"}}).ok());
+  EXPECT_TRUE(plugin.IsAssigned("gpu1"));
+  kubelet_->SetPodResources(Pods({{kGpu, {"gpu1"}}, {kGpu, {"gpu2"}}, {"vendor.com/gpu", {"gpu3"}}}));
+  const int calls = kubelet_->ListCalls();
+  ASSERT_TRUE(kubelet_->WaitForListCalls(calls + 3, kWait));
+  EXPECT_EQ(plugin.AssignedIds(), (std::set<std::string>{"gpu1", "gpu2"}));
+
+  // gpu1's pod ends: the kubelet lists it no longer.
+  const auto ended = std::chrono::steady_clock::now();
+  kubelet_->SetPodResources(Pods({{kGpu, {"gpu2"}}}));
+  ASSERT_TRUE(WaitFor([&] { return !plugin.IsAssigned("gpu1"); }, kWait));
+  const auto freed_after = std::chrono::steady_clock::now() - ended;
+  // Two intervals at most, with room for a loaded machine.
+  EXPECT_LT(freed_after, milliseconds(1000))
+      << std::chrono::duration_cast<milliseconds>(freed_after).count() << " ms";
+  EXPECT_EQ(plugin.AssignedIds(), (std::set<std::string>{"gpu2"}));
+}
+
+TEST_F(DevicePluginTest, PodResourcesKeepsAnAllocationTheKubeletDoesNotListYet) {
+  pod_resources_socket_ = dir_ + "/pod-resources.sock";
+  StartKubelet(pod_resources_socket_);  // lists no pods
+  DevicePluginOptions options = Options();
+  options.pod_resources_interval = milliseconds(500);
+  DevicePlugin& plugin = StartPlugin(options);
+  ASSERT_TRUE(kubelet_->WaitForStreams(kGpu, 1, kWait));
+  ASSERT_TRUE(kubelet_->WaitForListCalls(1, kWait));
+  // Lists up to `calls` began before the allocation; the next one may too,
+  // so neither may free it.
+  const int calls = kubelet_->ListCalls();
+  const auto allocated = std::chrono::steady_clock::now();
+  ASSERT_TRUE(kubelet_->Allocate(kGpu, {{"gpu0"}}).ok());
+  ASSERT_TRUE(kubelet_->WaitForListCalls(calls + 1, kWait));
+  EXPECT_TRUE(plugin.IsAssigned("gpu0"));
+  // A List that began a whole interval after the allocation and still leaves
+  // it out frees it: at most three intervals after it.
+  ASSERT_TRUE(WaitFor([&] { return !plugin.IsAssigned("gpu0"); }, kWait));
+  const auto freed_after = std::chrono::steady_clock::now() - allocated;
+  EXPECT_GE(freed_after, milliseconds(500));
+  EXPECT_LT(freed_after, milliseconds(2500))
+      << std::chrono::duration_cast<milliseconds>(freed_after).count() << " ms";
+}
+
+TEST_F(DevicePluginTest, WithoutPodResourcesAllocationsStayAssigned) {
+  StartKubelet();  // no PodResources socket anywhere
+  DevicePluginOptions options = Options();
+  options.pod_resources_interval = milliseconds(20);
+  DevicePlugin& plugin = StartPlugin(options);
+  ASSERT_TRUE(kubelet_->WaitForStreams(kGpu, 1, kWait));
+  ASSERT_TRUE(kubelet_->Allocate(kGpu, {{"gpu0"}, {"gpu3"}}).ok());
+  std::this_thread::sleep_for(milliseconds(300));  // fifteen polls that cannot list
+  EXPECT_EQ(plugin.AssignedIds(), (std::set<std::string>{"gpu0", "gpu3"}));
+  EXPECT_EQ(kubelet_->ListCalls(), 0);
+}
+
+TEST_F(DevicePluginTest, AFailingPodResourcesSocketKeepsTheLastAssignment) {
+  pod_resources_socket_ = dir_ + "/pod-resources.sock";
+  StartKubelet(pod_resources_socket_);
+  kubelet_->SetPodResources(Pods({{kGpu, {"gpu1"}}}));
+  DevicePlugin& plugin = StartPlugin();
+  ASSERT_TRUE(kubelet_->WaitForStreams(kGpu, 1, kWait));
+  ASSERT_TRUE(WaitFor([&] { return plugin.IsAssigned("gpu1"); }, kWait));
+  // The kubelet goes away; its socket file stays but nobody answers.
+  kubelet_->Stop();
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, pod_resources_socket_.c_str(), sizeof(addr.sun_path) - 1);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  ::close(fd);
+  std::this_thread::sleep_for(milliseconds(400));  // four failing polls
+  EXPECT_EQ(plugin.AssignedIds(), (std::set<std::string>{"gpu1"}));
 }
 
 TEST(PreferredAllocationTest, WorksWithoutNumaInformation) {

@@ -4,6 +4,7 @@
 #include <grpcpp/grpcpp.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -40,13 +41,32 @@ class FakeKubelet::RegistrationService final : public v1beta1::Registration::Ser
   FakeKubelet& kubelet_;
 };
 
-FakeKubelet::FakeKubelet(std::string dir) : dir_(std::move(dir)) {}
+class FakeKubelet::PodResourcesService final : public v1::PodResourcesLister::Service {
+ public:
+  explicit PodResourcesService(FakeKubelet& kubelet) : kubelet_(kubelet) {}
+
+  grpc::Status List(grpc::ServerContext*, const v1::ListPodResourcesRequest*,
+                    v1::ListPodResourcesResponse* response) override {
+    absl::MutexLock lock(&kubelet_.mu_);
+    *response = kubelet_.pod_resources_;
+    ++kubelet_.list_calls_;
+    return grpc::Status::OK;
+  }
+
+ private:
+  FakeKubelet& kubelet_;
+};
+
+FakeKubelet::FakeKubelet(std::string dir, std::string pod_resources_socket)
+    : dir_(std::move(dir)), pod_resources_socket_(std::move(pod_resources_socket)) {}
 
 FakeKubelet::~FakeKubelet() { Stop(); }
 
-absl::StatusOr<std::unique_ptr<FakeKubelet>> FakeKubelet::Start(const std::string& dir) {
-  std::unique_ptr<FakeKubelet> kubelet(new FakeKubelet(dir));
+absl::StatusOr<std::unique_ptr<FakeKubelet>> FakeKubelet::Start(
+    const std::string& dir, const std::string& pod_resources_socket) {
+  std::unique_ptr<FakeKubelet> kubelet(new FakeKubelet(dir, pod_resources_socket));
   kubelet->service_ = std::make_unique<RegistrationService>(*kubelet);
+  kubelet->pod_resources_service_ = std::make_unique<PodResourcesService>(*kubelet);
   if (absl::Status s = kubelet->Serve(); !s.ok()) return s;
   return kubelet;
 }
@@ -63,6 +83,18 @@ absl::Status FakeKubelet::Serve() {
   absl::MutexLock lock(&server_mu_);
   server_ = builder.BuildAndStart();
   if (server_ == nullptr) return absl::UnavailableError("cannot serve " + socket_path());
+  if (pod_resources_socket_.empty()) return absl::OkStatus();
+  std::error_code ignored;
+  std::filesystem::create_directories(std::filesystem::path(pod_resources_socket_).parent_path(),
+                                      ignored);
+  ::unlink(pod_resources_socket_.c_str());
+  grpc::ServerBuilder pod_builder;
+  pod_builder.AddListeningPort("unix:" + pod_resources_socket_, grpc::InsecureServerCredentials());
+  pod_builder.RegisterService(pod_resources_service_.get());
+  pod_resources_server_ = pod_builder.BuildAndStart();
+  if (pod_resources_server_ == nullptr) {
+    return absl::UnavailableError("cannot serve " + pod_resources_socket_);
+  }
   return absl::OkStatus();
 }
 
@@ -133,6 +165,12 @@ void FakeKubelet::Stop() {
       server_->Shutdown(std::chrono::system_clock::now() + std::chrono::milliseconds(200));
       server_.reset();
       ::unlink(socket_path().c_str());
+    }
+    if (pod_resources_server_) {
+      pod_resources_server_->Shutdown(std::chrono::system_clock::now() +
+                                      std::chrono::milliseconds(200));
+      pod_resources_server_.reset();
+      ::unlink(pod_resources_socket_.c_str());
     }
   }
   for (std::thread& t : threads) t.join();
@@ -254,6 +292,22 @@ absl::StatusOr<v1beta1::PreferredAllocationResponse> FakeKubelet::Preferred(
       v1beta1::DevicePlugin::NewStub(channel)->GetPreferredAllocation(&context, request, &response);
   if (!s.ok()) return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
   return response;
+}
+
+void FakeKubelet::SetPodResources(const v1::ListPodResourcesResponse& response) {
+  absl::MutexLock lock(&mu_);
+  pod_resources_ = response;
+}
+
+int FakeKubelet::ListCalls() const {
+  absl::MutexLock lock(&mu_);
+  return list_calls_;
+}
+
+bool FakeKubelet::WaitForListCalls(int count, std::chrono::milliseconds timeout) const {
+  absl::MutexLock lock(&mu_);
+  auto done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return list_calls_ >= count; };
+  return mu_.AwaitWithTimeout(absl::Condition(&done), absl::FromChrono(timeout));
 }
 
 std::vector<std::string> FakeKubelet::errors() const {

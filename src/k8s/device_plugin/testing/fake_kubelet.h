@@ -13,6 +13,11 @@
 // cancels a resource's stream. Allocate()/Preferred() call the resource's
 // current endpoint.
 //
+// Given a second path, it also serves the PodResources API (v1) there, like
+// the kubelet's pod-resources/kubelet.sock: List answers the response last
+// given to SetPodResources (empty at first) and counts the calls. Restart()
+// serves that socket again too.
+//
 // Owns its server, channels and threads; Stop() (or the destructor) joins them.
 // Thread-safe. Every Wait* is bounded by its timeout.
 #pragma once
@@ -28,6 +33,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "k8s/device_plugin/api.grpc.pb.h"
+#include "k8s/device_plugin/podresources.grpc.pb.h"
 
 namespace heteroaccel::k8s::testing {
 
@@ -35,8 +41,10 @@ class FakeKubelet {
  public:
   using DeviceList = std::vector<v1beta1::Device>;
 
-  // Serves <dir>/kubelet.sock.
-  static absl::StatusOr<std::unique_ptr<FakeKubelet>> Start(const std::string& dir);
+  // Serves <dir>/kubelet.sock and, when `pod_resources_socket` is not empty,
+  // the PodResources API on that path (its directory is created).
+  static absl::StatusOr<std::unique_ptr<FakeKubelet>> Start(
+      const std::string& dir, const std::string& pod_resources_socket = "");
   ~FakeKubelet();
 
   // Removes the plugin sockets, stops, and serves a new kubelet.sock.
@@ -69,10 +77,18 @@ class FakeKubelet {
   absl::StatusOr<v1beta1::PreferredAllocationResponse> Preferred(
       const std::string& resource, const v1beta1::PreferredAllocationRequest& request);
 
+  // What List answers from now on.
+  void SetPodResources(const v1::ListPodResourcesResponse& response);
+  // List calls answered so far.
+  int ListCalls() const;
+  // Waits until at least `count` List calls were answered. False on timeout.
+  bool WaitForListCalls(int count, std::chrono::milliseconds timeout) const;
+
   std::vector<std::string> errors() const;
   std::string socket_path() const { return dir_ + "/kubelet.sock"; }
 
   class RegistrationService;
+  class PodResourcesService;
 
  private:
   struct Endpoint {
@@ -86,15 +102,18 @@ class FakeKubelet {
     bool closed = false;
   };
 
-  explicit FakeKubelet(std::string dir);
+  FakeKubelet(std::string dir, std::string pod_resources_socket);
   absl::Status Serve();
   void OnRegister(const v1beta1::RegisterRequest& request);
   void Watch(std::shared_ptr<Endpoint> endpoint, std::string resource);
   std::shared_ptr<Endpoint> Current(const std::string& resource) const;
 
   const std::string dir_;
+  const std::string pod_resources_socket_;  // "" = not served
   std::unique_ptr<RegistrationService> service_;
-  std::unique_ptr<grpc::Server> server_;  // guarded by server_mu_
+  std::unique_ptr<PodResourcesService> pod_resources_service_;
+  std::unique_ptr<grpc::Server> server_;                // guarded by server_mu_
+  std::unique_ptr<grpc::Server> pod_resources_server_;  // guarded by server_mu_
   absl::Mutex server_mu_;
   mutable absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
@@ -106,6 +125,8 @@ class FakeKubelet {
   std::map<std::string, std::shared_ptr<Endpoint>> current_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> errors_ ABSL_GUARDED_BY(mu_);
   std::vector<std::thread> threads_ ABSL_GUARDED_BY(mu_);
+  v1::ListPodResourcesResponse pod_resources_ ABSL_GUARDED_BY(mu_);
+  int list_calls_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace heteroaccel::k8s::testing
