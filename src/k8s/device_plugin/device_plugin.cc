@@ -231,7 +231,7 @@ class DevicePlugin::Impl {
   // server and service, which only Start(), the loop thread and Stop() touch.
   std::vector<std::unique_ptr<Resource>> resources_;
   std::thread thread_;
-  std::thread pod_thread_;                 // PodResourcesLoop
+  std::thread pod_thread_;                // PodResourcesLoop
   std::set<std::string> resource_names_;  // fixed by Start()
   std::optional<bool> pod_resources_ok_;  // pod thread only; nullopt before the first List
   int wake_fd_ = -1;

@@ -398,7 +398,8 @@ TEST_F(DevicePluginTest, PodResourcesFreesADeviceOnceTheKubeletNoLongerListsIt) 
 
   ASSERT_TRUE(kubelet_->Allocate(kGpu, {{"gpu1"}}).ok());
   EXPECT_TRUE(plugin.IsAssigned("gpu1"));
-  kubelet_->SetPodResources(Pods({{kGpu, {"gpu1"}}, {kGpu, {"gpu2"}}, {"vendor.com/gpu", {"gpu3"}}}));
+  kubelet_->SetPodResources(
+      Pods({{kGpu, {"gpu1"}}, {kGpu, {"gpu2"}}, {"vendor.com/gpu", {"gpu3"}}}));
   const int calls = kubelet_->ListCalls();
   ASSERT_TRUE(kubelet_->WaitForListCalls(calls + 3, kWait));
   EXPECT_EQ(plugin.AssignedIds(), (std::set<std::string>{"gpu1", "gpu2"}));
