@@ -7,7 +7,8 @@
 // tables, one after the other:
 //   - the agent's (AgentContext over a real Executor running fake models that
 //     need no files, testing/fake_model.h), and
-//   - the server's (AddFrontRoutes + AddClusterRoutes + AddDashboardRoutes,
+//   - the server's (AddFrontRoutes + AddClusterRoutes + AddDashboardRoutes +
+//     AddK8sRoutes (the scheduler extender),
 //     with live statistics, a stream hub, an in-memory audit log and no
 //     Prometheus, over a real Dispatcher
 //     on a FakeClock, with a FakeAgentChannel answered by this harness as soon
@@ -410,6 +411,7 @@ class ServerTarget final : public Target {
     server::AddFrontRoutes(router_, *context_);
     server::AddClusterRoutes(router_, *context_);
     server::AddDashboardRoutes(router_, *context_);
+    server::AddK8sRoutes(router_, *context_);
     Beat(Heartbeat());
   }
   ~ServerTarget() override {

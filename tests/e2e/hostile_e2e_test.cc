@@ -434,6 +434,19 @@ std::vector<Hostile> ServerBattery() {
       {"audit with a limit that is not a number", Get("/v1/audit?limit=1e9"), {400}},
       {"decisions with a negative limit", Get("/v1/decisions?limit=-1"), {400}},
       {"history without a Prometheus", Get("/v1/history/query_range?query=%0d%0aX:%20y"), {503}},
+      // The scheduler extender's routes (kube-scheduler's webhook).
+      {"extender filter with garbage", Post("/k8s/extender/filter", "\x01\xff{[", ""), {400}},
+      {"extender prioritize without a Pod", Post("/k8s/extender/prioritize", "{}", ""), {400}},
+      {"extender filter with NodeNames of numbers",
+       Post("/k8s/extender/filter", R"({"Pod":{},"NodeNames":[1,2]})", ""),
+       {400}},
+      {"extender limits that are not quantities",
+       Post("/k8s/extender/filter",
+            R"({"Pod":{"spec":{"containers":[{"resources":{"limits":{"heteroaccel.io/gpu":"1e99"}}}]}},"NodeNames":["n"]})",
+            ""),
+       {400}},
+      {"extender verb that does not exist", Post("/k8s/extender/bind", "{}", ""), {404}},
+      {"extender filter as GET", Get("/k8s/extender/filter"), {405}},
   };
 }
 
