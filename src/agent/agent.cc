@@ -94,6 +94,7 @@ absl::StatusOr<AgentOptions> WithConfig(AgentOptions options, AgentConfig& confi
   if (options.node_name.empty()) options.node_name = config.node;
   if (options.group.empty()) options.group = config.group;
   if (options.server.empty()) options.server = config.server;
+  if (options.device_plugin_dir.empty()) options.device_plugin_dir = config.device_plugin_dir;
   if (config.opencl.has_value() && options.use_opencl) options.use_opencl = *config.opencl;
   if (config.cpu_slots.has_value() && options.cpu_slots == 0) options.cpu_slots = *config.cpu_slots;
   if (options.cluster_token.empty() && !config.cluster_token_file.empty()) {

@@ -87,6 +87,9 @@ absl::StatusOr<AgentConfig> ParseRoot(const YAML::Node& root) {
   if (root["cluster_token_file"]) {
     config.cluster_token_file = root["cluster_token_file"].as<std::string>();
   }
+  if (root["device_plugin_dir"]) {
+    config.device_plugin_dir = root["device_plugin_dir"].as<std::string>();
+  }
   if (root["opencl"]) config.opencl = root["opencl"].as<bool>();
   if (const YAML::Node cpu = root["cpu"]) {
     if (cpu["slots"]) config.cpu_slots = cpu["slots"].as<int>();

@@ -6,6 +6,7 @@
 //   server: http://10.0.0.1:8000   # or a list: every server replica, e.g.
 //                                  # [http://heteroaccel-server-peers:8000]
 //   cluster_token_file: /etc/heteroaccel/token
+//   device_plugin_dir: /var/lib/kubelet/device-plugins   # serve the kubelet (default: off)
 //   opencl: false               # run nothing on OpenCL
 //   cpu:
 //     slots: 1
@@ -47,6 +48,7 @@ struct AgentConfig {
   std::string group;
   std::string server;  // comma-separated when the file lists several (Registration)
   std::string cluster_token_file;
+  std::string device_plugin_dir;  // "" = not a kubelet device plugin
   std::optional<bool> opencl;
   std::optional<int> cpu_slots;
   std::optional<runtime::Emulation> cpu_emulation;

@@ -74,6 +74,15 @@ TEST(AgentConfigTest, ReadsTheGroupAndRefusesABadOne) {
       << bad.status();
 }
 
+TEST(AgentConfigTest, ReadsTheDevicePluginDirectory) {
+  auto config = ParseAgentConfig("device_plugin_dir: /var/lib/kubelet/device-plugins\n", "d.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->device_plugin_dir, "/var/lib/kubelet/device-plugins");
+  auto none = ParseAgentConfig("node: n\n", "e.yaml");
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_EQ(none->device_plugin_dir, "");
+}
+
 TEST(AgentConfigTest, ServerIsOneUrlOrAListOfReplicas) {
   auto one = ParseAgentConfig("server: http://10.0.0.1:8000\n", "s.yaml");
   ASSERT_TRUE(one.ok()) << one.status();
