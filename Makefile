@@ -62,14 +62,16 @@ test: setup build k8s-validate-deps
 
 # The container image as an OCI layout in $(IMAGE_DIR)/oci (deploy/image/build_oci.sh:
 # mmdebstrap + umoci, no container engine; needs root and the Debian mirror).
+# Root is needed (files owned by root and uid 65532; chroot): sudo when not root.
 IMAGE_DIR ?= $(BUILD)/image
+SUDO      := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 image: packages build
-	deploy/image/build_oci.sh $(BUILD)/bin/heteroaccel $(IMAGE_DIR)
+	$(SUDO) deploy/image/build_oci.sh $(BUILD)/bin/heteroaccel $(IMAGE_DIR)
 
 # The image run from its root filesystem: --version, a server and an agent
 # answering a real inference (tests/k8s/image; root).
 test-image: setup image
-	HETEROACCEL_MODELS_DIR=$(abspath $(MODELS_DIR)) HETEROACCEL_IMAGE_LAYOUT=$(abspath $(IMAGE_DIR))/oci \
+	$(SUDO) env HETEROACCEL_MODELS_DIR=$(abspath $(MODELS_DIR)) HETEROACCEL_IMAGE_LAYOUT=$(abspath $(IMAGE_DIR))/oci \
 	  ctest --test-dir $(BUILD) --output-on-failure -L image
 
 # The dashboard in Debian's Chromium (tests/browser): a real server, agents and
