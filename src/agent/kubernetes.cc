@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <charconv>
 #include <fstream>
 #include <sstream>
@@ -97,7 +98,11 @@ void AnnotateForKubernetes(std::vector<runtime::RuntimeDevice>& devices,
 }
 
 bool DeviceHealthy(const runtime::DeviceState& state) {
-  return !state.slots.empty() && state.warm && !state.variants.empty();
+  if (state.slots.empty() || !state.warm || state.variants.empty()) return false;
+  // Unhealthy while every slot keeps failing; one success makes it healthy.
+  return std::any_of(state.slots.begin(), state.slots.end(), [](const runtime::SlotState& s) {
+    return s.failure_streak < kUnhealthyFailureStreak;
+  });
 }
 
 std::optional<int> NumaNode(const devices::Device& device) {

@@ -34,6 +34,10 @@ void AnnotateForKubernetes(std::vector<runtime::RuntimeDevice>& devices,
                            const std::vector<std::string>& cdi_dirs = {"/etc/cdi",
                                                                        "/var/run/cdi"});
 
+// Runs failed in a row on every slot that make a device Unhealthy.
+inline constexpr int kUnhealthyFailureStreak = 3;
+// Healthy while it can serve: slots, warmed up, a model loaded, and not every
+// slot failing its last kUnhealthyFailureStreak runs.
 bool DeviceHealthy(const runtime::DeviceState& state);
 std::optional<int> NumaNode(const devices::Device& device);
 

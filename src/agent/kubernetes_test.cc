@@ -90,6 +90,16 @@ TEST(KubernetesHealthTest, HealthyOnlyWhileTheDeviceCanServe) {
   EXPECT_FALSE(DeviceHealthy(failed));  // nothing loaded
 }
 
+TEST(KubernetesHealthTest, UnhealthyWhileEverySlotKeepsFailing) {
+  runtime::DeviceState s = State(devices::DeviceKind::kGpu, true, 2, true);
+  s.slots[0].failure_streak = kUnhealthyFailureStreak;
+  EXPECT_TRUE(DeviceHealthy(s));  // the other slot still serves
+  s.slots[1].failure_streak = kUnhealthyFailureStreak + 5;
+  EXPECT_FALSE(DeviceHealthy(s));
+  s.slots[1].failure_streak = 0;  // a run succeeded again
+  EXPECT_TRUE(DeviceHealthy(s));
+}
+
 TEST(KubernetesHealthTest, PluginDevicesLeaveCpusOut) {
   runtime::DeviceState gpu = State(devices::DeviceKind::kGpu, true, 1, true);
   gpu.device.device.emulated = true;

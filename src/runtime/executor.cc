@@ -146,7 +146,7 @@ class Slot {
     absl::MutexLock lock(&mu_);
     if (service != nullptr) *service = service_seconds_;
     if (errors != nullptr) *errors = load_errors_;
-    return {index_, busy_, static_cast<int>(queue_.size()), busy_seconds_};
+    return {index_, busy_, static_cast<int>(queue_.size()), busy_seconds_, failure_streak_};
   }
 
   void Stop() ABSL_LOCKS_EXCLUDED(mu_) {
@@ -255,6 +255,10 @@ class Slot {
     if (!result.ok()) {
       const bool client_error = result.status().code() == absl::StatusCode::kInvalidArgument;
       (client_error ? counters.invalid : counters.error)->Increment();
+      if (!client_error) {
+        absl::MutexLock lock(&mu_);
+        ++failure_streak_;
+      }
       job.done(std::move(result).status());
       return;
     }
@@ -267,6 +271,7 @@ class Slot {
       absl::MutexLock lock(&mu_);
       double& average = service_seconds_[key];
       average += kEwmaWeight * (computed - average);
+      failure_streak_ = 0;
     }
     job.done(std::move(result));
   }
@@ -343,6 +348,7 @@ class Slot {
   bool loaded_ ABSL_GUARDED_BY(mu_) = false;
   bool busy_ ABSL_GUARDED_BY(mu_) = false;
   double busy_seconds_ ABSL_GUARDED_BY(mu_) = 0;
+  int failure_streak_ ABSL_GUARDED_BY(mu_) = 0;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
 };

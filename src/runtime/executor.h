@@ -87,6 +87,11 @@ struct SlotState {
   // Wall time spent running models since the slot started (failed runs too;
   // an emulated device's hold for its profiled latency counts as busy).
   double busy_seconds = 0;
+  // Runs that failed in a row on this slot (not for the request's own fault:
+  // an undecodable image does not count); 0 after a success. A device whose
+  // slots all keep failing cannot serve (its kubelet device plugin reports it
+  // Unhealthy until a run succeeds again).
+  int failure_streak = 0;
 };
 
 struct DeviceState {

@@ -254,6 +254,25 @@ TEST_F(ExecutorTest, FailedRunsCountAsBusyToo) {
   EXPECT_EQ(state.busy_seconds, state.slots[0].busy_seconds);
 }
 
+TEST_F(ExecutorTest, FailureStreakCountsDeviceFailuresAndASuccessEndsIt) {
+  Start({Cpu("cpu0", 1)});
+  Job bad_input = MakeJob("thing");
+  bad_input.image.encoded = "GIF89a....";  // the request's own fault: not counted
+  executor_->Submit(std::move(bad_input));
+  ASSERT_EQ(results_.WaitFor(1).size(), 1u);
+  EXPECT_EQ(executor_->Snapshot()[0].slots[0].failure_streak, 0);
+  gate_->SetFailing(true);
+  for (int i = 0; i < 3; ++i) executor_->Submit(MakeJob("thing"));
+  auto results = results_.WaitFor(4);
+  ASSERT_EQ(results.size(), 4u);
+  EXPECT_EQ(results[3].status().code(), absl::StatusCode::kInternal);
+  EXPECT_EQ(executor_->Snapshot()[0].slots[0].failure_streak, 3);
+  gate_->SetFailing(false);
+  executor_->Submit(MakeJob("thing"));
+  ASSERT_EQ(results_.WaitFor(5).size(), 5u);
+  EXPECT_EQ(executor_->Snapshot()[0].slots[0].failure_streak, 0);
+}
+
 TEST(ExecutorCreateTest, RejectsBadOptions) {
   metrics::Registry registry;
   inference::Catalog catalog{{}};

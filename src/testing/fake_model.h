@@ -1,7 +1,7 @@
 // FakeModelSpec: a model variant that needs no files, for tests of the layers
 // above inference. Each Run() waits until the shared gate is open (so tests can
 // hold slots busy deterministically), then reports one detection covering the
-// image. Thread-safe.
+// image, or fails with Internal while the gate says so (SetFailing). Thread-safe.
 #pragma once
 
 #include <memory>
@@ -34,6 +34,15 @@ class Gate {
     absl::MutexLock lock(&mu_);
     ++entered_;
   }
+  // While true, runs fail as a broken device would (Internal).
+  void SetFailing(bool failing) {
+    absl::MutexLock lock(&mu_);
+    failing_ = failing;
+  }
+  bool failing() {
+    absl::MutexLock lock(&mu_);
+    return failing_;
+  }
   bool WaitEntered(int n, absl::Duration timeout) {
     absl::MutexLock lock(&mu_);
     auto reached = [this, n]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return entered_ >= n; };
@@ -44,6 +53,7 @@ class Gate {
   absl::Mutex mu_;
   bool open_ ABSL_GUARDED_BY(mu_) = true;
   int entered_ ABSL_GUARDED_BY(mu_) = 0;
+  bool failing_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 inline inference::ModelSpec FakeModelSpec(std::string type, std::shared_ptr<Gate> gate) {
@@ -53,6 +63,7 @@ inline inference::ModelSpec FakeModelSpec(std::string type, std::shared_ptr<Gate
     absl::StatusOr<inference::InferenceOutput> Run(const cv::Mat& bgr) override {
       gate_->Enter();
       gate_->Wait();
+      if (gate_->failing()) return absl::InternalError("fake model: the device failed");
       inference::Detection d;
       d.box = {0, 0, static_cast<float>(bgr.cols), static_cast<float>(bgr.rows)};
       d.score = 1;
