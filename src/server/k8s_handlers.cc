@@ -13,6 +13,7 @@
 // also logged here, since kube-scheduler logs only the status.
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 
@@ -33,7 +34,23 @@ struct ExtenderMetrics {
                                metrics::ExponentialBuckets(0.0001, 2.5, 12))) {}
   metrics::Family<metrics::Counter>& calls;
   metrics::Family<metrics::Histogram>& seconds;
+  // The routes take no token, so a refused call is logged at most once per
+  // kWarnEvery (kube-scheduler logs only the status; the count is in calls).
+  std::atomic<int64_t> next_warn_ns{0};
 };
+
+constexpr std::chrono::seconds kWarnEvery{10};
+
+bool WarnNow(std::atomic<int64_t>& next_warn_ns) {
+  const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                          std::chrono::steady_clock::now().time_since_epoch())
+                          .count();
+  int64_t due = next_warn_ns.load(std::memory_order_relaxed);
+  return now >= due &&
+         next_warn_ns.compare_exchange_strong(
+             due, now + std::chrono::duration_cast<std::chrono::nanoseconds>(kWarnEvery).count(),
+             std::memory_order_relaxed);
+}
 
 }  // namespace
 
@@ -51,7 +68,7 @@ void AddK8sRoutes(http::Router& router, ServerContext& context) {
               k8s::Answer(verb, request.body, [&dispatcher](const std::vector<std::string>& nodes) {
                 return dispatcher.ExtenderSnapshot(nodes);
               });
-          if (answer.status != 200) {
+          if (answer.status != 200 && WarnNow(metrics->next_warn_ns)) {
             spdlog::warn("scheduler extender {}: {}", verb,
                          answer.body.value("Error", std::string()));
           }

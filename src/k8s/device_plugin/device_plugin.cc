@@ -87,8 +87,9 @@ grpc::Status ToGrpc(const absl::Status& s) {
   }
 }
 
+// CPUs never get here (the device source leaves them out); names.h has none for them.
 std::string AdvertisedName(DeviceKind kind, bool emulated) {
-  return std::string(kResourceDomain) + KindPart(kind, emulated);
+  return ResourceName(kind, emulated).value_or(std::string(kResourceDomain) + "cpu");
 }
 
 }  // namespace

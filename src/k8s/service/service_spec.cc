@@ -477,7 +477,8 @@ absl::StatusOr<ServiceSpec> ParseRoot(YAML::Node root) {
 }  // namespace
 
 std::string ResourceName(const ComputeRequest& request) {
-  return absl::StrCat(std::string(kResourceDomain), ResourceSuffix(request.kind, request.emulated));
+  // The parser accepts no cpu kind (a pod's CPUs are its cpu request).
+  return k8s::ResourceName(request.kind, request.emulated).value_or("");
 }
 
 absl::StatusOr<double> ParseQuantity(std::string_view text) {
