@@ -39,9 +39,9 @@ std::string NormalisePlate(std::string_view text, bool map_confusions = false);
 int EditDistance(std::string_view a, std::string_view b);
 
 struct PlateReading {
-  std::string text;    // normalised (no confusion mapping)
-  double weight = 0;   // sum of the votes for this text
-  int votes = 0;       // readings that normalised to this text
+  std::string text;   // normalised (no confusion mapping)
+  double weight = 0;  // sum of the votes for this text
+  int votes = 0;      // readings that normalised to this text
   float best_confidence = 0;
 };
 
@@ -91,8 +91,7 @@ struct PlateMatch {
 // `map_confusions`, confusable characters count as equal) within
 // `max_distance`; ties go to the earlier entry. nullopt when none is that close
 // or the reading is empty.
-std::optional<PlateMatch> MatchKnown(std::string_view reading,
-                                     std::span<const std::string> known, int max_distance,
-                                     bool map_confusions = false);
+std::optional<PlateMatch> MatchKnown(std::string_view reading, std::span<const std::string> known,
+                                     int max_distance, bool map_confusions = false);
 
 }  // namespace heteroaccel::pipeline
