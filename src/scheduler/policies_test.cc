@@ -236,7 +236,7 @@ TEST_F(PolicyTest, EarliestFinishAccountsForElapsedWork) {
   ASSERT_EQ(a.size(), 1u);
   EXPECT_EQ(a[0].request_id, 2u);
   EXPECT_EQ(a[0].device, kGpu);
-  EXPECT_EQ(s.service_estimate("face", kGpu), std::chrono::microseconds(10800));
+  EXPECT_EQ(s.service_estimate("face", kGpu), milliseconds(10)) << "lower median of {10, 14}";
 }
 
 TEST_F(PolicyTest, EarliestFinishSkipsDevicesThatMissTheDeadline) {

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -367,26 +368,137 @@ TEST_F(SchedulerTest, DevicesAreSortedByKey) {
   EXPECT_THAT(keys, ElementsAre("n1/a", "n1/b", "n2/a"));
 }
 
-TEST_F(SchedulerTest, EstimateIsReportedThenMovingAverage) {
-  Options options;
-  options.ewma_weight = 0.5;
-  Scheduler s(options, clock_);
+TEST_F(SchedulerTest, EstimateIsTheMedianOfRecentRunsWithTheReportAsOneVote) {
+  Scheduler s = Make(PolicyKind::kEarliestFinish);
   ASSERT_TRUE(s.UpsertDevice(MakeDevice("n1", "gpu0", "gpu", {{"face", milliseconds(10)}})).ok());
   const DeviceKey gpu{"n1", "gpu0"};
   EXPECT_EQ(s.service_estimate("face", gpu), milliseconds(10));
-  ASSERT_TRUE(s.Enqueue(MakeRequest(1, "face")).ok());
-  ASSERT_EQ(s.Dispatch().size(), 1u);
-  ASSERT_TRUE(s.Complete(1, milliseconds(20), true));
-  EXPECT_EQ(s.service_estimate("face", gpu), milliseconds(15));
-  ASSERT_TRUE(s.Enqueue(MakeRequest(2, "face")).ok());
-  ASSERT_EQ(s.Dispatch().size(), 1u);
-  ASSERT_TRUE(s.Complete(2, milliseconds(500), false));
-  EXPECT_EQ(s.service_estimate("face", gpu), milliseconds(15)) << "failures do not count";
-  // A later report does not override measurements.
+  auto run = [&](uint64_t id, milliseconds took, bool ok) {
+    ASSERT_TRUE(s.Enqueue(MakeRequest(id, "face")).ok());
+    ASSERT_EQ(s.Dispatch().size(), 1u);
+    ASSERT_TRUE(s.Complete(id, took, ok));
+  };
+  run(1, milliseconds(20), true);
+  EXPECT_EQ(s.service_estimate("face", gpu), milliseconds(10)) << "lower median of {10, 20}";
+  run(2, milliseconds(30), true);
+  EXPECT_EQ(s.service_estimate("face", gpu), milliseconds(20)) << "median of {10, 20, 30}";
+  run(3, milliseconds(500), false);
+  EXPECT_EQ(s.service_estimate("face", gpu), milliseconds(20)) << "failures do not count";
+  // A later report replaces the earlier one as the one vote it is.
   ASSERT_TRUE(s.UpsertDevice(MakeDevice("n1", "gpu0", "gpu", {{"face", milliseconds(1)}})).ok());
-  EXPECT_EQ(s.service_estimate("face", gpu), milliseconds(15));
+  EXPECT_EQ(s.service_estimate("face", gpu), milliseconds(20)) << "median of {1, 20, 30}";
+  // Measurements older than the horizon are forgotten: the report is what is left.
+  clock_.Advance(Options{}.estimate_horizon + milliseconds(1));
+  ASSERT_TRUE(s.UpsertDevice(MakeDevice("n1", "gpu0", "gpu", {{"face", milliseconds(1)}})).ok());
+  EXPECT_EQ(s.service_estimate("face", gpu), milliseconds(1));
   EXPECT_EQ(s.service_estimate("text", gpu), std::nullopt);
   EXPECT_EQ(s.service_estimate("face", DeviceKey{"n9", "x"}), std::nullopt);
+}
+
+TEST_F(SchedulerTest, OneSlowRunDoesNotMoveAnEstimate) {
+  Scheduler s = Make(PolicyKind::kEarliestFinish);
+  ASSERT_TRUE(s.UpsertDevice(MakeDevice("n1", "gpu0", "gpu", {{"face", milliseconds(5)}})).ok());
+  ASSERT_TRUE(s.UpsertDevice(MakeDevice("n2", "npu0", "npu", {{"face", milliseconds(10)}})).ok());
+  const DeviceKey gpu{"n1", "gpu0"};
+  // The first run on the GPU compiles its kernels: 800 ms, once.
+  ASSERT_TRUE(s.Enqueue(MakeRequest(1, "face")).ok());
+  std::vector<Assignment> a = s.Dispatch();
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_EQ(a[0].device, gpu);
+  ASSERT_TRUE(s.Complete(1, milliseconds(800), true));
+  EXPECT_EQ(s.service_estimate("face", gpu), milliseconds(5));
+  for (uint64_t id = 2; id < 10; ++id) {
+    ASSERT_TRUE(s.Enqueue(MakeRequest(id, "face")).ok());
+    a = s.Dispatch();
+    ASSERT_EQ(a.size(), 1u);
+    EXPECT_EQ(a[0].device, gpu) << "request " << id;
+    ASSERT_TRUE(s.Complete(id, milliseconds(5), true));
+  }
+}
+
+TEST_F(SchedulerTest, AnEstimateLearnedFromOneSlowRunIsProbedAndCorrected) {
+  Scheduler s = Make(PolicyKind::kEarliestFinish);
+  // No report from the GPU: its estimate is what it measures.
+  ASSERT_TRUE(s.UpsertDevice(MakeDevice("n1", "gpu0", "gpu", {{"face", milliseconds(0)}})).ok());
+  ASSERT_TRUE(s.UpsertDevice(MakeDevice("n2", "cpu0", "cpu", {{"face", milliseconds(40)}})).ok());
+  const DeviceKey gpu{"n1", "gpu0"}, cpu{"n2", "cpu0"};
+  Request first = MakeRequest(1, "face");
+  first.pinned_device = gpu;
+  ASSERT_TRUE(s.Enqueue(first).ok());
+  ASSERT_EQ(s.Dispatch().size(), 1u);
+  ASSERT_TRUE(s.Complete(1, milliseconds(900), true));  // a first run, slow once
+  EXPECT_EQ(s.service_estimate("face", gpu), milliseconds(900));
+  auto next = [&](uint64_t id, milliseconds took_on_gpu) {
+    EXPECT_TRUE(s.Enqueue(MakeRequest(id, "face")).ok());
+    std::vector<Assignment> a = s.Dispatch();
+    EXPECT_EQ(a.size(), 1u);
+    if (a.empty()) return DeviceKey{};
+    s.Complete(id, a[0].device == gpu ? took_on_gpu : milliseconds(40), true);
+    return a[0].device;
+  };
+  // Within the probe interval the CPU serves: the GPU looks slower.
+  EXPECT_EQ(next(2, milliseconds(5)), cpu);
+  // Past it, the idle, unconfirmed GPU is probed once, and its estimate corrects.
+  clock_.Advance(Options{}.probe_interval + milliseconds(1));
+  EXPECT_EQ(next(3, milliseconds(5)), gpu);
+  EXPECT_EQ(s.service_estimate("face", gpu), milliseconds(5)) << "lower median of {900, 5}";
+  // From then on the GPU serves, but for one probe of the CPU, which has not
+  // confirmed its own estimate either.
+  int on_gpu = 0;
+  for (uint64_t id = 4; id < 10; ++id) on_gpu += next(id, milliseconds(5)) == gpu ? 1 : 0;
+  EXPECT_GE(on_gpu, 5);
+}
+
+TEST_F(SchedulerTest, ADeviceThatSlowsDownAndSpeedsUpAgainIsServedAgain) {
+  Scheduler s = Make(PolicyKind::kEarliestFinish);
+  ASSERT_TRUE(s.UpsertDevice(MakeDevice("n1", "gpu0", "gpu", {{"face", milliseconds(10)}})).ok());
+  ASSERT_TRUE(s.UpsertDevice(MakeDevice("n2", "npu0", "npu", {{"face", milliseconds(30)}})).ok());
+  const DeviceKey gpu{"n1", "gpu0"}, npu{"n2", "npu0"};
+  milliseconds gpu_takes{10};
+  uint64_t id = 0;
+  auto next = [&]() {
+    ++id;
+    EXPECT_TRUE(s.Enqueue(MakeRequest(id, "face")).ok());
+    std::vector<Assignment> a = s.Dispatch();
+    EXPECT_EQ(a.size(), 1u);
+    if (a.empty()) return DeviceKey{};
+    clock_.Advance(milliseconds(50));
+    s.Complete(id, a[0].device == gpu ? gpu_takes : milliseconds(30), true);
+    return a[0].device;
+  };
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(next(), gpu);
+  gpu_takes = milliseconds(100);  // thermal throttling
+  std::map<std::string, int> served;
+  for (int i = 0; i < 20; ++i) ++served[next().ToString()];
+  EXPECT_LE(served["n1/gpu0"], 8) << "the slowdown is learned after a few runs";
+  EXPECT_GE(s.service_estimate("face", gpu), milliseconds(100));
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(next(), npu);
+  gpu_takes = milliseconds(10);  // cooled down
+  // Its slow runs age out; the GPU is probed and wins again.
+  clock_.Advance(Options{}.estimate_horizon);
+  int back = 0;
+  for (int i = 0; i < 10; ++i) back += next() == gpu ? 1 : 0;
+  EXPECT_GE(back, 9);
+  EXPECT_EQ(s.service_estimate("face", gpu), milliseconds(10));
+}
+
+TEST_F(SchedulerTest, AProbeNeverTakesARequestItsDeadlineForbids) {
+  Scheduler s = Make(PolicyKind::kEarliestFinish);
+  ASSERT_TRUE(s.UpsertDevice(MakeDevice("n1", "gpu0", "gpu", {{"face", milliseconds(0)}})).ok());
+  ASSERT_TRUE(s.UpsertDevice(MakeDevice("n2", "cpu0", "cpu", {{"face", milliseconds(40)}})).ok());
+  const DeviceKey gpu{"n1", "gpu0"}, cpu{"n2", "cpu0"};
+  Request first = MakeRequest(1, "face");
+  first.pinned_device = gpu;
+  ASSERT_TRUE(s.Enqueue(first).ok());
+  ASSERT_EQ(s.Dispatch().size(), 1u);
+  ASSERT_TRUE(s.Complete(1, milliseconds(900), true));
+  clock_.Advance(Options{}.probe_interval + milliseconds(1));
+  Request tight = MakeRequest(2, "face");
+  tight.deadline = clock_.Now() + milliseconds(100);
+  ASSERT_TRUE(s.Enqueue(tight).ok());
+  std::vector<Assignment> a = s.Dispatch();
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_EQ(a[0].device, cpu) << "the GPU's best is 900 ms, past the deadline";
 }
 
 TEST_F(SchedulerTest, EstimateFallsBackToSameKindThenAnyKindThenDefault) {
@@ -411,9 +523,14 @@ TEST_F(SchedulerTest, EstimateFallsBackToSameKindThenAnyKindThenDefault) {
   std::vector<Assignment> a = s.Dispatch();
   ASSERT_EQ(a.size(), 1u);
   ASSERT_EQ(a[0].device, (DeviceKey{"n4", "gpu0"}));
-  ASSERT_TRUE(s.Complete(1, milliseconds(104), true));  // 0.8 * 4 + 0.2 * 104 = 24 ms
-  EXPECT_EQ(s.service_estimate("face", {"n4", "gpu0"}), milliseconds(24));
-  EXPECT_EQ(s.service_estimate("face", {"n1", "gpu0"}), milliseconds(9));
+  ASSERT_TRUE(s.Complete(1, milliseconds(104), true));
+  ASSERT_TRUE(s.Enqueue(MakeRequest(2, "face")).ok());
+  a = s.Dispatch();
+  ASSERT_EQ(a.size(), 1u);
+  ASSERT_EQ(a[0].device, (DeviceKey{"n4", "gpu0"})) << "one slow run does not count";
+  ASSERT_TRUE(s.Complete(2, milliseconds(104), true));  // median of {4, 104, 104}
+  EXPECT_EQ(s.service_estimate("face", {"n4", "gpu0"}), milliseconds(104));
+  EXPECT_EQ(s.service_estimate("face", {"n1", "gpu0"}), milliseconds(9)) << "{6, 9, 104}";
 }
 
 TEST_F(SchedulerTest, AssignmentCarriesVariantAndExpectedFinish) {

@@ -336,7 +336,10 @@ TEST(SimulationTest, ClosedLoopSweep) {
         " mean latency EF %6.1f  IF %6.1f  static %6.1f ms\n",
         clients, 100 * ef.ratio(), 100 * idle.ratio(), 100 * fixed.ratio(), ef.mean_ms,
         idle.mean_ms, fixed.mean_ms);
-    EXPECT_GE(ef.throughput, fixed.throughput) << clients << " clients";
+    // At light load earliest-finish keeps every request on the GPU, as static does,
+    // but for its probes: a bounded handful of requests (Options::probe_interval)
+    // that confirm the idle devices' estimates.
+    EXPECT_GE(ef.throughput, 0.99 * fixed.throughput) << clients << " clients";
   }
 }
 

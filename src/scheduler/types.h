@@ -51,8 +51,21 @@ struct Options {
   int pipeline_depth = 1;
   // Service time assumed when nothing is known about a type anywhere.
   std::chrono::nanoseconds default_service{std::chrono::milliseconds(10)};
-  // Weight of a new measurement in the moving average of service times (0, 1].
-  double ewma_weight = 0.2;
+  // Service estimates (per device and inference type): the median of the last
+  // `estimate_window` measured service times younger than `estimate_horizon`, with the
+  // agent's reported time as one more vote (the lower median when the count is even).
+  // One slow run (a first run compiling kernels, a hiccup) therefore never moves an
+  // estimate on its own; a change the device keeps showing does, after a few runs.
+  int estimate_window = 16;
+  std::chrono::nanoseconds estimate_horizon{std::chrono::seconds(30)};
+  // kEarliestFinish probes: a device that is idle and can run a waiting request's type,
+  // but whose estimate for it rests on fewer than `confirming_samples` measurements
+  // younger than estimate_horizon, is given that request (once per `probe_interval`
+  // per device and type, if the request's deadline allows the device's best time), so
+  // that an estimate no request would ever confirm cannot keep a device or type out of
+  // service. 0 turns probing off.
+  std::chrono::nanoseconds probe_interval{std::chrono::seconds(1)};
+  int confirming_samples = 2;
   // kStatic: inference type -> the only device kind it may run on.
   std::map<std::string, std::string> static_kinds;
   // kStatic, for a type without a static_kinds entry: the first of these kinds that

@@ -13,6 +13,13 @@
 // sooner, and a slow device receives a request exactly when it would finish it
 // first. Ties go to a device with room now, then to the lower load, then key order.
 //
+// Probes (Options::probe_interval): before the choice above, a request whose type
+// an idle device could run but has not confirmed lately (State::ProbeDue) goes to
+// that device if its deadline allows the device's best time. This costs at most
+// one request per device, type and interval, and is what lets an estimate that no
+// request would otherwise confirm (learned from one slow run, or from a device that
+// has since sped up) come back to the truth.
+//
 // A request no device can finish by its deadline is skipped (ExpireDeadlines
 // answers it). The walk ends when nothing behind could be bound (RoomTracker: no
 // device with room serves any type still ahead), or after max_walk requests (default
@@ -58,6 +65,19 @@ Pick Choose(const State& state, const QueueEntry& entry, const std::vector<Candi
   return best;
 }
 
+// An idle device the request may probe (see above), or kNone.
+DeviceIndex ProbeFor(const State& state, const QueueEntry& entry,
+                     const std::vector<Candidate>& candidates, Ticks now) {
+  for (const Candidate& c : candidates) {
+    if (!State::Allows(entry, c) || !state.ProbeDue(c.device, entry.type, now)) continue;
+    if (entry.deadline != kNever && now + state.BestCase(entry.type, c.device) > entry.deadline) {
+      continue;
+    }
+    return c.device;
+  }
+  return kNone;
+}
+
 }  // namespace
 
 void DispatchEarliestFinish(State& state, SlotSchedule& schedule, std::vector<Assignment>& out) {
@@ -84,7 +104,16 @@ void DispatchEarliestFinish(State& state, SlotSchedule& schedule, std::vector<As
     // Requests that cannot be bound now still reserve their slot: that reservation
     // is what lets the requests behind them choose well.
     weighed.clear();
-    const Pick pick = Choose(state, entry, state.Candidates(entry.type), schedule, record);
+    const std::vector<Candidate>& candidates = state.Candidates(entry.type);
+    if (const DeviceIndex probe = ProbeFor(state, entry, candidates, now); probe != kNone) {
+      const Ticks finish = schedule.earliest(probe) + state.Estimate(entry.type, probe);
+      schedule.Occupy(probe, finish);
+      state.MarkProbed(probe, entry.type, now);
+      it = state.Bind(it, probe, now, finish, out);
+      tracker.Bound(probe);
+      continue;
+    }
+    const Pick pick = Choose(state, entry, candidates, schedule, record);
     if (pick.device == kNone) {
       ++it;
       continue;

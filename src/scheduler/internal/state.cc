@@ -19,7 +19,9 @@ Options Sanitize(Options options) {
   options.queue_capacity = std::max(options.queue_capacity, 0);
   options.pipeline_depth = std::max(options.pipeline_depth, 0);
   options.default_service = std::max(options.default_service, std::chrono::nanoseconds(1));
-  if (!(options.ewma_weight > 0 && options.ewma_weight <= 1)) options.ewma_weight = 0.2;
+  if (options.estimate_window < 1) options.estimate_window = 16;
+  if (options.estimate_horizon.count() <= 0) options.estimate_horizon = std::chrono::seconds(30);
+  if (options.confirming_samples < 1) options.confirming_samples = 1;
   options.max_walk = std::max(options.max_walk, 0);
   return options;
 }
@@ -93,10 +95,18 @@ absl::Status State::UpsertDevice(DeviceInfo info) {
     dev.variant[t] = variant;
     ++types_[t].runners;
   }
+  const Ticks now = Now();
+  for (TypeId t = 0; t < static_cast<TypeId>(dev.windows.size()); ++t) {
+    ServiceWindow& window = dev.windows[t];
+    window.prior = kUnknown;
+    if (dev.CanRun(t) && window.watched_since == kUnknown) window.watched_since = now;
+  }
   for (const auto& [type, service] : info.reported_service) {
     const TypeId t = type_names_.Find(type);
-    if (t != kNone && dev.samples[t] == 0) dev.measured[t] = service.count();
+    // A zero report means "not measured yet".
+    if (t != kNone && service.count() > 0) dev.windows[t].prior = service.count();
   }
+  for (TypeId t = 0; t < static_cast<TypeId>(dev.windows.size()); ++t) RefreshEstimate(d, t, now);
   dev.info = std::move(info);
   TopologyChanged();
   return absl::OkStatus();
@@ -218,14 +228,9 @@ bool State::Complete(uint64_t id, std::chrono::nanoseconds service_time, bool ok
     dev.in_flight.erase(entry);
   }
   if (ok && service_time.count() >= 0) {
-    Ticks& estimate = dev.measured[t];
-    const auto sample = static_cast<double>(service_time.count());
-    estimate = estimate == kUnknown
-                   ? service_time.count()
-                   : static_cast<Ticks>(options_.ewma_weight * sample +
-                                        (1 - options_.ewma_weight) * static_cast<double>(estimate));
-    ++dev.samples[t];
-    ++types_[t].estimates_version;
+    const Ticks now = Now();
+    dev.windows[t].Add(now, service_time.count(), static_cast<size_t>(options_.estimate_window));
+    RefreshEstimate(it->second.device, t, now);
   }
   StartWaiting(dev, Now());
   records_.erase(it);
@@ -471,6 +476,68 @@ Ticks State::Estimate(TypeId t, DeviceIndex d) const {
   return ts.any_median != kUnknown ? ts.any_median : options_.default_service.count();
 }
 
+void ServiceWindow::Add(Ticks at, Ticks service, size_t capacity) {
+  if (samples.size() < capacity) {
+    samples.emplace_back(at, service);
+    next = samples.size() % capacity;
+    return;
+  }
+  samples[next] = {at, service};
+  next = (next + 1) % capacity;
+}
+
+int ServiceWindow::Fresh(Ticks since) const {
+  int n = 0;
+  for (const auto& [at, service] : samples) n += at >= since ? 1 : 0;
+  return n;
+}
+
+Ticks ServiceWindow::Median(Ticks since) const {
+  Ticks values[64];
+  size_t n = 0;
+  if (prior != kUnknown) values[n++] = prior;
+  for (const auto& [at, service] : samples) {
+    if (at >= since && n < std::size(values)) values[n++] = service;
+  }
+  if (n == 0) return kUnknown;
+  std::nth_element(values, values + (n - 1) / 2, values + n);
+  return values[(n - 1) / 2];
+}
+
+void State::RefreshEstimate(DeviceIndex d, TypeId t, Ticks now) {
+  DeviceState& dev = devices_[d];
+  const Ticks median = dev.windows[t].Median(now - options_.estimate_horizon.count());
+  // With every sample aged out and no report, the last estimate stands until a
+  // probe refreshes it.
+  if (median == kUnknown && dev.windows[t].prior == kUnknown && !dev.windows[t].samples.empty()) {
+    return;
+  }
+  if (dev.measured[t] != median) {
+    dev.measured[t] = median;
+    ++types_[t].estimates_version;
+  }
+}
+
+bool State::ProbeDue(DeviceIndex d, TypeId t, Ticks now) const {
+  if (options_.probe_interval.count() <= 0) return false;
+  const DeviceState& dev = devices_[d];
+  if (!dev.available() || !dev.CanRun(t) || dev.load() > 0) return false;
+  const ServiceWindow& window = dev.windows[t];
+  const Ticks interval = options_.probe_interval.count();
+  if (window.watched_since == kUnknown || now - window.watched_since < interval) return false;
+  if (window.last_probe != kUnknown && now - window.last_probe < interval) return false;
+  return window.Fresh(now - options_.estimate_horizon.count()) < options_.confirming_samples;
+}
+
+Ticks State::BestCase(TypeId t, DeviceIndex d) const {
+  const ServiceWindow& window = devices_[d].windows[t];
+  Ticks best = window.prior;
+  for (const auto& [at, service] : window.samples) {
+    if (best == kUnknown || service < best) best = service;
+  }
+  return best == kUnknown ? Estimate(t, d) : std::min(best, Estimate(t, d));
+}
+
 void State::RefreshMedians(TypeId t) const {
   TypeState& ts = types_[t];
   if (ts.medians_version == ts.estimates_version) return;
@@ -578,7 +645,7 @@ void State::EnsureTypeSlots(DeviceState& device) const {
   const size_t n = types_.size();
   device.variant.resize(n);
   device.measured.resize(n, kUnknown);
-  device.samples.resize(n, 0);
+  device.windows.resize(n);
 }
 
 void State::StartWaiting(DeviceState& device, Ticks now) {

@@ -63,14 +63,30 @@ struct InFlightEntry {
   Ticks started;  // kNever while it waits on the device for a slot
 };
 
+// Recent service times of one type on one device (Options::estimate_window).
+struct ServiceWindow {
+  Ticks prior = kUnknown;  // the agent's reported time; kUnknown when none
+  std::vector<std::pair<Ticks, Ticks>> samples;  // (measured at, service), a ring
+  size_t next = 0;                               // ring position of the next sample
+  Ticks watched_since = kUnknown;  // when the pair became able to run (probe clock)
+  Ticks last_probe = kUnknown;
+
+  void Add(Ticks at, Ticks service, size_t capacity);
+  // Samples measured at or after `since`.
+  int Fresh(Ticks since) const;
+  // The lower median of the prior and the samples measured at or after `since`;
+  // kUnknown when there are none.
+  Ticks Median(Ticks since) const;
+};
+
 struct DeviceState {
   DeviceInfo info;  // as last reported, `up` kept current
   bool present = false;
   KindId kind = kNone;
   int capacity = 0;                      // slots + pipeline depth
   std::vector<std::string> variant;      // by TypeId; empty: cannot run
-  std::vector<Ticks> measured;           // by TypeId; kUnknown if nothing known
-  std::vector<int> samples;              // by TypeId: Complete()s folded into measured
+  std::vector<Ticks> measured;           // by TypeId: the estimate; kUnknown if nothing known
+  std::vector<ServiceWindow> windows;    // by TypeId: what `measured` is computed from
   std::vector<InFlightEntry> in_flight;  // in bind order
   int running = 0;                       // in_flight entries holding a slot
 
@@ -208,6 +224,12 @@ class State {
   Ticks ExpectedFinish(DeviceIndex d, TypeId t, Ticks now) const;
   // Service estimate of `t` on `d`, with fallbacks; never unknown.
   Ticks Estimate(TypeId t, DeviceIndex d) const;
+  // Whether `d` should be given a request of `t` to confirm its estimate (see
+  // Options::probe_interval): idle, able to run it, unconfirmed, not probed lately.
+  bool ProbeDue(DeviceIndex d, TypeId t, Ticks now) const;
+  // The fastest time `d` has shown or reported for `t` (what a probe may hope for).
+  Ticks BestCase(TypeId t, DeviceIndex d) const;
+  void MarkProbed(DeviceIndex d, TypeId t, Ticks now) { devices_[d].windows[t].last_probe = now; }
   // Binds the waiting request at `it` to `d`; returns the next queue position.
   Queue::iterator Bind(Queue::iterator it, DeviceIndex d, Ticks now, Ticks expected_finish,
                        std::vector<Assignment>& out);
@@ -222,6 +244,8 @@ class State {
   void CountQueued(const QueueEntry& entry, bool added);
   void EnsureTypeSlots(DeviceState& device) const;
   void RefreshMedians(TypeId t) const;
+  // Recomputes devices_[d].measured[t] from its window.
+  void RefreshEstimate(DeviceIndex d, TypeId t, Ticks now);
   void StartWaiting(DeviceState& device, Ticks now);
   absl::Status ValidatePins(const Request& request, TypeId t, QueueEntry& entry) const;
   std::string KnownTypes() const;
