@@ -93,7 +93,8 @@ class Scheduler {
   size_t queued_total() const;
   // Requests bound to the device and not completed; 0 for an unknown device.
   int in_flight(const DeviceKey& key) const;
-  // The estimate Dispatch would use: measured (moving average), else reported, else
+  // The estimate Dispatch would use: the median of recent measurements with the
+  // report as one vote (Options::estimate_window), else
   // the median over other devices of the same kind, then of any kind, else the
   // default. nullopt if the device is unknown or cannot run the type.
   std::optional<std::chrono::nanoseconds> service_estimate(std::string_view type,
