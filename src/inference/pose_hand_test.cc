@@ -3,6 +3,8 @@
 // fingerpose npm package (MIT), all fetched by `make setup`.
 #include <gtest/gtest.h>
 
+#include <cstdio>
+
 #include <array>
 #include <cstdlib>
 #include <numbers>
@@ -85,6 +87,32 @@ TEST_P(PoseModelTest, FindsNoPoseWithoutAPerson) {
   ASSERT_NE(model, nullptr);
   for (const char* image : {"coffee.png", "page.png", "chelsea.png"}) {
     EXPECT_TRUE(RunOn(*model, LoadImage(image)).detections.empty()) << image;
+  }
+}
+
+// A close-up, a head-and-shoulders crop of the astronaut: the object detector sees
+// no person there, and the face gives the region instead.
+TEST_P(PoseModelTest, FindsThePoseOfACloseUpFromTheFace) {
+  const cv::Mat image = LoadImage("astronaut.png");
+  for (const cv::Rect crop : {cv::Rect(100, 20, 260, 260), cv::Rect(120, 40, 220, 200)}) {
+    const cv::Mat close_up = image(crop).clone();
+    auto objects = Load("object", "ssd-mobilenetv2-oidv4");
+    ASSERT_NE(objects, nullptr);
+    int people = 0;
+    for (const Detection& d : RunOn(*objects, close_up).detections) people += d.label == "Person";
+    auto model = Load("pose", GetParam());
+    ASSERT_NE(model, nullptr);
+    const InferenceOutput out = RunOn(*model, close_up);
+    ASSERT_EQ(out.detections.size(), 1u) << crop << " (" << people << " person boxes)";
+    const Detection& person = out.detections[0];
+    const Box face{kAstronautFace.x1 - crop.x, kAstronautFace.y1 - crop.y, kAstronautFace.x2 - crop.x,
+                   kAstronautFace.y2 - crop.y};
+    const Keypoint& nose = Named(person, "nose");
+    EXPECT_TRUE(Inside(nose, face)) << crop << ": " << nose.x << "," << nose.y;
+    EXPECT_TRUE(Inside(Named(person, "left_eye"), face)) << crop;
+    EXPECT_GT(Named(person, "left_eye").x, Named(person, "right_eye").x) << crop;
+    std::printf("%s crop %dx%d: %d person boxes, pose presence %.2f, nose %.0f,%.0f\n", GetParam(),
+                crop.width, crop.height, people, person.score, nose.x, nose.y);
   }
 }
 

@@ -8,6 +8,7 @@
 #include "inference/anchors.h"
 #include "inference/dnn_runner.h"
 #include "inference/image.h"
+#include "inference/models/face_blazeface.h"
 #include "inference/models/object_ssd.h"
 
 namespace heteroaccel::inference {
@@ -33,6 +34,28 @@ struct Square {
 Square RegionForPerson(const Box& person) {
   const float side = std::max(person.Width(), person.Height()) * kRegionScale;
   return {(person.x1 + person.x2 - side) / 2, (person.y1 + person.y2 - side) / 2, side};
+}
+
+// A person's region guessed from their face, for when the person detector sees no
+// body (a close-up, a half-length portrait): MediaPipe's pose detector frames the
+// whole body around the hips, and a body is about 7.5 heads tall. With the face
+// box's height h (about 3/4 of the head), the head's top is ~0.75 h above the
+// face's centre, the hips ~4 h below it, and the body spans ~10 h; the square is
+// that span with MediaPipe's margin. Parts outside the image are padded, as for
+// any region reaching past an edge.
+constexpr float kHipsBelowFace = 4.0f;   // face heights from the face's centre
+constexpr float kBodyInFaces = 10.0f;    // face heights, head top to feet
+
+Square RegionForFace(const Box& face) {
+  const float h = face.Height();
+  const float side = kBodyInFaces * h * kRegionScale;
+  const float cx = (face.x1 + face.x2) / 2;
+  const float cy = (face.y1 + face.y2) / 2 + kHipsBelowFace * h;
+  return {cx - side / 2, cy - side / 2, side};
+}
+
+bool Contains(const Box& box, float x, float y) {
+  return x >= box.x1 && x <= box.x2 && y >= box.y1 && y <= box.y2;
 }
 
 // The region resized to the network's input, RGB in [0, 1]; outside the image the
@@ -115,38 +138,63 @@ absl::StatusOr<Pose> DecodePose(const std::vector<cv::Mat>& out, const Square& r
 
 class PoseLandmarker final : public Model {
  public:
-  PoseLandmarker(std::unique_ptr<Model> person_detector, std::unique_ptr<DnnRunner> landmarks,
-                 float presence_threshold)
+  PoseLandmarker(std::unique_ptr<Model> person_detector, std::unique_ptr<Model> face_detector,
+                 std::unique_ptr<DnnRunner> landmarks, float presence_threshold)
       : person_detector_(std::move(person_detector)),
+        face_detector_(std::move(face_detector)),
         landmarks_(std::move(landmarks)),
         presence_threshold_(presence_threshold) {}
 
   absl::StatusOr<InferenceOutput> Run(const cv::Mat& bgr) override {
     ASSIGN_OR_RETURN(InferenceOutput objects, person_detector_->Run(bgr));
     last_inputs_.clear();
+    ran_face_ = false;
     ran_ = true;
     InferenceOutput result{{}, bgr.cols, bgr.rows};
-    std::vector<Box> extents;  // of the poses kept, to drop a second box on one person
-    for (const Detection& person : objects.detections) {  // best first
-      if (person.label != "Person") continue;
-      if (last_inputs_.size() == kMaxPeople) break;
-      const Square region = RegionForPerson(person.box);
+    std::vector<Box> extents;  // of the poses kept, to drop a second region on one person
+    // Runs the landmarks on `region`; keeps the pose unless it is absent or a
+    // person already found.
+    auto try_region = [&](const Square& region, const Box& box) -> absl::Status {
       last_inputs_.push_back(CropBlob(bgr, region));
       ASSIGN_OR_RETURN(std::vector<cv::Mat> out, landmarks_->Forward(last_inputs_.back()));
       ASSIGN_OR_RETURN(Pose pose, DecodePose(out, region));
-      if (pose.presence < presence_threshold_) continue;
+      if (pose.presence < presence_threshold_) return absl::OkStatus();
       const bool seen = std::any_of(extents.begin(), extents.end(), [&](const Box& e) {
         return IntersectionOverUnion(e, pose.extent) > kSamePersonOverlap;
       });
-      if (seen) continue;
+      if (seen) return absl::OkStatus();
       extents.push_back(pose.extent);
       Detection d;
-      d.box = person.box;
+      d.box = box.Area() > 0 ? box : pose.extent;
       d.score = pose.presence;
       d.label = "person";
       d.keypoints = std::move(pose.keypoints);
       ClampToImage(d, bgr.cols, bgr.rows);
       result.detections.push_back(std::move(d));
+      return absl::OkStatus();
+    };
+    std::vector<Box> people;
+    for (const Detection& person : objects.detections) {  // best first
+      if (person.label != "Person") continue;
+      if (last_inputs_.size() == kMaxPeople) break;
+      people.push_back(person.box);
+      RETURN_IF_ERROR(try_region(RegionForPerson(person.box), person.box));
+    }
+    // Faces no person box holds: people the detector did not see whole.
+    if (result.detections.size() < kMaxPeople && face_detector_ != nullptr) {
+      ASSIGN_OR_RETURN(InferenceOutput faces, face_detector_->Run(bgr));
+      ran_face_ = true;
+      for (const Detection& face : faces.detections) {
+        if (last_inputs_.size() >= kMaxPeople + 2) break;
+        const float cx = (face.box.x1 + face.box.x2) / 2, cy = (face.box.y1 + face.box.y2) / 2;
+        const bool held =
+            std::any_of(people.begin(), people.end(),
+                        [&](const Box& b) { return Contains(b, cx, cy); }) ||
+            std::any_of(extents.begin(), extents.end(),
+                        [&](const Box& b) { return Contains(b, cx, cy); });
+        if (held) continue;
+        RETURN_IF_ERROR(try_region(RegionForFace(face.box), Box{}));
+      }
     }
     std::stable_sort(result.detections.begin(), result.detections.end(),
                      [](const Detection& a, const Detection& b) { return a.score > b.score; });
@@ -158,43 +206,50 @@ class PoseLandmarker final : public Model {
   absl::Status ForwardOnly() override {
     if (!ran_) return absl::FailedPreconditionError("ForwardOnly needs a Run first");
     RETURN_IF_ERROR(person_detector_->ForwardOnly());
+    if (ran_face_) RETURN_IF_ERROR(face_detector_->ForwardOnly());
     for (const cv::Mat& input : last_inputs_) RETURN_IF_ERROR(landmarks_->Forward(input).status());
     return absl::OkStatus();
   }
 
  private:
   std::unique_ptr<Model> person_detector_;
+  std::unique_ptr<Model> face_detector_;
   std::unique_ptr<DnnRunner> landmarks_;
   float presence_threshold_;
   bool ran_ = false;
+  bool ran_face_ = false;  // the last Run needed the face detector
   std::vector<cv::Mat> last_inputs_;
 };
 
 ModelSpec MakeSpec(std::string variant, const std::string& file, std::string description) {
   const ModelSpec detector = SsdMobileNetV2Spec();
+  const ModelSpec face = BlazeFaceFront128Spec();
   ModelSpec spec;
   spec.type = "pose";
   spec.variant = std::move(variant);
   spec.description = std::move(description);
   spec.precision = "fp32 (from fp16 weights)";
   spec.model_files = detector.model_files;
+  spec.model_files.insert(spec.model_files.end(), face.model_files.begin(),
+                          face.model_files.end());
   spec.model_files.push_back(file);
   spec.labels = {"person"};
   spec.keypoint_names = PoseKeypointNames();
   spec.skeleton = PoseSkeleton();
-  spec.create = [file, create_detector = detector.create](
+  spec.create = [file, create_detector = detector.create, create_face = face.create](
                     const ModelOptions& options) -> absl::StatusOr<std::unique_ptr<Model>> {
     ASSIGN_OR_RETURN(std::string path, ModelPath(options.models_dir, file));
     ASSIGN_OR_RETURN(auto person_detector,
                      create_detector({options.models_dir, options.target, kPersonThreshold}));
+    ASSIGN_OR_RETURN(auto face_detector, create_face({options.models_dir, options.target, -1}));
     // Identity = landmarks, Identity_1 = presence, Identity_3 = heatmap (Identity_2,
     // the segmentation mask, and Identity_4, world landmarks, are not used).
     ASSIGN_OR_RETURN(auto landmarks, DnnRunner::Create(path, options.target,
                                                        {"Identity", "Identity_1", "Identity_3"}));
     const float presence =
         options.score_threshold >= 0 ? options.score_threshold : kDefaultPresence;
-    return std::make_unique<PoseLandmarker>(std::move(person_detector), std::move(landmarks),
-                                            presence);
+    return std::make_unique<PoseLandmarker>(std::move(person_detector), std::move(face_detector),
+                                            std::move(landmarks), presence);
   };
   return spec;
 }

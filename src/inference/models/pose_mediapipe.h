@@ -5,9 +5,13 @@
 // uses sparse weights our converter cannot read; here the SSD object detector's
 // Person boxes play that part. Each box becomes a square region 1.25x its long
 // side (MediaPipe's margin), the 256x256 landmark network runs on it, and the
-// landmarks are refined with the network's heatmap as MediaPipe does. One
-// Detection per person: box = the person detector's box, score = pose presence,
-// keypoints with score = visibility. The Model owns both networks; not thread-safe.
+// landmarks are refined with the network's heatmap as MediaPipe does. Where the
+// object detector sees no body (a close-up, a half-length portrait), a face that no
+// person box holds (BlazeFace short range) gives the region instead: the body a
+// face of that size implies, framed as MediaPipe frames one. One Detection per
+// person: box = the person detector's box (the pose's extent for a face-found
+// person), score = pose presence, keypoints with score = visibility. The Model
+// owns the three networks; not thread-safe.
 #pragma once
 
 #include <string>
