@@ -1,6 +1,6 @@
 // Calls to the server's /v1 API. URLs are relative to the page, which the
 // server serves at /. Every error carries the server's own message.
-import { authHeaders } from './settings.js';
+import { authHeaders, settings } from './settings.js';
 
 export class ApiError extends Error {
   constructor(status, message) {
@@ -9,15 +9,18 @@ export class ApiError extends Error {
   }
 }
 
-export async function api(method, path, body) {
+// `body`: a value sent as JSON, or a string sent as it is with `contentType`
+// (e.g. a camera document typed as YAML).
+export async function api(method, path, body, contentType) {
   const headers = { Accept: 'application/json', ...authHeaders() };
-  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const raw = typeof body === 'string' && contentType;
+  if (body !== undefined) headers['Content-Type'] = raw ? contentType : 'application/json';
   let response;
   try {
     response = await fetch(path, {
       method,
       headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: body === undefined ? undefined : raw ? body : JSON.stringify(body),
       cache: 'no-store',
     });
   } catch (e) {
@@ -36,3 +39,16 @@ export async function api(method, path, body) {
   }
   return data;
 }
+
+// A URL for an <img> (which cannot send headers): the token as ?token=, and
+// `bust` so that a refreshed picture is fetched again rather than cached.
+export function imageUrl(path, bust) {
+  const q = [];
+  if (settings.token) q.push(`token=${encodeURIComponent(settings.token)}`);
+  if (bust !== undefined) q.push(`t=${encodeURIComponent(bust)}`);
+  const rel = path.replace(/^\//, '');
+  return q.length ? `${rel}${rel.includes('?') ? '&' : '?'}${q.join('&')}` : rel;
+}
+
+// A path segment: camera and event ids go into URLs percent-encoded.
+export const seg = encodeURIComponent;

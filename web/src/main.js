@@ -4,9 +4,12 @@ import { render } from 'preact';
 import { html } from 'htm/preact';
 import { useState } from 'preact/hooks';
 import './style.css';
+import { Cameras } from './pages/cameras.js';
 import { Decisions } from './pages/decisions.js';
+import { Events } from './pages/events.js';
 import { Fleet } from './pages/fleet.js';
 import { History } from './pages/history.js';
+import { Pipeline } from './pages/pipeline.js';
 import { Placement } from './pages/placement.js';
 import { Services } from './pages/services.js';
 import { saveSettings, settings } from './settings.js';
@@ -19,6 +22,10 @@ const pages = [
   ['placement', 'Execution interface', Placement, 'Which variant runs each type on each accelerator kind; what-if; audit log'],
   ['decisions', 'Decisions', Decisions, "The scheduler's recent bindings and its prediction error"],
   ['history', 'History', History, 'Rate, latency and busy ratio over time (live, or from Prometheus)'],
+  ['cameras', 'Cameras', Cameras, 'Every camera: state, frames per second, skips, latest frame; start, stop, create'],
+  ['events', 'Events', Events, "The cameras' events, filtered, live"],
+  // Reached from a camera (#/pipeline/<id>); in the navigation only while shown.
+  ['pipeline', 'Pipeline', Pipeline, "One camera's pipeline blocks, zones and lines", true],
 ];
 
 function route() {
@@ -60,7 +67,9 @@ function Header({ state, current }) {
   return html`<header class="top">
     <span class="brand" title="HeteroAccel server dashboard">HeteroAccel</span>
     <nav>
-      ${pages.map(([id, name, , tipText]) => html`<a key=${id} href=${`#/${id}`} class=${id === current ? 'active' : ''} title=${tipText}>${name}</a>`)}
+      ${pages.map(([id, name, , tipText, hidden]) => hidden && id !== current ? null
+        : html`<a key=${id} href=${id === current ? location.hash : `#/${id}`} class=${id === current ? 'active' : ''}
+            aria-current=${id === current ? 'page' : undefined} title=${tipText}>${name}</a>`)}
     </nav>
     <span class="server-info">
       ${server ? html`<span title="Server version">v${server.version}</span>

@@ -3,6 +3,8 @@
 // - decisions: the last bindings, newest first, updated in place when the
 //   server repeats an entry with its outcome;
 // - audit: the placement changes, newest first;
+// - camera events (`camera_event`): handed to the pages that listen
+//   (onCameraEvent) and the last ones kept for pages opened later;
 // - tables: time series sampled from the state once a second (the live
 //   charts), kept whichever page is shown.
 // The store schedules at most one render per animation frame and records
@@ -16,6 +18,7 @@ const kDecisionsKept = 200;
 const kAuditKept = 200;
 const kLiveRows = 600; // 10 minutes at one sample per second
 const kSampleMs = 1000;
+const kCameraEventsKept = 200;
 
 export const store = {
   state: null,
@@ -25,6 +28,8 @@ export const store = {
   decisions: [],
   skipped: 0,
   audit: [],
+  cameraEvents: [], // the last camera events streamed, newest first (one entry per id)
+  cameraEventsSeen: 0, // camera_event messages received
   tables: {
     rate: new Table(kLiveRows), // type -> requests/s
     p95: new Table(kLiveRows), // type -> ms
@@ -193,6 +198,29 @@ export function replacePlacement(placement) {
   });
 }
 
+// Camera events from the stream: every listener gets each one (the event
+// JSON of GET /v1/events, with `change`: new, update or end).
+const cameraListeners = new Set();
+export function onCameraEvent(fn) {
+  cameraListeners.add(fn);
+  return () => cameraListeners.delete(fn);
+}
+
+export function addCameraEvent(event) {
+  if (!event || typeof event !== 'object' || typeof event.id !== 'string') return;
+  update(() => {
+    store.cameraEventsSeen++;
+    store.cameraEvents = [event, ...store.cameraEvents.filter((e) => e.id !== event.id)].slice(0, kCameraEventsKept);
+    for (const fn of cameraListeners) {
+      try {
+        fn(event);
+      } catch (e) {
+        console.error(e);
+      }
+    }
+  });
+}
+
 export function setStatus(status, detail = '') {
   if (store.status === status && store.statusDetail === detail) return;
   store.status = status;
@@ -254,5 +282,8 @@ window.__heteroaccel = {
   },
   get seq() {
     return store.seq;
+  },
+  get cameraEvents() {
+    return store.cameraEventsSeen;
   },
 };

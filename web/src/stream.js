@@ -1,6 +1,7 @@
 // The one connection to the server: an EventSource on /v1/stream.
 // - The first event is a snapshot; `patch` events are merge patches applied in
-//   seq order; `decisions` and `audit` append; heartbeats only say "alive".
+//   seq order; `decisions` and `audit` append; `camera_event` goes to the
+//   camera pages (store.onCameraEvent); heartbeats only say "alive".
 // - Network errors: EventSource reconnects by itself and sends Last-Event-ID,
 //   so the server resumes where it left off (or sends a new snapshot).
 // - A refused stream (401, 503, ...) closes the EventSource: the page asks the
@@ -11,6 +12,7 @@ import { api, ApiError } from './api.js';
 import { settings } from './settings.js';
 import {
   addAudit,
+  addCameraEvent,
   addDecisions,
   applyPatch,
   applySnapshot,
@@ -77,6 +79,11 @@ export function connect() {
     if (!inOrder(msg.seq)) return;
     noteSeq(msg.seq);
     addAudit(msg.audit);
+  });
+  on('camera_event', (msg) => {
+    if (!inOrder(msg.seq)) return;
+    noteSeq(msg.seq);
+    addCameraEvent(msg.event);
   });
   on('heartbeat', (msg) => {
     // The heartbeat carries the last seq sent: more than we hold is a gap.

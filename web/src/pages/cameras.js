@@ -1,0 +1,349 @@
+// Cameras: every camera the server runs (GET /v1/cameras, polled every 2 s),
+// grouped by camera group (each group collapsible), one card per camera: its
+// source, state (running, reconnecting with the back-off, ended, stopped, the
+// last error), frames per second captured and processed, frames skipped by
+// reason, the last event's time and the latest frame (refreshed every few
+// seconds); start/stop with the admin token; a link to its pipeline page.
+// Above, a form that creates a camera from its YAML or JSON document and shows
+// the server's 400 message beside the field.
+import { html } from 'htm/preact';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { api, imageUrl, seg } from '../api.js';
+import { settings } from '../settings.js';
+import { onCameraEvent } from '../store.js';
+import { ErrorBox, Fig, fmt, na, when } from '../ui.js';
+
+const kPollMs = 2000;
+const kThumbMs = 3000;
+
+// --- the camera documents, whatever their exact nesting
+
+// One camera of GET /v1/cameras as the pages use it. The server answers
+// {"cameras": [{"id", "group", "enabled", "spec": {...}, "state": {...}}]};
+// a camera whose spec fields sit at the top level reads the same.
+export function cameraOf(c) {
+  const spec = c?.spec && typeof c.spec === 'object' ? c.spec : c || {};
+  const st = c?.state && typeof c.state === 'object' ? c.state : c || {};
+  const source = st.source && typeof st.source === 'object' ? st.source : {};
+  const counters = st.counters && typeof st.counters === 'object' ? st.counters : st;
+  return {
+    raw: c,
+    spec,
+    id: String(c?.id ?? spec.id ?? ''),
+    group: String(c?.group ?? spec.group ?? ''),
+    enabled: (c?.enabled ?? spec.enabled) !== false,
+    sourceType: spec.source?.type ?? na,
+    sourceWhere: spec.source?.path ?? spec.source?.url ?? '',
+    phase: String(st.phase ?? source.phase ?? (typeof c?.state === 'string' ? c.state : st.status) ?? 'unknown'),
+    running: st.running,
+    lastError: st.last_error ?? source.last_error ?? st.error ?? '',
+    reconnects: st.reconnects ?? source.reconnects,
+    backoffMs: st.backoff_ms ?? source.backoff_ms,
+    retryInMs: st.next_retry_ms ?? st.retry_in_ms ?? source.next_retry_in_ms ?? source.retry_in_ms,
+    fpsCaptured: num(st.fps_captured ?? st.fps?.captured),
+    fpsProcessed: num(st.fps_processed ?? st.fps?.processed),
+    captured: num(counters.frames_captured ?? counters.captured),
+    processed: num(counters.frames_processed ?? counters.processed),
+    skipped: skippedOf(counters.skipped ?? counters.frames_skipped ?? st.skipped),
+    lastEventMs: num(st.last_event_ms ?? st.last_event?.time_ms),
+    width: num(st.width ?? source.width),
+    height: num(st.height ?? source.height),
+    cpuMs: num(st.cpu_ms_per_frame ?? st.pipeline_cpu_ms ?? st.cpu_ms),
+    events: num(st.events ?? counters.events),
+  };
+}
+
+function num(v) {
+  return typeof v === 'number' && Number.isFinite(v) ? v : null;
+}
+
+function skippedOf(s) {
+  if (!s || typeof s !== 'object') return {};
+  const out = {};
+  for (const [k, v] of Object.entries(s)) if (typeof v === 'number') out[k] = v;
+  return out;
+}
+
+export function camerasOf(answer) {
+  const list = Array.isArray(answer) ? answer : Array.isArray(answer?.cameras) ? answer.cameras : [];
+  return list.map(cameraOf).filter((c) => c.id);
+}
+
+// What the state means to an operator, and its colour class.
+export function phaseText(c) {
+  const p = c.phase;
+  if (p === 'reconnecting') {
+    const parts = [];
+    if (c.retryInMs != null) parts.push(`retry in ${fmt(c.retryInMs / 1000)} s`);
+    else if (c.backoffMs != null) parts.push(`back-off ${fmt(c.backoffMs / 1000)} s`);
+    if (c.reconnects != null) parts.push(`${c.reconnects} reconnects`);
+    return ['reconnecting', parts.join(', '), 'warn'];
+  }
+  if (p === 'running') return ['running', '', 'ok'];
+  if (p === 'connecting') return ['connecting', '', 'warn'];
+  if (p === 'ended') return ['ended', 'the file has been read to its end', 'idle'];
+  if (p === 'stopped') return ['stopped', c.enabled ? '' : 'disabled', 'idle'];
+  if (p === 'error' || p === 'failed') return [p, '', 'bad'];
+  return [p, '', 'idle'];
+}
+
+// Frames per second from two successive polls, for servers that give only
+// the counters.
+function withRates(cameras, prev) {
+  const now = performance.now();
+  for (const c of cameras) {
+    const p = prev.get(c.id);
+    if (p && now > p.t + 200) {
+      const dt = (now - p.t) / 1000;
+      if (c.fpsCaptured == null && c.captured != null && p.captured != null) c.fpsCaptured = Math.max(0, (c.captured - p.captured) / dt);
+      if (c.fpsProcessed == null && c.processed != null && p.processed != null) c.fpsProcessed = Math.max(0, (c.processed - p.processed) / dt);
+    }
+    prev.set(c.id, { t: now, captured: c.captured, processed: c.processed });
+  }
+  return cameras;
+}
+
+// --- the latest frame, refreshed (and cache-busted) every few seconds
+
+export function useTick(ms) {
+  const [tick, setTick] = useState(() => Math.floor(Date.now() / ms));
+  useEffect(() => {
+    const timer = setInterval(() => setTick(Math.floor(Date.now() / ms)), ms);
+    return () => clearInterval(timer);
+  }, [ms]);
+  return tick;
+}
+
+function Thumb({ id, tick }) {
+  const [failed, setFailed] = useState(null);
+  const src = imageUrl(`v1/cameras/${seg(id)}/frame.jpg`, tick);
+  const missing = failed === src;
+  return html`<a class="thumb" href=${`#/pipeline/${seg(id)}`} title=${`The latest frame of ${id} (refreshed every ${kThumbMs / 1000} s); open its pipeline`}>
+    ${missing
+      ? html`<span class="thumb-none muted">no frame yet</span>`
+      : html`<img src=${src} alt=${`Latest frame of camera ${id}`} loading="lazy" decoding="async" onError=${() => setFailed(src)} />`}
+  </a>`;
+}
+
+// --- one camera
+
+function CameraCard({ c, tick, onChanged }) {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState('');
+  const [label, detail, level] = phaseText(c);
+  const skipped = Object.entries(c.skipped).filter(([, v]) => v > 0).sort();
+  const active = c.phase === 'running' || c.phase === 'connecting' || c.phase === 'reconnecting';
+  const act = async (what) => {
+    setBusy(true);
+    try {
+      await api('POST', `v1/cameras/${seg(c.id)}/${what}`, {});
+      setError('');
+      onChanged();
+    } catch (e) {
+      setError(`${what === 'start' ? 'Start' : 'Stop'} refused — ${e.message}`);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return html`<article class=${'camera-card state-' + level} data-camera=${c.id} aria-labelledby=${`cam-${c.id}`}>
+    <header class="camera-head">
+      <span class="camera-id" id=${`cam-${c.id}`} title="Camera id">${c.id}</span>
+      <span class="source-type" title=${`Source type${c.sourceWhere ? `: ${c.sourceWhere}` : ''}`}>${c.sourceType}</span>
+      <span class=${'camera-state pill pill-' + level} data-state=${c.phase}
+        title=${`State of the camera's source and pipeline${detail ? ` (${detail})` : ''}`}>${label}</span>
+    </header>
+    <${Thumb} id=${c.id} tick=${tick} />
+    <div class="camera-detail muted" title="Back-off before the next reconnection, or why the camera stopped">${detail || '\u00a0'}</div>
+    ${c.lastError
+      ? html`<div class="camera-error" title="The latest failure of the source or the pipeline (kept after it recovered)">${c.lastError}</div>`
+      : null}
+    <div class="figs">
+      <${Fig} cls="fps-captured" label="captured" value=${c.fpsCaptured == null ? na : `${fmt(c.fpsCaptured)} fps`}
+        tip=${`Frames per second decoded from the source${c.captured != null ? ` (${c.captured} in all)` : ''}`} />
+      <${Fig} cls="fps-processed" label="processed" value=${c.fpsProcessed == null ? na : `${fmt(c.fpsProcessed)} fps`}
+        tip=${`Frames per second that went through the whole pipeline${c.processed != null ? ` (${c.processed} in all)` : ''}`} />
+      ${c.cpuMs != null
+        ? html`<${Fig} label="cpu" value=${`${fmt(c.cpuMs, 2)} ms`} tip="Pipeline CPU time per processed frame (the camera's threads, inference excluded)" />`
+        : null}
+    </div>
+    <div class="skips" title="Frames not processed, by reason: rate_limit (over the camera's fps), backpressure (too many frames in flight), deadline, decode_error, error">
+      skipped: ${skipped.length
+        ? skipped.map(([k, v]) => html`<span key=${k} class="skip" data-reason=${k}>${k} <b>${v}</b></span>`)
+        : html`<span class="muted">none</span>`}
+    </div>
+    <div class="figs">
+      <${Fig} cls="last-event" label="last event" value=${c.lastEventMs ? when(c.lastEventMs) : 'none'} tip="When this camera's latest event happened" />
+    </div>
+    <div class="buttons">
+      <button class="camera-start" disabled=${busy || active} onClick=${() => act('start')}
+        title="POST /v1/cameras/{id}/start with the admin token">Start</button>
+      <button class="camera-stop" disabled=${busy || !active} onClick=${() => act('stop')}
+        title="POST /v1/cameras/{id}/stop with the admin token (open events end)">Stop</button>
+      <a class="button-link" href=${`#/pipeline/${seg(c.id)}`} title="The camera's pipeline blocks, counters, zones and lines">Pipeline</a>
+      <a class="button-link" href=${`#/events?camera=${seg(c.id)}`} title="This camera's events">Events</a>
+    </div>
+    <${ErrorBox} error=${error} />
+  </article>`;
+}
+
+// --- creating a camera
+
+const example = `id: gate-2
+group: north
+source: {type: file, path: /data/vtest.avi, loop: true, realtime: true}
+lines:
+  - {name: entry, from: [0, 300], to: [768, 300]}
+pipeline:
+  - {id: det, block: detect, input: source, type: object, every: 2}
+  - {id: people, block: filter, input: det, classes: [person], min_score: 0.4}
+  - {id: trk, block: track, input: people}
+  - {id: cross, block: line_crossing, input: trk, line: entry, classes: [person]}
+`;
+
+// JSON text goes as JSON; anything else as YAML (the server reads one camera
+// document either way).
+function parseBody(text) {
+  const t = text.trim();
+  if (t.startsWith('{')) {
+    try {
+      return [JSON.parse(t), undefined];
+    } catch (e) {
+      return [null, `not valid JSON: ${e.message}`];
+    }
+  }
+  return [t, 'application/yaml'];
+}
+
+function NewCamera({ onCreated }) {
+  const [open, setOpen] = useState(false);
+  const [text, setText] = useState(example);
+  const [error, setError] = useState('');
+  const [notice, setNotice] = useState('');
+  const [busy, setBusy] = useState(false);
+  const submit = async (e) => {
+    e.preventDefault();
+    const [body, type] = parseBody(text);
+    if (body === null) {
+      setError(type);
+      return;
+    }
+    setBusy(true);
+    setNotice('');
+    try {
+      const r = await api('POST', 'v1/cameras', body, type);
+      setError('');
+      setNotice(`Created camera ${r?.id ?? r?.camera?.id ?? ''}`.trim());
+      onCreated();
+    } catch (err) {
+      setError(err.message);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return html`<section class="new-camera">
+    <button id="new-camera-toggle" aria-expanded=${open} aria-controls="new-camera-form" onClick=${() => setOpen(!open)}
+      title="Add a camera from its document (the YAML of --cameras, or the same as JSON)">${open ? '▾' : '▸'} New camera</button>
+    ${open
+      ? html`<form id="new-camera-form" onSubmit=${submit}>
+          <label for="camera-doc">One camera (YAML or JSON, as an element of the cameras file's list)</label>
+          <div class="doc-row">
+            <textarea id="camera-doc" rows="12" spellcheck="false" value=${text}
+              aria-invalid=${error ? 'true' : 'false'} aria-describedby="camera-doc-error"
+              onInput=${(e) => setText(e.currentTarget.value)}></textarea>
+            <div class="doc-side">
+              <div id="camera-doc-error" class=${error ? 'error' : 'muted'} role=${error ? 'alert' : undefined}>
+                ${error || 'The server validates it and answers with the key at fault.'}</div>
+              ${notice ? html`<div class="notice">${notice}</div>` : null}
+              <button id="camera-create" type="submit" class="primary" disabled=${busy}
+                title="POST /v1/cameras with the admin token">Create</button>
+            </div>
+          </div>
+        </form>`
+      : null}
+  </section>`;
+}
+
+// --- the page
+
+export function Cameras() {
+  const [cameras, setCameras] = useState(null);
+  const [error, setError] = useState('');
+  const [filter, setFilter] = useState('');
+  const [collapsed, setCollapsed] = useState(() => new Set());
+  const rates = useRef(new Map());
+  const seq = useRef(0);
+  const tick = useTick(kThumbMs);
+  const load = async () => {
+    const mine = ++seq.current;
+    try {
+      const r = await api('GET', 'v1/cameras');
+      if (mine !== seq.current) return;
+      setCameras(withRates(camerasOf(r), rates.current));
+      setError('');
+    } catch (e) {
+      if (mine === seq.current) setError(`Cameras unavailable — ${e.message}`);
+    }
+  };
+  useEffect(() => {
+    load();
+    const timer = setInterval(load, kPollMs);
+    // A live event moves its camera's "last event" at once.
+    const off = onCameraEvent((e) => {
+      const t = e.updated_ms ?? e.start_ms;
+      setCameras((list) => list && list.map((c) => (c.id === e.camera && (c.lastEventMs ?? 0) < t ? { ...c, lastEventMs: t } : c)));
+    });
+    return () => {
+      clearInterval(timer);
+      off();
+      seq.current++;
+    };
+  }, []);
+  const q = filter.trim().toLowerCase();
+  const shown = (cameras || []).filter((c) => !q || c.id.toLowerCase().includes(q) || c.group.toLowerCase().includes(q) || c.sourceType.includes(q));
+  const groups = new Map();
+  for (const c of [...shown].sort((a, b) => a.id.localeCompare(b.id))) {
+    if (!groups.has(c.group)) groups.set(c.group, []);
+    groups.get(c.group).push(c);
+  }
+  const names = [...groups.keys()].sort((a, b) => (a === '') - (b === '') || a.localeCompare(b));
+  const running = (cameras || []).filter((c) => c.phase === 'running').length;
+  const toggle = (g) =>
+    setCollapsed((s) => {
+      const next = new Set(s);
+      if (next.has(g)) next.delete(g);
+      else next.add(g);
+      return next;
+    });
+  return html`<div class="page cameras">
+    <div class="toolbar">
+      <span class="summary">
+        <${Fig} label="cameras" value=${cameras ? cameras.length : '…'} tip="Cameras the server knows (from --cameras and the API)" />
+        <${Fig} label="running" value=${running} tip="Cameras whose source is delivering frames" />
+        <${Fig} label="groups" value=${names.length} tip="Camera groups shown" />
+      </span>
+      ${settings.token ? null : html`<span class="muted" title="Set the admin token in the settings (top right)">changes need the admin token (settings)</span>`}
+      <input id="cameras-filter" type="search" placeholder="filter: camera, group, source" value=${filter}
+        onInput=${(e) => setFilter(e.currentTarget.value)} aria-label="Filter cameras"
+        title="Show only cameras whose id, group or source type contain this text" />
+    </div>
+    <${NewCamera} onCreated=${load} />
+    <${ErrorBox} error=${error} />
+    ${cameras && cameras.length === 0 ? html`<p class="muted">No camera yet: start the server with --cameras FILE, or create one above.</p>` : null}
+    ${cameras === null && !error ? html`<p class="muted">Loading the cameras…</p>` : null}
+    ${names.map((g) => {
+      const list = groups.get(g);
+      const closed = collapsed.has(g);
+      const up = list.filter((c) => c.phase === 'running').length;
+      return html`<section key=${g || '-'} class="camera-group" data-group=${g}>
+        <h3><button class="group-toggle" aria-expanded=${!closed} onClick=${() => toggle(g)}
+          title=${closed ? 'Show the cameras of this group' : 'Hide the cameras of this group'}>
+          ${closed ? '▸' : '▾'} ${g || 'no group'} <span class="muted">${up}/${list.length} running</span></button></h3>
+        ${closed
+          ? null
+          : html`<div class="camera-grid">
+              ${list.map((c) => html`<${CameraCard} key=${c.id} c=${c} tick=${tick} onChanged=${load} />`)}
+            </div>`}
+      </section>`;
+    })}
+  </div>`;
+}
