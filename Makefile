@@ -17,8 +17,8 @@ FUZZ_SECONDS ?= 60
 # What the fuzzers link: the protocol parser (infer_request_fuzzer), and the
 # HTTP layer with the agent's and the server's route tables and what is behind
 # them (http_request_fuzzer; no gRPC).
-FUZZ_COMPONENTS ?= common;devices;metrics;node;protocol;inference;api;runtime;http;scheduler;cluster;httpapi;k8s;agent;server
-FUZZERS      ?= infer_request http_request
+FUZZ_COMPONENTS ?= common;devices;metrics;node;protocol;inference;api;runtime;http;scheduler;cluster;httpapi;k8s;agent;server;video;pipeline;events;cameras
+FUZZERS      ?= infer_request http_request camera_spec
 JOBS         ?= $(shell nproc)
 CMAKE_FLAGS  ?=
 
