@@ -19,37 +19,45 @@ const kThumbMs = 3000;
 // --- the camera documents, whatever their exact nesting
 
 // One camera of GET /v1/cameras as the pages use it. The server answers
-// {"cameras": [{"id", "group", "enabled", "spec": {...}, "state": {...}}]};
-// a camera whose spec fields sit at the top level reads the same.
+// {"cameras": [{"id", "origin": "file"|"api", "spec": {...}, "status": {
+//   "state", "source": {phase, last_error, reconnects, backoff_ms,
+//   next_retry_ms, width, height, source_fps}, "frames": {captured, taken,
+//   processed, in_flight, skipped: {reason: n}}, "fps": {captured, processed},
+//   "cpu_ms_per_frame", "detection_ms", "last_error", "last_event_ms",
+//   "events", "open_events"}}]} (cameras/camera_runner.h, StateJson).
 export function cameraOf(c) {
   const spec = c?.spec && typeof c.spec === 'object' ? c.spec : c || {};
-  const st = c?.state && typeof c.state === 'object' ? c.state : c || {};
+  const st = [c?.status, c?.state].find((v) => v && typeof v === 'object') || {};
   const source = st.source && typeof st.source === 'object' ? st.source : {};
-  const counters = st.counters && typeof st.counters === 'object' ? st.counters : st;
+  const frames = st.frames && typeof st.frames === 'object' ? st.frames : st;
+  const phase = typeof st.state === 'string' ? st.state : typeof c?.state === 'string' ? c.state : source.phase;
   return {
     raw: c,
     spec,
     id: String(c?.id ?? spec.id ?? ''),
-    group: String(c?.group ?? spec.group ?? ''),
-    enabled: (c?.enabled ?? spec.enabled) !== false,
+    origin: c?.origin ?? '',
+    group: String(spec.group ?? c?.group ?? ''),
+    enabled: (spec.enabled ?? c?.enabled) !== false,
     sourceType: spec.source?.type ?? na,
     sourceWhere: spec.source?.path ?? spec.source?.url ?? '',
-    phase: String(st.phase ?? source.phase ?? (typeof c?.state === 'string' ? c.state : st.status) ?? 'unknown'),
-    running: st.running,
-    lastError: st.last_error ?? source.last_error ?? st.error ?? '',
-    reconnects: st.reconnects ?? source.reconnects,
-    backoffMs: st.backoff_ms ?? source.backoff_ms,
-    retryInMs: st.next_retry_ms ?? st.retry_in_ms ?? source.next_retry_in_ms ?? source.retry_in_ms,
-    fpsCaptured: num(st.fps_captured ?? st.fps?.captured),
-    fpsProcessed: num(st.fps_processed ?? st.fps?.processed),
-    captured: num(counters.frames_captured ?? counters.captured),
-    processed: num(counters.frames_processed ?? counters.processed),
-    skipped: skippedOf(counters.skipped ?? counters.frames_skipped ?? st.skipped),
-    lastEventMs: num(st.last_event_ms ?? st.last_event?.time_ms),
-    width: num(st.width ?? source.width),
-    height: num(st.height ?? source.height),
-    cpuMs: num(st.cpu_ms_per_frame ?? st.pipeline_cpu_ms ?? st.cpu_ms),
-    events: num(st.events ?? counters.events),
+    phase: String(phase ?? 'unknown'),
+    lastError: st.last_error || source.last_error || '',
+    reconnects: source.reconnects ?? st.reconnects,
+    backoffMs: num(source.backoff_ms ?? st.backoff_ms),
+    retryInMs: num(source.next_retry_ms ?? st.next_retry_ms),
+    fpsCaptured: num(st.fps?.captured ?? st.fps_captured),
+    fpsProcessed: num(st.fps?.processed ?? st.fps_processed),
+    captured: num(frames.captured),
+    processed: num(frames.processed),
+    inFlight: num(frames.in_flight),
+    skipped: skippedOf(frames.skipped ?? st.skipped),
+    lastEventMs: num(st.last_event_ms),
+    width: num(source.width ?? st.width) || null,
+    height: num(source.height ?? st.height) || null,
+    cpuMs: num(st.cpu_ms_per_frame),
+    detectionMs: num(st.detection_ms),
+    events: num(st.events),
+    openEvents: num(st.open_events),
   };
 }
 
@@ -162,8 +170,11 @@ function CameraCard({ c, tick, onChanged }) {
         tip=${`Frames per second decoded from the source${c.captured != null ? ` (${c.captured} in all)` : ''}`} />
       <${Fig} cls="fps-processed" label="processed" value=${c.fpsProcessed == null ? na : `${fmt(c.fpsProcessed)} fps`}
         tip=${`Frames per second that went through the whole pipeline${c.processed != null ? ` (${c.processed} in all)` : ''}`} />
-      ${c.cpuMs != null
-        ? html`<${Fig} label="cpu" value=${`${fmt(c.cpuMs, 2)} ms`} tip="Pipeline CPU time per processed frame (the camera's threads, inference excluded)" />`
+      ${c.detectionMs
+        ? html`<${Fig} label="detect" value=${`${fmt(c.detectionMs)} ms`} tip="Mean time from submitting a frame to the detector to its answer (queue, transfer and compute)" />`
+        : null}
+      ${c.cpuMs
+        ? html`<${Fig} label="cpu" value=${`${fmt(c.cpuMs, 2)} ms`} tip="Pipeline CPU time per processed frame (the camera's own threads: decoding, encoding, tracking, rules; inference excluded)" />`
         : null}
     </div>
     <div class="skips" title="Frames not processed, by reason: rate_limit (over the camera's fps), backpressure (too many frames in flight), deadline, decode_error, error">
@@ -173,6 +184,9 @@ function CameraCard({ c, tick, onChanged }) {
     </div>
     <div class="figs">
       <${Fig} cls="last-event" label="last event" value=${c.lastEventMs ? when(c.lastEventMs) : 'none'} tip="When this camera's latest event happened" />
+      ${c.events != null
+        ? html`<${Fig} label="events" value=${c.openEvents ? `${c.events} (${c.openEvents} open)` : c.events} tip="Events this camera raised since it started (open: still active)" />`
+        : null}
     </div>
     <div class="buttons">
       <button class="camera-start" disabled=${busy || active} onClick=${() => act('start')}

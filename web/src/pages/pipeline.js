@@ -36,31 +36,59 @@ function inputsOf(b) {
   return v == null || v === '' ? [] : [String(v)];
 }
 
-// The blocks of GET /v1/cameras/{id}/pipeline, normalised: {id, type,
-// inputs, counters: {name: number}, state, error}; the source first.
+// The blocks of GET /v1/cameras/{id}/pipeline ({"blocks": [{id, block,
+// inputs, in, out, errors, runs, state: active|idle|failing}], "edges":
+// [[from, to]], "rule_counters": {rule: {name: n}}}), normalised: {id, type,
+// infer, inputs, counters: {name: n}, state: ok|idle|error}; the source first.
+// Without an answer (a stopped camera), the spec's blocks, idle.
+const kCounterKeys = ['in', 'out', 'errors', 'runs'];
+const kStates = { active: 'ok', ok: 'ok', running: 'ok', idle: 'idle', failing: 'error', error: 'error' };
+
 export function graphOf(answer, spec) {
-  const raw = Array.isArray(answer?.blocks) ? answer.blocks : Array.isArray(spec?.pipeline) ? spec.pipeline : [];
+  const specBlocks = new Map((Array.isArray(spec?.pipeline) ? spec.pipeline : []).map((b) => [String(b.id), b]));
+  const fromAnswer = Array.isArray(answer?.blocks);
+  const raw = fromAnswer ? answer.blocks : [...specBlocks.values()];
+  const rules = answer?.rule_counters && typeof answer.rule_counters === 'object' ? answer.rule_counters : {};
   const blocks = raw.map((b) => {
+    const id = String(b.id);
     const counters = {};
-    const c = b.counters && typeof b.counters === 'object' ? b.counters : {};
-    for (const [k, v] of Object.entries(c)) if (typeof v === 'number') counters[k] = v;
+    const nested = b.counters && typeof b.counters === 'object' ? b.counters : {};
+    for (const k of kCounterKeys) if (typeof b[k] === 'number') counters[k] = b[k];
+    for (const [k, v] of Object.entries({ ...nested, ...(rules[id] || {}) })) if (typeof v === 'number') counters[k] = v;
+    const doc = specBlocks.get(id) || {};
+    // `block` is the block's kind; a detect or crop_infer block's `type` is
+    // its inference type (in the spec).
+    const type = String(b.block ?? doc.block ?? b.type ?? '');
+    const infer = typeof doc.type === 'string' && doc.block ? doc.type : '';
     return {
-      id: String(b.id),
-      type: String(b.type ?? b.block ?? ''),
-      inputs: inputsOf(b),
+      id,
+      type,
+      infer,
+      inputs: inputsOf(b.inputs != null || b.input != null ? b : doc),
       counters,
-      state: String(b.state ?? 'idle'),
+      state: fromAnswer ? kStates[b.state] ?? 'idle' : 'idle',
+      rawState: String(b.state ?? 'idle'),
       error: b.last_error ?? b.error ?? '',
     };
   });
   if (!blocks.some((b) => b.id === 'source')) {
-    blocks.unshift({ id: 'source', type: spec?.source?.type ? `source (${spec.source.type})` : 'source', inputs: [], counters: {}, state: 'ok', error: '' });
+    const running = fromAnswer && (answer.status?.state === 'running' || blocks.some((b) => b.state === 'ok'));
+    blocks.unshift({
+      id: 'source',
+      type: 'source',
+      infer: spec?.source?.type ?? '',
+      inputs: [],
+      counters: typeof answer?.status?.frames?.captured === 'number' ? { out: answer.status.frames.captured } : {},
+      state: running ? 'ok' : 'idle',
+      rawState: answer?.status?.state ?? 'idle',
+      error: answer?.status?.source?.last_error ?? '',
+    });
   }
   // Edges from the answer when it lists them, else from the inputs.
   let edges = [];
   if (Array.isArray(answer?.edges)) {
     edges = answer.edges
-      .map((e) => (Array.isArray(e) ? { from: e[0], to: e[1] } : { from: e.from, to: e.to }))
+      .map((e) => (Array.isArray(e) ? { from: e[0], to: e[1] } : { from: e?.from, to: e?.to }))
       .filter((e) => e.from != null && e.to != null)
       .map((e) => ({ from: String(e.from), to: String(e.to) }));
   } else {
@@ -144,7 +172,7 @@ function Graph({ graph }) {
       const c = b.counters;
       const line = [c.in != null ? `in ${c.in}` : null, c.out != null ? `out ${c.out}` : null, c.errors ? `err ${c.errors}` : null]
         .filter(Boolean).join(' · ');
-      const tip = `${id} (${b.type}): ${b.state}${b.error ? ` — ${b.error}` : ''}\n` +
+      const tip = `${id} (${b.type}${b.infer ? ` ${b.infer}` : ''}): ${b.rawState}${b.error ? ` — ${b.error}` : ''}\n` +
         Object.entries(c).map(([k, v]) => `${k}: ${v}`).join('\n');
       return html`<g key=${id} class=${'dag-block block-' + stateClass(b.state)} data-block=${id} data-state=${b.state}
         transform=${`translate(${p.x},${p.y})`} tabindex="0" role="listitem" aria-label=${tip}>
@@ -152,7 +180,7 @@ function Graph({ graph }) {
         <rect width=${kW} height=${kH} rx="6" />
         <rect class="dag-state" width="6" height=${kH} rx="3" />
         <text x="14" y="18" class="dag-id">${id.length > 18 ? id.slice(0, 17) + '…' : id}</text>
-        <text x="14" y="34" class="dag-type">${b.type}</text>
+        <text x="14" y="34" class="dag-type">${b.type}${b.infer ? ` · ${b.infer}` : ''}</text>
         <text x="14" y="52" class="dag-counters">${line || b.state}</text>
       </g>`;
     })}
@@ -343,9 +371,11 @@ export function Pipeline() {
     if (!id) return;
     const mine = ++seq.current;
     try {
+      // The camera is what the page needs; without its pipeline's counters
+      // (a stopped camera) the spec's blocks are drawn idle.
       const [c, p] = await Promise.all([
         api('GET', `v1/cameras/${seg(id)}`),
-        api('GET', `v1/cameras/${seg(id)}/pipeline`),
+        api('GET', `v1/cameras/${seg(id)}/pipeline`).catch(() => null),
       ]);
       if (mine !== seq.current) return;
       setCamera(cameraOf(c?.camera && typeof c.camera === 'object' ? c.camera : c));
