@@ -30,6 +30,7 @@ export const store = {
   audit: [],
   cameraEvents: [], // the last camera events streamed, newest first (one entry per id)
   cameraEventsSeen: 0, // camera_event messages received
+  snapshots: 0, // snapshots applied: after the first, events may have been missed
   tables: {
     rate: new Table(kLiveRows), // type -> requests/s
     p95: new Table(kLiveRows), // type -> ms
@@ -114,6 +115,7 @@ export function applySnapshot(msg) {
   update(() => {
     store.state = msg.state;
     store.seq = msg.seq;
+    store.snapshots++;
     noteServer();
     sample(true);
   });

@@ -145,19 +145,25 @@ export function Events() {
   const filters = useRef(f);
   filters.current = f;
 
-  const load = async (more) => {
+  // mode: 'first' (a new first page), 'more' (the next page, below) or
+  // 'refresh' (the first page again, merged: after the stream missed events).
+  const load = async (mode = 'first') => {
     const mine = ++seq.current;
     setBusy(true);
     try {
-      const r = await api('GET', `v1/events?${query(filters.current, more ? cursor : '')}`);
+      const r = await api('GET', `v1/events?${query(filters.current, mode === 'more' ? cursor : '')}`);
       if (mine !== seq.current) return;
       const list = Array.isArray(r?.events) ? r.events : [];
       setRows((old) => {
-        if (!more || !old) return list.slice(0, kKept);
-        const have = new Set(old.map((e) => e.id));
-        return old.concat(list.filter((e) => !have.has(e.id))).slice(0, kKept);
+        if (mode === 'first' || !old) return list.slice(0, kKept);
+        if (mode === 'more') {
+          const have = new Set(old.map((e) => e.id));
+          return old.concat(list.filter((e) => !have.has(e.id))).slice(0, kKept);
+        }
+        const fresh = new Set(list.map((e) => e.id));
+        return list.concat(old.filter((e) => !fresh.has(e.id))).slice(0, kKept);
       });
-      setCursor(r?.next_cursor || '');
+      if (mode !== 'refresh') setCursor(r?.next_cursor || '');
       setError('');
     } catch (e) {
       if (mine === seq.current) setError(`Events unavailable — ${e.message}`);
@@ -172,7 +178,7 @@ export function Events() {
     const h = hashOf(f);
     if (location.hash !== h) history.replaceState(null, '', h);
     fresh.current.clear();
-    const timer = setTimeout(() => load(false), 150);
+    const timer = setTimeout(() => load('first'), 150);
     return () => clearTimeout(timer);
   }, [key]);
 
@@ -201,11 +207,20 @@ export function Events() {
     };
   }, []);
 
+  // A new snapshot after the first (the stream could not resume): events
+  // streamed meanwhile were missed; the first page brings them.
+  const snapshots = store.snapshots;
+  const seenSnapshots = useRef(snapshots);
+  useEffect(() => {
+    if (snapshots > seenSnapshots.current && rows) load('refresh');
+    seenSnapshots.current = snapshots;
+  }, [snapshots]);
+
   const set = (k, v) => setF((old) => ({ ...old, [k]: v }));
   const groups = [...new Set(cameras.map((c) => c.group).filter(Boolean))].sort();
   const activeCount = (rows || []).filter((e) => e.phase === 'active').length;
   return html`<div class="page events">
-    <form class="toolbar event-filters" onSubmit=${(e) => { e.preventDefault(); load(false); }} aria-label="Event filters">
+    <form class="toolbar event-filters" onSubmit=${(e) => { e.preventDefault(); load('first'); }} aria-label="Event filters">
       <label title="Only this camera's events">camera
         <select id="ev-camera" value=${f.camera} onChange=${(e) => set('camera', e.currentTarget.value)}>
           <option value="">any</option>
@@ -254,7 +269,7 @@ export function Events() {
     </div>
     ${rows && rows.length === 0 ? html`<p class="muted">No event matches these filters yet.</p>` : null}
     <div class="buttons more">
-      <button id="ev-more" disabled=${busy || !cursor} onClick=${() => load(true)}
+      <button id="ev-more" disabled=${busy || !cursor} onClick=${() => load('more')}
         title=${cursor ? 'The next page of older events' : 'No older event'}>${busy ? 'Loading…' : cursor ? 'Load more' : 'No more'}</button>
     </div>
     ${open ? html`<${Viewer} e=${open} onClose=${() => setOpen(null)} />` : null}
