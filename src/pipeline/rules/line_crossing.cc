@@ -10,12 +10,12 @@ namespace heteroaccel::pipeline::internal {
 namespace {
 
 struct CrossState {
-  int side = 0;                    // -1 left, +1 right, 0 not taken yet
-  std::optional<Point> previous;   // the anchor in the last matched frame
+  int side = 0;                      // -1 left, +1 right, 0 not taken yet
+  std::optional<Point> previous;     // the anchor in the last matched frame
   std::optional<double> crossed_at;  // where the path last crossed the line, along from..to
   bool counted[2] = {false, false};  // forward, backward
   double last_seen = 0;
-  std::optional<OpenEvent> open;   // never set: crossings are instantaneous
+  std::optional<OpenEvent> open;  // never set: crossings are instantaneous
 };
 
 class LineCrossingRule final : public PerTrackRule<CrossState> {
@@ -29,8 +29,8 @@ class LineCrossingRule final : public PerTrackRule<CrossState> {
         length_(std::hypot(dx_, dy_)),
         hysteresis_(std::get<LineCrossingParams>(block.params).hysteresis_px) {}
 
-  void Observe(const FrameResult& frame, const std::vector<Track>& tracks,
-               const RuleInputs& extra, std::vector<Event>& out) override {
+  void Observe(const FrameResult& frame, const std::vector<Track>& tracks, const RuleInputs& extra,
+               std::vector<Event>& out) override {
     Enter(extra);
     for (const Track& track : tracks) {
       if (!Wants(track)) continue;
@@ -58,8 +58,8 @@ class LineCrossingRule final : public PerTrackRule<CrossState> {
     return (dx_ * (x - from_.x) + dy_ * (y - from_.y)) / (length_ * length_);
   }
 
-  void Step(const FrameResult& frame, const Track& track, const RuleInputs& extra,
-            CrossState& st, std::vector<Event>& out) {
+  void Step(const FrameResult& frame, const Track& track, const RuleInputs& extra, CrossState& st,
+            std::vector<Event>& out) {
     const Point p = track.box.BottomCenter();
     const double d = SignedDistance(p);
     if (st.previous) {

@@ -30,8 +30,8 @@ class AbandonedObjectRule final : public PerTrackRule<AbandonState> {
         person_distance_(std::get<AbandonedObjectParams>(block.params).person_distance_px),
         still_px_(std::get<AbandonedObjectParams>(block.params).still_px) {}
 
-  void Observe(const FrameResult& frame, const std::vector<Track>& tracks,
-               const RuleInputs& extra, std::vector<Event>& out) override {
+  void Observe(const FrameResult& frame, const std::vector<Track>& tracks, const RuleInputs& extra,
+               std::vector<Event>& out) override {
     Enter(extra);
     // People, lost ones included: a person standing in front of the object
     // hides it, and is still near it.
@@ -141,8 +141,8 @@ class FallRule final : public PerTrackRule<FallState> {
   FallRule(const CameraSpec& camera, const BlockSpec& block)
       : PerTrackRule(camera, block, "fall", {}) {}
 
-  void Observe(const FrameResult& frame, const std::vector<Track>& tracks,
-               const RuleInputs& extra, std::vector<Event>& out) override {
+  void Observe(const FrameResult& frame, const std::vector<Track>& tracks, const RuleInputs& extra,
+               std::vector<Event>& out) override {
     Enter(extra);
     for (const Track& track : tracks) {
       if (!track.confirmed) continue;
@@ -199,7 +199,7 @@ class FallRule final : public PerTrackRule<FallState> {
 struct PlateTrack {
   double first_reading = 0;
   double last_seen = 0;
-  Track best;  // the track in its best-scored matched frame
+  Track best;              // the track in its best-scored matched frame
   FrameResult best_frame;  // only index and provenance kept
   std::string colour;
 };
@@ -212,8 +212,8 @@ class LicencePlateRule final : public RuleBase {
         params_(std::get<LicencePlateParams>(block.params)),
         reader_(std::move(reader)) {}
 
-  void Observe(const FrameResult& frame, const std::vector<Track>& tracks,
-               const RuleInputs& extra, std::vector<Event>& out) override {
+  void Observe(const FrameResult& frame, const std::vector<Track>& tracks, const RuleInputs& extra,
+               std::vector<Event>& out) override {
     Enter(extra);
     for (const Track& track : tracks) {
       const auto texts = extra.texts.find(track.id);

@@ -25,8 +25,8 @@ absl::StatusOr<const Zone*> ZoneOf(const CameraSpec& camera, const BlockSpec& bl
 
 absl::StatusOr<std::unique_ptr<Rule>> MakeRule(const CameraSpec& camera, const BlockSpec& block) {
   if (!IsRule(block.type) || block.params.index() != static_cast<size_t>(block.type)) {
-    return absl::InvalidArgumentError(absl::StrCat("camera \"", camera.id, "\": block \"",
-                                                   block.id, "\": is not a rule"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("camera \"", camera.id, "\": block \"", block.id, "\": is not a rule"));
   }
   switch (block.type) {
     case BlockType::kZoneIntrusion: {

@@ -45,8 +45,10 @@ class Script {
     frame.time = t;
     frame.provenance.node = "node-" + std::to_string(frame.frame_index);
     for (Track& track : tracks) {
-      if (!track.lost) track.last_seen = t;
-      else track.last_seen = last_seen_[track.id];
+      if (!track.lost)
+        track.last_seen = t;
+      else
+        track.last_seen = last_seen_[track.id];
       last_seen_[track.id] = track.last_seen;
     }
     std::vector<Event> out;
@@ -107,8 +109,8 @@ const Point kIn{200, 200};
 const Point kOut{500, 500};
 
 json ZoneRule(int inertia = 3) {
-  return {{"id", "in-door"}, {"block", "zone_intrusion"}, {"input", "trk"}, {"zone", "door"},
-          {"classes", {"person"}}, {"inertia", inertia}};
+  return {{"id", "in-door"}, {"block", "zone_intrusion"}, {"input", "trk"},
+          {"zone", "door"},  {"classes", {"person"}},     {"inertia", inertia}};
 }
 
 TEST(ZoneIntrusionRuleTest, InertiaDelaysEntryAndExit) {
@@ -219,7 +221,10 @@ TEST(ZoneIntrusionRuleTest, CameraFromInputsOverridesTheSpec) {
 }
 
 json LoiterRule() {
-  return {{"id", "loiter"}, {"block", "loitering"}, {"input", "trk"}, {"zone", "door"},
+  return {{"id", "loiter"},
+          {"block", "loitering"},
+          {"input", "trk"},
+          {"zone", "door"},
           {"seconds", 10}};
 }
 
@@ -261,8 +266,8 @@ TEST(LoiteringRuleTest, LeavingResetsTheClock) {
 }
 
 json CrossRule(const std::string& line = "entry", float hysteresis = 8) {
-  return {{"id", "cross"}, {"block", "line_crossing"}, {"input", "trk"}, {"line", line},
-          {"classes", {"person"}}, {"hysteresis_px", hysteresis}};
+  return {{"id", "cross"}, {"block", "line_crossing"}, {"input", "trk"},
+          {"line", line},  {"classes", {"person"}},    {"hysteresis_px", hysteresis}};
 }
 
 uint64_t Counter(const Rule& rule, const std::string& name) {
@@ -377,14 +382,15 @@ TEST(LineCrossingRuleTest, ZeroHysteresisCountsAnySideChange) {
 }
 
 json CrowdRule() {
-  return {{"id", "crowd"}, {"block", "crowding"}, {"input", "trk"}, {"zone", "door"},
-          {"classes", {"person"}}, {"count", 3}, {"seconds", 2}};
+  return {{"id", "crowd"},         {"block", "crowding"}, {"input", "trk"}, {"zone", "door"},
+          {"classes", {"person"}}, {"count", 3},          {"seconds", 2}};
 }
 
 std::vector<Track> People(int n, uint64_t first_id = 1) {
   std::vector<Track> tracks;
   for (int i = 0; i < n; ++i) {
-    tracks.push_back(At(first_id + static_cast<uint64_t>(i), {120.F + 30.F * static_cast<float>(i), 250}));
+    tracks.push_back(
+        At(first_id + static_cast<uint64_t>(i), {120.F + 30.F * static_cast<float>(i), 250}));
   }
   return tracks;
 }
@@ -449,9 +455,9 @@ TEST(CrowdingRuleTest, ShortCrowdsRaiseNothing) {
 }
 
 json BagRule() {
-  return {{"id", "bag"}, {"block", "abandoned_object"}, {"input", "trk"},
-          {"classes", {"suitcase"}}, {"seconds", 10}, {"person_distance_px", 150},
-          {"still_px", 10}};
+  return {
+      {"id", "bag"},   {"block", "abandoned_object"}, {"input", "trk"}, {"classes", {"suitcase"}},
+      {"seconds", 10}, {"person_distance_px", 150},   {"still_px", 10}};
 }
 
 Track Bag(Point at = {600, 400}) { return At(9, at, "suitcase", 0.7F); }
@@ -462,7 +468,9 @@ TEST(AbandonedObjectRuleTest, LeftAloneAndStillForSeconds) {
   for (int i = 0; i <= 3; ++i) EXPECT_TRUE(s.Step(i, {Bag(), At(1, {620, 420})}).empty());
   // The owner walks away at 4 s; the bag jitters a few pixels.
   for (int i = 4; i < 14; ++i) {
-    EXPECT_TRUE(s.Step(i, {Bag({600.F + static_cast<float>(i % 3), 400}), At(1, {900, 400})}).empty()) << i;
+    EXPECT_TRUE(
+        s.Step(i, {Bag({600.F + static_cast<float>(i % 3), 400}), At(1, {900, 400})}).empty())
+        << i;
   }
   auto ev = s.Step(14, {Bag(), At(1, {900, 400})});
   ASSERT_EQ(Phases(ev), "new:9");
@@ -499,8 +507,8 @@ TEST(AbandonedObjectRuleTest, MovingOrGoingEndsAndAPersonInFrontCounts) {
 }
 
 json ParkRule() {
-  return {{"id", "park"}, {"block", "parking"}, {"input", "trk"}, {"zone", "door"},
-          {"classes", {"car"}}, {"seconds", 10}, {"still_px", 10}};
+  return {{"id", "park"},       {"block", "parking"}, {"input", "trk"}, {"zone", "door"},
+          {"classes", {"car"}}, {"seconds", 10},      {"still_px", 10}};
 }
 
 TEST(ParkingRuleTest, StillInTheZoneForSeconds) {
@@ -509,7 +517,8 @@ TEST(ParkingRuleTest, StillInTheZoneForSeconds) {
   s.Step(0, {At(4, {50, 250}, "car")});
   s.Step(1, {At(4, {150, 250}, "car")});
   for (int i = 2; i < 12; ++i) {
-    EXPECT_TRUE(s.Step(i, {At(4, {200.F + static_cast<float>(i % 2) * 3, 250}, "car")}).empty()) << i;
+    EXPECT_TRUE(s.Step(i, {At(4, {200.F + static_cast<float>(i % 2) * 3, 250}, "car")}).empty())
+        << i;
   }
   auto ev = s.Step(12, {At(4, {200, 250}, "car")});
   ASSERT_EQ(Phases(ev), "new:4");
@@ -573,9 +582,9 @@ TEST(FallRuleTest, ReadsTorsoAngleAndFlatBoxes) {
                                   Standing().box),
             true);
   // No shoulders, a flat box with hips level with the ankles: fallen.
-  EXPECT_EQ(internal::ReadsFallen({Kp("left_hip", 160, 245), Kp("left_ankle", 250, 247)},
-                                  Down().box),
-            true);
+  EXPECT_EQ(
+      internal::ReadsFallen({Kp("left_hip", 160, 245), Kp("left_ankle", 250, 247)}, Down().box),
+      true);
   // Unsure keypoints tell nothing.
   std::vector<Keypoint> faint = Lying();
   for (Keypoint& k : faint) k.score = 0.1F;
@@ -594,7 +603,8 @@ TEST(FallRuleTest, SustainedFallRaisesAndRecoveryEnds) {
   // Frames without a pose change nothing.
   EXPECT_TRUE(s.Step(2.0, {Down()}).empty());
   // Up again at 3 s; ends after 1 s upright, at 3 s.
-  for (int i = 30; i < 40; ++i) EXPECT_TRUE(s.Step(i * 0.1, {Standing()}, Pose(Upright())).empty()) << i;
+  for (int i = 30; i < 40; ++i)
+    EXPECT_TRUE(s.Step(i * 0.1, {Standing()}, Pose(Upright())).empty()) << i;
   ev = s.Step(4.0, {Standing()}, Pose(Upright()));
   ASSERT_EQ(Phases(ev), "end:3");
   EXPECT_DOUBLE_EQ(*ev[0].end, 3.0);
@@ -617,8 +627,12 @@ TEST(FallRuleTest, OneFallenFrameIsNotAFallButTwoAcrossAGapAre) {
 }
 
 json PlateRule() {
-  return {{"id", "plate"}, {"block", "licence_plate"}, {"input", "ocr"},
-          {"pattern", "^[A-Z0-9]{5,8}$"}, {"known", {"AB123CD", "ZZ999ZZ"}}, {"max_distance", 1}};
+  return {{"id", "plate"},
+          {"block", "licence_plate"},
+          {"input", "ocr"},
+          {"pattern", "^[A-Z0-9]{5,8}$"},
+          {"known", {"AB123CD", "ZZ999ZZ"}},
+          {"max_distance", 1}};
 }
 
 RuleInputs Read(uint64_t id, std::string text, float confidence = 0.9F) {

@@ -27,8 +27,8 @@ class ZoneIntrusionRule final : public PerTrackRule<IntrusionState> {
         polygon_(zone.polygon),
         inertia_(std::get<ZoneIntrusionParams>(block.params).inertia) {}
 
-  void Observe(const FrameResult& frame, const std::vector<Track>& tracks,
-               const RuleInputs& extra, std::vector<Event>& out) override {
+  void Observe(const FrameResult& frame, const std::vector<Track>& tracks, const RuleInputs& extra,
+               std::vector<Event>& out) override {
     Enter(extra);
     for (const Track& track : tracks) {
       if (!Wants(track)) continue;
@@ -82,8 +82,8 @@ class LoiteringRule final : public PerTrackRule<LoiterState> {
         polygon_(zone.polygon),
         seconds_(std::get<LoiteringParams>(block.params).seconds) {}
 
-  void Observe(const FrameResult& frame, const std::vector<Track>& tracks,
-               const RuleInputs& extra, std::vector<Event>& out) override {
+  void Observe(const FrameResult& frame, const std::vector<Track>& tracks, const RuleInputs& extra,
+               std::vector<Event>& out) override {
     Enter(extra);
     for (const Track& track : tracks) {
       if (!Wants(track)) continue;
@@ -136,8 +136,8 @@ class ParkingRule final : public PerTrackRule<ParkState> {
         seconds_(std::get<ParkingParams>(block.params).seconds),
         still_px_(std::get<ParkingParams>(block.params).still_px) {}
 
-  void Observe(const FrameResult& frame, const std::vector<Track>& tracks,
-               const RuleInputs& extra, std::vector<Event>& out) override {
+  void Observe(const FrameResult& frame, const std::vector<Track>& tracks, const RuleInputs& extra,
+               std::vector<Event>& out) override {
     Enter(extra);
     for (const Track& track : tracks) {
       if (!Wants(track)) continue;
@@ -187,8 +187,8 @@ class CrowdingRule final : public RuleBase {
         count_(std::get<CrowdingParams>(block.params).count),
         seconds_(std::get<CrowdingParams>(block.params).seconds) {}
 
-  void Observe(const FrameResult& frame, const std::vector<Track>& tracks,
-               const RuleInputs& extra, std::vector<Event>& out) override {
+  void Observe(const FrameResult& frame, const std::vector<Track>& tracks, const RuleInputs& extra,
+               std::vector<Event>& out) override {
     Enter(extra);
     int count = 0;
     Rect all;

@@ -21,9 +21,9 @@ using internal::Quoted;
 using json = nlohmann::json;
 
 constexpr std::array<std::string_view, 14> kBlockNames = {
-    "detect",   "filter",           "track",   "crop_infer", "colour",
-    "zone_intrusion", "loitering",  "line_crossing", "crowding", "abandoned_object",
-    "parking",  "fall",             "licence_plate", "sink"};
+    "detect",         "filter",    "track",         "crop_infer", "colour",
+    "zone_intrusion", "loitering", "line_crossing", "crowding",   "abandoned_object",
+    "parking",        "fall",      "licence_plate", "sink"};
 constexpr std::string_view kSourceTypes[] = {"file", "rtsp", "mjpeg", "push"};
 constexpr size_t kMaxClasses = 128;
 constexpr size_t kMaxKnownPlates = 10000;
@@ -31,7 +31,6 @@ constexpr size_t kMaxPatternBytes = 256;
 constexpr int kMaxRepeat = 64;
 constexpr double kMaxSeconds = 86400;
 constexpr double kMaxPixels = 100000;
-
 
 std::string CameraPrefix(const std::string& label) { return label + ": "; }
 
@@ -46,7 +45,7 @@ absl::Status InferenceType(const ObjectReader& r, std::string& out) {
   RETURN_IF_ERROR(r.String("type", out, true, 64));
   if (!IsInferenceType(out)) {
     return r.KeyError("type", Cat("unknown inference type ", Quoted(out),
-                                           " (known: ", Join(kInferenceTypes, ", "), ")"));
+                                  " (known: ", Join(kInferenceTypes, ", "), ")"));
   }
   return absl::OkStatus();
 }
@@ -98,8 +97,7 @@ absl::Status PlatePattern(const ObjectReader& r, std::string& out) {
   RETURN_IF_ERROR(r.String("pattern", out, false, kMaxPatternBytes));
   if (out.empty()) return absl::OkStatus();
   if (HasLargeRepeat(out)) {
-    return r.KeyError("pattern", Cat("repetition counts above ", kMaxRepeat,
-                                              " are not supported"));
+    return r.KeyError("pattern", Cat("repetition counts above ", kMaxRepeat, " are not supported"));
   }
   try {
     const std::regex re(out, std::regex::ECMAScript);
@@ -128,27 +126,39 @@ using Keys = std::vector<std::string_view>;
 // The keys each block type takes besides id, block and input.
 Keys ParamKeys(BlockType type) {
   switch (type) {
-    case BlockType::kDetect: return {"type", "variant", "deadline_ms", "every"};
-    case BlockType::kFilter: return {"classes", "min_score", "min_area", "max_area", "mask"};
-    case BlockType::kTrack: return {"min_hits", "max_lost", "iou"};
-    case BlockType::kCropInfer: return {"classes", "type"};
-    case BlockType::kColour: return {"classes"};
-    case BlockType::kZoneIntrusion: return {"zone", "classes", "inertia"};
-    case BlockType::kLoitering: return {"zone", "classes", "seconds"};
-    case BlockType::kLineCrossing: return {"line", "classes", "hysteresis_px"};
-    case BlockType::kCrowding: return {"zone", "classes", "count", "seconds"};
+    case BlockType::kDetect:
+      return {"type", "variant", "deadline_ms", "every"};
+    case BlockType::kFilter:
+      return {"classes", "min_score", "min_area", "max_area", "mask"};
+    case BlockType::kTrack:
+      return {"min_hits", "max_lost", "iou"};
+    case BlockType::kCropInfer:
+      return {"classes", "type"};
+    case BlockType::kColour:
+      return {"classes"};
+    case BlockType::kZoneIntrusion:
+      return {"zone", "classes", "inertia"};
+    case BlockType::kLoitering:
+      return {"zone", "classes", "seconds"};
+    case BlockType::kLineCrossing:
+      return {"line", "classes", "hysteresis_px"};
+    case BlockType::kCrowding:
+      return {"zone", "classes", "count", "seconds"};
     case BlockType::kAbandonedObject:
       return {"classes", "seconds", "person_distance_px", "still_px"};
-    case BlockType::kParking: return {"zone", "classes", "seconds", "still_px"};
-    case BlockType::kFall: return {};
-    case BlockType::kLicencePlate: return {"pattern", "known", "max_distance"};
-    case BlockType::kSink: return {"mqtt", "webhook"};
+    case BlockType::kParking:
+      return {"zone", "classes", "seconds", "still_px"};
+    case BlockType::kFall:
+      return {};
+    case BlockType::kLicencePlate:
+      return {"pattern", "known", "max_distance"};
+    case BlockType::kSink:
+      return {"mqtt", "webhook"};
   }
   return {};
 }
 
-absl::StatusOr<BlockParams> ParseParams(BlockType type, const ObjectReader& r,
-                                        const Geometry& g) {
+absl::StatusOr<BlockParams> ParseParams(BlockType type, const ObjectReader& r, const Geometry& g) {
   switch (type) {
     case BlockType::kDetect: {
       DetectParams p;
@@ -227,8 +237,8 @@ absl::StatusOr<BlockParams> ParseParams(BlockType type, const ObjectReader& r,
       AbandonedObjectParams p;
       RETURN_IF_ERROR(r.StringList("classes", p.classes, kMaxClasses));
       RETURN_IF_ERROR(r.Number("seconds", p.seconds, true, 0, kMaxSeconds, true));
-      RETURN_IF_ERROR(r.Float("person_distance_px", p.person_distance_px, false, 0, kMaxPixels,
-                              true));
+      RETURN_IF_ERROR(
+          r.Float("person_distance_px", p.person_distance_px, false, 0, kMaxPixels, true));
       RETURN_IF_ERROR(r.Float("still_px", p.still_px, false, 0, kMaxPixels));
       return p;
     }
@@ -284,8 +294,7 @@ absl::StatusOr<BlockSpec> ParseBlock(const json& value, size_t index, const std:
                                      const Geometry& g) {
   const std::string at = Cat(camera, ": pipeline[", index, "]: ");
   if (!value.is_object()) {
-    return absl::InvalidArgumentError(
-        Cat(at, "must be a mapping (id, block, input, ...)"));
+    return absl::InvalidArgumentError(Cat(at, "must be a mapping (id, block, input, ...)"));
   }
   BlockSpec block;
   RETURN_IF_ERROR(ObjectReader(value, at).Id("id", block.id, true));
@@ -297,8 +306,8 @@ absl::StatusOr<BlockSpec> ParseBlock(const json& value, size_t index, const std:
   RETURN_IF_ERROR(r.String("block", name, true, 64));
   const std::optional<BlockType> type = BlockTypeFromName(name);
   if (!type) {
-    return r.Error(Cat("unknown block type ", Quoted(name),
-                                " (known: ", Join(kBlockNames, ", "), ")"));
+    return r.Error(
+        Cat("unknown block type ", Quoted(name), " (known: ", Join(kBlockNames, ", "), ")"));
   }
   block.type = *type;
   Keys allowed = {"id", "block", "input"};
@@ -341,8 +350,8 @@ absl::Status CheckLine(const Line& line, const std::string& camera) {
   for (const Point& p : {line.from, line.to}) {
     if (!std::isfinite(p.x) || !std::isfinite(p.y) || std::abs(p.x) > kMaxCoordinate ||
         std::abs(p.y) > kMaxCoordinate) {
-      return absl::InvalidArgumentError(Cat(
-          at, "key \"from\"/\"to\": coordinates must be finite and within +-", kMaxCoordinate));
+      return absl::InvalidArgumentError(
+          Cat(at, "key \"from\"/\"to\": coordinates must be finite and within +-", kMaxCoordinate));
     }
   }
   if (line.from == line.to) {
@@ -365,8 +374,8 @@ absl::Status CheckGeometry(const std::vector<Zone>& zones, const std::vector<Lin
   }
   for (size_t i = 0; i < zones.size(); ++i) {
     if (!internal::IsValidId(zones[i].name)) {
-      return err(Cat("zones[", i,
-                              "]: key \"name\": must be 1 to 64 characters of A-Z a-z 0-9 _ . -"));
+      return err(
+          Cat("zones[", i, "]: key \"name\": must be 1 to 64 characters of A-Z a-z 0-9 _ . -"));
     }
     for (size_t j = 0; j < i; ++j) {
       if (zones[j].name == zones[i].name) {
@@ -377,8 +386,8 @@ absl::Status CheckGeometry(const std::vector<Zone>& zones, const std::vector<Lin
   }
   for (size_t i = 0; i < lines.size(); ++i) {
     if (!internal::IsValidId(lines[i].name)) {
-      return err(Cat("lines[", i,
-                              "]: key \"name\": must be 1 to 64 characters of A-Z a-z 0-9 _ . -"));
+      return err(
+          Cat("lines[", i, "]: key \"name\": must be 1 to 64 characters of A-Z a-z 0-9 _ . -"));
     }
     for (size_t j = 0; j < i; ++j) {
       if (lines[j].name == lines[i].name) {
@@ -463,7 +472,7 @@ absl::Status CheckSource(const ObjectReader& r) {
   const auto& t = type->get_ref<const std::string&>();
   if (std::find(std::begin(kSourceTypes), std::end(kSourceTypes), t) == std::end(kSourceTypes)) {
     return r.KeyError("source.type", Cat("unknown source type ", Quoted(t.substr(0, 64)),
-                                                  " (known: ", kinds, ")"));
+                                         " (known: ", kinds, ")"));
   }
   return absl::OkStatus();
 }
@@ -611,8 +620,7 @@ absl::StatusOr<CameraSpec> ParseCamera(const json& camera, const std::string& la
   RETURN_IF_ERROR(ObjectReader(camera, CameraPrefix(label)).Id("id", spec.id, true));
   const std::string name = CameraLabel(spec.id);
   const ObjectReader r(camera, CameraPrefix(name));
-  RETURN_IF_ERROR(
-      r.CheckKeys({"id", "group", "enabled", "source", "zones", "lines", "pipeline"}));
+  RETURN_IF_ERROR(r.CheckKeys({"id", "group", "enabled", "source", "zones", "lines", "pipeline"}));
   if (const json* group = r.Get("group");
       group != nullptr && !(group->is_string() && group->get_ref<const std::string&>().empty())) {
     RETURN_IF_ERROR(r.Id("group", spec.group, false));
@@ -690,8 +698,7 @@ absl::Status SetGeometry(CameraSpec& spec, std::vector<Zone> zones, std::vector<
 absl::Status SetGeometry(CameraSpec& spec, const json& geometry) {
   const std::string camera = CameraLabel(spec.id);
   if (!geometry.is_object()) {
-    return absl::InvalidArgumentError(
-        Cat(camera, ": geometry must be a mapping {zones, lines}"));
+    return absl::InvalidArgumentError(Cat(camera, ": geometry must be a mapping {zones, lines}"));
   }
   const ObjectReader r(geometry, CameraPrefix(camera));
   RETURN_IF_ERROR(r.CheckKeys({"zones", "lines"}));
@@ -705,8 +712,7 @@ bool PointInPolygon(const std::vector<Point>& polygon, Point p) {
   for (size_t i = 0, j = polygon.size() - 1; i < polygon.size(); j = i++) {
     const Point& a = polygon[i];
     const Point& b = polygon[j];
-    if ((a.y > p.y) != (b.y > p.y) &&
-        p.x < (b.x - a.x) * (p.y - a.y) / (b.y - a.y) + a.x) {
+    if ((a.y > p.y) != (b.y > p.y) && p.x < (b.x - a.x) * (p.y - a.y) / (b.y - a.y) + a.x) {
       inside = !inside;
     }
   }

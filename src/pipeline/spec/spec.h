@@ -18,13 +18,12 @@
 #pragma once
 
 #include <cstddef>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -33,7 +32,7 @@
 namespace heteroaccel::pipeline {
 
 inline constexpr size_t kMaxBlocks = 64;
-inline constexpr size_t kMaxZones = 32;           // and at most as many lines
+inline constexpr size_t kMaxZones = 32;  // and at most as many lines
 inline constexpr size_t kMaxPolygonPoints = 64;
 inline constexpr size_t kMaxCamerasYamlBytes = 4 << 20;
 // Coordinates beyond this are refused: no frame is that large, and it keeps the
@@ -41,7 +40,7 @@ inline constexpr size_t kMaxCamerasYamlBytes = 4 << 20;
 inline constexpr float kMaxCoordinate = 100000;
 
 // The inference types a detect or crop_infer block may ask for.
-inline constexpr std::string_view kInferenceTypes[] = {"object", "face", "pose",
+inline constexpr std::string_view kInferenceTypes[] = {"object", "face",    "pose",
                                                        "hand",   "gesture", "text"};
 
 struct Zone {
@@ -171,8 +170,7 @@ struct SinkParams {
 using BlockParams =
     std::variant<DetectParams, FilterParams, TrackParams, CropInferParams, ColourParams,
                  ZoneIntrusionParams, LoiteringParams, LineCrossingParams, CrowdingParams,
-                 AbandonedObjectParams, ParkingParams, FallParams, LicencePlateParams,
-                 SinkParams>;
+                 AbandonedObjectParams, ParkingParams, FallParams, LicencePlateParams, SinkParams>;
 
 struct BlockSpec {
   std::string id;

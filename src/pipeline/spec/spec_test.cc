@@ -205,15 +205,16 @@ std::vector<ErrorCase> ErrorCases() {
       c + "key \"group\": must be 1 to 64 characters of A-Z a-z 0-9 _ . -");
   add("EnabledNotBool", edit([](json& d) { d["enabled"] = "yes"; }),
       c + "key \"enabled\": must be true or false");
-  add("MissingSource", edit([](json& d) { d.erase("source"); }),
-      c + "key \"source\": is required");
+  add("MissingSource", edit([](json& d) { d.erase("source"); }), c + "key \"source\": is required");
   add("SourceNotObject", edit([](json& d) { d["source"] = "file"; }),
       c + "key \"source\": must be a mapping with a \"type\"");
   add("SourceNoType", edit([](json& d) { d["source"] = json::object(); }),
       c + "key \"source\": needs \"type\": one of file, rtsp, mjpeg, push");
   add("SourceBadType", edit([](json& d) { d["source"]["type"] = "usb"; }),
       c + "key \"source.type\": unknown source type \"usb\" (known: file, rtsp, mjpeg, push)");
-  add("ZoneTwoPoints", edit([](json& d) { d["zones"][0]["polygon"] = {{0, 0}, {1, 1}}; }),
+  add("ZoneTwoPoints", edit([](json& d) {
+        d["zones"][0]["polygon"] = {{0, 0}, {1, 1}};
+      }),
       c + "zone \"door\": key \"polygon\": needs at least 3 points");
   add("ZoneTooManyPoints", edit([](json& d) {
         json p = json::array();
@@ -221,11 +222,17 @@ std::vector<ErrorCase> ErrorCases() {
         d["zones"][0]["polygon"] = p;
       }),
       c + "zone \"door\": key \"polygon\": at most 64 points");
-  add("ZonePointNotPair", edit([](json& d) { d["zones"][0]["polygon"][1] = {1, 2, 3}; }),
+  add("ZonePointNotPair", edit([](json& d) {
+        d["zones"][0]["polygon"][1] = {1, 2, 3};
+      }),
       c + "zone \"door\": key \"polygon\": point 1: must be [x, y]");
-  add("ZonePointHuge", edit([](json& d) { d["zones"][0]["polygon"][1] = {1e30, 2}; }),
+  add("ZonePointHuge", edit([](json& d) {
+        d["zones"][0]["polygon"][1] = {1e30, 2};
+      }),
       c + "zone \"door\": key \"polygon\": point 1: coordinates must be within +-100000");
-  add("ZoneCollinear", edit([](json& d) { d["zones"][0]["polygon"] = {{0, 0}, {1, 1}, {2, 2}}; }),
+  add("ZoneCollinear", edit([](json& d) {
+        d["zones"][0]["polygon"] = {{0, 0}, {1, 1}, {2, 2}};
+      }),
       c + "zone \"door\": key \"polygon\": has zero area (points on one line)");
   add("ZoneDuplicate", edit([](json& d) { d["zones"].push_back(d["zones"][0]); }),
       c + "zone \"door\": duplicate zone name");
@@ -236,13 +243,15 @@ std::vector<ErrorCase> ErrorCases() {
   add("TooManyZones", edit([](json& d) {
         json zones = json::array();
         for (int i = 0; i < 33; ++i) {
-          zones.push_back({{"name", "z" + std::to_string(i)},
-                           {"polygon", {{0, 0}, {10, 0}, {10, 10}}}});
+          zones.push_back(
+              {{"name", "z" + std::to_string(i)}, {"polygon", {{0, 0}, {10, 0}, {10, 10}}}});
         }
         d["zones"] = zones;
       }),
       c + "key \"zones\": at most 32 zones");
-  add("LineFromEqualsTo", edit([](json& d) { d["lines"][0]["to"] = {0, 5}; }),
+  add("LineFromEqualsTo", edit([](json& d) {
+        d["lines"][0]["to"] = {0, 5};
+      }),
       c + "line \"entry\": key \"to\": must differ from \"from\"");
   add("LineMissingTo", edit([](json& d) { d["lines"][0].erase("to"); }),
       c + "line \"entry\": key \"to\": is required");
@@ -252,8 +261,8 @@ std::vector<ErrorCase> ErrorCases() {
       c + "key \"pipeline\": needs a detect block (input: source)");
   add("TooManyBlocks", edit([](json& d) {
         for (int i = 0; i < 63; ++i) {
-          d["pipeline"].push_back({{"id", "f" + std::to_string(i)}, {"block", "filter"},
-                                   {"input", "det"}});
+          d["pipeline"].push_back(
+              {{"id", "f" + std::to_string(i)}, {"block", "filter"}, {"input", "det"}});
         }
       }),
       c + "key \"pipeline\": at most 64 blocks");
@@ -302,8 +311,7 @@ std::vector<ErrorCase> ErrorCases() {
       With({{"id", "f"}, {"block", "filter"}, {"input", "det"}, {"min_score", 2}}),
       c + "block \"f\": key \"min_score\": must be <= 1");
   add("MinAreaAboveMax",
-      With({{"id", "f"}, {"block", "filter"}, {"input", "det"}, {"min_area", 10},
-            {"max_area", 5}}),
+      With({{"id", "f"}, {"block", "filter"}, {"input", "det"}, {"min_area", 10}, {"max_area", 5}}),
       c + "block \"f\": key \"max_area\": must be >= min_area");
   add("MaskUnknownZone",
       With({{"id", "f"}, {"block", "filter"}, {"input", "det"}, {"mask", {"hall"}}}),
@@ -349,8 +357,7 @@ std::vector<ErrorCase> ErrorCases() {
   add("SinkBadWebhook",
       With({{"id", "s"}, {"block", "sink"}, {"input", "det"}, {"webhook", "ftp://x"}}),
       c + "block \"s\": key \"webhook\": must be an http:// or https:// URL with a host");
-  add("SinkMqttNotBool",
-      With({{"id", "s"}, {"block", "sink"}, {"input", "det"}, {"mqtt", 1}}),
+  add("SinkMqttNotBool", With({{"id", "s"}, {"block", "sink"}, {"input", "det"}, {"mqtt", 1}}),
       c + "block \"s\": key \"mqtt\": must be true or false");
   {
     json d = Minimal();
@@ -370,30 +377,45 @@ std::vector<ErrorCase> ErrorCases() {
       With({{"id", "cross"}, {"block", "line_crossing"}, {"input", "trk"}, {"line", "entry2"}}),
       c + "block \"cross\": key \"line\": no line named \"entry2\" on this camera");
   add("InertiaZero",
-      With({{"id", "in"}, {"block", "zone_intrusion"}, {"input", "trk"}, {"zone", "door"},
+      With({{"id", "in"},
+            {"block", "zone_intrusion"},
+            {"input", "trk"},
+            {"zone", "door"},
             {"inertia", 0}}),
       c + "block \"in\": key \"inertia\": must be >= 1");
   add("LoiterNoSeconds",
       With({{"id", "l"}, {"block", "loitering"}, {"input", "trk"}, {"zone", "door"}}),
       c + "block \"l\": key \"seconds\": is required");
   add("LoiterSecondsZero",
-      With({{"id", "l"}, {"block", "loitering"}, {"input", "trk"}, {"zone", "door"},
+      With({{"id", "l"},
+            {"block", "loitering"},
+            {"input", "trk"},
+            {"zone", "door"},
             {"seconds", 0}}),
       c + "block \"l\": key \"seconds\": must be > 0");
   add("CrowdCountZero",
-      With({{"id", "cr"}, {"block", "crowding"}, {"input", "trk"}, {"zone", "door"},
-            {"count", 0}, {"seconds", 1}}),
+      With({{"id", "cr"},
+            {"block", "crowding"},
+            {"input", "trk"},
+            {"zone", "door"},
+            {"count", 0},
+            {"seconds", 1}}),
       c + "block \"cr\": key \"count\": must be >= 1");
   add("HysteresisNegative",
-      With({{"id", "x"}, {"block", "line_crossing"}, {"input", "trk"}, {"line", "entry"},
+      With({{"id", "x"},
+            {"block", "line_crossing"},
+            {"input", "trk"},
+            {"line", "entry"},
             {"hysteresis_px", -1}}),
       c + "block \"x\": key \"hysteresis_px\": must be >= 0");
   add("StillNegative",
-      With({{"id", "b"}, {"block", "abandoned_object"}, {"input", "trk"}, {"seconds", 5},
+      With({{"id", "b"},
+            {"block", "abandoned_object"},
+            {"input", "trk"},
+            {"seconds", 5},
             {"still_px", -2}}),
       c + "block \"b\": key \"still_px\": must be >= 0");
-  add("ParkingNoZone",
-      With({{"id", "p"}, {"block", "parking"}, {"input", "trk"}, {"seconds", 5}}),
+  add("ParkingNoZone", With({{"id", "p"}, {"block", "parking"}, {"input", "trk"}, {"seconds", 5}}),
       c + "block \"p\": key \"zone\": is required");
   {
     json d = With({{"id", "ocr"}, {"block", "crop_infer"}, {"input", "trk"}, {"type", "text"}});
@@ -457,8 +479,8 @@ TEST(CameraSpecTest, DuplicateCameraIdsInFileAreRefused) {
 }
 
 TEST(CameraSpecTest, YamlScalarsAreTyped) {
-  auto j = YamlToJson(
-      "a: 3\nb: 3.5\nc: true\nd: ~\ne: '3'\nf: yes\ng: -1e3\nh: 0x10\ni: !!str 7\n");
+  auto j =
+      YamlToJson("a: 3\nb: 3.5\nc: true\nd: ~\ne: '3'\nf: yes\ng: -1e3\nh: 0x10\ni: !!str 7\n");
   ASSERT_TRUE(j.ok()) << j.status();
   EXPECT_TRUE((*j)["a"].is_number_integer());
   EXPECT_EQ((*j)["b"], 3.5);
@@ -502,8 +524,9 @@ TEST(CameraSpecTest, SetGeometryRevalidatesReferences) {
   zones[0].name = "hall";
   absl::Status s = SetGeometry(*spec, zones, spec->lines);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(s.message(), "camera \"gate-1\": block \"people\": key \"mask\": no zone named "
-                         "\"door\" on this camera");
+  EXPECT_EQ(s.message(),
+            "camera \"gate-1\": block \"people\": key \"mask\": no zone named "
+            "\"door\" on this camera");
   EXPECT_EQ(*spec, before);
 
   s = SetGeometry(*spec, spec->zones, {});
@@ -514,7 +537,8 @@ TEST(CameraSpecTest, SetGeometryRevalidatesReferences) {
   zones = spec->zones;
   zones[0].polygon.resize(2);
   s = SetGeometry(*spec, zones, spec->lines);
-  EXPECT_EQ(s.message(), "camera \"gate-1\": zone \"door\": key \"polygon\": needs at least 3 points");
+  EXPECT_EQ(s.message(),
+            "camera \"gate-1\": zone \"door\": key \"polygon\": needs at least 3 points");
 
   // Moving the zone and adding one is fine.
   zones = spec->zones;
@@ -524,10 +548,13 @@ TEST(CameraSpecTest, SetGeometryRevalidatesReferences) {
   EXPECT_EQ(spec->zones, zones);
 
   // The JSON form takes the document's syntax.
-  s = SetGeometry(*spec, json::parse(R"({"zones": [{"name": "door", "polygon": [[0,0],[1,0],[1,1]]}],
+  s = SetGeometry(*spec,
+                  json::parse(R"({"zones": [{"name": "door", "polygon": [[0,0],[1,0],[1,1]]}],
                                          "lines": [{"name": "entry", "from": [0,0], "to": [0,0]}]})"));
-  EXPECT_EQ(s.message(), "camera \"gate-1\": line \"entry\": key \"to\": must differ from \"from\"");
-  s = SetGeometry(*spec, json::parse(R"({"zones": [{"name": "door", "polygon": [[0,0],[1,0],[1,1]]}],
+  EXPECT_EQ(s.message(),
+            "camera \"gate-1\": line \"entry\": key \"to\": must differ from \"from\"");
+  s = SetGeometry(*spec,
+                  json::parse(R"({"zones": [{"name": "door", "polygon": [[0,0],[1,0],[1,1]]}],
                                          "lines": [{"name": "entry", "from": [0,0], "to": [9,0]}]})"));
   ASSERT_TRUE(s.ok()) << s;
   EXPECT_EQ(spec->lines[0].to, (Point{9, 0}));
@@ -548,18 +575,30 @@ TEST(CameraSpecTest, PointInPolygon) {
 // Random values that parsers trip on.
 json RandomValue(std::mt19937& rng) {
   switch (rng() % 12) {
-    case 0: return nullptr;
-    case 1: return true;
-    case 2: return static_cast<int64_t>(rng()) - (1LL << 31);
-    case 3: return -1;
-    case 4: return 1e300;
-    case 5: return 0.5;
-    case 6: return "";
-    case 7: return "source";
-    case 8: return json::array();
-    case 9: return json::object();
-    case 10: return json::array({1, 2});
-    default: return std::string(rng() % 100, 'x');
+    case 0:
+      return nullptr;
+    case 1:
+      return true;
+    case 2:
+      return static_cast<int64_t>(rng()) - (1LL << 31);
+    case 3:
+      return -1;
+    case 4:
+      return 1e300;
+    case 5:
+      return 0.5;
+    case 6:
+      return "";
+    case 7:
+      return "source";
+    case 8:
+      return json::array();
+    case 9:
+      return json::object();
+    case 10:
+      return json::array({1, 2});
+    default:
+      return std::string(rng() % 100, 'x');
   }
 }
 
@@ -579,8 +618,8 @@ void Mutate(json& doc, std::mt19937& rng) {
   } else if (op == 1 && at->is_array() && !at->empty()) {
     at->erase(rng() % at->size());
   } else if (op == 2 && at->is_object()) {
-    static const char* kKeys[] = {"id", "input", "zone", "line", "type", "polygon", "classes",
-                                  "pipeline", "block", "seconds", "foo"};
+    static const char* kKeys[] = {"id",      "input",    "zone",  "line",    "type", "polygon",
+                                  "classes", "pipeline", "block", "seconds", "foo"};
     (*at)[kKeys[rng() % std::size(kKeys)]] = RandomValue(rng);
   } else if (op == 2 && at->is_array()) {
     at->push_back(RandomValue(rng));

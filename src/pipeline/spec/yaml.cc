@@ -109,14 +109,13 @@ absl::Status Convert(const YAML::Node& node, int depth, size_t& nodes, json& out
       out = json::object();
       for (const auto& entry : node) {
         if (!entry.first.IsScalar()) {
-          return absl::InvalidArgumentError(Cat(
-              "cameras file: line ", entry.first.Mark().line + 1, ": keys must be plain names"));
+          return absl::InvalidArgumentError(Cat("cameras file: line ", entry.first.Mark().line + 1,
+                                                ": keys must be plain names"));
         }
         const std::string& key = entry.first.Scalar();
         if (out.contains(key)) {
-          return absl::InvalidArgumentError(Cat("cameras file: line ",
-                                                         entry.first.Mark().line + 1, ": key \"",
-                                                         key.substr(0, 64), "\" given twice"));
+          return absl::InvalidArgumentError(Cat("cameras file: line ", entry.first.Mark().line + 1,
+                                                ": key \"", key.substr(0, 64), "\" given twice"));
         }
         json value;
         RETURN_IF_ERROR(Convert(entry.second, depth + 1, nodes, value));
@@ -131,8 +130,8 @@ absl::Status Convert(const YAML::Node& node, int depth, size_t& nodes, json& out
 
 absl::StatusOr<json> YamlToJson(std::string_view yaml_text) {
   if (yaml_text.size() > kMaxCamerasYamlBytes) {
-    return absl::InvalidArgumentError(Cat("cameras file: ", yaml_text.size(),
-                                                   " bytes; at most ", kMaxCamerasYamlBytes));
+    return absl::InvalidArgumentError(
+        Cat("cameras file: ", yaml_text.size(), " bytes; at most ", kMaxCamerasYamlBytes));
   }
   try {
     const YAML::Node root = YAML::Load(std::string(yaml_text));
@@ -141,8 +140,8 @@ absl::StatusOr<json> YamlToJson(std::string_view yaml_text) {
     RETURN_IF_ERROR(Convert(root, 0, nodes, out));
     return out;
   } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(Cat("cameras file: line ", e.mark.line + 1,
-                                                   ", column ", e.mark.column + 1, ": ", e.msg));
+    return absl::InvalidArgumentError(
+        Cat("cameras file: line ", e.mark.line + 1, ", column ", e.mark.column + 1, ": ", e.msg));
   } catch (const std::exception& e) {
     return absl::InvalidArgumentError(Cat("cameras file: ", e.what()));
   }
@@ -176,8 +175,7 @@ absl::StatusOr<std::vector<CameraSpec>> ParseCamerasYaml(std::string_view yaml_t
       ASSIGN_OR_RETURN(CameraSpec camera,
                        internal::ParseCamera((*list)[i], Cat("cameras[", i, "]")));
       if (!ids.insert(camera.id).second) {
-        return absl::InvalidArgumentError(
-            Cat("camera \"", camera.id, "\": duplicate camera id"));
+        return absl::InvalidArgumentError(Cat("camera \"", camera.id, "\": duplicate camera id"));
       }
       cameras.push_back(std::move(camera));
     }

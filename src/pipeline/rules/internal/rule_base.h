@@ -3,10 +3,10 @@
 // snapshot kept while an event lives. Used by the rules' .cc files only.
 #pragma once
 
-#include <functional>
 #include <algorithm>
-#include <string>
+#include <functional>
 #include <map>
+#include <string>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -85,8 +85,8 @@ class PerTrackRule : public RuleBase {
   }
 
   size_t open_events() const override {
-    return static_cast<size_t>(std::count_if(states_.begin(), states_.end(),
-                                             [](const auto& kv) { return kv.second.open.has_value(); }));
+    return static_cast<size_t>(std::count_if(
+        states_.begin(), states_.end(), [](const auto& kv) { return kv.second.open.has_value(); }));
   }
 
  protected:

@@ -14,7 +14,6 @@ using internal::Cat;
 using internal::Join;
 using internal::Quoted;
 
-
 const std::string* CropType(const BlockSpec& b) {
   if (const auto* p = std::get_if<CropInferParams>(&b.params)) return &p->type;
   return nullptr;
@@ -68,16 +67,13 @@ absl::Status CheckEdges(const CameraSpec& spec, const std::string& camera) {
       if (input != "source") {
         from = spec.FindBlock(input);
         if (from == nullptr) {
-          return absl::InvalidArgumentError(
-              Cat(at, "input ", Quoted(input), " is not a block"));
+          return absl::InvalidArgumentError(Cat(at, "input ", Quoted(input), " is not a block"));
         }
       }
       std::string takes;
       if (!Accepts(block, from, takes)) {
-        return absl::InvalidArgumentError(Cat(at, "input ", Quoted(input), " is ",
-                                                       Describe(from), "; ",
-                                                       BlockTypeName(block.type), " takes ",
-                                                       takes));
+        return absl::InvalidArgumentError(Cat(at, "input ", Quoted(input), " is ", Describe(from),
+                                              "; ", BlockTypeName(block.type), " takes ", takes));
       }
     }
   }
@@ -106,9 +102,9 @@ absl::StatusOr<std::vector<size_t>> TopologicalOrder(const CameraSpec& spec) {
       std::vector<std::string> path;
       for (auto it = from; it != stack.end(); ++it) path.push_back(spec.blocks[*it].id);
       path.push_back(spec.blocks[i].id);
-      return absl::InvalidArgumentError(Cat(
-          "camera ", Quoted(spec.id), ": block ", Quoted(spec.blocks[i].id),
-          ": cycle through blocks ", Join(path, " -> ")));
+      return absl::InvalidArgumentError(Cat("camera ", Quoted(spec.id), ": block ",
+                                            Quoted(spec.blocks[i].id), ": cycle through blocks ",
+                                            Join(path, " -> ")));
     }
     state[i] = 1;
     stack.push_back(i);

@@ -1,9 +1,8 @@
 // Pieces of the camera parser shared by spec.cc, graph.cc and yaml.cc.
 #pragma once
 
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"

@@ -10,8 +10,6 @@
 namespace heteroaccel::pipeline::internal {
 namespace {
 
-
-
 // Shortest text that reads back as the same double ("1", "0.3", "1e+06").
 std::string FormatNumber(double v) {
   const nlohmann::json j = v;
@@ -25,8 +23,8 @@ std::string FormatNumber(double v) {
 bool IsValidId(std::string_view s) {
   if (s.empty() || s.size() > 64) return false;
   return std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '.' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '.' || c == '-';
   });
 }
 
@@ -35,8 +33,7 @@ absl::Status ObjectReader::Error(std::string_view message) const {
 }
 
 absl::Status ObjectReader::KeyError(std::string_view key, std::string_view message) const {
-  return absl::InvalidArgumentError(
-      Cat(prefix_, "key \"", key, "\": ", message));
+  return absl::InvalidArgumentError(Cat(prefix_, "key \"", key, "\": ", message));
 }
 
 absl::Status ObjectReader::CheckKeys(const std::vector<std::string_view>& allowed) const {
@@ -100,8 +97,9 @@ absl::Status ObjectReader::Int(std::string_view key, int& out, bool required, in
   } else if (v->is_number_float()) {
     const double d = v->get<double>();
     if (!std::isfinite(d) || d != std::floor(d)) return KeyError(key, "must be a whole number");
-    value = d < static_cast<double>(min) ? min - 1 : d > static_cast<double>(max) ? max + 1
-                                                                                 : static_cast<int64_t>(d);
+    value = d < static_cast<double>(min)   ? min - 1
+            : d > static_cast<double>(max) ? max + 1
+                                           : static_cast<int64_t>(d);
   } else {
     return KeyError(key, "must be a whole number");
   }

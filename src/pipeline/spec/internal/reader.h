@@ -6,12 +6,11 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "absl/status/status.h"
 
@@ -43,8 +42,7 @@ class ObjectReader {
                       size_t max_len = 256) const;
   absl::Status Id(std::string_view key, std::string& out, bool required) const;
   absl::Status Bool(std::string_view key, bool& out) const;
-  absl::Status Int(std::string_view key, int& out, bool required, int64_t min,
-                   int64_t max) const;
+  absl::Status Int(std::string_view key, int& out, bool required, int64_t min, int64_t max) const;
   // [min, max], or (min, max] when min_exclusive.
   absl::Status Number(std::string_view key, double& out, bool required, double min, double max,
                       bool min_exclusive = false) const;

@@ -14,10 +14,8 @@ inline void Append(std::string& out, std::string_view s) { out.append(s); }
 inline void Append(std::string& out, const char* s) { out.append(s); }
 inline void Append(std::string& out, const std::string& s) { out.append(s); }
 template <typename T>
-  requires std::is_arithmetic_v<T>
-void Append(std::string& out, T v) {
-  absl::StrAppend(&out, v);
-}
+requires std::is_arithmetic_v<T>
+void Append(std::string& out, T v) { absl::StrAppend(&out, v); }
 
 template <typename... Args>
 std::string Cat(const Args&... args) {
