@@ -297,9 +297,8 @@ absl::StatusOr<std::unique_ptr<EventStore>> EventStore::Open(EventStoreOptions o
     std::error_code ec;
     std::filesystem::create_directories(snapshot_dir, ec);
     if (ec) {
-      return absl::UnavailableError(
-          absl::StrCat("cannot create the event store's directory ", snapshot_dir, ": ",
-                       ec.message()));
+      return absl::UnavailableError(absl::StrCat("cannot create the event store's directory ",
+                                                 snapshot_dir, ": ", ec.message()));
     }
     // Temporary files of writes a crash interrupted.
     for (const auto& entry : std::filesystem::directory_iterator(snapshot_dir, ec)) {
@@ -313,20 +312,19 @@ absl::StatusOr<std::unique_ptr<EventStore>> EventStore::Open(EventStoreOptions o
     sqlite3_close(db);
     return absl::UnavailableError(absl::StrCat("cannot open the event store ", db_path, ": ", why));
   }
-  const std::string setup = absl::StrCat(
-      options.dir.empty() ? "" : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-      "PRAGMA busy_timeout=5000;", kSchema);
+  const std::string setup =
+      absl::StrCat(options.dir.empty() ? "" : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+                   "PRAGMA busy_timeout=5000;", kSchema);
   if (absl::Status s = Exec(db, setup.c_str()); !s.ok()) {
     sqlite3_close(db);
     return absl::UnavailableError(
         absl::StrCat("cannot set up the event store ", db_path, ": ", s.message()));
   }
   std::unique_ptr<EventStore> store(new EventStore(std::move(options), db, snapshot_dir));
-  if (absl::StatusOr<size_t> pruned = store->Prune(store->options_.max_age,
-                                                   store->options_.max_count, NowMs());
+  if (absl::StatusOr<size_t> pruned =
+          store->Prune(store->options_.max_age, store->options_.max_count, NowMs());
       !pruned.ok()) {
-    spdlog::warn("event store: pruning at open failed: {}",
-                 std::string(pruned.status().message()));
+    spdlog::warn("event store: pruning at open failed: {}", std::string(pruned.status().message()));
   }
   if (store->options_.prune_interval.count() > 0) {
     store->pruner_ = std::thread([s = store.get()] { s->PruneLoop(); });
@@ -407,19 +405,18 @@ void EventStore::RemoveSnapshotLocked(const std::string& name) {
 absl::Status EventStore::Upsert(const pipeline::Event& event, int64_t wall_ms,
                                 std::optional<std::string_view> snapshot_jpeg) {
   if (event.id.empty() || event.id.size() > kMaxIdBytes) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "event id must be 1 to ", kMaxIdBytes, " bytes (got ", event.id.size(), ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("event id must be 1 to ", kMaxIdBytes, " bytes (got ", event.id.size(), ")"));
   }
   std::lock_guard<std::mutex> lock(mu_);
   std::optional<std::string> snapshot;
   if (snapshot_jpeg) {
     const std::string name = SnapshotName(event.id);
-    absl::Status written =
-        snapshot_jpeg->size() > options_.max_snapshot_bytes
-            ? absl::ResourceExhaustedError(absl::StrCat("snapshot of ", snapshot_jpeg->size(),
-                                                        " bytes is over the limit of ",
-                                                        options_.max_snapshot_bytes))
-            : WriteSnapshotLocked(name, *snapshot_jpeg);
+    absl::Status written = snapshot_jpeg->size() > options_.max_snapshot_bytes
+                               ? absl::ResourceExhaustedError(absl::StrCat(
+                                     "snapshot of ", snapshot_jpeg->size(),
+                                     " bytes is over the limit of ", options_.max_snapshot_bytes))
+                               : WriteSnapshotLocked(name, *snapshot_jpeg);
     if (written.ok()) {
       snapshot = name;
       ++counters_.snapshots_written;
@@ -512,7 +509,8 @@ std::optional<StoredEvent> EventStore::Get(std::string_view id) {
 
 absl::StatusOr<std::string> EventStore::Snapshot(std::string_view id) {
   std::optional<StoredEvent> stored = Get(id);
-  if (!stored) return absl::NotFoundError(absl::StrCat("no event with id \"", std::string(id), "\""));
+  if (!stored)
+    return absl::NotFoundError(absl::StrCat("no event with id \"", std::string(id), "\""));
   if (stored->snapshot.empty() || !IsSafeName(stored->snapshot)) {
     return absl::NotFoundError(absl::StrCat("event \"", std::string(id), "\" has no snapshot"));
   }
@@ -526,7 +524,8 @@ absl::StatusOr<std::string> EventStore::Snapshot(std::string_view id) {
   }
   std::ifstream in(absl::StrCat(snapshot_dir_, "/", stored->snapshot, ".jpg"), std::ios::binary);
   if (!in) {
-    return absl::NotFoundError(absl::StrCat("the snapshot of event \"", std::string(id), "\" is gone"));
+    return absl::NotFoundError(
+        absl::StrCat("the snapshot of event \"", std::string(id), "\" is gone"));
   }
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
@@ -541,7 +540,8 @@ absl::StatusOr<size_t> EventStore::Prune(std::chrono::milliseconds max_age, size
       return absl::UnavailableError(absl::StrCat("event store: ", sqlite3_errmsg(db_)));
     }
     Bind(s.stmt, 1, value);
-    while (sqlite3_step(s.stmt) == SQLITE_ROW) victims.emplace_back(Text(s.stmt, 0), Text(s.stmt, 1));
+    while (sqlite3_step(s.stmt) == SQLITE_ROW)
+      victims.emplace_back(Text(s.stmt, 0), Text(s.stmt, 1));
     return absl::OkStatus();
   };
   if (max_age.count() > 0) {
@@ -551,9 +551,9 @@ absl::StatusOr<size_t> EventStore::Prune(std::chrono::milliseconds max_age, size
   }
   if (max_count > 0) {
     // Rows already collected by age may come again; deleting twice is harmless.
-    absl::Status s = collect(
-        "SELECT id, snapshot FROM events ORDER BY start_ms DESC, id DESC LIMIT -1 OFFSET ?",
-        BindValue(static_cast<int64_t>(max_count)));
+    absl::Status s =
+        collect("SELECT id, snapshot FROM events ORDER BY start_ms DESC, id DESC LIMIT -1 OFFSET ?",
+                BindValue(static_cast<int64_t>(max_count)));
     if (!s.ok()) return s;
   }
   if (victims.empty()) return 0;

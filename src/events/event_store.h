@@ -56,7 +56,7 @@ struct sqlite3;
 namespace heteroaccel::events {
 
 struct EventStoreOptions {
-  std::string dir;  // "" keeps everything in memory
+  std::string dir;                                                 // "" keeps everything in memory
   std::chrono::milliseconds max_age{std::chrono::hours(24 * 30)};  // 0: no age limit
   size_t max_count = 1'000'000;                                    // 0: no count limit
   std::chrono::milliseconds prune_interval{std::chrono::minutes(1)};  // 0: only at Open
@@ -67,11 +67,11 @@ struct EventStoreOptions {
 struct StoredEvent {
   pipeline::Event event;  // phase: kEnd once ended, else kNew (see `active`)
   bool active = true;
-  int64_t start_ms = 0;               // wall clock, ms since the epoch
-  std::optional<int64_t> end_ms;      // wall clock, set when ended
-  int64_t created_ms = 0;             // when the store first saw the id
-  int64_t updated_ms = 0;             // when it last changed
-  std::string snapshot;               // snapshot file name, "" when none
+  int64_t start_ms = 0;           // wall clock, ms since the epoch
+  std::optional<int64_t> end_ms;  // wall clock, set when ended
+  int64_t created_ms = 0;         // when the store first saw the id
+  int64_t updated_ms = 0;         // when it last changed
+  std::string snapshot;           // snapshot file name, "" when none
 };
 
 struct EventQuery {
@@ -81,7 +81,7 @@ struct EventQuery {
   std::optional<int64_t> since_ms;  // start_ms >= since_ms
   std::optional<int64_t> until_ms;  // start_ms < until_ms
   bool active_only = false;
-  int limit = 100;  // 1..500
+  int limit = 100;     // 1..500
   std::string cursor;  // "" = first page; else a next_cursor from an earlier page
 };
 
@@ -128,8 +128,7 @@ class EventStore {
   // Deletes events not changed since now_ms - max_age (when max_age > 0) and
   // all but the newest max_count by start (when max_count > 0), with their
   // snapshots. Returns how many events were deleted.
-  absl::StatusOr<size_t> Prune(std::chrono::milliseconds max_age, size_t max_count,
-                               int64_t now_ms);
+  absl::StatusOr<size_t> Prune(std::chrono::milliseconds max_age, size_t max_count, int64_t now_ms);
 
   size_t Count();
   EventStoreCounters counters();
@@ -152,7 +151,7 @@ class EventStore {
   const std::string snapshot_dir_;
 
   std::mutex mu_;
-  sqlite3* const db_;  // guarded by mu_
+  sqlite3* const db_;                                                         // guarded by mu_
   std::map<std::string, std::string> memory_snapshots_ ABSL_GUARDED_BY(mu_);  // dir ""
   EventStoreCounters counters_ ABSL_GUARDED_BY(mu_);
 

@@ -232,9 +232,9 @@ TEST(EventStoreTest, CursorPagesHaveNoDuplicatesOrGapsWhileEventsArrive) {
       seen.push_back(e.event.id);
     }
     // New events arrive between pages, newer than everything.
-    ASSERT_TRUE(store->Upsert(MakeEvent(absl::StrCat("new/", pages), EventPhase::kNew),
-                              20'000 + pages)
-                    .ok());
+    ASSERT_TRUE(
+        store->Upsert(MakeEvent(absl::StrCat("new/", pages), EventPhase::kNew), 20'000 + pages)
+            .ok());
     if (page->next_cursor.empty()) break;
     query.cursor = page->next_cursor;
   }
@@ -338,8 +338,8 @@ TEST(EventStoreTest, HostileIdsCannotEscapeTheSnapshotsDir) {
                                             "\xff\xfe"};
   const std::string before_tmp = "/tmp/escape.jpg";
   for (size_t i = 0; i < hostile.size(); ++i) {
-    ASSERT_TRUE(store->Upsert(MakeEvent(hostile[i], EventPhase::kNew), 1, "x" + std::to_string(i))
-                    .ok())
+    ASSERT_TRUE(
+        store->Upsert(MakeEvent(hostile[i], EventPhase::kNew), 1, "x" + std::to_string(i)).ok())
         << i;
   }
   const std::regex safe("[A-Za-z0-9_-]{1,100}\\.jpg");
@@ -357,9 +357,9 @@ TEST(EventStoreTest, HostileIdsCannotEscapeTheSnapshotsDir) {
   for (size_t i = 0; i < hostile.size(); ++i) {
     EXPECT_EQ(*store->Snapshot(hostile[i]), "x" + std::to_string(i)) << i;
   }
-  EXPECT_FALSE(fs::exists(before_tmp) && fs::last_write_time(before_tmp) >
-                                             fs::file_time_type::clock::now() -
-                                                 std::chrono::minutes(1));
+  EXPECT_FALSE(fs::exists(before_tmp) &&
+               fs::last_write_time(before_tmp) >
+                   fs::file_time_type::clock::now() - std::chrono::minutes(1));
   const std::string url = ToJson(*store->Get("a/../../b"))["snapshot_url"];
   EXPECT_EQ(url, "/v1/events/a%2F..%2F..%2Fb/snapshot.jpg");
 }
@@ -383,10 +383,12 @@ TEST(EventStoreTest, JsonHasTheDocumentedFields) {
   ASSERT_TRUE(store->Upsert(e, 1234, "s").ok());
   const nlohmann::json j = EventMessage(*store->Get("cam/rule/1"), EventPhase::kNew);
   for (const char* key :
-       {"id", "camera", "group", "rule", "type", "phase", "object", "colour", "track_id", "zone",
-        "direction", "text", "count", "start_ms", "end_ms", "start_time", "end_time", "box",
-        "snapshot_frame", "snapshot_score", "provenance", "detail", "created_ms", "updated_ms",
-        "snapshot_url", "change"}) {
+       {"id",         "camera",   "group",      "rule",           "type",
+        "phase",      "object",   "colour",     "track_id",       "zone",
+        "direction",  "text",     "count",      "start_ms",       "end_ms",
+        "start_time", "end_time", "box",        "snapshot_frame", "snapshot_score",
+        "provenance", "detail",   "created_ms", "updated_ms",     "snapshot_url",
+        "change"}) {
     EXPECT_TRUE(j.contains(key)) << key;
   }
   EXPECT_EQ(j["phase"], "active");

@@ -106,8 +106,8 @@ std::string MqttPublisher::StateTopic(std::string_view camera) const {
 }
 
 void MqttPublisher::Publish(const nlohmann::json& event) {
-  Enqueue({EventTopic(StringField(event, "camera"), StringField(event, "type")), Dump(event),
-           false});
+  Enqueue(
+      {EventTopic(StringField(event, "camera"), StringField(event, "type")), Dump(event), false});
 }
 
 void MqttPublisher::PublishState(std::string_view camera, const nlohmann::json& state) {

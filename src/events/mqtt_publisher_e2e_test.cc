@@ -27,8 +27,10 @@ bool WaitFor(F condition, std::chrono::milliseconds timeout) {
 }
 
 nlohmann::json Message(int i) {
-  return {{"id", absl::StrCat("gate-1/cross/", i)}, {"camera", "gate-1"},
-          {"type", "line_crossing"}, {"seq", i}};
+  return {{"id", absl::StrCat("gate-1/cross/", i)},
+          {"camera", "gate-1"},
+          {"type", "line_crossing"},
+          {"seq", i}};
 }
 
 std::set<int> Seqs(const std::vector<testing::MqttMessage>& messages) {
@@ -52,8 +54,8 @@ TEST_F(MqttPublisherE2ETest, SubscriberReceivesTheEventJsonAndTheRetainedState) 
   ASSERT_TRUE(broker.ok()) << broker.status();
   auto subscriber = MqttSubscriber::Connect((*broker)->host(), (*broker)->port(), "ha/events/#");
   ASSERT_TRUE(subscriber.ok()) << subscriber.status();
-  auto publisher = MqttPublisher::Create(
-      {.host = (*broker)->host(), .port = (*broker)->port(), .prefix = "ha"});
+  auto publisher =
+      MqttPublisher::Create({.host = (*broker)->host(), .port = (*broker)->port(), .prefix = "ha"});
   ASSERT_TRUE(publisher.ok()) << publisher.status();
   ASSERT_TRUE(WaitFor([&] { return (*publisher)->connected(); }, std::chrono::seconds(10)));
 
@@ -73,8 +75,8 @@ TEST_F(MqttPublisherE2ETest, SubscriberReceivesTheEventJsonAndTheRetainedState) 
   EXPECT_EQ(got[0].topic, "ha/events/gate-1/intrusion");
   EXPECT_FALSE(got[0].retain);
   EXPECT_EQ(nlohmann::json::parse(got[0].payload), sent);
-  EXPECT_TRUE(WaitFor([&] { return (*publisher)->counters().published == 2; },
-                      std::chrono::seconds(10)));
+  EXPECT_TRUE(
+      WaitFor([&] { return (*publisher)->counters().published == 2; }, std::chrono::seconds(10)));
 
   // The state is retained: a subscriber arriving later gets it at once.
   auto late = MqttSubscriber::Connect((*broker)->host(), (*broker)->port(), "ha/cameras/+/state");
@@ -122,17 +124,16 @@ TEST_F(MqttPublisherE2ETest, EventsQueuedWhileTheBrokerIsDownArriveAfterItRestar
   EXPECT_TRUE(c.connected);
   EXPECT_EQ(c.dropped, 0u);
   EXPECT_EQ(c.queued, 0u);
-  EXPECT_TRUE(WaitFor([&] { return (*publisher)->counters().published >= 40; },
-                      std::chrono::seconds(10)));
+  EXPECT_TRUE(
+      WaitFor([&] { return (*publisher)->counters().published >= 40; }, std::chrono::seconds(10)));
 }
 
 TEST_F(MqttPublisherE2ETest, BrokerAbsentAtStartKeepsTheNewestWithinTheBound) {
   auto broker = MosquittoBroker::Start({.persistence = true});
   ASSERT_TRUE(broker.ok()) << broker.status();
   {
-    auto subscriber = MqttSubscriber::Connect((*broker)->host(), (*broker)->port(),
-                                              "heteroaccel/#", absl::StrCat("late-", getpid()),
-                                              false);
+    auto subscriber = MqttSubscriber::Connect((*broker)->host(), (*broker)->port(), "heteroaccel/#",
+                                              absl::StrCat("late-", getpid()), false);
     ASSERT_TRUE(subscriber.ok()) << subscriber.status();
   }
   (*broker)->Stop();
@@ -148,8 +149,8 @@ TEST_F(MqttPublisherE2ETest, BrokerAbsentAtStartKeepsTheNewestWithinTheBound) {
   EXPECT_EQ((*publisher)->counters().queued, 5u);
 
   ASSERT_TRUE((*broker)->Restart().ok());
-  ASSERT_TRUE(WaitFor([&] { return (*publisher)->counters().published == 5; },
-                      std::chrono::seconds(15)));
+  ASSERT_TRUE(
+      WaitFor([&] { return (*publisher)->counters().published == 5; }, std::chrono::seconds(15)));
   auto subscriber = MqttSubscriber::Connect((*broker)->host(), (*broker)->port(), "heteroaccel/#",
                                             absl::StrCat("late-", getpid()), false);
   ASSERT_TRUE(subscriber.ok()) << subscriber.status();

@@ -24,8 +24,8 @@ bool Retryable(int status) { return status >= 500 || status == 429; }
 // Splits http://host[:port][/path] into "http://host:port" and "/path".
 absl::StatusOr<std::pair<std::string, std::string>> SplitUrl(const std::string& url) {
   const auto bad = [&](const std::string& why) {
-    return absl::InvalidArgumentError(absl::StrCat("webhook: url \"", url, "\" ", why,
-                                                   "; expected http://host[:port][/path]"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("webhook: url \"", url, "\" ", why, "; expected http://host[:port][/path]"));
   };
   const std::string kHttp = "http://";
   if (url.rfind("https://", 0) == 0) {
@@ -36,7 +36,8 @@ absl::StatusOr<std::pair<std::string, std::string>> SplitUrl(const std::string& 
   if (url.rfind(kHttp, 0) != 0) return bad("is not an http:// URL");
   if (url.size() > 2048) return bad("is longer than 2048 bytes");
   for (char c : url) {
-    if (static_cast<unsigned char>(c) <= ' ' || c == 0x7f) return bad("contains a space or control byte");
+    if (static_cast<unsigned char>(c) <= ' ' || c == 0x7f)
+      return bad("contains a space or control byte");
   }
   const std::string rest = url.substr(kHttp.size());
   const size_t slash = rest.find_first_of("/?");
@@ -150,7 +151,7 @@ void WebhookSink::Deliver(http::Client& client, const Item& item) {
       return;
     }
     const std::string what = response.ok() ? absl::StrCat("HTTP ", response->status)
-                                            : std::string(response.status().message());
+                                           : std::string(response.status().message());
     const bool retryable = !response.ok() || Retryable(response->status);
     std::chrono::milliseconds delay = backoff;
     int64_t retry_after = 0;

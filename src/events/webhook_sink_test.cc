@@ -38,27 +38,28 @@ class HookServer {
 
   explicit HookServer(std::vector<std::pair<int, std::string>> script = {}) : script_(script) {
     http::Router router;
-    router.Add("POST", "/hook", [this](http::Request&& request, const http::PathParams&,
-                                       http::Responder respond) {
-      std::lock_guard<std::mutex> lock(mu_);
-      received_.push_back({request.body, std::string(request.Header("x-heteroaccel-signature")),
-                           std::string(request.Header("content-type")), request.query,
-                           std::chrono::steady_clock::now()});
-      http::Response response;
-      response.body = "{}";
-      if (!script_.empty()) {
-        response.status = script_.front().first;
-        if (!script_.front().second.empty()) {
-          response.headers.emplace_back("Retry-After", script_.front().second);
-        }
-        script_.erase(script_.begin());
-      }
-      if (hold_) {
-        held_.emplace_back(std::move(respond), std::move(response));
-        return;
-      }
-      respond(std::move(response));
-    });
+    router.Add(
+        "POST", "/hook",
+        [this](http::Request&& request, const http::PathParams&, http::Responder respond) {
+          std::lock_guard<std::mutex> lock(mu_);
+          received_.push_back({request.body, std::string(request.Header("x-heteroaccel-signature")),
+                               std::string(request.Header("content-type")), request.query,
+                               std::chrono::steady_clock::now()});
+          http::Response response;
+          response.body = "{}";
+          if (!script_.empty()) {
+            response.status = script_.front().first;
+            if (!script_.front().second.empty()) {
+              response.headers.emplace_back("Retry-After", script_.front().second);
+            }
+            script_.erase(script_.begin());
+          }
+          if (hold_) {
+            held_.emplace_back(std::move(respond), std::move(response));
+            return;
+          }
+          respond(std::move(response));
+        });
     auto server = http::Server::Create({}, std::move(router));
     EXPECT_TRUE(server.ok()) << server.status();
     server_ = std::move(*server);
@@ -157,9 +158,8 @@ TEST(WebhookSinkTest, SignatureIsTheHmacOfTheBody) {
   HMAC(EVP_sha256(), "s3cret", 6, reinterpret_cast<const unsigned char*>(got.body.data()),
        got.body.size(), digest, &length);
   ASSERT_EQ(length, 32u);
-  EXPECT_EQ(got.signature,
-            "sha256=" + absl::BytesToHexString(absl::string_view(
-                            reinterpret_cast<const char*>(digest), length)));
+  EXPECT_EQ(got.signature, "sha256=" + absl::BytesToHexString(absl::string_view(
+                                           reinterpret_cast<const char*>(digest), length)));
   EXPECT_NE(got.signature, WebhookSink::Signature("other", got.body));
   // Known answer (RFC 4231 test case 2).
   EXPECT_EQ(WebhookSink::Signature("Jefe", "what do ya want for nothing?"),

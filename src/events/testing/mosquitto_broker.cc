@@ -40,7 +40,7 @@ absl::StatusOr<std::unique_ptr<MosquittoBroker>> MosquittoBroker::Start(
   absl::Status status;
   for (int attempt = 0; attempt < 5; ++attempt) {
     broker->port_ = broker->options_.port != 0 ? broker->options_.port
-                                                : heteroaccel::testing::UnusedLoopbackPort();
+                                               : heteroaccel::testing::UnusedLoopbackPort();
     status = broker->Launch();
     if (status.ok()) return broker;
   }
@@ -111,14 +111,15 @@ absl::StatusOr<std::unique_ptr<MqttSubscriber>> MqttSubscriber::Connect(
     bool clean_session, std::chrono::milliseconds timeout) {
   std::call_once(lib_init, [] { mosquitto_lib_init(); });
   std::unique_ptr<MqttSubscriber> self(new MqttSubscriber(filter));
-  self->mosq_ = mosquitto_new(client_id.empty() ? nullptr : client_id.c_str(), clean_session,
-                              self.get());
+  self->mosq_ =
+      mosquitto_new(client_id.empty() ? nullptr : client_id.c_str(), clean_session, self.get());
   if (self->mosq_ == nullptr) return absl::InternalError("mosquitto_new failed");
   mosquitto_connect_callback_set(self->mosq_, &MqttSubscriber::OnConnect);
   mosquitto_subscribe_callback_set(self->mosq_, &MqttSubscriber::OnSubscribe);
   mosquitto_message_callback_set(self->mosq_, &MqttSubscriber::OnMessage);
   mosquitto_reconnect_delay_set(self->mosq_, 1, 1, false);
-  if (int rc = mosquitto_connect_async(self->mosq_, host.c_str(), port, 30); rc != MOSQ_ERR_SUCCESS) {
+  if (int rc = mosquitto_connect_async(self->mosq_, host.c_str(), port, 30);
+      rc != MOSQ_ERR_SUCCESS) {
     return absl::UnavailableError(
         absl::StrCat("cannot connect to ", host, ":", port, ": ", mosquitto_strerror(rc)));
   }
@@ -154,10 +155,9 @@ void MqttSubscriber::OnMessage(struct mosquitto*, void* self, const struct mosqu
   auto* s = static_cast<MqttSubscriber*>(self);
   std::lock_guard<std::mutex> lock(s->mu_);
   s->messages_.push_back({m->topic,
-                          m->payloadlen > 0
-                              ? std::string(static_cast<const char*>(m->payload),
-                                            static_cast<size_t>(m->payloadlen))
-                              : std::string(),
+                          m->payloadlen > 0 ? std::string(static_cast<const char*>(m->payload),
+                                                          static_cast<size_t>(m->payloadlen))
+                                            : std::string(),
                           m->retain});
   s->cv_.notify_all();
 }

@@ -46,7 +46,8 @@ class MosquittoBroker {
   // Whether the mosquitto binary exists (tests skip when it does not).
   static bool Available(const std::string& binary = kMosquittoBinary);
   // Starts a broker on a free loopback port and waits until it listens.
-  static absl::StatusOr<std::unique_ptr<MosquittoBroker>> Start(MosquittoBrokerOptions options = {});
+  static absl::StatusOr<std::unique_ptr<MosquittoBroker>> Start(
+      MosquittoBrokerOptions options = {});
   ~MosquittoBroker();
 
   // SIGTERM (a persistent broker saves its sessions) and wait for the exit.
