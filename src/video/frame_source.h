@@ -33,8 +33,9 @@
 // `inference_error`) with CountSkip(), so that every counter of the camera
 // lives here.
 //
-// Stop() returns within about Options::read_timeout even while a network read
-// blocks (OpenCV's FFmpeg open/read timeouts bound every blocking call).
+// Stop() returns within Options::open_timeout (a blocked open) or read_timeout
+// (a blocked read): OpenCV's FFmpeg timeouts bound every blocking call, and
+// nothing else blocks the capture thread.
 //
 // Frames share nothing with the source once returned (a fresh cv::Mat per
 // decoded frame; no copies on the way). Thread-safety: all methods are
@@ -100,7 +101,9 @@ class FrameSource {
  public:
   struct Options {
     size_t file_queue = 4;  // frames decoded ahead of the consumer (media time)
-    std::chrono::milliseconds open_timeout{5000};
+    // Opening an RTSP stream includes FFmpeg's stream probing (about 3 s for
+    // H.264 from gst-rtsp-server), which this timeout also bounds.
+    std::chrono::milliseconds open_timeout{10000};
     std::chrono::milliseconds read_timeout{5000};
     std::chrono::milliseconds initial_backoff{500};
     std::chrono::milliseconds max_backoff{30000};

@@ -44,15 +44,14 @@ std::string LaunchLine(const RtspServer::Options& o, bool jpeg) {
     if (c == '"' || c == '\\') quoted += '\\';
     quoted += c;
   }
-  std::string scale = o.width > 0 ? absl::StrCat(" ! videoscale ! video/x-raw,width=", o.width,
-                                                 ",pixel-aspect-ratio=1/1")
-                                  : "";
+  std::string caps = "video/x-raw,format=I420";
+  if (o.width > 0 && o.height > 0) absl::StrAppend(&caps, ",width=", o.width, ",height=", o.height);
   std::string encode =
       jpeg ? " ! jpegenc quality=80 ! rtpjpegpay name=pay0 pt=26"
            : " ! x264enc tune=zerolatency speed-preset=ultrafast key-int-max=10 bframes=0"
              " ! video/x-h264,profile=baseline ! rtph264pay name=pay0 pt=96 config-interval=1";
-  return absl::StrCat("( filesrc location=\"", quoted, "\" ! decodebin ! videoconvert", scale,
-                      " ! video/x-raw,format=I420", encode, " )");
+  return absl::StrCat("( filesrc location=\"", quoted,
+                      "\" ! decodebin ! videoconvert ! videoscale ! ", caps, encode, " )");
 }
 
 }  // namespace
@@ -110,6 +109,8 @@ absl::StatusOr<std::unique_ptr<RtspServer>> RtspServer::Start(const Options& opt
   if (absl::Status s = server->Listen(); !s.ok()) return s;
   return server;
 }
+
+RtspServer::RtspServer(Options options) : options_(std::move(options)) {}
 
 RtspServer::~RtspServer() { Stop(); }
 

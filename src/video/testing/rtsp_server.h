@@ -4,7 +4,7 @@
 //
 // The server listens on 127.0.0.1 only, on a free port (or the one asked for),
 // and streams the file from its start to every client, paced at the file's
-// frame rate, scaled to `width` to keep the encoder cheap. Stop() closes every
+// frame rate, scaled down to keep the encoder cheap. Stop() closes every
 // client and the listening socket; Restart() listens again on the same port,
 // so a client sees the camera drop and come back.
 //
@@ -27,7 +27,8 @@ class RtspServer {
     std::string file;              // any file GStreamer's decodebin plays
     std::string mount = "/stream";  // the path part of the URL
     int port = 0;                  // 0: a free port
-    int width = 320;               // scaled to this width (height keeps the aspect); 0: as is
+    int width = 320;               // scaled to width x height (both > 0); else as is
+    int height = 240;
     bool jpeg = false;             // serve Motion JPEG (RTP/JPEG) instead of H.264
   };
 
@@ -46,7 +47,7 @@ class RtspServer {
 
  private:
   struct Loop;
-  explicit RtspServer(Options options) : options_(std::move(options)) {}
+  explicit RtspServer(Options options);
   absl::Status Listen() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void StopLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
