@@ -35,6 +35,12 @@ DEB_SKIMAGE_NAME="python3-skimage"
 DEB_SKIMAGE_VERSION="0.19.3-8"
 SKIMAGE_DATA="usr/lib/python3/dist-packages/skimage/data"
 IMAGES=(astronaut chelsea coffee camera page)
+# Test video (pedestrians, 768x576, 10 fps, 795 frames) and a car photo for the
+# camera pipelines (Apache-2.0/BSD-3, OpenCV's samples).
+DEB_OPENCV_DOC_NAME="opencv-doc"
+DEB_OPENCV_DOC_VERSION="4.6.0+dfsg-12"
+OPENCV_DOC_DATA="usr/share/doc/opencv-doc/examples/data"
+VIDEO_FILES=(vtest.avi licenseplate_motion.jpg)
 
 usage() {
   sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
@@ -74,34 +80,6 @@ if [[ $UPDATE_LOCK -eq 0 ]]; then
     log "all $(output_entries | wc -l) files in $MODELS_DIR match $(basename "$LOCK"); nothing to do"
     exit 0
   fi
-fi
-
-# ---------------------------------------------------------------------------
-# Tools.
-# ---------------------------------------------------------------------------
-command -v npm >/dev/null || die "npm is needed (Debian: apt-get install npm)"
-command -v dpkg-deb >/dev/null || die "dpkg-deb is needed"
-command -v apt-get >/dev/null || die "apt-get is needed to fetch $DEB_SKIMAGE_NAME"
-if ! "$PY" -c 'import onnx, numpy' 2>/dev/null; then
-  if [[ $(id -u) -eq 0 ]]; then
-    log "installing python3-onnx and python3-numpy (needed by the model converter)"
-    apt-get install -y -qq --no-install-recommends python3-onnx python3-numpy >/dev/null \
-      || { apt-get update -qq && apt-get install -y -qq --no-install-recommends python3-onnx python3-numpy >/dev/null; } \
-      || die "could not install python3-onnx python3-numpy"
-  else
-    die "$PY needs the onnx and numpy modules (apt-get install python3-onnx python3-numpy)"
-  fi
-fi
-
-# Tesseract's English LSTM data comes from Debian (tools/packages.txt); the text
-# accuracy tests are calibrated on this exact file.
-TESSDATA_ENG=/usr/share/tesseract-ocr/5/tessdata/eng.traineddata
-TESSDATA_ENG_SHA=7d4322bd2a7749724879683fc3912cb542f19906c83bcc1a52132556427170b2
-if [[ ! -f "$TESSDATA_ENG" ]]; then
-  die "$TESSDATA_ENG is missing (apt-get install tesseract-ocr-eng)"
-elif [[ "$(sha256sum "$TESSDATA_ENG" | cut -d' ' -f1)" != "$TESSDATA_ENG_SHA" ]]; then
-  echo "fetch_models: warning: $TESSDATA_ENG is not Debian 12's tesseract-ocr-eng 1:4.1.0-2;" \
-    "the tesseract-5 accuracy figures may not hold" >&2
 fi
 
 # Expected sha256 of a path relative to MODELS_DIR ("" when not locked).
@@ -206,6 +184,66 @@ install_file() {
   mv "$MODELS_DIR/$rel.tmp" "$MODELS_DIR/$rel"
   verify "$rel"
 }
+
+# ---------------------------------------------------------------------------
+# Test video and image from Debian's opencv-doc (only the files needed): needs
+# no converter, so a checkout that lacks only these gets them in seconds.
+# ---------------------------------------------------------------------------
+command -v dpkg-deb >/dev/null || die "dpkg-deb is needed"
+command -v apt-get >/dev/null || die "apt-get is needed to fetch $DEB_OPENCV_DOC_NAME"
+video_ok() {
+  local f want
+  for f in "${VIDEO_FILES[@]}"; do
+    want="$(expected_sha "$LOCK_TEXT" "video/$f")"
+    [[ -n "$want" && -f "$MODELS_DIR/video/$f" && "$(sha_of "$MODELS_DIR/video/$f")" == "$want" ]] \
+      || return 1
+  done
+}
+if [[ $UPDATE_LOCK -eq 1 ]] || ! video_ok; then
+  deb_fetch "$DEB_OPENCV_DOC_NAME" "$DEB_OPENCV_DOC_VERSION"
+  remove_tree "$CACHE/deb/opencv-doc"
+  UNPACKED+=("$CACHE/deb/opencv-doc")
+  mkdir -p "$CACHE/deb/opencv-doc" "$MODELS_DIR/video"
+  members=()
+  for f in "${VIDEO_FILES[@]}"; do members+=("./$OPENCV_DOC_DATA/$f"); done
+  dpkg-deb --fsys-tarfile "$DEB_FILE" | tar -x -C "$CACHE/deb/opencv-doc" "${members[@]}" \
+    || die "cannot extract the test video from $(basename "$DEB_FILE")"
+  for f in "${VIDEO_FILES[@]}"; do
+    install_file "$CACHE/deb/opencv-doc/$OPENCV_DOC_DATA/$f" "video/$f"
+  done
+fi
+if [[ $UPDATE_LOCK -eq 0 ]] && (cd "$MODELS_DIR" && output_entries | sha256sum --check --quiet --status 2>/dev/null); then
+  log "all $(output_entries | wc -l) files in $MODELS_DIR verified"
+  exit 0
+fi
+
+# ---------------------------------------------------------------------------
+# Tools.
+# ---------------------------------------------------------------------------
+command -v npm >/dev/null || die "npm is needed (Debian: apt-get install npm)"
+command -v dpkg-deb >/dev/null || die "dpkg-deb is needed"
+command -v apt-get >/dev/null || die "apt-get is needed to fetch $DEB_SKIMAGE_NAME"
+if ! "$PY" -c 'import onnx, numpy' 2>/dev/null; then
+  if [[ $(id -u) -eq 0 ]]; then
+    log "installing python3-onnx and python3-numpy (needed by the model converter)"
+    apt-get install -y -qq --no-install-recommends python3-onnx python3-numpy >/dev/null \
+      || { apt-get update -qq && apt-get install -y -qq --no-install-recommends python3-onnx python3-numpy >/dev/null; } \
+      || die "could not install python3-onnx python3-numpy"
+  else
+    die "$PY needs the onnx and numpy modules (apt-get install python3-onnx python3-numpy)"
+  fi
+fi
+
+# Tesseract's English LSTM data comes from Debian (tools/packages.txt); the text
+# accuracy tests are calibrated on this exact file.
+TESSDATA_ENG=/usr/share/tesseract-ocr/5/tessdata/eng.traineddata
+TESSDATA_ENG_SHA=7d4322bd2a7749724879683fc3912cb542f19906c83bcc1a52132556427170b2
+if [[ ! -f "$TESSDATA_ENG" ]]; then
+  die "$TESSDATA_ENG is missing (apt-get install tesseract-ocr-eng)"
+elif [[ "$(sha256sum "$TESSDATA_ENG" | cut -d' ' -f1)" != "$TESSDATA_ENG_SHA" ]]; then
+  echo "fetch_models: warning: $TESSDATA_ENG is not Debian 12's tesseract-ocr-eng 1:4.1.0-2;" \
+    "the tesseract-5 accuracy figures may not hold" >&2
+fi
 
 # ---------------------------------------------------------------------------
 # Face: shipped BlazeFace ONNX models.
@@ -318,7 +356,7 @@ if [[ $UPDATE_LOCK -eq 1 ]]; then
   (
     cd "$MODELS_DIR"
     {
-      find face object pose hand text images tflite -type f ! -name '*.tmp' | LC_ALL=C sort
+      find face object pose hand text images tflite video -type f ! -name '*.tmp' | LC_ALL=C sort
       find .cache/npm .cache/deb -maxdepth 1 -type f \( -name '*.tgz' -o -name '*.deb' \) | LC_ALL=C sort
     } | xargs sha256sum
   ) >"$LOCK.tmp"
