@@ -214,18 +214,16 @@ pipeline:
   - {id: cross, block: line_crossing, input: trk, line: entry, classes: [person]}
 `;
 
-// JSON text goes as JSON; anything else as YAML (the server reads one camera
-// document either way).
+// JSON text goes as it is; anything else is read as YAML (the subset the
+// cameras file uses, yamlToJson below) and sent as JSON, which is what
+// POST /v1/cameras takes. [value, error].
 function parseBody(text) {
   const t = text.trim();
-  if (t.startsWith('{')) {
-    try {
-      return [JSON.parse(t), undefined];
-    } catch (e) {
-      return [null, `not valid JSON: ${e.message}`];
-    }
+  try {
+    return t.startsWith('{') ? [JSON.parse(t), ''] : [yamlToJson(t), ''];
+  } catch (e) {
+    return [null, `${t.startsWith('{') ? 'not valid JSON' : 'not valid YAML'}: ${e.message}`];
   }
-  return [t, 'application/yaml'];
 }
 
 function NewCamera({ onCreated }) {
@@ -236,15 +234,15 @@ function NewCamera({ onCreated }) {
   const [busy, setBusy] = useState(false);
   const submit = async (e) => {
     e.preventDefault();
-    const [body, type] = parseBody(text);
-    if (body === null) {
-      setError(type);
+    const [body, why] = parseBody(text);
+    if (why) {
+      setError(why);
       return;
     }
     setBusy(true);
     setNotice('');
     try {
-      const r = await api('POST', 'v1/cameras', body, type);
+      const r = await api('POST', 'v1/cameras', body);
       setError('');
       setNotice(`Created camera ${r?.id ?? r?.camera?.id ?? ''}`.trim());
       onCreated();
@@ -360,4 +358,190 @@ export function Cameras() {
       </section>`;
     })}
   </div>`;
+}
+
+// --- YAML
+
+// A camera document typed as YAML, as JSON: the subset the cameras file
+// uses (block mappings and sequences, flow [..] and {..} spanning lines,
+// quoted and plain scalars, comments; no anchors, tags or multi-line
+// scalars). The server validates the result; a syntax error here names the
+// line. Scalars read as the server's YAML reader reads them: true/false,
+// null/~, numbers, else strings.
+export function yamlToJson(text) {
+  const lines = [];
+  text.split(/\r?\n/).forEach((raw, i) => {
+    const body = stripComment(raw);
+    if (!body.trim()) return;
+    if (/^\s*\t/.test(body)) throw new Error(`line ${i + 1}: tabs cannot indent YAML`);
+    lines.push({ n: i + 1, indent: body.length - body.trimStart().length, text: body.trim() });
+  });
+  if (!lines.length) throw new Error('the document is empty');
+  let at = 0;
+  const fail = (line, why) => { throw new Error(`line ${line.n}: ${why}`); };
+  // A flow value may continue on the next lines until its brackets close.
+  const joined = (first, line) => {
+    let s = first;
+    while (depth(s) > 0 && at < lines.length) s += ' ' + lines[at++].text;
+    if (depth(s) !== 0) fail(line, 'unbalanced [ ] or { }');
+    return s;
+  };
+  const isItem = (l) => l.text === '-' || l.text.startsWith('- ');
+  const block = (indent) => {
+    const first = lines[at];
+    if (isItem(first)) return seq(indent);
+    return map(indent);
+  };
+  const seq = (indent) => {
+    const out = [];
+    while (at < lines.length && lines[at].indent === indent && isItem(lines[at])) {
+      const line = lines[at];
+      const rest = line.text.slice(1).trimStart();
+      if (!rest) {
+        at++;
+        out.push(at < lines.length && lines[at].indent > indent ? block(lines[at].indent) : null);
+      } else if (keyOf(rest) !== null && !/^[[{"']/.test(rest)) {
+        // "- key: value": a mapping whose first key sits after the dash.
+        lines[at] = { n: line.n, indent: indent + (line.text.length - rest.length), text: rest };
+        out.push(map(lines[at].indent));
+      } else {
+        at++;
+        out.push(flow(joined(rest, line), line));
+      }
+    }
+    return out;
+  };
+  const map = (indent) => {
+    const out = {};
+    while (at < lines.length && lines[at].indent === indent && !isItem(lines[at])) {
+      const line = lines[at];
+      const k = keyOf(line.text);
+      if (k === null) fail(line, `expected "key: value", got "${line.text}"`);
+      const key = unquote(k.key);
+      if (Object.prototype.hasOwnProperty.call(out, key)) fail(line, `key "${key}" appears twice`);
+      at++;
+      if (k.rest) out[key] = flow(joined(k.rest, line), line);
+      else if (at < lines.length && (lines[at].indent > indent || (lines[at].indent === indent && isItem(lines[at])))) out[key] = block(lines[at].indent);
+      else out[key] = null;
+    }
+    return out;
+  };
+  const value = block(lines[0].indent);
+  if (at < lines.length) fail(lines[at], 'indentation does not match the lines above');
+  return value;
+}
+
+function stripComment(s) {
+  let q = '';
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i];
+    if (q) { if (c === q) q = ''; continue; }
+    if (c === '"' || c === "'") q = c;
+    else if (c === '#' && (i === 0 || /\s/.test(s[i - 1]))) return s.slice(0, i);
+  }
+  return s;
+}
+
+function depth(s) {
+  let d = 0;
+  let q = '';
+  for (const c of s) {
+    if (q) { if (c === q) q = ''; continue; }
+    if (c === '"' || c === "'") q = c;
+    else if (c === '[' || c === '{') d++;
+    else if (c === ']' || c === '}') d--;
+  }
+  return d;
+}
+
+// "key: rest" (rest may be ''), or null when the text is not a key.
+function keyOf(s) {
+  let q = '';
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i];
+    if (q) { if (c === q) q = ''; continue; }
+    if (c === '"' || c === "'") q = c;
+    else if (c === '[' || c === '{') return null;
+    else if (c === ':' && (i + 1 === s.length || s[i + 1] === ' ')) return { key: s.slice(0, i).trim(), rest: s.slice(i + 1).trim() };
+  }
+  return null;
+}
+
+function unquote(s) {
+  if (s.length >= 2 && s[0] === '"' && s.endsWith('"')) return JSON.parse(s);
+  if (s.length >= 2 && s[0] === "'" && s.endsWith("'")) return s.slice(1, -1).replace(/''/g, "'");
+  return s;
+}
+
+function scalar(s) {
+  if (/^["']/.test(s)) return unquote(s);
+  if (s === 'true' || s === 'True') return true;
+  if (s === 'false' || s === 'False') return false;
+  if (s === '' || s === 'null' || s === '~') return null;
+  if (/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(s)) return Number(s);
+  return s;
+}
+
+// A flow value: [a, b], {k: v}, a quoted or plain scalar.
+function flow(text, line) {
+  let i = 0;
+  const fail = (why) => { throw new Error(`line ${line.n}: ${why} in "${text}"`); };
+  const ws = () => { while (i < text.length && text[i] === ' ') i++; };
+  const plain = (stops) => {
+    ws();
+    const q = text[i];
+    if (q === '"' || q === "'") {
+      let j = i + 1;
+      for (; j < text.length; j++) {
+        if (q === '"' && text[j] === '\\') j++;
+        else if (q === "'" && text[j] === "'" && text[j + 1] === "'") j++;
+        else if (text[j] === q) break;
+      }
+      if (j >= text.length) fail('an unclosed quote');
+      const s = text.slice(i, j + 1);
+      i = j + 1;
+      return s;
+    }
+    const start = i;
+    while (i < text.length && !stops.includes(text[i]) && !(text[i] === ':' && stops.includes(':') && (text[i + 1] === ' ' || text[i + 1] === undefined || ',}'.includes(text[i + 1])))) i++;
+    return text.slice(start, i).trim();
+  };
+  const node = (stops) => {
+    ws();
+    if (text[i] === '[') {
+      i++;
+      const out = [];
+      ws();
+      if (text[i] === ']') { i++; return out; }
+      for (;;) {
+        out.push(node(',]'));
+        ws();
+        if (text[i] === ',') { i++; ws(); if (text[i] === ']') { i++; return out; } continue; }
+        if (text[i] === ']') { i++; return out; }
+        fail('expected , or ]');
+      }
+    }
+    if (text[i] === '{') {
+      i++;
+      const out = {};
+      ws();
+      if (text[i] === '}') { i++; return out; }
+      for (;;) {
+        const key = unquote(plain(':,}'));
+        ws();
+        if (text[i] !== ':') fail(`expected ":" after "${key}"`);
+        i++;
+        out[key] = node(',}');
+        ws();
+        if (text[i] === ',') { i++; ws(); if (text[i] === '}') { i++; return out; } continue; }
+        if (text[i] === '}') { i++; return out; }
+        fail('expected , or }');
+      }
+    }
+    return scalar(plain(stops));
+  };
+  const v = node('');
+  ws();
+  if (i < text.length) fail(`unexpected "${text.slice(i)}"`);
+  return v;
 }
