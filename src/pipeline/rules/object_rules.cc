@@ -268,7 +268,8 @@ class LicencePlateRule final : public RuleBase {
     OpenEvent open = Begin(frame, track, colours, p.first_reading, out, [&](Event& e) {
       e.track_id = id;
       e.text = best->text;
-      nlohmann::json detail = {{"votes", best->votes}, {"confidence", best->best_confidence}};
+      nlohmann::json detail = {{"votes", best->votes},
+                               {"confidence", std::round(best->best_confidence * 1000.0) / 1000.0}};
       if (const auto match = MatchKnown(best->text, params_.known, params_.max_distance, true)) {
         detail["known"] = match->entry;
         detail["distance"] = match->distance;

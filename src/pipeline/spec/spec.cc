@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <cmath>
+#include <cstdlib>
 #include <regex>
 
 #include "absl/strings/str_cat.h"
@@ -503,7 +505,16 @@ absl::Status ParseBlocks(const ObjectReader& r, const std::string& camera, Camer
   return absl::OkStatus();
 }
 
-json PointJson(const Point& p) { return json::array({p.x, p.y}); }
+// A float as the shortest decimal that reads back as the same float (0.4F is
+// written 0.4, not 0.4000000059604645).
+json FloatJson(float v) {
+  char buf[32];
+  const auto [end, ec] = std::to_chars(buf, buf + sizeof(buf), v);
+  if (ec != std::errc()) return static_cast<double>(v);
+  return std::strtod(std::string(buf, end).c_str(), nullptr);
+}
+
+json PointJson(const Point& p) { return json::array({FloatJson(p.x), FloatJson(p.y)}); }
 
 json ParamsJson(const BlockParams& params) {
   json j = json::object();
@@ -517,14 +528,14 @@ json ParamsJson(const BlockParams& params) {
           j["every"] = p.every;
         } else if constexpr (std::is_same_v<T, FilterParams>) {
           j["classes"] = p.classes;
-          j["min_score"] = p.min_score;
+          j["min_score"] = FloatJson(p.min_score);
           if (p.min_area) j["min_area"] = *p.min_area;
           if (p.max_area) j["max_area"] = *p.max_area;
           j["mask"] = p.mask;
         } else if constexpr (std::is_same_v<T, TrackParams>) {
           j["min_hits"] = p.min_hits;
           j["max_lost"] = p.max_lost;
-          j["iou"] = p.iou;
+          j["iou"] = FloatJson(p.iou);
         } else if constexpr (std::is_same_v<T, CropInferParams>) {
           j["classes"] = p.classes;
           j["type"] = p.type;
@@ -541,7 +552,7 @@ json ParamsJson(const BlockParams& params) {
         } else if constexpr (std::is_same_v<T, LineCrossingParams>) {
           j["line"] = p.line;
           j["classes"] = p.classes;
-          j["hysteresis_px"] = p.hysteresis_px;
+          j["hysteresis_px"] = FloatJson(p.hysteresis_px);
         } else if constexpr (std::is_same_v<T, CrowdingParams>) {
           j["zone"] = p.zone;
           j["classes"] = p.classes;
@@ -550,13 +561,13 @@ json ParamsJson(const BlockParams& params) {
         } else if constexpr (std::is_same_v<T, AbandonedObjectParams>) {
           j["classes"] = p.classes;
           j["seconds"] = p.seconds;
-          j["person_distance_px"] = p.person_distance_px;
-          j["still_px"] = p.still_px;
+          j["person_distance_px"] = FloatJson(p.person_distance_px);
+          j["still_px"] = FloatJson(p.still_px);
         } else if constexpr (std::is_same_v<T, ParkingParams>) {
           j["zone"] = p.zone;
           j["classes"] = p.classes;
           j["seconds"] = p.seconds;
-          j["still_px"] = p.still_px;
+          j["still_px"] = FloatJson(p.still_px);
         } else if constexpr (std::is_same_v<T, LicencePlateParams>) {
           j["pattern"] = p.pattern;
           j["known"] = p.known;
@@ -615,6 +626,12 @@ absl::StatusOr<CameraSpec> ParseCamera(const json& camera, const std::string& la
   if (!camera.is_object()) {
     return absl::InvalidArgumentError(
         Cat(label, ": must be a mapping (id, source, pipeline, ...)"));
+  }
+  try {
+    // Everything kept is served back as JSON text later: refuse what cannot be.
+    (void)camera.dump();
+  } catch (const json::exception&) {
+    return absl::InvalidArgumentError(Cat(label, ": text is not valid UTF-8"));
   }
   CameraSpec spec;
   RETURN_IF_ERROR(ObjectReader(camera, CameraPrefix(label)).Id("id", spec.id, true));

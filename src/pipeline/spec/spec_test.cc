@@ -136,6 +136,10 @@ TEST(CameraSpecTest, RoundTripsThroughJson) {
   ASSERT_TRUE(third.ok()) << third.status();
   EXPECT_EQ(*first, *third);
   EXPECT_EQ(ToJson(*third), j);
+  // Floats are written as they were given.
+  EXPECT_EQ(j["pipeline"][1]["min_score"].dump(), "0.4");
+  EXPECT_EQ(j["pipeline"][2]["iou"].dump(), "0.3");
+  EXPECT_EQ(j["zones"][0]["polygon"][0].dump(), "[100.0,200.0]");
 }
 
 TEST(CameraSpecTest, DefaultsAreTheSchemas) {
@@ -463,6 +467,11 @@ TEST(CameraSpecTest, YamlErrorsAreLocated) {
   auto twice = ParseCamerasYaml("cameras: []\ncameras: []\n");
   ASSERT_FALSE(twice.ok());
   EXPECT_THAT(twice.status().message(), HasSubstr("key \"cameras\" given twice"));
+
+  auto latin1 = ParseCamerasYaml(
+      "cameras:\n  - {id: a, source: {type: push, note: \"caf\xe9\"}, pipeline: []}\n");
+  ASSERT_FALSE(latin1.ok());
+  EXPECT_EQ(latin1.status().message(), "cameras[0]: text is not valid UTF-8");
 
   auto empty = ParseCamerasYaml("");
   ASSERT_TRUE(empty.ok());
