@@ -33,11 +33,12 @@ std::unique_ptr<cv::VideoCapture> OpenCapture(const std::string& location,
   auto capture = std::make_unique<cv::VideoCapture>();
   try {
     if (capture->open(location, cv::CAP_FFMPEG, params) && capture->isOpened()) return capture;
-    error = network ? absl::StrCat("cannot open ", location,
-                                   " (unreachable, refused, not a video stream, or no answer within ",
-                                   options.open_timeout.count(), " ms)")
-                    : absl::StrCat("cannot open file \"", location,
-                                   "\" (missing, unreadable or not a video FFmpeg can decode)");
+    error = network
+                ? absl::StrCat("cannot open ", location,
+                               " (unreachable, refused, not a video stream, or no answer within ",
+                               options.open_timeout.count(), " ms)")
+                : absl::StrCat("cannot open file \"", location,
+                               "\" (missing, unreadable or not a video FFmpeg can decode)");
   } catch (const cv::Exception& e) {
     error = absl::StrCat("cannot open ", location, ": ", e.what());
   }
@@ -62,34 +63,73 @@ ReadResult ReadFrame(cv::VideoCapture& capture, cv::Mat& bgr) {
   }
 }
 
+// Width x height from a PNG or JPEG header, so that a small image claiming a
+// huge size is refused before decoding; nullopt for other formats or no header.
+std::optional<std::pair<uint32_t, uint32_t>> ImageSize(std::string_view data) {
+  auto byte = [&](size_t i) { return static_cast<uint32_t>(static_cast<unsigned char>(data[i])); };
+  auto be16 = [&](size_t i) { return byte(i) << 8 | byte(i + 1); };
+  auto be32 = [&](size_t i) { return be16(i) << 16 | be16(i + 2); };
+  if (data.size() >= 24 && data.substr(0, 8) == "\x89PNG\r\n\x1a\n" &&
+      data.substr(12, 4) == "IHDR") {
+    return std::make_pair(be32(16), be32(20));
+  }
+  if (data.size() < 4 || byte(0) != 0xFF || byte(1) != 0xD8) return std::nullopt;
+  for (size_t i = 2; i + 9 < data.size();) {
+    if (byte(i) != 0xFF) return std::nullopt;
+    const uint32_t marker = byte(i + 1);
+    if (marker == 0xFF) {  // fill byte
+      ++i;
+      continue;
+    }
+    if (marker == 0x01 || (marker >= 0xD0 && marker <= 0xD7)) {  // no length
+      i += 2;
+      continue;
+    }
+    if (marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC) {
+      return std::make_pair(be16(i + 7), be16(i + 5));  // SOFn: length, precision, height, width
+    }
+    i += 2 + be16(i + 2);
+  }
+  return std::nullopt;
+}
+
 double FiniteFps(double fps) { return std::isfinite(fps) && fps > 0 && fps <= 1000 ? fps : 0; }
 
 }  // namespace
 
 std::string_view SkipReasonName(SkipReason reason) {
   switch (reason) {
-    case SkipReason::kRateLimit: return "rate_limit";
-    case SkipReason::kBackpressure: return "backpressure";
-    case SkipReason::kDecodeError: return "decode_error";
-    case SkipReason::kDeadline: return "deadline";
-    case SkipReason::kInferenceError: return "inference_error";
+    case SkipReason::kRateLimit:
+      return "rate_limit";
+    case SkipReason::kBackpressure:
+      return "backpressure";
+    case SkipReason::kDecodeError:
+      return "decode_error";
+    case SkipReason::kDeadline:
+      return "deadline";
+    case SkipReason::kInferenceError:
+      return "inference_error";
   }
   return "unknown";
 }
 
 std::string_view SourcePhaseName(SourcePhase phase) {
   switch (phase) {
-    case SourcePhase::kConnecting: return "connecting";
-    case SourcePhase::kRunning: return "running";
-    case SourcePhase::kReconnecting: return "reconnecting";
-    case SourcePhase::kEnded: return "ended";
-    case SourcePhase::kStopped: return "stopped";
+    case SourcePhase::kConnecting:
+      return "connecting";
+    case SourcePhase::kRunning:
+      return "running";
+    case SourcePhase::kReconnecting:
+      return "reconnecting";
+    case SourcePhase::kEnded:
+      return "ended";
+    case SourcePhase::kStopped:
+      return "stopped";
   }
   return "unknown";
 }
 
-absl::StatusOr<std::unique_ptr<FrameSource>> FrameSource::Create(SourceSpec spec,
-                                                                 Options options) {
+absl::StatusOr<std::unique_ptr<FrameSource>> FrameSource::Create(SourceSpec spec, Options options) {
   if (options.file_queue < 1 || options.file_queue > 64) {
     return absl::InvalidArgumentError("FrameSource: file_queue must be in [1, 64]");
   }
@@ -123,7 +163,8 @@ absl::Status FrameSource::Start() {
   absl::MutexLock thread_lock(&thread_mu_);
   {
     absl::MutexLock lock(&mu_);
-    if (started_ || stopping_) return absl::FailedPreconditionError("the source was started before");
+    if (started_ || stopping_)
+      return absl::FailedPreconditionError("the source was started before");
     started_ = true;
     start_ = Clock::now();
     next_take_ = start_;
@@ -226,9 +267,9 @@ void FrameSource::ReadFile() {
     state_.source_fps = fps;
   }
   SetPhase(SourcePhase::kRunning);
-  uint64_t frames = 0;         // read from the file, all loops
-  uint64_t loop_frames = 0;    // read in this pass over the file
-  double loop_offset = 0;      // media time of this pass's start (files without fps)
+  uint64_t frames = 0;       // read from the file, all loops
+  uint64_t loop_frames = 0;  // read in this pass over the file
+  double loop_offset = 0;    // media time of this pass's start (files without fps)
   double last_time = 0, last_step = 0;
   Clock::time_point pass_start = Clock::now();  // realtime pacing
   cv::Mat bgr;
@@ -255,9 +296,8 @@ void FrameSource::ReadFile() {
     last_time = media_time;
     ++frames;
     ++loop_frames;
-    if (spec_.realtime &&
-        !SleepUntil(pass_start + std::chrono::duration_cast<Clock::duration>(
-                                     std::chrono::duration<double>(pass_time)))) {
+    if (spec_.realtime && !SleepUntil(pass_start + std::chrono::duration_cast<Clock::duration>(
+                                                       std::chrono::duration<double>(pass_time)))) {
       return;
     }
     if (!Deliver(std::move(bgr), media_time)) return;
@@ -365,10 +405,10 @@ absl::StatusOr<VideoFrame> FrameSource::Next(std::chrono::milliseconds timeout) 
       return end_status_;
     }
     if (now >= deadline) {
-      return absl::DeadlineExceededError(absl::StrCat(
-          "no frame within ", timeout.count(), " ms (source ",
-          std::string(SourcePhaseName(state_.phase)),
-          state_.last_error.empty() ? "" : "; last error: ", state_.last_error, ")"));
+      return absl::DeadlineExceededError(
+          absl::StrCat("no frame within ", timeout.count(), " ms (source ",
+                       std::string(SourcePhaseName(state_.phase)),
+                       state_.last_error.empty() ? "" : "; last error: ", state_.last_error, ")"));
     }
     changed_.WaitWithTimeout(&mu_, absl::FromChrono(wake - now));
   }
@@ -394,6 +434,10 @@ absl::Status FrameSource::Push(std::string_view encoded_image, std::optional<dou
   } else if (encoded_image.size() > options_.max_push_bytes) {
     why = absl::StrCat("push: the image is ", encoded_image.size(), " bytes; at most ",
                        options_.max_push_bytes, " are accepted");
+  } else if (auto size = ImageSize(encoded_image);
+             size && static_cast<uint64_t>(size->first) * size->second > options_.max_push_pixels) {
+    why = absl::StrCat("push: the image is ", size->first, "x", size->second, "; at most ",
+                       options_.max_push_pixels, " pixels are accepted");
   } else {
     try {
       // imdecode only reads the buffer; the Mat header merely borrows it.

@@ -22,7 +22,8 @@
 //   not come before the next frame. A stream that cannot be opened, or stops
 //   delivering, is reopened after a back-off (Options::initial_backoff
 //   doubling up to max_backoff, back to the initial one after a good frame);
-//   State() shows `reconnecting`, the last error and the next retry.
+//   State() shows `reconnecting`, the last error and the next retry. The
+//   newest frame decoded before a drop stays available to Next().
 //
 // Counting (Counters()): `captured` is every frame decoded; for live sources
 //   captured == taken + skipped[rate_limit] + skipped[backpressure] + pending
@@ -107,8 +108,9 @@ class FrameSource {
     std::chrono::milliseconds read_timeout{5000};
     std::chrono::milliseconds initial_backoff{500};
     std::chrono::milliseconds max_backoff{30000};
-    size_t max_push_bytes = 16u << 20;  // largest encoded image Push() accepts
-    std::string thread_name = "video";  // the capture thread's name (15 bytes kept)
+    size_t max_push_bytes = 16u << 20;          // largest encoded image Push() accepts
+    uint64_t max_push_pixels = 8192ull * 8192;  // largest PNG/JPEG (by its header) Push() decodes
+    std::string thread_name = "video";          // the capture thread's name (15 bytes kept)
   };
 
   // Validates the options (not the location: a missing file or a dead camera
@@ -181,7 +183,7 @@ class FrameSource {
   SourceCounters counters_ ABSL_GUARDED_BY(mu_);
   std::deque<VideoFrame> queue_ ABSL_GUARDED_BY(mu_);  // media time: up to file_queue; live: <= 1
   Clock::time_point next_take_ ABSL_GUARDED_BY(mu_);   // live: the rate allows a take from then
-  absl::Mutex thread_mu_ ABSL_ACQUIRED_BEFORE(mu_);  // serialises Start() and Stop()
+  absl::Mutex thread_mu_ ABSL_ACQUIRED_BEFORE(mu_);    // serialises Start() and Stop()
   std::thread thread_ ABSL_GUARDED_BY(thread_mu_);
 };
 

@@ -226,6 +226,32 @@ TEST_F(PushSourceTest, BadImageIsInvalidArgumentAndCountsADecodeError) {
   EXPECT_EQ(source_->Next(0ms).status().code(), absl::StatusCode::kDeadlineExceeded);
 }
 
+TEST_F(PushSourceTest, RefusesAnImageTooLargeToDecode) {
+  // A PNG header claiming 100000 x 100000 pixels: refused before decoding.
+  std::string bomb = png_;
+  const char huge[] = {0x00, 0x01, static_cast<char>(0x86), static_cast<char>(0xA0)};
+  bomb.replace(16, 4, huge, 4);
+  bomb.replace(20, 4, huge, 4);
+  absl::Status s = source_->Push(bomb);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(s.message(), HasSubstr("100000x100000"));
+  cv::Mat big(300, 200, CV_8UC3, cv::Scalar(1, 2, 3));
+  std::vector<uchar> jpeg;
+  ASSERT_TRUE(cv::imencode(".jpg", big, jpeg));
+  FrameSource::Options options;
+  options.max_push_pixels = 200 * 299;
+  SourceSpec spec;
+  spec.type = SourceType::kPush;
+  auto small = MakeSource(spec, options);
+  ASSERT_TRUE(small->Start().ok());
+  s = small->Push(std::string(jpeg.begin(), jpeg.end()));
+  EXPECT_THAT(s.message(), HasSubstr("200x300"));
+  options.max_push_pixels = 200 * 300;
+  auto enough = MakeSource(spec, options);
+  ASSERT_TRUE(enough->Start().ok());
+  EXPECT_TRUE(enough->Push(std::string(jpeg.begin(), jpeg.end())).ok());
+}
+
 TEST_F(PushSourceTest, KeepsTheNewestAndCountsTheRest) {
   ASSERT_TRUE(source_->Push(png_, 1).ok());
   ASSERT_TRUE(source_->Push(png_, 2).ok());

@@ -15,12 +15,12 @@ class SourceErrors {
  public:
   explicit SourceErrors(std::string_view camera) : camera_(camera) {}
   absl::Status Key(std::string_view key, std::string_view message) const {
-    return absl::InvalidArgumentError(
-        absl::StrCat("camera \"", camera_, "\": source: key \"", std::string(key), "\": ",
-                     std::string(message)));
+    return absl::InvalidArgumentError(absl::StrCat("camera \"", camera_, "\": source: key \"",
+                                                   std::string(key), "\": ", std::string(message)));
   }
   absl::Status Whole(std::string_view message) const {
-    return absl::InvalidArgumentError(absl::StrCat("camera \"", camera_, "\": source: ", std::string(message)));
+    return absl::InvalidArgumentError(
+        absl::StrCat("camera \"", camera_, "\": source: ", std::string(message)));
   }
 
  private:
@@ -50,7 +50,8 @@ absl::StatusOr<std::string> Location(const nlohmann::json& json, std::string_vie
 
 absl::Status OnlyFor(const nlohmann::json& json, std::string_view key, bool allowed,
                      std::string_view which, const SourceErrors& errors) {
-  if (!allowed && json.contains(key)) return errors.Key(key, absl::StrCat("only for ", std::string(which)));
+  if (!allowed && json.contains(key))
+    return errors.Key(key, absl::StrCat("only for ", std::string(which)));
   return absl::OkStatus();
 }
 
@@ -68,21 +69,25 @@ absl::StatusOr<SourceType> Type(const nlohmann::json& json, const SourceErrors& 
   if (it == json.end()) return errors.Key("type", absl::StrCat("is required ", kKnown));
   if (!it->is_string()) return errors.Key("type", absl::StrCat("must be a string ", kKnown));
   const auto& s = it->get_ref<const std::string&>();
-  for (SourceType t : {SourceType::kFile, SourceType::kRtsp, SourceType::kMjpeg, SourceType::kPush}) {
+  for (SourceType t :
+       {SourceType::kFile, SourceType::kRtsp, SourceType::kMjpeg, SourceType::kPush}) {
     if (s == SourceTypeName(t)) return t;
   }
-  return errors.Key("type",
-                    absl::StrCat("unknown source type \"", s.substr(0, 64), "\" ", kKnown));
+  return errors.Key("type", absl::StrCat("unknown source type \"", s.substr(0, 64), "\" ", kKnown));
 }
 
 }  // namespace
 
 std::string_view SourceTypeName(SourceType type) {
   switch (type) {
-    case SourceType::kFile: return "file";
-    case SourceType::kRtsp: return "rtsp";
-    case SourceType::kMjpeg: return "mjpeg";
-    case SourceType::kPush: return "push";
+    case SourceType::kFile:
+      return "file";
+    case SourceType::kRtsp:
+      return "rtsp";
+    case SourceType::kMjpeg:
+      return "mjpeg";
+    case SourceType::kPush:
+      return "push";
   }
   return "unknown";
 }
@@ -96,8 +101,8 @@ absl::StatusOr<SourceSpec> ParseSourceSpec(const nlohmann::json& json, std::stri
     const std::string& key = it.key();
     if (key != "type" && key != "path" && key != "url" && key != "loop" && key != "realtime" &&
         key != "fps") {
-      return errors.Whole(absl::StrCat(
-          "unknown key \"", key.substr(0, 64), "\" (known: type, path, url, loop, realtime, fps)"));
+      return errors.Whole(absl::StrCat("unknown key \"", key.substr(0, 64),
+                                       "\" (known: type, path, url, loop, realtime, fps)"));
     }
   }
   SourceSpec spec;
@@ -161,8 +166,11 @@ nlohmann::json ToJson(const SourceSpec& spec) {
       json["realtime"] = spec.realtime;
       break;
     case SourceType::kRtsp:
-    case SourceType::kMjpeg: json["url"] = spec.url; break;
-    case SourceType::kPush: break;
+    case SourceType::kMjpeg:
+      json["url"] = spec.url;
+      break;
+    case SourceType::kPush:
+      break;
   }
   if (spec.fps) json["fps"] = *spec.fps;
   return json;

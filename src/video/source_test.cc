@@ -23,7 +23,8 @@ TEST(ParseSourceSpecTest, ReadsAFileWithDefaults) {
 }
 
 TEST(ParseSourceSpecTest, ReadsEveryType) {
-  auto rtsp = ParseSourceSpec(json{{"type", "rtsp"}, {"url", "rtsp://10.0.0.7/s"}, {"fps", 5}}, "c");
+  auto rtsp =
+      ParseSourceSpec(json{{"type", "rtsp"}, {"url", "rtsp://10.0.0.7/s"}, {"fps", 5}}, "c");
   ASSERT_TRUE(rtsp.ok()) << rtsp.status();
   EXPECT_EQ(rtsp->url, "rtsp://10.0.0.7/s");
   EXPECT_EQ(rtsp->fps, 5);
@@ -44,11 +45,11 @@ TEST(ParseSourceSpecTest, ReadsEveryType) {
 }
 
 TEST(ParseSourceSpecTest, RoundTripsThroughJson) {
-  for (const json& j : {json{{"type", "file"}, {"path", "x.avi"}, {"loop", true}},
-                        json{{"type", "file"}, {"path", "x.avi"}, {"realtime", true}, {"fps", 3}},
-                        json{{"type", "rtsp"}, {"url", "rtsp://h:8554/a"}},
-                        json{{"type", "mjpeg"}, {"url", "http://h/a"}, {"fps", 1}},
-                        json{{"type", "push"}}}) {
+  for (const json& j :
+       {json{{"type", "file"}, {"path", "x.avi"}, {"loop", true}},
+        json{{"type", "file"}, {"path", "x.avi"}, {"realtime", true}, {"fps", 3}},
+        json{{"type", "rtsp"}, {"url", "rtsp://h:8554/a"}},
+        json{{"type", "mjpeg"}, {"url", "http://h/a"}, {"fps", 1}}, json{{"type", "push"}}}) {
     auto spec = ParseSourceSpec(j, "c");
     ASSERT_TRUE(spec.ok()) << spec.status() << " for " << j.dump();
     auto again = ParseSourceSpec(ToJson(*spec), "c");
@@ -87,7 +88,8 @@ TEST(ParseSourceSpecTest, RejectsBadDocuments) {
       {json{{"type", "file"}, {"path", std::string(5000, 'a')}}, "key \"path\": must be at most"},
       {json{{"type", "file"}, {"path", "a\nb"}}, "key \"path\": must not contain control"},
       {json{{"type", "file"}, {"path", "a"}, {"url", "rtsp://x"}}, "key \"url\": only for rtsp"},
-      {json{{"type", "file"}, {"path", "a"}, {"loop", "yes"}}, "key \"loop\": must be true or false"},
+      {json{{"type", "file"}, {"path", "a"}, {"loop", "yes"}},
+       "key \"loop\": must be true or false"},
       {json{{"type", "file"}, {"path", "a"}, {"fps", 5}}, "key \"fps\": only for live sources"},
       {json{{"type", "rtsp"}}, "key \"url\": is required"},
       {json{{"type", "rtsp"}, {"url", "rtsp://x"}, {"path", "a"}}, "key \"path\": only for file"},

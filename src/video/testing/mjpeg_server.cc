@@ -61,8 +61,8 @@ absl::StatusOr<std::unique_ptr<MjpegServer>> MjpegServer::Start(const Options& o
            capture.read(frame)) {
       if (options.width > 0 && frame.cols != options.width) {
         cv::resize(frame, scaled,
-                   cv::Size(options.width, frame.rows * options.width / std::max(1, frame.cols)),
-                   0, 0, cv::INTER_AREA);
+                   cv::Size(options.width, frame.rows * options.width / std::max(1, frame.cols)), 0,
+                   0, cv::INTER_AREA);
       } else {
         scaled = frame;
       }
@@ -171,14 +171,14 @@ void MjpegServer::Serve(int fd) {
     auto next = std::chrono::steady_clock::now();
     for (size_t i = 0; ok && !stopping_; ++i) {
       const std::string& jpeg = jpegs_[i % jpegs_.size()];
-      ok = SendAll(fd, absl::StrCat("--", kBoundary, "\r\nContent-Type: image/jpeg\r\nContent-Length: ",
-                                    jpeg.size(), "\r\n\r\n")) &&
+      ok = SendAll(fd, absl::StrCat("--", kBoundary,
+                                    "\r\nContent-Type: image/jpeg\r\nContent-Length: ", jpeg.size(),
+                                    "\r\n\r\n")) &&
            SendAll(fd, jpeg) && SendAll(fd, "\r\n");
       next += std::chrono::duration_cast<std::chrono::steady_clock::duration>(period);
       while (ok && !stopping_ && std::chrono::steady_clock::now() < next) {
-        std::this_thread::sleep_for(
-            std::min<std::chrono::steady_clock::duration>(next - std::chrono::steady_clock::now(),
-                                                          std::chrono::milliseconds(20)));
+        std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
+            next - std::chrono::steady_clock::now(), std::chrono::milliseconds(20)));
       }
     }
   }

@@ -89,7 +89,8 @@ struct RtspServer::Loop {
 absl::Status RtspServerAvailable() {
   if (absl::Status s = InitGstreamer(); !s.ok()) return s;
   for (const char* e : {"filesrc", "decodebin", "videoconvert", "videoscale"}) {
-    if (!HasElement(e)) return absl::UnavailableError(absl::StrCat("GStreamer element ", e, " missing"));
+    if (!HasElement(e))
+      return absl::UnavailableError(absl::StrCat("GStreamer element ", e, " missing"));
   }
   if (!HasElement("x264enc") && !HasElement("jpegenc")) {
     return absl::UnavailableError("GStreamer has neither x264enc nor jpegenc");

@@ -24,12 +24,12 @@ namespace heteroaccel::video::testing {
 class RtspServer {
  public:
   struct Options {
-    std::string file;              // any file GStreamer's decodebin plays
+    std::string file;               // any file GStreamer's decodebin plays
     std::string mount = "/stream";  // the path part of the URL
-    int port = 0;                  // 0: a free port
-    int width = 320;               // scaled to width x height (both > 0); else as is
+    int port = 0;                   // 0: a free port
+    int width = 320;                // scaled to width x height (both > 0); else as is
     int height = 240;
-    bool jpeg = false;             // serve Motion JPEG (RTP/JPEG) instead of H.264
+    bool jpeg = false;  // serve Motion JPEG (RTP/JPEG) instead of H.264
   };
 
   static absl::StatusOr<std::unique_ptr<RtspServer>> Start(const Options& options);
