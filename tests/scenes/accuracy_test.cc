@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 
 #include "scenes/evaluate.h"
 #include "scenes/in_process.h"
@@ -36,6 +37,26 @@ TEST_P(SceneAccuracyTest, EventsMatchTheGroundTruth) {
   EXPECT_EQ(run->frame_count, sc.scene.FrameCount());
 
   const Evaluation ev = Evaluate(sc.expected, run->events, *truth);
+  if (std::getenv("SCENES_DEBUG") != nullptr) {
+    for (size_t i = 0; i < run->tracks.size(); ++i) {
+      std::printf("t=%.1f gt:", run->frames[i].time);
+      for (const GtBox& b : (*truth)[i].boxes) {
+        std::printf(" a%d[%.0f,%.0f %.0fx%.0f v%.2f]", b.actor, b.box.BottomCenter().x,
+                    b.box.y2, b.box.Width(), b.box.Height(), b.visible);
+      }
+      std::printf("\n   det:");
+      for (const pipeline::Detection& d : run->frames[i].detections) {
+        std::printf(" %s%.2f[%.0f,%.0f %.0fx%.0f]", d.label.c_str(), d.score,
+                    d.box.BottomCenter().x, d.box.y2, d.box.Width(), d.box.Height());
+      }
+      std::printf("\n   trk:");
+      for (const pipeline::Track& t : run->tracks[i]) {
+        std::printf(" #%llu%s%s[%.0f,%.0f]", static_cast<unsigned long long>(t.id),
+                    t.confirmed ? "" : "?", t.lost ? "L" : "", t.box.BottomCenter().x, t.box.y2);
+      }
+      std::printf("\n");
+    }
+  }
   std::printf("scene %s:\n%s", GetParam().c_str(), ev.Summary().c_str());
   for (const auto& [rule, s] : ev.rules) {
     EXPECT_GE(s.precision, 0.95) << rule << "\n" << ev.Summary();

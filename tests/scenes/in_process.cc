@@ -130,6 +130,7 @@ absl::StatusOr<InProcessResult> RunInProcess(const pipeline::CameraSpec& camera,
       } else if (b.type == BlockType::kTrack) {
         s.frame = in->frame;
         s.tracks = s.tracker->Update(s.frame);
+        if (result.tracks.size() <= index) result.tracks.push_back(s.tracks);
       } else if (s.rule) {
         s.rule->Observe(in->frame, in->tracks, extra, result.events);
       }

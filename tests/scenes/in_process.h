@@ -21,6 +21,8 @@ namespace heteroaccel::scenes {
 struct InProcessResult {
   std::vector<pipeline::Event> events;        // every copy, in emission order
   std::vector<pipeline::FrameResult> frames;  // the detector's output per frame
+  // The first track block's tracks after each frame (for diagnostics).
+  std::vector<std::vector<pipeline::Track>> tracks;
   int frame_count = 0;
 };
 

@@ -37,11 +37,12 @@ json Pipeline(std::vector<std::string> classes, json rules) {
   return p;
 }
 
-Scene NewScene(const std::string& name, const SpriteLibrary& lib, double duration, uint64_t seed) {
+Scene NewScene(const std::string& name, const SpriteLibrary& lib, double duration, uint64_t seed,
+               double fps = kFps) {
   Scene s;
   s.name = name;
   s.background = lib.background;
-  s.fps = kFps;
+  s.fps = fps;
   s.duration = duration;
   s.seed = seed;
   return s;
@@ -70,8 +71,9 @@ Scenario TwoWayLine(const SpriteLibrary& lib) {
     double t0, t1;
     bool down;
   };
-  const Walk walks[] = {{0, 110, 0, 6, true},  {2, 300, 1, 7, false}, {3, 630, 3, 9, true},
-                        {4, 460, 6, 12, false}, {5, 700, 10, 16, true}, {1, 560, 12, 18, false}};
+  const Walk walks[] = {{0, 110, 0, 4.5, true},  {2, 300, 1, 5.5, false},
+                        {3, 630, 3, 7.5, true},  {4, 460, 6, 10.5, false},
+                        {5, 700, 10, 14.5, true}, {1, 560, 12, 16.5, false}};
   int id = 1;
   for (const Walk& w : walks) {
     const Waypoint a = W(w.t0, w.x, w.down ? 240 : 545);
@@ -131,7 +133,7 @@ Scenario Crowd(const SpriteLibrary& lib) {
     float from_x, to_x, y;
     double t0, t1;
   };
-  const Arrival arrivals[] = {{0, -30, 260, 360, 0, 3},  {3, 800, 640, 420, 2, 4},
+  const Arrival arrivals[] = {{0, -30, 260, 360, 0, 3},  {2, 800, 640, 420, 2, 4},
                               {4, -30, 400, 440, 4, 7},  {6, 800, 520, 340, 7, 9}};
   double fourth_in = 0;
   int id = 1;
@@ -159,13 +161,14 @@ Scenario Crowd(const SpriteLibrary& lib) {
 
 Scenario LeftObject(const SpriteLibrary& lib) {
   Scenario sc;
-  sc.scene = NewScene("left_object", lib, 13, 14);
+  // 10 fps: a person starting to walk from a standstill moves less between frames.
+  sc.scene = NewScene("left_object", lib, 13, 14, 10);
   // The cup's centre is (200, 440); the person stops next to it, puts it down at
-  // t = 3 and leaves: the anchor passes 150 px from the cup's centre at x ~ 327.
-  const Waypoint stand = W(3.5, 300, 520), gone = W(7, 800, 520);
-  sc.scene.actors.push_back(Make(1, lib.walkers[3], {W(0, 620, 520), W(2.5, 300, 520), stand, gone}));
+  // t = 3 and leaves: the anchor passes 200 px from the cup's centre at x ~ 383.
+  const Waypoint stand = W(3.5, 340, 520), gone = W(7, 800, 520);
+  sc.scene.actors.push_back(Make(1, lib.walkers[3], {W(0, 620, 520), W(2.5, 340, 520), stand, gone}));
   sc.scene.actors.push_back(Make(2, lib.cup, {W(3, 200, 540, kCupHeight), W(13, 200, 540, kCupHeight)}));
-  sc.expected.push_back({"bag", "abandoned", 2, "", "", WhenX(stand, gone, 327)});
+  sc.expected.push_back({"bag", "abandoned", 2, "", "", WhenX(stand, gone, 383)});
   sc.camera = {{"id", "left-object"},
                {"pipeline",
                 Pipeline({"person", "coffee cup"},
@@ -173,8 +176,8 @@ Scenario LeftObject(const SpriteLibrary& lib) {
                                        {"block", "abandoned_object"},
                                        {"classes", {"coffee cup"}},
                                        {"seconds", 4},
-                                       {"person_distance_px", 150},
-                                       {"still_px", 10}}}))}};
+                                       {"person_distance_px", 200},
+                                       {"still_px", 15}}}))}};
   return sc;
 }
 
@@ -198,7 +201,7 @@ Scenario ParkedCar(const SpriteLibrary& lib) {
                                                             {"zone", "bay"},
                                                             {"classes", {"car"}},
                                                             {"seconds", 5},
-                                                            {"still_px", 10}}}))}};
+                                                            {"still_px", 25}}}))}};
   return sc;
 }
 
