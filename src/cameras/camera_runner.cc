@@ -53,6 +53,7 @@ std::string Snapshot(const cv::Mat& bgr, const pipeline::Rect& box, const std::s
 // One frame between submission and processing.
 struct InFlight {
   video::VideoFrame frame;
+  std::shared_ptr<const std::string> jpeg;
   std::vector<std::optional<absl::StatusOr<InferAnswer>>> answers;  // per detect block
   size_t outstanding = 0;
   Clock::time_point submitted;
@@ -181,6 +182,15 @@ std::shared_ptr<const std::string> CameraRunner::LatestFrame() const {
   return shared_->latest;
 }
 
+namespace {
+
+// Submits frame `seq`'s detect block `d`; the answer lands in the reorder buffer.
+void Submit(InferenceBackend& backend, const std::shared_ptr<CameraRunner::Shared>& shared,
+            const std::string& camera, const pipeline::DetectParams& p, int priority,
+            std::shared_ptr<const std::string> jpeg, uint64_t seq, size_t d);
+
+}  // namespace
+
 void CameraRunner::CaptureLoop() {
   const std::vector<internal::Graph::Detect>& detects = graph_->detects();
   const bool live = source_->spec().Live();
@@ -233,6 +243,7 @@ void CameraRunner::CaptureLoop() {
       seq = shared->next_seq++;
       InFlight& f = shared->frames[seq];
       f.frame = *std::move(frame);
+      f.jpeg = jpeg;
       f.answers.resize(detects.size());
       f.outstanding = jpeg->empty() ? 0 : selected.size();
       f.submitted = Clock::now();
@@ -245,19 +256,7 @@ void CameraRunner::CaptureLoop() {
     }
     if (jpeg->empty()) continue;
     for (size_t d : selected) {
-      const pipeline::DetectParams& p = detects[d].params;
-      InferCall call{spec_.id, p.type, p.variant, jpeg, std::nullopt, options_.priority};
-      if (p.deadline_ms) {
-        call.deadline = std::chrono::milliseconds(static_cast<int64_t>(*p.deadline_ms));
-      }
-      backend_.Infer(std::move(call), [shared, seq, d](absl::StatusOr<InferAnswer> answer) {
-        absl::MutexLock lock(&shared->mu);
-        auto it = shared->frames.find(seq);
-        if (it == shared->frames.end()) return;  // given up at Stop()
-        it->second.answers[d] = std::move(answer);
-        --it->second.outstanding;
-        shared->changed.SignalAll();
-      });
+      Submit(backend_, shared, spec_.id, detects[d].params, options_.priority, jpeg, seq, d);
     }
   }
   absl::MutexLock lock(&shared->mu);
@@ -265,10 +264,33 @@ void CameraRunner::CaptureLoop() {
   shared->changed.SignalAll();
 }
 
+namespace {
+
+void Submit(InferenceBackend& backend, const std::shared_ptr<CameraRunner::Shared>& shared,
+            const std::string& camera, const pipeline::DetectParams& p, int priority,
+            std::shared_ptr<const std::string> jpeg, uint64_t seq, size_t d) {
+  InferCall call{camera, p.type, p.variant, std::move(jpeg), std::nullopt, priority};
+  if (p.deadline_ms) {
+    call.deadline = std::chrono::milliseconds(static_cast<int64_t>(*p.deadline_ms));
+  }
+  backend.Infer(std::move(call), [shared, seq, d](absl::StatusOr<InferAnswer> answer) {
+    absl::MutexLock lock(&shared->mu);
+    auto it = shared->frames.find(seq);
+    if (it == shared->frames.end()) return;  // given up at Stop()
+    it->second.answers[d] = std::move(answer);
+    --it->second.outstanding;
+    shared->changed.SignalAll();
+  });
+}
+
+}  // namespace
+
 void CameraRunner::PipelineLoop() {
   std::shared_ptr<Shared> shared = shared_;
+  const bool live = source_->spec().Live();
   uint64_t next = 0;
   double last_time = 0;
+  auto backoff = std::chrono::milliseconds(500);
   std::map<std::string, float> snapshot_scores;  // open events: the score of their snapshot
   auto deliver = [&](std::vector<internal::RuleEvent>& events, const video::VideoFrame* frame) {
     for (internal::RuleEvent& r : events) {
@@ -347,6 +369,34 @@ void CameraRunner::PipelineLoop() {
         shared->ended = !shared->stopping;
         break;
       }
+      // A file waits for the cluster: a detect answered Unavailable (no agent
+      // yet) or NotFound (no device serves the type yet) is sent again
+      // after a back-off, so no frame of a file is lost to a cluster not up.
+      std::vector<size_t> retry;
+      for (size_t d = 0; d < it->second.answers.size(); ++d) {
+        const auto& a = it->second.answers[d];
+        if (a && !a->ok() && (a->status().code() == absl::StatusCode::kUnavailable ||
+                              a->status().code() == absl::StatusCode::kNotFound)) {
+          retry.push_back(d);
+        }
+      }
+      if (!live && !retry.empty() && !shared->stopping) {
+        shared->last_error = absl::StrCat("waiting for the cluster: ",
+                                          it->second.answers[retry[0]]->status().message());
+        for (size_t d : retry) it->second.answers[d].reset();
+        it->second.outstanding = retry.size();
+        std::shared_ptr<const std::string> jpeg = it->second.jpeg;
+        shared->changed.WaitWithTimeout(&shared->mu, absl::FromChrono(backoff));
+        backoff = std::min<std::chrono::milliseconds>(backoff * 2, std::chrono::seconds(5));
+        shared->mu.Unlock();
+        for (size_t d : retry) {
+          Submit(backend_, shared, spec_.id, graph_->detects()[d].params, options_.priority, jpeg,
+                 next, d);
+        }
+        shared->mu.Lock();
+        continue;
+      }
+      if (retry.empty()) backoff = std::chrono::milliseconds(500);
       f = std::move(it->second);
       // The slot stays taken until the frame is processed (erased below).
     }

@@ -21,6 +21,10 @@
 //           Options::colour_interval) -> rules -> events. A frame whose detect
 //           failed counts `deadline` (DeadlineExceeded) or `inference_error`
 //           and its branch is not run (the tracker bridges the gap by time).
+//           A file (media time) instead waits for the cluster: a detect
+//           answered Unavailable or NotFound (no agent, or none serving the
+//           type yet) is sent again after a back-off (0.5 s doubling to 5 s),
+//           so a file camera started with the server loses no frame.
 //   Step 4  Events: a snapshot JPEG (the frame with the event's box and label
 //           drawn) when an event is new or its snapshot frame is this frame;
 //           EventStore::Upsert; then EventOutputs::stream (the SSE hub), and

@@ -75,6 +75,11 @@ absl::StatusOr<ServerConfig> ParseRoot(const YAML::Node& root, const std::string
                                       "metrics_token_file",
                                       "state_dir",
                                       "prometheus",
+                                      "cameras",
+                                      "mqtt",
+                                      "mqtt_prefix",
+                                      "events_max_age",
+                                      "events_max_count",
                                       "stream_interval_ms",
                                       "kind_preference",
                                       "static_kinds",
@@ -115,6 +120,13 @@ absl::StatusOr<ServerConfig> ParseRoot(const YAML::Node& root, const std::string
   }
   get("state_dir", c.state_dir);
   get("prometheus", c.prometheus);
+  get("cameras", c.cameras_file);
+  get("mqtt", c.mqtt);
+  get("mqtt_prefix", c.mqtt_prefix);
+  get("events_max_count", c.events_max_count);
+  if (root["events_max_age"]) {
+    ASSIGN_OR_RETURN(c.events_max_age_ms, ParseAgeMs(root["events_max_age"].as<std::string>()));
+  }
   get("stream_interval_ms", c.stream_interval_ms);
   if (c.stream_interval_ms < 50) {
     return absl::InvalidArgumentError("stream_interval_ms must be >= 50");
@@ -155,6 +167,20 @@ absl::StatusOr<ServerConfig> ParseRoot(const YAML::Node& root, const std::string
 }
 
 }  // namespace
+
+absl::StatusOr<int64_t> ParseAgeMs(const std::string& text) {
+  static const std::regex kAge("([0-9]{1,9})(ms|s|m|h|d)?");
+  std::smatch m;
+  if (!std::regex_match(text, m, kAge)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "events_max_age: '", text, "' is not a duration (a number with s, m, h or d: 30d)"));
+  }
+  const int64_t n = std::stoll(m[1].str());
+  const std::string unit = m[2].str();
+  const int64_t ms = unit == "ms" ? 1 : unit == "m" ? 60'000 : unit == "h" ? 3'600'000
+                     : unit == "d" ? 86'400'000 : 1000;
+  return n * ms;
+}
 
 absl::StatusOr<ServerConfig> ParseServerConfig(const std::string& yaml, const std::string& origin) {
   try {

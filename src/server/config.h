@@ -8,6 +8,12 @@
 //   metrics_token_file: metrics.txt   # optional: /metrics and /v1/sd/targets need it
 //   state_dir: /var/lib/heteroaccel   # the audit log (audit.db); "" keeps it in memory
 //   prometheus: http://127.0.0.1:9090 # history queries are proxied there
+//   cameras: cameras.yaml             # camera pipelines (docs/cameras.md); API changes go to
+//                                     #   <state_dir>/cameras.db
+//   mqtt: 127.0.0.1:1883              # camera events of rules feeding an mqtt sink
+//   mqtt_prefix: heteroaccel          # topics <prefix>/events/<camera>/<type>
+//   events_max_age: 30d               # camera events kept this long (s, m, h, d; 0 = no limit)
+//   events_max_count: 1000000         # and at most this many (0 = no limit)
 //   stream_interval_ms: 500           # live dashboard updates at most this often
 //   policy: earliest-finish           # static | idle-first | earliest-finish
 //   queue_capacity: 256               # per inference type
@@ -60,6 +66,13 @@ struct ServerConfig {
   std::string metrics_token;  // "" = /metrics and service discovery are open
   std::string state_dir;      // "" = the audit log lives in memory only
   std::string prometheus;     // "" = no history
+  // Camera pipelines (docs/cameras.md). Events live in <state_dir>/events.db (in
+  // memory without a state dir), cameras changed through the API in cameras.db.
+  std::string cameras_file;   // "" = no cameras at start
+  std::string mqtt;           // "host:port"; "" = no MQTT
+  std::string mqtt_prefix = "heteroaccel";
+  int64_t events_max_age_ms = int64_t{30} * 24 * 3600 * 1000;  // 0 = no age limit
+  size_t events_max_count = 1'000'000;                          // 0 = no count limit
   int stream_interval_ms = 500;
   std::string policy = "earliest-finish";
   int queue_capacity = 256;
@@ -80,6 +93,9 @@ struct ServerConfig {
   std::vector<std::string> kind_preference = {"gpu", "npu", "cpu", "fpga"};
   std::map<std::string, InferenceType> registry;
 };
+
+// "30d", "12h", "90m", "3600s", "0": milliseconds; InvalidArgument otherwise.
+absl::StatusOr<int64_t> ParseAgeMs(const std::string& text);
 
 absl::StatusOr<ServerConfig> LoadServerConfig(const std::string& path);
 absl::StatusOr<ServerConfig> ParseServerConfig(const std::string& yaml, const std::string& origin);

@@ -1,6 +1,7 @@
 // The server's HTTP routes; one Add* per resource.
 #pragma once
 
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -9,6 +10,14 @@
 #include "httpapi/responses.h"
 #include "metrics/metrics.h"
 #include "server/dispatcher.h"
+
+namespace heteroaccel::cameras {
+class CameraManager;
+class InferenceBackend;
+}  // namespace heteroaccel::cameras
+namespace heteroaccel::events {
+class EventStore;
+}  // namespace heteroaccel::events
 
 namespace heteroaccel::server {
 
@@ -31,6 +40,9 @@ struct ServerContext {
   std::string metrics_token;  // "" = /metrics and service discovery are open
   std::mutex change_mu;       // a change and its audit entry, one at a time
   metrics::Counter* placement_changes = nullptr;
+  // Camera pipelines (null in a server without them).
+  cameras::CameraManager* cameras = nullptr;
+  events::EventStore* events = nullptr;
 };
 
 // Who may do what (docs/dashboard-api.md). The admin token grants reading too;
@@ -49,6 +61,11 @@ void AddDashboardRoutes(http::Router& router, ServerContext& context);
 // kube-scheduler's extender: POST /k8s/extender/filter and /prioritize (no
 // token: kube-scheduler cannot send one; read-only).
 void AddK8sRoutes(http::Router& router, ServerContext& context);
+// Cameras and their events (docs/cameras.md): /v1/cameras[/{id}[/...]],
+// /v1/events[/{id}[/snapshot.jpg]].
+void AddCameraRoutes(http::Router& router, ServerContext& context);
+// Camera frames go through the scheduler like a client's POST /v1/infer.
+std::unique_ptr<cameras::InferenceBackend> MakeDispatcherBackend(Dispatcher& dispatcher);
 
 inline http::Response ServerErrorResponse(const absl::Status& status) {
   return httpapi::ErrorResponse(status);

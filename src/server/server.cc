@@ -6,11 +6,16 @@
 #include <condition_variable>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <mutex>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "cameras/camera_manager.h"
 #include "common/status_macros.h"
+#include "events/event_store.h"
+#include "events/mqtt_publisher.h"
+#include "events/webhook_sink.h"
 #include "grpc/server.h"
 #include "http/server.h"
 #include "httpapi/server_metrics.h"
@@ -90,6 +95,62 @@ struct Server::State {
     }
   }
   metrics::Gauge* sse_clients = nullptr;
+
+  // Camera pipelines. Declared last: the cameras stop first, while what they
+  // feed (dispatcher, store, MQTT, webhooks) is still there.
+  std::unique_ptr<events::EventStore> events;
+  std::unique_ptr<events::MqttPublisher> mqtt;
+  std::mutex webhooks_mu;
+  std::map<std::string, std::unique_ptr<events::WebhookSink>> webhooks;  // by URL
+  std::unique_ptr<cameras::InferenceBackend> camera_backend;
+  std::unique_ptr<cameras::CameraManager> cameras;
+
+  // Sends an event message to a webhook URL, one sink (queue, worker) per URL.
+  void Webhook(const std::string& url, const nlohmann::json& message) {
+    std::lock_guard<std::mutex> lock(webhooks_mu);
+    auto it = webhooks.find(url);
+    if (it == webhooks.end()) {
+      auto sink = events::WebhookSink::Create({.url = url});
+      if (!sink.ok()) {
+        spdlog::warn("webhook {}: {}", url, sink.status().ToString());
+        it = webhooks.emplace(url, nullptr).first;  // refused once, not retried per event
+      } else {
+        it = webhooks.emplace(url, *std::move(sink)).first;
+      }
+    }
+    if (it->second != nullptr) it->second->Send(message);
+  }
+
+  absl::Status CreateCameras() {
+    events::EventStoreOptions store;
+    store.dir = config.state_dir;
+    store.max_age = std::chrono::milliseconds(config.events_max_age_ms);
+    store.max_count = config.events_max_count;
+    ASSIGN_OR_RETURN(events, events::EventStore::Open(store));
+    if (!config.mqtt.empty()) {
+      events::MqttOptions mqtt_options;
+      ASSIGN_OR_RETURN(std::tie(mqtt_options.host, mqtt_options.port),
+                       http::ParseListenAddress(config.mqtt));
+      mqtt_options.prefix = config.mqtt_prefix;
+      ASSIGN_OR_RETURN(mqtt, events::MqttPublisher::Create(mqtt_options));
+    }
+    camera_backend = MakeDispatcherBackend(*dispatcher);
+    cameras::EventOutputs outputs;
+    outputs.store = events.get();
+    outputs.mqtt = mqtt.get();
+    outputs.webhook = [this](const std::string& url, const nlohmann::json& message) {
+      Webhook(url, message);
+    };
+    outputs.stream = [this](const nlohmann::json& message) {
+      hub->Publish("camera_event", {{"event", message}});
+    };
+    cameras::ManagerOptions options;
+    options.cameras_file = config.cameras_file;
+    options.state_dir = config.state_dir;
+    ASSIGN_OR_RETURN(cameras, cameras::CameraManager::Create(options, *camera_backend,
+                                                             std::move(outputs), registry.get()));
+    return absl::OkStatus();
+  }
 };
 
 namespace {}  // namespace
@@ -140,6 +201,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerConfig& confi
                             ->AddGauge("heteroaccel_server_sse_clients",
                                        "Dashboards connected to the live stream (/v1/stream)", {})
                             .WithLabels({});
+  RETURN_IF_ERROR(state->CreateCameras());
   state->started_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                           std::chrono::system_clock::now().time_since_epoch())
                           .count();
@@ -153,11 +215,14 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerConfig& confi
   context.admin_token = config.admin_token;
   context.viewer_token = config.viewer_token;
   context.metrics_token = config.metrics_token;
+  context.cameras = state->cameras.get();
+  context.events = state->events.get();
   http::Router router;
   AddFrontRoutes(router, context);
   AddClusterRoutes(router, context);
   AddDashboardRoutes(router, context);
   AddK8sRoutes(router, context);
+  AddCameraRoutes(router, context);
   http::ServerOptions options;
   ASSIGN_OR_RETURN(std::tie(options.host, options.port), http::ParseListenAddress(config.listen));
   options.max_body_bytes = config.max_body_bytes;
@@ -186,6 +251,7 @@ void Server::Start() {
   state_->dispatcher->Start();
   state_->http->Start();
   state_->publisher = std::thread([s = state_.get()] { s->Publish(); });
+  state_->cameras->StartAll();
 }
 
 void Server::Stop() {
@@ -195,6 +261,7 @@ void Server::Stop() {
   }
   state_->publisher_wake.notify_all();
   if (state_->publisher.joinable()) state_->publisher.join();
+  state_->cameras->StopAll();  // while the dispatcher still answers their frames
   if (state_->grpc) state_->grpc->Stop();
   state_->http->Stop();
   state_->dispatcher->Stop();

@@ -23,6 +23,11 @@ struct ServerFlags {
   std::string metrics_token;
   std::string state_dir;
   std::string prometheus;
+  std::string cameras;
+  std::string mqtt;
+  std::string mqtt_prefix;
+  std::string events_max_age;
+  int64_t events_max_count = -1;
   int stream_interval_ms = 0;
   int queue_capacity = 0;
   int pipeline_depth = -1;
@@ -59,6 +64,20 @@ int RunServer(const ServerFlags& flags) {
   if (!flags.metrics_token.empty()) config.metrics_token = flags.metrics_token;
   if (!flags.state_dir.empty()) config.state_dir = flags.state_dir;
   if (!flags.prometheus.empty()) config.prometheus = flags.prometheus;
+  if (!flags.cameras.empty()) config.cameras_file = flags.cameras;
+  if (!flags.mqtt.empty()) config.mqtt = flags.mqtt;
+  if (!flags.mqtt_prefix.empty()) config.mqtt_prefix = flags.mqtt_prefix;
+  if (!flags.events_max_age.empty()) {
+    auto age = server::ParseAgeMs(flags.events_max_age);
+    if (!age.ok()) {
+      std::fprintf(stderr, "heteroaccel server: --%s\n", std::string(age.status().message()).c_str());
+      return 1;
+    }
+    config.events_max_age_ms = *age;
+  }
+  if (flags.events_max_count >= 0) {
+    config.events_max_count = static_cast<size_t>(flags.events_max_count);
+  }
   if (flags.stream_interval_ms > 0) config.stream_interval_ms = flags.stream_interval_ms;
   if (flags.queue_capacity > 0) config.queue_capacity = flags.queue_capacity;
   if (flags.pipeline_depth >= 0) config.pipeline_depth = flags.pipeline_depth;
@@ -121,7 +140,19 @@ void AddServerCommand(CLI::App& app) {
                   "Secret for /metrics and /v1/sd/targets (default: open)")
       ->envname("HETEROACCEL_METRICS_TOKEN");
   cmd->add_option("--state-dir", flags->state_dir,
-                  "Directory for the audit log (audit.db); default: kept in memory");
+                  "Directory for the audit log (audit.db), camera events (events.db, snapshots/) and "
+                  "cameras changed through the API (cameras.db); default: kept in memory");
+  cmd->add_option("--cameras", flags->cameras,
+                  "Cameras file (YAML, docs/cameras.md); a file that does not validate stops the "
+                  "start");
+  cmd->add_option("--mqtt", flags->mqtt, "HOST:PORT of the MQTT broker camera events go to");
+  cmd->add_option("--mqtt-prefix", flags->mqtt_prefix,
+                  "MQTT topic prefix (default heteroaccel): <prefix>/events/<camera>/<type>");
+  cmd->add_option("--events-max-age", flags->events_max_age,
+                  "Camera events are kept this long (30d, 12h, 90m; 0: no limit; default 30d)");
+  cmd->add_option("--events-max-count", flags->events_max_count,
+                  "Camera events kept at most (0: no limit; default 1000000)")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--prometheus", flags->prometheus,
                   "Prometheus URL the dashboard's history is read from");
   cmd->add_option("--stream-interval-ms", flags->stream_interval_ms,
