@@ -30,7 +30,13 @@ std::vector<Request> Scheduler::FailDevice(const DeviceKey& key) { return state_
 
 std::vector<Request> Scheduler::FailNode(const std::string& node) { return state_->FailNode(node); }
 
-absl::Status Scheduler::Enqueue(Request request) { return state_->Enqueue(std::move(request)); }
+absl::Status Scheduler::Enqueue(Request request) {
+  return state_->Enqueue(std::move(request), nullptr);
+}
+
+absl::Status Scheduler::Enqueue(Request request, std::vector<Request>& displaced) {
+  return state_->Enqueue(std::move(request), &displaced);
+}
 
 std::vector<Assignment> Scheduler::Dispatch() {
   std::vector<Assignment> out;

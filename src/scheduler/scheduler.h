@@ -10,7 +10,8 @@
 // same code runs in the server and in the discrete-event simulator.
 //
 // Accounting contract: every request accepted by Enqueue leaves the scheduler exactly
-// once, through Complete (after Dispatch bound it), ExpireDeadlines or Cancel. Fail*
+// once, through Complete (after Dispatch bound it), ExpireDeadlines, Cancel, or as a
+// displaced request of Enqueue. Fail*
 // and RemoveDevice put the requests a lost device held back at the front of their
 // queue (and also return them, for logging); the caller does not enqueue them again,
 // and must ignore any late result for them from the lost device.
@@ -73,6 +74,12 @@ class Scheduler {
   // cannot run the type, or a pinned kind with no device able to run the type;
   // ResourceExhausted when the type's queue holds queue_capacity requests.
   [[nodiscard]] absl::Status Enqueue(Request request);
+  // Enqueue with priority classes under overload: when the type's queue is full, the
+  // request displaces the newest waiting request of the lowest priority below its
+  // own, which is removed and appended to `displaced` (the caller answers it, e.g.
+  // 429: it leaves the scheduler here). ResourceExhausted as above when every
+  // waiting request of the type has the request's priority or a higher one.
+  [[nodiscard]] absl::Status Enqueue(Request request, std::vector<Request>& displaced);
   // Binds waiting requests to devices that can take them now, per the policy. The
   // caller sends each one and later reports it with Complete.
   std::vector<Assignment> Dispatch();
@@ -82,7 +89,9 @@ class Scheduler {
   bool Complete(uint64_t request_id, std::chrono::nanoseconds service_time, bool ok);
   // Removes and returns waiting requests whose deadline has passed, or, under
   // kEarliestFinish, that no up device can finish by their deadline given the work
-  // already in flight. The caller answers them with an error.
+  // already in flight, even at its fastest recent run (the optimistic bound, so that
+  // nothing that could still make it is dropped). The caller answers them with an
+  // error.
   std::vector<Request> ExpireDeadlines();
   // Removes a waiting request (the client gave up). nullopt if it is not waiting.
   std::optional<Request> Cancel(uint64_t request_id);

@@ -66,6 +66,22 @@ struct Options {
   // service. 0 turns probing off.
   std::chrono::nanoseconds probe_interval{std::chrono::seconds(1)};
   int confirming_samples = 2;
+  // Pessimistic admission (kEarliestFinish): a device is a candidate for a request
+  // with a deadline only if its earliest slot + this quantile of the window (the
+  // agent's report one more value) is at or before the deadline; the median still
+  // orders the candidates. A request is answered early (ExpireDeadlines) only when
+  // even the optimistic bound, the fastest recent run on any device it may use,
+  // misses its deadline, so nothing feasible is dropped. In (0, 1]; 0.5 admits on
+  // the median.
+  double admission_quantile = 0.9;
+  // Fairness across tenants (Request::tenant) within one priority: start-time fair
+  // queueing on the requests' estimated cost (the type's median service time over
+  // devices), with virtual time kept per priority. The queue orders a priority's
+  // requests by the quantum of their virtual start tag, then by deadline: within one
+  // quantum of virtual service the order is EDF across all tenants; a tenant sending
+  // more than its share lands in later quanta. Larger quanta keep more EDF, smaller
+  // ones make the shares exact over shorter spans.
+  std::chrono::nanoseconds fair_quantum{std::chrono::milliseconds(200)};
   // kStatic: inference type -> the only device kind it may run on.
   std::map<std::string, std::string> static_kinds;
   // kStatic, for a type without a static_kinds entry: the first of these kinds that
@@ -113,10 +129,19 @@ struct DeviceInfo {
   std::map<std::string, std::chrono::nanoseconds> reported_service;
 };
 
+// Priority classes a client may name (server/hints.h); any integer is allowed.
+inline constexpr int kPriorityCritical = 3;
+inline constexpr int kPriorityHigh = 2;
+inline constexpr int kPriorityNormal = 0;
+inline constexpr int kPriorityLow = -1;
+inline constexpr int kPriorityBatch = -2;
+
 struct Request {
   uint64_t id = 0;
   std::string type;
   int priority = 0;  // higher first
+  // Who sent it (a camera), for fair queueing; "" is one tenant of its own.
+  std::string tenant;
   std::optional<Clock::TimePoint> deadline;
   Clock::TimePoint arrival;
   std::optional<DeviceKey> pinned_device;

@@ -4,9 +4,11 @@
 // flight (State::BuildSchedule: a running request frees its slot after the rest of
 // its estimate, a request waiting on the device after the slot it will get). The
 // waiting requests are then taken in queue order (priority, re-queued first,
-// deadline, arrival); each goes to the candidate whose expected finish (earliest
-// slot + the type's service estimate there) is smallest among those that meet its
-// deadline, and that slot becomes busy until then. A request whose device has room
+// fair-share quantum, deadline, arrival; state.h QueueKey); each goes to the
+// candidate whose expected finish (earliest slot + the type's median service time
+// there) is smallest among those whose earliest slot + the admission quantile
+// (Options::admission_quantile) meets its deadline, and that slot becomes busy
+// until then. A request whose device has room
 // now is bound; the others stay queued with their slot reserved for the rest of this
 // pass only (the next Dispatch starts over). Later requests therefore see the fast
 // devices' virtual backlog: a busy fast device still wins while it would finish
@@ -20,8 +22,9 @@
 // request would otherwise confirm (learned from one slow run, or from a device that
 // has since sped up) come back to the truth.
 //
-// A request no device can finish by its deadline is skipped (ExpireDeadlines
-// answers it). The walk ends when nothing behind could be bound (RoomTracker: no
+// A request no device admits is skipped: it waits while some device could still
+// finish it in time at its fastest recent run, and ExpireDeadlines answers it
+// (early) once none can. The walk ends when nothing behind could be bound (RoomTracker: no
 // device with room serves any type still ahead), or after max_walk requests (default
 // 8 x total capacity, at least 64): reservations that deep rarely change which
 // request a free device gets, and the bound keeps a Dispatch over a long queue cheap.
@@ -51,7 +54,9 @@ Pick Choose(const State& state, const QueueEntry& entry, const std::vector<Candi
     if (pinned && !State::Allows(entry, c)) continue;
     const Ticks finish = earliest[c.device] + c.estimate;
     if (weighed != nullptr) weighed->emplace_back(c.device, finish);
-    if (finish > entry.deadline || finish > best.finish) continue;
+    // Admission is pessimistic (Options::admission_quantile); the order is not.
+    if (entry.deadline != kNever && earliest[c.device] + c.admit > entry.deadline) continue;
+    if (finish > best.finish) continue;
     const DeviceState& dev = state.device(c.device);
     if (best.device != kNone && finish == best.finish) {
       const bool room = dev.HasRoom();

@@ -1,6 +1,7 @@
 #include "scheduler/internal/state.h"
 
 #include <algorithm>
+#include <cmath>
 #include <iterator>
 #include <tuple>
 #include <utility>
@@ -23,6 +24,10 @@ Options Sanitize(Options options) {
   if (options.estimate_horizon.count() <= 0) options.estimate_horizon = std::chrono::seconds(30);
   if (options.confirming_samples < 1) options.confirming_samples = 1;
   options.max_walk = std::max(options.max_walk, 0);
+  if (!(options.admission_quantile > 0) || options.admission_quantile > 1) {
+    options.admission_quantile = 0.9;
+  }
+  if (options.fair_quantum.count() <= 0) options.fair_quantum = std::chrono::milliseconds(200);
   return options;
 }
 
@@ -150,7 +155,7 @@ std::vector<Request> State::FailNode(const std::string& node) {
 
 // --- Requests ----------------------------------------------------------------------
 
-absl::Status State::Enqueue(Request request) {
+absl::Status State::Enqueue(Request request, std::vector<Request>* displaced) {
   if (records_.contains(request.id)) {
     return absl::AlreadyExistsError(
         absl::StrCat("request ", request.id, " is already queued or in flight"));
@@ -165,15 +170,23 @@ absl::Status State::Enqueue(Request request) {
   RETURN_IF_ERROR(ValidatePins(request, t, entry));
   TypeState& ts = types_[t];
   if (ts.queued >= static_cast<size_t>(options_.queue_capacity)) {
-    return absl::ResourceExhaustedError(absl::StrCat("queue for inference type '", request.type,
-                                                     "' is full (capacity ",
-                                                     options_.queue_capacity, " requests)"));
+    const Record* victim = displaced != nullptr ? Displaceable(t, request.priority) : nullptr;
+    if (victim == nullptr) {
+      return absl::ResourceExhaustedError(absl::StrCat("queue for inference type '", request.type,
+                                                       "' is full (capacity ",
+                                                       options_.queue_capacity, " requests)"));
+    }
+    Remove(queue_.find(victim->key), *displaced);
   }
-  const QueueKey key{-static_cast<int64_t>(request.priority), 1, entry.deadline, next_seq_++};
+  const int64_t priority = request.priority;
+  const Ticks start = StartTag(priority, request.tenant, t);
+  const QueueKey key{-priority, 1, start / options_.fair_quantum.count(), entry.deadline,
+                     next_seq_++};
   queue_.emplace(key, entry);
   if (entry.deadline != kNever) deadlines_.emplace(entry.deadline, entry.id);
-  CountQueued(entry, true);
-  records_.emplace(entry.id, Record{std::move(request), entry, key, true, kNone});
+  CountQueued(key, entry, true);
+  Record record{std::move(request), entry, key, start, true, kNone};
+  records_.emplace(entry.id, std::move(record));
   return absl::OkStatus();
 }
 
@@ -250,7 +263,7 @@ Queue::iterator State::Remove(Queue::iterator it, std::vector<Request>& out) {
   const QueueEntry entry = it->second;
   auto record = records_.find(entry.id);
   if (entry.deadline != kNever) deadlines_.erase({entry.deadline, entry.id});
-  CountQueued(entry, false);
+  CountQueued(record->second.key, entry, false);
   out.push_back(std::move(record->second.request));
   records_.erase(record);
   return queue_.erase(it);
@@ -270,7 +283,7 @@ std::vector<Request> State::ExpireDeadlines(bool infeasible_too, SlotSchedule& s
     for (TypeId t = 0; t < static_cast<TypeId>(types_.size()); ++t) {
       if (types_[t].queued == 0) continue;
       for (const Candidate& c : Candidates(t)) {
-        horizon = std::max(horizon, schedule.earliest(c.device) + c.estimate);
+        horizon = std::max(horizon, schedule.earliest(c.device) + c.fastest);
       }
     }
   }
@@ -287,7 +300,7 @@ std::vector<Request> State::ExpireDeadlines(bool infeasible_too, SlotSchedule& s
     if (finish == kUnknown) {
       finish = kNever;
       for (const Candidate& c : Candidates(entry.type)) {
-        if (Allows(entry, c)) finish = std::min(finish, schedule.earliest(c.device) + c.estimate);
+        if (Allows(entry, c)) finish = std::min(finish, schedule.earliest(c.device) + c.fastest);
       }
       if (!pinned) unpinned_finish[entry.type] = finish;
     }
@@ -371,7 +384,10 @@ const std::vector<Candidate>& State::Candidates(TypeId t) const {
     ts.available_topology = topology_;
   }
   ts.candidates.clear();
-  for (DeviceIndex d : ts.available) ts.candidates.push_back({d, devices_[d].kind, Estimate(t, d)});
+  for (DeviceIndex d : ts.available) {
+    ts.candidates.push_back(
+        {d, devices_[d].kind, Estimate(t, d), Pessimistic(t, d), Fastest(t, d)});
+  }
   ts.prepared_pass = pass_;
   return ts.candidates;
 }
@@ -492,28 +508,50 @@ int ServiceWindow::Fresh(Ticks since) const {
   return n;
 }
 
-Ticks ServiceWindow::Median(Ticks since) const {
+ServiceWindow::Summary ServiceWindow::Summarise(Ticks since, double q) const {
   Ticks values[64];
   size_t n = 0;
   if (prior != kUnknown) values[n++] = prior;
   for (const auto& [at, service] : samples) {
     if (at >= since && n < std::size(values)) values[n++] = service;
   }
-  if (n == 0) return kUnknown;
-  std::nth_element(values, values + (n - 1) / 2, values + n);
-  return values[(n - 1) / 2];
+  if (n == 0) return {};
+  std::sort(values, values + n);
+  // Nearest rank: the smallest value with at least q of the values at or below it.
+  const auto rank = static_cast<size_t>(std::ceil(q * static_cast<double>(n)));
+  return {values[(n - 1) / 2], values[std::clamp<size_t>(rank, 1, n) - 1], values[0]};
+}
+
+Ticks State::Pessimistic(TypeId t, DeviceIndex d) const {
+  const DeviceState& dev = devices_[d];
+  if (t < static_cast<TypeId>(dev.pessimistic.size()) && dev.pessimistic[t] != kUnknown) {
+    return std::max(dev.pessimistic[t], Estimate(t, d));
+  }
+  return Estimate(t, d);
+}
+
+Ticks State::Fastest(TypeId t, DeviceIndex d) const {
+  const DeviceState& dev = devices_[d];
+  if (t < static_cast<TypeId>(dev.fastest.size()) && dev.fastest[t] != kUnknown) {
+    return std::min(dev.fastest[t], Estimate(t, d));
+  }
+  return Estimate(t, d);
 }
 
 void State::RefreshEstimate(DeviceIndex d, TypeId t, Ticks now) {
   DeviceState& dev = devices_[d];
-  const Ticks median = dev.windows[t].Median(now - options_.estimate_horizon.count());
+  const ServiceWindow::Summary summary = dev.windows[t].Summarise(
+      now - options_.estimate_horizon.count(), options_.admission_quantile);
   // With every sample aged out and no report, the last estimate stands until a
   // probe refreshes it.
-  if (median == kUnknown && dev.windows[t].prior == kUnknown && !dev.windows[t].samples.empty()) {
+  if (summary.median == kUnknown && dev.windows[t].prior == kUnknown &&
+      !dev.windows[t].samples.empty()) {
     return;
   }
-  if (dev.measured[t] != median) {
-    dev.measured[t] = median;
+  dev.pessimistic[t] = summary.quantile;
+  dev.fastest[t] = summary.fastest;
+  if (dev.measured[t] != summary.median) {
+    dev.measured[t] = summary.median;
     ++types_[t].estimates_version;
   }
 }
@@ -580,8 +618,11 @@ Queue::iterator State::Bind(Queue::iterator it, DeviceIndex d, Ticks now, Ticks 
   const bool starts = dev.running < dev.info.slots;
   dev.in_flight.push_back({entry.id, entry.type, now, starts ? now : kNever});
   if (starts) ++dev.running;
-  CountQueued(entry, false);
+  CountQueued(record.key, entry, false);
   if (entry.deadline != kNever) deadlines_.erase({entry.deadline, entry.id});
+  if (auto fair = fair_.find(record.key.neg_priority); fair != fair_.end()) {
+    fair->second.virtual_time = std::max(fair->second.virtual_time, record.start_tag);
+  }
   out.push_back({entry.id, dev.info.key, dev.variant[entry.type], FromTicks(expected_finish)});
   return queue_.erase(it);
 }
@@ -601,7 +642,7 @@ void State::Requeue(const InFlightEntry& entry, std::vector<Request>& out) {
   ++record.request.retries;
   queue_.emplace(record.key, record.entry);
   if (record.entry.deadline != kNever) deadlines_.emplace(record.entry.deadline, entry.id);
-  CountQueued(record.entry, true);
+  CountQueued(record.key, record.entry, true);
   out.push_back(record.request);
 }
 
@@ -624,16 +665,55 @@ void State::DetachVariants(DeviceIndex d) {
   }
 }
 
-void State::CountQueued(const QueueEntry& entry, bool added) {
+void State::CountQueued(const QueueKey& key, const QueueEntry& entry, bool added) {
   TypeState& ts = types_[entry.type];
   const bool pinned = IsPinned(entry);
+  const std::tuple<int64_t, int64_t, uint64_t> by_class{-key.neg_priority,
+                                                         -static_cast<int64_t>(key.seq), entry.id};
   if (added) {
     ++ts.queued;
     ts.pinned += pinned ? 1 : 0;
+    ts.by_class.insert(by_class);
+    ++fair_[key.neg_priority].queued;
   } else {
     --ts.queued;
     ts.pinned -= pinned ? 1 : 0;
+    ts.by_class.erase(by_class);
+    // A class whose queue empties ends its busy period: its tags start over.
+    auto fair = fair_.find(key.neg_priority);
+    if (fair != fair_.end() && --fair->second.queued == 0) fair_.erase(fair);
   }
+}
+
+Ticks State::StartTag(int64_t priority, const std::string& tenant, TypeId t) {
+  FairClass& fair = fair_[-priority];
+  // Tags at or below the class's virtual time no longer matter (a tenant's next start
+  // is max(virtual time, finish)): forget them once they outnumber the waiting
+  // requests, so the map stays bounded by the queue.
+  if (fair.finish.size() > 2 * fair.queued + 64) {
+    for (auto it = fair.finish.begin(); it != fair.finish.end();) {
+      if (it->second <= fair.virtual_time) {
+        fair.finish.erase(it++);
+      } else {
+        ++it;
+      }
+    }
+  }
+  Ticks& finish = fair.finish[tenant];
+  const Ticks start = std::max(fair.virtual_time, finish);
+  RefreshMedians(t);
+  const Ticks cost =
+      types_[t].any_median != kUnknown ? types_[t].any_median : options_.default_service.count();
+  finish = start + std::max<Ticks>(cost, 1);
+  return start;
+}
+
+const Record* State::Displaceable(TypeId t, int priority) const {
+  const TypeState& ts = types_[t];
+  if (ts.by_class.empty()) return nullptr;
+  const auto& [lowest, neg_seq, id] = *ts.by_class.begin();
+  if (lowest >= priority) return nullptr;
+  return record(id);
 }
 
 void State::TopologyChanged() {
@@ -645,6 +725,8 @@ void State::EnsureTypeSlots(DeviceState& device) const {
   const size_t n = types_.size();
   device.variant.resize(n);
   device.measured.resize(n, kUnknown);
+  device.pessimistic.resize(n, kUnknown);
+  device.fastest.resize(n, kUnknown);
   device.windows.resize(n);
 }
 

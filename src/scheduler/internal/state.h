@@ -3,8 +3,9 @@
 // Names are interned (types, kinds, devices) into dense indices that are never
 // reused, so hot loops index vectors instead of hashing strings, and a queued request
 // pinned to a removed device keeps a valid index should it come back. Waiting
-// requests live in one ordered queue (priority, re-queued first, deadline, arrival),
-// so policies walk them in the order they should be served.
+// requests live in one ordered queue (priority, re-queued first, fair-share quantum,
+// deadline, arrival; see QueueKey), so policies walk them in the order they should be
+// served.
 //
 // Owned by Scheduler; not thread-safe (the Scheduler's owner serialises calls).
 #pragma once
@@ -74,9 +75,14 @@ struct ServiceWindow {
   void Add(Ticks at, Ticks service, size_t capacity);
   // Samples measured at or after `since`.
   int Fresh(Ticks since) const;
-  // The lower median of the prior and the samples measured at or after `since`;
-  // kUnknown when there are none.
-  Ticks Median(Ticks since) const;
+  struct Summary {
+    Ticks median = kUnknown;    // the lower median
+    Ticks quantile = kUnknown;  // the q-quantile (nearest rank)
+    Ticks fastest = kUnknown;
+  };
+  // Over the prior and the samples measured at or after `since`; all kUnknown when
+  // there are none.
+  Summary Summarise(Ticks since, double q) const;
 };
 
 struct DeviceState {
@@ -86,6 +92,8 @@ struct DeviceState {
   int capacity = 0;                      // slots + pipeline depth
   std::vector<std::string> variant;      // by TypeId; empty: cannot run
   std::vector<Ticks> measured;           // by TypeId: the estimate; kUnknown if nothing known
+  std::vector<Ticks> pessimistic;        // by TypeId: admission quantile; kUnknown likewise
+  std::vector<Ticks> fastest;            // by TypeId: fastest recent run; kUnknown likewise
   std::vector<ServiceWindow> windows;    // by TypeId: what `measured` is computed from
   std::vector<InFlightEntry> in_flight;  // in bind order
   int running = 0;                       // in_flight entries holding a slot
@@ -98,16 +106,18 @@ struct DeviceState {
   bool HasRoom() const { return load() < capacity; }
 };
 
-// Orders the queue: higher priority, then re-queued before fresh, then earlier
-// deadline (none last), then enqueue order.
+// Orders the queue: higher priority, then re-queued before fresh, then the quantum
+// of the request's virtual start tag (fair queueing across tenants, see
+// Options::fair_quantum), then earlier deadline (none last), then enqueue order.
 struct QueueKey {
   int64_t neg_priority;
   int32_t fresh;
+  int64_t quantum;
   Ticks deadline;
   uint64_t seq;
   friend bool operator<(const QueueKey& a, const QueueKey& b) {
-    return std::tie(a.neg_priority, a.fresh, a.deadline, a.seq) <
-           std::tie(b.neg_priority, b.fresh, b.deadline, b.seq);
+    return std::tie(a.neg_priority, a.fresh, a.quantum, a.deadline, a.seq) <
+           std::tie(b.neg_priority, b.fresh, b.quantum, b.deadline, b.seq);
   }
 };
 
@@ -126,6 +136,7 @@ struct Record {
   Request request;
   QueueEntry entry;
   QueueKey key;  // valid while queued
+  Ticks start_tag = 0;  // virtual start tag in its priority class
   bool queued = true;
   DeviceIndex device = kNone;  // while in flight
 };
@@ -134,13 +145,18 @@ struct Record {
 struct Candidate {
   DeviceIndex device;
   KindId kind;
-  Ticks estimate;
+  Ticks estimate;  // the median: orders candidates
+  Ticks admit;     // the admission quantile: checked against deadlines
+  Ticks fastest;   // the optimistic bound: expiry
 };
 
 struct TypeState {
   int runners = 0;    // present devices (up or down) able to run it
   size_t queued = 0;  // waiting requests
   size_t pinned = 0;  // of which pinned to a device or kind
+  // Waiting requests by (priority, -seq): begin() is the newest of the lowest class,
+  // the one a higher class displaces when the queue is full.
+  absl::btree_set<std::tuple<int64_t, int64_t, uint64_t>> by_class;
   // Available devices able to run it, in key order; rebuilt when the topology changes.
   std::vector<DeviceIndex> available;
   uint64_t available_topology = 0;
@@ -173,7 +189,9 @@ class State {
   std::vector<Request> FailNode(const std::string& node);
 
   // Requests.
-  absl::Status Enqueue(Request request);
+  // With `displaced`, a full queue takes the request by removing (and appending to
+  // `displaced`) the newest waiting request of the lowest priority below it.
+  absl::Status Enqueue(Request request, std::vector<Request>* displaced);
   bool Complete(uint64_t id, std::chrono::nanoseconds service_time, bool ok);
   std::optional<Request> Cancel(uint64_t id);
   // Removes waiting requests past their deadline and, if `infeasible_too`, those no
@@ -224,6 +242,10 @@ class State {
   Ticks ExpectedFinish(DeviceIndex d, TypeId t, Ticks now) const;
   // Service estimate of `t` on `d`, with fallbacks; never unknown.
   Ticks Estimate(TypeId t, DeviceIndex d) const;
+  // The admission quantile and the fastest recent run of `t` on `d`; the
+  // estimate's fallbacks when nothing is measured. Never unknown.
+  Ticks Pessimistic(TypeId t, DeviceIndex d) const;
+  Ticks Fastest(TypeId t, DeviceIndex d) const;
   // Whether `d` should be given a request of `t` to confirm its estimate (see
   // Options::probe_interval): idle, able to run it, unconfirmed, not probed lately.
   bool ProbeDue(DeviceIndex d, TypeId t, Ticks now) const;
@@ -241,7 +263,13 @@ class State {
   std::vector<Request> TakeInFlight(DeviceIndex d);
   void DetachVariants(DeviceIndex d);
   void TopologyChanged();
-  void CountQueued(const QueueEntry& entry, bool added);
+  void CountQueued(const QueueKey& key, const QueueEntry& entry, bool added);
+  // Fair queueing: the virtual start tag of a new request of `tenant`, which
+  // advances the tenant's finish tag by the request's estimated cost.
+  Ticks StartTag(int64_t priority, const std::string& tenant, TypeId t);
+  // The newest waiting request of the lowest priority below `priority` among type
+  // `t`'s, or nullptr.
+  const Record* Displaceable(TypeId t, int priority) const;
   void EnsureTypeSlots(DeviceState& device) const;
   void RefreshMedians(TypeId t) const;
   // Recomputes devices_[d].measured[t] from its window.
@@ -262,6 +290,13 @@ class State {
   Queue queue_;
   absl::btree_set<std::pair<Ticks, uint64_t>> deadlines_;  // waiting requests with one
   absl::flat_hash_map<uint64_t, Record> records_;          // waiting and in flight
+  // Fair queueing state of one priority class while it has waiting requests.
+  struct FairClass {
+    Ticks virtual_time = 0;  // the largest start tag bound so far
+    size_t queued = 0;
+    absl::flat_hash_map<std::string, Ticks> finish;  // tenant -> finish tag
+  };
+  absl::flat_hash_map<int64_t, FairClass> fair_;
   uint64_t next_seq_ = 0;
   uint64_t topology_ = 1;
   uint64_t pass_ = 1;
