@@ -23,8 +23,7 @@ TEST_P(SceneAccuracyTest, EventsMatchTheGroundTruth) {
   absl::StatusOr<const SpriteLibrary*> lib = SharedSpriteLibrary(testing::ModelsDir());
   ASSERT_TRUE(lib.ok()) << lib.status();
   const Scenario sc = MakeScenario(GetParam(), **lib);
-  const std::string path =
-      "/tmp/scene_" + GetParam() + "_" + std::to_string(getpid()) + ".avi";
+  const std::string path = "/tmp/scene_" + GetParam() + "_" + std::to_string(getpid()) + ".avi";
   absl::StatusOr<std::vector<GtFrame>> truth = RenderToFile(sc.scene, path);
   ASSERT_TRUE(truth.ok()) << truth.status();
   absl::StatusOr<pipeline::CameraSpec> spec = pipeline::ParseCameraSpec(WithSource(sc, path));
@@ -41,8 +40,8 @@ TEST_P(SceneAccuracyTest, EventsMatchTheGroundTruth) {
     for (size_t i = 0; i < run->tracks.size(); ++i) {
       std::printf("t=%.1f gt:", run->frames[i].time);
       for (const GtBox& b : (*truth)[i].boxes) {
-        std::printf(" a%d[%.0f,%.0f %.0fx%.0f v%.2f]", b.actor, b.box.BottomCenter().x,
-                    b.box.y2, b.box.Width(), b.box.Height(), b.visible);
+        std::printf(" a%d[%.0f,%.0f %.0fx%.0f v%.2f]", b.actor, b.box.BottomCenter().x, b.box.y2,
+                    b.box.Width(), b.box.Height(), b.visible);
       }
       std::printf("\n   det:");
       for (const pipeline::Detection& d : run->frames[i].detections) {
@@ -68,8 +67,8 @@ TEST_P(SceneAccuracyTest, EventsMatchTheGroundTruth) {
     EXPECT_EQ(it == ev.line_counts.end() ? 0 : it->second, n) << key.first << " " << key.second;
   }
   for (const auto& [key, n] : ev.line_counts) {
-    EXPECT_TRUE(sc.line_counts.count(key)) << "unexpected crossings " << key.first << " "
-                                           << key.second << ": " << n;
+    EXPECT_TRUE(sc.line_counts.count(key))
+        << "unexpected crossings " << key.first << " " << key.second << ": " << n;
   }
 }
 

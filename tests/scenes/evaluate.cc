@@ -80,12 +80,15 @@ std::vector<pipeline::Event> EventsFromJson(const nlohmann::json& body) {
     e.zone = str("zone");
     e.direction = str("direction");
     e.object = str("object");
-    if (auto it = j.find("track_id"); it != j.end() && it->is_number_integer() && it->get<int64_t>() >= 0) {
+    if (auto it = j.find("track_id");
+        it != j.end() && it->is_number_integer() && it->get<int64_t>() >= 0) {
       e.track_id = it->get<uint64_t>();
     }
-    if (auto it = j.find("start_time"); it != j.end() && it->is_number()) e.start = it->get<double>();
+    if (auto it = j.find("start_time"); it != j.end() && it->is_number())
+      e.start = it->get<double>();
     if (auto it = j.find("end_time"); it != j.end() && it->is_number()) e.end = it->get<double>();
-    if (auto it = j.find("snapshot_frame"); it != j.end() && it->is_number_integer() && it->get<int64_t>() >= 0) {
+    if (auto it = j.find("snapshot_frame");
+        it != j.end() && it->is_number_integer() && it->get<int64_t>() >= 0) {
       e.snapshot_frame = it->get<uint64_t>();
     }
     if (auto it = j.find("box"); it != j.end()) e.box = BoxFromJson(*it);

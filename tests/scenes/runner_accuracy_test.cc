@@ -57,9 +57,9 @@ class LocalBackend : public cameras::InferenceBackend {
         queue_.pop_front();
       }
       const std::string& jpeg = *item.first.jpeg;
-      cv::Mat bgr = cv::imdecode(cv::Mat(1, static_cast<int>(jpeg.size()), CV_8UC1,
-                                         const_cast<char*>(jpeg.data())),
-                                 cv::IMREAD_COLOR);
+      cv::Mat bgr = cv::imdecode(
+          cv::Mat(1, static_cast<int>(jpeg.size()), CV_8UC1, const_cast<char*>(jpeg.data())),
+          cv::IMREAD_COLOR);
       absl::StatusOr<inference::InferenceOutput> out = model_->Run(bgr);
       if (!out.ok()) {
         item.second(out.status());
@@ -89,7 +89,8 @@ TEST_P(RunnerAccuracyTest, StoredEventsMatchTheGroundTruth) {
   absl::StatusOr<const SpriteLibrary*> lib = SharedSpriteLibrary(testing::ModelsDir());
   ASSERT_TRUE(lib.ok()) << lib.status();
   const Scenario sc = MakeScenario(GetParam(), **lib);
-  const std::string path = "/tmp/scene_runner_" + GetParam() + "_" + std::to_string(getpid()) + ".avi";
+  const std::string path =
+      "/tmp/scene_runner_" + GetParam() + "_" + std::to_string(getpid()) + ".avi";
   absl::StatusOr<std::vector<GtFrame>> truth = RenderToFile(sc.scene, path);
   ASSERT_TRUE(truth.ok()) << truth.status();
   absl::StatusOr<pipeline::CameraSpec> spec = pipeline::ParseCameraSpec(WithSource(sc, path));

@@ -26,10 +26,17 @@ json Poly(std::vector<std::pair<int, int>> pts) {
 json Pipeline(std::vector<std::string> classes, json rules) {
   json p = json::array();
   p.push_back({{"id", "det"}, {"block", "detect"}, {"input", "source"}, {"type", "object"}});
-  p.push_back({{"id", "objects"}, {"block", "filter"}, {"input", "det"}, {"classes", classes},
+  p.push_back({{"id", "objects"},
+               {"block", "filter"},
+               {"input", "det"},
+               {"classes", classes},
                {"min_score", 0.5}});
-  p.push_back({{"id", "trk"}, {"block", "track"}, {"input", "objects"}, {"min_hits", 3},
-               {"max_lost", 10}, {"iou", 0.2}});
+  p.push_back({{"id", "trk"},
+               {"block", "track"},
+               {"input", "objects"},
+               {"min_hits", 3},
+               {"max_lost", 10},
+               {"iou", 0.2}});
   for (json& r : rules) {
     r["input"] = "trk";
     p.push_back(r);
@@ -71,8 +78,8 @@ Scenario TwoWayLine(const SpriteLibrary& lib) {
     double t0, t1;
     bool down;
   };
-  const Walk walks[] = {{0, 110, 0, 4.5, true},  {2, 300, 1, 5.5, false},
-                        {3, 630, 3, 7.5, true},  {4, 460, 6, 10.5, false},
+  const Walk walks[] = {{0, 110, 0, 4.5, true},   {2, 300, 1, 5.5, false},
+                        {3, 630, 3, 7.5, true},   {4, 460, 6, 10.5, false},
                         {5, 700, 10, 14.5, true}, {1, 560, 12, 16.5, false}};
   int id = 1;
   for (const Walk& w : walks) {
@@ -84,20 +91,19 @@ Scenario TwoWayLine(const SpriteLibrary& lib) {
     ++id;
   }
   // Hovers at the line: within hysteresis_px of it on the far side, then back.
-  sc.scene.actors.push_back(Make(id, lib.walkers[6], {W(2, 220, 250), W(5, 220, 372),
-                                                       W(6, 220, 392), W(7, 220, 366),
-                                                       W(8, 220, 394), W(9, 220, 370),
-                                                       W(12, 220, 250)}));
+  sc.scene.actors.push_back(Make(id, lib.walkers[6],
+                                 {W(2, 220, 250), W(5, 220, 372), W(6, 220, 392), W(7, 220, 366),
+                                  W(8, 220, 394), W(9, 220, 370), W(12, 220, 250)}));
   sc.line_counts[{"entry", "forward"}] = 3;
   sc.line_counts[{"entry", "backward"}] = 3;
-  sc.camera = {{"id", "two-way-line"},
-               {"lines", json::array({{{"name", "entry"}, {"from", {0, kLineY}},
-                                       {"to", {768, kLineY}}}})},
-               {"pipeline", Pipeline({"person"}, json::array({{{"id", "cross"},
-                                                                {"block", "line_crossing"},
-                                                                {"line", "entry"},
-                                                                {"classes", {"person"}},
-                                                                {"hysteresis_px", 25}}}))}};
+  sc.camera = {
+      {"id", "two-way-line"},
+      {"lines", json::array({{{"name", "entry"}, {"from", {0, kLineY}}, {"to", {768, kLineY}}}})},
+      {"pipeline", Pipeline({"person"}, json::array({{{"id", "cross"},
+                                                      {"block", "line_crossing"},
+                                                      {"line", "entry"},
+                                                      {"classes", {"person"}},
+                                                      {"hysteresis_px", 25}}}))}};
   return sc;
 }
 
@@ -106,21 +112,21 @@ Scenario Loiterer(const SpriteLibrary& lib) {
   sc.scene = NewScene("loiterer", lib, 17, 12);
   // Zone: the lawn's left part; the anchor is inside while x < 360 and y > 400.
   const Waypoint in0 = W(0, 520, 500), in1 = W(3, 250, 500);
-  sc.scene.actors.push_back(Make(1, lib.walkers[2], {in0, in1, W(6, 130, 520), W(10, 130, 520),
-                                                     W(12, 220, 510), W(14, 300, 500),
-                                                     W(16, 560, 500)}));
+  sc.scene.actors.push_back(Make(1, lib.walkers[2],
+                                 {in0, in1, W(6, 130, 520), W(10, 130, 520), W(12, 220, 510),
+                                  W(14, 300, 500), W(16, 560, 500)}));
   // Walks through the zone (about 3 s inside), behind the loiterer.
   sc.scene.actors.push_back(Make(2, lib.walkers[4], {W(4, 620, 450), W(10, -40, 450)}));
   sc.expected.push_back({"loiter", "loitering", 1, "lawn", "", WhenX(in0, in1, 360)});
-  sc.camera = {{"id", "loiterer"},
-               {"zones", json::array({{{"name", "lawn"},
-                                       {"polygon", Poly({{0, 400}, {360, 400}, {360, 576},
-                                                         {0, 576}})}}})},
-               {"pipeline", Pipeline({"person"}, json::array({{{"id", "loiter"},
-                                                                {"block", "loitering"},
-                                                                {"zone", "lawn"},
-                                                                {"classes", {"person"}},
-                                                                {"seconds", 6}}}))}};
+  sc.camera = {
+      {"id", "loiterer"},
+      {"zones", json::array({{{"name", "lawn"},
+                              {"polygon", Poly({{0, 400}, {360, 400}, {360, 576}, {0, 576}})}}})},
+      {"pipeline", Pipeline({"person"}, json::array({{{"id", "loiter"},
+                                                      {"block", "loitering"},
+                                                      {"zone", "lawn"},
+                                                      {"classes", {"person"}},
+                                                      {"seconds", 6}}}))}};
   return sc;
 }
 
@@ -133,8 +139,10 @@ Scenario Crowd(const SpriteLibrary& lib) {
     float from_x, to_x, y;
     double t0, t1;
   };
-  const Arrival arrivals[] = {{0, -30, 260, 360, 0, 3},  {2, 800, 640, 420, 2, 4},
-                              {4, -30, 400, 440, 4, 7},  {6, 800, 520, 340, 7, 9}};
+  const Arrival arrivals[] = {{0, -30, 260, 360, 0, 3},
+                              {2, 800, 640, 420, 2, 4},
+                              {4, -30, 400, 440, 4, 7},
+                              {6, 800, 520, 340, 7, 9}};
   double fourth_in = 0;
   int id = 1;
   for (const Arrival& a : arrivals) {
@@ -146,16 +154,17 @@ Scenario Crowd(const SpriteLibrary& lib) {
                                    {p, q, W(14, a.to_x, a.y), W(17, a.from_x, a.y)}));
   }
   sc.expected.push_back({"crowd", "crowding", 0, "road", "", fourth_in});
-  sc.camera = {{"id", "crowd"},
-               {"zones", json::array({{{"name", "road"},
-                                       {"polygon", Poly({{200, 300}, {740, 300}, {740, 460},
-                                                         {200, 460}})}}})},
-               {"pipeline", Pipeline({"person"}, json::array({{{"id", "crowd"},
-                                                                {"block", "crowding"},
-                                                                {"zone", "road"},
-                                                                {"classes", {"person"}},
-                                                                {"count", 4},
-                                                                {"seconds", 3}}}))}};
+  sc.camera = {
+      {"id", "crowd"},
+      {"zones",
+       json::array({{{"name", "road"},
+                     {"polygon", Poly({{200, 300}, {740, 300}, {740, 460}, {200, 460}})}}})},
+      {"pipeline", Pipeline({"person"}, json::array({{{"id", "crowd"},
+                                                      {"block", "crowding"},
+                                                      {"zone", "road"},
+                                                      {"classes", {"person"}},
+                                                      {"count", 4},
+                                                      {"seconds", 3}}}))}};
   return sc;
 }
 
@@ -166,18 +175,19 @@ Scenario LeftObject(const SpriteLibrary& lib) {
   // The cup's centre is (200, 440); the person stops next to it, puts it down at
   // t = 3 and leaves: the anchor passes 200 px from the cup's centre at x ~ 383.
   const Waypoint stand = W(3.5, 340, 520), gone = W(7, 800, 520);
-  sc.scene.actors.push_back(Make(1, lib.walkers[3], {W(0, 620, 520), W(2.5, 340, 520), stand, gone}));
-  sc.scene.actors.push_back(Make(2, lib.cup, {W(3, 200, 540, kCupHeight), W(13, 200, 540, kCupHeight)}));
+  sc.scene.actors.push_back(
+      Make(1, lib.walkers[3], {W(0, 620, 520), W(2.5, 340, 520), stand, gone}));
+  sc.scene.actors.push_back(
+      Make(2, lib.cup, {W(3, 200, 540, kCupHeight), W(13, 200, 540, kCupHeight)}));
   sc.expected.push_back({"bag", "abandoned", 2, "", "", WhenX(stand, gone, 383)});
-  sc.camera = {{"id", "left-object"},
-               {"pipeline",
-                Pipeline({"person", "coffee cup"},
-                         json::array({{{"id", "bag"},
-                                       {"block", "abandoned_object"},
-                                       {"classes", {"coffee cup"}},
-                                       {"seconds", 4},
-                                       {"person_distance_px", 200},
-                                       {"still_px", 15}}}))}};
+  sc.camera = {
+      {"id", "left-object"},
+      {"pipeline", Pipeline({"person", "coffee cup"}, json::array({{{"id", "bag"},
+                                                                    {"block", "abandoned_object"},
+                                                                    {"classes", {"coffee cup"}},
+                                                                    {"seconds", 4},
+                                                                    {"person_distance_px", 200},
+                                                                    {"still_px", 15}}}))}};
   return sc;
 }
 
@@ -187,21 +197,22 @@ Scenario ParkedCar(const SpriteLibrary& lib) {
   // Bay: the road's right part. One car drives in and stops at t = 3; another
   // passes through the bay in under 2 s.
   const Waypoint stop = W(3, 520, 340, kCarHeight);
-  sc.scene.actors.push_back(Make(1, lib.car, {W(0, 880, 340, kCarHeight), stop,
-                                              W(14, 520, 340, kCarHeight)}));
-  sc.scene.actors.push_back(Make(2, lib.car, {W(6, -100, 500, kCarHeight),
-                                              W(10, 900, 500, kCarHeight)}));
+  sc.scene.actors.push_back(
+      Make(1, lib.car, {W(0, 880, 340, kCarHeight), stop, W(14, 520, 340, kCarHeight)}));
+  sc.scene.actors.push_back(
+      Make(2, lib.car, {W(6, -100, 500, kCarHeight), W(10, 900, 500, kCarHeight)}));
   sc.expected.push_back({"park", "parking", 1, "bay", "", stop.t});
-  sc.camera = {{"id", "parked-car"},
-               {"zones", json::array({{{"name", "bay"},
-                                       {"polygon", Poly({{360, 250}, {768, 250}, {768, 540},
-                                                         {360, 540}})}}})},
-               {"pipeline", Pipeline({"car"}, json::array({{{"id", "park"},
-                                                            {"block", "parking"},
-                                                            {"zone", "bay"},
-                                                            {"classes", {"car"}},
-                                                            {"seconds", 5},
-                                                            {"still_px", 25}}}))}};
+  sc.camera = {
+      {"id", "parked-car"},
+      {"zones",
+       json::array({{{"name", "bay"},
+                     {"polygon", Poly({{360, 250}, {768, 250}, {768, 540}, {360, 540}})}}})},
+      {"pipeline", Pipeline({"car"}, json::array({{{"id", "park"},
+                                                   {"block", "parking"},
+                                                   {"zone", "bay"},
+                                                   {"classes", {"car"}},
+                                                   {"seconds", 5},
+                                                   {"still_px", 25}}}))}};
   return sc;
 }
 
@@ -221,8 +232,9 @@ Scenario CrossingPaths(const SpriteLibrary& lib) {
   sc.line_counts[{"middle", "backward"}] = 1;
   sc.camera = {
       {"id", "crossing-paths"},
-      {"zones", json::array({{{"name", "corner"},
-                              {"polygon", Poly({{580, 440}, {768, 440}, {768, 576}, {580, 576}})}}})},
+      {"zones",
+       json::array({{{"name", "corner"},
+                     {"polygon", Poly({{580, 440}, {768, 440}, {768, 576}, {580, 576}})}}})},
       {"lines", json::array({{{"name", "middle"}, {"from", {384, 250}}, {"to", {384, 570}}}})},
       {"pipeline", Pipeline({"person"}, json::array({{{"id", "cross"},
                                                       {"block", "line_crossing"},

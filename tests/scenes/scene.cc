@@ -43,7 +43,8 @@ void Composite(const Placed& p, int index, cv::Mat& frame, cv::Mat& owner) {
     for (int x = 0; x < dst.width; ++x) {
       const int a = al[x];
       if (a == 0) continue;
-      for (int c = 0; c < 3; ++c) d[x][c] = static_cast<uchar>((s[x][c] * a + d[x][c] * (255 - a)) / 255);
+      for (int c = 0; c < 3; ++c)
+        d[x][c] = static_cast<uchar>((s[x][c] * a + d[x][c] * (255 - a)) / 255);
       if (a >= 128) o[x] = index;
     }
   }
@@ -82,7 +83,8 @@ cv::Mat RenderFrame(const Scene& scene, int index, GtFrame* gt) {
   });
   cv::Mat frame = scene.background.clone();
   cv::Mat owner(frame.size(), CV_32SC1, cv::Scalar(-1));
-  for (size_t i = 0; i < placed.size(); ++i) Composite(placed[i], static_cast<int>(i), frame, owner);
+  for (size_t i = 0; i < placed.size(); ++i)
+    Composite(placed[i], static_cast<int>(i), frame, owner);
   if (scene.noise_sigma > 0) {
     cv::RNG rng(scene.seed * 1000003ULL + static_cast<uint64_t>(index));
     cv::Mat noise(frame.size(), CV_16SC3);
@@ -105,11 +107,12 @@ cv::Mat RenderFrame(const Scene& scene, int index, GtFrame* gt) {
       if (vis.empty()) continue;
       const int total = cv::countNonZero(opaque);
       const int shown = cv::countNonZero(owner == static_cast<int>(i));
-      gt->boxes.push_back({p.actor->id, p.actor->sprite.label,
-                           {static_cast<float>(vis.x), static_cast<float>(vis.y),
-                            static_cast<float>(vis.x + vis.width),
-                            static_cast<float>(vis.y + vis.height)},
-                           total > 0 ? static_cast<float>(shown) / total : 0.F});
+      gt->boxes.push_back(
+          {p.actor->id,
+           p.actor->sprite.label,
+           {static_cast<float>(vis.x), static_cast<float>(vis.y),
+            static_cast<float>(vis.x + vis.width), static_cast<float>(vis.y + vis.height)},
+           total > 0 ? static_cast<float>(shown) / total : 0.F});
     }
     std::sort(gt->boxes.begin(), gt->boxes.end(),
               [](const GtBox& l, const GtBox& r) { return l.actor < r.actor; });

@@ -28,8 +28,8 @@
 namespace heteroaccel::scenes {
 
 struct Waypoint {
-  double t = 0;    // seconds
-  float x = 0;     // bottom-centre anchor, frame pixels
+  double t = 0;  // seconds
+  float x = 0;   // bottom-centre anchor, frame pixels
   float y = 0;
   float height = 0;  // the sprite's height in pixels (its width follows its aspect)
 };

@@ -131,7 +131,8 @@ TEST(SceneTest, RendersEveryFrameToAnMjpegFile) {
   EXPECT_EQ(truth->size(), static_cast<size_t>(sc.scene.FrameCount()));
   cv::VideoCapture cap(path, cv::CAP_FFMPEG);
   ASSERT_TRUE(cap.isOpened());
-  EXPECT_EQ(static_cast<int>(cap.get(cv::CAP_PROP_FOURCC)), cv::VideoWriter::fourcc('M', 'J', 'P', 'G'));
+  EXPECT_EQ(static_cast<int>(cap.get(cv::CAP_PROP_FOURCC)),
+            cv::VideoWriter::fourcc('M', 'J', 'P', 'G'));
   EXPECT_NEAR(cap.get(cv::CAP_PROP_FPS), sc.scene.fps, 0.01);
   cv::Mat f;
   int n = 0;
@@ -217,13 +218,18 @@ TEST(EvaluateTest, ChecksTheActorThroughTheSnapshotBox) {
 }
 
 TEST(EvaluateTest, ReadsTheEventsApiJson) {
-  const nlohmann::json body = {
-      {"events",
-       {{{"id", "c:cross:1"}, {"rule", "cross"}, {"type", "line_crossing"}, {"zone", "entry"},
-         {"direction", "backward"}, {"track_id", 4}, {"start_time", 3.5}, {"end_time", 3.5},
-         {"box", {1, 2, 30, 40}}},
-        "junk"}},
-      {"next_cursor", ""}};
+  const nlohmann::json body = {{"events",
+                                {{{"id", "c:cross:1"},
+                                  {"rule", "cross"},
+                                  {"type", "line_crossing"},
+                                  {"zone", "entry"},
+                                  {"direction", "backward"},
+                                  {"track_id", 4},
+                                  {"start_time", 3.5},
+                                  {"end_time", 3.5},
+                                  {"box", {1, 2, 30, 40}}},
+                                 "junk"}},
+                               {"next_cursor", ""}};
   const std::vector<pipeline::Event> events = EventsFromJson(body);
   ASSERT_EQ(events.size(), 1U);
   EXPECT_EQ(events[0].direction, "backward");

@@ -20,7 +20,7 @@ struct WalkerCut {
   cv::Rect box;
 };
 const WalkerCut kWalkerCuts[] = {
-    {100, {584, 151, 34, 88}}, {100, {372, 184, 31, 83}}, {200, {218, 189, 37, 83}},
+    {100, {584, 151, 34, 88}},  {100, {372, 184, 31, 83}},  {200, {218, 189, 37, 83}},
     {200, {612, 262, 39, 108}}, {200, {702, 252, 43, 101}}, {300, {311, 212, 38, 85}},
     {300, {179, 164, 33, 65}},
 };
@@ -65,7 +65,8 @@ absl::StatusOr<Sprite> CutWalker(const cv::Mat& frame, const cv::Mat& bg, cv::Re
       best = i;
     }
   }
-  if (best == 0) return absl::InternalError("no walker blob in vtest.avi's cut " + std::to_string(n));
+  if (best == 0)
+    return absl::InternalError("no walker blob in vtest.avi's cut " + std::to_string(n));
   const cv::Rect r(stats.at<int>(best, cv::CC_STAT_LEFT), stats.at<int>(best, cv::CC_STAT_TOP),
                    stats.at<int>(best, cv::CC_STAT_WIDTH), stats.at<int>(best, cv::CC_STAT_HEIGHT));
   cv::Mat blob = labels(r) == best;

@@ -29,8 +29,8 @@ struct Sprite {
 };
 
 struct SpriteLibrary {
-  cv::Mat background;             // CV_8UC3
-  std::vector<Sprite> walkers;    // people cut from vtest.avi
+  cv::Mat background;           // CV_8UC3
+  std::vector<Sprite> walkers;  // people cut from vtest.avi
   Sprite astronaut;
   Sprite cameraman;
   Sprite car;
