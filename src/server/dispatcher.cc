@@ -129,11 +129,15 @@ class Dispatcher::Impl {
         effects.direct.emplace_back(std::move(done), std::move(result));
       } else {
         if (observer_ != nullptr && view_.Serves(work.model)) observer_->OnArrival(work.model);
-        const scheduler::Request& request = tracker_.Admit(std::move(work), std::move(done));
+        std::string camera = work.hints.camera;
+        scheduler::Request request = tracker_.Admit(std::move(work), std::move(done));
+        request.tenant = std::move(camera);
         const uint64_t id = request.id;
-        if (absl::Status s = scheduler_.Enqueue(request); !s.ok()) {
+        std::vector<scheduler::Request> displaced;
+        if (absl::Status s = scheduler_.Enqueue(request, displaced); !s.ok()) {
           effects.answers.push_back(Finish(id, std::move(s)));
         }
+        AnswerDisplaced(displaced, request.priority, effects);
         Pump(effects);
       }
     }
@@ -470,13 +474,29 @@ class Dispatcher::Impl {
     return view_.Serves(model) ? model : "unknown";
   }
 
+  // Requests a higher priority class took the place of in a full queue: 429, and
+  // the answer says why.
+  void AnswerDisplaced(const std::vector<scheduler::Request>& displaced, int by_priority,
+                       Effects& effects) {
+    for (const scheduler::Request& r : displaced) {
+      effects.answers.push_back(Finish(
+          r.id, absl::ResourceExhaustedError(absl::StrCat(
+                    "the queue for '", r.type, "' is full and this request (priority ", r.priority,
+                    ") gave its place to one of priority ", by_priority,
+                    "; retry later or send it with a higher priority"))));
+    }
+  }
+
   // Step 2, with Step 4's expiries: binds what can be bound, answers what
   // expired or used up its attempts.
   void Pump(Effects& effects) {
     for (const scheduler::Request& r : scheduler_.ExpireDeadlines()) {
+      // Answered early, not run late: even its fastest recent time on any device
+      // it may use would miss the deadline.
       effects.answers.push_back(Finish(
-          r.id, absl::DeadlineExceededError(absl::StrCat("no device could finish this '", r.type,
-                                                         "' request before its deadline"))));
+          r.id, absl::DeadlineExceededError(absl::StrCat(
+                    "answered early: no device could finish this '", r.type,
+                    "' request before its deadline, even at its fastest recent time"))));
     }
     for (uint64_t id : tracker_.Exhausted()) {
       scheduler_.Cancel(id);
@@ -545,6 +565,7 @@ class Dispatcher::Impl {
           scheduler_.Complete(id, Nanos(0), false);
           const bool busy = reply.kind == AgentReply::Kind::kBusy;
           metrics_.retries.WithLabels({busy ? "agent_busy" : "device_error"}).Increment();
+          // A retry takes no other request's place (std::vector not passed).
           if (absl::Status s = scheduler_.Enqueue(*tracker_.request(id)); !s.ok()) {
             effects.answers.push_back(Finish(
                 id, absl::Status(s.code(), absl::StrCat(reply.error.message(),

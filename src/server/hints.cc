@@ -1,6 +1,8 @@
 #include "server/hints.h"
 
+#include <algorithm>
 #include <charconv>
+#include <optional>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -14,6 +16,23 @@ absl::Status Bad(const char* key, const char* must) {
   return absl::InvalidArgumentError(absl::StrCat("parameter '", key, "' must be ", must));
 }
 
+std::optional<int> PriorityClass(std::string_view name) {
+  if (name == "critical") return scheduler::kPriorityCritical;
+  if (name == "high") return scheduler::kPriorityHigh;
+  if (name == "normal") return scheduler::kPriorityNormal;
+  if (name == "low") return scheduler::kPriorityLow;
+  if (name == "batch") return scheduler::kPriorityBatch;
+  return std::nullopt;
+}
+
+bool ValidCamera(std::string_view name) {
+  if (name.empty() || name.size() > 64) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+           c == '_' || c == '.' || c == '-';
+  });
+}
+
 }  // namespace
 
 absl::StatusOr<Hints> ParseHints(const nlohmann::json& p) {
@@ -21,10 +40,24 @@ absl::StatusOr<Hints> ParseHints(const nlohmann::json& p) {
   if (p.is_null()) return hints;
   if (!p.is_object()) return absl::InvalidArgumentError("parameters must be a JSON object");
   if (auto it = p.find("priority"); it != p.end()) {
-    if (!it->is_number_integer() || it->get<int64_t>() < -1000000 || it->get<int64_t>() > 1000000) {
-      return Bad("priority", "an integer between -1000000 and 1000000");
+    constexpr const char* kPriorityMust =
+        "an integer between -1000000 and 1000000 or one of critical, high, normal, low, batch";
+    if (it->is_string()) {
+      const std::optional<int> named = PriorityClass(it->get_ref<const std::string&>());
+      if (!named) return Bad("priority", kPriorityMust);
+      hints.priority = *named;
+    } else if (!it->is_number_integer() || it->get<int64_t>() < -1000000 ||
+               it->get<int64_t>() > 1000000) {
+      return Bad("priority", kPriorityMust);
+    } else {
+      hints.priority = it->get<int>();
     }
-    hints.priority = it->get<int>();
+  }
+  if (auto it = p.find("camera"); it != p.end()) {
+    if (!it->is_string() || !ValidCamera(it->get_ref<const std::string&>())) {
+      return Bad("camera", "1 to 64 characters of A-Z, a-z, 0-9, '_', '.' or '-'");
+    }
+    hints.camera = it->get<std::string>();
   }
   if (auto it = p.find("timeout_ms"); it != p.end()) {
     if (!it->is_number_integer() || it->get<int64_t>() <= 0 ||
@@ -59,9 +92,17 @@ absl::StatusOr<Hints> ParseQueryHints(std::string_view query) {
   for (const char* key : {"device", "device_kind"}) {
     if (std::string v = httpapi::QueryValue(query, key); !v.empty()) p[key] = v;
   }
+  // Present but empty is still a camera the parser refuses, by name.
+  if (query.substr(0, 7) == "camera=" || query.find("&camera=") != std::string_view::npos) {
+    p["camera"] = httpapi::QueryValue(query, "camera");
+  }
   for (const char* key : {"priority", "timeout_ms"}) {
     std::string v = httpapi::QueryValue(query, key);
     if (v.empty()) continue;
+    if (std::string_view(key) == "priority" && PriorityClass(v)) {
+      p[key] = v;
+      continue;
+    }
     int64_t n = 0;
     auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
     if (ec != std::errc() || end != v.data() + v.size()) {

@@ -1,6 +1,9 @@
 // Scheduling hints: the one parser for what a client may ask of the scheduler,
 // used by every front door (v2 "parameters" over HTTP and gRPC, the /v1 query).
-//   priority     integer, higher first
+//   priority     integer, higher first, or a class name: critical (3), high (2),
+//                normal (0), low (-1), batch (-2)
+//   camera       [A-Za-z0-9_.-]{1,64}: the sending camera; cameras share the
+//                cluster fairly within a priority (untagged requests are one camera)
 //   timeout_ms   integer > 0: answered 504 when no device can finish in time
 //   device       "node/device": run only there
 //   device_kind  cpu, gpu, npu, fpga or other: run only on that kind

@@ -18,7 +18,12 @@ TEST(HintsTest, ParsesEveryHint) {
 
 TEST(HintsTest, RejectsBadHintsNamingThem) {
   const std::pair<const char*, const char*> cases[] = {
-      {R"({"priority":"high"})", "'priority'"},
+      {R"({"priority":"urgent"})", "'priority'"},
+      {R"({"priority":"HIGH"})", "'priority'"},
+      {R"({"camera":""})", "'camera'"},
+      {R"({"camera":"gate 1"})", "'camera'"},
+      {R"({"camera":"gate/1"})", "'camera'"},
+      {R"({"camera":7})", "'camera'"},
       {R"({"priority":1.5})", "'priority'"},
       {R"({"timeout_ms":0})", "'timeout_ms'"},
       {R"({"timeout_ms":-5})", "'timeout_ms'"},
@@ -44,6 +49,28 @@ TEST(HintsTest, QueryHintsUseTheSameRules) {
   EXPECT_FALSE(ParseQueryHints("timeout_ms=abc").ok());
   EXPECT_FALSE(ParseQueryHints("timeout_ms=0").ok());
   EXPECT_FALSE(ParseQueryHints("device=nodevice").ok());
+}
+
+TEST(HintsTest, PriorityClassesAndCamera) {
+  const std::pair<const char*, int> classes[] = {
+      {"critical", 3}, {"high", 2}, {"normal", 0}, {"low", -1}, {"batch", -2}};
+  for (const auto& [name, value] : classes) {
+    auto h = ParseHints({{"priority", name}, {"camera", "gate-1.north_A"}});
+    ASSERT_TRUE(h.ok()) << h.status();
+    EXPECT_EQ(h->priority, value) << name;
+    EXPECT_EQ(h->camera, "gate-1.north_A");
+  }
+  EXPECT_TRUE(ParseHints({{"camera", std::string(64, 'c')}}).ok());
+  EXPECT_FALSE(ParseHints({{"camera", std::string(65, 'c')}}).ok());
+  auto q = ParseQueryHints("priority=batch&camera=cam7");
+  ASSERT_TRUE(q.ok()) << q.status();
+  EXPECT_EQ(q->priority, -2);
+  EXPECT_EQ(q->camera, "cam7");
+  auto empty = ParseQueryHints("timeout_ms=5&camera=");
+  ASSERT_FALSE(empty.ok());
+  EXPECT_NE(empty.status().message().find("'camera'"), std::string::npos) << empty.status();
+  EXPECT_FALSE(ParseQueryHints("camera=a%20b").ok());
+  EXPECT_FALSE(ParseQueryHints("priority=soon").ok());
 }
 
 }  // namespace

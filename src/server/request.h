@@ -16,8 +16,9 @@ namespace heteroaccel::server {
 
 // Scheduling hints a client may attach (server/hints.h parses them).
 struct Hints {
-  int priority = 0;  // higher first
+  int priority = 0;  // higher first (named classes: scheduler/types.h kPriority*)
   std::optional<std::chrono::milliseconds> timeout;
+  std::string camera;  // the sending camera, for fair queueing ("" = untagged)
   std::optional<scheduler::DeviceKey> device;  // run only there
   std::string device_kind;                     // run only on this kind ("" = any)
 };
