@@ -1,0 +1,179 @@
+// Unit tests of the SLO-aware parts of the scheduler on the fake clock: pessimistic
+// admission with optimistic expiry, fair queueing across tenants, priority classes
+// displacing under overload.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <vector>
+
+#include "common/fake_clock.h"
+#include "scheduler/scheduler.h"
+#include "scheduler/testing/cluster.h"
+
+namespace heteroaccel::scheduler {
+namespace {
+
+using ::heteroaccel::FakeClock;
+using std::chrono::milliseconds;
+using ::testing::ElementsAre;
+using testing::MakeDevice;
+using testing::MakeRequest;
+
+std::vector<uint64_t> Ids(const std::vector<Assignment>& a) {
+  std::vector<uint64_t> ids;
+  for (const Assignment& x : a) ids.push_back(x.request_id);
+  return ids;
+}
+std::vector<uint64_t> Ids(const std::vector<Request>& r) {
+  std::vector<uint64_t> ids;
+  for (const Request& x : r) ids.push_back(x.id);
+  return ids;
+}
+
+class SloTest : public ::testing::Test {
+ protected:
+  Scheduler Make(Options options = {}) {
+    options.policy = PolicyKind::kEarliestFinish;
+    options.pipeline_depth = 0;
+    options.probe_interval = std::chrono::nanoseconds(0);
+    return Scheduler(options, clock_);
+  }
+  // Runs `n` requests of `type` on the only device able to, each taking `service`.
+  void Teach(Scheduler& s, const char* type, std::vector<milliseconds> services) {
+    for (milliseconds service : services) {
+      ASSERT_TRUE(s.Enqueue(MakeRequest(next_id_, type)).ok());
+      ASSERT_EQ(s.Dispatch().size(), 1u);
+      clock_.Advance(service);
+      ASSERT_TRUE(s.Complete(next_id_++, service, true));
+    }
+  }
+  FakeClock clock_;
+  uint64_t next_id_ = 1000;
+};
+
+// Ten runs: median 10 ms, 0.9 quantile 40 ms, fastest 8 ms (report 10 ms is a vote).
+const std::vector<milliseconds> kSpread = {milliseconds(8),  milliseconds(10), milliseconds(10),
+                                           milliseconds(9),  milliseconds(12), milliseconds(40),
+                                           milliseconds(11), milliseconds(45), milliseconds(10),
+                                           milliseconds(9)};
+
+TEST_F(SloTest, AdmitsOnlyWhenTheQuantileMeetsTheDeadline) {
+  Scheduler s = Make();
+  ASSERT_TRUE(s.UpsertDevice(MakeDevice("n1", "gpu0", "gpu", {{"face", milliseconds(10)}})).ok());
+  Teach(s, "face", kSpread);
+  ASSERT_EQ(s.service_estimate("face", {"n1", "gpu0"}), milliseconds(10));
+  Request tight = MakeRequest(1, "face");
+  tight.deadline = clock_.Now() + milliseconds(20);  // median fits, 0.9 quantile does not
+  ASSERT_TRUE(s.Enqueue(tight).ok());
+  EXPECT_TRUE(s.Dispatch().empty()) << "not admitted on the median";
+  EXPECT_TRUE(s.ExpireDeadlines().empty()) << "the fastest run (8 ms) still fits";
+  clock_.Advance(milliseconds(13));  // 7 ms left: not even the fastest run fits
+  EXPECT_THAT(Ids(s.ExpireDeadlines()), ElementsAre(1u)) << "answered early, not run late";
+  Request loose = MakeRequest(2, "face");
+  loose.deadline = clock_.Now() + milliseconds(40);
+  ASSERT_TRUE(s.Enqueue(loose).ok());
+  EXPECT_THAT(Ids(s.Dispatch()), ElementsAre(2u));
+}
+
+TEST_F(SloTest, MedianOrdersTheDevicesTheQuantileAdmits) {
+  Scheduler s = Make();
+  // The GPU is faster on the median but erratic; the NPU slower and steady.
+  ASSERT_TRUE(s.UpsertDevice(MakeDevice("n1", "gpu0", "gpu", {{"face", milliseconds(10)}})).ok());
+  ASSERT_TRUE(s.UpsertDevice(MakeDevice("n2", "npu0", "npu", {{"face", milliseconds(15)}})).ok());
+  for (const milliseconds service : kSpread) {
+    Request r = MakeRequest(next_id_, "face");
+    r.pinned_device = DeviceKey{"n1", "gpu0"};
+    ASSERT_TRUE(s.Enqueue(r).ok());
+    ASSERT_EQ(s.Dispatch().size(), 1u);
+    clock_.Advance(service);
+    ASSERT_TRUE(s.Complete(next_id_++, service, true));
+  }
+  Request relaxed = MakeRequest(1, "face");
+  relaxed.deadline = clock_.Now() + milliseconds(100);
+  ASSERT_TRUE(s.Enqueue(relaxed).ok());
+  std::vector<Assignment> a = s.Dispatch();
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_EQ(a[0].device, (DeviceKey{"n1", "gpu0"})) << "both admit it; the median prefers the GPU";
+  ASSERT_TRUE(s.Complete(1, milliseconds(10), true));
+  Request tight = MakeRequest(2, "face");
+  tight.deadline = clock_.Now() + milliseconds(25);
+  ASSERT_TRUE(s.Enqueue(tight).ok());
+  a = s.Dispatch();
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_EQ(a[0].device, (DeviceKey{"n2", "npu0"})) << "only the steady NPU admits 25 ms";
+}
+
+TEST_F(SloTest, HeavyTenantDoesNotDelayTheOthers) {
+  Options options;
+  options.fair_quantum = milliseconds(10);  // one request's cost: exact interleaving
+  Scheduler s = Make(options);
+  ASSERT_TRUE(s.UpsertDevice(MakeDevice("n1", "gpu0", "gpu", {{"face", milliseconds(10)}})).ok());
+  uint64_t id = 1;
+  for (int i = 0; i < 8; ++i) {
+    Request r = MakeRequest(id++, "face");
+    r.tenant = "heavy";
+    ASSERT_TRUE(s.Enqueue(r).ok());
+  }
+  for (int i = 0; i < 2; ++i) {
+    Request r = MakeRequest(id++, "face");
+    r.tenant = "light";
+    ASSERT_TRUE(s.Enqueue(r).ok());
+  }
+  std::vector<uint64_t> order;
+  while (s.queued_total() > 0) {
+    std::vector<Assignment> a = s.Dispatch();
+    ASSERT_EQ(a.size(), 1u);
+    order.push_back(a[0].request_id);
+    clock_.Advance(milliseconds(10));
+    ASSERT_TRUE(s.Complete(a[0].request_id, milliseconds(10), true));
+  }
+  // The light tenant's two requests go in the first rounds, not after the 8.
+  EXPECT_THAT(std::vector<uint64_t>(order.begin(), order.begin() + 4), ElementsAre(1, 9, 2, 10));
+}
+
+TEST_F(SloTest, UntaggedRequestsKeepDeadlineOrderWithinAQuantum) {
+  Scheduler s = Make();  // 200 ms quantum, 10 ms requests
+  ASSERT_TRUE(s.UpsertDevice(MakeDevice("n1", "gpu0", "gpu", {{"face", milliseconds(10)}})).ok());
+  ASSERT_TRUE(s.Enqueue(MakeRequest(1, "face")).ok());
+  ASSERT_EQ(s.Dispatch().size(), 1u);
+  Request later = MakeRequest(2, "face");
+  later.deadline = clock_.Now() + milliseconds(500);
+  Request sooner = MakeRequest(3, "face");
+  sooner.deadline = clock_.Now() + milliseconds(100);
+  ASSERT_TRUE(s.Enqueue(later).ok());
+  ASSERT_TRUE(s.Enqueue(sooner).ok());
+  clock_.Advance(milliseconds(10));
+  ASSERT_TRUE(s.Complete(1, milliseconds(10), true));
+  EXPECT_THAT(Ids(s.Dispatch()), ElementsAre(3u));
+}
+
+TEST_F(SloTest, HigherClassDisplacesTheNewestOfTheLowestClass) {
+  Options options;
+  options.queue_capacity = 3;
+  Scheduler s = Make(options);
+  ASSERT_TRUE(s.UpsertDevice(MakeDevice("n1", "gpu0", "gpu", {{"face", milliseconds(10)}})).ok());
+  s.SetNodeUp("n1", false);  // everything waits
+  ASSERT_TRUE(s.Enqueue(MakeRequest(1, "face", kPriorityNormal)).ok());
+  ASSERT_TRUE(s.Enqueue(MakeRequest(2, "face", kPriorityBatch)).ok());
+  ASSERT_TRUE(s.Enqueue(MakeRequest(3, "face", kPriorityBatch)).ok());
+  std::vector<Request> displaced;
+  ASSERT_TRUE(s.Enqueue(MakeRequest(4, "face", kPriorityHigh), displaced).ok());
+  EXPECT_THAT(Ids(displaced), ElementsAre(3u)) << "the newest of the lowest class";
+  ASSERT_TRUE(s.Enqueue(MakeRequest(5, "face", kPriorityLow), displaced).ok());
+  EXPECT_THAT(Ids(displaced), ElementsAre(3u, 2u));
+  absl::Status full = s.Enqueue(MakeRequest(6, "face", kPriorityLow), displaced);
+  EXPECT_EQ(full.code(), absl::StatusCode::kResourceExhausted) << "no class below low is left";
+  EXPECT_EQ(s.Enqueue(MakeRequest(7, "face", kPriorityCritical)).code(),
+            absl::StatusCode::kResourceExhausted)
+      << "without a place for displaced requests nothing is displaced";
+  EXPECT_EQ(displaced.size(), 2u);
+  // A displaced request has left: it ends exactly once.
+  EXPECT_FALSE(s.Cancel(3).has_value());
+  EXPECT_FALSE(s.Complete(2, milliseconds(1), true));
+  s.SetNodeUp("n1", true);
+  EXPECT_THAT(Ids(s.Dispatch()), ElementsAre(4u));
+}
+
+}  // namespace
+}  // namespace heteroaccel::scheduler
