@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "api/detections_codec.h"
 
@@ -22,7 +24,7 @@ pipeline::Detection ToPipeline(const inference::Detection& d) {
   pipeline::Detection out;
   out.box = {d.box.x1, d.box.y1, d.box.x2, d.box.y2};
   out.score = d.score;
-  out.label = d.label;
+  out.label = absl::AsciiStrToLower(d.label);  // "Person" -> "person" (pipeline/types.h)
   out.text = d.text;
   out.keypoints.reserve(d.keypoints.size());
   for (const inference::Keypoint& k : d.keypoints) {

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <regex>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "pipeline/spec/internal/parse.h"
@@ -160,6 +161,14 @@ Keys ParamKeys(BlockType type) {
   return {};
 }
 
+// Object classes, compared with the detectors' labels in lower case (types.h):
+// `Person` and `person` name the same class.
+absl::Status Classes(const ObjectReader& r, std::vector<std::string>& classes) {
+  RETURN_IF_ERROR(r.StringList("classes", classes, kMaxClasses));
+  for (std::string& c : classes) absl::AsciiStrToLower(&c);
+  return absl::OkStatus();
+}
+
 absl::StatusOr<BlockParams> ParseParams(BlockType type, const ObjectReader& r, const Geometry& g) {
   switch (type) {
     case BlockType::kDetect: {
@@ -172,7 +181,7 @@ absl::StatusOr<BlockParams> ParseParams(BlockType type, const ObjectReader& r, c
     }
     case BlockType::kFilter: {
       FilterParams p;
-      RETURN_IF_ERROR(r.StringList("classes", p.classes, kMaxClasses));
+      RETURN_IF_ERROR(Classes(r, p.classes));
       RETURN_IF_ERROR(r.Float("min_score", p.min_score, false, 0, 1));
       RETURN_IF_ERROR(r.OptionalNumber("min_area", p.min_area, 0, 1e10));
       RETURN_IF_ERROR(r.OptionalNumber("max_area", p.max_area, 0, 1e10));
@@ -197,47 +206,47 @@ absl::StatusOr<BlockParams> ParseParams(BlockType type, const ObjectReader& r, c
     }
     case BlockType::kCropInfer: {
       CropInferParams p;
-      RETURN_IF_ERROR(r.StringList("classes", p.classes, kMaxClasses));
+      RETURN_IF_ERROR(Classes(r, p.classes));
       RETURN_IF_ERROR(InferenceType(r, p.type));
       return p;
     }
     case BlockType::kColour: {
       ColourParams p;
-      RETURN_IF_ERROR(r.StringList("classes", p.classes, kMaxClasses));
+      RETURN_IF_ERROR(Classes(r, p.classes));
       return p;
     }
     case BlockType::kZoneIntrusion: {
       ZoneIntrusionParams p;
       RETURN_IF_ERROR(ZoneRef(r, g, p.zone));
-      RETURN_IF_ERROR(r.StringList("classes", p.classes, kMaxClasses));
+      RETURN_IF_ERROR(Classes(r, p.classes));
       RETURN_IF_ERROR(r.Int("inertia", p.inertia, false, 1, 1000));
       return p;
     }
     case BlockType::kLoitering: {
       LoiteringParams p;
       RETURN_IF_ERROR(ZoneRef(r, g, p.zone));
-      RETURN_IF_ERROR(r.StringList("classes", p.classes, kMaxClasses));
+      RETURN_IF_ERROR(Classes(r, p.classes));
       RETURN_IF_ERROR(r.Number("seconds", p.seconds, true, 0, kMaxSeconds, true));
       return p;
     }
     case BlockType::kLineCrossing: {
       LineCrossingParams p;
       RETURN_IF_ERROR(LineRef(r, g, p.line));
-      RETURN_IF_ERROR(r.StringList("classes", p.classes, kMaxClasses));
+      RETURN_IF_ERROR(Classes(r, p.classes));
       RETURN_IF_ERROR(r.Float("hysteresis_px", p.hysteresis_px, false, 0, 10000));
       return p;
     }
     case BlockType::kCrowding: {
       CrowdingParams p;
       RETURN_IF_ERROR(ZoneRef(r, g, p.zone));
-      RETURN_IF_ERROR(r.StringList("classes", p.classes, kMaxClasses));
+      RETURN_IF_ERROR(Classes(r, p.classes));
       RETURN_IF_ERROR(r.Int("count", p.count, true, 1, 10000));
       RETURN_IF_ERROR(r.Number("seconds", p.seconds, true, 0, kMaxSeconds, true));
       return p;
     }
     case BlockType::kAbandonedObject: {
       AbandonedObjectParams p;
-      RETURN_IF_ERROR(r.StringList("classes", p.classes, kMaxClasses));
+      RETURN_IF_ERROR(Classes(r, p.classes));
       RETURN_IF_ERROR(r.Number("seconds", p.seconds, true, 0, kMaxSeconds, true));
       RETURN_IF_ERROR(
           r.Float("person_distance_px", p.person_distance_px, false, 0, kMaxPixels, true));
@@ -247,7 +256,7 @@ absl::StatusOr<BlockParams> ParseParams(BlockType type, const ObjectReader& r, c
     case BlockType::kParking: {
       ParkingParams p;
       RETURN_IF_ERROR(ZoneRef(r, g, p.zone));
-      RETURN_IF_ERROR(r.StringList("classes", p.classes, kMaxClasses));
+      RETURN_IF_ERROR(Classes(r, p.classes));
       RETURN_IF_ERROR(r.Number("seconds", p.seconds, true, 0, kMaxSeconds, true));
       RETURN_IF_ERROR(r.Float("still_px", p.still_px, false, 0, kMaxPixels));
       return p;

@@ -156,6 +156,15 @@ TEST(CameraSpecTest, DefaultsAreTheSchemas) {
   EXPECT_FLOAT_EQ(trk.iou, 0.3F);
 }
 
+TEST(CameraSpecTest, ClassesAreLowerCaseLikeTheLabelsTheyMatch) {
+  auto spec = ParseCameraSpec(With(json::parse(
+      R"({"id": "cross", "block": "line_crossing", "input": "trk", "line": "entry",
+          "classes": ["Person", "CAR"]})")));
+  ASSERT_TRUE(spec.ok()) << spec.status();
+  const auto& p = std::get<LineCrossingParams>(spec->FindBlock("cross")->params);
+  EXPECT_EQ(p.classes, (std::vector<std::string>{"person", "car"}));
+}
+
 TEST(CameraSpecTest, TopologicalOrderPutsInputsFirst) {
   json doc = Minimal();
   // Declared out of order: the rule before its track's filter chain.
