@@ -9,7 +9,9 @@
 //    "served_by": {"node", "device", "variant", "queue_ms", "compute_ms",
 //                  "server_queue_ms", ...},
 //    "detections": [{"label", "score", "box": {...}, "keypoints": [...], "text"}]}
-// ParseV1Answer is the one reader of it for camera pipelines.
+// ParseV1Answer is the one reader of it for camera pipelines; it lower-cases
+// labels (pipeline::Detection's classes are lower case: "person", whatever
+// the model's label file says).
 //
 // Thread-safety: Infer may be called from any thread and calls `done` exactly
 // once, from any thread (possibly before Infer returns).

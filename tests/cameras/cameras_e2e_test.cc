@@ -174,7 +174,8 @@ TEST_F(CamerasE2ETest, FileCameraRaisesEventsStoredStreamedAndPublishedOverMqtt)
 
   Reply events = Call(url_, "GET", "/v1/events?camera=street&type=intrusion&limit=50", "", kViewer);
   ASSERT_EQ(events.status, 200) << events.body;
-  ASSERT_GE(events.json["events"].size(), 1u) << events.body;
+  ASSERT_GE(events.json["events"].size(), 1u)
+      << events.body << Call(url_, "GET", "/v1/cameras/street/pipeline", "", kViewer).body;
   const nlohmann::json first = events.json["events"][0];
   EXPECT_EQ(first["camera"], "street");
   EXPECT_EQ(first["group"], "test");
