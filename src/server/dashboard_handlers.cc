@@ -185,6 +185,12 @@ void AddDashboardRoutes(http::Router& router, ServerContext& context) {
           return r(httpapi::ErrorResponse(absl::AbortedError(absl::StrCat(
               "entry ", *id, " was already reverted by entry ", *entry->reverted_by))));
         }
+        if (entry->action != "placement" && entry->action != "revert") {
+          return r(httpapi::ErrorResponse(absl::FailedPreconditionError(absl::StrCat(
+              "entry ", *id, " records a ", entry->action,
+              " change; only placement changes are reverted here (its before/after hold "
+              "what to send back to the resource it changed)"))));
+        }
         auto state = ParsePlacementState(entry->state_before);
         if (!state.ok()) return r(httpapi::ErrorResponse(state.status()));
         auto applied = context.dispatcher.SetPlacement(*state, entry->version_after);

@@ -261,13 +261,15 @@ function AuditLog({ audit }) {
             <td title=${new Date(a.time_ms).toISOString()}>${when(a.time_ms)}</td>
             <td class="who">${a.who}</td>
             <td>${a.action}${a.reverts != null ? ` of #${a.reverts}` : ''}${a.reverted_by != null ? html` <span class="muted">(reverted by #${a.reverted_by})</span>` : ''}</td>
-            <td class="changes">${changes.length ? html`<ul>${changes.map((c) => html`<li key=${c}>${c}</li>`)}</ul>` : html`<span class="muted">no cell changed</span>`}</td>
+            <td class="changes">${a.action !== 'placement' && a.action !== 'revert'
+              ? html`<span class="muted">${a.action} change (see its page)</span>`
+              : changes.length ? html`<ul>${changes.map((c) => html`<li key=${c}>${c}</li>`)}</ul>` : html`<span class="muted">no cell changed</span>`}</td>
             <td class="comment">${a.comment || ''}</td>
-            <td><button class="revert" data-audit-id=${a.id} disabled=${busy === a.id || a.reverted_by != null}
+            <td>${a.action !== 'placement' && a.action !== 'revert' ? null : html`<button class="revert" data-audit-id=${a.id} disabled=${busy === a.id || a.reverted_by != null}
               title=${a.reverted_by != null
                 ? `Already reverted by entry #${a.reverted_by}`
                 : `Apply this entry's "before" as a new change (refused with 409 when the placement changed since)`}
-              onClick=${() => revert(a.id)}>Revert</button></td>
+              onClick=${() => revert(a.id)}>Revert</button>`}</td>
           </tr>`;
         })}
       </tbody>
