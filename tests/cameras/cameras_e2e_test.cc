@@ -14,6 +14,8 @@
 
 #include "events/testing/mosquitto_broker.h"
 #include "http/client.h"
+#include "http/router.h"
+#include "http/server.h"
 #include "testing/subprocess.h"
 #include "video/testing/rtsp_server.h"
 #include "video/testing/test_video.h"
@@ -134,6 +136,21 @@ TEST_F(CamerasE2ETest, FileCameraRaisesEventsStoredStreamedAndPublishedOverMqtt)
   auto subscriber = events::testing::MqttSubscriber::Connect("127.0.0.1", (*broker)->port(),
                                                              "heteroaccel/events/#");
   ASSERT_TRUE(subscriber.ok()) << subscriber.status();
+  // A webhook receiver: the project's HTTP server, recording what it is sent.
+  std::mutex hook_mu;
+  std::vector<nlohmann::json> hooked;
+  http::Router router;
+  router.Add("POST", "/hook",
+             [&](http::Request&& request, const http::PathParams&, http::Responder respond) {
+               {
+                 std::lock_guard<std::mutex> lock(hook_mu);
+                 hooked.push_back(nlohmann::json::parse(request.body, nullptr, false));
+               }
+               respond(http::Response{200, "application/json", {}, "{}"});
+             });
+  auto hook = http::Server::Create({}, std::move(router));
+  ASSERT_TRUE(hook.ok()) << hook.status();
+  (*hook)->Start();
   const std::string clip = CutClip(dir_, 60);
   const std::string cameras = dir_ + "/cameras.yaml";
   std::ofstream(cameras) << "cameras:\n"
@@ -157,7 +174,10 @@ TEST_F(CamerasE2ETest, FileCameraRaisesEventsStoredStreamedAndPublishedOverMqtt)
                                     "      - {id: inside, block: zone_intrusion, input: trk, "
                                     "zone: all, classes: [person], inertia: 2}\n"
                                     "      - {id: out, block: sink, input: [cross, inside], mqtt: "
-                                    "true}\n";
+                                    "true}\n"
+                                    "      - {id: hook, block: sink, input: inside, webhook: "
+                                    "\"http://"
+                         << (*hook)->address() << "/hook\"}\n";
   StartServer({"--cameras", cameras, "--mqtt", "127.0.0.1:" + std::to_string((*broker)->port()),
                "--state-dir", dir_ + "/state"});
   StartAgent();
@@ -202,6 +222,22 @@ TEST_F(CamerasE2ETest, FileCameraRaisesEventsStoredStreamedAndPublishedOverMqtt)
     EXPECT_EQ(m.topic.rfind("heteroaccel/events/street/", 0), 0u) << m.topic;
   }
   EXPECT_TRUE(found);
+  // The webhook got the same messages (intrusions only: its sink is fed by `inside`).
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        std::lock_guard<std::mutex> lock(hook_mu);
+        return hooked.size() >= expected;
+      },
+      std::chrono::seconds(10)));
+  {
+    std::lock_guard<std::mutex> lock(hook_mu);
+    for (const nlohmann::json& m : hooked) {
+      EXPECT_EQ(m.value("type", ""), "intrusion") << m.dump();
+      EXPECT_TRUE(m.value("change", "") == "new" || m.value("change", "") == "end" ||
+                  m.value("change", "") == "update")
+          << m.dump();
+    }
+  }
 
   const std::string metrics = Call(url_, "GET", "/metrics", "", "").body;
   for (const char* series :
