@@ -31,6 +31,7 @@ class DispatcherBackend : public cameras::InferenceBackend {
     work.content_type = "image/jpeg";
     work.hints.priority = call.priority;
     work.hints.timeout = call.deadline;
+    work.hints.camera = call.camera;  // the scheduler's fair share is per camera
     // The scheduler picks the variant per device (a detect block's variant is
     // not a scheduling hint the dispatcher takes).
     dispatcher_.Submit(std::move(work), [done = std::move(done)](InferResult result) {

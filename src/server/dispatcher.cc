@@ -129,9 +129,7 @@ class Dispatcher::Impl {
         effects.direct.emplace_back(std::move(done), std::move(result));
       } else {
         if (observer_ != nullptr && view_.Serves(work.model)) observer_->OnArrival(work.model);
-        std::string camera = work.hints.camera;
         scheduler::Request request = tracker_.Admit(std::move(work), std::move(done));
-        request.tenant = std::move(camera);
         const uint64_t id = request.id;
         std::vector<scheduler::Request> displaced;
         if (absl::Status s = scheduler_.Enqueue(request, displaced); !s.ok()) {

@@ -34,6 +34,7 @@ TEST_F(RequestTrackerTest, KeepsHintsInTheRequestForEveryRequeue) {
   hints.timeout = std::chrono::milliseconds(100);
   hints.device = scheduler::DeviceKey{"n1", "cpu0"};
   hints.device_kind = "cpu";
+  hints.camera = "gate-1";
   const uint64_t id = Admit(hints);
   const scheduler::Request* r = tracker_.request(id);
   ASSERT_NE(r, nullptr);
@@ -41,6 +42,7 @@ TEST_F(RequestTrackerTest, KeepsHintsInTheRequestForEveryRequeue) {
   EXPECT_EQ(*r->deadline, r->arrival + std::chrono::milliseconds(100));
   EXPECT_EQ(r->pinned_device->ToString(), "n1/cpu0");
   EXPECT_EQ(r->pinned_kind, "cpu");
+  EXPECT_EQ(r->tenant, "gate-1");
 }
 
 TEST_F(RequestTrackerTest, CountsAttemptsAndGivesUpWithTheLastError) {
