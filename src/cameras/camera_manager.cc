@@ -107,7 +107,8 @@ absl::StatusOr<std::unique_ptr<CameraManager>> CameraManager::Create(ManagerOpti
         error != nullptr ? error : (db != nullptr ? sqlite3_errmsg(db) : "out of memory");
     sqlite3_free(error);
     sqlite3_close(db);
-    return absl::UnavailableError(absl::StrCat("cannot open the cameras database ", path, ": ", why));
+    return absl::UnavailableError(
+        absl::StrCat("cannot open the cameras database ", path, ": ", why));
   }
   std::unique_ptr<CameraManager> manager(
       new CameraManager(std::move(options), backend, std::move(outputs), registry, db));
@@ -168,8 +169,8 @@ absl::StatusOr<std::shared_ptr<CameraRunner>> CameraManager::MakeRunner(
   return std::shared_ptr<CameraRunner>(std::move(*runner));
 }
 
-absl::StatusOr<std::pair<pipeline::CameraSpec, std::shared_ptr<CameraRunner>>>
-CameraManager::Build(const nlohmann::json& document) {
+absl::StatusOr<std::pair<pipeline::CameraSpec, std::shared_ptr<CameraRunner>>> CameraManager::Build(
+    const nlohmann::json& document) {
   if (!document.is_object()) {
     return absl::InvalidArgumentError("a camera must be a JSON object (see docs/cameras.md)");
   }
@@ -253,8 +254,8 @@ void CameraManager::StopAll() {
 }
 
 nlohmann::json CameraManager::CameraJson(const Camera& camera) {
-  nlohmann::json status = camera.runner ? camera.runner->StateJson()
-                                        : nlohmann::json{{"state", "stopped"}};
+  nlohmann::json status =
+      camera.runner ? camera.runner->StateJson() : nlohmann::json{{"state", "stopped"}};
   return {{"id", camera.spec.id},
           {"origin", camera.origin},
           {"spec", pipeline::ToJson(camera.spec)},
@@ -307,8 +308,8 @@ absl::StatusOr<nlohmann::json> CameraManager::Add(const nlohmann::json& document
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (cameras_.contains(id)) {
-      return absl::AlreadyExistsError(absl::StrCat(
-          "camera \"", id, "\" already exists; PUT /v1/cameras/", id, " replaces it"));
+      return absl::AlreadyExistsError(
+          absl::StrCat("camera \"", id, "\" already exists; PUT /v1/cameras/", id, " replaces it"));
     }
     if (cameras_.size() >= options_.max_cameras) {
       return absl::ResourceExhaustedError(

@@ -87,8 +87,7 @@ class CameraManager {
   absl::StatusOr<nlohmann::json> Stop(const std::string& id);
   // {"zones": [...], "lines": [...]}: the dashboard's drag edits; the camera
   // restarts with the new geometry.
-  absl::StatusOr<nlohmann::json> SetGeometry(const std::string& id,
-                                             const nlohmann::json& geometry);
+  absl::StatusOr<nlohmann::json> SetGeometry(const std::string& id, const nlohmann::json& geometry);
 
   // NotFound before the first frame.
   absl::StatusOr<std::shared_ptr<const std::string>> LatestFrame(const std::string& id);

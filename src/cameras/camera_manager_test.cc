@@ -66,8 +66,7 @@ TEST_F(CameraManagerTest, AddValidatesNamesTheKeyAndRefusesDuplicates) {
   EXPECT_EQ((*manager)->Add(PushCamera("c1")).status().code(), absl::StatusCode::kAlreadyExists);
   EXPECT_EQ((*manager)->Get("nope").status().code(), absl::StatusCode::kNotFound);
   nlohmann::json renamed = PushCamera("c2");
-  EXPECT_EQ((*manager)->Replace("c1", renamed).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ((*manager)->Replace("c1", renamed).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(CameraManagerTest, ApiChangesSurviveARestartAndOverrideTheFile) {

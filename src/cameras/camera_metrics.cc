@@ -15,8 +15,8 @@ CameraMetrics::CameraMetrics(metrics::Registry& r)
           {"camera"}, {0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10})),
       frame_to_event_seconds(r.AddHistogram(
           "heteroaccel_camera_frame_to_event_seconds",
-          "From the capture of the frame that raised a new event to the event stored",
-          {"camera"}, {0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30})),
+          "From the capture of the frame that raised a new event to the event stored", {"camera"},
+          {0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30})),
       events(r.AddCounter("heteroaccel_camera_events_total", "New events raised, by type",
                           {"camera", "type"})),
       up(r.AddGauge("heteroaccel_camera_up", "1 while the camera's pipeline runs", {"camera"})),

@@ -41,8 +41,8 @@ std::string Snapshot(const cv::Mat& bgr, const pipeline::Rect& box, const std::s
   int baseline = 0;
   const cv::Size size = cv::getTextSize(label, cv::FONT_HERSHEY_SIMPLEX, 0.5, 1, &baseline);
   const int top = std::max(0, p1.y - size.height - 6);
-  cv::rectangle(canvas, cv::Point(p1.x, top), cv::Point(p1.x + size.width + 6, top + size.height + 6),
-                colour, cv::FILLED);
+  cv::rectangle(canvas, cv::Point(p1.x, top),
+                cv::Point(p1.x + size.width + 6, top + size.height + 6), colour, cv::FILLED);
   cv::putText(canvas, label, cv::Point(p1.x + 3, top + size.height + 2), cv::FONT_HERSHEY_SIMPLEX,
               0.5, cv::Scalar(255, 255, 255), 1, cv::LINE_AA);
   return internal::EncodeJpeg(canvas, quality);
@@ -92,9 +92,11 @@ CameraRunner::CameraRunner(pipeline::CameraSpec spec, RunnerOptions options,
       metrics_(metrics),
       shared_(std::make_shared<Shared>()) {}
 
-absl::StatusOr<std::unique_ptr<CameraRunner>> CameraRunner::Create(
-    const pipeline::CameraSpec& spec, RunnerOptions options, InferenceBackend& backend,
-    EventOutputs outputs, CameraMetrics* metrics) {
+absl::StatusOr<std::unique_ptr<CameraRunner>> CameraRunner::Create(const pipeline::CameraSpec& spec,
+                                                                   RunnerOptions options,
+                                                                   InferenceBackend& backend,
+                                                                   EventOutputs outputs,
+                                                                   CameraMetrics* metrics) {
   if (outputs.store == nullptr) return absl::InvalidArgumentError("camera runner: no event store");
   if (options.window == 0) return absl::InvalidArgumentError("camera runner: window must be >= 1");
   auto source_spec = video::ParseSourceSpec(spec.source, spec.id);
@@ -299,8 +301,7 @@ void CameraRunner::PipelineLoop() {
       if (frame != nullptr) {
         auto it = snapshot_scores.find(e.id);
         const bool is_snapshot_frame = e.snapshot_frame == frame->index;
-        if (it == snapshot_scores.end() ||
-            (is_snapshot_frame && e.snapshot_score > it->second)) {
+        if (it == snapshot_scores.end() || (is_snapshot_frame && e.snapshot_score > it->second)) {
           const pipeline::Rect box = is_snapshot_frame || !r.current_box ? e.box : *r.current_box;
           const std::string label =
               absl::StrCat(e.type, " ", e.object, e.track_id ? absl::StrCat(" #", e.track_id) : "");
@@ -375,8 +376,9 @@ void CameraRunner::PipelineLoop() {
       std::vector<size_t> retry;
       for (size_t d = 0; d < it->second.answers.size(); ++d) {
         const auto& a = it->second.answers[d];
-        if (a && !a->ok() && (a->status().code() == absl::StatusCode::kUnavailable ||
-                              a->status().code() == absl::StatusCode::kNotFound)) {
+        if (a && !a->ok() &&
+            (a->status().code() == absl::StatusCode::kUnavailable ||
+             a->status().code() == absl::StatusCode::kNotFound)) {
           retry.push_back(d);
         }
       }
@@ -385,6 +387,7 @@ void CameraRunner::PipelineLoop() {
                                           it->second.answers[retry[0]]->status().message());
         for (size_t d : retry) it->second.answers[d].reset();
         it->second.outstanding = retry.size();
+        it->second.submitted = Clock::now() + backoff;  // detection time counts from the resend
         std::shared_ptr<const std::string> jpeg = it->second.jpeg;
         shared->changed.WaitWithTimeout(&shared->mu, absl::FromChrono(backoff));
         backoff = std::min<std::chrono::milliseconds>(backoff * 2, std::chrono::seconds(5));
@@ -502,10 +505,9 @@ nlohmann::json CameraRunner::StateJson() const {
             {"skipped", std::move(skipped)}}},
           {"fps", {{"captured", fps_captured}, {"processed", fps_processed}}},
           {"cpu_ms_per_frame", processed > 0 ? shared_->cpu_ns / 1e6 / processed : 0.0},
-          {"detection_ms", shared_->detections > 0
-                               ? shared_->detection_s * 1e3 /
-                                     static_cast<double>(shared_->detections)
-                               : 0.0},
+          {"detection_ms", shared_->detections > 0 ? shared_->detection_s * 1e3 /
+                                                         static_cast<double>(shared_->detections)
+                                                   : 0.0},
           {"last_error", shared_->last_error},
           {"last_event_ms",
            shared_->last_event_ms > 0 ? nlohmann::json(shared_->last_event_ms) : nullptr},
@@ -567,8 +569,8 @@ void CameraRunner::ExportMetrics() {
 void CameraRunner::RemoveMetrics() {
   if (metrics_ == nullptr) return;
   const std::string& id = spec_.id;
-  for (auto* family : {&metrics_->captured, &metrics_->processed, &metrics_->reconnects,
-                       &metrics_->cpu_seconds}) {
+  for (auto* family :
+       {&metrics_->captured, &metrics_->processed, &metrics_->reconnects, &metrics_->cpu_seconds}) {
     family->Remove({id});
   }
   metrics_->up.Remove({id});

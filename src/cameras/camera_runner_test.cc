@@ -29,7 +29,10 @@ pipeline::CameraSpec Spec(const std::string& clip, bool sink_mqtt = false) {
         {{"id", "trk"}, {"block", "track"}, {"input", "people"}, {"min_hits", 2}},
         {{"id", "colour"}, {"block", "colour"}, {"input", "trk"}},
         {{"id", "cross"}, {"block", "line_crossing"}, {"input", "trk"}, {"line", "mid"}},
-        {{"id", "in-zone"}, {"block", "zone_intrusion"}, {"input", "trk"}, {"zone", "bottom"},
+        {{"id", "in-zone"},
+         {"block", "zone_intrusion"},
+         {"input", "trk"},
+         {"zone", "bottom"},
          {"inertia", 2}},
         {{"id", "out"}, {"block", "sink"}, {"input", {"cross", "in-zone"}}, {"mqtt", sink_mqtt}}}}};
   auto spec = pipeline::ParseCameraSpec(doc);
@@ -77,8 +80,8 @@ TEST_F(CameraRunnerTest, FileIsProcessedInOrderAndRaisesEventsWithSnapshots) {
   auto runner = CameraRunner::Create(Spec(clip_), {}, backend, outputs, &metrics);
   ASSERT_TRUE(runner.ok()) << runner.status();
   ASSERT_TRUE((*runner)->Start().ok());
-  ASSERT_TRUE(WaitFor([&] { return (*runner)->StateJson()["state"] == "ended"; },
-                      std::chrono::seconds(20)))
+  ASSERT_TRUE(
+      WaitFor([&] { return (*runner)->StateJson()["state"] == "ended"; }, std::chrono::seconds(20)))
       << (*runner)->StateJson().dump();
   const nlohmann::json state = (*runner)->StateJson();
   EXPECT_EQ(state["frames"]["captured"], 40);

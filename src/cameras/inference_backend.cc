@@ -3,7 +3,6 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/ascii.h"
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "api/detections_codec.h"
 

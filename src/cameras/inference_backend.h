@@ -34,7 +34,7 @@ struct InferCall {
   std::string camera;
   std::string type;     // the inference type: object, face, pose, hand, gesture, text
   std::string variant;  // "" = the scheduler's choice per device
-  std::shared_ptr<const std::string> jpeg;  // the encoded image
+  std::shared_ptr<const std::string> jpeg;            // the encoded image
   std::optional<std::chrono::milliseconds> deadline;  // answered DeadlineExceeded past it
   int priority = 0;                                   // higher first
 };

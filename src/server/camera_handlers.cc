@@ -61,8 +61,7 @@ std::string Query(const http::Request& request, std::string_view key) {
   std::string out;
   out.reserve(raw.size());
   for (size_t i = 0; i < raw.size(); ++i) {
-    if (raw[i] == '%' && i + 2 < raw.size() &&
-        Hex(raw[i + 1]) >= 0 && Hex(raw[i + 2]) >= 0) {
+    if (raw[i] == '%' && i + 2 < raw.size() && Hex(raw[i + 1]) >= 0 && Hex(raw[i + 2]) >= 0) {
       out += static_cast<char>(Hex(raw[i + 1]) * 16 + Hex(raw[i + 2]));
       i += 2;
     } else {
@@ -210,39 +209,37 @@ void AddEventRoutes(http::Router& router, ServerContext& context) {
     }
     return std::nullopt;
   };
-  router.Add("GET", "/v1/events",
-             [&context, guard](http::Request&& request, const http::PathParams&,
-                               http::Responder r) {
-               if (auto denied = guard(request)) return r(*denied);
-               auto query = EventQueryOf(request);
-               if (!query.ok()) return r(Error(query.status()));
-               auto page = context.events->Query(*query);
-               if (!page.ok()) return r(Error(page.status()));
-               nlohmann::json list = nlohmann::json::array();
-               for (const events::StoredEvent& e : page->events) list.push_back(events::ToJson(e));
-               r(httpapi::JsonResponse(
-                   {{"events", std::move(list)}, {"next_cursor", page->next_cursor}}));
-             });
-  router.Add("GET", "/v1/events/{id}",
-             [&context, guard](http::Request&& request, const http::PathParams& p,
-                               http::Responder r) {
-               if (auto denied = guard(request)) return r(*denied);
-               const std::string id = httpapi::PathParam(p, "id");
-               std::optional<events::StoredEvent> e = context.events->Get(id);
-               if (!e) {
-                 return r(Error(
-                     absl::NotFoundError(absl::StrCat("no event \"", id, "\""))));
-               }
-               r(httpapi::JsonResponse(events::ToJson(*e)));
-             });
-  router.Add("GET", "/v1/events/{id}/snapshot.jpg",
-             [&context, guard](http::Request&& request, const http::PathParams& p,
-                               http::Responder r) {
-               if (auto denied = guard(request)) return r(*denied);
-               auto bytes = context.events->Snapshot(httpapi::PathParam(p, "id"));
-               if (!bytes.ok()) return r(Error(bytes.status()));
-               r(Jpeg(*std::move(bytes)));
-             });
+  router.Add(
+      "GET", "/v1/events",
+      [&context, guard](http::Request&& request, const http::PathParams&, http::Responder r) {
+        if (auto denied = guard(request)) return r(*denied);
+        auto query = EventQueryOf(request);
+        if (!query.ok()) return r(Error(query.status()));
+        auto page = context.events->Query(*query);
+        if (!page.ok()) return r(Error(page.status()));
+        nlohmann::json list = nlohmann::json::array();
+        for (const events::StoredEvent& e : page->events) list.push_back(events::ToJson(e));
+        r(httpapi::JsonResponse({{"events", std::move(list)}, {"next_cursor", page->next_cursor}}));
+      });
+  router.Add(
+      "GET", "/v1/events/{id}",
+      [&context, guard](http::Request&& request, const http::PathParams& p, http::Responder r) {
+        if (auto denied = guard(request)) return r(*denied);
+        const std::string id = httpapi::PathParam(p, "id");
+        std::optional<events::StoredEvent> e = context.events->Get(id);
+        if (!e) {
+          return r(Error(absl::NotFoundError(absl::StrCat("no event \"", id, "\""))));
+        }
+        r(httpapi::JsonResponse(events::ToJson(*e)));
+      });
+  router.Add(
+      "GET", "/v1/events/{id}/snapshot.jpg",
+      [&context, guard](http::Request&& request, const http::PathParams& p, http::Responder r) {
+        if (auto denied = guard(request)) return r(*denied);
+        auto bytes = context.events->Snapshot(httpapi::PathParam(p, "id"));
+        if (!bytes.ok()) return r(Error(bytes.status()));
+        r(Jpeg(*std::move(bytes)));
+      });
 }
 
 }  // namespace
@@ -254,21 +251,21 @@ std::unique_ptr<cameras::InferenceBackend> MakeDispatcherBackend(Dispatcher& dis
 void AddCameraRoutes(http::Router& router, ServerContext& context) {
   AddEventRoutes(router, context);
   auto collection = [&context](Access access) {
-    return [&context, access](http::Request&& request, const http::PathParams& p,
-                              http::Responder r) {
-      OnCamera(context, access, [&context](http::Request& req, const std::string&) {
-        if (req.method == "GET") return httpapi::JsonResponse(context.cameras->List());
-        auto body = JsonBody(req);
-        if (!body.ok()) return Error(body.status());
-        std::lock_guard<std::mutex> lock(context.change_mu);
-        auto added = context.cameras->Add(*body);
-        if (added.ok()) {
-          Audit(context, req, absl::StrCat("camera ", added->value("id", ""), " created"),
-                nullptr, SpecOf(added));
-        }
-        return Answer(added, 201);
-      })(std::move(request), p, std::move(r));
-    };
+    return
+        [&context, access](http::Request&& request, const http::PathParams& p, http::Responder r) {
+          OnCamera(context, access, [&context](http::Request& req, const std::string&) {
+            if (req.method == "GET") return httpapi::JsonResponse(context.cameras->List());
+            auto body = JsonBody(req);
+            if (!body.ok()) return Error(body.status());
+            std::lock_guard<std::mutex> lock(context.change_mu);
+            auto added = context.cameras->Add(*body);
+            if (added.ok()) {
+              Audit(context, req, absl::StrCat("camera ", added->value("id", ""), " created"),
+                    nullptr, SpecOf(added));
+            }
+            return Answer(added, 201);
+          })(std::move(request), p, std::move(r));
+        };
   };
   router.Add("GET", "/v1/cameras", collection(Access::kRead));
   router.Add("POST", "/v1/cameras", collection(Access::kAdmin));
@@ -277,34 +274,35 @@ void AddCameraRoutes(http::Router& router, ServerContext& context) {
              OnCamera(context, Access::kRead, [&context](http::Request&, const std::string& id) {
                return Answer(context.cameras->Get(id));
              }));
-  router.Add("PUT", "/v1/cameras/{id}",
-             OnCamera(context, Access::kAdmin, [&context](http::Request& req, const std::string& id) {
-               auto body = JsonBody(req);
-               if (!body.ok()) return Error(body.status());
-               std::lock_guard<std::mutex> lock(context.change_mu);
-               const nlohmann::json before = SpecOf(context.cameras->Get(id));
-               auto replaced = context.cameras->Replace(id, *std::move(body));
-               if (replaced.ok()) {
-                 Audit(context, req, absl::StrCat("camera ", id, " replaced"), before,
-                       SpecOf(replaced));
-               }
-               return Answer(replaced);
-             }));
-  router.Add("DELETE", "/v1/cameras/{id}",
-             OnCamera(context, Access::kAdmin, [&context](http::Request& req, const std::string& id) {
-               std::lock_guard<std::mutex> lock(context.change_mu);
-               const nlohmann::json before = SpecOf(context.cameras->Get(id));
-               if (absl::Status s = context.cameras->Remove(id); !s.ok()) {
-                 return Error(s);
-               }
-               Audit(context, req, absl::StrCat("camera ", id, " deleted"), before, nullptr);
-               return httpapi::JsonResponse({{"deleted", id}});
-             }));
+  router.Add(
+      "PUT", "/v1/cameras/{id}",
+      OnCamera(context, Access::kAdmin, [&context](http::Request& req, const std::string& id) {
+        auto body = JsonBody(req);
+        if (!body.ok()) return Error(body.status());
+        std::lock_guard<std::mutex> lock(context.change_mu);
+        const nlohmann::json before = SpecOf(context.cameras->Get(id));
+        auto replaced = context.cameras->Replace(id, *std::move(body));
+        if (replaced.ok()) {
+          Audit(context, req, absl::StrCat("camera ", id, " replaced"), before, SpecOf(replaced));
+        }
+        return Answer(replaced);
+      }));
+  router.Add(
+      "DELETE", "/v1/cameras/{id}",
+      OnCamera(context, Access::kAdmin, [&context](http::Request& req, const std::string& id) {
+        std::lock_guard<std::mutex> lock(context.change_mu);
+        const nlohmann::json before = SpecOf(context.cameras->Get(id));
+        if (absl::Status s = context.cameras->Remove(id); !s.ok()) {
+          return Error(s);
+        }
+        Audit(context, req, absl::StrCat("camera ", id, " deleted"), before, nullptr);
+        return httpapi::JsonResponse({{"deleted", id}});
+      }));
   for (const char* verb : {"start", "stop"}) {
     router.Add("POST", absl::StrCat("/v1/cameras/{id}/", verb),
                OnCamera(context, Access::kAdmin,
-                        [&context, start = std::string(verb) == "start"](
-                            http::Request& req, const std::string& id) {
+                        [&context, start = std::string(verb) == "start"](http::Request& req,
+                                                                         const std::string& id) {
                           std::lock_guard<std::mutex> lock(context.change_mu);
                           auto result =
                               start ? context.cameras->Start(id) : context.cameras->Stop(id);
@@ -322,8 +320,8 @@ void AddCameraRoutes(http::Router& router, ServerContext& context) {
         auto body = JsonBody(req);
         if (!body.ok()) return Error(body.status());
         if (!body->is_object()) {
-          return Error(absl::InvalidArgumentError(
-              "the body must be {\"zones\": [...], \"lines\": [...]}"));
+          return Error(
+              absl::InvalidArgumentError("the body must be {\"zones\": [...], \"lines\": [...]}"));
         }
         std::lock_guard<std::mutex> lock(context.change_mu);
         const nlohmann::json before = SpecOf(context.cameras->Get(id));
@@ -348,17 +346,17 @@ void AddCameraRoutes(http::Router& router, ServerContext& context) {
              OnCamera(context, Access::kRead, [&context](http::Request&, const std::string& id) {
                return Answer(context.cameras->Pipeline(id));
              }));
-  router.Add("POST", "/v1/cameras/{id}/frames",
-             OnCamera(context, Access::kAdmin, [&context](http::Request& req, const std::string& id) {
-               if (req.body.empty()) {
-                 return Error(
-                     absl::InvalidArgumentError("the body is empty: send one JPEG or PNG image"));
-               }
-               if (absl::Status s = context.cameras->Push(id, req.body); !s.ok()) {
-                 return Error(s);
-               }
-               return httpapi::JsonResponse({{"accepted", true}}, 202);
-             }));
+  router.Add(
+      "POST", "/v1/cameras/{id}/frames",
+      OnCamera(context, Access::kAdmin, [&context](http::Request& req, const std::string& id) {
+        if (req.body.empty()) {
+          return Error(absl::InvalidArgumentError("the body is empty: send one JPEG or PNG image"));
+        }
+        if (absl::Status s = context.cameras->Push(id, req.body); !s.ok()) {
+          return Error(s);
+        }
+        return httpapi::JsonResponse({{"accepted", true}}, 202);
+      }));
 }
 
 }  // namespace heteroaccel::server

@@ -203,8 +203,12 @@ void Graph::RunCropInfer(Node& node, const cv::Mat& bgr, double time) {
       batch->answers[k] = absl::InternalError("cannot encode the crop");
       continue;
     }
-    InferCall call{spec_.id, p.type, "", std::make_shared<const std::string>(std::move(jpeg)),
-                   options_.crop_wait, options_.priority};
+    InferCall call{spec_.id,
+                   p.type,
+                   "",
+                   std::make_shared<const std::string>(std::move(jpeg)),
+                   options_.crop_wait,
+                   options_.priority};
     {
       std::lock_guard<std::mutex> lock(batch->mu);
       ++batch->outstanding;
@@ -233,10 +237,9 @@ void Graph::RunCropInfer(Node& node, const cv::Mat& bgr, double time) {
       }
       results += found.empty() ? 0 : 1;
     } else if (!found.empty()) {
-      const auto best = std::max_element(found.begin(), found.end(),
-                                         [](const auto& a, const auto& b) {
-                                           return a.score < b.score;
-                                         });
+      const auto best =
+          std::max_element(found.begin(), found.end(),
+                           [](const auto& a, const auto& b) { return a.score < b.score; });
       std::vector<pipeline::Keypoint> keypoints = best->keypoints;
       for (pipeline::Keypoint& kp : keypoints) kp.p = {kp.p.x + dx, kp.p.y + dy};
       if (!keypoints.empty()) {
@@ -278,8 +281,8 @@ void Graph::Run(const cv::Mat& bgr, uint64_t frame_index, double time,
     if (!answers[d]) continue;
     Node& n = *nodes_[detects_[d].block];
     n.present = true;
-    n.frame = pipeline::FrameResult{frame_index, time, bgr.cols, bgr.rows,
-                                    answers[d]->detections, answers[d]->provenance};
+    n.frame = pipeline::FrameResult{
+        frame_index, time, bgr.cols, bgr.rows, answers[d]->detections, answers[d]->provenance};
     Count(n.index, 1, n.frame.detections.size());
   }
   // Phases in topological order: filter, track, crop_infer, colour, rules.
@@ -294,8 +297,8 @@ void Graph::Run(const cv::Mat& bgr, uint64_t frame_index, double time,
       n.frame = in.frame;
       switch (phase) {
         case BlockType::kFilter:
-          n.frame.detections = Filter(std::get<pipeline::FilterParams>(n.spec->params), spec_,
-                                      in.frame.detections);
+          n.frame.detections =
+              Filter(std::get<pipeline::FilterParams>(n.spec->params), spec_, in.frame.detections);
           Count(i, in.frame.detections.size(), n.frame.detections.size());
           break;
         case BlockType::kTrack: {

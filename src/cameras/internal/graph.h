@@ -104,7 +104,7 @@ class Graph {
   std::vector<size_t> order_;                 // topological
 
   mutable std::mutex stats_mu_;
-  std::vector<BlockStats> stats_;  // guarded by stats_mu_
+  std::vector<BlockStats> stats_;                                            // guarded by stats_mu_
   std::map<std::string, std::vector<pipeline::RuleCounter>> rule_counters_;  // stats_mu_
   size_t open_events_ = 0;                                                   // stats_mu_
 };

@@ -96,9 +96,9 @@ class BlobBackend : public InferenceBackend {
   }
 
   static absl::StatusOr<InferAnswer> Detect(const std::string& jpeg) {
-    cv::Mat image = cv::imdecode(cv::Mat(1, static_cast<int>(jpeg.size()), CV_8UC1,
-                                         const_cast<char*>(jpeg.data())),
-                                 cv::IMREAD_GRAYSCALE);
+    cv::Mat image = cv::imdecode(
+        cv::Mat(1, static_cast<int>(jpeg.size()), CV_8UC1, const_cast<char*>(jpeg.data())),
+        cv::IMREAD_GRAYSCALE);
     if (image.empty()) return absl::InvalidArgumentError("not an image");
     cv::Mat mask;
     cv::threshold(image, mask, 128, 255, cv::THRESH_BINARY);
