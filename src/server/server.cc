@@ -2,7 +2,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include <stdlib.h>
+
+#include <cerrno>
 #include <charconv>
+#include <cstring>
 #include <condition_variable>
 #include <cstdio>
 #include <filesystem>
@@ -98,6 +102,15 @@ struct Server::State {
 
   // Camera pipelines. Declared last: the cameras stop first, while what they
   // feed (dispatcher, store, MQTT, webhooks) is still there.
+  // Without a state dir, events and their snapshots go to a temporary
+  // directory (snapshots in files, not in memory), removed when the server ends.
+  struct ScratchDir {
+    std::string path;
+    ~ScratchDir() {
+      std::error_code ignored;
+      if (!path.empty()) std::filesystem::remove_all(path, ignored);
+    }
+  } events_scratch;
   std::unique_ptr<events::EventStore> events;
   std::unique_ptr<events::MqttPublisher> mqtt;
   std::mutex webhooks_mu;
@@ -124,6 +137,17 @@ struct Server::State {
   absl::Status CreateCameras() {
     events::EventStoreOptions store;
     store.dir = config.state_dir;
+    if (store.dir.empty()) {
+      std::string pattern =
+          (std::filesystem::temp_directory_path() / "heteroaccel-events-XXXXXX").string();
+      if (mkdtemp(pattern.data()) == nullptr) {
+        return absl::UnavailableError(
+            absl::StrCat("cannot create a temporary directory for camera events: ",
+                         std::strerror(errno)));
+      }
+      events_scratch.path = pattern;
+      store.dir = pattern;
+    }
     store.max_age = std::chrono::milliseconds(config.events_max_age_ms);
     store.max_count = config.events_max_count;
     ASSIGN_OR_RETURN(events, events::EventStore::Open(store));
