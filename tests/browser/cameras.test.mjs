@@ -1,7 +1,7 @@
 // The dashboard's camera pages in Debian's Chromium against a real heteroaccel
 // server started with --cameras (a camera replaying vtest.avi in real time,
-// looping: detect object → filter by score and area (the hall holds only
-// people) → track → zone intrusion + line crossing) and a real agent with an emulated GPU. Checks: the Cameras page
+// looping: detect object → filter person → track → zone intrusion + line
+// crossing) and a real agent with an emulated GPU. Checks: the Cameras page
 // lists the camera with its state and frames per second, and shows the
 // server's 400 for a bad document; the Events page lists events and a live one
 // arrives from the stream; the Pipeline page draws every block of the spec;
@@ -44,10 +44,10 @@ cameras:
       - {name: middle, from: [0, 330], to: [768, 330]}
     pipeline:
       - {id: det, block: detect, input: source, type: object, deadline_ms: 3000}
-      - {id: people, block: filter, input: det, min_score: 0.3, min_area: 400}
+      - {id: people, block: filter, input: det, classes: [person], min_score: 0.3}
       - {id: trk, block: track, input: people, min_hits: 2, max_lost: 8}
-      - {id: on-floor, block: zone_intrusion, input: trk, zone: floor}
-      - {id: cross, block: line_crossing, input: trk, line: middle}
+      - {id: on-floor, block: zone_intrusion, input: trk, zone: floor, classes: [person]}
+      - {id: cross, block: line_crossing, input: trk, line: middle, classes: [person]}
 `;
 
 const agentConfig = `
