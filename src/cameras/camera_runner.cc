@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include <deque>
+#include <set>
 #include <opencv2/imgproc.hpp>
 
 #include "absl/strings/str_cat.h"
@@ -78,6 +79,7 @@ struct CameraRunner::Shared {
   std::string last_error ABSL_GUARDED_BY(mu);
   int64_t last_event_ms ABSL_GUARDED_BY(mu) = 0;
   uint64_t events ABSL_GUARDED_BY(mu) = 0;
+  std::set<std::string> event_types ABSL_GUARDED_BY(mu);  // with a series in events_total
   std::shared_ptr<const std::string> latest ABSL_GUARDED_BY(mu);
   std::deque<std::tuple<Clock::time_point, uint64_t, uint64_t>> samples ABSL_GUARDED_BY(mu);
   double cpu_exported_s ABSL_GUARDED_BY(mu) = 0;
@@ -328,7 +330,10 @@ void CameraRunner::PipelineLoop() {
       {
         absl::MutexLock lock(&shared->mu);
         shared->last_event_ms = wall;
-        if (e.phase == pipeline::EventPhase::kNew) ++shared->events;
+        if (e.phase == pipeline::EventPhase::kNew) {
+          ++shared->events;
+          shared->event_types.insert(e.type);
+        }
       }
       std::optional<events::StoredEvent> stored = outputs_.store->Get(e.id);
       if (!stored) continue;
@@ -546,6 +551,8 @@ nlohmann::json CameraRunner::PipelineJson() const {
 
 void CameraRunner::ExportMetrics() {
   if (metrics_ == nullptr) return;
+  absl::MutexLock metrics_lock(&metrics_mu_);
+  if (metrics_removed_) return;  // a scrape racing the camera's deletion
   const video::SourceCounters c = source_->Counters();
   const std::string& id = spec_.id;
   metrics_->captured.WithLabels({id}).SetTotal(static_cast<double>(c.captured));
@@ -568,6 +575,8 @@ void CameraRunner::ExportMetrics() {
 
 void CameraRunner::RemoveMetrics() {
   if (metrics_ == nullptr) return;
+  absl::MutexLock metrics_lock(&metrics_mu_);
+  metrics_removed_ = true;
   const std::string& id = spec_.id;
   for (auto* family :
        {&metrics_->captured, &metrics_->processed, &metrics_->reconnects, &metrics_->cpu_seconds}) {
@@ -585,6 +594,8 @@ void CameraRunner::RemoveMetrics() {
       metrics_->line_crossings.Remove({id, rule, rc.name});
     }
   }
+  absl::MutexLock lock(&shared_->mu);
+  for (const std::string& type : shared_->event_types) metrics_->events.Remove({id, type});
 }
 
 }  // namespace heteroaccel::cameras

@@ -153,6 +153,8 @@ class CameraRunner {
   std::shared_ptr<Shared> shared_;
   std::unique_ptr<internal::Graph> graph_;
 
+  absl::Mutex metrics_mu_;  // ExportMetrics vs RemoveMetrics
+  bool metrics_removed_ ABSL_GUARDED_BY(metrics_mu_) = false;
   absl::Mutex threads_mu_;
   bool started_ ABSL_GUARDED_BY(threads_mu_) = false;
   std::thread capture_ ABSL_GUARDED_BY(threads_mu_);

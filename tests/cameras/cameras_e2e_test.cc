@@ -403,6 +403,18 @@ TEST_F(CamerasE2ETest, PushedFramesAreDetectedAndCamerasSurviveARestart) {
   EXPECT_EQ(Call(url_, "GET", "/v1/cameras", "", kViewer).json["cameras"].size(), 2u);
 }
 
+TEST_F(CamerasE2ETest, ChangesAreForbiddenOnAServerWithoutAnAdminToken) {
+  auto s = Subprocess::Start({HeteroaccelBinary(), "server", "--listen", "127.0.0.1:0"});
+  ASSERT_TRUE(s.ok());
+  const std::string url = testing::WaitForListeningUrl(**s);
+  ASSERT_FALSE(url.empty()) << (*s)->Output();
+  EXPECT_EQ(Call(url, "GET", "/v1/cameras", "", "").status, 200);  // reading is open
+  Reply refused = Call(url, "POST", "/v1/cameras", R"({"id": "x"})", "anything");
+  EXPECT_EQ(refused.status, 403) << refused.body;
+  EXPECT_NE(refused.json["error"].get<std::string>().find("--admin-token"), std::string::npos);
+  EXPECT_EQ(Call(url, "GET", "/v1/events", "", "").json["events"].size(), 0u);
+}
+
 TEST_F(CamerasE2ETest, ABadCamerasFileStopsTheStartWithTheValidatorsMessage) {
   const std::string cameras = dir_ + "/bad.yaml";
   std::ofstream(cameras) << "cameras:\n  - id: c1\n    source: {type: push}\n    pipeline:\n"
