@@ -427,8 +427,16 @@ void CameraRunner::PipelineLoop() {
     }
     detection_s = std::chrono::duration<double>(Clock::now() - f.submitted).count();
     std::vector<internal::RuleEvent> events;
-    graph_->Run(f.frame.bgr, f.frame.index, f.frame.time, answers, events);
-    deliver(events, &f.frame);
+    // No exception leaves the camera's thread (OpenCV, a rule's regex, memory):
+    // the frame counts as an inference_error and the camera goes on.
+    try {
+      graph_->Run(f.frame.bgr, f.frame.index, f.frame.time, answers, events);
+      deliver(events, &f.frame);
+    } catch (const std::exception& e) {
+      failed = video::SkipReason::kInferenceError;
+      error = absl::StrCat("pipeline: ", e.what());
+      spdlog::warn("camera {}: frame {}: {}", spec_.id, f.frame.index, e.what());
+    }
     last_time = f.frame.time;
     if (failed) source_->CountSkip(*failed);
     if (metrics_ != nullptr && !failed) {
@@ -447,9 +455,13 @@ void CameraRunner::PipelineLoop() {
     shared->cpu_ns += ThreadCpuNs() - cpu_start;
     shared->changed.SignalAll();
   }
-  std::vector<internal::RuleEvent> events;
-  graph_->Finish(last_time, events);
-  deliver(events, nullptr);
+  try {
+    std::vector<internal::RuleEvent> events;
+    graph_->Finish(last_time, events);
+    deliver(events, nullptr);
+  } catch (const std::exception& e) {
+    spdlog::warn("camera {}: ending its events: {}", spec_.id, e.what());
+  }
 }
 
 nlohmann::json CameraRunner::StateJson() const {
