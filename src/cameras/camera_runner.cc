@@ -4,8 +4,8 @@
 #include <time.h>
 
 #include <deque>
-#include <set>
 #include <opencv2/imgproc.hpp>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "cameras/internal/graph.h"

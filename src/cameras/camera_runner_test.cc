@@ -172,6 +172,38 @@ TEST_F(CameraRunnerTest, StopIsBoundedWhileAnswersNeverCome) {
   for (auto& done : backend.held) done(absl::DeadlineExceededError("late"));
 }
 
+TEST_F(CameraRunnerTest, CropsAreInferredAtMostEveryHalfSecondPerTrack) {
+  testing::BlobBackend backend;
+  pipeline::CameraSpec spec = Spec(clip_);
+  nlohmann::json doc = pipeline::ToJson(spec);
+  doc["pipeline"].push_back({{"id", "pose"},
+                             {"block", "crop_infer"},
+                             {"input", "trk"},
+                             {"classes", {"person"}},
+                             {"type", "pose"}});
+  doc["pipeline"].push_back({{"id", "fall"}, {"block", "fall"}, {"input", "pose"}});
+  auto parsed = pipeline::ParseCameraSpec(doc);
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EventOutputs outputs;
+  outputs.store = store_.get();
+  auto runner = CameraRunner::Create(*parsed, {}, backend, outputs, nullptr);
+  ASSERT_TRUE(runner.ok()) << runner.status();
+  ASSERT_TRUE((*runner)->Start().ok());
+  ASSERT_TRUE(WaitFor([&] { return (*runner)->StateJson()["state"] == "ended"; },
+                      std::chrono::seconds(20)));
+  nlohmann::json pose;
+  const nlohmann::json pipeline = (*runner)->PipelineJson();
+  for (const auto& b : pipeline["blocks"]) {
+    if (b["id"] == "pose") pose = b;
+  }
+  // 40 frames at 10 fps = 3.9 s of media time; the track is confirmed on its
+  // 2nd frame: crops at 0.1, 0.6, ... 3.6 s -> 8.
+  EXPECT_EQ(pose["in"], 8) << pose.dump();
+  EXPECT_EQ(pose["out"], 8) << pose.dump();  // each answered with keypoints
+  EXPECT_EQ(pose["errors"], 0);
+  EXPECT_EQ(backend.calls(), 40 + 8);
+}
+
 TEST_F(CameraRunnerTest, RefusesABadSource) {
   testing::BlobBackend backend;
   pipeline::CameraSpec spec = Spec(clip_);

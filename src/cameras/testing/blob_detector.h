@@ -1,9 +1,9 @@
 // Test helpers for camera pipelines without a cluster: a short synthetic clip
 // (a bright box walking down a dark frame, written with cv::VideoWriter) and
 // BlobBackend, an InferenceBackend that really decodes each JPEG and reports
-// the bright blobs as "person" detections, answering from its own threads
-// after a random delay (so answers arrive out of order) and failing every
-// `fail_every`-th call with DeadlineExceeded.
+// the bright blobs as "person" detections (with two keypoints for `pose`), answering from its own
+// threads after a random delay (so answers arrive out of order) and failing every `fail_every`-th
+// call with DeadlineExceeded.
 //
 // Header-only; for tests. Thread-safe.
 #pragma once
@@ -91,11 +91,12 @@ class BlobBackend : public InferenceBackend {
         item.done(absl::DeadlineExceededError("no device could finish in time"));
         continue;
       }
-      item.done(Detect(*item.call.jpeg));
+      item.done(Detect(*item.call.jpeg, item.call.type));
     }
   }
 
-  static absl::StatusOr<InferAnswer> Detect(const std::string& jpeg) {
+  // `pose`: each blob also gets two keypoints (top and bottom centre).
+  static absl::StatusOr<InferAnswer> Detect(const std::string& jpeg, const std::string& type) {
     cv::Mat image = cv::imdecode(
         cv::Mat(1, static_cast<int>(jpeg.size()), CV_8UC1, const_cast<char*>(jpeg.data())),
         cv::IMREAD_GRAYSCALE);
@@ -116,6 +117,10 @@ class BlobBackend : public InferenceBackend {
                static_cast<float>(r.y + r.height)};
       d.score = 0.9F;
       d.label = "person";
+      if (type == "pose") {
+        const float cx = (d.box.x1 + d.box.x2) / 2;
+        d.keypoints = {{"nose", {cx, d.box.y1}, 0.9F}, {"left_ankle", {cx, d.box.y2}, 0.9F}};
+      }
       answer.detections.push_back(std::move(d));
     }
     return answer;
