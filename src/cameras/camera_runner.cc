@@ -295,6 +295,7 @@ void CameraRunner::PipelineLoop() {
   uint64_t next = 0;
   double last_time = 0;
   auto backoff = std::chrono::milliseconds(500);
+  bool file_ended = false;
   std::map<std::string, float> snapshot_scores;  // open events: the score of their snapshot
   auto deliver = [&](std::vector<internal::RuleEvent>& events, const video::VideoFrame* frame) {
     for (internal::RuleEvent& r : events) {
@@ -372,7 +373,7 @@ void CameraRunner::PipelineLoop() {
           source_->CountSkip(video::SkipReason::kDeadline);
         }
         shared->frames.clear();
-        shared->ended = !shared->stopping;
+        file_ended = !shared->stopping;  // `ended` once its open events ended too
         break;
       }
       // A file waits for the cluster: a detect answered Unavailable (no agent
@@ -462,6 +463,8 @@ void CameraRunner::PipelineLoop() {
   } catch (const std::exception& e) {
     spdlog::warn("camera {}: ending its events: {}", spec_.id, e.what());
   }
+  absl::MutexLock lock(&shared->mu);
+  shared->ended = file_ended;
 }
 
 nlohmann::json CameraRunner::StateJson() const {
