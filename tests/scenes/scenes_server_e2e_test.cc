@@ -164,9 +164,8 @@ TEST_P(ScenesServerE2ETest, EventsThroughTheServerMatchTheGroundTruth) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     state = Camera();
   }
-  ASSERT_EQ(state["status"].value("state", ""), "ended")
-      << state.dump() << "\n"
-      << server_->Output();
+  ASSERT_EQ(state["status"].value("state", ""), "ended") << state.dump() << "\n"
+                                                         << server_->Output();
 
   // Every frame of the file captured, and each one processed or skipped with a
   // reason; nothing left in flight.
