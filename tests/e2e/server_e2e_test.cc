@@ -115,8 +115,11 @@ TEST_F(ServerE2ETest, RoutesToTheDevicesAndSaysWhoServed) {
     ++served[r->served_by["node"].get<std::string>() + "/" +
              r->served_by["device"].get<std::string>()];
   }
-  // Sequential requests always find the 5 ms GPU free: it finishes first.
-  EXPECT_GE(served["node-fast/gpu0"], 18) << served.size();
+  // Sequential requests always find the 5 ms GPU free: it finishes first. The
+  // other two devices are idle and their estimates unconfirmed: each may be
+  // probed until it has confirmed its estimate twice (scheduler Options::
+  // confirming_samples), so at most 2 x 2 requests go elsewhere.
+  EXPECT_GE(served["node-fast/gpu0"], 20 - 2 * 2) << served.size();
 }
 
 TEST_F(ServerE2ETest, RegistryListsVariantsWithLatencyPerKindAndAccuracy) {
