@@ -295,6 +295,11 @@ absl::StatusOr<nlohmann::json> CameraManager::Pipeline(const std::string& id) {
   bool found = false;
   std::shared_ptr<CameraRunner> runner = RunnerOf(id, found);
   if (!found) return NotFound(id);
+  if (runner == nullptr) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("camera \"", id, "\" has no pipeline running; POST /v1/cameras/", id,
+                     "/start starts it"));
+  }
   nlohmann::json pipeline = runner->PipelineJson();
   pipeline["status"] = runner->StateJson();
   return pipeline;

@@ -449,6 +449,7 @@ void CameraRunner::PipelineLoop() {
     if (failed) {
       shared->last_error = error;
     } else {
+      shared->last_error.clear();  // what went wrong before is over: this frame went through
       ++shared->processed;
       shared->detection_s += detection_s;
       ++shared->detections;
