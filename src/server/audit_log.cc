@@ -157,8 +157,8 @@ std::optional<AuditEntry> AuditLog::Get(int64_t id) {
   return rows.front();
 }
 
-std::optional<AuditEntry> AuditLog::Last() {
-  auto rows = Query("", 1);
+std::optional<AuditEntry> AuditLog::LastPlacement() {
+  auto rows = Query("WHERE action IN ('placement', 'revert')", 1);
   if (rows.empty()) return std::nullopt;
   return rows.front();
 }

@@ -44,7 +44,9 @@ class AuditLog {
   // The newest `limit`, newest last.
   std::vector<AuditEntry> Recent(size_t limit);
   std::optional<AuditEntry> Get(int64_t id);
-  std::optional<AuditEntry> Last();
+  // The newest placement change or revert (what the placement is restored from at
+  // start); entries of other actions (cameras) are not placements.
+  std::optional<AuditEntry> LastPlacement();
 
   // As in docs/dashboard-api.md (no state_* fields).
   static nlohmann::json ToJson(const AuditEntry& entry);

@@ -204,7 +204,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerConfig& confi
   }
   ASSIGN_OR_RETURN(state->audit, AuditLog::Open(audit_path));
   // The placement the operators last chose, as the audit log recorded it.
-  if (std::optional<AuditEntry> last = state->audit->Last()) {
+  if (std::optional<AuditEntry> last = state->audit->LastPlacement()) {
     if (auto restored = ParsePlacementState(last->state_after); restored.ok()) {
       state->dispatcher->RestorePlacement(*restored, last->version_after);
       spdlog::info("placement restored from audit entry {} ({})", last->id, audit_path);
