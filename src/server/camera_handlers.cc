@@ -6,10 +6,12 @@
 // POST /v1/infer.
 #include <charconv>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "cameras/camera_manager.h"
 #include "cameras/inference_backend.h"
 #include "events/event_store.h"
+#include "pipeline/spec/spec.h"
 #include "protocol/errors.h"
 #include "server/audit_log.h"
 #include "server/handlers.h"
@@ -84,7 +86,18 @@ absl::StatusOr<std::optional<int64_t>> IntegerQuery(const http::Request& request
   return std::optional<int64_t>(value);
 }
 
+// A camera document as JSON, or as YAML (Content-Type application/yaml or
+// text/yaml: the cameras file's syntax, through the same YAML reader).
 absl::StatusOr<nlohmann::json> JsonBody(const http::Request& request) {
+  const std::string type = absl::AsciiStrToLower(std::string(request.Header("content-type")));
+  if (type.find("yaml") != std::string::npos) {
+    auto body = pipeline::YamlToJson(request.body);
+    if (!body.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("the body is not valid YAML: ", body.status().message()));
+    }
+    return body;
+  }
   nlohmann::json body = nlohmann::json::parse(request.body, nullptr, /*allow_exceptions=*/false);
   if (body.is_discarded()) {
     return absl::InvalidArgumentError("the body is not valid JSON (send a camera document)");

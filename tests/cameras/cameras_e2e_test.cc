@@ -352,6 +352,24 @@ TEST_F(CamerasE2ETest, CrudValidationAndTokensOverHttp) {
   int camera_entries = 0;
   for (const auto& e : audit.json["audit"]) camera_entries += e["action"] == "camera" ? 1 : 0;
   EXPECT_EQ(camera_entries, 5) << audit.body;  // create, replace, geometry, stop, start
+  // A camera change is not a placement: /v1/audit does not revert it.
+  for (const auto& e : audit.json["audit"]) {
+    if (e["action"] != "camera") continue;
+    Reply revert =
+        Call(url_, "POST", "/v1/audit/" + std::to_string(e["id"].get<int>()) + "/revert", "");
+    EXPECT_EQ(revert.status, 400) << revert.body;
+    EXPECT_NE(revert.body.find("only placement changes"), std::string::npos) << revert.body;
+    break;
+  }
+  // The same document as YAML, the cameras file's syntax.
+  Reply yaml = Call(url_, "POST", "/v1/cameras",
+                    "id: gate\nsource: {type: push}\npipeline:\n"
+                    "  - {id: det, block: detect, input: source, type: face}\n",
+                    kAdmin, "application/yaml");
+  EXPECT_EQ(yaml.status, 201) << yaml.body;
+  Reply bad_yaml = Call(url_, "POST", "/v1/cameras", "id: [gate\n", kAdmin, "application/yaml");
+  EXPECT_EQ(bad_yaml.status, 400) << bad_yaml.body;
+  EXPECT_NE(bad_yaml.body.find("not valid YAML"), std::string::npos) << bad_yaml.body;
   EXPECT_EQ(Call(url_, "DELETE", "/v1/cameras/door").status, 200);
   EXPECT_EQ(Call(url_, "GET", "/v1/cameras/door", "", kViewer).status, 404);
 }
