@@ -2,6 +2,10 @@
 // (docs/dashboard-api.md), compared in constant time.
 #include <openssl/crypto.h>
 
+#include <cctype>
+
+#include "absl/strings/str_cat.h"
+
 #include "server/handlers.h"
 
 namespace heteroaccel::server {
@@ -54,6 +58,18 @@ std::optional<http::Response> Deny(const ServerContext& context, const http::Req
   http::Response r = httpapi::ErrorResponse(absl::UnauthenticatedError(message));
   r.headers.emplace_back("WWW-Authenticate", "Bearer");
   return r;
+}
+
+std::string AuditWho(const http::Request& request) {
+  std::string name;
+  for (char c : request.Header("x-heteroaccel-user")) {
+    if (name.size() >= 64) break;
+    if (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_' ||
+        c == '@' || c == ' ') {
+      name += c;
+    }
+  }
+  return name.empty() ? "admin" : absl::StrCat("admin (", name, ")");
 }
 
 }  // namespace heteroaccel::server

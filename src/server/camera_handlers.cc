@@ -105,17 +105,6 @@ absl::StatusOr<nlohmann::json> JsonBody(const http::Request& request) {
   return body;
 }
 
-std::string Who(const http::Request& request) {
-  std::string name;
-  for (char c : request.Header("x-heteroaccel-user")) {
-    if (name.size() >= 64) break;
-    if (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_' ||
-        c == '@' || c == ' ') {
-      name += c;
-    }
-  }
-  return name.empty() ? "admin" : absl::StrCat("admin (", name, ")");
-}
 
 // Records a camera change. The entry carries the current placement as its
 // state, so that the placement restored from the newest entry at start (and
@@ -124,7 +113,7 @@ void Audit(ServerContext& context, const http::Request& request, const std::stri
            nlohmann::json before, nlohmann::json after) {
   if (context.audit == nullptr) return;
   AuditEntry entry;
-  entry.who = Who(request);
+  entry.who = AuditWho(request);
   entry.action = "camera";
   entry.comment = comment;
   entry.before = std::move(before);

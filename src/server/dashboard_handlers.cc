@@ -35,18 +35,6 @@ absl::StatusOr<size_t> Limit(const http::Request& request, size_t fallback, size
   return std::min<size_t>(*n, max);
 }
 
-// "admin", with the name the page sends, cleaned to what a log can show.
-std::string Who(const http::Request& request) {
-  std::string name;
-  for (char c : request.Header("x-heteroaccel-user")) {
-    if (name.size() >= 64) break;
-    if (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_' ||
-        c == '@' || c == ' ') {
-      name += c;
-    }
-  }
-  return name.empty() ? "admin" : absl::StrCat("admin (", name, ")");
-}
 
 http::Response Asset(const WebAsset& asset) {
   http::Response r{200, std::string(asset.content_type), {}, std::string(asset.body)};
@@ -149,7 +137,7 @@ void AddDashboardRoutes(http::Router& router, ServerContext& context) {
                auto applied = context.dispatcher.ApplyPlacement(*change);
                if (!applied.ok()) return r(httpapi::ErrorResponse(applied.status()));
                auto stored =
-                   Record(context, Who(request), "placement", change->comment, *applied, {});
+                   Record(context, AuditWho(request), "placement", change->comment, *applied, {});
                if (!stored.ok()) return r(httpapi::ErrorResponse(stored.status()));
                r(httpapi::JsonResponse({{"placement", context.dispatcher.PlacementJson()},
                                         {"audit", AuditLog::ToJson(*stored)}}));
@@ -200,7 +188,7 @@ void AddDashboardRoutes(http::Router& router, ServerContext& context) {
               absl::StrCat("cannot revert entry ", *id, ": ", applied.status().message(),
                            " (revert the later changes first)"))));
         }
-        auto stored = Record(context, Who(request), "revert", absl::StrCat("revert of entry ", *id),
+        auto stored = Record(context, AuditWho(request), "revert", absl::StrCat("revert of entry ", *id),
                              *applied, entry->id);
         if (!stored.ok()) return r(httpapi::ErrorResponse(stored.status()));
         (void)context.audit->MarkReverted(entry->id, stored->id);

@@ -51,6 +51,9 @@ enum class Access { kRead, kAdmin, kMetrics, kCluster };
 // nullopt when allowed; else the 401/403 answer.
 std::optional<http::Response> Deny(const ServerContext& context, const http::Request& request,
                                    Access access);
+// Who made a change, for the audit log: "admin", with the name the page sends
+// (X-HeteroAccel-User) cleaned to what a log can show: "admin (alice)".
+std::string AuditWho(const http::Request& request);
 
 void AddFrontRoutes(http::Router& router, ServerContext& context);  // health, models, infer
 void AddClusterRoutes(http::Router& router,
