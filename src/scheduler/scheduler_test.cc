@@ -395,6 +395,46 @@ TEST_F(SchedulerTest, EstimateIsTheMedianOfRecentRunsWithTheReportAsOneVote) {
   EXPECT_EQ(s.service_estimate("face", DeviceKey{"n9", "x"}), std::nullopt);
 }
 
+TEST_F(SchedulerTest, AVariantPinKeepsARequestOnDevicesServingThatVariant) {
+  for (PolicyKind policy :
+       {PolicyKind::kEarliestFinish, PolicyKind::kIdleFirst, PolicyKind::kStatic}) {
+    Scheduler s = Make(policy);
+    DeviceInfo gpu = MakeDevice("n1", "gpu0", "gpu", {{"face", milliseconds(5)}});
+    gpu.variants["face"] = "face-small";
+    DeviceInfo cpu = MakeDevice("n2", "cpu0", "cpu", {{"face", milliseconds(50)}});
+    cpu.variants["face"] = "face-large";
+    ASSERT_TRUE(s.UpsertDevice(gpu).ok());
+    ASSERT_TRUE(s.UpsertDevice(cpu).ok());
+    Request large = MakeRequest(1, "face");
+    large.pinned_variant = "face-large";
+    ASSERT_TRUE(s.Enqueue(large).ok());
+    std::vector<Assignment> a = s.Dispatch();
+    ASSERT_EQ(a.size(), 1u) << PolicyName(policy);
+    EXPECT_EQ(a[0].device, (DeviceKey{"n2", "cpu0"})) << PolicyName(policy);
+    EXPECT_EQ(a[0].variant, "face-large");
+    // Waits for that device rather than running elsewhere.
+    Request second = MakeRequest(2, "face");
+    second.pinned_variant = "face-large";
+    ASSERT_TRUE(s.Enqueue(second).ok());
+    EXPECT_TRUE(s.Dispatch().empty()) << PolicyName(policy);
+    ASSERT_TRUE(s.Complete(1, milliseconds(50), true));
+    a = s.Dispatch();
+    ASSERT_EQ(a.size(), 1u);
+    EXPECT_EQ(a[0].device, (DeviceKey{"n2", "cpu0"}));
+    // A variant nobody serves is refused, naming what is served.
+    Request none = MakeRequest(3, "face");
+    none.pinned_variant = "face-huge";
+    absl::Status status = s.Enqueue(none);
+    EXPECT_EQ(status.code(), absl::StatusCode::kNotFound);
+    EXPECT_THAT(std::string(status.message()), HasSubstr("face-large, face-small"));
+    // Nor with a pin that excludes every device serving it.
+    Request both = MakeRequest(4, "face");
+    both.pinned_variant = "face-large";
+    both.pinned_kind = "gpu";
+    EXPECT_EQ(s.Enqueue(both).code(), absl::StatusCode::kNotFound);
+  }
+}
+
 TEST_F(SchedulerTest, OneSlowRunDoesNotMoveAnEstimate) {
   Scheduler s = Make(PolicyKind::kEarliestFinish);
   ASSERT_TRUE(s.UpsertDevice(MakeDevice("n1", "gpu0", "gpu", {{"face", milliseconds(5)}})).ok());

@@ -146,6 +146,8 @@ struct Request {
   Clock::TimePoint arrival;
   std::optional<DeviceKey> pinned_device;
   std::string pinned_kind;  // empty: any kind
+  // Only devices serving this variant (model build) of the type; empty: any.
+  std::string pinned_variant;
   // How many times a device holding this request failed; maintained by the scheduler.
   int retries = 0;
 };

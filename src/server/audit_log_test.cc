@@ -21,6 +21,19 @@ AuditEntry Entry(const std::string& who, int version) {
   return e;
 }
 
+TEST(AuditLogTest, TheLastPlacementIsNotACameraChange) {
+  auto log = AuditLog::Open("");
+  ASSERT_TRUE(log.ok()) << log.status();
+  ASSERT_TRUE((*log)->Append(Entry("admin", 3)).ok());
+  AuditEntry camera = Entry("admin", 0);
+  camera.action = "camera";
+  camera.state_after = {{"id", "gate-1"}};
+  ASSERT_TRUE((*log)->Append(camera).ok());
+  ASSERT_TRUE((*log)->LastPlacement().has_value());
+  EXPECT_EQ((*log)->LastPlacement()->version_after, 3);
+  EXPECT_EQ((*log)->LastPlacement()->action, "placement");
+}
+
 TEST(AuditLogTest, EntriesSurviveReopeningTheFile) {
   const std::string path =
       ::testing::TempDir() + "/heteroaccel_audit_" + std::to_string(getpid()) + ".db";
@@ -45,7 +58,7 @@ TEST(AuditLogTest, EntriesSurviveReopeningTheFile) {
   EXPECT_EQ(recent[0].comment, "it's \"quoted\"; DROP TABLE audit;");
   EXPECT_EQ(recent[0].reverted_by, 2);
   EXPECT_EQ(recent[0].state_after["policy"], "idle-first");
-  EXPECT_EQ((*log)->Last()->version_after, 2);
+  EXPECT_EQ((*log)->LastPlacement()->version_after, 2);
   EXPECT_FALSE((*log)->Get(99).has_value());
   EXPECT_EQ(AuditLog::ToJson(recent[1])["reverted_by"], nullptr);
   std::filesystem::remove(path);

@@ -34,8 +34,7 @@ class DispatcherBackend : public cameras::InferenceBackend {
     work.hints.priority = call.priority;
     work.hints.timeout = call.deadline;
     work.hints.camera = call.camera;  // the scheduler's fair share is per camera
-    // The scheduler picks the variant per device (a detect block's variant is
-    // not a scheduling hint the dispatcher takes).
+    work.hints.variant = call.variant;  // "" = the scheduler's choice per device
     dispatcher_.Submit(std::move(work), [done = std::move(done)](InferResult result) {
       if (!result.status.ok()) return done(result.status);
       absl::StatusOr<cameras::InferAnswer> answer = cameras::ParseV1Answer(result.body);

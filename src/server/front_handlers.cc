@@ -37,10 +37,6 @@ void InferV2(ServerContext& context, http::Request&& request, const http::PathPa
              http::Responder respond) {
   InferWork work;
   work.model = httpapi::PathParam(params, "model");
-  if (!httpapi::PathParam(params, "version").empty()) {
-    return respond(ServerErrorResponse(absl::InvalidArgumentError(
-        "the server picks the variant for each device; send the request without a version")));
-  }
   auto header_length = httpapi::BinaryHeaderLength(request);
   if (!header_length.ok()) return respond(ServerErrorResponse(header_length.status()));
   work.header_length = *header_length;
@@ -53,6 +49,9 @@ void InferV2(ServerContext& context, http::Request&& request, const http::PathPa
   auto hints = ParseHints(parsed->parameters);
   if (!hints.ok()) return respond(ServerErrorResponse(hints.status()));
   work.hints = *std::move(hints);
+  // A version is a variant (GET /v2/models/{model} lists them): only the devices
+  // serving it run the request.
+  work.hints.variant = httpapi::PathParam(params, "version");
   work.content_type = std::string(request.Header("content-type"));
   if (work.content_type.empty()) work.content_type = "application/json";
   work.body = std::make_shared<const std::string>(std::move(request.body));

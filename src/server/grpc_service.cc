@@ -37,15 +37,12 @@ absl::StatusOr<protocol::ModelMetadata> GrpcService::ModelMetadata(const std::st
 void GrpcService::Infer(const std::string& model, const std::string& version,
                         protocol::InferRequest request,
                         std::function<void(absl::StatusOr<protocol::InferResponse>)> done) {
-  if (!version.empty()) {
-    return done(absl::InvalidArgumentError(
-        "the server picks the variant for each device; send the request without a version"));
-  }
   auto hints = ParseHints(request.parameters);
   if (!hints.ok()) return done(hints.status());
   InferWork work;
   work.model = model;
   work.hints = *std::move(hints);
+  work.hints.variant = version;  // a version is a variant: only its devices run it
   // The agent answers in binary, which converts to the gRPC raw contents as is.
   request.binary_output_default = true;
   protocol::EncodedBody body = protocol::EncodeInferRequest(request, true);

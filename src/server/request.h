@@ -21,6 +21,9 @@ struct Hints {
   std::string camera;  // the sending camera, for fair queueing ("" = untagged)
   std::optional<scheduler::DeviceKey> device;  // run only there
   std::string device_kind;                     // run only on this kind ("" = any)
+  // Run only on devices serving this variant of the type ("" = the server picks
+  // per device): a KServe model version, or a camera's detect block's variant.
+  std::string variant;
 };
 
 struct InferWork {

@@ -203,6 +203,26 @@ TEST_F(ServerE2ETest, ServesTheKServeGrpcProtocol) {
   EXPECT_TRUE(served->parameters.contains("server_queue_ms")) << served->parameters;
 }
 
+TEST_F(ServerE2ETest, AModelVersionPinsTheVariant) {
+  auto c = *client::InferClient::Create(url_);
+  const std::string image = ReadFileOrDie(ModelsDir() + "/images/astronaut.png");
+  auto any = c->Infer({"face", "", "", client::Protocol::kV2Binary}, image);
+  ASSERT_TRUE(any.ok()) << any.status();
+  const std::string variant = any->served_by["variant"].get<std::string>();
+  for (int i = 0; i < 3; ++i) {
+    auto pinned = c->Infer({"face", variant, "", client::Protocol::kV2Binary}, image);
+    ASSERT_TRUE(pinned.ok()) << pinned.status();
+    EXPECT_EQ(pinned->served_by["variant"], variant);
+  }
+  auto http = *http::Client::Create(url_);
+  auto none = http->Post("/v2/models/face/versions/no-such-build/infer", "application/json",
+                         R"({"inputs":[{"name":"image","shape":[1],"datatype":"BYTES","data":["x"]}]})");
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(none->status, 404) << none->body;
+  EXPECT_NE(none->body.find("serves variant 'no-such-build'"), std::string::npos) << none->body;
+  EXPECT_NE(none->body.find(variant), std::string::npos) << "names what is served: " << none->body;
+}
+
 TEST_F(ServerE2ETest, RejectsBadInputAndUnknownModels) {
   auto http = *http::Client::Create(url_);
   auto bad = http->Post("/v2/models/face/infer", "application/json", "{\"inputs\": [");

@@ -46,7 +46,7 @@ struct Pick {
 // `weighed`, when given, receives every allowed candidate with its finish.
 Pick Choose(const State& state, const QueueEntry& entry, const std::vector<Candidate>& candidates,
             const SlotSchedule& schedule, std::vector<std::pair<DeviceIndex, Ticks>>* weighed) {
-  const bool pinned = entry.pinned_device != kNone || entry.pinned_kind != kNone;
+  const bool pinned = State::IsPinned(entry);
   const Ticks* earliest = schedule.earliest_data();
   Pick best;
   bool best_room = false;

@@ -74,7 +74,7 @@ void RecordCandidates(const State& state, std::vector<std::pair<DeviceIndex, Tic
 
 void DispatchStatic(State& state, std::vector<Assignment>& out) {
   auto allowed = [&state](const QueueEntry& entry, const Candidate& c) {
-    const bool pinned = entry.pinned_device != kNone || entry.pinned_kind != kNone;
+    const bool pinned = State::IsPinned(entry);
     return pinned ? State::Allows(entry, c) : c.kind == state.StaticKind(entry.type);
   };
   auto choose = [&state, &allowed](const QueueEntry& entry) {

@@ -98,6 +98,7 @@ absl::Status State::UpsertDevice(DeviceInfo info) {
   for (const auto& [type, variant] : info.variants) {
     const TypeId t = type_names_.Find(type);
     dev.variant[t] = variant;
+    variant_names_.Intern(variant);
     ++types_[t].runners;
   }
   const Ticks now = Now();
@@ -166,7 +167,7 @@ absl::Status State::Enqueue(Request request, std::vector<Request>* displaced) {
                                             "'; known types: ", KnownTypes()));
   }
   QueueEntry entry{request.id, t, kNone, kNone,
-                   request.deadline ? ToTicks(*request.deadline) : kNever};
+                   request.deadline ? ToTicks(*request.deadline) : kNever, kNone};
   RETURN_IF_ERROR(ValidatePins(request, t, entry));
   TypeState& ts = types_[t];
   if (ts.queued >= static_cast<size_t>(options_.queue_capacity)) {
@@ -220,6 +221,30 @@ absl::Status State::ValidatePins(const Request& request, TypeId t, QueueEntry& e
                        "' is not of the pinned kind '", request.pinned_kind, "'"));
     }
     entry.pinned_kind = k;
+  }
+  if (!request.pinned_variant.empty()) {
+    const int32_t v = variant_names_.Find(request.pinned_variant);
+    std::vector<std::string> served;
+    bool found = false;
+    for (const DeviceState& dev : devices_) {
+      if (!dev.present || !dev.CanRun(t)) continue;
+      served.push_back(dev.variant[t]);
+      found |= v != kNone && dev.variant[t] == request.pinned_variant &&
+               (entry.pinned_device == kNone || &dev == &devices_[entry.pinned_device]) &&
+               (entry.pinned_kind == kNone || dev.kind == entry.pinned_kind);
+    }
+    if (!found) {
+      std::sort(served.begin(), served.end());
+      served.erase(std::unique(served.begin(), served.end()), served.end());
+      return absl::NotFoundError(absl::StrCat("no device", entry.pinned_device != kNone ||
+                                                             entry.pinned_kind != kNone
+                                                         ? " of the pin"
+                                                         : "",
+                                              " serves variant '", request.pinned_variant,
+                                              "' of '", request.type, "'; served: ",
+                                              absl::StrJoin(served, ", ")));
+    }
+    entry.pinned_variant = v;
   }
   if (options_.policy == PolicyKind::kStatic && entry.pinned_device == kNone &&
       entry.pinned_kind == kNone && StaticKind(t) == kNone) {
@@ -295,7 +320,7 @@ std::vector<Request> State::ExpireDeadlines(bool infeasible_too, SlotSchedule& s
     }
     if (deadline >= horizon) break;
     const QueueEntry& entry = records_.find(id)->second.entry;
-    const bool pinned = entry.pinned_device != kNone || entry.pinned_kind != kNone;
+    const bool pinned = IsPinned(entry);
     Ticks finish = pinned ? kUnknown : unpinned_finish[entry.type];
     if (finish == kUnknown) {
       finish = kNever;
@@ -386,7 +411,8 @@ const std::vector<Candidate>& State::Candidates(TypeId t) const {
   ts.candidates.clear();
   for (DeviceIndex d : ts.available) {
     ts.candidates.push_back(
-        {d, devices_[d].kind, Estimate(t, d), Pessimistic(t, d), Fastest(t, d)});
+        {d, devices_[d].kind, variant_names_.Find(devices_[d].variant[t]), Estimate(t, d),
+         Pessimistic(t, d), Fastest(t, d)});
   }
   ts.prepared_pass = pass_;
   return ts.candidates;

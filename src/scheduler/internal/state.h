@@ -128,6 +128,7 @@ struct QueueEntry {
   DeviceIndex pinned_device;  // kNone: any
   KindId pinned_kind;         // kNone: any
   Ticks deadline;             // kNever: none
+  int32_t pinned_variant = kNone;  // a variant name's id; kNone: any
 };
 
 using Queue = absl::btree_map<QueueKey, QueueEntry>;
@@ -145,6 +146,7 @@ struct Record {
 struct Candidate {
   DeviceIndex device;
   KindId kind;
+  int32_t variant;  // the id of the variant it serves the type with
   Ticks estimate;  // the median: orders candidates
   Ticks admit;     // the admission quantile: checked against deadlines
   Ticks fastest;   // the optimistic bound: expiry
@@ -223,11 +225,13 @@ class State {
   // it), with estimates, in key order. Pins are not applied; see Allows.
   const std::vector<Candidate>& Candidates(TypeId t) const;
   static bool IsPinned(const QueueEntry& entry) {
-    return entry.pinned_device != kNone || entry.pinned_kind != kNone;
+    return entry.pinned_device != kNone || entry.pinned_kind != kNone ||
+           entry.pinned_variant != kNone;
   }
   static bool Allows(const QueueEntry& entry, const Candidate& c) {
     return (entry.pinned_device == kNone || entry.pinned_device == c.device) &&
-           (entry.pinned_kind == kNone || entry.pinned_kind == c.kind);
+           (entry.pinned_kind == kNone || entry.pinned_kind == c.kind) &&
+           (entry.pinned_variant == kNone || entry.pinned_variant == c.variant);
   }
   // kStatic: the kind unpinned requests of `t` are confined to (kNone: no device).
   KindId StaticKind(TypeId t) const;
@@ -282,6 +286,7 @@ class State {
   Clock& clock_;
   Interner type_names_;
   Interner kind_names_;
+  Interner variant_names_;
   absl::flat_hash_map<DeviceKey, DeviceIndex> device_index_;
   std::vector<DeviceState> devices_;
   std::vector<DeviceIndex> sorted_devices_;  // by key
