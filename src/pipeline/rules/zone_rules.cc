@@ -29,18 +29,8 @@ class ZoneIntrusionRule final : public PerTrackRule<IntrusionState> {
 
   void Observe(const FrameResult& frame, const std::vector<Track>& tracks, const RuleInputs& extra,
                std::vector<Event>& out) override {
-    Enter(extra);
-    for (const Track& track : tracks) {
-      if (!Wants(track)) continue;
-      IntrusionState& st = states_[track.id];
-      st.last_seen = track.last_seen;
-      if (!track.lost) Step(frame, track, extra, st, out);
-      if (st.open) {
-        RuleBase::Observe(*st.open, frame, track, extra);
-        MaybeUpdate(*st.open, frame.time, out);
-      }
-    }
-    EndGone(tracks, out);
+    ObserveTracks(frame, tracks, extra, out,
+                  [&](const Track& track, IntrusionState& st) { Step(frame, track, extra, st, out); });
   }
 
  private:
@@ -138,18 +128,8 @@ class ParkingRule final : public PerTrackRule<ParkState> {
 
   void Observe(const FrameResult& frame, const std::vector<Track>& tracks, const RuleInputs& extra,
                std::vector<Event>& out) override {
-    Enter(extra);
-    for (const Track& track : tracks) {
-      if (!Wants(track)) continue;
-      ParkState& st = states_[track.id];
-      st.last_seen = track.last_seen;
-      if (!track.lost) Step(frame, track, extra, st, out);
-      if (st.open) {
-        RuleBase::Observe(*st.open, frame, track, extra);
-        MaybeUpdate(*st.open, frame.time, out);
-      }
-    }
-    EndGone(tracks, out);
+    ObserveTracks(frame, tracks, extra, out,
+                  [&](const Track& track, ParkState& st) { Step(frame, track, extra, st, out); });
   }
 
  private:

@@ -90,6 +90,27 @@ class PerTrackRule : public RuleBase {
   }
 
  protected:
+  // One frame, the way most per-track rules see it: each wanted track's state
+  // (made on first sight) gets `step(track, state)` when the track was seen in
+  // this frame; an open event then takes the frame (snapshot, update), and the
+  // events of tracks gone end.
+  template <typename Step>
+  void ObserveTracks(const FrameResult& frame, const std::vector<Track>& tracks,
+                     const RuleInputs& extra, std::vector<Event>& out, Step step) {
+    Enter(extra);
+    for (const Track& track : tracks) {
+      if (!Wants(track)) continue;
+      State& st = states_[track.id];
+      st.last_seen = track.last_seen;
+      if (!track.lost) step(track, st);
+      if (st.open) {
+        RuleBase::Observe(*st.open, frame, track, extra);
+        MaybeUpdate(*st.open, frame.time, out);
+      }
+    }
+    EndGone(tracks, out);
+  }
+
   // Ends the events of tracks no longer in `tracks`, at their last_seen.
   void EndGone(const std::vector<Track>& tracks, std::vector<Event>& out) {
     const auto present = Present(tracks);
