@@ -3,6 +3,7 @@
 #include <pthread.h>
 
 #include <algorithm>
+#include <cmath>
 #include <deque>
 #include <map>
 #include <opencv2/core.hpp>
@@ -22,6 +23,19 @@ namespace {
 constexpr double kEwmaWeight = 0.2;
 
 std::string Key(const inference::ModelSpec& spec) { return spec.type + "/" + spec.variant; }
+
+// FNV-1a: a seed that is the same for a name on every build and platform.
+uint64_t SeedOf(std::string_view name) {
+  uint64_t hash = 14695981039346656037ULL;
+  for (const char c : name) {
+    hash ^= static_cast<unsigned char>(c);
+    hash *= 1099511628211ULL;
+  }
+  return hash;
+}
+
+// |z| beyond this is clamped: a hold of at most exp(6 sigma) times the mean.
+constexpr double kMaxNormal = 6.0;
 
 absl::StatusOr<cv::Mat> DecodeInput(const ImageInput& image) {
   if (!image.encoded.empty()) return inference::DecodeImage(image.encoded);
@@ -85,13 +99,31 @@ struct ModelCounters {
 
 }  // namespace
 
+EmulatedLatency::EmulatedLatency(Emulation emulation, std::string_view seed_name)
+    : emulation_(std::move(emulation)), random_(SeedOf(seed_name)) {}
+
+double EmulatedLatency::Draw(const std::string& type) {
+  const double mean = emulation_.LatencyFor(type);
+  const double sigma = emulation_.sigma;
+  if (sigma <= 0) return mean;
+  double z = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    z = normal_(random_);
+  }
+  z = std::clamp(z, -kMaxNormal, kMaxNormal);
+  return mean * std::exp(sigma * z - sigma * sigma / 2);
+}
+
 class Slot {
  public:
+  // `latency` is the device's (shared by its slots); null unless emulated.
   Slot(const RuntimeDevice& device, int index, const ExecutorOptions& options,
        const inference::Catalog& catalog, Metrics& metrics, Clock& clock,
-       internal::ResultCache& cache)
+       internal::ResultCache& cache, EmulatedLatency* latency)
       : device_(device),
         cache_(cache),
+        latency_(latency),
         index_(index),
         options_(options),
         catalog_(catalog),
@@ -208,6 +240,7 @@ class Slot {
       // Emulated devices compute on the CPU and then hold their slot.
       const inference::Target target = device_.emulation ? inference::Target::kCpu : device_.target;
       if (target == inference::Target::kOpenCl && !spec.opencl) continue;  // CPU-only variant
+      if (device_.emulation && !device_.emulation->Runs(spec.type)) continue;
       auto model = spec.create({options_.models_dir, target, -1});
       if (!model.ok()) {
         errors.push_back(absl::StrCat(Key(spec), ": ", model.status().message()));
@@ -303,13 +336,14 @@ class Slot {
   }
 
   // The real result (computed, or reused for an identical input), returned no
-  // sooner than the device's profiled latency after the job started.
+  // sooner than a drawn service time (the device's profiled latency for the
+  // type, spread by its sigma) after the job started.
   absl::StatusOr<inference::InferenceOutput> Emulate(inference::Model& model, const Job& job,
                                                      bool& reused) {
     const Emulation& emulation = *device_.emulation;
     const auto release =
         clock_.Now() + std::chrono::duration_cast<Clock::TimePoint::duration>(
-                           std::chrono::duration<double>(emulation.LatencyFor(job.model)));
+                           std::chrono::duration<double>(latency_->Draw(job.model)));
     const std::string_view input =
         job.image.encoded.empty() ? job.image.rgb_pixels : job.image.encoded;
     const auto key = internal::ResultCache::MakeKey(job.model + "/" + job.variant, input);
@@ -329,6 +363,7 @@ class Slot {
 
   const RuntimeDevice& device_;
   internal::ResultCache& cache_;
+  EmulatedLatency* const latency_;
   const int index_;
   const ExecutorOptions& options_;
   const inference::Catalog& catalog_;
@@ -364,6 +399,11 @@ class Executor::Impl {
       : options_(std::move(options)), catalog_(catalog), metrics_(registry), clock_(clock) {
     for (RuntimeDevice& d : devices) devices_.push_back(std::make_unique<RuntimeDevice>(d));
     for (const auto& d : devices_) {
+      EmulatedLatency* latency = nullptr;
+      if (d->emulation) {
+        latencies_.push_back(std::make_unique<EmulatedLatency>(*d->emulation, d->device.id));
+        latency = latencies_.back().get();
+      }
       const devices::Device& dev = d->device;
       metrics_.device_info
           .WithLabels({dev.id, std::string(devices::KindName(dev.kind)), dev.name, dev.vendor,
@@ -373,7 +413,7 @@ class Executor::Impl {
       metrics_.device_slots.WithLabels({dev.id}).Set(d->slots);
       for (int i = 0; i < d->slots; ++i) {
         slots_.push_back(
-            std::make_unique<Slot>(*d, i, options_, catalog_, metrics_, clock_, cache_));
+            std::make_unique<Slot>(*d, i, options_, catalog_, metrics_, clock_, cache_, latency));
       }
     }
   }
@@ -510,6 +550,7 @@ class Executor::Impl {
   Clock& clock_;
   internal::ResultCache cache_{512};
   std::vector<std::unique_ptr<RuntimeDevice>> devices_;
+  std::vector<std::unique_ptr<EmulatedLatency>> latencies_;  // one per emulated device
   std::vector<std::unique_ptr<Slot>> slots_;
 };
 
@@ -526,6 +567,11 @@ absl::StatusOr<std::unique_ptr<Executor>> Executor::Create(ExecutorOptions optio
     if (d.slots < 1 || d.slots > 256) {
       return absl::InvalidArgumentError(
           absl::StrCat("device ", d.device.id, ": slots must be 1..256, got ", d.slots));
+    }
+    if (d.emulation && !(d.emulation->sigma >= 0 && d.emulation->sigma <= kMaxLatencySigma)) {
+      return absl::InvalidArgumentError(absl::StrCat("device ", d.device.id,
+                                                     ": latency sigma must be 0..",
+                                                     kMaxLatencySigma, ", got ", d.emulation->sigma));
     }
   }
   cv::setNumThreads(std::max(1, options.cpu_threads_per_slot));

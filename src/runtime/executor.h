@@ -13,14 +13,18 @@
 // queue with errors and joins the workers.
 #pragma once
 
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <memory>
 #include <optional>
+#include <random>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "common/clock.h"
 #include "devices/device.h"
 #include "inference/catalog.h"
@@ -34,14 +38,46 @@ namespace heteroaccel::runtime {
 // site without the hardware still sees that device's timing. Because cameras
 // replay frames and one small machine may emulate a whole cluster, it may reuse
 // the result it already computed for an identical input (and says so).
+//
+// The profiled latency is a mean: with `sigma` > 0 each request holds the slot
+// for that mean times a lognormal factor of shape `sigma` and mean 1 (see
+// EmulatedLatency), so queues and tails behave like a real device's rather than
+// a metronome's. `types`, when set, limits the device to those inference types
+// (a device that runs none of the node's models serves nothing).
 struct Emulation {
-  std::map<std::string, double> latency_seconds;  // per inference type
+  std::map<std::string, double> latency_seconds;  // per inference type (means)
   double default_latency_seconds = 0.010;         // types without a profile entry
   bool reuse_results = true;
+  double sigma = 0;  // lognormal shape of the hold; 0 = always the mean
+  std::optional<std::vector<std::string>> types;  // nullopt = every type the node loads
   double LatencyFor(const std::string& type) const {
     auto it = latency_seconds.find(type);
     return it == latency_seconds.end() ? default_latency_seconds : it->second;
   }
+  bool Runs(const std::string& type) const {
+    return !types || std::find(types->begin(), types->end(), type) != types->end();
+  }
+};
+
+// Inclusive bounds of Emulation::sigma.
+inline constexpr double kMaxLatencySigma = 2.0;
+
+// The service times of one emulated device: Draw(type) is the profiled mean
+// times exp(sigma * z - sigma^2 / 2), z standard normal (clamped to +-6, so a
+// hold stays finite), whose mean is 1. The generator is seeded from
+// `seed_name` (the device id), so a run that sends the device the same
+// requests in the same order sees the same holds. Thread-safe (one mutex; the
+// device's slots share the sequence).
+class EmulatedLatency {
+ public:
+  EmulatedLatency(Emulation emulation, std::string_view seed_name);
+  double Draw(const std::string& type) ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  const Emulation emulation_;
+  absl::Mutex mu_;
+  std::mt19937_64 random_ ABSL_GUARDED_BY(mu_);
+  std::normal_distribution<double> normal_ ABSL_GUARDED_BY(mu_);
 };
 
 struct RuntimeDevice {

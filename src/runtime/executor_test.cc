@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <opencv2/imgcodecs.hpp>
 
 #include "testing/fake_model.h"
@@ -202,6 +204,101 @@ TEST_F(ExecutorTest, EmulatedDeviceHoldsItsSlotForTheProfileAndReusesResults) {
   EXPECT_EQ(gate_->entered(), 1);  // the model ran once
 }
 
+TEST_F(ExecutorTest, EmulatedHoldsAreTheDevicesDrawnServiceTimesInOrder) {
+  RuntimeDevice npu = Cpu("npu0", 1);
+  npu.device.kind = devices::DeviceKind::kNpu;
+  npu.device.emulated = true;
+  npu.emulation = Emulation{{{"thing", 0.02}}, 0.01, true};
+  npu.emulation->sigma = 0.5;
+  Start({npu}, /*queue_capacity=*/16);
+  // The same device name seeds the same sequence: one slot takes the jobs in
+  // submission order, so job k holds for the k-th draw.
+  EmulatedLatency expected(*npu.emulation, "npu0");
+  constexpr int kJobs = 8;
+  for (int i = 0; i < kJobs; ++i) executor_->Submit(MakeJob("thing"));
+  auto results = results_.WaitFor(kJobs);
+  ASSERT_EQ(results.size(), static_cast<size_t>(kJobs));
+  double smallest = 1e9, largest = 0;
+  for (const auto& r : results) {
+    ASSERT_TRUE(r.ok()) << r.status();
+    const double draw = expected.Draw("thing");
+    EXPECT_GE(r->compute_seconds, draw - 1e-4);
+    EXPECT_LT(r->compute_seconds, draw + 0.1);  // a sleep's overshoot on a busy machine
+    smallest = std::min(smallest, draw);
+    largest = std::max(largest, draw);
+  }
+  EXPECT_GT(largest / smallest, 1.2);  // sigma 0.5: eight equal draws would be a broken generator
+}
+
+TEST_F(ExecutorTest, EmulatedDeviceServesOnlyItsTypes) {
+  RuntimeDevice npu = Cpu("npu0", 1);
+  npu.device.emulated = true;
+  npu.emulation = Emulation{{{"thing", 0.001}}, 0.001, true};
+  npu.emulation->types = std::vector<std::string>{"other"};
+  Start({npu});
+  EXPECT_FALSE(executor_->CanRun("thing"));
+  executor_->Submit(MakeJob("thing"));
+  auto results = results_.WaitFor(1);
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0].status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(results[0].status().message().find("no device on this node can run 'thing/fake'"),
+            std::string::npos)
+      << results[0].status();
+  EXPECT_TRUE(executor_->Snapshot()[0].variants.empty());
+}
+
+TEST(EmulatedLatencyTest, SigmaZeroHoldsTheProfileExactly) {
+  EmulatedLatency latency(Emulation{{{"face", 0.03}}, 0.01, true}, "gpu0");
+  for (int i = 0; i < 100; ++i) {
+    EXPECT_EQ(latency.Draw("face"), 0.03);
+    EXPECT_EQ(latency.Draw("pose"), 0.01);
+  }
+}
+
+TEST(EmulatedLatencyTest, DrawsKeepTheMeanAndSpreadLognormallyBySigma) {
+  for (const double sigma : {0.1, 0.25, 1.0}) {
+    Emulation emulation{{{"face", 0.04}}, 0.01, true};
+    emulation.sigma = sigma;
+    EmulatedLatency latency(emulation, "gpu0");
+    constexpr int kDraws = 200'000;
+    std::vector<double> draws;
+    double sum = 0, log_sum = 0, log_squares = 0;
+    for (int i = 0; i < kDraws; ++i) {
+      const double d = latency.Draw("face");
+      ASSERT_GT(d, 0);
+      draws.push_back(d);
+      sum += d;
+      log_sum += std::log(d);
+      log_squares += std::log(d) * std::log(d);
+    }
+    const double mean = sum / kDraws;
+    const double log_mean = log_sum / kDraws;
+    const double log_sd = std::sqrt(log_squares / kDraws - log_mean * log_mean);
+    // The mean is the profile's (standard error sigma-ish/sqrt(n): well under 1%).
+    EXPECT_NEAR(mean, 0.04, 0.04 * 0.01) << sigma;
+    EXPECT_NEAR(log_sd, sigma, sigma * 0.01) << sigma;
+    // The median sits at mean * exp(-sigma^2 / 2), the p99 at exp(2.326 sigma) above it.
+    std::sort(draws.begin(), draws.end());
+    const double median = draws[kDraws / 2];
+    const double p99 = draws[kDraws * 99 / 100];
+    EXPECT_NEAR(median, 0.04 * std::exp(-sigma * sigma / 2), 0.04 * 0.01 * (1 + sigma)) << sigma;
+    EXPECT_NEAR(std::log(p99 / median), 2.326 * sigma, 0.03 * sigma) << sigma;
+  }
+}
+
+TEST(EmulatedLatencyTest, TheDeviceNameSeedsTheSequence) {
+  Emulation emulation{{{"face", 0.04}}, 0.01, true};
+  emulation.sigma = 0.25;
+  EmulatedLatency a(emulation, "gpu0"), b(emulation, "gpu0"), c(emulation, "gpu1");
+  int differ = 0;
+  for (int i = 0; i < 50; ++i) {
+    const double first = a.Draw("face");
+    EXPECT_EQ(first, b.Draw("face"));
+    differ += first != c.Draw("face") ? 1 : 0;
+  }
+  EXPECT_EQ(differ, 50);
+}
+
 TEST_F(ExecutorTest, EmulatedHoldCountsAsBusyTimeSummedOverSlots) {
   RuntimeDevice npu = Cpu("npu0", 2);
   npu.device.kind = devices::DeviceKind::kNpu;
@@ -281,6 +378,12 @@ TEST(ExecutorCreateTest, RejectsBadOptions) {
   RuntimeDevice d = Cpu("cpu0", 0);
   auto s = Executor::Create({}, {d}, catalog, registry, SystemClock()).status();
   EXPECT_NE(s.message().find("slots must be 1..256"), std::string::npos);
+  d = Cpu("gpu0", 1);
+  d.emulation = Emulation{};
+  d.emulation->sigma = 2.5;
+  s = Executor::Create({}, {d}, catalog, registry, SystemClock()).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("latency sigma must be 0..2, got 2.5"), std::string::npos) << s;
 }
 
 }  // namespace
