@@ -13,7 +13,27 @@
 namespace heteroaccel::agent {
 namespace {
 
-absl::StatusOr<runtime::Emulation> ParseEmulation(const YAML::Node& node) {
+// The types an emulated device runs: a list of inference type names.
+absl::StatusOr<std::vector<std::string>> ParseTypes(const YAML::Node& node,
+                                                    const std::string& where) {
+  if (!node.IsSequence()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, "types must be a list of inference types, e.g. [face, pose]"));
+  }
+  std::vector<std::string> types;
+  for (size_t i = 0; i < node.size(); ++i) {
+    if (!node[i].IsScalar() || node[i].as<std::string>().empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, "types[", i, "] must be an inference type name"));
+    }
+    types.push_back(node[i].as<std::string>());
+  }
+  return types;
+}
+
+// `where` prefixes the key in messages: "devices[2]." or "cpu.".
+absl::StatusOr<runtime::Emulation> ParseEmulation(const YAML::Node& node,
+                                                  const std::string& where) {
   runtime::Emulation emulation;
   if (const YAML::Node latency = node["latency_ms"]) {
     if (!latency.IsMap()) {
@@ -29,6 +49,21 @@ absl::StatusOr<runtime::Emulation> ParseEmulation(const YAML::Node& node) {
     emulation.default_latency_seconds = node["default_latency_ms"].as<double>() / 1e3;
   }
   if (node["reuse_results"]) emulation.reuse_results = node["reuse_results"].as<bool>();
+  if (const YAML::Node sigma = node["latency_sigma"]) {
+    double value = -1;
+    if (sigma.IsScalar() && YAML::convert<double>::decode(sigma, value) && value >= 0 &&
+        value <= runtime::kMaxLatencySigma) {
+      emulation.sigma = value;
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, "latency_sigma must be a number from 0 (every request takes ",
+                       "latency_ms) to ", runtime::kMaxLatencySigma,
+                       " (the lognormal shape of the service time), e.g. 0.25"));
+    }
+  }
+  if (const YAML::Node types = node["types"]) {
+    ASSIGN_OR_RETURN(emulation.types, ParseTypes(types, where));
+  }
   return emulation;
 }
 
@@ -47,7 +82,7 @@ absl::StatusOr<EmulatedDeviceConfig> ParseDevice(const YAML::Node& node, size_t 
   if (d.slots < 1 || d.slots > 256) {
     return absl::InvalidArgumentError(absl::StrCat("devices[", index, "].slots must be 1..256"));
   }
-  ASSIGN_OR_RETURN(d.emulation, ParseEmulation(node));
+  ASSIGN_OR_RETURN(d.emulation, ParseEmulation(node, absl::StrCat("devices[", index, "].")));
   return d;
 }
 
@@ -94,7 +129,7 @@ absl::StatusOr<AgentConfig> ParseRoot(const YAML::Node& root) {
   if (const YAML::Node cpu = root["cpu"]) {
     if (cpu["slots"]) config.cpu_slots = cpu["slots"].as<int>();
     if (cpu["emulated"] && cpu["emulated"].as<bool>()) {
-      ASSIGN_OR_RETURN(config.cpu_emulation, ParseEmulation(cpu));
+      ASSIGN_OR_RETURN(config.cpu_emulation, ParseEmulation(cpu, "cpu."));
     }
   }
   if (const YAML::Node list = root["devices"]) {

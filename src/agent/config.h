@@ -12,6 +12,8 @@
 //     slots: 1
 //     emulated: false           # true: the node's CPU follows latency_ms instead
 //     latency_ms: {face: 9}
+//     types: []                 # emulated only: the types it runs ([] = none: the
+//                               # node serves from its emulated devices alone)
 //   devices:                    # emulated accelerators for sites and tests without them
 //     - id: iris-xe
 //       kind: gpu               # cpu, gpu, npu, fpga, other
@@ -19,6 +21,9 @@
 //       slots: 1
 //       latency_ms: {face: 14, object: 30}
 //       default_latency_ms: 20  # types missing from latency_ms
+//       latency_sigma: 0.25     # service times lognormal around latency_ms, this shape
+//                               # (0..2; 0 = every request takes latency_ms exactly)
+//       types: [face, object]   # the types it runs (default: every type the node loads)
 //       reuse_results: true     # answer identical inputs from the result cache
 //
 // Emulated devices get " (emulated)" appended to their name and are labelled

@@ -38,6 +38,59 @@ devices:
   EXPECT_FALSE(device->emulation->reuse_results);
 }
 
+TEST(AgentConfigTest, ReadsLatencySigmaAndTypes) {
+  auto config = ParseAgentConfig(R"(
+cpu: {emulated: true, types: []}
+devices:
+  - {id: gpu0, kind: gpu, latency_ms: {face: 20, pose: 30}, latency_sigma: 0.25,
+     types: [face, pose]}
+  - {id: npu0, kind: npu, latency_ms: {face: 10}}
+)",
+                                 "sigma.yaml");
+  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_TRUE(config->cpu_emulation.has_value());
+  ASSERT_TRUE(config->cpu_emulation->types.has_value());
+  EXPECT_TRUE(config->cpu_emulation->types->empty());
+  EXPECT_FALSE(config->cpu_emulation->Runs("face"));
+  ASSERT_EQ(config->devices.size(), 2u);
+  const runtime::Emulation& gpu = config->devices[0].emulation;
+  EXPECT_DOUBLE_EQ(gpu.sigma, 0.25);
+  EXPECT_EQ(gpu.types, (std::vector<std::string>{"face", "pose"}));
+  EXPECT_TRUE(gpu.Runs("pose"));
+  EXPECT_FALSE(gpu.Runs("text"));
+  const runtime::Emulation& npu = config->devices[1].emulation;
+  EXPECT_EQ(npu.sigma, 0.0);  // constant hold, as before
+  EXPECT_FALSE(npu.types.has_value());
+  EXPECT_TRUE(npu.Runs("text"));
+  auto device = EmulatedDevice(config->devices[0]);
+  ASSERT_TRUE(device.ok());
+  EXPECT_DOUBLE_EQ(device->emulation->sigma, 0.25);
+}
+
+TEST(AgentConfigTest, LatencySigmaOutsideZeroToTwoNamesTheKey) {
+  for (const char* sigma : {"-0.1", "2.5", ".nan", ".inf", "wide", "[1]"}) {
+    auto config = ParseAgentConfig(
+        std::string("devices: [{id: gpu0, kind: gpu, latency_ms: {face: 20}, latency_sigma: ") +
+            sigma + "}]",
+        "s.yaml");
+    EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument) << sigma;
+    EXPECT_NE(config.status().message().find("s.yaml: devices[0].latency_sigma must be a number "
+                                             "from 0"),
+              std::string::npos)
+        << sigma << ": " << config.status();
+  }
+  auto cpu = ParseAgentConfig("cpu: {emulated: true, latency_sigma: 3}", "c.yaml");
+  EXPECT_NE(cpu.status().message().find("cpu.latency_sigma"), std::string::npos) << cpu.status();
+  EXPECT_TRUE(ParseAgentConfig("devices: [{id: g, kind: gpu, latency_sigma: 2}]", "x").ok());
+  EXPECT_TRUE(ParseAgentConfig("devices: [{id: g, kind: gpu, latency_sigma: 0}]", "x").ok());
+  auto types = ParseAgentConfig("devices: [{id: g, kind: gpu, types: face}]", "t.yaml");
+  EXPECT_NE(types.status().message().find("devices[0].types must be a list"), std::string::npos)
+      << types.status();
+  auto nested = ParseAgentConfig("devices: [{id: g, kind: gpu, types: [[face]]}]", "t.yaml");
+  EXPECT_NE(nested.status().message().find("devices[0].types[0] must be"), std::string::npos)
+      << nested.status();
+}
+
 TEST(AgentConfigTest, ErrorsNameTheFileAndTheProblem) {
   auto bad_kind = ParseAgentConfig("devices: [{id: x, kind: tpu9}]", "a.yaml");
   EXPECT_EQ(bad_kind.status().code(), absl::StatusCode::kInvalidArgument);
