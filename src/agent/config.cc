@@ -55,10 +55,9 @@ absl::StatusOr<runtime::Emulation> ParseEmulation(const YAML::Node& node,
         value <= runtime::kMaxLatencySigma) {
       emulation.sigma = value;
     } else {
-      return absl::InvalidArgumentError(
-          absl::StrCat(where, "latency_sigma must be a number from 0 (every request takes ",
-                       "latency_ms) to ", runtime::kMaxLatencySigma,
-                       " (the lognormal shape of the service time), e.g. 0.25"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, "latency_sigma must be a number from 0 (every request takes ", "latency_ms) to ",
+          runtime::kMaxLatencySigma, " (the lognormal shape of the service time), e.g. 0.25"));
     }
   }
   if (const YAML::Node types = node["types"]) {

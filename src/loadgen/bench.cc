@@ -319,6 +319,7 @@ void EchoConfig(const BenchOptions& options, size_t images, BenchReport& report)
   report.duration_s = std::chrono::duration<double>(options.duration).count();
   report.warmup_s = std::chrono::duration<double>(options.warmup).count();
   report.images = images;
+  report.deadline_ms = options.deadline_ms;
 }
 
 }  // namespace
@@ -374,7 +375,9 @@ absl::StatusOr<BenchReport> RunBench(const BenchOptions& options) {
 
   BenchReport report;
   EchoConfig(options, plan.images.size(), report);
-  internal::Aggregate(records, types, measured_s, report);
+  internal::Aggregate(
+      records, types, measured_s, report,
+      options.deadline_ms ? std::optional<double>(*options.deadline_ms) : std::nullopt);
   const auto ms_since_start = [&plan](SteadyClock::time_point t) {
     return std::chrono::duration<double, std::milli>(t - plan.start).count();
   };

@@ -38,7 +38,9 @@
 // [start + warmup, start + warmup + duration); the warm-up absorbs connection
 // set-up and the client's first metadata look-up per model. Requests still in
 // flight at the end are awaited but not counted. Latency is the client's round
-// trip (InferResult::round_trip_ms).
+// trip (InferResult::round_trip_ms). With a deadline, a request attains it when
+// it succeeds with a round trip no longer than the deadline; attainment is the
+// share of the window's requests (successes and errors) that did.
 //
 // Ownership: RunBench owns its threads and clients and joins them before it
 // returns. Thread-safety: the free functions are reentrant; a BenchReport is a
@@ -128,7 +130,12 @@ struct BenchReport {
   uint64_t errors = 0;
   std::map<std::string, uint64_t> errors_by_kind;     // "429", "transport", "timeout", ...
   std::map<std::string, std::string> error_examples;  // kind -> first message seen
-  uint64_t late = 0;             // open loop: requests sent after their due time
+  uint64_t late = 0;  // open loop: requests sent after their due time
+  // With BenchOptions::deadline_ms: successes whose round trip was within it,
+  // and within_deadline / requests (0 when there were none).
+  std::optional<int> deadline_ms;
+  uint64_t within_deadline = 0;
+  double attainment = 0;
   double throughput_rps = 0;     // succeeded / measured_s
   double achieved_rate_rps = 0;  // requests / measured_s
   LatencySummary latency;
@@ -166,13 +173,15 @@ std::vector<std::string> SplitTargets(std::string_view target);
 // One JSON object: config, requests, succeeded, throughput_rps,
 // achieved_rate_rps, late, latency_ms {p50,p95,p99,mean,max},
 // errors {total, by_kind, examples}, per_device {"node/device": {...}},
-// per_type {"face": {...}}; with several targets also failovers,
+// per_type {"face": {...}}; with a deadline also config.deadline_ms,
+// within_deadline and attainment; with several targets also failovers,
 // failovers_by_kind, duplicates, lost, max_gap_ms, max_camera_gap_ms and
 // per_target.
 nlohmann::json ToJson(const BenchReport& report);
 
 // A readable summary: the per-device table (device, kind, inferences, share),
-// throughput, latency and per-type lines, errors; with several targets a
+// throughput, latency and per-type lines, errors; with a deadline the
+// attainment line; with several targets a
 // failover line and the answers per target.
 std::string FormatTable(const BenchReport& report);
 

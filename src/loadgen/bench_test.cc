@@ -115,6 +115,30 @@ TEST(FormatTest, TableListsDevicesSharesAndLatency) {
   EXPECT_NE(table.find("HTTP 429: queues full"), std::string::npos) << table;
 }
 
+TEST(FormatTest, DeadlineAttainmentAppearsOnlyWithADeadline) {
+  BenchReport plain = SyntheticReport();
+  const nlohmann::json no_deadline = ToJson(plain);
+  EXPECT_TRUE(no_deadline["config"]["deadline_ms"].is_null());
+  EXPECT_FALSE(no_deadline.contains("attainment"));
+  EXPECT_FALSE(no_deadline.contains("within_deadline"));
+  EXPECT_EQ(FormatTable(plain).find("attained"), std::string::npos);
+
+  BenchReport r = SyntheticReport();
+  r.deadline_ms = 300;
+  r.within_deadline = 390;
+  r.attainment = 390.0 / 402.0;
+  const nlohmann::json json = ToJson(r);
+  EXPECT_EQ(json["config"]["deadline_ms"], 300);
+  EXPECT_EQ(json["within_deadline"], 390);
+  EXPECT_DOUBLE_EQ(json["attainment"].get<double>(), 390.0 / 402.0);
+  EXPECT_EQ(json["succeeded"], 400);  // the existing fields stay
+  const std::string table = FormatTable(r);
+  EXPECT_NE(
+      table.find("deadline    300 ms: 97.0% attained (390 of 402 requests answered within it)"),
+      std::string::npos)
+      << table;
+}
+
 TEST(FormatTest, FailoverFiguresAppearOnlyWithSeveralTargets) {
   BenchReport single = SyntheticReport();
   single.per_target = {{"http://edge:8001", 3}};

@@ -21,15 +21,17 @@ nlohmann::json LatencyJson(const LatencySummary& latency) {
 }
 
 nlohmann::json ConfigJson(const BenchReport& r) {
-  return {{"target", r.target},
-          {"cameras", r.cameras},
-          {"mix", r.mix},
-          {"mode", r.mode},
-          {"rate", r.rate ? nlohmann::json(*r.rate) : nlohmann::json(nullptr)},
-          {"protocol", r.protocol},
-          {"duration_s", r.duration_s},
-          {"warmup_s", r.warmup_s},
-          {"images", r.images}};
+  return {
+      {"target", r.target},
+      {"cameras", r.cameras},
+      {"mix", r.mix},
+      {"mode", r.mode},
+      {"rate", r.rate ? nlohmann::json(*r.rate) : nlohmann::json(nullptr)},
+      {"protocol", r.protocol},
+      {"duration_s", r.duration_s},
+      {"warmup_s", r.warmup_s},
+      {"images", r.images},
+      {"deadline_ms", r.deadline_ms ? nlohmann::json(*r.deadline_ms) : nlohmann::json(nullptr)}};
 }
 
 std::string Percent(double share) { return absl::StrFormat("%.1f%%", share * 100.0); }
@@ -66,6 +68,10 @@ nlohmann::json ToJson(const BenchReport& r) {
        {{"total", r.errors}, {"by_kind", r.errors_by_kind}, {"examples", r.error_examples}}},
       {"per_device", per_device},
       {"per_type", per_type}};
+  if (r.deadline_ms) {
+    json["within_deadline"] = r.within_deadline;
+    json["attainment"] = r.attainment;
+  }
   // One target: the output stays what it always was.
   if (r.per_target.size() > 1) {
     json["failovers"] = r.failovers;
@@ -108,6 +114,11 @@ std::string FormatTable(const BenchReport& r) {
   const LatencySummary& l = r.latency;
   absl::StrAppendFormat(&out, "latency ms  p50 %.2f  p95 %.2f  p99 %.2f  mean %.2f  max %.2f\n",
                         l.p50, l.p95, l.p99, l.mean, l.max);
+  if (r.deadline_ms) {
+    absl::StrAppendFormat(&out,
+                          "deadline    %d ms: %s attained (%d of %d requests answered within it)\n",
+                          *r.deadline_ms, Percent(r.attainment), r.within_deadline, r.requests);
+  }
   for (const auto& [type, t] : r.per_type) {
     absl::StrAppendFormat(&out, "  %-10s %8d ok %6d err  p50 %.2f  p99 %.2f ms\n", type, t.count,
                           t.errors, t.latency.p50, t.latency.p99);

@@ -569,9 +569,9 @@ absl::StatusOr<std::unique_ptr<Executor>> Executor::Create(ExecutorOptions optio
           absl::StrCat("device ", d.device.id, ": slots must be 1..256, got ", d.slots));
     }
     if (d.emulation && !(d.emulation->sigma >= 0 && d.emulation->sigma <= kMaxLatencySigma)) {
-      return absl::InvalidArgumentError(absl::StrCat("device ", d.device.id,
-                                                     ": latency sigma must be 0..",
-                                                     kMaxLatencySigma, ", got ", d.emulation->sigma));
+      return absl::InvalidArgumentError(
+          absl::StrCat("device ", d.device.id, ": latency sigma must be 0..", kMaxLatencySigma,
+                       ", got ", d.emulation->sigma));
     }
   }
   cv::setNumThreads(std::max(1, options.cpu_threads_per_slot));

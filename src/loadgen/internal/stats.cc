@@ -181,7 +181,7 @@ void AggregateDevices(const std::vector<CameraRecord>& cameras, BenchReport& rep
 }  // namespace
 
 void Aggregate(const std::vector<CameraRecord>& cameras, const std::vector<std::string>& types,
-               double measured_s, BenchReport& report) {
+               double measured_s, BenchReport& report, std::optional<double> deadline_ms) {
   std::vector<double> all;
   std::vector<std::vector<double>> by_type(types.size());
   std::vector<uint64_t> type_errors(types.size(), 0);
@@ -203,6 +203,13 @@ void Aggregate(const std::vector<CameraRecord>& cameras, const std::vector<std::
   report.requests = report.succeeded + report.errors;
   report.throughput_rps = measured_s > 0 ? static_cast<double>(report.succeeded) / measured_s : 0;
   report.achieved_rate_rps = measured_s > 0 ? static_cast<double>(report.requests) / measured_s : 0;
+  if (deadline_ms) {
+    report.within_deadline = static_cast<uint64_t>(
+        std::count_if(all.begin(), all.end(), [&](double ms) { return ms <= *deadline_ms; }));
+    report.attainment = report.requests > 0 ? static_cast<double>(report.within_deadline) /
+                                                  static_cast<double>(report.requests)
+                                            : 0;
+  }
   report.latency = Summarize(all);
   for (size_t t = 0; t < types.size(); ++t) {
     TypeStats& stats = report.per_type[types[t]];

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -103,9 +104,11 @@ LatencySummary Summarize(std::vector<double>& values);
 
 // Fills the result fields of `report` (requests onwards; not the configuration
 // echo) from the cameras' records. `types` names the distinct inference types
-// that Sample::type indexes.
+// that Sample::type indexes. With `deadline_ms`, also within_deadline (samples
+// no slower than it) and attainment.
 void Aggregate(const std::vector<CameraRecord>& cameras, const std::vector<std::string>& types,
-               double measured_s, BenchReport& report);
+               double measured_s, BenchReport& report,
+               std::optional<double> deadline_ms = std::nullopt);
 
 // The longest stretch of [start_ms, end_ms] holding none of `times_ms` (any
 // order; sorted in place): the gap between neighbours, or from start_ms to the

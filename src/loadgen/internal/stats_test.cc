@@ -145,6 +145,30 @@ TEST(AggregateTest, SplitsRequestsOverDevicesAndTypes) {
   EXPECT_DOUBLE_EQ(report.latency.max, 70);
 }
 
+TEST(AggregateTest, CountsSuccessesWithinTheDeadlineOverAllRequests) {
+  std::vector<CameraRecord> cameras;
+  cameras.emplace_back(1, 8);
+  cameras.emplace_back(1, 8);
+  for (const double ms : {100.0, 300.0, 300.5})
+    cameras[0].RecordSuccess(0, ms, ServedBy("n", "d", 1, 0));
+  cameras[1].RecordSuccess(0, 50, ServedBy("n", "d", 1, 0));
+  cameras[1].RecordError(0, absl::UnavailableError("HTTP 504: cannot finish before its deadline"));
+  BenchReport report;
+  Aggregate(cameras, {"face"}, 1.0, report, 300);
+  EXPECT_EQ(report.requests, 5u);
+  EXPECT_EQ(report.within_deadline, 3u);  // 50, 100 and 300 (inclusive); not 300.5, not the 504
+  EXPECT_DOUBLE_EQ(report.attainment, 3.0 / 5.0);
+  BenchReport without;
+  Aggregate(cameras, {"face"}, 1.0, without);
+  EXPECT_EQ(without.within_deadline, 0u);
+  EXPECT_EQ(without.attainment, 0.0);
+  std::vector<CameraRecord> none;
+  none.emplace_back(1, 8);
+  BenchReport empty;
+  Aggregate(none, {"face"}, 1.0, empty, 300);
+  EXPECT_EQ(empty.attainment, 0.0);  // no requests: nothing attained, no division by zero
+}
+
 TEST(AggregateTest, NothingMeasuredGivesZeros) {
   std::vector<CameraRecord> cameras;
   cameras.emplace_back(1, 0);
