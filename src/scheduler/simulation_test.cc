@@ -440,41 +440,46 @@ SloResult RunAt(const SloScenario& s, double load) {
   return r;
 }
 
-// Whether the scenario's devices are each best at a different type. There greedy
-// earliest-finish sends a type to a device three times slower as soon as that one
-// would finish first, which spends capacity the fluid ideal keeps for the type that
-// device is best at: attainment and goodput fall short of the issue's targets (see
-// docs/scheduling.md, "Gaps"). Their floors are what is reached today, stated here
-// so a regression fails; the issue's targets apply to the other scenarios.
-bool Specialised(const SloScenario& s) { return s.devices.size() == 3; }
-
-// Floors: the issue's targets, 99.9% at 80% of the ideal load and 99% at 90%
-// (specialised clusters: 95% and 85%, see above).
+// Floors: the issue's targets, 99.9% at 80% of the ideal load and 99% at 90%, on
+// every scenario (the specialised ones rely on steering by the fluid ideal).
 TEST(SloSimulationTest, AttainmentBelowTheIdealLoad) {
   for (const SloScenario& s : AllSloScenarios()) {
-    const bool gap = Specialised(s);
-    EXPECT_GE(RunAt(s, 0.8).attainment(), gap ? 0.95 : 0.999) << s.name;
-    EXPECT_GE(RunAt(s, 0.9).attainment(), gap ? 0.85 : 0.99) << s.name;
+    EXPECT_GE(RunAt(s, 0.8).attainment(), 0.999) << s.name;
+    EXPECT_GE(RunAt(s, 0.9).attainment(), 0.99) << s.name;
   }
 }
 
 // Floor: the issue's target, goodput >= 90% of the ideal at 1.5x and 2x (no
-// collapse); specialised clusters 75%, see above.
+// collapse).
 TEST(SloSimulationTest, GoodputUnderOverload) {
   for (const SloScenario& s : AllSloScenarios()) {
     for (double load : {1.5, 2.0}) {
       const SloResult r = RunAt(s, load);
-      EXPECT_GE(r.goodput() / SloIdeal(s), Specialised(s) ? 0.75 : 0.9) << s.name << " at " << load;
+      EXPECT_GE(r.goodput() / SloIdeal(s), 0.9) << s.name << " at " << load;
     }
   }
 }
 
+// Earliest-finish without steering on the specialised cluster: the greedy rule alone
+// falls short of the ideal there (what steering is for).
+TEST(SloSimulationTest, SteeringIsWhatReachesTheIdealOnSpecialisedDevices) {
+  SloScenario s = testing::SpecialisedScenario();
+  for (auto& c : s.cameras) c.deadline_ms = 1e9;
+  s.queue_capacity = 64;
+  s.lp_steering = false;
+  const double greedy = RunAt(s, 1.3).throughput() / SloIdeal(s);
+  s.lp_steering = true;
+  const double steered = RunAt(s, 1.3).throughput() / SloIdeal(s);
+  EXPECT_LT(greedy, 0.85);
+  EXPECT_GE(steered, 0.97);
+}
+
 // Saturation: no deadlines, 1.3x the ideal offered, queues of 64 per type. Floor: the
-// issue's target, >= 97% of the ideal (specialised clusters: 75%, see above), and at
-// least every other policy's throughput (-1%). p99: no more than 5% above any other
-// policy's. The issue asks for a lower p99; on the paper's cluster at saturation the
-// tail is the full queue's wait, the same for every policy that keeps the devices busy,
-// and earliest-finish measures 3% above idle-first there (docs/scheduling.md).
+// issue's target, >= 97% of the ideal, and at least every other policy's throughput
+// (-1%). p99: below every other policy's, except on the paper's cluster where the
+// tail is the full queue's wait, the same for every policy that keeps the devices
+// busy: earliest-finish measures 3% above idle-first there, and may be up to 5%
+// (docs/scheduling.md, "Gaps").
 TEST(SloSimulationTest, SaturationThroughputAndTail) {
   for (SloScenario s : AllSloScenarios()) {
     for (auto& c : s.cameras) c.deadline_ms = 1e9;
@@ -486,10 +491,12 @@ TEST(SloSimulationTest, SaturationThroughputAndTail) {
       results[policy] = RunAt(s, 1.3);
     }
     const SloResult& ef = results[PolicyKind::kEarliestFinish];
-    EXPECT_GE(ef.throughput() / SloIdeal(s), Specialised(s) ? 0.75 : 0.97) << s.name;
+    EXPECT_GE(ef.throughput() / SloIdeal(s), 0.97) << s.name;
+    const double tail_margin = s.name == "paper" ? 1.05 : 1.0;
     for (const auto& [policy, r] : results) {
+      if (policy == PolicyKind::kEarliestFinish) continue;
       EXPECT_GE(ef.throughput(), 0.99 * r.throughput()) << s.name << " vs " << PolicyName(policy);
-      EXPECT_LE(ef.p99_ms, r.p99_ms * 1.05) << s.name << " vs " << PolicyName(policy);
+      EXPECT_LT(ef.p99_ms, r.p99_ms * tail_margin) << s.name << " vs " << PolicyName(policy);
     }
   }
 }
@@ -498,11 +505,12 @@ TEST(SloSimulationTest, SaturationThroughputAndTail) {
 // each light camera asks less than a fifth of the cluster and keeps >= 99% attainment
 // (floor), the heavy one gets the rest; Jain's index over goodput relative to the
 // max-min fair share >= 0.95 (floor). Jain's index over raw attainment, the issue's
-// measure, cannot reach 0.95 under max-min fairness here (the heavy camera's
-// attainment is bound to be ~37%: 1.0 x 4 and 0.37 give 0.92); it is 1.0 when the
-// heavy camera takes everyone's share in proportion (untagged, one tenant: every
-// camera ~75%). Its floor is 0.9, and the untagged run must fail the light-camera
-// floor, which shows fair queueing is what keeps it.
+// measure, >= 0.95 (floor): the heavy camera sends 180/s of the 360/s offered, its
+// max-min share of the 300/s ideal is the 120/s the light cameras leave (67%), and
+// it measures ~66%, which gives 0.98. It is
+// also 1.0 when the heavy camera takes everyone's share in proportion (untagged, one
+// tenant: every camera ~82%), so the untagged run must fail the light-camera floor,
+// which shows fair queueing is what keeps it.
 TEST(SloSimulationTest, HeavyCameraDoesNotTakeTheOthersShare) {
   for (bool tagged : {true, false}) {
     SloScenario s = testing::HeavyCameraScenario();
@@ -543,7 +551,7 @@ TEST(SloSimulationTest, HeavyCameraDoesNotTakeTheOthersShare) {
     const double jain_share = JainIndex(relative);
     std::printf("; Jain(attainment) %.3f  Jain(goodput/fair share) %.3f\n", jain, jain_share);
     if (tagged) {
-      EXPECT_GE(jain, 0.9);
+      EXPECT_GE(jain, 0.95);
       EXPECT_GE(jain_share, 0.95);
       EXPECT_GE(light_min, 0.99);
     } else {

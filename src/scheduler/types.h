@@ -91,6 +91,20 @@ struct Options {
   // (Assignment::candidates), for the operator's decisions log. Costs an
   // allocation per binding; off by default.
   bool record_candidates = false;
+  // kEarliestFinish steering by the fluid ideal. Every `steering_interval` (and when
+  // devices change) the scheduler solves the fluid LP (IdealThroughput's) for the
+  // recent mix of arrivals (per type, counts decayed over `rate_window` on the
+  // clock) and keeps, per type, the devices the optimum may use it on: those where a
+  // unit of the type wastes at most `steering_waste` of the device time it takes
+  // (its reduced cost at the optimum, relative). An unpinned request goes to a device
+  // outside its type's set only when that device would otherwise idle: a slot free
+  // now and no waiting request of a type in its own set. So at light load every
+  // device helps (lowest latency) and under pressure each type stays where the ideal
+  // keeps it. A type no device of its set can serve now (down) is not steered.
+  bool lp_steering = true;
+  std::chrono::nanoseconds steering_interval{std::chrono::milliseconds(500)};
+  std::chrono::nanoseconds rate_window{std::chrono::seconds(2)};
+  double steering_waste = 0.5;
   // kEarliestFinish looks at no more than this many waiting requests per Dispatch;
   // 0 means 8 x (sum of slots + pipeline_depth over up devices), at least 64.
   int max_walk = 0;

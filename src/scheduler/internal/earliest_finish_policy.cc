@@ -15,6 +15,15 @@
 // sooner, and a slow device receives a request exactly when it would finish it
 // first. Ties go to a device with room now, then to the lower load, then key order.
 //
+// Steering by the fluid ideal (Options::lp_steering, State::RefreshSteering): an
+// unpinned request of a steered type considers a device outside its type's set only
+// if that device has a slot free now (in this pass's schedule), room, and no waiting
+// unpinned request of a type in its own set, i.e. when it would otherwise idle. The
+// greedy rule alone sends a type to a device three times slower as soon as that one
+// would finish first, spending capacity the ideal keeps for the type that device is
+// best at; with steering the throughput at saturation is the ideal's while light
+// load still uses every device.
+//
 // Probes (Options::probe_interval): before the choice above, a request whose type
 // an idle device could run but has not confirmed lately (State::ProbeDue) goes to
 // that device if its deadline allows the device's best time. This costs at most
@@ -45,8 +54,10 @@ struct Pick {
 
 // `weighed`, when given, receives every allowed candidate with its finish.
 Pick Choose(const State& state, const QueueEntry& entry, const std::vector<Candidate>& candidates,
-            const SlotSchedule& schedule, std::vector<std::pair<DeviceIndex, Ticks>>* weighed) {
+            const SlotSchedule& schedule, Ticks now,
+            std::vector<std::pair<DeviceIndex, Ticks>>* weighed) {
   const bool pinned = State::IsPinned(entry);
+  const bool steered = !pinned && state.type(entry.type).steered;
   const Ticks* earliest = schedule.earliest_data();
   Pick best;
   bool best_room = false;
@@ -54,6 +65,12 @@ Pick Choose(const State& state, const QueueEntry& entry, const std::vector<Candi
     if (pinned && !State::Allows(entry, c)) continue;
     const Ticks finish = earliest[c.device] + c.estimate;
     if (weighed != nullptr) weighed->emplace_back(c.device, finish);
+    // Steering: outside the type's set only a device that would otherwise idle.
+    if (steered && !state.InSupport(c.device, entry.type) &&
+        !(earliest[c.device] <= now && state.device(c.device).HasRoom() &&
+          state.NothingOwnWaiting(c.device))) {
+      continue;
+    }
     // Admission is pessimistic (Options::admission_quantile); the order is not.
     if (entry.deadline != kNever && earliest[c.device] + c.admit > entry.deadline) continue;
     if (finish > best.finish) continue;
@@ -92,6 +109,7 @@ void DispatchEarliestFinish(State& state, SlotSchedule& schedule, std::vector<As
   const Ticks now = state.Now();
   RoomTracker tracker(state, /*static_kinds=*/false);
   if (tracker.Exhausted()) return;
+  state.RefreshSteering(now);
   state.BuildSchedule(now, schedule);
   const int limit = state.options().max_walk > 0 ? state.options().max_walk
                                                  : std::max(64, 8 * state.TotalCapacity());
@@ -118,7 +136,7 @@ void DispatchEarliestFinish(State& state, SlotSchedule& schedule, std::vector<As
       tracker.Bound(probe);
       continue;
     }
-    const Pick pick = Choose(state, entry, candidates, schedule, record);
+    const Pick pick = Choose(state, entry, candidates, schedule, now, record);
     if (pick.device == kNone) {
       ++it;
       continue;

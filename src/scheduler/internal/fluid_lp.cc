@@ -1,5 +1,6 @@
 #include "scheduler/internal/fluid_lp.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <numeric>
@@ -28,6 +29,9 @@ class Simplex {
   double& At(size_t row, size_t col) { return tab_[row * width_ + col]; }
   double& Rhs(size_t row) { return At(row, width_ - 1); }
   void SetObjective(size_t col, double c) { At(rows_, col) = -c; }
+  // After Solve: the objective row's entry for a column; for a slack column, the dual
+  // price of its row; for a structural one, its reduced cost (>= 0 at the optimum).
+  double Reduced(size_t col) { return At(rows_, col); }
 
   double Solve() {
     const size_t max_pivots = 50 * (rows_ + cols_) + 100;
@@ -82,10 +86,17 @@ class Simplex {
 
 double MaxMixRate(const std::vector<double>& share, const std::vector<std::vector<double>>& seconds,
                   const std::vector<double>& slots) {
+  return SolveFluid(share, seconds, slots).rate;
+}
+
+FluidSolution SolveFluid(const std::vector<double>& share,
+                         const std::vector<std::vector<double>>& seconds,
+                         const std::vector<double>& slots) {
+  FluidSolution out;
   const size_t types = share.size();
   const size_t devices = slots.size();
   const double total = std::accumulate(share.begin(), share.end(), 0.0);
-  if (types == 0 || total <= 0) return 0;
+  if (types == 0 || total <= 0) return out;
   // Column 0 is the rate r; then one column per runnable (type, device) pair.
   std::vector<std::vector<size_t>> column(types, std::vector<size_t>(devices, 0));
   size_t cols = 1;
@@ -97,7 +108,7 @@ double MaxMixRate(const std::vector<double>& share, const std::vector<std::vecto
         runnable = true;
       }
     }
-    if (share[t] > 0 && !runnable) return 0;
+    if (share[t] > 0 && !runnable) return out;
   }
   Simplex lp(types + devices, cols);
   lp.SetObjective(0, 1.0);
@@ -116,7 +127,20 @@ double MaxMixRate(const std::vector<double>& share, const std::vector<std::vecto
       if (column[t][d] != 0) lp.At(row, column[t][d]) = seconds[t][d] / slots[d];
     }
   }
-  return lp.Solve();
+  out.rate = lp.Solve();
+  if (!std::isfinite(out.rate)) return out;
+  out.waste.assign(types, std::vector<double>(devices, 1.0));
+  for (size_t t = 0; t < types; ++t) {
+    for (size_t d = 0; d < devices; ++d) {
+      if (column[t][d] == 0) continue;
+      // Reduced cost = price(d) * seconds / slots - value(t); relative to the first
+      // term, the share of the device time the pair would not pay back.
+      const double price = lp.Reduced(cols + types + d) * seconds[t][d] / slots[d];
+      const double reduced = std::max(0.0, lp.Reduced(column[t][d]));
+      out.waste[t][d] = price > kEpsilon ? std::clamp(reduced / price, 0.0, 1.0) : 0.0;
+    }
+  }
+  return out;
 }
 
 }  // namespace heteroaccel::scheduler::internal

@@ -6,7 +6,11 @@
 //                           sum_t x[t][d] * seconds[t][d] <= slots[d]   (device time)
 //                           x >= 0
 // which accounts for devices being relatively better at some types than others.
-// Pure function; thread-compatible.
+// SolveFluid also says, per (type, device), how much of the device's time a unit of
+// the type would waste at the optimum (its reduced cost relative to the device time
+// it uses, from the LP's dual prices): 0 for pairs an optimal allocation may use,
+// up to 1 for pairs that only spend capacity the optimum keeps for other types.
+// Pure functions; thread-compatible.
 #pragma once
 
 #include <vector>
@@ -18,5 +22,16 @@ namespace heteroaccel::scheduler::internal {
 // cannot; slots[d] >= 0. Returns requests per second; 0 if some type cannot run.
 double MaxMixRate(const std::vector<double>& share, const std::vector<std::vector<double>>& seconds,
                   const std::vector<double>& slots);
+
+struct FluidSolution {
+  double rate = 0;  // MaxMixRate
+  // waste[t][d] in [0, 1]: 1 - (value of a unit of type t) / (price of the device
+  // time it takes on d); 0 where the optimum may run t on d (or d's time is free at
+  // the optimum); 1 where d cannot run t. Empty when the mix is impossible.
+  std::vector<std::vector<double>> waste;
+};
+FluidSolution SolveFluid(const std::vector<double>& share,
+                         const std::vector<std::vector<double>>& seconds,
+                         const std::vector<double>& slots);
 
 }  // namespace heteroaccel::scheduler::internal

@@ -28,6 +28,11 @@ Options Sanitize(Options options) {
     options.admission_quantile = 0.9;
   }
   if (options.fair_quantum.count() <= 0) options.fair_quantum = std::chrono::milliseconds(200);
+  if (options.steering_interval.count() <= 0) {
+    options.steering_interval = std::chrono::milliseconds(500);
+  }
+  if (options.rate_window.count() <= 0) options.rate_window = std::chrono::seconds(2);
+  if (!(options.steering_waste >= 0) || options.steering_waste > 1) options.steering_waste = 0.5;
   return options;
 }
 
@@ -178,6 +183,15 @@ absl::Status State::Enqueue(Request request, std::vector<Request>* displaced) {
                                                        options_.queue_capacity, " requests)"));
     }
     Remove(queue_.find(victim->key), *displaced);
+  }
+  {
+    const Ticks now = Now();
+    const double window = static_cast<double>(options_.rate_window.count());
+    ts.arrivals =
+        ts.arrivals * std::exp(-static_cast<double>(std::max<Ticks>(0, now - ts.arrivals_at)) /
+                               window) +
+        1;
+    ts.arrivals_at = std::max(ts.arrivals_at, now);
   }
   const int64_t priority = request.priority;
   const Ticks start = StartTag(priority, request.tenant, t);
@@ -653,6 +667,118 @@ Queue::iterator State::Bind(Queue::iterator it, DeviceIndex d, Ticks now, Ticks 
   return queue_.erase(it);
 }
 
+void State::RefreshSteering(Ticks now) {
+  if (steering_at_ != kUnknown && steering_topology_ == topology_ &&
+      now - steering_at_ < options_.steering_interval.count()) {
+    return;
+  }
+  steering_at_ = now;
+  steering_topology_ = topology_;
+  for (TypeState& ts : types_) ts.steered = false;
+  for (DeviceState& dev : devices_) dev.support = ~uint64_t{0};
+  steered_ = 0;
+  if (!options_.lp_steering) return;
+  // The recent mix: types with arrivals in the window and an available device.
+  const double window = static_cast<double>(options_.rate_window.count());
+  std::vector<TypeId> types;
+  std::vector<double> share;
+  const auto limit = std::min<TypeId>(64, static_cast<TypeId>(types_.size()));
+  for (TypeId t = 0; t < limit; ++t) {
+    const TypeState& ts = types_[t];
+    const double rate =
+        ts.arrivals * std::exp(-static_cast<double>(std::max<Ticks>(0, now - ts.arrivals_at)) /
+                               window);
+    if (rate < 1e-3) continue;
+    types.push_back(t);
+    share.push_back(rate);
+  }
+  if (types.empty()) return;
+  // Devices enter the LP in classes: each its own up to 64 available devices, else
+  // one class per (kind, types it runs) with the members' mean estimates and their
+  // slots summed, so that the LP stays small however large the cluster.
+  std::vector<DeviceIndex> available;
+  for (DeviceIndex d : sorted_devices_) {
+    if (devices_[d].available()) available.push_back(d);
+  }
+  std::vector<int> class_of(device_count(), -1);
+  std::vector<std::vector<DeviceIndex>> members;
+  if (available.size() <= 64) {
+    for (DeviceIndex d : available) {
+      class_of[d] = static_cast<int>(members.size());
+      members.push_back({d});
+    }
+  } else {
+    std::map<std::pair<KindId, uint64_t>, int> classes;
+    for (DeviceIndex d : available) {
+      uint64_t runs = 0;
+      for (size_t i = 0; i < types.size(); ++i) {
+        if (devices_[d].CanRun(types[i])) runs |= uint64_t{1} << i;
+      }
+      auto [it, inserted] =
+          classes.try_emplace({devices_[d].kind, runs}, static_cast<int>(members.size()));
+      if (inserted) members.emplace_back();
+      members[it->second].push_back(d);
+      class_of[d] = it->second;
+    }
+  }
+  std::vector<std::vector<double>> seconds(types.size(), std::vector<double>(members.size(), 0));
+  std::vector<double> slots(members.size(), 0);
+  for (size_t c = 0; c < members.size(); ++c) {
+    for (DeviceIndex d : members[c]) slots[c] += devices_[d].info.slots;
+    for (size_t i = 0; i < types.size(); ++i) {
+      if (!devices_[members[c].front()].CanRun(types[i])) continue;
+      double sum = 0;
+      for (DeviceIndex d : members[c]) sum += static_cast<double>(Estimate(types[i], d));
+      seconds[i][c] = std::max(1.0, sum / static_cast<double>(members[c].size())) * 1e-9;
+    }
+  }
+  // A type no available device runs makes the mix impossible: leave it out.
+  std::vector<TypeId> kept_types;
+  std::vector<double> kept_share;
+  std::vector<std::vector<double>> kept_seconds;
+  for (size_t i = 0; i < types.size(); ++i) {
+    if (std::any_of(seconds[i].begin(), seconds[i].end(), [](double v) { return v > 0; })) {
+      kept_types.push_back(types[i]);
+      kept_share.push_back(share[i]);
+      kept_seconds.push_back(std::move(seconds[i]));
+    }
+  }
+  if (kept_types.empty()) return;
+  // The measured mix is noisy, and on a balanced cluster the optimum sits on a knife
+  // edge (a type slightly over its share would spread over every device). A pair is
+  // kept only if it wastes little for the mix and for the mix with any one type
+  // `kMixMargin` heavier: what the optimum needs only for a momentary excess is
+  // left to the idle rule.
+  constexpr double kMixMargin = 0.25;
+  FluidSolution solution = SolveFluid(kept_share, kept_seconds, slots);
+  if (solution.waste.size() != kept_types.size()) return;
+  for (size_t heavier = 0; heavier < kept_types.size() && kept_types.size() > 1; ++heavier) {
+    std::vector<double> shifted = kept_share;
+    shifted[heavier] *= 1 + kMixMargin;
+    const FluidSolution other = SolveFluid(shifted, kept_seconds, slots);
+    if (other.waste.size() != kept_types.size()) continue;
+    for (size_t i = 0; i < kept_types.size(); ++i) {
+      for (size_t c = 0; c < slots.size(); ++c) {
+        solution.waste[i][c] = std::max(solution.waste[i][c], other.waste[i][c]);
+      }
+    }
+  }
+  for (size_t i = 0; i < kept_types.size(); ++i) {
+    const TypeId t = kept_types[i];
+    const uint64_t bit = uint64_t{1} << t;
+    auto keeps = [&](DeviceIndex d) {
+      return devices_[d].CanRun(t) && solution.waste[i][class_of[d]] <= options_.steering_waste;
+    };
+    // A type with no device left in its set is not steered.
+    if (std::none_of(available.begin(), available.end(), keeps)) continue;
+    types_[t].steered = true;
+    steered_ |= bit;
+    for (DeviceIndex d : available) {
+      if (!keeps(d)) devices_[d].support &= ~bit;
+    }
+  }
+}
+
 // --- Private -----------------------------------------------------------------------
 
 DeviceIndex State::FindDevice(const DeviceKey& key) const {
@@ -696,14 +822,17 @@ void State::CountQueued(const QueueKey& key, const QueueEntry& entry, bool added
   const bool pinned = IsPinned(entry);
   const std::tuple<int64_t, int64_t, uint64_t> by_class{-key.neg_priority,
                                                          -static_cast<int64_t>(key.seq), entry.id};
+  const TypeId t = entry.type;
   if (added) {
     ++ts.queued;
     ts.pinned += pinned ? 1 : 0;
+    if (t < 64 && ts.queued > ts.pinned) waiting_ |= uint64_t{1} << t;
     ts.by_class.insert(by_class);
     ++fair_[key.neg_priority].queued;
   } else {
     --ts.queued;
     ts.pinned -= pinned ? 1 : 0;
+    if (t < 64 && ts.queued == ts.pinned) waiting_ &= ~(uint64_t{1} << t);
     ts.by_class.erase(by_class);
     // A class whose queue empties ends its busy period: its tags start over.
     auto fair = fair_.find(key.neg_priority);

@@ -97,6 +97,9 @@ struct DeviceState {
   std::vector<ServiceWindow> windows;    // by TypeId: what `measured` is computed from
   std::vector<InFlightEntry> in_flight;  // in bind order
   int running = 0;                       // in_flight entries holding a slot
+  // Fluid-LP steering: bit t set when the device is in type t's set (types >= 64 are
+  // never steered).
+  uint64_t support = ~uint64_t{0};
 
   bool available() const { return present && info.up; }
   bool CanRun(TypeId t) const {
@@ -170,6 +173,12 @@ struct TypeState {
   // Candidates of the current pass.
   uint64_t prepared_pass = 0;
   std::vector<Candidate> candidates;
+  // Arrivals (Enqueue), decayed over Options::rate_window, as of `arrivals_at`.
+  double arrivals = 0;
+  Ticks arrivals_at = 0;
+  // Fluid-LP steering (Options::lp_steering): whether unpinned requests of the type
+  // are steered (DeviceState::support says where to).
+  bool steered = false;
   // kStatic: the kind it is confined to when unpinned.
   uint64_t static_topology = 0;
   KindId static_kind = kNone;
@@ -256,6 +265,18 @@ class State {
   // The fastest time `d` has shown or reported for `t` (what a probe may hope for).
   Ticks BestCase(TypeId t, DeviceIndex d) const;
   void MarkProbed(DeviceIndex d, TypeId t, Ticks now) { devices_[d].windows[t].last_probe = now; }
+  // Fluid-LP steering (Options::lp_steering): re-solves the LP for the recent
+  // arrival mix when the interval has passed or the devices changed.
+  void RefreshSteering(Ticks now);
+  // Whether an unpinned request of `t` may go to `d` without `d` being idle.
+  bool InSupport(DeviceIndex d, TypeId t) const {
+    return !types_[t].steered || ((devices_[d].support >> t) & 1) != 0;
+  }
+  // Whether no unpinned request of a type in `d`'s sets is waiting (so that `d`
+  // would otherwise idle and may take another type).
+  bool NothingOwnWaiting(DeviceIndex d) const {
+    return (devices_[d].support & steered_ & waiting_) == 0;
+  }
   // Binds the waiting request at `it` to `d`; returns the next queue position.
   Queue::iterator Bind(Queue::iterator it, DeviceIndex d, Ticks now, Ticks expected_finish,
                        std::vector<Assignment>& out);
@@ -303,6 +324,11 @@ class State {
   };
   absl::flat_hash_map<int64_t, FairClass> fair_;
   uint64_t next_seq_ = 0;
+  // Bit t set while unpinned requests of type t (< 64) wait.
+  uint64_t waiting_ = 0;
+  uint64_t steered_ = 0;  // bit t set while type t is steered
+  Ticks steering_at_ = kUnknown;
+  uint64_t steering_topology_ = 0;
   uint64_t topology_ = 1;
   uint64_t pass_ = 1;
 };

@@ -85,6 +85,7 @@ struct SloScenario {
   int queue_capacity = 256;
   bool tag_cameras = true;  // false: every request untagged (one tenant)
   PolicyKind policy = PolicyKind::kEarliestFinish;
+  bool lp_steering = true;  // Options::lp_steering
   uint64_t seed = 1;
 };
 
@@ -175,6 +176,7 @@ class SloSimulation {
     Options options;
     options.policy = s_.policy;
     options.queue_capacity = s_.queue_capacity;
+    options.lp_steering = s_.lp_steering;
     scheduler_ = std::make_unique<Scheduler>(options, clock_);
     for (const SloDevice& d : s_.devices) {
       (void)scheduler_->UpsertDevice(SloDeviceInfo(d));
