@@ -57,6 +57,8 @@ struct NodeSpec {
 
   // The node names this entry stands for.
   std::vector<std::string> Names() const;
+  // Whether `ref` names this entry (its base name) or one of its nodes.
+  bool Matches(std::string_view ref) const;
 
   friend bool operator==(const NodeSpec&, const NodeSpec&) = default;
 };

@@ -1,0 +1,46 @@
+// Camera streams: when request k of a stream is due and which inference type it
+// asks for. A camera with inflight N > 0 runs as N streams at rate / N each (as
+// `heteroaccel bench` runs a camera with --inflight N); streams are numbered over
+// the whole scenario in camera order, and that number is the bench's camera
+// index i:
+//   periodic  due(k) = period x (i / S + k), S streams in all, period = 1 / rate
+//   poisson   exponential gaps at the rate
+//   bursts    exponential gaps at rate x (on + off) / on during `on_ms`, then
+//             `off_ms` silent
+//   type      mix[(i + k) % mix.size()] for a list mix; a seeded draw for weights
+// Randomness comes from internal/random.h keys. Plain values; thread-compatible.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "sim/scenario.h"
+
+namespace heteroaccel::sim::internal {
+
+struct Stream {
+  uint32_t index = 0;   // over the whole scenario
+  uint32_t camera = 0;  // index of the expanded camera (name-j)
+  const CameraSpec* spec = nullptr;
+  double rate = 0;       // requests/s of this stream
+  bool bounded = false;  // one request outstanding at a time (inflight > 0)
+  // Per mix position (list) or per weighted type: index into the scenario's types.
+  std::vector<uint32_t> mix;
+  std::vector<double> cumulative;  // weights: cumulative shares, the last 1
+};
+
+// Every stream of the scenario; `types` lists the scenario's inference types
+// (sorted), which Stream::mix indexes. `camera_names` gets the expanded names.
+std::vector<Stream> ExpandStreams(const Scenario& scenario, const std::vector<std::string>& types,
+                                  std::vector<std::string>& camera_names);
+
+// Nanoseconds from the start of the run at which request k is due; `previous`
+// is request k-1's due time (ignored for k = 0 and for periodic streams).
+int64_t DueTime(const Stream& stream, uint32_t streams, uint64_t seed, uint64_t k,
+                int64_t previous);
+
+// The type index request k asks for.
+uint32_t TypeOf(const Stream& stream, uint64_t seed, uint64_t k);
+
+}  // namespace heteroaccel::sim::internal

@@ -1,0 +1,152 @@
+// Engine: the event loop behind Simulate (simulator.h), holding the scheduler,
+// the request tracker, the emulated devices and the camera streams of one run.
+// Single-threaded; one Engine per run.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <ostream>
+#include <queue>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "common/fake_clock.h"
+#include "scheduler/scheduler.h"
+#include "server/request_tracker.h"
+#include "sim/internal/arrivals.h"
+#include "sim/simulator.h"
+
+namespace heteroaccel::sim::internal {
+
+// The devices of the scenario with every node's `count` expanded, as the
+// scheduler sees them (reported service = the true mean times `factor`).
+struct ClusterDevice {
+  scheduler::DeviceInfo info;
+  const DeviceSpec* spec = nullptr;
+  uint32_t node = 0;
+};
+struct ClusterNode {
+  std::string name;
+  const NodeSpec* spec = nullptr;
+  // Whether a fault's `node` (or a device fault's node part) names this node.
+  bool Named(std::string_view ref) const { return ref == name || ref == spec->name; }
+};
+struct Cluster {
+  std::vector<std::string> types;  // sorted
+  std::vector<ClusterNode> nodes;
+  std::vector<ClusterDevice> devices;
+};
+Cluster ExpandCluster(const Scenario& scenario);
+
+class Engine {
+ public:
+  Engine(const Scenario& scenario, const SimOptions& options);
+  absl::StatusOr<SimReport> Run();
+
+ private:
+  enum Kind : uint8_t { kArrive, kAtDevice, kDone, kResult, kFault, kNodeBack };
+  struct Event {
+    int64_t t;
+    uint64_t seq;
+    uint64_t id;
+    uint32_t a;      // stream, device or fault
+    uint32_t c;      // attempt
+    uint32_t gen;    // device generation (work lost with its node)
+    Kind kind;
+    bool operator>(const Event& o) const { return t != o.t ? t > o.t : seq > o.seq; }
+  };
+  struct Device {
+    const ClusterDevice* cluster;
+    std::vector<int64_t> mean_ns;  // per scenario type; -1 when it does not run it
+    double factor = 1;
+    int busy = 0;
+    uint32_t gen = 0;
+    std::deque<std::pair<uint64_t, uint32_t>> waiting;  // (id, attempt)
+  };
+  struct StreamState {
+    uint64_t next_k = 0;
+    int64_t next_due = 0;
+    bool outstanding = false;
+    bool pending = false;  // due while outstanding: send when answered
+    bool done = false;
+  };
+  struct Open {
+    uint32_t stream;
+    uint32_t type;
+    uint64_t k;
+    int64_t arrival;
+    int64_t deadline;  // INT64_MAX: none
+    uint32_t attempt = 0;
+    uint32_t device = 0;
+    int64_t service = 0;
+  };
+  enum class End { kOk, kExpired, kRefused429, kRefused503, kGaveUp, kUnfinished };
+
+  void Push(int64_t t, Kind kind, uint64_t id, uint32_t a = 0, uint32_t c = 0, uint32_t gen = 0);
+  void Log(const Event& e);
+  void Handle(const Event& e);
+  void Send(uint32_t stream);
+  void ScheduleNext(uint32_t stream);
+  void AtDevice(const Event& e);
+  void Start(uint32_t device, uint64_t id, uint32_t attempt);
+  void Done(const Event& e);
+  void Result(const Event& e);
+  void Fault(uint32_t index, bool back);
+  void Pump();
+  void Finish(uint64_t id, End end, absl::Status error);
+  int64_t Now() const { return now_; }
+  uint32_t DeviceIndex(const scheduler::DeviceKey& key) const;
+  SimReport Summarise();
+
+  // Scheduler calls, timed.
+  template <typename F>
+  auto Timed(F f) -> decltype(f());
+
+  const Scenario& s_;
+  const SimOptions& options_;
+  Cluster cluster_;
+  FakeClock clock_;
+  const Clock::TimePoint start_;
+  std::unique_ptr<scheduler::Scheduler> scheduler_;
+  server::RequestTracker tracker_;
+  std::vector<Device> devices_;
+  std::unordered_map<scheduler::DeviceKey, uint32_t, scheduler::DeviceKeyHash> device_index_;
+  std::vector<Stream> streams_;
+  std::vector<StreamState> stream_state_;
+  std::vector<std::string> camera_names_;
+  std::priority_queue<Event, std::vector<Event>, std::greater<>> events_;
+  absl::flat_hash_map<uint64_t, Open> open_;
+  int64_t now_ = 0;
+  int64_t measure_start_ = 0;
+  int64_t end_ = 0;
+  int64_t half_rtt_ = 0;
+  int64_t client_rtt_ = 0;
+  uint64_t seq_ = 0;
+  bool pump_ = false;
+  bool requeued_ = false;
+  uint64_t hash_ = 0x84222325cbf29ce4ULL;
+  double scheduler_seconds_ = 0;
+  uint64_t admitted_ = 0;
+  uint64_t ended_ = 0;
+  uint64_t accounting_errors_ = 0;
+
+  // Measured results.
+  SimReport report_;
+  std::vector<CameraOutcome> camera_outcomes_;
+  std::vector<double> latencies_;
+  std::vector<std::vector<double>> type_latencies_;
+  std::vector<uint64_t> type_errors_;
+  struct DeviceTally {
+    uint64_t count = 0;
+    double compute_ms = 0;
+    double queue_ms = 0;
+  };
+  std::vector<DeviceTally> tallies_;
+};
+
+}  // namespace heteroaccel::sim::internal

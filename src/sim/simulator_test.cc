@@ -1,0 +1,235 @@
+#include "sim/simulator.h"
+
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+#include "sim/internal/arrivals.h"
+
+namespace heteroaccel::sim {
+namespace {
+
+Scenario OneDevice(double rate, double latency_ms) {
+  auto s = ParseScenario(
+      "name: tiny\nduration: 10s\nwarmup: 1s\nrtt_ms: 1\nclient_rtt_ms: 0.5\n"
+      "nodes: [{name: n, devices: [{name: d, kind: gpu, latency_ms: {face: " +
+      std::to_string(latency_ms) +
+      "}}]}]\n"
+      "cameras: [{name: cam, rate: " +
+      std::to_string(rate) + ", mix: [face], deadline_ms: 100}]\n");
+  EXPECT_TRUE(s.ok()) << s.status();
+  return *s;
+}
+
+// The exactly-once identity over every request of a run whose window covers it.
+void ExpectEveryRequestEndedOnce(const SimReport& r) {
+  EXPECT_EQ(static_cast<uint64_t>(r.offered), r.requests_total);
+  EXPECT_EQ(r.offered,
+            r.good + r.late + r.expired + r.refused + r.lost_retried + r.unfinished);
+}
+
+TEST(SimulateTest, OneDeviceWithoutQueueingIsHandComputable) {
+  // 50 req/s on one 10 ms device: no request waits; latency = 10 ms + rtt 1 ms
+  // + client rtt 0.5 ms. The ideal is 1 / 10 ms = 100 req/s.
+  auto r = Simulate(OneDevice(50, 10));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_NEAR(r->ideal_rps, 100, 1e-6);
+  EXPECT_NEAR(r->bench.latency.p50, 11.5, 1e-3);
+  EXPECT_NEAR(r->bench.latency.p99, 11.5, 1e-3);
+  EXPECT_NEAR(r->bench.throughput_rps, 50, 0.2);
+  EXPECT_EQ(r->bench.errors, 0u);
+  EXPECT_EQ(r->bench.late, 0u);
+  EXPECT_EQ(r->offered, 500);  // 10 s x 50 req/s arriving in the window
+  EXPECT_EQ(r->good, 500);
+  EXPECT_DOUBLE_EQ(r->attainment, 1.0);
+  EXPECT_NEAR(r->goodput_rps, 50, 1e-9);
+  ASSERT_EQ(r->bench.per_device.size(), 1u);
+  EXPECT_NEAR(r->bench.per_device.at("n/d").mean_compute_ms, 10, 1e-6);
+  EXPECT_EQ(r->bench.per_device.at("n/d").device_kind, "gpu");
+}
+
+TEST(SimulateTest, ABoundedCameraUnderOverloadSendsLateLikeBench) {
+  // 200 req/s asked of a 10 ms device with one request outstanding per camera:
+  // each request takes 11 ms round trip, so about 91 req/s go through and the
+  // rest are sent late, none refused.
+  auto r = Simulate(OneDevice(200, 10));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_NEAR(r->bench.throughput_rps, 1000.0 / 11, 1.0);
+  // Sends in the window whose due time fell in the warm-up are not late ones.
+  EXPECT_GT(r->bench.late, 700u);
+  EXPECT_EQ(r->bench.errors, 0u);
+}
+
+TEST(SimulateTest, ExpiresWhatCannotMeetItsDeadline) {
+  Scenario s = OneDevice(200, 10);
+  s.cameras[0].inflight = 0;  // open loop: the queue grows past the deadline
+  s.warmup = std::chrono::milliseconds(0);
+  auto r = Simulate(s);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_GT(r->expired + r->refused, 0);
+  EXPECT_GT(r->bench.errors_by_kind["504"] + r->bench.errors_by_kind["429"], 0u);
+  EXPECT_NEAR(r->bench.throughput_rps, 100, 3);
+  ExpectEveryRequestEndedOnce(*r);
+}
+
+constexpr const char* kFaulty = R"(
+name: faulty
+seed: 3
+duration: 20s
+warmup: 0s
+max_attempts: 3
+nodes:
+  - name: a
+    devices: [{name: gpu, kind: gpu, slots: 2, latency_ms: {face: 20, pose: 30}, sigma: 0.3}]
+  - name: b
+    devices: [{name: gpu, kind: gpu, slots: 2, latency_ms: {face: 25, pose: 35}, sigma: 0.3}]
+  - name: c
+    count: 2
+    devices: [{name: cpu, kind: cpu, slots: 1, latency_ms: {face: 80, pose: 90}, sigma: 0.3}]
+cameras:
+  - {name: cam, count: 6, rate: 8, mix: [face, pose], arrivals: poisson}
+  - {name: slo, count: 2, rate: 5, mix: {face: 1, pose: 3}, arrivals: bursts, deadline_ms: 400}
+faults:
+  - {at: 5s, node: a, down_for: 5s}
+  - {at: 8s, node: c, down_for: 1s}
+  - {at: 12s, device: b/gpu, slowdown: 2}
+  - {at: 15s, node: c-1}
+)";
+
+TEST(SimulateTest, EveryRequestEndsExactlyOnceUnderNodeFaults) {
+  auto s = ParseScenario(kFaulty);
+  ASSERT_TRUE(s.ok()) << s.status();
+  auto r = Simulate(*s);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ExpectEveryRequestEndedOnce(*r);
+  EXPECT_GT(r->offered, 1000);
+  EXPECT_EQ(r->unfinished, 0);
+  EXPECT_GT(r->good, r->offered * 9 / 10);
+}
+
+TEST(SimulateTest, RequestsOfALostNodeRetryElsewhere) {
+  auto s = ParseScenario(
+      "duration: 4s\nwarmup: 0s\n"
+      "nodes: [{name: a, devices: [{name: d, latency_ms: {face: 100}}]},\n"
+      "        {name: b, devices: [{name: d, latency_ms: {face: 100}}]}]\n"
+      "cameras: [{name: cam, count: 4, rate: 4, mix: [face], inflight: 0}]\n"
+      "faults: [{at: 1050ms, node: a}]\n");
+  ASSERT_TRUE(s.ok()) << s.status();
+  auto r = Simulate(*s);
+  ASSERT_TRUE(r.ok()) << r.status();
+  ExpectEveryRequestEndedOnce(*r);
+  // Nothing is lost: what node a held ran again on b.
+  EXPECT_EQ(r->good, r->offered);
+  EXPECT_EQ(r->lost_retried, 0);
+  EXPECT_GT(r->bench.per_device.at("b/d").count, r->bench.per_device.at("a/d").count * 2);
+
+  // With one attempt allowed, the requests node a held are given up (503).
+  s->max_attempts = 1;
+  auto once = Simulate(*s);
+  ASSERT_TRUE(once.ok()) << once.status();
+  ExpectEveryRequestEndedOnce(*once);
+  EXPECT_GT(once->lost_retried, 0);
+  EXPECT_GT(once->bench.errors_by_kind["503"], 0u);
+}
+
+TEST(SimulateTest, SameSeedSameEventLogOtherSeedDiffers) {
+  auto s = ParseScenario(kFaulty);
+  ASSERT_TRUE(s.ok());
+  std::ostringstream log1, log2;
+  auto a = Simulate(*s, {&log1});
+  auto b = Simulate(*s, {&log2});
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(a->event_log_hash, b->event_log_hash);
+  EXPECT_EQ(log1.str(), log2.str());
+  EXPECT_GT(a->events, 3'000u);
+  const std::string text = log1.str();
+  EXPECT_EQ(static_cast<size_t>(std::count(text.begin(), text.end(), '\n')), a->events);
+  s->seed = 4;
+  auto c = Simulate(*s);
+  ASSERT_TRUE(c.ok());
+  EXPECT_NE(c->event_log_hash, a->event_log_hash);
+  // Logging changes nothing.
+  s->seed = 3;
+  auto d = Simulate(*s);
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->event_log_hash, a->event_log_hash);
+}
+
+TEST(SimulateTest, SlowdownRaisesLatency) {
+  Scenario s = OneDevice(20, 10);
+  auto before = Simulate(s);
+  s.faults.push_back({std::chrono::milliseconds(0), "", std::nullopt, "n/d", 3});
+  auto after = Simulate(s);
+  ASSERT_TRUE(before.ok() && after.ok());
+  EXPECT_NEAR(after->bench.latency.p50, 31.5, 1e-3);
+  EXPECT_NEAR(after->ideal_rps, 100.0 / 3, 1e-6);
+}
+
+TEST(ArrivalsTest, PeriodicStreamsFollowBenchsOpenLoopRule) {
+  // `heteroaccel bench --cameras 4 --rate 20 --mix face,pose,text`: camera i sends
+  // request k at period x (i / 4 + k) for mix[(i + k) % 3].
+  auto s = ParseScenario(
+      "nodes: [{name: n, devices: [{name: d, latency_ms: {face: 1, pose: 1, text: 1}}]}]\n"
+      "cameras: [{name: cam, count: 4, rate: 5, mix: [face, pose, text]}]\n");
+  ASSERT_TRUE(s.ok()) << s.status();
+  const std::vector<std::string> types = {"face", "pose", "text"};
+  std::vector<std::string> names;
+  const auto streams = internal::ExpandStreams(*s, types, names);
+  ASSERT_EQ(streams.size(), 4u);
+  EXPECT_EQ(names, (std::vector<std::string>{"cam-0", "cam-1", "cam-2", "cam-3"}));
+  const std::vector<std::string> mix = {"face", "pose", "text"};
+  const std::chrono::duration<double> period(4 / 20.0);
+  for (uint32_t i = 0; i < 4; ++i) {
+    int64_t previous = 0;
+    for (uint64_t k = 0; k < 50; ++k) {
+      const auto first = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+          period * static_cast<double>(i) / 4);
+      const auto due = first + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                   period * static_cast<double>(k));
+      const int64_t got = internal::DueTime(streams[i], 4, 1, k, previous);
+      EXPECT_EQ(got, std::chrono::nanoseconds(due).count()) << i << " " << k;
+      EXPECT_EQ(types[internal::TypeOf(streams[i], 1, k)], mix[(i + k) % 3]);
+      previous = got;
+    }
+  }
+}
+
+TEST(ArrivalsTest, PoissonRateIsKept) {
+  auto s = ParseScenario(
+      "nodes: [{name: n, devices: [{name: d, latency_ms: {face: 1}}]}]\n"
+      "cameras: [{name: cam, rate: 50, mix: [face], arrivals: poisson}]\n");
+  ASSERT_TRUE(s.ok());
+  std::vector<std::string> names;
+  const auto streams = internal::ExpandStreams(*s, {"face"}, names);
+  int64_t t = 0;
+  const int n = 20000;
+  for (int k = 0; k < n; ++k) t = internal::DueTime(streams[0], 1, 9, k, t);
+  EXPECT_NEAR(n / (static_cast<double>(t) * 1e-9), 50, 1.5);
+}
+
+TEST(SimulateTest, JsonAndTableCarryTheSloFields) {
+  auto r = Simulate(OneDevice(50, 10));
+  ASSERT_TRUE(r.ok());
+  const nlohmann::json j = ToJson(*r);
+  EXPECT_EQ(j["offered"], 500);
+  EXPECT_EQ(j["bench"]["succeeded"], r->bench.succeeded);
+  EXPECT_TRUE(j.contains("event_log_hash"));
+  const std::string table = FormatReport(*r);
+  EXPECT_NE(table.find("goodput"), std::string::npos);
+  EXPECT_NE(table.find("Jain"), std::string::npos);
+}
+
+TEST(AtLoadTest, ScalesToAMultipleOfTheIdeal) {
+  auto s = AtLoad(OneDevice(50, 10), 0.8);
+  ASSERT_TRUE(s.ok());
+  EXPECT_NEAR(s->cameras[0].rate, 80, 1e-9);
+  EXPECT_EQ(AtLoad(OneDevice(50, 10), 0).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(JainIndexTest, EqualIsOneOneTakesAllIsOneOverN) {
+  EXPECT_DOUBLE_EQ(JainIndex({0.5, 0.5, 0.5}), 1.0);
+  EXPECT_DOUBLE_EQ(JainIndex({1, 0, 0, 0}), 0.25);
+}
+
+}  // namespace
+}  // namespace heteroaccel::sim
