@@ -221,7 +221,8 @@ absl::Status ReadSlo(const YAML::Node& node, SloSpec& slo) {
 absl::Status ReadSearch(const YAML::Node& node, SearchSpec& search) {
   if (!node.IsMap()) return Bad("search", "must be a mapping");
   RETURN_IF_ERROR(
-      CheckKeys(node, "search", {"duration", "warmup", "seeds", "max_devices", "bisect_steps"}));
+      CheckKeys(node, "search",
+                {"duration", "warmup", "seeds", "max_devices", "bisect_steps", "max_utilisation"}));
   if (node["duration"]) {
     ASSIGN_OR_RETURN(search.duration_ms, ReadDurationMs(node["duration"], "search.duration"));
   }
@@ -239,6 +240,13 @@ absl::Status ReadSearch(const YAML::Node& node, SearchSpec& search) {
   if (node["bisect_steps"]) {
     ASSIGN_OR_RETURN(search.bisect_steps,
                      ReadInt(node["bisect_steps"], "search.bisect_steps", 0, 20));
+  }
+  if (node["max_utilisation"]) {
+    ASSIGN_OR_RETURN(search.max_utilisation,
+                     ReadNumber(node["max_utilisation"], "search.max_utilisation"));
+    if (!(search.max_utilisation > 0 && search.max_utilisation <= 1)) {
+      return Bad("search.max_utilisation", "must be in (0, 1]");
+    }
   }
   return absl::OkStatus();
 }

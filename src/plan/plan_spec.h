@@ -71,6 +71,9 @@ struct SearchSpec {
   int seeds = 2;  // simulations per check; attainment pooled over them
   int max_devices = 64;
   int bisect_steps = 6;  // margin search
+  // A set meets the SLO only if the demand stays under this share of its fluid
+  // capacity: at 100% a queue grows without bound, which a short run may not show.
+  double max_utilisation = 0.95;
 };
 
 struct PlanSpec {

@@ -19,10 +19,28 @@ class Search {
  public:
   explicit Search(const PlanSpec& spec) : spec_(spec) {}
 
+  // The simulated check of a set at a load; at the SLO's load the set must also keep
+  // its fluid utilisation under search.max_utilisation (a queue at 100% grows without
+  // bound, which a short simulation may not show).
   absl::StatusOr<Check> Evaluate(const Counts& counts, double load) {
+    ASSIGN_OR_RETURN(Check check, Simulate(counts, load));
+    if (load == spec_.slo.load) {
+      check.meets = check.meets && check.fluid_utilisation <= spec_.search.max_utilisation + 1e-9;
+    }
+    return check;
+  }
+
+  absl::StatusOr<Check> Simulate(const Counts& counts, double load) {
     const auto key = std::make_pair(counts, load);
     if (auto it = memo_.find(key); it != memo_.end()) return it->second;
-    Check check{.load = load};
+    const double ratio = internal::CapacityRatio(spec_, counts);
+    Check check{.load = load, .fluid_utilisation = ratio > 0 ? load / ratio : 1e9};
+    if (ratio <= 0) {
+      // Some type of the mix has no device that can answer it in time: every request
+      // of it misses, so the set fails without a simulation.
+      memo_.emplace(key, check);
+      return check;
+    }
     sim::Scenario scenario = internal::ScenarioFor(spec_, counts, load);
     std::map<std::string, int> slots;
     for (const sim::NodeSpec& node : scenario.nodes) {
@@ -98,11 +116,11 @@ class Search {
     double lo = spec_.slo.load;
     double hi = internal::CapacityRatio(spec_, counts);
     if (hi <= lo) return lo;
-    ASSIGN_OR_RETURN(Check top, Evaluate(counts, hi));
+    ASSIGN_OR_RETURN(Check top, Simulate(counts, hi));
     if (top.meets) return hi;
     for (int step = 0; step < spec_.search.bisect_steps; ++step) {
       const double mid = (lo + hi) / 2;
-      ASSIGN_OR_RETURN(Check check, Evaluate(counts, mid));
+      ASSIGN_OR_RETURN(Check check, Simulate(counts, mid));
       (check.meets ? lo : hi) = mid;
     }
     return lo;
@@ -164,7 +182,7 @@ absl::StatusOr<PlanResult> Plan(const PlanSpec& spec) {
                     .load = spec.slo.load,
                     .demand_rps = spec.TotalRate() * spec.slo.load};
   Search search(spec);
-  Counts bound = internal::LowerBound(spec, spec.slo.load);
+  Counts bound = internal::LowerBound(spec, spec.slo.load / spec.search.max_utilisation);
   if (bound.empty()) {
     return absl::FailedPreconditionError(absl::StrFormat(
         "the cameras need %.1f requests/s, more than %d devices of the catalog can serve even "

@@ -4,7 +4,8 @@
 //
 // The search:
 //   Step 1  lower bound: the fewest devices whose fluid-LP capacity (sim::IdealThroughput,
-//           the scheduler's own LP) covers the demand at the SLO's load;
+//           the scheduler's own LP) covers the demand at the SLO's load over
+//           search.max_utilisation (a set loaded to 100% queues without bound);
 //   Step 2  grow: simulate (sim::Simulate, the production scheduler on a simulated
 //           clock) over search.seeds seeds, pooling attainment; while it falls short,
 //           add the device with the best marginal capacity per cost;
@@ -35,10 +36,12 @@ struct Check {
   double load = 0;  // factor on the cameras' rates
   int64_t offered = 0;
   int64_t good = 0;
-  double attainment = 0;                      // good / offered over all seeds
-  double p99_ms = 0;                          // worst seed's p99 of answered requests
-  double p50_ms = 0;                          // worst seed's p50
-  bool meets = false;                         // attainment >= slo.attainment
+  double attainment = 0;         // good / offered over all seeds
+  double p99_ms = 0;             // worst seed's p99 of answered requests
+  double p50_ms = 0;             // worst seed's p50
+  double fluid_utilisation = 0;  // load / the set's fluid-LP capacity
+  // attainment >= slo.attainment; at slo.load also fluid_utilisation <= max_utilisation.
+  bool meets = false;
   std::map<std::string, double> utilisation;  // "node/device" -> busy share of its slots
 };
 

@@ -73,15 +73,15 @@ cameras:
   - {name: doc, count: 4, rate: 25, mix: [ocr], deadline_ms: 200}
 catalog:
   profiles:
-    - {name: general, kind: gpu, latency_ms: {face: 10, ocr: 10}, cost: 4}
-    - {name: face-npu, kind: npu, latency_ms: {face: 5}, cost: 1}
-    - {name: ocr-vpu, kind: vpu, latency_ms: {ocr: 10}, cost: 1}
+    - {name: general, kind: gpu, latency_ms: {face: 10, ocr: 10}, sigma: 0.2, cost: 4}
+    - {name: face-npu, kind: npu, latency_ms: {face: 5}, sigma: 0.2, cost: 1}
+    - {name: ocr-vpu, kind: vpu, latency_ms: {ocr: 10}, sigma: 0.2, cost: 1}
   nodes: [{name: box, accelerators: 2, cpus: 0}]
 )"));
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(result->counts.count("general"), 0u) << FormatPlan(*result);
   EXPECT_EQ(result->counts.at("face-npu"), 1);
-  EXPECT_GE(result->counts.at("ocr-vpu"), 2);  // 100 ocr/s at 10 ms: one is saturated
+  EXPECT_EQ(result->counts.at("ocr-vpu"), 2);  // 100 ocr/s at 10 ms: one is saturated
   EXPECT_LT(result->cost, 8);                  // two general devices would cost 8
   EXPECT_TRUE(result->at_slo.meets);
   for (const SmallerSet& s : result->smaller) EXPECT_FALSE(s.check.meets) << s.removed;

@@ -192,7 +192,13 @@ std::vector<sim::NodeSpec> PackNodes(const PlanSpec& spec, const Counts& counts)
 sim::Scenario ScenarioFor(const PlanSpec& spec, const Counts& counts, double load) {
   sim::Scenario scenario = spec.base;
   scenario.nodes = PackNodes(spec, counts);
-  for (sim::CameraSpec& camera : scenario.cameras) camera.rate *= load;
+  for (sim::CameraSpec& camera : scenario.cameras) {
+    camera.rate *= load;
+    // Cameras send at their rate whatever the cluster does: a camera that held back
+    // while a request is outstanding (periodic arrivals default to one, as
+    // `heteroaccel bench` does) would hide an overload as fewer requests.
+    if (!camera.inflight) camera.inflight = 0;
+  }
   return scenario;
 }
 

@@ -42,7 +42,8 @@ int NextDevice(const PlanSpec& spec, const Counts& counts);
 // "<profile>-<j>".
 std::vector<sim::NodeSpec> PackNodes(const PlanSpec& spec, const Counts& counts);
 
-// The spec's base scenario with `counts` installed and every camera's rate x load.
+// The spec's base scenario with `counts` installed and every camera's rate x load;
+// cameras that do not set `inflight` get 0 (true open loop).
 sim::Scenario ScenarioFor(const PlanSpec& spec, const Counts& counts, double load);
 
 // "2 x t4 + 1 x cpu" (profiles with a count only).
