@@ -10,6 +10,7 @@ void AddAgentCommand(CLI::App& app);
 void AddInferCommand(CLI::App& app);
 void AddServerCommand(CLI::App& app);
 void AddBenchCommand(CLI::App& app);
+void AddPlanCommand(CLI::App& app);
 void AddK8sCommand(CLI::App& app);
 
 }  // namespace heteroaccel::cmd

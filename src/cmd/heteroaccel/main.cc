@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
   heteroaccel::cmd::AddInferCommand(app);
   heteroaccel::cmd::AddServerCommand(app);
   heteroaccel::cmd::AddBenchCommand(app);
+  heteroaccel::cmd::AddPlanCommand(app);
   heteroaccel::cmd::AddK8sCommand(app);
   CLI11_PARSE(app, argc, argv);
   return 0;
