@@ -101,17 +101,18 @@ absl::Status CheckWho(std::string_view who) {
   bool ok = who.size() <= kMaxWhoBytes;
   for (char c : who) ok = ok && static_cast<unsigned char>(c) >= 0x20 && c != 0x7f;
   if (ok) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrCat(
-      "who must be at most ", kMaxWhoBytes, " bytes without control characters"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("who must be at most ", kMaxWhoBytes, " bytes without control characters"));
 }
 
 absl::Status CheckDetail(std::string_view detail) {
   bool ok = detail.size() <= kMaxDetailBytes;
-  for (char c : detail) ok = ok && (static_cast<unsigned char>(c) >= 0x20 || c == '\n') && c != 0x7f;
+  for (char c : detail)
+    ok = ok && (static_cast<unsigned char>(c) >= 0x20 || c == '\n') && c != 0x7f;
   if (ok && nlohmann::json::accept(absl::StrCat("\"", Sv(detail), "\""))) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrCat(
-      "deployment detail must be at most ", kMaxDetailBytes,
-      " bytes of UTF-8 text without control characters other than newline"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("deployment detail must be at most ", kMaxDetailBytes,
+                   " bytes of UTF-8 text without control characters other than newline"));
 }
 
 std::string Describe(std::string_view name, int64_t version) {
@@ -160,9 +161,8 @@ absl::Status Upload::Append(std::string_view bytes) {
   const uint64_t total = received_ + bytes.size();
   absl::Status s;
   if (total > store_.options_.max_artifact_bytes) {
-    s = absl::ResourceExhaustedError(
-        absl::StrCat("the model artifact is over max_artifact_bytes (",
-                     store_.options_.max_artifact_bytes, " bytes)"));
+    s = absl::ResourceExhaustedError(absl::StrCat("the model artifact is over max_artifact_bytes (",
+                                                  store_.options_.max_artifact_bytes, " bytes)"));
   } else if (request_.declared_size && total > *request_.declared_size) {
     s = absl::InvalidArgumentError(absl::StrCat("the upload sent more than its declared size of ",
                                                 *request_.declared_size, " bytes"));
@@ -201,7 +201,8 @@ absl::StatusOr<ModelVersion> Upload::Commit() {
   internal::CloseFd(fd_);
   fd_ = -1;
   // CommitUpload renames the temporary file or removes it, whatever happens.
-  absl::StatusOr<ModelVersion> version = store_.CommitUpload(request_, temp_path_, sha256, received_);
+  absl::StatusOr<ModelVersion> version =
+      store_.CommitUpload(request_, temp_path_, sha256, received_);
   finished_ = true;
   store_.UploadEnded();
   return version;
@@ -233,8 +234,8 @@ absl::StatusOr<std::string> Blob::ReadAt(uint64_t offset, size_t max_bytes) cons
   const size_t length = static_cast<size_t>(std::min<uint64_t>(max_bytes, size_ - offset));
   ASSIGN_OR_RETURN(std::string bytes, internal::ReadAt(fd_, offset, length));
   if (bytes.size() != length) {
-    return absl::DataLossError(absl::StrCat("blob ", sha256_, " is shorter than its recorded ",
-                                            size_, " bytes"));
+    return absl::DataLossError(
+        absl::StrCat("blob ", sha256_, " is shorter than its recorded ", size_, " bytes"));
   }
   return bytes;
 }
@@ -259,8 +260,8 @@ absl::StatusOr<std::unique_ptr<ModelStore>> ModelStore::Open(Options options, Cl
     const int err = errno;
     ::close(lock_fd);
     if (err == EWOULDBLOCK) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "the model repository ", options.root_dir, " is in use by another store or process"));
+      return absl::FailedPreconditionError(absl::StrCat("the model repository ", options.root_dir,
+                                                        " is in use by another store or process"));
     }
     return internal::ErrnoError("locking", lock_path, err);
   }
@@ -281,7 +282,8 @@ absl::StatusOr<std::unique_ptr<ModelStore>> ModelStore::Open(Options options, Cl
     ::close(lock_fd);
     return absl::UnavailableError(absl::StrCat("cannot set up ", db_path, ": ", s.message()));
   }
-  std::unique_ptr<ModelStore> store(new ModelStore(std::move(options), clock, db, lock_fd, blob_dir));
+  std::unique_ptr<ModelStore> store(
+      new ModelStore(std::move(options), clock, db, lock_fd, blob_dir));
   {
     std::lock_guard<std::mutex> lock(store->mu_);
     RETURN_IF_ERROR(store->RecoverLocked());
@@ -289,7 +291,8 @@ absl::StatusOr<std::unique_ptr<ModelStore>> ModelStore::Open(Options options, Cl
   return store;
 }
 
-ModelStore::ModelStore(Options options, Clock& clock, sqlite3* db, int lock_fd, std::string blob_dir)
+ModelStore::ModelStore(Options options, Clock& clock, sqlite3* db, int lock_fd,
+                       std::string blob_dir)
     : options_(std::move(options)),
       clock_(clock),
       opened_at_(clock.Now()),
@@ -357,10 +360,10 @@ std::string ModelStore::BlobPath(std::string_view sha256) const {
 absl::Status ModelStore::CheckFits(uint64_t bytes) {
   std::lock_guard<std::mutex> lock(mu_);
   if (total_bytes_ + bytes <= options_.max_total_bytes) return absl::OkStatus();
-  return absl::ResourceExhaustedError(absl::StrCat(
-      "the model repository is full: ", total_bytes_, " bytes stored, ", bytes,
-      " more would pass max_total_bytes (", options_.max_total_bytes,
-      " bytes); delete unused versions"));
+  return absl::ResourceExhaustedError(
+      absl::StrCat("the model repository is full: ", total_bytes_, " bytes stored, ", bytes,
+                   " more would pass max_total_bytes (", options_.max_total_bytes,
+                   " bytes); delete unused versions"));
 }
 
 void ModelStore::UploadEnded() {
@@ -411,8 +414,9 @@ absl::StatusOr<ModelVersion> ModelStore::CommitUpload(const UploadRequest& reque
     RETURN_IF_ERROR(s.status());
     s.Bind(1, request.name).Bind(2, label);
     if (s.Step() == SQLITE_ROW) {
-      return absl::AlreadyExistsError(absl::StrCat("model \"", request.name, "\" already has label \"",
-                                                   label, "\" (version ", s.Int(0), ")"));
+      return absl::AlreadyExistsError(absl::StrCat("model \"", request.name,
+                                                   "\" already has label \"", label, "\" (version ",
+                                                   s.Int(0), ")"));
     }
   }
   const std::string path = BlobPath(sha256);
@@ -428,9 +432,9 @@ absl::StatusOr<ModelVersion> ModelStore::CommitUpload(const UploadRequest& reque
   bool new_file = false;
   if (!intact) {
     if (!recorded && total_bytes_ + size > options_.max_total_bytes) {
-      return absl::ResourceExhaustedError(absl::StrCat(
-          "the model repository is full: ", total_bytes_, " bytes stored, ", size,
-          " more would pass max_total_bytes (", options_.max_total_bytes, " bytes)"));
+      return absl::ResourceExhaustedError(
+          absl::StrCat("the model repository is full: ", total_bytes_, " bytes stored, ", size,
+                       " more would pass max_total_bytes (", options_.max_total_bytes, " bytes)"));
     }
     if (::rename(temp.c_str(), path.c_str()) != 0) {
       return internal::ErrnoError("storing the blob", path, errno);
@@ -472,7 +476,8 @@ absl::StatusOr<ModelVersion> ModelStore::InsertVersionLocked(const UploadRequest
                 "INSERT INTO models (name, next_version) VALUES (?1, 2) ON CONFLICT(name) DO "
                 "UPDATE SET next_version = next_version + 1 RETURNING next_version - 1");
     RETURN_IF_ERROR(s.status());
-    if (s.Bind(1, v.name).Step() != SQLITE_ROW) return internal::DbError(db_, "numbering a version");
+    if (s.Bind(1, v.name).Step() != SQLITE_ROW)
+      return internal::DbError(db_, "numbering a version");
     v.version = s.Int(0);
   }
   Statement s(db_, absl::StrCat("INSERT INTO versions (", kVersionColumns,
@@ -515,7 +520,8 @@ absl::StatusOr<std::vector<ModelVersion>> ModelStore::List(const ListFilter& fil
   return out;
 }
 
-absl::StatusOr<ModelVersion> ModelStore::Get(std::string_view name, std::optional<int64_t> version) {
+absl::StatusOr<ModelVersion> ModelStore::Get(std::string_view name,
+                                             std::optional<int64_t> version) {
   RETURN_IF_ERROR(ValidateName("model name", name));
   std::lock_guard<std::mutex> lock(mu_);
   Statement s(db_, absl::StrCat("SELECT ", kVersionColumns,
@@ -530,7 +536,8 @@ absl::StatusOr<ModelVersion> ModelStore::Get(std::string_view name, std::optiona
     s.BindNull(2);
   }
   if (s.Step() == SQLITE_ROW) return ReadVersion(s);
-  if (version) return absl::NotFoundError(absl::StrCat(Describe(name, *version), " does not exist"));
+  if (version)
+    return absl::NotFoundError(absl::StrCat(Describe(name, *version), " does not exist"));
   return absl::NotFoundError(absl::StrCat("no model named \"", Sv(name), "\" is stored"));
 }
 
@@ -543,9 +550,9 @@ absl::StatusOr<ModelVersion> ModelStore::Resolve(std::string_view name, std::str
   }
   RETURN_IF_ERROR(ValidateName("model name", name));
   std::lock_guard<std::mutex> lock(mu_);
-  Statement s(db_, absl::StrCat("SELECT ", kVersionColumns,
-                                " FROM versions WHERE name = ?1 AND label = ?2")
-                       .c_str());
+  Statement s(
+      db_, absl::StrCat("SELECT ", kVersionColumns, " FROM versions WHERE name = ?1 AND label = ?2")
+               .c_str());
   RETURN_IF_ERROR(s.status());
   if (s.Bind(1, name).Bind(2, ref).Step() == SQLITE_ROW) return ReadVersion(s);
   return absl::NotFoundError(absl::StrCat(
@@ -639,8 +646,8 @@ absl::Status ModelStore::Delete(std::string_view name, int64_t version) {
 absl::Status ModelStore::SetDeployment(const DeploymentTarget& target, std::string_view name,
                                        int64_t version, DeploymentState state,
                                        std::string_view detail) {
-  RETURN_IF_ERROR(ValidateName(target.kind == TargetKind::kGroup ? "group name" : "node name",
-                               target.name));
+  RETURN_IF_ERROR(
+      ValidateName(target.kind == TargetKind::kGroup ? "group name" : "node name", target.name));
   RETURN_IF_ERROR(ValidateName("model name", name));
   RETURN_IF_ERROR(CheckDetail(detail));
   std::lock_guard<std::mutex> lock(mu_);
@@ -730,10 +737,10 @@ absl::StatusOr<int64_t> ModelStore::PreviousVersion(const DeploymentTarget& targ
     s.BindNull(3);
   }
   if (s.Step() == SQLITE_ROW) return s.Int(0);
-  return absl::NotFoundError(absl::StrCat(
-      "no earlier version of model \"", Sv(name), "\" was deployed on ", target_text,
-      current_seq ? absl::StrCat(" before version ", current) : std::string(),
-      ": there is nothing to roll back to"));
+  return absl::NotFoundError(
+      absl::StrCat("no earlier version of model \"", Sv(name), "\" was deployed on ", target_text,
+                   current_seq ? absl::StrCat(" before version ", current) : std::string(),
+                   ": there is nothing to roll back to"));
 }
 
 Usage ModelStore::usage() {
@@ -743,7 +750,8 @@ Usage ModelStore::usage() {
   u.max_total_bytes = options_.max_total_bytes;
   u.uploads_in_progress = uploads_;
   Statement blobs(db_, "SELECT COUNT(*) FROM blobs");
-  if (blobs.status().ok() && blobs.Step() == SQLITE_ROW) u.blobs = static_cast<uint64_t>(blobs.Int(0));
+  if (blobs.status().ok() && blobs.Step() == SQLITE_ROW)
+    u.blobs = static_cast<uint64_t>(blobs.Int(0));
   Statement versions(db_, "SELECT COUNT(*) FROM versions");
   if (versions.status().ok() && versions.Step() == SQLITE_ROW) {
     u.versions = static_cast<uint64_t>(versions.Int(0));

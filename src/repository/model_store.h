@@ -70,9 +70,9 @@ struct sqlite3;
 namespace heteroaccel::repository {
 
 struct Options {
-  std::string root_dir;                        // created if missing
-  uint64_t max_artifact_bytes = 4ull << 30;    // one artifact
-  uint64_t max_total_bytes = 64ull << 30;      // all blobs together
+  std::string root_dir;                      // created if missing
+  uint64_t max_artifact_bytes = 4ull << 30;  // one artifact
+  uint64_t max_total_bytes = 64ull << 30;    // all blobs together
 };
 
 // Bounds on metadata (each over its bound is InvalidArgument).
@@ -94,10 +94,10 @@ absl::Status ValidateSha256(std::string_view hex);
 
 // What is known about one version's artifact.
 struct ModelMetadata {
-  std::string type;     // inference type ("face"); a name
-  std::string variant;  // a name; the cluster's variant key is "type/variant"
-  std::vector<DeviceKind> accelerators;  // kinds it is built for; empty: any
-  std::string precision;                 // "", or [a-z0-9]{1,16}: "fp32", "fp16", "int8", ...
+  std::string type;                        // inference type ("face"); a name
+  std::string variant;                     // a name; the cluster's variant key is "type/variant"
+  std::vector<DeviceKind> accelerators;    // kinds it is built for; empty: any
+  std::string precision;                   // "", or [a-z0-9]{1,16}: "fp32", "fp16", "int8", ...
   std::map<std::string, double> accuracy;  // metric ([A-Za-z0-9@._-]{1,32}) -> finite value
   std::string source;                      // where it came from (URL, package@version, ...)
   std::string licence;                     // SPDX id or text
@@ -179,7 +179,8 @@ class Upload {
 // closes its descriptor.
 class Blob {
  public:
-  Blob(int fd, uint64_t size, std::string sha256) : fd_(fd), size_(size), sha256_(std::move(sha256)) {}
+  Blob(int fd, uint64_t size, std::string sha256)
+      : fd_(fd), size_(size), sha256_(std::move(sha256)) {}
   ~Blob();
   Blob(Blob&& other) noexcept;
   Blob& operator=(Blob&& other) noexcept;
@@ -246,8 +247,8 @@ struct Usage {
 
 // What Open found and repaired.
 struct Recovery {
-  uint64_t temp_files_removed = 0;     // uploads a crash interrupted
-  uint64_t orphan_blobs_removed = 0;   // blob files no version row references
+  uint64_t temp_files_removed = 0;         // uploads a crash interrupted
+  uint64_t orphan_blobs_removed = 0;       // blob files no version row references
   std::vector<std::string> missing_blobs;  // rows whose file is gone or has the wrong size
 };
 
@@ -282,11 +283,11 @@ class ModelStore {
 
   // NotFound for an unknown version. Deployed retires the target's previous
   // deployed version of the model.
-  absl::Status SetDeployment(const DeploymentTarget& target, std::string_view name,
-                             int64_t version, DeploymentState state, std::string_view detail = "");
+  absl::Status SetDeployment(const DeploymentTarget& target, std::string_view name, int64_t version,
+                             DeploymentState state, std::string_view detail = "");
   // Filtered by target and/or model name when given; by target, name, version.
-  absl::StatusOr<std::vector<Deployment>> Deployments(
-      const std::optional<DeploymentTarget>& target, std::string_view name = "");
+  absl::StatusOr<std::vector<Deployment>> Deployments(const std::optional<DeploymentTarget>& target,
+                                                      std::string_view name = "");
   // The version deployed on `target` before the current deployed one (or the
   // newest formerly deployed one when none is deployed now), if it still
   // exists. NotFound saying so otherwise.
@@ -308,7 +309,8 @@ class ModelStore {
                                             const std::string& sha256, uint64_t size);
   absl::StatusOr<ModelVersion> InsertVersionLocked(const UploadRequest& request,
                                                    const std::string& sha256, uint64_t size,
-                                                   bool new_blob) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+                                                   bool new_blob)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status RecoverLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void UploadEnded();
 

@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <random>
 #include <set>
 #include <thread>
@@ -91,7 +92,8 @@ class ModelStoreTest : public ::testing::Test {
     auto upload = store_->BeginUpload({name, "admin", std::move(meta), std::nullopt, std::nullopt});
     if (!upload.ok()) return upload.status();
     for (size_t at = 0; at < content.size(); at += chunk) {
-      if (absl::Status s = (*upload)->Append(std::string_view(content).substr(at, chunk)); !s.ok()) {
+      if (absl::Status s = (*upload)->Append(std::string_view(content).substr(at, chunk));
+          !s.ok()) {
         return s;
       }
     }
@@ -183,10 +185,9 @@ TEST_F(ModelStoreTest, ArtifactSizeLimitAndDeclaredSize) {
   EXPECT_TRUE(BlobFiles().empty());
   EXPECT_EQ((*upload)->Commit().status().code(), absl::StatusCode::kFailedPrecondition);
 
-  EXPECT_EQ(store_->BeginUpload({"big", "a", Meta(), std::nullopt, max_artifact_ + 1})
-                .status()
-                .code(),
-            absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(
+      store_->BeginUpload({"big", "a", Meta(), std::nullopt, max_artifact_ + 1}).status().code(),
+      absl::StatusCode::kResourceExhausted);
 
   auto over = store_->BeginUpload({"m", "a", Meta(), std::nullopt, 10});
   ASSERT_TRUE(over.ok());
@@ -254,7 +255,8 @@ TEST_F(ModelStoreTest, NamesAreValidatedByOneRule) {
                              "Face",
                              "a b",
                              std::string(65, 'a'),
-                             "\xc3\xbc" "ber",
+                             "\xc3\xbc"
+                             "ber",
                              std::string("a\0b", 3),
                              "%2e%2e",
                              "a\n"};
@@ -270,7 +272,8 @@ TEST_F(ModelStoreTest, NamesAreValidatedByOneRule) {
               absl::StatusCode::kInvalidArgument);
   }
   EXPECT_THAT(ValidateName("model name", "a/b").message(), HasSubstr("a-z, 0-9"));
-  for (const std::string& good : std::vector<std::string>{"a", "0", "yolo-v8n.int8", "ssd_mobilenet", std::string(64, 'z')}) {
+  for (const std::string& good :
+       std::vector<std::string>{"a", "0", "yolo-v8n.int8", "ssd_mobilenet", std::string(64, 'z')}) {
     EXPECT_TRUE(ValidateName("model name", good).ok()) << good;
   }
   auto upload = store_->BeginUpload({"ok", "a", Meta("../x"), std::nullopt, std::nullopt});
@@ -545,6 +548,54 @@ TEST_F(ModelStoreTest, ConcurrentUploadsGetDistinctVersions) {
   EXPECT_EQ(numbers, (std::set<int64_t>{1, 2, 3, 4, 5, 6, 7, 8}));
   EXPECT_EQ(BlobFiles().size(), 5u);  // 1 shared + 4 distinct
   EXPECT_EQ(store_->usage().total_bytes, 5u * 20'000);
+}
+
+// A real artifact (55 MB) streamed in 1 MiB chunks: its digest is the one the
+// setup script's lock pins, and a download assembled from ranges is identical.
+TEST_F(ModelStoreTest, RealModelFileRoundTripsWithTheLockedDigest) {
+  const char* dir = std::getenv("HETEROACCEL_MODELS_DIR");
+  const char* source = std::getenv("HETEROACCEL_SOURCE_DIR");
+  const std::string relative = "pose/pose_landmark_heavy.onnx";
+  if (dir == nullptr || source == nullptr || !fs::exists(fs::path(dir) / relative)) {
+    GTEST_SKIP() << "needs HETEROACCEL_MODELS_DIR with " << relative;
+  }
+  std::string locked;
+  std::ifstream lock(fs::path(source) / "tools/setup/models.lock");
+  for (std::string line; std::getline(lock, line);) {
+    if (line.size() > 66 && line.substr(66) == relative) locked = line.substr(0, 64);
+  }
+  ASSERT_EQ(locked.size(), 64u);
+  ReOpen(/*max_artifact=*/64 << 20, /*max_total=*/128 << 20);
+  std::ifstream in(fs::path(dir) / relative, std::ios::binary);
+  const uint64_t size = fs::file_size(fs::path(dir) / relative);
+  ModelMetadata meta = Meta("heavy");
+  meta.type = "pose";
+  auto upload = store_->BeginUpload({"pose-heavy", "admin", meta, locked, size});
+  ASSERT_TRUE(upload.ok()) << upload.status();
+  const auto start = std::chrono::steady_clock::now();
+  std::string chunk(1 << 20, '\0');
+  while (in.read(chunk.data(), static_cast<std::streamsize>(chunk.size())) || in.gcount() > 0) {
+    ASSERT_TRUE(
+        (*upload)->Append(std::string_view(chunk.data(), static_cast<size_t>(in.gcount()))).ok());
+  }
+  auto version = (*upload)->Commit();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ASSERT_TRUE(version.ok()) << version.status();
+  EXPECT_EQ(version->sha256, locked);
+  std::cout << "stored " << size << " bytes in " << seconds << " s (" << size / seconds / 1e6
+            << " MB/s, hashed and fsync'd)\n";
+
+  auto blob = store_->OpenBlob(locked);
+  ASSERT_TRUE(blob.ok());
+  std::string downloaded;
+  for (uint64_t at = 0; at < blob->size(); at += 3'000'001) {  // ranges as a resumed download
+    auto part = blob->ReadAt(at, 3'000'001);
+    ASSERT_TRUE(part.ok());
+    downloaded += *part;
+  }
+  EXPECT_EQ(downloaded.size(), size);
+  EXPECT_EQ(Sha256Hex(downloaded), locked);
 }
 
 }  // namespace

@@ -1,7 +1,6 @@
 // Validation and JSON of the model store's value types (model_store.h), and
 // their database encodings (metadata.h).
 #include "repository/internal/metadata.h"
-#include "repository/internal/strings.h"
 
 #include <cmath>
 #include <set>
@@ -11,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/status_macros.h"
+#include "repository/internal/strings.h"
 #include "repository/model_store.h"
 
 namespace heteroaccel::repository {
@@ -66,20 +66,21 @@ bool IsCleanText(std::string_view s, bool allow_newlines) {
 absl::Status CheckText(std::string_view field, std::string_view value, size_t max_bytes,
                        bool allow_newlines) {
   if (value.size() > max_bytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(Sv(field), " is ", value.size(), " bytes; at most ", max_bytes, " are allowed"));
+    return absl::InvalidArgumentError(absl::StrCat(Sv(field), " is ", value.size(),
+                                                   " bytes; at most ", max_bytes, " are allowed"));
   }
   if (!IsCleanText(value, allow_newlines)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        Sv(field), " must be UTF-8 text without control characters",
-        allow_newlines ? " (other than newline and tab)" : ""));
+    return absl::InvalidArgumentError(
+        absl::StrCat(Sv(field), " must be UTF-8 text without control characters",
+                     allow_newlines ? " (other than newline and tab)" : ""));
   }
   return absl::OkStatus();
 }
 
 absl::Status CheckToken(std::string_view field, std::string_view value, size_t max_bytes,
                         std::string_view extra_chars, bool upper, std::string_view allowed) {
-  bool ok = !value.empty() && value.size() <= max_bytes && (upper ? IsAlnum(value[0]) : IsLowerAlnum(value[0]));
+  bool ok = !value.empty() && value.size() <= max_bytes &&
+            (upper ? IsAlnum(value[0]) : IsLowerAlnum(value[0]));
   for (char c : value) {
     if (!ok) break;
     ok = (upper ? IsAlnum(c) : IsLowerAlnum(c)) || extra_chars.find(c) != std::string_view::npos;
@@ -99,7 +100,8 @@ absl::StatusOr<std::string> StringField(const nlohmann::json& json, const char* 
   const auto it = json.find(key);
   if (it == json.end() || it->is_null()) return std::string();
   if (!it->is_string()) {
-    return absl::InvalidArgumentError(absl::StrCat("metadata field \"", key, "\" must be a string"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("metadata field \"", key, "\" must be a string"));
   }
   return it->get<std::string>();
 }
@@ -164,8 +166,9 @@ absl::Status ValidateMetadata(const ModelMetadata& m) {
                                "1 to 16 of a-z and 0-9 (fp32, fp16, int8, ...)"));
   }
   if (m.accuracy.size() > kMaxAccuracyFigures) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "accuracy has ", m.accuracy.size(), " figures; at most ", kMaxAccuracyFigures, " are allowed"));
+    return absl::InvalidArgumentError(absl::StrCat("accuracy has ", m.accuracy.size(),
+                                                   " figures; at most ", kMaxAccuracyFigures,
+                                                   " are allowed"));
   }
   for (const auto& [metric, value] : m.accuracy) {
     RETURN_IF_ERROR(CheckToken("accuracy metric", metric, 32, "@._-", true,
@@ -199,13 +202,13 @@ absl::Status ValidateMetadata(const ModelMetadata& m) {
 
 absl::StatusOr<ModelMetadata> ParseMetadata(const nlohmann::json& json) {
   static const std::set<std::string, std::less<>> kKnown = {
-      "type", "variant", "accelerators", "precision", "accuracy", "source",
-      "licence", "format", "notes", "label"};
+      "type",   "variant", "accelerators", "precision", "accuracy",
+      "source", "licence", "format",       "notes",     "label"};
   if (!json.is_object()) return absl::InvalidArgumentError("metadata must be a JSON object");
   for (const auto& [key, value] : json.items()) {
     if (kKnown.count(key) == 0) {
-      return absl::InvalidArgumentError(absl::StrCat("unknown metadata field ", Quote(key),
-                                                     ": the fields are ", absl::StrJoin(kKnown, ", ")));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "unknown metadata field ", Quote(key), ": the fields are ", absl::StrJoin(kKnown, ", ")));
     }
   }
   ModelMetadata out;
@@ -227,15 +230,19 @@ nlohmann::json ToJson(const ModelMetadata& m) {
   for (DeviceKind kind : m.accelerators) accelerators.push_back(std::string(KindName(kind)));
   nlohmann::json accuracy = nlohmann::json::object();
   for (const auto& [metric, value] : m.accuracy) accuracy[metric] = value;
-  return {{"type", m.type},         {"variant", m.variant}, {"accelerators", accelerators},
+  return {{"type", m.type},           {"variant", m.variant}, {"accelerators", accelerators},
           {"precision", m.precision}, {"accuracy", accuracy}, {"source", m.source},
-          {"licence", m.licence},   {"format", m.format},   {"notes", m.notes},
+          {"licence", m.licence},     {"format", m.format},   {"notes", m.notes},
           {"label", m.label}};
 }
 
 nlohmann::json ToJson(const ModelVersion& v) {
-  return {{"name", v.name},       {"version", v.version},       {"sha256", v.sha256},
-          {"size", v.size},       {"created_ms", v.created_ms}, {"who", v.who},
+  return {{"name", v.name},
+          {"version", v.version},
+          {"sha256", v.sha256},
+          {"size", v.size},
+          {"created_ms", v.created_ms},
+          {"who", v.who},
           {"metadata", ToJson(v.metadata)}};
 }
 
@@ -261,10 +268,14 @@ absl::StatusOr<DeploymentTarget> DeploymentTarget::Parse(std::string_view text) 
 
 std::string_view StateName(DeploymentState state) {
   switch (state) {
-    case DeploymentState::kPending: return "pending";
-    case DeploymentState::kDeployed: return "deployed";
-    case DeploymentState::kFailed: return "failed";
-    case DeploymentState::kRetired: return "retired";
+    case DeploymentState::kPending:
+      return "pending";
+    case DeploymentState::kDeployed:
+      return "deployed";
+    case DeploymentState::kFailed:
+      return "failed";
+    case DeploymentState::kRetired:
+      return "retired";
   }
   return "pending";
 }
@@ -279,9 +290,9 @@ absl::StatusOr<DeploymentState> ParseState(std::string_view name) {
 }
 
 nlohmann::json ToJson(const Deployment& d) {
-  return {{"target", d.target.ToString()}, {"name", d.name},   {"version", d.version},
-          {"state", std::string(StateName(d.state))}, {"updated_ms", d.updated_ms},
-          {"detail", d.detail}};
+  return {{"target", d.target.ToString()}, {"name", d.name},
+          {"version", d.version},          {"state", std::string(StateName(d.state))},
+          {"updated_ms", d.updated_ms},    {"detail", d.detail}};
 }
 
 namespace internal {
