@@ -71,9 +71,9 @@ size_t Scheduler::queued_total() const { return state_->queued_total(); }
 
 int Scheduler::in_flight(const DeviceKey& key) const { return state_->in_flight(key); }
 
-std::optional<std::chrono::nanoseconds> Scheduler::service_estimate(std::string_view type,
-                                                                    const DeviceKey& key) const {
-  const std::optional<internal::Ticks> ticks = state_->ServiceEstimate(type, key);
+std::optional<std::chrono::nanoseconds> Scheduler::service_estimate(
+    std::string_view type, const DeviceKey& key, std::string_view variant) const {
+  const std::optional<internal::Ticks> ticks = state_->ServiceEstimate(type, key, variant);
   if (!ticks) return std::nullopt;
   return std::chrono::nanoseconds(*ticks);
 }

@@ -106,8 +106,12 @@ class Scheduler {
   // report as one vote (Options::estimate_window), else
   // the median over other devices of the same kind, then of any kind, else the
   // default. nullopt if the device is unknown or cannot run the type.
+  // With a `variant` other than the device's primary one: the estimate of that
+  // eligible alternate (DeviceInfo::degrade), learned apart (the primary's
+  // estimate until it has a measurement or report); nullopt if it is none.
   std::optional<std::chrono::nanoseconds> service_estimate(std::string_view type,
-                                                           const DeviceKey& key) const;
+                                                           const DeviceKey& key,
+                                                           std::string_view variant = {}) const;
   // Known devices, sorted by key, with their current up flag.
   std::vector<DeviceInfo> devices() const;
   const Options& options() const;

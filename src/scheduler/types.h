@@ -105,6 +105,13 @@ struct Options {
   std::chrono::nanoseconds steering_interval{std::chrono::milliseconds(500)};
   std::chrono::nanoseconds rate_window{std::chrono::seconds(2)};
   double steering_waste = 0.5;
+  // kEarliestFinish variant degradation (DeviceInfo::degrade): besides the
+  // deadline rule (a request whose deadline no device admits with the primary
+  // variant runs an eligible faster one that some device admits), an unpinned
+  // request of a type whose queue holds at least this fraction of
+  // queue_capacity runs the most accurate eligible alternate when that finishes
+  // before the primary would. In [0, 1]; 0 turns this backlog rule off.
+  double degrade_backlog = 0.5;
   // kEarliestFinish looks at no more than this many waiting requests per Dispatch;
   // 0 means 8 x (sum of slots + pipeline_depth over up devices), at least 64.
   int max_walk = 0;
@@ -130,6 +137,23 @@ struct DeviceKeyHash {
   }
 };
 
+// A faster variant of an inference type that a device has loaded besides the
+// primary one, with the accuracy the operator states for it.
+struct Alternate {
+  std::string variant;
+  double accuracy = 0;
+  // The agent's measured service time; seeds the estimate (0: none).
+  std::chrono::nanoseconds reported_service{0};
+};
+
+// The variants one inference type may degrade to on one device, under load and
+// only within the operator's accuracy floor: alternates below `floor` are never
+// used. Tried most accurate first (ties in list order).
+struct Degradation {
+  double floor = 0;
+  std::vector<Alternate> alternates;
+};
+
 // A device as its node's agent reports it.
 struct DeviceInfo {
   DeviceKey key;
@@ -141,6 +165,9 @@ struct DeviceInfo {
   std::map<std::string, std::string> variants;
   // Inference type -> service time the agent measured; seeds the estimate.
   std::map<std::string, std::chrono::nanoseconds> reported_service;
+  // Inference type -> faster variants it may degrade to on this device (only
+  // types in `variants`); estimates are kept per (device, variant).
+  std::map<std::string, Degradation> degrade;
 };
 
 // Priority classes a client may name (server/hints.h); any integer is allowed.
@@ -162,6 +189,9 @@ struct Request {
   std::string pinned_kind;  // empty: any kind
   // Only devices serving this variant (model build) of the type; empty: any.
   std::string pinned_variant;
+  // Whether the scheduler may run a faster variant (DeviceInfo::degrade) under
+  // load. A request with a pinned_variant is never degraded.
+  bool may_degrade = true;
   // How many times a device holding this request failed; maintained by the scheduler.
   int retries = 0;
 };
@@ -176,6 +206,9 @@ struct Assignment {
   uint64_t request_id = 0;
   DeviceKey device;
   std::string variant;
+  // Non-empty when `variant` is a faster alternate run instead of this one, the
+  // device's primary variant of the type (DeviceInfo::degrade).
+  std::string degraded_from;
   Clock::TimePoint expected_finish;
   // With Options::record_candidates: the devices the policy weighed, best
   // first (at most kMaxCandidates; the winner among them). Empty otherwise.

@@ -31,6 +31,16 @@
 // request would otherwise confirm (learned from one slow run, or from a device that
 // has since sped up) come back to the truth.
 //
+// Degradation (DeviceInfo::degrade, one rule): a request that may degrade (no
+// pinned variant, no opt-out) runs a faster variant of its type when no device
+// admits it with the primary variant by its deadline, or when its type's queue
+// is backlogged (Options::degrade_backlog) and the alternate would finish before
+// the primary pick. It then takes the most accurate eligible alternate (at or
+// above the operator's floor) that some allowed device admits, on the device
+// where that one finishes first; the assignment names the variant and the
+// primary it replaced. Otherwise the primary, always: at light load nothing
+// degrades.
+//
 // A request no device admits is skipped: it waits while some device could still
 // finish it in time at its fastest recent run, and ExpireDeadlines answers it
 // (early) once none can. The walk ends when nothing behind could be bound (RoomTracker: no
@@ -52,6 +62,14 @@ struct Pick {
   Ticks finish = kNever;
 };
 
+// Steering: outside the type's set only a device that would otherwise idle.
+bool SteeredAway(const State& state, const QueueEntry& entry, const Candidate& c,
+                 const Ticks* earliest, Ticks now) {
+  return !state.InSupport(c.device, entry.type) &&
+         !(earliest[c.device] <= now && state.device(c.device).HasRoom() &&
+           state.NothingOwnWaiting(c.device));
+}
+
 // `weighed`, when given, receives every allowed candidate with its finish.
 Pick Choose(const State& state, const QueueEntry& entry, const std::vector<Candidate>& candidates,
             const SlotSchedule& schedule, Ticks now,
@@ -65,12 +83,7 @@ Pick Choose(const State& state, const QueueEntry& entry, const std::vector<Candi
     if (pinned && !State::Allows(entry, c)) continue;
     const Ticks finish = earliest[c.device] + c.estimate;
     if (weighed != nullptr) weighed->emplace_back(c.device, finish);
-    // Steering: outside the type's set only a device that would otherwise idle.
-    if (steered && !state.InSupport(c.device, entry.type) &&
-        !(earliest[c.device] <= now && state.device(c.device).HasRoom() &&
-          state.NothingOwnWaiting(c.device))) {
-      continue;
-    }
+    if (steered && SteeredAway(state, entry, c, earliest, now)) continue;
     // Admission is pessimistic (Options::admission_quantile); the order is not.
     if (entry.deadline != kNever && earliest[c.device] + c.admit > entry.deadline) continue;
     if (finish > best.finish) continue;
@@ -83,6 +96,43 @@ Pick Choose(const State& state, const QueueEntry& entry, const std::vector<Candi
     }
     best = {c.device, finish};
     best_room = dev.HasRoom();
+  }
+  return best;
+}
+
+struct DegradedPick {
+  DeviceIndex device = kNone;
+  int32_t variant = kNone;
+  double accuracy = 0;
+  Ticks finish = kNever;
+};
+
+// The most accurate eligible alternate an allowed device admits by the
+// request's deadline (pessimistically, as the primary), on the device where it
+// finishes first.
+DegradedPick ChooseDegraded(const State& state, const QueueEntry& entry,
+                            const std::vector<Candidate>& candidates,
+                            const SlotSchedule& schedule, Ticks now) {
+  const bool pinned = State::IsPinned(entry);
+  const bool steered = !pinned && state.type(entry.type).steered;
+  const Ticks* earliest = schedule.earliest_data();
+  DegradedPick best;
+  for (const Candidate& c : candidates) {
+    if (c.degraded_fastest == kNever || (pinned && !State::Allows(entry, c))) continue;
+    if (steered && SteeredAway(state, entry, c, earliest, now)) continue;
+    for (const AlternateState& a : state.Alternates(c.device, entry.type)) {
+      if (best.device != kNone && a.accuracy < best.accuracy) break;  // most accurate first
+      if (entry.deadline != kNever &&
+          earliest[c.device] + state.AlternatePessimistic(a, entry.type, c.device) >
+              entry.deadline) {
+        continue;
+      }
+      const Ticks finish = earliest[c.device] + state.AlternateEstimate(a, entry.type, c.device);
+      if (best.device == kNone || a.accuracy > best.accuracy || finish < best.finish) {
+        best = {c.device, a.variant, a.accuracy, finish};
+      }
+      break;  // this device's most accurate admitted alternate
+    }
   }
   return best;
 }
@@ -136,14 +186,23 @@ void DispatchEarliestFinish(State& state, SlotSchedule& schedule, std::vector<As
       tracker.Bound(probe);
       continue;
     }
-    const Pick pick = Choose(state, entry, candidates, schedule, now, record);
+    Pick pick = Choose(state, entry, candidates, schedule, now, record);
+    int32_t alternate = kNone;
+    if (entry.may_degrade && state.type(entry.type).degradable > 0 &&
+        (pick.device == kNone || state.Backlogged(entry.type))) {
+      const DegradedPick degraded = ChooseDegraded(state, entry, candidates, schedule, now);
+      if (degraded.device != kNone && degraded.finish < pick.finish) {
+        pick = {degraded.device, degraded.finish};
+        alternate = degraded.variant;
+      }
+    }
     if (pick.device == kNone) {
       ++it;
       continue;
     }
     schedule.Occupy(pick.device, pick.finish);
     if (state.device(pick.device).HasRoom()) {
-      it = state.Bind(it, pick.device, now, pick.finish, out);
+      it = state.Bind(it, pick.device, now, pick.finish, out, alternate);
       tracker.Bound(pick.device);
       if (record != nullptr) RecordCandidates(state, weighed, out.back());
     } else {

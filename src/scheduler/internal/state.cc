@@ -33,6 +33,7 @@ Options Sanitize(Options options) {
   }
   if (options.rate_window.count() <= 0) options.rate_window = std::chrono::seconds(2);
   if (!(options.steering_waste >= 0) || options.steering_waste > 1) options.steering_waste = 0.5;
+  if (!(options.degrade_backlog >= 0) || options.degrade_backlog > 1) options.degrade_backlog = 0;
   return options;
 }
 
@@ -79,6 +80,21 @@ absl::Status State::UpsertDevice(DeviceInfo info) {
           absl::StrCat("device '", name, "' reports a negative service time for '", type, "'"));
     }
   }
+  for (const auto& [type, degrade] : info.degrade) {
+    const std::string where = absl::StrCat("device '", name, "', degradation of '", type, "': ");
+    if (info.variants.count(type) == 0) {
+      return absl::InvalidArgumentError(absl::StrCat(where, "the device does not run the type"));
+    }
+    if (!std::isfinite(degrade.floor)) {
+      return absl::InvalidArgumentError(absl::StrCat(where, "the floor must be a number"));
+    }
+    for (const Alternate& a : degrade.alternates) {
+      if (a.variant.empty() || !std::isfinite(a.accuracy) || a.reported_service.count() < 0) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            where, "an alternate needs a variant name, a numeric accuracy and a service time >= 0"));
+      }
+    }
+  }
 
   DeviceIndex d = FindDevice(info.key);
   if (d == kNone) {
@@ -118,6 +134,7 @@ absl::Status State::UpsertDevice(DeviceInfo info) {
     if (t != kNone && service.count() > 0) dev.windows[t].prior = service.count();
   }
   for (TypeId t = 0; t < static_cast<TypeId>(dev.windows.size()); ++t) RefreshEstimate(d, t, now);
+  SetAlternates(dev, info, now);
   dev.info = std::move(info);
   TopologyChanged();
   return absl::OkStatus();
@@ -174,6 +191,7 @@ absl::Status State::Enqueue(Request request, std::vector<Request>* displaced) {
   QueueEntry entry{request.id, t, kNone, kNone,
                    request.deadline ? ToTicks(*request.deadline) : kNever, kNone};
   RETURN_IF_ERROR(ValidatePins(request, t, entry));
+  entry.may_degrade = request.may_degrade && entry.pinned_variant == kNone;
   TypeState& ts = types_[t];
   if (ts.queued >= static_cast<size_t>(options_.queue_capacity)) {
     const Record* victim = displaced != nullptr ? Displaceable(t, request.priority) : nullptr;
@@ -275,14 +293,25 @@ bool State::Complete(uint64_t id, std::chrono::nanoseconds service_time, bool ok
   DeviceState& dev = devices_[it->second.device];
   auto entry = std::find_if(dev.in_flight.begin(), dev.in_flight.end(),
                             [id](const InFlightEntry& e) { return e.id == id; });
+  const int32_t alternate = entry != dev.in_flight.end() ? entry->alternate : kNone;
   if (entry != dev.in_flight.end()) {
     if (entry->started != kNever) --dev.running;
     dev.in_flight.erase(entry);
   }
   if (ok && service_time.count() >= 0) {
     const Ticks now = Now();
-    dev.windows[t].Add(now, service_time.count(), static_cast<size_t>(options_.estimate_window));
-    RefreshEstimate(it->second.device, t, now);
+    const auto window = static_cast<size_t>(options_.estimate_window);
+    if (alternate == kNone) {
+      dev.windows[t].Add(now, service_time.count(), window);
+      RefreshEstimate(it->second.device, t, now);
+    } else {
+      // Each variant learns apart; an alternate dropped meanwhile learns nothing.
+      for (AlternateState& a : dev.alternates[t]) {
+        if (a.variant != alternate) continue;
+        a.window.Add(now, service_time.count(), window);
+        RefreshAlternate(a, now);
+      }
+    }
   }
   StartWaiting(dev, Now());
   records_.erase(it);
@@ -326,7 +355,8 @@ std::vector<Request> State::ExpireDeadlines(bool infeasible_too, SlotSchedule& s
       }
     }
   }
-  std::vector<Ticks> unpinned_finish(types_.size(), kUnknown);
+  // By type, and whether the request may degrade.
+  std::vector<Ticks> unpinned_finish(2 * types_.size(), kUnknown);
   for (const auto& [deadline, id] : deadlines_) {
     if (deadline <= now) {
       expired.push_back(id);
@@ -335,13 +365,17 @@ std::vector<Request> State::ExpireDeadlines(bool infeasible_too, SlotSchedule& s
     if (deadline >= horizon) break;
     const QueueEntry& entry = records_.find(id)->second.entry;
     const bool pinned = IsPinned(entry);
-    Ticks finish = pinned ? kUnknown : unpinned_finish[entry.type];
+    const size_t slot = 2 * static_cast<size_t>(entry.type) + (entry.may_degrade ? 1 : 0);
+    Ticks finish = pinned ? kUnknown : unpinned_finish[slot];
     if (finish == kUnknown) {
       finish = kNever;
       for (const Candidate& c : Candidates(entry.type)) {
-        if (Allows(entry, c)) finish = std::min(finish, schedule.earliest(c.device) + c.fastest);
+        if (!Allows(entry, c)) continue;
+        const Ticks fastest =
+            entry.may_degrade ? std::min(c.fastest, c.degraded_fastest) : c.fastest;
+        finish = std::min(finish, schedule.earliest(c.device) + fastest);
       }
-      if (!pinned) unpinned_finish[entry.type] = finish;
+      if (!pinned) unpinned_finish[slot] = finish;
     }
     // With no up device the request waits: one may come back before the deadline.
     if (finish != kNever && finish > deadline) expired.push_back(id);
@@ -362,13 +396,19 @@ int State::in_flight(const DeviceKey& key) const {
   return d == kNone ? 0 : devices_[d].load();
 }
 
-std::optional<Ticks> State::ServiceEstimate(std::string_view type, const DeviceKey& key) const {
+std::optional<Ticks> State::ServiceEstimate(std::string_view type, const DeviceKey& key,
+                                            std::string_view variant) const {
   const TypeId t = type_names_.Find(type);
   const DeviceIndex d = FindDevice(key);
   if (t == kNone || d == kNone || !devices_[d].present || !devices_[d].CanRun(t)) {
     return std::nullopt;
   }
-  return Estimate(t, d);
+  if (variant.empty() || variant == devices_[d].variant[t]) return Estimate(t, d);
+  const int32_t v = variant_names_.Find(variant);
+  for (const AlternateState& a : devices_[d].alternates[t]) {
+    if (a.variant == v) return AlternateEstimate(a, t, d);
+  }
+  return std::nullopt;
 }
 
 std::vector<DeviceInfo> State::devices() const {
@@ -424,9 +464,15 @@ const std::vector<Candidate>& State::Candidates(TypeId t) const {
   }
   ts.candidates.clear();
   for (DeviceIndex d : ts.available) {
-    ts.candidates.push_back(
-        {d, devices_[d].kind, variant_names_.Find(devices_[d].variant[t]), Estimate(t, d),
-         Pessimistic(t, d), Fastest(t, d)});
+    Ticks degraded_fastest = kNever;
+    for (const AlternateState& a : devices_[d].alternates[t]) {
+      const Ticks fastest = a.fastest != kUnknown ? std::min(a.fastest, AlternateEstimate(a, t, d))
+                                                  : AlternateEstimate(a, t, d);
+      degraded_fastest = std::min(degraded_fastest, fastest);
+    }
+    ts.candidates.push_back({d, devices_[d].kind, variant_names_.Find(devices_[d].variant[t]),
+                             Estimate(t, d), Pessimistic(t, d), Fastest(t, d),
+                             degraded_fastest});
   }
   ts.prepared_pass = pass_;
   return ts.candidates;
@@ -492,7 +538,7 @@ void State::ScheduleDevice(DeviceIndex d, Ticks now, SlotSchedule& schedule) con
   int running = 0;
   for (const InFlightEntry& e : dev.in_flight) {
     if (e.started != kNever && running < slots) {
-      schedule.SetRunning(d, running++, std::max(now, e.started + Estimate(e.type, d)));
+      schedule.SetRunning(d, running++, std::max(now, e.started + InFlightEstimate(e, d)));
     }
   }
   schedule.Seal(d);
@@ -502,8 +548,17 @@ void State::ScheduleDevice(DeviceIndex d, Ticks now, SlotSchedule& schedule) con
       ++running;
       continue;
     }
-    schedule.Occupy(d, schedule.earliest(d) + Estimate(e.type, d));
+    schedule.Occupy(d, schedule.earliest(d) + InFlightEstimate(e, d));
   }
+}
+
+Ticks State::InFlightEstimate(const InFlightEntry& e, DeviceIndex d) const {
+  if (e.alternate != kNone) {
+    for (const AlternateState& a : devices_[d].alternates[e.type]) {
+      if (a.variant == e.alternate) return AlternateEstimate(a, e.type, d);
+    }
+  }
+  return Estimate(e.type, d);
 }
 
 void State::BuildSchedule(Ticks now, SlotSchedule& schedule) const {
@@ -649,21 +704,30 @@ void State::RefreshMedians(TypeId t) const {
 }
 
 Queue::iterator State::Bind(Queue::iterator it, DeviceIndex d, Ticks now, Ticks expected_finish,
-                            std::vector<Assignment>& out) {
+                            std::vector<Assignment>& out, int32_t alternate) {
   const QueueEntry entry = it->second;
   Record& record = records_.find(entry.id)->second;
   record.queued = false;
   record.device = d;
   DeviceState& dev = devices_[d];
   const bool starts = dev.running < dev.info.slots;
-  dev.in_flight.push_back({entry.id, entry.type, now, starts ? now : kNever});
+  dev.in_flight.push_back({entry.id, entry.type, now, starts ? now : kNever, alternate});
   if (starts) ++dev.running;
   CountQueued(record.key, entry, false);
   if (entry.deadline != kNever) deadlines_.erase({entry.deadline, entry.id});
   if (auto fair = fair_.find(record.key.neg_priority); fair != fair_.end()) {
     fair->second.virtual_time = std::max(fair->second.virtual_time, record.start_tag);
   }
-  out.push_back({entry.id, dev.info.key, dev.variant[entry.type], FromTicks(expected_finish)});
+  Assignment& a = out.emplace_back();
+  a.request_id = entry.id;
+  a.device = dev.info.key;
+  a.expected_finish = FromTicks(expected_finish);
+  if (alternate == kNone) {
+    a.variant = dev.variant[entry.type];
+  } else {
+    a.variant = variant_names_.name(alternate);
+    a.degraded_from = dev.variant[entry.type];
+  }
   return queue_.erase(it);
 }
 
@@ -814,6 +878,7 @@ void State::DetachVariants(DeviceIndex d) {
       --types_[t].runners;
       dev.variant[t].clear();
     }
+    if (!dev.alternates[t].empty()) --types_[t].degradable;
   }
 }
 
@@ -883,6 +948,68 @@ void State::EnsureTypeSlots(DeviceState& device) const {
   device.pessimistic.resize(n, kUnknown);
   device.fastest.resize(n, kUnknown);
   device.windows.resize(n);
+  device.alternates.resize(n);
+}
+
+void State::SetAlternates(DeviceState& dev, const DeviceInfo& info, Ticks now) {
+  for (TypeId t = 0; t < static_cast<TypeId>(dev.alternates.size()); ++t) {
+    std::vector<AlternateState> next;
+    auto degrade = info.degrade.find(type_names_.name(t));
+    if (dev.CanRun(t) && degrade != info.degrade.end()) {
+      for (const Alternate& alt : degrade->second.alternates) {
+        // Below the floor, the primary itself, or listed twice: never a choice.
+        if (alt.accuracy < degrade->second.floor || alt.variant == dev.variant[t]) continue;
+        const int32_t v = variant_names_.Intern(alt.variant);
+        if (std::any_of(next.begin(), next.end(),
+                        [v](const AlternateState& a) { return a.variant == v; })) {
+          continue;
+        }
+        AlternateState& a = next.emplace_back();
+        a.variant = v;
+        a.accuracy = alt.accuracy;
+        for (AlternateState& old : dev.alternates[t]) {
+          if (old.variant == v) a.window = std::move(old.window);
+        }
+        a.window.prior = alt.reported_service.count() > 0 ? alt.reported_service.count() : kUnknown;
+        RefreshAlternate(a, now);
+      }
+      std::stable_sort(next.begin(), next.end(), [](const auto& x, const auto& y) {
+        return x.accuracy > y.accuracy;
+      });
+    }
+    // DetachVariants already uncounted the device's old list.
+    if (!next.empty()) ++types_[t].degradable;
+    dev.alternates[t] = std::move(next);
+  }
+}
+
+void State::RefreshAlternate(AlternateState& a, Ticks now) const {
+  const ServiceWindow::Summary summary =
+      a.window.Summarise(now - options_.estimate_horizon.count(), options_.admission_quantile);
+  if (summary.median == kUnknown && a.window.prior == kUnknown && !a.window.samples.empty()) {
+    return;
+  }
+  a.measured = summary.median;
+  a.pessimistic = summary.quantile;
+  a.fastest = summary.fastest;
+}
+
+// With nothing measured or reported for the alternate, the primary's estimate:
+// no gain is assumed that was never seen.
+Ticks State::AlternateEstimate(const AlternateState& a, TypeId t, DeviceIndex d) const {
+  return a.measured != kUnknown ? a.measured : Estimate(t, d);
+}
+
+Ticks State::AlternatePessimistic(const AlternateState& a, TypeId t, DeviceIndex d) const {
+  if (a.measured == kUnknown) return Pessimistic(t, d);
+  return a.pessimistic != kUnknown ? std::max(a.pessimistic, a.measured) : a.measured;
+}
+
+bool State::Backlogged(TypeId t) const {
+  const double backlog = options_.degrade_backlog;
+  return backlog > 0 && types_[t].degradable > 0 &&
+         static_cast<double>(types_[t].queued) >=
+             backlog * static_cast<double>(std::max(options_.queue_capacity, 1));
 }
 
 void State::StartWaiting(DeviceState& device, Ticks now) {

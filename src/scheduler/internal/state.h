@@ -62,6 +62,7 @@ struct InFlightEntry {
   TypeId type;
   Ticks bound;
   Ticks started;  // kNever while it waits on the device for a slot
+  int32_t alternate = kNone;  // the degraded variant's id; kNone: the primary
 };
 
 // Recent service times of one type on one device (Options::estimate_window).
@@ -85,6 +86,17 @@ struct ServiceWindow {
   Summary Summarise(Ticks since, double q) const;
 };
 
+// An eligible alternate of a type on a device (DeviceInfo::degrade), with its
+// own estimates, kept like the primary's.
+struct AlternateState {
+  int32_t variant = kNone;  // variant name id
+  double accuracy = 0;
+  ServiceWindow window;
+  Ticks measured = kUnknown;
+  Ticks pessimistic = kUnknown;
+  Ticks fastest = kUnknown;
+};
+
 struct DeviceState {
   DeviceInfo info;  // as last reported, `up` kept current
   bool present = false;
@@ -95,6 +107,8 @@ struct DeviceState {
   std::vector<Ticks> pessimistic;        // by TypeId: admission quantile; kUnknown likewise
   std::vector<Ticks> fastest;            // by TypeId: fastest recent run; kUnknown likewise
   std::vector<ServiceWindow> windows;    // by TypeId: what `measured` is computed from
+  // By TypeId: eligible alternates (accuracy at or above the floor), most accurate first.
+  std::vector<std::vector<AlternateState>> alternates;
   std::vector<InFlightEntry> in_flight;  // in bind order
   int running = 0;                       // in_flight entries holding a slot
   // Fluid-LP steering: bit t set when the device is in type t's set (types >= 64 are
@@ -132,6 +146,7 @@ struct QueueEntry {
   KindId pinned_kind;         // kNone: any
   Ticks deadline;             // kNever: none
   int32_t pinned_variant = kNone;  // a variant name's id; kNone: any
+  bool may_degrade = true;         // Request::may_degrade, false with a pinned variant
 };
 
 using Queue = absl::btree_map<QueueKey, QueueEntry>;
@@ -153,10 +168,12 @@ struct Candidate {
   Ticks estimate;  // the median: orders candidates
   Ticks admit;     // the admission quantile: checked against deadlines
   Ticks fastest;   // the optimistic bound: expiry
+  Ticks degraded_fastest;  // the fastest eligible alternate's bound; kNever: none
 };
 
 struct TypeState {
   int runners = 0;    // present devices (up or down) able to run it
+  int degradable = 0;  // of which with an eligible alternate
   size_t queued = 0;  // waiting requests
   size_t pinned = 0;  // of which pinned to a device or kind
   // Waiting requests by (priority, -seq): begin() is the newest of the lowest class,
@@ -215,7 +232,10 @@ class State {
   size_t queued(std::string_view type) const;
   size_t queued_total() const { return queue_.size(); }
   int in_flight(const DeviceKey& key) const;
-  std::optional<Ticks> ServiceEstimate(std::string_view type, const DeviceKey& key) const;
+  // `variant`: "" or the primary for the primary's estimate, else an eligible
+  // alternate's; nullopt for anything else.
+  std::optional<Ticks> ServiceEstimate(std::string_view type, const DeviceKey& key,
+                                       std::string_view variant = {}) const;
   std::vector<DeviceInfo> devices() const;
   double IdealThroughput(const std::map<std::string, double>& mix) const;
 
@@ -265,6 +285,17 @@ class State {
   // The fastest time `d` has shown or reported for `t` (what a probe may hope for).
   Ticks BestCase(TypeId t, DeviceIndex d) const;
   void MarkProbed(DeviceIndex d, TypeId t, Ticks now) { devices_[d].windows[t].last_probe = now; }
+  // Degradation (DeviceInfo::degrade): the eligible alternates of `t` on `d`,
+  // most accurate first, and the estimates of one of them (the primary's
+  // fallbacks when it has none of its own). Never unknown.
+  const std::vector<AlternateState>& Alternates(DeviceIndex d, TypeId t) const {
+    return devices_[d].alternates[t];
+  }
+  Ticks AlternateEstimate(const AlternateState& a, TypeId t, DeviceIndex d) const;
+  Ticks AlternatePessimistic(const AlternateState& a, TypeId t, DeviceIndex d) const;
+  // Whether waiting requests of `t` pass Options::degrade_backlog.
+  bool Backlogged(TypeId t) const;
+  const std::string& variant_name(int32_t v) const { return variant_names_.name(v); }
   // Fluid-LP steering (Options::lp_steering): re-solves the LP for the recent
   // arrival mix when the interval has passed or the devices changed.
   void RefreshSteering(Ticks now);
@@ -277,9 +308,11 @@ class State {
   bool NothingOwnWaiting(DeviceIndex d) const {
     return (devices_[d].support & steered_ & waiting_) == 0;
   }
-  // Binds the waiting request at `it` to `d`; returns the next queue position.
+  // Binds the waiting request at `it` to `d` (to run `alternate`, a variant id
+  // from Alternates, instead of the primary unless kNone); returns the next
+  // queue position.
   Queue::iterator Bind(Queue::iterator it, DeviceIndex d, Ticks now, Ticks expected_finish,
-                       std::vector<Assignment>& out);
+                       std::vector<Assignment>& out, int32_t alternate = kNone);
 
  private:
   DeviceIndex FindDevice(const DeviceKey& key) const;
@@ -299,6 +332,12 @@ class State {
   void RefreshMedians(TypeId t) const;
   // Recomputes devices_[d].measured[t] from its window.
   void RefreshEstimate(DeviceIndex d, TypeId t, Ticks now);
+  void RefreshAlternate(AlternateState& a, Ticks now) const;
+  // Installs `info.degrade` on `dev` (validated), keeping the windows of
+  // alternates it already had.
+  void SetAlternates(DeviceState& dev, const DeviceInfo& info, Ticks now);
+  // Estimate of whatever an in-flight entry runs on `d`.
+  Ticks InFlightEstimate(const InFlightEntry& e, DeviceIndex d) const;
   void StartWaiting(DeviceState& device, Ticks now);
   absl::Status ValidatePins(const Request& request, TypeId t, QueueEntry& entry) const;
   std::string KnownTypes() const;
