@@ -222,7 +222,8 @@ absl::Status ReadSearch(const YAML::Node& node, SearchSpec& search) {
   if (!node.IsMap()) return Bad("search", "must be a mapping");
   RETURN_IF_ERROR(
       CheckKeys(node, "search",
-                {"duration", "warmup", "seeds", "max_devices", "bisect_steps", "max_utilisation"}));
+                {"duration", "warmup", "seeds", "max_devices", "bisect_steps", "max_utilisation",
+                  "time_limit"}));
   if (node["duration"]) {
     ASSIGN_OR_RETURN(search.duration_ms, ReadDurationMs(node["duration"], "search.duration"));
   }
@@ -240,6 +241,9 @@ absl::Status ReadSearch(const YAML::Node& node, SearchSpec& search) {
   if (node["bisect_steps"]) {
     ASSIGN_OR_RETURN(search.bisect_steps,
                      ReadInt(node["bisect_steps"], "search.bisect_steps", 0, 20));
+  }
+  if (node["time_limit"]) {
+    ASSIGN_OR_RETURN(search.time_limit_ms, ReadDurationMs(node["time_limit"], "search.time_limit"));
   }
   if (node["max_utilisation"]) {
     ASSIGN_OR_RETURN(search.max_utilisation,

@@ -7,7 +7,7 @@
 //   slo: {attainment: 0.999, load: 1.0}   # good/offered at the cameras' rates x load
 //   policy: earliest-finish               # rtt_ms, client_rtt_ms, queue_capacity,
 //   rtt_ms: 1.0                           # max_attempts: as in a sim scenario
-//   search: {duration: 20s, warmup: 2s, seeds: 2, max_devices: 64}
+//   search: {duration: 20s, warmup: 2s, seeds: 2, max_devices: 64, time_limit: 30s}
 //   cameras:                              # exactly the simulator's cameras
 //     - {name: cam, count: 10, rate: 25, mix: [face], deadline_ms: 100}
 //   catalog:
@@ -74,6 +74,9 @@ struct SearchSpec {
   // A set meets the SLO only if the demand stays under this share of its fluid
   // capacity: at 100% a queue grows without bound, which a short run may not show.
   double max_utilisation = 0.95;
+  // Wall-clock bound on the whole search (0: none); past it Plan and Assess fail with
+  // DeadlineExceeded, so a caller serving requests can bound what a plan costs.
+  int time_limit_ms = 0;
 };
 
 struct PlanSpec {

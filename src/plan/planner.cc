@@ -17,7 +17,8 @@ using internal::Counts;
 
 class Search {
  public:
-  explicit Search(const PlanSpec& spec) : spec_(spec) {}
+  explicit Search(const PlanSpec& spec)
+      : spec_(spec), start_(std::chrono::steady_clock::now()) {}
 
   // The simulated check of a set at a load; at the SLO's load the set must also keep
   // its fluid utilisation under search.max_utilisation (a queue at 100% grows without
@@ -41,6 +42,7 @@ class Search {
       memo_.emplace(key, check);
       return check;
     }
+    RETURN_IF_ERROR(CheckTime());
     sim::Scenario scenario = internal::ScenarioFor(spec_, counts, load);
     std::map<std::string, int> slots;
     for (const sim::NodeSpec& node : scenario.nodes) {
@@ -111,13 +113,22 @@ class Search {
     return counts;
   }
 
-  // Step 4: the largest load in [slo.load, capacity] that still meets the SLO.
+  // Step 4: the largest load in [slo.load, capacity] that still meets the SLO. A set
+  // that falls short at slo.load (only Assess asks about one) is bisected in
+  // [0, slo.load] instead.
   absl::StatusOr<double> MaxLoad(const Counts& counts) {
     double lo = spec_.slo.load;
     double hi = internal::CapacityRatio(spec_, counts);
-    if (hi <= lo) return lo;
-    ASSIGN_OR_RETURN(Check top, Simulate(counts, hi));
-    if (top.meets) return hi;
+    ASSIGN_OR_RETURN(Check at_slo, Simulate(counts, lo));
+    if (!at_slo.meets) {
+      hi = std::min(hi, lo);
+      lo = 0;
+    } else if (hi <= lo) {
+      return lo;
+    } else {
+      ASSIGN_OR_RETURN(Check top, Simulate(counts, hi));
+      if (top.meets) return hi;
+    }
     for (int step = 0; step < spec_.search.bisect_steps; ++step) {
       const double mid = (lo + hi) / 2;
       ASSIGN_OR_RETURN(Check check, Simulate(counts, mid));
@@ -129,7 +140,19 @@ class Search {
   int simulations() const { return simulations_; }
 
  private:
+  absl::Status CheckTime() const {
+    if (spec_.search.time_limit_ms <= 0) return absl::OkStatus();
+    const auto spent = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - start_);
+    if (spent.count() <= spec_.search.time_limit_ms) return absl::OkStatus();
+    return absl::DeadlineExceededError(absl::StrFormat(
+        "the search ran past its time limit of %d ms after %d simulation(s); shorten "
+        "search.duration, use fewer seeds or raise search.time_limit",
+        spec_.search.time_limit_ms, simulations_));
+  }
+
   const PlanSpec& spec_;
+  const std::chrono::steady_clock::time_point start_;
   std::map<std::pair<Counts, double>, Check> memo_;
   int simulations_ = 0;
 };
@@ -200,8 +223,11 @@ absl::StatusOr<PlanResult> Plan(const PlanSpec& spec) {
     Counts smaller = counts;
     --smaller[i];
     ASSIGN_OR_RETURN(Check check, search.Evaluate(smaller, spec.slo.load));
-    result.smaller.push_back(SmallerSet{
-        .counts = ByProfile(spec, smaller), .removed = spec.profiles[i].name(), .check = check});
+    result.smaller.push_back(
+        SmallerSet{.counts = ByProfile(spec, smaller),
+                   .removed = spec.profiles[i].name(),
+                   .check = check,
+                   .scenario = internal::ScenarioFor(spec, smaller, spec.slo.load)});
   }
   std::stable_sort(result.smaller.begin(), result.smaller.end(),
                    [](const SmallerSet& a, const SmallerSet& b) {
@@ -212,6 +238,49 @@ absl::StatusOr<PlanResult> Plan(const PlanSpec& spec) {
   result.wall_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return result;
+}
+
+namespace {
+
+absl::StatusOr<Counts> CountsOf(const PlanSpec& spec,
+                                const std::map<std::string, int>& counts_by_profile) {
+  Counts counts(spec.profiles.size(), 0);
+  for (const auto& [name, n] : counts_by_profile) {
+    auto it = std::find_if(spec.profiles.begin(), spec.profiles.end(),
+                           [&name = name](const DeviceProfile& p) { return p.name() == name; });
+    if (it == spec.profiles.end()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("counts.", name, ": not a profile of catalog.profiles"));
+    }
+    if (n < 0 || n > kMaxDevicesLimit) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("counts.", name, ": must be in 0..", kMaxDevicesLimit));
+    }
+    counts[static_cast<size_t>(it - spec.profiles.begin())] = n;
+  }
+  return counts;
+}
+
+}  // namespace
+
+absl::StatusOr<sim::Scenario> ScenarioFor(const PlanSpec& spec,
+                                          const std::map<std::string, int>& counts_by_profile) {
+  ASSIGN_OR_RETURN(Counts counts, CountsOf(spec, counts_by_profile));
+  return internal::ScenarioFor(spec, counts, spec.slo.load);
+}
+
+absl::StatusOr<Assessment> Assess(const PlanSpec& spec,
+                                  const std::map<std::string, int>& counts_by_profile) {
+  ASSIGN_OR_RETURN(Counts counts, CountsOf(spec, counts_by_profile));
+  Search search(spec);
+  Assessment out{.counts = ByProfile(spec, counts), .devices = internal::TotalDevices(counts)};
+  out.ideal_rps = internal::CapacityRatio(spec, counts) * spec.TotalRate();
+  if (out.devices > 0) {
+    ASSIGN_OR_RETURN(out.at_slo, search.Evaluate(counts, spec.slo.load));
+    ASSIGN_OR_RETURN(out.max_load, search.MaxLoad(counts));
+  }
+  out.simulations = search.simulations();
+  return out;
 }
 
 namespace {
@@ -259,6 +328,12 @@ nlohmann::json ToJson(const PlanResult& r) {
           {"smaller", smaller},
           {"simulations", r.simulations},
           {"wall_seconds", r.wall_seconds}};
+}
+
+nlohmann::json ToJson(const Assessment& a) {
+  return {{"counts", a.counts},         {"devices", a.devices},
+          {"ideal_rps", a.ideal_rps},   {"at_slo", CheckJson(a.at_slo)},
+          {"max_load", a.max_load},     {"simulations", a.simulations}};
 }
 
 std::string FormatPlan(const PlanResult& r) {

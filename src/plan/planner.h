@@ -63,6 +63,7 @@ struct SmallerSet {
   std::map<std::string, int> counts;  // by profile
   std::string removed;                // the profile one device of which was removed
   Check check;
+  sim::Scenario scenario;  // the smaller set as a scenario at slo.load
 };
 
 struct PlanResult {
@@ -89,8 +90,31 @@ struct PlanResult {
 };
 
 // FailedPrecondition when no set within search.max_devices (and the profiles' max)
-// meets the SLO, naming the best attainment reached; errors of the simulator as is.
+// meets the SLO, naming the best attainment reached; DeadlineExceeded when the search
+// runs past search.time_limit_ms; errors of the simulator as is.
 [[nodiscard]] absl::StatusOr<PlanResult> Plan(const PlanSpec& spec);
+
+// A given set (devices by profile name) checked as Plan checks its answer: at slo.load,
+// and its margin, the largest load factor at which it meets the SLO (bisected below
+// slo.load when it falls short there; 0 when it fails at every load tried).
+struct Assessment {
+  std::map<std::string, int> counts;
+  int devices = 0;
+  double ideal_rps = 0;  // the set's fluid-LP capacity for the mix at load 1
+  Check at_slo;
+  double max_load = 0;
+  int simulations = 0;
+};
+// InvalidArgument naming a profile the spec's catalog lacks or a count out of
+// 0..kMaxDevicesLimit; DeadlineExceeded past search.time_limit_ms.
+[[nodiscard]] absl::StatusOr<Assessment> Assess(const PlanSpec& spec,
+                                                const std::map<std::string, int>& counts);
+nlohmann::json ToJson(const Assessment& assessment);
+
+// A set (devices by profile name) packed into nodes as Plan packs its answer, as the
+// scenario at slo.load (what `--emit-scenario` writes for the answer). Errors as Assess.
+[[nodiscard]] absl::StatusOr<sim::Scenario> ScenarioFor(const PlanSpec& spec,
+                                                        const std::map<std::string, int>& counts);
 
 nlohmann::json ToJson(const PlanResult& result);
 // The plan for a terminal: the devices by profile, the nodes, attainment, p99,

@@ -127,5 +127,47 @@ TEST(PlannerTest, FormatsAndSerialisesThePlan) {
   EXPECT_EQ(*scenario, result->scenario);
 }
 
+TEST(PlannerTest, AssessGivesTheMarginOfAGivenSet) {
+  const PlanSpec spec = Parse(kSingle);
+  // Three devices: fluid capacity 1.2x the rates, so the margin is above 1.1, at most 1.2.
+  auto three = Assess(spec, {{"acc", 3}});
+  ASSERT_TRUE(three.ok()) << three.status();
+  EXPECT_TRUE(three->at_slo.meets);
+  EXPECT_GT(three->max_load, 1.1);
+  EXPECT_LE(three->max_load, 1.2 + 1e-9);
+  EXPECT_NEAR(three->ideal_rps, 300, 1e-3);
+  // Two devices (125% loaded) fall short: the margin is the load they still meet, < 1.
+  auto two = Assess(spec, {{"acc", 2}});
+  ASSERT_TRUE(two.ok()) << two.status();
+  EXPECT_FALSE(two->at_slo.meets);
+  EXPECT_GT(two->max_load, 0.5);
+  EXPECT_LT(two->max_load, 0.8 + 1e-9);  // 2 devices: 200 of 250 requests/s at most
+  auto unknown = Assess(spec, {{"tpu", 1}});
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(unknown.status().message()), HasSubstr("counts.tpu"));
+}
+
+TEST(PlannerTest, ScenarioForPacksASetLikeThePlan) {
+  const PlanSpec spec = Parse(kSingle);
+  auto planned = Plan(spec);
+  ASSERT_TRUE(planned.ok()) << planned.status();
+  auto scenario = ScenarioFor(spec, planned->counts);
+  ASSERT_TRUE(scenario.ok()) << scenario.status();
+  EXPECT_EQ(*scenario, planned->scenario);
+  ASSERT_EQ(planned->smaller.size(), 1u);
+  EXPECT_EQ(planned->smaller[0].scenario.nodes[0].devices.size(), 2u);
+}
+
+TEST(PlannerTest, StopsAtItsTimeLimit) {
+  PlanSpec spec = Parse(kSingle);
+  spec.search.duration_ms = 600'000;  // each simulation plays 150,000 requests
+  spec.search.time_limit_ms = 1;
+  auto result = Plan(spec);
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_THAT(std::string(result.status().message()), HasSubstr("search.time_limit"));
+}
+
 }  // namespace
 }  // namespace heteroaccel::plan
