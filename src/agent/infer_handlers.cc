@@ -5,6 +5,7 @@
 // Handlers parse on the io thread, hand the job to the executor and answer from
 // the slot's thread when it finishes (that thread writes the answer to the socket).
 
+#include <algorithm>
 #include <optional>
 
 #include "absl/strings/ascii.h"
@@ -29,12 +30,15 @@ std::string Lower(std::string_view name) {
 const std::string kDeviceHeader = Lower(cluster::kDeviceHeader);
 const std::string kServerQueueMsHeader = Lower(cluster::kServerQueueMsHeader);
 const std::string kAttemptHeader = Lower(cluster::kAttemptHeader);
+const std::string kDegradedFromHeader = Lower(cluster::kDegradedFromHeader);
 
 // What the server said of a request it forwarded: added to the answer's
 // "who served it" so the server passes the answer on unchanged.
 struct Forwarded {
   std::optional<double> server_queue_ms;
   std::optional<int> attempts;
+  // The device's primary variant the server degraded from under load.
+  std::string degraded_from;
 };
 
 Forwarded ReadForwarded(const http::Request& request) {
@@ -48,6 +52,15 @@ Forwarded ReadForwarded(const http::Request& request) {
   if (absl::SimpleAtod(header(kServerQueueMsHeader), &ms) && ms >= 0) f.server_queue_ms = ms;
   if (absl::SimpleAtoi(header(kAttemptHeader), &attempt) && attempt > 0) {
     f.attempts = attempt;
+  }
+  // Echoed into the answer: only a name the catalog could hold, never raw bytes.
+  const absl::string_view from = header(kDegradedFromHeader);
+  if (!from.empty() && from.size() <= 128 &&
+      std::all_of(from.begin(), from.end(), [](char c) {
+        return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' ||
+               c == '-' || c == '@';
+      })) {
+    f.degraded_from = std::string(from);
   }
   return f;
 }
@@ -122,6 +135,7 @@ nlohmann::json ServedBy(const AgentContext& context, const runtime::JobResult& r
                            {"compute_ms", r.compute_seconds * 1e3}};
   if (forwarded.server_queue_ms) served["server_queue_ms"] = *forwarded.server_queue_ms;
   if (forwarded.attempts) served["attempts"] = *forwarded.attempts;
+  if (!forwarded.degraded_from.empty()) served["degraded_from"] = forwarded.degraded_from;
   return served;
 }
 

@@ -113,12 +113,15 @@ struct NodeReport {
 // Headers of the forwarded request path. The server names the device the
 // request was bound to and what it knows of the request so far; the agent
 // writes the last two into the answer's parameters (v2) or served_by (v1) as
-// "server_queue_ms" and "attempts", so the server never rewrites an answer,
+// "server_queue_ms" and "attempts" (and "degraded_from" when the server ran a
+// faster variant than the device's primary one under load), so the server
+// never rewrites an answer,
 // and reports the device's own compute time in a response header, which the
 // server learns service times from.
 inline constexpr std::string_view kDeviceHeader = "X-HeteroAccel-Device";
 inline constexpr std::string_view kServerQueueMsHeader = "X-HeteroAccel-Server-Queue-Ms";
 inline constexpr std::string_view kAttemptHeader = "X-HeteroAccel-Attempt";
+inline constexpr std::string_view kDegradedFromHeader = "X-HeteroAccel-Degraded-From";
 inline constexpr std::string_view kComputeMsHeader = "X-HeteroAccel-Compute-Ms";
 
 struct HeartbeatReply {

@@ -36,6 +36,9 @@ struct AgentCall {
   std::optional<size_t> header_length;  // binary tensor extension
   std::string content_type;
   double server_queue_ms = 0;  // from arrival at the server to this binding
+  // Non-empty when `variant` is a faster one the scheduler degraded to from
+  // this, the device's primary variant (scheduler::Assignment::degraded_from).
+  std::string degraded_from;
 };
 
 struct AgentReply {

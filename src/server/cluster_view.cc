@@ -16,7 +16,10 @@ ClusterView::ClusterView(std::map<std::string, InferenceType> registry)
 
 // The variant each type runs with on a device: the placement's choice for the
 // device's kind among the variants the agent loaded (placement.h), for a type
-// the registry does not list the agent's default, its first.
+// the registry does not list the agent's default, its first. With a degrade
+// policy, the other listed variants the device loaded, no more accurate than
+// the primary when the policy lists it, are its alternates (the scheduler
+// applies the floor).
 scheduler::DeviceInfo ClusterView::DeviceFromReport(const std::string& node,
                                                     const cluster::DeviceReport& d,
                                                     const Registry& registry) {
@@ -36,6 +39,26 @@ scheduler::DeviceInfo ClusterView::DeviceFromReport(const std::string& node,
       info.reported_service[type] =
           std::chrono::duration_cast<Nanos>(std::chrono::duration<double, std::milli>(ms->second));
     }
+    auto reg = registry.find(type);
+    if (reg == registry.end() || !reg->second.degrade) continue;
+    const DegradePolicy& policy = *reg->second.degrade;
+    std::optional<double> primary;
+    for (const auto& [name, accuracy] : policy.variants) {
+      if (name == *variant) primary = accuracy;
+    }
+    scheduler::Degradation degradation{policy.floor, {}};
+    for (const auto& [name, accuracy] : policy.variants) {
+      if (name == *variant || (primary && accuracy > *primary)) continue;
+      if (std::find(variants.begin(), variants.end(), name) == variants.end()) continue;
+      scheduler::Alternate& alt = degradation.alternates.emplace_back();
+      alt.variant = name;
+      alt.accuracy = accuracy;
+      if (auto ms = d.service_ms.find({type, name}); ms != d.service_ms.end() && ms->second > 0) {
+        alt.reported_service = std::chrono::duration_cast<Nanos>(
+            std::chrono::duration<double, std::milli>(ms->second));
+      }
+    }
+    if (!degradation.alternates.empty()) info.degrade[type] = std::move(degradation);
   }
   return info;
 }

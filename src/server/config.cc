@@ -52,6 +52,57 @@ absl::Status CheckType(const std::string& type, const InferenceType& t) {
   return absl::OkStatus();
 }
 
+absl::Status BadDegrade(const std::string& where, const std::string& what) {
+  return absl::InvalidArgumentError(absl::StrCat(where, "degrade", what));
+}
+
+// Values a YAML block and a JSON one share.
+absl::Status CheckDegrade(const std::string& where, const DegradePolicy& d) {
+  if (!(d.floor >= 0 && d.floor <= 1)) {
+    return BadDegrade(where, ".floor must be a number in [0, 1]");
+  }
+  if (d.variants.empty()) {
+    return BadDegrade(where, ".variants must list at least one variant with its accuracy");
+  }
+  for (const auto& [variant, accuracy] : d.variants) {
+    if (!ValidName(variant)) {
+      return BadDegrade(where, absl::StrCat(".variants: '", variant, "' is not a valid name"));
+    }
+    if (!(accuracy >= 0 && accuracy <= 1)) {
+      return BadDegrade(where,
+                        absl::StrCat(".variants.", variant, " must be an accuracy in [0, 1]"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<DegradePolicy> DegradeFromYaml(const YAML::Node& node, const std::string& where) {
+  if (!node.IsMap()) {
+    return BadDegrade(where, " must be a mapping: {floor: 0.8, variants: {name: 0.86}}");
+  }
+  for (const auto& entry : node) {
+    const std::string key = entry.first.as<std::string>();
+    if (key != "floor" && key != "variants") {
+      return BadDegrade(where, absl::StrCat(": unknown key '", key, "' (use floor, variants)"));
+    }
+  }
+  // JSON is the one format checked in detail; YAML scalars become numbers or strings.
+  nlohmann::json json = nlohmann::json::object();
+  auto number = [](const YAML::Node& n) -> nlohmann::json {
+    double value = 0;
+    if (n.IsScalar() && YAML::convert<double>::decode(n, value)) return value;
+    return n.IsScalar() ? nlohmann::json(n.as<std::string>()) : nlohmann::json();
+  };
+  if (node["floor"]) json["floor"] = number(node["floor"]);
+  if (const YAML::Node variants = node["variants"]) {
+    if (!variants.IsMap()) return BadDegrade(where, ".variants must map variant -> accuracy");
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& v : variants) list.push_back({v.first.as<std::string>(), number(v.second)});
+    json["variants"] = std::move(list);
+  }
+  return DegradeFromJson(json, where);
+}
+
 absl::StatusOr<ServerConfig> ParseRoot(const YAML::Node& root, const std::string& origin) {
   ServerConfig c;
   if (!root.IsMap()) return absl::InvalidArgumentError("the top level must be a mapping");
@@ -150,6 +201,10 @@ absl::StatusOr<ServerConfig> ParseRoot(const YAML::Node& root, const std::string
         t.disabled.insert(kinds.begin(), kinds.end());
       }
       if (entry.second["pin"]) t.pin = entry.second["pin"].as<std::string>();
+      if (entry.second["degrade"]) {
+        ASSIGN_OR_RETURN(t.degrade, DegradeFromYaml(entry.second["degrade"],
+                                                    absl::StrCat("registry '", type, "': ")));
+      }
       RETURN_IF_ERROR(CheckType(type, t));
       c.registry[type] = std::move(t);
     }
@@ -207,8 +262,57 @@ nlohmann::json RegistryToJson(const std::map<std::string, InferenceType>& regist
     out[type] = {{"description", t.description}, {"variants", t.variants}};
     if (!t.disabled.empty()) out[type]["disabled"] = t.disabled;
     if (!t.pin.empty()) out[type]["pin"] = t.pin;
+    if (t.degrade) out[type]["degrade"] = DegradeToJson(*t.degrade);
   }
   return out;
+}
+
+nlohmann::json DegradeToJson(const DegradePolicy& degrade) {
+  nlohmann::json variants = nlohmann::json::object();
+  for (const auto& [variant, accuracy] : degrade.variants) variants[variant] = accuracy;
+  return {{"floor", degrade.floor}, {"variants", std::move(variants)}};
+}
+
+absl::StatusOr<DegradePolicy> DegradeFromJson(const nlohmann::json& json,
+                                              const std::string& where) {
+  if (!json.is_object()) {
+    return BadDegrade(where, " must be an object: {\"floor\": 0.8, \"variants\": {...}}");
+  }
+  DegradePolicy d;
+  for (const auto& [key, value] : json.items()) {
+    if (key == "floor") {
+      if (!value.is_number()) return BadDegrade(where, ".floor must be a number in [0, 1]");
+      d.floor = value.get<double>();
+    } else if (key == "variants") {
+      // An object (JSON) or a list of [name, accuracy] pairs (YAML, in its order).
+      if (value.is_object()) {
+        for (const auto& [variant, accuracy] : value.items()) {
+          if (!accuracy.is_number()) {
+            return BadDegrade(where,
+                              absl::StrCat(".variants.", variant, " must be an accuracy in [0, 1]"));
+          }
+          d.variants.emplace_back(variant, accuracy.get<double>());
+        }
+      } else if (value.is_array()) {
+        for (const nlohmann::json& pair : value) {
+          const std::string variant =
+              pair.size() == 2 && pair[0].is_string() ? pair[0].get<std::string>() : "?";
+          if (pair.size() != 2 || !pair[1].is_number()) {
+            return BadDegrade(where,
+                              absl::StrCat(".variants.", variant, " must be an accuracy in [0, 1]"));
+          }
+          d.variants.emplace_back(variant, pair[1].get<double>());
+        }
+      } else {
+        return BadDegrade(where, ".variants must map variant -> accuracy");
+      }
+    } else {
+      return BadDegrade(where, absl::StrCat(": unknown key '", key, "' (use floor, variants)"));
+    }
+  }
+  if (!json.contains("floor")) return BadDegrade(where, ".floor is required");
+  RETURN_IF_ERROR(CheckDegrade(where, d));
+  return d;
 }
 
 absl::StatusOr<std::map<std::string, InferenceType>> RegistryFromJson(const nlohmann::json& json) {
@@ -221,6 +325,10 @@ absl::StatusOr<std::map<std::string, InferenceType>> RegistryFromJson(const nloh
       t.variants = value.value("variants", std::map<std::string, std::string>{});
       t.disabled = value.value("disabled", std::set<std::string>{});
       t.pin = value.value("pin", "");
+      if (auto degrade = value.find("degrade"); degrade != value.end() && !degrade->is_null()) {
+        ASSIGN_OR_RETURN(t.degrade,
+                         DegradeFromJson(*degrade, absl::StrCat("registry '", type, "': ")));
+      }
       RETURN_IF_ERROR(CheckType(type, t));
       registry[type] = std::move(t);
     }

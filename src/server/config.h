@@ -33,12 +33,17 @@
 //       variants: {cpu: blazeface-front-128, gpu: blazeface-front-128, npu: blazeface-back-256}
 //       disabled: [fpga]                # optional: kinds forbidden to run it
 //       pin: gpu                        # optional: the only kind that runs it
+//     text:
+//       degrade:                        # optional: faster variants under load
+//         floor: 0.80                   #   never below this accuracy
+//         variants: {ppocr-v4: 0.86, ppocr-v4-mobile: 0.81}  # accuracy of each
 //
 // A type missing from the registry runs on every device whose agent has loaded
 // it, with that agent's default variant.
 #pragma once
 
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -48,6 +53,17 @@
 
 namespace heteroaccel::server {
 
+// Variant degradation (docs/scheduling.md): under load a request may run a
+// faster variant than its device's primary one, if that variant is listed here
+// with an accuracy (the operator's own measure, in [0, 1]) at or above the
+// floor and no more accurate than the primary's, when the primary is listed.
+struct DegradePolicy {
+  double floor = 0;
+  std::vector<std::pair<std::string, double>> variants;  // variant, accuracy; as listed
+
+  friend bool operator==(const DegradePolicy&, const DegradePolicy&) = default;
+};
+
 struct InferenceType {
   std::string description;
   // Accelerator kind -> variant. Empty: every kind, with each agent's default
@@ -55,6 +71,7 @@ struct InferenceType {
   std::map<std::string, std::string> variants;
   std::set<std::string> disabled;  // kinds that must not run it
   std::string pin;                 // "" or the only kind that runs it
+  std::optional<DegradePolicy> degrade;
 };
 
 struct ServerConfig {
@@ -103,6 +120,10 @@ absl::StatusOr<ServerConfig> ParseServerConfig(const std::string& yaml, const st
 // The registry as JSON ({"face": {"description": ..., "variants": {...}}}) and back;
 // FromJson validates kinds and names.
 nlohmann::json RegistryToJson(const std::map<std::string, InferenceType>& registry);
+nlohmann::json DegradeToJson(const DegradePolicy& degrade);
+// {"floor": 0.8, "variants": {"name": 0.86, ...}}; InvalidArgument naming the
+// key under `where` (e.g. "registry 'text': degrade.floor must be ...").
+absl::StatusOr<DegradePolicy> DegradeFromJson(const nlohmann::json& json, const std::string& where);
 absl::StatusOr<std::map<std::string, InferenceType>> RegistryFromJson(const nlohmann::json& json);
 
 }  // namespace heteroaccel::server

@@ -45,5 +45,47 @@ TEST(ServerConfigTest, RejectsUnknownKeysAndBadValuesNamingThem) {
   }
 }
 
+TEST(ServerConfigTest, ReadsADegradePolicyAndRoundTripsItThroughJson) {
+  auto c = ParseServerConfig(R"(
+registry:
+  text:
+    degrade: {floor: 0.80, variants: {ppocr-v4: 0.86, ppocr-v4-mobile: 0.81}}
+)",
+                             "test.yaml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  const auto& degrade = c->registry.at("text").degrade;
+  ASSERT_TRUE(degrade.has_value());
+  EXPECT_DOUBLE_EQ(degrade->floor, 0.80);
+  ASSERT_EQ(degrade->variants.size(), 2u);
+  EXPECT_EQ(degrade->variants[0].first, "ppocr-v4");
+  EXPECT_DOUBLE_EQ(degrade->variants[1].second, 0.81);
+  auto back = RegistryFromJson(RegistryToJson(c->registry));
+  ASSERT_TRUE(back.ok()) << back.status();
+  ASSERT_TRUE(back->at("text").degrade.has_value());
+  EXPECT_DOUBLE_EQ(back->at("text").degrade->floor, 0.80);
+  EXPECT_EQ(back->at("text").degrade->variants.size(), 2u);
+}
+
+TEST(ServerConfigTest, RejectsBadDegradePoliciesNamingTheKey) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"{floor: 1.5, variants: {a: 0.9}}", "registry 'text': degrade.floor must be"},
+      {"{floor: high, variants: {a: 0.9}}", "degrade.floor must be"},
+      {"{variants: {a: 0.9}}", "degrade.floor is required"},
+      {"{floor: 0.8}", "degrade.variants must list"},
+      {"{floor: 0.8, variants: {a: good}}", "degrade.variants.a must be an accuracy"},
+      {"{floor: 0.8, variants: {a: -0.1}}", "degrade.variants.a must be an accuracy"},
+      {"{floor: 0.8, variants: [a, b]}", "degrade.variants must map"},
+      {"{floor: 0.8, variants: {a: 0.9}, flor: 1}", "unknown key 'flor'"},
+      {"0.8", "degrade must be a mapping"},
+  };
+  for (const auto& [block, message] : cases) {
+    const std::string yaml = std::string("registry:\n  text:\n    degrade: ") + block + "\n";
+    auto c = ParseServerConfig(yaml, "test.yaml");
+    ASSERT_FALSE(c.ok()) << block;
+    EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument) << block;
+    EXPECT_NE(c.status().message().find(message), std::string::npos) << c.status();
+  }
+}
+
 }  // namespace
 }  // namespace heteroaccel::server

@@ -43,7 +43,12 @@ struct Metrics {
         heartbeat_age(r.AddGauge("heteroaccel_server_node_heartbeat_age_seconds",
                                  "Seconds since the node's last heartbeat", {"node"})),
         queued(
-            r.AddGauge("heteroaccel_server_queued", "Requests waiting for a device", {"model"})) {}
+            r.AddGauge("heteroaccel_server_queued", "Requests waiting for a device", {"model"})),
+        degraded(r.AddCounter("heteroaccel_degraded_requests_total",
+                              "Attempts sent to run a faster variant (to) than their device's "
+                              "primary one (from) under load, within the operator's accuracy "
+                              "floor (registry degrade)",
+                              {"type", "from", "to"})) {}
   metrics::Family<metrics::Counter>& requests;
   metrics::Family<metrics::Histogram>& latency;
   metrics::Family<metrics::Histogram>& queue;
@@ -53,6 +58,7 @@ struct Metrics {
   metrics::Family<metrics::Gauge>& node_up;
   metrics::Family<metrics::Gauge>& heartbeat_age;
   metrics::Family<metrics::Gauge>& queued;
+  metrics::Family<metrics::Counter>& degraded;
 };
 
 scheduler::Options SchedulerOptions(const ServerConfig& config, bool record_candidates) {
@@ -506,6 +512,10 @@ class Dispatcher::Impl {
         continue;
       }
       AgentCall call = tracker_.Bind(a);
+      call.degraded_from = a.degraded_from;
+      if (!a.degraded_from.empty()) {
+        metrics_.degraded.WithLabels({call.type, a.degraded_from, a.variant}).Increment();
+      }
       if (observer_ != nullptr) {
         std::vector<std::string> kinds;
         kinds.reserve(a.candidates.size());

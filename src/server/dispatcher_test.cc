@@ -363,5 +363,52 @@ TEST_F(DispatcherTest, RandomFaultSchedulesAnswerEveryRequestExactlyOnce) {
   }
 }
 
+// A node whose one CPU runs "text" with ppocr (40 ms) and ppocr-mobile (15 ms).
+cluster::NodeReport TextReport() {
+  cluster::NodeReport r = Report("n1", {"cpu0"});
+  cluster::DeviceReport& d = r.devices[0];
+  d.models = {{"text", "ppocr"}, {"text", "ppocr-mobile"}, {"text", "ppocr-tiny"}};
+  d.service_ms = {{{"text", "ppocr"}, 40}, {{"text", "ppocr-mobile"}, 15}, {{"text", "ppocr-tiny"}, 5}};
+  return r;
+}
+
+TEST_F(DispatcherTest, DegradesATightDeadlineWithinTheFloorAndSaysSo) {
+  config_.registry["text"].degrade =
+      DegradePolicy{0.8, {{"ppocr", 0.86}, {"ppocr-mobile", 0.81}, {"ppocr-tiny", 0.6}}};
+  Make();
+  Beat(TextReport());
+  InferWork loose = Work({.timeout = milliseconds(500)});
+  loose.model = "text";
+  dispatcher_->Submit(std::move(loose), answers_.For(1));
+  ASSERT_EQ(channel_->pending(), 1u);
+  EXPECT_EQ(channel_->calls()[0].variant, "ppocr");
+  EXPECT_EQ(channel_->calls()[0].degraded_from, "");
+  channel_->Reply(0, FakeAgentChannel::Answer("{}"));
+
+  InferWork tight = Work({.timeout = milliseconds(25)});
+  tight.model = "text";
+  dispatcher_->Submit(std::move(tight), answers_.For(2));
+  ASSERT_EQ(channel_->pending(), 1u);
+  const AgentCall call = channel_->calls().back();
+  EXPECT_EQ(call.variant, "ppocr-mobile") << "the tiny one is below the floor";
+  EXPECT_EQ(call.degraded_from, "ppocr");
+  EXPECT_NE(registry_->Render().find(
+                R"(heteroaccel_degraded_requests_total{type="text",from="ppocr",to="ppocr-mobile"} 1)"),
+            std::string::npos)
+      << registry_->Render();
+}
+
+TEST_F(DispatcherTest, AClientOptOutKeepsThePrimary) {
+  config_.registry["text"].degrade = DegradePolicy{0.8, {{"ppocr", 0.86}, {"ppocr-mobile", 0.81}}};
+  Make();
+  Beat(TextReport());
+  InferWork tight = Work({.timeout = milliseconds(25), .degrade = false});
+  tight.model = "text";
+  dispatcher_->Submit(std::move(tight), answers_.For(1));
+  EXPECT_EQ(channel_->pending(), 0u);
+  const InferResult r = answers_.only(1);
+  EXPECT_EQ(r.status.code(), absl::StatusCode::kDeadlineExceeded) << r.status;
+}
+
 }  // namespace
 }  // namespace heteroaccel::server

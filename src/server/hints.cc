@@ -84,6 +84,10 @@ absl::StatusOr<Hints> ParseHints(const nlohmann::json& p) {
     }
     hints.device_kind = std::string(KindName(*kind));
   }
+  if (auto it = p.find("degrade"); it != p.end()) {
+    if (!it->is_boolean()) return Bad("degrade", "true or false");
+    hints.degrade = it->get<bool>();
+  }
   return hints;
 }
 
@@ -95,6 +99,12 @@ absl::StatusOr<Hints> ParseQueryHints(std::string_view query) {
   // Present but empty is still a camera the parser refuses, by name.
   if (query.substr(0, 7) == "camera=" || query.find("&camera=") != std::string_view::npos) {
     p["camera"] = httpapi::QueryValue(query, "camera");
+  }
+  if (std::string v = httpapi::QueryValue(query, "degrade"); !v.empty()) {
+    // Anything but the two words reaches the parser as a string, refused by name.
+    p["degrade"] = v == "true"    ? nlohmann::json(true)
+                   : v == "false" ? nlohmann::json(false)
+                                  : nlohmann::json(v);
   }
   for (const char* key : {"priority", "timeout_ms"}) {
     std::string v = httpapi::QueryValue(query, key);

@@ -7,6 +7,8 @@
 //   timeout_ms   integer > 0: answered 504 when no device can finish in time
 //   device       "node/device": run only there
 //   device_kind  cpu, gpu, npu, fpga or other: run only on that kind
+//   degrade      true (default) or false: whether the server may answer with a
+//                faster variant within the operator's accuracy floor under load
 // Other keys are left alone (they belong to the model). Pure functions.
 #pragma once
 
@@ -20,7 +22,7 @@ namespace heteroaccel::server {
 
 // InvalidArgument naming the hint and what it must be.
 absl::StatusOr<Hints> ParseHints(const nlohmann::json& parameters);
-// The same hints from a query string ("priority=2&device_kind=gpu").
+// The same hints from a query string ("priority=2&device_kind=gpu&degrade=false").
 absl::StatusOr<Hints> ParseQueryHints(std::string_view query);
 
 }  // namespace heteroaccel::server

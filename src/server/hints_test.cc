@@ -73,5 +73,22 @@ TEST(HintsTest, PriorityClassesAndCamera) {
   EXPECT_FALSE(ParseQueryHints("priority=soon").ok());
 }
 
+TEST(HintsTest, DegradeOptOutOverParametersAndQuery) {
+  auto h = ParseHints(nlohmann::json::object());
+  ASSERT_TRUE(h.ok());
+  EXPECT_TRUE(h->degrade) << "allowed unless the client opts out";
+  h = ParseHints({{"degrade", false}});
+  ASSERT_TRUE(h.ok()) << h.status();
+  EXPECT_FALSE(h->degrade);
+  auto bad = ParseHints({{"degrade", "no"}});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("'degrade' must be true or false"), std::string::npos)
+      << bad.status();
+  auto q = ParseQueryHints("degrade=false&priority=2");
+  ASSERT_TRUE(q.ok()) << q.status();
+  EXPECT_FALSE(q->degrade);
+  EXPECT_FALSE(ParseQueryHints("degrade=0").ok());
+}
+
 }  // namespace
 }  // namespace heteroaccel::server

@@ -196,6 +196,9 @@ class HttpAgentChannel::Forwarder {
         {std::string(cluster::kDeviceHeader), device_id_},
         {std::string(cluster::kServerQueueMsHeader), absl::StrCat(call.server_queue_ms)},
         {std::string(cluster::kAttemptHeader), absl::StrCat(call.attempt)}};
+    if (!call.degraded_from.empty()) {
+      headers.emplace_back(std::string(cluster::kDegradedFromHeader), call.degraded_from);
+    }
     if (call.header_length) {
       headers.emplace_back("Inference-Header-Content-Length", std::to_string(*call.header_length));
     }

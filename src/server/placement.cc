@@ -67,7 +67,9 @@ absl::StatusOr<PlacementChange> ParsePlacementChange(std::string_view body) {
       if (!value.is_object()) return Bad("types", "must be an object of type -> change");
       for (const auto& [type, t] : value.items()) {
         const std::string where = absl::StrCat("types.", type);
-        if (!t.is_object()) return Bad(where, "must be an object with \"pin\" and/or \"kinds\"");
+        if (!t.is_object()) {
+          return Bad(where, "must be an object with \"pin\", \"kinds\" and/or \"degrade\"");
+        }
         PlacementChange::TypeChange& tc = change.types[type];
         for (const auto& [field, v] : t.items()) {
           if (field == "pin") {
@@ -97,8 +99,17 @@ absl::StatusOr<PlacementChange> ParsePlacementChange(std::string_view body) {
                 }
               }
             }
+          } else if (field == "degrade") {
+            if (v.is_null()) {
+              tc.degrade.emplace(std::nullopt);
+            } else {
+              auto degrade = DegradeFromJson(v, where + ".");
+              if (!degrade.ok()) return degrade.status();
+              tc.degrade.emplace(*std::move(degrade));
+            }
           } else {
-            return Bad(where, absl::StrCat("unknown field '", field, "' (use \"pin\", \"kinds\")"));
+            return Bad(where, absl::StrCat("unknown field '", field,
+                                           "' (use \"pin\", \"kinds\", \"degrade\")"));
           }
         }
       }
@@ -194,6 +205,21 @@ absl::StatusOr<PlacementState> ApplyPlacementChange(const PlacementState& state,
       }
       t.pin = *tc.pin;
     }
+    if (tc.degrade) {
+      if (*tc.degrade) {
+        for (const auto& listed : (*tc.degrade)->variants) {
+          const std::string& variant = listed.first;
+          const bool loaded_somewhere = std::any_of(kinds.begin(), kinds.end(), [&](const auto& k) {
+            return Contains(k.second.variants, variant);
+          });
+          if (!loaded_somewhere) {
+            return Bad(absl::StrCat(where, ".degrade.variants.", variant),
+                       absl::StrCat("no device has loaded this variant of '", type, "'"));
+          }
+        }
+      }
+      t.degrade = *tc.degrade;
+    }
     bool runs = false;
     for (const auto& [kind, inv] : kinds) {
       runs = runs || EffectiveVariant(next.registry, type, kind, inv.variants).has_value();
@@ -233,6 +259,8 @@ Json PlacementJson(int64_t version, const PlacementState& state, const Inventory
                      {"variants", inv.variants}};
     }
     types[type] = {{"pin", pin.empty() ? Json() : Json(pin)}, {"kinds", std::move(cells)}};
+    const bool degrades = reg != state.registry.end() && reg->second.degrade.has_value();
+    types[type]["degrade"] = degrades ? DegradeToJson(*reg->second.degrade) : Json();
   }
   std::sort(kinds_present.begin(), kinds_present.end(), [](const auto& a, const auto& b) {
     auto rank = [](const std::string& k) {

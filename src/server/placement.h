@@ -54,6 +54,8 @@ struct PlacementChange {
   struct TypeChange {
     std::optional<std::string> pin;  // "" lifts the pin
     std::map<std::string, KindChange> kinds;
+    // Variant degradation (config.h DegradePolicy): set, or lifted with null.
+    std::optional<std::optional<DegradePolicy>> degrade;
   };
   std::map<std::string, TypeChange> types;
 };
@@ -61,8 +63,9 @@ struct PlacementChange {
 absl::StatusOr<PlacementChange> ParsePlacementChange(std::string_view body);
 
 // The new state, or InvalidArgument for an unknown policy, type, kind or
-// variant, a pin to a kind with no device for the type, or a change that
-// leaves a type the cluster has loaded with no kind to run on.
+// variant, a pin to a kind with no device for the type, a degradation naming a
+// variant no device has loaded for the type, or a change that leaves a type
+// the cluster has loaded with no kind to run on.
 absl::StatusOr<PlacementState> ApplyPlacementChange(const PlacementState& state,
                                                     const PlacementChange& change,
                                                     const Inventory& inventory);

@@ -92,6 +92,35 @@ TEST(PlacementTest, PinDisableAndVariantAreAppliedAndChecked) {
   }
 }
 
+TEST(PlacementTest, DegradationIsSetCheckedAgainstTheInventoryAndLifted) {
+  const PlacementState start{"earliest-finish", {}};
+  auto set = ApplyPlacementChange(
+      start,
+      Change(R"({"types":{"face":{"degrade":{"floor":0.8,"variants":{"back":0.82,"front":0.9}}}}})"),
+      TwoKinds());
+  ASSERT_TRUE(set.ok()) << set.status();
+  ASSERT_TRUE(set->registry.at("face").degrade.has_value());
+  EXPECT_DOUBLE_EQ(set->registry.at("face").degrade->floor, 0.8);
+  EXPECT_EQ(PlacementJson(1, *set, TwoKinds())["types"]["face"]["degrade"]["variants"]["back"],
+            0.82);
+  auto lifted =
+      ApplyPlacementChange(*set, Change(R"({"types":{"face":{"degrade":null}}})"), TwoKinds());
+  ASSERT_TRUE(lifted.ok()) << lifted.status();
+  EXPECT_FALSE(lifted->registry.at("face").degrade.has_value());
+
+  auto unknown = ApplyPlacementChange(
+      start, Change(R"({"types":{"face":{"degrade":{"floor":0.8,"variants":{"tiny":0.81}}}}})"),
+      TwoKinds());
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_NE(unknown.status().message().find("types.face.degrade.variants.tiny"),
+            std::string_view::npos)
+      << unknown.status();
+  auto malformed = ParsePlacementChange(R"({"types":{"face":{"degrade":{"floor":2}}}})");
+  ASSERT_FALSE(malformed.ok());
+  EXPECT_NE(malformed.status().message().find("types.face.degrade.floor"), std::string_view::npos)
+      << malformed.status();
+}
+
 TEST(PlacementTest, MatrixShowsEveryTypeAndKindPresent) {
   PlacementState state{"idle-first", {}};
   state.registry["face"].disabled = {"cpu"};

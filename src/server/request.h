@@ -24,6 +24,9 @@ struct Hints {
   // Run only on devices serving this variant of the type ("" = the server picks
   // per device): a KServe model version, or a camera's detect block's variant.
   std::string variant;
+  // Whether the scheduler may run a faster variant under load, within the
+  // operator's accuracy floor (never with a variant set).
+  bool degrade = true;
 };
 
 struct InferWork {
