@@ -1,10 +1,12 @@
 // The dashboard's routes (docs/dashboard-api.md): the embedded web app, the
-// live stream, the execution interface with its what-if and audit log, the
-// decisions log, Prometheus service discovery and the history proxy; and who
-// may use them.
+// live stream, the execution interface with its what-if, capacity plan
+// (docs/planner.md) and audit log, the decisions log, Prometheus service
+// discovery and the history proxy; and who may use them.
 #include <charconv>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "plan/capacity_question.h"
 #include "server/audit_log.h"
 #include "server/handlers.h"
 #include "server/history_proxy.h"
@@ -69,6 +71,75 @@ absl::StatusOr<AuditEntry> Record(ServerContext& context, const std::string& who
   return stored;
 }
 
+// Runs one capacity plan at a time on its own thread, off the io threads; joined
+// when the routes go (the plan's own time limit bounds the wait).
+class PlanRunner {
+ public:
+  ~PlanRunner() {
+    std::thread running;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      running = std::move(thread_);
+    }
+    if (running.joinable()) running.join();
+  }
+  // Runs `work` and answers with its response; false (nothing run) while
+  // another plan runs. The runner is free again before the answer goes out.
+  bool TryRun(std::function<http::Response()> work, http::Responder respond) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (busy_) return false;
+    if (thread_.joinable()) thread_.join();  // the previous one, finished
+    busy_ = true;
+    thread_ = std::thread([this, work = std::move(work), respond = std::move(respond)] {
+      http::Response response = work();
+      {
+        std::lock_guard<std::mutex> done(mu_);
+        busy_ = false;
+      }
+      respond(std::move(response));
+    });
+    return true;
+  }
+
+ private:
+  std::mutex mu_;
+  bool busy_ = false;
+  std::thread thread_;
+};
+
+// The facts a capacity question is answered from: the up devices with the
+// service times the scheduler estimates for each type they serve, and the
+// request rate per type over the live window.
+plan::CapacityQuestion QuestionFromCluster(ServerContext& context) {
+  plan::CapacityQuestion q;
+  const nlohmann::json services = context.stats->ServicesJson();
+  for (const auto& [type, s] : services.items()) {
+    q.rates[type] = s.value("rate", 0.0);
+  }
+  std::map<std::pair<std::string, std::string>, plan::FleetDevice> fleet;
+  const nlohmann::json cluster = context.dispatcher.ClusterJson();
+  for (const nlohmann::json& node : cluster.value("nodes", nlohmann::json::array())) {
+    if (!node.value("up", false)) continue;
+    for (const nlohmann::json& d : node.value("devices", nlohmann::json::array())) {
+      plan::FleetDevice device{.node = node.value("node", ""),
+                               .device = d.value("id", ""),
+                               .kind = d.value("kind", ""),
+                               .slots = d.value("slots", 1)};
+      fleet[{device.node, device.device}] = std::move(device);
+    }
+  }
+  for (const auto& [type, rate] : q.rates) {
+    const nlohmann::json model = context.dispatcher.ModelJson(type);
+    for (const nlohmann::json& d : model.value("devices", nlohmann::json::array())) {
+      auto it = fleet.find({d.value("node", ""), d.value("device", "")});
+      const double ms = d.value("service_ms", 0.0);
+      if (it != fleet.end() && ms > 0) it->second.service_ms[type] = ms;
+    }
+  }
+  for (auto& [key, device] : fleet) q.fleet.push_back(std::move(device));
+  return q;
+}
+
 }  // namespace
 
 void AddDashboardRoutes(http::Router& router, ServerContext& context) {
@@ -127,6 +198,27 @@ void AddDashboardRoutes(http::Router& router, ServerContext& context) {
                auto what_if = context.dispatcher.WhatIf(*change, context.stats->Mix());
                if (!what_if.ok()) return r(httpapi::ErrorResponse(what_if.status()));
                r(httpapi::JsonResponse(*what_if));
+             });
+  // The capacity what-if: how many devices of which profile the current mix
+  // scaled by `growth` needs, and the margin now (plan/capacity_question.h).
+  auto planner = std::make_shared<PlanRunner>();
+  router.Add("POST", "/v1/plan",
+             [&context, planner](http::Request&& request, const http::PathParams&,
+                                 http::Responder r) {
+               if (auto denied = Deny(context, request, Access::kRead)) return r(*denied);
+               plan::CapacityQuestion question = QuestionFromCluster(context);
+               if (absl::Status s = plan::ParseCapacityRequest(request.body, question); !s.ok()) {
+                 return r(httpapi::ErrorResponse(s));
+               }
+               auto work = [question = std::move(question)]() {
+                 absl::StatusOr<nlohmann::json> answer = plan::Answer(question);
+                 return answer.ok() ? httpapi::JsonResponse(*answer)
+                                    : httpapi::ErrorResponse(answer.status());
+               };
+               if (!planner->TryRun(std::move(work), r)) {
+                 r(httpapi::ErrorResponse(absl::UnavailableError(
+                     "a capacity plan is already running; try again in a few seconds")));
+               }
              });
   router.Add("PUT", "/v1/placement",
              [&context](http::Request&& request, const http::PathParams&, http::Responder r) {
