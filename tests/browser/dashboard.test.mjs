@@ -229,6 +229,62 @@ describe('dashboard', { skip: missing || false, timeout: 900000 }, () => {
     assert.ok(spread.size >= 2 && [...spread].some((k) => k !== 'npu'), `served by ${[...spread]}`);
   });
 
+  test('the capacity panel answers from the planner for the current mix scaled; bad questions get 400 with a message', async () => {
+    const post = async (body, raw) => {
+      const r = await fetch(`${server.url}/v1/plan`, {
+        method: 'POST', headers: { 'Content-Type': 'application/json' }, body: raw ?? JSON.stringify(body),
+      });
+      return { status: r.status, body: await r.json().catch(() => null) };
+    };
+    await waitFor(() => page.evaluate(() => window.__heteroaccel.state?.services?.face?.rate > 0), 20000, 'traffic');
+    // Hostile bodies: each a 400 naming what is wrong, the server unharmed.
+    for (const [raw, message] of [
+      ['{', /not valid JSON/],
+      ['[]', /must be a JSON object/],
+      ['{"growth": "2"}', /growth: must be a number/],
+      ['{"growth": 1e300}', /growth: must be in/],
+      ['{"growht": 2}', /growht: unknown key/],
+      ['{"rates": {"face": -5}}', /rates\.face/],
+      ['{"catalog": {"profiles": [{"name": "x", "kind": "gpu", "latency_ms": {"face": 0}}]}}', /catalog\.profiles\[0\]/],
+      [JSON.stringify({ rates: Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`t${i}`, 1])) }), /rates: must map/],
+    ]) {
+      const r = await post(null, raw);
+      assert.equal(r.status, 400, `${raw.slice(0, 60)} -> ${r.status} ${JSON.stringify(r.body)}`);
+      assert.match(r.body?.error ?? '', message, raw.slice(0, 60));
+    }
+
+    // The panel: growth 2 on today's mix, 500 ms deadline.
+    await page.goto(`${server.url}/#/placement`);
+    await page.waitForSelector('#capacity-run');
+    await page.fill('#capacity-growth', '2');
+    await page.fill('#capacity-deadline', '500');
+    await page.fill('#capacity-target', '0.99');
+    await page.click('#capacity-run');
+    const shown = page.locator('.capacity-answer, .capacity .error');
+    await shown.first().waitFor({ timeout: 30000 });
+    assert.equal(await page.locator('.capacity .error').count(), 0,
+      `the panel shows an error: ${await page.locator('.capacity .error').allTextContents()}\n${diagnostics()}`);
+    assert.match(await page.locator('.capacity-slo').textContent(), /SLO met: attainment .*% ≥ 99\.00% within 500 ms/);
+    assert.match(await page.locator('.capacity-margin').textContent(), /margin now\s*[0-9.]+×/);
+    assert.match(await page.locator('.capacity-add').textContent(), /^add: /);
+    assert.match(await page.locator('.capacity-plan').textContent(), /plan: .*\d+ × \w+.*device\(s\)/);
+
+    // The same question through the API: the planned set meets the SLO at twice
+    // today's rates, the fleet's profiles are its device kinds, and what to add is
+    // the plan minus the devices up now.
+    const r = await post({ growth: 2, deadline_ms: 500, attainment: 0.99 });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    const a = r.body;
+    assert.ok(a.plan.at_slo.meets_slo, JSON.stringify(a.plan.at_slo));
+    assert.ok(a.plan.at_slo.attainment >= 0.99);
+    assert.ok(Math.abs(a.demand_rps - 2 * Object.values(a.rates).reduce((x, y) => x + y, 0)) < 1e-6 * a.demand_rps + 1e-9);
+    const kinds = new Set((await getJson(server.url, '/v1/cluster')).nodes.flatMap((n) => n.devices.map((d) => d.kind)));
+    for (const p of a.catalog.profiles) assert.ok(kinds.has(p.kind), `profile ${p.name} is a device kind of the cluster`);
+    const now = a.current.counts;
+    for (const [p, n] of Object.entries(a.add)) assert.equal((now[p] ?? 0) + n, a.plan.counts[p] ?? 0, `add ${p}`);
+    assert.ok(a.margin_now > 0 && a.plan.margin.headroom >= 1, `margins ${a.margin_now} ${a.plan.margin.headroom}`);
+  });
+
   test('screenshots of every page', async () => {
     const forReadme = process.env.HETEROACCEL_SCREENSHOTS === '1';
     const out = forReadme ? join(sourceDir, 'docs/screenshots') : join(dir, 'screenshots');

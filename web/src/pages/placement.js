@@ -1,8 +1,9 @@
 // Execution interface: which variant serves each inference type on each
 // accelerator kind, which kinds are allowed, a per-type pin and the policy.
 // Edits are staged; the what-if panel shows the ideal throughput with and
-// without them; Apply sends them with the admin token. Below, the audit log
-// with a Revert per entry.
+// without them; Apply sends them with the admin token. The capacity panel asks
+// the planner how many devices the current mix scaled by a factor needs. Below,
+// the audit log with a Revert per entry.
 import { html } from 'htm/preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api } from '../api.js';
@@ -225,6 +226,86 @@ function WhatIf({ placement, staged }) {
   </section>`;
 }
 
+// --- capacity: POST /v1/plan (the planner on the current mix, scaled)
+
+function signed(n) {
+  return n > 0 ? `+${n}` : `${n}`;
+}
+
+export function capacitySummary(answer) {
+  const add = Object.entries(answer.add || {}).filter(([, n]) => n !== 0);
+  const plan = answer.plan || {};
+  return {
+    add: add.length ? add.map(([p, n]) => `${signed(n)} ${p}`).join(', ') : 'no change',
+    planned: Object.entries(plan.counts || {}).map(([p, n]) => `${n} × ${p}`).join(' + '),
+    meets: !!plan.at_slo?.meets_slo,
+  };
+}
+
+function Capacity() {
+  const [growth, setGrowth] = useState('1.5');
+  const [deadline, setDeadline] = useState('1000');
+  const [target, setTarget] = useState('0.99');
+  const [answer, setAnswer] = useState(null);
+  const [error, setError] = useState('');
+  const [busy, setBusy] = useState(false);
+  const run = async () => {
+    setBusy(true);
+    try {
+      const r = await api('POST', 'v1/plan', {
+        growth: Number(growth),
+        deadline_ms: Number(deadline),
+        attainment: Number(target),
+      });
+      setAnswer(r);
+      setError('');
+    } catch (e) {
+      setAnswer(null);
+      setError(e.message);
+    } finally {
+      setBusy(false);
+    }
+  };
+  const s = answer ? capacitySummary(answer) : null;
+  const plan = answer?.plan;
+  return html`<section class="capacity">
+    <h3 title="The capacity planner (docs/planner.md) on the request rates of the last seconds: the devices the cluster needs for the mix scaled by the growth factor, checked by the simulator">Capacity</h3>
+    <div class="capacity-form">
+      <label title="Factor on the current request rate of every type">growth ×
+        <input id="capacity-growth" type="number" min="0.01" max="20" step="0.1" value=${growth}
+          onInput=${(e) => setGrowth(e.currentTarget.value)} /></label>
+      <label title="Deadline of every request, in milliseconds">deadline ms
+        <input id="capacity-deadline" type="number" min="1" step="50" value=${deadline}
+          onInput=${(e) => setDeadline(e.currentTarget.value)} /></label>
+      <label title="SLO: the share of requests answered within the deadline">attainment
+        <input id="capacity-target" type="number" min="0.5" max="1" step="0.001" value=${target}
+          onInput=${(e) => setTarget(e.currentTarget.value)} /></label>
+      <button id="capacity-run" disabled=${busy} onClick=${run}
+        title="POST /v1/plan: plan with the cluster's device kinds at their measured service times (takes up to a few seconds)">${busy ? 'planning…' : 'Plan'}</button>
+    </div>
+    <${ErrorBox} error=${error} />
+    ${answer
+      ? html`<div class="capacity-answer">
+          <div class="figs">
+            <${Fig} label="demand" value=${`${fmt(answer.demand_rps)} req/s`}
+              tip=${`The last seconds' request rate × ${answer.growth}: ${Object.entries(answer.rates || {}).map(([t, r]) => `${t} ${fmt(r)}/s`).join(', ')}`} />
+            <${Fig} label="margin now" cls=${'capacity-margin' + (answer.margin_now < 1 ? ' bad' : '')}
+              value=${`${fmt(answer.margin_now, 2)}×`}
+              tip="The largest factor on today's rates at which the devices up now still meet the SLO in simulation (below 1: they miss it already)" />
+            <${Fig} label="devices to add" cls="capacity-add-count" value=${answer.devices_to_add ?? 'n/a'}
+              tip="Devices the plan has beyond those up now (profiles are device kinds at their measured service times)" />
+          </div>
+          <div class="capacity-add" title="Per profile: the plan's count minus the devices up now">add: ${s.add}</div>
+          <div class="capacity-plan" title="The smallest set the simulator finds meeting the SLO at the grown rates">
+            plan: ${s.planned} (${plan.devices} device(s)), margin ${fmt(plan.margin?.headroom, 2)}×</div>
+          <div class=${'capacity-slo' + (s.meets ? '' : ' bad')} title="The plan's simulated attainment against the target">
+            SLO ${s.meets ? 'met' : 'missed'}: attainment ${fmt((plan.at_slo?.attainment ?? 0) * 100, 2)}% ≥ ${fmt(answer.slo.attainment * 100, 2)}% within ${answer.slo.deadline_ms} ms, p99 ${fmt(plan.at_slo?.p99_ms)} ms
+          </div>
+        </div>`
+      : html`<p class="muted">Plan for today's mix scaled by the growth factor.</p>`}
+  </section>`;
+}
+
 // --- audit log
 
 function AuditLog({ audit }) {
@@ -333,6 +414,7 @@ export function Placement({ state }) {
       </section>
       <${WhatIf} placement=${placement} staged=${pending} />
     </div>
+    <${Capacity} />
     <${AuditLog} audit=${store.audit} />
   </div>`;
 }
