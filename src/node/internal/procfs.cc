@@ -252,6 +252,77 @@ std::optional<std::string> ParseOsReleasePrettyName(absl::string_view text) {
   return pretty_name.has_value() ? pretty_name : name;
 }
 
+std::optional<std::string> ParseOsReleaseField(absl::string_view text, absl::string_view key) {
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    line = absl::StripAsciiWhitespace(line);
+    if (absl::ConsumePrefix(&line, key) && absl::ConsumePrefix(&line, "=")) return Unquote(line);
+  }
+  return std::nullopt;
+}
+
+std::optional<double> ParseUptime(absl::string_view text) {
+  const std::vector<absl::string_view> fields = Fields(absl::StripAsciiWhitespace(text));
+  double seconds = 0;
+  if (fields.empty() || !absl::SimpleAtod(fields[0], &seconds) || seconds < 0) return std::nullopt;
+  return seconds;
+}
+
+CpuInfo ParseCpuInfo(absl::string_view text) {
+  CpuInfo info;
+  std::string model_name, board_model, hardware;
+  std::set<std::string> sockets;
+  std::set<std::pair<std::string, std::string>> cores;
+  std::string socket = "0";
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    const std::size_t colon = line.find(':');
+    if (colon == absl::string_view::npos) continue;
+    const absl::string_view key = absl::StripAsciiWhitespace(line.substr(0, colon));
+    const std::string value(absl::StripAsciiWhitespace(line.substr(colon + 1)));
+    if (key == "processor") {
+      ++info.processors;
+    } else if (key == "model name" && model_name.empty()) {
+      model_name = value;
+    } else if (key == "Model" && board_model.empty()) {
+      board_model = value;
+    } else if (key == "Hardware" && hardware.empty()) {
+      hardware = value;
+    } else if (key == "physical id") {
+      socket = value;
+      sockets.insert(value);
+    } else if (key == "core id") {
+      cores.emplace(socket, value);
+    }
+  }
+  info.model = !model_name.empty() ? model_name : !board_model.empty() ? board_model : hardware;
+  info.sockets = static_cast<int>(sockets.size());
+  info.cores = static_cast<int>(cores.size());
+  return info;
+}
+
+CpuTopology ReadCpuTopology(const fs::path& cpu_dir) {
+  CpuTopology topology;
+  std::set<std::string> packages;
+  std::set<std::pair<std::string, std::string>> cores;
+  std::error_code ec;
+  for (fs::directory_iterator it(cpu_dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.size() < 4 || name.compare(0, 3, "cpu") != 0 ||
+        !std::all_of(name.begin() + 3, name.end(),
+                     [](char c) { return absl::ascii_isdigit(static_cast<unsigned char>(c)); })) {
+      continue;
+    }
+    std::optional<std::string> package = ReadTrimmed(it->path() / "topology/physical_package_id");
+    std::optional<std::string> core = ReadTrimmed(it->path() / "topology/core_id");
+    if (!package.has_value() || !core.has_value()) continue;
+    ++topology.threads;
+    packages.insert(*package);
+    cores.emplace(*package, *core);
+  }
+  topology.sockets = static_cast<int>(packages.size());
+  topology.cores = static_cast<int>(cores.size());
+  return topology;
+}
+
 std::vector<Temperature> ReadTemperatures(const fs::path& sys_root) {
   std::vector<Temperature> temperatures;
   ReadHwmon(sys_root, temperatures);

@@ -50,6 +50,34 @@ absl::StatusOr<std::vector<Interface>> ParseNetDev(absl::string_view text);
 // PRETTY_NAME (else NAME) of an os-release file, unquoted; nullopt if neither.
 std::optional<std::string> ParseOsReleasePrettyName(absl::string_view text);
 
+// The value of `key` in an os-release file, unquoted; nullopt when absent.
+std::optional<std::string> ParseOsReleaseField(absl::string_view text, absl::string_view key);
+
+// Seconds since boot: the first field of /proc/uptime.
+std::optional<double> ParseUptime(absl::string_view text);
+
+// What /proc/cpuinfo says about the processor. `model` is "model name" (x86,
+// most arm64 kernels since 6.x), else "Model" (Raspberry Pi), else
+// "Hardware"; `processors` counts "processor" entries. The topology fields
+// come from "physical id" / "core id", 0 where the file has none (arm64).
+struct CpuInfo {
+  std::string model;
+  int processors = 0;
+  int sockets = 0;
+  int cores = 0;
+};
+CpuInfo ParseCpuInfo(absl::string_view text);
+
+// Sockets, physical cores and hardware threads from
+// <cpu_dir>/cpuN/topology/{physical_package_id,core_id}; all 0 when no CPU
+// there has a topology directory.
+struct CpuTopology {
+  int sockets = 0;
+  int cores = 0;
+  int threads = 0;
+};
+CpuTopology ReadCpuTopology(const std::filesystem::path& cpu_dir);
+
 // Temperatures from <sys>/class/hwmon/hwmon*/temp*_input and
 // <sys>/class/thermal/thermal_zone*/temp, sorted by (chip, sensor). Missing
 // directories and unreadable sensors are skipped. A chip name shared by several
