@@ -206,14 +206,14 @@ struct Assignment {
   uint64_t request_id = 0;
   DeviceKey device;
   std::string variant;
-  // Non-empty when `variant` is a faster alternate run instead of this one, the
-  // device's primary variant of the type (DeviceInfo::degrade).
-  std::string degraded_from;
   Clock::TimePoint expected_finish;
   // With Options::record_candidates: the devices the policy weighed, best
   // first (at most kMaxCandidates; the winner among them). Empty otherwise.
   std::vector<CandidateFinish> candidates;
   static constexpr size_t kMaxCandidates = 8;
+  // Non-empty when `variant` is a faster alternate run instead of this one, the
+  // device's primary variant of the type (DeviceInfo::degrade).
+  std::string degraded_from;
 };
 
 }  // namespace heteroaccel::scheduler
