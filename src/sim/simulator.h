@@ -50,6 +50,12 @@ struct SimOptions {
   // After the last arrival the run goes on until every request has ended, for at
   // most this long in simulated time; requests still open then are unfinished.
   std::chrono::milliseconds drain_limit{60'000};
+  // For comparisons: false runs the scheduler without steering by the fluid
+  // ideal (scheduler::Options::lp_steering), the greedy rule alone.
+  bool lp_steering = true;
+  // For comparisons: false sends every request without its camera's name, so
+  // the scheduler sees one tenant (no fair queueing across cameras).
+  bool camera_tenants = true;
 };
 
 struct CameraOutcome {

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <limits>
+#include <optional>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -63,6 +65,7 @@ Engine::Engine(const Scenario& scenario, const SimOptions& options)
   scheduler::Options so;
   so.policy = s_.policy;
   so.queue_capacity = s_.queue_capacity;
+  so.lp_steering = options_.lp_steering;
   scheduler_ = std::make_unique<scheduler::Scheduler>(so, clock_);
   devices_.reserve(cluster_.devices.size());
   for (const ClusterDevice& d : cluster_.devices) {
@@ -229,7 +232,7 @@ void Engine::Send(uint32_t stream) {
   server::InferWork work;
   work.model = cluster_.types[type];
   work.hints.priority = spec.spec->priority;
-  work.hints.camera = camera_names_[spec.camera];
+  if (options_.camera_tenants) work.hints.camera = camera_names_[spec.camera];
   if (spec.spec->deadline_ms) {
     work.hints.timeout =
         std::chrono::milliseconds(static_cast<int64_t>(std::llround(*spec.spec->deadline_ms)));
@@ -457,6 +460,9 @@ void Engine::Finish(uint64_t id, End end, absl::Status error) {
   if (end == End::kOk) {
     const double ms = static_cast<double>(now_ - o.arrival + client_rtt_) * 1e-6;
     latencies_.push_back(ms);
+    // As the client judges it: its own round trip against the deadline it sent.
+    const std::optional<double>& deadline_ms = streams_[o.stream].spec->deadline_ms;
+    if (deadline_ms && ms <= static_cast<double>(std::llround(*deadline_ms))) ++within_deadline_;
     type_latencies_[o.type].push_back(ms);
     DeviceTally& t = tallies_[o.device];
     ++t.count;
@@ -496,6 +502,24 @@ SimReport Engine::Summarise() {
   b.requests = b.succeeded + b.errors;
   b.throughput_rps = static_cast<double>(b.succeeded) / measured_s;
   b.achieved_rate_rps = static_cast<double>(b.requests) / measured_s;
+  // Attainment as `heteroaccel bench --deadline-ms` reports it, when every camera
+  // sends the same deadline.
+  std::optional<int> deadline_ms;
+  bool uniform = !s_.cameras.empty();
+  for (const CameraSpec& c : s_.cameras) {
+    const std::optional<int> d =
+        c.deadline_ms ? std::optional<int>(static_cast<int>(std::llround(*c.deadline_ms)))
+                      : std::nullopt;
+    if (&c == &s_.cameras.front()) deadline_ms = d;
+    uniform = uniform && d == deadline_ms;
+  }
+  if (uniform && deadline_ms) {
+    b.deadline_ms = deadline_ms;
+    b.within_deadline = within_deadline_;
+    b.attainment = b.requests > 0 ? static_cast<double>(within_deadline_) /
+                                        static_cast<double>(b.requests)
+                                  : 0;
+  }
   b.latency = loadgen::internal::Summarize(latencies_);
   for (size_t t = 0; t < cluster_.types.size(); ++t) {
     if (type_latencies_[t].empty() && type_errors_[t] == 0) continue;

@@ -139,6 +139,7 @@ class Engine {
   SimReport report_;
   std::vector<CameraOutcome> camera_outcomes_;
   std::vector<double> latencies_;
+  uint64_t within_deadline_ = 0;  // ok, and the client's latency within its deadline
   std::vector<std::vector<double>> type_latencies_;
   std::vector<uint64_t> type_errors_;
   struct DeviceTally {
