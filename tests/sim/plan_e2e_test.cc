@@ -42,8 +42,8 @@ catalog:
     - {name: acc, kind: gpu, latency_ms: {face: 40}, sigma: 0.2}
 )";
 
-// Faces and documents; a general GPU (cost 4) against a face-only NPU and a
-// document-only VPU (cost 1 each): 30/s of each type.
+// Faces and text; a general GPU (cost 4) against a face-only NPU and a text-only
+// FPGA (cost 1 each): 30/s of each type.
 constexpr char kSpecialised[] = R"(
 name: e2e-specialised
 seed: 5
@@ -52,12 +52,12 @@ search: {duration: 12s, warmup: 2s, seeds: 2}
 rtt_ms: 1.0
 client_rtt_ms: 0.5
 cameras:
-  - {name: desk, count: 6, rate: 10, mix: [face, ocr], inflight: 4, deadline_ms: 250}
+  - {name: desk, count: 6, rate: 10, mix: [face, text], inflight: 4, deadline_ms: 250}
 catalog:
   profiles:
-    - {name: general, kind: gpu, latency_ms: {face: 25, ocr: 25}, sigma: 0.2, cost: 4}
+    - {name: general, kind: gpu, latency_ms: {face: 25, text: 25}, sigma: 0.2, cost: 4}
     - {name: face-npu, kind: npu, latency_ms: {face: 20}, sigma: 0.2, cost: 1}
-    - {name: ocr-vpu, kind: vpu, latency_ms: {ocr: 40}, sigma: 0.2, cost: 1}
+    - {name: text-fpga, kind: fpga, latency_ms: {text: 40}, sigma: 0.2, cost: 1}
   nodes:
     - {name: box, accelerators: 2, cpus: 0}
 )";
