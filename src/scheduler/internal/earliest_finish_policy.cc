@@ -33,9 +33,12 @@
 //
 // Degradation (DeviceInfo::degrade, one rule): a request that may degrade (no
 // pinned variant, no opt-out) runs a faster variant of its type when no device
-// admits it with the primary variant by its deadline, or when its type's queue
-// is backlogged (Options::degrade_backlog) and the alternate would finish before
-// the primary pick. It then takes the most accurate eligible alternate (at or
+// admits it with the primary variant by its deadline, or when its type is
+// backlogged and the alternate would finish before the primary pick. Backlogged:
+// the type's waiting requests, in deadline order at the rate its devices complete
+// it with the primary, would not all meet their deadlines (State::RefreshPressure:
+// the head of the queue degrades so that those behind it need not), or its queue
+// holds Options::degrade_backlog of queue_capacity (requests without deadlines). It then takes the most accurate eligible alternate (at or
 // above the operator's floor) that some allowed device admits, on the device
 // where that one finishes first; the assignment names the variant and the
 // primary it replaced. Otherwise the primary, always: at light load nothing
@@ -163,6 +166,7 @@ void DispatchEarliestFinish(State& state, SlotSchedule& schedule, std::vector<As
   state.BuildSchedule(now, schedule);
   const int limit = state.options().max_walk > 0 ? state.options().max_walk
                                                  : std::max(64, 8 * state.TotalCapacity());
+  state.RefreshPressure(now, limit);
   int walked = 0;
   std::vector<std::pair<DeviceIndex, Ticks>> weighed;
   auto* record = state.options().record_candidates ? &weighed : nullptr;

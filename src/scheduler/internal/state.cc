@@ -1006,10 +1006,45 @@ Ticks State::AlternatePessimistic(const AlternateState& a, TypeId t, DeviceIndex
 }
 
 bool State::Backlogged(TypeId t) const {
+  const TypeState& ts = types_[t];
+  if (ts.degradable == 0) return false;
   const double backlog = options_.degrade_backlog;
-  return backlog > 0 && types_[t].degradable > 0 &&
-         static_cast<double>(types_[t].queued) >=
-             backlog * static_cast<double>(std::max(options_.queue_capacity, 1));
+  return ts.pressured ||
+         (backlog > 0 && static_cast<double>(ts.queued) >=
+                             backlog * static_cast<double>(std::max(options_.queue_capacity, 1)));
+}
+
+void State::RefreshPressure(Ticks now, int limit) {
+  bool any = false;
+  for (TypeState& ts : types_) {
+    ts.pressured = false;
+    any = any || (ts.degradable > 0 && ts.queued > 0);
+  }
+  if (!any) return;
+  // Per type: requests per tick its available devices complete, and how many
+  // requests come before the next one in deadline order: at first those in
+  // flight on its devices (as whole runs: the bound errs towards degrading).
+  pressure_rate_.assign(types_.size(), -1);
+  pressure_ahead_.assign(types_.size(), 0);
+  int seen = 0;
+  for (const auto& [deadline, id] : deadlines_) {
+    if (++seen > limit) break;
+    const TypeId t = records_.find(id)->second.entry.type;
+    TypeState& ts = types_[t];
+    if (ts.degradable == 0 || ts.pressured) continue;
+    double& rate = pressure_rate_[t];
+    if (rate < 0) {
+      rate = 0;
+      for (const Candidate& c : Candidates(t)) {
+        rate += devices_[c.device].info.slots / static_cast<double>(std::max<Ticks>(c.estimate, 1));
+        pressure_ahead_[t] += devices_[c.device].load();
+      }
+    }
+    const double ahead = static_cast<double>(++pressure_ahead_[t]);
+    if (rate > 0 && static_cast<double>(now) + ahead / rate > static_cast<double>(deadline)) {
+      ts.pressured = true;
+    }
+  }
 }
 
 void State::StartWaiting(DeviceState& device, Ticks now) {

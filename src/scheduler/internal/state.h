@@ -174,6 +174,9 @@ struct Candidate {
 struct TypeState {
   int runners = 0;    // present devices (up or down) able to run it
   int degradable = 0;  // of which with an eligible alternate
+  // Degradation: whether, this pass, its waiting requests would miss deadlines
+  // with the primary alone (State::RefreshPressure).
+  bool pressured = false;
   size_t queued = 0;  // waiting requests
   size_t pinned = 0;  // of which pinned to a device or kind
   // Waiting requests by (priority, -seq): begin() is the newest of the lowest class,
@@ -293,8 +296,14 @@ class State {
   }
   Ticks AlternateEstimate(const AlternateState& a, TypeId t, DeviceIndex d) const;
   Ticks AlternatePessimistic(const AlternateState& a, TypeId t, DeviceIndex d) const;
-  // Whether waiting requests of `t` pass Options::degrade_backlog.
+  // Whether `t` is under pressure (RefreshPressure) or its waiting requests
+  // pass Options::degrade_backlog.
   bool Backlogged(TypeId t) const;
+  // Marks each degradable type whose waiting requests, taken in deadline order
+  // (the first `limit` deadlines) at the rate its available devices complete it
+  // with the primary (the fluid bound: the sum of slots / estimate), would not
+  // all meet their deadlines. Call after BeginPass.
+  void RefreshPressure(Ticks now, int limit);
   const std::string& variant_name(int32_t v) const { return variant_names_.name(v); }
   // Fluid-LP steering (Options::lp_steering): re-solves the LP for the recent
   // arrival mix when the interval has passed or the devices changed.
@@ -370,6 +379,8 @@ class State {
   uint64_t steering_topology_ = 0;
   uint64_t topology_ = 1;
   uint64_t pass_ = 1;
+  std::vector<double> pressure_rate_;  // RefreshPressure's scratch, by type
+  std::vector<int64_t> pressure_ahead_;
 };
 
 }  // namespace heteroaccel::scheduler::internal
