@@ -130,7 +130,7 @@ absl::StatusOr<int> Priority(const YAML::Node& node, const std::string& key) {
 absl::StatusOr<DeviceSpec> ParseDevice(const YAML::Node& node, const std::string& key) {
   RETURN_IF_ERROR(CheckKeys(node, key,
                             {"name", "kind", "slots", "latency_ms", "default_latency_ms", "types",
-                             "sigma"}));
+                             "sigma", "variants"}));
   DeviceSpec d;
   if (!node["name"]) return Bad(Dot(key, "name"), "is required");
   ASSIGN_OR_RETURN(d.name, String(node["name"], Dot(key, "name")));
@@ -165,8 +165,46 @@ absl::StatusOr<DeviceSpec> ParseDevice(const YAML::Node& node, const std::string
   if (node["sigma"]) {
     ASSIGN_OR_RETURN(d.sigma, Number(node["sigma"], Dot(key, "sigma"), 0, kMaxSigma));
   }
+  if (const YAML::Node variants = node["variants"]) {
+    const std::string vkey = Dot(key, "variants");
+    if (!variants.IsMap()) return Bad(vkey, "must map inference types to {variant: ms, ...}");
+    for (const auto& entry : variants) {
+      const std::string type = entry.first.Scalar();
+      const std::string tkey = Dot(vkey, type);
+      RETURN_IF_ERROR(CheckName(tkey, type));
+      if (!entry.second.IsMap() || entry.second.size() == 0) {
+        return Bad(tkey, "must map variants to milliseconds, the primary first");
+      }
+      auto& list = d.variants[type];
+      for (const auto& v : entry.second) {
+        const std::string variant = v.first.Scalar();
+        RETURN_IF_ERROR(CheckName(Dot(tkey, variant), variant));
+        ASSIGN_OR_RETURN(const double ms, Number(v.second, Dot(tkey, variant), 0, 3.6e6));
+        list.emplace_back(variant, ms);
+      }
+    }
+  }
   if (d.RunTypes().empty()) {
     return Bad(key, "runs no inference type: give latency_ms or types");
+  }
+  return d;
+}
+
+absl::StatusOr<DegradeSpec> ParseDegrade(const YAML::Node& node, const std::string& key) {
+  RETURN_IF_ERROR(CheckKeys(node, key, {"floor", "variants"}));
+  DegradeSpec d;
+  if (!node["floor"]) return Bad(Dot(key, "floor"), "is required");
+  ASSIGN_OR_RETURN(d.floor, Number(node["floor"], Dot(key, "floor"), 0, 1));
+  const YAML::Node variants = node["variants"];
+  const std::string vkey = Dot(key, "variants");
+  if (!variants || !variants.IsMap() || variants.size() == 0) {
+    return Bad(vkey, "must map variants to their accuracy in [0, 1]");
+  }
+  for (const auto& v : variants) {
+    const std::string variant = v.first.Scalar();
+    RETURN_IF_ERROR(CheckName(Dot(vkey, variant), variant));
+    ASSIGN_OR_RETURN(const double accuracy, Number(v.second, Dot(vkey, variant), 0, 1));
+    d.variants.emplace_back(variant, accuracy);
   }
   return d;
 }
@@ -351,6 +389,23 @@ absl::Status CheckScenario(const Scenario& s) {
       }
     }
   }
+  for (const auto& entry : s.degrade) {
+    const std::string& type = entry.first;
+    const std::string key = Dot("degrade", type);
+    if (!types.contains(type)) return Bad(key, "no device runs this type");
+    for (const auto& listed : entry.second.variants) {
+      const std::string& variant = listed.first;
+      const bool loaded = std::any_of(s.nodes.begin(), s.nodes.end(), [&](const NodeSpec& n) {
+        return std::any_of(n.devices.begin(), n.devices.end(), [&](const DeviceSpec& d) {
+          return d.VariantMs(type, variant).has_value();
+        });
+      });
+      if (!loaded) {
+        return Bad(Dot(Dot(key, "variants"), variant),
+                   "no device lists this variant under its `variants`");
+      }
+    }
+  }
   for (size_t i = 0; i < s.faults.size(); ++i) {
     const FaultSpec& f = s.faults[i];
     if (!f.node.empty() && std::none_of(s.nodes.begin(), s.nodes.end(),
@@ -378,7 +433,7 @@ absl::StatusOr<Scenario> ParseRoot(const YAML::Node& root) {
   RETURN_IF_ERROR(CheckKeys(root, "",
                             {"name", "seed", "duration", "warmup", "policy", "rtt_ms",
                              "client_rtt_ms", "queue_capacity", "max_attempts", "nodes", "cameras",
-                             "faults"}));
+                             "faults", "degrade"}));
   Scenario s;
   if (root["name"]) {
     ASSIGN_OR_RETURN(s.name, String(root["name"], "name"));
@@ -423,6 +478,13 @@ absl::StatusOr<Scenario> ParseRoot(const YAML::Node& root) {
   ASSIGN_OR_RETURN(s.cameras, ParseList<CameraSpec>(root, "cameras", true, kMaxCameraStreams,
                                                     ParseCamera));
   ASSIGN_OR_RETURN(s.faults, ParseList<FaultSpec>(root, "faults", false, kMaxFaults, ParseFault));
+  if (const YAML::Node degrade = root["degrade"]) {
+    if (!degrade.IsMap()) return Bad("degrade", "must map inference types to {floor, variants}");
+    for (const auto& entry : degrade) {
+      const std::string type = entry.first.Scalar();
+      ASSIGN_OR_RETURN(s.degrade[type], ParseDegrade(entry.second, Dot("degrade", type)));
+    }
+  }
   RETURN_IF_ERROR(CheckScenario(s));
   return s;
 }
@@ -446,6 +508,19 @@ void WriteDevice(const DeviceSpec& d, std::ostringstream& out) {
   }
   out << "}, default_latency_ms: " << Num(d.default_latency_ms);
   if (!d.types.empty()) out << ", types: [" << absl::StrJoin(d.types, ", ") << "]";
+  if (!d.variants.empty()) {
+    out << ", variants: {";
+    first = true;
+    for (const auto& [type, list] : d.variants) {
+      out << (first ? "" : ", ") << type << ": {";
+      for (size_t i = 0; i < list.size(); ++i) {
+        out << (i == 0 ? "" : ", ") << list[i].first << ": " << Num(list[i].second);
+      }
+      out << "}";
+      first = false;
+    }
+    out << "}";
+  }
   out << ", sigma: " << Num(d.sigma) << "}\n";
 }
 
@@ -477,14 +552,26 @@ std::vector<std::string> DeviceSpec::RunTypes() const {
   if (out.empty()) {
     for (const auto& [type, ms] : latency_ms) out.push_back(type);
   }
+  for (const auto& [type, list] : variants) out.push_back(type);
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
 }
 
 double DeviceSpec::MeanMs(const std::string& type) const {
+  if (auto v = variants.find(type); v != variants.end()) return v->second.front().second;
   auto it = latency_ms.find(type);
   return it == latency_ms.end() ? default_latency_ms : it->second;
+}
+
+std::optional<double> DeviceSpec::VariantMs(const std::string& type,
+                                            const std::string& variant) const {
+  auto v = variants.find(type);
+  if (v == variants.end()) return std::nullopt;
+  for (const auto& [loaded, ms] : v->second) {
+    if (loaded == variant) return ms;
+  }
+  return std::nullopt;
 }
 
 std::vector<std::string> NodeSpec::Names() const {
@@ -603,6 +690,14 @@ std::string ToYaml(const Scenario& s) {
       out << ", device: " << f.device << ", slowdown: " << Num(f.slowdown);
     }
     out << "}\n";
+  }
+  if (!s.degrade.empty()) out << "degrade:\n";
+  for (const auto& [type, d] : s.degrade) {
+    out << "  " << type << ": {floor: " << Num(d.floor) << ", variants: {";
+    for (size_t i = 0; i < d.variants.size(); ++i) {
+      out << (i == 0 ? "" : ", ") << d.variants[i].first << ": " << Num(d.variants[i].second);
+    }
+    out << "}}\n";
   }
   return out.str();
 }

@@ -6,6 +6,9 @@
 // the cameras that send requests (rate, type mix, arrival process, deadline,
 // priority), the scheduler's settings (policy, queue capacity, attempts), the
 // network (round trips) and faults (a node lost for a while, a device slowing).
+// Devices may list several variants of a type with their own times, and a
+// `degrade` block (the server registry's degrade policy) lets the scheduler run
+// a faster one under load within an accuracy floor.
 //
 // ParseScenario is the one parser of the format; ToYaml writes what it reads, so
 // a scenario round-trips. Plain values; thread-compatible.
@@ -17,6 +20,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -40,11 +44,17 @@ struct DeviceSpec {
   double default_latency_ms = 10;            // types it runs that latency_ms omits
   std::vector<std::string> types;            // the types it runs; empty: latency_ms's keys
   double sigma = 0;  // lognormal shape; the mean is preserved; 0 = constant
+  // Type -> the variants loaded for it with their mean service times (ms), in
+  // the order given; the first is the primary (an agent's default). A type
+  // listed here runs, at its primary's time.
+  std::map<std::string, std::vector<std::pair<std::string, double>>> variants;
 
   // The types it runs, sorted.
   std::vector<std::string> RunTypes() const;
-  // Mean service time of `type` in milliseconds.
+  // Mean service time of `type` in milliseconds (of its primary variant).
   double MeanMs(const std::string& type) const;
+  // Mean time of one loaded variant of `type`; nullopt if it is not loaded.
+  std::optional<double> VariantMs(const std::string& type, const std::string& variant) const;
 
   friend bool operator==(const DeviceSpec&, const DeviceSpec&) = default;
 };
@@ -110,6 +120,15 @@ struct FaultSpec {
   friend bool operator==(const FaultSpec&, const FaultSpec&) = default;
 };
 
+// Variant degradation of one type (the server registry's `degrade`): the
+// variants with their accuracy, and the floor below which none is used.
+struct DegradeSpec {
+  double floor = 0;
+  std::vector<std::pair<std::string, double>> variants;  // as listed
+
+  friend bool operator==(const DegradeSpec&, const DegradeSpec&) = default;
+};
+
 struct Scenario {
   std::string name = "scenario";
   uint64_t seed = 1;
@@ -125,6 +144,7 @@ struct Scenario {
   std::vector<NodeSpec> nodes;
   std::vector<CameraSpec> cameras;
   std::vector<FaultSpec> faults;
+  std::map<std::string, DegradeSpec> degrade;  // by inference type
 
   friend bool operator==(const Scenario&, const Scenario&) = default;
 };

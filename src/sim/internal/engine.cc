@@ -22,6 +22,24 @@ const char* KindName(uint8_t kind) {
   return kind < 6 ? kNames[kind] : "?";
 }
 
+// As the server derives them (cluster_view.cc): the policy's other variants the
+// device loaded, no more accurate than its primary when the policy lists it.
+void AddAlternates(const DeviceSpec& d, const std::string& type, const DegradeSpec& policy,
+                   scheduler::DeviceInfo& info) {
+  const std::string& primary = info.variants.at(type);
+  std::optional<double> primary_accuracy;
+  for (const auto& [variant, accuracy] : policy.variants) {
+    if (variant == primary) primary_accuracy = accuracy;
+  }
+  scheduler::Degradation degradation{policy.floor, {}};
+  for (const auto& [variant, accuracy] : policy.variants) {
+    const std::optional<double> ms = d.VariantMs(type, variant);
+    if (variant == primary || !ms || (primary_accuracy && accuracy > *primary_accuracy)) continue;
+    degradation.alternates.push_back({variant, accuracy, Nanos(static_cast<int64_t>(*ms * 1e6))});
+  }
+  if (!degradation.alternates.empty()) info.degrade[type] = std::move(degradation);
+}
+
 }  // namespace
 
 Cluster ExpandCluster(const Scenario& scenario) {
@@ -44,8 +62,13 @@ Cluster ExpandCluster(const Scenario& scenario) {
         device.info.slots = d.slots;
         device.info.emulated = true;
         for (const std::string& t : d.RunTypes()) {
-          device.info.variants[t] = absl::StrCat(t, "@", d.kind);
+          auto listed = d.variants.find(t);
+          device.info.variants[t] =
+              listed != d.variants.end() ? listed->second.front().first : absl::StrCat(t, "@", d.kind);
           device.info.reported_service[t] = Nanos(static_cast<int64_t>(d.MeanMs(t) * 1e6));
+          if (auto degrade = scenario.degrade.find(t); degrade != scenario.degrade.end()) {
+            AddAlternates(d, t, degrade->second, device.info);
+          }
         }
         device.spec = &d;
         device.node = index;
@@ -74,6 +97,15 @@ Engine::Engine(const Scenario& scenario, const SimOptions& options)
       const auto i = std::lower_bound(cluster_.types.begin(), cluster_.types.end(), t) -
                      cluster_.types.begin();
       device.mean_ns[static_cast<size_t>(i)] = static_cast<int64_t>(d.spec->MeanMs(t) * 1e6);
+    }
+    for (const auto& [t, degradation] : d.info.degrade) {
+      const auto i = std::lower_bound(cluster_.types.begin(), cluster_.types.end(), t) -
+                     cluster_.types.begin();
+      device.alternate_ns.resize(cluster_.types.size());
+      for (const scheduler::Alternate& a : degradation.alternates) {
+        device.alternate_ns[static_cast<size_t>(i)].emplace_back(a.variant,
+                                                                 a.reported_service.count());
+      }
     }
     device_index_.emplace(d.info.key, static_cast<uint32_t>(devices_.size()));
     devices_.push_back(std::move(device));
@@ -277,7 +309,10 @@ void Engine::Start(uint32_t device, uint64_t id, uint32_t attempt) {
     Open& o = it->second;
     const double factor =
         LognormalFactor(Key(s_.seed, o.stream, o.k, Purpose::kService, attempt), d.cluster->spec->sigma);
-    service = static_cast<int64_t>(static_cast<double>(d.mean_ns[o.type]) * d.factor * factor);
+    const int64_t mean =
+        o.alternate >= 0 ? d.alternate_ns[o.type][static_cast<size_t>(o.alternate)].second
+                         : d.mean_ns[o.type];
+    service = static_cast<int64_t>(static_cast<double>(mean) * d.factor * factor);
     if (o.attempt == attempt) o.service = service;
   }
   Push(now_ + service, kDone, id, device, attempt, d.gen);
@@ -393,6 +428,13 @@ void Engine::Pump() {
     Open& o = open_.at(a.request_id);
     o.attempt = static_cast<uint32_t>(call.attempt);
     o.device = device;
+    o.alternate = -1;
+    if (!a.degraded_from.empty()) {
+      const auto& alternates = devices_[device].alternate_ns[o.type];
+      for (size_t i = 0; i < alternates.size(); ++i) {
+        if (alternates[i].first == a.variant) o.alternate = static_cast<int32_t>(i);
+      }
+    }
     Push(now_ + half_rtt_, kAtDevice, a.request_id, device, o.attempt, devices_[device].gen);
   }
 }

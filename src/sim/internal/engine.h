@@ -63,6 +63,8 @@ class Engine {
   struct Device {
     const ClusterDevice* cluster;
     std::vector<int64_t> mean_ns;  // per scenario type; -1 when it does not run it
+    // Per scenario type (empty: none), the eligible alternates' (variant, mean).
+    std::vector<std::vector<std::pair<std::string, int64_t>>> alternate_ns;
     double factor = 1;
     int busy = 0;
     uint32_t gen = 0;
@@ -84,6 +86,7 @@ class Engine {
     uint32_t attempt = 0;
     uint32_t device = 0;
     int64_t service = 0;
+    int32_t alternate = -1;  // index into the device's alternate_ns; -1: the primary
   };
   enum class End { kOk, kExpired, kRefused429, kRefused503, kGaveUp, kUnfinished };
 
