@@ -55,8 +55,7 @@ Forwarded ReadForwarded(const http::Request& request) {
   }
   // Echoed into the answer: only a name the catalog could hold, never raw bytes.
   const absl::string_view from = header(kDegradedFromHeader);
-  if (!from.empty() && from.size() <= 128 &&
-      std::all_of(from.begin(), from.end(), [](char c) {
+  if (!from.empty() && from.size() <= 128 && std::all_of(from.begin(), from.end(), [](char c) {
         return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' ||
                c == '-' || c == '@';
       })) {

@@ -288,8 +288,8 @@ absl::StatusOr<DegradePolicy> DegradeFromJson(const nlohmann::json& json,
       if (value.is_object()) {
         for (const auto& [variant, accuracy] : value.items()) {
           if (!accuracy.is_number()) {
-            return BadDegrade(where,
-                              absl::StrCat(".variants.", variant, " must be an accuracy in [0, 1]"));
+            return BadDegrade(
+                where, absl::StrCat(".variants.", variant, " must be an accuracy in [0, 1]"));
           }
           d.variants.emplace_back(variant, accuracy.get<double>());
         }
@@ -298,8 +298,8 @@ absl::StatusOr<DegradePolicy> DegradeFromJson(const nlohmann::json& json,
           const std::string variant =
               pair.size() == 2 && pair[0].is_string() ? pair[0].get<std::string>() : "?";
           if (pair.size() != 2 || !pair[1].is_number()) {
-            return BadDegrade(where,
-                              absl::StrCat(".variants.", variant, " must be an accuracy in [0, 1]"));
+            return BadDegrade(
+                where, absl::StrCat(".variants.", variant, " must be an accuracy in [0, 1]"));
           }
           d.variants.emplace_back(variant, pair[1].get<double>());
         }

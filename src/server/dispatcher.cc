@@ -42,8 +42,7 @@ struct Metrics {
                            {"node", "group"})),
         heartbeat_age(r.AddGauge("heteroaccel_server_node_heartbeat_age_seconds",
                                  "Seconds since the node's last heartbeat", {"node"})),
-        queued(
-            r.AddGauge("heteroaccel_server_queued", "Requests waiting for a device", {"model"})),
+        queued(r.AddGauge("heteroaccel_server_queued", "Requests waiting for a device", {"model"})),
         degraded(r.AddCounter("heteroaccel_degraded_requests_total",
                               "Attempts sent to run a faster variant (to) than their device's "
                               "primary one (from) under load, within the operator's accuracy "

@@ -368,7 +368,8 @@ cluster::NodeReport TextReport() {
   cluster::NodeReport r = Report("n1", {"cpu0"});
   cluster::DeviceReport& d = r.devices[0];
   d.models = {{"text", "ppocr"}, {"text", "ppocr-mobile"}, {"text", "ppocr-tiny"}};
-  d.service_ms = {{{"text", "ppocr"}, 40}, {{"text", "ppocr-mobile"}, 15}, {{"text", "ppocr-tiny"}, 5}};
+  d.service_ms = {
+      {{"text", "ppocr"}, 40}, {{"text", "ppocr-mobile"}, 15}, {{"text", "ppocr-tiny"}, 5}};
   return r;
 }
 
@@ -392,9 +393,10 @@ TEST_F(DispatcherTest, DegradesATightDeadlineWithinTheFloorAndSaysSo) {
   const AgentCall call = channel_->calls().back();
   EXPECT_EQ(call.variant, "ppocr-mobile") << "the tiny one is below the floor";
   EXPECT_EQ(call.degraded_from, "ppocr");
-  EXPECT_NE(registry_->Render().find(
-                R"(heteroaccel_degraded_requests_total{type="text",from="ppocr",to="ppocr-mobile"} 1)"),
-            std::string::npos)
+  EXPECT_NE(
+      registry_->Render().find(
+          R"(heteroaccel_degraded_requests_total{type="text",from="ppocr",to="ppocr-mobile"} 1)"),
+      std::string::npos)
       << registry_->Render();
 }
 

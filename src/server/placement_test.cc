@@ -96,7 +96,8 @@ TEST(PlacementTest, DegradationIsSetCheckedAgainstTheInventoryAndLifted) {
   const PlacementState start{"earliest-finish", {}};
   auto set = ApplyPlacementChange(
       start,
-      Change(R"({"types":{"face":{"degrade":{"floor":0.8,"variants":{"back":0.82,"front":0.9}}}}})"),
+      Change(
+          R"({"types":{"face":{"degrade":{"floor":0.8,"variants":{"back":0.82,"front":0.9}}}}})"),
       TwoKinds());
   ASSERT_TRUE(set.ok()) << set.status();
   ASSERT_TRUE(set->registry.at("face").degrade.has_value());

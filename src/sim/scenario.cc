@@ -128,9 +128,9 @@ absl::StatusOr<int> Priority(const YAML::Node& node, const std::string& key) {
 }
 
 absl::StatusOr<DeviceSpec> ParseDevice(const YAML::Node& node, const std::string& key) {
-  RETURN_IF_ERROR(CheckKeys(node, key,
-                            {"name", "kind", "slots", "latency_ms", "default_latency_ms", "types",
-                             "sigma", "variants"}));
+  RETURN_IF_ERROR(CheckKeys(
+      node, key,
+      {"name", "kind", "slots", "latency_ms", "default_latency_ms", "types", "sigma", "variants"}));
   DeviceSpec d;
   if (!node["name"]) return Bad(Dot(key, "name"), "is required");
   ASSIGN_OR_RETURN(d.name, String(node["name"], Dot(key, "name")));
@@ -430,10 +430,10 @@ absl::Status CheckScenario(const Scenario& s) {
 }
 
 absl::StatusOr<Scenario> ParseRoot(const YAML::Node& root) {
-  RETURN_IF_ERROR(CheckKeys(root, "",
-                            {"name", "seed", "duration", "warmup", "policy", "rtt_ms",
-                             "client_rtt_ms", "queue_capacity", "max_attempts", "nodes", "cameras",
-                             "faults", "degrade"}));
+  RETURN_IF_ERROR(
+      CheckKeys(root, "",
+                {"name", "seed", "duration", "warmup", "policy", "rtt_ms", "client_rtt_ms",
+                 "queue_capacity", "max_attempts", "nodes", "cameras", "faults", "degrade"}));
   Scenario s;
   if (root["name"]) {
     ASSIGN_OR_RETURN(s.name, String(root["name"], "name"));

@@ -38,11 +38,11 @@
 // the type's waiting requests, in deadline order at the rate its devices complete
 // it with the primary, would not all meet their deadlines (State::RefreshPressure:
 // the head of the queue degrades so that those behind it need not), or its queue
-// holds Options::degrade_backlog of queue_capacity (requests without deadlines). It then takes the most accurate eligible alternate (at or
-// above the operator's floor) that some allowed device admits, on the device
-// where that one finishes first; the assignment names the variant and the
-// primary it replaced. Otherwise the primary, always: at light load nothing
-// degrades.
+// holds Options::degrade_backlog of queue_capacity (requests without deadlines).
+// It then takes the most accurate eligible alternate (at or above the
+// operator's floor) that some allowed device admits, on the device where that
+// one finishes first; the assignment names the variant and the primary it
+// replaced. Otherwise the primary, always: at light load nothing degrades.
 //
 // A request no device admits is skipped: it waits while some device could still
 // finish it in time at its fastest recent run, and ExpireDeadlines answers it
@@ -114,8 +114,8 @@ struct DegradedPick {
 // request's deadline (pessimistically, as the primary), on the device where it
 // finishes first.
 DegradedPick ChooseDegraded(const State& state, const QueueEntry& entry,
-                            const std::vector<Candidate>& candidates,
-                            const SlotSchedule& schedule, Ticks now) {
+                            const std::vector<Candidate>& candidates, const SlotSchedule& schedule,
+                            Ticks now) {
   const bool pinned = State::IsPinned(entry);
   const bool steered = !pinned && state.type(entry.type).steered;
   const Ticks* earliest = schedule.earliest_data();

@@ -91,7 +91,8 @@ absl::Status State::UpsertDevice(DeviceInfo info) {
     for (const Alternate& a : degrade.alternates) {
       if (a.variant.empty() || !std::isfinite(a.accuracy) || a.reported_service.count() < 0) {
         return absl::InvalidArgumentError(absl::StrCat(
-            where, "an alternate needs a variant name, a numeric accuracy and a service time >= 0"));
+            where,
+            "an alternate needs a variant name, a numeric accuracy and a service time >= 0"));
       }
     }
   }
@@ -471,8 +472,7 @@ const std::vector<Candidate>& State::Candidates(TypeId t) const {
       degraded_fastest = std::min(degraded_fastest, fastest);
     }
     ts.candidates.push_back({d, devices_[d].kind, variant_names_.Find(devices_[d].variant[t]),
-                             Estimate(t, d), Pessimistic(t, d), Fastest(t, d),
-                             degraded_fastest});
+                             Estimate(t, d), Pessimistic(t, d), Fastest(t, d), degraded_fastest});
   }
   ts.prepared_pass = pass_;
   return ts.candidates;
@@ -973,9 +973,8 @@ void State::SetAlternates(DeviceState& dev, const DeviceInfo& info, Ticks now) {
         a.window.prior = alt.reported_service.count() > 0 ? alt.reported_service.count() : kUnknown;
         RefreshAlternate(a, now);
       }
-      std::stable_sort(next.begin(), next.end(), [](const auto& x, const auto& y) {
-        return x.accuracy > y.accuracy;
-      });
+      std::stable_sort(next.begin(), next.end(),
+                       [](const auto& x, const auto& y) { return x.accuracy > y.accuracy; });
     }
     // DetachVariants already uncounted the device's old list.
     if (!next.empty()) ++types_[t].degradable;

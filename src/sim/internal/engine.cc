@@ -63,8 +63,8 @@ Cluster ExpandCluster(const Scenario& scenario) {
         device.info.emulated = true;
         for (const std::string& t : d.RunTypes()) {
           auto listed = d.variants.find(t);
-          device.info.variants[t] =
-              listed != d.variants.end() ? listed->second.front().first : absl::StrCat(t, "@", d.kind);
+          device.info.variants[t] = listed != d.variants.end() ? listed->second.front().first
+                                                               : absl::StrCat(t, "@", d.kind);
           device.info.reported_service[t] = Nanos(static_cast<int64_t>(d.MeanMs(t) * 1e6));
           if (auto degrade = scenario.degrade.find(t); degrade != scenario.degrade.end()) {
             AddAlternates(d, t, degrade->second, device.info);
@@ -309,9 +309,9 @@ void Engine::Start(uint32_t device, uint64_t id, uint32_t attempt) {
     Open& o = it->second;
     const double factor =
         LognormalFactor(Key(s_.seed, o.stream, o.k, Purpose::kService, attempt), d.cluster->spec->sigma);
-    const int64_t mean =
-        o.alternate >= 0 ? d.alternate_ns[o.type][static_cast<size_t>(o.alternate)].second
-                         : d.mean_ns[o.type];
+    const int64_t mean = o.alternate >= 0
+                             ? d.alternate_ns[o.type][static_cast<size_t>(o.alternate)].second
+                             : d.mean_ns[o.type];
     service = static_cast<int64_t>(static_cast<double>(mean) * d.factor * factor);
     if (o.attempt == attempt) o.service = service;
   }
