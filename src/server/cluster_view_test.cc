@@ -59,5 +59,29 @@ TEST(ClusterViewTest, ReportsRemovedDevicesRestartsAndSilence) {
   EXPECT_FALSE(view.CanRun("face"));
 }
 
+TEST(ClusterViewTest, DegradePolicyGivesEachDeviceItsLoadedLessAccurateAlternates) {
+  std::map<std::string, InferenceType> registry;
+  // "front" is the agent's default (primary); "huge" is more accurate and
+  // "tiny" nowhere loaded: neither is an alternate. The floor goes along.
+  registry["face"].degrade =
+      DegradePolicy{0.7, {{"huge", 0.95}, {"front", 0.9}, {"back", 0.8}, {"tiny", 0.75}}};
+  ClusterView view(registry);
+  FakeClock clock;
+  cluster::NodeReport report = Report("http://a", {"cpu0"});
+  report.devices[0].models.push_back({"face", "huge"});
+  const auto changes = view.ApplyHeartbeat(report, clock.Now());
+  ASSERT_EQ(changes.devices.size(), 1u);
+  const scheduler::DeviceInfo& cpu = changes.devices[0];
+  EXPECT_EQ(cpu.variants.at("face"), "front");
+  ASSERT_EQ(cpu.degrade.count("face"), 1u);
+  const scheduler::Degradation& d = cpu.degrade.at("face");
+  EXPECT_DOUBLE_EQ(d.floor, 0.7);
+  ASSERT_EQ(d.alternates.size(), 1u);
+  EXPECT_EQ(d.alternates[0].variant, "back");
+  EXPECT_DOUBLE_EQ(d.alternates[0].accuracy, 0.8);
+  EXPECT_EQ(d.alternates[0].reported_service, std::chrono::milliseconds(12));
+  EXPECT_EQ(cpu.degrade.count("object"), 0u) << "no policy";
+}
+
 }  // namespace
 }  // namespace heteroaccel::server
