@@ -212,6 +212,19 @@ nlohmann::json ClusterView::ModelJson(const std::string& model,
          {"up", nodes_.at(key.node).up},
          {"variant", it->second},
          {"service_ms", estimate ? static_cast<double>(estimate->count()) / 1e6 : 0.0}});
+    if (auto degrade = info.degrade.find(model); degrade != info.degrade.end()) {
+      // What the device may degrade to under load, with each one's own estimate.
+      nlohmann::json alternates = nlohmann::json::array();
+      for (const scheduler::Alternate& a : degrade->second.alternates) {
+        auto ms = scheduler.service_estimate(model, key, a.variant);
+        alternates.push_back({{"variant", a.variant},
+                              {"accuracy", a.accuracy},
+                              {"eligible", a.accuracy >= degrade->second.floor},
+                              {"service_ms", ms ? static_cast<double>(ms->count()) / 1e6 : 0.0}});
+      }
+      devices.back()["degrade"] = {{"floor", degrade->second.floor},
+                                   {"alternates", std::move(alternates)}};
+    }
     if (std::find(variants.begin(), variants.end(), it->second) == variants.end()) {
       variants.push_back(it->second);
     }

@@ -393,6 +393,14 @@ TEST_F(DispatcherTest, DegradesATightDeadlineWithinTheFloorAndSaysSo) {
   const AgentCall call = channel_->calls().back();
   EXPECT_EQ(call.variant, "ppocr-mobile") << "the tiny one is below the floor";
   EXPECT_EQ(call.degraded_from, "ppocr");
+  const nlohmann::json model = dispatcher_->ModelJson("text");
+  const nlohmann::json& alternates = model["devices"][0]["degrade"]["alternates"];
+  ASSERT_EQ(alternates.size(), 2u) << model.dump();
+  EXPECT_EQ(alternates[0]["variant"], "ppocr-mobile");
+  EXPECT_EQ(alternates[0]["eligible"], true);
+  EXPECT_EQ(alternates[0]["service_ms"], 15.0);
+  EXPECT_EQ(alternates[1]["variant"], "ppocr-tiny");
+  EXPECT_EQ(alternates[1]["eligible"], false);
   EXPECT_NE(
       registry_->Render().find(
           R"(heteroaccel_degraded_requests_total{type="text",from="ppocr",to="ppocr-mobile"} 1)"),
