@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "agent/config.h"
 #include "agent/context.h"
+#include "agent/fleet.h"
 #include "agent/kubernetes.h"
 #include "agent/registration.h"
 #include "common/status_macros.h"
@@ -26,6 +27,7 @@ struct Agent::State {
   std::unique_ptr<node::NodeCollector> collector;
   std::unique_ptr<runtime::Executor> executor;
   std::unique_ptr<AgentContext> context;
+  std::unique_ptr<FleetService> fleet;
   std::unique_ptr<http::Server> server;
   std::unique_ptr<Registration> registration;
   std::unique_ptr<k8s::DevicePlugin> device_plugin;
@@ -95,6 +97,7 @@ absl::StatusOr<AgentOptions> WithConfig(AgentOptions options, AgentConfig& confi
   if (options.group.empty()) options.group = config.group;
   if (options.server.empty()) options.server = config.server;
   if (options.device_plugin_dir.empty()) options.device_plugin_dir = config.device_plugin_dir;
+  options.allow_package_actions |= config.allow_package_actions;
   if (config.opencl.has_value() && options.use_opencl) options.use_opencl = *config.opencl;
   if (config.cpu_slots.has_value() && options.cpu_slots == 0) options.cpu_slots = *config.cpu_slots;
   if (options.cluster_token.empty() && !config.cluster_token_file.empty()) {
@@ -191,6 +194,11 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(const AgentOptions& flags) 
   AddModelRoutes(router, *state->context);
   AddInferRoutes(router, *state->context);
   AddNodeRoutes(router, *state->context);
+  FleetOptions fleet;
+  fleet.cluster_token = options.cluster_token;
+  fleet.allow_package_actions = options.allow_package_actions;
+  state->fleet = std::make_unique<FleetService>(std::move(fleet), *state->context);
+  state->fleet->AddRoutes(router);
   http::ServerOptions server_options;
   ASSIGN_OR_RETURN(std::tie(server_options.host, server_options.port),
                    http::ParseListenAddress(options.listen));
@@ -235,6 +243,7 @@ void Agent::Stop() {
   // Stop answering first, then drain the slots (their callbacks may still
   // respond into closed connections, which the server tolerates).
   state_->server->Stop();
+  state_->fleet->Stop();
   state_->executor->Stop();
 }
 

@@ -48,6 +48,8 @@ struct AgentOptions {
   // node): the agent advertises its accelerators there (k8s/device_plugin.h).
   // "" = no device plugin.
   std::string device_plugin_dir;
+  // Lets the server run apt actions on this node (agent/fleet.h); off by default.
+  bool allow_package_actions = false;
 };
 
 class Agent {

@@ -124,6 +124,9 @@ absl::StatusOr<AgentConfig> ParseRoot(const YAML::Node& root) {
   if (root["device_plugin_dir"]) {
     config.device_plugin_dir = root["device_plugin_dir"].as<std::string>();
   }
+  if (root["allow_package_actions"]) {
+    config.allow_package_actions = root["allow_package_actions"].as<bool>();
+  }
   if (root["opencl"]) config.opencl = root["opencl"].as<bool>();
   if (const YAML::Node cpu = root["cpu"]) {
     if (cpu["slots"]) config.cpu_slots = cpu["slots"].as<int>();

@@ -7,6 +7,7 @@
 //                                  # [http://heteroaccel-server-peers:8000]
 //   cluster_token_file: /etc/heteroaccel/token
 //   device_plugin_dir: /var/lib/kubelet/device-plugins   # serve the kubelet (default: off)
+//   allow_package_actions: true # the server may run apt on this node (default: false)
 //   opencl: false               # run nothing on OpenCL
 //   cpu:
 //     slots: 1
@@ -54,6 +55,7 @@ struct AgentConfig {
   std::string server;  // comma-separated when the file lists several (Registration)
   std::string cluster_token_file;
   std::string device_plugin_dir;  // "" = not a kubelet device plugin
+  bool allow_package_actions = false;
   std::optional<bool> opencl;
   std::optional<int> cpu_slots;
   std::optional<runtime::Emulation> cpu_emulation;

@@ -67,6 +67,8 @@ void AddK8sRoutes(http::Router& router, ServerContext& context);
 // Cameras and their events (docs/cameras.md): /v1/cameras[/{id}[/...]],
 // /v1/events[/{id}[/snapshot.jpg]].
 void AddCameraRoutes(http::Router& router, ServerContext& context);
+// Fleet operations (docs/fleet.md): POST /v1/fleet/{action}, results streamed.
+void AddFleetRoutes(http::Router& router, ServerContext& context);
 // Camera frames go through the scheduler like a client's POST /v1/infer.
 std::unique_ptr<cameras::InferenceBackend> MakeDispatcherBackend(Dispatcher& dispatcher);
 

@@ -247,6 +247,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerConfig& confi
   AddDashboardRoutes(router, context);
   AddK8sRoutes(router, context);
   AddCameraRoutes(router, context);
+  AddFleetRoutes(router, context);
   http::ServerOptions options;
   ASSIGN_OR_RETURN(std::tie(options.host, options.port), http::ParseListenAddress(config.listen));
   options.max_body_bytes = config.max_body_bytes;

@@ -12,5 +12,6 @@ void AddServerCommand(CLI::App& app);
 void AddBenchCommand(CLI::App& app);
 void AddPlanCommand(CLI::App& app);
 void AddK8sCommand(CLI::App& app);
+void AddFleetCommand(CLI::App& app);
 
 }  // namespace heteroaccel::cmd

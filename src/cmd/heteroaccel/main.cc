@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   heteroaccel::cmd::AddBenchCommand(app);
   heteroaccel::cmd::AddPlanCommand(app);
   heteroaccel::cmd::AddK8sCommand(app);
+  heteroaccel::cmd::AddFleetCommand(app);
   CLI11_PARSE(app, argc, argv);
   return 0;
 }

@@ -1,0 +1,83 @@
+// FleetService: the agent's side of fleet operations (docs/fleet.md). Each
+// operation is a fixed, typed action under /v1/fleet/ that the server calls:
+//   GET  /v1/fleet/ping                   the management route's round trip
+//   GET  /v1/fleet/facts                  OS, kernel, uptime, CPU, memory, devices
+//   POST /v1/fleet/time[?state=1]         t1/t2 of a four-timestamp exchange
+//                                         (and the node's sync state)
+//   POST /v1/fleet/speed/sink             discards the body (downlink)
+//   GET  /v1/fleet/speed/source?bytes=N   N bytes (uplink), N <= kMaxSpeedBytes
+//   GET  /v1/fleet/monitor                the current CPU/memory/network/temperature
+//                                         sample and the devices' figures
+//   POST /v1/fleet/packages               apt update / list / upgrade (node/packages.h)
+//
+// Security: with a cluster token configured, every route needs it
+// ("Authorization: Bearer <token>", compared in constant time); the token is
+// what the server the agent registers with holds, so only that server (or an
+// operator holding the secret) can manage the node. The HTTP layer does not
+// expose the peer's address, so the token is the only check. Without a
+// cluster token the read-only routes are open (like the rest of a token-less
+// agent) and packages are refused. Packages also need
+// FleetOptions::allow_package_actions (the agent's --allow-package-actions);
+// without it they are 403 naming the flag.
+//
+// Package actions run one at a time on the service's own thread (a second one
+// meanwhile is 409), never on the HTTP io thread. The destructor (or Stop)
+// waits for one in progress. Thread-safe.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "agent/context.h"
+#include "node/packages.h"
+#include "node/time_sync.h"
+
+namespace heteroaccel::agent {
+
+inline constexpr size_t kMaxSpeedBytes = size_t{16} << 20;
+
+struct FleetOptions {
+  std::string cluster_token;  // "" = read-only routes open, packages refused
+  bool allow_package_actions = false;
+  std::string root = "/";  // facts and the sync state are read under it
+  std::string apt_get = "/usr/bin/apt-get";
+  std::chrono::milliseconds package_timeout{std::chrono::minutes(10)};
+  size_t max_package_output = size_t{64} << 10;
+  // Null: the system's. Tests put fakes here (an offset clock, a fake apt).
+  const node::WallClock* wall_clock = nullptr;
+  std::shared_ptr<node::CommandRunner> runner;
+  node::AdjtimexFunction adjtimex;
+};
+
+class FleetService {
+ public:
+  FleetService(FleetOptions options, AgentContext& context);
+  ~FleetService();
+  FleetService(const FleetService&) = delete;
+  FleetService& operator=(const FleetService&) = delete;
+
+  void AddRoutes(http::Router& router);
+  // Waits for a package action in progress; later ones are 503.
+  void Stop();
+
+ private:
+  struct PackageJob;
+  // The 401/403 answer, or nullopt when `request` may manage this node.
+  std::optional<http::Response> Deny(const http::Request& request, bool packages) const;
+  void HandlePackages(http::Request&& request, http::Responder respond);
+
+  const FleetOptions options_;
+  AgentContext& context_;
+  const node::WallClock& wall_clock_;
+  std::shared_ptr<node::CommandRunner> runner_;
+  std::mutex mu_;
+  bool busy_ = false;     // guarded by mu_: a package action is running
+  bool stopped_ = false;  // guarded by mu_
+  std::thread worker_;    // the latest package action's thread; guarded by mu_
+};
+
+}  // namespace heteroaccel::agent

@@ -1,0 +1,268 @@
+// Fleet operations end to end: a real server and two real agents (emulated
+// devices, groups line-a and line-b) as separate processes; every action on a
+// node, a group and all, through the HTTP API and the CLI; the package action
+// refused without the agent's flag and a real dry run (apt-get --simulate on
+// this machine's Debian tree) with it; wrong tokens; a killed agent.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "http/client.h"
+#include "testing/subprocess.h"
+
+namespace heteroaccel {
+namespace {
+
+using testing::HeteroaccelBinary;
+using testing::ModelsDir;
+using testing::Subprocess;
+using Json = nlohmann::json;
+
+constexpr const char* kAdmin = "fleet-admin";
+constexpr const char* kCluster = "fleet-cluster";
+
+std::string WriteConfig(const std::string& name, const std::string& yaml) {
+  const std::string path =
+      ::testing::TempDir() + "/heteroaccel_fleet_" + std::to_string(getpid()) + "_" + name;
+  FILE* f = std::fopen(path.c_str(), "w");
+  std::fputs(yaml.c_str(), f);
+  std::fclose(f);
+  return path;
+}
+
+struct Run {
+  int status = 0;
+  std::string body;
+  Json start;
+  std::map<std::string, Json> results;  // by node
+  Json done;
+};
+
+class FleetE2ETest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto s = Subprocess::Start({HeteroaccelBinary(), "server", "--listen", "127.0.0.1:0",
+                                "--cluster-token", kCluster, "--admin-token", kAdmin});
+    ASSERT_TRUE(s.ok());
+    server_ = std::move(*s);
+    url_ = testing::WaitForListeningUrl(*server_);
+    ASSERT_FALSE(url_.empty()) << server_->Output();
+    a_ = StartAgent("a", "line-a", true);
+    b_ = StartAgent("b", "line-b", false);
+    ASSERT_TRUE(a_ && b_);
+    a_url_ = testing::WaitForListeningUrl(*a_);
+    ASSERT_TRUE(WaitForNodes(2)) << server_->Output();
+  }
+
+  std::unique_ptr<Subprocess> StartAgent(const std::string& name, const std::string& group,
+                                         bool packages) {
+    const std::string config = WriteConfig(name + ".yaml", absl::StrCat(R"(
+node: node-)", name, R"(
+opencl: false
+cpu: {slots: 1, emulated: true, latency_ms: {face: 5}}
+devices:
+  - {id: gpu0, kind: gpu, name: Test GPU, slots: 1, latency_ms: {face: 5}}
+)"));
+    std::vector<std::string> argv = {HeteroaccelBinary(), "agent", "--listen", "127.0.0.1:0",
+                                     "--models-dir", ModelsDir(), "--models", "face",
+                                     "--config", config, "--server", url_, "--cluster-token",
+                                     kCluster, "--group", group};
+    if (packages) argv.push_back("--allow-package-actions");
+    auto p = Subprocess::Start(argv);
+    EXPECT_TRUE(p.ok());
+    return p.ok() ? std::move(*p) : nullptr;
+  }
+
+  bool WaitForNodes(size_t n) {
+    auto http = *http::Client::Create(url_);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto r = http->Get("/v1/cluster");
+      if (r.ok() && r->status == 200) {
+        size_t up = 0;
+        for (const Json& node : Json::parse(r->body)["nodes"]) up += node["up"].get<bool>();
+        if (up == n) return true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  }
+
+  Run Fleet(const std::string& action, const Json& body, const std::string& token = kAdmin) {
+    Run run;
+    auto c = http::Client::Create(url_, std::chrono::seconds(60));
+    EXPECT_TRUE(c.ok());
+    auto r = (*c)->Send("POST", "/v1/fleet/" + action, "application/json", body.dump(),
+                        {{"Authorization", absl::StrCat("Bearer ", token)}});
+    EXPECT_TRUE(r.ok()) << r.status();
+    if (!r.ok()) return run;
+    run.status = r->status;
+    run.body = r->body;
+    if (r->status != 200) return run;
+    EXPECT_EQ(r->Header("content-type"), "application/x-ndjson");
+    for (absl::string_view line : absl::StrSplit(r->body, '\n', absl::SkipEmpty())) {
+      Json event = Json::parse(line, nullptr, false);
+      EXPECT_TRUE(event.is_object()) << line;
+      const std::string kind = event.value("event", "");
+      if (kind == "start") run.start = event;
+      if (kind == "result") run.results[event["node"].get<std::string>()] = event;
+      if (kind == "done") run.done = event;
+    }
+    EXPECT_FALSE(run.done.is_null()) << r->body;
+    return run;
+  }
+
+  std::unique_ptr<Subprocess> server_, a_, b_;
+  std::string url_, a_url_;
+};
+
+TEST_F(FleetE2ETest, EveryActionOnANodeAGroupAndAll) {
+  // connectivity on all: both reachable on the management route and the data path.
+  Run run = Fleet("connectivity", {{"target", "all"}});
+  ASSERT_EQ(run.status, 200) << run.body;
+  ASSERT_EQ(run.results.size(), 2u) << run.body;
+  for (const auto& [node, result] : run.results) {
+    EXPECT_EQ(result["status"], "ok") << result.dump();
+    EXPECT_EQ(result["data"]["reachable"], true);
+    EXPECT_GT(result["data"]["control_rtt_ms"].get<double>(), 0);
+    EXPECT_GT(result["data"]["data_rtt_ms"].get<double>(), 0);
+    EXPECT_LT(result["data"]["heartbeat_age_seconds"].get<double>(), 5);
+  }
+  EXPECT_EQ(run.results["node-a"]["group"], "line-a");
+  EXPECT_EQ(run.done["ok"], 2);
+
+  // facts on a node: this machine's OS, kernel and CPU, and the emulated GPU.
+  run = Fleet("facts", {{"target", "node/node-a"}});
+  ASSERT_EQ(run.results.size(), 1u) << run.body;
+  const Json facts = run.results["node-a"]["data"];
+  EXPECT_EQ(run.results["node-a"]["status"], "ok") << run.body;
+  EXPECT_FALSE(facts["os"]["pretty_name"].get<std::string>().empty());
+  EXPECT_FALSE(facts["kernel"].get<std::string>().empty());
+  EXPECT_GT(facts["cpu"]["threads"].get<int>(), 0);
+  EXPECT_GT(facts["memory_total_bytes"].get<int64_t>(), 0);
+  EXPECT_GT(facts["uptime_seconds"].get<double>(), 0);
+  bool gpu = false;
+  for (const Json& d : facts["devices"]) gpu |= d["id"] == "gpu0";
+  EXPECT_TRUE(gpu) << facts.dump();
+
+  // time on a group: same machine, same clock: the offset is within the error bound.
+  run = Fleet("time", {{"target", "group/line-b"}, {"params", {{"samples", 8}, {"sync", true}}}});
+  ASSERT_EQ(run.results.size(), 1u) << run.body;
+  const Json time = run.results["node-b"]["data"];
+  EXPECT_EQ(run.results["node-b"]["status"], "ok") << run.body;
+  EXPECT_LE(std::abs(time["offset_seconds"].get<double>()),
+            time["error_bound_seconds"].get<double>() + 0.001)
+      << time.dump();
+  EXPECT_EQ(time["alert"], false);
+  EXPECT_EQ(time["sync_now"]["supported"], false);
+  EXPECT_TRUE(time["sync"].contains("kernel_synchronized")) << time.dump();
+  auto metrics = (*http::Client::Create(url_))->Get("/metrics");
+  ASSERT_TRUE(metrics.ok());
+  EXPECT_NE(metrics->body.find("heteroaccel_server_node_clock_offset_seconds{node=\"node-b\"}"),
+            std::string::npos);
+
+  // speed on all, 1 MiB each way.
+  run = Fleet("speed", {{"target", "all"}, {"params", {{"bytes", 1 << 20}}}});
+  ASSERT_EQ(run.results.size(), 2u) << run.body;
+  for (const auto& [node, result] : run.results) {
+    EXPECT_EQ(result["status"], "ok") << result.dump();
+    EXPECT_GT(result["data"]["downlink_mbit_per_second"].get<double>(), 1);
+    EXPECT_GT(result["data"]["uplink_mbit_per_second"].get<double>(), 1);
+  }
+
+  // monitor on a group.
+  run = Fleet("monitor", {{"target", "group/line-a"}});
+  ASSERT_EQ(run.results.size(), 1u) << run.body;
+  EXPECT_GT(run.results["node-a"]["data"]["memory_total_bytes"].get<int64_t>(), 0) << run.body;
+  EXPECT_TRUE(run.results["node-a"]["data"]["cpu_utilisation_ratio"].is_number());
+
+  // The audit log has one entry per run.
+  auto audit = (*http::Client::Create(url_))->Send(
+      "GET", "/v1/audit", "", "", {{"Authorization", absl::StrCat("Bearer ", kAdmin)}});
+  ASSERT_TRUE(audit.ok());
+  int fleet_entries = 0;
+  for (const Json& e : Json::parse(audit->body)["audit"]) {
+    if (e["action"] == "fleet") ++fleet_entries;
+  }
+  EXPECT_EQ(fleet_entries, 5) << audit->body;
+}
+
+TEST_F(FleetE2ETest, PackagesNeedTheAgentsFlagAndDryRunOnARealDebianTree) {
+  // node-b was started without --allow-package-actions.
+  Run run = Fleet("packages", {{"target", "node/node-b"}, {"params", {{"op", "list"}}}});
+  ASSERT_EQ(run.status, 200) << run.body;
+  EXPECT_EQ(run.results["node-b"]["status"], "refused") << run.body;
+  EXPECT_NE(run.results["node-b"]["error"].get<std::string>().find("--allow-package-actions"),
+            std::string::npos);
+  // Straight to the agent: 403 naming the flag (with the right token), 401 without it.
+  auto direct = *http::Client::Create(a_url_);
+  auto r = direct->Post("/v1/fleet/packages", "application/json", "{}",
+                        {{"Authorization", "Bearer wrong"}});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 401) << r->body;
+
+  if (!std::filesystem::exists("/usr/bin/apt-get")) GTEST_SKIP() << "no apt-get on this machine";
+  // node-a allows them: a dry-run upgrade on this machine's apt.
+  run = Fleet("packages", {{"target", "all"}, {"params", {{"op", "upgrade"}}}, {"timeout_seconds", 50}});
+  ASSERT_EQ(run.results.size(), 2u) << run.body;
+  EXPECT_EQ(run.start["serial"], true);
+  const Json a = run.results["node-a"];
+  ASSERT_EQ(a["status"], "ok") << a.dump();
+  EXPECT_EQ(a["data"]["dry_run"], true);
+  EXPECT_EQ(a["data"]["exit_code"], 0);
+  EXPECT_EQ(a["data"]["argv"][1], "--simulate");
+  EXPECT_NE(a["data"]["output"].get<std::string>().find("Reading package lists"), std::string::npos);
+  EXPECT_TRUE(a["data"]["upgradable"].is_array());
+  EXPECT_EQ(run.results["node-b"]["status"], "refused");
+
+  // Names outside Debian's grammar never leave the server.
+  run = Fleet("packages", {{"target", "all"},
+                           {"params", {{"op", "upgrade"}, {"packages", {"zip; reboot"}}}}});
+  EXPECT_EQ(run.status, 400) << run.body;
+  EXPECT_NE(run.body.find("Debian Policy"), std::string::npos) << run.body;
+}
+
+TEST_F(FleetE2ETest, TokensTargetsAndAKilledAgent) {
+  EXPECT_EQ(Fleet("facts", {{"target", "all"}}, "wrong").status, 401);
+  Run bad = Fleet("facts", {{"target", "group/nope"}});
+  EXPECT_EQ(bad.status, 404);
+  EXPECT_NE(bad.body.find("known groups: line-a, line-b"), std::string::npos) << bad.body;
+  EXPECT_EQ(Fleet("reboot", {{"target", "all"}}).status, 404);
+  EXPECT_EQ(Fleet("facts", {{"target", "rack/1"}}).status, 400);
+
+  // The agent accepts fleet calls only with the cluster token.
+  auto direct = *http::Client::Create(a_url_);
+  auto r = direct->Get("/v1/fleet/facts");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->status, 401);
+
+  b_->Stop(SIGKILL, std::chrono::seconds(5));
+  Run run = Fleet("connectivity", {{"target", "all"}});
+  ASSERT_EQ(run.results.size(), 2u) << run.body;
+  EXPECT_EQ(run.results["node-b"]["status"], "unreachable") << run.body;
+  EXPECT_EQ(run.results["node-b"]["data"]["reachable"], false);
+  EXPECT_EQ(run.results["node-a"]["status"], "ok") << run.body;
+  EXPECT_EQ(run.done["not_ok"], 1);
+
+  // The CLI prints each node as it arrives and exits 1 when one is not ok.
+  auto cli = Subprocess::Start({HeteroaccelBinary(), "fleet", "connectivity", "--target", "all",
+                                "--server", url_, "--token", kAdmin});
+  ASSERT_TRUE(cli.ok());
+  EXPECT_EQ((*cli)->Stop(0, std::chrono::seconds(30)), 1);
+  (*cli)->WaitForLine("\x01 (to the end of its output)", std::chrono::seconds(2));
+  const std::string out = (*cli)->Output();
+  EXPECT_NE(out.find("node-a"), std::string::npos) << out;
+  EXPECT_NE(out.find("unreachable"), std::string::npos) << out;
+  EXPECT_NE(out.find("1 ok, 1 not ok"), std::string::npos) << out;
+}
+
+}  // namespace
+}  // namespace heteroaccel
