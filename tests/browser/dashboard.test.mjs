@@ -245,7 +245,7 @@ describe('dashboard', { skip: missing || false, timeout: 900000 }, () => {
       ['{"growth": 1e300}', /growth: must be in/],
       ['{"growht": 2}', /growht: unknown key/],
       ['{"rates": {"face": -5}}', /rates\.face/],
-      ['{"catalog": {"profiles": [{"name": "x", "kind": "gpu", "latency_ms": {"face": 0}}]}}', /catalog\.profiles\[0\]/],
+      ['{"catalog": {"profiles": [{"name": "x", "kind": "gpu", "latency_ms": {"face": -3, "object": 5}}]}}', /catalog\.profiles\[0\]/],
       [JSON.stringify({ rates: Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`t${i}`, 1])) }), /rates: must map/],
     ]) {
       const r = await post(null, raw);
