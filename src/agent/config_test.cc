@@ -158,3 +158,21 @@ TEST(AgentConfigTest, ServerIsOneUrlOrAListOfReplicas) {
 
 }  // namespace
 }  // namespace heteroaccel::agent
+
+namespace heteroaccel::agent {
+namespace {
+
+TEST(AgentConfigTest, PackageActionsAreOffUnlessTheFileAllowsThem) {
+  auto off = ParseAgentConfig("group: line-3\n", "p.yaml");
+  ASSERT_TRUE(off.ok()) << off.status();
+  EXPECT_FALSE(off->allow_package_actions);
+  auto on = ParseAgentConfig("allow_package_actions: true\n", "p.yaml");
+  ASSERT_TRUE(on.ok()) << on.status();
+  EXPECT_TRUE(on->allow_package_actions);
+  auto bad = ParseAgentConfig("allow_package_actions: sometimes\n", "p.yaml");
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.status().message().find("p.yaml"), std::string::npos) << bad.status();
+}
+
+}  // namespace
+}  // namespace heteroaccel::agent
