@@ -283,6 +283,8 @@ describe('dashboard', { skip: missing || false, timeout: 900000 }, () => {
     const now = a.current.counts;
     for (const [p, n] of Object.entries(a.add)) assert.equal((now[p] ?? 0) + n, a.plan.counts[p] ?? 0, `add ${p}`);
     assert.ok(a.margin_now > 0 && a.plan.margin.headroom >= 1, `margins ${a.margin_now} ${a.plan.margin.headroom}`);
+    console.log(`capacity at 2x of ${JSON.stringify(a.rates)}: plan ${JSON.stringify(a.plan.counts)}, add ${JSON.stringify(a.add)}, ` +
+      `margin now ${a.margin_now.toFixed(3)}, planned attainment ${a.plan.at_slo.attainment.toFixed(4)}, ${a.plan.simulations} simulations in ${a.wall_seconds} s`);
   });
 
   test('screenshots of every page', async () => {
