@@ -16,8 +16,9 @@ BUILD_TYPE   ?= RelWithDebInfo
 FUZZ_SECONDS ?= 60
 # What the fuzzers link: the protocol parser (infer_request_fuzzer), and the
 # HTTP layer with the agent's and the server's route tables and what is behind
-# them (http_request_fuzzer; no gRPC).
-FUZZ_COMPONENTS ?= common;devices;metrics;node;protocol;inference;api;runtime;http;scheduler;cluster;httpapi;k8s;agent;server;video;pipeline;events;cameras
+# them (http_request_fuzzer; no gRPC), including the capacity planner and the
+# simulator it runs (client, loadgen, sim, plan).
+FUZZ_COMPONENTS ?= common;devices;metrics;node;protocol;inference;api;runtime;http;scheduler;cluster;httpapi;k8s;agent;client;loadgen;server;sim;plan;video;pipeline;events;repository;cameras
 FUZZERS      ?= infer_request http_request camera_spec
 JOBS         ?= $(shell nproc)
 CMAKE_FLAGS  ?=

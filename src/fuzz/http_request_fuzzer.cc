@@ -8,7 +8,8 @@
 //   - the agent's (AgentContext over a real Executor running fake models that
 //     need no files, testing/fake_model.h), and
 //   - the server's (AddFrontRoutes + AddClusterRoutes + AddDashboardRoutes +
-//     AddK8sRoutes (the scheduler extender),
+//     AddK8sRoutes (the scheduler extender) + AddRepositoryRoutes over one
+//     model store for the whole run, in a temporary directory with small quotas),
 //     with live statistics, a stream hub, an in-memory audit log and no
 //     Prometheus, over a real Dispatcher
 //     on a FakeClock, with a FakeAgentChannel answered by this harness as soon
@@ -39,6 +40,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <deque>
+#include <filesystem>
 #include <limits>
 #include <map>
 #include <memory>
@@ -64,6 +66,7 @@
 #include "http/server.h"
 #include "nlohmann/json.hpp"
 #include "node/node_collector.h"
+#include "repository/model_store.h"
 #include "server/audit_log.h"
 #include "server/handlers.h"
 #include "server/history_proxy.h"
@@ -390,6 +393,38 @@ cluster::NodeReport Heartbeat() {
   return report;
 }
 
+// One model repository for the whole run (uploads left open by an input are
+// aborted when its route table goes), in a temporary directory removed at exit.
+repository::ModelStore* FuzzModelStore() {
+  static FakeClock clock;
+  // Never destroyed: the exit handler that removes the directory runs after
+  // function-local statics are gone.
+  static const std::string& root = *[] {
+    auto* pattern = new std::string(
+        (std::filesystem::temp_directory_path() / "heteroaccel-fuzz-models-XXXXXX").string());
+    if (mkdtemp(pattern->data()) == nullptr) std::abort();
+    return pattern;
+  }();
+  static const bool removed_at_exit = [] {
+    std::atexit([] {
+      std::error_code ignored;
+      std::filesystem::remove_all(root, ignored);
+    });
+    return true;
+  }();
+  (void)removed_at_exit;
+  static std::unique_ptr<repository::ModelStore> store = [] {
+    repository::Options options;
+    options.root_dir = root;
+    options.max_artifact_bytes = 1u << 20;
+    options.max_total_bytes = 8u << 20;
+    auto opened = repository::ModelStore::Open(options, clock);
+    if (!opened.ok()) std::abort();
+    return *std::move(opened);
+  }();
+  return store.get();
+}
+
 // The server's route table over a real dispatcher; built afresh for each
 // input, so that one input's registry edits or downed node do not leak into
 // the next.
@@ -408,10 +443,12 @@ class ServerTarget final : public Target {
     context_->audit = audit_.get();
     context_->history = &history_;
     context_->admin_token = config_.admin_token;
+    context_->models = FuzzModelStore();
     server::AddFrontRoutes(router_, *context_);
     server::AddClusterRoutes(router_, *context_);
     server::AddDashboardRoutes(router_, *context_);
     server::AddK8sRoutes(router_, *context_);
+    server::AddRepositoryRoutes(router_, *context_);
     Beat(Heartbeat());
   }
   ~ServerTarget() override {

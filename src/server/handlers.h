@@ -18,6 +18,9 @@ class InferenceBackend;
 namespace heteroaccel::events {
 class EventStore;
 }  // namespace heteroaccel::events
+namespace heteroaccel::repository {
+class ModelStore;
+}  // namespace heteroaccel::repository
 
 namespace heteroaccel::server {
 
@@ -43,6 +46,8 @@ struct ServerContext {
   // Camera pipelines (null in a server without them).
   cameras::CameraManager* cameras = nullptr;
   events::EventStore* events = nullptr;
+  // The model repository (null in a server without --state-dir).
+  repository::ModelStore* models = nullptr;
 };
 
 // Who may do what (docs/dashboard-api.md). The admin token grants reading too;
@@ -67,6 +72,9 @@ void AddK8sRoutes(http::Router& router, ServerContext& context);
 // Cameras and their events (docs/cameras.md): /v1/cameras[/{id}[/...]],
 // /v1/events[/{id}[/snapshot.jpg]].
 void AddCameraRoutes(http::Router& router, ServerContext& context);
+// The model repository (docs/model-repository.md): /v1/models[/{name}[/...]],
+// /v1/deployments.
+void AddRepositoryRoutes(http::Router& router, ServerContext& context);
 // Fleet operations (docs/fleet.md): POST /v1/fleet/{action}, results streamed.
 void AddFleetRoutes(http::Router& router, ServerContext& context);
 // Camera frames go through the scheduler like a client's POST /v1/infer.

@@ -23,6 +23,7 @@
 #include "grpc/server.h"
 #include "http/server.h"
 #include "httpapi/server_metrics.h"
+#include "repository/model_store.h"
 #include "server/audit_log.h"
 #include "server/grpc_service.h"
 #include "server/handlers.h"
@@ -42,6 +43,7 @@ struct Server::State {
   std::unique_ptr<HttpAgentChannel> channel;  // outlives the dispatcher
   std::unique_ptr<Dispatcher> dispatcher;
   std::unique_ptr<AuditLog> audit;
+  std::unique_ptr<repository::ModelStore> models;  // with a state dir only
   std::unique_ptr<StreamHub> hub;
   std::unique_ptr<HistoryProxy> history;
   std::unique_ptr<ServerContext> context;
@@ -203,6 +205,19 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerConfig& confi
     audit_path = (std::filesystem::path(config.state_dir) / "audit.db").string();
   }
   ASSIGN_OR_RETURN(state->audit, AuditLog::Open(audit_path));
+  if (!config.state_dir.empty()) {
+    repository::Options models;
+    models.root_dir = (std::filesystem::path(config.state_dir) / "models").string();
+    ASSIGN_OR_RETURN(state->models, repository::ModelStore::Open(models, SystemClock()));
+    const repository::Recovery& recovery = state->models->recovery();
+    if (recovery.temp_files_removed + recovery.orphan_blobs_removed > 0 ||
+        !recovery.missing_blobs.empty()) {
+      spdlog::warn("model repository {}: removed {} interrupted uploads and {} orphan blobs; {} "
+                   "recorded artifacts are missing",
+                   models.root_dir, recovery.temp_files_removed, recovery.orphan_blobs_removed,
+                   recovery.missing_blobs.size());
+    }
+  }
   // The placement the operators last chose, as the audit log recorded it.
   if (std::optional<AuditEntry> last = state->audit->LastPlacement()) {
     if (auto restored = ParsePlacementState(last->state_after); restored.ok()) {
@@ -241,12 +256,14 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerConfig& confi
   context.metrics_token = config.metrics_token;
   context.cameras = state->cameras.get();
   context.events = state->events.get();
+  context.models = state->models.get();
   http::Router router;
   AddFrontRoutes(router, context);
   AddClusterRoutes(router, context);
   AddDashboardRoutes(router, context);
   AddK8sRoutes(router, context);
   AddCameraRoutes(router, context);
+  AddRepositoryRoutes(router, context);
   AddFleetRoutes(router, context);
   http::ServerOptions options;
   ASSIGN_OR_RETURN(std::tie(options.host, options.port), http::ParseListenAddress(config.listen));
