@@ -10,7 +10,9 @@ void AddAgentCommand(CLI::App& app);
 void AddInferCommand(CLI::App& app);
 void AddServerCommand(CLI::App& app);
 void AddBenchCommand(CLI::App& app);
+void AddSimCommand(CLI::App& app);
 void AddPlanCommand(CLI::App& app);
+void AddModelsCommand(CLI::App& app);
 void AddK8sCommand(CLI::App& app);
 void AddFleetCommand(CLI::App& app);
 

@@ -27,7 +27,9 @@ int main(int argc, char** argv) {
   heteroaccel::cmd::AddInferCommand(app);
   heteroaccel::cmd::AddServerCommand(app);
   heteroaccel::cmd::AddBenchCommand(app);
+  heteroaccel::cmd::AddSimCommand(app);
   heteroaccel::cmd::AddPlanCommand(app);
+  heteroaccel::cmd::AddModelsCommand(app);
   heteroaccel::cmd::AddK8sCommand(app);
   heteroaccel::cmd::AddFleetCommand(app);
   CLI11_PARSE(app, argc, argv);
