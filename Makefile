@@ -23,7 +23,7 @@ FUZZERS      ?= infer_request http_request camera_spec
 JOBS         ?= $(shell nproc)
 CMAKE_FLAGS  ?=
 
-.PHONY: all setup packages models web build test test-browser unit-test test-sanitize test-tsan fuzz demo bench clean k8s-validate-deps image test-image
+.PHONY: all setup packages models web build test test-browser test-sim unit-test test-sanitize test-tsan fuzz demo bench clean k8s-validate-deps image test-image
 
 all: build
 
@@ -59,7 +59,7 @@ tools/k8s-validate/node_modules/.package-lock.json: tools/k8s-validate/package-l
 k8s-validate-deps: tools/k8s-validate/node_modules/.package-lock.json
 
 test: setup build k8s-validate-deps
-	HETEROACCEL_MODELS_DIR=$(abspath $(MODELS_DIR)) ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS) -LE 'browser|image'
+	HETEROACCEL_MODELS_DIR=$(abspath $(MODELS_DIR)) ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS) -LE 'browser|image|sim'
 
 # The container image as an OCI layout in $(IMAGE_DIR)/oci (deploy/image/build_oci.sh:
 # mmdebstrap + umoci, no container engine; needs root and the Debian mirror).
@@ -79,6 +79,11 @@ test-image: setup image
 # cameras, one test at a time.
 test-browser: setup build
 	HETEROACCEL_MODELS_DIR=$(abspath $(MODELS_DIR)) ctest --test-dir $(BUILD) --output-on-failure -L browser
+
+# The simulator and the planner against real clusters of emulated agents
+# (tests/sim): timing comparisons, so one test at a time on a quiet machine.
+test-sim: setup build
+	HETEROACCEL_MODELS_DIR=$(abspath $(MODELS_DIR)) ctest --test-dir $(BUILD) --output-on-failure -L sim
 
 unit-test: build
 	ctest --test-dir $(BUILD) --output-on-failure -L unit -j $(JOBS)

@@ -1,0 +1,307 @@
+#include "real_cluster.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+#include <set>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "common/status_macros.h"
+#include "http/client.h"
+#include "scheduler/types.h"
+
+namespace heteroaccel::testing {
+namespace {
+
+constexpr char kClusterToken[] = "real-cluster-token";
+constexpr size_t kLogTailBytes = 3'000;
+
+// A YAML flow map of type -> milliseconds.
+std::string LatencyMap(const std::map<std::string, double>& latency_ms) {
+  std::vector<std::string> entries;
+  for (const auto& [type, ms] : latency_ms) entries.push_back(absl::StrCat(type, ": ", ms));
+  return absl::StrCat("{", absl::StrJoin(entries, ", "), "}");
+}
+
+absl::Status WriteFile(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary);
+  out << text;
+  out.close();
+  if (!out) return absl::InternalError(absl::StrCat("cannot write ", path));
+  return absl::OkStatus();
+}
+
+// `frames` small PNGs (160x120), each a different pattern, so the cameras
+// send distinct inputs and the agents' result caches fill after one each.
+absl::Status WriteFrames(const std::string& dir, int frames) {
+  std::filesystem::create_directories(dir);
+  for (int i = 0; i < frames; ++i) {
+    cv::Mat frame(120, 160, CV_8UC3, cv::Scalar(40 * i % 256, 90, 200 - 30 * i % 200));
+    cv::circle(frame, {40 + 20 * i, 60}, 25, cv::Scalar(230, 200, 180), cv::FILLED);
+    std::vector<uchar> png;
+    if (!cv::imencode(".png", frame, png)) return absl::InternalError("cannot encode a frame");
+    RETURN_IF_ERROR(WriteFile(absl::StrFormat("%s/frame-%02d.png", dir, i),
+                              std::string(png.begin(), png.end())));
+  }
+  return absl::OkStatus();
+}
+
+std::string Tail(const std::string& text) {
+  return text.size() <= kLogTailBytes ? text : text.substr(text.size() - kLogTailBytes);
+}
+
+// Every type some camera of the scenario asks for, sorted.
+std::vector<std::string> ScenarioTypes(const sim::Scenario& scenario) {
+  std::set<std::string> types;
+  for (const sim::CameraSpec& camera : scenario.cameras) {
+    for (const auto& [type, share] : camera.Shares()) types.insert(type);
+  }
+  for (const sim::NodeSpec& node : scenario.nodes) {
+    for (const sim::DeviceSpec& device : node.devices) {
+      for (const std::string& type : device.RunTypes()) types.insert(type);
+    }
+  }
+  return {types.begin(), types.end()};
+}
+
+// Whether the server lists every node of `names` up, with each of `devices`
+// (per node) serving some variant.
+bool AllServing(const nlohmann::json& cluster, const std::map<std::string, size_t>& devices) {
+  if (!cluster.is_object() || !cluster.contains("nodes") || !cluster["nodes"].is_array()) {
+    return false;
+  }
+  size_t ready = 0;
+  for (const nlohmann::json& node : cluster["nodes"]) {
+    const auto expected = devices.find(node.value("node", ""));
+    if (expected == devices.end() || !node.value("up", false)) continue;
+    size_t serving = 0;
+    for (const nlohmann::json& d : node.value("devices", nlohmann::json::array())) {
+      serving += d.value("variants", nlohmann::json::array()).empty() ? 0 : 1;
+    }
+    ready += serving == expected->second ? 1 : 0;
+  }
+  return ready == devices.size();
+}
+
+}  // namespace
+
+std::string AgentConfigYaml(const sim::NodeSpec& node, const std::string& name) {
+  std::string yaml = absl::StrCat("node: ", name, "\n");
+  if (!node.group.empty()) absl::StrAppend(&yaml, "group: ", node.group, "\n");
+  // The node's own CPU runs nothing: only the scenario's devices serve.
+  absl::StrAppend(&yaml, "opencl: false\ncpu: {slots: 1, emulated: true, types: []}\ndevices:\n");
+  for (const sim::DeviceSpec& d : node.devices) {
+    absl::StrAppend(&yaml, "  - {id: ", d.name, ", kind: ", d.kind, ", slots: ", d.slots,
+                    ", latency_ms: ", LatencyMap(d.latency_ms),
+                    ", default_latency_ms: ", d.default_latency_ms, ", latency_sigma: ", d.sigma,
+                    ", types: [", absl::StrJoin(d.RunTypes(), ", "), "], reuse_results: true}\n");
+  }
+  return yaml;
+}
+
+std::string ServerConfigYaml(const sim::Scenario& scenario) {
+  return absl::StrCat("policy: ", std::string(scheduler::PolicyName(scenario.policy)),
+                      "\nqueue_capacity: ", scenario.queue_capacity,
+                      "\nmax_attempts: ", scenario.max_attempts, "\n");
+}
+
+absl::StatusOr<loadgen::BenchOptions> BenchOptionsFor(const sim::Scenario& scenario,
+                                                      const std::string& target,
+                                                      const std::string& images_dir) {
+  if (scenario.cameras.empty()) {
+    return absl::InvalidArgumentError("the scenario has no cameras to play");
+  }
+  if (!scenario.faults.empty()) {
+    return absl::InvalidArgumentError("faults: a real cluster run plays no faults");
+  }
+  const sim::CameraSpec& first = scenario.cameras.front();
+  loadgen::BenchOptions options;
+  options.target = target;
+  options.cameras = 0;
+  double rate = 0;
+  for (size_t i = 0; i < scenario.cameras.size(); ++i) {
+    const sim::CameraSpec& c = scenario.cameras[i];
+    const std::string key = absl::StrCat("cameras[", i, "]");
+    if (c.arrivals != sim::Arrivals::kPeriodic) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(key, ".arrivals: `heteroaccel bench` plays periodic arrivals only"));
+    }
+    if (c.mix.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(key, ".mix: `heteroaccel bench` cycles a list; weights cannot be played"));
+    }
+    if (c.rate != first.rate || c.mix != first.mix || c.deadline_ms != first.deadline_ms ||
+        c.priority != first.priority || c.Inflight() != first.Inflight()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          key, ": every camera must have the same rate, mix, deadline, priority and inflight "
+               "(`heteroaccel bench` plays identical cameras)"));
+    }
+    if (c.Inflight() < 1) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(key, ".inflight: `heteroaccel bench` needs at least 1"));
+    }
+    options.cameras += c.count;
+    rate += c.rate * c.count;
+  }
+  options.inflight = first.Inflight();
+  options.mix = first.mix;
+  options.rate = rate;
+  options.duration = scenario.duration;
+  options.warmup = scenario.warmup;
+  options.images_dir = images_dir;
+  options.timeout = std::chrono::milliseconds(60'000);
+  if (first.priority != scheduler::kPriorityNormal) options.priority = first.priority;
+  if (first.deadline_ms) options.deadline_ms = static_cast<int>(std::lround(*first.deadline_ms));
+  RETURN_IF_ERROR(loadgen::ValidateBenchOptions(options));
+  return options;
+}
+
+absl::StatusOr<std::unique_ptr<RealCluster>> RealCluster::Start(const sim::Scenario& scenario,
+                                                                const RealClusterOptions& options) {
+  if (!scenario.faults.empty()) {
+    return absl::InvalidArgumentError("faults: a real cluster run plays no faults");
+  }
+  if (scenario.nodes.empty()) return absl::InvalidArgumentError("the scenario has no nodes");
+  std::unique_ptr<RealCluster> cluster(new RealCluster());
+  cluster->options_ = options;
+  if (cluster->options_.binary.empty()) cluster->options_.binary = HeteroaccelBinary();
+  if (cluster->options_.models_dir.empty()) cluster->options_.models_dir = ModelsDir();
+  cluster->nodes_ = scenario.nodes;
+  std::string dir_template = (std::filesystem::temp_directory_path() / "heteroaccel_real_XXXXXX");
+  if (mkdtemp(dir_template.data()) == nullptr) {
+    return absl::InternalError("cannot create a temporary folder");
+  }
+  cluster->dir_ = dir_template;
+  cluster->images_dir_ = cluster->dir_ + "/frames";
+  RETURN_IF_ERROR(WriteFrames(cluster->images_dir_, std::max(1, options.frames)));
+  RETURN_IF_ERROR(cluster->Launch(scenario));
+  return cluster;
+}
+
+absl::Status RealCluster::Launch(const sim::Scenario& scenario) {
+  const std::string server_config = dir_ + "/server.yaml";
+  RETURN_IF_ERROR(WriteFile(server_config, ServerConfigYaml(scenario)));
+  ASSIGN_OR_RETURN(server_, Subprocess::Start({options_.binary, "server", "--listen",
+                                               "127.0.0.1:0", "--config", server_config,
+                                               "--cluster-token", kClusterToken}));
+  server_url_ = WaitForListeningUrl(*server_, options_.start_timeout);
+  if (server_url_.empty()) {
+    return absl::UnavailableError(absl::StrCat("the server did not start: ", Logs()));
+  }
+  const std::vector<std::string> types = ScenarioTypes(scenario);
+  std::map<std::string, size_t> expected;  // node name -> devices that must serve
+  for (const sim::NodeSpec& node : scenario.nodes) {
+    for (const std::string& name : node.Names()) {
+      const std::string config = absl::StrCat(dir_, "/agent-", name, ".yaml");
+      RETURN_IF_ERROR(WriteFile(config, AgentConfigYaml(node, name)));
+      std::vector<std::string> argv = {options_.binary, "agent",          "--listen",
+                                       "127.0.0.1:0",   "--models-dir",   options_.models_dir,
+                                       "--config",      config,           "--server",
+                                       server_url_,     "--cluster-token", kClusterToken,
+                                       "--no-opencl",   "--models"};
+      argv.insert(argv.end(), types.begin(), types.end());
+      ASSIGN_OR_RETURN(std::unique_ptr<Subprocess> agent, Subprocess::Start(argv));
+      agents_.push_back(std::move(agent));
+      expected[name] = node.devices.size();
+    }
+  }
+  for (const auto& agent : agents_) {
+    const std::string url = WaitForListeningUrl(*agent, options_.start_timeout);
+    if (url.empty()) return absl::UnavailableError(absl::StrCat("an agent did not start: ", Logs()));
+    agent_urls_.push_back(url);
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<http::Client> http, http::Client::Create(server_url_));
+  const auto deadline = std::chrono::steady_clock::now() + options_.start_timeout;
+  while (true) {
+    auto response = http->Get("/v1/cluster");
+    if (response.ok() && response->status == 200 &&
+        AllServing(nlohmann::json::parse(response->body, nullptr, false), expected)) {
+      return absl::OkStatus();
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return absl::UnavailableError(absl::StrCat(
+          "not every node was serving after ", options_.start_timeout.count(), " ms: ",
+          response.ok() ? response->body : response.status().ToString(), "\n", Logs()));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
+RealCluster::~RealCluster() {
+  for (auto& agent : agents_) agent.reset();
+  server_.reset();
+  if (!dir_.empty()) {
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+}
+
+absl::StatusOr<loadgen::BenchReport> RealCluster::Run(const sim::Scenario& scenario) {
+  if (scenario.nodes != nodes_) {
+    return absl::InvalidArgumentError(
+        "nodes: the scenario's nodes differ from those the cluster was started with");
+  }
+  ASSIGN_OR_RETURN(loadgen::BenchOptions options,
+                   BenchOptionsFor(scenario, server_url_, images_dir_));
+  options.protocol = options_.protocol;
+  return loadgen::RunBench(options);
+}
+
+std::string RealCluster::Logs() const {
+  std::string out;
+  if (server_) absl::StrAppend(&out, "--- server\n", Tail(server_->Output()), "\n");
+  for (size_t i = 0; i < agents_.size(); ++i) {
+    absl::StrAppend(&out, "--- agent ", i, "\n", Tail(agents_[i]->Output()), "\n");
+  }
+  return out;
+}
+
+absl::StatusOr<Overheads> MeasureOverheads(const std::vector<std::string>& types,
+                                           std::chrono::milliseconds duration,
+                                           const RealClusterOptions& options) {
+  if (types.empty()) return absl::InvalidArgumentError("types: measure at least one type");
+  sim::Scenario scenario;
+  scenario.name = "overheads";
+  sim::NodeSpec node;
+  node.name = "overheads";
+  sim::DeviceSpec device;
+  device.name = "zero0";
+  device.kind = "gpu";
+  for (const std::string& type : types) device.latency_ms[type] = 0;
+  device.default_latency_ms = 0;
+  node.devices.push_back(device);
+  scenario.nodes.push_back(node);
+  ASSIGN_OR_RETURN(std::unique_ptr<RealCluster> cluster, RealCluster::Start(scenario, options));
+  loadgen::BenchOptions bench;
+  bench.cameras = 1;
+  bench.mix = types;
+  bench.duration = duration;
+  bench.warmup = duration / 4;
+  bench.images_dir = cluster->images_dir();
+  bench.protocol = options.protocol;
+  Overheads overheads;
+  for (const bool through_server : {false, true}) {
+    bench.target = through_server ? cluster->server_url() : cluster->agent_urls().front();
+    ASSIGN_OR_RETURN(loadgen::BenchReport report, loadgen::RunBench(bench));
+    if (report.succeeded == 0 || report.errors > 0) {
+      return absl::InternalError(absl::StrCat("the overhead run against ", bench.target,
+                                              " failed:\n", loadgen::FormatTable(report)));
+    }
+    (through_server ? overheads.server_round_trip_ms : overheads.agent_round_trip_ms) =
+        report.latency.p50;
+  }
+  return overheads;
+}
+
+}  // namespace heteroaccel::testing

@@ -1,0 +1,116 @@
+// RealCluster: a simulator scenario (sim::Scenario) played on the real system,
+// so what `heteroaccel sim` predicts can be checked against what the server,
+// the agents and `heteroaccel bench` actually do.
+//
+// Start() writes one agent config per node of the scenario (its devices as
+// emulated devices with the same kind, slots, latency_ms, default_latency_ms,
+// latency_sigma and types; the node's own CPU emulated with no types, so only
+// the scenario's devices serve), a server config (policy, queue_capacity,
+// max_attempts), and starts the real `heteroaccel server` and one `heteroaccel
+// agent` per node as processes on loopback ports, waiting until every node is
+// up and serving. Run() plays the scenario's cameras with loadgen::RunBench in
+// open loop (the total rate, the cameras, their mix, inflight, priority and
+// deadline, warm-up and duration) against the server and returns its report.
+// The frames are small synthetic PNGs written to the cluster's folder: emulated
+// devices reuse results, so the CPU cost per request is a cache lookup plus
+// the HTTP hops, and the service times are the emulated holds.
+//
+// Only what `heteroaccel bench` can play runs here: periodic arrivals, every
+// camera entry with the same rate, list mix, deadline, priority and inflight;
+// no faults. Anything else is InvalidArgument naming what cannot be played.
+//
+// MeasureOverheads() measures the real system's per-request overhead on a
+// one-node cluster whose device takes no time: the round trip to the agent
+// directly (one HTTP hop and the agent's work: the simulator's rtt_ms between
+// server and agent) and through the server (the difference is client_rtt_ms).
+//
+// Ownership: a RealCluster owns its processes and its temporary folder; both
+// go when it is destroyed (processes also die with the thread that started
+// them, see testing::Subprocess). Thread-compatible: one Run() at a time.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "loadgen/bench.h"
+#include "sim/scenario.h"
+#include "testing/subprocess.h"
+
+namespace heteroaccel::testing {
+
+struct RealClusterOptions {
+  std::string binary;      // "" = HeteroaccelBinary()
+  std::string models_dir;  // "" = ModelsDir()
+  // How long the processes may take to start and every node to be serving.
+  std::chrono::milliseconds start_timeout{120'000};
+  client::Protocol protocol = client::Protocol::kV2Binary;
+  int frames = 4;  // synthetic frames the cameras cycle through
+};
+
+class RealCluster {
+ public:
+  // InvalidArgument for a scenario the real system cannot play (see above);
+  // Unavailable when a process does not start or a node is not serving in time
+  // (the message carries the processes' last output).
+  static absl::StatusOr<std::unique_ptr<RealCluster>> Start(const sim::Scenario& scenario,
+                                                            const RealClusterOptions& options = {});
+  ~RealCluster();
+  RealCluster(const RealCluster&) = delete;
+  RealCluster& operator=(const RealCluster&) = delete;
+
+  // Plays `scenario`'s cameras against the server. Its nodes must be the ones
+  // the cluster was started with (cameras, deadline and durations may differ).
+  absl::StatusOr<loadgen::BenchReport> Run(const sim::Scenario& scenario);
+
+  const std::string& server_url() const { return server_url_; }
+  // The agents' URLs, in node order (for requests that bypass the server).
+  const std::vector<std::string>& agent_urls() const { return agent_urls_; }
+  const std::string& images_dir() const { return images_dir_; }
+  // The last lines of every process's output, for a failing test's message.
+  std::string Logs() const;
+
+ private:
+  RealCluster() = default;
+  absl::Status Launch(const sim::Scenario& scenario);
+
+  RealClusterOptions options_;
+  std::vector<sim::NodeSpec> nodes_;
+  std::string dir_;
+  std::string images_dir_;
+  std::string server_url_;
+  std::unique_ptr<Subprocess> server_;
+  std::vector<std::unique_ptr<Subprocess>> agents_;
+  std::vector<std::string> agent_urls_;
+};
+
+// The agent config YAML for node `name` of `node` (one of its expanded names).
+std::string AgentConfigYaml(const sim::NodeSpec& node, const std::string& name);
+
+// The server config YAML for the scenario's scheduler settings.
+std::string ServerConfigYaml(const sim::Scenario& scenario);
+
+// The bench options that play the scenario's cameras against `target`, or
+// InvalidArgument naming what `heteroaccel bench` cannot play.
+absl::StatusOr<loadgen::BenchOptions> BenchOptionsFor(const sim::Scenario& scenario,
+                                                      const std::string& target,
+                                                      const std::string& images_dir);
+
+// Per-request overhead of the real system, in milliseconds (medians).
+struct Overheads {
+  double agent_round_trip_ms = 0;   // client -> agent -> client, no compute
+  double server_round_trip_ms = 0;  // client -> server -> agent -> server -> client
+  double rtt_ms() const { return agent_round_trip_ms; }
+  double client_rtt_ms() const { return server_round_trip_ms - agent_round_trip_ms; }
+};
+
+// Starts a one-node cluster with a device of latency 0 running `types`, and
+// measures both round trips with one camera in closed loop for `duration`
+// each (after a warm-up of a quarter of it).
+absl::StatusOr<Overheads> MeasureOverheads(const std::vector<std::string>& types,
+                                           std::chrono::milliseconds duration,
+                                           const RealClusterOptions& options = {});
+
+}  // namespace heteroaccel::testing
