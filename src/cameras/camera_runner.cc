@@ -190,7 +190,7 @@ namespace {
 
 // Submits frame `seq`'s detect block `d`; the answer lands in the reorder buffer.
 void Submit(InferenceBackend& backend, const std::shared_ptr<CameraRunner::Shared>& shared,
-            const std::string& camera, const pipeline::DetectParams& p, int priority,
+            const pipeline::CameraSpec& camera, const pipeline::DetectParams& p, int priority,
             std::shared_ptr<const std::string> jpeg, uint64_t seq, size_t d);
 
 }  // namespace
@@ -260,7 +260,7 @@ void CameraRunner::CaptureLoop() {
     }
     if (jpeg->empty()) continue;
     for (size_t d : selected) {
-      Submit(backend_, shared, spec_.id, detects[d].params, options_.priority, jpeg, seq, d);
+      Submit(backend_, shared, spec_, detects[d].params, options_.priority, jpeg, seq, d);
     }
   }
   absl::MutexLock lock(&shared->mu);
@@ -271,9 +271,10 @@ void CameraRunner::CaptureLoop() {
 namespace {
 
 void Submit(InferenceBackend& backend, const std::shared_ptr<CameraRunner::Shared>& shared,
-            const std::string& camera, const pipeline::DetectParams& p, int priority,
+            const pipeline::CameraSpec& camera, const pipeline::DetectParams& p, int priority,
             std::shared_ptr<const std::string> jpeg, uint64_t seq, size_t d) {
-  InferCall call{camera, p.type, p.variant, std::move(jpeg), std::nullopt, priority};
+  InferCall call{camera.id, p.type, p.variant, std::move(jpeg), std::nullopt, priority,
+                 camera.node_group};
   if (p.deadline_ms) {
     call.deadline = std::chrono::milliseconds(static_cast<int64_t>(*p.deadline_ms));
   }
@@ -399,7 +400,7 @@ void CameraRunner::PipelineLoop() {
         backoff = std::min<std::chrono::milliseconds>(backoff * 2, std::chrono::seconds(5));
         shared->mu.Unlock();
         for (size_t d : retry) {
-          Submit(backend_, shared, spec_.id, graph_->detects()[d].params, options_.priority, jpeg,
+          Submit(backend_, shared, spec_, graph_->detects()[d].params, options_.priority, jpeg,
                  next, d);
         }
         shared->mu.Lock();

@@ -37,6 +37,7 @@ struct InferCall {
   std::shared_ptr<const std::string> jpeg;            // the encoded image
   std::optional<std::chrono::milliseconds> deadline;  // answered DeadlineExceeded past it
   int priority = 0;                                   // higher first
+  std::string node_group;  // run only on devices of nodes in this group ("" = any)
 };
 
 struct InferAnswer {

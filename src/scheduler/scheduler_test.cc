@@ -435,6 +435,93 @@ TEST_F(SchedulerTest, AVariantPinKeepsARequestOnDevicesServingThatVariant) {
   }
 }
 
+TEST_F(SchedulerTest, AGroupKeepsARequestOnItsNodesUnderEveryPolicy) {
+  for (PolicyKind policy :
+       {PolicyKind::kEarliestFinish, PolicyKind::kIdleFirst, PolicyKind::kStatic}) {
+    Scheduler s = Make(policy);
+    // The fast GPU is in "line-1"; the slow CPUs in "line-2" (one also in "lab").
+    DeviceInfo gpu = MakeDevice("n1", "gpu0", "gpu", {{"face", milliseconds(2)}});
+    gpu.groups = {"line-1"};
+    DeviceInfo cpu2 = MakeDevice("n2", "cpu0", "cpu", {{"face", milliseconds(50)}});
+    cpu2.groups = {"line-2", "lab"};
+    DeviceInfo cpu3 = MakeDevice("n3", "cpu0", "cpu", {{"face", milliseconds(60)}});
+    cpu3.groups = {"line-2"};
+    for (const DeviceInfo& d : {gpu, cpu2, cpu3}) ASSERT_TRUE(s.UpsertDevice(d).ok());
+    Request a = MakeRequest(1, "face");
+    a.group = "line-2";
+    Request b = MakeRequest(2, "face");
+    b.group = "line-2";
+    Request c = MakeRequest(3, "face");
+    c.group = "line-2";
+    if (policy == PolicyKind::kStatic) {
+      // Static confines face to the GPU's kind, which line-2 lacks: refused.
+      absl::Status refused = s.Enqueue(a);
+      EXPECT_EQ(refused.code(), absl::StatusCode::kNotFound);
+      EXPECT_THAT(std::string(refused.message()), HasSubstr("no gpu device"));
+      Request on_gpu = MakeRequest(7, "face");
+      on_gpu.group = "line-1";
+      ASSERT_TRUE(s.Enqueue(on_gpu).ok());
+      std::vector<Assignment> out = s.Dispatch();
+      ASSERT_EQ(out.size(), 1u);
+      EXPECT_EQ(out[0].device.node, "n1");
+      continue;
+    }
+    for (const Request& r : {a, b, c}) ASSERT_TRUE(s.Enqueue(r).ok()) << PolicyName(policy);
+    std::vector<Assignment> out = s.Dispatch();
+    // Two slots in line-2 (one each); the idle GPU outside the group takes none.
+    ASSERT_EQ(out.size(), 2u) << PolicyName(policy);
+    for (const Assignment& x : out) EXPECT_NE(x.device.node, "n1") << PolicyName(policy);
+    ASSERT_TRUE(s.Complete(out[0].request_id, milliseconds(50), true));
+    out = s.Dispatch();
+    ASSERT_EQ(out.size(), 1u) << PolicyName(policy);
+    EXPECT_EQ(out[0].request_id, 3u);
+    EXPECT_NE(out[0].device.node, "n1");
+    // A group with a kind: both must hold.
+    Request lab = MakeRequest(4, "face");
+    lab.group = "lab";
+    lab.pinned_kind = "gpu";
+    absl::Status status = s.Enqueue(lab);
+    EXPECT_EQ(status.code(), absl::StatusCode::kNotFound) << PolicyName(policy);
+    EXPECT_THAT(std::string(status.message()), HasSubstr("of the pin in group 'lab'"));
+    // A group nobody is in: refused, naming the groups that run the type.
+    Request none = MakeRequest(5, "face");
+    none.group = "line-9";
+    status = s.Enqueue(none);
+    EXPECT_EQ(status.code(), absl::StatusCode::kNotFound);
+    EXPECT_THAT(std::string(status.message()), HasSubstr("lab, line-1, line-2"));
+    // A node that leaves the group takes the group's requests with it.
+    cpu3.groups = {};
+    cpu2.groups = {};
+    ASSERT_TRUE(s.UpsertDevice(cpu2).ok());
+    ASSERT_TRUE(s.UpsertDevice(cpu3).ok());
+    Request gone = MakeRequest(6, "face");
+    gone.group = "line-2";
+    EXPECT_EQ(s.Enqueue(gone).code(), absl::StatusCode::kNotFound) << PolicyName(policy);
+  }
+}
+
+TEST_F(SchedulerTest, AGroupedRequestExpiresOnlyByItsGroupsDevices) {
+  Scheduler s = Make(PolicyKind::kEarliestFinish);
+  DeviceInfo gpu = MakeDevice("n1", "gpu0", "gpu", {{"face", milliseconds(2)}});
+  gpu.groups = {"fast"};
+  DeviceInfo cpu = MakeDevice("n2", "cpu0", "cpu", {{"face", milliseconds(80)}});
+  cpu.groups = {"slow"};
+  ASSERT_TRUE(s.UpsertDevice(gpu).ok());
+  ASSERT_TRUE(s.UpsertDevice(cpu).ok());
+  // The slow group's device is busy for 80 ms; a 50 ms deadline cannot be met
+  // there, although the fast group's device is idle.
+  Request first = MakeRequest(1, "face");
+  first.group = "slow";
+  ASSERT_TRUE(s.Enqueue(first).ok());
+  ASSERT_EQ(s.Dispatch().size(), 1u);
+  Request late = MakeRequest(2, "face");
+  late.group = "slow";
+  late.deadline = clock_.Now() + milliseconds(50);
+  ASSERT_TRUE(s.Enqueue(late).ok());
+  EXPECT_TRUE(s.Dispatch().empty());
+  EXPECT_THAT(Ids(s.ExpireDeadlines()), ElementsAre(2u));
+}
+
 TEST_F(SchedulerTest, OneSlowRunDoesNotMoveAnEstimate) {
   Scheduler s = Make(PolicyKind::kEarliestFinish);
   ASSERT_TRUE(s.UpsertDevice(MakeDevice("n1", "gpu0", "gpu", {{"face", milliseconds(5)}})).ok());

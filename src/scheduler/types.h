@@ -168,7 +168,13 @@ struct DeviceInfo {
   // Inference type -> faster variants it may degrade to on this device (only
   // types in `variants`); estimates are kept per (device, variant).
   std::map<std::string, Degradation> degrade;
+  // The groups its node belongs to: what Request::group restricts to. The
+  // scheduler tells apart at most kMaxGroups group names; devices in groups
+  // past that count as in none of those.
+  std::vector<std::string> groups;
 };
+
+inline constexpr int kMaxGroups = 64;
 
 // Priority classes a client may name (server/hints.h); any integer is allowed.
 inline constexpr int kPriorityCritical = 3;
@@ -189,6 +195,9 @@ struct Request {
   std::string pinned_kind;  // empty: any kind
   // Only devices serving this variant (model build) of the type; empty: any.
   std::string pinned_variant;
+  // Only devices whose node is in this group (DeviceInfo::groups); empty: any.
+  // Combines with the pins above (all must hold).
+  std::string group;
   // Whether the scheduler may run a faster variant (DeviceInfo::degrade) under
   // load. A request with a pinned_variant is never degraded.
   bool may_degrade = true;

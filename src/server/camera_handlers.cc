@@ -35,6 +35,7 @@ class DispatcherBackend : public cameras::InferenceBackend {
     work.hints.timeout = call.deadline;
     work.hints.camera = call.camera;  // the scheduler's fair share is per camera
     work.hints.variant = call.variant;  // "" = the scheduler's choice per device
+    work.hints.group = call.node_group;  // "" = any node
     dispatcher_.Submit(std::move(work), [done = std::move(done)](InferResult result) {
       if (!result.status.ok()) return done(result.status);
       absl::StatusOr<cameras::InferAnswer> answer = cameras::ParseV1Answer(result.body);

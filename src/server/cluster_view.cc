@@ -21,10 +21,12 @@ ClusterView::ClusterView(std::map<std::string, InferenceType> registry)
 // the primary when the policy lists it, are its alternates (the scheduler
 // applies the floor).
 scheduler::DeviceInfo ClusterView::DeviceFromReport(const std::string& node,
+                                                    const std::string& group,
                                                     const cluster::DeviceReport& d,
                                                     const Registry& registry) {
   scheduler::DeviceInfo info;
   info.key = {node, d.id};
+  if (!group.empty()) info.groups = {group};
   info.kind = std::string(KindName(d.kind));
   info.slots = std::max(1, d.slots);
   info.emulated = d.emulated;
@@ -84,7 +86,7 @@ ClusterView::HeartbeatChanges ClusterView::ApplyHeartbeat(cluster::NodeReport re
     }
   }
   for (const cluster::DeviceReport& d : report.devices) {
-    scheduler::DeviceInfo info = DeviceFromReport(report.node, d, registry_);
+    scheduler::DeviceInfo info = DeviceFromReport(report.node, report.group, d, registry_);
     auto& busy = n.busy[d.id];
     busy.push_back({now, d.busy_seconds});
     // Enough history for a ratio over about two seconds of heartbeats.
@@ -281,7 +283,7 @@ std::vector<scheduler::DeviceInfo> ClusterView::Rederive() {
   std::vector<scheduler::DeviceInfo> out;
   for (const auto& [name, n] : nodes_) {
     for (const cluster::DeviceReport& d : n.devices) {
-      scheduler::DeviceInfo info = DeviceFromReport(name, d, registry_);
+      scheduler::DeviceInfo info = DeviceFromReport(name, n.group, d, registry_);
       info.up = n.up;
       devices_[info.key] = info;
       out.push_back(std::move(info));
@@ -294,7 +296,7 @@ std::vector<scheduler::DeviceInfo> ClusterView::DevicesUnder(const Registry& reg
   std::vector<scheduler::DeviceInfo> out;
   for (const auto& [name, n] : nodes_) {
     for (const cluster::DeviceReport& d : n.devices) {
-      scheduler::DeviceInfo info = DeviceFromReport(name, d, registry);
+      scheduler::DeviceInfo info = DeviceFromReport(name, n.group, d, registry);
       info.up = n.up;
       out.push_back(std::move(info));
     }

@@ -103,7 +103,8 @@ class ClusterView {
     std::map<std::string, std::deque<std::pair<Clock::TimePoint, double>>> busy;
   };
 
-  static scheduler::DeviceInfo DeviceFromReport(const std::string& node,
+  // `group`: the node's ("" for none), what requests' group hint restricts to.
+  static scheduler::DeviceInfo DeviceFromReport(const std::string& node, const std::string& group,
                                                 const cluster::DeviceReport& d,
                                                 const Registry& registry);
 

@@ -25,8 +25,9 @@ std::optional<int> PriorityClass(std::string_view name) {
   return std::nullopt;
 }
 
-bool ValidCamera(std::string_view name) {
-  if (name.empty() || name.size() > 64) return false;
+// 1 to `max` of [A-Za-z0-9_.-]: camera and group names.
+bool ValidName(std::string_view name, size_t max) {
+  if (name.empty() || name.size() > max) return false;
   return std::all_of(name.begin(), name.end(), [](char c) {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
            c == '_' || c == '.' || c == '-';
@@ -54,7 +55,7 @@ absl::StatusOr<Hints> ParseHints(const nlohmann::json& p) {
     }
   }
   if (auto it = p.find("camera"); it != p.end()) {
-    if (!it->is_string() || !ValidCamera(it->get_ref<const std::string&>())) {
+    if (!it->is_string() || !ValidName(it->get_ref<const std::string&>(), 64)) {
       return Bad("camera", "1 to 64 characters of A-Z, a-z, 0-9, '_', '.' or '-'");
     }
     hints.camera = it->get<std::string>();
@@ -84,6 +85,12 @@ absl::StatusOr<Hints> ParseHints(const nlohmann::json& p) {
     }
     hints.device_kind = std::string(KindName(*kind));
   }
+  if (auto it = p.find("group"); it != p.end()) {
+    if (!it->is_string() || !ValidName(it->get_ref<const std::string&>(), 64)) {
+      return Bad("group", "a node group's name: 1 to 64 characters of A-Z, a-z, 0-9, '_', '.' or '-'");
+    }
+    hints.group = it->get<std::string>();
+  }
   if (auto it = p.find("degrade"); it != p.end()) {
     if (!it->is_boolean()) return Bad("degrade", "true or false");
     hints.degrade = it->get<bool>();
@@ -96,9 +103,12 @@ absl::StatusOr<Hints> ParseQueryHints(std::string_view query) {
   for (const char* key : {"device", "device_kind"}) {
     if (std::string v = httpapi::QueryValue(query, key); !v.empty()) p[key] = v;
   }
-  // Present but empty is still a camera the parser refuses, by name.
-  if (query.substr(0, 7) == "camera=" || query.find("&camera=") != std::string_view::npos) {
-    p["camera"] = httpapi::QueryValue(query, "camera");
+  // Present but empty is still a camera or group the parser refuses, by name.
+  for (const std::string key : {"camera", "group"}) {
+    if (query.substr(0, key.size() + 1) == key + "=" ||
+        query.find("&" + key + "=") != std::string_view::npos) {
+      p[key] = httpapi::QueryValue(query, key);
+    }
   }
   if (std::string v = httpapi::QueryValue(query, "degrade"); !v.empty()) {
     // Anything but the two words reaches the parser as a string, refused by name.

@@ -7,6 +7,8 @@
 //   timeout_ms   integer > 0: answered 504 when no device can finish in time
 //   device       "node/device": run only there
 //   device_kind  cpu, gpu, npu, fpga or other: run only on that kind
+//   group        a node group ([A-Za-z0-9_.-]{1,64}): run only on its nodes'
+//                devices (combines with device and device_kind)
 //   degrade      true (default) or false: whether the server may answer with a
 //                faster variant within the operator's accuracy floor under load
 // Other keys are left alone (they belong to the model). Pure functions.

@@ -31,6 +31,9 @@ TEST(HintsTest, RejectsBadHintsNamingThem) {
       {R"({"device":"/gpu0"})", "'device'"},
       {R"({"device":7})", "'device'"},
       {R"({"device_kind":"tpu"})", "'device_kind'"},
+      {R"({"group":""})", "'group'"},
+      {R"({"group":"line 3"})", "'group'"},
+      {R"({"group":["a"]})", "'group'"},
       {R"([1,2])", "parameters"},
   };
   for (const auto& [body, name] : cases) {
@@ -39,6 +42,21 @@ TEST(HintsTest, RejectsBadHintsNamingThem) {
     EXPECT_EQ(h.status().code(), absl::StatusCode::kInvalidArgument);
     EXPECT_NE(h.status().message().find(name), std::string::npos) << h.status();
   }
+}
+
+TEST(HintsTest, GroupOverParametersAndQuery) {
+  auto h = ParseHints(nlohmann::json::parse(R"({"group":"line-3","device_kind":"gpu"})"));
+  ASSERT_TRUE(h.ok()) << h.status();
+  EXPECT_EQ(h->group, "line-3");
+  EXPECT_EQ(h->device_kind, "gpu");
+  h = ParseQueryHints("camera=c1&group=north.A_2");
+  ASSERT_TRUE(h.ok()) << h.status();
+  EXPECT_EQ(h->group, "north.A_2");
+  EXPECT_TRUE(ParseQueryHints("priority=1")->group.empty());
+  // Present but empty, or with other characters: refused by name.
+  EXPECT_NE(ParseQueryHints("group=").status().message().find("'group'"), std::string::npos);
+  EXPECT_NE(ParseQueryHints("x=1&group=a%2Fb").status().message().find("'group'"),
+            std::string::npos);
 }
 
 TEST(HintsTest, QueryHintsUseTheSameRules) {

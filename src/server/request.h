@@ -21,6 +21,7 @@ struct Hints {
   std::string camera;  // the sending camera, for fair queueing ("" = untagged)
   std::optional<scheduler::DeviceKey> device;  // run only there
   std::string device_kind;                     // run only on this kind ("" = any)
+  std::string group;  // run only on devices of nodes in this group ("" = any)
   // Run only on devices serving this variant of the type ("" = the server picks
   // per device): a KServe model version, or a camera's detect block's variant.
   std::string variant;

@@ -19,6 +19,7 @@ const scheduler::Request& RequestTracker::Admit(InferWork work, InferDone done) 
   t.request.pinned_device = work.hints.device;
   t.request.pinned_kind = work.hints.device_kind;
   t.request.pinned_variant = work.hints.variant;
+  t.request.group = work.hints.group;
   t.request.may_degrade = work.hints.degrade;
   t.request.tenant = work.hints.camera;  // kept for re-queues: fair shares per camera
   t.work = std::move(work);

@@ -235,6 +235,61 @@ TEST_F(FleetE2ETest, PackagesNeedTheAgentsFlagAndDryRunOnARealDebianTree) {
   EXPECT_NE(run.body.find("Debian Policy"), std::string::npos) << run.body;
 }
 
+// The group hint: requests restricted to a group run only on its nodes, over
+// the v1 query and the v2 parameters; a group nobody is in is a 404 naming the
+// groups that run the type; a bad group name is a 400.
+TEST_F(FleetE2ETest, RequestsRestrictedToAGroupRunOnlyOnItsNodes) {
+  const std::string image = testing::ReadFileOrDie(ModelsDir() + "/images/astronaut.png");
+  auto http = *http::Client::Create(url_);
+  // Until both nodes' models are loaded and reported.
+  const auto ready_by = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  for (const char* group : {"line-a", "line-b"}) {
+    while (std::chrono::steady_clock::now() < ready_by) {
+      auto r = http->Post(absl::StrCat("/v1/infer/face?group=", group), "image/png", image);
+      if (r.ok() && r->status == 200) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+  std::map<std::string, int> served;
+  for (int i = 0; i < 12; ++i) {
+    auto r = http->Post(absl::StrCat("/v1/infer/face?group=line-b&camera=c", i % 3), "image/png",
+                        image);
+    ASSERT_TRUE(r.ok()) << r.status();
+    ASSERT_EQ(r->status, 200) << r->body;
+    const Json answer = Json::parse(r->body, nullptr, false);
+    ++served[answer["served_by"].value("node", "")];
+  }
+  EXPECT_EQ(served, (std::map<std::string, int>{{"node-b", 12}}));
+  // The v2 parameters carry the same hint: a group nobody is in is refused
+  // before any agent sees the request.
+  const Json v2 = {{"inputs", Json::array({{{"name", "image"},
+                                             {"datatype", "BYTES"},
+                                             {"shape", {1}},
+                                             {"data", Json::array({"x"})}}})},
+                   {"parameters", {{"group", "line-z"}}}};
+  auto refused = http->Post("/v2/models/face/infer", "application/json", v2.dump());
+  ASSERT_TRUE(refused.ok());
+  EXPECT_EQ(refused->status, 404) << refused->body;
+  EXPECT_NE(refused->body.find("in group 'line-z'"), std::string::npos) << refused->body;
+  // And the other group.
+  served.clear();
+  for (int i = 0; i < 6; ++i) {
+    auto r = http->Post("/v1/infer/face?group=line-a", "image/png", image);
+    ASSERT_TRUE(r.ok() && r->status == 200);
+    ++served[Json::parse(r->body, nullptr, false)["served_by"].value("node", "")];
+  }
+  EXPECT_EQ(served, (std::map<std::string, int>{{"node-a", 6}}));
+  auto none = http->Post("/v1/infer/face?group=line-z", "image/png", image);
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(none->status, 404) << none->body;
+  EXPECT_NE(none->body.find("groups with devices that run it: line-a, line-b"), std::string::npos)
+      << none->body;
+  auto bad = http->Post("/v1/infer/face?group=a%20b", "image/png", image);
+  ASSERT_TRUE(bad.ok());
+  EXPECT_EQ(bad->status, 400) << bad->body;
+  EXPECT_NE(bad->body.find("'group'"), std::string::npos) << bad->body;
+}
+
 TEST_F(FleetE2ETest, TokensTargetsAndAKilledAgent) {
   EXPECT_EQ(Fleet("facts", {{"target", "all"}}, "wrong").status, 401);
   FleetRun bad = Fleet("facts", {{"target", "group/nope"}});

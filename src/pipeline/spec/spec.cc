@@ -646,10 +646,13 @@ absl::StatusOr<CameraSpec> ParseCamera(const json& camera, const std::string& la
   RETURN_IF_ERROR(ObjectReader(camera, CameraPrefix(label)).Id("id", spec.id, true));
   const std::string name = CameraLabel(spec.id);
   const ObjectReader r(camera, CameraPrefix(name));
-  RETURN_IF_ERROR(r.CheckKeys({"id", "group", "enabled", "source", "zones", "lines", "pipeline"}));
-  if (const json* group = r.Get("group");
-      group != nullptr && !(group->is_string() && group->get_ref<const std::string&>().empty())) {
-    RETURN_IF_ERROR(r.Id("group", spec.group, false));
+  RETURN_IF_ERROR(r.CheckKeys(
+      {"id", "group", "node_group", "enabled", "source", "zones", "lines", "pipeline"}));
+  for (const auto& [key, field] : {std::pair{"group", &spec.group}, {"node_group", &spec.node_group}}) {
+    if (const json* value = r.Get(key);
+        value != nullptr && !(value->is_string() && value->get_ref<const std::string&>().empty())) {
+      RETURN_IF_ERROR(r.Id(key, *field, false));
+    }
   }
   RETURN_IF_ERROR(r.Bool("enabled", spec.enabled));
   RETURN_IF_ERROR(CheckSource(r));
@@ -675,6 +678,7 @@ json ToJson(const CameraSpec& spec) {
   json j = json::object();
   j["id"] = spec.id;
   j["group"] = spec.group;
+  j["node_group"] = spec.node_group;
   j["enabled"] = spec.enabled;
   j["source"] = spec.source;
   json zones = json::array();

@@ -182,7 +182,8 @@ struct BlockSpec {
 
 struct CameraSpec {
   std::string id;
-  std::string group;
+  std::string group;       // the camera's own group (events, the dashboard)
+  std::string node_group;  // its inference runs only on nodes of this group ("" = any)
   bool enabled = true;
   nlohmann::json source;  // {"type": "file"|"rtsp"|"mjpeg"|"push", ...}
   std::vector<Zone> zones;

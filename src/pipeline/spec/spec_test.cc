@@ -17,6 +17,7 @@ constexpr std::string_view kExampleYaml = R"(
 cameras:
   - id: gate-1                  # [A-Za-z0-9_.-]{1,64}, unique
     group: north                # optional, same charset, "" = none
+    node_group: line-1          # optional: inference only on nodes of this group
     enabled: true               # start at load (default true)
     source:                     # exactly one type
       type: file                # file | rtsp | mjpeg | push
@@ -84,6 +85,7 @@ TEST(CameraSpecTest, ParsesTheSchemaExample) {
   const CameraSpec& c = (*cams)[0];
   EXPECT_EQ(c.id, "gate-1");
   EXPECT_EQ(c.group, "north");
+  EXPECT_EQ(c.node_group, "line-1");
   EXPECT_TRUE(c.enabled);
   EXPECT_EQ(c.source["type"], "file");
   EXPECT_EQ(c.source["path"], "/data/vtest.avi");
@@ -147,6 +149,7 @@ TEST(CameraSpecTest, DefaultsAreTheSchemas) {
   ASSERT_TRUE(spec.ok()) << spec.status();
   EXPECT_TRUE(spec->enabled);
   EXPECT_EQ(spec->group, "");
+  EXPECT_EQ(spec->node_group, "");
   const auto& det = std::get<DetectParams>(spec->blocks[0].params);
   EXPECT_EQ(det.every, 1);
   EXPECT_FALSE(det.deadline_ms.has_value());
@@ -216,6 +219,8 @@ std::vector<ErrorCase> ErrorCases() {
   add("UnknownCameraKey", edit([](json& d) { d["foo"] = 1; }), c + "unknown key \"foo\"");
   add("BadGroup", edit([](json& d) { d["group"] = "x/y"; }),
       c + "key \"group\": must be 1 to 64 characters of A-Z a-z 0-9 _ . -");
+  add("BadNodeGroup", edit([](json& d) { d["node_group"] = "a b"; }),
+      c + "key \"node_group\": must be 1 to 64 characters of A-Z a-z 0-9 _ . -");
   add("EnabledNotBool", edit([](json& d) { d["enabled"] = "yes"; }),
       c + "key \"enabled\": must be true or false");
   add("MissingSource", edit([](json& d) { d.erase("source"); }), c + "key \"source\": is required");

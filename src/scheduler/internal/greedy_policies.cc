@@ -74,8 +74,10 @@ void RecordCandidates(const State& state, std::vector<std::pair<DeviceIndex, Tic
 
 void DispatchStatic(State& state, std::vector<Assignment>& out) {
   auto allowed = [&state](const QueueEntry& entry, const Candidate& c) {
-    const bool pinned = State::IsPinned(entry);
-    return pinned ? State::Allows(entry, c) : c.kind == state.StaticKind(entry.type);
+    // A pin chooses the kind; a group alone only narrows the static kind's devices.
+    const bool pinned = entry.pinned_device != kNone || entry.pinned_kind != kNone ||
+                        entry.pinned_variant != kNone;
+    return State::Allows(entry, c) && (pinned || c.kind == state.StaticKind(entry.type));
   };
   auto choose = [&state, &allowed](const QueueEntry& entry) {
     DeviceIndex best = kNone;

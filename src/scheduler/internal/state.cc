@@ -117,6 +117,13 @@ absl::Status State::UpsertDevice(DeviceInfo info) {
   dev.present = true;
   dev.kind = kind_names_.Intern(info.kind);
   dev.capacity = info.slots + options_.pipeline_depth;
+  dev.groups = 0;
+  for (const std::string& group : info.groups) {
+    const int32_t g = group_names_.Find(group) != kNone || group_names_.size() < kMaxGroups
+                          ? group_names_.Intern(group)
+                          : kNone;
+    if (g != kNone) dev.groups |= uint64_t{1} << g;
+  }
   for (const auto& [type, variant] : info.variants) {
     const TypeId t = type_names_.Find(type);
     dev.variant[t] = variant;
@@ -255,6 +262,29 @@ absl::Status State::ValidatePins(const Request& request, TypeId t, QueueEntry& e
     }
     entry.pinned_kind = k;
   }
+  if (!request.group.empty()) {
+    const int32_t g = group_names_.Find(request.group);
+    const uint64_t bit = g == kNone ? 0 : uint64_t{1} << g;
+    std::vector<std::string> groups;
+    bool found = false;
+    for (const DeviceState& dev : devices_) {
+      if (!dev.present || !dev.CanRun(t)) continue;
+      for (const std::string& name : dev.info.groups) groups.push_back(name);
+      found |= (dev.groups & bit) != 0 &&
+               (entry.pinned_device == kNone || &dev == &devices_[entry.pinned_device]) &&
+               (entry.pinned_kind == kNone || dev.kind == entry.pinned_kind);
+    }
+    if (!found) {
+      std::sort(groups.begin(), groups.end());
+      groups.erase(std::unique(groups.begin(), groups.end()), groups.end());
+      return absl::NotFoundError(absl::StrCat(
+          "no device", entry.pinned_device != kNone || entry.pinned_kind != kNone ? " of the pin" : "",
+          " in group '", request.group, "' runs inference type '", request.type,
+          "'; groups with devices that run it: ",
+          groups.empty() ? std::string("none") : absl::StrJoin(groups, ", ")));
+    }
+    entry.group = g;
+  }
   if (!request.pinned_variant.empty()) {
     const int32_t v = variant_names_.Find(request.pinned_variant);
     std::vector<std::string> served;
@@ -264,7 +294,8 @@ absl::Status State::ValidatePins(const Request& request, TypeId t, QueueEntry& e
       served.push_back(dev.variant[t]);
       found |= v != kNone && dev.variant[t] == request.pinned_variant &&
                (entry.pinned_device == kNone || &dev == &devices_[entry.pinned_device]) &&
-               (entry.pinned_kind == kNone || dev.kind == entry.pinned_kind);
+               (entry.pinned_kind == kNone || dev.kind == entry.pinned_kind) &&
+               (entry.group == kNone || ((dev.groups >> entry.group) & 1) != 0);
     }
     if (!found) {
       std::sort(served.begin(), served.end());
@@ -280,9 +311,21 @@ absl::Status State::ValidatePins(const Request& request, TypeId t, QueueEntry& e
     entry.pinned_variant = v;
   }
   if (options_.policy == PolicyKind::kStatic && entry.pinned_device == kNone &&
-      entry.pinned_kind == kNone && StaticKind(t) == kNone) {
-    return absl::NotFoundError(absl::StrCat("static policy: no device of the kind configured for '",
-                                            request.type, "' can run it"));
+      entry.pinned_kind == kNone) {
+    const KindId k = StaticKind(t);
+    if (k == kNone) {
+      return absl::NotFoundError(absl::StrCat(
+          "static policy: no device of the kind configured for '", request.type, "' can run it"));
+    }
+    // A group narrows the static kind's devices; it must hold one.
+    if (entry.group != kNone &&
+        std::none_of(devices_.begin(), devices_.end(), [&](const DeviceState& dev) {
+          return dev.present && dev.kind == k && dev.CanRun(t) && ((dev.groups >> entry.group) & 1);
+        })) {
+      return absl::NotFoundError(absl::StrCat("static policy: no ", kind_names_.name(k),
+                                              " device (the kind configured for '", request.type,
+                                              "') in group '", request.group, "'"));
+    }
   }
   return absl::OkStatus();
 }
@@ -472,7 +515,8 @@ const std::vector<Candidate>& State::Candidates(TypeId t) const {
       degraded_fastest = std::min(degraded_fastest, fastest);
     }
     ts.candidates.push_back({d, devices_[d].kind, variant_names_.Find(devices_[d].variant[t]),
-                             Estimate(t, d), Pessimistic(t, d), Fastest(t, d), degraded_fastest});
+                             Estimate(t, d), Pessimistic(t, d), Fastest(t, d), degraded_fastest,
+                             devices_[d].groups});
   }
   ts.prepared_pass = pass_;
   return ts.candidates;

@@ -114,6 +114,8 @@ struct DeviceState {
   // Fluid-LP steering: bit t set when the device is in type t's set (types >= 64 are
   // never steered).
   uint64_t support = ~uint64_t{0};
+  // Bit g set when its node is in group g (State's group names; kMaxGroups at most).
+  uint64_t groups = 0;
 
   bool available() const { return present && info.up; }
   bool CanRun(TypeId t) const {
@@ -146,6 +148,7 @@ struct QueueEntry {
   KindId pinned_kind;         // kNone: any
   Ticks deadline;             // kNever: none
   int32_t pinned_variant = kNone;  // a variant name's id; kNone: any
+  int32_t group = kNone;           // a group name's id: only devices in it; kNone: any
   bool may_degrade = true;         // Request::may_degrade, false with a pinned variant
 };
 
@@ -169,6 +172,7 @@ struct Candidate {
   Ticks admit;     // the admission quantile: checked against deadlines
   Ticks fastest;   // the optimistic bound: expiry
   Ticks degraded_fastest;  // the fastest eligible alternate's bound; kNever: none
+  uint64_t groups;         // DeviceState::groups
 };
 
 struct TypeState {
@@ -258,12 +262,13 @@ class State {
   const std::vector<Candidate>& Candidates(TypeId t) const;
   static bool IsPinned(const QueueEntry& entry) {
     return entry.pinned_device != kNone || entry.pinned_kind != kNone ||
-           entry.pinned_variant != kNone;
+           entry.pinned_variant != kNone || entry.group != kNone;
   }
   static bool Allows(const QueueEntry& entry, const Candidate& c) {
     return (entry.pinned_device == kNone || entry.pinned_device == c.device) &&
            (entry.pinned_kind == kNone || entry.pinned_kind == c.kind) &&
-           (entry.pinned_variant == kNone || entry.pinned_variant == c.variant);
+           (entry.pinned_variant == kNone || entry.pinned_variant == c.variant) &&
+           (entry.group == kNone || ((c.groups >> entry.group) & 1) != 0);
   }
   // kStatic: the kind unpinned requests of `t` are confined to (kNone: no device).
   KindId StaticKind(TypeId t) const;
@@ -356,6 +361,7 @@ class State {
   Interner type_names_;
   Interner kind_names_;
   Interner variant_names_;
+  Interner group_names_;  // ids below kMaxGroups are the bits of DeviceState::groups
   absl::flat_hash_map<DeviceKey, DeviceIndex> device_index_;
   std::vector<DeviceState> devices_;
   std::vector<DeviceIndex> sorted_devices_;  // by key
