@@ -6,7 +6,8 @@
 // the error bodies; the code a socket's Connection runs) into two real route
 // tables, one after the other:
 //   - the agent's (AgentContext over a real Executor running fake models that
-//     need no files, testing/fake_model.h), and
+//     need no files, testing/fake_model.h; with its fleet routes, package
+//     actions refused as on an agent without --allow-package-actions), and
 //   - the server's (AddFrontRoutes + AddClusterRoutes + AddDashboardRoutes +
 //     AddK8sRoutes (the scheduler extender) + AddRepositoryRoutes over one
 //     model store for the whole run, in a temporary directory with small quotas),
@@ -59,6 +60,7 @@
 #include <boost/beast/http/string_body.hpp>
 
 #include "agent/context.h"
+#include "agent/fleet.h"
 #include "cluster/contract.h"
 #include "common/fake_clock.h"
 #include "common/logging.h"
@@ -347,6 +349,8 @@ class AgentTarget final : public Target {
     agent::AddModelRoutes(router_, *context_);
     agent::AddInferRoutes(router_, *context_);
     agent::AddNodeRoutes(router_, *context_);
+    fleet_ = std::make_unique<agent::FleetService>(agent::FleetOptions{}, *context_);
+    fleet_->AddRoutes(router_);
   }
 
   const http::Router& router() const override { return router_; }
@@ -364,6 +368,7 @@ class AgentTarget final : public Target {
   std::unique_ptr<runtime::Executor> executor_;
   std::unique_ptr<node::NodeCollector> collector_;
   std::unique_ptr<agent::AgentContext> context_;
+  std::unique_ptr<agent::FleetService> fleet_;  // after context_: goes first
   http::Router router_;
 };
 
