@@ -6,7 +6,10 @@
 
 #include "absl/strings/str_cat.h"
 
+#include "server/audit_log.h"
 #include "server/handlers.h"
+#include "server/placement.h"
+#include "server/stream_hub.h"
 
 namespace heteroaccel::server {
 namespace {
@@ -70,6 +73,24 @@ std::string AuditWho(const http::Request& request) {
     }
   }
   return name.empty() ? "admin" : absl::StrCat("admin (", name, ")");
+}
+
+void AuditChange(ServerContext& context, const http::Request& request, const std::string& action,
+                 const std::string& comment, nlohmann::json before, nlohmann::json after) {
+  if (context.audit == nullptr) return;
+  AuditEntry entry;
+  entry.who = AuditWho(request);
+  entry.action = action;
+  entry.comment = comment;
+  entry.before = std::move(before);
+  entry.after = std::move(after);
+  entry.state_before = ToJson(context.dispatcher.placement());
+  entry.state_after = entry.state_before;
+  entry.version_after = context.dispatcher.PlacementJson().value("version", int64_t{0});
+  auto stored = context.audit->Append(std::move(entry));
+  if (stored.ok() && context.hub != nullptr) {
+    context.hub->Publish("audit", {{"audit", nlohmann::json::array({AuditLog::ToJson(*stored)})}});
+  }
 }
 
 }  // namespace heteroaccel::server

@@ -106,29 +106,6 @@ absl::StatusOr<nlohmann::json> JsonBody(const http::Request& request) {
 }
 
 
-// Records a camera change. The entry carries the current placement as its
-// state, so that the placement restored from the newest entry at start (and
-// a revert of this entry) keeps the placement as it is.
-void Audit(ServerContext& context, const http::Request& request, const std::string& comment,
-           nlohmann::json before, nlohmann::json after) {
-  if (context.audit == nullptr) return;
-  AuditEntry entry;
-  entry.who = AuditWho(request);
-  entry.action = "camera";
-  entry.comment = comment;
-  entry.before = std::move(before);
-  entry.after = std::move(after);
-  const PlacementState placement = context.dispatcher.placement();
-  entry.state_before = ToJson(placement);
-  entry.state_after = entry.state_before;
-  const nlohmann::json view = context.dispatcher.PlacementJson();
-  entry.version_after = view.value("version", int64_t{0});
-  auto stored = context.audit->Append(std::move(entry));
-  if (stored.ok() && context.hub != nullptr) {
-    context.hub->Publish("audit", {{"audit", nlohmann::json::array({AuditLog::ToJson(*stored)})}});
-  }
-}
-
 nlohmann::json SpecOf(const absl::StatusOr<nlohmann::json>& camera) {
   return camera.ok() ? camera->value("spec", nlohmann::json()) : nlohmann::json();
 }
@@ -262,7 +239,7 @@ void AddCameraRoutes(http::Router& router, ServerContext& context) {
             std::lock_guard<std::mutex> lock(context.change_mu);
             auto added = context.cameras->Add(*body);
             if (added.ok()) {
-              Audit(context, req, absl::StrCat("camera ", added->value("id", ""), " created"),
+              AuditChange(context, req, "camera", absl::StrCat("camera ", added->value("id", ""), " created"),
                     nullptr, SpecOf(added));
             }
             return Answer(added, 201);
@@ -285,7 +262,7 @@ void AddCameraRoutes(http::Router& router, ServerContext& context) {
         const nlohmann::json before = SpecOf(context.cameras->Get(id));
         auto replaced = context.cameras->Replace(id, *std::move(body));
         if (replaced.ok()) {
-          Audit(context, req, absl::StrCat("camera ", id, " replaced"), before, SpecOf(replaced));
+          AuditChange(context, req, "camera", absl::StrCat("camera ", id, " replaced"), before, SpecOf(replaced));
         }
         return Answer(replaced);
       }));
@@ -297,7 +274,7 @@ void AddCameraRoutes(http::Router& router, ServerContext& context) {
         if (absl::Status s = context.cameras->Remove(id); !s.ok()) {
           return Error(s);
         }
-        Audit(context, req, absl::StrCat("camera ", id, " deleted"), before, nullptr);
+        AuditChange(context, req, "camera", absl::StrCat("camera ", id, " deleted"), before, nullptr);
         return httpapi::JsonResponse({{"deleted", id}});
       }));
   for (const char* verb : {"start", "stop"}) {
@@ -309,7 +286,7 @@ void AddCameraRoutes(http::Router& router, ServerContext& context) {
                           auto result =
                               start ? context.cameras->Start(id) : context.cameras->Stop(id);
                           if (result.ok()) {
-                            Audit(context, req,
+                            AuditChange(context, req, "camera",
                                   absl::StrCat("camera ", id, start ? " started" : " stopped"),
                                   nullptr, nullptr);
                           }
@@ -330,7 +307,7 @@ void AddCameraRoutes(http::Router& router, ServerContext& context) {
         auto result = context.cameras->SetGeometry(id, *body);
         if (result.ok()) {
           const nlohmann::json after = SpecOf(result);
-          Audit(context, req, absl::StrCat("camera ", id, " geometry"),
+          AuditChange(context, req, "camera", absl::StrCat("camera ", id, " geometry"),
                 {{"zones", before.value("zones", nlohmann::json())},
                  {"lines", before.value("lines", nlohmann::json())}},
                 {{"zones", after.value("zones", nlohmann::json())},

@@ -59,6 +59,12 @@ std::optional<http::Response> Deny(const ServerContext& context, const http::Req
 // Who made a change, for the audit log: "admin", with the name the page sends
 // (X-HeteroAccel-User) cleaned to what a log can show: "admin (alice)".
 std::string AuditWho(const http::Request& request);
+// Records a change that is not to the placement (a camera, a model) in the audit
+// log and publishes it on the stream. The entry carries the current placement
+// as its state, so the placement restored from the newest entry at start (and a
+// revert of this entry) keeps the placement as it is. No-op without a log.
+void AuditChange(ServerContext& context, const http::Request& request, const std::string& action,
+                 const std::string& comment, nlohmann::json before, nlohmann::json after);
 
 void AddFrontRoutes(http::Router& router, ServerContext& context);  // health, models, infer
 void AddClusterRoutes(http::Router& router,

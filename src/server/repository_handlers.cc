@@ -143,26 +143,6 @@ absl::StatusOr<std::pair<uint64_t, uint64_t>> ParseRange(std::string_view text, 
   return std::make_pair(first, last);
 }
 
-// Records a repository change in the audit log (it carries the current
-// placement as its state, like every non-placement entry).
-void Audit(ServerContext& context, const http::Request& request, const std::string& comment,
-           nlohmann::json before, nlohmann::json after) {
-  if (context.audit == nullptr) return;
-  AuditEntry entry;
-  entry.who = AuditWho(request);
-  entry.action = "model";
-  entry.comment = comment;
-  entry.before = std::move(before);
-  entry.after = std::move(after);
-  entry.state_before = ToJson(context.dispatcher.placement());
-  entry.state_after = entry.state_before;
-  entry.version_after = context.dispatcher.PlacementJson().value("version", int64_t{0});
-  auto stored = context.audit->Append(std::move(entry));
-  if (stored.ok() && context.hub != nullptr) {
-    context.hub->Publish("audit", {{"audit", nlohmann::json::array({AuditLog::ToJson(*stored)})}});
-  }
-}
-
 nlohmann::json UsageJson(const repository::Usage& u) {
   return {{"total_bytes", u.total_bytes},
           {"max_total_bytes", u.max_total_bytes},
@@ -297,7 +277,7 @@ void AddRepositoryRoutes(http::Router& router, ServerContext& context) {
         auto v = context.models->Resolve(httpapi::PathParam(p, "name"), httpapi::PathParam(p, "ref"));
         if (!v.ok()) return r(Error(v.status()));
         if (auto s = context.models->Delete(v->name, v->version); !s.ok()) return r(Error(s));
-        Audit(context, request, absl::StrCat("deleted model ", v->name, " version ", v->version),
+        AuditChange(context, request, "model", absl::StrCat("deleted model ", v->name, " version ", v->version),
               repository::ToJson(*v), nullptr);
         r(httpapi::StatusResponse(204));
       });
@@ -417,7 +397,7 @@ void AddRepositoryRoutes(http::Router& router, ServerContext& context) {
           uploads->Remove(id);  // committed, or aborted by the failed Commit
         }
         if (!version.ok()) return r(Error(version.status()));
-        Audit(context, request,
+        AuditChange(context, request, "model",
               absl::StrCat("stored model ", version->name, " version ", version->version, " (",
                            version->size, " bytes, sha256 ", version->sha256, ")"),
               nullptr, repository::ToJson(*version));
