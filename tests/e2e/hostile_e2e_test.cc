@@ -389,6 +389,23 @@ std::vector<Hostile> ServerBattery() {
       {"device_kind=%FF", Post("/v1/infer/face?device_kind=%FF", Image(), png)},
       {"device pinned to an unknown node",
        Post("/v1/infer/face?device=nowhere/cpu9", Image(), png)},
+      {"group=%FF", Post("/v1/infer/face?group=%FF", Image(), png), {400}},
+      {"empty group", Post("/v1/infer/face?group=", Image(), png), {400}},
+      {"v2 group of the wrong type",
+       Post("/v2/models/face/infer",
+            R"({"inputs":[{"name":"image","datatype":"BYTES","shape":[1],"data":["aGk="]}],)"
+            R"("parameters":{"group":["line-1"]}})"),
+       {400}},
+      // The model repository (the server keeps one under --state-dir).
+      {"model upload with an escaping name", Post("/v1/models/..%2F..%2Fetc/uploads", "{}", auth),
+       {400}},
+      {"model upload with invalid UTF-8 metadata",
+       Post("/v1/models/m/uploads", "{\"metadata\":{\"type\":\"\xff\"}}", auth), {400}},
+      {"model upload without the token", Post("/v1/models/m/uploads", "{}"), {401}},
+      {"model chunk to an unknown upload", Put("/v1/models/m/uploads/zzz?offset=-1", "x", auth),
+       {400}},
+      {"model blob of an unknown version with a bad range",
+       Get("/v1/models/m/versions/1/blob", "Range: bytes=9-1\r\n"), {404}},
       {"v2 hints of the wrong types",
        Post("/v2/models/face/infer",
             R"({"inputs":[{"name":"image","datatype":"BYTES","shape":[1],"data":["aGk="]}],)"
@@ -493,7 +510,9 @@ class HostileE2ETest : public ::testing::Test {
     const std::string timeout = std::to_string(kHeaderTimeoutMs);
     auto server = Subprocess::Start({HeteroaccelBinary(), "server", "--listen", "127.0.0.1:0",
                                      "--cluster-token", kToken, "--admin-token", kToken,
-                                     "--header-timeout-ms", timeout});
+                                     "--header-timeout-ms", timeout, "--state-dir",
+                                     ::testing::TempDir() + "/heteroaccel_hostile_state_" +
+                                         std::to_string(getpid())});
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = server->release();
     server_url_ = new std::string(WaitForListeningUrl(*server_));
