@@ -13,10 +13,13 @@
 // Each configuration takes --runs interleaved Run/ForwardOnly pairs, or fewer
 // (never under 3) when they would exceed --budget seconds: PoCL's OpenCL device
 // is 10-35x slower than the CPU.
+// On a machine with more than two cores the CPU is also measured with every core.
+// With --devices it first prints what the node's probes (hwloc, OpenCL, NVML, PCI/USB)
+// report, so a table is tied to the hardware it was measured on.
 // Prints a Markdown table, or JSON with --json.
 //
 //   model_latency [--seconds S] [--runs N] [--budget S] [--types face,pose] [--no-opencl]
-//                 [--json]
+//                 [--devices] [--json]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -25,9 +28,12 @@
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "devices/probe.h"
 #include "inference/catalog.h"
 #include "inference/opencl_context.h"
 #include "testing/subprocess.h"
@@ -58,6 +64,7 @@ struct Options {
   double budget = 10;
   bool opencl = true;
   bool json = false;
+  bool devices = false;
   std::vector<std::string> types;
 };
 
@@ -127,6 +134,21 @@ nlohmann::json Measure(const inference::ModelSpec& spec, const TargetConfig& con
   return row;
 }
 
+// What the node's probes report, one line per device, to stderr (the table stays on stdout).
+void PrintDevices() {
+  const devices::ProbeReport report = devices::ProbeAll({});
+  for (const devices::Device& d : report.devices) {
+    std::vector<std::string> attributes;
+    for (const auto& [key, value] : d.attributes) attributes.push_back(key + "=" + value);
+    std::fprintf(stderr, "device %s kind=%s name=\"%s\" vendor=\"%s\" source=%s state=%s%s%s %s\n",
+                 d.id.c_str(), std::string(devices::KindName(d.kind)).c_str(), d.name.c_str(),
+                 d.vendor.c_str(), d.source.c_str(), std::string(devices::StateName(d.state)).c_str(),
+                 d.state_reason.empty() ? "" : " reason=", d.state_reason.c_str(),
+                 absl::StrJoin(attributes, " ").c_str());
+  }
+  for (const std::string& w : report.warnings) std::fprintf(stderr, "probe warning: %s\n", w.c_str());
+}
+
 int Main(int argc, char** argv) {
   Options o;
   for (int i = 1; i < argc; ++i) {
@@ -144,15 +166,20 @@ int Main(int argc, char** argv) {
       o.opencl = false;
     else if (a == "--json")
       o.json = true;
+    else if (a == "--devices")
+      o.devices = true;
     else {
       std::fprintf(stderr,
                    "usage: model_latency [--seconds S] [--runs N] [--budget S] [--types a,b] "
-                   "[--no-opencl] [--json]\n");
+                   "[--no-opencl] [--devices] [--json]\n");
       return 2;
     }
   }
   std::vector<TargetConfig> configs = {{"cpu-1t", inference::Target::kCpu, 1},
                                        {"cpu-2t", inference::Target::kCpu, 2}};
+  const int cores = static_cast<int>(std::thread::hardware_concurrency());
+  if (cores > 2) configs.push_back({"cpu-" + std::to_string(cores) + "t", inference::Target::kCpu, cores});
+  if (o.devices) PrintDevices();
   std::string opencl_name;
   if (o.opencl) {
     auto info = inference::InitOpenCl("");

@@ -158,7 +158,7 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(const AgentOptions& flags) 
     devices::Device copy = d;
     if (copy.state == devices::DeviceState::kReady) {
       copy.state = devices::DeviceState::kUnsupported;
-      copy.state_reason = "no inference backend for this device in this build";
+      copy.state_reason = UnservedDeviceReason(copy, options.use_opencl);
     }
     unsupported.push_back(std::move(copy));
   }
@@ -272,6 +272,21 @@ std::vector<std::string> Agent::DeviceSummary() const {
     lines.push_back(absl::StrCat("warning: ", w));
   }
   return lines;
+}
+
+std::string UnservedDeviceReason(const devices::Device& device, bool use_opencl) {
+  const bool gpu = device.kind == devices::DeviceKind::kGpu;
+  if (!use_opencl && (gpu || device.HasAttribute("opencl_platform")))
+    return "OpenCL is turned off on this agent (--no-opencl)";
+  if (device.HasAttribute("opencl_platform")) {
+    return "the agent drives one OpenCL device per process and another was chosen; select this "
+           "one with --opencl-device";
+  }
+  if (gpu) {
+    return "no OpenCL driver reaches this GPU; install the vendor's OpenCL ICD (for NVIDIA: "
+           "libnvidia-opencl.so.1 named in /etc/OpenCL/vendors/nvidia.icd)";
+  }
+  return "no inference backend for this device in this build";
 }
 
 }  // namespace heteroaccel::agent

@@ -16,6 +16,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "devices/device.h"
 
 namespace heteroaccel::agent {
 
@@ -51,6 +52,10 @@ struct AgentOptions {
   // Lets the server run apt actions on this node (agent/fleet.h); off by default.
   bool allow_package_actions = false;
 };
+
+// Why a probed device that is ready gets no slots on this agent, phrased as what the
+// operator can change ("OpenCL is turned off on this agent (--no-opencl)", ...).
+std::string UnservedDeviceReason(const devices::Device& device, bool use_opencl);
 
 class Agent {
  public:

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "devices/probe.h"
 
@@ -91,7 +92,8 @@ class HwlocCpuProbe final : public DeviceProbe {
     Device device;
     device.id = "cpu0";
     device.kind = DeviceKind::kCpu;
-    device.name = PackageInfo(topology, "CPUModel");
+    // Some hypervisors pad the model string with blanks.
+    device.name = std::string(absl::StripAsciiWhitespace(PackageInfo(topology, "CPUModel")));
     if (device.name.empty()) device.name = "CPU";
     device.vendor = PackageInfo(topology, "CPUVendor");
     device.source = "hwloc";
