@@ -11,10 +11,17 @@ namespace heteroaccel::inference {
 
 std::string_view TargetName(Target target) { return target == Target::kOpenCl ? "opencl" : "cpu"; }
 
-absl::StatusOr<std::string> ModelPath(const std::string& models_dir, const std::string& file) {
-  std::filesystem::path path = std::filesystem::path(models_dir) / file;
+absl::StatusOr<std::string> ModelPath(const ModelOptions& options, const std::string& file) {
+  auto it = options.files.find(file);
+  std::filesystem::path path =
+      it != options.files.end() ? std::filesystem::path(it->second)
+                                : std::filesystem::path(options.models_dir) / file;
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) {
+    if (it != options.files.end()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("model file ", path.string(), " (deployed in place of ", file, ") is missing"));
+    }
     return absl::FailedPreconditionError(absl::StrCat(
         "model file ", path.string(), " is missing; run `make setup` to fetch the models"));
   }

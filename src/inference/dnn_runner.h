@@ -42,8 +42,8 @@ class DnnRunner {
   std::vector<int> last_shape_;
 };
 
-// Joins models_dir and a relative file, checking that the file exists; the error
-// tells the user to run `make setup`.
-absl::StatusOr<std::string> ModelPath(const std::string& models_dir, const std::string& file);
+// Joins models_dir and a relative file (or takes the path options.files gives for it),
+// checking that the file exists; the error tells the user to run `make setup`.
+absl::StatusOr<std::string> ModelPath(const ModelOptions& options, const std::string& file);
 
 }  // namespace heteroaccel::inference

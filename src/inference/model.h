@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <opencv2/core.hpp>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,9 @@ struct ModelOptions {
   std::string models_dir;  // the folder `make setup` fills
   Target target = Target::kCpu;
   float score_threshold = -1;  // < 0: the variant's default
+  // Files read from elsewhere than models_dir: a spec's relative file name -> the path to
+  // read instead (a model version deployed from the server's repository).
+  std::map<std::string, std::string> files;
 };
 
 struct InferenceOutput {

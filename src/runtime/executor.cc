@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <deque>
+#include <future>
 #include <map>
 #include <opencv2/core.hpp>
 #include <thread>
@@ -189,27 +190,64 @@ class Slot {
     if (thread_.joinable()) thread_.join();
   }
 
+  // Whether this slot's device runs `spec` at all (its target, its emulated types).
+  bool Runs(const inference::ModelSpec& spec) const {
+    if (device_.emulation) return device_.emulation->Runs(spec.type);
+    return device_.target != inference::Target::kOpenCl || spec.opencl;
+  }
+
+  // Loads (and warms up) `spec` on the slot's thread between two jobs and then serves it,
+  // in place of the model it had under the same key: a job already running finishes on
+  // the old one. The future says how it went.
+  std::future<absl::Status> RequestLoad(const inference::ModelSpec* spec) ABSL_LOCKS_EXCLUDED(mu_) {
+    auto task = std::make_shared<LoadTask>();
+    task->spec = spec;
+    std::future<absl::Status> result = task->done.get_future();
+    absl::MutexLock lock(&mu_);
+    if (stop_) {
+      task->done.set_value(absl::UnavailableError("the agent is shutting down"));
+    } else {
+      loads_.push_back(std::move(task));
+    }
+    return result;
+  }
+
  private:
   struct Queued {
     Job job;
     Clock::TimePoint enqueued;
+  };
+  struct LoadTask {
+    const inference::ModelSpec* spec = nullptr;
+    std::promise<absl::Status> done;
   };
 
   void Run() {
     Load();
     while (true) {
       Queued item;
+      std::shared_ptr<LoadTask> load;
       {
         absl::MutexLock lock(&mu_);
         mu_.Await(absl::Condition(
-            +[](Slot* s)
-                 ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu_) { return s->stop_ || !s->queue_.empty(); },
+            +[](Slot* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu_) {
+              return s->stop_ || !s->queue_.empty() || !s->loads_.empty();
+            },
             this));
         if (stop_) break;
-        item = std::move(queue_.front());
-        queue_.pop_front();
-        busy_ = true;
-        queue_depth_.Set(static_cast<double>(queue_.size()));
+        if (!loads_.empty()) {  // a variant to load goes before the next job
+          load = std::move(loads_.front());
+          loads_.pop_front();
+        } else {
+          item = std::move(queue_.front());
+          queue_.pop_front();
+          busy_ = true;
+          queue_depth_.Set(static_cast<double>(queue_.size()));
+        }
+      }
+      if (load) {
+        load->done.set_value(LoadVariant(*load->spec));
+        continue;
       }
       allocated_.Set(1);
       Execute(item);
@@ -222,11 +260,14 @@ class Slot {
 
   void Drain() {
     std::deque<Queued> left;
+    std::deque<std::shared_ptr<LoadTask>> loads;
     {
       absl::MutexLock lock(&mu_);
       left.swap(queue_);
+      loads.swap(loads_);
       queue_depth_.Set(0);
     }
+    for (auto& load : loads) load->done.set_value(absl::UnavailableError("the agent is shutting down"));
     for (Queued& item : left) {
       item.job.done(absl::UnavailableError("the agent is shutting down; retry on another node"));
     }
@@ -235,41 +276,54 @@ class Slot {
   void Load() {
     std::map<std::string, double> service;
     std::vector<std::string> errors;
-    const cv::Mat warm_image(480, 640, CV_8UC3, cv::Scalar(128, 128, 128));
     for (const inference::ModelSpec& spec : catalog_.specs()) {
-      // Emulated devices compute on the CPU and then hold their slot.
-      const inference::Target target = device_.emulation ? inference::Target::kCpu : device_.target;
-      if (target == inference::Target::kOpenCl && !spec.opencl) continue;  // CPU-only variant
-      if (device_.emulation && !device_.emulation->Runs(spec.type)) continue;
-      auto model = spec.create({options_.models_dir, target, -1});
-      if (!model.ok()) {
-        errors.push_back(absl::StrCat(Key(spec), ": ", model.status().message()));
+      if (!Runs(spec)) continue;
+      absl::StatusOr<double> seconds = Create(spec);
+      if (!seconds.ok()) {
+        errors.push_back(absl::StrCat(Key(spec), ": ", seconds.status().message()));
         continue;
       }
-      double seconds = 0.001;
-      for (int i = 0; i < (options_.warm_up ? 2 : 0); ++i) {
-        const auto start = clock_.Now();
-        if (auto out = (*model)->Run(warm_image); !out.ok()) {
-          errors.push_back(absl::StrCat(Key(spec), ": ", out.status().message()));
-          break;
-        }
-        seconds = SecondsBetween(start, clock_.Now());
-      }
-      const std::string key = Key(spec);
-      service[key] = device_.emulation ? device_.emulation->LatencyFor(spec.type) : seconds;
-      counters_[key] = {
-          &metrics_.inferences.WithLabels({spec.type, spec.variant, device_.device.id, "success"}),
-          &metrics_.inferences.WithLabels({spec.type, spec.variant, device_.device.id, "error"}),
-          &metrics_.inferences.WithLabels(
-              {spec.type, spec.variant, device_.device.id, "invalid_input"}),
-          &metrics_.queue_seconds.WithLabels({spec.type, device_.device.id}),
-          &metrics_.compute_seconds.WithLabels({spec.type, device_.device.id})};
-      models_[key] = std::move(*model);
+      service[Key(spec)] = *seconds;
     }
     absl::MutexLock lock(&mu_);
     service_seconds_ = std::move(service);
     load_errors_ = std::move(errors);
     loaded_ = true;
+  }
+
+  // A variant added (or replaced) after start: serving it from now on.
+  absl::Status LoadVariant(const inference::ModelSpec& spec) {
+    absl::StatusOr<double> seconds = Create(spec);
+    if (!seconds.ok()) return seconds.status();
+    absl::MutexLock lock(&mu_);
+    service_seconds_[Key(spec)] = *seconds;
+    return absl::OkStatus();
+  }
+
+  // Builds `spec` for this slot (warming it up), installs it under its key and returns
+  // its first service-time estimate. On the slot's thread only.
+  absl::StatusOr<double> Create(const inference::ModelSpec& spec) {
+    // Emulated devices compute on the CPU and then hold their slot.
+    const inference::Target target = device_.emulation ? inference::Target::kCpu : device_.target;
+    auto model = spec.create({options_.models_dir, target, -1, {}});
+    if (!model.ok()) return model.status();
+    double seconds = 0.001;
+    static const cv::Mat warm_image(480, 640, CV_8UC3, cv::Scalar(128, 128, 128));
+    for (int i = 0; i < (options_.warm_up ? 2 : 0); ++i) {
+      const auto start = clock_.Now();
+      if (auto out = (*model)->Run(warm_image); !out.ok()) return out.status();
+      seconds = SecondsBetween(start, clock_.Now());
+    }
+    const std::string key = Key(spec);
+    counters_[key] = {
+        &metrics_.inferences.WithLabels({spec.type, spec.variant, device_.device.id, "success"}),
+        &metrics_.inferences.WithLabels({spec.type, spec.variant, device_.device.id, "error"}),
+        &metrics_.inferences.WithLabels(
+            {spec.type, spec.variant, device_.device.id, "invalid_input"}),
+        &metrics_.queue_seconds.WithLabels({spec.type, device_.device.id}),
+        &metrics_.compute_seconds.WithLabels({spec.type, device_.device.id})};
+    models_[key] = std::move(*model);
+    return device_.emulation ? device_.emulation->LatencyFor(spec.type) : seconds;
   }
 
   void Execute(Queued& item) {
@@ -378,6 +432,7 @@ class Slot {
 
   mutable absl::Mutex mu_;
   std::deque<Queued> queue_ ABSL_GUARDED_BY(mu_);
+  std::deque<std::shared_ptr<LoadTask>> loads_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, double> service_seconds_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> load_errors_ ABSL_GUARDED_BY(mu_);
   bool loaded_ ABSL_GUARDED_BY(mu_) = false;
@@ -509,6 +564,40 @@ class Executor::Impl {
                        [&](const auto& s) { return s->ExpectedFinish(key).has_value(); });
   }
 
+  absl::StatusOr<std::vector<std::string>> LoadVariant(std::string_view type,
+                                                       std::string_view variant,
+                                                       std::chrono::milliseconds timeout) {
+    ASSIGN_OR_RETURN(const inference::ModelSpec* spec, catalog_.Find(type, variant));
+    std::vector<std::pair<Slot*, std::future<absl::Status>>> loads;
+    for (const auto& slot : slots_) {
+      if (slot->Runs(*spec)) loads.emplace_back(slot.get(), slot->RequestLoad(spec));
+    }
+    if (loads.empty()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("no device on this node runs ", Key(*spec)));
+    }
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    std::vector<std::string> devices, errors;
+    for (auto& [slot, done] : loads) {
+      const std::string& id = slot->device().device.id;
+      if (done.wait_until(deadline) != std::future_status::ready) {
+        errors.push_back(absl::StrCat(id, ": still loading after ", timeout.count(), " ms"));
+        continue;
+      }
+      absl::Status status = done.get();
+      if (status.ok()) {
+        if (std::find(devices.begin(), devices.end(), id) == devices.end()) devices.push_back(id);
+      } else {
+        errors.push_back(absl::StrCat(id, ": ", status.message()));
+      }
+    }
+    if (!errors.empty()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("loading ", Key(*spec), " failed: ", absl::StrJoin(errors, "; ")));
+    }
+    return devices;
+  }
+
   void Stop() {
     for (const auto& slot : slots_) slot->Stop();
   }
@@ -590,6 +679,10 @@ bool Executor::WaitReady(std::chrono::milliseconds timeout) const {
 std::vector<DeviceState> Executor::Snapshot() const { return impl_->Snapshot(); }
 bool Executor::CanRun(std::string_view model, std::string_view variant) const {
   return impl_->CanRun(model, variant);
+}
+absl::StatusOr<std::vector<std::string>> Executor::LoadVariant(
+    std::string_view type, std::string_view variant, std::chrono::milliseconds timeout) {
+  return impl_->LoadVariant(type, variant, timeout);
 }
 void Executor::Stop() { impl_->Stop(); }
 

@@ -167,6 +167,15 @@ class Executor {
   std::vector<DeviceState> Snapshot() const;
   // True when some ready slot can run `model` (a type, or "type/variant").
   bool CanRun(std::string_view model, std::string_view variant = "") const;
+  // Loads the catalog's spec for type/variant (one added or replaced after start) on every
+  // slot whose device runs it, each on its own thread between two jobs, then serves it in
+  // place of the model it had under that key: no request is dropped, one running
+  // finishes on the old model. The ids of the devices that loaded it, or
+  // FailedPrecondition naming each device that failed (or was still loading after
+  // `timeout`); a slot that failed keeps what it had.
+  absl::StatusOr<std::vector<std::string>> LoadVariant(std::string_view type,
+                                                       std::string_view variant,
+                                                       std::chrono::milliseconds timeout);
   void Stop();
 
   class Impl;

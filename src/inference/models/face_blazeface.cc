@@ -90,7 +90,7 @@ ModelSpec MakeSpec(std::string variant, std::string file, Config config, std::st
   spec.keypoint_names = KeypointNames();
   spec.create = [file,
                  config](const ModelOptions& options) -> absl::StatusOr<std::unique_ptr<Model>> {
-    ASSIGN_OR_RETURN(std::string path, ModelPath(options.models_dir, file));
+    ASSIGN_OR_RETURN(std::string path, ModelPath(options, file));
     ASSIGN_OR_RETURN(auto runner, DnnRunner::Create(path, options.target,
                                                     {"Identity:0", "Identity_1:0", "Identity_2:0",
                                                      "Identity_3:0"}));

@@ -153,8 +153,8 @@ HandTrackerConfig LiteHandConfig() {
 
 absl::StatusOr<std::unique_ptr<HandTracker>> HandTracker::Create(const HandTrackerConfig& config,
                                                                  const ModelOptions& options) {
-  ASSIGN_OR_RETURN(std::string palm_path, ModelPath(options.models_dir, config.palm));
-  ASSIGN_OR_RETURN(std::string landmark_path, ModelPath(options.models_dir, config.landmark));
+  ASSIGN_OR_RETURN(std::string palm_path, ModelPath(options, config.palm));
+  ASSIGN_OR_RETURN(std::string landmark_path, ModelPath(options, config.landmark));
   // Palm: Identity = [1,2016,18] regressors, Identity_1 = [1,2016,1] score logits.
   ASSIGN_OR_RETURN(auto palm,
                    DnnRunner::Create(palm_path, options.target, {"Identity", "Identity_1"}));

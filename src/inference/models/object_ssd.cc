@@ -115,8 +115,8 @@ ModelSpec SsdMobileNetV2Spec() {
   spec.precision = "fp32 (from fp16 weights)";
   spec.model_files = {kModelFile, kLabelFile};
   spec.create = [](const ModelOptions& options) -> absl::StatusOr<std::unique_ptr<Model>> {
-    ASSIGN_OR_RETURN(std::string path, ModelPath(options.models_dir, kModelFile));
-    ASSIGN_OR_RETURN(std::string label_path, ModelPath(options.models_dir, kLabelFile));
+    ASSIGN_OR_RETURN(std::string path, ModelPath(options, kModelFile));
+    ASSIGN_OR_RETURN(std::string label_path, ModelPath(options, kLabelFile));
     ASSIGN_OR_RETURN(std::vector<std::string> labels, ReadLabels(label_path));
     ASSIGN_OR_RETURN(auto runner, DnnRunner::Create(path, options.target, {}));
     const float threshold = options.score_threshold >= 0 ? options.score_threshold : 0.5f;

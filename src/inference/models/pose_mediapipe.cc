@@ -238,10 +238,13 @@ ModelSpec MakeSpec(std::string variant, const std::string& file, std::string des
   spec.skeleton = PoseSkeleton();
   spec.create = [file, create_detector = detector.create, create_face = face.create](
                     const ModelOptions& options) -> absl::StatusOr<std::unique_ptr<Model>> {
-    ASSIGN_OR_RETURN(std::string path, ModelPath(options.models_dir, file));
-    ASSIGN_OR_RETURN(auto person_detector,
-                     create_detector({options.models_dir, options.target, kPersonThreshold}));
-    ASSIGN_OR_RETURN(auto face_detector, create_face({options.models_dir, options.target, -1}));
+    ASSIGN_OR_RETURN(std::string path, ModelPath(options, file));
+    ModelOptions detector_options = options;
+    detector_options.score_threshold = kPersonThreshold;
+    ASSIGN_OR_RETURN(auto person_detector, create_detector(detector_options));
+    ModelOptions face_options = options;
+    face_options.score_threshold = -1;
+    ASSIGN_OR_RETURN(auto face_detector, create_face(face_options));
     // Identity = landmarks, Identity_1 = presence, Identity_3 = heatmap (Identity_2,
     // the segmentation mask, and Identity_4, world landmarks, are not used).
     ASSIGN_OR_RETURN(auto landmarks, DnnRunner::Create(path, options.target,

@@ -347,9 +347,9 @@ ModelSpec PpOcrV4Spec() {
       "0.066, worst 0.231 (mostly dropped spaces; limits 0.12 / 0.35); boxes IoU >= 0.81; 0 "
       "lines on blank canvases (text_test.cc)";
   spec.create = [](const ModelOptions& options) -> absl::StatusOr<std::unique_ptr<Model>> {
-    ASSIGN_OR_RETURN(std::string det_path, ModelPath(options.models_dir, kDetFile));
-    ASSIGN_OR_RETURN(std::string rec_path, ModelPath(options.models_dir, kRecFile));
-    ASSIGN_OR_RETURN(std::string keys_path, ModelPath(options.models_dir, kKeysFile));
+    ASSIGN_OR_RETURN(std::string det_path, ModelPath(options, kDetFile));
+    ASSIGN_OR_RETURN(std::string rec_path, ModelPath(options, kRecFile));
+    ASSIGN_OR_RETURN(std::string keys_path, ModelPath(options, kKeysFile));
     // The detector takes each image at its own size; on OpenCL, OpenCV 4.6 gets a
     // changed size wrong unless the network is rebuilt (text_test.cc checks it).
     ASSIGN_OR_RETURN(auto det, DnnRunner::Create(det_path, options.target, {},
