@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cstdlib>
 #include <fstream>
+#include <spdlog/spdlog.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -23,6 +24,7 @@ namespace heteroaccel::agent {
 
 struct Agent::State {
   std::unique_ptr<inference::Catalog> catalog;
+  std::unique_ptr<ModelInstaller> installer;
   std::unique_ptr<metrics::Registry> registry;
   std::unique_ptr<node::NodeCollector> collector;
   std::unique_ptr<runtime::Executor> executor;
@@ -122,6 +124,20 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(const AgentOptions& flags) 
   state->options = options;
   ASSIGN_OR_RETURN(std::vector<inference::ModelSpec> specs, SelectModels(options.models));
   state->catalog = std::make_unique<inference::Catalog>(std::move(specs));
+  {
+    InstallerOptions install;
+    install.dir = options.deployed_models_dir.empty() ? options.models_dir + "/deployed"
+                                                      : options.deployed_models_dir;
+    if (!options.server.empty()) {
+      ASSIGN_OR_RETURN(install.servers, ParseServerList(options.server));
+    }
+    install.cluster_token = options.cluster_token;
+    state->installer = std::make_unique<ModelInstaller>(std::move(install), *state->catalog);
+    // Versions deployed before a restart: the executor loads them with the built-in ones.
+    for (const std::string& skipped : state->installer->Restore()) {
+      spdlog::warn("a deployed model is not served again: {}", skipped);
+    }
+  }
   state->registry = std::make_unique<metrics::Registry>();
   state->registry->AddGauge("heteroaccel_build_info", "Version of this binary", {"version", "role"})
       .WithLabels({HETEROACCEL_VERSION, "agent"})
@@ -197,6 +213,7 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(const AgentOptions& flags) 
   FleetOptions fleet;
   fleet.cluster_token = options.cluster_token;
   fleet.allow_package_actions = options.allow_package_actions;
+  fleet.installer = state->installer.get();
   state->fleet = std::make_unique<FleetService>(std::move(fleet), *state->context);
   state->fleet->AddRoutes(router);
   http::ServerOptions server_options;

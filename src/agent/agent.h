@@ -30,6 +30,9 @@ struct AgentOptions {
   std::string advertise_url;  // how the server reaches this agent ("" = http://<listen address>)
   std::chrono::milliseconds heartbeat_interval{200};
   std::string models_dir = "models";
+  // Where model versions deployed from the server's repository are kept
+  // (agent/model_install.h); "" = <models_dir>/deployed.
+  std::string deployed_models_dir;
   int cpu_slots = 0;                // 0: one per physical core
   int queue_capacity = 8;           // per slot
   bool use_opencl = true;           // run models on the OpenCL device OpenCV selects

@@ -9,6 +9,8 @@
 //   GET  /v1/fleet/monitor                the current CPU/memory/network/temperature
 //                                         sample and the devices' figures
 //   POST /v1/fleet/packages               apt update / list / upgrade (node/packages.h)
+//   POST /v1/fleet/models/install         download, verify and serve a model version from
+//                                         the server's repository (agent/model_install.h)
 //
 // Security: with a cluster token configured, every route needs it
 // ("Authorization: Bearer <token>", compared in constant time); the token is
@@ -20,19 +22,23 @@
 // FleetOptions::allow_package_actions (the agent's --allow-package-actions);
 // without it they are 403 naming the flag.
 //
-// Package actions run one at a time on the service's own thread (a second one
-// meanwhile is 409), never on the HTTP io thread. The destructor (or Stop)
+// Model installs always need the cluster token (without one they are 403).
+//
+// Package actions and model installs run one at a time on the service's own
+// thread (a second one meanwhile is 409), never on the HTTP io thread. The destructor (or Stop)
 // waits for one in progress. Thread-safe.
 #pragma once
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
 
 #include "agent/context.h"
+#include "agent/model_install.h"
 #include "node/packages.h"
 #include "node/time_sync.h"
 
@@ -51,6 +57,8 @@ struct FleetOptions {
   const node::WallClock* wall_clock = nullptr;
   std::shared_ptr<node::CommandRunner> runner;
   node::AdjtimexFunction adjtimex;
+  // Serves POST /v1/fleet/models/install; null: 503. Not owned.
+  ModelInstaller* installer = nullptr;
 };
 
 class FleetService {
@@ -65,19 +73,23 @@ class FleetService {
   void Stop();
 
  private:
-  struct PackageJob;
-  // The 401/403 answer, or nullopt when `request` may manage this node.
-  std::optional<http::Response> Deny(const http::Request& request, bool packages) const;
+  enum class Need { kRead, kInstall, kPackages };
+  // The 401/403 answer, or nullopt when `request` may do what `need` says.
+  std::optional<http::Response> Deny(const http::Request& request, Need need) const;
   void HandlePackages(http::Request&& request, http::Responder respond);
+  void HandleModelInstall(http::Request&& request, http::Responder respond);
+  // Runs `job` on the worker thread and answers with its response; 409 while another
+  // runs, 503 once stopping.
+  void RunExclusive(std::function<http::Response()> job, http::Responder respond);
 
   const FleetOptions options_;
   AgentContext& context_;
   const node::WallClock& wall_clock_;
   std::shared_ptr<node::CommandRunner> runner_;
   std::mutex mu_;
-  bool busy_ = false;     // guarded by mu_: a package action is running
+  bool busy_ = false;     // guarded by mu_: a package action or model install is running
   bool stopped_ = false;  // guarded by mu_
-  std::thread worker_;    // the latest package action's thread; guarded by mu_
+  std::thread worker_;    // the latest one's thread; guarded by mu_
 };
 
 }  // namespace heteroaccel::agent

@@ -203,13 +203,14 @@ void FleetService::Stop() {
   if (worker.joinable()) worker.join();
 }
 
-std::optional<http::Response> FleetService::Deny(const http::Request& request,
-                                                 bool packages) const {
+std::optional<http::Response> FleetService::Deny(const http::Request& request, Need need) const {
   if (options_.cluster_token.empty()) {
-    if (!packages) return std::nullopt;
-    return Refuse(403,
-                  "package actions need a cluster token: start the agent with --cluster-token "
-                  "(and --allow-package-actions)");
+    if (need == Need::kRead) return std::nullopt;
+    return Refuse(403, need == Need::kPackages
+                           ? "package actions need a cluster token: start the agent with "
+                             "--cluster-token (and --allow-package-actions)"
+                           : "model installs need a cluster token: start the agent with "
+                             "--cluster-token");
   }
   std::string_view auth = request.Header("authorization");
   const bool bearer = auth.substr(0, 7) == "Bearer ";
@@ -217,7 +218,7 @@ std::optional<http::Response> FleetService::Deny(const http::Request& request,
     return Refuse(401,
                   "fleet routes need the cluster token (send 'Authorization: Bearer <token>')");
   }
-  if (packages && !options_.allow_package_actions) {
+  if (need == Need::kPackages && !options_.allow_package_actions) {
     return Refuse(403,
                   "package actions are off on this node: start the agent with "
                   "--allow-package-actions (or allow_package_actions: true in its config)");
@@ -230,23 +231,42 @@ void FleetService::HandlePackages(http::Request&& request, http::Responder respo
   if (!parsed.ok()) return respond(ErrorResponse(parsed.status()));
   std::vector<std::string> argv = node::AptArgv(*parsed, options_.apt_get);
   if (argv.empty()) return respond(JsonResponse(PackageResultJson(*parsed, argv, nullptr)));
+  RunExclusive(
+      [this, request = *std::move(parsed), argv = std::move(argv)] {
+        absl::StatusOr<node::CommandResult> result =
+            runner_->Run(argv, options_.package_timeout, options_.max_package_output);
+        if (!result.ok()) return ErrorResponse(result.status());
+        return JsonResponse(PackageResultJson(request, argv, &*result));
+      },
+      std::move(respond));
+}
+
+void FleetService::HandleModelInstall(http::Request&& request, http::Responder respond) {
+  if (options_.installer == nullptr) {
+    return respond(Refuse(503, "model installs are not set up on this agent"));
+  }
+  absl::StatusOr<InstallRequest> parsed = ParseInstallRequest(request.body);
+  if (!parsed.ok()) return respond(ErrorResponse(parsed.status()));
+  RunExclusive(
+      [this, install = *std::move(parsed)] {
+        absl::StatusOr<Json> result = options_.installer->Install(install, context_.executor);
+        if (!result.ok()) return ErrorResponse(result.status());
+        return JsonResponse(*result);
+      },
+      std::move(respond));
+}
+
+void FleetService::RunExclusive(std::function<http::Response()> job, http::Responder respond) {
   std::lock_guard<std::mutex> lock(mu_);
   if (stopped_) return respond(Refuse(503, "the agent is stopping"));
   if (busy_) {
-    return respond(Refuse(409, "a package action is already running on this node; retry when "
-                               "it is done"));
+    return respond(Refuse(409, "a package action or model install is already running on this "
+                               "node; retry when it is done"));
   }
   if (worker_.joinable()) worker_.join();  // finished: it cleared busy_
   busy_ = true;
-  worker_ = std::thread([this, request = *std::move(parsed), argv = std::move(argv),
-                         respond = std::move(respond)] {
-    absl::StatusOr<node::CommandResult> result =
-        runner_->Run(argv, options_.package_timeout, options_.max_package_output);
-    if (result.ok()) {
-      respond(JsonResponse(PackageResultJson(request, argv, &*result)));
-    } else {
-      respond(ErrorResponse(result.status()));
-    }
+  worker_ = std::thread([this, job = std::move(job), respond = std::move(respond)] {
+    respond(job());
     std::lock_guard<std::mutex> done(mu_);
     busy_ = false;
   });
@@ -255,13 +275,13 @@ void FleetService::HandlePackages(http::Request&& request, http::Responder respo
 void FleetService::AddRoutes(http::Router& router) {
   router.Add("GET", "/v1/fleet/ping",
              [this](http::Request&& request, const http::PathParams&, http::Responder respond) {
-               if (auto denied = Deny(request, false)) return respond(*std::move(denied));
+               if (auto denied = Deny(request, Need::kRead)) return respond(*std::move(denied));
                respond(JsonResponse({{"node", context_.facts.hostname},
                                      {"time_ns", wall_clock_.NowNanos()}}));
              });
   router.Add("GET", "/v1/fleet/facts",
              [this](http::Request&& request, const http::PathParams&, http::Responder respond) {
-               if (auto denied = Deny(request, false)) return respond(*std::move(denied));
+               if (auto denied = Deny(request, Need::kRead)) return respond(*std::move(denied));
                absl::StatusOr<node::NodeFacts> facts = node::ReadNodeFacts(options_.root);
                if (!facts.ok()) return respond(ErrorResponse(facts.status()));
                respond(JsonResponse(FactsJson(context_, *facts)));
@@ -269,7 +289,7 @@ void FleetService::AddRoutes(http::Router& router) {
   router.Add("POST", "/v1/fleet/time",
              [this](http::Request&& request, const http::PathParams&, http::Responder respond) {
                const int64_t t1 = wall_clock_.NowNanos();
-               if (auto denied = Deny(request, false)) return respond(*std::move(denied));
+               if (auto denied = Deny(request, Need::kRead)) return respond(*std::move(denied));
                Json body = {{"t1", t1}};
                if (QueryValue(request.query, "state") == "1") {
                  body["sync"] = SyncJson(node::ReadSyncState(options_.root, options_.adjtimex));
@@ -279,12 +299,12 @@ void FleetService::AddRoutes(http::Router& router) {
              });
   router.Add("POST", "/v1/fleet/speed/sink",
              [this](http::Request&& request, const http::PathParams&, http::Responder respond) {
-               if (auto denied = Deny(request, false)) return respond(*std::move(denied));
+               if (auto denied = Deny(request, Need::kRead)) return respond(*std::move(denied));
                respond(JsonResponse({{"received", request.body.size()}}));
              });
   router.Add("GET", "/v1/fleet/speed/source",
              [this](http::Request&& request, const http::PathParams&, http::Responder respond) {
-               if (auto denied = Deny(request, false)) return respond(*std::move(denied));
+               if (auto denied = Deny(request, Need::kRead)) return respond(*std::move(denied));
                uint64_t bytes = 0;
                if (!absl::SimpleAtoi(QueryValue(request.query, "bytes"), &bytes) || bytes == 0 ||
                    bytes > kMaxSpeedBytes) {
@@ -295,13 +315,18 @@ void FleetService::AddRoutes(http::Router& router) {
              });
   router.Add("GET", "/v1/fleet/monitor",
              [this](http::Request&& request, const http::PathParams&, http::Responder respond) {
-               if (auto denied = Deny(request, false)) return respond(*std::move(denied));
+               if (auto denied = Deny(request, Need::kRead)) return respond(*std::move(denied));
                respond(JsonResponse(MonitorJson(context_)));
              });
   router.Add("POST", "/v1/fleet/packages",
              [this](http::Request&& request, const http::PathParams&, http::Responder respond) {
-               if (auto denied = Deny(request, true)) return respond(*std::move(denied));
+               if (auto denied = Deny(request, Need::kPackages)) return respond(*std::move(denied));
                HandlePackages(std::move(request), std::move(respond));
+             });
+  router.Add("POST", "/v1/fleet/models/install",
+             [this](http::Request&& request, const http::PathParams&, http::Responder respond) {
+               if (auto denied = Deny(request, Need::kInstall)) return respond(*std::move(denied));
+               HandleModelInstall(std::move(request), std::move(respond));
              });
 }
 

@@ -1,7 +1,8 @@
-#include "repository/internal/files.h"
+#include "repository/files.h"
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <openssl/evp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -10,10 +11,13 @@
 #include <filesystem>
 #include <system_error>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "repository/internal/strings.h"
 
-namespace heteroaccel::repository::internal {
+namespace heteroaccel::repository {
+
+using internal::Sv;
 
 absl::Status ErrnoError(std::string_view doing, std::string_view path, int err) {
   const std::string message =
@@ -99,4 +103,49 @@ void CloseFd(int fd) {
   if (fd >= 0) ::close(fd);
 }
 
-}  // namespace heteroaccel::repository::internal
+struct Sha256::Context {
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+};
+
+Sha256::Sha256() : context_(new Context) {
+  EVP_DigestInit_ex(context_->ctx, EVP_sha256(), nullptr);
+}
+
+Sha256::~Sha256() {
+  EVP_MD_CTX_free(context_->ctx);
+  delete context_;
+}
+
+void Sha256::Update(std::string_view bytes) {
+  EVP_DigestUpdate(context_->ctx, bytes.data(), bytes.size());
+}
+
+std::string Sha256::HexDigest() {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_DigestFinal_ex(context_->ctx, digest, &length);
+  return absl::BytesToHexString(
+      absl::string_view(reinterpret_cast<const char*>(digest), static_cast<size_t>(length)));
+}
+
+absl::StatusOr<std::string> Sha256File(const std::string& path, uint64_t* size) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return ErrnoError("open", path, errno);
+  Sha256 hash;
+  uint64_t offset = 0;
+  while (true) {
+    absl::StatusOr<std::string> chunk = ReadAt(fd, offset, size_t{1} << 20);
+    if (!chunk.ok()) {
+      CloseFd(fd);
+      return chunk.status();
+    }
+    if (chunk->empty()) break;
+    hash.Update(*chunk);
+    offset += chunk->size();
+  }
+  CloseFd(fd);
+  if (size != nullptr) *size = offset;
+  return hash.HexDigest();
+}
+
+}  // namespace heteroaccel::repository

@@ -19,7 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/status_macros.h"
-#include "repository/internal/files.h"
+#include "repository/files.h"
 #include "repository/internal/metadata.h"
 #include "repository/internal/sqlite.h"
 #include "repository/internal/strings.h"
@@ -125,17 +125,9 @@ std::string Describe(std::string_view name, int64_t version) {
 // Upload
 
 struct Upload::Hasher {
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  Hasher() { EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr); }
-  ~Hasher() { EVP_MD_CTX_free(ctx); }
-  void Update(std::string_view bytes) { EVP_DigestUpdate(ctx, bytes.data(), bytes.size()); }
-  std::string HexDigest() {
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int length = 0;
-    EVP_DigestFinal_ex(ctx, digest, &length);
-    return absl::BytesToHexString(
-        absl::string_view(reinterpret_cast<const char*>(digest), static_cast<size_t>(length)));
-  }
+  Sha256 sha256;
+  void Update(std::string_view bytes) { sha256.Update(bytes); }
+  std::string HexDigest() { return sha256.HexDigest(); }
 };
 
 Upload::Upload(ModelStore& store, UploadRequest request, int fd, std::string temp_path)
@@ -150,7 +142,7 @@ Upload::~Upload() { Abort(); }
 void Upload::Abort() {
   if (finished_) return;
   finished_ = true;
-  internal::CloseFd(fd_);
+  CloseFd(fd_);
   fd_ = -1;
   ::unlink(temp_path_.c_str());
   store_.UploadEnded();
@@ -169,7 +161,7 @@ absl::Status Upload::Append(std::string_view bytes) {
   } else {
     s = store_.CheckFits(total);
   }
-  if (s.ok()) s = internal::WriteAll(fd_, bytes, temp_path_);
+  if (s.ok()) s = WriteAll(fd_, bytes, temp_path_);
   if (!s.ok()) {
     Abort();
     return s;
@@ -192,13 +184,13 @@ absl::StatusOr<ModelVersion> Upload::Commit() {
                                                 *request_.expected_sha256, ", the upload's is ",
                                                 sha256, "; nothing was stored"));
   } else {
-    s = internal::FsyncFd(fd_, temp_path_);
+    s = FsyncFd(fd_, temp_path_);
   }
   if (!s.ok()) {
     Abort();
     return s;
   }
-  internal::CloseFd(fd_);
+  CloseFd(fd_);
   fd_ = -1;
   // CommitUpload renames the temporary file or removes it, whatever happens.
   absl::StatusOr<ModelVersion> version =
@@ -211,14 +203,14 @@ absl::StatusOr<ModelVersion> Upload::Commit() {
 // ---------------------------------------------------------------------------
 // Blob
 
-Blob::~Blob() { internal::CloseFd(fd_); }
+Blob::~Blob() { CloseFd(fd_); }
 
 Blob::Blob(Blob&& other) noexcept
     : fd_(std::exchange(other.fd_, -1)), size_(other.size_), sha256_(std::move(other.sha256_)) {}
 
 Blob& Blob::operator=(Blob&& other) noexcept {
   if (this != &other) {
-    internal::CloseFd(fd_);
+    CloseFd(fd_);
     fd_ = std::exchange(other.fd_, -1);
     size_ = other.size_;
     sha256_ = std::move(other.sha256_);
@@ -232,7 +224,7 @@ absl::StatusOr<std::string> Blob::ReadAt(uint64_t offset, size_t max_bytes) cons
         absl::StrCat("offset ", offset, " is past the end of the artifact (", size_, " bytes)"));
   }
   const size_t length = static_cast<size_t>(std::min<uint64_t>(max_bytes, size_ - offset));
-  ASSIGN_OR_RETURN(std::string bytes, internal::ReadAt(fd_, offset, length));
+  ASSIGN_OR_RETURN(std::string bytes, repository::ReadAt(fd_, offset, length));
   if (bytes.size() != length) {
     return absl::DataLossError(
         absl::StrCat("blob ", sha256_, " is shorter than its recorded ", size_, " bytes"));
@@ -252,10 +244,10 @@ absl::StatusOr<std::unique_ptr<ModelStore>> ModelStore::Open(Options options, Cl
         "the model repository's max_artifact_bytes and max_total_bytes must be above 0");
   }
   const std::string blob_dir = options.root_dir + "/blobs/sha256";
-  RETURN_IF_ERROR(internal::MakeDirs(blob_dir));
+  RETURN_IF_ERROR(MakeDirs(blob_dir));
   const std::string lock_path = options.root_dir + "/.lock";
   const int lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (lock_fd < 0) return internal::ErrnoError("opening", lock_path, errno);
+  if (lock_fd < 0) return ErrnoError("opening", lock_path, errno);
   if (::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
     const int err = errno;
     ::close(lock_fd);
@@ -263,7 +255,7 @@ absl::StatusOr<std::unique_ptr<ModelStore>> ModelStore::Open(Options options, Cl
       return absl::FailedPreconditionError(absl::StrCat("the model repository ", options.root_dir,
                                                         " is in use by another store or process"));
     }
-    return internal::ErrnoError("locking", lock_path, err);
+    return ErrnoError("locking", lock_path, err);
   }
   const std::string db_path = options.root_dir + "/repository.db";
   sqlite3* db = nullptr;
@@ -324,7 +316,7 @@ absl::Status ModelStore::RecoverLocked() {
       const auto size = static_cast<uint64_t>(s.Int(1));
       known.insert(sha256);
       total_bytes_ += size;
-      absl::StatusOr<uint64_t> on_disk = internal::FileSize(BlobPath(sha256));
+      absl::StatusOr<uint64_t> on_disk = FileSize(BlobPath(sha256));
       if (!on_disk.ok() || *on_disk != size) {
         spdlog::error("model repository: blob {} is {}", sha256,
                       on_disk.ok() ? "not of its recorded size" : "missing");
@@ -332,7 +324,7 @@ absl::Status ModelStore::RecoverLocked() {
       }
     }
   }
-  ASSIGN_OR_RETURN(std::vector<std::string> files, internal::ListFiles(blob_dir_));
+  ASSIGN_OR_RETURN(std::vector<std::string> files, ListFiles(blob_dir_));
   for (const std::string& file : files) {
     const bool temp = file.compare(0, kTempPrefix.size(), kTempPrefix) == 0;
     const bool orphan = !temp && ValidateSha256(file).ok() && known.count(file) == 0;
@@ -343,7 +335,7 @@ absl::Status ModelStore::RecoverLocked() {
   if (recovery_.temp_files_removed + recovery_.orphan_blobs_removed > 0) {
     spdlog::info("model repository: removed {} interrupted uploads and {} unreferenced blobs",
                  recovery_.temp_files_removed, recovery_.orphan_blobs_removed);
-    RETURN_IF_ERROR(internal::FsyncDir(blob_dir_));
+    RETURN_IF_ERROR(FsyncDir(blob_dir_));
   }
   return absl::OkStatus();
 }
@@ -390,7 +382,7 @@ absl::StatusOr<std::unique_ptr<Upload>> ModelStore::BeginUpload(UploadRequest re
   std::lock_guard<std::mutex> lock(mu_);  // see CommitUpload: temp names are made under mu_
   std::string temp = absl::StrCat(blob_dir_, "/", Sv(kTempPrefix), "XXXXXX");
   const int fd = ::mkostemp(temp.data(), O_CLOEXEC);
-  if (fd < 0) return internal::ErrnoError("creating a temporary file in", blob_dir_, errno);
+  if (fd < 0) return ErrnoError("creating a temporary file in", blob_dir_, errno);
   ::fchmod(fd, 0644);
   ++uploads_;
   return std::unique_ptr<Upload>(new Upload(*this, std::move(request), fd, std::move(temp)));
@@ -427,7 +419,7 @@ absl::StatusOr<ModelVersion> ModelStore::CommitUpload(const UploadRequest& reque
     recorded = s.Bind(1, sha256).Step() == SQLITE_ROW;
   }
   // A recorded blob whose file is missing or damaged is repaired by this copy.
-  const absl::StatusOr<uint64_t> on_disk = internal::FileSize(path);
+  const absl::StatusOr<uint64_t> on_disk = FileSize(path);
   const bool intact = recorded && on_disk.ok() && *on_disk == size;
   bool new_file = false;
   if (!intact) {
@@ -437,10 +429,10 @@ absl::StatusOr<ModelVersion> ModelStore::CommitUpload(const UploadRequest& reque
                        " more would pass max_total_bytes (", options_.max_total_bytes, " bytes)"));
     }
     if (::rename(temp.c_str(), path.c_str()) != 0) {
-      return internal::ErrnoError("storing the blob", path, errno);
+      return ErrnoError("storing the blob", path, errno);
     }
     new_file = !recorded;
-    RETURN_IF_ERROR(internal::FsyncDir(blob_dir_));
+    RETURN_IF_ERROR(FsyncDir(blob_dir_));
   }
   absl::StatusOr<ModelVersion> version = InsertVersionLocked(request, sha256, size, !recorded);
   if (version.ok()) {
@@ -574,7 +566,7 @@ absl::StatusOr<Blob> ModelStore::OpenBlob(std::string_view sha256) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   struct stat st {};
   if (fd < 0 || ::fstat(fd, &st) != 0 || static_cast<uint64_t>(st.st_size) != size) {
-    internal::CloseFd(fd);
+    CloseFd(fd);
     return absl::DataLossError(absl::StrCat("the artifact with sha256 ", Sv(sha256),
                                             " is missing or damaged on the server's disk; upload "
                                             "it again"));

@@ -25,7 +25,8 @@ using SteadyTime = std::chrono::steady_clock::time_point;
 constexpr std::pair<FleetAction, std::string_view> kActions[] = {
     {FleetAction::kConnectivity, "connectivity"}, {FleetAction::kFacts, "facts"},
     {FleetAction::kTime, "time"},                 {FleetAction::kSpeed, "speed"},
-    {FleetAction::kPackages, "packages"},         {FleetAction::kMonitor, "monitor"}};
+    {FleetAction::kPackages, "packages"},         {FleetAction::kMonitor, "monitor"},
+    {FleetAction::kModelInstall, "model-install"}};
 
 constexpr int64_t kDefaultSpeedBytes = int64_t{8} << 20;
 constexpr int64_t kMaxSpeedBytes = int64_t{16} << 20;  // the agent's bound (agent/fleet.h)
@@ -169,7 +170,9 @@ absl::Status CheckParams(FleetAction action, Json& params) {
       {FleetAction::kMonitor, {}},
       {FleetAction::kTime, {"samples", "threshold_seconds", "sync"}},
       {FleetAction::kSpeed, {"bytes"}},
-      {FleetAction::kPackages, {"op", "packages", "dry_run"}}};
+      {FleetAction::kPackages, {"op", "packages", "dry_run"}},
+      {FleetAction::kModelInstall,
+       {"name", "version", "sha256", "size", "format", "type", "variant", "base", "replaces"}}};
   const std::set<std::string>& allowed = kKeys.at(action);
   for (const auto& [key, value] : params.items()) {
     if (allowed.count(key) == 0) {
@@ -232,6 +235,11 @@ absl::StatusOr<FleetRequest> ParseFleetRequest(std::string_view action, std::str
   absl::StatusOr<FleetAction> parsed = ParseFleetAction(action);
   if (!parsed.ok()) return parsed.status();
   request.action = *parsed;
+  if (request.action == FleetAction::kModelInstall) {
+    return absl::InvalidArgumentError(
+        "model-install runs through POST /v1/models/{name}/deploy or /rollback, which record the "
+        "deployment");
+  }
   Json j = Json::parse(body.empty() ? std::string_view("{}") : body, nullptr, false);
   if (!j.is_object()) {
     return absl::InvalidArgumentError(

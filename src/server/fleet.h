@@ -40,7 +40,10 @@
 
 namespace heteroaccel::server {
 
-enum class FleetAction { kConnectivity, kFacts, kTime, kSpeed, kPackages, kMonitor };
+// kModelInstall is not run through POST /v1/fleet/{action}: the model repository's
+// deploy and rollback routes start it with the version's parameters and record the
+// deployment.
+enum class FleetAction { kConnectivity, kFacts, kTime, kSpeed, kPackages, kMonitor, kModelInstall };
 // NotFound naming the actions.
 absl::StatusOr<FleetAction> ParseFleetAction(std::string_view name);
 std::string_view FleetActionName(FleetAction action);

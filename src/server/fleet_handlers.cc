@@ -7,6 +7,9 @@
 #include <mutex>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/status_macros.h"
+#include "repository/model_store.h"
 #include "server/audit_log.h"
 #include "server/fleet.h"
 #include "server/handlers.h"
@@ -176,6 +179,170 @@ void HandleFleet(FleetRoutes& routes, http::Request&& request, const http::PathP
   respond(std::move(response));
 }
 
+// The deploy or rollback body: {"target": "group/G" | "node/N", "version": REF (deploy
+// only; default latest), "base": VARIANT, "replaces": FILE, "serial": bool,
+// "timeout_seconds": n}.
+struct DeployRequest {
+  repository::DeploymentTarget target;
+  std::string ref = "latest";
+  std::string base;
+  std::string replaces;
+  bool serial = false;
+  std::chrono::milliseconds node_timeout{0};
+};
+
+absl::StatusOr<DeployRequest> ParseDeployBody(std::string_view body, bool rollback) {
+  const Json j = Json::parse(body.empty() ? std::string_view("{}") : body, nullptr, false);
+  const char* const shape =
+      rollback ? "{\"target\": \"group/NAME\" | \"node/NAME\", \"serial\": false}"
+               : "{\"target\": \"group/NAME\" | \"node/NAME\", \"version\": \"latest\", "
+                 "\"base\": VARIANT, \"replaces\": FILE, \"serial\": false}";
+  if (!j.is_object()) return absl::InvalidArgumentError(absl::StrCat("the body must be ", shape));
+  DeployRequest r;
+  for (const auto& [key, value] : j.items()) {
+    const bool known = key == "target" || key == "serial" || key == "timeout_seconds" ||
+                       (!rollback && (key == "version" || key == "base" || key == "replaces"));
+    if (!known) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown field '", key.substr(0, 64), "'; the body is ", shape));
+    }
+  }
+  if (!j.contains("target") || !j["target"].is_string()) {
+    return absl::InvalidArgumentError("target is required: \"group/NAME\" or \"node/NAME\"");
+  }
+  ASSIGN_OR_RETURN(r.target, repository::DeploymentTarget::Parse(j["target"].get<std::string>()));
+  for (auto [key, field] : {std::pair{"base", &r.base}, std::pair{"replaces", &r.replaces}}) {
+    if (!j.contains(key)) continue;
+    if (!j[key].is_string()) {
+      return absl::InvalidArgumentError(absl::StrCat(key, " must be a string"));
+    }
+    *field = j[key].get<std::string>();
+  }
+  if (!r.base.empty()) RETURN_IF_ERROR(repository::ValidateName("base variant", r.base));
+  if (r.replaces.size() > 256) return absl::InvalidArgumentError("replaces is too long");
+  if (j.contains("version")) {
+    if (j["version"].is_number_integer()) {
+      r.ref = std::to_string(j["version"].get<int64_t>());
+    } else if (j["version"].is_string()) {
+      r.ref = j["version"].get<std::string>();
+    } else {
+      return absl::InvalidArgumentError("version must be a number, a label or \"latest\"");
+    }
+  }
+  if (j.contains("serial")) {
+    if (!j["serial"].is_boolean()) return absl::InvalidArgumentError("serial must be true or false");
+    r.serial = j["serial"].get<bool>();
+  }
+  if (j.contains("timeout_seconds")) {
+    if (!j["timeout_seconds"].is_number() || j["timeout_seconds"].get<double>() < 1 ||
+        j["timeout_seconds"].get<double>() > 3600) {
+      return absl::InvalidArgumentError("timeout_seconds must be a number from 1 to 3600");
+    }
+    r.node_timeout = std::chrono::milliseconds(
+        static_cast<int64_t>(j["timeout_seconds"].get<double>() * 1000));
+  }
+  return r;
+}
+
+// POST /v1/models/{name}/deploy and /rollback: the version installed on every node of
+// the target (agent/model_install.h), each node's result streamed back and recorded
+// as a node/<name> deployment, the target's deployment recorded at the end.
+void HandleDeploy(FleetRoutes& routes, http::Request&& request, const http::PathParams& params,
+                  http::Responder respond, bool rollback) {
+  ServerContext& context = routes.context;
+  if (auto denied = Deny(context, request, Access::kAdmin)) return respond(*std::move(denied));
+  repository::ModelStore* store = context.models;
+  if (store == nullptr) {
+    return respond(ServerErrorResponse(absl::UnavailableError(
+        "this server keeps no model repository: start it with --state-dir")));
+  }
+  const std::string name = httpapi::PathParam(params, "name");
+  absl::StatusOr<DeployRequest> parsed = ParseDeployBody(request.body, rollback);
+  if (!parsed.ok()) return respond(ServerErrorResponse(parsed.status()));
+  if (absl::Status s = repository::ValidateName("model name", name); !s.ok()) {
+    return respond(ServerErrorResponse(s));
+  }
+  absl::StatusOr<repository::ModelVersion> version =
+      rollback ? [&]() -> absl::StatusOr<repository::ModelVersion> {
+        ASSIGN_OR_RETURN(int64_t previous, store->PreviousVersion(parsed->target, name));
+        return store->Get(name, previous);
+      }()
+               : store->Resolve(name, parsed->ref);
+  if (!version.ok()) return respond(ServerErrorResponse(version.status()));
+  absl::StatusOr<FleetTarget> fleet_target = ParseFleetTarget(parsed->target.ToString());
+  if (!fleet_target.ok()) return respond(ServerErrorResponse(fleet_target.status()));
+  absl::StatusOr<std::vector<FleetNode>> nodes =
+      SelectNodes(*fleet_target, routes.directory.Nodes());
+  if (!nodes.ok()) return respond(ServerErrorResponse(nodes.status()));
+
+  FleetRequest run;
+  run.action = FleetAction::kModelInstall;
+  run.target = *fleet_target;
+  run.serial = parsed->serial;
+  run.node_timeout = parsed->node_timeout;
+  run.params = {{"name", version->name},
+                {"version", version->version},
+                {"sha256", version->sha256},
+                {"size", version->size},
+                {"format", version->metadata.format == "other" ? "bin" : version->metadata.format},
+                {"type", version->metadata.type},
+                {"variant", version->metadata.variant}};
+  if (!parsed->base.empty()) run.params["base"] = parsed->base;
+  if (!parsed->replaces.empty()) run.params["replaces"] = parsed->replaces;
+  const std::string what = rollback ? "rollback" : "deploy";
+  if (absl::Status s = store->SetDeployment(parsed->target, name, version->version,
+                                            repository::DeploymentState::kPending, what);
+      !s.ok()) {
+    return respond(ServerErrorResponse(s));
+  }
+
+  auto sink = std::make_shared<LineSink>();
+  Json names = Json::array();
+  for (const FleetNode& n : *nodes) names.push_back(n.name);
+  sink->Write({{"event", "start"},
+               {"action", what},
+               {"model", name},
+               {"version", version->version},
+               {"variant", version->metadata.type + "/" + version->metadata.variant},
+               {"target", parsed->target.ToString()},
+               {"serial", run.serial},
+               {"nodes", std::move(names)}});
+  const repository::DeploymentTarget target = parsed->target;
+  const int64_t number = version->version;
+  auto record = [store, name, number](const repository::DeploymentTarget& t, bool ok,
+                                      const std::string& detail) {
+    absl::Status s = store->SetDeployment(
+        t, name, number,
+        ok ? repository::DeploymentState::kDeployed : repository::DeploymentState::kFailed,
+        detail);
+    if (!s.ok()) spdlog::warn("deployment of {} not recorded: {}", name, s.ToString());
+  };
+  const FleetRequest audited = run;
+  absl::Status started = routes.fleet.Start(
+      std::move(run), *std::move(nodes),
+      [sink, record](const FleetNodeResult& r) {
+        record({repository::TargetKind::kNode, r.node}, r.ok(), r.error);
+        sink->Write(ResultJson(r));
+      },
+      [sink, record, target, &context, who = AuditWho(request), audited](const FleetSummary& summary) {
+        const bool ok = summary.not_ok == 0 && summary.ok > 0;
+        record(target, ok,
+               absl::StrCat(summary.ok, " node(s) ok, ", summary.not_ok, " not ok"));
+        Audit(context, who, audited, summary, *sink);
+        sink->Finish();
+      });
+  if (!started.ok()) {
+    record(target, false, std::string(started.message()));
+    return respond(ServerErrorResponse(started));
+  }
+  http::Response response;
+  response.content_type = "application/x-ndjson";
+  response.stream = [sink](std::shared_ptr<http::StreamWriter> writer) {
+    sink->Attach(std::move(writer));
+  };
+  respond(std::move(response));
+}
+
 }  // namespace
 
 void AddFleetRoutes(http::Router& router, ServerContext& context) {
@@ -186,6 +353,13 @@ void AddFleetRoutes(http::Router& router, ServerContext& context) {
                       http::Responder respond) {
                HandleFleet(*routes, std::move(request), params, std::move(respond));
              });
+  for (const bool rollback : {false, true}) {
+    router.Add("POST", rollback ? "/v1/models/{name}/rollback" : "/v1/models/{name}/deploy",
+               [routes, rollback](http::Request&& request, const http::PathParams& params,
+                                  http::Responder respond) {
+                 HandleDeploy(*routes, std::move(request), params, std::move(respond), rollback);
+               });
+  }
 }
 
 }  // namespace heteroaccel::server

@@ -264,9 +264,11 @@ absl::Status Fleet::Start(FleetRequest request, std::vector<FleetNode> nodes, Re
 
 void Fleet::Execute(Run& run) {
   const SteadyTime start = std::chrono::steady_clock::now();
-  const bool stop_on_failure = run.request.serial &&
-                               run.request.action == FleetAction::kPackages &&
-                               !run.request.params.value("dry_run", true);
+  // A serial change (a real upgrade, a model install) stops at the first node that fails.
+  const bool stop_on_failure =
+      run.request.serial && ((run.request.action == FleetAction::kPackages &&
+                              !run.request.params.value("dry_run", true)) ||
+                             run.request.action == FleetAction::kModelInstall);
   std::atomic<size_t> next{0};
   std::atomic<bool> halt{false};
   auto worker = [&] {
@@ -316,8 +318,10 @@ FleetNodeResult Fleet::RunOnNode(const FleetRequest& request, const FleetNode& n
   const SteadyTime start = std::chrono::steady_clock::now();
   std::chrono::milliseconds limit = request.node_timeout;
   if (limit.count() <= 0) {
-    limit = request.action == FleetAction::kPackages ? options_.package_timeout
-                                                     : options_.node_timeout;
+    limit = request.action == FleetAction::kPackages ||
+                    request.action == FleetAction::kModelInstall
+                ? options_.package_timeout
+                : options_.node_timeout;
   }
   std::unique_ptr<FleetSession> session = transport_.Open(node.url, start + limit);
   switch (request.action) {
@@ -343,6 +347,12 @@ FleetNodeResult Fleet::RunOnNode(const FleetRequest& request, const FleetNode& n
       break;
     case FleetAction::kPackages:
       Packages(result, *session, request);
+      break;
+    case FleetAction::kModelInstall:
+      if (auto body = JsonReply(result, session->Send("POST", "/v1/fleet/models/install",
+                                                      request.params.dump()))) {
+        result.data = *body;
+      }
       break;
   }
   result.seconds = Seconds(start);

@@ -62,6 +62,9 @@ void AddAgentCommand(CLI::App& app) {
                   "URL the server uses to reach this agent (default: http://<listen address>)");
   cmd->add_option("--models-dir", options->models_dir, "Folder that `make setup` filled")
       ->capture_default_str();
+  cmd->add_option("--deployed-models-dir", options->deployed_models_dir,
+                  "Where model versions deployed from the server's repository are kept (default: "
+                  "<models-dir>/deployed)");
   cmd->add_option("--models", options->models, "Inference types to serve (default: all)")
       ->delimiter(',');
   cmd->add_option("--cpu-slots", options->cpu_slots, "CPU worker slots (0: one per core)")

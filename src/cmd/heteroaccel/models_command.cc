@@ -7,10 +7,12 @@
 //   show NAME                                 versions and deployments of one model
 //   pull NAME REF OUT                         downloads by ranges and checks the sha256
 //   rm NAME REF                               deletes a version (not while deployed)
+//   deploy NAME [REF] --target group/G|node/N [--base V] [--replaces FILE] [--serial]
+//                                             installs the version on the target's nodes
+//   rollback NAME --target group/G|node/N     restores the version deployed before there
 // Every subcommand takes --server URL and --token (the admin token for changes;
 // or the HETEROACCEL_TOKEN environment variable). Exit status: 0 done, 1 the
 // server refused or failed (its message printed), 2 bad flags or files.
-#include <openssl/evp.h>
 
 #include <algorithm>
 #include <array>
@@ -27,6 +29,7 @@
 #include "absl/strings/str_split.h"
 #include "cmd/heteroaccel/commands.h"
 #include "http/client.h"
+#include "repository/files.h"
 
 namespace heteroaccel::cmd {
 namespace {
@@ -59,8 +62,9 @@ std::string ErrorOf(const http::ClientResponse& r) {
 
 class Api {
  public:
-  static absl::StatusOr<Api> Connect(const Common& common) {
-    auto client = http::Client::Create(common.server, std::chrono::seconds(120));
+  static absl::StatusOr<Api> Connect(const Common& common,
+                                     std::chrono::milliseconds timeout = std::chrono::seconds(120)) {
+    auto client = http::Client::Create(common.server, timeout);
     if (!client.ok()) return client.status();
     std::string token = common.token;
     if (token.empty()) {
@@ -84,26 +88,6 @@ class Api {
   http::HeaderList auth_;
 };
 
-absl::StatusOr<std::string> Sha256File(const std::string& path, uint64_t& size) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", path));
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-  EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
-  std::vector<char> buffer(1 << 20);
-  size = 0;
-  while (in) {
-    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
-    const auto n = static_cast<size_t>(in.gcount());
-    EVP_DigestUpdate(ctx.get(), buffer.data(), n);
-    size += n;
-  }
-  unsigned char digest[32];
-  unsigned int length = 0;
-  EVP_DigestFinal_ex(ctx.get(), digest, &length);
-  std::string hex;
-  for (unsigned int i = 0; i < length; ++i) absl::StrAppend(&hex, absl::Hex(digest[i], absl::kZeroPad2));
-  return hex;
-}
 
 absl::StatusOr<nlohmann::json> Metadata(const PushFlags& f) {
   nlohmann::json m = {{"type", f.type}, {"variant", f.variant}, {"format", f.format}};
@@ -133,7 +117,7 @@ absl::StatusOr<nlohmann::json> Metadata(const PushFlags& f) {
 
 int Push(const Common& common, const PushFlags& f) {
   uint64_t size = 0;
-  auto sha = Sha256File(f.file, size);
+  auto sha = repository::Sha256File(f.file, &size);
   if (!sha.ok()) return Fail(2, std::string(sha.status().message()));
   auto metadata = Metadata(f);
   if (!metadata.ok()) return Fail(2, std::string(metadata.status().message()));
@@ -238,7 +222,7 @@ int Pull(const Common& common, const std::string& name, const std::string& ref,
     if (!out.flush()) return Fail(2, absl::StrCat("writing ", temp, " failed"));
   }
   uint64_t got = 0;
-  auto check = Sha256File(temp, got);
+  auto check = repository::Sha256File(temp, &got);
   if (!check.ok() || *check != sha || got != size) {
     std::remove(temp.c_str());
     return Fail(1, absl::StrCat("the download's sha256 is ", check.ok() ? *check : "unreadable",
@@ -259,6 +243,62 @@ int Remove(const Common& common, const std::string& name, const std::string& ref
   if (!r.ok()) return Fail(1, std::string(r.status().message()));
   if (r->status != 204) return Fail(1, ErrorOf(*r));
   return 0;
+}
+
+struct DeployFlags {
+  std::string name;
+  std::string ref = "latest";
+  std::string target;
+  std::string base;
+  std::string replaces;
+  bool serial = false;
+  double timeout_seconds = 0;
+};
+
+// POST /v1/models/{name}/deploy or /rollback; prints each node's result as it is read.
+int Deploy(const Common& common, const DeployFlags& f, bool rollback) {
+  auto api = Api::Connect(common, std::chrono::minutes(30));
+  if (!api.ok()) return Fail(2, std::string(api.status().message()));
+  nlohmann::json body = {{"target", f.target}, {"serial", f.serial}};
+  if (!rollback) {
+    body["version"] = f.ref;
+    if (!f.base.empty()) body["base"] = f.base;
+    if (!f.replaces.empty()) body["replaces"] = f.replaces;
+  }
+  if (f.timeout_seconds > 0) body["timeout_seconds"] = f.timeout_seconds;
+  auto r = api->Call("POST", absl::StrCat("/v1/models/", f.name, rollback ? "/rollback" : "/deploy"),
+                     "application/json", body.dump());
+  if (!r.ok()) return Fail(1, std::string(r.status().message()));
+  if (r->status != 200) return Fail(1, ErrorOf(*r));
+  int ok = 0, not_ok = 0;
+  bool done = false;
+  for (absl::string_view line : absl::StrSplit(r->body, '\n', absl::SkipEmpty())) {
+    const nlohmann::json e = nlohmann::json::parse(line, nullptr, false);
+    if (!e.is_object()) continue;
+    const std::string event = e.value("event", "");
+    if (event == "start") {
+      std::printf("%s %s version %lld as %s on %s: %zu node(s)\n", e.value("action", "").c_str(),
+                  f.name.c_str(), static_cast<long long>(e.value("version", int64_t{0})),
+                  e.value("variant", "").c_str(), e.value("target", "").c_str(),
+                  e.contains("nodes") ? e["nodes"].size() : size_t{0});
+    } else if (event == "result") {
+      const nlohmann::json data = e.value("data", nlohmann::json::object());
+      std::string detail = e.value("error", "");
+      if (detail.empty() && data.is_object() && data.contains("devices")) {
+        detail = absl::StrCat(data["devices"].dump(), ", ", data.value("downloaded_bytes", 0),
+                              " bytes downloaded, ", data.value("seconds", 0.0), " s");
+      }
+      std::printf("  %-20s %-12s %s\n", e.value("node", "").c_str(), e.value("status", "").c_str(),
+                  detail.c_str());
+    } else if (event == "done") {
+      done = true;
+      ok = e.value("ok", 0);
+      not_ok = e.value("not_ok", 0);
+      std::printf("%d ok, %d not ok\n", ok, not_ok);
+    }
+  }
+  if (!done) return Fail(1, "the server's answer ended before the run did");
+  return not_ok == 0 && ok > 0 ? 0 : 1;
 }
 
 void AddCommon(CLI::App* cmd, Common& common) {
@@ -320,6 +360,27 @@ void AddModelsCommand(CLI::App& app) {
   r->add_option("name", (*args)[0], "The model")->required();
   r->add_option("ref", (*args)[1], "Version number or label")->required();
   r->callback([common, args] { std::exit(Remove(*common, (*args)[0], (*args)[1])); });
+
+  for (const bool rollback : {false, true}) {
+    auto flags = std::make_shared<DeployFlags>();
+    CLI::App* d = models->add_subcommand(
+        rollback ? "rollback" : "deploy",
+        rollback ? "Restore the version deployed before on a group or node"
+                 : "Install a version on every node of a group (or one node) and serve it");
+    AddCommon(d, *common);
+    d->add_option("name", flags->name, "The model")->required();
+    if (!rollback) {
+      d->add_option("ref", flags->ref, "Version number, label or latest")->capture_default_str();
+      d->add_option("--base", flags->base,
+                    "The built-in variant whose code runs it (default: the type's default)");
+      d->add_option("--replaces", flags->replaces,
+                    "Which of the base variant's files it stands for (default: its last .onnx)");
+    }
+    d->add_option("--target", flags->target, "group/NAME or node/NAME")->required();
+    d->add_flag("--serial", flags->serial, "One node at a time, stopping at the first failure");
+    d->add_option("--timeout", flags->timeout_seconds, "Seconds each node may take");
+    d->callback([common, flags, rollback] { std::exit(Deploy(*common, *flags, rollback)); });
+  }
 }
 
 }  // namespace heteroaccel::cmd
