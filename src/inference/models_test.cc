@@ -67,6 +67,31 @@ const Detection* Best(const InferenceOutput& out, std::string_view label) {
   return best;
 }
 
+TEST(CatalogTest, PutReplacesInPlaceOrAppendsAfterItsTypeAndPointersStayValid) {
+  auto spec = [](std::string type, std::string variant, std::string description = "") {
+    ModelSpec s;
+    s.type = std::move(type);
+    s.variant = std::move(variant);
+    s.description = std::move(description);
+    return s;
+  };
+  Catalog catalog({spec("face", "a"), spec("pose", "p"), spec("face", "b")});
+  auto b = catalog.Find("face", "b");
+  ASSERT_TRUE(b.ok());
+  EXPECT_FALSE(catalog.Put(spec("face", "c")));          // appended after face's last
+  EXPECT_TRUE(catalog.Put(spec("face", "b", "second")));  // replaced in place
+  EXPECT_FALSE(catalog.Put(spec("text", "t")));
+  std::vector<std::string> order;
+  for (const ModelSpec& s : catalog.specs()) order.push_back(s.type + "/" + s.variant);
+  EXPECT_EQ(order, (std::vector<std::string>{"face/a", "pose/p", "face/b", "face/c", "text/t"}));
+  EXPECT_EQ((*catalog.Find("face", "b"))->description, "second");
+  EXPECT_EQ((*b)->variant, "b");  // the replaced spec is still readable
+  EXPECT_EQ((*catalog.Find("face"))->variant, "a");  // the default did not move
+  EXPECT_TRUE(catalog.Remove("face", "c"));
+  EXPECT_FALSE(catalog.Remove("face", "c"));
+  EXPECT_FALSE(catalog.Find("face", "c").ok());
+}
+
 TEST(CatalogTest, VariantsOfATypeShareKeypointsAndSkeleton) {
   // The wire format and metadata describe keypoints per type.
   std::map<std::string, const ModelSpec*> first;

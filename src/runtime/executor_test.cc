@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include <algorithm>
 #include <cmath>
 #include <opencv2/imgcodecs.hpp>
@@ -94,6 +96,65 @@ TEST_F(ExecutorTest, RunsJobAndReportsWhereAndHowLong) {
                 "heteroaccel_inferences_total{model=\"thing\",variant=\"fake\",device=\"cpu0\","
                 "outcome=\"success\"} 1"),
             std::string::npos);
+}
+
+TEST_F(ExecutorTest, AVariantLoadedAfterStartIsServedAndAJobRunningFinishesOnTheOldModel) {
+  Start({Cpu("cpu0", 1)});
+  gate_->Close();
+  executor_->Submit(MakeJob("thing"));  // holds the slot on the old model
+  ASSERT_TRUE(gate_->WaitEntered(1, absl::Seconds(10)));
+  executor_->Submit(MakeJob("thing"));  // queued behind it
+  // A replacement for the same key, and a new variant of the type.
+  auto open_gate = std::make_shared<testing::Gate>();
+  open_gate->Open();
+  inference::ModelSpec replacement = testing::FakeModelSpec("thing", open_gate);
+  inference::ModelSpec added = testing::FakeModelSpec("thing", open_gate);
+  added.variant = "added";
+  EXPECT_TRUE(catalog_.Put(replacement));
+  EXPECT_FALSE(catalog_.Put(added));
+  std::thread opener([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    gate_->Open();  // the running job ends; the slot loads before its next job
+  });
+  auto loaded = executor_->LoadVariant("thing", "added", std::chrono::seconds(10));
+  auto replaced = executor_->LoadVariant("thing", "fake", std::chrono::seconds(10));
+  opener.join();
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  ASSERT_TRUE(replaced.ok()) << replaced.status();
+  EXPECT_EQ(*loaded, std::vector<std::string>{"cpu0"});
+  auto first = results_.WaitFor(2);
+  ASSERT_EQ(first.size(), 2u);
+  for (const auto& r : first) EXPECT_TRUE(r.ok()) << r.status();
+  // The running job stayed on the old model; the queued one ran on whichever the slot
+  // had when it came to it.
+  EXPECT_GE(gate_->entered(), 1);
+  EXPECT_TRUE(executor_->CanRun("thing", "added"));
+  Job job = MakeJob("thing");
+  job.variant = "added";
+  gate_->Close();  // the old model would block: the new one must answer
+  executor_->Submit(std::move(job));
+  auto all = results_.WaitFor(3);
+  ASSERT_EQ(all.size(), 3u);
+  ASSERT_TRUE(all[2].ok()) << all[2].status();
+  EXPECT_EQ(all[2]->variant, "added");
+  gate_->Open();
+}
+
+TEST_F(ExecutorTest, AVariantThatFailsToLoadIsAnErrorNamingTheDevice) {
+  Start({Cpu("cpu0", 1)});
+  inference::ModelSpec broken = testing::FakeModelSpec("thing", gate_);
+  broken.variant = "broken";
+  broken.create = [](const inference::ModelOptions&) -> absl::StatusOr<std::unique_ptr<inference::Model>> {
+    return absl::FailedPreconditionError("model file x.onnx is missing");
+  };
+  catalog_.Put(broken);
+  auto loaded = executor_->LoadVariant("thing", "broken", std::chrono::seconds(10));
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_NE(loaded.status().message().find("cpu0: model file x.onnx is missing"),
+            std::string::npos)
+      << loaded.status();
+  EXPECT_FALSE(executor_->CanRun("thing", "broken"));
+  EXPECT_TRUE(executor_->CanRun("thing", "fake"));
 }
 
 TEST_F(ExecutorTest, SlotThreadsAreNamedAfterTheirDevice) {
