@@ -364,7 +364,29 @@ std::vector<Hostile> CommonBattery() {
 
 std::vector<Hostile> AgentBattery() {
   const std::string png = "Content-Type: image/png\r\n";
+  const std::string auth = absl::StrCat("Authorization: Bearer ", kToken, "\r\n");
+  const std::string install = R"({"name":"m","version":1,"sha256":")" + std::string(64, 'a') +
+                              R"(","size":10,"format":"onnx","type":"face","variant":"v")";
   return {
+      // Model installs (the server's deploy routes call this).
+      {"model install without the token", Post("/v1/fleet/models/install", install + "}"), {401}},
+      {"model install with garbage", Post("/v1/fleet/models/install", "\x01\xff{", auth), {400}},
+      {"model install with an escaping name",
+       Post("/v1/fleet/models/install",
+            R"({"name":"../../etc","version":1,"sha256":")" + std::string(64, 'a') +
+                R"(","size":1,"format":"onnx","type":"face","variant":"v"})",
+            auth),
+       {400}},
+      {"model install replacing a file outside the base variant",
+       Post("/v1/fleet/models/install", install + R"(,"replaces":"/etc/passwd"})", auth), {400}},
+      {"model install over a built-in variant",
+       Post("/v1/fleet/models/install",
+            R"({"name":"m","version":1,"sha256":")" + std::string(64, 'a') +
+                R"(","size":1,"format":"onnx","type":"face","variant":"blazeface-front-128"})",
+            auth),
+       {400}},
+      {"model install with an unknown field",
+       Post("/v1/fleet/models/install", install + R"(,"command":"rm -rf /"})", auth), {400}},
       {"readiness of a model named in invalid UTF-8", Get("/v2/models/%FF%FE/ready")},
       // The server's forwarding headers, sent by a client: a bad device is
       // refused; bad numbers are ignored, and the answer stays valid JSON.
@@ -402,6 +424,15 @@ std::vector<Hostile> ServerBattery() {
       {"model upload with invalid UTF-8 metadata",
        Post("/v1/models/m/uploads", "{\"metadata\":{\"type\":\"\xff\"}}", auth), {400}},
       {"model upload without the token", Post("/v1/models/m/uploads", "{}"), {401}},
+      {"model deploy without the token", Post("/v1/models/m/deploy", "{}"), {401}},
+      {"model deploy with garbage", Post("/v1/models/m/deploy", "\xff{", auth), {400}},
+      {"model deploy to all", Post("/v1/models/m/deploy", R"({"target":"all"})", auth), {400}},
+      {"model deploy of an escaping name",
+       Post("/v1/models/..%2Fetc/deploy", R"({"target":"group/g"})", auth), {400}},
+      {"model deploy of an unknown model",
+       Post("/v1/models/nothing/deploy", R"({"target":"group/g"})", auth), {404}},
+      {"model rollback with a version field",
+       Post("/v1/models/m/rollback", R"({"target":"group/g","version":1})", auth), {400}},
       {"model chunk to an unknown upload", Put("/v1/models/m/uploads/zzz?offset=-1", "x", auth),
        {400}},
       {"model blob of an unknown version with a bad range",
