@@ -97,6 +97,7 @@ absl::StatusOr<AgentOptions> WithConfig(AgentOptions options, AgentConfig& confi
   ASSIGN_OR_RETURN(config, LoadAgentConfig(options.config_path));
   if (options.node_name.empty()) options.node_name = config.node;
   if (options.group.empty()) options.group = config.group;
+  for (const auto& [key, value] : config.labels) options.labels.try_emplace(key, value);
   if (options.server.empty()) options.server = config.server;
   if (options.device_plugin_dir.empty()) options.device_plugin_dir = config.device_plugin_dir;
   options.allow_package_actions |= config.allow_package_actions;
@@ -118,6 +119,7 @@ absl::StatusOr<AgentOptions> WithConfig(AgentOptions options, AgentConfig& confi
 absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(const AgentOptions& flags) {
   AgentConfig config;
   RETURN_IF_ERROR(ValidateGroupName(flags.group, "--group"));
+  for (const auto& [key, value] : flags.labels) RETURN_IF_ERROR(cluster::ValidateLabel(key, value));
   ASSIGN_OR_RETURN(const AgentOptions options, WithConfig(flags, config));
   if (!options.server.empty()) RETURN_IF_ERROR(ParseServerList(options.server).status());
   auto state = std::make_unique<State>();
@@ -193,7 +195,7 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(const AgentOptions& flags) 
   if (facts.ok() && !options.node_name.empty()) facts->hostname = options.node_name;
   state->context.reset(new AgentContext{*state->catalog, *state->executor, *state->registry,
                                         *state->collector, facts.ok() ? *facts : node::NodeFacts{},
-                                        options.group, std::move(unsupported),
+                                        options.group, options.labels, std::move(unsupported),
                                         std::move(report.warnings)});
 
   if (!options.device_plugin_dir.empty()) {

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -25,6 +26,8 @@ struct AgentOptions {
   std::string config_path;                // YAML (agent/config.h); flags below win where set
   std::string node_name;                  // "" = config's node, else the hostname
   std::string group;                      // node group reported to the server ("" = none)
+  // Labels reported to the server; merged over the config's (a flag's value wins).
+  std::map<std::string, std::string> labels;
   std::string server;                     // URL of the server to register with ("" = standalone)
   std::string cluster_token;              // shared secret for the server
   std::string advertise_url;  // how the server reaches this agent ("" = http://<listen address>)

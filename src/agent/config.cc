@@ -115,6 +115,19 @@ absl::StatusOr<AgentConfig> ParseRoot(const YAML::Node& root) {
     config.group = root["group"].as<std::string>();
     RETURN_IF_ERROR(ValidateGroupName(config.group));
   }
+  if (const YAML::Node labels = root["labels"]) {
+    if (!labels.IsMap()) return absl::InvalidArgumentError("labels must be a mapping of strings");
+    for (const auto& entry : labels) {
+      const std::string key = entry.first.as<std::string>();
+      const std::string value = entry.second.as<std::string>();
+      RETURN_IF_ERROR(cluster::ValidateLabel(key, value));
+      config.labels[key] = value;
+    }
+    if (config.labels.size() > cluster::kMaxLabels) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("labels: at most ", cluster::kMaxLabels, " per node"));
+    }
+  }
   if (const YAML::Node server = root["server"]) {
     ASSIGN_OR_RETURN(config.server, ParseServer(server));
   }
@@ -151,13 +164,6 @@ absl::StatusOr<AgentConfig> ParseRoot(const YAML::Node& root) {
 
 }  // namespace
 
-absl::Status ValidateGroupName(std::string_view group, std::string_view what) {
-  static const std::regex kGroup("[A-Za-z0-9._-]{0,63}");
-  if (std::regex_match(group.begin(), group.end(), kGroup)) return absl::OkStatus();
-  return absl::InvalidArgumentError(
-      absl::StrCat(std::string(what), " '", std::string(group),
-                   "' must be at most 63 letters, digits, '.', '_' or '-'"));
-}
 
 absl::StatusOr<AgentConfig> ParseAgentConfig(const std::string& yaml, const std::string& origin) {
   try {

@@ -3,6 +3,7 @@
 //
 //   node: gpu-node-1            # the name this node registers with (default: hostname)
 //   group: line-3               # the node group it reports (default: none)
+//   labels: {site: north, camera-rack: "2"}   # reported to the server (ValidateLabel)
 //   server: http://10.0.0.1:8000   # or a list: every server replica, e.g.
 //                                  # [http://heteroaccel-server-peers:8000]
 //   cluster_token_file: /etc/heteroaccel/token
@@ -31,12 +32,14 @@
 // emulated in every output and metric.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "cluster/contract.h"
 #include "runtime/executor.h"
 
 namespace heteroaccel::agent {
@@ -52,6 +55,7 @@ struct EmulatedDeviceConfig {
 struct AgentConfig {
   std::string node;
   std::string group;
+  std::map<std::string, std::string> labels;
   std::string server;  // comma-separated when the file lists several (Registration)
   std::string cluster_token_file;
   std::string device_plugin_dir;  // "" = not a kubelet device plugin
@@ -65,7 +69,7 @@ struct AgentConfig {
 // A node group name: at most 63 of [A-Za-z0-9._-] ("" is no group). It becomes
 // a Prometheus label and a dashboard filter, so it stays plain.
 // InvalidArgument names `what` (the key or flag) and says what is allowed.
-absl::Status ValidateGroupName(std::string_view group, std::string_view what = "group");
+using cluster::ValidateGroupName;
 
 // InvalidArgument names the file, the key and what is expected.
 absl::StatusOr<AgentConfig> LoadAgentConfig(const std::string& path);

@@ -25,6 +25,7 @@ struct AgentContext {
   node::NodeCollector& collector;  // the node's one sampler (metrics and heartbeat)
   node::NodeFacts facts;
   std::string group;                                 // "" when the node belongs to no group
+  std::map<std::string, std::string> labels;         // reported with the heartbeat
   std::vector<devices::Device> unsupported_devices;  // seen, but nothing here can drive them
   std::vector<std::string> probe_warnings;
   // The kubelet device plugin (agent/kubernetes.h); null when --device-plugin-dir is

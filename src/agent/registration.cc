@@ -42,6 +42,7 @@ cluster::NodeReport NodeState(const AgentContext& context, const std::string& ad
   report.url = advertise_url;
   report.ready = context.executor.Ready();
   report.group = context.group;
+  report.labels = context.labels;
   report.stats = Stats(context.collector);
   for (const runtime::DeviceState& state : context.executor.Snapshot()) {
     const devices::Device& d = state.device.device;

@@ -159,7 +159,7 @@ class RegistrationTest : public ::testing::Test {
     ASSERT_TRUE(executor.ok()) << executor.status();
     executor_ = std::move(*executor);
     context_ = std::make_unique<AgentContext>(AgentContext{
-        inference::Catalog::BuiltIn(), *executor_, registry_, *collector_, {}, "", {}, {}});
+        inference::Catalog::BuiltIn(), *executor_, registry_, *collector_, {}, "", {}, {}, {}});
     context_->facts.hostname = "node-a";
   }
 

@@ -1,5 +1,8 @@
 #include "cluster/contract.h"
 
+#include <algorithm>
+
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 
@@ -187,6 +190,7 @@ nlohmann::json ToJson(const NodeReport& report) {
               {"ready", report.ready},
               {"devices", std::move(devices)}};
   if (!report.group.empty()) out["group"] = report.group;
+  if (!report.labels.empty()) out["labels"] = report.labels;
   Json stats = Json::object();
   if (report.stats.cpu_utilisation) stats["cpu_utilisation"] = *report.stats.cpu_utilisation;
   if (report.stats.memory_total_bytes) stats["memory_total_bytes"] = *report.stats.memory_total_bytes;
@@ -205,6 +209,40 @@ nlohmann::json ToJson(const NodeReport& report) {
   return out;
 }
 
+absl::Status ValidateGroupName(std::string_view group, std::string_view what) {
+  const bool ok = group.size() <= 63 && std::all_of(group.begin(), group.end(), [](char c) {
+                    return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' ||
+                           c == '_' || c == '-';
+                  });
+  if (ok) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      std::string(what), " '", std::string(group.substr(0, 80)),
+      "' must be at most 63 letters, digits, '.', '_' or '-'"));
+}
+
+absl::Status ValidateLabel(std::string_view key, std::string_view value) {
+  const bool key_ok =
+      !key.empty() && key.size() <= 63 && absl::ascii_isalnum(static_cast<unsigned char>(key[0])) &&
+      std::all_of(key.begin(), key.end(), [](char c) {
+        return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' ||
+               c == '/' || c == '-';
+      });
+  if (!key_ok) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "label key ", Json(std::string(key)).dump(-1, ' ', false, Json::error_handler_t::replace),
+        " must be 1 to 63 letters, digits, '.', '_', '/' or '-', starting with a letter or digit"));
+  }
+  const bool value_ok = value.size() <= 253 && std::all_of(value.begin(), value.end(), [](char c) {
+                          return c >= 0x20 && c < 0x7f;
+                        });
+  if (!value_ok) {
+    return absl::InvalidArgumentError(absl::StrCat("label ", std::string(key),
+                                                   ": the value must be at most 253 printable "
+                                                   "ASCII characters"));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<NodeReport> ParseNodeReport(const nlohmann::json& json) {
   if (!json.is_object()) return Malformed("the report", "must be a JSON object");
   NodeReport out;
@@ -216,6 +254,18 @@ absl::StatusOr<NodeReport> ParseNodeReport(const nlohmann::json& json) {
   }
   RETURN_IF_ERROR(Read(json, "ready", "the report", out.ready));
   RETURN_IF_ERROR(Read(json, "group", "the report", out.group));
+  RETURN_IF_ERROR(ValidateGroupName(out.group));
+  if (auto labels = json.find("labels"); labels != json.end() && !labels->is_null()) {
+    if (!labels->is_object()) return Malformed("labels", "must be an object of strings");
+    if (labels->size() > kMaxLabels) {
+      return Malformed("labels", absl::StrCat("are at most ", kMaxLabels));
+    }
+    for (const auto& [key, value] : labels->items()) {
+      if (!value.is_string()) return Malformed("labels", "must be an object of strings");
+      RETURN_IF_ERROR(ValidateLabel(key, value.get<std::string>()));
+      out.labels[key] = value.get<std::string>();
+    }
+  }
   if (auto stats = json.find("stats"); stats != json.end() && !stats->is_null()) {
     if (!stats->is_object()) return Malformed("stats", "must be an object");
     for (auto [key, field] : {std::pair{"cpu_utilisation", &out.stats.cpu_utilisation},

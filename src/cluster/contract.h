@@ -15,6 +15,7 @@
 //                 "healthy"?: bool, "pod_assigned"?: bool,   // default true, false
 //                 "numa_node"?: int}],
 //    "group"?: str,                                 // the node group it belongs to
+//    "labels"?: {key: value},                       // the node's labels (ValidateLabel)
 //    "stats"?: {"cpu_utilisation": ratio, "memory_total_bytes": n,
 //               "memory_available_bytes": n, "temperature_celsius": c},  // each optional
 //    "model_info"?: {type: {"keypoint_names": [str], "skeleton": [[a, b]],
@@ -100,11 +101,22 @@ struct TypeInfo {
   std::map<std::string, VariantInfo> variants;
 };
 
+// Node groups and labels: what a node reports (agent config or flags) and what the
+// server's admin API assigns (server/node_settings.h).
+inline constexpr size_t kMaxLabels = 32;
+inline constexpr size_t kMaxGroupsPerNode = 8;
+// At most 63 of A-Za-z0-9._- ("" passes: no group); `what` names the field in the message.
+absl::Status ValidateGroupName(std::string_view group, std::string_view what = "group");
+// Key: 1 to 63 of A-Za-z0-9._/- starting with a letter or digit; value: at most 253
+// printable ASCII characters.
+absl::Status ValidateLabel(std::string_view key, std::string_view value);
+
 struct NodeReport {
   std::string node;
   std::string url;  // how the server reaches the agent: "http://host:port"
   bool ready = false;
   std::string group;  // "" when the node belongs to no group
+  std::map<std::string, std::string> labels;  // at most kMaxLabels
   std::vector<DeviceReport> devices;
   NodeStats stats;
   std::optional<std::map<std::string, TypeInfo>> model_info;

@@ -26,6 +26,7 @@ NodeReport SampleReport() {
   d.numa_node = 1;
   r.devices.push_back(d);
   r.group = "line-3";
+  r.labels = {{"site", "north"}, {"camera-rack/2", "b"}};
   r.stats.cpu_utilisation = 0.5;
   r.stats.memory_total_bytes = 8e9;
   r.stats.memory_available_bytes = 2e9;
@@ -55,6 +56,7 @@ TEST(ContractTest, ReportRoundTripsThroughJson) {
   EXPECT_TRUE(d.pod_assigned);
   EXPECT_EQ(d.numa_node, 1);
   EXPECT_EQ(got->group, "line-3");
+  EXPECT_EQ(got->labels, sent.labels);
   EXPECT_EQ(got->stats.cpu_utilisation, 0.5);
   EXPECT_EQ(got->stats.memory_available_bytes, 2e9);
   EXPECT_FALSE(got->stats.temperature_celsius.has_value());
@@ -78,6 +80,9 @@ TEST(ContractTest, RejectsMalformedReportsNamingTheField) {
   } cases[] = {
       {"[]", "JSON object"},
       {"not json", "JSON object"},
+      {R"({"node":"n","url":"http://a","devices":[],"labels":{"k":1}})", "labels"},
+      {R"({"node":"n","url":"http://a","devices":[],"labels":{"-k":"v"}})", "label key"},
+      {R"({"node":"n","url":"http://a","devices":[],"group":"a b"})", "group"},
       {R"({"url":"http://a","devices":[]})", "\"node\""},
       {R"({"node":"n","url":"http://a"})", "\"devices\""},
       {R"({"node":"n","url":"http://a","devices":[{"id":"d","kind":"tpu"}]})",

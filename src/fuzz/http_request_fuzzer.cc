@@ -6,8 +6,9 @@
 // the error bodies; the code a socket's Connection runs) into two real route
 // tables, one after the other:
 //   - the agent's (AgentContext over a real Executor running fake models that
-//     need no files, testing/fake_model.h; with its fleet routes, package
-//     actions refused as on an agent without --allow-package-actions), and
+//     need no files, testing/fake_model.h; with its fleet routes behind the
+//     cluster token, package actions refused as on an agent without
+//     --allow-package-actions, model installs that find no server), and
 //   - the server's (AddFrontRoutes + AddClusterRoutes + AddDashboardRoutes +
 //     AddK8sRoutes (the scheduler extender) + AddRepositoryRoutes over one
 //     model store for the whole run, in a temporary directory with small quotas),
@@ -344,12 +345,19 @@ class AgentTarget final : public Target {
     if (!collector.ok()) Fail("agent", collector.status().ToString());
     collector_ = *std::move(collector);
     context_ = std::make_unique<agent::AgentContext>(
-        agent::AgentContext{catalog_, *executor_, registry_, *collector_, facts, "", {}, {}});
+        agent::AgentContext{catalog_, *executor_, registry_, *collector_, facts, "", {}, {}, {}});
     agent::AddHealthRoutes(router_, *context_);
     agent::AddModelRoutes(router_, *context_);
     agent::AddInferRoutes(router_, *context_);
     agent::AddNodeRoutes(router_, *context_);
-    fleet_ = std::make_unique<agent::FleetService>(agent::FleetOptions{}, *context_);
+    // Installs reach the checks and the download, which has no server to go to.
+    agent::InstallerOptions install;
+    install.dir = FuzzRoot() + "/deployed";
+    installer_ = std::make_unique<agent::ModelInstaller>(install, catalog_);
+    agent::FleetOptions fleet;
+    fleet.cluster_token = std::string(kClusterToken);
+    fleet.installer = installer_.get();
+    fleet_ = std::make_unique<agent::FleetService>(fleet, *context_);
     fleet_->AddRoutes(router_);
   }
 
@@ -368,6 +376,7 @@ class AgentTarget final : public Target {
   std::unique_ptr<runtime::Executor> executor_;
   std::unique_ptr<node::NodeCollector> collector_;
   std::unique_ptr<agent::AgentContext> context_;
+  std::unique_ptr<agent::ModelInstaller> installer_;
   std::unique_ptr<agent::FleetService> fleet_;  // after context_: goes first
   http::Router router_;
 };
@@ -398,29 +407,30 @@ cluster::NodeReport Heartbeat() {
   return report;
 }
 
-// One model repository for the whole run (uploads left open by an input are
-// aborted when its route table goes), in a temporary directory removed at exit.
-repository::ModelStore* FuzzModelStore() {
-  static FakeClock clock;
+// A temporary directory for the whole run, removed at exit.
+const std::string& FuzzRoot() {
   // Never destroyed: the exit handler that removes the directory runs after
   // function-local statics are gone.
   static const std::string& root = *[] {
     auto* pattern = new std::string(
         (std::filesystem::temp_directory_path() / "heteroaccel-fuzz-models-XXXXXX").string());
     if (mkdtemp(pattern->data()) == nullptr) std::abort();
-    return pattern;
-  }();
-  static const bool removed_at_exit = [] {
     std::atexit([] {
       std::error_code ignored;
-      std::filesystem::remove_all(root, ignored);
+      std::filesystem::remove_all(*pattern, ignored);
     });
-    return true;
+    return pattern;
   }();
-  (void)removed_at_exit;
+  return root;
+}
+
+// One model repository for the whole run (uploads left open by an input are
+// aborted when its route table goes).
+repository::ModelStore* FuzzModelStore() {
+  static FakeClock clock;
   static std::unique_ptr<repository::ModelStore> store = [] {
     repository::Options options;
-    options.root_dir = root;
+    options.root_dir = FuzzRoot() + "/store";
     options.max_artifact_bytes = 1u << 20;
     options.max_total_bytes = 8u << 20;
     auto opened = repository::ModelStore::Open(options, clock);

@@ -7,10 +7,62 @@
 #include "absl/strings/str_cat.h"
 #include "cluster/contract.h"
 #include "server/handlers.h"
+#include "server/node_settings.h"
 
 namespace heteroaccel::server {
 
+namespace {
+
+// PUT (replace) or DELETE (clear) /v1/nodes/{node}: the node's assigned groups and labels,
+// persisted, applied to the scheduler at once and audited.
+void ChangeNode(ServerContext& context, http::Request&& request, const http::PathParams& params,
+                http::Responder respond, bool clear) {
+  if (auto denied = Deny(context, request, Access::kAdmin)) return respond(*std::move(denied));
+  const std::string node = httpapi::PathParam(params, "node");
+  if (absl::Status s = ValidateNodeName(node); !s.ok()) return respond(ServerErrorResponse(s));
+  absl::StatusOr<NodeSettings> settings =
+      clear ? absl::StatusOr<NodeSettings>(NodeSettings{}) : ParseNodeSettings(request.body);
+  if (!settings.ok()) return respond(ServerErrorResponse(settings.status()));
+  if (context.node_settings == nullptr) {
+    return respond(ServerErrorResponse(absl::UnavailableError("node settings are not kept here")));
+  }
+  std::lock_guard<std::mutex> lock(context.change_mu);
+  const NodeSettings before = context.dispatcher.NodeSettingsOf(node).value_or(NodeSettings{});
+  const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+  if (absl::Status s = context.node_settings->Put(node, *settings, AuditWho(request), now_ms);
+      !s.ok()) {
+    return respond(ServerErrorResponse(s));
+  }
+  context.dispatcher.SetNodeSettings(node, *settings);
+  AuditChange(context, request, "node",
+              absl::StrCat(clear ? "cleared the groups and labels of node " : "set node ", node,
+                           clear ? "" : "'s groups and labels"),
+              {{"node", node}, {"settings", ToJson(before)}},
+              {{"node", node}, {"settings", ToJson(*settings)}});
+  const nlohmann::json nodes = context.dispatcher.NodesJson();
+  for (const nlohmann::json& n : nodes["nodes"]) {
+    if (n.value("node", "") == node) return respond(httpapi::JsonResponse(n));
+  }
+  respond(httpapi::JsonResponse({{"node", node}, {"assigned", ToJson(*settings)}}));
+}
+
+}  // namespace
+
 void AddClusterRoutes(http::Router& router, ServerContext& context) {
+  router.Add("GET", "/v1/nodes",
+             [&context](http::Request&& request, const http::PathParams&, http::Responder respond) {
+               if (auto denied = Deny(context, request, Access::kRead)) return respond(*denied);
+               respond(httpapi::JsonResponse(context.dispatcher.NodesJson()));
+             });
+  for (const bool clear : {false, true}) {
+    router.Add(clear ? "DELETE" : "PUT", "/v1/nodes/{node}",
+               [&context, clear](http::Request&& request, const http::PathParams& params,
+                                 http::Responder respond) {
+                 ChangeNode(context, std::move(request), params, std::move(respond), clear);
+               });
+  }
   router.Add("POST", "/v1/cluster/heartbeat",
              [&context](http::Request&& request, const http::PathParams&, http::Responder r) {
                if (auto denied = Deny(context, request, Access::kCluster)) return r(*denied);

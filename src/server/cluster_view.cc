@@ -5,6 +5,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "http/client.h"
 
 namespace heteroaccel::server {
@@ -21,12 +22,12 @@ ClusterView::ClusterView(std::map<std::string, InferenceType> registry)
 // the primary when the policy lists it, are its alternates (the scheduler
 // applies the floor).
 scheduler::DeviceInfo ClusterView::DeviceFromReport(const std::string& node,
-                                                    const std::string& group,
+                                                    const std::vector<std::string>& groups,
                                                     const cluster::DeviceReport& d,
                                                     const Registry& registry) {
   scheduler::DeviceInfo info;
   info.key = {node, d.id};
-  if (!group.empty()) info.groups = {group};
+  info.groups = groups;
   info.kind = std::string(KindName(d.kind));
   info.slots = std::max(1, d.slots);
   info.emulated = d.emulated;
@@ -85,8 +86,9 @@ ClusterView::HeartbeatChanges ClusterView::ApplyHeartbeat(cluster::NodeReport re
       devices_.erase({report.node, old.id});
     }
   }
+  const std::vector<std::string> groups = GroupsOf(report.node, report.group);
   for (const cluster::DeviceReport& d : report.devices) {
-    scheduler::DeviceInfo info = DeviceFromReport(report.node, report.group, d, registry_);
+    scheduler::DeviceInfo info = DeviceFromReport(report.node, groups, d, registry_);
     auto& busy = n.busy[d.id];
     busy.push_back({now, d.busy_seconds});
     // Enough history for a ratio over about two seconds of heartbeats.
@@ -102,6 +104,7 @@ ClusterView::HeartbeatChanges ClusterView::ApplyHeartbeat(cluster::NodeReport re
   }
   n.devices = std::move(report.devices);
   n.group = std::move(report.group);
+  n.labels = std::move(report.labels);
   n.stats = report.stats;
   n.last_seen = now;
   changes.came_up = !n.up;
@@ -190,6 +193,8 @@ nlohmann::json ClusterView::ClusterJson(const scheduler::Scheduler& scheduler,
     nodes.push_back({{"node", name},
                      {"url", n.url},
                      {"up", n.up},
+                     {"groups", GroupsOf(name, n.group)},
+                     {"labels", LabelsOf(name, n)},
                      {"last_heartbeat_seconds_ago", SecondsBetween(n.last_seen, now)},
                      {"devices", devices}});
   }
@@ -279,11 +284,71 @@ nlohmann::json ClusterView::VariantsJson() const {
 
 void ClusterView::SetRegistry(Registry registry) { registry_ = std::move(registry); }
 
+void ClusterView::SetNodeSettings(const std::string& node, NodeSettings settings) {
+  if (settings.empty()) {
+    assigned_.erase(node);
+  } else {
+    assigned_[node] = std::move(settings);
+  }
+}
+
+const NodeSettings* ClusterView::node_settings(const std::string& node) const {
+  auto it = assigned_.find(node);
+  return it == assigned_.end() ? nullptr : &it->second;
+}
+
+std::vector<std::string> ClusterView::GroupsOf(const std::string& name,
+                                               const std::string& reported) const {
+  std::vector<std::string> groups;
+  if (!reported.empty()) groups.push_back(reported);
+  if (auto it = assigned_.find(name); it != assigned_.end()) {
+    groups.insert(groups.end(), it->second.groups.begin(), it->second.groups.end());
+  }
+  std::sort(groups.begin(), groups.end());
+  groups.erase(std::unique(groups.begin(), groups.end()), groups.end());
+  return groups;
+}
+
+std::map<std::string, std::string> ClusterView::LabelsOf(const std::string& name,
+                                                         const Node& n) const {
+  std::map<std::string, std::string> labels = n.labels;
+  if (auto it = assigned_.find(name); it != assigned_.end()) {
+    for (const auto& [key, value] : it->second.labels) labels[key] = value;
+  }
+  return labels;
+}
+
+nlohmann::json ClusterView::NodesJson(Clock::TimePoint now) const {
+  std::set<std::string> names;
+  for (const auto& [name, n] : nodes_) names.insert(name);
+  for (const auto& [name, a] : assigned_) names.insert(name);
+  static const Node kUnseen;
+  nlohmann::json out = nlohmann::json::array();
+  for (const std::string& name : names) {
+    auto it = nodes_.find(name);
+    const Node& n = it == nodes_.end() ? kUnseen : it->second;
+    const NodeSettings* a = node_settings(name);
+    nlohmann::json node = {
+        {"node", name},
+        {"seen", it != nodes_.end()},
+        {"up", n.up},
+        {"reported", {{"group", n.group}, {"labels", n.labels}}},
+        {"assigned",
+         {{"groups", a != nullptr ? a->groups : std::vector<std::string>{}},
+          {"labels", a != nullptr ? a->labels : std::map<std::string, std::string>{}}}},
+        {"groups", GroupsOf(name, n.group)},
+        {"labels", LabelsOf(name, n)}};
+    if (it != nodes_.end()) node["silent_s"] = std::floor(SecondsBetween(n.last_seen, now));
+    out.push_back(std::move(node));
+  }
+  return {{"nodes", std::move(out)}};
+}
+
 std::vector<scheduler::DeviceInfo> ClusterView::Rederive() {
   std::vector<scheduler::DeviceInfo> out;
   for (const auto& [name, n] : nodes_) {
     for (const cluster::DeviceReport& d : n.devices) {
-      scheduler::DeviceInfo info = DeviceFromReport(name, n.group, d, registry_);
+      scheduler::DeviceInfo info = DeviceFromReport(name, GroupsOf(name, n.group), d, registry_);
       info.up = n.up;
       devices_[info.key] = info;
       out.push_back(std::move(info));
@@ -296,7 +361,7 @@ std::vector<scheduler::DeviceInfo> ClusterView::DevicesUnder(const Registry& reg
   std::vector<scheduler::DeviceInfo> out;
   for (const auto& [name, n] : nodes_) {
     for (const cluster::DeviceReport& d : n.devices) {
-      scheduler::DeviceInfo info = DeviceFromReport(name, n.group, d, registry);
+      scheduler::DeviceInfo info = DeviceFromReport(name, GroupsOf(name, n.group), d, registry);
       info.up = n.up;
       out.push_back(std::move(info));
     }
@@ -361,6 +426,8 @@ nlohmann::json ClusterView::FleetJson(const scheduler::Scheduler& scheduler,
     }
     nlohmann::json node = {{"url", n.url},
                            {"group", n.group},
+                           {"groups", GroupsOf(name, n.group)},
+                           {"labels", LabelsOf(name, n)},
                            {"up", n.up},
                            {"silent_s", std::floor(SecondsBetween(n.last_seen, now))},
                            {"devices", std::move(devices)}};
@@ -374,6 +441,15 @@ nlohmann::json ClusterView::FleetJson(const scheduler::Scheduler& scheduler,
   }
   return nodes;
 }
+
+namespace {
+
+// ",a,b," (so that a relabelling rule can match ",a,"), "" for no group.
+std::string GroupsLabel(const std::vector<std::string>& groups) {
+  return groups.empty() ? "" : absl::StrCat(",", absl::StrJoin(groups, ","), ",");
+}
+
+}  // namespace
 
 nlohmann::json ClusterView::SdTargets(const std::string& server_target) const {
   nlohmann::json out = nlohmann::json::array();
@@ -399,6 +475,7 @@ nlohmann::json ClusterView::SdTargets(const std::string& server_target) const {
                      {"__metrics_path__", "/metrics"},
                      {"node", name},
                      {"group", n.group},
+                     {"groups", GroupsLabel(GroupsOf(name, n.group))},
                      {"device_kinds", kind_list},
                      {"emulated", emulated ? "true" : "false"}}}});
   }

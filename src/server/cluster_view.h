@@ -22,6 +22,7 @@
 #include "k8s/extender/extender.h"
 #include "scheduler/scheduler.h"
 #include "server/config.h"
+#include "server/node_settings.h"
 #include "server/placement.h"
 
 namespace heteroaccel::server {
@@ -54,7 +55,7 @@ class ClusterView {
   const scheduler::DeviceInfo* device(const scheduler::DeviceKey& key) const;
   std::pair<int, int> UpDownCounts() const;
   struct NodeStatus {
-    std::string name, group;
+    std::string name, group;  // the reported group
     bool up = false;
     double silent_seconds = 0;
   };
@@ -68,6 +69,14 @@ class ClusterView {
   // accuracy and measured service time per device kind (median over devices;
   // emulated devices counted apart as "KIND (emulated)").
   nlohmann::json VariantsJson() const;
+
+  // Replaces what is assigned to `node` (known or not yet seen; empty clears it).
+  // Takes effect for the scheduler once the caller upserts what Rederive returns.
+  void SetNodeSettings(const std::string& node, NodeSettings settings);
+  const NodeSettings* node_settings(const std::string& node) const;
+  // GET /v1/nodes: every node that reports or has settings, with its reported
+  // group and labels, what is assigned, and the result ("groups", "labels").
+  nlohmann::json NodesJson(Clock::TimePoint now) const;
 
   const Registry& registry() const { return registry_; }
   // Takes effect for the scheduler once the caller upserts what Rederive returns.
@@ -97,19 +106,26 @@ class ClusterView {
     bool up = false;
     std::vector<cluster::DeviceReport> devices;  // as last reported
     std::optional<std::map<std::string, cluster::TypeInfo>> model_info;
-    std::string group;
+    std::string group;                          // as reported
+    std::map<std::string, std::string> labels;  // as reported
     cluster::NodeStats stats;
     // Per device: (time, busy_seconds) of recent heartbeats, oldest first.
     std::map<std::string, std::deque<std::pair<Clock::TimePoint, double>>> busy;
   };
 
-  // `group`: the node's ("" for none), what requests' group hint restricts to.
-  static scheduler::DeviceInfo DeviceFromReport(const std::string& node, const std::string& group,
+  // `groups`: the node's (GroupsOf), what requests' group hint restricts to.
+  static scheduler::DeviceInfo DeviceFromReport(const std::string& node,
+                                                const std::vector<std::string>& groups,
                                                 const cluster::DeviceReport& d,
                                                 const Registry& registry);
+  // The reported group and the assigned ones, sorted, without repeats.
+  std::vector<std::string> GroupsOf(const std::string& name, const std::string& reported) const;
+  // The reported labels with the assigned ones over them.
+  std::map<std::string, std::string> LabelsOf(const std::string& name, const Node& n) const;
 
   std::map<std::string, InferenceType> registry_;
   std::map<std::string, Node> nodes_;
+  std::map<std::string, NodeSettings> assigned_;
   std::map<scheduler::DeviceKey, scheduler::DeviceInfo> devices_;
 };
 

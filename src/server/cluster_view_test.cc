@@ -40,6 +40,72 @@ TEST(ClusterViewTest, RegistryPicksTheVariantPerKindElseTheAgentsDefault) {
   EXPECT_FALSE(changes.need_model_info);
 }
 
+TEST(ClusterViewTest, AssignedGroupsJoinTheReportedOneAndAssignedLabelsWin) {
+  ClusterView view({});
+  FakeClock clock;
+  NodeSettings early;  // assigned before the node ever reports
+  early.groups = {"dock"};
+  view.SetNodeSettings("n1", early);
+  cluster::NodeReport report = Report("http://a", {"cpu0"});
+  report.group = "line-1";
+  report.labels = {{"site", "north"}, {"rack", "2"}};
+  auto changes = view.ApplyHeartbeat(report, clock.Now());
+  ASSERT_EQ(changes.devices.size(), 1u);
+  EXPECT_EQ(changes.devices[0].groups, (std::vector<std::string>{"dock", "line-1"}));
+
+  NodeSettings settings;
+  settings.groups = {"line-2", "line-1"};
+  settings.labels = {{"site", "south"}};
+  view.SetNodeSettings("n1", settings);
+  std::vector<scheduler::DeviceInfo> devices = view.Rederive();
+  ASSERT_EQ(devices.size(), 1u);
+  EXPECT_EQ(devices[0].groups, (std::vector<std::string>{"line-1", "line-2"}));
+  const nlohmann::json nodes = view.NodesJson(clock.Now())["nodes"];
+  ASSERT_EQ(nodes.size(), 1u);
+  EXPECT_EQ(nodes[0]["reported"]["group"], "line-1");
+  EXPECT_EQ(nodes[0]["labels"], (nlohmann::json{{"site", "south"}, {"rack", "2"}}));
+  EXPECT_EQ(nodes[0]["groups"], (nlohmann::json{"line-1", "line-2"}));
+
+  view.SetNodeSettings("n1", {});  // cleared: back to what the node reports
+  EXPECT_EQ(view.Rederive()[0].groups, std::vector<std::string>{"line-1"});
+  EXPECT_EQ(view.node_settings("n1"), nullptr);
+  view.SetNodeSettings("ghost", early);  // a node not seen yet is listed with its settings
+  EXPECT_EQ(view.NodesJson(clock.Now())["nodes"].size(), 2u);
+}
+
+TEST(NodeSettingsTest, ParseChecksNamesLabelsAndFieldsAndTheStoreKeepsThem) {
+  auto ok = ParseNodeSettings(R"({"groups": ["b", "a", "a"], "labels": {"site": "north"}})");
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ(ok->groups, (std::vector<std::string>{"a", "b"}));
+  for (const char* bad :
+       {R"([1])", R"({"groups": "a"})", R"({"groups": ["a b"]})", R"({"groups": [""]})",
+        R"({"labels": {"": "x"}})", R"({"labels": {"k": ""}})", R"({"labels": {"k": 1}})",
+        R"({"shell": "rm -rf /"})",
+        R"({"groups": ["1","2","3","4","5","6","7","8","9"]})"}) {
+    EXPECT_EQ(ParseNodeSettings(bad).status().code(), absl::StatusCode::kInvalidArgument) << bad;
+  }
+  EXPECT_FALSE(ValidateNodeName("").ok());
+  EXPECT_FALSE(ValidateNodeName("a b").ok());
+  EXPECT_TRUE(ValidateNodeName("node-1.example").ok());
+
+  const std::string path = ::testing::TempDir() + "/node_settings_test.db";
+  std::remove(path.c_str());
+  {
+    auto store = NodeSettingsStore::Open(path);
+    ASSERT_TRUE(store.ok()) << store.status();
+    ASSERT_TRUE((*store)->Put("n1", *ok, "admin", 1).ok());
+    ASSERT_TRUE((*store)->Put("n2", *ok, "admin", 2).ok());
+    ASSERT_TRUE((*store)->Put("n2", {}, "admin", 3).ok());  // cleared
+  }
+  auto reopened = NodeSettingsStore::Open(path);
+  ASSERT_TRUE(reopened.ok());
+  auto loaded = (*reopened)->Load();
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  ASSERT_EQ(loaded->size(), 1u);
+  EXPECT_EQ(loaded->at("n1"), *ok);
+  std::remove(path.c_str());
+}
+
 TEST(ClusterViewTest, ReportsRemovedDevicesRestartsAndSilence) {
   ClusterView view({});
   FakeClock clock;

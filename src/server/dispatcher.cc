@@ -226,6 +226,30 @@ class Dispatcher::Impl {
     std::lock_guard<std::mutex> lock(mu_);
     return RegistryToJson(view_.registry());
   }
+  void SetNodeSettings(const std::string& node, NodeSettings settings) {
+    Effects effects;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      view_.SetNodeSettings(node, std::move(settings));
+      for (scheduler::DeviceInfo& info : view_.Rederive()) {
+        if (absl::Status s = scheduler_.UpsertDevice(std::move(info)); !s.ok()) {
+          spdlog::error("node settings: {}", s.ToString());
+        }
+      }
+      Pump(effects);
+    }
+    Run(effects);
+  }
+  nlohmann::json NodesJson() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return view_.NodesJson(clock_.Now());
+  }
+  std::optional<NodeSettings> NodeSettingsOf(const std::string& node) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    const NodeSettings* settings = view_.node_settings(node);
+    return settings == nullptr ? std::nullopt : std::optional<NodeSettings>(*settings);
+  }
+
   absl::Status SetRegistry(std::map<std::string, InferenceType> registry) {
     Effects effects;
     {
@@ -678,6 +702,14 @@ nlohmann::json Dispatcher::ModelJson(const std::string& model) const {
   return impl_->ModelJson(model);
 }
 nlohmann::json Dispatcher::RegistryJson() const { return impl_->RegistryJson(); }
+void Dispatcher::SetNodeSettings(const std::string& node, NodeSettings settings) {
+  impl_->SetNodeSettings(node, std::move(settings));
+}
+nlohmann::json Dispatcher::NodesJson() const { return impl_->NodesJson(); }
+std::optional<NodeSettings> Dispatcher::NodeSettingsOf(const std::string& node) const {
+  return impl_->NodeSettingsOf(node);
+}
+
 absl::Status Dispatcher::SetRegistry(std::map<std::string, InferenceType> registry) {
   return impl_->SetRegistry(std::move(registry));
 }

@@ -31,6 +31,7 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,7 @@
 #include "cluster/contract.h"
 #include "common/clock.h"
 #include "k8s/extender/extender.h"
+#include "server/node_settings.h"
 #include "metrics/metrics.h"
 #include "server/agent_channel.h"
 #include "server/config.h"
@@ -77,6 +79,11 @@ class Dispatcher {
   nlohmann::json ModelJson(const std::string& model) const;  // devices and variants serving it
   nlohmann::json RegistryJson() const;
   absl::Status SetRegistry(std::map<std::string, InferenceType> registry);
+  // Groups and labels assigned to a node (cluster_view.h); its devices are
+  // re-derived at once, so the next request bound sees its groups.
+  void SetNodeSettings(const std::string& node, NodeSettings settings);
+  std::optional<NodeSettings> NodeSettingsOf(const std::string& node) const;
+  nlohmann::json NodesJson() const;  // GET /v1/nodes
 
   // --- The execution interface (placement.h) and the live dashboard ---------
   nlohmann::json PlacementJson() const;

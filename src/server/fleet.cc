@@ -124,6 +124,14 @@ absl::StatusOr<FleetTarget> ParseFleetTarget(std::string_view target) {
   return t;
 }
 
+namespace {
+
+bool InGroup(const FleetNode& n, const std::string& group) {
+  return n.group == group || std::find(n.groups.begin(), n.groups.end(), group) != n.groups.end();
+}
+
+}  // namespace
+
 absl::StatusOr<std::vector<FleetNode>> SelectNodes(const FleetTarget& target,
                                                    std::vector<FleetNode> nodes) {
   std::sort(nodes.begin(), nodes.end(),
@@ -132,7 +140,7 @@ absl::StatusOr<std::vector<FleetNode>> SelectNodes(const FleetTarget& target,
   for (FleetNode& n : nodes) {
     const bool match = target.kind == FleetTarget::Kind::kAll ||
                        (target.kind == FleetTarget::Kind::kNode && n.name == target.name) ||
-                       (target.kind == FleetTarget::Kind::kGroup && n.group == target.name);
+                       (target.kind == FleetTarget::Kind::kGroup && InGroup(n, target.name));
     if (match) selected.push_back(n);
   }
   if (!selected.empty()) return selected;
@@ -142,7 +150,10 @@ absl::StatusOr<std::vector<FleetNode>> SelectNodes(const FleetTarget& target,
   std::set<std::string> known;
   for (const FleetNode& n : nodes) {
     if (target.kind == FleetTarget::Kind::kNode) known.insert(n.name);
-    if (target.kind == FleetTarget::Kind::kGroup && !n.group.empty()) known.insert(n.group);
+    if (target.kind == FleetTarget::Kind::kGroup) {
+      if (!n.group.empty()) known.insert(n.group);
+      known.insert(n.groups.begin(), n.groups.end());
+    }
   }
   const bool node = target.kind == FleetTarget::Kind::kNode;
   return absl::NotFoundError(absl::StrCat(

@@ -60,10 +60,11 @@ absl::StatusOr<FleetTarget> ParseFleetTarget(std::string_view target);
 // A node as the cluster view knows it.
 struct FleetNode {
   std::string name;
-  std::string group;
+  std::string group;  // as the node reports it ("" for none)
   std::string url;  // the agent's advertised URL
   bool up = false;
   double heartbeat_age_seconds = 0;
+  std::vector<std::string> groups;  // every group it belongs to (reported and assigned)
 };
 
 // The nodes the server knows. Thread-safe.

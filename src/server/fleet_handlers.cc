@@ -37,6 +37,7 @@ class DispatcherDirectory final : public FleetDirectory {
       node.heartbeat_age_seconds = n.value("last_heartbeat_seconds_ago", 0.0);
       if (fleet.contains(node.name) && fleet[node.name].is_object()) {
         node.group = fleet[node.name].value("group", "");
+        node.groups = fleet[node.name].value("groups", std::vector<std::string>{});
       }
       nodes.push_back(std::move(node));
     }

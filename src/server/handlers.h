@@ -28,6 +28,7 @@ class AuditLog;
 class LiveStats;
 class StreamHub;
 class HistoryProxy;
+class NodeSettingsStore;
 
 struct ServerContext {
   Dispatcher& dispatcher;
@@ -48,6 +49,8 @@ struct ServerContext {
   events::EventStore* events = nullptr;
   // The model repository (null in a server without --state-dir).
   repository::ModelStore* models = nullptr;
+  // Groups and labels assigned to nodes (null: PUT /v1/nodes is 503).
+  NodeSettingsStore* node_settings = nullptr;
 };
 
 // Who may do what (docs/dashboard-api.md). The admin token grants reading too;
@@ -68,7 +71,7 @@ void AuditChange(ServerContext& context, const http::Request& request, const std
 
 void AddFrontRoutes(http::Router& router, ServerContext& context);  // health, models, infer
 void AddClusterRoutes(http::Router& router,
-                      ServerContext& context);  // heartbeat, cluster, registry
+                      ServerContext& context);  // heartbeat, cluster, registry, nodes
 // The dashboard: /, /v1/stream, /v1/state, /v1/placement, /v1/audit,
 // /v1/decisions, /v1/sd/targets, /v1/history.
 void AddDashboardRoutes(http::Router& router, ServerContext& context);

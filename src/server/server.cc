@@ -26,6 +26,7 @@
 #include "repository/model_store.h"
 #include "server/audit_log.h"
 #include "server/grpc_service.h"
+#include "server/node_settings.h"
 #include "server/handlers.h"
 #include "server/history_proxy.h"
 #include "server/http_agent_channel.h"
@@ -44,6 +45,7 @@ struct Server::State {
   std::unique_ptr<Dispatcher> dispatcher;
   std::unique_ptr<AuditLog> audit;
   std::unique_ptr<repository::ModelStore> models;  // with a state dir only
+  std::unique_ptr<NodeSettingsStore> node_settings;
   std::unique_ptr<StreamHub> hub;
   std::unique_ptr<HistoryProxy> history;
   std::unique_ptr<ServerContext> context;
@@ -218,6 +220,19 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerConfig& confi
                    recovery.missing_blobs.size());
     }
   }
+  // Groups and labels assigned to nodes through the API, before any node reports.
+  ASSIGN_OR_RETURN(state->node_settings,
+                   NodeSettingsStore::Open(config.state_dir.empty()
+                                               ? ":memory:"
+                                               : (std::filesystem::path(config.state_dir) /
+                                                  "nodes.db")
+                                                     .string()));
+  {
+    ASSIGN_OR_RETURN(auto assigned, state->node_settings->Load());
+    for (auto& [node, settings] : assigned) {
+      state->dispatcher->SetNodeSettings(node, std::move(settings));
+    }
+  }
   // The placement the operators last chose, as the audit log recorded it.
   if (std::optional<AuditEntry> last = state->audit->LastPlacement()) {
     if (auto restored = ParsePlacementState(last->state_after); restored.ok()) {
@@ -257,6 +272,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerConfig& confi
   context.cameras = state->cameras.get();
   context.events = state->events.get();
   context.models = state->models.get();
+  context.node_settings = state->node_settings.get();
   http::Router router;
   AddFrontRoutes(router, context);
   AddClusterRoutes(router, context);

@@ -279,6 +279,28 @@ TEST_F(DeployE2ETest, DeployServeReplaceRollBackRefuseACorruptDownloadAndRestart
   EXPECT_EQ(after->detections.size(), 1u);
 }
 
+TEST_F(DeployE2ETest, NodeSettingsOutliveAServerRestart) {
+  auto r = Call("PUT", "/v1/nodes/node-c", R"({"groups": ["line-a"], "labels": {"site": "b"}})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  r = Call("PUT", "/v1/nodes/not-seen-yet", R"({"groups": ["line-z"]})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  ASSERT_EQ(server_->Stop(SIGTERM, std::chrono::seconds(20)), 0);
+  auto s = Subprocess::Start({HeteroaccelBinary(), "server", "--listen", "127.0.0.1:0",
+                              "--cluster-token", kCluster, "--admin-token", kAdmin, "--state-dir",
+                              dir_ + "/state"});
+  ASSERT_TRUE(s.ok());
+  server_ = std::move(*s);
+  url_ = testing::WaitForListeningUrl(*server_);
+  ASSERT_FALSE(url_.empty()) << server_->Output();
+  const Json nodes = Json::parse(Call("GET", "/v1/nodes").body)["nodes"];
+  std::map<std::string, Json> by_name;
+  for (const Json& n : nodes) by_name[n["node"].get<std::string>()] = n;
+  ASSERT_EQ(by_name.count("node-c"), 1u) << nodes.dump();
+  EXPECT_EQ(by_name["node-c"]["assigned"]["groups"], (Json{"line-a"}));
+  EXPECT_EQ(by_name["node-c"]["assigned"]["labels"], (Json{{"site", "b"}}));
+  EXPECT_EQ(by_name["not-seen-yet"]["seen"], false);
+}
+
 TEST_F(DeployE2ETest, BadRequestsAreRefusedWithWhatToFix) {
   ASSERT_EQ(Cli({"push", ModelsDir() + "/face/blazeface_front_128.onnx", "--name", "face-line",
                  "--type", "face", "--variant", "blazeface-front-128"}),

@@ -74,7 +74,7 @@ devices:
     std::vector<std::string> argv = {HeteroaccelBinary(), "agent", "--listen", "127.0.0.1:0",
                                      "--models-dir", ModelsDir(), "--models", "face",
                                      "--config", config, "--server", url_, "--cluster-token",
-                                     kCluster, "--group", group};
+                                     kCluster, "--group", group, "--label", "site=north"};
     if (packages) argv.push_back("--allow-package-actions");
     auto p = Subprocess::Start(argv);
     EXPECT_TRUE(p.ok());
@@ -288,6 +288,65 @@ TEST_F(FleetE2ETest, RequestsRestrictedToAGroupRunOnlyOnItsNodes) {
   ASSERT_TRUE(bad.ok());
   EXPECT_EQ(bad->status, 400) << bad->body;
   EXPECT_NE(bad->body.find("'group'"), std::string::npos) << bad->body;
+}
+
+TEST_F(FleetE2ETest, GroupsAssignedThroughTheApiReachTheSchedulerAndFleetRuns) {
+  const std::string image = testing::ReadFileOrDie(ModelsDir() + "/images/astronaut.png");
+  auto http = *http::Client::Create(url_);
+  const auto ready_by = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  for (const char* group : {"line-a", "line-b"}) {
+    while (std::chrono::steady_clock::now() < ready_by) {
+      auto r = http->Post(absl::StrCat("/v1/infer/face?group=", group), "image/png", image);
+      if (r.ok() && r->status == 200) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+  auto put = [&](const std::string& node, const std::string& body, const std::string& token) {
+    auto c = *http::Client::Create(url_);
+    return *c->Send(body.empty() ? "DELETE" : "PUT", "/v1/nodes/" + node,
+                    body.empty() ? "" : "application/json", body,
+                    {{"Authorization", absl::StrCat("Bearer ", token)}});
+  };
+  EXPECT_EQ(put("node-a", R"({"groups": ["line-b"]})", kCluster).status, 401);
+  EXPECT_EQ(put("node-a", R"({"groups": ["a b"]})", kAdmin).status, 400);
+  EXPECT_EQ(put("node-a", R"({"labels": {"site": ""}})", kAdmin).status, 400);
+  auto changed = put("node-a", R"({"groups": ["line-b"], "labels": {"site": "south", "rack": "2"}})",
+                     kAdmin);
+  ASSERT_EQ(changed.status, 200) << changed.body;
+  const Json node = Json::parse(changed.body, nullptr, false);
+  EXPECT_EQ(node["groups"], (Json{"line-a", "line-b"})) << changed.body;
+  EXPECT_EQ(node["labels"], (Json{{"rack", "2"}, {"site", "south"}})) << changed.body;
+  EXPECT_EQ(node["reported"]["labels"], (Json{{"site", "north"}})) << changed.body;
+
+  // node-a now serves group line-b too: requests restricted to it reach both nodes.
+  std::map<std::string, int> served;
+  for (int i = 0; i < 40 && served.size() < 2; ++i) {
+    auto r = http->Post(absl::StrCat("/v1/infer/face?group=line-b&camera=c", i % 4), "image/png",
+                        image);
+    ASSERT_TRUE(r.ok() && r->status == 200) << (r.ok() ? r->body : r.status().ToString());
+    ++served[Json::parse(r->body, nullptr, false)["served_by"].value("node", "")];
+  }
+  EXPECT_EQ(served.size(), 2u) << "served by node-a: " << served["node-a"];
+  // A fleet run on the group reaches both, and the audit log has the change.
+  FleetRun run = Fleet("connectivity", {{"target", "group/line-b"}});
+  EXPECT_EQ(run.results.size(), 2u) << run.body;
+  auto audit = http->Get("/v1/audit?limit=5");
+  ASSERT_TRUE(audit.ok());
+  EXPECT_NE(audit->body.find("set node node-a's groups and labels"), std::string::npos)
+      << audit->body;
+
+  // Cleared: back to what the node reports.
+  ASSERT_EQ(put("node-a", "", kAdmin).status, 200);
+  served.clear();
+  for (int i = 0; i < 12; ++i) {
+    auto r = http->Post("/v1/infer/face?group=line-b", "image/png", image);
+    ASSERT_TRUE(r.ok() && r->status == 200);
+    ++served[Json::parse(r->body, nullptr, false)["served_by"].value("node", "")];
+  }
+  EXPECT_EQ(served, (std::map<std::string, int>{{"node-b", 12}}));
+  auto nodes = http->Get("/v1/nodes");
+  ASSERT_TRUE(nodes.ok() && nodes->status == 200);
+  EXPECT_EQ(Json::parse(nodes->body)["nodes"].size(), 2u) << nodes->body;
 }
 
 TEST_F(FleetE2ETest, TokensTargetsAndAKilledAgent) {

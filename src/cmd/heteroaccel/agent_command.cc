@@ -52,6 +52,19 @@ void AddAgentCommand(CLI::App& app) {
   cmd->add_option("--node", options->node_name, "Node name (default: config, else hostname)");
   cmd->add_option("--group", options->group,
                   "Node group reported to the server (at most 63 of A-Za-z0-9._-; default: none)");
+  cmd->add_option_function<std::vector<std::string>>(
+         "--label",
+         [options](const std::vector<std::string>& labels) {
+           for (const std::string& label : labels) {
+             const size_t eq = label.find('=');
+             if (eq == std::string::npos) {
+               throw CLI::ValidationError("--label", "'" + label + "' must be KEY=VALUE");
+             }
+             options->labels[label.substr(0, eq)] = label.substr(eq + 1);
+           }
+         },
+         "A label reported to the server, KEY=VALUE (repeatable; also labels: in --config)")
+      ->allow_extra_args(false);
   cmd->add_option("--server", options->server,
                   "Server URL(s) to register with, comma-separated; every address a name resolves "
                   "to (a headless Service: every replica) gets heartbeats, re-resolved every 5 s");
