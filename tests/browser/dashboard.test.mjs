@@ -132,6 +132,45 @@ describe('dashboard', { skip: missing || false, timeout: 900000 }, () => {
     assert.ok(measures > 0, 'heteroaccel-update measures are recorded');
   });
 
+  test('groups assigned on the server show on the cards, sum up per group and filter the fleet', async () => {
+    const put = (node, body) => fetch(`${server.url}/v1/nodes/${node}`, {
+      method: 'PUT',
+      headers: { Authorization: `Bearer ${kAdmin}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    const anonymous = await fetch(`${server.url}/v1/nodes/node-b`, { method: 'PUT', body: '{"groups":["x"]}' });
+    assert.equal(anonymous.status, 401, 'a change needs the admin token');
+    assert.equal((await put('node-b', { groups: ['bad group'] })).status, 400);
+    await page.click('nav a[href="#/fleet"]');
+    const changed = await put('node-b', { groups: ['line-2', 'dock'], labels: { site: 'north' } });
+    assert.equal(changed.status, 200, await changed.text());
+    assert.equal((await put('node-a', { groups: ['line-2'] })).status, 200);
+    const summary = page.locator('.group-summary[data-group="line-2"]');
+    await waitFor(async () => (await summary.count()) === 1, 10000, 'a summary for group line-2');
+    await waitFor(async () => (await summary.locator('.group-up').textContent()) === '2/2 up', 10000,
+      'line-2: 2/2 nodes up');
+    assert.equal(await page.locator('.group-summary[data-group="dock"] .group-up').textContent(), '1/1 up');
+    assert.equal(await page.locator('.node-card[data-node="node-b"] .group[data-group="dock"]').count(), 1);
+    assert.match(await page.locator('.node-card[data-node="node-b"] .labels').textContent(), /site=north/);
+    // The group picker shows only that group's nodes; a click on a summary does the same.
+    await page.selectOption('#fleet-group', 'dock');
+    await waitFor(async () => (await page.locator('.node-card').count()) === 1, 5000, 'one node in dock');
+    assert.equal(await page.locator('.node-card[data-node="node-b"]').count(), 1);
+    await summary.click();
+    await waitFor(async () => (await page.locator('.node-card').count()) === 2, 5000, 'two nodes in line-2');
+    await page.selectOption('#fleet-group', '');
+    // The text filter matches labels too.
+    await page.fill('#fleet-filter', 'site=north');
+    await waitFor(async () => (await page.locator('.node-card').count()) === 1, 5000, 'the labelled node');
+    await page.fill('#fleet-filter', '');
+    for (const node of ['node-a', 'node-b']) {
+      const cleared = await fetch(`${server.url}/v1/nodes/${node}`, {
+        method: 'DELETE', headers: { Authorization: `Bearer ${kAdmin}` } });
+      assert.equal(cleared.status, 200);
+    }
+    await waitFor(async () => (await page.locator('.group-summary').count()) === 0, 10000, 'no group left');
+  });
+
   test("the page's state, patched event by event, equals the server's", async () => {
     // Under load the state changes every interval: compare when the page holds
     // exactly the seq the server answered with.

@@ -1,4 +1,6 @@
-// Fleet: every node and its devices as cards. Cards are keyed and pure: a card
+// Fleet: every node and its devices as cards, filtered by text and by node group,
+// with each group's figures (nodes up, devices, mean CPU, hottest node) above
+// them. Cards are keyed and pure: a card
 // whose node did not change keeps its DOM untouched (merge patches keep the
 // identity of unchanged parts of the state). A card scrolled out of view
 // defers its updates until it comes back, except going down or up, so a big
@@ -57,15 +59,35 @@ function silent(node) {
   return na;
 }
 
+// The groups a node belongs to: what it reports and what the server assigned.
+export function groupsOf(node) {
+  if (Array.isArray(node.groups)) return node.groups;
+  return node.group ? [node.group] : [];
+}
+
+function labelText(node) {
+  return Object.entries(node.labels || {}).map(([k, v]) => `${k}=${v}`);
+}
+
+// A node matches the text filter by its name, a group or a label.
+function nodeMatches(q, name, node) {
+  return (
+    name.toLowerCase().includes(q) ||
+    groupsOf(node).some((g) => g.toLowerCase().includes(q)) ||
+    labelText(node).some((l) => l.toLowerCase().includes(q))
+  );
+}
+
 function renderNode({ name, node, q }, ref) {
   let ids = Object.keys(node.devices || {}).sort();
-  if (q && !name.toLowerCase().includes(q)) ids = ids.filter((id) => matches(q, name, id, node.devices[id]));
+  if (q && !nodeMatches(q, name, node)) ids = ids.filter((id) => matches(q, name, id, node.devices[id]));
   const up = node.up !== false;
   const used = node.mem_total != null && node.mem_available != null ? 1 - node.mem_available / node.mem_total : null;
   return html`<section ref=${ref} class=${'node-card' + (up ? '' : ' node-down')} data-node=${name}>
     <header class="node-head">
       <span class="node-name" title=${`Node name (registered by its agent at ${node.url || na})`}>${name}</span>
-      ${node.group ? html`<span class="group" title="The node's group">${node.group}</span>` : null}
+      ${groupsOf(node).map((g) => html`<span class="group" key=${g} data-group=${g}
+        title=${g === node.group ? `Group ${g}, as the node reports it` : `Group ${g}, assigned on the server (PUT /v1/nodes/${name})`}>${g}</span>`)}
       <span class=${'health ' + (up ? 'health-up' : 'health-down')}
         title=${up
           ? 'Node up: its agent heartbeats within the node timeout'
@@ -84,6 +106,10 @@ function renderNode({ name, node, q }, ref) {
       ${Fig({ label: 'silent', value: silent(node),
         tip: "Time since the server last heard the node's heartbeat (whole seconds, as the server rounds it)" })}
     </div>
+    ${labelText(node).length
+      ? html`<div class="labels" title="The node's labels: what its agent reports, with what the server assigned over them">
+          ${labelText(node).map((l) => html`<span class="label" key=${l}>${l}</span>`)}</div>`
+      : null}
     <div class="devices">
       ${ids.map((id) => html`<${DeviceCard} key=${id} path=${`${name}/${id}`} id=${id} d=${node.devices[id]} nodeUp=${up} />`)}
     </div>
@@ -139,16 +165,55 @@ class NodeCard extends Component {
 }
 
 function visible(q, name, node) {
-  if (!q || name.toLowerCase().includes(q)) return true;
+  if (!q || nodeMatches(q, name, node)) return true;
   for (const [id, d] of Object.entries(node.devices || {})) if (matches(q, name, id, d)) return true;
   return false;
 }
 
+// Each group's figures: nodes up / nodes, devices, mean CPU of its up nodes, hottest node.
+export function groupFigures(nodes) {
+  const groups = {};
+  for (const [name, node] of Object.entries(nodes)) {
+    for (const g of groupsOf(node)) {
+      const f = (groups[g] ??= { nodes: 0, up: 0, devices: 0, cpu: [], temp: null, names: [] });
+      f.nodes++;
+      f.names.push(name);
+      if (node.up !== false) {
+        f.up++;
+        if (typeof node.cpu === 'number') f.cpu.push(node.cpu);
+      }
+      f.devices += Object.keys(node.devices || {}).length;
+      if (typeof node.temp === 'number' && (f.temp === null || node.temp > f.temp)) f.temp = node.temp;
+    }
+  }
+  for (const f of Object.values(groups)) {
+    f.meanCpu = f.cpu.length ? f.cpu.reduce((a, b) => a + b, 0) / f.cpu.length : null;
+  }
+  return groups;
+}
+
+function GroupSummary({ group, f, selected, onSelect }) {
+  const down = f.up < f.nodes;
+  return html`<button type="button" data-group=${group}
+    class=${'group-summary' + (down ? ' group-down' : '') + (selected ? ' selected' : '')}
+    title=${`Group ${group}: ${f.up} of ${f.nodes} nodes up (${f.names.join(', ')}), ${f.devices} devices, mean CPU of its up nodes ${pct(f.meanCpu)}, hottest ${f.temp === null ? na : fmt(f.temp, 0) + ' °C'}. Click to show only this group.`}
+    onClick=${() => onSelect(selected ? '' : group)}>
+    <b>${group}</b>
+    <span class="group-up">${f.up}/${f.nodes} up</span>
+    <span>${f.devices} dev</span>
+    <span>CPU ${pct(f.meanCpu)}</span>
+    ${f.temp === null ? null : html`<span>${fmt(f.temp, 0)} °C</span>`}
+  </button>`;
+}
+
 export function Fleet({ state }) {
   const [filter, setFilter] = useState('');
+  const [group, setGroup] = useState('');
   const q = filter.trim().toLowerCase();
   const nodes = state.nodes || {};
   const names = Object.keys(nodes).sort();
+  const groups = groupFigures(nodes);
+  const groupNames = Object.keys(groups).sort();
   let up = 0;
   let devices = 0;
   const kinds = {};
@@ -162,7 +227,8 @@ export function Fleet({ state }) {
       if (d.emulated) emulated++;
     }
   }
-  const shown = names.filter((n) => visible(q, n, nodes[n]));
+  const shown = names.filter(
+    (n) => (!group || groupsOf(nodes[n]).includes(group)) && visible(q, n, nodes[n]));
   return html`<div class="page fleet">
     <div class="toolbar">
       <span class="summary">
@@ -172,10 +238,22 @@ export function Fleet({ state }) {
           html`<${Fig} key=${k} label=${k} value=${c} tip=${`Devices of kind ${k}`} />`)}
         <${Fig} label="emulated" value=${emulated} tip="Devices that are emulated (latency profiles), not real hardware" />
       </span>
-      <input id="fleet-filter" type="search" placeholder="filter: node, kind, device"
+      <select id="fleet-group" value=${group} onChange=${(e) => setGroup(e.currentTarget.value)}
+        title="Show only the nodes of one group (a node may belong to several)">
+        <option value="">all groups</option>
+        ${groupNames.map((g) => html`<option key=${g} value=${g}>${g}</option>`)}
+        ${group && !groups[group] ? html`<option value=${group}>${group} (no node now)</option>` : null}
+      </select>
+      <input id="fleet-filter" type="search" placeholder="filter: node, group, label, kind, device"
         value=${filter} onInput=${(e) => setFilter(e.currentTarget.value)}
-        title="Show only nodes whose name, or devices whose kind, ID or name, contain this text" />
+        title="Show only nodes whose name, group or label, or devices whose kind, ID or name, contain this text" />
     </div>
+    ${groupNames.length
+      ? html`<div class="group-summaries">
+          ${groupNames.map((g) => html`<${GroupSummary} key=${g} group=${g} f=${groups[g]}
+            selected=${g === group} onSelect=${setGroup} />`)}
+        </div>`
+      : null}
     ${names.length === 0 ? html`<p class="muted">No node has registered yet.</p>` : null}
     <div class="node-grid">
       ${shown.map((n) => html`<${NodeCard} key=${n} name=${n} node=${nodes[n]} q=${q} />`)}
