@@ -68,9 +68,10 @@ absl::StatusOr<InstallRequest> ParseInstallRequest(std::string_view body) {
   }
   static const char* const kFields[] = {"name", "version", "sha256", "size", "format",
                                         "type", "variant", "base",   "replaces"};
-  for (const auto& [key, value] : j.items()) {
+  for (const auto& item : j.items()) {
+    const std::string& key = item.key();
     if (std::find_if(std::begin(kFields), std::end(kFields),
-                     [&](const char* f) { return key == f; }) == std::end(kFields)) {
+                     [&key](const char* f) { return key == f; }) == std::end(kFields)) {
       return absl::InvalidArgumentError(absl::StrCat(
           "unknown field '", Json(key).dump(-1, ' ', false, Json::error_handler_t::replace),
           "'; allowed: ", absl::StrJoin(kFields, ", ")));
