@@ -322,6 +322,22 @@ class Target {
 };
 
 // The agent's route table over a real executor running fake models.
+// A temporary directory for the whole run, removed at exit.
+std::string* fuzz_root = nullptr;  // never destroyed: the exit handler runs after statics go
+
+const std::string& FuzzRoot() {
+  if (fuzz_root == nullptr) {
+    fuzz_root = new std::string(
+        (std::filesystem::temp_directory_path() / "heteroaccel-fuzz-models-XXXXXX").string());
+    if (mkdtemp(fuzz_root->data()) == nullptr) std::abort();
+    std::atexit([] {
+      std::error_code ignored;
+      std::filesystem::remove_all(*fuzz_root, ignored);
+    });
+  }
+  return *fuzz_root;
+}
+
 class AgentTarget final : public Target {
  public:
   AgentTarget() {
@@ -405,23 +421,6 @@ cluster::NodeReport Heartbeat() {
   face.variants["blazeface-front-128"] = {"front camera", "fp32", "1/1", true};
   report.model_info = std::map<std::string, cluster::TypeInfo>{{"face", face}};
   return report;
-}
-
-// A temporary directory for the whole run, removed at exit.
-const std::string& FuzzRoot() {
-  // Never destroyed: the exit handler that removes the directory runs after
-  // function-local statics are gone.
-  static const std::string& root = *[] {
-    auto* pattern = new std::string(
-        (std::filesystem::temp_directory_path() / "heteroaccel-fuzz-models-XXXXXX").string());
-    if (mkdtemp(pattern->data()) == nullptr) std::abort();
-    std::atexit([] {
-      std::error_code ignored;
-      std::filesystem::remove_all(*pattern, ignored);
-    });
-    return pattern;
-  }();
-  return root;
 }
 
 // One model repository for the whole run (uploads left open by an input are
