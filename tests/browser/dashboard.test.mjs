@@ -268,6 +268,35 @@ describe('dashboard', { skip: missing || false, timeout: 900000 }, () => {
     assert.ok(spread.size >= 2 && [...spread].some((k) => k !== 'npu'), `served by ${[...spread]}`);
   });
 
+  test('fleet actions run from the fleet page, each node\'s result streaming into a table', async () => {
+    // The page holds the admin token since the execution-interface test.
+    await page.click('nav a[href="#/fleet"]');
+    await page.click('.fleet-actions summary');
+    await page.selectOption('#fleet-action', 'connectivity');
+    await page.selectOption('#fleet-target', 'all');
+    await page.click('#fleet-run');
+    const done = page.locator('.fleet-results .fleet-done');
+    await waitFor(async () => /2 ok, 0 not ok/.test(await done.textContent()), 20000, 'connectivity: 2 ok');
+    for (const node of ['node-a', 'node-b']) {
+      const row = page.locator(`.fleet-results tr[data-node="${node}"]`);
+      assert.equal(await row.getAttribute('class'), 'status-ok');
+      assert.match(await row.textContent(), /control [0-9.]+ ms, data [0-9.]+ ms/);
+    }
+    assert.match(await done.textContent(), /audit entry \d+/, 'the run is audited');
+    // One node's clock.
+    await page.selectOption('#fleet-action', 'time');
+    await page.selectOption('#fleet-target', 'node/node-a');
+    await page.click('#fleet-run');
+    await waitFor(async () => /time on node\/node-a: 1 ok/.test(await done.textContent()), 20000, 'time: 1 ok');
+    assert.match(await page.locator('.fleet-results tr[data-node="node-a"]').textContent(), /offset -?[0-9.]+ ms ±/);
+    // Packages are refused by agents started without --allow-package-actions, and say so.
+    await page.selectOption('#fleet-action', 'packages');
+    await page.selectOption('#fleet-target', 'all');
+    await page.click('#fleet-run');
+    await waitFor(async () => /0 ok, 2 not ok/.test(await done.textContent()), 20000, 'packages: 2 not ok');
+    assert.match(await page.locator('.fleet-results tr[data-node="node-b"]').textContent(), /allow-package-actions/);
+  });
+
   test('the capacity panel answers from the planner for the current mix scaled; bad questions get 400 with a message', async () => {
     const post = async (body, raw) => {
       const r = await fetch(`${server.url}/v1/plan`, {

@@ -52,3 +52,48 @@ export function imageUrl(path, bust) {
 
 // A path segment: camera and event ids go into URLs percent-encoded.
 export const seg = encodeURIComponent;
+
+// A request whose answer is newline-delimited JSON (the fleet routes): `onEvent`
+// gets each object as its line arrives. Resolves when the answer ends.
+export async function apiStream(method, path, body, onEvent) {
+  const headers = { Accept: 'application/x-ndjson', 'Content-Type': 'application/json', ...authHeaders() };
+  let response;
+  try {
+    response = await fetch(path, { method, headers, body: JSON.stringify(body), cache: 'no-store' });
+  } catch (e) {
+    throw new ApiError(0, `cannot reach the server: ${e.message}`);
+  }
+  if (!response.ok) {
+    const text = await response.text();
+    let message = text || response.statusText;
+    try {
+      message = JSON.parse(text).error || message;
+    } catch {
+      // not JSON: the text as it is
+    }
+    throw new ApiError(response.status, `${response.status}: ${message}`);
+  }
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let pending = '';
+  const flush = (final) => {
+    const lines = pending.split('\n');
+    pending = final ? '' : lines.pop();
+    for (const line of lines) {
+      if (!line.trim()) continue;
+      try {
+        onEvent(JSON.parse(line));
+      } catch {
+        // a line that is not JSON is skipped
+      }
+    }
+  };
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    pending += decoder.decode(value, { stream: true });
+    flush(false);
+  }
+  pending += decoder.decode();
+  flush(true);
+}

@@ -8,7 +8,8 @@
 import { Component, createRef } from 'preact';
 import { html } from 'htm/preact';
 import { useState } from 'preact/hooks';
-import { Bar, Fig, fmt, na, pct, pure } from '../ui.js';
+import { apiStream } from '../api.js';
+import { Bar, ErrorBox, Fig, fmt, na, pct, pure } from '../ui.js';
 
 const DeviceCard = pure(function DeviceCard({ path, id, d, nodeUp }) {
   const up = nodeUp && d.up !== false;
@@ -206,6 +207,102 @@ function GroupSummary({ group, f, selected, onSelect }) {
   </button>`;
 }
 
+const kActions = {
+  connectivity: 'Is each node reachable: round trips over the control channel and the data path, last heartbeat',
+  facts: 'OS, kernel, architecture, uptime, CPU, memory, accelerators and drivers',
+  time: "Each node's clock offset to the server (four-timestamp exchange) and its sync state",
+  speed: 'Up- and downlink throughput between the server and each node (8 MiB each way)',
+  monitor: 'CPU, memory, network and temperature now, and the devices\' figures',
+  packages: 'apt: list upgradable packages, update, or upgrade (a dry run unless unticked; needs the agent\'s --allow-package-actions)',
+};
+
+// One line per node result, in the action's own terms.
+function resultSummary(action, r) {
+  const d = r.data || {};
+  if (r.status !== 'ok') return r.error || r.status;
+  switch (action) {
+    case 'connectivity':
+      return `control ${fmt(d.control_rtt_ms, 2)} ms, data ${fmt(d.data_rtt_ms, 2)} ms, heartbeat ${fmt(d.heartbeat_age_seconds, 1)} s ago`;
+    case 'time':
+      return `offset ${fmt(1e3 * (d.offset_seconds ?? NaN), 2)} ms ± ${fmt(1e3 * (d.error_bound_seconds ?? NaN), 2)}${d.alert ? ' — over the threshold' : ''}`;
+    case 'speed':
+      return `down ${fmt(d.downlink_mbit_per_second, 0)} Mbit/s, up ${fmt(d.uplink_mbit_per_second, 0)} Mbit/s`;
+    case 'facts':
+      return `${d.os?.pretty_name ?? na}, kernel ${d.kernel ?? na}, ${d.cpu?.model ?? na} × ${d.cpu?.threads ?? na}`;
+    case 'monitor':
+      return `CPU ${pct(d.cpu_utilisation_ratio)}, ${d.cpu_temperature_celsius == null ? 'no sensor' : fmt(d.cpu_temperature_celsius, 0) + ' °C'}`;
+    case 'packages':
+      return `${d.ran === false ? 'not run' : 'exit ' + (d.exit_code ?? na)}${Array.isArray(d.upgradable) ? `, ${d.upgradable.length} upgradable` : ''}${d.timed_out ? ', timed out' : ''}`;
+    default:
+      return '';
+  }
+}
+
+// Runs a fleet action on all nodes, a group or one node and lists each node's
+// result as it streams in (POST /v1/fleet/{action}; needs the admin token).
+function FleetActions({ groupNames, names, group }) {
+  const [action, setAction] = useState('connectivity');
+  const [target, setTarget] = useState('');
+  const [op, setOp] = useState('list');
+  const [dryRun, setDryRun] = useState(true);
+  const [run, setRun] = useState(null); // {action, target, results: [], done, error}
+  const chosen = target || (group ? `group/${group}` : 'all');
+  const start = async () => {
+    const body = { target: chosen };
+    if (action === 'packages') body.params = { op, dry_run: dryRun };
+    const current = { action, target: chosen, results: [], done: null, error: null, running: true };
+    setRun({ ...current });
+    try {
+      await apiStream('POST', `v1/fleet/${action}`, body, (e) => {
+        if (e.event === 'result') current.results = [...current.results, e];
+        if (e.event === 'done') current.done = e;
+        setRun({ ...current });
+      });
+    } catch (e) {
+      current.error = e;
+    }
+    current.running = false;
+    setRun({ ...current });
+  };
+  return html`<details class="fleet-actions" open=${run !== null}>
+    <summary title="Typed actions the agents implement; nothing typed here becomes a shell command">Fleet actions</summary>
+    <div class="toolbar">
+      <select id="fleet-action" value=${action} onChange=${(e) => setAction(e.currentTarget.value)} title=${kActions[action]}>
+        ${Object.keys(kActions).map((a) => html`<option key=${a} value=${a} title=${kActions[a]}>${a}</option>`)}
+      </select>
+      <select id="fleet-target" value=${chosen} onChange=${(e) => setTarget(e.currentTarget.value)}
+        title="Where to run it: every node, the nodes of a group, or one node">
+        <option value="all">all nodes</option>
+        ${groupNames.map((g) => html`<option key=${'g' + g} value=${'group/' + g}>group ${g}</option>`)}
+        ${names.map((n) => html`<option key=${'n' + n} value=${'node/' + n}>node ${n}</option>`)}
+      </select>
+      ${action === 'packages'
+        ? html`<select id="fleet-op" value=${op} onChange=${(e) => setOp(e.currentTarget.value)}>
+              <option value="list">list upgradable</option><option value="update">update</option><option value="upgrade">upgrade</option>
+            </select>
+            <label title="A dry run shows what apt would do and changes nothing"><input id="fleet-dry-run" type="checkbox" checked=${dryRun}
+              onChange=${(e) => setDryRun(e.currentTarget.checked)} /> dry run</label>`
+        : null}
+      <button id="fleet-run" type="button" disabled=${run?.running} onClick=${start}>Run</button>
+      <span class="muted">${kActions[action]}</span>
+    </div>
+    ${run?.error ? html`<${ErrorBox} error=${run.error.message} />` : null}
+    ${run && !run.error
+      ? html`<table class="fleet-results" data-action=${run.action}>
+          <thead><tr><th>node</th><th>group</th><th>status</th><th>s</th><th>result</th></tr></thead>
+          <tbody>
+            ${run.results.map((r) => html`<tr key=${r.node} data-node=${r.node} class=${'status-' + r.status}>
+              <td>${r.node}</td><td>${r.group || ''}</td><td class="status">${r.status}</td>
+              <td>${fmt(r.seconds, 2)}</td><td>${resultSummary(run.action, r)}</td></tr>`)}
+          </tbody>
+          <tfoot><tr><td colspan="5" class="fleet-done">${run.done
+            ? `${run.action} on ${run.target}: ${run.done.ok} ok, ${run.done.not_ok} not ok in ${fmt(run.done.seconds, 2)} s${run.done.audit_id ? ` (audit entry ${run.done.audit_id})` : ''}`
+            : 'running…'}</td></tr></tfoot>
+        </table>`
+      : null}
+  </details>`;
+}
+
 export function Fleet({ state }) {
   const [filter, setFilter] = useState('');
   const [group, setGroup] = useState('');
@@ -248,6 +345,7 @@ export function Fleet({ state }) {
         value=${filter} onInput=${(e) => setFilter(e.currentTarget.value)}
         title="Show only nodes whose name, group or label, or devices whose kind, ID or name, contain this text" />
     </div>
+    <${FleetActions} groupNames=${groupNames} names=${names} group=${group} />
     ${groupNames.length
       ? html`<div class="group-summaries">
           ${groupNames.map((g) => html`<${GroupSummary} key=${g} group=${g} f=${groups[g]}
