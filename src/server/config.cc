@@ -112,6 +112,7 @@ absl::StatusOr<ServerConfig> ParseRoot(const YAML::Node& root, const std::string
                                       "queue_capacity",
                                       "pipeline_depth",
                                       "node_timeout_ms",
+                                      "clock_offset_alert_seconds",
                                       "forward_timeout_ms",
                                       "max_attempts",
                                       "max_body_bytes",
@@ -151,6 +152,10 @@ absl::StatusOr<ServerConfig> ParseRoot(const YAML::Node& root, const std::string
   get("queue_capacity", c.queue_capacity);
   get("pipeline_depth", c.pipeline_depth);
   get("node_timeout_ms", c.node_timeout_ms);
+  get("clock_offset_alert_seconds", c.clock_offset_alert_seconds);
+  if (!(c.clock_offset_alert_seconds > 0 && c.clock_offset_alert_seconds <= 3600)) {
+    return absl::InvalidArgumentError("clock_offset_alert_seconds must be above 0 and at most 3600");
+  }
   get("forward_timeout_ms", c.forward_timeout_ms);
   get("max_attempts", c.max_attempts);
   get("max_body_bytes", c.max_body_bytes);

@@ -19,6 +19,7 @@
 //   queue_capacity: 256               # per inference type
 //   pipeline_depth: 1
 //   node_timeout_ms: 1000             # a node is down after this long without a heartbeat
+//   clock_offset_alert_seconds: 0.5   # fleet time: a node's clock this far off is an alert
 //   forward_timeout_ms: 30000
 //   max_attempts: 3                   # per request, across devices
 //   max_connections: 0                # 0: derived from the descriptor limit
@@ -95,6 +96,8 @@ struct ServerConfig {
   int queue_capacity = 256;
   int pipeline_depth = 1;
   int node_timeout_ms = 1000;
+  // The fleet time action's default threshold (a run's threshold_seconds overrides it).
+  double clock_offset_alert_seconds = 0.5;
   int forward_timeout_ms = 30000;
   int max_attempts = 3;
   size_t max_body_bytes = 16u << 20;

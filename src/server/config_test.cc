@@ -15,6 +15,7 @@ max_connections: 300
 header_timeout_ms: 5000
 keepalive_timeout_ms: 15000
 max_inflight_body_bytes: 134217728
+clock_offset_alert_seconds: 0.05
 registry:
   face: {description: faces, variants: {gpu: blazeface-back-256}}
 )",
@@ -26,6 +27,7 @@ registry:
   EXPECT_EQ(c->header_timeout_ms, 5000);
   EXPECT_EQ(c->keepalive_timeout_ms, 15000);
   EXPECT_EQ(c->max_inflight_body_bytes, 134217728u);
+  EXPECT_DOUBLE_EQ(c->clock_offset_alert_seconds, 0.05);
   EXPECT_EQ(c->registry.at("face").variants.at("gpu"), "blazeface-back-256");
 }
 
@@ -34,6 +36,7 @@ TEST(ServerConfigTest, RejectsUnknownKeysAndBadValuesNamingThem) {
       {"max_atempts: 3", "unknown key 'max_atempts'"},
       {"max_attempts: 0", "max_attempts"},
       {"header_timeout_ms: 0", "header_timeout_ms"},
+      {"clock_offset_alert_seconds: 0", "clock_offset_alert_seconds"},
       {"queue_capacity: many", "test.yaml"},
       {"- a list", "mapping"},
   };

@@ -96,7 +96,13 @@ struct FleetRoutes {
       : context(server),
         directory(server.dispatcher),
         transport(server.cluster_token),
-        fleet(FleetOptions{}, transport, server.registry) {}
+        fleet(Options(server), transport, server.registry) {}
+
+  static FleetOptions Options(const ServerContext& server) {
+    FleetOptions options;
+    options.clock_offset_alert_seconds = server.clock_offset_alert_seconds;
+    return options;
+  }
 
   ServerContext& context;
   DispatcherDirectory directory;

@@ -51,6 +51,8 @@ struct ServerContext {
   repository::ModelStore* models = nullptr;
   // Groups and labels assigned to nodes (null: PUT /v1/nodes is 503).
   NodeSettingsStore* node_settings = nullptr;
+  // Fleet runs: the time action's default alert threshold (config.h).
+  double clock_offset_alert_seconds = 0.5;
 };
 
 // Who may do what (docs/dashboard-api.md). The admin token grants reading too;

@@ -267,6 +267,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(const ServerConfig& confi
   context.audit = state->audit.get();
   context.history = state->history.get();
   context.admin_token = config.admin_token;
+  context.clock_offset_alert_seconds = config.clock_offset_alert_seconds;
   context.viewer_token = config.viewer_token;
   context.metrics_token = config.metrics_token;
   context.cameras = state->cameras.get();
