@@ -29,6 +29,7 @@ struct Agent::State {
   std::unique_ptr<node::NodeCollector> collector;
   std::unique_ptr<runtime::Executor> executor;
   std::unique_ptr<AgentContext> context;
+  std::unique_ptr<node::OffsetWallClock> emulated_clock;  // --emulate-clock-offset-ms
   std::unique_ptr<FleetService> fleet;
   std::unique_ptr<http::Server> server;
   std::unique_ptr<Registration> registration;
@@ -216,6 +217,13 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(const AgentOptions& flags) 
   fleet.cluster_token = options.cluster_token;
   fleet.allow_package_actions = options.allow_package_actions;
   fleet.installer = state->installer.get();
+  if (options.emulate_clock_offset_ms != 0) {
+    state->emulated_clock =
+        std::make_unique<node::OffsetWallClock>(options.emulate_clock_offset_ms * 1'000'000);
+    fleet.wall_clock = state->emulated_clock.get();
+    spdlog::warn("EMULATED clock error: the fleet time action sees this node's clock {} ms off",
+                 options.emulate_clock_offset_ms);
+  }
   state->fleet = std::make_unique<FleetService>(std::move(fleet), *state->context);
   state->fleet->AddRoutes(router);
   http::ServerOptions server_options;

@@ -55,6 +55,9 @@ struct AgentOptions {
   // node): the agent advertises its accelerators there (k8s/device_plugin.h).
   // "" = no device plugin.
   std::string device_plugin_dir;
+  // An emulated error of this node's clock as the fleet's time action sees it
+  // (node::OffsetWallClock); 0 = the real clock. Logged as emulated at start.
+  int64_t emulate_clock_offset_ms = 0;
   // Lets the server run apt actions on this node (agent/fleet.h); off by default.
   bool allow_package_actions = false;
 };

@@ -35,6 +35,18 @@ class WallClock {
 // CLOCK_REALTIME. Never null; not owned by the caller.
 const WallClock& SystemWallClock();
 
+// The system's clock shifted by a fixed amount: an emulated clock error, so that
+// the fleet's time monitoring can be shown and tested on one machine (the agent's
+// --emulate-clock-offset-ms). Only what the fleet routes report is shifted.
+class OffsetWallClock final : public WallClock {
+ public:
+  explicit OffsetWallClock(int64_t offset_nanos) : offset_nanos_(offset_nanos) {}
+  int64_t NowNanos() const override { return SystemWallClock().NowNanos() + offset_nanos_; }
+
+ private:
+  const int64_t offset_nanos_;
+};
+
 struct TimeExchange {
   int64_t t0 = 0;  // server sent (server clock, ns)
   int64_t t1 = 0;  // agent received (agent clock, ns)

@@ -65,6 +65,10 @@ void AddAgentCommand(CLI::App& app) {
          },
          "A label reported to the server, KEY=VALUE (repeatable; also labels: in --config)")
       ->allow_extra_args(false);
+  cmd->add_option("--emulate-clock-offset-ms", options->emulate_clock_offset_ms,
+                  "Emulate a clock error of this many ms as the fleet's time action sees it "
+                  "(for showing and testing time monitoring; the real clock is untouched)")
+      ->check(CLI::Range(-86'400'000, 86'400'000));
   cmd->add_option("--server", options->server,
                   "Server URL(s) to register with, comma-separated; every address a name resolves "
                   "to (a headless Service: every replica) gets heartbeats, re-resolved every 5 s");
