@@ -102,6 +102,7 @@ absl::StatusOr<AgentOptions> WithConfig(AgentOptions options, AgentConfig& confi
   if (options.server.empty()) options.server = config.server;
   if (options.device_plugin_dir.empty()) options.device_plugin_dir = config.device_plugin_dir;
   options.allow_package_actions |= config.allow_package_actions;
+  options.allow_time_sync |= config.allow_time_sync;
   if (config.opencl.has_value() && options.use_opencl) options.use_opencl = *config.opencl;
   if (config.cpu_slots.has_value() && options.cpu_slots == 0) options.cpu_slots = *config.cpu_slots;
   if (options.cluster_token.empty() && !config.cluster_token_file.empty()) {
@@ -216,6 +217,7 @@ absl::StatusOr<std::unique_ptr<Agent>> Agent::Create(const AgentOptions& flags) 
   FleetOptions fleet;
   fleet.cluster_token = options.cluster_token;
   fleet.allow_package_actions = options.allow_package_actions;
+  fleet.allow_time_sync = options.allow_time_sync;
   fleet.installer = state->installer.get();
   if (options.emulate_clock_offset_ms != 0) {
     state->emulated_clock =

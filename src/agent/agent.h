@@ -58,6 +58,8 @@ struct AgentOptions {
   // An emulated error of this node's clock as the fleet's time action sees it
   // (node::OffsetWallClock); 0 = the real clock. Logged as emulated at start.
   int64_t emulate_clock_offset_ms = 0;
+  // Lets the server ask the node's time service to sync now (agent/fleet.h); off by default.
+  bool allow_time_sync = false;
   // Lets the server run apt actions on this node (agent/fleet.h); off by default.
   bool allow_package_actions = false;
 };

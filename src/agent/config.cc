@@ -137,6 +137,7 @@ absl::StatusOr<AgentConfig> ParseRoot(const YAML::Node& root) {
   if (root["device_plugin_dir"]) {
     config.device_plugin_dir = root["device_plugin_dir"].as<std::string>();
   }
+  if (root["allow_time_sync"]) config.allow_time_sync = root["allow_time_sync"].as<bool>();
   if (root["allow_package_actions"]) {
     config.allow_package_actions = root["allow_package_actions"].as<bool>();
   }

@@ -9,6 +9,7 @@
 //   cluster_token_file: /etc/heteroaccel/token
 //   device_plugin_dir: /var/lib/kubelet/device-plugins   # serve the kubelet (default: off)
 //   allow_package_actions: true # the server may run apt on this node (default: false)
+//   allow_time_sync: true       # the server may ask the time service to sync now (default: false)
 //   opencl: false               # run nothing on OpenCL
 //   cpu:
 //     slots: 1
@@ -60,6 +61,7 @@ struct AgentConfig {
   std::string cluster_token_file;
   std::string device_plugin_dir;  // "" = not a kubelet device plugin
   bool allow_package_actions = false;
+  bool allow_time_sync = false;
   std::optional<bool> opencl;
   std::optional<int> cpu_slots;
   std::optional<runtime::Emulation> cpu_emulation;

@@ -8,6 +8,9 @@
 //   GET  /v1/fleet/speed/source?bytes=N   N bytes (uplink), N <= kMaxSpeedBytes
 //   GET  /v1/fleet/monitor                the current CPU/memory/network/temperature
 //                                         sample and the devices' figures
+//   POST /v1/fleet/time/sync              asks the time service to sync now: chronyd
+//                                         (chronyc -a makestep) or systemd-timesyncd
+//                                         (systemctl restart); needs --allow-time-sync
 //   POST /v1/fleet/packages               apt update / list / upgrade (node/packages.h)
 //   POST /v1/fleet/models/install         download, verify and serve a model version from
 //                                         the server's repository (agent/model_install.h)
@@ -49,6 +52,10 @@ inline constexpr size_t kMaxSpeedBytes = size_t{16} << 20;
 struct FleetOptions {
   std::string cluster_token;  // "" = read-only routes open, packages refused
   bool allow_package_actions = false;
+  bool allow_time_sync = false;
+  std::string chronyc = "/usr/bin/chronyc";
+  std::string systemctl = "/usr/bin/systemctl";
+  std::chrono::milliseconds sync_timeout{std::chrono::seconds(30)};
   std::string root = "/";  // facts and the sync state are read under it
   std::string apt_get = "/usr/bin/apt-get";
   std::chrono::milliseconds package_timeout{std::chrono::minutes(10)};
@@ -73,11 +80,12 @@ class FleetService {
   void Stop();
 
  private:
-  enum class Need { kRead, kInstall, kPackages };
+  enum class Need { kRead, kInstall, kPackages, kTimeSync };
   // The 401/403 answer, or nullopt when `request` may do what `need` says.
   std::optional<http::Response> Deny(const http::Request& request, Need need) const;
   void HandlePackages(http::Request&& request, http::Responder respond);
   void HandleModelInstall(http::Request&& request, http::Responder respond);
+  void HandleTimeSync(http::Responder respond);
   // Runs `job` on the worker thread and answers with its response; 409 while another
   // runs, 503 once stopping.
   void RunExclusive(std::function<http::Response()> job, http::Responder respond);

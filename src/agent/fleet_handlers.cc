@@ -209,14 +209,22 @@ std::optional<http::Response> FleetService::Deny(const http::Request& request, N
     return Refuse(403, need == Need::kPackages
                            ? "package actions need a cluster token: start the agent with "
                              "--cluster-token (and --allow-package-actions)"
-                           : "model installs need a cluster token: start the agent with "
-                             "--cluster-token");
+                           : need == Need::kTimeSync
+                                 ? "a time sync needs a cluster token: start the agent with "
+                                   "--cluster-token (and --allow-time-sync)"
+                                 : "model installs need a cluster token: start the agent with "
+                                   "--cluster-token");
   }
   std::string_view auth = request.Header("authorization");
   const bool bearer = auth.substr(0, 7) == "Bearer ";
   if (!bearer || !ConstantTimeEquals(auth.substr(7), options_.cluster_token)) {
     return Refuse(401,
                   "fleet routes need the cluster token (send 'Authorization: Bearer <token>')");
+  }
+  if (need == Need::kTimeSync && !options_.allow_time_sync) {
+    return Refuse(403,
+                  "time sync is off on this node: start the agent with --allow-time-sync (or "
+                  "allow_time_sync: true in its config)");
   }
   if (need == Need::kPackages && !options_.allow_package_actions) {
     return Refuse(403,
@@ -256,12 +264,44 @@ void FleetService::HandleModelInstall(http::Request&& request, http::Responder r
       std::move(respond));
 }
 
+void FleetService::HandleTimeSync(http::Responder respond) {
+  const node::SyncState state = node::ReadSyncState(options_.root, options_.adjtimex);
+  std::vector<std::string> argv;
+  if (state.service == "chronyd") {
+    argv = {options_.chronyc, "-a", "makestep"};
+  } else if (state.service == "systemd-timesyncd") {
+    argv = {options_.systemctl, "restart", "systemd-timesyncd"};
+  } else {
+    return respond(Refuse(
+        409, state.service.empty()
+                 ? "no time service this agent can ask to sync (chronyd, systemd-timesyncd) "
+                   "runs on this node"
+                 : absl::StrCat("the node's time service is ", state.service,
+                                ", which this agent cannot ask to sync (chronyd and "
+                                "systemd-timesyncd it can)")));
+  }
+  RunExclusive(
+      [this, service = state.service, argv] {
+        absl::StatusOr<node::CommandResult> result =
+            runner_->Run(argv, options_.sync_timeout, size_t{16} << 10);
+        if (!result.ok()) return ErrorResponse(result.status());
+        return JsonResponse({{"service", service},
+                             {"argv", argv},
+                             {"exit_code", result->exit_code},
+                             {"timed_out", result->timed_out},
+                             {"seconds", result->seconds},
+                             {"output", result->output},
+                             {"synced", result->exit_code == 0 && !result->timed_out}});
+      },
+      std::move(respond));
+}
+
 void FleetService::RunExclusive(std::function<http::Response()> job, http::Responder respond) {
   std::lock_guard<std::mutex> lock(mu_);
   if (stopped_) return respond(Refuse(503, "the agent is stopping"));
   if (busy_) {
-    return respond(Refuse(409, "a package action or model install is already running on this "
-                               "node; retry when it is done"));
+    return respond(Refuse(409, "a package action, model install or time sync is already running "
+                               "on this node; retry when it is done"));
   }
   if (worker_.joinable()) worker_.join();  // finished: it cleared busy_
   busy_ = true;
@@ -322,6 +362,11 @@ void FleetService::AddRoutes(http::Router& router) {
              [this](http::Request&& request, const http::PathParams&, http::Responder respond) {
                if (auto denied = Deny(request, Need::kPackages)) return respond(*std::move(denied));
                HandlePackages(std::move(request), std::move(respond));
+             });
+  router.Add("POST", "/v1/fleet/time/sync",
+             [this](http::Request&& request, const http::PathParams&, http::Responder respond) {
+               if (auto denied = Deny(request, Need::kTimeSync)) return respond(*std::move(denied));
+               HandleTimeSync(std::move(respond));
              });
   router.Add("POST", "/v1/fleet/models/install",
              [this](http::Request&& request, const http::PathParams&, http::Responder respond) {

@@ -141,13 +141,23 @@ void Time(FleetNodeResult& result, FleetSession& session, const FleetRequest& re
   result.data["threshold_seconds"] = threshold;
   result.data["alert"] = std::abs(offset) > threshold;
   result.data["sync"] = sync.is_null() ? Json::object() : sync;
-  if (request.params.value("sync", false)) {
-    result.data["sync_now"] = {
-        {"supported", false},
-        {"reason",
-         "the agent does not step or slew the clock; the node's time service "
-         "(systemd-timesyncd, chronyd) keeps it in sync"}};
+  if (!request.params.value("sync", false)) return;
+  // Sync now: the agent asks its time service (where its --allow-time-sync allows);
+  // the node's result stays its measurement, sync_now says how the request went.
+  absl::StatusOr<http::ClientResponse> r = session.Send("POST", "/v1/fleet/time/sync", "{}");
+  if (!r.ok()) {
+    result.data["sync_now"] = {{"synced", false}, {"error", std::string(r.status().message())}};
+    return;
   }
+  Json reply = Json::parse(r->body, nullptr, false);
+  if (r->status != 200) {
+    result.data["sync_now"] = {
+        {"synced", false},
+        {"error", reply.is_object() && reply["error"].is_string() ? reply["error"].get<std::string>()
+                                                                  : absl::StrCat("HTTP ", r->status)}};
+    return;
+  }
+  result.data["sync_now"] = reply.is_object() ? reply : Json::object();
 }
 
 void Speed(FleetNodeResult& result, FleetSession& session, const FleetRequest& request) {

@@ -31,6 +31,7 @@ struct FakeAgent {
   int64_t clock_offset = 0;         // the agent's clock minus the server's (ns)
   std::vector<int64_t> path_delays;  // one-way delay per time exchange (ns), cycled
   int packages_status = 200;
+  int time_sync_status = 200;  // POST /v1/fleet/time/sync
   int exit_code = 0;
   int calls = 0;
 };
@@ -56,6 +57,15 @@ class FakeTransport final : public FleetTransport {
       FakeAgent& a = t_.agents[url_];
       ++a.calls;
       if (!a.reachable) return absl::UnavailableError("cannot connect: Connection refused");
+      if (path == "/v1/fleet/time/sync") {
+        if (a.time_sync_status != 200) {
+          return http::ClientResponse{
+              a.time_sync_status, {}, Json{{"error", "start the agent with --allow-time-sync"}}.dump()};
+        }
+        a.clock_offset = 0;  // the time service stepped the clock
+        return http::ClientResponse{
+            200, {}, Json{{"service", "chronyd"}, {"exit_code", 0}, {"synced", true}}.dump()};
+      }
       if (path.rfind("/v1/fleet/time", 0) == 0) {
         const int64_t delay =
             a.path_delays.empty() ? kMs : a.path_delays[(a.calls - 1) % a.path_delays.size()];
@@ -204,15 +214,23 @@ TEST_F(FleetTest, TimeOffsetFromTheLowestDelayExchange) {
               HasSubstr("heteroaccel_server_node_clock_offset_seconds{node=\"n1\"} 0.75"));
 }
 
-TEST_F(FleetTest, TimeWithinThresholdAndSyncNowUnsupported) {
+TEST_F(FleetTest, TimeWithinThresholdAndSyncNowWhereTheNodeAllowsIt) {
   transport_.agents["http://n1"].clock_offset = -20 * kMs;
-  FleetNodeResult r = fleet_.RunOnNode(
-      Request("time", R"({"target": "all", "params": {"samples": 2, "sync": true}})"),
-      Node("n1", ""));
+  const FleetRequest sync =
+      Request("time", R"({"target": "all", "params": {"samples": 2, "sync": true}})");
+  FleetNodeResult r = fleet_.RunOnNode(sync, Node("n1", ""));
   ASSERT_TRUE(r.ok()) << r.error;
-  EXPECT_NEAR(r.data["offset_seconds"].get<double>(), -0.020, 1e-6);
+  EXPECT_NEAR(r.data["offset_seconds"].get<double>(), -0.020, 1e-6);  // measured before
   EXPECT_FALSE(r.data["alert"].get<bool>());
-  EXPECT_EQ(r.data["sync_now"]["supported"], false);
+  EXPECT_EQ(r.data["sync_now"]["synced"], true);
+  EXPECT_EQ(r.data["sync_now"]["service"], "chronyd");
+  // A node that does not allow it: still measured (ok), the refusal said in sync_now.
+  transport_.agents["http://n2"].time_sync_status = 403;
+  r = fleet_.RunOnNode(sync, Node("n2", ""));
+  ASSERT_TRUE(r.ok()) << r.error;
+  EXPECT_EQ(r.data["sync_now"]["synced"], false);
+  EXPECT_NE(r.data["sync_now"]["error"].get<std::string>().find("--allow-time-sync"),
+            std::string::npos);
 }
 
 TEST_F(FleetTest, UnreachableNodeAndTheOthersSucceed) {

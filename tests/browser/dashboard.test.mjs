@@ -286,9 +286,12 @@ describe('dashboard', { skip: missing || false, timeout: 900000 }, () => {
     // One node's clock.
     await page.selectOption('#fleet-action', 'time');
     await page.selectOption('#fleet-target', 'node/node-a');
+    await page.check('#fleet-sync-now');
     await page.click('#fleet-run');
     await waitFor(async () => /time on node\/node-a: 1 ok/.test(await done.textContent()), 20000, 'time: 1 ok');
-    assert.match(await page.locator('.fleet-results tr[data-node="node-a"]').textContent(), /offset -?[0-9.]+ ms ±/);
+    const timeRow = await page.locator('.fleet-results tr[data-node="node-a"]').textContent();
+    assert.match(timeRow, /offset -?[0-9.]+ ms ±/);
+    assert.match(timeRow, /not synced: .*--allow-time-sync/, 'the agent does not allow a sync and says how');
     // Packages are refused by agents started without --allow-package-actions, and say so.
     await page.selectOption('#fleet-action', 'packages');
     await page.selectOption('#fleet-target', 'all');

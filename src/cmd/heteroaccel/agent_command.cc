@@ -89,6 +89,9 @@ void AddAgentCommand(CLI::App& app) {
   cmd->add_option("--queue-capacity", options->queue_capacity, "Queued requests per slot")
       ->capture_default_str()
       ->check(CLI::Range(1, 100000));
+  cmd->add_flag("--allow-time-sync", options->allow_time_sync,
+                "Let the server ask this node's time service (chronyd, systemd-timesyncd) to "
+                "sync now");
   cmd->add_flag("--allow-package-actions", options->allow_package_actions,
                 "Let the server run apt update/upgrade on this node (dry runs unless asked)");
   cmd->add_flag("!--no-opencl", options->use_opencl, "Do not run models on OpenCL");

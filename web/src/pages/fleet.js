@@ -223,8 +223,10 @@ function resultSummary(action, r) {
   switch (action) {
     case 'connectivity':
       return `control ${fmt(d.control_rtt_ms, 2)} ms, data ${fmt(d.data_rtt_ms, 2)} ms, heartbeat ${fmt(d.heartbeat_age_seconds, 1)} s ago`;
-    case 'time':
-      return `offset ${fmt(1e3 * (d.offset_seconds ?? NaN), 2)} ms ± ${fmt(1e3 * (d.error_bound_seconds ?? NaN), 2)}${d.alert ? ' — over the threshold' : ''}`;
+    case 'time': {
+      const sync = d.sync_now ? (d.sync_now.synced ? `; synced (${d.sync_now.service})` : `; not synced: ${d.sync_now.error || 'failed'}`) : '';
+      return `offset ${fmt(1e3 * (d.offset_seconds ?? NaN), 2)} ms ± ${fmt(1e3 * (d.error_bound_seconds ?? NaN), 2)}${d.alert ? ' — over the threshold' : ''}${sync}`;
+    }
     case 'speed':
       return `down ${fmt(d.downlink_mbit_per_second, 0)} Mbit/s, up ${fmt(d.uplink_mbit_per_second, 0)} Mbit/s`;
     case 'facts':
@@ -245,11 +247,13 @@ function FleetActions({ groupNames, names, group }) {
   const [target, setTarget] = useState('');
   const [op, setOp] = useState('list');
   const [dryRun, setDryRun] = useState(true);
+  const [syncNow, setSyncNow] = useState(false);
   const [run, setRun] = useState(null); // {action, target, results: [], done, error}
   const chosen = target || (group ? `group/${group}` : 'all');
   const start = async () => {
     const body = { target: chosen };
     if (action === 'packages') body.params = { op, dry_run: dryRun };
+    if (action === 'time' && syncNow) body.params = { sync: true };
     const current = { action, target: chosen, results: [], done: null, error: null, running: true };
     setRun({ ...current });
     try {
@@ -282,6 +286,10 @@ function FleetActions({ groupNames, names, group }) {
             </select>
             <label title="A dry run shows what apt would do and changes nothing"><input id="fleet-dry-run" type="checkbox" checked=${dryRun}
               onChange=${(e) => setDryRun(e.currentTarget.checked)} /> dry run</label>`
+        : null}
+      ${action === 'time'
+        ? html`<label title="After measuring, ask each node's time service to sync now (only nodes whose agent runs with --allow-time-sync do)"><input id="fleet-sync-now" type="checkbox" checked=${syncNow}
+              onChange=${(e) => setSyncNow(e.currentTarget.checked)} /> sync now</label>`
         : null}
       <button id="fleet-run" type="button" disabled=${run?.running} onClick=${start}>Run</button>
       <span class="muted">${kActions[action]}</span>
