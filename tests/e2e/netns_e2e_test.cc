@@ -175,6 +175,32 @@ class NetnsE2ETest : public ::testing::Test {
     ASSERT_TRUE(a_ && b_);
     ASSERT_TRUE(WaitForUp({"node-a", "node-b"}, std::chrono::seconds(60)))
         << server_->Output() << a_->Output() << b_->Output();
+    // Up is not serving: both agents' models load after they register.
+    ASSERT_TRUE(WaitForServing(std::chrono::seconds(60))) << a_->Output() << b_->Output();
+  }
+
+  // Until every device of both nodes reports face.
+  bool WaitForServing(std::chrono::seconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto c = http::Client::Create(url_, std::chrono::seconds(5));
+      if (c.ok()) {
+        auto r = (*c)->Get("/v1/cluster");
+        const Json cluster =
+            r.ok() && r->status == 200 ? Json::parse(r->body, nullptr, false) : Json();
+        int serving = 0;
+        if (cluster.is_object()) {
+          for (const Json& n : cluster["nodes"]) {
+            bool all = !n["devices"].empty();
+            for (const Json& d : n["devices"]) all = all && d["variants"].contains("face");
+            serving += all ? 1 : 0;
+          }
+        }
+        if (serving == 2) return true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return false;
   }
 
   void TearDown() override {
@@ -391,11 +417,16 @@ TEST_F(NetnsE2ETest, ADeployReachesTheGroupAcrossHostsAndACutOffNodeKeepsItsVers
   Push("face-line", ModelsDir() + "/face/blazeface_back_256.onnx", "two");
   std::atomic<bool> stop{false};
   std::atomic<int> ok{0}, failed{0};
+  std::string first_error;
   std::thread load([&] {
     auto c = http::Client::Create(url_, std::chrono::seconds(30));
     while (!stop && c.ok()) {
       auto r = (*c)->Post("/v1/infer/face?group=line", "image/png", image);
-      (r.ok() && r->status == 200 ? ok : failed)++;
+      if (r.ok() && r->status == 200) {
+        ++ok;
+      } else if (failed++ == 0) {
+        first_error = r.ok() ? absl::StrCat(r->status, " ", r->body) : r.status().ToString();
+      }
     }
   });
   struct Joiner {
@@ -420,15 +451,16 @@ TEST_F(NetnsE2ETest, ADeployReachesTheGroupAcrossHostsAndACutOffNodeKeepsItsVers
   EXPECT_NE(second["node-a"].value("status", ""), "ok") << second["node-a"].dump();
   EXPECT_FALSE(second["node-a"].value("error", "").empty()) << second["node-a"].dump();
   EXPECT_EQ(second["node-b"].value("status", ""), "ok") << second["node-b"].dump();
-  ASSERT_TRUE(Shell("ip link set hva" + tag_ + " up"));
-  ASSERT_TRUE(WaitForUp({"node-a", "node-b"}, std::chrono::seconds(30)));
-  // Still on version 1: its installed record names it.
+  // Still on version 1: its installed record names it (read before the link is back,
+  // when a late install request may still reach it).
   {
     std::ifstream record(::testing::TempDir() + "/netns-deployed-a" + tag_ + "/installed.json");
     const Json installed = Json::parse(record, nullptr, false);
     ASSERT_TRUE(installed.is_object());
     EXPECT_EQ(installed["variants"][0]["request"]["version"], 1) << installed.dump();
   }
+  ASSERT_TRUE(Shell("ip link set hva" + tag_ + " up"));
+  ASSERT_TRUE(WaitForUp({"node-a", "node-b"}, std::chrono::seconds(30)));
   // Back on the network, the group's deploy again (node-b already has the file). The
   // install the server gave up on may still reach node-a late (TCP delivers it once
   // the link is back) and keep it busy a while: 409 until then, as for any operator.
@@ -449,7 +481,7 @@ TEST_F(NetnsE2ETest, ADeployReachesTheGroupAcrossHostsAndACutOffNodeKeepsItsVers
   EXPECT_EQ(back["node-a"]["data"].value("downloaded_bytes", -1), 0) << back["node-a"].dump();
   stop = true;
   load.join();
-  EXPECT_EQ(failed, 0);
+  EXPECT_EQ(failed, 0) << first_error;
   EXPECT_GT(ok, 10);
 }
 
