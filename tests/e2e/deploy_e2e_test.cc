@@ -154,6 +154,11 @@ TEST_F(DeployE2ETest, DeployServeReplaceRollBackRefuseACorruptDownloadAndRestart
                  "--label", "back"}),
             0);
 
+  // Up is not serving: wait until the agents' models have loaded.
+  for (int i = 0; i < 600 && !Infer("").ok(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(Infer("").ok());
   // Requests for the type keep flowing through every change below; none may fail.
   std::atomic<bool> stop{false};
   std::atomic<int> ok{0}, failed{0};
