@@ -277,19 +277,25 @@ absl::StatusOr<FleetRequest> ParseFleetRequest(std::string_view action, std::str
   }
   if (absl::Status s = CheckParams(request.action, request.params); !s.ok()) return s;
   request.serial = request.action == FleetAction::kPackages;
-  if (j.contains("serial")) {
-    if (!j["serial"].is_boolean()) return absl::InvalidArgumentError("serial must be true or false");
-    request.serial = j["serial"].get<bool>();
+  if (absl::Status s = ReadRunOptions(j, request.serial, request.node_timeout); !s.ok()) return s;
+  return request;
+}
+
+absl::Status ReadRunOptions(const nlohmann::json& body, bool& serial,
+                            std::chrono::milliseconds& node_timeout) {
+  if (body.contains("serial")) {
+    if (!body["serial"].is_boolean()) return absl::InvalidArgumentError("serial must be true or false");
+    serial = body["serial"].get<bool>();
   }
-  if (j.contains("timeout_seconds")) {
-    if (!j["timeout_seconds"].is_number() || j["timeout_seconds"].get<double>() < 1 ||
-        j["timeout_seconds"].get<double>() > 3600) {
+  if (body.contains("timeout_seconds")) {
+    if (!body["timeout_seconds"].is_number() || body["timeout_seconds"].get<double>() < 1 ||
+        body["timeout_seconds"].get<double>() > 3600) {
       return absl::InvalidArgumentError("timeout_seconds must be a number from 1 to 3600");
     }
-    request.node_timeout = std::chrono::milliseconds(
-        static_cast<int64_t>(j["timeout_seconds"].get<double>() * 1000));
+    node_timeout = std::chrono::milliseconds(
+        static_cast<int64_t>(body["timeout_seconds"].get<double>() * 1000));
   }
-  return request;
+  return absl::OkStatus();
 }
 
 // --- The transport ---------------------------------------------------------

@@ -120,6 +120,10 @@ struct FleetRequest {
 // "timeout_seconds": n}. InvalidArgument saying what to fix; NotFound for an
 // unknown action. Packages default to serial.
 absl::StatusOr<FleetRequest> ParseFleetRequest(std::string_view action, std::string_view body);
+// A run body's "serial" (bool) and "timeout_seconds" (1..3600) when present; also
+// read by the model repository's deploy and rollback routes.
+absl::Status ReadRunOptions(const nlohmann::json& body, bool& serial,
+                            std::chrono::milliseconds& node_timeout);
 
 struct FleetNodeResult {
   std::string node;

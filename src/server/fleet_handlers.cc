@@ -236,18 +236,7 @@ absl::StatusOr<DeployRequest> ParseDeployBody(std::string_view body, bool rollba
       return absl::InvalidArgumentError("version must be a number, a label or \"latest\"");
     }
   }
-  if (j.contains("serial")) {
-    if (!j["serial"].is_boolean()) return absl::InvalidArgumentError("serial must be true or false");
-    r.serial = j["serial"].get<bool>();
-  }
-  if (j.contains("timeout_seconds")) {
-    if (!j["timeout_seconds"].is_number() || j["timeout_seconds"].get<double>() < 1 ||
-        j["timeout_seconds"].get<double>() > 3600) {
-      return absl::InvalidArgumentError("timeout_seconds must be a number from 1 to 3600");
-    }
-    r.node_timeout = std::chrono::milliseconds(
-        static_cast<int64_t>(j["timeout_seconds"].get<double>() * 1000));
-  }
+  RETURN_IF_ERROR(ReadRunOptions(j, r.serial, r.node_timeout));
   return r;
 }
 

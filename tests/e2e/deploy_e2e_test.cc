@@ -20,6 +20,7 @@
 #include "absl/strings/str_split.h"
 #include "client/infer_client.h"
 #include "http/client.h"
+#include "testing/cluster.h"
 #include "testing/subprocess.h"
 
 namespace heteroaccel {
@@ -52,7 +53,7 @@ class DeployE2ETest : public ::testing::Test {
     c_ = StartAgent("c", "line-b");
     ASSERT_TRUE(a_ && b_ && c_);
     a_url_ = testing::WaitForListeningUrl(*a_);
-    ASSERT_TRUE(WaitForNodes(3)) << server_->Output();
+    ASSERT_TRUE(testing::WaitForNodesUp(url_, 3, std::chrono::seconds(60))) << server_->Output();
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
@@ -64,24 +65,6 @@ class DeployE2ETest : public ::testing::Test {
          "--cluster-token", kCluster, "--group", group});
     EXPECT_TRUE(p.ok());
     return p.ok() ? std::move(*p) : nullptr;
-  }
-
-  bool WaitForNodes(size_t n) {
-    auto http = *http::Client::Create(url_);
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    while (std::chrono::steady_clock::now() < deadline) {
-      auto r = http->Get("/v1/cluster");
-      if (r.ok() && r->status == 200) {
-        size_t up = 0;
-        const Json cluster = Json::parse(r->body, nullptr, false);
-        for (const Json& node : cluster.is_object() ? cluster["nodes"] : Json::array()) {
-          up += node.value("up", false) ? 1 : 0;
-        }
-        if (up == n) return true;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return false;
   }
 
   http::ClientResponse Call(const std::string& method, const std::string& path,
@@ -106,18 +89,6 @@ class DeployE2ETest : public ::testing::Test {
     (*p)->WaitForLine("\x01 (to the end of its output)", std::chrono::seconds(5));
     if (output != nullptr) *output = (*p)->Output();
     return status;
-  }
-
-  // Each NDJSON result of a deploy/rollback answer, by node; the done event under "".
-  static std::map<std::string, Json> Results(const http::ClientResponse& r) {
-    std::map<std::string, Json> results;
-    for (absl::string_view line : absl::StrSplit(r.body, '\n', absl::SkipEmpty())) {
-      Json event = Json::parse(line, nullptr, false);
-      EXPECT_TRUE(event.is_object()) << line;
-      if (event.value("event", "") == "result") results[event["node"].get<std::string>()] = event;
-      if (event.value("event", "") == "done") results[""] = event;
-    }
-    return results;
   }
 
   // The version deployed on `target` for `model`, 0 when none.
@@ -200,7 +171,7 @@ TEST_F(DeployE2ETest, DeployServeReplaceRollBackRefuseACorruptDownloadAndRestart
   auto r = Call("POST", "/v1/models/face-line/deploy",
                 R"({"target": "node/node-c", "version": "front", "base": "blazeface-front-128"})");
   ASSERT_EQ(r.status, 200) << r.body;
-  EXPECT_EQ(Results(r)[""].value("ok", 0), 1) << r.body;
+  EXPECT_EQ(testing::RunResults(r.body)[""].value("ok", 0), 1) << r.body;
   http::ClientResponse placed;
   for (int i = 0; i < 100; ++i) {
     placed = Call("PUT", "/v1/placement",
@@ -224,7 +195,7 @@ TEST_F(DeployE2ETest, DeployServeReplaceRollBackRefuseACorruptDownloadAndRestart
   auto second = Call("POST", "/v1/models/face-line/deploy",
                      R"({"target": "group/line-a", "version": "back", "base": "blazeface-back-256"})");
   ASSERT_EQ(second.status, 200) << second.body;
-  auto results = Results(second);
+  auto results = testing::RunResults(second.body);
   EXPECT_EQ(results[""].value("ok", 0), 2) << second.body;
   EXPECT_GT(results["node-a"]["data"].value("downloaded_bytes", 0), 0) << second.body;
   EXPECT_EQ(Deployed("group/line-a", "face-line"), 2);
@@ -260,7 +231,7 @@ TEST_F(DeployE2ETest, DeployServeReplaceRollBackRefuseACorruptDownloadAndRestart
   auto corrupt = Call("POST", "/v1/models/face-line/deploy",
                       R"({"target": "node/node-a", "version": "third", "base": "blazeface-front-128"})");
   ASSERT_EQ(corrupt.status, 200) << corrupt.body;
-  results = Results(corrupt);
+  results = testing::RunResults(corrupt.body);
   EXPECT_EQ(results["node-a"].value("status", ""), "failed") << corrupt.body;
   EXPECT_NE(results["node-a"].value("error", "").find("sha256"), std::string::npos) << corrupt.body;
   EXPECT_EQ(Deployed("node/node-a", "face-line"), 1);

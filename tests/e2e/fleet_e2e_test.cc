@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "http/client.h"
+#include "testing/cluster.h"
 #include "testing/subprocess.h"
 
 namespace heteroaccel {
@@ -59,7 +60,7 @@ class FleetE2ETest : public ::testing::Test {
     b_ = StartAgent("b", "line-b", false);
     ASSERT_TRUE(a_ && b_);
     a_url_ = testing::WaitForListeningUrl(*a_);
-    ASSERT_TRUE(WaitForNodes(2)) << server_->Output();
+    ASSERT_TRUE(testing::WaitForNodesUp(url_, 2, std::chrono::seconds(30))) << server_->Output();
   }
 
   std::unique_ptr<Subprocess> StartAgent(const std::string& name, const std::string& group,
@@ -79,24 +80,6 @@ devices:
     auto p = Subprocess::Start(argv);
     EXPECT_TRUE(p.ok());
     return p.ok() ? std::move(*p) : nullptr;
-  }
-
-  bool WaitForNodes(size_t n) {
-    auto http = *http::Client::Create(url_);
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    while (std::chrono::steady_clock::now() < deadline) {
-      auto r = http->Get("/v1/cluster");
-      if (r.ok() && r->status == 200) {
-        size_t up = 0;
-        const Json cluster = Json::parse(r->body, nullptr, false);
-        for (const Json& node : cluster.is_object() ? cluster["nodes"] : Json::array()) {
-          up += node.value("up", false) ? 1 : 0;
-        }
-        if (up == n) return true;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return false;
   }
 
   FleetRun Fleet(const std::string& action, const Json& body, const std::string& token = kAdmin) {
@@ -165,7 +148,10 @@ TEST_F(FleetE2ETest, EveryActionOnANodeAGroupAndAll) {
             time["error_bound_seconds"].get<double>() + 0.001)
       << time.dump();
   EXPECT_EQ(time["alert"], false);
-  EXPECT_EQ(time["sync_now"]["supported"], false);
+  // Sync now: node-b's agent was not started with --allow-time-sync, and says so.
+  EXPECT_EQ(time["sync_now"]["synced"], false) << time.dump();
+  EXPECT_NE(time["sync_now"].value("error", "").find("--allow-time-sync"), std::string::npos)
+      << time.dump();
   EXPECT_TRUE(time["sync"].contains("kernel_synchronized")) << time.dump();
   auto metrics = (*http::Client::Create(url_))->Get("/metrics");
   ASSERT_TRUE(metrics.ok());

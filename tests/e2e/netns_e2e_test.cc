@@ -30,6 +30,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "http/client.h"
+#include "testing/cluster.h"
 #include "testing/subprocess.h"
 
 namespace heteroaccel {
@@ -238,29 +239,8 @@ class NetnsE2ETest : public ::testing::Test {
     return Start(name, argv);
   }
 
-  // Node name -> up, from the server's /v1/cluster.
-  std::map<std::string, bool> Nodes() {
-    std::map<std::string, bool> out;
-    auto c = http::Client::Create(url_, std::chrono::seconds(5));
-    if (!c.ok()) return out;
-    auto r = (*c)->Get("/v1/cluster");
-    if (!r.ok() || r->status != 200) return out;
-    const Json cluster = Json::parse(r->body, nullptr, false);
-    if (!cluster.is_object()) return out;
-    for (const Json& n : cluster["nodes"]) out[n.value("node", "")] = n.value("up", false);
-    return out;
-  }
-
   bool WaitForUp(const std::map<std::string, bool>& wanted, std::chrono::seconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-      std::map<std::string, bool> nodes = Nodes();
-      bool all = true;
-      for (const auto& [name, up] : wanted) all = all && nodes.count(name) && nodes[name] == up;
-      if (all) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return false;
+    return testing::WaitForNodes(url_, wanted, timeout);
   }
   bool WaitForUp(std::initializer_list<const char*> names, std::chrono::seconds timeout) {
     std::map<std::string, bool> wanted;
@@ -293,31 +273,17 @@ class NetnsE2ETest : public ::testing::Test {
 
   // Each node's deploy/rollback result, and the done event under "".
   std::map<std::string, Json> Deploy(const std::string& path, const Json& body) {
-    std::map<std::string, Json> results;
     auto r = Admin("POST", path, body.dump());
     EXPECT_EQ(r.status, 200) << r.body;
-    for (absl::string_view line : absl::StrSplit(r.body, '\n', absl::SkipEmpty())) {
-      Json e = Json::parse(line, nullptr, false);
-      if (!e.is_object()) continue;
-      if (e.value("event", "") == "result") results[e.value("node", "")] = e;
-      if (e.value("event", "") == "done") results[""] = e;
-    }
-    return results;
+    return testing::RunResults(r.body);
   }
 
   // POST /v1/fleet/{action} with the admin token: each node's result by name.
   std::map<std::string, Json> Fleet(const std::string& action, const Json& body) {
-    std::map<std::string, Json> results;
-    auto c = http::Client::Create(url_, std::chrono::seconds(60));
-    if (!c.ok()) return results;
-    auto r = (*c)->Send("POST", "/v1/fleet/" + action, "application/json", body.dump(),
-                        {{"Authorization", absl::StrCat("Bearer ", kAdmin)}});
-    EXPECT_TRUE(r.ok() && r->status == 200) << (r.ok() ? r->body : r.status().ToString());
-    if (!r.ok()) return results;
-    for (absl::string_view line : absl::StrSplit(r->body, '\n', absl::SkipEmpty())) {
-      Json e = Json::parse(line, nullptr, false);
-      if (e.is_object() && e.value("event", "") == "result") results[e.value("node", "")] = e;
-    }
+    auto r = Admin("POST", "/v1/fleet/" + action, body.dump());
+    EXPECT_EQ(r.status, 200) << r.body;
+    std::map<std::string, Json> results = testing::RunResults(r.body);
+    results.erase("");  // the done event: callers count the nodes
     return results;
   }
 
