@@ -26,8 +26,9 @@ const kCluster = 'cluster-secret';
 const prometheusBin = process.env.HETEROACCEL_PROMETHEUS || 'prometheus';
 const missing = missingPrerequisite();
 
-const agentConfig = (node, device) => `
+const agentConfig = (node, device, group) => `
 node: ${node}
+group: ${group}
 opencl: false
 cpu: {slots: 1, emulated: true, latency_ms: {face: 20, object: 40}}
 devices:
@@ -81,8 +82,8 @@ scrape_configs:
       `--web.listen-address=127.0.0.1:${promPort}`,
     ], { stdio: 'ignore' });
     agents.push(...await Promise.all([
-      startAgent({ name: 'node-a', server: server.url, clusterToken: kCluster, config: agentConfig('node-a', 'gpu0'), dir }),
-      startAgent({ name: 'node-b', server: server.url, clusterToken: kCluster, config: agentConfig('node-b', 'npu0'), dir }),
+      startAgent({ name: 'node-a', server: server.url, clusterToken: kCluster, config: agentConfig('node-a', 'gpu0', 'line-1'), dir }),
+      startAgent({ name: 'node-b', server: server.url, clusterToken: kCluster, config: agentConfig('node-b', 'npu0', 'line-2'), dir }),
     ]));
     bench = startBench({ target: server.url, duration: '600s' });
     // Prometheus has rates of both types and the devices' busy time.
@@ -103,7 +104,7 @@ scrape_configs:
     rmSync(dir, { recursive: true, force: true });
   });
 
-  test('the last 15 minutes come from Prometheus: rate and p95 per type, busy ratio per device', async () => {
+  test('the last 15 minutes come from Prometheus: rate and p95 per type, busy ratio per device and per group, CPU per group', async () => {
     await page.goto(`${server.url}/#/history`);
     await page.click('button[data-range="15m"]');
     await page.waitForSelector('.history .chart figcaption:text("Prometheus")', { timeout: 15000 });
@@ -111,6 +112,8 @@ scrape_configs:
     assert.deepEqual(await legend(page, 0), ['face', 'object']);
     assert.deepEqual(await legend(page, 1), ['face', 'object']);
     assert.deepEqual(await legend(page, 2), ['node-a/cpu0', 'node-a/gpu0', 'node-b/cpu0', 'node-b/npu0']);
+    assert.deepEqual(await legend(page, 3), ['line-1', 'line-2'], 'busy ratio per group');
+    assert.deepEqual(await legend(page, 4), ['line-1', 'line-2'], 'CPU per group');
   });
 
   test('after the server restarts, the range still shows what Prometheus kept', async () => {

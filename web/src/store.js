@@ -35,6 +35,8 @@ export const store = {
     rate: new Table(kLiveRows), // type -> requests/s
     p95: new Table(kLiveRows), // type -> ms
     busy: new Table(kLiveRows), // node/device -> ratio
+    groupBusy: new Table(kLiveRows), // group -> mean busy ratio of its up devices
+    groupCpu: new Table(kLiveRows), // group -> mean CPU utilisation of its up nodes
     prediction: new Table(kLiveRows), // node/device/type -> relative error
   },
   updates: 0, // stream events applied (snapshot, patch, decisions, audit)
@@ -250,11 +252,37 @@ function sample(force) {
       busy.push([`${name}/${id}`, node.up && d.up !== false ? num(d.busy_ratio) : null]);
     }
   }
+  // Per group (a node counts in each of its groups): means over its up nodes and devices.
+  const sums = {};
+  for (const node of Object.values(s.nodes || {})) {
+    const groups = Array.isArray(node.groups) ? node.groups : node.group ? [node.group] : [];
+    if (node.up === false) continue;
+    for (const g of groups) {
+      const acc = (sums[g] ??= { busy: 0, devices: 0, cpu: 0, nodes: 0 });
+      for (const d of Object.values(node.devices || {})) {
+        if (d.up === false || typeof d.busy_ratio !== 'number') continue;
+        acc.busy += d.busy_ratio;
+        acc.devices++;
+      }
+      if (typeof node.cpu === 'number') {
+        acc.cpu += node.cpu;
+        acc.nodes++;
+      }
+    }
+  }
+  const groupBusy = [];
+  const groupCpu = [];
+  for (const [g, acc] of Object.entries(sums)) {
+    groupBusy.push([g, acc.devices ? acc.busy / acc.devices : null]);
+    groupCpu.push([g, acc.nodes ? acc.cpu / acc.nodes : null]);
+  }
   const prediction = [];
   for (const [key, p] of Object.entries(s.prediction || {})) prediction.push([key, num(p.error)]);
   store.tables.rate.push(t, rate);
   store.tables.p95.push(t, p95);
   store.tables.busy.push(t, busy);
+  store.tables.groupBusy.push(t, groupBusy);
+  store.tables.groupCpu.push(t, groupCpu);
   store.tables.prediction.push(t, prediction);
 }
 

@@ -1,4 +1,5 @@
-// History: request rate and p95 per type and busy ratio per device, either
+// History: request rate and p95 per type, busy ratio per device, and busy ratio
+// and CPU per node group, either
 // from the live tail kept in the browser or over a time range from Prometheus
 // (GET /v1/history/query_range), which keeps them across server restarts.
 import { html } from 'htm/preact';
@@ -23,16 +24,24 @@ export const queries = {
     `1000 * histogram_quantile(0.95, sum by (model, le) (rate(heteroaccel_server_request_seconds_bucket[${w}])))`,
   busy: (w) =>
     `sum by (node, device) (rate(heteroaccel_device_busy_seconds_total[${w}])) / sum by (node, device) (heteroaccel_device_slots)`,
+  // Per group: the `group` label service discovery puts on each agent's series (the
+  // group the node reports; groups assigned on the server are in `groups`).
+  groupBusy: (w) =>
+    `sum by (group) (rate(heteroaccel_device_busy_seconds_total[${w}])) / sum by (group) (heteroaccel_device_slots)`,
+  groupCpu: (w) => `avg by (group) (avg_over_time(heteroaccel_node_cpu_utilisation_ratio[${w}]))`,
 };
 
 const charts = [
   ['rate', 'Request rate per type', 'req/s', 'Requests answered per second, per inference type'],
   ['p95', 'p95 latency per type', 'ms', 'p95 of the time from arrival at the server to the answer, per inference type, in ms'],
   ['busy', 'Busy ratio per device', 'ratio', 'Share of the time the device\'s slots spent computing (busy seconds / (time × slots)), per node/device'],
+  ['groupBusy', 'Busy ratio per group', 'ratio', 'Busy ratio of the devices of each node group (slot-weighted from Prometheus; the mean of the up devices live)'],
+  ['groupCpu', 'Node CPU per group', 'ratio', 'Mean CPU utilisation of the nodes of each group, as their agents measure it'],
 ];
 
 function seriesLabel(metric) {
   if (metric.model) return metric.model;
+  if ('group' in metric && metric.node === undefined) return metric.group || '(no group)';
   if (metric.node || metric.device) return `${metric.node ?? '?'}/${metric.device ?? '?'}`;
   return Object.values(metric).join('/') || 'value';
 }
@@ -104,9 +113,15 @@ function RangeCharts({ range }) {
 }
 
 function LiveCharts() {
-  const { rate, p95, busy } = store.tables;
+  const { rate, p95, busy, groupBusy, groupCpu } = store.tables;
   const busyKeys = busy.keys().slice(0, 24);
-  const sets = { rate: [rate, rate.keys()], p95: [p95, p95.keys()], busy: [busy, busyKeys] };
+  const sets = {
+    rate: [rate, rate.keys()],
+    p95: [p95, p95.keys()],
+    busy: [busy, busyKeys],
+    groupBusy: [groupBusy, groupBusy.keys()],
+    groupCpu: [groupCpu, groupCpu.keys()],
+  };
   return charts.map(([name, title, unit, tip]) => {
     const [table, keys] = sets[name];
     return html`<${Chart} key=${name + 'live'} title=${`${title} (live)`}
