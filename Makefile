@@ -23,7 +23,7 @@ FUZZERS      ?= infer_request http_request camera_spec
 JOBS         ?= $(shell nproc)
 CMAKE_FLAGS  ?=
 
-.PHONY: all setup packages models web build test test-browser test-sim unit-test test-sanitize test-tsan fuzz demo bench clean k8s-validate-deps image test-image
+.PHONY: all setup packages models web build test test-browser test-sim test-netns unit-test test-sanitize test-tsan fuzz demo bench clean k8s-validate-deps image test-image
 
 all: build
 
@@ -59,7 +59,7 @@ tools/k8s-validate/node_modules/.package-lock.json: tools/k8s-validate/package-l
 k8s-validate-deps: tools/k8s-validate/node_modules/.package-lock.json
 
 test: setup build k8s-validate-deps
-	HETEROACCEL_MODELS_DIR=$(abspath $(MODELS_DIR)) ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS) -LE 'browser|image|sim'
+	HETEROACCEL_MODELS_DIR=$(abspath $(MODELS_DIR)) ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS) -LE 'browser|image|sim|netns'
 
 # The container image as an OCI layout in $(IMAGE_DIR)/oci (deploy/image/build_oci.sh:
 # mmdebstrap + umoci, no container engine; needs root and the Debian mirror).
@@ -84,6 +84,11 @@ test-browser: setup build
 # (tests/sim): timing comparisons, so one test at a time on a quiet machine.
 test-sim: setup build
 	HETEROACCEL_MODELS_DIR=$(abspath $(MODELS_DIR)) ctest --test-dir $(BUILD) --output-on-failure -L sim
+
+# Fleet operations across hosts (tests/e2e/netns_e2e_test.cc): the server and
+# agents in their own network namespaces on a bridge; root, one test at a time.
+test-netns: setup build
+	$(SUDO) env HETEROACCEL_MODELS_DIR=$(abspath $(MODELS_DIR)) ctest --test-dir $(BUILD) --output-on-failure -L netns
 
 unit-test: build
 	ctest --test-dir $(BUILD) --output-on-failure -L unit -j $(JOBS)

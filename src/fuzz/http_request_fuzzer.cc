@@ -11,7 +11,9 @@
 //     --allow-package-actions, model installs that find no server), and
 //   - the server's (AddFrontRoutes + AddClusterRoutes + AddDashboardRoutes +
 //     AddK8sRoutes (the scheduler extender) + AddRepositoryRoutes over one
-//     model store for the whole run, in a temporary directory with small quotas),
+//     model store for the whole run, in a temporary directory with small quotas,
+//     + AddFleetRoutes (fleet runs and model deploys reaching in-memory agents),
+//     node settings in memory),
 //     with live statistics, a stream hub, an in-memory audit log and no
 //     Prometheus, over a real Dispatcher
 //     on a FakeClock, with a FakeAgentChannel answered by this harness as soon
@@ -72,8 +74,10 @@
 #include "repository/model_store.h"
 #include "server/audit_log.h"
 #include "server/handlers.h"
+#include "server/fleet.h"
 #include "server/history_proxy.h"
 #include "server/live_stats.h"
+#include "server/node_settings.h"
 #include "server/stream_hub.h"
 #include "server/testing/fake_agent_channel.h"
 #include "testing/fake_model.h"
@@ -439,6 +443,35 @@ repository::ModelStore* FuzzModelStore() {
   return store.get();
 }
 
+// The agents as fleet runs and deploys reach them, in memory: every management
+// route answers at once with a small plausible body (a time exchange, bounded
+// speed bytes, an install report), so runs stream their results and end.
+class FuzzFleetTransport final : public server::FleetTransport {
+ public:
+  std::unique_ptr<server::FleetSession> Open(const std::string&,
+                                             std::chrono::steady_clock::time_point) override {
+    return std::make_unique<Session>();
+  }
+
+ private:
+  class Session final : public server::FleetSession {
+   public:
+    absl::StatusOr<http::ClientResponse> Send(std::string_view, std::string_view path,
+                                              std::string_view) override {
+      if (path.rfind("/v1/fleet/time", 0) == 0 && path != "/v1/fleet/time/sync") {
+        return http::ClientResponse{200, {}, R"({"t1": 1000, "t2": 2000})"};
+      }
+      if (path.rfind("/v1/fleet/speed/source", 0) == 0) {
+        return http::ClientResponse{200, {}, std::string(1024, 'x')};
+      }
+      if (path == "/v1/fleet/models/install") {
+        return http::ClientResponse{200, {}, R"({"variant": "face/v", "devices": ["cpu0"]})"};
+      }
+      return http::ClientResponse{200, {}, "{}"};
+    }
+  };
+};
+
 // The server's route table over a real dispatcher; built afresh for each
 // input, so that one input's registry edits or downed node do not leak into
 // the next.
@@ -458,11 +491,15 @@ class ServerTarget final : public Target {
     context_->history = &history_;
     context_->admin_token = config_.admin_token;
     context_->models = FuzzModelStore();
+    node_settings_ = *server::NodeSettingsStore::Open(":memory:");
+    context_->node_settings = node_settings_.get();
+    context_->fleet_transport = &fleet_transport_;
     server::AddFrontRoutes(router_, *context_);
     server::AddClusterRoutes(router_, *context_);
     server::AddDashboardRoutes(router_, *context_);
     server::AddK8sRoutes(router_, *context_);
     server::AddRepositoryRoutes(router_, *context_);
+    server::AddFleetRoutes(router_, *context_);
     Beat(Heartbeat());
   }
   ~ServerTarget() override {
@@ -524,6 +561,8 @@ class ServerTarget final : public Target {
   server::HistoryProxy history_{""};
   std::unique_ptr<server::AuditLog> audit_;
   std::unique_ptr<server::Dispatcher> dispatcher_;
+  std::unique_ptr<server::NodeSettingsStore> node_settings_;
+  FuzzFleetTransport fleet_transport_;  // outlives the routes' fleet runs
   std::unique_ptr<server::ServerContext> context_;
   http::Router router_;
   uint64_t next_reply_;

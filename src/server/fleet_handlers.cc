@@ -95,8 +95,10 @@ struct FleetRoutes {
   explicit FleetRoutes(ServerContext& server)
       : context(server),
         directory(server.dispatcher),
-        transport(server.cluster_token),
-        fleet(Options(server), transport, server.registry) {}
+        http_transport(server.cluster_token),
+        fleet(Options(server),
+              server.fleet_transport != nullptr ? *server.fleet_transport : http_transport,
+              server.registry) {}
 
   static FleetOptions Options(const ServerContext& server) {
     FleetOptions options;
@@ -106,7 +108,7 @@ struct FleetRoutes {
 
   ServerContext& context;
   DispatcherDirectory directory;
-  HttpFleetTransport transport;
+  HttpFleetTransport http_transport;  // unless the context names another
   Fleet fleet;  // last: its runs use the members above
 };
 

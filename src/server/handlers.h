@@ -29,6 +29,7 @@ class LiveStats;
 class StreamHub;
 class HistoryProxy;
 class NodeSettingsStore;
+class FleetTransport;
 
 struct ServerContext {
   Dispatcher& dispatcher;
@@ -51,8 +52,10 @@ struct ServerContext {
   repository::ModelStore* models = nullptr;
   // Groups and labels assigned to nodes (null: PUT /v1/nodes is 503).
   NodeSettingsStore* node_settings = nullptr;
-  // Fleet runs: the time action's default alert threshold (config.h).
+  // Fleet runs: the time action's default alert threshold (config.h), and how they
+  // reach the agents (null: HTTP with the cluster token; the fuzzer's is in memory).
   double clock_offset_alert_seconds = 0.5;
+  FleetTransport* fleet_transport = nullptr;
 };
 
 // Who may do what (docs/dashboard-api.md). The admin token grants reading too;
