@@ -75,19 +75,25 @@ devices:
     ASSERT_TRUE(WaitForBothNodes()) << server_->Output();
   }
 
-  // Polls filter until both agents' nodes pass for an emulated GPU with face
-  // (the agents are "ready" before the server has their first heartbeat).
+  // Polls filter until both agents' nodes pass for an emulated GPU with face, and
+  // node-slow for its NPU (the agents are "ready" before the server has their first
+  // heartbeat, and a heartbeat sent while one slot was still loading reports that
+  // device unhealthy).
   bool WaitForBothNodes() {
-    const std::string body = Json{{"Pod", Pod("heteroaccel.io/emulated-gpu", "face")},
-                                  {"NodeNames", {"node-fast", "node-slow"}}}
-                                 .dump();
+    const std::string gpu = Json{{"Pod", Pod("heteroaccel.io/emulated-gpu", "face")},
+                                 {"NodeNames", {"node-fast", "node-slow"}}}
+                                .dump();
+    const std::string npu = Json{{"Pod", Pod("heteroaccel.io/emulated-npu", "face")},
+                                 {"NodeNames", {"node-slow"}}}
+                                .dump();
+    auto passing = [this](const std::string& body) {
+      auto r = http_->Post("/k8s/extender/filter", "application/json", body);
+      if (!r.ok() || r->status != 200) return size_t{0};
+      return Json::parse(r->body, nullptr, false).value("NodeNames", Json()).size();
+    };
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
     while (std::chrono::steady_clock::now() < deadline) {
-      auto r = http_->Post("/k8s/extender/filter", "application/json", body);
-      if (r.ok() && r->status == 200 &&
-          Json::parse(r->body, nullptr, false).value("NodeNames", Json()).size() == 2) {
-        return true;
-      }
+      if (passing(gpu) == 2 && passing(npu) == 1) return true;
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     return false;
