@@ -91,6 +91,17 @@ class LineSink {
   bool done_ = false;
 };
 
+// A run's answer: the sink's lines as they come, newline-delimited JSON.
+http::Response NdjsonResponse(std::shared_ptr<LineSink> sink) {
+  http::Response response;
+  response.content_type = "application/x-ndjson";
+  response.stream = [sink](std::shared_ptr<http::StreamWriter> writer) {
+    sink->Attach(std::move(writer));
+  };
+  response.stream_max_unsent = size_t{8} << 20;
+  return response;
+}
+
 struct FleetRoutes {
   explicit FleetRoutes(ServerContext& server)
       : context(server),
@@ -179,13 +190,7 @@ void HandleFleet(FleetRoutes& routes, http::Request&& request, const http::PathP
         sink->Finish();
       });
   if (!started.ok()) return respond(ServerErrorResponse(started));
-  http::Response response;
-  response.content_type = "application/x-ndjson";
-  response.stream = [sink](std::shared_ptr<http::StreamWriter> writer) {
-    sink->Attach(std::move(writer));
-  };
-  response.stream_max_unsent = size_t{8} << 20;
-  respond(std::move(response));
+  respond(NdjsonResponse(sink));
 }
 
 // The deploy or rollback body: {"target": "group/G" | "node/N", "version": REF (deploy
@@ -333,12 +338,7 @@ void HandleDeploy(FleetRoutes& routes, http::Request&& request, const http::Path
     record(target, false, std::string(started.message()));
     return respond(ServerErrorResponse(started));
   }
-  http::Response response;
-  response.content_type = "application/x-ndjson";
-  response.stream = [sink](std::shared_ptr<http::StreamWriter> writer) {
-    sink->Attach(std::move(writer));
-  };
-  respond(std::move(response));
+  respond(NdjsonResponse(sink));
 }
 
 }  // namespace
