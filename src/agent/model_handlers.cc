@@ -7,11 +7,13 @@
 namespace heteroaccel::agent {
 namespace {
 
-protocol::ModelMetadata Metadata(const AgentContext& context, const inference::ModelSpec& spec) {
+// `specs`: the catalog as one copy (it can change: deployed variants).
+protocol::ModelMetadata Metadata(const AgentContext& context, const inference::ModelSpec& spec,
+                                 const std::vector<inference::ModelSpec>& specs) {
   using protocol::DataType;
   protocol::ModelMetadata m;
   m.name = spec.type;
-  for (const inference::ModelSpec& s : context.catalog.specs()) {
+  for (const inference::ModelSpec& s : specs) {
     if (s.type == spec.type) m.versions.push_back(s.variant);
   }
   m.platform = "opencv_dnn";
@@ -34,7 +36,7 @@ protocol::ModelMetadata Metadata(const AgentContext& context, const inference::M
 void Describe(AgentContext& context, const http::PathParams& params, http::Responder respond) {
   auto spec = context.catalog.Find(PathParam(params, "model"), PathParam(params, "version"));
   if (!spec.ok()) return respond(ErrorResponse(spec.status()));
-  respond(JsonResponse(protocol::ToJson(Metadata(context, **spec))));
+  respond(JsonResponse(protocol::ToJson(Metadata(context, **spec, context.catalog.specs()))));
 }
 
 void Ready(AgentContext& context, const http::PathParams& params, http::Responder respond) {
@@ -65,8 +67,9 @@ void AddModelRoutes(http::Router& router, AgentContext& context) {
   router.Add("GET", "/v1/models",
              [&context](http::Request&&, const http::PathParams&, http::Responder respond) {
                nlohmann::json models = nlohmann::json::array();
-               for (const inference::ModelSpec& spec : context.catalog.specs()) {
-                 nlohmann::json m = protocol::ToJson(Metadata(context, spec));
+               const std::vector<inference::ModelSpec> specs = context.catalog.specs();
+               for (const inference::ModelSpec& spec : specs) {
+                 nlohmann::json m = protocol::ToJson(Metadata(context, spec, specs));
                  m["ready"] = context.executor.CanRun(spec.type, spec.variant);
                  models.push_back(std::move(m));
                }

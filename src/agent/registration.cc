@@ -44,6 +44,8 @@ cluster::NodeReport NodeState(const AgentContext& context, const std::string& ad
   report.group = context.group;
   report.labels = context.labels;
   report.stats = Stats(context.collector);
+  // One copy of the catalog for the whole report (it can change: deployed variants).
+  const std::vector<inference::ModelSpec> specs = context.catalog.specs();
   for (const runtime::DeviceState& state : context.executor.Snapshot()) {
     const devices::Device& d = state.device.device;
     cluster::DeviceReport device;
@@ -60,7 +62,7 @@ cluster::NodeReport NodeState(const AgentContext& context, const std::string& ad
     }
     FillKubernetesFields(context, state, device);  // healthy, NUMA node, handed to a pod
     // Loaded variants in catalog order: a type's first is its default.
-    for (const inference::ModelSpec& spec : context.catalog.specs()) {
+    for (const inference::ModelSpec& spec : specs) {
       auto seconds = state.service_seconds.find(spec.type + "/" + spec.variant);
       if (seconds == state.service_seconds.end()) continue;
       device.models.push_back({spec.type, spec.variant});
@@ -71,7 +73,7 @@ cluster::NodeReport NodeState(const AgentContext& context, const std::string& ad
   if (!with_model_info) return report;
   // What clients need to read each type's outputs (the server's metadata).
   std::map<std::string, cluster::TypeInfo> model_info;
-  for (const inference::ModelSpec& spec : context.catalog.specs()) {
+  for (const inference::ModelSpec& spec : specs) {
     cluster::TypeInfo& info = model_info[spec.type];
     info.keypoint_names = spec.keypoint_names;
     info.skeleton = spec.skeleton;
