@@ -75,4 +75,27 @@ std::map<std::string, Json> RunResults(std::string_view body) {
   return out;
 }
 
+RequestLoop::RequestLoop(std::function<std::string()> send)
+    : thread_([this, send = std::move(send)] {
+        while (!stop_) {
+          std::string error = send();
+          if (error.empty()) {
+            ++ok_;
+          } else if (failed_++ == 0) {
+            std::lock_guard<std::mutex> lock(mu_);
+            first_error_ = std::move(error);
+          }
+        }
+      }) {}
+
+void RequestLoop::Stop() {
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
+std::string RequestLoop::first_error() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return first_error_;
+}
+
 }  // namespace heteroaccel::testing

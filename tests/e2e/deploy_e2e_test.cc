@@ -131,27 +131,10 @@ TEST_F(DeployE2ETest, DeployServeReplaceRollBackRefuseACorruptDownloadAndRestart
   }
   ASSERT_TRUE(Infer("").ok());
   // Requests for the type keep flowing through every change below; none may fail.
-  std::atomic<bool> stop{false};
-  std::atomic<int> ok{0}, failed{0};
-  std::string first_error;
-  std::thread load([&] {
-    while (!stop) {
-      auto r = Infer("");
-      if (r.ok()) {
-        ++ok;
-      } else if (failed++ == 0) {
-        first_error = r.status().ToString();
-      }
-    }
+  testing::RequestLoop load([this]() -> std::string {
+    auto r = Infer("");
+    return r.ok() ? "" : r.status().ToString();
   });
-  struct Joiner {  // an assertion that returns early still stops the load first
-    std::atomic<bool>& stop;
-    std::thread& thread;
-    ~Joiner() {
-      stop = true;
-      if (thread.joinable()) thread.join();
-    }
-  } joiner{stop, load};
 
   // Version 1 (BlazeFace front 128 weights, run by that variant's code) on group line-a.
   std::string out;
@@ -239,10 +222,9 @@ TEST_F(DeployE2ETest, DeployServeReplaceRollBackRefuseACorruptDownloadAndRestart
   ASSERT_TRUE(served.ok()) << served.status();
   EXPECT_EQ(served->detections.size(), 1u);
 
-  stop = true;
-  load.join();
-  EXPECT_EQ(failed, 0) << first_error;
-  EXPECT_GT(ok, 10);
+  load.Stop();
+  EXPECT_EQ(load.failed(), 0) << load.first_error();
+  EXPECT_GT(load.ok(), 10);
 
   // A restarted agent serves what was deployed to it without the server's help.
   ASSERT_EQ(a_->Stop(SIGTERM, std::chrono::seconds(20)), 0);

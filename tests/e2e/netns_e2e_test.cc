@@ -278,6 +278,17 @@ class NetnsE2ETest : public ::testing::Test {
     return testing::RunResults(r.body);
   }
 
+  // One face request restricted to the group, for a RequestLoop.
+  std::function<std::string()> GroupRequest(const std::string& image) {
+    auto client = std::make_shared<std::unique_ptr<http::Client>>(
+        *http::Client::Create(url_, std::chrono::seconds(30)));
+    return [client, image]() -> std::string {
+      auto r = (*client)->Post("/v1/infer/face?group=line", "image/png", image);
+      if (r.ok() && r->status == 200) return "";
+      return r.ok() ? absl::StrCat(r->status, " ", r->body) : r.status().ToString();
+    };
+  }
+
   // POST /v1/fleet/{action} with the admin token: each node's result by name.
   std::map<std::string, Json> Fleet(const std::string& action, const Json& body) {
     auto r = Admin("POST", "/v1/fleet/" + action, body.dump());
@@ -305,38 +316,24 @@ TEST_F(NetnsE2ETest, ANodeCutOffTurnsItsGroupRedAndItsRequestsGoElsewhereThenCom
   EXPECT_EQ(green["node-b"].value("status", ""), "ok") << green["node-b"].dump();
 
   // Requests keep flowing while node-a's link goes down and comes back.
-  std::atomic<bool> stop{false};
-  std::atomic<int> ok{0}, failed{0};
-  std::string first_error;
-  std::thread load([&] {
-    auto c = http::Client::Create(url_, std::chrono::seconds(30));
-    while (!stop && c.ok()) {
-      auto r = (*c)->Post("/v1/infer/face?group=line", "image/png", image);
-      if (r.ok() && r->status == 200) {
-        ++ok;
-      } else if (failed++ == 0) {
-        first_error = r.ok() ? absl::StrCat(r->status, " ", r->body) : r.status().ToString();
-      }
-    }
-  });
+  testing::RequestLoop load(GroupRequest(image));
   std::this_thread::sleep_for(std::chrono::seconds(1));
   ASSERT_TRUE(Shell("ip link set hva" + tag_ + " down"));  // node-a's cable, on the bridge
   EXPECT_TRUE(WaitForUp({{"node-a", false}, {"node-b", true}}, std::chrono::seconds(20)));
   auto red = Fleet("connectivity", {{"target", "group/line"}, {"timeout_seconds", 3}});
   EXPECT_NE(red["node-a"].value("status", ""), "ok") << red["node-a"].dump();
   EXPECT_EQ(red["node-b"].value("status", ""), "ok") << red["node-b"].dump();
-  const int during = ok;
+  const int during = load.ok();
   std::this_thread::sleep_for(std::chrono::seconds(1));
-  EXPECT_GT(ok, during) << "node-b kept answering";
+  EXPECT_GT(load.ok(), during) << "node-b kept answering";
 
   ASSERT_TRUE(Shell("ip link set hva" + tag_ + " up"));
   EXPECT_TRUE(WaitForUp({"node-a", "node-b"}, std::chrono::seconds(30))) << a_->Output();
   auto again = Fleet("connectivity", {{"target", "group/line"}});
   EXPECT_EQ(again["node-a"].value("status", ""), "ok") << again["node-a"].dump();
-  stop = true;
-  load.join();
-  EXPECT_EQ(failed, 0) << first_error;
-  EXPECT_GT(ok, 10);
+  load.Stop();
+  EXPECT_EQ(load.failed(), 0) << load.first_error();
+  EXPECT_GT(load.ok(), 10);
 }
 
 TEST_F(NetnsE2ETest, ADelayedAsymmetricPathAndAnOffsetClockAreMeasuredWithinTheirBounds) {
@@ -381,28 +378,7 @@ TEST_F(NetnsE2ETest, ADeployReachesTheGroupAcrossHostsAndACutOffNodeKeepsItsVers
   const std::string image = testing::ReadFileOrDie(ModelsDir() + "/images/astronaut.png");
   Push("face-line", ModelsDir() + "/face/blazeface_front_128.onnx", "one");
   Push("face-line", ModelsDir() + "/face/blazeface_back_256.onnx", "two");
-  std::atomic<bool> stop{false};
-  std::atomic<int> ok{0}, failed{0};
-  std::string first_error;
-  std::thread load([&] {
-    auto c = http::Client::Create(url_, std::chrono::seconds(30));
-    while (!stop && c.ok()) {
-      auto r = (*c)->Post("/v1/infer/face?group=line", "image/png", image);
-      if (r.ok() && r->status == 200) {
-        ++ok;
-      } else if (failed++ == 0) {
-        first_error = r.ok() ? absl::StrCat(r->status, " ", r->body) : r.status().ToString();
-      }
-    }
-  });
-  struct Joiner {
-    std::atomic<bool>& stop;
-    std::thread& thread;
-    ~Joiner() {
-      stop = true;
-      if (thread.joinable()) thread.join();
-    }
-  } joiner{stop, load};
+  testing::RequestLoop load(GroupRequest(image));
   // Version 1 to the group, over the bridge, while requests flow.
   auto first = Deploy("/v1/models/face-line/deploy",
                       {{"target", "group/line"}, {"version", "one"}, {"base", "blazeface-front-128"}});
@@ -445,10 +421,9 @@ TEST_F(NetnsE2ETest, ADeployReachesTheGroupAcrossHostsAndACutOffNodeKeepsItsVers
   auto back = Deploy("/v1/models/face-line/rollback", {{"target", "group/line"}});
   EXPECT_EQ(back[""].value("ok", 0), 2) << back[""].dump();
   EXPECT_EQ(back["node-a"]["data"].value("downloaded_bytes", -1), 0) << back["node-a"].dump();
-  stop = true;
-  load.join();
-  EXPECT_EQ(failed, 0) << first_error;
-  EXPECT_GT(ok, 10);
+  load.Stop();
+  EXPECT_EQ(load.failed(), 0) << load.first_error();
+  EXPECT_GT(load.ok(), 10);
 }
 
 }  // namespace
