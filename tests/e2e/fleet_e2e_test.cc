@@ -82,6 +82,22 @@ devices:
     return p.ok() ? std::move(*p) : nullptr;
   }
 
+  // Until both nodes' models are loaded and reported: a face request restricted to
+  // each group succeeds.
+  bool WaitUntilBothGroupsServe(const std::string& image) {
+    auto http = *http::Client::Create(url_);
+    const auto ready_by = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    for (const char* group : {"line-a", "line-b"}) {
+      while (true) {
+        auto r = http->Post(absl::StrCat("/v1/infer/face?group=", group), "image/png", image);
+        if (r.ok() && r->status == 200) break;
+        if (std::chrono::steady_clock::now() >= ready_by) return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    }
+    return true;
+  }
+
   FleetRun Fleet(const std::string& action, const Json& body, const std::string& token = kAdmin) {
     FleetRun run;
     auto c = http::Client::Create(url_, std::chrono::seconds(60));
@@ -227,15 +243,7 @@ TEST_F(FleetE2ETest, PackagesNeedTheAgentsFlagAndDryRunOnARealDebianTree) {
 TEST_F(FleetE2ETest, RequestsRestrictedToAGroupRunOnlyOnItsNodes) {
   const std::string image = testing::ReadFileOrDie(ModelsDir() + "/images/astronaut.png");
   auto http = *http::Client::Create(url_);
-  // Until both nodes' models are loaded and reported.
-  const auto ready_by = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  for (const char* group : {"line-a", "line-b"}) {
-    while (std::chrono::steady_clock::now() < ready_by) {
-      auto r = http->Post(absl::StrCat("/v1/infer/face?group=", group), "image/png", image);
-      if (r.ok() && r->status == 200) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-  }
+  ASSERT_TRUE(WaitUntilBothGroupsServe(image));
   std::map<std::string, int> served;
   for (int i = 0; i < 12; ++i) {
     auto r = http->Post(absl::StrCat("/v1/infer/face?group=line-b&camera=c", i % 3), "image/png",
@@ -279,14 +287,7 @@ TEST_F(FleetE2ETest, RequestsRestrictedToAGroupRunOnlyOnItsNodes) {
 TEST_F(FleetE2ETest, GroupsAssignedThroughTheApiReachTheSchedulerAndFleetRuns) {
   const std::string image = testing::ReadFileOrDie(ModelsDir() + "/images/astronaut.png");
   auto http = *http::Client::Create(url_);
-  const auto ready_by = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  for (const char* group : {"line-a", "line-b"}) {
-    while (std::chrono::steady_clock::now() < ready_by) {
-      auto r = http->Post(absl::StrCat("/v1/infer/face?group=", group), "image/png", image);
-      if (r.ok() && r->status == 200) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-  }
+  ASSERT_TRUE(WaitUntilBothGroupsServe(image));
   auto put = [&](const std::string& node, const std::string& body, const std::string& token) {
     auto c = *http::Client::Create(url_);
     return *c->Send(body.empty() ? "DELETE" : "PUT", "/v1/nodes/" + node,
