@@ -3,14 +3,12 @@
 #include <utility>
 
 #include "scheduler/internal/policies.h"
-#include "scheduler/internal/slot_schedule.h"
 #include "scheduler/internal/state.h"
 
 namespace heteroaccel::scheduler {
 
 Scheduler::Scheduler(Options options, Clock& clock)
-    : state_(std::make_unique<internal::State>(std::move(options), clock)),
-      schedule_(std::make_unique<internal::SlotSchedule>()) {}
+    : state_(std::make_unique<internal::State>(std::move(options), clock)) {}
 
 Scheduler::~Scheduler() = default;
 Scheduler::Scheduler(Scheduler&&) noexcept = default;
@@ -48,7 +46,7 @@ std::vector<Assignment> Scheduler::Dispatch() {
       internal::DispatchIdleFirst(*state_, out);
       break;
     case PolicyKind::kEarliestFinish:
-      internal::DispatchEarliestFinish(*state_, *schedule_, out);
+      internal::DispatchEarliestFinish(*state_, out);
       break;
   }
   return out;
@@ -59,8 +57,7 @@ bool Scheduler::Complete(uint64_t request_id, std::chrono::nanoseconds service_t
 }
 
 std::vector<Request> Scheduler::ExpireDeadlines() {
-  return state_->ExpireDeadlines(state_->options().policy == PolicyKind::kEarliestFinish,
-                                 *schedule_);
+  return state_->ExpireDeadlines(state_->options().policy == PolicyKind::kEarliestFinish);
 }
 
 std::optional<Request> Scheduler::Cancel(uint64_t request_id) { return state_->Cancel(request_id); }

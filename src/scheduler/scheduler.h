@@ -38,7 +38,6 @@ namespace heteroaccel::scheduler {
 
 namespace internal {
 class State;
-class SlotSchedule;
 }  // namespace internal
 
 class Scheduler {
@@ -126,7 +125,6 @@ class Scheduler {
 
  private:
   std::unique_ptr<internal::State> state_;
-  std::unique_ptr<internal::SlotSchedule> schedule_;  // scratch, reused across passes
 };
 
 }  // namespace heteroaccel::scheduler

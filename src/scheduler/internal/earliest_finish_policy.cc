@@ -1,14 +1,16 @@
 // kEarliestFinish: list scheduling of the waiting requests on expected finish time.
 //
 // Every available device's slots start with a free-at time derived from the work in
-// flight (State::BuildSchedule: a running request frees its slot after the rest of
+// flight (State::Earliest: a running request frees its slot after the rest of
 // its estimate, a request waiting on the device after the slot it will get). The
 // waiting requests are then taken in queue order (priority, re-queued first,
 // fair-share quantum, deadline, arrival; state.h QueueKey); each goes to the
 // candidate whose expected finish (earliest slot + the type's median service time
 // there) is smallest among those whose earliest slot + the admission quantile
 // (Options::admission_quantile) meets its deadline, and that slot becomes busy
-// until then. A request whose device has room
+// until then (State::Reserve). The candidates are found through the finish index
+// (State::VisitByBound) rather than by weighing every device: a decision costs
+// O(log devices) plus the devices it visits, not O(devices). A request whose device has room
 // now is bound; the others stay queued with their slot reserved for the rest of this
 // pass only (the next Dispatch starts over). Later requests therefore see the fast
 // devices' virtual backlog: a busy fast device still wins while it would finish
@@ -52,6 +54,8 @@
 // request a free device gets, and the bound keeps a Dispatch over a long queue cheap.
 
 #include <algorithm>
+#include <array>
+#include <cassert>
 #include <vector>
 
 #include "scheduler/internal/policies.h"
@@ -60,35 +64,44 @@
 namespace heteroaccel::scheduler::internal {
 namespace {
 
+using Weighed = std::vector<std::pair<DeviceIndex, Ticks>>;
+
 struct Pick {
   DeviceIndex device = kNone;
   Ticks finish = kNever;
 };
 
 // Steering: outside the type's set only a device that would otherwise idle.
-bool SteeredAway(const State& state, const QueueEntry& entry, const Candidate& c,
-                 const Ticks* earliest, Ticks now) {
-  return !state.InSupport(c.device, entry.type) &&
-         !(earliest[c.device] <= now && state.device(c.device).HasRoom() &&
-           state.NothingOwnWaiting(c.device));
+bool SteeredAway(const State& state, const QueueEntry& entry, DeviceIndex d, Ticks earliest,
+                 Ticks now) {
+  return !state.InSupport(d, entry.type) &&
+         !(earliest <= now && state.device(d).HasRoom() && state.NothingOwnWaiting(d));
 }
 
-// `weighed`, when given, receives every allowed candidate with its finish.
-Pick Choose(const State& state, const QueueEntry& entry, const std::vector<Candidate>& candidates,
-            const SlotSchedule& schedule, Ticks now,
-            std::vector<std::pair<DeviceIndex, Ticks>>* weighed) {
-  const bool pinned = State::IsPinned(entry);
-  const bool steered = !pinned && state.type(entry.type).steered;
-  const Ticks* earliest = schedule.earliest_data();
+// The candidates a pinned request may use: its device alone, or the type's.
+const std::vector<Candidate>& PinnedCandidates(State& state, const QueueEntry& entry,
+                                               std::vector<Candidate>& one) {
+  if (entry.pinned_device == kNone) return state.Candidates(entry.type);
+  one.clear();
+  const DeviceState& dev = state.device(entry.pinned_device);
+  if (dev.available() && dev.CanRun(entry.type)) {
+    one.push_back(state.MakeCandidate(entry.type, entry.pinned_device));
+  }
+  return one;
+}
+
+// A pinned request: every candidate its pins allow, weighed in key order.
+Pick ChooseByScan(State& state, const QueueEntry& entry, const std::vector<Candidate>& candidates,
+                  Weighed* weighed) {
   Pick best;
   bool best_room = false;
   for (const Candidate& c : candidates) {
-    if (pinned && !State::Allows(entry, c)) continue;
-    const Ticks finish = earliest[c.device] + c.estimate;
+    if (!State::Allows(entry, c)) continue;
+    const Ticks earliest = state.Earliest(c.device);
+    const Ticks finish = earliest + c.estimate;
     if (weighed != nullptr) weighed->emplace_back(c.device, finish);
-    if (steered && SteeredAway(state, entry, c, earliest, now)) continue;
     // Admission is pessimistic (Options::admission_quantile); the order is not.
-    if (entry.deadline != kNever && earliest[c.device] + c.admit > entry.deadline) continue;
+    if (entry.deadline != kNever && earliest + c.admit > entry.deadline) continue;
     if (finish > best.finish) continue;
     const DeviceState& dev = state.device(c.device);
     if (best.device != kNone && finish == best.finish) {
@@ -103,6 +116,51 @@ Pick Choose(const State& state, const QueueEntry& entry, const std::vector<Candi
   return best;
 }
 
+// An unpinned request: devices in the finish index's bound order, until the next
+// bound cannot beat the best (nor, when recording, enter the first
+// Assignment::kMaxCandidates) or exceeds the deadline. The same choice as a scan
+// of every candidate, ties included (State::Tie orders them as the scan does).
+Pick ChooseIndexed(State& state, const QueueEntry& entry, Ticks now, Weighed* weighed) {
+  const TypeId t = entry.type;
+  const bool steered = state.type(t).steered;
+  Pick best;
+  uint64_t best_tie = 0;
+  constexpr size_t kTop = Assignment::kMaxCandidates;
+  std::array<Ticks, kTop> top{};  // the smallest finishes weighed, ascending
+  size_t top_n = 0;
+  state.VisitByBound(t, /*fast=*/false, [&](DeviceIndex d, Ticks bound, uint64_t tie) {
+    const bool beaten = best.device != kNone &&
+                        (bound > best.finish || (bound == best.finish && tie > best_tie));
+    // bound <= earliest + estimate <= earliest + admission quantile.
+    const bool late = entry.deadline != kNever && bound > entry.deadline;
+    if ((beaten || late) && (weighed == nullptr || (top_n == kTop && bound > top[kTop - 1]))) {
+      return false;
+    }
+    const Ticks earliest = state.Earliest(d);
+    const Ticks finish = earliest + state.Estimate(t, d);
+    if (weighed != nullptr) {
+      weighed->emplace_back(d, finish);
+      if (top_n < kTop || finish < top[kTop - 1]) {
+        size_t i = std::min(top_n, kTop - 1);
+        for (; i > 0 && top[i - 1] > finish; --i) top[i] = top[i - 1];
+        top[i] = finish;
+        top_n = std::min(top_n + 1, kTop);
+      }
+    }
+    if (steered && SteeredAway(state, entry, d, earliest, now)) return true;
+    if (entry.deadline != kNever && earliest + state.Pessimistic(t, d) > entry.deadline) {
+      return true;
+    }
+    if (best.device == kNone || finish < best.finish ||
+        (finish == best.finish && tie < best_tie)) {
+      best = {d, finish};
+      best_tie = tie;
+    }
+    return true;
+  });
+  return best;
+}
+
 struct DegradedPick {
   DeviceIndex device = kNone;
   int32_t variant = kNone;
@@ -113,24 +171,22 @@ struct DegradedPick {
 // The most accurate eligible alternate an allowed device admits by the
 // request's deadline (pessimistically, as the primary), on the device where it
 // finishes first.
-DegradedPick ChooseDegraded(const State& state, const QueueEntry& entry,
-                            const std::vector<Candidate>& candidates, const SlotSchedule& schedule,
-                            Ticks now) {
+DegradedPick ChooseDegraded(State& state, const QueueEntry& entry,
+                            const std::vector<Candidate>& candidates, Ticks now) {
   const bool pinned = State::IsPinned(entry);
   const bool steered = !pinned && state.type(entry.type).steered;
-  const Ticks* earliest = schedule.earliest_data();
   DegradedPick best;
   for (const Candidate& c : candidates) {
     if (c.degraded_fastest == kNever || (pinned && !State::Allows(entry, c))) continue;
-    if (steered && SteeredAway(state, entry, c, earliest, now)) continue;
+    const Ticks earliest = state.Earliest(c.device);
+    if (steered && SteeredAway(state, entry, c.device, earliest, now)) continue;
     for (const AlternateState& a : state.Alternates(c.device, entry.type)) {
       if (best.device != kNone && a.accuracy < best.accuracy) break;  // most accurate first
       if (entry.deadline != kNever &&
-          earliest[c.device] + state.AlternatePessimistic(a, entry.type, c.device) >
-              entry.deadline) {
+          earliest + state.AlternatePessimistic(a, entry.type, c.device) > entry.deadline) {
         continue;
       }
-      const Ticks finish = earliest[c.device] + state.AlternateEstimate(a, entry.type, c.device);
+      const Ticks finish = earliest + state.AlternateEstimate(a, entry.type, c.device);
       if (best.device == kNone || a.accuracy > best.accuracy || finish < best.finish) {
         best = {c.device, a.variant, a.accuracy, finish};
       }
@@ -140,36 +196,38 @@ DegradedPick ChooseDegraded(const State& state, const QueueEntry& entry,
   return best;
 }
 
-// An idle device the request may probe (see above), or kNone.
-DeviceIndex ProbeFor(const State& state, const QueueEntry& entry,
-                     const std::vector<Candidate>& candidates, Ticks now) {
-  for (const Candidate& c : candidates) {
-    if (!State::Allows(entry, c) || !state.ProbeDue(c.device, entry.type, now)) continue;
-    if (entry.deadline != kNever && now + state.BestCase(entry.type, c.device) > entry.deadline) {
+// An idle device the request may probe (see above), or kNone: the first in key
+// order of those the index holds as due.
+DeviceIndex ProbeFor(const State& state, const QueueEntry& entry, Ticks now) {
+  for (const int32_t position : state.ProbeReady(entry.type)) {
+    const DeviceIndex d = state.AtPosition(position);
+    assert(state.ProbeDue(d, entry.type, now));
+    if (!state.AllowsDevice(entry, d)) continue;
+    if (entry.deadline != kNever && now + state.BestCase(entry.type, d) > entry.deadline) {
       continue;
     }
-    return c.device;
+    return d;
   }
   return kNone;
 }
 
 }  // namespace
 
-void DispatchEarliestFinish(State& state, SlotSchedule& schedule, std::vector<Assignment>& out) {
+void DispatchEarliestFinish(State& state, std::vector<Assignment>& out) {
   Queue& queue = state.queue();
   if (queue.empty() || state.FreeRoom() == 0) return;
   state.BeginPass();
-  const Ticks now = state.Now();
+  const Ticks now = state.pass_now();
   RoomTracker tracker(state, /*static_kinds=*/false);
   if (tracker.Exhausted()) return;
   state.RefreshSteering(now);
-  state.BuildSchedule(now, schedule);
   const int limit = state.options().max_walk > 0 ? state.options().max_walk
                                                  : std::max(64, 8 * state.TotalCapacity());
   state.RefreshPressure(now, limit);
   int walked = 0;
-  std::vector<std::pair<DeviceIndex, Ticks>> weighed;
-  auto* record = state.options().record_candidates ? &weighed : nullptr;
+  Weighed weighed;
+  Weighed* record = state.options().record_candidates ? &weighed : nullptr;
+  std::vector<Candidate> one;
   for (auto it = queue.begin(); it != queue.end() && walked < limit && !tracker.Exhausted();
        ++walked) {
     const QueueEntry& entry = it->second;
@@ -181,20 +239,23 @@ void DispatchEarliestFinish(State& state, SlotSchedule& schedule, std::vector<As
     // Requests that cannot be bound now still reserve their slot: that reservation
     // is what lets the requests behind them choose well.
     weighed.clear();
-    const std::vector<Candidate>& candidates = state.Candidates(entry.type);
-    if (const DeviceIndex probe = ProbeFor(state, entry, candidates, now); probe != kNone) {
-      const Ticks finish = schedule.earliest(probe) + state.Estimate(entry.type, probe);
-      schedule.Occupy(probe, finish);
+    if (const DeviceIndex probe = ProbeFor(state, entry, now); probe != kNone) {
+      const Ticks finish = state.Earliest(probe) + state.Estimate(entry.type, probe);
+      state.Reserve(probe, finish);
       state.MarkProbed(probe, entry.type, now);
       it = state.Bind(it, probe, now, finish, out);
       tracker.Bound(probe);
       continue;
     }
-    Pick pick = Choose(state, entry, candidates, schedule, now, record);
+    const bool pinned = State::IsPinned(entry);
+    Pick pick = pinned ? ChooseByScan(state, entry, PinnedCandidates(state, entry, one), record)
+                       : ChooseIndexed(state, entry, now, record);
     int32_t alternate = kNone;
     if (entry.may_degrade && state.type(entry.type).degradable > 0 &&
         (pick.device == kNone || state.Backlogged(entry.type))) {
-      const DegradedPick degraded = ChooseDegraded(state, entry, candidates, schedule, now);
+      const std::vector<Candidate>& candidates =
+          pinned ? PinnedCandidates(state, entry, one) : state.Candidates(entry.type);
+      const DegradedPick degraded = ChooseDegraded(state, entry, candidates, now);
       if (degraded.device != kNone && degraded.finish < pick.finish) {
         pick = {degraded.device, degraded.finish};
         alternate = degraded.variant;
@@ -204,7 +265,7 @@ void DispatchEarliestFinish(State& state, SlotSchedule& schedule, std::vector<As
       ++it;
       continue;
     }
-    schedule.Occupy(pick.device, pick.finish);
+    state.Reserve(pick.device, pick.finish);
     if (state.device(pick.device).HasRoom()) {
       it = state.Bind(it, pick.device, now, pick.finish, out, alternate);
       tracker.Bound(pick.device);
@@ -213,6 +274,7 @@ void DispatchEarliestFinish(State& state, SlotSchedule& schedule, std::vector<As
       ++it;
     }
   }
+  state.EndPass();
 }
 
 }  // namespace heteroaccel::scheduler::internal

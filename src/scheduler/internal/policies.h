@@ -13,7 +13,6 @@
 #include <utility>
 #include <vector>
 
-#include "scheduler/internal/slot_schedule.h"
 #include "scheduler/internal/state.h"
 #include "scheduler/types.h"
 
@@ -34,7 +33,6 @@ void DispatchStatic(State& state, std::vector<Assignment>& out);
 void DispatchIdleFirst(State& state, std::vector<Assignment>& out);
 
 // kEarliestFinish: list scheduling on expected finish time; see the .cc file.
-// `schedule` is scratch space reused across calls.
-void DispatchEarliestFinish(State& state, SlotSchedule& schedule, std::vector<Assignment>& out);
+void DispatchEarliestFinish(State& state, std::vector<Assignment>& out);
 
 }  // namespace heteroaccel::scheduler::internal

@@ -20,7 +20,7 @@ namespace heteroaccel::scheduler::internal {
 
 class RoomTracker {
  public:
-  RoomTracker(const State& state, bool static_kinds)
+  RoomTracker(State& state, bool static_kinds)
       : state_(state),
         static_kinds_(static_kinds),
         open_(state.type_count()),
@@ -29,6 +29,14 @@ class RoomTracker {
       const TypeState& ts = state.type(t);
       open_[t] = ts.queued - ts.pinned;
       left_ += ts.pinned;
+    }
+    if (!static_kinds) {
+      // The state counts them as devices change.
+      for (TypeId t = 0; t < static_cast<TypeId>(open_.size()); ++t) {
+        rooms_[t] = state.RoomFor(t);
+        if (Live(t)) left_ += open_[t];
+      }
+      return;
     }
     for (DeviceIndex d = 0; d < state.device_count(); ++d) {
       if (state.device(d).available() && state.device(d).HasRoom()) ForTypes(d, +1);

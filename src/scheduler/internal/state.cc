@@ -98,6 +98,8 @@ absl::Status State::UpsertDevice(DeviceInfo info) {
   }
 
   DeviceIndex d = FindDevice(info.key);
+  const bool added = d == kNone;
+  const size_t types_before = types_.size();
   if (d == kNone) {
     d = device_count();
     device_index_.emplace(info.key, d);
@@ -145,6 +147,13 @@ absl::Status State::UpsertDevice(DeviceInfo info) {
   SetAlternates(dev, info, now);
   dev.info = std::move(info);
   TopologyChanged();
+  SyncMedians(d);
+  // A new device moves the positions after it, a new type needs its trees.
+  if (added || types_.size() != types_before) {
+    index_stale_ = true;
+  } else {
+    Reindex(d);
+  }
   return absl::OkStatus();
 }
 
@@ -155,14 +164,20 @@ std::vector<Request> State::RemoveDevice(const DeviceKey& key) {
   DetachVariants(d);
   devices_[d].present = false;
   TopologyChanged();
+  SyncMedians(d);
+  Reindex(d);
   return out;
 }
 
 void State::SetNodeUp(const std::string& node, bool up) {
-  for (DeviceState& dev : devices_) {
-    if (dev.present && dev.info.key.node == node) dev.info.up = up;
-  }
   TopologyChanged();
+  for (DeviceIndex d = 0; d < device_count(); ++d) {
+    DeviceState& dev = devices_[d];
+    if (dev.present && dev.info.key.node == node) {
+      dev.info.up = up;
+      Reindex(d);
+    }
+  }
 }
 
 std::vector<Request> State::FailDevice(const DeviceKey& key) {
@@ -170,7 +185,9 @@ std::vector<Request> State::FailDevice(const DeviceKey& key) {
   if (d == kNone || !devices_[d].present) return {};
   devices_[d].info.up = false;
   TopologyChanged();
-  return TakeInFlight(d);
+  std::vector<Request> out = TakeInFlight(d);
+  Reindex(d);
+  return out;
 }
 
 std::vector<Request> State::FailNode(const std::string& node) {
@@ -358,6 +375,7 @@ bool State::Complete(uint64_t id, std::chrono::nanoseconds service_time, bool ok
     }
   }
   StartWaiting(dev, Now());
+  Reindex(it->second.device);
   records_.erase(it);
   return true;
 }
@@ -381,31 +399,66 @@ Queue::iterator State::Remove(Queue::iterator it, std::vector<Request>& out) {
   return queue_.erase(it);
 }
 
-std::vector<Request> State::ExpireDeadlines(bool infeasible_too, SlotSchedule& schedule) {
+std::vector<Request> State::ExpireDeadlines(bool infeasible_too) {
   std::vector<Request> out;
   if (deadlines_.empty()) return out;
   const Ticks now = Now();
   std::vector<uint64_t> expired;
+  for (const auto& [deadline, id] : deadlines_) {
+    if (deadline > now) break;
+    expired.push_back(id);
+  }
+  if (infeasible_too) {
+    BeginPass();
+    if (pinned_deadlines_ > 0) {
+      ExpireByScan(now, expired);
+    } else {
+      for (TypeId t = 0; t < static_cast<TypeId>(types_.size()); ++t) {
+        if (!types_[t].deadlines.empty()) ExpireType(t, now, expired);
+      }
+    }
+  }
+  for (uint64_t id : expired) Remove(queue_.find(records_.find(id)->second.key), out);
+  return out;
+}
+
+void State::ExpireType(TypeId t, Ticks now, std::vector<uint64_t>& expired) {
+  // The earliest finish of the type's fastest run on any device, with the
+  // primary alone and with degradation allowed.
+  Ticks finish[2] = {kNever, kNever};
+  VisitByBound(t, /*fast=*/true, [&](DeviceIndex d, Ticks bound, uint64_t) {
+    if (bound >= std::max(finish[0], finish[1])) return false;
+    const Ticks earliest = Earliest(d);
+    const Ticks fastest = Fastest(t, d);
+    finish[0] = std::min(finish[0], earliest + fastest);
+    finish[1] = std::min(finish[1], earliest + std::min(fastest, DegradedFastest(t, d)));
+    return true;
+  });
+  // With no up device the requests wait: one may come back before the deadline.
+  if (finish[1] == kNever) return;
+  for (const auto& [deadline, id] : types_[t].deadlines) {
+    if (deadline >= finish[0]) break;  // finish[0] >= finish[1]: met either way
+    if (deadline <= now) continue;     // already taken
+    if (deadline < finish[1] || !records_.find(id)->second.entry.may_degrade) {
+      expired.push_back(id);
+    }
+  }
+}
+
+void State::ExpireByScan(Ticks now, std::vector<uint64_t>& expired) {
   // No request can need longer than `horizon` on a device it may use: deadlines
   // beyond it are met by any candidate, and the scan stops there.
   Ticks horizon = now;
-  if (infeasible_too) {
-    BeginPass();
-    BuildSchedule(now, schedule);
-    for (TypeId t = 0; t < static_cast<TypeId>(types_.size()); ++t) {
-      if (types_[t].queued == 0) continue;
-      for (const Candidate& c : Candidates(t)) {
-        horizon = std::max(horizon, schedule.earliest(c.device) + c.fastest);
-      }
+  for (TypeId t = 0; t < static_cast<TypeId>(types_.size()); ++t) {
+    if (types_[t].queued == 0) continue;
+    for (const Candidate& c : Candidates(t)) {
+      horizon = std::max(horizon, Earliest(c.device) + c.fastest);
     }
   }
   // By type, and whether the request may degrade.
   std::vector<Ticks> unpinned_finish(2 * types_.size(), kUnknown);
   for (const auto& [deadline, id] : deadlines_) {
-    if (deadline <= now) {
-      expired.push_back(id);
-      continue;
-    }
+    if (deadline <= now) continue;  // already taken
     if (deadline >= horizon) break;
     const QueueEntry& entry = records_.find(id)->second.entry;
     const bool pinned = IsPinned(entry);
@@ -417,15 +470,13 @@ std::vector<Request> State::ExpireDeadlines(bool infeasible_too, SlotSchedule& s
         if (!Allows(entry, c)) continue;
         const Ticks fastest =
             entry.may_degrade ? std::min(c.fastest, c.degraded_fastest) : c.fastest;
-        finish = std::min(finish, schedule.earliest(c.device) + fastest);
+        finish = std::min(finish, Earliest(c.device) + fastest);
       }
       if (!pinned) unpinned_finish[slot] = finish;
     }
     // With no up device the request waits: one may come back before the deadline.
     if (finish != kNever && finish > deadline) expired.push_back(id);
   }
-  for (uint64_t id : expired) Remove(queue_.find(records_.find(id)->second.key), out);
-  return out;
 }
 
 // --- Introspection -----------------------------------------------------------------
@@ -507,19 +558,20 @@ const std::vector<Candidate>& State::Candidates(TypeId t) const {
     ts.available_topology = topology_;
   }
   ts.candidates.clear();
-  for (DeviceIndex d : ts.available) {
-    Ticks degraded_fastest = kNever;
-    for (const AlternateState& a : devices_[d].alternates[t]) {
-      const Ticks fastest = a.fastest != kUnknown ? std::min(a.fastest, AlternateEstimate(a, t, d))
-                                                  : AlternateEstimate(a, t, d);
-      degraded_fastest = std::min(degraded_fastest, fastest);
-    }
-    ts.candidates.push_back({d, devices_[d].kind, variant_names_.Find(devices_[d].variant[t]),
-                             Estimate(t, d), Pessimistic(t, d), Fastest(t, d), degraded_fastest,
-                             devices_[d].groups});
-  }
+  for (DeviceIndex d : ts.available) ts.candidates.push_back(MakeCandidate(t, d));
   ts.prepared_pass = pass_;
   return ts.candidates;
+}
+
+Candidate State::MakeCandidate(TypeId t, DeviceIndex d) const {
+  return {d,
+          devices_[d].kind,
+          variant_names_.Find(devices_[d].variant[t]),
+          Estimate(t, d),
+          Pessimistic(t, d),
+          Fastest(t, d),
+          DegradedFastest(t, d),
+          devices_[d].groups};
 }
 
 KindId State::StaticKind(TypeId t) const {
@@ -557,42 +609,30 @@ KindId State::StaticKind(TypeId t) const {
   return chosen;
 }
 
-int State::FreeRoom() const {
-  int room = 0;
-  for (const DeviceState& dev : devices_) {
-    if (dev.available()) room += std::max(0, dev.capacity - dev.load());
-  }
-  return room;
-}
-
-int State::TotalCapacity() const {
-  int capacity = 0;
-  for (const DeviceState& dev : devices_) {
-    if (dev.available()) capacity += dev.capacity;
-  }
-  return capacity;
-}
-
-void State::ScheduleDevice(DeviceIndex d, Ticks now, SlotSchedule& schedule) const {
+void State::FillSlots(DeviceIndex d, Ticks now, bool running_done,
+                      std::vector<Ticks>& heap) const {
   const DeviceState& dev = devices_[d];
   const int slots = dev.info.slots;
-  schedule.AddDevice(d, slots, now);
+  heap.assign(static_cast<size_t>(slots), now);
   // Requests holding a slot finish after the rest of their estimate (at least now);
   // the others wait on the device and take the earliest slot in bind order.
   int running = 0;
   for (const InFlightEntry& e : dev.in_flight) {
     if (e.started != kNever && running < slots) {
-      schedule.SetRunning(d, running++, std::max(now, e.started + InFlightEstimate(e, d)));
+      heap[static_cast<size_t>(running++)] =
+          running_done ? now : std::max(now, e.started + InFlightEstimate(e, d));
     }
   }
-  schedule.Seal(d);
+  std::make_heap(heap.begin(), heap.end(), std::greater<>());
   running = 0;
   for (const InFlightEntry& e : dev.in_flight) {
     if (e.started != kNever && running < slots) {
       ++running;
       continue;
     }
-    schedule.Occupy(d, schedule.earliest(d) + InFlightEstimate(e, d));
+    std::pop_heap(heap.begin(), heap.end(), std::greater<>());
+    heap.back() += InFlightEstimate(e, d);
+    std::push_heap(heap.begin(), heap.end(), std::greater<>());
   }
 }
 
@@ -605,17 +645,9 @@ Ticks State::InFlightEstimate(const InFlightEntry& e, DeviceIndex d) const {
   return Estimate(e.type, d);
 }
 
-void State::BuildSchedule(Ticks now, SlotSchedule& schedule) const {
-  schedule.Reset(device_count());
-  for (DeviceIndex d = 0; d < device_count(); ++d) {
-    if (devices_[d].available()) ScheduleDevice(d, now, schedule);
-  }
-}
-
 Ticks State::ExpectedFinish(DeviceIndex d, TypeId t, Ticks now) const {
-  scratch_.Reset(d + 1);
-  ScheduleDevice(d, now, scratch_);
-  return scratch_.earliest(d) + Estimate(t, d);
+  FillSlots(d, now, /*running_done=*/false, scratch_);
+  return scratch_.front() + Estimate(t, d);
 }
 
 Ticks State::Estimate(TypeId t, DeviceIndex d) const {
@@ -623,12 +655,12 @@ Ticks State::Estimate(TypeId t, DeviceIndex d) const {
   if (t < static_cast<TypeId>(dev.measured.size()) && dev.measured[t] != kUnknown) {
     return dev.measured[t];
   }
-  RefreshMedians(t);
   const TypeState& ts = types_[t];
-  for (const auto& [kind, median] : ts.kind_medians) {
-    if (kind == dev.kind) return median;
+  if (dev.kind != kNone && dev.kind < static_cast<KindId>(ts.kind_medians.size()) &&
+      !ts.kind_medians[dev.kind].empty()) {
+    return ts.kind_medians[dev.kind].median();
   }
-  return ts.any_median != kUnknown ? ts.any_median : options_.default_service.count();
+  return !ts.all_medians.empty() ? ts.all_medians.median() : options_.default_service.count();
 }
 
 void ServiceWindow::Add(Ticks at, Ticks service, size_t capacity) {
@@ -691,19 +723,38 @@ void State::RefreshEstimate(DeviceIndex d, TypeId t, Ticks now) {
   dev.fastest[t] = summary.fastest;
   if (dev.measured[t] != summary.median) {
     dev.measured[t] = summary.median;
-    ++types_[t].estimates_version;
+    SyncMedian(d, t);
   }
 }
 
 bool State::ProbeDue(DeviceIndex d, TypeId t, Ticks now) const {
-  if (options_.probe_interval.count() <= 0) return false;
   const DeviceState& dev = devices_[d];
   if (!dev.available() || !dev.CanRun(t) || dev.load() > 0) return false;
-  const ServiceWindow& window = dev.windows[t];
+  const Ticks due = ProbeDueAt(d, t);
+  return due != kNever && now >= due;
+}
+
+Ticks State::ProbeDueAt(DeviceIndex d, TypeId t) const {
   const Ticks interval = options_.probe_interval.count();
-  if (window.watched_since == kUnknown || now - window.watched_since < interval) return false;
-  if (window.last_probe != kUnknown && now - window.last_probe < interval) return false;
-  return window.Fresh(now - options_.estimate_horizon.count()) < options_.confirming_samples;
+  const ServiceWindow& window = devices_[d].windows[t];
+  if (interval <= 0 || window.watched_since == kUnknown) return kNever;
+  Ticks due = window.watched_since + interval;
+  if (window.last_probe != kUnknown) due = std::max(due, window.last_probe + interval);
+  // Unconfirmed: fewer than confirming_samples measured within the horizon, i.e.
+  // the confirming_samples-th newest older than now - horizon.
+  const auto confirming = static_cast<size_t>(options_.confirming_samples);
+  if (window.samples.size() >= confirming) {
+    Ticks at[64];
+    size_t n = 0;
+    for (const auto& [when, service] : window.samples) {
+      if (n < std::size(at)) at[n++] = when;
+    }
+    if (n >= confirming) {
+      std::nth_element(at, at + (confirming - 1), at + n, std::greater<>());
+      due = std::max(due, at[confirming - 1] + options_.estimate_horizon.count() + 1);
+    }
+  }
+  return due;
 }
 
 Ticks State::BestCase(TypeId t, DeviceIndex d) const {
@@ -713,38 +764,6 @@ Ticks State::BestCase(TypeId t, DeviceIndex d) const {
     if (best == kUnknown || service < best) best = service;
   }
   return best == kUnknown ? Estimate(t, d) : std::min(best, Estimate(t, d));
-}
-
-void State::RefreshMedians(TypeId t) const {
-  TypeState& ts = types_[t];
-  if (ts.medians_version == ts.estimates_version) return;
-  std::vector<std::pair<KindId, Ticks>> known;
-  for (const DeviceState& dev : devices_) {
-    if (dev.present && dev.CanRun(t) && dev.measured[t] != kUnknown) {
-      known.emplace_back(dev.kind, dev.measured[t]);
-    }
-  }
-  auto median = [](const std::vector<Ticks>& sorted) {
-    const size_t n = sorted.size();
-    return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
-  };
-  std::sort(known.begin(), known.end());
-  ts.kind_medians.clear();
-  std::vector<Ticks> values;
-  for (size_t i = 0; i < known.size();) {
-    values.clear();
-    size_t j = i;
-    for (; j < known.size() && known[j].first == known[i].first; ++j) {
-      values.push_back(known[j].second);
-    }
-    ts.kind_medians.emplace_back(known[i].first, median(values));
-    i = j;
-  }
-  values.clear();
-  for (const auto& [kind, value] : known) values.push_back(value);
-  std::sort(values.begin(), values.end());
-  ts.any_median = values.empty() ? kUnknown : median(values);
-  ts.medians_version = ts.estimates_version;
 }
 
 Queue::iterator State::Bind(Queue::iterator it, DeviceIndex d, Ticks now, Ticks expected_finish,
@@ -772,6 +791,7 @@ Queue::iterator State::Bind(Queue::iterator it, DeviceIndex d, Ticks now, Ticks 
     a.variant = variant_names_.name(alternate);
     a.degraded_from = dev.variant[entry.type];
   }
+  Reindex(d);
   return queue_.erase(it);
 }
 
@@ -782,6 +802,18 @@ void State::RefreshSteering(Ticks now) {
   }
   steering_at_ = now;
   steering_topology_ = topology_;
+  // The finish index keeps busy devices outside a steered type's set out of its
+  // tree: re-index the devices whose sets changed.
+  std::vector<uint64_t> before(devices_.size());
+  for (size_t d = 0; d < devices_.size(); ++d) before[d] = devices_[d].support;
+  const uint64_t steered_before = steered_;
+  SolveSteering(now);
+  for (DeviceIndex d = 0; d < device_count(); ++d) {
+    if (steered_ != steered_before || devices_[d].support != before[d]) Reindex(d);
+  }
+}
+
+void State::SolveSteering(Ticks now) {
   for (TypeState& ts : types_) ts.steered = false;
   for (DeviceState& dev : devices_) dev.support = ~uint64_t{0};
   steered_ = 0;
@@ -887,6 +919,297 @@ void State::RefreshSteering(Ticks now) {
   }
 }
 
+// --- The finish index --------------------------------------------------------------
+//
+// Every pass used to weigh every device: the slot schedule of each, then each
+// waiting request against each candidate, O(devices) per request. The index keeps,
+// per type, the devices in two tournament trees keyed by a lower bound on the
+// finish of one more request sent now (TypeState::ready/busy), updated when a
+// device changes (Reindex: a bind, a completion, a reservation in the pass, a
+// probe, a change of state) rather than rebuilt. A pass visits devices in bound
+// order, computes the exact finish only for those it visits (Earliest builds a
+// device's slots on first use), and stops once the next bound cannot win: the
+// choice is the one a scan of every candidate makes, ties included.
+//
+// Bounds: a device's earliest slot at time `now` is the replay of its work in
+// flight (FillSlots) with the running requests' ends raised to `now`. It is at
+// least the raw replay (ends as estimated, free slots at kFree) and at least
+// `now` + the replay with every slot free at 0 (the queued work's length), since
+// the replay is monotone and shifts with its inputs. Devices whose raw earliest
+// is at or before the index's time sit in `ready` keyed by length + estimate
+// (bound: now + key), the others in `busy` keyed by raw earliest + estimate
+// (exact unless a running request overran its estimate). As time passes, busy
+// devices move to ready (busy_earliest_); nothing is rebuilt per pass.
+
+void State::BeginPass() {
+  SyncIndex();
+  ++pass_;
+  pass_now_ = Now();
+  schedule_.Begin(device_count());
+  if (pass_now_ <= index_now_) return;
+  index_now_ = pass_now_;
+  while (!busy_earliest_.Min().absent() && busy_earliest_.Min().bound <= index_now_) {
+    Reindex(sorted_devices_[busy_earliest_.Min().position()]);
+  }
+  for (TypeState& ts : types_) {
+    while (!ts.probe_pending.Min().absent() && ts.probe_pending.Min().bound <= index_now_) {
+      const int32_t position = ts.probe_pending.Min().position();
+      ts.probe_pending.Clear(position);
+      ts.probe_ready.insert(position);
+    }
+  }
+}
+
+Ticks State::Earliest(DeviceIndex d) {
+  if (!schedule_.Built(d)) {
+    FillSlots(d, pass_now_, /*running_done=*/false, schedule_.Start(d));
+    schedule_.Seal(d);
+  }
+  return schedule_.earliest(d);
+}
+
+void State::Reserve(DeviceIndex d, Ticks until) {
+  Earliest(d);
+  schedule_.Occupy(d, until);
+  if (reserved_[d] != pass_) {
+    reserved_[d] = pass_;
+    reserved_list_.push_back(d);
+  }
+  Reindex(d);
+}
+
+void State::EndPass() {
+  for (DeviceIndex d : reserved_list_) {
+    reserved_[d] = 0;
+    Reindex(d);
+  }
+  reserved_list_.clear();
+}
+
+uint64_t State::Tie(DeviceIndex d) const {
+  const DeviceState& dev = devices_[d];
+  const auto load = static_cast<uint64_t>(std::min(dev.load(), (1 << 30) - 1));
+  return (uint64_t{dev.HasRoom() ? 0u : 1u} << 62) | (load << 32) |
+         static_cast<uint32_t>(position_[d]);
+}
+
+void State::VisitByBound(TypeId t, bool fast,
+                         absl::FunctionRef<bool(DeviceIndex, Ticks, uint64_t)> visit) {
+  TypeState& ts = types_[t];
+  MinTree& ready = fast ? ts.ready_fast : ts.ready;
+  MinTree& busy = fast ? ts.busy_fast : ts.busy;
+  // Visited devices leave their tree until the visit ends.
+  const size_t mark = excluded_.size();
+  for (;;) {
+    const TreeKey r = ready.Min();
+    const TreeKey b = busy.Min();
+    if (r.absent() && b.absent()) break;
+    const TreeKey ready_bound{r.absent() ? kNever : pass_now_ + r.bound, r.tie};
+    const bool take_ready = !r.absent() && (b.absent() || ready_bound < b);
+    const TreeKey& key = take_ready ? r : b;
+    MinTree& tree = take_ready ? ready : busy;
+    excluded_.emplace_back(&tree, key);
+    tree.Clear(key.position());
+    if (!visit(sorted_devices_[key.position()], take_ready ? ready_bound.bound : b.bound,
+               key.tie)) {
+      break;
+    }
+  }
+  for (size_t i = excluded_.size(); i > mark; --i) {
+    const auto& [tree, key] = excluded_[i - 1];
+    tree->Set(key.position(), key);
+  }
+  excluded_.resize(mark);
+}
+
+Ticks State::DegradedFastest(TypeId t, DeviceIndex d) const {
+  Ticks degraded = kNever;
+  for (const AlternateState& a : devices_[d].alternates[t]) {
+    const Ticks estimate = AlternateEstimate(a, t, d);
+    degraded = std::min(degraded, a.fastest != kUnknown ? std::min(a.fastest, estimate) : estimate);
+  }
+  return degraded;
+}
+
+bool State::AllowsDevice(const QueueEntry& entry, DeviceIndex d) const {
+  const DeviceState& dev = devices_[d];
+  return (entry.pinned_device == kNone || entry.pinned_device == d) &&
+         (entry.pinned_kind == kNone || entry.pinned_kind == dev.kind) &&
+         (entry.pinned_variant == kNone ||
+          variant_names_.Find(dev.variant[entry.type]) == entry.pinned_variant) &&
+         (entry.group == kNone || ((dev.groups >> entry.group) & 1) != 0);
+}
+
+void State::Reindex(DeviceIndex d) {
+  if (index_stale_) return;
+  DeviceState& dev = devices_[d];
+  DeviceState::Indexed& v = dev.indexed;
+  if (v.listed) {
+    capacity_ -= v.capacity;
+    free_room_ -= v.free;
+    if (v.free > 0) {
+      for (TypeId t : v.runs) --rooms_[t];
+    }
+  }
+  v.listed = dev.available();
+  v.capacity = dev.capacity;
+  v.free = std::max(0, dev.capacity - dev.load());
+  v.runs.clear();
+  const int32_t position = position_[d];
+  Ticks earliest = kNever;  // raw, or the pass's when reserved in it
+  Ticks length = 0;
+  bool ready = false;
+  if (v.listed) {
+    if (reserved_[d] == pass_) {
+      earliest = schedule_.earliest(d);
+      ready = earliest <= pass_now_;
+    } else {
+      FillSlots(d, kFree, /*running_done=*/false, scratch_);
+      earliest = scratch_.front();
+      FillSlots(d, 0, /*running_done=*/true, scratch_);
+      length = scratch_.front();
+      ready = earliest <= index_now_;
+    }
+  }
+  if (v.listed && !ready) {
+    busy_earliest_.Set(position, {earliest, static_cast<uint32_t>(position)});
+  } else {
+    busy_earliest_.Clear(position);
+  }
+  const uint64_t tie = Tie(d);
+  const bool idle = v.listed && dev.load() == 0;
+  for (TypeId t = 0; t < static_cast<TypeId>(types_.size()); ++t) {
+    TypeState& ts = types_[t];
+    if (!v.listed || !dev.CanRun(t)) {
+      ts.ready.Clear(position);
+      ts.busy.Clear(position);
+      ts.ready_fast.Clear(position);
+      ts.busy_fast.Clear(position);
+      ts.probe_pending.Clear(position);
+      ts.probe_ready.erase(position);
+      continue;
+    }
+    v.runs.push_back(t);
+    const Ticks estimate = Estimate(t, d);
+    const Ticks fastest = std::min(Fastest(t, d), DegradedFastest(t, d));
+    const auto at = static_cast<uint64_t>(static_cast<uint32_t>(position));
+    if (ready) {
+      ts.ready.Set(position, {length + estimate, tie});
+      ts.busy.Clear(position);
+      ts.ready_fast.Set(position, {length + fastest, at});
+      ts.busy_fast.Clear(position);
+    } else {
+      ts.ready.Clear(position);
+      // Outside a steered type's set a device is a choice only when free now.
+      if (InSupport(d, t)) {
+        ts.busy.Set(position, {earliest + estimate, tie});
+      } else {
+        ts.busy.Clear(position);
+      }
+      ts.ready_fast.Clear(position);
+      ts.busy_fast.Set(position, {earliest + fastest, at});
+    }
+    const Ticks due = idle ? ProbeDueAt(d, t) : kNever;
+    if (due != kNever && due <= index_now_) {
+      ts.probe_pending.Clear(position);
+      ts.probe_ready.insert(position);
+    } else {
+      ts.probe_ready.erase(position);
+      if (due != kNever) {
+        ts.probe_pending.Set(position, {due, at});
+      } else {
+        ts.probe_pending.Clear(position);
+      }
+    }
+  }
+  if (v.listed) {
+    capacity_ += v.capacity;
+    free_room_ += v.free;
+    if (v.free > 0) {
+      for (TypeId t : v.runs) ++rooms_[t];
+    }
+  }
+}
+
+void State::ReindexAll() {
+  const auto n = static_cast<int32_t>(sorted_devices_.size());
+  position_.assign(devices_.size(), 0);
+  for (int32_t i = 0; i < n; ++i) position_[sorted_devices_[i]] = i;
+  busy_earliest_.Reset(n);
+  for (TypeState& ts : types_) {
+    for (MinTree* tree : {&ts.ready, &ts.busy, &ts.ready_fast, &ts.busy_fast, &ts.probe_pending}) {
+      tree->Reset(n);
+    }
+    ts.probe_ready.clear();
+    ts.fallback_stale = false;
+  }
+  free_room_ = 0;
+  capacity_ = 0;
+  rooms_.assign(types_.size(), 0);
+  reserved_.assign(devices_.size(), 0);
+  reserved_list_.clear();
+  for (DeviceState& dev : devices_) dev.indexed = {};
+  index_stale_ = false;
+  for (DeviceIndex d = 0; d < device_count(); ++d) Reindex(d);
+}
+
+void State::SyncIndex() {
+  if (index_stale_) {
+    ReindexAll();
+    return;
+  }
+  // A device without an estimate of its own uses the type's medians: re-index
+  // those when the medians moved.
+  for (TypeId t = 0; t < static_cast<TypeId>(types_.size()); ++t) {
+    if (!types_[t].fallback_stale) continue;
+    types_[t].fallback_stale = false;
+    for (DeviceIndex d = 0; d < device_count(); ++d) {
+      if (devices_[d].fallback[t]) Reindex(d);
+    }
+  }
+}
+
+void State::SyncMedian(DeviceIndex d, TypeId t) {
+  DeviceState& dev = devices_[d];
+  if (dev.median_kind != dev.kind) {
+    // The device changed kind: what it counted moves to the new one.
+    for (TypeId u = 0; u < static_cast<TypeId>(types_.size()); ++u) {
+      if (dev.median_in[u] == kUnknown) continue;
+      types_[u].all_medians.Erase(dev.median_in[u]);
+      types_[u].kind_medians[dev.median_kind].Erase(dev.median_in[u]);
+      dev.median_in[u] = kUnknown;
+    }
+    dev.median_kind = dev.kind;
+  }
+  TypeState& ts = types_[t];
+  const bool runs = dev.present && dev.CanRun(t);
+  const Ticks in = runs ? dev.measured[t] : kUnknown;
+  if (dev.median_in[t] != in) {
+    if (dev.median_in[t] != kUnknown) {
+      ts.all_medians.Erase(dev.median_in[t]);
+      ts.kind_medians[dev.kind].Erase(dev.median_in[t]);
+    }
+    if (in != kUnknown) {
+      if (ts.kind_medians.size() <= static_cast<size_t>(dev.kind)) {
+        ts.kind_medians.resize(static_cast<size_t>(dev.kind) + 1);
+      }
+      ts.all_medians.Insert(in);
+      ts.kind_medians[dev.kind].Insert(in);
+    }
+    dev.median_in[t] = in;
+    if (ts.fallback_users > 0) ts.fallback_stale = true;
+  }
+  const char fallback = runs && dev.measured[t] == kUnknown ? 1 : 0;
+  if (dev.fallback[t] != fallback) {
+    ts.fallback_users += fallback ? 1 : -1;
+    dev.fallback[t] = fallback;
+  }
+}
+
+void State::SyncMedians(DeviceIndex d) {
+  for (TypeId t = 0; t < static_cast<TypeId>(types_.size()); ++t) SyncMedian(d, t);
+}
+
 // --- Private -----------------------------------------------------------------------
 
 DeviceIndex State::FindDevice(const DeviceKey& key) const {
@@ -938,11 +1261,25 @@ void State::CountQueued(const QueueKey& key, const QueueEntry& entry, bool added
     if (t < 64 && ts.queued > ts.pinned) waiting_ |= uint64_t{1} << t;
     ts.by_class.insert(by_class);
     ++fair_[key.neg_priority].queued;
+    if (entry.deadline != kNever) {
+      if (pinned) {
+        ++pinned_deadlines_;
+      } else {
+        ts.deadlines.emplace(entry.deadline, entry.id);
+      }
+    }
   } else {
     --ts.queued;
     ts.pinned -= pinned ? 1 : 0;
     if (t < 64 && ts.queued == ts.pinned) waiting_ &= ~(uint64_t{1} << t);
     ts.by_class.erase(by_class);
+    if (entry.deadline != kNever) {
+      if (pinned) {
+        --pinned_deadlines_;
+      } else {
+        ts.deadlines.erase({entry.deadline, entry.id});
+      }
+    }
     // A class whose queue empties ends its busy period: its tags start over.
     auto fair = fair_.find(key.neg_priority);
     if (fair != fair_.end() && --fair->second.queued == 0) fair_.erase(fair);
@@ -965,9 +1302,8 @@ Ticks State::StartTag(int64_t priority, const std::string& tenant, TypeId t) {
   }
   Ticks& finish = fair.finish[tenant];
   const Ticks start = std::max(fair.virtual_time, finish);
-  RefreshMedians(t);
-  const Ticks cost =
-      types_[t].any_median != kUnknown ? types_[t].any_median : options_.default_service.count();
+  const RunningMedian& medians = types_[t].all_medians;
+  const Ticks cost = !medians.empty() ? medians.median() : options_.default_service.count();
   finish = start + std::max<Ticks>(cost, 1);
   return start;
 }
@@ -980,10 +1316,7 @@ const Record* State::Displaceable(TypeId t, int priority) const {
   return record(id);
 }
 
-void State::TopologyChanged() {
-  ++topology_;
-  for (TypeState& ts : types_) ++ts.estimates_version;
-}
+void State::TopologyChanged() { ++topology_; }
 
 void State::EnsureTypeSlots(DeviceState& device) const {
   const size_t n = types_.size();
@@ -993,6 +1326,8 @@ void State::EnsureTypeSlots(DeviceState& device) const {
   device.fastest.resize(n, kUnknown);
   device.windows.resize(n);
   device.alternates.resize(n);
+  device.median_in.resize(n, kUnknown);
+  device.fallback.resize(n, 0);
 }
 
 void State::SetAlternates(DeviceState& dev, const DeviceInfo& info, Ticks now) {

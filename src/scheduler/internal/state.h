@@ -24,8 +24,11 @@
 #include "absl/container/btree_map.h"
 #include "absl/container/btree_set.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "common/clock.h"
+#include "scheduler/internal/min_tree.h"
+#include "scheduler/internal/running_median.h"
 #include "scheduler/internal/slot_schedule.h"
 #include "scheduler/types.h"
 
@@ -35,6 +38,8 @@ using TypeId = int32_t;
 using KindId = int32_t;
 inline constexpr int32_t kNone = -1;
 inline constexpr Ticks kUnknown = -1;
+// A free slot's time in a device's raw replay (State::Reindex): before any time.
+inline constexpr Ticks kFree = std::numeric_limits<Ticks>::min() / 4;
 
 inline Ticks ToTicks(Clock::TimePoint t) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
@@ -116,6 +121,18 @@ struct DeviceState {
   uint64_t support = ~uint64_t{0};
   // Bit g set when its node is in group g (State's group names; kMaxGroups at most).
   uint64_t groups = 0;
+  // What the device counts for in the type medians (by TypeId; kUnknown: nothing)
+  // and under which kind; whether it uses them as its fallback estimate.
+  std::vector<Ticks> median_in;
+  KindId median_kind = kNone;
+  std::vector<char> fallback;
+  // What it counts for in the finish index (State::Reindex).
+  struct Indexed {
+    bool listed = false;  // available
+    int capacity = 0;
+    int free = 0;
+    std::vector<int32_t> runs;  // types, when listed
+  } indexed;
 
   bool available() const { return present && info.up; }
   bool CanRun(TypeId t) const {
@@ -189,11 +206,25 @@ struct TypeState {
   // Available devices able to run it, in key order; rebuilt when the topology changes.
   std::vector<DeviceIndex> available;
   uint64_t available_topology = 0;
-  // Fallback medians of measured estimates, by kind and over all kinds.
-  uint64_t estimates_version = 1;
-  uint64_t medians_version = 0;
-  std::vector<std::pair<KindId, Ticks>> kind_medians;
-  Ticks any_median = kUnknown;
+  // Medians of the present devices' estimates, by kind and over all kinds: the
+  // estimate of a device that has none of its own.
+  std::vector<RunningMedian> kind_medians;  // by KindId
+  RunningMedian all_medians;
+  int fallback_users = 0;       // present devices using them
+  bool fallback_stale = false;  // changed since those devices were indexed
+  // Unpinned waiting requests with a deadline, as (deadline, id).
+  absl::btree_set<std::pair<Ticks, uint64_t>> deadlines;
+  // The finish index (State::Reindex), by device position in key order. Ready:
+  // devices whose earliest slot is free at the index's time, keyed by their
+  // queued work's length (the slots' replay from all free now) plus the
+  // estimate; busy: the others in the type's steering set, keyed by their earliest
+  // slot plus the estimate. `*_fast` likewise with the fastest recent run
+  // (degradation included): for expiry. Ties: room first, lower load, key order.
+  MinTree ready, busy, ready_fast, busy_fast;
+  // Probes: idle devices whose (device, type) pair is due (probe_ready, by
+  // position) or will be (probe_pending, by due time).
+  absl::btree_set<int32_t> probe_ready;
+  MinTree probe_pending;
   // Candidates of the current pass.
   uint64_t prepared_pass = 0;
   std::vector<Candidate> candidates;
@@ -231,7 +262,7 @@ class State {
   std::optional<Request> Cancel(uint64_t id);
   // Removes waiting requests past their deadline and, if `infeasible_too`, those no
   // available device can finish by it given the work in flight.
-  std::vector<Request> ExpireDeadlines(bool infeasible_too, SlotSchedule& schedule);
+  std::vector<Request> ExpireDeadlines(bool infeasible_too);
   // Removes (and returns) the waiting request at `it`; returns the next position.
   Queue::iterator Remove(Queue::iterator it, std::vector<Request>& out);
 
@@ -255,11 +286,33 @@ class State {
   size_t type_count() const { return types_.size(); }
   const Record* record(uint64_t id) const;
 
-  // Starts a Dispatch or ExpireDeadlines pass: candidate lists are refreshed lazily.
-  void BeginPass() { ++pass_; }
+  // Starts a Dispatch or ExpireDeadlines pass at the clock's time (pass_now):
+  // candidate lists and the slot schedule are refreshed lazily.
+  void BeginPass();
+  Ticks pass_now() const { return pass_now_; }
+  // The pass's earliest free slot of `d`, from its work in flight and the pass's
+  // reservations.
+  Ticks Earliest(DeviceIndex d);
+  // Reserves d's earliest slot until `until` for the rest of the pass.
+  void Reserve(DeviceIndex d, Ticks until);
+  // Ends a Dispatch pass: reservations are forgotten.
+  void EndPass();
+  // Visits the available devices that run `t` (for a steered type: outside its
+  // set only those whose earliest slot is free now) in ascending order of a lower
+  // bound on the finish of one more request of `t` sent now: the estimate's, or
+  // with `fast` the fastest run's (degradation included). `visit(d, bound, tie)`
+  // returns false to stop; `tie` orders equal finishes (room first, then the
+  // lower load, then key order; see Tie).
+  void VisitByBound(TypeId t, bool fast,
+                    absl::FunctionRef<bool(DeviceIndex, Ticks, uint64_t)> visit);
+  uint64_t Tie(DeviceIndex d) const;
+  // Available devices with room that run `t`.
+  int RoomFor(TypeId t) { SyncIndex(); return rooms_[t]; }
   // The devices a request of type `t` may use in this pass (available, able to run
   // it), with estimates, in key order. Pins are not applied; see Allows.
   const std::vector<Candidate>& Candidates(TypeId t) const;
+  // One device (available, able to run `t`) as a candidate.
+  Candidate MakeCandidate(TypeId t, DeviceIndex d) const;
   static bool IsPinned(const QueueEntry& entry) {
     return entry.pinned_device != kNone || entry.pinned_kind != kNone ||
            entry.pinned_variant != kNone || entry.group != kNone;
@@ -275,10 +328,14 @@ class State {
   // Position of a kind in Options::kind_preference (unlisted kinds after all).
   int KindRank(KindId k) const;
   // Free room (capacity - load) summed over available devices.
-  int FreeRoom() const;
-  int TotalCapacity() const;
-  // Slot free times of every available device from `now`, from the work in flight.
-  void BuildSchedule(Ticks now, SlotSchedule& schedule) const;
+  int FreeRoom() {
+    SyncIndex();
+    return free_room_;
+  }
+  int TotalCapacity() {
+    SyncIndex();
+    return capacity_;
+  }
   // Expected finish of one more request of type `t` on `d`, sent now.
   Ticks ExpectedFinish(DeviceIndex d, TypeId t, Ticks now) const;
   // Service estimate of `t` on `d`, with fallbacks; never unknown.
@@ -287,12 +344,23 @@ class State {
   // estimate's fallbacks when nothing is measured. Never unknown.
   Ticks Pessimistic(TypeId t, DeviceIndex d) const;
   Ticks Fastest(TypeId t, DeviceIndex d) const;
+  // The fastest bound of t's eligible alternates on d; kNever when none.
+  Ticks DegradedFastest(TypeId t, DeviceIndex d) const;
   // Whether `d` should be given a request of `t` to confirm its estimate (see
   // Options::probe_interval): idle, able to run it, unconfirmed, not probed lately.
   bool ProbeDue(DeviceIndex d, TypeId t, Ticks now) const;
   // The fastest time `d` has shown or reported for `t` (what a probe may hope for).
   Ticks BestCase(TypeId t, DeviceIndex d) const;
-  void MarkProbed(DeviceIndex d, TypeId t, Ticks now) { devices_[d].windows[t].last_probe = now; }
+  void MarkProbed(DeviceIndex d, TypeId t, Ticks now) {
+    devices_[d].windows[t].last_probe = now;
+    Reindex(d);
+  }
+  // Idle devices for which ProbeDue(d, t, pass_now()) holds, by position in key
+  // order (AtPosition).
+  const absl::btree_set<int32_t>& ProbeReady(TypeId t) const { return types_[t].probe_ready; }
+  DeviceIndex AtPosition(int32_t position) const { return sorted_devices_[position]; }
+  // Allows for a device rather than a candidate.
+  bool AllowsDevice(const QueueEntry& entry, DeviceIndex d) const;
   // Degradation (DeviceInfo::degrade): the eligible alternates of `t` on `d`,
   // most accurate first, and the estimates of one of them (the primary's
   // fallbacks when it has none of its own). Never unknown.
@@ -331,7 +399,24 @@ class State {
  private:
   DeviceIndex FindDevice(const DeviceKey& key) const;
   void Requeue(const InFlightEntry& entry, std::vector<Request>& out);
-  void ScheduleDevice(DeviceIndex d, Ticks now, SlotSchedule& schedule) const;
+  // d's slot free times as a min-heap: the running requests' ends (at least
+  // `now`; with `running_done` all at `now`), free slots at `now`, then the waiting
+  // requests in bind order each taking the earliest slot for its estimate.
+  void FillSlots(DeviceIndex d, Ticks now, bool running_done, std::vector<Ticks>& heap) const;
+  // The finish index, counters included: brings d's entries up to date (call
+  // after any change to d), or everything (after a change of topology).
+  void Reindex(DeviceIndex d);
+  void ReindexAll();
+  void SyncIndex();
+  // ProbeDue's time: the first time at or after which it holds if d stays idle.
+  Ticks ProbeDueAt(DeviceIndex d, TypeId t) const;
+  // Updates d's part in t's medians (and the fallback users) from its estimate.
+  void SyncMedian(DeviceIndex d, TypeId t);
+  void SyncMedians(DeviceIndex d);
+  // The deadline-scan of ExpireDeadlines for pinned requests: every candidate.
+  void ExpireByScan(Ticks now, std::vector<uint64_t>& expired);
+  // Unpinned requests of `t` no device can finish by their deadline.
+  void ExpireType(TypeId t, Ticks now, std::vector<uint64_t>& expired);
   std::vector<Request> TakeInFlight(DeviceIndex d);
   void DetachVariants(DeviceIndex d);
   void TopologyChanged();
@@ -343,7 +428,6 @@ class State {
   // `t`'s, or nullptr.
   const Record* Displaceable(TypeId t, int priority) const;
   void EnsureTypeSlots(DeviceState& device) const;
-  void RefreshMedians(TypeId t) const;
   // Recomputes devices_[d].measured[t] from its window.
   void RefreshEstimate(DeviceIndex d, TypeId t, Ticks now);
   void RefreshAlternate(AlternateState& a, Ticks now) const;
@@ -353,6 +437,8 @@ class State {
   // Estimate of whatever an in-flight entry runs on `d`.
   Ticks InFlightEstimate(const InFlightEntry& e, DeviceIndex d) const;
   void StartWaiting(DeviceState& device, Ticks now);
+  // RefreshSteering's solution: the types' `steered` and the devices' `support`.
+  void SolveSteering(Ticks now);
   absl::Status ValidatePins(const Request& request, TypeId t, QueueEntry& entry) const;
   std::string KnownTypes() const;
 
@@ -365,7 +451,7 @@ class State {
   absl::flat_hash_map<DeviceKey, DeviceIndex> device_index_;
   std::vector<DeviceState> devices_;
   std::vector<DeviceIndex> sorted_devices_;  // by key
-  mutable SlotSchedule scratch_;             // for ExpectedFinish
+  mutable std::vector<Ticks> scratch_;       // FillSlots storage for one-off uses
   mutable std::vector<TypeState> types_;
   Queue queue_;
   absl::btree_set<std::pair<Ticks, uint64_t>> deadlines_;  // waiting requests with one
@@ -385,6 +471,22 @@ class State {
   uint64_t steering_topology_ = 0;
   uint64_t topology_ = 1;
   uint64_t pass_ = 1;
+  Ticks pass_now_ = 0;
+  SlotSchedule schedule_;  // the pass's
+  // The finish index (see TypeState): positions, the time it is classified at
+  // (ready: earliest at or before it), the busy devices by earliest slot (they
+  // turn ready as the time passes), counters, the pass's reservations.
+  bool index_stale_ = true;
+  Ticks index_now_ = kFree;
+  std::vector<int32_t> position_;  // by DeviceIndex
+  MinTree busy_earliest_;
+  int free_room_ = 0;
+  int capacity_ = 0;
+  std::vector<int> rooms_;              // by TypeId
+  std::vector<uint64_t> reserved_;      // by DeviceIndex: the pass it was last reserved in
+  std::vector<DeviceIndex> reserved_list_;
+  std::vector<std::pair<MinTree*, TreeKey>> excluded_;  // VisitByBound's
+  size_t pinned_deadlines_ = 0;  // pinned waiting requests with a deadline
   std::vector<double> pressure_rate_;  // RefreshPressure's scratch, by type
   std::vector<int64_t> pressure_ahead_;
 };

@@ -1,0 +1,64 @@
+// MinTree: a tournament tree over positions 0..n-1, each holding a key or
+// nothing; Set is O(log n), Min is O(1).
+//
+// A key is a (bound, tie) pair compared in that order, and `tie`'s low 32 bits
+// are its position, so that keys are distinct and Min names where it is. The
+// scheduler's finish index (state.h) keeps one per inference type to find the
+// device with the least lower bound on a request's finish without scanning
+// every device. Not thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include "scheduler/internal/slot_schedule.h"
+
+namespace heteroaccel::scheduler::internal {
+
+struct TreeKey {
+  Ticks bound = kNever;
+  uint64_t tie = std::numeric_limits<uint64_t>::max();
+
+  bool absent() const { return tie == std::numeric_limits<uint64_t>::max(); }
+  int32_t position() const { return static_cast<int32_t>(tie & 0xffffffffu); }
+  friend bool operator<(const TreeKey& a, const TreeKey& b) {
+    return a.bound < b.bound || (a.bound == b.bound && a.tie < b.tie);
+  }
+  friend bool operator==(const TreeKey& a, const TreeKey& b) {
+    return a.bound == b.bound && a.tie == b.tie;
+  }
+};
+
+class MinTree {
+ public:
+  // Forgets every key; positions 0..n-1.
+  void Reset(int32_t n) {
+    leaves_ = 1;
+    while (leaves_ < n) leaves_ *= 2;
+    nodes_.assign(2 * static_cast<size_t>(leaves_), TreeKey{});
+  }
+  // `key` must be absent or have `pos` in its low 32 bits.
+  void Set(int32_t pos, TreeKey key) {
+    size_t i = static_cast<size_t>(leaves_ + pos);
+    if (nodes_[i] == key) return;
+    nodes_[i] = key;
+    for (i /= 2; i >= 1; i /= 2) {
+      const TreeKey& left = nodes_[2 * i];
+      const TreeKey& right = nodes_[2 * i + 1];
+      const TreeKey& least = right < left ? right : left;
+      if (nodes_[i] == least) break;
+      nodes_[i] = least;
+    }
+  }
+  void Clear(int32_t pos) { Set(pos, TreeKey{}); }
+  const TreeKey& at(int32_t pos) const { return nodes_[static_cast<size_t>(leaves_ + pos)]; }
+  // The least key (absent when the tree holds none).
+  const TreeKey& Min() const { return nodes_[1]; }
+
+ private:
+  int32_t leaves_ = 1;
+  std::vector<TreeKey> nodes_ = std::vector<TreeKey>(2);
+};
+
+}  // namespace heteroaccel::scheduler::internal
