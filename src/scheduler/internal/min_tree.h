@@ -8,6 +8,7 @@
 // every device. Not thread-safe.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <limits>
 #include <vector>
@@ -30,35 +31,43 @@ struct TreeKey {
   }
 };
 
-class MinTree {
+// K keys per position, each with its own minimum, so that one walk up the tree
+// keeps K orders of the same positions.
+template <int K>
+class MultiMinTree {
  public:
+  using Keys = std::array<TreeKey, K>;
+
   // Forgets every key; positions 0..n-1.
   void Reset(int32_t n) {
     leaves_ = 1;
     while (leaves_ < n) leaves_ *= 2;
-    nodes_.assign(2 * static_cast<size_t>(leaves_), TreeKey{});
+    nodes_.assign(2 * static_cast<size_t>(leaves_), Keys{});
   }
-  // `key` must be absent or have `pos` in its low 32 bits.
-  void Set(int32_t pos, TreeKey key) {
+  // Each key must be absent or have `pos` in its low 32 bits.
+  void Set(int32_t pos, const Keys& keys) {
     size_t i = static_cast<size_t>(leaves_ + pos);
-    if (nodes_[i] == key) return;
-    nodes_[i] = key;
+    if (nodes_[i] == keys) return;
+    nodes_[i] = keys;
     for (i /= 2; i >= 1; i /= 2) {
-      const TreeKey& left = nodes_[2 * i];
-      const TreeKey& right = nodes_[2 * i + 1];
-      const TreeKey& least = right < left ? right : left;
+      const Keys& left = nodes_[2 * i];
+      const Keys& right = nodes_[2 * i + 1];
+      Keys least;
+      for (int k = 0; k < K; ++k) least[k] = right[k] < left[k] ? right[k] : left[k];
       if (nodes_[i] == least) break;
       nodes_[i] = least;
     }
   }
-  void Clear(int32_t pos) { Set(pos, TreeKey{}); }
-  const TreeKey& at(int32_t pos) const { return nodes_[static_cast<size_t>(leaves_ + pos)]; }
-  // The least key (absent when the tree holds none).
-  const TreeKey& Min() const { return nodes_[1]; }
+  void Clear(int32_t pos) { Set(pos, Keys{}); }
+  const Keys& at(int32_t pos) const { return nodes_[static_cast<size_t>(leaves_ + pos)]; }
+  // The least key of order k (absent when the tree holds none).
+  const TreeKey& Min(int k = 0) const { return nodes_[1][static_cast<size_t>(k)]; }
 
  private:
   int32_t leaves_ = 1;
-  std::vector<TreeKey> nodes_ = std::vector<TreeKey>(2);
+  std::vector<Keys> nodes_ = std::vector<Keys>(2);
 };
+
+using MinTree = MultiMinTree<1>;
 
 }  // namespace heteroaccel::scheduler::internal

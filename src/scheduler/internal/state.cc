@@ -113,7 +113,11 @@ absl::Status State::UpsertDevice(DeviceInfo info) {
   }
   for (const auto& [type, variant] : info.variants) type_names_.Intern(type);
   types_.resize(type_names_.size());
-  for (DeviceState& device : devices_) EnsureTypeSlots(device);
+  if (types_.size() != types_before) {
+    for (DeviceState& device : devices_) EnsureTypeSlots(device);
+  } else {
+    EnsureTypeSlots(devices_[d]);
+  }
 
   DeviceState& dev = devices_[d];
   dev.present = true;
@@ -516,26 +520,34 @@ std::vector<DeviceInfo> State::devices() const {
 
 double State::IdealThroughput(const std::map<std::string, double>& mix) const {
   std::vector<double> share;
-  std::vector<std::vector<double>> seconds;
-  std::vector<double> slots;
-  std::vector<DeviceIndex> up;
-  for (DeviceIndex d : sorted_devices_) {
-    if (devices_[d].available()) {
-      up.push_back(d);
-      slots.push_back(devices_[d].info.slots);
-    }
-  }
+  std::vector<TypeId> types;
   for (const auto& [type, weight] : mix) {
     if (!(weight > 0)) continue;
     const TypeId t = type_names_.Find(type);
     if (t == kNone) return 0;
     share.push_back(weight);
-    std::vector<double>& row = seconds.emplace_back();
-    for (DeviceIndex d : up) {
-      row.push_back(devices_[d].CanRun(t)
-                        ? static_cast<double>(std::max<Ticks>(1, Estimate(t, d))) * 1e-9
-                        : 0.0);
+    types.push_back(t);
+  }
+  // Devices with the same service time for every type are one column of the LP
+  // with their slots summed (exactly the same optimum), so that its size follows
+  // the kinds of device, not their number.
+  std::map<std::vector<Ticks>, size_t> column;
+  std::vector<std::vector<double>> seconds(types.size());
+  std::vector<double> slots;
+  std::vector<Ticks> times(types.size());
+  for (DeviceIndex d : sorted_devices_) {
+    if (!devices_[d].available()) continue;
+    for (size_t i = 0; i < types.size(); ++i) {
+      times[i] = devices_[d].CanRun(types[i]) ? std::max<Ticks>(1, Estimate(types[i], d)) : 0;
     }
+    auto [it, added] = column.try_emplace(times, slots.size());
+    if (added) {
+      slots.push_back(0);
+      for (size_t i = 0; i < types.size(); ++i) {
+        seconds[i].push_back(static_cast<double>(times[i]) * 1e-9);
+      }
+    }
+    slots[it->second] += devices_[d].info.slots;
   }
   return MaxMixRate(share, seconds, slots);
 }
@@ -971,19 +983,57 @@ Ticks State::Earliest(DeviceIndex d) {
 void State::Reserve(DeviceIndex d, Ticks until) {
   Earliest(d);
   schedule_.Occupy(d, until);
+  // A device with room is bound the request at once, and Bind re-indexes it
+  // from its work in flight: bounds no higher than the pass's, so still bounds.
+  // One without room keeps the reservation in its keys for the rest of the pass.
+  if (devices_[d].HasRoom()) return;
   if (reserved_[d] != pass_) {
     reserved_[d] = pass_;
     reserved_list_.push_back(d);
   }
-  Reindex(d);
+  SetKeys(d);
 }
 
 void State::EndPass() {
   for (DeviceIndex d : reserved_list_) {
     reserved_[d] = 0;
-    Reindex(d);
+    SetKeys(d);
   }
   reserved_list_.clear();
+}
+
+void State::SetKeys(DeviceIndex d) {
+  const DeviceState& dev = devices_[d];
+  const DeviceState::Indexed& v = dev.indexed;
+  if (!v.listed) return;
+  // Within a pass a reserved device's exact earliest slot is known.
+  const bool reserved = reserved_[d] == pass_;
+  const Ticks earliest = reserved ? schedule_.earliest(d) : v.earliest;
+  const Ticks length = reserved ? 0 : v.length;
+  const bool ready = reserved ? earliest <= pass_now_ : v.ready;
+  const int32_t position = position_[d];
+  const uint64_t tie = Tie(d);
+  const auto at = static_cast<uint64_t>(static_cast<uint32_t>(position));
+  for (TypeId t : v.runs) {
+    TypeState& ts = types_[t];
+    MultiMinTree<2>::Keys in_ready{};
+    MultiMinTree<2>::Keys in_busy{};
+    const Ticks estimate = Estimate(t, d);
+    if (ready) {
+      in_ready[0] = {length + estimate, tie};
+    } else if (InSupport(d, t)) {
+      // Outside a steered type's set a busy device is no choice (SteeredAway).
+      in_busy[0] = {earliest + estimate, tie};
+    }
+    const Ticks fastest = std::min(Fastest(t, d), DegradedFastest(t, d));
+    if (v.ready) {
+      in_ready[1] = {v.length + fastest, at};
+    } else {
+      in_busy[1] = {v.earliest + fastest, at};
+    }
+    ts.ready.Set(position, in_ready);
+    ts.busy.Set(position, in_busy);
+  }
 }
 
 uint64_t State::Tie(DeviceIndex d) const {
@@ -996,28 +1046,29 @@ uint64_t State::Tie(DeviceIndex d) const {
 void State::VisitByBound(TypeId t, bool fast,
                          absl::FunctionRef<bool(DeviceIndex, Ticks, uint64_t)> visit) {
   TypeState& ts = types_[t];
-  MinTree& ready = fast ? ts.ready_fast : ts.ready;
-  MinTree& busy = fast ? ts.busy_fast : ts.busy;
-  // Visited devices leave their tree until the visit ends.
+  const int k = fast ? 1 : 0;
+  // Visited devices leave the order until the visit ends.
   const size_t mark = excluded_.size();
   for (;;) {
-    const TreeKey r = ready.Min();
-    const TreeKey b = busy.Min();
+    const TreeKey r = ts.ready.Min(k);
+    const TreeKey b = ts.busy.Min(k);
     if (r.absent() && b.absent()) break;
     const TreeKey ready_bound{r.absent() ? kNever : pass_now_ + r.bound, r.tie};
     const bool take_ready = !r.absent() && (b.absent() || ready_bound < b);
-    const TreeKey& key = take_ready ? r : b;
-    MinTree& tree = take_ready ? ready : busy;
-    excluded_.emplace_back(&tree, key);
-    tree.Clear(key.position());
-    if (!visit(sorted_devices_[key.position()], take_ready ? ready_bound.bound : b.bound,
-               key.tie)) {
+    const int32_t position = (take_ready ? r : b).position();
+    MultiMinTree<2>& tree = take_ready ? ts.ready : ts.busy;
+    MultiMinTree<2>::Keys keys = tree.at(position);
+    excluded_.emplace_back(&tree, position, keys);
+    keys[static_cast<size_t>(k)] = TreeKey{};
+    tree.Set(position, keys);
+    if (!visit(sorted_devices_[position], take_ready ? ready_bound.bound : b.bound,
+               (take_ready ? r : b).tie)) {
       break;
     }
   }
   for (size_t i = excluded_.size(); i > mark; --i) {
-    const auto& [tree, key] = excluded_[i - 1];
-    tree->Set(key.position(), key);
+    const auto& [tree, position, keys] = excluded_[i - 1];
+    tree->Set(position, keys);
   }
   excluded_.resize(mark);
 }
@@ -1056,59 +1107,42 @@ void State::Reindex(DeviceIndex d) {
   v.free = std::max(0, dev.capacity - dev.load());
   v.runs.clear();
   const int32_t position = position_[d];
-  Ticks earliest = kNever;  // raw, or the pass's when reserved in it
+  Ticks earliest = kNever;  // the raw replay's
   Ticks length = 0;
   bool ready = false;
   if (v.listed) {
-    if (reserved_[d] == pass_) {
-      earliest = schedule_.earliest(d);
-      ready = earliest <= pass_now_;
-    } else {
-      FillSlots(d, kFree, /*running_done=*/false, scratch_);
-      earliest = scratch_.front();
-      FillSlots(d, 0, /*running_done=*/true, scratch_);
-      length = scratch_.front();
-      ready = earliest <= index_now_;
-    }
+    FillSlots(d, kFree, /*running_done=*/false, scratch_);
+    earliest = scratch_.front();
+    FillSlots(d, 0, /*running_done=*/true, scratch_);
+    length = scratch_.front();
+    ready = earliest <= index_now_;
   }
+  v.earliest = earliest;
+  v.length = length;
+  v.ready = ready;
   if (v.listed && !ready) {
     busy_earliest_.Set(position, {earliest, static_cast<uint32_t>(position)});
   } else {
     busy_earliest_.Clear(position);
   }
-  const uint64_t tie = Tie(d);
+  // Probes concern idle devices: a device busy before and after has none.
   const bool idle = v.listed && dev.load() == 0;
+  const bool probes = idle || v.idle;
+  v.idle = idle;
   for (TypeId t = 0; t < static_cast<TypeId>(types_.size()); ++t) {
     TypeState& ts = types_[t];
     if (!v.listed || !dev.CanRun(t)) {
       ts.ready.Clear(position);
       ts.busy.Clear(position);
-      ts.ready_fast.Clear(position);
-      ts.busy_fast.Clear(position);
-      ts.probe_pending.Clear(position);
-      ts.probe_ready.erase(position);
+      if (probes) {
+        ts.probe_pending.Clear(position);
+        ts.probe_ready.erase(position);
+      }
       continue;
     }
     v.runs.push_back(t);
-    const Ticks estimate = Estimate(t, d);
-    const Ticks fastest = std::min(Fastest(t, d), DegradedFastest(t, d));
+    if (!probes) continue;
     const auto at = static_cast<uint64_t>(static_cast<uint32_t>(position));
-    if (ready) {
-      ts.ready.Set(position, {length + estimate, tie});
-      ts.busy.Clear(position);
-      ts.ready_fast.Set(position, {length + fastest, at});
-      ts.busy_fast.Clear(position);
-    } else {
-      ts.ready.Clear(position);
-      // Outside a steered type's set a device is a choice only when free now.
-      if (InSupport(d, t)) {
-        ts.busy.Set(position, {earliest + estimate, tie});
-      } else {
-        ts.busy.Clear(position);
-      }
-      ts.ready_fast.Clear(position);
-      ts.busy_fast.Set(position, {earliest + fastest, at});
-    }
     const Ticks due = idle ? ProbeDueAt(d, t) : kNever;
     if (due != kNever && due <= index_now_) {
       ts.probe_pending.Clear(position);
@@ -1122,6 +1156,7 @@ void State::Reindex(DeviceIndex d) {
       }
     }
   }
+  SetKeys(d);
   if (v.listed) {
     capacity_ += v.capacity;
     free_room_ += v.free;
@@ -1137,9 +1172,9 @@ void State::ReindexAll() {
   for (int32_t i = 0; i < n; ++i) position_[sorted_devices_[i]] = i;
   busy_earliest_.Reset(n);
   for (TypeState& ts : types_) {
-    for (MinTree* tree : {&ts.ready, &ts.busy, &ts.ready_fast, &ts.busy_fast, &ts.probe_pending}) {
-      tree->Reset(n);
-    }
+    ts.ready.Reset(n);
+    ts.busy.Reset(n);
+    ts.probe_pending.Reset(n);
     ts.probe_ready.clear();
     ts.fallback_stale = false;
   }

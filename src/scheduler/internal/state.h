@@ -132,6 +132,10 @@ struct DeviceState {
     int capacity = 0;
     int free = 0;
     std::vector<int32_t> runs;  // types, when listed
+    Ticks earliest = kNever;    // the raw replay's earliest slot
+    Ticks length = 0;           // the replay's with every slot free at 0
+    bool ready = false;         // earliest at or before the index's time
+    bool idle = false;          // listed with nothing in flight
   } indexed;
 
   bool available() const { return present && info.up; }
@@ -217,10 +221,11 @@ struct TypeState {
   // The finish index (State::Reindex), by device position in key order. Ready:
   // devices whose earliest slot is free at the index's time, keyed by their
   // queued work's length (the slots' replay from all free now) plus the
-  // estimate; busy: the others in the type's steering set, keyed by their earliest
-  // slot plus the estimate. `*_fast` likewise with the fastest recent run
-  // (degradation included): for expiry. Ties: room first, lower load, key order.
-  MinTree ready, busy, ready_fast, busy_fast;
+  // estimate; busy: the others, keyed by their earliest slot plus the estimate
+  // (for a steered type only those in its set). Key 0 orders by the estimate
+  // (ties: room first, lower load, key order), key 1 by the fastest recent run,
+  // degradation included (for expiry; ties by key order).
+  MultiMinTree<2> ready, busy;
   // Probes: idle devices whose (device, type) pair is due (probe_ready, by
   // position) or will be (probe_pending, by due time).
   absl::btree_set<int32_t> probe_ready;
@@ -293,7 +298,8 @@ class State {
   // The pass's earliest free slot of `d`, from its work in flight and the pass's
   // reservations.
   Ticks Earliest(DeviceIndex d);
-  // Reserves d's earliest slot until `until` for the rest of the pass.
+  // Reserves d's earliest slot until `until` for the rest of the pass; a device
+  // with room must then be bound the request (Bind).
   void Reserve(DeviceIndex d, Ticks until);
   // Ends a Dispatch pass: reservations are forgotten.
   void EndPass();
@@ -407,6 +413,10 @@ class State {
   // after any change to d), or everything (after a change of topology).
   void Reindex(DeviceIndex d);
   void ReindexAll();
+  // d's keys in the trees of the types it runs (TypeState::ready/busy): the
+  // estimate's from the pass's schedule while d is reserved in it, else from
+  // its indexed replay; the fastest run's always from the replay.
+  void SetKeys(DeviceIndex d);
   void SyncIndex();
   // ProbeDue's time: the first time at or after which it holds if d stays idle.
   Ticks ProbeDueAt(DeviceIndex d, TypeId t) const;
@@ -485,7 +495,8 @@ class State {
   std::vector<int> rooms_;              // by TypeId
   std::vector<uint64_t> reserved_;      // by DeviceIndex: the pass it was last reserved in
   std::vector<DeviceIndex> reserved_list_;
-  std::vector<std::pair<MinTree*, TreeKey>> excluded_;  // VisitByBound's
+  // VisitByBound's: the leaves it took out, with their keys.
+  std::vector<std::tuple<MultiMinTree<2>*, int32_t, MultiMinTree<2>::Keys>> excluded_;
   size_t pinned_deadlines_ = 0;  // pinned waiting requests with a deadline
   std::vector<double> pressure_rate_;  // RefreshPressure's scratch, by type
   std::vector<int64_t> pressure_ahead_;
