@@ -427,6 +427,19 @@ std::vector<Request> State::ExpireDeadlines(bool infeasible_too) {
 }
 
 void State::ExpireType(TypeId t, Ticks now, std::vector<uint64_t>& expired) {
+  const TypeState& ts = types_[t];
+  auto first = ts.deadlines.upper_bound({now, std::numeric_limits<uint64_t>::max()});
+  if (first == ts.deadlines.end()) return;
+  // Any device's finish is an upper bound on the earliest: when the first
+  // deadline is after the finish of the two trees' least, none expires.
+  Ticks some = kNever;
+  for (const MultiMinTree<2>* tree : {&ts.ready, &ts.busy}) {
+    const TreeKey& least = tree->Min(1);
+    if (least.absent()) continue;
+    const DeviceIndex d = sorted_devices_[least.position()];
+    some = std::min(some, Earliest(d) + Fastest(t, d));
+  }
+  if (some == kNever || first->first >= some) return;
   // The earliest finish of the type's fastest run on any device, with the
   // primary alone and with degradation allowed.
   Ticks finish[2] = {kNever, kNever};
