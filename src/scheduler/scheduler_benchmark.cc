@@ -237,7 +237,7 @@ BENCHMARK(BM_ExpireDeadlines)->Arg(1)->Arg(2);
 // p50 and p99 per call in nanoseconds (Complete, Enqueue, Dispatch and the three
 // together).
 //
-// BM_Decision4000Light: 2,000 requests in the system, so that a new one finds a
+// BM_Decision4000Light: 1,000 requests in the system, so that a new one finds a
 // device free and the Dispatch is one decision. BM_Decision4000: saturated, the
 // fast devices full with a backlog of about 2,800 requests that the slow CPUs
 // would finish later (so they stay idle): each Dispatch binds the one freed slot
@@ -379,7 +379,7 @@ void BM_Decision4000(benchmark::State& state) { DecisionLoop(state, kLargeCapaci
 BENCHMARK(BM_Decision4000)->UseManualTime()->Iterations(2000);
 
 void BM_Decision4000Light(benchmark::State& state) {
-  DecisionLoop(state, kLargeCapacity / 5, 20000);
+  DecisionLoop(state, kLargeCapacity / 10, 20000);
 }
 BENCHMARK(BM_Decision4000Light)->UseManualTime()->Iterations(20000);
 

@@ -62,6 +62,15 @@ class MultiMinTree {
   const Keys& at(int32_t pos) const { return nodes_[static_cast<size_t>(leaves_ + pos)]; }
   // The least key of order k (absent when the tree holds none).
   const TreeKey& Min(int k = 0) const { return nodes_[1][static_cast<size_t>(k)]; }
+  // The least key of order k but `pos`'s: the path's siblings, read only.
+  TreeKey MinExcept(int32_t pos, int k) const {
+    TreeKey least;
+    for (size_t i = static_cast<size_t>(leaves_ + pos); i > 1; i /= 2) {
+      const TreeKey& sibling = nodes_[i ^ 1][static_cast<size_t>(k)];
+      if (sibling < least) least = sibling;
+    }
+    return least;
+  }
 
  private:
   int32_t leaves_ = 1;

@@ -973,8 +973,14 @@ void State::BeginPass() {
   schedule_.Begin(device_count());
   if (pass_now_ <= index_now_) return;
   index_now_ = pass_now_;
+  // Busy devices whose raw earliest slot has passed turn ready (their work in
+  // flight is unchanged: only the trees they are in).
   while (!busy_earliest_.Min().absent() && busy_earliest_.Min().bound <= index_now_) {
-    Reindex(sorted_devices_[busy_earliest_.Min().position()]);
+    const int32_t position = busy_earliest_.Min().position();
+    busy_earliest_.Clear(position);
+    const DeviceIndex d = sorted_devices_[position];
+    devices_[d].indexed.ready = true;
+    SetKeys(d);
   }
   for (TypeState& ts : types_) {
     while (!ts.probe_pending.Min().absent() && ts.probe_pending.Min().bound <= index_now_) {
@@ -1060,20 +1066,30 @@ void State::VisitByBound(TypeId t, bool fast,
                          absl::FunctionRef<bool(DeviceIndex, Ticks, uint64_t)> visit) {
   TypeState& ts = types_[t];
   const int k = fast ? 1 : 0;
-  // Visited devices leave the order until the visit ends.
+  // Visited devices leave the order until the visit ends: the last one only
+  // virtually (MinExcept reads around it), the others by clearing their key,
+  // so that the usual visit of one or two devices writes nothing.
   const size_t mark = excluded_.size();
+  MultiMinTree<2>* last_tree = nullptr;
+  int32_t last = 0;
+  auto least = [&](const MultiMinTree<2>& tree) {
+    return &tree == last_tree ? tree.MinExcept(last, k) : tree.Min(k);
+  };
   for (;;) {
-    const TreeKey r = ts.ready.Min(k);
-    const TreeKey b = ts.busy.Min(k);
+    const TreeKey r = least(ts.ready);
+    const TreeKey b = least(ts.busy);
     if (r.absent() && b.absent()) break;
     const TreeKey ready_bound{r.absent() ? kNever : pass_now_ + r.bound, r.tie};
     const bool take_ready = !r.absent() && (b.absent() || ready_bound < b);
     const int32_t position = (take_ready ? r : b).position();
-    MultiMinTree<2>& tree = take_ready ? ts.ready : ts.busy;
-    MultiMinTree<2>::Keys keys = tree.at(position);
-    excluded_.emplace_back(&tree, position, keys);
-    keys[static_cast<size_t>(k)] = TreeKey{};
-    tree.Set(position, keys);
+    if (last_tree != nullptr) {
+      MultiMinTree<2>::Keys keys = last_tree->at(last);
+      excluded_.emplace_back(last_tree, last, keys);
+      keys[static_cast<size_t>(k)] = TreeKey{};
+      last_tree->Set(last, keys);
+    }
+    last_tree = take_ready ? &ts.ready : &ts.busy;
+    last = position;
     if (!visit(sorted_devices_[position], take_ready ? ready_bound.bound : b.bound,
                (take_ready ? r : b).tie)) {
       break;
