@@ -982,12 +982,8 @@ void State::BeginPass() {
     devices_[d].indexed.ready = true;
     SetKeys(d);
   }
-  for (TypeState& ts : types_) {
-    while (!ts.probe_pending.Min().absent() && ts.probe_pending.Min().bound <= index_now_) {
-      const int32_t position = ts.probe_pending.Min().position();
-      ts.probe_pending.Clear(position);
-      ts.probe_ready.insert(position);
-    }
+  while (!probe_pending_.Min().absent() && probe_pending_.Min().bound <= index_now_) {
+    SetProbes(sorted_devices_[probe_pending_.Min().position()]);
   }
 }
 
@@ -1163,28 +1159,12 @@ void State::Reindex(DeviceIndex d) {
     if (!v.listed || !dev.CanRun(t)) {
       ts.ready.Clear(position);
       ts.busy.Clear(position);
-      if (probes) {
-        ts.probe_pending.Clear(position);
-        ts.probe_ready.erase(position);
-      }
+      if (probes) ts.probe_ready.erase(position);
       continue;
     }
     v.runs.push_back(t);
-    if (!probes) continue;
-    const auto at = static_cast<uint64_t>(static_cast<uint32_t>(position));
-    const Ticks due = idle ? ProbeDueAt(d, t) : kNever;
-    if (due != kNever && due <= index_now_) {
-      ts.probe_pending.Clear(position);
-      ts.probe_ready.insert(position);
-    } else {
-      ts.probe_ready.erase(position);
-      if (due != kNever) {
-        ts.probe_pending.Set(position, {due, at});
-      } else {
-        ts.probe_pending.Clear(position);
-      }
-    }
   }
+  if (probes) SetProbes(d);
   SetKeys(d);
   if (v.listed) {
     capacity_ += v.capacity;
@@ -1195,15 +1175,37 @@ void State::Reindex(DeviceIndex d) {
   }
 }
 
+void State::SetProbes(DeviceIndex d) {
+  const DeviceState& dev = devices_[d];
+  const int32_t position = position_[d];
+  const bool idle = dev.indexed.idle;
+  Ticks next = kNever;
+  for (TypeId t : dev.indexed.runs) {
+    const Ticks due = idle ? ProbeDueAt(d, t) : kNever;
+    if (due != kNever && due <= index_now_) {
+      types_[t].probe_ready.insert(position);
+    } else {
+      types_[t].probe_ready.erase(position);
+      next = std::min(next, due);
+    }
+  }
+  if (next == kNever) {
+    probe_pending_.Clear(position);
+  } else {
+    probe_pending_.Set(position, {next, static_cast<uint32_t>(position)});
+  }
+}
+
 void State::ReindexAll() {
   const auto n = static_cast<int32_t>(sorted_devices_.size());
   position_.assign(devices_.size(), 0);
   for (int32_t i = 0; i < n; ++i) position_[sorted_devices_[i]] = i;
   busy_earliest_.Reset(n);
+  probe_pending_.Reset(n);
   for (TypeState& ts : types_) {
     ts.ready.Reset(n);
     ts.busy.Reset(n);
-    ts.probe_pending.Reset(n);
+
     ts.probe_ready.clear();
     ts.fallback_stale = false;
   }

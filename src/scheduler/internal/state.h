@@ -226,10 +226,9 @@ struct TypeState {
   // (ties: room first, lower load, key order), key 1 by the fastest recent run,
   // degradation included (for expiry; ties by key order).
   MultiMinTree<2> ready, busy;
-  // Probes: idle devices whose (device, type) pair is due (probe_ready, by
-  // position) or will be (probe_pending, by due time).
+  // Probes: idle devices whose (device, type) pair is due, by position (the
+  // others wait in State::probe_pending_).
   absl::btree_set<int32_t> probe_ready;
-  MinTree probe_pending;
   // Candidates of the current pass.
   uint64_t prepared_pass = 0;
   std::vector<Candidate> candidates;
@@ -413,6 +412,9 @@ class State {
   // after any change to d), or everything (after a change of topology).
   void Reindex(DeviceIndex d);
   void ReindexAll();
+  // d's probe entries: due pairs in the types' probe_ready, the next due time in
+  // probe_pending_ (d idle), or none.
+  void SetProbes(DeviceIndex d);
   // d's keys in the trees of the types it runs (TypeState::ready/busy): the
   // estimate's from the pass's schedule while d is reserved in it, else from
   // its indexed replay; the fastest run's always from the replay.
@@ -490,6 +492,7 @@ class State {
   Ticks index_now_ = kFree;
   std::vector<int32_t> position_;  // by DeviceIndex
   MinTree busy_earliest_;
+  MinTree probe_pending_;  // idle devices by the next time a pair of theirs is due
   int free_room_ = 0;
   int capacity_ = 0;
   std::vector<int> rooms_;              // by TypeId
