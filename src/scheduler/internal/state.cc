@@ -712,10 +712,22 @@ ServiceWindow::Summary ServiceWindow::Summarise(Ticks since, double q) const {
     if (at >= since && n < std::size(values)) values[n++] = service;
   }
   if (n == 0) return {};
-  std::sort(values, values + n);
   // Nearest rank: the smallest value with at least q of the values at or below it.
   const auto rank = static_cast<size_t>(std::ceil(q * static_cast<double>(n)));
-  return {values[(n - 1) / 2], values[std::clamp<size_t>(rank, 1, n) - 1], values[0]};
+  const size_t median = (n - 1) / 2;
+  const size_t quantile = std::clamp<size_t>(rank, 1, n) - 1;
+  Summary summary;
+  summary.fastest = *std::min_element(values, values + n);
+  std::nth_element(values, values + median, values + n);
+  summary.median = values[median];
+  // Selecting the quantile keeps the median's side in order only below it.
+  if (quantile > median) {
+    std::nth_element(values + median + 1, values + quantile, values + n);
+  } else if (quantile < median) {
+    std::nth_element(values, values + quantile, values + median);
+  }
+  summary.quantile = values[quantile];
+  return summary;
 }
 
 Ticks State::Pessimistic(TypeId t, DeviceIndex d) const {

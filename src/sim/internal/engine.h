@@ -118,7 +118,7 @@ class Engine {
   std::unique_ptr<scheduler::Scheduler> scheduler_;
   server::RequestTracker tracker_;
   std::vector<Device> devices_;
-  std::unordered_map<scheduler::DeviceKey, uint32_t, scheduler::DeviceKeyHash> device_index_;
+  absl::flat_hash_map<scheduler::DeviceKey, uint32_t, scheduler::DeviceKeyHash> device_index_;
   std::vector<Stream> streams_;
   std::vector<StreamState> stream_state_;
   std::vector<std::string> camera_names_;
