@@ -45,6 +45,20 @@ absl::StatusOr<runtime::Emulation> ParseEmulation(const YAML::Node& node,
       emulation.latency_seconds[entry.first.as<std::string>()] = ms / 1e3;
     }
   }
+  if (const YAML::Node latency = node["variant_latency_ms"]) {
+    if (!latency.IsMap()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, "variant_latency_ms must map variant names to milliseconds"));
+    }
+    for (const auto& entry : latency) {
+      double ms = -1;
+      if (!entry.second.IsScalar() || !YAML::convert<double>::decode(entry.second, ms) || ms < 0) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            where, "variant_latency_ms.", entry.first.as<std::string>(), " must be >= 0 (ms)"));
+      }
+      emulation.variant_latency_seconds[entry.first.as<std::string>()] = ms / 1e3;
+    }
+  }
   if (node["default_latency_ms"]) {
     emulation.default_latency_seconds = node["default_latency_ms"].as<double>() / 1e3;
   }

@@ -23,6 +23,7 @@
 //       name: Intel Iris Xe Graphics
 //       slots: 1
 //       latency_ms: {face: 14, object: 30}
+//       variant_latency_ms: {blazeface-back-256: 6}   # a variant's own, over its type's
 //       default_latency_ms: 20  # types missing from latency_ms
 //       latency_sigma: 0.25     # service times lognormal around latency_ms, this shape
 //                               # (0..2; 0 = every request takes latency_ms exactly)

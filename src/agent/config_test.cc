@@ -16,6 +16,7 @@ devices:
     name: Intel Arria 10
     slots: 2
     latency_ms: {face: 40.5, text: 120}
+    variant_latency_ms: {blazeface-back-256: 7}
     default_latency_ms: 50
     reuse_results: false
 )",
@@ -35,7 +36,21 @@ devices:
   EXPECT_EQ(device->slots, 2);
   EXPECT_DOUBLE_EQ(device->emulation->LatencyFor("face"), 0.0405);
   EXPECT_DOUBLE_EQ(device->emulation->LatencyFor("pose"), 0.05);
+  // A variant's own time, over its type's.
+  EXPECT_DOUBLE_EQ(device->emulation->LatencyFor("face", "blazeface-back-256"), 0.007);
+  EXPECT_DOUBLE_EQ(device->emulation->LatencyFor("face", "blazeface-front-128"), 0.0405);
   EXPECT_FALSE(device->emulation->reuse_results);
+}
+
+TEST(AgentConfigTest, RefusesABadVariantLatency) {
+  for (const char* bad : {"variant_latency_ms: [1]", "variant_latency_ms: {x: -1}",
+                          "variant_latency_ms: {x: fast}"}) {
+    auto config = ParseAgentConfig(
+        std::string("devices:\n  - id: gpu0\n    kind: gpu\n    ") + bad + "\n", "test.yaml");
+    ASSERT_FALSE(config.ok()) << bad;
+    EXPECT_NE(config.status().message().find("variant_latency_ms"), std::string::npos)
+        << config.status();
+  }
 }
 
 TEST(AgentConfigTest, ReadsLatencySigmaAndTypes) {

@@ -103,8 +103,8 @@ struct ModelCounters {
 EmulatedLatency::EmulatedLatency(Emulation emulation, std::string_view seed_name)
     : emulation_(std::move(emulation)), random_(SeedOf(seed_name)) {}
 
-double EmulatedLatency::Draw(const std::string& type) {
-  const double mean = emulation_.LatencyFor(type);
+double EmulatedLatency::Draw(const std::string& type, const std::string& variant) {
+  const double mean = emulation_.LatencyFor(type, variant);
   const double sigma = emulation_.sigma;
   if (sigma <= 0) return mean;
   double z = 0;
@@ -323,7 +323,7 @@ class Slot {
         &metrics_.queue_seconds.WithLabels({spec.type, device_.device.id}),
         &metrics_.compute_seconds.WithLabels({spec.type, device_.device.id})};
     models_[key] = std::move(*model);
-    return device_.emulation ? device_.emulation->LatencyFor(spec.type) : seconds;
+    return device_.emulation ? device_.emulation->LatencyFor(spec.type, spec.variant) : seconds;
   }
 
   void Execute(Queued& item) {
@@ -397,7 +397,7 @@ class Slot {
     const Emulation& emulation = *device_.emulation;
     const auto release =
         clock_.Now() + std::chrono::duration_cast<Clock::TimePoint::duration>(
-                           std::chrono::duration<double>(latency_->Draw(job.model)));
+                           std::chrono::duration<double>(latency_->Draw(job.model, job.variant)));
     const std::string_view input =
         job.image.encoded.empty() ? job.image.rgb_pixels : job.image.encoded;
     const auto key = internal::ResultCache::MakeKey(job.model + "/" + job.variant, input);

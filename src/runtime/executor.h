@@ -46,11 +46,17 @@ namespace heteroaccel::runtime {
 // (a device that runs none of the node's models serves nothing).
 struct Emulation {
   std::map<std::string, double> latency_seconds;  // per inference type (means)
+  // Per variant name, over the type's: a faster build of the same type (its
+  // degradation alternate) emulated as faster.
+  std::map<std::string, double> variant_latency_seconds;
   double default_latency_seconds = 0.010;         // types without a profile entry
   bool reuse_results = true;
   double sigma = 0;  // lognormal shape of the hold; 0 = always the mean
   std::optional<std::vector<std::string>> types;  // nullopt = every type the node loads
-  double LatencyFor(const std::string& type) const {
+  double LatencyFor(const std::string& type, const std::string& variant = {}) const {
+    if (auto v = variant_latency_seconds.find(variant); v != variant_latency_seconds.end()) {
+      return v->second;
+    }
     auto it = latency_seconds.find(type);
     return it == latency_seconds.end() ? default_latency_seconds : it->second;
   }
@@ -71,7 +77,7 @@ inline constexpr double kMaxLatencySigma = 2.0;
 class EmulatedLatency {
  public:
   EmulatedLatency(Emulation emulation, std::string_view seed_name);
-  double Draw(const std::string& type) ABSL_LOCKS_EXCLUDED(mu_);
+  double Draw(const std::string& type, const std::string& variant = {}) ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   const Emulation emulation_;
