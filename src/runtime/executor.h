@@ -46,13 +46,13 @@ namespace heteroaccel::runtime {
 // (a device that runs none of the node's models serves nothing).
 struct Emulation {
   std::map<std::string, double> latency_seconds;  // per inference type (means)
-  // Per variant name, over the type's: a faster build of the same type (its
-  // degradation alternate) emulated as faster.
-  std::map<std::string, double> variant_latency_seconds;
   double default_latency_seconds = 0.010;         // types without a profile entry
   bool reuse_results = true;
   double sigma = 0;  // lognormal shape of the hold; 0 = always the mean
   std::optional<std::vector<std::string>> types;  // nullopt = every type the node loads
+  // Per variant name, over the type's: a faster build of the same type (its
+  // degradation alternate) emulated as faster.
+  std::map<std::string, double> variant_latency_seconds;
   double LatencyFor(const std::string& type, const std::string& variant = {}) const {
     if (auto v = variant_latency_seconds.find(variant); v != variant_latency_seconds.end()) {
       return v->second;
