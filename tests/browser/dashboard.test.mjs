@@ -268,6 +268,51 @@ describe('dashboard', { skip: missing || false, timeout: 900000 }, () => {
     assert.ok(spread.size >= 2 && [...spread].some((k) => k !== 'npu'), `served by ${[...spread]}`);
   });
 
+  test('a type\'s degradation is staged, checked, applied, audited and lifted from the execution interface', async () => {
+    // The page holds the admin token since the previous test.
+    await page.goto(`${server.url}/#/placement`);
+    const edit = 'button.degrade-edit[data-type="face"]';
+    await page.waitForSelector(edit);
+    const before = await getJson(server.url, '/v1/placement');
+    assert.equal(before.types.face.degrade ?? null, null);
+    assert.match(await page.locator('td.degrade[data-type="face"] .degrade-now').textContent(), /^off$/);
+    const variants = [...new Set(Object.values(before.types.face.kinds).flatMap((c) => c.variants))].sort();
+    assert.ok(variants.length >= 1, 'face has variants');
+
+    // Checked in the page before anything is staged.
+    await page.click(edit);
+    await page.fill('input.degrade-floor', '1.5');
+    await page.click('button.degrade-stage');
+    assert.match(await page.locator('.degrade-editor .error').textContent(), /floor is an accuracy in \[0, 1\]/);
+    await page.fill('input.degrade-floor', '0.7');
+    await page.click('button.degrade-stage');
+    assert.match(await page.locator('.degrade-editor .error').textContent(), /at least one variant/);
+    const accuracy = Object.fromEntries(variants.map((v, i) => [v, Number((0.9 - 0.05 * i).toFixed(2))]));
+    for (const [v, a] of Object.entries(accuracy)) {
+      await page.fill(`input.degrade-acc[data-variant="${v}"]`, String(a));
+    }
+    await page.click('button.degrade-stage');
+    const text = `floor 0.7: ${Object.entries(accuracy).map(([v, a]) => `${v} ${a}`).join(', ')}`;
+    assert.match(await page.locator('.staged-list').textContent(), new RegExp(`face degrade: off → ${text}`));
+    assert.equal(await page.locator('td.degrade[data-type="face"].staged').count(), 1, 'the cell shows it staged');
+
+    await page.fill('#comment', 'face may degrade');
+    await page.click('#apply');
+    await waitFor(async () => (await getJson(server.url, '/v1/placement')).types.face.degrade?.floor === 0.7,
+      10000, 'degradation applied');
+    assert.deepEqual((await getJson(server.url, '/v1/placement')).types.face.degrade.variants, accuracy);
+    await page.locator('.audit-row', { hasText: `face degrade: off → ${text}` }).waitFor({ timeout: 10000 });
+    assert.match(await page.locator('td.degrade[data-type="face"] .degrade-now').textContent(), new RegExp(text));
+
+    // Lifted the same way.
+    await page.click(edit);
+    await page.click('button.degrade-off');
+    assert.match(await page.locator('.staged-list').textContent(), /face degrade: floor 0\.7: .* → off/);
+    await page.click('#apply');
+    await waitFor(async () => ((await getJson(server.url, '/v1/placement')).types.face.degrade ?? null) === null,
+      10000, 'degradation lifted');
+  });
+
   test('fleet actions run from the fleet page, each node\'s result streaming into a table', async () => {
     // The page holds the admin token since the execution-interface test.
     await page.click('nav a[href="#/fleet"]');

@@ -1,5 +1,6 @@
 // Execution interface: which variant serves each inference type on each
-// accelerator kind, which kinds are allowed, a per-type pin and the policy.
+// accelerator kind, which kinds are allowed, a per-type pin, the type's variant
+// degradation under load (floor and accuracies) and the policy.
 // Edits are staged; the what-if panel shows the ideal throughput with and
 // without them; Apply sends them with the admin token. The capacity panel asks
 // the planner how many devices the current mix scaled by a factor needs. Below,
@@ -11,7 +12,7 @@ import { settings } from '../settings.js';
 import { applyChangeAnswer, store } from '../store.js';
 import { ErrorBox, Fig, fmt, when } from '../ui.js';
 
-// --- staged changes: {policy?, types: {t: {pin?, kinds: {k: {variant?, enabled?}}}}}
+// --- staged changes: {policy?, types: {t: {pin?, degrade?, kinds: {k: {variant?, enabled?}}}}}
 
 function current(placement, t, k, field) {
   const cell = placement.types?.[t]?.kinds?.[k];
@@ -40,6 +41,25 @@ function withPin(staged, placement, t, pin) {
   next.types[t] ??= {};
   if ((placement.types?.[t]?.pin ?? null) === pin) delete next.types[t].pin;
   else next.types[t].pin = pin;
+  return prune(next);
+}
+
+// A degrade block ({floor, variants: {variant: accuracy}}) or null, as text; two
+// blocks are the same when their texts are.
+export function degradeText(d) {
+  if (!d) return 'off';
+  const variants = Object.entries(d.variants || {})
+    .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+    .map(([v, a]) => `${v} ${a}`);
+  return `floor ${d.floor}: ${variants.join(', ')}`;
+}
+
+function withDegrade(staged, placement, t, degrade) {
+  const next = structuredClone(staged);
+  next.types ??= {};
+  next.types[t] ??= {};
+  if (degradeText(placement.types?.[t]?.degrade) === degradeText(degrade)) delete next.types[t].degrade;
+  else next.types[t].degrade = degrade;
   return prune(next);
 }
 
@@ -76,7 +96,7 @@ function normalise(p) {
     const kinds = {};
     for (const [k, v] of Object.entries(r.variants || {})) kinds[k] = { variant: v };
     for (const k of r.disabled || []) (kinds[k] ??= {}).enabled = false;
-    types[t] = { pin: r.pin || null, kinds };
+    types[t] = { pin: r.pin || null, degrade: r.degrade ?? null, kinds };
   }
   return { policy: p.policy, types };
 }
@@ -93,6 +113,9 @@ export function cellsChanged(beforeIn, afterIn) {
     const b = before.types?.[t] || {};
     const a = after.types?.[t] || {};
     if ((b.pin ?? null) !== (a.pin ?? null)) out.push(`${t} pin: ${b.pin ?? 'none'} → ${a.pin ?? 'none'}`);
+    if (degradeText(b.degrade) !== degradeText(a.degrade)) {
+      out.push(`${t} degrade: ${degradeText(b.degrade)} → ${degradeText(a.degrade)}`);
+    }
     const kinds = new Set([...Object.keys(b.kinds || {}), ...Object.keys(a.kinds || {})]);
     for (const k of [...kinds].sort()) {
       const bk = b.kinds?.[k] || {};
@@ -113,6 +136,7 @@ function applied(placement, staged) {
   for (const [t, ty] of Object.entries(staged.types || {})) {
     p.types[t] ??= { kinds: {} };
     if ('pin' in ty) p.types[t].pin = ty.pin;
+    if ('degrade' in ty) p.types[t].degrade = ty.degrade;
     for (const [k, cell] of Object.entries(ty.kinds || {})) Object.assign((p.types[t].kinds[k] ??= {}), cell);
   }
   return p;
@@ -153,6 +177,59 @@ function Cell({ placement, staged, t, k, setStaged }) {
   </td>`;
 }
 
+// The type's degradation: what it is (staged or applied) and an editor with the
+// floor and an accuracy per variant its devices have loaded (blank: not listed).
+function DegradeCell({ placement, staged, t, setStaged }) {
+  const [editing, setEditing] = useState(false);
+  const [floor, setFloor] = useState('');
+  const [accuracy, setAccuracy] = useState({});
+  const [error, setError] = useState('');
+  const now = placement.types[t].degrade ?? null;
+  const isStaged = staged.types?.[t] && 'degrade' in staged.types[t];
+  const shown = isStaged ? staged.types[t].degrade : now;
+  const variants = [...new Set(Object.values(placement.types[t].kinds || {}).flatMap((c) => c.variants || [c.variant]))].sort();
+  const open = () => {
+    setFloor(shown ? String(shown.floor) : '');
+    setAccuracy(Object.fromEntries(variants.map((v) => [v, shown?.variants?.[v] !== undefined ? String(shown.variants[v]) : ''])));
+    setError('');
+    setEditing(true);
+  };
+  const unit = (text) => text.trim() !== '' && Number.isFinite(Number(text)) && Number(text) >= 0 && Number(text) <= 1;
+  const stage = () => {
+    if (!unit(floor)) return setError('the floor is an accuracy in [0, 1]');
+    const listed = Object.entries(accuracy).filter(([, a]) => a.trim() !== '');
+    const bad = listed.find(([, a]) => !unit(a));
+    if (bad) return setError(`${bad[0]}: an accuracy in [0, 1]`);
+    if (!listed.length) return setError('give at least one variant an accuracy');
+    setStaged((s) => withDegrade(s, placement, t, {
+      floor: Number(floor), variants: Object.fromEntries(listed.map(([v, a]) => [v, Number(a)])),
+    }));
+    setEditing(false);
+  };
+  const off = () => {
+    setStaged((s) => withDegrade(s, placement, t, null));
+    setEditing(false);
+  };
+  return html`<td class=${'degrade' + (isStaged ? ' staged' : '')} data-type=${t}>
+    <span class="degrade-now" title=${`Under load ${t} may run a faster variant at or above the floor (now: ${degradeText(now)})`}>${degradeText(shown)}</span>
+    <button class="degrade-edit" data-type=${t} onClick=${() => (editing ? setEditing(false) : open())}
+      title=${`Edit ${t}'s variant degradation`}>${editing ? 'close' : 'edit'}</button>
+    ${editing ? html`<div class="degrade-editor" data-type=${t}>
+      <label title="Never a variant below this accuracy">floor
+        <input class="degrade-floor" type="number" min="0" max="1" step="0.01" value=${floor}
+          onInput=${(e) => setFloor(e.currentTarget.value)} /></label>
+      ${variants.map((v) => html`<label key=${v} title=${`Your accuracy figure for ${v} (blank: not a choice)`}>${v}
+        <input class="degrade-acc" data-variant=${v} type="number" min="0" max="1" step="0.01" value=${accuracy[v] ?? ''}
+          onInput=${(e) => setAccuracy({ ...accuracy, [v]: e.currentTarget.value })} /></label>`)}
+      <div class="buttons">
+        <button class="degrade-stage" onClick=${stage} title="Stage this block (Apply sends it)">stage</button>
+        <button class="degrade-off" onClick=${off} title=${`Stage lifting ${t}'s degradation`}>off</button>
+      </div>
+      ${error ? html`<div class="error">${error}</div>` : null}
+    </div>` : null}
+  </td>`;
+}
+
 function Matrix({ placement, staged, setStaged }) {
   const kinds = placement.kinds || [];
   const types = Object.keys(placement.types || {}).sort();
@@ -161,6 +238,7 @@ function Matrix({ placement, staged, setStaged }) {
       <th title="Inference type">type</th>
       <th title="Run the type only on this kind (the other kinds keep their settings for when the pin is lifted)">pin to kind</th>
       ${kinds.map((k) => html`<th key=${k} title=${`Accelerator kind ${k}`}>${k}</th>`)}
+      <th title="Under load, a faster variant of the type within an accuracy floor (earliest-finish)">degrade</th>
     </tr></thead>
     <tbody>
       ${types.map((t) => {
@@ -178,6 +256,7 @@ function Matrix({ placement, staged, setStaged }) {
             </select>
           </td>
           ${kinds.map((k) => html`<${Cell} key=${k} placement=${placement} staged=${staged} t=${t} k=${k} setStaged=${setStaged} />`)}
+          <${DegradeCell} placement=${placement} staged=${staged} t=${t} setStaged=${setStaged} />
         </tr>`;
       })}
     </tbody>
