@@ -958,9 +958,9 @@ void State::SolveSteering(Ticks now) {
 
 // --- The finish index --------------------------------------------------------------
 //
-// Every pass used to weigh every device: the slot schedule of each, then each
-// waiting request against each candidate, O(devices) per request. The index keeps,
-// per type, the devices in two tournament trees keyed by a lower bound on the
+// Weighing every device for every waiting request (the slot schedule of each, then
+// each candidate) costs O(devices) per request. Instead the index keeps, per
+// type, the devices in two tournament trees keyed by a lower bound on the
 // finish of one more request sent now (TypeState::ready/busy), updated when a
 // device changes (Reindex: a bind, a completion, a reservation in the pass, a
 // probe, a change of state) rather than rebuilt. A pass visits devices in bound
