@@ -115,6 +115,12 @@ struct Options {
   // kEarliestFinish looks at no more than this many waiting requests per Dispatch;
   // 0 means 8 x (sum of slots + pipeline_depth over up devices), at least 64.
   int max_walk = 0;
+  // kEarliestFinish finds an unpinned request's device, its probes and the
+  // requests to expire through the per-type finish index (docs/scheduling.md, "The
+  // finish index"): cost O(log devices) plus the devices visited. false weighs
+  // every candidate instead, O(devices) per request: the same decisions, kept as
+  // the reference the index is tested against.
+  bool finish_index = true;
 };
 
 struct DeviceKey {
@@ -218,6 +224,8 @@ struct Assignment {
   Clock::TimePoint expected_finish;
   // With Options::record_candidates: the devices the policy weighed, best
   // first (at most kMaxCandidates; the winner among them). Empty otherwise.
+  // Under steering, the finish index does not weigh a busy device outside the
+  // type's set (it could not take the request).
   std::vector<CandidateFinish> candidates;
   static constexpr size_t kMaxCandidates = 8;
   // Non-empty when `variant` is a faster alternate run instead of this one, the

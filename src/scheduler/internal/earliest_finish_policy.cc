@@ -90,9 +90,11 @@ const std::vector<Candidate>& PinnedCandidates(State& state, const QueueEntry& e
   return one;
 }
 
-// A pinned request: every candidate its pins allow, weighed in key order.
+// Every candidate the request's pins allow, weighed in key order: a pinned
+// request's way (never steered), and every request's without the finish index.
 Pick ChooseByScan(State& state, const QueueEntry& entry, const std::vector<Candidate>& candidates,
-                  Weighed* weighed) {
+                  Ticks now, Weighed* weighed) {
+  const bool steered = !State::IsPinned(entry) && state.type(entry.type).steered;
   Pick best;
   bool best_room = false;
   for (const Candidate& c : candidates) {
@@ -100,6 +102,7 @@ Pick ChooseByScan(State& state, const QueueEntry& entry, const std::vector<Candi
     const Ticks earliest = state.Earliest(c.device);
     const Ticks finish = earliest + c.estimate;
     if (weighed != nullptr) weighed->emplace_back(c.device, finish);
+    if (steered && SteeredAway(state, entry, c.device, earliest, now)) continue;
     // Admission is pessimistic (Options::admission_quantile); the order is not.
     if (entry.deadline != kNever && earliest + c.admit > entry.deadline) continue;
     if (finish > best.finish) continue;
@@ -197,8 +200,19 @@ DegradedPick ChooseDegraded(State& state, const QueueEntry& entry,
 }
 
 // An idle device the request may probe (see above), or kNone: the first in key
-// order of those the index holds as due.
-DeviceIndex ProbeFor(const State& state, const QueueEntry& entry, Ticks now) {
+// order of those the index holds as due (without the index: of the candidates).
+DeviceIndex ProbeFor(State& state, const QueueEntry& entry, Ticks now) {
+  if (!state.options().finish_index) {
+    for (const Candidate& c : state.Candidates(entry.type)) {
+      if (!State::Allows(entry, c) || !state.ProbeDue(c.device, entry.type, now)) continue;
+      if (entry.deadline != kNever &&
+          now + state.BestCase(entry.type, c.device) > entry.deadline) {
+        continue;
+      }
+      return c.device;
+    }
+    return kNone;
+  }
   for (const int32_t position : state.ProbeReady(entry.type)) {
     const DeviceIndex d = state.AtPosition(position);
     assert(state.ProbeDue(d, entry.type, now));
@@ -228,6 +242,7 @@ void DispatchEarliestFinish(State& state, std::vector<Assignment>& out) {
   Weighed weighed;
   Weighed* record = state.options().record_candidates ? &weighed : nullptr;
   std::vector<Candidate> one;
+  const bool indexed = state.options().finish_index;
   for (auto it = queue.begin(); it != queue.end() && walked < limit && !tracker.Exhausted();
        ++walked) {
     const QueueEntry& entry = it->second;
@@ -248,8 +263,9 @@ void DispatchEarliestFinish(State& state, std::vector<Assignment>& out) {
       continue;
     }
     const bool pinned = State::IsPinned(entry);
-    Pick pick = pinned ? ChooseByScan(state, entry, PinnedCandidates(state, entry, one), record)
-                       : ChooseIndexed(state, entry, now, record);
+    Pick pick = pinned ? ChooseByScan(state, entry, PinnedCandidates(state, entry, one), now, record)
+                : indexed ? ChooseIndexed(state, entry, now, record)
+                          : ChooseByScan(state, entry, state.Candidates(entry.type), now, record);
     int32_t alternate = kNone;
     if (entry.may_degrade && state.type(entry.type).degradable > 0 &&
         (pick.device == kNone || state.Backlogged(entry.type))) {

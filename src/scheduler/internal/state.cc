@@ -414,7 +414,7 @@ std::vector<Request> State::ExpireDeadlines(bool infeasible_too) {
   }
   if (infeasible_too) {
     BeginPass();
-    if (pinned_deadlines_ > 0) {
+    if (pinned_deadlines_ > 0 || !options_.finish_index) {
       ExpireByScan(now, expired);
     } else {
       for (TypeId t = 0; t < static_cast<TypeId>(types_.size()); ++t) {
