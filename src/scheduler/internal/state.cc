@@ -1158,7 +1158,7 @@ void State::Reindex(DeviceIndex d) {
   v.length = length;
   v.ready = ready;
   if (v.listed && !ready) {
-    busy_earliest_.Set(position, {earliest, static_cast<uint32_t>(position)});
+    busy_earliest_.Set(position, {TreeKey{earliest, static_cast<uint32_t>(position)}});
   } else {
     busy_earliest_.Clear(position);
   }
@@ -1204,7 +1204,7 @@ void State::SetProbes(DeviceIndex d) {
   if (next == kNever) {
     probe_pending_.Clear(position);
   } else {
-    probe_pending_.Set(position, {next, static_cast<uint32_t>(position)});
+    probe_pending_.Set(position, {TreeKey{next, static_cast<uint32_t>(position)}});
   }
 }
 
