@@ -238,7 +238,8 @@ BENCHMARK(BM_ExpireDeadlines)->Arg(1)->Arg(2);
 // together).
 //
 // BM_Decision4000Light: 1,000 requests in the system, so that a new one finds a
-// device free and the Dispatch is one decision. BM_Decision4000: saturated, the
+// device free and the Dispatch is one decision; /1 through the finish index, /0
+// weighing every candidate. BM_Decision4000: saturated, the
 // fast devices full with a backlog of about 2,800 requests that the slow CPUs
 // would finish later (so they stay idle): each Dispatch binds the one freed slot
 // and re-plans the whole backlog (a reservation per waiting request; see
@@ -274,8 +275,16 @@ std::vector<DeviceInfo> LargeCluster(int nodes) {
 }
 
 class LargeBench {
+  static Options WithIndex(bool finish_index) {
+    Options options = Bench::MakeOptions(PolicyKind::kEarliestFinish);
+    options.finish_index = finish_index;
+    return options;
+  }
+
  public:
-  explicit LargeBench(int nodes) : scheduler_(Bench::MakeOptions(PolicyKind::kEarliestFinish), clock_) {
+  // `finish_index`: Options::finish_index (false: the scan of every candidate).
+  explicit LargeBench(int nodes, bool finish_index = true)
+      : scheduler_(WithIndex(finish_index), clock_) {
     for (const DeviceInfo& d : LargeCluster(nodes)) {
       if (!scheduler_.UpsertDevice(d).ok()) std::abort();
     }
@@ -331,8 +340,8 @@ constexpr int kLargeCapacity = 1000 * (3 + 2 + 2 + 3);  // slots + pipeline dept
 
 // `fill` requests start the run (the load it keeps), `settle` operations pass
 // before the timed ones.
-void DecisionLoop(benchmark::State& state, int fill, int settle) {
-  LargeBench bench(1000);
+void DecisionLoop(benchmark::State& state, int fill, int settle, bool finish_index = true) {
+  LargeBench bench(1000, finish_index);
   for (int i = 0; i < fill; ++i) bench.Enqueue();
   bench.Dispatch();
   using Steady = std::chrono::steady_clock;
@@ -378,10 +387,11 @@ void DecisionLoop(benchmark::State& state, int fill, int settle) {
 void BM_Decision4000(benchmark::State& state) { DecisionLoop(state, kLargeCapacity + 400, 2000); }
 BENCHMARK(BM_Decision4000)->UseManualTime()->Iterations(2000);
 
+// Arg: Options::finish_index (0: the scan of every candidate, for the ratio).
 void BM_Decision4000Light(benchmark::State& state) {
-  DecisionLoop(state, kLargeCapacity / 10, 20000);
+  DecisionLoop(state, kLargeCapacity / 10, 20000, state.range(0) != 0);
 }
-BENCHMARK(BM_Decision4000Light)->UseManualTime()->Iterations(20000);
+BENCHMARK(BM_Decision4000Light)->Arg(1)->Arg(0)->UseManualTime()->Iterations(20000);
 
 void BM_Burst4000(benchmark::State& state) {
   using Steady = std::chrono::steady_clock;
