@@ -170,6 +170,19 @@ std::string ReadFileOrDie(const std::string& path) {
   return bytes.str();
 }
 
+std::string WriteTempFileOrDie(const std::string& name, const std::string& text) {
+  const std::string path = (std::filesystem::temp_directory_path() /
+                            absl::StrCat("heteroaccel_", getpid(), "_", name))
+                               .string();
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+  if (!out.flush()) {
+    std::fprintf(stderr, "cannot write %s\n", path.c_str());
+    std::abort();
+  }
+  return path;
+}
+
 std::string WaitForListeningUrl(Subprocess& process, std::chrono::milliseconds timeout) {
   auto line = process.WaitForLine("listening on http://", timeout);
   if (!line) return "";

@@ -50,6 +50,9 @@ std::string HeteroaccelBinary();
 // The models folder: $HETEROACCEL_MODELS_DIR, else $HETEROACCEL_SOURCE_DIR/models.
 std::string ModelsDir();
 std::string ReadFileOrDie(const std::string& path);
+// Writes `text` to <temp dir>/heteroaccel_<pid>_<name> (the pid keeps tests run
+// in parallel apart) and returns the path; aborts if it cannot.
+std::string WriteTempFileOrDie(const std::string& name, const std::string& text);
 // The URL a heteroaccel agent or server announces on its "... listening on
 // http://HOST:PORT ..." line; "" if none comes within `timeout`.
 std::string WaitForListeningUrl(Subprocess& process,

@@ -6,7 +6,6 @@
 // the answers say so (`degraded_from`), the server counts them, and a request
 // that opts out (`degrade=false`) is never degraded.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -27,23 +26,15 @@ using testing::HeteroaccelBinary;
 using testing::ModelsDir;
 using testing::ReadFileOrDie;
 using testing::Subprocess;
+using testing::WriteTempFileOrDie;
 
 constexpr char kPrimary[] = "blazeface-front-128";
 constexpr char kAlternate[] = "blazeface-back-256";
 
-std::string WriteFile(const std::string& name, const std::string& text) {
-  const std::string path =
-      ::testing::TempDir() + "/heteroaccel_" + std::to_string(getpid()) + "_" + name;
-  FILE* f = std::fopen(path.c_str(), "w");
-  std::fputs(text.c_str(), f);
-  std::fclose(f);
-  return path;
-}
-
 class DegradeE2ETest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const std::string config = WriteFile("degrade_server.yaml", R"(
+    const std::string config = WriteTempFileOrDie("degrade_server.yaml", R"(
 registry:
   face:
     variants: {gpu: blazeface-front-128}
@@ -57,7 +48,7 @@ registry:
     server_ = std::move(*s);
     url_ = WaitForListeningUrl(*server_);
     ASSERT_FALSE(url_.empty()) << server_->Output();
-    const std::string agent_config = WriteFile("degrade_agent.yaml", R"(
+    const std::string agent_config = WriteTempFileOrDie("degrade_agent.yaml", R"(
 node: node-a
 opencl: false
 cpu: {emulated: true, types: []}
