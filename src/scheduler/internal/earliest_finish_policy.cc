@@ -202,25 +202,23 @@ DegradedPick ChooseDegraded(State& state, const QueueEntry& entry,
 // An idle device the request may probe (see above), or kNone: the first in key
 // order of those the index holds as due (without the index: of the candidates).
 DeviceIndex ProbeFor(State& state, const QueueEntry& entry, Ticks now) {
+  // Its deadline allows the device's best time.
+  auto in_time = [&](DeviceIndex d) {
+    return entry.deadline == kNever || now + state.BestCase(entry.type, d) <= entry.deadline;
+  };
   if (!state.options().finish_index) {
     for (const Candidate& c : state.Candidates(entry.type)) {
-      if (!State::Allows(entry, c) || !state.ProbeDue(c.device, entry.type, now)) continue;
-      if (entry.deadline != kNever &&
-          now + state.BestCase(entry.type, c.device) > entry.deadline) {
-        continue;
+      if (State::Allows(entry, c) && state.ProbeDue(c.device, entry.type, now) &&
+          in_time(c.device)) {
+        return c.device;
       }
-      return c.device;
     }
     return kNone;
   }
   for (const int32_t position : state.ProbeReady(entry.type)) {
     const DeviceIndex d = state.AtPosition(position);
     assert(state.ProbeDue(d, entry.type, now));
-    if (!state.AllowsDevice(entry, d)) continue;
-    if (entry.deadline != kNever && now + state.BestCase(entry.type, d) > entry.deadline) {
-      continue;
-    }
-    return d;
+    if (state.AllowsDevice(entry, d) && in_time(d)) return d;
   }
   return kNone;
 }
