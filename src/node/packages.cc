@@ -48,13 +48,13 @@ class BoundedOutput {
   }
 
   void Finish(CommandResult& result) {
-    if (tail_.size() > half_) {
-      tail_.erase(0, tail_.size() - half_);
-      result.truncated = true;
-    }
+    if (tail_.size() > half_) tail_.erase(0, tail_.size() - half_);
     result.output_bytes = total_;
+    // Counted, not inferred from the tail's length: Append may already have cut
+    // the tail to exactly half.
+    const int64_t omitted = total_ - static_cast<int64_t>(head_.size() + tail_.size());
+    result.truncated = omitted > 0;
     if (result.truncated) {
-      const int64_t omitted = total_ - static_cast<int64_t>(head_.size() + tail_.size());
       result.output = absl::StrCat(head_, "\n[... ", omitted, " bytes omitted ...]\n", tail_);
     } else {
       result.output = head_ + tail_;
