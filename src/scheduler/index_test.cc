@@ -19,6 +19,7 @@
 
 #include "common/fake_clock.h"
 #include <gtest/gtest.h>
+#include "scheduler/internal/min_tree.h"
 #include "scheduler/scheduler.h"
 #include "scheduler/testing/cluster.h"
 
@@ -213,6 +214,47 @@ TEST_P(FinishIndexTest, IndexedChoiceIsTheFullScansChoice) {
   EXPECT_GT(pair.bound(), 2000u);
   EXPECT_GT(pair.expired(), 100u);
   std::printf("  seed %d: %zu bound, %zu expired\n", GetParam(), pair.bound(), pair.expired());
+}
+
+// The tournament tree against a brute-force minimum: random sets, raises, drops
+// and clears of a few positions (so that one position is often the minimum of
+// many nodes), each order checked after every change, MinExcept at a random
+// position too.
+TEST(MultiMinTreeTest, MinimaMatchBruteForce) {
+  using internal::MultiMinTree;
+  using internal::TreeKey;
+  std::mt19937_64 rng(7);
+  for (const int32_t n : {1, 2, 3, 5, 16, 37}) {
+    MultiMinTree<2> tree;
+    tree.Reset(n);
+    std::vector<MultiMinTree<2>::Keys> keys(static_cast<size_t>(n));
+    auto brute = [&](int k, int32_t except) {
+      TreeKey least;
+      for (int32_t p = 0; p < n; ++p) {
+        if (p != except && keys[static_cast<size_t>(p)][static_cast<size_t>(k)] < least) {
+          least = keys[static_cast<size_t>(p)][static_cast<size_t>(k)];
+        }
+      }
+      return least;
+    };
+    for (int step = 0; step < 4000; ++step) {
+      const auto pos = static_cast<int32_t>(rng() % static_cast<uint64_t>(n));
+      MultiMinTree<2>::Keys next{};
+      for (int k = 0; k < 2; ++k) {
+        if (rng() % 4 == 0) continue;  // absent
+        // Few distinct bounds, so that ties fall to `tie`.
+        next[static_cast<size_t>(k)] = {static_cast<internal::Ticks>(rng() % 8),
+                                        ((rng() % 4) << 32) | static_cast<uint32_t>(pos)};
+      }
+      keys[static_cast<size_t>(pos)] = next;
+      tree.Set(pos, next);
+      for (int k = 0; k < 2; ++k) {
+        ASSERT_EQ(tree.Min(k), brute(k, -1)) << "n " << n << " step " << step << " order " << k;
+        const auto except = static_cast<int32_t>(rng() % static_cast<uint64_t>(n));
+        ASSERT_EQ(tree.MinExcept(except, k), brute(k, except)) << "n " << n << " step " << step;
+      }
+    }
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Seeds, FinishIndexTest, ::testing::Values(1, 2, 3, 4, 5, 6));

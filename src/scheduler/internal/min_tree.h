@@ -44,18 +44,28 @@ class MultiMinTree {
     while (leaves_ < n) leaves_ *= 2;
     nodes_.assign(2 * static_cast<size_t>(leaves_), Keys{});
   }
-  // Each key must be absent or have `pos` in its low 32 bits.
+  // Each key must be absent or have `pos` in its low 32 bits. The walk up reads
+  // only what the change can move: a key that fell replaces the minima it is
+  // below; one that rose is replaced by its sibling's where it was the minimum.
+  // Either way the walk of an order stops at the first node it leaves alone.
   void Set(int32_t pos, const Keys& keys) {
-    size_t i = static_cast<size_t>(leaves_ + pos);
-    if (nodes_[i] == keys) return;
-    nodes_[i] = keys;
-    for (i /= 2; i >= 1; i /= 2) {
-      const Keys& left = nodes_[2 * i];
-      const Keys& right = nodes_[2 * i + 1];
-      Keys least;
-      for (int k = 0; k < K; ++k) least[k] = right[k] < left[k] ? right[k] : left[k];
-      if (nodes_[i] == least) break;
-      nodes_[i] = least;
+    const size_t leaf = static_cast<size_t>(leaves_ + pos);
+    const Keys old = nodes_[leaf];
+    nodes_[leaf] = keys;
+    for (size_t k = 0; k < K; ++k) {
+      const TreeKey key = keys[k];
+      const TreeKey was = old[k];
+      if (key == was) continue;
+      size_t i = leaf / 2;
+      if (key < was) {
+        for (; i >= 1 && key < nodes_[i][k]; i /= 2) nodes_[i][k] = key;
+      } else {
+        for (; i >= 1 && nodes_[i][k] == was; i /= 2) {
+          const TreeKey& left = nodes_[2 * i][k];
+          const TreeKey& right = nodes_[2 * i + 1][k];
+          nodes_[i][k] = right < left ? right : left;
+        }
+      }
     }
   }
   void Clear(int32_t pos) { Set(pos, Keys{}); }
