@@ -689,6 +689,9 @@ Ticks State::Estimate(TypeId t, DeviceIndex d) const {
 }
 
 void ServiceWindow::Add(Ticks at, Ticks service, size_t capacity) {
+  // Kept in time order (a clock set back counts as no time passing): the ring's
+  // order is then the samples' age order.
+  if (!samples.empty()) at = std::max(at, Newest(1));
   if (samples.size() < capacity) {
     samples.emplace_back(at, service);
     next = samples.size() % capacity;
@@ -696,6 +699,11 @@ void ServiceWindow::Add(Ticks at, Ticks service, size_t capacity) {
   }
   samples[next] = {at, service};
   next = (next + 1) % capacity;
+}
+
+Ticks ServiceWindow::Newest(size_t j) const {
+  const size_t n = samples.size();
+  return samples[(next + n - j) % n].first;
 }
 
 int ServiceWindow::Fresh(Ticks since) const {
@@ -780,16 +788,8 @@ Ticks State::ProbeDueAt(DeviceIndex d, TypeId t) const {
   // Unconfirmed: fewer than confirming_samples measured within the horizon, i.e.
   // the confirming_samples-th newest older than now - horizon.
   const auto confirming = static_cast<size_t>(options_.confirming_samples);
-  if (window.samples.size() >= confirming) {
-    Ticks at[64];
-    size_t n = 0;
-    for (const auto& [when, service] : window.samples) {
-      if (n < std::size(at)) at[n++] = when;
-    }
-    if (n >= confirming) {
-      std::nth_element(at, at + (confirming - 1), at + n, std::greater<>());
-      due = std::max(due, at[confirming - 1] + options_.estimate_horizon.count() + 1);
-    }
+  if (confirming > 0 && window.samples.size() >= confirming) {
+    due = std::max(due, window.Newest(confirming) + options_.estimate_horizon.count() + 1);
   }
   return due;
 }

@@ -79,6 +79,9 @@ struct ServiceWindow {
   Ticks last_probe = kUnknown;
 
   void Add(Ticks at, Ticks service, size_t capacity);
+  // When the j-th newest sample (1: the newest) was measured; requires
+  // 1 <= j <= samples.size().
+  Ticks Newest(size_t j) const;
   // Samples measured at or after `since`.
   int Fresh(Ticks since) const;
   struct Summary {
