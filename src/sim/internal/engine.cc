@@ -122,13 +122,21 @@ Engine::Engine(const Scenario& scenario, const SimOptions& options)
   client_rtt_ = static_cast<int64_t>(s_.client_rtt_ms * 1e6);
 }
 
+// One call in kTimedEvery, picked by a hash of the call's number (so that a
+// periodic pattern of calls is not sampled at one phase), is timed and counts
+// kTimedEvery times: reading the clock around every call cost ~4% of a run.
 template <typename F>
 auto Engine::Timed(F f) -> decltype(f()) {
+  constexpr uint64_t kTimedEvery = 16;
+  if (SplitMix64(++scheduler_calls_) % kTimedEvery != 0) return f();
   const auto t0 = std::chrono::steady_clock::now();
   struct Stop {
     std::chrono::steady_clock::time_point t0;
     double& sum;
-    ~Stop() { sum += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(); }
+    ~Stop() {
+      sum += kTimedEvery *
+             std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    }
   } stop{t0, scheduler_seconds_};
   return f();
 }
