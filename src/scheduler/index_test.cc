@@ -20,6 +20,7 @@
 #include "common/fake_clock.h"
 #include <gtest/gtest.h>
 #include "scheduler/internal/min_tree.h"
+#include "scheduler/internal/running_median.h"
 #include "scheduler/scheduler.h"
 #include "scheduler/testing/cluster.h"
 
@@ -254,6 +255,47 @@ TEST(MultiMinTreeTest, MinimaMatchBruteForce) {
         ASSERT_EQ(tree.MinExcept(except, k), brute(k, except)) << "n " << n << " step " << step;
       }
     }
+  }
+}
+
+// The running median against sorting: random inserts, erases (of present and
+// absent values) and replacements over few distinct values (many duplicates),
+// with the count swept from 1 to 8 (where each half's edge cases are) and on to
+// 64.
+TEST(RunningMedianTest, MedianMatchesSorting) {
+  std::mt19937_64 rng(11);
+  internal::RunningMedian median;
+  std::vector<int64_t> values;
+  for (int step = 0; step < 20000; ++step) {
+    const size_t cap = step < 16000 ? 1 + static_cast<size_t>(step / 200) % 8 : 64;
+    const uint64_t op = values.size() > cap ? 1 : rng() % 3;
+    // Over the cap, a present value goes.
+    const auto v = op == 1 && values.size() > cap ? values[rng() % values.size()]
+                                                  : static_cast<int64_t>(rng() % 12);
+    const bool present = std::find(values.begin(), values.end(), v) != values.end();
+    if (op == 0 || values.empty()) {
+      median.Insert(v);
+      values.push_back(v);
+    } else if (op == 1) {
+      ASSERT_EQ(median.Erase(v), present) << "step " << step;
+      if (present) values.erase(std::find(values.begin(), values.end(), v));
+    } else {
+      const int64_t from = rng() % 2 == 0 ? values[rng() % values.size()] : v;
+      const auto to = static_cast<int64_t>(rng() % 12);
+      const bool had = std::find(values.begin(), values.end(), from) != values.end();
+      ASSERT_EQ(median.Replace(from, to), had) << "step " << step;
+      if (had) *std::find(values.begin(), values.end(), from) = to;
+    }
+    ASSERT_EQ(median.size(), values.size());
+    if (values.empty()) {
+      ASSERT_TRUE(median.empty());
+      continue;
+    }
+    std::vector<int64_t> sorted = values;
+    std::sort(sorted.begin(), sorted.end());
+    const size_t n = sorted.size();
+    const int64_t expected = n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+    ASSERT_EQ(median.median(), expected) << "step " << step << " size " << n;
   }
 }
 

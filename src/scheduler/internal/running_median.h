@@ -26,12 +26,20 @@ class RunningMedian {
   }
   // Removes one copy of `v`; returns false if there is none.
   bool Erase(int64_t v) {
-    if (auto it = lower_.find(v); it != lower_.end()) {
-      lower_.erase(it);
-    } else if (auto up = upper_.find(v); up != upper_.end()) {
-      upper_.erase(up);
+    if (!Remove(v)) return false;
+    Balance();
+    return true;
+  }
+  // Erase(from) then Insert(to), rebalancing once: when both lie in one half
+  // (an estimate that moved a little) nothing crosses the middle. Returns false,
+  // changing nothing, if there is no `from`.
+  bool Replace(int64_t from, int64_t to) {
+    if (!Remove(from)) return false;
+    // With the lower half emptied, the upper one's least value is the boundary.
+    if (lower_.empty() ? (upper_.empty() || to <= *upper_.begin()) : to <= *lower_.rbegin()) {
+      lower_.insert(to);
     } else {
-      return false;
+      upper_.insert(to);
     }
     Balance();
     return true;
@@ -46,7 +54,18 @@ class RunningMedian {
   }
 
  private:
-  // Keeps lower_.size() == upper_.size() or upper_.size() + 1.
+  bool Remove(int64_t v) {
+    if (auto it = lower_.find(v); it != lower_.end()) {
+      lower_.erase(it);
+    } else if (auto up = upper_.find(v); up != upper_.end()) {
+      upper_.erase(up);
+    } else {
+      return false;
+    }
+    return true;
+  }
+  // Restores lower_.size() == upper_.size() or upper_.size() + 1 from a
+  // difference of at most two either way past it (one move shifts it by two).
   void Balance() {
     if (lower_.size() > upper_.size() + 1) {
       auto last = std::prev(lower_.end());

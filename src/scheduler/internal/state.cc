@@ -1263,11 +1263,13 @@ void State::SyncMedian(DeviceIndex d, TypeId t) {
   const bool runs = dev.present && dev.CanRun(t);
   const Ticks in = runs ? dev.measured[t] : kUnknown;
   if (dev.median_in[t] != in) {
-    if (dev.median_in[t] != kUnknown) {
+    if (dev.median_in[t] != kUnknown && in != kUnknown) {
+      ts.all_medians.Replace(dev.median_in[t], in);
+      ts.kind_medians[dev.kind].Replace(dev.median_in[t], in);
+    } else if (dev.median_in[t] != kUnknown) {
       ts.all_medians.Erase(dev.median_in[t]);
       ts.kind_medians[dev.kind].Erase(dev.median_in[t]);
-    }
-    if (in != kUnknown) {
+    } else {
       if (ts.kind_medians.size() <= static_cast<size_t>(dev.kind)) {
         ts.kind_medians.resize(static_cast<size_t>(dev.kind) + 1);
       }
