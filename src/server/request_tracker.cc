@@ -10,8 +10,9 @@ RequestTracker::RequestTracker(int max_attempts, Clock& clock)
     : max_attempts_(std::max(1, max_attempts)), clock_(clock) {}
 
 const scheduler::Request& RequestTracker::Admit(InferWork work, InferDone done) {
-  Tracked t;
-  t.request.id = next_id_++;
+  const uint64_t id = next_id_++;
+  Tracked& t = requests_.try_emplace(id).first->second;
+  t.request.id = id;
   t.request.type = work.model;
   t.request.priority = work.hints.priority;
   t.request.arrival = clock_.Now();
@@ -24,8 +25,7 @@ const scheduler::Request& RequestTracker::Admit(InferWork work, InferDone done) 
   t.request.tenant = work.hints.camera;  // kept for re-queues: fair shares per camera
   t.work = std::move(work);
   t.done = std::move(done);
-  auto [it, inserted] = requests_.emplace(t.request.id, std::move(t));
-  return it->second.request;
+  return t.request;
 }
 
 AgentCall RequestTracker::Bind(const scheduler::Assignment& assignment) {

@@ -12,7 +12,8 @@
 #pragma once
 
 #include <cstddef>
-#include <vector>
+
+#include "absl/container/inlined_vector.h"
 
 #include "scheduler/internal/state.h"
 
@@ -81,8 +82,8 @@ class RoomTracker {
 
   const State& state_;
   bool static_kinds_;
-  std::vector<size_t> open_;  // unvisited unpinned requests, by type
-  std::vector<int> rooms_;    // available devices with room able to serve it, by type
+  absl::InlinedVector<size_t, 8> open_;  // unvisited unpinned requests, by type
+  absl::InlinedVector<int, 8> rooms_;    // available devices with room able to serve it, by type
   size_t left_ = 0;           // unvisited requests that could still be bound
 };
 

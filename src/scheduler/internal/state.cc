@@ -815,7 +815,8 @@ Queue::iterator State::Bind(Queue::iterator it, DeviceIndex d, Ticks now, Ticks 
   if (starts) ++dev.running;
   CountQueued(record.key, entry, false);
   if (entry.deadline != kNever) deadlines_.erase({entry.deadline, entry.id});
-  if (auto fair = fair_.find(record.key.neg_priority); fair != fair_.end()) {
+  if (auto fair = fair_.find(record.key.neg_priority);
+      fair != fair_.end() && fair->second.queued > 0) {
     fair->second.virtual_time = std::max(fair->second.virtual_time, record.start_tag);
   }
   Assignment& a = out.emplace_back();
@@ -1360,9 +1361,19 @@ void State::CountQueued(const QueueKey& key, const QueueEntry& entry, bool added
         ts.deadlines.erase({entry.deadline, entry.id});
       }
     }
-    // A class whose queue empties ends its busy period: its tags start over.
+    // A class whose queue empties ends its busy period: its tags start over. The
+    // emptied class is kept, reset, so that the next busy period reuses its
+    // table, unless more than a few classes are kept.
     auto fair = fair_.find(key.neg_priority);
-    if (fair != fair_.end() && --fair->second.queued == 0) fair_.erase(fair);
+    if (fair != fair_.end() && --fair->second.queued == 0) {
+      constexpr size_t kKeptClasses = 8;
+      if (fair_.size() > kKeptClasses) {
+        fair_.erase(fair);
+      } else {
+        fair->second.virtual_time = 0;
+        fair->second.finish.clear();
+      }
+    }
   }
 }
 
