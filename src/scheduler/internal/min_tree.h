@@ -1,5 +1,6 @@
 // MinTree: a tournament tree over positions 0..n-1, each holding a key or
-// nothing; Set is O(log n), Min is O(1).
+// nothing; Set is O(log n), Min is O(1). Four-way: half the levels of a binary
+// tree, and a node's children side by side in memory.
 //
 // A key is a (bound, tie) pair compared in that order, and `tie`'s low 32 bits
 // are its position, so that keys are distinct and Min names where it is. The
@@ -40,51 +41,74 @@ class MultiMinTree {
 
   // Forgets every key; positions 0..n-1.
   void Reset(int32_t n) {
-    leaves_ = 1;
-    while (leaves_ < n) leaves_ *= 2;
-    nodes_.assign(2 * static_cast<size_t>(leaves_), Keys{});
+    size_t leaves = 1;
+    while (leaves < static_cast<size_t>(n)) leaves *= kWays;
+    first_leaf_ = (leaves - 1) / (kWays - 1);  // the nodes above the leaves
+    nodes_.assign(kPad + first_leaf_ + leaves, Keys{});
   }
   // Each key must be absent or have `pos` in its low 32 bits. The walk up reads
   // only what the change can move: a key that fell replaces the minima it is
-  // below; one that rose is replaced by its sibling's where it was the minimum.
+  // below; one that rose is replaced by its siblings' where it was the minimum.
   // Either way the walk of an order stops at the first node it leaves alone.
   void Set(int32_t pos, const Keys& keys) {
-    const size_t leaf = static_cast<size_t>(leaves_ + pos);
-    const Keys old = nodes_[leaf];
-    nodes_[leaf] = keys;
+    const size_t leaf = first_leaf_ + static_cast<size_t>(pos);
+    const Keys old = node(leaf);
+    node(leaf) = keys;
     for (size_t k = 0; k < K; ++k) {
       const TreeKey key = keys[k];
       const TreeKey was = old[k];
       if (key == was) continue;
-      size_t i = leaf / 2;
       if (key < was) {
-        for (; i >= 1 && key < nodes_[i][k]; i /= 2) nodes_[i][k] = key;
+        for (size_t i = leaf; i > 0;) {
+          i = Parent(i);
+          if (!(key < node(i)[k])) break;
+          node(i)[k] = key;
+        }
       } else {
-        for (; i >= 1 && nodes_[i][k] == was; i /= 2) {
-          const TreeKey& left = nodes_[2 * i][k];
-          const TreeKey& right = nodes_[2 * i + 1][k];
-          nodes_[i][k] = right < left ? right : left;
+        for (size_t i = leaf; i > 0;) {
+          i = Parent(i);
+          if (!(node(i)[k] == was)) break;
+          node(i)[k] = LeastChild(i, k);
         }
       }
     }
   }
   void Clear(int32_t pos) { Set(pos, Keys{}); }
-  const Keys& at(int32_t pos) const { return nodes_[static_cast<size_t>(leaves_ + pos)]; }
+  const Keys& at(int32_t pos) const { return node(first_leaf_ + static_cast<size_t>(pos)); }
   // The least key of order k (absent when the tree holds none).
-  const TreeKey& Min(int k = 0) const { return nodes_[1][static_cast<size_t>(k)]; }
+  const TreeKey& Min(int k = 0) const { return node(0)[static_cast<size_t>(k)]; }
   // The least key of order k but `pos`'s: the path's siblings, read only.
   TreeKey MinExcept(int32_t pos, int k) const {
     TreeKey least;
-    for (size_t i = static_cast<size_t>(leaves_ + pos); i > 1; i /= 2) {
-      const TreeKey& sibling = nodes_[i ^ 1][static_cast<size_t>(k)];
-      if (sibling < least) least = sibling;
+    for (size_t i = first_leaf_ + static_cast<size_t>(pos); i > 0;) {
+      const size_t parent = Parent(i);
+      for (size_t c = kWays * parent + 1; c <= kWays * parent + kWays; ++c) {
+        const TreeKey& sibling = node(c)[static_cast<size_t>(k)];
+        if (c != i && sibling < least) least = sibling;
+      }
+      i = parent;
     }
     return least;
   }
 
  private:
-  int32_t leaves_ = 1;
-  std::vector<Keys> nodes_ = std::vector<Keys>(2);
+  static constexpr size_t kWays = 4;
+  // Node i's children are kWays * i + 1 ..; stored kPad further on, each group
+  // of siblings starts at a multiple of kWays.
+  static constexpr size_t kPad = kWays - 1;
+  static size_t Parent(size_t i) { return (i - 1) / kWays; }
+  Keys& node(size_t i) { return nodes_[kPad + i]; }
+  const Keys& node(size_t i) const { return nodes_[kPad + i]; }
+  TreeKey LeastChild(size_t i, size_t k) const {
+    TreeKey least = node(kWays * i + 1)[k];
+    for (size_t c = kWays * i + 2; c <= kWays * i + kWays; ++c) {
+      if (node(c)[k] < least) least = node(c)[k];
+    }
+    return least;
+  }
+
+  size_t first_leaf_ = 0;
+  std::vector<Keys> nodes_ = std::vector<Keys>(kPad + 1);
 };
 
 using MinTree = MultiMinTree<1>;
