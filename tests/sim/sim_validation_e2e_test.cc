@@ -11,16 +11,27 @@
 // server<->agent rtt_ms, the extra of going through the server is
 // client_rtt_ms. Nothing is fitted to the figures compared.
 //
-// Near saturation (0.85 of the ideal) the real p50 has come out 5.8% and 6.6%
-// above the simulated one in quiet runs on a 2-core machine, past the 5% target:
-// the server<->agent overhead measured on an idle cluster is smaller than under
-// 64 requests in flight, and at that load each device's extra idle gap per
-// request lengthens the queue. That one point is held to 10% here and the gap is
-// reported (docs/simulator.md "Validation"); every other figure at the target.
+// The real run draws its service times from the agents' own generators, not
+// the simulator's, so one simulated seed is one sample of what the model
+// predicts, no likelier to match than any other: near saturation the p50 of
+// single seeds spreads by ~5% (45.1 to 47.3 ms over 20 seeds at 0.85). The
+// prediction compared is therefore each figure's median over kSeeds seeds.
+//
+// Near saturation (0.85 of the ideal) the real p50 still comes out ~6% above
+// that median and above every seed's (49.0-49.2 ms against 44.8-46.8 ms), past
+// the 5% target, so it is a bias and not the draw: about 3 ms per request that
+// the overheads measured one request at a time on an idle cluster do not carry.
+// By the simulator's own sensitivities at that load, 1% longer service adds
+// 0.4 ms to the p50, 1 ms more server<->agent time nothing (the pipeline hides
+// it) and 1 ms more client<->server time 1 ms. That one point is held to 10%
+// here and the gap is reported (docs/simulator.md "Validation"); every other
+// figure at the target.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <vector>
 
 #include "absl/strings/str_format.h"
 #include "real_cluster.h"
@@ -56,26 +67,62 @@ cameras:
      deadline_ms: 150}
 )";
 
+// Seeds simulated per point (the scenario's seed and the ones after it).
+constexpr int kSeeds = 9;
+
+// The simulator's prediction: each figure's median over the seeds, and the
+// range of the p50 (the spread one seed alone would carry).
+struct Prediction {
+  double throughput_rps, attainment, p50, p99, expired;
+  double p50_low, p50_high;
+};
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+absl::StatusOr<Prediction> Predict(const sim::Scenario& scenario) {
+  std::vector<double> throughput, attainment, p50, p99, expired;
+  for (int i = 0; i < kSeeds; ++i) {
+    sim::Scenario seeded = scenario;
+    seeded.seed = scenario.seed + static_cast<uint64_t>(i);
+    absl::StatusOr<sim::SimReport> r = sim::Simulate(seeded);
+    if (!r.ok()) return r.status();
+    throughput.push_back(r->bench.throughput_rps);
+    attainment.push_back(r->attainment);
+    p50.push_back(r->bench.latency.p50);
+    p99.push_back(r->bench.latency.p99);
+    expired.push_back(static_cast<double>(r->expired));
+  }
+  return Prediction{Median(throughput),
+                    Median(attainment),
+                    Median(p50),
+                    Median(p99),
+                    Median(expired),
+                    *std::min_element(p50.begin(), p50.end()),
+                    *std::max_element(p50.begin(), p50.end())};
+}
+
 struct Comparison {
   double throughput_ratio, attainment_points, p50_ratio, p99_ratio;
 };
 
-Comparison Compare(const loadgen::BenchReport& real, const sim::SimReport& sim) {
-  return {real.throughput_rps / sim.bench.throughput_rps,
-          (real.attainment - sim.attainment) * 100.0, real.latency.p50 / sim.bench.latency.p50,
-          real.latency.p99 / sim.bench.latency.p99};
+Comparison Compare(const loadgen::BenchReport& real, const Prediction& sim) {
+  return {real.throughput_rps / sim.throughput_rps, (real.attainment - sim.attainment) * 100.0,
+          real.latency.p50 / sim.p50, real.latency.p99 / sim.p99};
 }
 
 std::string Describe(const std::string& name, const loadgen::BenchReport& real,
-                     const sim::SimReport& sim, const Comparison& c) {
+                     const Prediction& sim, const Comparison& c) {
   return absl::StrFormat(
       "%s: throughput real %.2f sim %.2f (x%.4f); attainment real %.2f%% sim %.2f%% (%+.2f pt); "
-      "p50 real %.2f sim %.2f ms (x%.4f); p99 real %.2f sim %.2f ms (x%.4f); 504 real %d sim %d",
-      name, real.throughput_rps, sim.bench.throughput_rps, c.throughput_ratio,
-      real.attainment * 100, sim.attainment * 100, c.attainment_points, real.latency.p50,
-      sim.bench.latency.p50, c.p50_ratio, real.latency.p99, sim.bench.latency.p99, c.p99_ratio,
-      real.errors_by_kind.contains("504") ? real.errors_by_kind.at("504") : 0,
-      sim.bench.errors_by_kind.contains("504") ? sim.bench.errors_by_kind.at("504") : 0);
+      "p50 real %.2f sim %.2f ms (x%.4f; seeds %.2f-%.2f); p99 real %.2f sim %.2f ms (x%.4f); "
+      "504 real %d sim %.0f",
+      name, real.throughput_rps, sim.throughput_rps, c.throughput_ratio, real.attainment * 100,
+      sim.attainment * 100, c.attainment_points, real.latency.p50, sim.p50, c.p50_ratio,
+      sim.p50_low, sim.p50_high, real.latency.p99, sim.p99, c.p99_ratio,
+      real.errors_by_kind.contains("504") ? real.errors_by_kind.at("504") : 0, sim.expired);
 }
 
 TEST(SimValidationTest, SimulatorMatchesTheRealClusterLightLoadedAndOverloaded) {
@@ -115,7 +162,7 @@ TEST(SimValidationTest, SimulatorMatchesTheRealClusterLightLoadedAndOverloaded) 
     ASSERT_TRUE(scenario.ok()) << scenario.status();
     absl::StatusOr<loadgen::BenchReport> real = (*cluster)->Run(*scenario);
     ASSERT_TRUE(real.ok()) << real.status() << "\n" << (*cluster)->Logs();
-    absl::StatusOr<sim::SimReport> simulated = sim::Simulate(*scenario);
+    absl::StatusOr<Prediction> simulated = Predict(*scenario);
     ASSERT_TRUE(simulated.ok()) << simulated.status();
     const Comparison c = Compare(*real, *simulated);
     const std::string line = Describe(name, *real, *simulated, c);
@@ -126,9 +173,7 @@ TEST(SimValidationTest, SimulatorMatchesTheRealClusterLightLoadedAndOverloaded) 
     for (const auto& [kind, n] : real->errors_by_kind) {
       EXPECT_EQ(kind, "504") << n << " x " << kind << ": " << real->error_examples.at(kind);
     }
-    EXPECT_NEAR(c.throughput_ratio, 1.0, 0.03) << line << "\n"
-                                               << loadgen::FormatTable(*real) << "\n"
-                                               << sim::FormatReport(*simulated);
+    EXPECT_NEAR(c.throughput_ratio, 1.0, 0.03) << line << "\n" << loadgen::FormatTable(*real);
     EXPECT_NEAR(c.attainment_points, 0.0, 2.0) << line;
     EXPECT_NEAR(c.p50_ratio, 1.0, p50_tolerance) << line;
     EXPECT_NEAR(c.p99_ratio, 1.0, 0.10) << line;
