@@ -18,9 +18,11 @@ namespace heteroaccel::plan {
 namespace {
 
 // Keys a plan shares with a sim scenario (sim::ParseScenario reads them).
-constexpr const char* kScenarioKeys[] = {"name",         "seed",          "policy",
-                                         "rtt_ms",       "client_rtt_ms", "queue_capacity",
-                                         "max_attempts", "cameras"};
+constexpr const char* kScenarioKeys[] = {"name",           "seed",
+                                         "policy",         "rtt_ms",
+                                         "client_rtt_ms",  "service_overhead_ms",
+                                         "queue_capacity", "max_attempts",
+                                         "cameras"};
 
 absl::Status Bad(const std::string& key, absl::string_view what) {
   return absl::InvalidArgumentError(absl::StrCat(key, ": ", what));

@@ -5,8 +5,8 @@
 //   name: two-types
 //   seed: 1
 //   slo: {attainment: 0.999, load: 1.0}   # good/offered at the cameras' rates x load
-//   policy: earliest-finish               # rtt_ms, client_rtt_ms, queue_capacity,
-//   rtt_ms: 1.0                           # max_attempts: as in a sim scenario
+//   policy: earliest-finish               # rtt_ms, client_rtt_ms, service_overhead_ms,
+//   rtt_ms: 1.0                           # queue_capacity, max_attempts: as in a sim scenario
 //   search: {duration: 20s, warmup: 2s, seeds: 2, max_devices: 64, time_limit: 30s}
 //   cameras:                              # exactly the simulator's cameras
 //     - {name: cam, count: 10, rate: 25, mix: [face], deadline_ms: 100}

@@ -433,7 +433,8 @@ absl::StatusOr<Scenario> ParseRoot(const YAML::Node& root) {
   RETURN_IF_ERROR(
       CheckKeys(root, "",
                 {"name", "seed", "duration", "warmup", "policy", "rtt_ms", "client_rtt_ms",
-                 "queue_capacity", "max_attempts", "nodes", "cameras", "faults", "degrade"}));
+                 "service_overhead_ms", "queue_capacity", "max_attempts", "nodes", "cameras",
+                 "faults", "degrade"}));
   Scenario s;
   if (root["name"]) {
     ASSIGN_OR_RETURN(s.name, String(root["name"], "name"));
@@ -464,6 +465,10 @@ absl::StatusOr<Scenario> ParseRoot(const YAML::Node& root) {
   }
   if (root["client_rtt_ms"]) {
     ASSIGN_OR_RETURN(s.client_rtt_ms, Number(root["client_rtt_ms"], "client_rtt_ms", 0, 6e4));
+  }
+  if (root["service_overhead_ms"]) {
+    ASSIGN_OR_RETURN(s.service_overhead_ms,
+                     Number(root["service_overhead_ms"], "service_overhead_ms", 0, 6e4));
   }
   if (root["queue_capacity"]) {
     ASSIGN_OR_RETURN(int64_t q,
@@ -670,6 +675,7 @@ std::string ToYaml(const Scenario& s) {
   out << "name: " << s.name << "\nseed: " << s.seed << "\nduration: " << Ms(s.duration)
       << "\nwarmup: " << Ms(s.warmup) << "\npolicy: " << scheduler::PolicyName(s.policy)
       << "\nrtt_ms: " << Num(s.rtt_ms) << "\nclient_rtt_ms: " << Num(s.client_rtt_ms)
+      << "\nservice_overhead_ms: " << Num(s.service_overhead_ms)
       << "\nqueue_capacity: " << s.queue_capacity << "\nmax_attempts: " << s.max_attempts
       << "\nnodes:\n";
   for (const NodeSpec& n : s.nodes) {

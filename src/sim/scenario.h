@@ -139,6 +139,9 @@ struct Scenario {
   scheduler::PolicyKind policy = scheduler::PolicyKind::kEarliestFinish;
   double rtt_ms = 1.0;         // server <-> agent round trip, half each way
   double client_rtt_ms = 0.5;  // client <-> server, added to every latency
+  // Added to every service time: what a device's slot spends on a request beyond
+  // its profile (the agent's own work on the slot, an emulated hold's overshoot).
+  double service_overhead_ms = 0;
   int queue_capacity = 256;
   int max_attempts = 3;
   std::vector<NodeSpec> nodes;

@@ -15,6 +15,7 @@ warmup: 5s
 policy: earliest-finish
 rtt_ms: 1.0
 client_rtt_ms: 0.5
+service_overhead_ms: 0.25
 queue_capacity: 128
 max_attempts: 3
 nodes:
@@ -57,6 +58,7 @@ TEST(ParseScenarioTest, ReadsEveryKey) {
   EXPECT_EQ(s->duration, std::chrono::seconds(60));
   EXPECT_EQ(s->warmup, std::chrono::seconds(5));
   EXPECT_EQ(s->queue_capacity, 128);
+  EXPECT_DOUBLE_EQ(s->service_overhead_ms, 0.25);
   ASSERT_EQ(s->nodes.size(), 2u);
   EXPECT_EQ(s->nodes[0].Names(), (std::vector<std::string>{"node-g-0", "node-g-1"}));
   EXPECT_EQ(s->nodes[0].devices[0].RunTypes(),
@@ -128,6 +130,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"policy: earliest-finish", "policy: fastest", "policy"},
         BadCase{"rtt_ms: 1.0", "rtt_ms: -1", "rtt_ms"},
         BadCase{"client_rtt_ms: 0.5", "client_rtt_ms: x", "client_rtt_ms"},
+        BadCase{"service_overhead_ms: 0.25", "service_overhead_ms: -1", "service_overhead_ms"},
         BadCase{"queue_capacity: 128", "queue_capacity: 0", "queue_capacity"},
         BadCase{"max_attempts: 3", "max_attempts: 1000", "max_attempts"},
         BadCase{"seed: 7", "seed: 7\nspeed: 3", "speed"},

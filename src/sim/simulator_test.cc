@@ -165,6 +165,18 @@ TEST(SimulateTest, SlowdownRaisesLatency) {
   EXPECT_NEAR(after->ideal_rps, 100.0 / 3, 1e-6);
 }
 
+TEST(SimulateTest, ServiceOverheadLengthensEveryServiceNotTheIdeal) {
+  // The slot's own 2 ms per request: 12 ms of service + rtt 1 ms + client rtt
+  // 0.5 ms. The ideal stays the profiles' (as the real server computes it).
+  Scenario s = OneDevice(50, 10);
+  s.service_overhead_ms = 2;
+  auto r = Simulate(s);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_NEAR(r->bench.latency.p50, 13.5, 1e-3);
+  EXPECT_NEAR(r->bench.per_device.at("n/d").mean_compute_ms, 12, 1e-6);
+  EXPECT_NEAR(r->ideal_rps, 100, 1e-6);
+}
+
 TEST(ArrivalsTest, PeriodicStreamsFollowBenchsOpenLoopRule) {
   // `heteroaccel bench --cameras 4 --rate 20 --mix face,pose,text`: camera i sends
   // request k at period x (i / 4 + k) for mix[(i + k) % 3].

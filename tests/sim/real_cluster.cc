@@ -271,35 +271,56 @@ absl::StatusOr<Overheads> MeasureOverheads(const std::vector<std::string>& types
                                            std::chrono::milliseconds duration,
                                            const RealClusterOptions& options) {
   if (types.empty()) return absl::InvalidArgumentError("types: measure at least one type");
-  sim::Scenario scenario;
-  scenario.name = "overheads";
-  sim::NodeSpec node;
-  node.name = "overheads";
-  sim::DeviceSpec device;
-  device.name = "zero0";
-  device.kind = "gpu";
-  for (const std::string& type : types) device.latency_ms[type] = 0;
-  device.default_latency_ms = 0;
-  node.devices.push_back(device);
-  scenario.nodes.push_back(node);
-  ASSIGN_OR_RETURN(std::unique_ptr<RealCluster> cluster, RealCluster::Start(scenario, options));
+  // One node whose one device (`name`) takes `ms` for every type, no spread.
+  auto one_device = [&](const std::string& name, double ms) {
+    sim::Scenario scenario;
+    scenario.name = "overheads";
+    sim::NodeSpec node;
+    node.name = "overheads";
+    sim::DeviceSpec device;
+    device.name = name;
+    device.kind = "gpu";
+    for (const std::string& type : types) device.latency_ms[type] = ms;
+    device.default_latency_ms = ms;
+    node.devices.push_back(device);
+    scenario.nodes.push_back(node);
+    return scenario;
+  };
   loadgen::BenchOptions bench;
   bench.cameras = 1;
   bench.mix = types;
   bench.duration = duration;
   bench.warmup = duration / 4;
-  bench.images_dir = cluster->images_dir();
   bench.protocol = options.protocol;
-  Overheads overheads;
-  for (const bool through_server : {false, true}) {
-    bench.target = through_server ? cluster->server_url() : cluster->agent_urls().front();
+  auto run = [&](const std::string& target) -> absl::StatusOr<loadgen::BenchReport> {
+    bench.target = target;
     ASSIGN_OR_RETURN(loadgen::BenchReport report, loadgen::RunBench(bench));
     if (report.succeeded == 0 || report.errors > 0) {
-      return absl::InternalError(absl::StrCat("the overhead run against ", bench.target,
-                                              " failed:\n", loadgen::FormatTable(report)));
+      return absl::InternalError(absl::StrCat("the overhead run against ", target, " failed:\n",
+                                              loadgen::FormatTable(report)));
     }
-    (through_server ? overheads.server_round_trip_ms : overheads.agent_round_trip_ms) =
-        report.latency.p50;
+    return report;
+  };
+  Overheads overheads;
+  {
+    ASSIGN_OR_RETURN(std::unique_ptr<RealCluster> cluster,
+                     RealCluster::Start(one_device("zero0", 0), options));
+    bench.images_dir = cluster->images_dir();
+    ASSIGN_OR_RETURN(loadgen::BenchReport direct, run(cluster->agent_urls().front()));
+    overheads.agent_round_trip_ms = direct.latency.p50;
+    ASSIGN_OR_RETURN(loadgen::BenchReport through, run(cluster->server_url()));
+    overheads.server_round_trip_ms = through.latency.p50;
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<RealCluster> cluster,
+                   RealCluster::Start(one_device("hold0", Overheads::kHoldMs), options));
+  bench.images_dir = cluster->images_dir();
+  ASSIGN_OR_RETURN(loadgen::BenchReport held, run(cluster->agent_urls().front()));
+  for (const auto& [key, device] : held.per_device) {
+    if (device.device == "hold0") overheads.hold_compute_ms = device.mean_compute_ms;
+  }
+  if (overheads.hold_compute_ms <= 0) {
+    return absl::InternalError(absl::StrCat("the hold run reported no compute time:\n",
+                                            loadgen::FormatTable(held)));
   }
   return overheads;
 }

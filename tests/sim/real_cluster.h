@@ -102,13 +102,20 @@ absl::StatusOr<loadgen::BenchOptions> BenchOptionsFor(const sim::Scenario& scena
 struct Overheads {
   double agent_round_trip_ms = 0;   // client -> agent -> client, no compute
   double server_round_trip_ms = 0;  // client -> server -> agent -> server -> client
+  // A device holding each request kHoldMs: the mean compute time it reports
+  // (the slot's own work and the hold's overshoot come on top of the profile).
+  double hold_compute_ms = 0;
+  static constexpr double kHoldMs = 20;
   double rtt_ms() const { return agent_round_trip_ms; }
   double client_rtt_ms() const { return server_round_trip_ms - agent_round_trip_ms; }
+  double service_overhead_ms() const { return hold_compute_ms - kHoldMs; }
 };
 
 // Starts a one-node cluster with a device of latency 0 running `types`, and
 // measures both round trips with one camera in closed loop for `duration`
-// each (after a warm-up of a quarter of it).
+// each (after a warm-up of a quarter of it); then one whose device holds every
+// request Overheads::kHoldMs (no spread), and measures what it reports as
+// compute straight through its agent for `duration`.
 absl::StatusOr<Overheads> MeasureOverheads(const std::vector<std::string>& types,
                                            std::chrono::milliseconds duration,
                                            const RealClusterOptions& options = {});

@@ -6,10 +6,12 @@
 // points, p50 within 5% and p99 within 10%.
 //
 // The only inputs the simulator gets beyond the scenario are the real system's
-// per-request overheads, measured first in this test on a device that takes no
-// time (MeasureOverheads): the round trip straight to an agent is the
-// server<->agent rtt_ms, the extra of going through the server is
-// client_rtt_ms. Nothing is fitted to the figures compared.
+// per-request overheads, measured first in this test on one-device clusters
+// (MeasureOverheads): on a device that takes no time, the round trip straight
+// to an agent is the server<->agent rtt_ms and the extra of going through the
+// server is client_rtt_ms; on a device that holds every request 20 ms, what it
+// reports beyond the 20 ms (the slot's own work, the hold's overshoot: ~0.18 ms)
+// is service_overhead_ms. Nothing is fitted to the figures compared.
 //
 // The real run draws its service times from the agents' own generators, not
 // the simulator's, so one simulated seed is one sample of what the model
@@ -17,15 +19,9 @@
 // single seeds spreads by ~5% (45.1 to 47.3 ms over 20 seeds at 0.85). The
 // prediction compared is therefore each figure's median over kSeeds seeds.
 //
-// Near saturation (0.85 of the ideal) the real p50 still comes out ~6% above
-// that median and above every seed's (49.0-49.2 ms against 44.8-46.8 ms), past
-// the 5% target, so it is a bias and not the draw: about 3 ms per request that
-// the overheads measured one request at a time on an idle cluster do not carry.
-// By the simulator's own sensitivities at that load, 1% longer service adds
-// 0.4 ms to the p50, 1 ms more server<->agent time nothing (the pipeline hides
-// it) and 1 ms more client<->server time 1 ms. That one point is held to 10%
-// here and the gap is reported (docs/simulator.md "Validation"); every other
-// figure at the target.
+// Without service_overhead_ms the real p50 at 0.85 came out ~6% above that
+// median (above every seed's): at that load 1% more service time is ~0.4 ms
+// more p50, and the slot's overhead is ~0.9% of these service times.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -138,10 +134,13 @@ TEST(SimValidationTest, SimulatorMatchesTheRealClusterLightLoadedAndOverloaded) 
   ASSERT_TRUE(overheads.ok()) << overheads.status();
   base->rtt_ms = overheads->rtt_ms();
   base->client_rtt_ms = std::max(0.0, overheads->client_rtt_ms());
+  base->service_overhead_ms = std::max(0.0, overheads->service_overhead_ms());
   std::printf("overheads: agent round trip %.3f ms (rtt_ms), through the server %.3f ms "
-              "(client_rtt_ms %.3f)\n",
+              "(client_rtt_ms %.3f); a %.0f ms hold reported %.3f ms (service_overhead_ms "
+              "%.3f)\n",
               overheads->agent_round_trip_ms, overheads->server_round_trip_ms,
-              base->client_rtt_ms);
+              base->client_rtt_ms, Overheads::kHoldMs, overheads->hold_compute_ms,
+              base->service_overhead_ms);
   ASSERT_LT(overheads->server_round_trip_ms, 10.0) << "the machine is too busy to validate on";
 
   // Step 2: one real cluster, played at three loads.
@@ -153,10 +152,10 @@ TEST(SimValidationTest, SimulatorMatchesTheRealClusterLightLoadedAndOverloaded) 
 
   struct Point {
     std::string name;
-    double load, p50_tolerance;
+    double load;
   };
-  for (const auto& [name, load, p50_tolerance] : std::vector<Point>{
-           {"light", 0.5, 0.05}, {"loaded", 0.85, 0.10}, {"overload", 1.5, 0.05}}) {
+  for (const auto& [name, load] :
+       std::vector<Point>{{"light", 0.5}, {"loaded", 0.85}, {"overload", 1.5}}) {
     SCOPED_TRACE(name);
     absl::StatusOr<sim::Scenario> scenario = sim::AtLoad(*base, load);
     ASSERT_TRUE(scenario.ok()) << scenario.status();
@@ -175,7 +174,7 @@ TEST(SimValidationTest, SimulatorMatchesTheRealClusterLightLoadedAndOverloaded) 
     }
     EXPECT_NEAR(c.throughput_ratio, 1.0, 0.03) << line << "\n" << loadgen::FormatTable(*real);
     EXPECT_NEAR(c.attainment_points, 0.0, 2.0) << line;
-    EXPECT_NEAR(c.p50_ratio, 1.0, p50_tolerance) << line;
+    EXPECT_NEAR(c.p50_ratio, 1.0, 0.05) << line;
     EXPECT_NEAR(c.p99_ratio, 1.0, 0.10) << line;
     if (load > 1.0) {
       // Overload: the deadline turns requests away (on both sides).

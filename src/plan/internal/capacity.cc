@@ -17,7 +17,8 @@ constexpr double kMaxEnumerated = 20'000;
 // The types of the demand the profile can answer within their deadlines.
 std::vector<std::string> UsefulTypes(const PlanSpec& spec, const DeviceProfile& profile) {
   std::vector<std::string> out;
-  const double overhead = spec.base.rtt_ms + spec.base.client_rtt_ms;
+  const double overhead =
+      spec.base.rtt_ms + spec.base.client_rtt_ms + spec.base.service_overhead_ms;
   for (const auto& [type, rate] : spec.DemandByType()) {
     std::optional<double> ms = profile.LatencyMs(type);
     if (!ms) continue;

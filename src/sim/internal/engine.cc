@@ -120,6 +120,7 @@ Engine::Engine(const Scenario& scenario, const SimOptions& options)
   end_ = measure_start_ + Nanos(s_.duration).count();
   half_rtt_ = static_cast<int64_t>(s_.rtt_ms * 1e6 / 2);
   client_rtt_ = static_cast<int64_t>(s_.client_rtt_ms * 1e6);
+  service_overhead_ = static_cast<int64_t>(s_.service_overhead_ms * 1e6);
 }
 
 // One call in kTimedEvery, picked by a hash of the call's number (so that a
@@ -320,7 +321,8 @@ void Engine::Start(uint32_t device, uint64_t id, uint32_t attempt) {
     const int64_t mean = o.alternate >= 0
                              ? d.alternate_ns[o.type][static_cast<size_t>(o.alternate)].second
                              : d.mean_ns[o.type];
-    service = static_cast<int64_t>(static_cast<double>(mean) * d.factor * factor);
+    service = static_cast<int64_t>(static_cast<double>(mean) * d.factor * factor) +
+              service_overhead_;
     if (o.attempt == attempt) o.service = service;
   }
   Push(now_ + service, kDone, id, device, attempt, d.gen);

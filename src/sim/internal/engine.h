@@ -129,6 +129,7 @@ class Engine {
   int64_t end_ = 0;
   int64_t half_rtt_ = 0;
   int64_t client_rtt_ = 0;
+  int64_t service_overhead_ = 0;
   uint64_t seq_ = 0;
   bool pump_ = false;
   bool requeued_ = false;
