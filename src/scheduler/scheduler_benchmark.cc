@@ -244,7 +244,8 @@ BENCHMARK(BM_ExpireDeadlines)->Arg(1)->Arg(2);
 // would finish later (so they stay idle): each Dispatch binds the one freed slot
 // and re-plans the whole backlog (a reservation per waiting request; see
 // earliest_finish_policy.cc). BM_Burst4000 times one Dispatch filling every
-// device from empty.
+// device from empty. BM_Decision4000Grouped: as Light, with the nodes in four
+// groups and every request pinned to one (a camera's node_group).
 
 std::vector<DeviceInfo> LargeCluster(int nodes) {
   std::vector<DeviceInfo> out;
@@ -283,9 +284,12 @@ class LargeBench {
 
  public:
   // `finish_index`: Options::finish_index (false: the scan of every candidate).
-  explicit LargeBench(int nodes, bool finish_index = true)
-      : scheduler_(WithIndex(finish_index), clock_) {
-    for (const DeviceInfo& d : LargeCluster(nodes)) {
+  // `grouped`: node n in group "line-(n % 4)", each request pinned to one.
+  explicit LargeBench(int nodes, bool finish_index = true, bool grouped = false)
+      : scheduler_(WithIndex(finish_index), clock_), grouped_(grouped) {
+    int i = 0;
+    for (DeviceInfo& d : LargeCluster(nodes)) {
+      if (grouped) d.groups = {"line-" + std::to_string(i++ / 4 % 4)};  // 4 devices a node
       if (!scheduler_.UpsertDevice(d).ok()) std::abort();
     }
   }
@@ -294,6 +298,7 @@ class LargeBench {
     r.id = next_id_++;
     r.type = kTypes[r.id % kTypes.size()];
     r.tenant = "cam" + std::to_string(r.id % 50);
+    if (grouped_) r.group = "line-" + std::to_string(r.id / 5 % 4);
     r.arrival = clock_.Now();
     if (!scheduler_.Enqueue(std::move(r)).ok()) std::abort();
   }
@@ -322,6 +327,7 @@ class LargeBench {
  private:
   FakeClock clock_;
   Scheduler scheduler_;
+  bool grouped_;
   uint64_t next_id_ = 1;
   std::priority_queue<std::tuple<Clock::TimePoint, uint64_t, nanoseconds>,
                       std::vector<std::tuple<Clock::TimePoint, uint64_t, nanoseconds>>,
@@ -340,8 +346,9 @@ constexpr int kLargeCapacity = 1000 * (3 + 2 + 2 + 3);  // slots + pipeline dept
 
 // `fill` requests start the run (the load it keeps), `settle` operations pass
 // before the timed ones.
-void DecisionLoop(benchmark::State& state, int fill, int settle, bool finish_index = true) {
-  LargeBench bench(1000, finish_index);
+void DecisionLoop(benchmark::State& state, int fill, int settle, bool finish_index = true,
+                  bool grouped = false) {
+  LargeBench bench(1000, finish_index, grouped);
   for (int i = 0; i < fill; ++i) bench.Enqueue();
   bench.Dispatch();
   using Steady = std::chrono::steady_clock;
@@ -392,6 +399,12 @@ void BM_Decision4000Light(benchmark::State& state) {
   DecisionLoop(state, kLargeCapacity / 10, 20000, state.range(0) != 0);
 }
 BENCHMARK(BM_Decision4000Light)->Arg(1)->Arg(0)->UseManualTime()->Iterations(20000);
+
+// Arg as for Light.
+void BM_Decision4000Grouped(benchmark::State& state) {
+  DecisionLoop(state, kLargeCapacity / 10, 20000, state.range(0) != 0, /*grouped=*/true);
+}
+BENCHMARK(BM_Decision4000Grouped)->Arg(1)->Arg(0)->UseManualTime()->Iterations(20000);
 
 void BM_Burst4000(benchmark::State& state) {
   using Steady = std::chrono::steady_clock;

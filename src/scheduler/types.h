@@ -224,8 +224,6 @@ struct Assignment {
   Clock::TimePoint expected_finish;
   // With Options::record_candidates: the devices the policy weighed, best
   // first (at most kMaxCandidates; the winner among them). Empty otherwise.
-  // Under steering, the finish index does not weigh a busy device outside the
-  // type's set (it could not take the request).
   std::vector<CandidateFinish> candidates;
   static constexpr size_t kMaxCandidates = 8;
   // Non-empty when `variant` is a faster alternate run instead of this one, the

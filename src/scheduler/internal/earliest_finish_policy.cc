@@ -56,6 +56,7 @@
 #include <algorithm>
 #include <array>
 #include <cassert>
+#include <optional>
 #include <vector>
 
 #include "scheduler/internal/policies.h"
@@ -119,13 +120,24 @@ Pick ChooseByScan(State& state, const QueueEntry& entry, const std::vector<Candi
   return best;
 }
 
-// An unpinned request: devices in the finish index's bound order, until the next
-// bound cannot beat the best (nor, when recording, enter the first
-// Assignment::kMaxCandidates) or exceeds the deadline. The same choice as a scan
-// of every candidate, ties included (State::Tie orders them as the scan does).
-Pick ChooseIndexed(State& state, const QueueEntry& entry, Ticks now, Weighed* weighed) {
+// Devices in the finish index's bound order, until the next bound cannot beat the
+// best (nor, when recording, enter the first Assignment::kMaxCandidates) or
+// exceeds the deadline. The same choice as a scan of every candidate, ties
+// included (State::Tie orders them as the scan does). A request pinned to a
+// kind, a group or a variant passes over the devices its pins exclude; past
+// kMaxPassedOver of them (a pin few devices near the front satisfy) it gives up,
+// nullopt, and the caller scans. Not for a device pin (that device alone is
+// weighed).
+constexpr int kMaxPassedOver = 64;
+
+std::optional<Pick> ChooseIndexed(State& state, const QueueEntry& entry, Ticks now,
+                                  Weighed* weighed) {
   const TypeId t = entry.type;
-  const bool steered = state.type(t).steered;
+  const bool pinned = State::IsPinned(entry);
+  assert(entry.pinned_device == kNone);
+  const bool steered = !pinned && state.type(t).steered;  // pins are never steered
+  int passed_over = 0;
+  bool gave_up = false;
   Pick best;
   uint64_t best_tie = 0;
   constexpr size_t kTop = Assignment::kMaxCandidates;
@@ -138,6 +150,10 @@ Pick ChooseIndexed(State& state, const QueueEntry& entry, Ticks now, Weighed* we
     const bool late = entry.deadline != kNever && bound > entry.deadline;
     if ((beaten || late) && (weighed == nullptr || (top_n == kTop && bound > top[kTop - 1]))) {
       return false;
+    }
+    if (pinned && !state.AllowsDevice(entry, d)) {
+      gave_up = ++passed_over > kMaxPassedOver;
+      return !gave_up;
     }
     const Ticks earliest = state.Earliest(d);
     const Ticks finish = earliest + state.Estimate(t, d);
@@ -161,6 +177,7 @@ Pick ChooseIndexed(State& state, const QueueEntry& entry, Ticks now, Weighed* we
     }
     return true;
   });
+  if (gave_up) return std::nullopt;
   return best;
 }
 
@@ -261,9 +278,15 @@ void DispatchEarliestFinish(State& state, std::vector<Assignment>& out) {
       continue;
     }
     const bool pinned = State::IsPinned(entry);
-    Pick pick = pinned ? ChooseByScan(state, entry, PinnedCandidates(state, entry, one), now, record)
-                : indexed ? ChooseIndexed(state, entry, now, record)
-                          : ChooseByScan(state, entry, state.Candidates(entry.type), now, record);
+    std::optional<Pick> indexed_pick;
+    if (indexed && entry.pinned_device == kNone) {
+      indexed_pick = ChooseIndexed(state, entry, now, record);
+      if (!indexed_pick) weighed.clear();  // gave up: the scan weighs afresh
+    }
+    Pick pick = indexed_pick ? *indexed_pick
+                : pinned
+                    ? ChooseByScan(state, entry, PinnedCandidates(state, entry, one), now, record)
+                    : ChooseByScan(state, entry, state.Candidates(entry.type), now, record);
     int32_t alternate = kNone;
     if (entry.may_degrade && state.type(entry.type).degradable > 0 &&
         (pick.device == kNone || state.Backlogged(entry.type))) {

@@ -286,16 +286,20 @@ absl::Status State::ValidatePins(const Request& request, TypeId t, QueueEntry& e
   if (!request.group.empty()) {
     const int32_t g = group_names_.Find(request.group);
     const uint64_t bit = g == kNone ? 0 : uint64_t{1} << g;
-    std::vector<std::string> groups;
-    bool found = false;
-    for (const DeviceState& dev : devices_) {
-      if (!dev.present || !dev.CanRun(t)) continue;
-      for (const std::string& name : dev.info.groups) groups.push_back(name);
-      found |= (dev.groups & bit) != 0 &&
-               (entry.pinned_device == kNone || &dev == &devices_[entry.pinned_device]) &&
-               (entry.pinned_kind == kNone || dev.kind == entry.pinned_kind);
-    }
+    // The first device that satisfies it ends the search; the names of the
+    // groups are gathered only for the refusal.
+    const bool found =
+        std::any_of(devices_.begin(), devices_.end(), [&](const DeviceState& dev) {
+          return dev.present && dev.CanRun(t) && (dev.groups & bit) != 0 &&
+                 (entry.pinned_device == kNone || &dev == &devices_[entry.pinned_device]) &&
+                 (entry.pinned_kind == kNone || dev.kind == entry.pinned_kind);
+        });
     if (!found) {
+      std::vector<std::string> groups;
+      for (const DeviceState& dev : devices_) {
+        if (!dev.present || !dev.CanRun(t)) continue;
+        for (const std::string& name : dev.info.groups) groups.push_back(name);
+      }
       std::sort(groups.begin(), groups.end());
       groups.erase(std::unique(groups.begin(), groups.end()), groups.end());
       return absl::NotFoundError(absl::StrCat(
@@ -308,17 +312,19 @@ absl::Status State::ValidatePins(const Request& request, TypeId t, QueueEntry& e
   }
   if (!request.pinned_variant.empty()) {
     const int32_t v = variant_names_.Find(request.pinned_variant);
-    std::vector<std::string> served;
-    bool found = false;
-    for (const DeviceState& dev : devices_) {
-      if (!dev.present || !dev.CanRun(t)) continue;
-      served.push_back(dev.variant[t]);
-      found |= v != kNone && dev.variant[t] == request.pinned_variant &&
-               (entry.pinned_device == kNone || &dev == &devices_[entry.pinned_device]) &&
-               (entry.pinned_kind == kNone || dev.kind == entry.pinned_kind) &&
-               (entry.group == kNone || ((dev.groups >> entry.group) & 1) != 0);
-    }
+    const bool found =
+        v != kNone &&
+        std::any_of(devices_.begin(), devices_.end(), [&](const DeviceState& dev) {
+          return dev.present && dev.CanRun(t) && dev.variant[t] == request.pinned_variant &&
+                 (entry.pinned_device == kNone || &dev == &devices_[entry.pinned_device]) &&
+                 (entry.pinned_kind == kNone || dev.kind == entry.pinned_kind) &&
+                 (entry.group == kNone || ((dev.groups >> entry.group) & 1) != 0);
+        });
     if (!found) {
+      std::vector<std::string> served;
+      for (const DeviceState& dev : devices_) {
+        if (dev.present && dev.CanRun(t)) served.push_back(dev.variant[t]);
+      }
       std::sort(served.begin(), served.end());
       served.erase(std::unique(served.begin(), served.end()), served.end());
       return absl::NotFoundError(absl::StrCat("no device", entry.pinned_device != kNone ||
@@ -840,15 +846,9 @@ void State::RefreshSteering(Ticks now) {
   }
   steering_at_ = now;
   steering_topology_ = topology_;
-  // The finish index keeps busy devices outside a steered type's set out of its
-  // tree: re-index the devices whose sets changed.
-  std::vector<uint64_t> before(devices_.size());
-  for (size_t d = 0; d < devices_.size(); ++d) before[d] = devices_[d].support;
-  const uint64_t steered_before = steered_;
+  // The finish index holds every device whatever the sets: a decision applies
+  // steering's rule to the devices it visits.
   SolveSteering(now);
-  for (DeviceIndex d = 0; d < device_count(); ++d) {
-    if (steered_ != steered_before || devices_[d].support != before[d]) Reindex(d);
-  }
 }
 
 void State::SolveSteering(Ticks now) {
@@ -1049,8 +1049,7 @@ void State::SetKeys(DeviceIndex d) {
     const Ticks estimate = Estimate(t, d);
     if (ready) {
       in_ready[0] = {length + estimate, tie};
-    } else if (InSupport(d, t)) {
-      // Outside a steered type's set a busy device is no choice (SteeredAway).
+    } else {
       in_busy[0] = {earliest + estimate, tie};
     }
     const Ticks fastest = std::min(Fastest(t, d), DegradedFastest(t, d));
