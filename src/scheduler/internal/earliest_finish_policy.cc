@@ -125,11 +125,9 @@ Pick ChooseByScan(State& state, const QueueEntry& entry, const std::vector<Candi
 // exceeds the deadline. The same choice as a scan of every candidate, ties
 // included (State::Tie orders them as the scan does). A request pinned to a
 // kind, a group or a variant passes over the devices its pins exclude; past
-// kMaxPassedOver of them (a pin few devices near the front satisfy) it gives up,
-// nullopt, and the caller scans. Not for a device pin (that device alone is
-// weighed).
-constexpr int kMaxPassedOver = 64;
-
+// State::kMaxPassedOver of them (a pin few devices near the front satisfy) it
+// gives up, nullopt, and the caller scans. Not for a device pin (that device
+// alone is weighed).
 std::optional<Pick> ChooseIndexed(State& state, const QueueEntry& entry, Ticks now,
                                   Weighed* weighed) {
   const TypeId t = entry.type;
@@ -152,7 +150,7 @@ std::optional<Pick> ChooseIndexed(State& state, const QueueEntry& entry, Ticks n
       return false;
     }
     if (pinned && !state.AllowsDevice(entry, d)) {
-      gave_up = ++passed_over > kMaxPassedOver;
+      gave_up = ++passed_over > State::kMaxPassedOver;
       return !gave_up;
     }
     const Ticks earliest = state.Earliest(d);

@@ -420,12 +420,19 @@ std::vector<Request> State::ExpireDeadlines(bool infeasible_too) {
   }
   if (infeasible_too) {
     BeginPass();
-    if (pinned_deadlines_ > 0 || !options_.finish_index) {
+    if (!options_.finish_index) {
       ExpireByScan(now, expired);
     } else {
       for (TypeId t = 0; t < static_cast<TypeId>(types_.size()); ++t) {
         if (!types_[t].deadlines.empty()) ExpireType(t, now, expired);
       }
+      if (!pinned_deadlines_.empty()) ExpirePinned(now, expired);
+      // Answered in deadline order, as the scan finds them.
+      std::sort(expired.begin(), expired.end(), [&](uint64_t a, uint64_t b) {
+        const Ticks da = records_.find(a)->second.entry.deadline;
+        const Ticks db = records_.find(b)->second.entry.deadline;
+        return da != db ? da < db : a < b;
+      });
     }
   }
   for (uint64_t id : expired) Remove(queue_.find(records_.find(id)->second.key), out);
@@ -466,6 +473,53 @@ void State::ExpireType(TypeId t, Ticks now, std::vector<uint64_t>& expired) {
       expired.push_back(id);
     }
   }
+}
+
+void State::ExpirePinned(Ticks now, std::vector<uint64_t>& expired) {
+  // Requests with the same type, pins and degradability share the finish.
+  using Pins = std::tuple<TypeId, DeviceIndex, KindId, int32_t, int32_t, bool>;
+  absl::flat_hash_map<Pins, Ticks> finishes;
+  for (const auto& [deadline, id] : pinned_deadlines_) {
+    if (deadline <= now) continue;  // already taken
+    const QueueEntry& entry = records_.find(id)->second.entry;
+    const Pins pins{entry.type,           entry.pinned_device, entry.pinned_kind,
+                    entry.pinned_variant, entry.group,         entry.may_degrade};
+    auto [it, inserted] = finishes.try_emplace(pins, kNever);
+    if (inserted) it->second = PinnedFinish(entry);
+    // With no up device the request waits: one may come back before the deadline.
+    if (it->second != kNever && it->second > deadline) expired.push_back(id);
+  }
+}
+
+Ticks State::PinnedFinish(const QueueEntry& entry) {
+  const TypeId t = entry.type;
+  auto finish_on = [&](DeviceIndex d) {
+    const Ticks fastest = Fastest(t, d);
+    return Earliest(d) + (entry.may_degrade ? std::min(fastest, DegradedFastest(t, d)) : fastest);
+  };
+  if (entry.pinned_device != kNone) {
+    const DeviceState& dev = devices_[entry.pinned_device];
+    return dev.available() && dev.CanRun(t) ? finish_on(entry.pinned_device) : kNever;
+  }
+  // The fast order's bound is at most either finish (SetKeys).
+  Ticks best = kNever;
+  int passed_over = 0;
+  bool gave_up = false;
+  VisitByBound(t, /*fast=*/true, [&](DeviceIndex d, Ticks bound, uint64_t) {
+    if (bound >= best) return false;
+    if (!AllowsDevice(entry, d)) {
+      gave_up = ++passed_over > kMaxPassedOver;
+      return !gave_up;
+    }
+    best = std::min(best, finish_on(d));
+    return true;
+  });
+  if (!gave_up) return best;
+  best = kNever;
+  for (const Candidate& c : Candidates(t)) {
+    if (Allows(entry, c)) best = std::min(best, finish_on(c.device));
+  }
+  return best;
 }
 
 void State::ExpireByScan(Ticks now, std::vector<uint64_t>& expired) {
@@ -1343,7 +1397,7 @@ void State::CountQueued(const QueueKey& key, const QueueEntry& entry, bool added
     ++fair_[key.neg_priority].queued;
     if (entry.deadline != kNever) {
       if (pinned) {
-        ++pinned_deadlines_;
+        pinned_deadlines_.emplace(entry.deadline, entry.id);
       } else {
         ts.deadlines.emplace(entry.deadline, entry.id);
       }
@@ -1355,7 +1409,7 @@ void State::CountQueued(const QueueKey& key, const QueueEntry& entry, bool added
     ts.by_class.erase(by_class);
     if (entry.deadline != kNever) {
       if (pinned) {
-        --pinned_deadlines_;
+        pinned_deadlines_.erase({entry.deadline, entry.id});
       } else {
         ts.deadlines.erase({entry.deadline, entry.id});
       }

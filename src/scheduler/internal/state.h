@@ -321,6 +321,9 @@ class State {
   const std::vector<Candidate>& Candidates(TypeId t) const;
   // One device (available, able to run `t`) as a candidate.
   Candidate MakeCandidate(TypeId t, DeviceIndex d) const;
+  // A pinned request placed or expired through the finish index passes over the
+  // devices its pins exclude; past this many it weighs its candidates instead.
+  static constexpr int kMaxPassedOver = 64;
   static bool IsPinned(const QueueEntry& entry) {
     return entry.pinned_device != kNone || entry.pinned_kind != kNone ||
            entry.pinned_variant != kNone || entry.group != kNone;
@@ -428,10 +431,15 @@ class State {
   // Updates d's part in t's medians (and the fallback users) from its estimate.
   void SyncMedian(DeviceIndex d, TypeId t);
   void SyncMedians(DeviceIndex d);
-  // The deadline-scan of ExpireDeadlines for pinned requests: every candidate.
+  // ExpireDeadlines without the finish index: every candidate.
   void ExpireByScan(Ticks now, std::vector<uint64_t>& expired);
   // Unpinned requests of `t` no device can finish by their deadline.
   void ExpireType(TypeId t, Ticks now, std::vector<uint64_t>& expired);
+  // Pinned requests no device they may use can finish by their deadline.
+  void ExpirePinned(Ticks now, std::vector<uint64_t>& expired);
+  // The earliest finish of `entry`'s fastest run (degraded too if it may) on a
+  // device its pins allow; kNever when none is up.
+  Ticks PinnedFinish(const QueueEntry& entry);
   std::vector<Request> TakeInFlight(DeviceIndex d);
   void DetachVariants(DeviceIndex d);
   void TopologyChanged();
@@ -503,7 +511,8 @@ class State {
   std::vector<DeviceIndex> reserved_list_;
   // VisitByBound's: the leaves it took out, with their keys.
   std::vector<std::tuple<MultiMinTree<2>*, int32_t, MultiMinTree<2>::Keys>> excluded_;
-  size_t pinned_deadlines_ = 0;  // pinned waiting requests with a deadline
+  // Pinned waiting requests with a deadline (the others are in their type's).
+  absl::btree_set<std::pair<Ticks, uint64_t>> pinned_deadlines_;
   std::vector<double> pressure_rate_;  // RefreshPressure's scratch, by type
   std::vector<int64_t> pressure_ahead_;
 };
