@@ -269,7 +269,9 @@ std::string RealCluster::Logs() const {
 
 absl::StatusOr<Overheads> MeasureOverheads(const std::vector<std::string>& types,
                                            std::chrono::milliseconds duration,
-                                           const RealClusterOptions& options) {
+                                           const RealClusterOptions& options,
+                                           const std::vector<double>& rates, int cameras,
+                                           int inflight) {
   if (types.empty()) return absl::InvalidArgumentError("types: measure at least one type");
   // One node whose one device (`name`) takes `ms` for every type, no spread.
   auto one_device = [&](const std::string& name, double ms) {
@@ -310,6 +312,15 @@ absl::StatusOr<Overheads> MeasureOverheads(const std::vector<std::string>& types
     overheads.agent_round_trip_ms = direct.latency.p50;
     ASSIGN_OR_RETURN(loadgen::BenchReport through, run(cluster->server_url()));
     overheads.server_round_trip_ms = through.latency.p50;
+    const loadgen::BenchOptions closed_loop = bench;
+    for (const double rate : rates) {
+      bench.cameras = cameras;
+      bench.inflight = inflight;
+      bench.rate = rate;
+      ASSIGN_OR_RETURN(loadgen::BenchReport at_rate, run(cluster->server_url()));
+      overheads.server_round_trip_at_ms[rate] = at_rate.latency.p50;
+    }
+    bench = closed_loop;
   }
   ASSIGN_OR_RETURN(std::unique_ptr<RealCluster> cluster,
                    RealCluster::Start(one_device("hold0", Overheads::kHoldMs), options));

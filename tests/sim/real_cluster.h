@@ -22,7 +22,9 @@
 // MeasureOverheads() measures the real system's per-request overhead on a
 // one-node cluster whose device takes no time: the round trip to the agent
 // directly (one HTTP hop and the agent's work: the simulator's rtt_ms between
-// server and agent) and through the server (the difference is client_rtt_ms).
+// server and agent) and through the server (the difference is client_rtt_ms),
+// one request at a time and at given rates; and on one whose device holds each
+// request a fixed time, what it reports beyond it (service_overhead_ms).
 //
 // Ownership: a RealCluster owns its processes and its temporary folder; both
 // go when it is destroyed (processes also die with the thread that started
@@ -30,6 +32,7 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -102,22 +105,34 @@ absl::StatusOr<loadgen::BenchOptions> BenchOptionsFor(const sim::Scenario& scena
 struct Overheads {
   double agent_round_trip_ms = 0;   // client -> agent -> client, no compute
   double server_round_trip_ms = 0;  // client -> server -> agent -> server -> client
+  // The same through the server, p50, played open loop by the given cameras at
+  // each requested total rate (req/s -> ms): what a request's hops cost while
+  // the machine serves that rate.
+  std::map<double, double> server_round_trip_at_ms;
   // A device holding each request kHoldMs: the mean compute time it reports
   // (the slot's own work and the hold's overshoot come on top of the profile).
   double hold_compute_ms = 0;
   static constexpr double kHoldMs = 20;
   double rtt_ms() const { return agent_round_trip_ms; }
   double client_rtt_ms() const { return server_round_trip_ms - agent_round_trip_ms; }
+  // At `rate` (one of those measured): the through-server round trip there,
+  // less the agent's round trip (the simulator adds rtt_ms itself).
+  double client_rtt_ms_at(double rate) const {
+    return server_round_trip_at_ms.at(rate) - agent_round_trip_ms;
+  }
   double service_overhead_ms() const { return hold_compute_ms - kHoldMs; }
 };
 
 // Starts a one-node cluster with a device of latency 0 running `types`, and
 // measures both round trips with one camera in closed loop for `duration`
-// each (after a warm-up of a quarter of it); then one whose device holds every
-// request Overheads::kHoldMs (no spread), and measures what it reports as
-// compute straight through its agent for `duration`.
+// each (after a warm-up of a quarter of it), and through the server at each of
+// `rates` (open loop, `cameras` cameras with `inflight` each); then one whose
+// device holds every request Overheads::kHoldMs (no spread), and measures what
+// it reports as compute straight through its agent for `duration`.
 absl::StatusOr<Overheads> MeasureOverheads(const std::vector<std::string>& types,
                                            std::chrono::milliseconds duration,
-                                           const RealClusterOptions& options = {});
+                                           const RealClusterOptions& options = {},
+                                           const std::vector<double>& rates = {},
+                                           int cameras = 1, int inflight = 1);
 
 }  // namespace heteroaccel::testing
