@@ -79,9 +79,10 @@ bool SteeredAway(const State& state, const QueueEntry& entry, DeviceIndex d, Tic
          !(earliest <= now && state.device(d).HasRoom() && state.NothingOwnWaiting(d));
 }
 
-// The candidates a pinned request may use: its device alone, or the type's.
-const std::vector<Candidate>& PinnedCandidates(State& state, const QueueEntry& entry,
-                                               std::vector<Candidate>& one) {
+// The candidates a request may weigh: its pinned device alone, or the type's
+// (other pins are checked per candidate).
+const std::vector<Candidate>& CandidatesFor(State& state, const QueueEntry& entry,
+                                            std::vector<Candidate>& one) {
   if (entry.pinned_device == kNone) return state.Candidates(entry.type);
   one.clear();
   const DeviceState& dev = state.device(entry.pinned_device);
@@ -124,18 +125,15 @@ Pick ChooseByScan(State& state, const QueueEntry& entry, const std::vector<Candi
 // best (nor, when recording, enter the first Assignment::kMaxCandidates) or
 // exceeds the deadline. The same choice as a scan of every candidate, ties
 // included (State::Tie orders them as the scan does). A request pinned to a
-// kind, a group or a variant passes over the devices its pins exclude; past
-// State::kMaxPassedOver of them (a pin few devices near the front satisfy) it
-// gives up, nullopt, and the caller scans. Not for a device pin (that device
-// alone is weighed).
+// kind, a group or a variant passes over the devices its pins exclude
+// (State::PinFilter); when it gives up, nullopt, and the caller scans. Not for a
+// device pin (that device alone is weighed).
 std::optional<Pick> ChooseIndexed(State& state, const QueueEntry& entry, Ticks now,
                                   Weighed* weighed) {
   const TypeId t = entry.type;
-  const bool pinned = State::IsPinned(entry);
   assert(entry.pinned_device == kNone);
-  const bool steered = !pinned && state.type(t).steered;  // pins are never steered
-  int passed_over = 0;
-  bool gave_up = false;
+  const bool steered = !State::IsPinned(entry) && state.type(t).steered;  // pins never are
+  State::PinFilter pins(state, entry);
   Pick best;
   uint64_t best_tie = 0;
   constexpr size_t kTop = Assignment::kMaxCandidates;
@@ -149,10 +147,7 @@ std::optional<Pick> ChooseIndexed(State& state, const QueueEntry& entry, Ticks n
     if ((beaten || late) && (weighed == nullptr || (top_n == kTop && bound > top[kTop - 1]))) {
       return false;
     }
-    if (pinned && !state.AllowsDevice(entry, d)) {
-      gave_up = ++passed_over > State::kMaxPassedOver;
-      return !gave_up;
-    }
+    if (pins.PassOver(d)) return !pins.gave_up();
     const Ticks earliest = state.Earliest(d);
     const Ticks finish = earliest + state.Estimate(t, d);
     if (weighed != nullptr) {
@@ -175,7 +170,7 @@ std::optional<Pick> ChooseIndexed(State& state, const QueueEntry& entry, Ticks n
     }
     return true;
   });
-  if (gave_up) return std::nullopt;
+  if (pins.gave_up()) return std::nullopt;
   return best;
 }
 
@@ -275,22 +270,19 @@ void DispatchEarliestFinish(State& state, std::vector<Assignment>& out) {
       tracker.Bound(probe);
       continue;
     }
-    const bool pinned = State::IsPinned(entry);
     std::optional<Pick> indexed_pick;
     if (indexed && entry.pinned_device == kNone) {
       indexed_pick = ChooseIndexed(state, entry, now, record);
       if (!indexed_pick) weighed.clear();  // gave up: the scan weighs afresh
     }
     Pick pick = indexed_pick ? *indexed_pick
-                : pinned
-                    ? ChooseByScan(state, entry, PinnedCandidates(state, entry, one), now, record)
-                    : ChooseByScan(state, entry, state.Candidates(entry.type), now, record);
+                             : ChooseByScan(state, entry, CandidatesFor(state, entry, one), now,
+                                            record);
     int32_t alternate = kNone;
     if (entry.may_degrade && state.type(entry.type).degradable > 0 &&
         (pick.device == kNone || state.Backlogged(entry.type))) {
-      const std::vector<Candidate>& candidates =
-          pinned ? PinnedCandidates(state, entry, one) : state.Candidates(entry.type);
-      const DegradedPick degraded = ChooseDegraded(state, entry, candidates, now);
+      const DegradedPick degraded =
+          ChooseDegraded(state, entry, CandidatesFor(state, entry, one), now);
       if (degraded.device != kNone && degraded.finish < pick.finish) {
         pick = {degraded.device, degraded.finish};
         alternate = degraded.variant;

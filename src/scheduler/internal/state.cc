@@ -428,11 +428,13 @@ std::vector<Request> State::ExpireDeadlines(bool infeasible_too) {
       }
       if (!pinned_deadlines_.empty()) ExpirePinned(now, expired);
       // Answered in deadline order, as the scan finds them.
-      std::sort(expired.begin(), expired.end(), [&](uint64_t a, uint64_t b) {
-        const Ticks da = records_.find(a)->second.entry.deadline;
-        const Ticks db = records_.find(b)->second.entry.deadline;
-        return da != db ? da < db : a < b;
-      });
+      std::vector<std::pair<Ticks, uint64_t>> by_deadline;
+      by_deadline.reserve(expired.size());
+      for (const uint64_t id : expired) {
+        by_deadline.emplace_back(records_.find(id)->second.entry.deadline, id);
+      }
+      std::sort(by_deadline.begin(), by_deadline.end());
+      for (size_t i = 0; i < expired.size(); ++i) expired[i] = by_deadline[i].second;
     }
   }
   for (uint64_t id : expired) Remove(queue_.find(records_.find(id)->second.key), out);
@@ -503,18 +505,14 @@ Ticks State::PinnedFinish(const QueueEntry& entry) {
   }
   // The fast order's bound is at most either finish (SetKeys).
   Ticks best = kNever;
-  int passed_over = 0;
-  bool gave_up = false;
+  PinFilter pins(*this, entry);
   VisitByBound(t, /*fast=*/true, [&](DeviceIndex d, Ticks bound, uint64_t) {
     if (bound >= best) return false;
-    if (!AllowsDevice(entry, d)) {
-      gave_up = ++passed_over > kMaxPassedOver;
-      return !gave_up;
-    }
+    if (pins.PassOver(d)) return !pins.gave_up();
     best = std::min(best, finish_on(d));
     return true;
   });
-  if (!gave_up) return best;
+  if (!pins.gave_up()) return best;
   best = kNever;
   for (const Candidate& c : Candidates(t)) {
     if (Allows(entry, c)) best = std::min(best, finish_on(c.device));

@@ -321,9 +321,29 @@ class State {
   const std::vector<Candidate>& Candidates(TypeId t) const;
   // One device (available, able to run `t`) as a candidate.
   Candidate MakeCandidate(TypeId t, DeviceIndex d) const;
-  // A pinned request placed or expired through the finish index passes over the
-  // devices its pins exclude; past this many it weighs its candidates instead.
-  static constexpr int kMaxPassedOver = 64;
+  // A visit of the finish index for one request (placement, expiry): the devices
+  // its pins (a kind, a group, a variant) exclude are passed over, and past
+  // kMaxPassedOver of them, a pin few devices near the front satisfy, the caller
+  // gives up and weighs its candidates instead.
+  class PinFilter {
+   public:
+    static constexpr int kMaxPassedOver = 64;
+    PinFilter(const State& state, const QueueEntry& entry)
+        : state_(state), entry_(entry), pinned_(IsPinned(entry)) {}
+    // True when `d` is passed over; the visit then goes on unless gave_up().
+    bool PassOver(DeviceIndex d) {
+      if (!pinned_ || state_.AllowsDevice(entry_, d)) return false;
+      ++passed_over_;
+      return true;
+    }
+    bool gave_up() const { return passed_over_ > kMaxPassedOver; }
+
+   private:
+    const State& state_;
+    const QueueEntry& entry_;
+    const bool pinned_;
+    int passed_over_ = 0;
+  };
   static bool IsPinned(const QueueEntry& entry) {
     return entry.pinned_device != kNone || entry.pinned_kind != kNone ||
            entry.pinned_variant != kNone || entry.group != kNone;
