@@ -294,9 +294,10 @@ absl::StatusOr<Overheads> MeasureOverheads(const std::vector<std::string>& types
   bench.duration = duration;
   bench.warmup = duration / 4;
   bench.protocol = options.protocol;
-  auto run = [&](const std::string& target) -> absl::StatusOr<loadgen::BenchReport> {
-    bench.target = target;
-    ASSIGN_OR_RETURN(loadgen::BenchReport report, loadgen::RunBench(bench));
+  auto run = [](loadgen::BenchOptions b,
+                const std::string& target) -> absl::StatusOr<loadgen::BenchReport> {
+    b.target = target;
+    ASSIGN_OR_RETURN(loadgen::BenchReport report, loadgen::RunBench(b));
     if (report.succeeded == 0 || report.errors > 0) {
       return absl::InternalError(absl::StrCat("the overhead run against ", target, " failed:\n",
                                               loadgen::FormatTable(report)));
@@ -308,24 +309,23 @@ absl::StatusOr<Overheads> MeasureOverheads(const std::vector<std::string>& types
     ASSIGN_OR_RETURN(std::unique_ptr<RealCluster> cluster,
                      RealCluster::Start(one_device("zero0", 0), options));
     bench.images_dir = cluster->images_dir();
-    ASSIGN_OR_RETURN(loadgen::BenchReport direct, run(cluster->agent_urls().front()));
+    ASSIGN_OR_RETURN(loadgen::BenchReport direct, run(bench, cluster->agent_urls().front()));
     overheads.agent_round_trip_ms = direct.latency.p50;
-    ASSIGN_OR_RETURN(loadgen::BenchReport through, run(cluster->server_url()));
+    ASSIGN_OR_RETURN(loadgen::BenchReport through, run(bench, cluster->server_url()));
     overheads.server_round_trip_ms = through.latency.p50;
-    const loadgen::BenchOptions closed_loop = bench;
+    loadgen::BenchOptions open_loop = bench;
+    open_loop.cameras = cameras;
+    open_loop.inflight = inflight;
     for (const double rate : rates) {
-      bench.cameras = cameras;
-      bench.inflight = inflight;
-      bench.rate = rate;
-      ASSIGN_OR_RETURN(loadgen::BenchReport at_rate, run(cluster->server_url()));
+      open_loop.rate = rate;
+      ASSIGN_OR_RETURN(loadgen::BenchReport at_rate, run(open_loop, cluster->server_url()));
       overheads.server_round_trip_at_ms[rate] = at_rate.latency.p50;
     }
-    bench = closed_loop;
   }
   ASSIGN_OR_RETURN(std::unique_ptr<RealCluster> cluster,
                    RealCluster::Start(one_device("hold0", Overheads::kHoldMs), options));
   bench.images_dir = cluster->images_dir();
-  ASSIGN_OR_RETURN(loadgen::BenchReport held, run(cluster->agent_urls().front()));
+  ASSIGN_OR_RETURN(loadgen::BenchReport held, run(bench, cluster->agent_urls().front()));
   for (const auto& [key, device] : held.per_device) {
     if (device.device == "hold0") overheads.hold_compute_ms = device.mean_compute_ms;
   }

@@ -22,8 +22,8 @@
 // MeasureOverheads() measures the real system's per-request overhead on a
 // one-node cluster whose device takes no time: the round trip to the agent
 // directly (one HTTP hop and the agent's work: the simulator's rtt_ms between
-// server and agent) and through the server (the difference is client_rtt_ms),
-// one request at a time and at given rates; and on one whose device holds each
+// server and agent) and through the server, one request at a time and at given
+// rates (the difference at a rate is client_rtt_ms there); and on one whose device holds each
 // request a fixed time, what it reports beyond it (service_overhead_ms).
 //
 // Ownership: a RealCluster owns its processes and its temporary folder; both
@@ -114,7 +114,6 @@ struct Overheads {
   double hold_compute_ms = 0;
   static constexpr double kHoldMs = 20;
   double rtt_ms() const { return agent_round_trip_ms; }
-  double client_rtt_ms() const { return server_round_trip_ms - agent_round_trip_ms; }
   // At `rate` (one of those measured): the through-server round trip there,
   // less the agent's round trip (the simulator adds rtt_ms itself).
   double client_rtt_ms_at(double rate) const {
