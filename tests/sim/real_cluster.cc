@@ -268,10 +268,7 @@ std::string RealCluster::Logs() const {
 }
 
 absl::StatusOr<Overheads> MeasureOverheads(const std::vector<std::string>& types,
-                                           std::chrono::milliseconds duration,
-                                           const RealClusterOptions& options,
-                                           const std::vector<double>& rates, int cameras,
-                                           int inflight) {
+                                           const OverheadOptions& options) {
   if (types.empty()) return absl::InvalidArgumentError("types: measure at least one type");
   // One node whose one device (`name`) takes `ms` for every type, no spread.
   auto one_device = [&](const std::string& name, double ms) {
@@ -291,9 +288,9 @@ absl::StatusOr<Overheads> MeasureOverheads(const std::vector<std::string>& types
   loadgen::BenchOptions bench;
   bench.cameras = 1;
   bench.mix = types;
-  bench.duration = duration;
-  bench.warmup = duration / 4;
-  bench.protocol = options.protocol;
+  bench.duration = options.duration;
+  bench.warmup = options.duration / 4;
+  bench.protocol = options.cluster.protocol;
   auto run = [](loadgen::BenchOptions b,
                 const std::string& target) -> absl::StatusOr<loadgen::BenchReport> {
     b.target = target;
@@ -307,23 +304,23 @@ absl::StatusOr<Overheads> MeasureOverheads(const std::vector<std::string>& types
   Overheads overheads;
   {
     ASSIGN_OR_RETURN(std::unique_ptr<RealCluster> cluster,
-                     RealCluster::Start(one_device("zero0", 0), options));
+                     RealCluster::Start(one_device("zero0", 0), options.cluster));
     bench.images_dir = cluster->images_dir();
     ASSIGN_OR_RETURN(loadgen::BenchReport direct, run(bench, cluster->agent_urls().front()));
     overheads.agent_round_trip_ms = direct.latency.p50;
     ASSIGN_OR_RETURN(loadgen::BenchReport through, run(bench, cluster->server_url()));
     overheads.server_round_trip_ms = through.latency.p50;
     loadgen::BenchOptions open_loop = bench;
-    open_loop.cameras = cameras;
-    open_loop.inflight = inflight;
-    for (const double rate : rates) {
+    open_loop.cameras = options.cameras;
+    open_loop.inflight = options.inflight;
+    for (const double rate : options.rates) {
       open_loop.rate = rate;
       ASSIGN_OR_RETURN(loadgen::BenchReport at_rate, run(open_loop, cluster->server_url()));
       overheads.server_round_trip_at_ms[rate] = at_rate.latency.p50;
     }
   }
   ASSIGN_OR_RETURN(std::unique_ptr<RealCluster> cluster,
-                   RealCluster::Start(one_device("hold0", Overheads::kHoldMs), options));
+                   RealCluster::Start(one_device("hold0", Overheads::kHoldMs), options.cluster));
   bench.images_dir = cluster->images_dir();
   ASSIGN_OR_RETURN(loadgen::BenchReport held, run(bench, cluster->agent_urls().front()));
   for (const auto& [key, device] : held.per_device) {

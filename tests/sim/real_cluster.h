@@ -23,8 +23,9 @@
 // one-node cluster whose device takes no time: the round trip to the agent
 // directly (one HTTP hop and the agent's work: the simulator's rtt_ms between
 // server and agent) and through the server, one request at a time and at given
-// rates (the difference at a rate is client_rtt_ms there); and on one whose device holds each
-// request a fixed time, what it reports beyond it (service_overhead_ms).
+// rates (the difference at a rate is client_rtt_ms there); and on one whose
+// device holds each request a fixed time, what it reports beyond it
+// (service_overhead_ms).
 //
 // Ownership: a RealCluster owns its processes and its temporary folder; both
 // go when it is destroyed (processes also die with the thread that started
@@ -122,16 +123,23 @@ struct Overheads {
   double service_overhead_ms() const { return hold_compute_ms - kHoldMs; }
 };
 
+struct OverheadOptions {
+  std::chrono::milliseconds duration{4'000};  // of each closed-loop run
+  RealClusterOptions cluster;
+  // Total rates (req/s) to measure the through-server round trip at, open loop,
+  // played by `cameras` cameras with `inflight` requests each.
+  std::vector<double> rates;
+  int cameras = 1;
+  int inflight = 1;
+};
+
 // Starts a one-node cluster with a device of latency 0 running `types`, and
 // measures both round trips with one camera in closed loop for `duration`
 // each (after a warm-up of a quarter of it), and through the server at each of
-// `rates` (open loop, `cameras` cameras with `inflight` each); then one whose
-// device holds every request Overheads::kHoldMs (no spread), and measures what
-// it reports as compute straight through its agent for `duration`.
+// `rates`; then one whose device holds every request Overheads::kHoldMs (no
+// spread), and measures what it reports as compute straight through its agent
+// for `duration`.
 absl::StatusOr<Overheads> MeasureOverheads(const std::vector<std::string>& types,
-                                           std::chrono::milliseconds duration,
-                                           const RealClusterOptions& options = {},
-                                           const std::vector<double>& rates = {},
-                                           int cameras = 1, int inflight = 1);
+                                           const OverheadOptions& options = {});
 
 }  // namespace heteroaccel::testing

@@ -150,9 +150,11 @@ TEST(SimValidationTest, SimulatorMatchesTheRealClusterLightLoadedAndOverloaded) 
 
   // Step 1: the real system's overheads, on a device that takes no time (idle,
   // and at each point's rate with the scenario's cameras) and on one that holds.
-  const sim::CameraSpec& cameras = base->cameras.front();
-  absl::StatusOr<Overheads> overheads = MeasureOverheads(
-      types, std::chrono::seconds(4), {}, rates, cameras.count, cameras.inflight.value_or(1));
+  OverheadOptions measure;
+  measure.rates = rates;
+  measure.cameras = base->cameras.front().count;
+  measure.inflight = base->cameras.front().inflight.value_or(1);
+  absl::StatusOr<Overheads> overheads = MeasureOverheads(types, measure);
   ASSERT_TRUE(overheads.ok()) << overheads.status();
   base->rtt_ms = overheads->rtt_ms();
   base->service_overhead_ms = std::max(0.0, overheads->service_overhead_ms());
