@@ -132,8 +132,7 @@ absl::Status State::UpsertDevice(DeviceInfo info) {
   }
   for (const auto& [type, variant] : info.variants) {
     const TypeId t = type_names_.Find(type);
-    dev.variant[t] = variant;
-    variant_names_.Intern(variant);
+    dev.variant[t] = variant_names_.Intern(variant);
     ++types_[t].runners;
   }
   const Ticks now = Now();
@@ -312,18 +311,16 @@ absl::Status State::ValidatePins(const Request& request, TypeId t, QueueEntry& e
   }
   if (!request.pinned_variant.empty()) {
     const int32_t v = variant_names_.Find(request.pinned_variant);
-    const bool found =
-        v != kNone &&
-        std::any_of(devices_.begin(), devices_.end(), [&](const DeviceState& dev) {
-          return dev.present && dev.CanRun(t) && dev.variant[t] == request.pinned_variant &&
-                 (entry.pinned_device == kNone || &dev == &devices_[entry.pinned_device]) &&
-                 (entry.pinned_kind == kNone || dev.kind == entry.pinned_kind) &&
-                 (entry.group == kNone || ((dev.groups >> entry.group) & 1) != 0);
-        });
+    entry.pinned_variant = v;
+    bool found = false;
+    for (DeviceIndex d = 0; v != kNone && !found && d < static_cast<DeviceIndex>(devices_.size());
+         ++d) {
+      found = devices_[d].present && devices_[d].CanRun(t) && AllowsDevice(entry, d);
+    }
     if (!found) {
       std::vector<std::string> served;
       for (const DeviceState& dev : devices_) {
-        if (dev.present && dev.CanRun(t)) served.push_back(dev.variant[t]);
+        if (dev.present && dev.CanRun(t)) served.push_back(variant_names_.name(dev.variant[t]));
       }
       std::sort(served.begin(), served.end());
       served.erase(std::unique(served.begin(), served.end()), served.end());
@@ -335,7 +332,6 @@ absl::Status State::ValidatePins(const Request& request, TypeId t, QueueEntry& e
                                               "' of '", request.type, "'; served: ",
                                               absl::StrJoin(served, ", ")));
     }
-    entry.pinned_variant = v;
   }
   if (options_.policy == PolicyKind::kStatic && entry.pinned_device == kNone &&
       entry.pinned_kind == kNone) {
@@ -573,7 +569,9 @@ std::optional<Ticks> State::ServiceEstimate(std::string_view type, const DeviceK
   if (t == kNone || d == kNone || !devices_[d].present || !devices_[d].CanRun(t)) {
     return std::nullopt;
   }
-  if (variant.empty() || variant == devices_[d].variant[t]) return Estimate(t, d);
+  if (variant.empty() || variant == variant_names_.name(devices_[d].variant[t])) {
+    return Estimate(t, d);
+  }
   const int32_t v = variant_names_.Find(variant);
   for (const AlternateState& a : devices_[d].alternates[t]) {
     if (a.variant == v) return AlternateEstimate(a, t, d);
@@ -649,7 +647,7 @@ const std::vector<Candidate>& State::Candidates(TypeId t) const {
 Candidate State::MakeCandidate(TypeId t, DeviceIndex d) const {
   return {d,
           devices_[d].kind,
-          variant_names_.Find(devices_[d].variant[t]),
+          devices_[d].variant[t],
           Estimate(t, d),
           Pessimistic(t, d),
           Fastest(t, d),
@@ -882,10 +880,10 @@ Queue::iterator State::Bind(Queue::iterator it, DeviceIndex d, Ticks now, Ticks 
   a.device = dev.info.key;
   a.expected_finish = FromTicks(expected_finish);
   if (alternate == kNone) {
-    a.variant = dev.variant[entry.type];
+    a.variant = variant_names_.name(dev.variant[entry.type]);
   } else {
     a.variant = variant_names_.name(alternate);
-    a.degraded_from = dev.variant[entry.type];
+    a.degraded_from = variant_names_.name(dev.variant[entry.type]);
   }
   Reindex(d);
   return queue_.erase(it);
@@ -1171,15 +1169,6 @@ Ticks State::DegradedFastest(TypeId t, DeviceIndex d) const {
   return degraded;
 }
 
-bool State::AllowsDevice(const QueueEntry& entry, DeviceIndex d) const {
-  const DeviceState& dev = devices_[d];
-  return (entry.pinned_device == kNone || entry.pinned_device == d) &&
-         (entry.pinned_kind == kNone || entry.pinned_kind == dev.kind) &&
-         (entry.pinned_variant == kNone ||
-          variant_names_.Find(dev.variant[entry.type]) == entry.pinned_variant) &&
-         (entry.group == kNone || ((dev.groups >> entry.group) & 1) != 0);
-}
-
 void State::Reindex(DeviceIndex d) {
   if (index_stale_) return;
   DeviceState& dev = devices_[d];
@@ -1373,9 +1362,9 @@ std::vector<Request> State::TakeInFlight(DeviceIndex d) {
 void State::DetachVariants(DeviceIndex d) {
   DeviceState& dev = devices_[d];
   for (TypeId t = 0; t < static_cast<TypeId>(dev.variant.size()); ++t) {
-    if (!dev.variant[t].empty()) {
+    if (dev.variant[t] != kNone) {
       --types_[t].runners;
-      dev.variant[t].clear();
+      dev.variant[t] = kNone;
     }
     if (!dev.alternates[t].empty()) --types_[t].degradable;
   }
@@ -1462,7 +1451,7 @@ void State::TopologyChanged() { ++topology_; }
 
 void State::EnsureTypeSlots(DeviceState& device) const {
   const size_t n = types_.size();
-  device.variant.resize(n);
+  device.variant.resize(n, kNone);
   device.measured.resize(n, kUnknown);
   device.pessimistic.resize(n, kUnknown);
   device.fastest.resize(n, kUnknown);
@@ -1479,7 +1468,10 @@ void State::SetAlternates(DeviceState& dev, const DeviceInfo& info, Ticks now) {
     if (dev.CanRun(t) && degrade != info.degrade.end()) {
       for (const Alternate& alt : degrade->second.alternates) {
         // Below the floor, the primary itself, or listed twice: never a choice.
-        if (alt.accuracy < degrade->second.floor || alt.variant == dev.variant[t]) continue;
+        if (alt.accuracy < degrade->second.floor ||
+            alt.variant == variant_names_.name(dev.variant[t])) {
+          continue;
+        }
         const int32_t v = variant_names_.Intern(alt.variant);
         if (std::any_of(next.begin(), next.end(),
                         [v](const AlternateState& a) { return a.variant == v; })) {

@@ -110,7 +110,7 @@ struct DeviceState {
   bool present = false;
   KindId kind = kNone;
   int capacity = 0;                      // slots + pipeline depth
-  std::vector<std::string> variant;      // by TypeId; empty: cannot run
+  std::vector<int32_t> variant;          // by TypeId: the variant's name id; kNone: cannot run
   std::vector<Ticks> measured;           // by TypeId: the estimate; kUnknown if nothing known
   std::vector<Ticks> pessimistic;        // by TypeId: admission quantile; kUnknown likewise
   std::vector<Ticks> fastest;            // by TypeId: fastest recent run; kUnknown likewise
@@ -143,7 +143,7 @@ struct DeviceState {
 
   bool available() const { return present && info.up; }
   bool CanRun(TypeId t) const {
-    return t < static_cast<TypeId>(variant.size()) && !variant[t].empty();
+    return t < static_cast<TypeId>(variant.size()) && variant[t] != kNone;
   }
   int load() const { return static_cast<int>(in_flight.size()); }
   bool HasRoom() const { return load() < capacity; }
@@ -348,11 +348,16 @@ class State {
     return entry.pinned_device != kNone || entry.pinned_kind != kNone ||
            entry.pinned_variant != kNone || entry.group != kNone;
   }
+  // Whether the entry's pins allow a device of this kind, variant and groups.
+  static bool PinsAllow(const QueueEntry& entry, DeviceIndex d, KindId kind, int32_t variant,
+                        uint64_t groups) {
+    return (entry.pinned_device == kNone || entry.pinned_device == d) &&
+           (entry.pinned_kind == kNone || entry.pinned_kind == kind) &&
+           (entry.pinned_variant == kNone || entry.pinned_variant == variant) &&
+           (entry.group == kNone || ((groups >> entry.group) & 1) != 0);
+  }
   static bool Allows(const QueueEntry& entry, const Candidate& c) {
-    return (entry.pinned_device == kNone || entry.pinned_device == c.device) &&
-           (entry.pinned_kind == kNone || entry.pinned_kind == c.kind) &&
-           (entry.pinned_variant == kNone || entry.pinned_variant == c.variant) &&
-           (entry.group == kNone || ((c.groups >> entry.group) & 1) != 0);
+    return PinsAllow(entry, c.device, c.kind, c.variant, c.groups);
   }
   // kStatic: the kind unpinned requests of `t` are confined to (kNone: no device).
   KindId StaticKind(TypeId t) const;
@@ -391,7 +396,10 @@ class State {
   const absl::btree_set<int32_t>& ProbeReady(TypeId t) const { return types_[t].probe_ready; }
   DeviceIndex AtPosition(int32_t position) const { return sorted_devices_[position]; }
   // Allows for a device rather than a candidate.
-  bool AllowsDevice(const QueueEntry& entry, DeviceIndex d) const;
+  bool AllowsDevice(const QueueEntry& entry, DeviceIndex d) const {
+    const DeviceState& dev = devices_[d];
+    return PinsAllow(entry, d, dev.kind, dev.variant[entry.type], dev.groups);
+  }
   // Degradation (DeviceInfo::degrade): the eligible alternates of `t` on `d`,
   // most accurate first, and the estimates of one of them (the primary's
   // fallbacks when it has none of its own). Never unknown.
