@@ -4,10 +4,8 @@
 // refused without the agent's flag and a real dry run (apt-get --simulate on
 // this machine's Debian tree) with it; wrong tokens; a killed agent.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <csignal>
-#include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -25,19 +23,11 @@ namespace {
 using testing::HeteroaccelBinary;
 using testing::ModelsDir;
 using testing::Subprocess;
+using testing::WriteTempFileOrDie;
 using Json = nlohmann::json;
 
 constexpr const char* kAdmin = "fleet-admin";
 constexpr const char* kCluster = "fleet-cluster";
-
-std::string WriteConfig(const std::string& name, const std::string& yaml) {
-  const std::string path =
-      ::testing::TempDir() + "/heteroaccel_fleet_" + std::to_string(getpid()) + "_" + name;
-  FILE* f = std::fopen(path.c_str(), "w");
-  std::fputs(yaml.c_str(), f);
-  std::fclose(f);
-  return path;
-}
 
 struct FleetRun {
   int status = 0;
@@ -65,7 +55,7 @@ class FleetE2ETest : public ::testing::Test {
 
   std::unique_ptr<Subprocess> StartAgent(const std::string& name, const std::string& group,
                                          bool packages) {
-    const std::string config = WriteConfig(name + ".yaml", absl::StrCat(R"(
+    const std::string config = WriteTempFileOrDie(name + ".yaml", absl::StrCat(R"(
 node: node-)", name, R"(
 opencl: false
 cpu: {slots: 1, emulated: true, latency_ms: {face: 5}}

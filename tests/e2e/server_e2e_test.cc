@@ -1,7 +1,6 @@
 // The server end to end: a real server and real agents (emulated accelerators
 // plus the machine's CPU) as separate processes over real sockets.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <csignal>
@@ -22,17 +21,7 @@ using testing::HeteroaccelBinary;
 using testing::ModelsDir;
 using testing::ReadFileOrDie;
 using testing::Subprocess;
-
-std::string WriteConfig(const std::string& name, const std::string& yaml) {
-  // Each test runs in its own process, in parallel with the others: the pid
-  // keeps two tests from writing the same file.
-  const std::string path =
-      ::testing::TempDir() + "/heteroaccel_" + std::to_string(getpid()) + "_" + name;
-  FILE* f = std::fopen(path.c_str(), "w");
-  std::fputs(yaml.c_str(), f);
-  std::fclose(f);
-  return path;
-}
+using testing::WriteTempFileOrDie;
 
 std::unique_ptr<Subprocess> StartAgent(const std::string& server, const std::string& config) {
   auto p = Subprocess::Start({HeteroaccelBinary(), "agent", "--listen", "127.0.0.1:0",
@@ -78,14 +67,14 @@ class ServerE2ETest : public ::testing::Test {
         server_->WaitForLine("gRPC (inference.GRPCInferenceService) on ", std::chrono::seconds(10));
     ASSERT_TRUE(grpc_line.has_value()) << server_->Output();
     grpc_target_ = grpc_line->substr(grpc_line->rfind(' ') + 1);
-    fast_ = StartAgent(url_, WriteConfig("fast.yaml", R"(
+    fast_ = StartAgent(url_, WriteTempFileOrDie("fast.yaml", R"(
 node: node-fast
 opencl: false
 cpu: {slots: 1, emulated: true, latency_ms: {face: 20}}
 devices:
   - {id: gpu0, kind: gpu, name: Test GPU, slots: 1, latency_ms: {face: 5}}
 )"));
-    slow_ = StartAgent(url_, WriteConfig("slow.yaml", R"(
+    slow_ = StartAgent(url_, WriteTempFileOrDie("slow.yaml", R"(
 node: node-slow
 opencl: false
 cpu: {slots: 1, emulated: true, latency_ms: {face: 20}}
@@ -331,7 +320,7 @@ TEST_F(ServerE2ETest, AgentCutOffUnderLoadLosesNothing) {
 TEST_F(ServerE2ETest, NodeThatComesBackRejoins) {
   slow_->Stop(SIGKILL, std::chrono::seconds(5));
   ASSERT_TRUE(WaitForNodesUp(url_, 1, std::chrono::seconds(2)));
-  slow_ = StartAgent(url_, WriteConfig("slow2.yaml", R"(
+  slow_ = StartAgent(url_, WriteTempFileOrDie("slow2.yaml", R"(
 node: node-slow
 opencl: false
 devices:

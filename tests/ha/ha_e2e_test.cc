@@ -7,7 +7,6 @@
 //
 // HA_E2E_REPORT=path appends one JSON line per failover run (for BENCHMARKS.md).
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <csignal>
@@ -34,18 +33,11 @@ using std::chrono::seconds;
 using testing::HeteroaccelBinary;
 using testing::ModelsDir;
 using testing::Subprocess;
+using testing::WriteTempFileOrDie;
 
 constexpr char kToken[] = "s3cret";
 // Requests resume on the surviving replica within this (the requirement).
 constexpr double kResumeBoundMs = 3'000;
-
-std::string WriteConfig(const std::string& name, const std::string& yaml) {
-  // Tests run in parallel processes: the pid keeps their files apart.
-  const std::string path =
-      ::testing::TempDir() + "/heteroaccel_ha_" + std::to_string(getpid()) + "_" + name;
-  std::ofstream(path) << yaml;
-  return path;
-}
 
 std::string AgentConfig(const std::string& node, const std::string& device, int latency_ms) {
   return "node: " + node + R"(
@@ -137,8 +129,8 @@ class HaE2ETest : public ::testing::Test {
 
   // Agents heartbeating to both replicas (`servers` lists them).
   void StartAgents(const std::string& servers) {
-    agent_a_ = StartAgent(servers, WriteConfig("a.yaml", AgentConfig("node-a", "gpu0", 5)));
-    agent_b_ = StartAgent(servers, WriteConfig("b.yaml", AgentConfig("node-b", "gpu1", 8)));
+    agent_a_ = StartAgent(servers, WriteTempFileOrDie("a.yaml", AgentConfig("node-a", "gpu0", 5)));
+    agent_b_ = StartAgent(servers, WriteTempFileOrDie("b.yaml", AgentConfig("node-b", "gpu1", 8)));
     ASSERT_NE(agent_a_, nullptr);
     ASSERT_NE(agent_b_, nullptr);
   }

@@ -2,9 +2,7 @@
 // agents with emulated accelerators, as separate processes; the test plays
 // kube-scheduler and posts ExtenderArgs to /k8s/extender/{filter,prioritize}.
 #include <gtest/gtest.h>
-#include <unistd.h>
 
-#include <cstdio>
 #include <functional>
 #include <map>
 #include <thread>
@@ -20,15 +18,7 @@ using Json = nlohmann::json;
 using testing::HeteroaccelBinary;
 using testing::ModelsDir;
 using testing::Subprocess;
-
-std::string WriteConfig(const std::string& name, const std::string& yaml) {
-  const std::string path =
-      ::testing::TempDir() + "/heteroaccel_ext_" + std::to_string(getpid()) + "_" + name;
-  FILE* f = std::fopen(path.c_str(), "w");
-  std::fputs(yaml.c_str(), f);
-  std::fclose(f);
-  return path;
-}
+using testing::WriteTempFileOrDie;
 
 Json Pod(const std::string& resource, const std::string& model) {
   Json pod = {
@@ -56,14 +46,14 @@ class ExtenderE2ETest : public ::testing::Test {
     server_ = std::move(*s);
     url_ = testing::WaitForListeningUrl(*server_);
     ASSERT_FALSE(url_.empty()) << server_->Output();
-    fast_ = StartAgent(WriteConfig("fast.yaml", R"(
+    fast_ = StartAgent(WriteTempFileOrDie("fast.yaml", R"(
 node: node-fast
 opencl: false
 cpu: {slots: 1, emulated: true, latency_ms: {face: 30}}
 devices:
   - {id: gpu0, kind: gpu, name: Fast GPU, slots: 1, latency_ms: {face: 4}}
 )"));
-    slow_ = StartAgent(WriteConfig("slow.yaml", R"(
+    slow_ = StartAgent(WriteTempFileOrDie("slow.yaml", R"(
 node: node-slow
 opencl: false
 cpu: {slots: 1, emulated: true, latency_ms: {face: 30}}
