@@ -15,6 +15,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/status_macros.h"
 #include "inference/image.h"
+#include "runtime/internal/completions.h"
 #include "runtime/internal/result_cache.h"
 
 namespace heteroaccel::runtime {
@@ -121,9 +122,12 @@ class Slot {
   // `latency` is the device's (shared by its slots); null unless emulated.
   Slot(const RuntimeDevice& device, int index, const ExecutorOptions& options,
        const inference::Catalog& catalog, Metrics& metrics, Clock& clock,
-       internal::ResultCache& cache, EmulatedLatency* latency)
+       internal::ResultCache& cache, internal::Completions& completions,
+       EmulatedLatency* latency)
       : device_(device),
         cache_(cache),
+        completions_(completions),
+        off_host_(device.emulation.has_value() || device.device.kind != devices::DeviceKind::kCpu),
         latency_(latency),
         index_(index),
         options_(options),
@@ -332,7 +336,7 @@ class Slot {
     const std::string key = job.model + "/" + job.variant;
     auto model = models_.find(key);
     if (model == models_.end()) {
-      job.done(absl::InternalError(absl::StrCat("slot has no model ", key)));
+      Answer(job, absl::InternalError(absl::StrCat("slot has no model ", key)));
       return;
     }
     const ModelCounters& counters = counters_[key];
@@ -346,7 +350,7 @@ class Slot {
         absl::MutexLock lock(&mu_);
         ++failure_streak_;
       }
-      job.done(std::move(result).status());
+      Answer(job, std::move(result).status());
       return;
     }
     result->queue_seconds = SecondsBetween(item.enqueued, start);
@@ -359,6 +363,27 @@ class Slot {
       double& average = service_seconds_[key];
       average += kEwmaWeight * (computed - average);
       failure_streak_ = 0;
+    }
+    Answer(job, std::move(result));
+  }
+
+  // Delivers the job's answer: on the completion thread when the device does
+  // not compute on the host's cores (an accelerator, an emulated hold) and its
+  // next job is already waiting here, so that the device starts it meanwhile;
+  // else on this thread (a host CPU would only trade the work for a wake-up).
+  void Answer(Job& job, absl::StatusOr<JobResult> result) ABSL_LOCKS_EXCLUDED(mu_) {
+    bool next_waiting = false;
+    if (off_host_) {
+      absl::MutexLock lock(&mu_);
+      next_waiting = !queue_.empty();
+    }
+    if (next_waiting) {
+      std::function<void()> answer = [done = std::move(job.done),
+                                      result = std::move(result)]() mutable {
+        done(std::move(result));
+      };
+      if (!completions_.TryPost(answer)) answer();
+      return;
     }
     job.done(std::move(result));
   }
@@ -417,6 +442,8 @@ class Slot {
 
   const RuntimeDevice& device_;
   internal::ResultCache& cache_;
+  internal::Completions& completions_;
+  const bool off_host_;  // its compute leaves the host's cores free (see Answer)
   EmulatedLatency* const latency_;
   const int index_;
   const ExecutorOptions& options_;
@@ -468,7 +495,8 @@ class Executor::Impl {
       metrics_.device_slots.WithLabels({dev.id}).Set(d->slots);
       for (int i = 0; i < d->slots; ++i) {
         slots_.push_back(
-            std::make_unique<Slot>(*d, i, options_, catalog_, metrics_, clock_, cache_, latency));
+            std::make_unique<Slot>(*d, i, options_, catalog_, metrics_, clock_, cache_,
+                                   completions_, latency));
       }
     }
   }
@@ -600,6 +628,7 @@ class Executor::Impl {
 
   void Stop() {
     for (const auto& slot : slots_) slot->Stop();
+    completions_.Stop();  // after the slots: what they posted is delivered
   }
 
  private:
@@ -638,6 +667,7 @@ class Executor::Impl {
   Metrics metrics_;
   Clock& clock_;
   internal::ResultCache cache_{512};
+  internal::Completions completions_;  // outlives the slots (declared before them)
   std::vector<std::unique_ptr<RuntimeDevice>> devices_;
   std::vector<std::unique_ptr<EmulatedLatency>> latencies_;  // one per emulated device
   std::vector<std::unique_ptr<Slot>> slots_;

@@ -5,9 +5,13 @@
 //
 // Submit() picks the slot with the earliest expected finish (queued work times
 // the service time measured online per slot and model), or the device the
-// request pins, and answers through the job's callback exactly once, on the
-// slot's thread (or the caller's, for errors found before queueing). Nothing is
-// dropped: a full queue answers ResourceExhausted, shutdown answers Unavailable.
+// request pins, and answers through the job's callback exactly once: on the
+// slot's thread, or, for an accelerator or an emulated device whose next job
+// is already waiting, on the executor's completion thread, so that the device
+// starts that job while the answer is encoded and sent
+// (internal/completions.h); on the caller's thread
+// for errors found before queueing. Nothing is dropped: a full queue answers
+// ResourceExhausted, shutdown answers Unavailable.
 //
 // Thread-safe. Create() loads nothing; Start() begins loading. Stop() (or destruction) drains every
 // queue with errors and joins the workers.

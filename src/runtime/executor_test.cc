@@ -8,6 +8,7 @@
 #include <cmath>
 #include <opencv2/imgcodecs.hpp>
 
+#include "absl/synchronization/notification.h"
 #include "testing/fake_model.h"
 #include "testing/threads.h"
 
@@ -445,6 +446,51 @@ TEST(ExecutorCreateTest, RejectsBadOptions) {
   s = Executor::Create({}, {d}, catalog, registry, SystemClock()).status();
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(s.message().find("latency sigma must be 0..2, got 2.5"), std::string::npos) << s;
+}
+
+// Whether a slot that has its next job waiting starts it before the previous
+// job's answer has been delivered: the first job's answer waits (up to `wait`)
+// for the second job to be answered, which can only happen first if the slot
+// went on to the second job meanwhile.
+class AnswerHandOffTest : public ExecutorTest {
+ protected:
+  bool SecondAnsweredBeforeFirst(RuntimeDevice device, absl::Duration wait) {
+    Start({std::move(device)});
+    gate_->Close();
+    absl::Notification second_answered;
+    bool second_first = false;
+    Job first = MakeJob("thing");
+    first.done = [&, record = results_.Callback()](absl::StatusOr<JobResult> r) {
+      second_first = second_answered.WaitForNotificationWithTimeout(wait);
+      record(std::move(r));
+    };
+    Job second = MakeJob("thing");
+    second.done = [&, record = results_.Callback()](absl::StatusOr<JobResult> r) {
+      record(std::move(r));
+      second_answered.Notify();
+    };
+    executor_->Submit(std::move(first));
+    EXPECT_TRUE(gate_->WaitEntered(1, absl::Seconds(10)));
+    executor_->Submit(std::move(second));  // waits behind the first
+    gate_->Open();
+    auto results = results_.WaitFor(2);
+    EXPECT_EQ(results.size(), 2u);
+    for (const auto& r : results) EXPECT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(gate_->entered(), 2);
+    return second_first;
+  }
+};
+
+TEST_F(AnswerHandOffTest, AnAcceleratorStartsItsNextJobWhileTheAnswerIsDelivered) {
+  RuntimeDevice gpu = Cpu("gpu0", 1);
+  gpu.device.kind = devices::DeviceKind::kGpu;
+  EXPECT_TRUE(SecondAnsweredBeforeFirst(gpu, absl::Seconds(10)));
+}
+
+TEST_F(AnswerHandOffTest, AHostCpuAnswersOnItsOwnThreadBeforeTheNextJob) {
+  // Its compute is on the host's cores: handing the answer off would only add
+  // a wake-up, so the slot delivers it before it starts the next job.
+  EXPECT_FALSE(SecondAnsweredBeforeFirst(Cpu("cpu0", 1), absl::Milliseconds(300)));
 }
 
 }  // namespace
