@@ -302,6 +302,9 @@ void Engine::Send(uint32_t stream) {
 void Engine::AtDevice(const Event& e) {
   Device& d = devices_[e.a];
   if (e.gen != d.gen) return;  // its node was lost on the way
+  if (auto it = open_.find(e.id); it != open_.end() && it->second.attempt == e.c) {
+    it->second.at_device = now_;
+  }
   if (d.busy < d.cluster->info.slots) {
     Start(e.a, e.id, e.c);
   } else {
@@ -323,7 +326,10 @@ void Engine::Start(uint32_t device, uint64_t id, uint32_t attempt) {
                              : d.mean_ns[o.type];
     service = static_cast<int64_t>(static_cast<double>(mean) * d.factor * factor) +
               service_overhead_;
-    if (o.attempt == attempt) o.service = service;
+    if (o.attempt == attempt) {
+      o.service = service;
+      o.device_wait = now_ - o.at_device;
+    }
   }
   Push(now_ + service, kDone, id, device, attempt, d.gen);
 }
@@ -519,7 +525,7 @@ void Engine::Finish(uint64_t id, End end, absl::Status error) {
     DeviceTally& t = tallies_[o.device];
     ++t.count;
     t.compute_ms += static_cast<double>(o.service) * 1e-6;
-    t.queue_ms += f.result.queue_ms;
+    t.queue_ms += static_cast<double>(o.device_wait) * 1e-6;
     return;
   }
   ++type_errors_[o.type];

@@ -87,6 +87,10 @@ class Engine {
     uint32_t device = 0;
     int64_t service = 0;
     int32_t alternate = -1;  // index into the device's alternate_ns; -1: the primary
+    // The current attempt's arrival at its device, and its wait there for a slot
+    // (what an agent reports as queue_ms).
+    int64_t at_device = 0;
+    int64_t device_wait = 0;
   };
   enum class End { kOk, kExpired, kRefused429, kRefused503, kGaveUp, kUnfinished };
 
@@ -150,7 +154,7 @@ class Engine {
   struct DeviceTally {
     uint64_t count = 0;
     double compute_ms = 0;
-    double queue_ms = 0;
+    double queue_ms = 0;  // waiting on the device for a slot, as an agent reports it
   };
   std::vector<DeviceTally> tallies_;
 };
