@@ -1,9 +1,9 @@
 #include "runtime/internal/completions.h"
 
 #include <pthread.h>
+#include <spdlog/spdlog.h>
 
 #include <exception>
-#include <spdlog/spdlog.h>
 
 namespace heteroaccel::runtime::internal {
 
@@ -33,9 +33,8 @@ void Completions::Run() {
     {
       absl::MutexLock lock(&mu_);
       mu_.Await(absl::Condition(
-          +[](Completions* c) ABSL_EXCLUSIVE_LOCKS_REQUIRED(c->mu_) {
-            return c->stop_ || !c->pending_.empty();
-          },
+          +[](Completions* c)
+               ABSL_EXCLUSIVE_LOCKS_REQUIRED(c->mu_) { return c->stop_ || !c->pending_.empty(); },
           this));
       if (pending_.empty()) return;  // stopped, and everything posted was delivered
       answer = std::move(pending_.front());
