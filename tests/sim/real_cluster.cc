@@ -322,11 +322,13 @@ absl::StatusOr<Overheads> MeasureOverheads(const std::vector<std::string>& types
   ASSIGN_OR_RETURN(std::unique_ptr<RealCluster> cluster,
                    RealCluster::Start(one_device("hold0", Overheads::kHoldMs), options.cluster));
   bench.images_dir = cluster->images_dir();
+  bench.cameras = OverheadOptions::kHoldClients;  // the device's queue is never empty
   ASSIGN_OR_RETURN(loadgen::BenchReport held, run(bench, cluster->agent_urls().front()));
   for (const auto& [key, device] : held.per_device) {
     if (device.device == "hold0") overheads.hold_compute_ms = device.mean_compute_ms;
   }
-  if (overheads.hold_compute_ms <= 0) {
+  if (held.throughput_rps > 0) overheads.hold_occupancy_ms = 1e3 / held.throughput_rps;
+  if (overheads.hold_compute_ms <= 0 || overheads.hold_occupancy_ms <= 0) {
     return absl::InternalError(absl::StrCat("the hold run reported no compute time:\n",
                                             loadgen::FormatTable(held)));
   }

@@ -24,8 +24,8 @@
 // directly (one HTTP hop and the agent's work: the simulator's rtt_ms between
 // server and agent) and through the server, one request at a time and at given
 // rates (the difference at a rate is client_rtt_ms there); and on one whose
-// device holds each request a fixed time, what it reports beyond it
-// (service_overhead_ms).
+// device holds each request a fixed time, kept busy, how often it finishes one
+// beyond that time (service_overhead_ms).
 //
 // Ownership: a RealCluster owns its processes and its temporary folder; both
 // go when it is destroyed (processes also die with the thread that started
@@ -110,9 +110,12 @@ struct Overheads {
   // each requested total rate (req/s -> ms): what a request's hops cost while
   // the machine serves that rate.
   std::map<double, double> server_round_trip_at_ms;
-  // A device holding each request kHoldMs: the mean compute time it reports
-  // (the slot's own work and the hold's overshoot come on top of the profile).
+  // A device holding each request kHoldMs, its queue never empty: the mean
+  // compute time it reports (the hold's overshoot), and the time per request
+  // it finished (1 / throughput: that and the slot's own work between two
+  // requests, which the device spends on each as surely as its profile).
   double hold_compute_ms = 0;
+  double hold_occupancy_ms = 0;
   static constexpr double kHoldMs = 20;
   double rtt_ms() const { return agent_round_trip_ms; }
   // At `rate` (one of those measured): the through-server round trip there,
@@ -120,10 +123,11 @@ struct Overheads {
   double client_rtt_ms_at(double rate) const {
     return server_round_trip_at_ms.at(rate) - agent_round_trip_ms;
   }
-  double service_overhead_ms() const { return hold_compute_ms - kHoldMs; }
+  double service_overhead_ms() const { return hold_occupancy_ms - kHoldMs; }
 };
 
 struct OverheadOptions {
+  static constexpr int kHoldClients = 4;
   std::chrono::milliseconds duration{4'000};  // of each closed-loop run
   RealClusterOptions cluster;
   // Total rates (req/s) to measure the through-server round trip at, open loop,
@@ -137,8 +141,8 @@ struct OverheadOptions {
 // measures both round trips with one camera in closed loop for `duration`
 // each (after a warm-up of a quarter of it), and through the server at each of
 // `rates`; then one whose device holds every request Overheads::kHoldMs (no
-// spread), and measures what it reports as compute straight through its agent
-// for `duration`.
+// spread), kept busy straight through its agent by kHoldClients closed-loop
+// clients for `duration`: what it reports as compute, and its throughput.
 absl::StatusOr<Overheads> MeasureOverheads(const std::vector<std::string>& types,
                                            const OverheadOptions& options = {});
 

@@ -11,9 +11,10 @@
 // to an agent is the server<->agent rtt_ms and the extra of going through the
 // server, played by the scenario's cameras at each point's rate, is that
 // point's client_rtt_ms (0.4-0.8 ms, against ~0.12 ms one request at a time
-// on an idle machine); on a device that holds every request 20 ms, what it
-// reports beyond the 20 ms (the slot's own work, the hold's overshoot: ~0.18 ms)
-// is service_overhead_ms. Nothing is fitted to the figures compared.
+// on an idle machine); on a device that holds every request 20 ms, kept busy,
+// the time per request it finishes beyond the 20 ms (the hold's overshoot and
+// the slot's own work between two requests: 0.2-0.3 ms) is
+// service_overhead_ms. Nothing is fitted to the figures compared.
 //
 // The real run draws its service times from the agents' own generators, not
 // the simulator's, so one simulated seed is one sample of what the model
@@ -21,19 +22,20 @@
 // single seeds spreads by ~5% (45.1 to 47.3 ms over 20 seeds at 0.85). The
 // prediction compared is therefore each figure's median over kSeeds seeds.
 //
-// Without service_overhead_ms the real p50 at 0.85 came out ~6% above that
-// median (above every seed's): at that load 1% more service time is ~0.4 ms
-// more p50, and the slot's overhead is ~0.9% of these service times. With it
-// and the idle client_rtt_ms, four runs gave 1.016, 1.039, 1.041 and 1.063;
-// with client_rtt_ms measured at the point's rate, 1.036, 1.040, 1.037 and
-// 1.071. The real p50 itself moves by ~6% from run to run on the shared 2-core
-// machine (47.2 to 50.3 ms), so that one point is held to 8% here and reported
-// (docs/simulator.md "Validation"); every other figure at the target.
+// Near saturation the p50 is the sensitive figure: at 0.85 load 1% more
+// service time is ~0.4 ms more p50. It used to come out 3-7% above the
+// prediction: an agent's slot encoded and sent each answer before it took its
+// next job, 0.4-0.8 ms per request during which the device idled and which no
+// reported time showed. The agent now hands that to a completion thread
+// (runtime/internal/completions.h) and the busy-device measurement above counts
+// what is left. Each run prints, per device and per type, the real and the
+// simulated figures, to show where a difference comes from.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <map>
 #include <vector>
 
 #include "absl/strings/str_format.h"
@@ -78,6 +80,10 @@ constexpr int kSeeds = 9;
 struct Prediction {
   double throughput_rps, attainment, p50, p99, expired;
   double p50_low, p50_high;
+  // The scenario's own seed's per-device and per-type figures, for the
+  // diagnostic lines.
+  std::map<std::string, loadgen::DeviceStats> per_device;
+  std::map<std::string, loadgen::TypeStats> per_type;
 };
 
 double Median(std::vector<double> v) {
@@ -87,6 +93,8 @@ double Median(std::vector<double> v) {
 
 absl::StatusOr<Prediction> Predict(const sim::Scenario& scenario) {
   std::vector<double> throughput, attainment, p50, p99, expired;
+  std::map<std::string, loadgen::DeviceStats> per_device;
+  std::map<std::string, loadgen::TypeStats> per_type;
   for (int i = 0; i < kSeeds; ++i) {
     sim::Scenario seeded = scenario;
     seeded.seed = scenario.seed + static_cast<uint64_t>(i);
@@ -97,6 +105,10 @@ absl::StatusOr<Prediction> Predict(const sim::Scenario& scenario) {
     p50.push_back(r->bench.latency.p50);
     p99.push_back(r->bench.latency.p99);
     expired.push_back(static_cast<double>(r->expired));
+    if (i == 0) {
+      per_device = r->bench.per_device;
+      per_type = r->bench.per_type;
+    }
   }
   return Prediction{Median(throughput),
                     Median(attainment),
@@ -104,7 +116,9 @@ absl::StatusOr<Prediction> Predict(const sim::Scenario& scenario) {
                     Median(p99),
                     Median(expired),
                     *std::min_element(p50.begin(), p50.end()),
-                    *std::max_element(p50.begin(), p50.end())};
+                    *std::max_element(p50.begin(), p50.end()),
+                    per_device,
+                    per_type};
 }
 
 struct Comparison {
@@ -141,10 +155,9 @@ TEST(SimValidationTest, SimulatorMatchesTheRealClusterLightLoadedAndOverloaded) 
   std::printf("ideal throughput %.2f req/s\n", ideal);
   struct Point {
     std::string name;
-    double load, p50_tolerance;
+    double load;
   };
-  const std::vector<Point> points = {
-      {"light", 0.5, 0.05}, {"loaded", 0.85, 0.08}, {"overload", 1.5, 0.05}};
+  const std::vector<Point> points = {{"light", 0.5}, {"loaded", 0.85}, {"overload", 1.5}};
   std::vector<double> rates;
   for (const Point& p : points) rates.push_back(p.load * ideal);
 
@@ -160,9 +173,11 @@ TEST(SimValidationTest, SimulatorMatchesTheRealClusterLightLoadedAndOverloaded) 
   base->service_overhead_ms = std::max(0.0, overheads->service_overhead_ms());
   // client_rtt_ms is each point's own (below).
   std::printf("overheads: agent round trip %.3f ms (rtt_ms), through the server %.3f ms one "
-              "request at a time; a %.0f ms hold reported %.3f ms (service_overhead_ms %.3f)\n",
+              "request at a time; a %.0f ms hold, kept busy, reported %.3f ms and finished one "
+              "every %.3f ms (service_overhead_ms %.3f)\n",
               overheads->agent_round_trip_ms, overheads->server_round_trip_ms,
-              Overheads::kHoldMs, overheads->hold_compute_ms, base->service_overhead_ms);
+              Overheads::kHoldMs, overheads->hold_compute_ms, overheads->hold_occupancy_ms,
+              base->service_overhead_ms);
   ASSERT_LT(overheads->server_round_trip_ms, 10.0) << "the machine is too busy to validate on";
 
   // Step 2: one real cluster, played at three loads.
@@ -170,7 +185,7 @@ TEST(SimValidationTest, SimulatorMatchesTheRealClusterLightLoadedAndOverloaded) 
   ASSERT_TRUE(cluster.ok()) << cluster.status();
 
   for (size_t i = 0; i < points.size(); ++i) {
-    const auto& [name, load, p50_tolerance] = points[i];
+    const auto& [name, load] = points[i];
     SCOPED_TRACE(name);
     absl::StatusOr<sim::Scenario> scenario = sim::AtLoad(*base, load);
     ASSERT_TRUE(scenario.ok()) << scenario.status();
@@ -185,6 +200,29 @@ TEST(SimValidationTest, SimulatorMatchesTheRealClusterLightLoadedAndOverloaded) 
     const Comparison c = Compare(*real, *simulated);
     const std::string line = Describe(name, *real, *simulated, c);
     std::printf("%s\n", line.c_str());
+    // Where a difference comes from: each device's share of the answers and
+    // its mean compute (the agent's report; the simulator's draw plus
+    // service_overhead_ms) and wait on the device.
+    for (const auto& [key, device] : real->per_device) {
+      const auto sim_device = std::find_if(
+          simulated->per_device.begin(), simulated->per_device.end(),
+          [&](const auto& entry) { return entry.second.device == device.device; });
+      if (sim_device == simulated->per_device.end()) continue;
+      const loadgen::DeviceStats& s = sim_device->second;
+      std::printf("  %s: share real %.3f sim %.3f; compute real %.2f sim %.2f ms (x%.4f); "
+                  "on-device wait real %.2f sim %.2f ms\n",
+                  device.device.c_str(), device.share, s.share, device.mean_compute_ms,
+                  s.mean_compute_ms, device.mean_compute_ms / s.mean_compute_ms,
+                  device.mean_queue_ms, s.mean_queue_ms);
+    }
+    for (const auto& [type, stats] : real->per_type) {
+      const auto sim_type = simulated->per_type.find(type);
+      if (sim_type == simulated->per_type.end()) continue;
+      std::printf("  %s: answered real %llu sim %llu; p50 real %.2f sim %.2f ms\n", type.c_str(),
+                  static_cast<unsigned long long>(stats.count),
+                  static_cast<unsigned long long>(sim_type->second.count), stats.latency.p50,
+                  sim_type->second.latency.p50);
+    }
     std::fflush(stdout);
     ::testing::Test::RecordProperty(name, line);
     // Nothing but the deadline may fail a request: no transport errors, no 429.
@@ -193,7 +231,7 @@ TEST(SimValidationTest, SimulatorMatchesTheRealClusterLightLoadedAndOverloaded) 
     }
     EXPECT_NEAR(c.throughput_ratio, 1.0, 0.03) << line << "\n" << loadgen::FormatTable(*real);
     EXPECT_NEAR(c.attainment_points, 0.0, 2.0) << line;
-    EXPECT_NEAR(c.p50_ratio, 1.0, p50_tolerance) << line;
+    EXPECT_NEAR(c.p50_ratio, 1.0, 0.05) << line;
     EXPECT_NEAR(c.p99_ratio, 1.0, 0.10) << line;
     if (load > 1.0) {
       // Overload: the deadline turns requests away (on both sides).
