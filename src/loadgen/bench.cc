@@ -20,6 +20,7 @@
 #include "absl/strings/str_format.h"
 #include "common/status_macros.h"
 #include "http/client.h"
+#include "loadgen/internal/schedule.h"
 #include "loadgen/internal/stats.h"
 
 namespace heteroaccel::loadgen {
@@ -146,6 +147,8 @@ struct Plan {
   std::vector<client::InferOptions> infer_options;  // per distinct type
   std::vector<std::string> images;
   std::optional<double> rate;
+  internal::ArrivalKind arrivals = internal::ArrivalKind::kPeriodic;
+  uint64_t seed = 0;
   SteadyClock::time_point start, measure_start, end;
 };
 
@@ -203,12 +206,11 @@ class Camera {
   }
 
   void RunOpenLoop() {
-    const std::chrono::duration<double> period(plan_.cameras / *plan_.rate);
-    const auto first = plan_.start + std::chrono::duration_cast<SteadyClock::duration>(
-                                         period * static_cast<double>(index_) / plan_.cameras);
+    internal::StreamSchedule schedule(plan_.arrivals, *plan_.rate / plan_.cameras, index_,
+                                      static_cast<uint64_t>(plan_.cameras), plan_.seed);
     for (uint64_t k = 0;; ++k) {
-      const auto due = first + std::chrono::duration_cast<SteadyClock::duration>(
-                                   period * static_cast<double>(k));
+      const auto due =
+          plan_.start + std::chrono::duration_cast<SteadyClock::duration>(schedule.Next());
       // A camera stops at the end of the run, even with requests still overdue.
       if (due >= plan_.end || SteadyClock::now() >= plan_.end) break;
       // Past due means the previous request was still outstanding at `due`.
@@ -315,6 +317,7 @@ void EchoConfig(const BenchOptions& options, size_t images, BenchReport& report)
   report.mix = options.mix;
   report.mode = options.rate ? "open-loop" : "closed-loop";
   report.rate = options.rate;
+  if (options.rate) report.arrivals = std::string(ArrivalsName(options.arrivals));
   report.protocol = ProtocolName(options.protocol);
   report.duration_s = std::chrono::duration<double>(options.duration).count();
   report.warmup_s = std::chrono::duration<double>(options.warmup).count();
@@ -330,6 +333,10 @@ absl::StatusOr<BenchReport> RunBench(const BenchOptions& options) {
   const int streams = options.cameras * std::max(1, options.inflight);
   plan.cameras = streams;
   plan.rate = options.rate;
+  plan.arrivals = options.arrivals == Arrivals::kPoisson ? internal::ArrivalKind::kPoisson
+                                                         : internal::ArrivalKind::kPeriodic;
+  plan.seed = options.seed;
+  if (plan.seed == 0) plan.seed = std::random_device()() | 1;
   const std::vector<std::string> types = DistinctTypes(options.mix, plan.mix);
   for (const std::string& type : types) {
     plan.infer_options.push_back(

@@ -16,9 +16,12 @@
 // Closed loop (the default): a camera sends its next request when the previous
 // answer arrives; after an error it pauses kErrorPause so a failing target is
 // not hammered by a hot loop. Open loop (`rate`): the total rate is split evenly
-// over the cameras, each on its own schedule, the cameras' phases staggered; a
-// request due while the camera's previous one is outstanding is counted "late"
-// and sent as soon as that one returns, without shifting later due times.
+// over the cameras, each on its own schedule (internal/schedule.h): periodic,
+// the cameras' phases staggered, or with `arrivals` kPoisson exponential gaps
+// drawn from `seed` (the cameras together are then a Poisson process at the
+// total rate); a request due while the camera's previous one is outstanding is
+// counted "late" and sent as soon as that one returns, without shifting later
+// due times.
 //
 // Several targets (server replicas, active-active): `target` lists them
 // separated by commas, and camera i starts on target i % n. Every request
@@ -65,6 +68,11 @@ inline constexpr std::chrono::milliseconds kErrorPause{10};
 inline constexpr std::chrono::milliseconds kFailoverPause{100};
 inline constexpr size_t kMaxTargets = 64;
 
+enum class Arrivals { kPeriodic, kPoisson };
+// "periodic" or "poisson"; InvalidArgument naming both otherwise.
+absl::StatusOr<Arrivals> ParseArrivals(std::string_view name);
+std::string_view ArrivalsName(Arrivals arrivals);
+
 struct BenchOptions {
   std::string target;  // "http://host:port", or several separated by commas
   int cameras = 4;
@@ -75,6 +83,10 @@ struct BenchOptions {
   std::chrono::milliseconds duration{20'000};
   std::chrono::milliseconds warmup{2'000};
   std::optional<double> rate;  // total requests/s (open loop); nullopt = closed loop
+  // Open loop only: when a stream's requests are due (see above), and the
+  // Poisson gaps' seed (0: a fresh one each run).
+  Arrivals arrivals = Arrivals::kPeriodic;
+  uint64_t seed = 0;
   std::string images_dir = "models/images";
   client::Protocol protocol = client::Protocol::kV2Binary;
   // How long to wait for the target to report ready (GET /v2/health/ready).
@@ -118,6 +130,7 @@ struct BenchReport {
   std::vector<std::string> mix;
   std::string mode;            // "closed-loop" or "open-loop"
   std::optional<double> rate;  // requested total rate (open loop)
+  std::string arrivals;        // open loop: "periodic" or "poisson"; closed loop: ""
   std::string protocol;
   double duration_s = 0;
   double warmup_s = 0;

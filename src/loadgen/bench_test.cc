@@ -222,6 +222,23 @@ TEST_F(BenchE2ETest, OpenLoopKeepsToTheRate) {
   EXPECT_LE(report->requests, 44u) << FormatTable(*report);
 }
 
+TEST_F(BenchE2ETest, OpenLoopPoissonArrivalsKeepToTheRateOnAverage) {
+  BenchOptions options = ShortOptions(url_);
+  options.rate = 20;
+  options.arrivals = Arrivals::kPoisson;
+  options.seed = 11;
+  options.inflight = 4;  // gaps shorter than an answer do not wait behind it
+  options.protocol = client::Protocol::kV1;
+  auto report = RunBench(options);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->arrivals, "poisson");
+  EXPECT_EQ(ToJson(*report)["config"]["arrivals"], "poisson");
+  EXPECT_EQ(report->errors, 0u) << FormatTable(*report);
+  // 40 due on average over 2 s; a Poisson count's standard deviation is ~6.3.
+  EXPECT_GE(report->requests, 20u) << FormatTable(*report);
+  EXPECT_LE(report->requests, 64u) << FormatTable(*report);
+}
+
 TEST_F(BenchE2ETest, TypeTheTargetDoesNotServeIsNotFound) {
   BenchOptions options = ShortOptions(url_);
   options.mix = {"face", "object"};

@@ -54,6 +54,18 @@ absl::StatusOr<std::chrono::milliseconds> ParseDuration(std::string_view text) {
   return std::chrono::milliseconds(static_cast<int64_t>(ms));
 }
 
+absl::StatusOr<Arrivals> ParseArrivals(std::string_view name) {
+  if (name == "periodic") return Arrivals::kPeriodic;
+  if (name == "poisson") return Arrivals::kPoisson;
+  return absl::InvalidArgumentError(absl::StrCat("--arrivals: '", std::string(name),
+                                                 "' is not an arrival process; use periodic or "
+                                                 "poisson"));
+}
+
+std::string_view ArrivalsName(Arrivals arrivals) {
+  return arrivals == Arrivals::kPoisson ? "poisson" : "periodic";
+}
+
 std::vector<std::string> SplitTargets(std::string_view target) {
   std::vector<std::string> targets;
   for (absl::string_view part :
@@ -103,6 +115,10 @@ absl::Status ValidateBenchOptions(const BenchOptions& options) {
   if (options.rate && !(*options.rate > 0 && *options.rate <= 1e6)) {
     return absl::InvalidArgumentError(
         absl::StrCat("--rate must be between 0 and 1e6 requests/s, not ", *options.rate));
+  }
+  if (options.arrivals != Arrivals::kPeriodic && !options.rate) {
+    return absl::InvalidArgumentError(
+        "--arrivals poisson needs --rate: arrivals are scheduled in open loop only");
   }
   if (options.deadline_ms && *options.deadline_ms <= 0) {
     return absl::InvalidArgumentError("--deadline-ms must be positive");

@@ -83,6 +83,7 @@ TEST(ValidateBenchOptionsTest, NamesTheFlagAtFault) {
        },
        "--target"},
       {[](BenchOptions& o) { o.request_timeout = milliseconds(0); }, "--request-timeout"},
+      {[](BenchOptions& o) { o.arrivals = Arrivals::kPoisson; }, "--arrivals"},
   };
   for (const Case& c : cases) {
     BenchOptions options = ValidOptions();
@@ -91,6 +92,26 @@ TEST(ValidateBenchOptionsTest, NamesTheFlagAtFault) {
     EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << c.flag;
     EXPECT_NE(status.message().find(c.flag), std::string_view::npos) << status;
   }
+}
+
+TEST(ParseArrivalsTest, NamesBothProcessesAndRoundTrips) {
+  for (Arrivals a : {Arrivals::kPeriodic, Arrivals::kPoisson}) {
+    auto parsed = ParseArrivals(ArrivalsName(a));
+    ASSERT_TRUE(parsed.ok()) << parsed.status();
+    EXPECT_EQ(*parsed, a);
+  }
+  for (const char* bad : {"", "Poisson", "bursts", "periodic "}) {
+    auto parsed = ParseArrivals(bad);
+    EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_NE(parsed.status().message().find("periodic or poisson"), std::string_view::npos);
+  }
+}
+
+TEST(ValidateBenchOptionsTest, PoissonArrivalsInOpenLoop) {
+  BenchOptions options = ValidOptions();
+  options.arrivals = Arrivals::kPoisson;
+  options.rate = 10.0;
+  EXPECT_TRUE(ValidateBenchOptions(options).ok());
 }
 
 TEST(SplitTargetsTest, SplitsAtCommasAndTrims) {

@@ -27,6 +27,7 @@ nlohmann::json ConfigJson(const BenchReport& r) {
       {"mix", r.mix},
       {"mode", r.mode},
       {"rate", r.rate ? nlohmann::json(*r.rate) : nlohmann::json(nullptr)},
+      {"arrivals", r.arrivals.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.arrivals)},
       {"protocol", r.protocol},
       {"duration_s", r.duration_s},
       {"warmup_s", r.warmup_s},
@@ -90,7 +91,8 @@ std::string FormatTable(const BenchReport& r) {
       "bench %s: %d camera(s), mix %s, %s%s, %.1f s measured after %.1f s warm-up, protocol %s, "
       "%d image(s)\n\n",
       r.target, r.cameras, absl::StrJoin(r.mix, ","), r.mode,
-      r.rate ? absl::StrFormat(" at %.1f req/s", *r.rate) : "", r.duration_s, r.warmup_s,
+      r.rate ? absl::StrFormat(" at %.1f req/s (%s)", *r.rate, r.arrivals) : "", r.duration_s,
+      r.warmup_s,
       r.protocol, r.images);
   absl::StrAppendFormat(&out, "%-28s %-8s %10s %7s %11s %9s\n", "device", "kind", "inferences",
                         "share", "compute ms", "queue ms");

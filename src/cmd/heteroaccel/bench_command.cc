@@ -30,6 +30,8 @@ struct BenchFlags {
   double rate = 0;
   bool rate_given = false;
   bool closed_loop = false;
+  std::string arrivals = "periodic";
+  uint64_t seed = 0;
   bool json = false;
   std::string images = "models/images";
   std::string protocol = "v2";
@@ -64,6 +66,10 @@ absl::StatusOr<loadgen::BenchOptions> ToOptions(const BenchFlags& flags) {
   options.mix = flags.mix;
   options.images_dir = flags.images;
   if (flags.rate_given) options.rate = flags.rate;
+  auto arrivals = loadgen::ParseArrivals(flags.arrivals);
+  if (!arrivals.ok()) return arrivals.status();
+  options.arrivals = *arrivals;
+  options.seed = flags.seed;
   if (flags.priority_given) options.priority = flags.priority;
   if (flags.deadline_given) options.deadline_ms = flags.deadline_ms;
   auto protocol = client::ParseProtocol(flags.protocol);
@@ -147,6 +153,13 @@ void AddBenchCommand(CLI::App& app) {
   cmd->add_option("--warmup", flags->warmup, "Unmeasured time before it")->capture_default_str();
   CLI::Option* rate =
       cmd->add_option("--rate", flags->rate, "Open loop: total requests/s, split over the cameras");
+  cmd->add_option("--arrivals", flags->arrivals,
+                  "Open loop: periodic (each camera on a fixed period, phases staggered) or "
+                  "poisson (exponential gaps; the cameras together are a Poisson process)")
+      ->capture_default_str();
+  cmd->add_option("--seed", flags->seed,
+                  "Seed of the Poisson gaps (0: a fresh one each run; the same seed repeats them)")
+      ->capture_default_str();
   cmd->add_flag("--closed-loop", flags->closed_loop,
                 "Each camera sends when its previous answer arrives (the default)");
   cmd->add_flag("--json", flags->json, "Print one JSON object instead of the table");

@@ -549,6 +549,11 @@ SimReport Engine::Summarise() {
   double total_rate = 0;
   for (const CameraSpec& c : s_.cameras) total_rate += c.rate * c.count;
   b.rate = total_rate;
+  // The cameras' arrival process when they share one ("mixed" otherwise).
+  for (const CameraSpec& c : s_.cameras) {
+    const std::string name(ArrivalsName(c.arrivals));
+    b.arrivals = b.arrivals.empty() || b.arrivals == name ? name : "mixed";
+  }
   b.protocol = "sim";
   b.duration_s = std::chrono::duration<double>(s_.duration).count();
   b.warmup_s = std::chrono::duration<double>(s_.warmup).count();

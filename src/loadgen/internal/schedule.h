@@ -1,0 +1,35 @@
+// StreamSchedule: when an open-loop stream's requests are due, as offsets from
+// the run's start. Periodic: the stream's phase (index / streams of a period,
+// so the streams are staggered), then one every period. Poisson: independent
+// exponential gaps at the stream's rate from a generator seeded by (seed,
+// index), so a run with the same seed repeats its arrivals, and the streams
+// together are a Poisson process at the total rate (a sum of independent ones).
+// Not thread-safe: one per stream.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <random>
+
+namespace heteroaccel::loadgen::internal {
+
+enum class ArrivalKind { kPeriodic, kPoisson };
+
+class StreamSchedule {
+ public:
+  // `rate`: this stream's requests/s (> 0); `index` of `streams` streams.
+  StreamSchedule(ArrivalKind kind, double rate, uint64_t index, uint64_t streams, uint64_t seed);
+  // The offset of request k from the start, for k = 0, 1, 2, ... in turn.
+  std::chrono::nanoseconds Next();
+
+ private:
+  const ArrivalKind kind_;
+  const double rate_;
+  const uint64_t index_, streams_;
+  uint64_t k_ = 0;
+  double poisson_seconds_ = 0;
+  std::mt19937_64 random_;
+  std::exponential_distribution<double> gap_;
+};
+
+}  // namespace heteroaccel::loadgen::internal

@@ -1,0 +1,71 @@
+#include "loadgen/internal/schedule.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <vector>
+
+namespace heteroaccel::loadgen::internal {
+namespace {
+
+// Gaps between consecutive due times, in seconds.
+std::vector<double> Gaps(StreamSchedule& schedule, int n) {
+  std::vector<double> gaps;
+  double previous = 0;
+  for (int i = 0; i < n; ++i) {
+    const double t = std::chrono::duration<double>(schedule.Next()).count();
+    gaps.push_back(t - previous);
+    previous = t;
+  }
+  return gaps;
+}
+
+double Mean(const std::vector<double>& v) {
+  double sum = 0;
+  for (double x : v) sum += x;
+  return sum / static_cast<double>(v.size());
+}
+
+double CoefficientOfVariation(const std::vector<double>& v) {
+  const double mean = Mean(v);
+  double squares = 0;
+  for (double x : v) squares += (x - mean) * (x - mean);
+  return std::sqrt(squares / static_cast<double>(v.size())) / mean;
+}
+
+TEST(StreamScheduleTest, PeriodicStreamsAreStaggeredThenEvenlySpaced) {
+  // 4 streams at 10 requests/s each: a 100 ms period, phases 0, 25, 50, 75 ms.
+  for (uint64_t i = 0; i < 4; ++i) {
+    StreamSchedule schedule(ArrivalKind::kPeriodic, 10, i, 4, /*seed=*/1);
+    EXPECT_EQ(schedule.Next(), std::chrono::milliseconds(25 * i));
+    EXPECT_EQ(schedule.Next(), std::chrono::milliseconds(25 * i + 100));
+    EXPECT_EQ(schedule.Next(), std::chrono::milliseconds(25 * i + 200));
+  }
+}
+
+TEST(StreamScheduleTest, PoissonGapsAreExponentialAtTheStreamsRate) {
+  StreamSchedule schedule(ArrivalKind::kPoisson, 20, 3, 8, /*seed=*/7);
+  const std::vector<double> gaps = Gaps(schedule, 20'000);
+  // Mean 1 / rate; an exponential's standard deviation equals its mean. Over
+  // 20,000 gaps the mean's standard error is 0.7%.
+  EXPECT_NEAR(Mean(gaps), 0.05, 0.05 * 0.03);
+  EXPECT_NEAR(CoefficientOfVariation(gaps), 1.0, 0.03);
+  // Memoryless: P(gap > mean) = 1/e.
+  int longer = 0;
+  for (double g : gaps) longer += g > 0.05 ? 1 : 0;
+  EXPECT_NEAR(longer / 20'000.0, std::exp(-1.0), 0.015);
+}
+
+TEST(StreamScheduleTest, ASeedRepeatsItsArrivalsAndStreamsDiffer) {
+  StreamSchedule a(ArrivalKind::kPoisson, 5, 0, 2, 42);
+  StreamSchedule b(ArrivalKind::kPoisson, 5, 0, 2, 42);
+  StreamSchedule other_stream(ArrivalKind::kPoisson, 5, 1, 2, 42);
+  StreamSchedule other_seed(ArrivalKind::kPoisson, 5, 0, 2, 43);
+  const std::vector<double> first = Gaps(a, 100);
+  EXPECT_EQ(first, Gaps(b, 100));
+  EXPECT_NE(first, Gaps(other_stream, 100));
+  EXPECT_NE(first, Gaps(other_seed, 100));
+}
+
+}  // namespace
+}  // namespace heteroaccel::loadgen::internal
