@@ -133,19 +133,20 @@ absl::StatusOr<loadgen::BenchOptions> BenchOptionsFor(const sim::Scenario& scena
   for (size_t i = 0; i < scenario.cameras.size(); ++i) {
     const sim::CameraSpec& c = scenario.cameras[i];
     const std::string key = absl::StrCat("cameras[", i, "]");
-    if (c.arrivals != sim::Arrivals::kPeriodic) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(key, ".arrivals: `heteroaccel bench` plays periodic arrivals only"));
+    if (c.arrivals == sim::Arrivals::kBursts) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          key, ".arrivals: `heteroaccel bench` plays periodic and Poisson arrivals only"));
     }
     if (c.mix.empty()) {
       return absl::InvalidArgumentError(
           absl::StrCat(key, ".mix: `heteroaccel bench` cycles a list; weights cannot be played"));
     }
     if (c.rate != first.rate || c.mix != first.mix || c.deadline_ms != first.deadline_ms ||
-        c.priority != first.priority || c.Inflight() != first.Inflight()) {
+        c.priority != first.priority || c.Inflight() != first.Inflight() ||
+        c.arrivals != first.arrivals) {
       return absl::InvalidArgumentError(absl::StrCat(
-          key, ": every camera must have the same rate, mix, deadline, priority and inflight "
-               "(`heteroaccel bench` plays identical cameras)"));
+          key, ": every camera must have the same rate, mix, arrivals, deadline, priority and "
+               "inflight (`heteroaccel bench` plays identical cameras)"));
     }
     if (c.Inflight() < 1) {
       return absl::InvalidArgumentError(
@@ -157,6 +158,10 @@ absl::StatusOr<loadgen::BenchOptions> BenchOptionsFor(const sim::Scenario& scena
   options.inflight = first.Inflight();
   options.mix = first.mix;
   options.rate = rate;
+  if (first.arrivals == sim::Arrivals::kPoisson) {
+    options.arrivals = loadgen::Arrivals::kPoisson;
+    options.seed = scenario.seed == 0 ? 1 : scenario.seed;
+  }
   options.duration = scenario.duration;
   options.warmup = scenario.warmup;
   options.images_dir = images_dir;
@@ -313,6 +318,8 @@ absl::StatusOr<Overheads> MeasureOverheads(const std::vector<std::string>& types
     loadgen::BenchOptions open_loop = bench;
     open_loop.cameras = options.cameras;
     open_loop.inflight = options.inflight;
+    open_loop.arrivals = options.arrivals;
+    open_loop.seed = 1;
     for (const double rate : options.rates) {
       open_loop.rate = rate;
       ASSIGN_OR_RETURN(loadgen::BenchReport at_rate, run(open_loop, cluster->server_url()));

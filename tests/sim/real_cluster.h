@@ -15,9 +15,11 @@
 // devices reuse results, so the CPU cost per request is a cache lookup plus
 // the HTTP hops, and the service times are the emulated holds.
 //
-// Only what `heteroaccel bench` can play runs here: periodic arrivals, every
-// camera entry with the same rate, list mix, deadline, priority and inflight;
-// no faults. Anything else is InvalidArgument naming what cannot be played.
+// Only what `heteroaccel bench` can play runs here: periodic or Poisson
+// arrivals (the real cameras draw their own gaps, seeded by the scenario's
+// seed), every camera entry with the same rate, list mix, arrivals, deadline,
+// priority and inflight; no faults. Anything else is InvalidArgument naming
+// what cannot be played.
 //
 // MeasureOverheads() measures the real system's per-request overhead on a
 // one-node cluster whose device takes no time: the round trip to the agent
@@ -135,6 +137,7 @@ struct OverheadOptions {
   std::vector<double> rates;
   int cameras = 1;
   int inflight = 1;
+  loadgen::Arrivals arrivals = loadgen::Arrivals::kPeriodic;
 };
 
 // Starts a one-node cluster with a device of latency 0 running `types`, and

@@ -3,7 +3,12 @@
 // times) by `heteroaccel bench`'s loadgen, and simulated by sim::Simulate, at
 // light load, near saturation and in overload with deadlines (504s). The two
 // reports must agree: throughput within 3%, deadline attainment within 2
-// points, p50 within 5% and p99 within 10%.
+// points, p50 within 5% and p99 within 10%. A second scenario, the specialised
+// cluster of examples/sim with Poisson arrivals, is played near saturation and
+// in overload; there one 20 s run's p50 is itself a wide draw (the simulated
+// seeds spread by about +-12% at 0.85), so its latencies are held to the
+// seeds' range widened by those targets, which contains the target around the
+// median.
 //
 // The only inputs the simulator gets beyond the scenario are the real system's
 // per-request overheads, measured first in this test on one-device clusters
@@ -72,14 +77,40 @@ cameras:
      deadline_ms: 150}
 )";
 
+// examples/sim/specialised.yaml as `heteroaccel bench` can play it: each
+// device best at one type, Poisson arrivals, a listed mix (cycled, not drawn),
+// 8 requests in flight per camera; service times and deadline 3x the example's, so that
+// this 2-core machine's HTTP work stays small against them.
+constexpr char kSpecialised[] = R"(
+name: specialised-poisson
+seed: 7
+duration: 20s
+warmup: 3s
+policy: earliest-finish
+queue_capacity: 256
+max_attempts: 3
+nodes:
+  - name: n1
+    devices: [{name: gpu0, kind: gpu, slots: 1, latency_ms: {face: 30, pose: 90, text: 120}, sigma: 0.25}]
+  - name: n2
+    devices: [{name: npu0, kind: npu, slots: 1, latency_ms: {face: 120, pose: 30, text: 90}, sigma: 0.25}]
+  - name: n3
+    devices: [{name: fpga0, kind: fpga, slots: 1, latency_ms: {face: 90, pose: 120, text: 30}, sigma: 0.25}]
+cameras:
+  - {name: cam, count: 5, rate: 1, mix: [face, pose, text], arrivals: poisson, inflight: 8,
+     deadline_ms: 450}
+)";
+
 // Seeds simulated per point (the scenario's seed and the ones after it).
 constexpr int kSeeds = 9;
+// With Poisson arrivals: more, for the range the real run is held to (below).
+constexpr int kPoissonSeeds = 19;
 
 // The simulator's prediction: each figure's median over the seeds, and the
 // range of the p50 (the spread one seed alone would carry).
 struct Prediction {
   double throughput_rps, attainment, p50, p99, expired;
-  double p50_low, p50_high;
+  double p50_low, p50_high, p99_low, p99_high;
   // The scenario's own seed's per-device and per-type figures, for the
   // diagnostic lines.
   std::map<std::string, loadgen::DeviceStats> per_device;
@@ -91,11 +122,11 @@ double Median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
-absl::StatusOr<Prediction> Predict(const sim::Scenario& scenario) {
+absl::StatusOr<Prediction> Predict(const sim::Scenario& scenario, int seeds) {
   std::vector<double> throughput, attainment, p50, p99, expired;
   std::map<std::string, loadgen::DeviceStats> per_device;
   std::map<std::string, loadgen::TypeStats> per_type;
-  for (int i = 0; i < kSeeds; ++i) {
+  for (int i = 0; i < seeds; ++i) {
     sim::Scenario seeded = scenario;
     seeded.seed = scenario.seed + static_cast<uint64_t>(i);
     absl::StatusOr<sim::SimReport> r = sim::Simulate(seeded);
@@ -117,6 +148,8 @@ absl::StatusOr<Prediction> Predict(const sim::Scenario& scenario) {
                     Median(expired),
                     *std::min_element(p50.begin(), p50.end()),
                     *std::max_element(p50.begin(), p50.end()),
+                    *std::min_element(p99.begin(), p99.end()),
+                    *std::max_element(p99.begin(), p99.end()),
                     per_device,
                     per_type};
 }
@@ -134,30 +167,34 @@ std::string Describe(const std::string& name, const loadgen::BenchReport& real,
                      const Prediction& sim, const Comparison& c) {
   return absl::StrFormat(
       "%s: throughput real %.2f sim %.2f (x%.4f); attainment real %.2f%% sim %.2f%% (%+.2f pt); "
-      "p50 real %.2f sim %.2f ms (x%.4f; seeds %.2f-%.2f); p99 real %.2f sim %.2f ms (x%.4f); "
+      "p50 real %.2f sim %.2f ms (x%.4f; seeds %.2f-%.2f); p99 real %.2f sim %.2f ms (x%.4f; "
+      "seeds %.2f-%.2f); "
       "504 real %d sim %.0f",
       name, real.throughput_rps, sim.throughput_rps, c.throughput_ratio, real.attainment * 100,
       sim.attainment * 100, c.attainment_points, real.latency.p50, sim.p50, c.p50_ratio,
-      sim.p50_low, sim.p50_high, real.latency.p99, sim.p99, c.p99_ratio,
+      sim.p50_low, sim.p50_high, real.latency.p99, sim.p99, c.p99_ratio, sim.p99_low, sim.p99_high,
       real.errors_by_kind.contains("504") ? real.errors_by_kind.at("504") : 0, sim.expired);
 }
 
-TEST(SimValidationTest, SimulatorMatchesTheRealClusterLightLoadedAndOverloaded) {
-  if (!std::filesystem::exists(HeteroaccelBinary())) {
-    GTEST_SKIP() << "no heteroaccel binary at " << HeteroaccelBinary();
-  }
-  absl::StatusOr<sim::Scenario> base = sim::ParseScenario(kScenario);
+struct Point {
+  std::string name;
+  double load;  // of the ideal
+};
+
+// Plays `yaml` at each point on one real cluster and simulates it; every figure
+// must agree within its target.
+void Validate(const char* yaml, const std::vector<Point>& points) {
+  absl::StatusOr<sim::Scenario> base = sim::ParseScenario(yaml);
   ASSERT_TRUE(base.ok()) << base.status();
-  const std::vector<std::string> types = {"face", "pose"};
+  std::vector<std::string> types;
+  for (const std::string& type : base->cameras.front().mix) {
+    if (std::find(types.begin(), types.end(), type) == types.end()) types.push_back(type);
+  }
 
   const double ideal = sim::IdealThroughput(*base);
   ASSERT_GT(ideal, 0);
-  std::printf("ideal throughput %.2f req/s\n", ideal);
-  struct Point {
-    std::string name;
-    double load;
-  };
-  const std::vector<Point> points = {{"light", 0.5}, {"loaded", 0.85}, {"overload", 1.5}};
+  std::printf("%s: ideal throughput %.2f req/s\n", base->name.c_str(), ideal);
+  const bool poisson = base->cameras.front().arrivals == sim::Arrivals::kPoisson;
   std::vector<double> rates;
   for (const Point& p : points) rates.push_back(p.load * ideal);
 
@@ -167,6 +204,9 @@ TEST(SimValidationTest, SimulatorMatchesTheRealClusterLightLoadedAndOverloaded) 
   measure.rates = rates;
   measure.cameras = base->cameras.front().count;
   measure.inflight = base->cameras.front().inflight.value_or(1);
+  measure.arrivals = base->cameras.front().arrivals == sim::Arrivals::kPoisson
+                         ? loadgen::Arrivals::kPoisson
+                         : loadgen::Arrivals::kPeriodic;
   absl::StatusOr<Overheads> overheads = MeasureOverheads(types, measure);
   ASSERT_TRUE(overheads.ok()) << overheads.status();
   base->rtt_ms = overheads->rtt_ms();
@@ -195,7 +235,7 @@ TEST(SimValidationTest, SimulatorMatchesTheRealClusterLightLoadedAndOverloaded) 
                 scenario->client_rtt_ms);
     absl::StatusOr<loadgen::BenchReport> real = (*cluster)->Run(*scenario);
     ASSERT_TRUE(real.ok()) << real.status() << "\n" << (*cluster)->Logs();
-    absl::StatusOr<Prediction> simulated = Predict(*scenario);
+    absl::StatusOr<Prediction> simulated = Predict(*scenario, poisson ? kPoissonSeeds : kSeeds);
     ASSERT_TRUE(simulated.ok()) << simulated.status();
     const Comparison c = Compare(*real, *simulated);
     const std::string line = Describe(name, *real, *simulated, c);
@@ -231,14 +271,40 @@ TEST(SimValidationTest, SimulatorMatchesTheRealClusterLightLoadedAndOverloaded) 
     }
     EXPECT_NEAR(c.throughput_ratio, 1.0, 0.03) << line << "\n" << loadgen::FormatTable(*real);
     EXPECT_NEAR(c.attainment_points, 0.0, 2.0) << line;
-    EXPECT_NEAR(c.p50_ratio, 1.0, 0.05) << line;
-    EXPECT_NEAR(c.p99_ratio, 1.0, 0.10) << line;
+    if (!poisson) {
+      EXPECT_NEAR(c.p50_ratio, 1.0, 0.05) << line;
+      EXPECT_NEAR(c.p99_ratio, 1.0, 0.10) << line;
+    } else {
+      // One 20 s run of Poisson arrivals near saturation is itself one draw of
+      // a wide distribution: the simulated seeds' p50 spreads by about +-12%
+      // at 0.85 (docs/simulator.md), more than the 5% a single run could be
+      // held to. The real run must be such a draw: inside the seeds' range,
+      // widened by the target.
+      EXPECT_GE(real->latency.p50, simulated->p50_low * 0.95) << line;
+      EXPECT_LE(real->latency.p50, simulated->p50_high * 1.05) << line;
+      EXPECT_GE(real->latency.p99, simulated->p99_low * 0.90) << line;
+      EXPECT_LE(real->latency.p99, simulated->p99_high * 1.10) << line;
+    }
     if (load > 1.0) {
       // Overload: the deadline turns requests away (on both sides).
       EXPECT_GT(real->errors_by_kind["504"], 0u) << line;
       EXPECT_GT(simulated->expired, 0) << line;
     }
   }
+}
+
+TEST(SimValidationTest, SimulatorMatchesTheRealClusterLightLoadedAndOverloaded) {
+  if (!std::filesystem::exists(HeteroaccelBinary())) {
+    GTEST_SKIP() << "no heteroaccel binary at " << HeteroaccelBinary();
+  }
+  Validate(kScenario, {{"light", 0.5}, {"loaded", 0.85}, {"overload", 1.5}});
+}
+
+TEST(SimValidationTest, SpecialisedClusterWithPoissonArrivals) {
+  if (!std::filesystem::exists(HeteroaccelBinary())) {
+    GTEST_SKIP() << "no heteroaccel binary at " << HeteroaccelBinary();
+  }
+  Validate(kSpecialised, {{"loaded", 0.85}, {"overload", 1.5}});
 }
 
 }  // namespace
