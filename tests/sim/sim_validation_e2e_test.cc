@@ -243,7 +243,8 @@ void Validate(const char* yaml, const std::vector<Point>& points) {
     // Where a difference comes from: each device's share of the answers and
     // its mean compute (the agent's report; the simulator's draw plus
     // service_overhead_ms) and wait on the device.
-    for (const auto& [key, device] : real->per_device) {
+    for (const auto& real_entry : real->per_device) {
+      const loadgen::DeviceStats& device = real_entry.second;
       const auto sim_device = std::find_if(
           simulated->per_device.begin(), simulated->per_device.end(),
           [&](const auto& entry) { return entry.second.device == device.device; });
