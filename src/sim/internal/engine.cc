@@ -302,17 +302,14 @@ void Engine::Send(uint32_t stream) {
 void Engine::AtDevice(const Event& e) {
   Device& d = devices_[e.a];
   if (e.gen != d.gen) return;  // its node was lost on the way
-  if (auto it = open_.find(e.id); it != open_.end() && it->second.attempt == e.c) {
-    it->second.at_device = now_;
-  }
   if (d.busy < d.cluster->info.slots) {
-    Start(e.a, e.id, e.c);
+    Start(e.a, e.id, e.c, now_);
   } else {
-    d.waiting.emplace_back(e.id, e.c);
+    d.waiting.push_back({e.id, e.c, now_});
   }
 }
 
-void Engine::Start(uint32_t device, uint64_t id, uint32_t attempt) {
+void Engine::Start(uint32_t device, uint64_t id, uint32_t attempt, int64_t since) {
   Device& d = devices_[device];
   ++d.busy;
   auto it = open_.find(id);
@@ -328,7 +325,7 @@ void Engine::Start(uint32_t device, uint64_t id, uint32_t attempt) {
               service_overhead_;
     if (o.attempt == attempt) {
       o.service = service;
-      o.device_wait = now_ - o.at_device;
+      o.device_wait = now_ - since;
     }
   }
   Push(now_ + service, kDone, id, device, attempt, d.gen);
@@ -340,9 +337,9 @@ void Engine::Done(const Event& e) {
   --d.busy;
   Push(now_ + half_rtt_, kResult, e.id, e.a, e.c);
   if (!d.waiting.empty()) {
-    const auto [next, attempt] = d.waiting.front();
+    const Device::Waiting next = d.waiting.front();
     d.waiting.pop_front();
-    Start(e.a, next, attempt);
+    Start(e.a, next.id, next.attempt, next.since);
   }
 }
 

@@ -68,7 +68,12 @@ class Engine {
     double factor = 1;
     int busy = 0;
     uint32_t gen = 0;
-    std::deque<std::pair<uint64_t, uint32_t>> waiting;  // (id, attempt)
+    struct Waiting {
+      uint64_t id;
+      uint32_t attempt;
+      int64_t since;  // its arrival at the device
+    };
+    std::deque<Waiting> waiting;
   };
   struct StreamState {
     uint64_t next_k = 0;
@@ -87,9 +92,8 @@ class Engine {
     uint32_t device = 0;
     int64_t service = 0;
     int32_t alternate = -1;  // index into the device's alternate_ns; -1: the primary
-    // The current attempt's arrival at its device, and its wait there for a slot
-    // (what an agent reports as queue_ms).
-    int64_t at_device = 0;
+    // The current attempt's wait on its device for a slot (what an agent
+    // reports as queue_ms).
     int64_t device_wait = 0;
   };
   enum class End { kOk, kExpired, kRefused429, kRefused503, kGaveUp, kUnfinished };
@@ -100,7 +104,8 @@ class Engine {
   void Send(uint32_t stream);
   void ScheduleNext(uint32_t stream);
   void AtDevice(const Event& e);
-  void Start(uint32_t device, uint64_t id, uint32_t attempt);
+  // `since`: when the attempt reached the device (its wait there ends now).
+  void Start(uint32_t device, uint64_t id, uint32_t attempt, int64_t since);
   void Done(const Event& e);
   void Result(const Event& e);
   void Fault(uint32_t index, bool back);
