@@ -382,6 +382,7 @@ absl::StatusOr<BenchReport> RunBench(const BenchOptions& options) {
 
   BenchReport report;
   EchoConfig(options, plan.images.size(), report);
+  if (options.rate && options.arrivals == Arrivals::kPoisson) report.seed = plan.seed;
   internal::Aggregate(
       records, types, measured_s, report,
       options.deadline_ms ? std::optional<double>(*options.deadline_ms) : std::nullopt);

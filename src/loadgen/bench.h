@@ -131,6 +131,7 @@ struct BenchReport {
   std::string mode;            // "closed-loop" or "open-loop"
   std::optional<double> rate;  // requested total rate (open loop)
   std::string arrivals;        // open loop: "periodic" or "poisson"; closed loop: ""
+  std::optional<uint64_t> seed;  // Poisson arrivals: the gaps' seed (--seed repeats them)
   std::string protocol;
   double duration_s = 0;
   double warmup_s = 0;

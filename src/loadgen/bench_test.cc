@@ -233,6 +233,8 @@ TEST_F(BenchE2ETest, OpenLoopPoissonArrivalsKeepToTheRateOnAverage) {
   ASSERT_TRUE(report.ok()) << report.status();
   EXPECT_EQ(report->arrivals, "poisson");
   EXPECT_EQ(ToJson(*report)["config"]["arrivals"], "poisson");
+  EXPECT_EQ(ToJson(*report)["config"]["seed"], 11u);
+  EXPECT_NE(FormatTable(*report).find("(poisson, seed 11)"), std::string::npos);
   EXPECT_EQ(report->errors, 0u) << FormatTable(*report);
   // 40 due on average over 2 s; a Poisson count's standard deviation is ~6.3.
   EXPECT_GE(report->requests, 20u) << FormatTable(*report);

@@ -28,6 +28,7 @@ nlohmann::json ConfigJson(const BenchReport& r) {
       {"mode", r.mode},
       {"rate", r.rate ? nlohmann::json(*r.rate) : nlohmann::json(nullptr)},
       {"arrivals", r.arrivals.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.arrivals)},
+      {"seed", r.seed ? nlohmann::json(*r.seed) : nlohmann::json(nullptr)},
       {"protocol", r.protocol},
       {"duration_s", r.duration_s},
       {"warmup_s", r.warmup_s},
@@ -91,7 +92,10 @@ std::string FormatTable(const BenchReport& r) {
       "bench %s: %d camera(s), mix %s, %s%s, %.1f s measured after %.1f s warm-up, protocol %s, "
       "%d image(s)\n\n",
       r.target, r.cameras, absl::StrJoin(r.mix, ","), r.mode,
-      r.rate ? absl::StrFormat(" at %.1f req/s (%s)", *r.rate, r.arrivals) : "", r.duration_s,
+      r.rate ? absl::StrFormat(" at %.1f req/s (%s%s)", *r.rate, r.arrivals,
+                               r.seed ? absl::StrCat(", seed ", *r.seed) : "")
+             : "",
+      r.duration_s,
       r.warmup_s,
       r.protocol, r.images);
   absl::StrAppendFormat(&out, "%-28s %-8s %10s %7s %11s %9s\n", "device", "kind", "inferences",
