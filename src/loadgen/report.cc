@@ -95,9 +95,7 @@ std::string FormatTable(const BenchReport& r) {
       r.rate ? absl::StrFormat(" at %.1f req/s (%s%s)", *r.rate, r.arrivals,
                                r.seed ? absl::StrCat(", seed ", *r.seed) : "")
              : "",
-      r.duration_s,
-      r.warmup_s,
-      r.protocol, r.images);
+      r.duration_s, r.warmup_s, r.protocol, r.images);
   absl::StrAppendFormat(&out, "%-28s %-8s %10s %7s %11s %9s\n", "device", "kind", "inferences",
                         "share", "compute ms", "queue ms");
   for (const auto& [key, d] : r.per_device) {
