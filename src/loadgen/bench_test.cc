@@ -168,6 +168,27 @@ TEST(FormatTest, FailoverFiguresAppearOnlyWithSeveralTargets) {
   EXPECT_NE(table.find("http://b:8000"), std::string::npos) << table;
 }
 
+// `heteroaccel bench` refuses arrival flags it cannot honour with exit 2 and a
+// message naming the flag, before it contacts anything.
+TEST(BenchCommandTest, RefusesBadArrivalFlags) {
+  const std::string binary = testing::HeteroaccelBinary();
+  if (!std::filesystem::exists(binary)) GTEST_SKIP() << "no binary at " << binary;
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--arrivals", "bursts", "--rate", "5"}, "use periodic or poisson"},
+      {{"--arrivals", "poisson"}, "--arrivals poisson needs --rate"},
+      {{"--arrivals", "poisson", "--rate", "5", "--seed", "-3"}, "--seed must be 0"},
+  };
+  for (const auto& [flags, message] : cases) {
+    std::vector<std::string> argv = {binary, "bench", "--target", "http://127.0.0.1:1"};
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    auto process = testing::Subprocess::Start(argv);
+    ASSERT_TRUE(process.ok()) << process.status();
+    EXPECT_TRUE((*process)->WaitForLine(message, std::chrono::seconds(30)).has_value())
+        << (*process)->Output();
+    EXPECT_EQ((*process)->Stop(0, std::chrono::seconds(30)), 2) << message;
+  }
+}
+
 // The real agent serving `face` on its CPU only.
 class BenchE2ETest : public ::testing::Test {
  protected:

@@ -31,7 +31,7 @@ struct BenchFlags {
   bool rate_given = false;
   bool closed_loop = false;
   std::string arrivals = "periodic";
-  uint64_t seed = 0;
+  int64_t seed = 0;
   bool json = false;
   std::string images = "models/images";
   std::string protocol = "v2";
@@ -69,7 +69,11 @@ absl::StatusOr<loadgen::BenchOptions> ToOptions(const BenchFlags& flags) {
   auto arrivals = loadgen::ParseArrivals(flags.arrivals);
   if (!arrivals.ok()) return arrivals.status();
   options.arrivals = *arrivals;
-  options.seed = flags.seed;
+  if (flags.seed < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--seed must be 0 (a fresh seed) or positive, not ", flags.seed));
+  }
+  options.seed = static_cast<uint64_t>(flags.seed);
   if (flags.priority_given) options.priority = flags.priority;
   if (flags.deadline_given) options.deadline_ms = flags.deadline_ms;
   auto protocol = client::ParseProtocol(flags.protocol);
