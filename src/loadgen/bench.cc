@@ -147,7 +147,7 @@ struct Plan {
   std::vector<client::InferOptions> infer_options;  // per distinct type
   std::vector<std::string> images;
   std::optional<double> rate;
-  internal::ArrivalKind arrivals = internal::ArrivalKind::kPeriodic;
+  Arrivals arrivals = Arrivals::kPeriodic;
   uint64_t seed = 0;
   SteadyClock::time_point start, measure_start, end;
 };
@@ -333,8 +333,7 @@ absl::StatusOr<BenchReport> RunBench(const BenchOptions& options) {
   const int streams = options.cameras * std::max(1, options.inflight);
   plan.cameras = streams;
   plan.rate = options.rate;
-  plan.arrivals = options.arrivals == Arrivals::kPoisson ? internal::ArrivalKind::kPoisson
-                                                         : internal::ArrivalKind::kPeriodic;
+  plan.arrivals = options.arrivals;
   plan.seed = options.seed;
   if (plan.seed == 0) plan.seed = std::random_device()() | 1;
   const std::vector<std::string> types = DistinctTypes(options.mix, plan.mix);

@@ -61,17 +61,13 @@
 
 #include "absl/status/statusor.h"
 #include "client/infer_client.h"
+#include "loadgen/arrivals.h"
 
 namespace heteroaccel::loadgen {
 
 inline constexpr std::chrono::milliseconds kErrorPause{10};
 inline constexpr std::chrono::milliseconds kFailoverPause{100};
 inline constexpr size_t kMaxTargets = 64;
-
-enum class Arrivals { kPeriodic, kPoisson };
-// "periodic" or "poisson"; InvalidArgument naming both otherwise.
-absl::StatusOr<Arrivals> ParseArrivals(std::string_view name);
-std::string_view ArrivalsName(Arrivals arrivals);
 
 struct BenchOptions {
   std::string target;  // "http://host:port", or several separated by commas

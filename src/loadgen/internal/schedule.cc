@@ -13,7 +13,7 @@ uint64_t Mix(uint64_t x) {
 
 }  // namespace
 
-StreamSchedule::StreamSchedule(ArrivalKind kind, double rate, uint64_t index, uint64_t streams,
+StreamSchedule::StreamSchedule(Arrivals kind, double rate, uint64_t index, uint64_t streams,
                                uint64_t seed)
     : kind_(kind),
       rate_(rate),
@@ -24,7 +24,7 @@ StreamSchedule::StreamSchedule(ArrivalKind kind, double rate, uint64_t index, ui
 
 std::chrono::nanoseconds StreamSchedule::Next() {
   const uint64_t k = k_++;
-  if (kind_ == ArrivalKind::kPoisson) {
+  if (kind_ == Arrivals::kPoisson) {
     poisson_seconds_ += gap_(random_);
     return std::chrono::duration_cast<std::chrono::nanoseconds>(
         std::chrono::duration<double>(poisson_seconds_));

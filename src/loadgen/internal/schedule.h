@@ -11,19 +11,19 @@
 #include <cstdint>
 #include <random>
 
-namespace heteroaccel::loadgen::internal {
+#include "loadgen/arrivals.h"
 
-enum class ArrivalKind { kPeriodic, kPoisson };
+namespace heteroaccel::loadgen::internal {
 
 class StreamSchedule {
  public:
   // `rate`: this stream's requests/s (> 0); `index` of `streams` streams.
-  StreamSchedule(ArrivalKind kind, double rate, uint64_t index, uint64_t streams, uint64_t seed);
+  StreamSchedule(Arrivals kind, double rate, uint64_t index, uint64_t streams, uint64_t seed);
   // The offset of request k from the start, for k = 0, 1, 2, ... in turn.
   std::chrono::nanoseconds Next();
 
  private:
-  const ArrivalKind kind_;
+  const Arrivals kind_;
   const double rate_;
   const uint64_t index_, streams_;
   uint64_t k_ = 0;

@@ -36,7 +36,7 @@ double CoefficientOfVariation(const std::vector<double>& v) {
 TEST(StreamScheduleTest, PeriodicStreamsAreStaggeredThenEvenlySpaced) {
   // 4 streams at 10 requests/s each: a 100 ms period, phases 0, 25, 50, 75 ms.
   for (uint64_t i = 0; i < 4; ++i) {
-    StreamSchedule schedule(ArrivalKind::kPeriodic, 10, i, 4, /*seed=*/1);
+    StreamSchedule schedule(Arrivals::kPeriodic, 10, i, 4, /*seed=*/1);
     EXPECT_EQ(schedule.Next(), std::chrono::milliseconds(25 * i));
     EXPECT_EQ(schedule.Next(), std::chrono::milliseconds(25 * i + 100));
     EXPECT_EQ(schedule.Next(), std::chrono::milliseconds(25 * i + 200));
@@ -44,7 +44,7 @@ TEST(StreamScheduleTest, PeriodicStreamsAreStaggeredThenEvenlySpaced) {
 }
 
 TEST(StreamScheduleTest, PoissonGapsAreExponentialAtTheStreamsRate) {
-  StreamSchedule schedule(ArrivalKind::kPoisson, 20, 3, 8, /*seed=*/7);
+  StreamSchedule schedule(Arrivals::kPoisson, 20, 3, 8, /*seed=*/7);
   const std::vector<double> gaps = Gaps(schedule, 20'000);
   // Mean 1 / rate; an exponential's standard deviation equals its mean. Over
   // 20,000 gaps the mean's standard error is 0.7%.
@@ -57,10 +57,10 @@ TEST(StreamScheduleTest, PoissonGapsAreExponentialAtTheStreamsRate) {
 }
 
 TEST(StreamScheduleTest, ASeedRepeatsItsArrivalsAndStreamsDiffer) {
-  StreamSchedule a(ArrivalKind::kPoisson, 5, 0, 2, 42);
-  StreamSchedule b(ArrivalKind::kPoisson, 5, 0, 2, 42);
-  StreamSchedule other_stream(ArrivalKind::kPoisson, 5, 1, 2, 42);
-  StreamSchedule other_seed(ArrivalKind::kPoisson, 5, 0, 2, 43);
+  StreamSchedule a(Arrivals::kPoisson, 5, 0, 2, 42);
+  StreamSchedule b(Arrivals::kPoisson, 5, 0, 2, 42);
+  StreamSchedule other_stream(Arrivals::kPoisson, 5, 1, 2, 42);
+  StreamSchedule other_seed(Arrivals::kPoisson, 5, 0, 2, 43);
   const std::vector<double> first = Gaps(a, 100);
   EXPECT_EQ(first, Gaps(b, 100));
   EXPECT_NE(first, Gaps(other_stream, 100));
