@@ -16,6 +16,7 @@ bool Completions::TryPost(std::function<void()>& answer) {
   absl::MutexLock lock(&mu_);
   if (stop_ || pending_.size() >= kMaxPending) return false;
   pending_.push_back(std::move(answer));
+  answer = nullptr;  // a moved-from std::function is unspecified; the caller's is empty
   return true;
 }
 

@@ -28,8 +28,9 @@ class Completions {
   Completions(const Completions&) = delete;
   Completions& operator=(const Completions&) = delete;
 
-  // Takes `answer` and runs it on the completion thread, or leaves it untouched
-  // and returns false when kMaxPending are waiting or Stop() has begun.
+  // Takes `answer` (leaving it empty) and runs it on the completion thread, or
+  // leaves it untouched and returns false when kMaxPending are waiting or
+  // Stop() has begun.
   bool TryPost(std::function<void()>& answer) ABSL_LOCKS_EXCLUDED(mu_);
   // Runs what was posted, then joins the thread. Idempotent.
   void Stop() ABSL_LOCKS_EXCLUDED(mu_);

@@ -24,7 +24,7 @@ TEST(CompletionsTest, RunsEachPostedAnswerOnceOnItsOwnThreadInOrder) {
       threads.push_back(std::this_thread::get_id());
     };
     ASSERT_TRUE(completions.TryPost(answer));
-    EXPECT_FALSE(answer);  // taken: the caller's is moved from
+    EXPECT_FALSE(answer);  // taken: the caller's is left empty
   }
   completions.Stop();
   ASSERT_EQ(order.size(), 10u);
