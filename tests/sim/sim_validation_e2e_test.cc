@@ -43,6 +43,7 @@
 #include <map>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "real_cluster.h"
 #include "sim/simulator.h"
@@ -50,17 +51,22 @@
 namespace heteroaccel::testing {
 namespace {
 
-// Three nodes, each device best at something else, service times of tens of
-// milliseconds (large against the ~1 ms of HTTP overhead) spread lognormally.
-// 16 cameras with 4 requests in flight each: overload builds a real queue.
-constexpr char kScenario[] = R"(
-name: validation
+// What every validation run shares: its seed, its length (as `heteroaccel
+// bench --duration 20s --warmup 3s`) and the server's scheduler settings.
+constexpr char kRunSettings[] = R"(
 seed: 7
 duration: 20s
 warmup: 3s
 policy: earliest-finish
 queue_capacity: 256
 max_attempts: 3
+)";
+
+// Three nodes, each device best at something else, service times of tens of
+// milliseconds (large against the ~1 ms of HTTP overhead) spread lognormally.
+// 16 cameras with 4 requests in flight each: overload builds a real queue.
+constexpr char kScenario[] = R"(
+name: validation
 nodes:
   - name: node-a
     devices:
@@ -79,16 +85,10 @@ cameras:
 
 // examples/sim/specialised.yaml as `heteroaccel bench` can play it: each
 // device best at one type, Poisson arrivals, a listed mix (cycled, not drawn),
-// 8 requests in flight per camera; service times and deadline 3x the example's, so that
-// this 2-core machine's HTTP work stays small against them.
+// 8 requests in flight per camera; service times and deadline 3x the
+// example's, so that this 2-core machine's HTTP work stays small against them.
 constexpr char kSpecialised[] = R"(
 name: specialised-poisson
-seed: 7
-duration: 20s
-warmup: 3s
-policy: earliest-finish
-queue_capacity: 256
-max_attempts: 3
 nodes:
   - name: n1
     devices: [{name: gpu0, kind: gpu, slots: 1, latency_ms: {face: 30, pose: 90, text: 120}, sigma: 0.25}]
@@ -181,10 +181,11 @@ struct Point {
   double load;  // of the ideal
 };
 
-// Plays `yaml` at each point on one real cluster and simulates it; every figure
-// must agree within its target.
-void Validate(const char* yaml, const std::vector<Point>& points) {
-  absl::StatusOr<sim::Scenario> base = sim::ParseScenario(yaml);
+// Plays `scenario_yaml` (with kRunSettings) at each point on one real cluster
+// and simulates it; every figure must agree within its target.
+void Validate(const char* scenario_yaml, const std::vector<Point>& points) {
+  absl::StatusOr<sim::Scenario> base =
+      sim::ParseScenario(absl::StrCat(scenario_yaml, kRunSettings));
   ASSERT_TRUE(base.ok()) << base.status();
   std::vector<std::string> types;
   for (const std::string& type : base->cameras.front().mix) {
