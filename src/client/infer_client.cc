@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdio>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -22,6 +23,20 @@ absl::Status StatusFromHttp(const http::ClientResponse& response) {
 double MillisecondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
       .count();
+}
+
+// Percent-encodes all but [A-Za-z0-9_.~-], for a query value.
+std::string QueryEscape(std::string_view value) {
+  std::string out;
+  for (const char c : value) {
+    if (absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '~' ||
+        c == '-') {
+      out.push_back(c);
+    } else {
+      absl::StrAppendFormat(&out, "%%%02X", static_cast<unsigned char>(c));
+    }
+  }
+  return out;
 }
 
 }  // namespace
@@ -69,6 +84,9 @@ absl::StatusOr<InferResult> InferClient::Infer(const InferOptions& options, std:
                                     "&device=", options.device);
     if (options.priority) absl::StrAppend(&path, "&priority=", *options.priority);
     if (options.timeout_ms) absl::StrAppend(&path, "&timeout_ms=", *options.timeout_ms);
+    // A name the server accepts needs no escaping; one with other characters is
+    // escaped so that it cannot add parameters, and the server refuses it.
+    if (!options.camera.empty()) absl::StrAppend(&path, "&camera=", QueryEscape(options.camera));
     const bool png = image.rfind("\x89PNG", 0) == 0;
     ASSIGN_OR_RETURN(http::ClientResponse response,
                      http_->Post(path, png ? "image/png" : "image/jpeg", std::move(image)));
@@ -93,6 +111,7 @@ absl::StatusOr<InferResult> InferClient::Infer(const InferOptions& options, std:
   if (!options.device.empty()) request.parameters["device"] = options.device;
   if (options.priority) request.parameters["priority"] = *options.priority;
   if (options.timeout_ms) request.parameters["timeout_ms"] = *options.timeout_ms;
+  if (!options.camera.empty()) request.parameters["camera"] = options.camera;
   request.binary_output_default = binary;
   if (binary) request.parameters["binary_data_output"] = true;
   protocol::EncodedBody body = protocol::EncodeInferRequest(request, binary);

@@ -40,6 +40,10 @@ struct InferOptions {
   std::optional<int> timeout_ms;
   // The v2 request "id" ("" = none). Not sent with kV1, which has no id.
   std::string id;
+  // The camera the frame is from ("" = none), sent as the scheduling hint
+  // "camera": a server shares its devices fairly between cameras. 1 to 64 of
+  // [A-Za-z0-9_.-] (the server refuses anything else with a 400).
+  std::string camera;
 };
 
 struct InferResult {

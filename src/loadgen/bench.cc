@@ -139,7 +139,8 @@ absl::Status WaitReady(const std::string& target, SteadyClock::time_point deadli
 
 // What every camera shares, read-only while they run.
 struct Plan {
-  int cameras = 0;
+  int cameras = 0;  // streams: cameras x inflight
+  int inflight = 1;
   std::vector<std::string> targets;
   std::chrono::milliseconds request_timeout{0};
   std::string run_id;                               // the first part of every request id
@@ -149,8 +150,18 @@ struct Plan {
   std::optional<double> rate;
   Arrivals arrivals = Arrivals::kPeriodic;
   uint64_t seed = 0;
+  std::string camera_name;  // BenchOptions::camera_name
   SteadyClock::time_point start, measure_start, end;
 };
+
+// The name stream `index` sends (BenchOptions::camera_name): its camera's
+// streams are consecutive, as the simulator lays them out.
+std::string CameraName(const Plan& plan, int index) {
+  if (plan.camera_name.empty()) return "";
+  const int cameras = plan.cameras / plan.inflight;
+  if (cameras == 1) return plan.camera_name;
+  return absl::StrCat(plan.camera_name, "-", index / plan.inflight);
+}
 
 // Errors after which a request is re-sent to another target: the replica is
 // gone or unreachable (transport, timeout) or says it cannot serve now (503).
@@ -186,6 +197,7 @@ class Camera {
         id_prefix_(absl::StrCat(plan.run_id, "-", index, "-")),
         clients_(plan.targets.size()),
         current_(static_cast<size_t>(index) % plan.targets.size()),
+        camera_(CameraName(plan, index)),
         record_(record) {
     clients_[current_] = std::move(client);
   }
@@ -244,6 +256,7 @@ class Camera {
     const std::string& image = plan_.images[(index_ + k / m) % plan_.images.size()];
     client::InferOptions options = plan_.infer_options[type];
     options.id = absl::StrCat(id_prefix_, k);
+    options.camera = camera_;
     const size_t targets = plan_.targets.size();
     for (size_t failed = 0;;) {
       auto result = Attempt(options, image);
@@ -296,6 +309,7 @@ class Camera {
   const std::string id_prefix_;
   std::vector<std::unique_ptr<client::InferClient>> clients_;  // per target, opened lazily
   size_t current_;
+  const std::string camera_;  // sent as the parameter camera ("" = none)
   internal::CameraRecord& record_;
 };
 
@@ -323,6 +337,7 @@ void EchoConfig(const BenchOptions& options, size_t images, BenchReport& report)
   report.warmup_s = std::chrono::duration<double>(options.warmup).count();
   report.images = images;
   report.deadline_ms = options.deadline_ms;
+  report.camera_name = options.camera_name;
 }
 
 }  // namespace
@@ -332,6 +347,8 @@ absl::StatusOr<BenchReport> RunBench(const BenchOptions& options) {
   Plan plan;
   const int streams = options.cameras * std::max(1, options.inflight);
   plan.cameras = streams;
+  plan.inflight = std::max(1, options.inflight);
+  plan.camera_name = options.camera_name;
   plan.rate = options.rate;
   plan.arrivals = options.arrivals;
   plan.seed = options.seed;

@@ -68,6 +68,8 @@ namespace heteroaccel::loadgen {
 inline constexpr std::chrono::milliseconds kErrorPause{10};
 inline constexpr std::chrono::milliseconds kFailoverPause{100};
 inline constexpr size_t kMaxTargets = 64;
+// With "-<camera>" (at most 1023) within the 64 characters a server accepts.
+inline constexpr size_t kMaxCameraName = 56;
 
 struct BenchOptions {
   std::string target;  // "http://host:port", or several separated by commas
@@ -95,6 +97,12 @@ struct BenchOptions {
   // answers 504 when no device can finish before the deadline).
   std::optional<int> priority;
   std::optional<int> deadline_ms;
+  // When set, each camera sends its name as the request parameter camera, as
+  // real cameras do: "<camera_name>-<i>" for camera i of several, the name alone
+  // for one (the simulator's names, docs/simulator.md). A server then shares
+  // its devices fairly between the cameras; without names it sees one tenant.
+  // 1 to kMaxCameraName of [A-Za-z0-9_.-].
+  std::string camera_name;
 };
 
 struct LatencySummary {
@@ -132,6 +140,7 @@ struct BenchReport {
   double duration_s = 0;
   double warmup_s = 0;
   size_t images = 0;
+  std::string camera_name;  // BenchOptions::camera_name ("" = the cameras sent none)
 
   // Results over the measured window.
   double measured_s = 0;

@@ -9,7 +9,12 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <mutex>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "http/server.h"
 #include "testing/subprocess.h"
 
 namespace heteroaccel::loadgen {
@@ -187,6 +192,101 @@ TEST(BenchCommandTest, RefusesBadArrivalFlags) {
         << (*process)->Output();
     EXPECT_EQ((*process)->Stop(0, std::chrono::seconds(30)), 2) << message;
   }
+}
+
+// The value of "camera" in a query ("" when absent).
+std::string CameraOf(std::string_view query) {
+  for (const absl::string_view pair : absl::StrSplit(absl::string_view(query.data(), query.size()), '&')) {
+    if (pair.substr(0, 7) == "camera=") return std::string(pair.substr(7));
+  }
+  return "";
+}
+
+// A /v1 target that answers every face frame with no detections and counts the
+// camera name each request carried ("" for none).
+class NamingTarget {
+ public:
+  NamingTarget() {
+    http::Router router;
+    const auto ready = [](http::Request&&, const http::PathParams&, http::Responder respond) {
+      respond(http::Response{.body = "{}"});
+    };
+    router.Add("GET", "/v2/health/ready", ready);
+    router.Add("GET", "/v2/models/face/ready", ready);
+    router.Add("POST", "/v1/infer/face",
+               [this](http::Request&& request, const http::PathParams&, http::Responder respond) {
+                 {
+                   std::lock_guard<std::mutex> lock(mu_);
+                   ++cameras_[CameraOf(request.query)];
+                 }
+                 respond(http::Response{
+                     .body = R"({"served_by":{"node":"fake","device":"cpu0","device_kind":"cpu",)"
+                             R"("emulated":true,"compute_ms":1},"detections":[]})"});
+               });
+    auto server = http::Server::Create({}, std::move(router));
+    EXPECT_TRUE(server.ok()) << server.status();
+    server_ = std::move(*server);
+    server_->Start();
+  }
+
+  std::string url() const { return absl::StrCat("http://", server_->address()); }
+  std::map<std::string, int> cameras() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return cameras_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::map<std::string, int> cameras_;
+  std::unique_ptr<http::Server> server_;
+};
+
+TEST(BenchCameraNameTest, EachCameraSendsItsNameFromEveryStream) {
+  if (!std::filesystem::exists(testing::ModelsDir() + "/images")) {
+    GTEST_SKIP() << "no " << testing::ModelsDir() << "/images; run `make setup`";
+  }
+  NamingTarget target;
+  BenchOptions options = ShortOptions(target.url());
+  options.protocol = client::Protocol::kV1;
+  options.cameras = 3;
+  options.inflight = 2;  // 6 streams, two per camera
+  options.rate = 60;
+  options.duration = milliseconds(1'000);
+  options.warmup = milliseconds(0);
+  options.camera_name = "gate";
+  auto report = RunBench(options);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->errors, 0u) << FormatTable(*report);
+  const std::map<std::string, int> seen = target.cameras();
+  ASSERT_EQ(seen.size(), 3u) << ::testing::PrintToString(seen);
+  int total = 0;
+  for (const std::string name : {"gate-0", "gate-1", "gate-2"}) {
+    ASSERT_TRUE(seen.contains(name)) << name;
+    total += seen.at(name);
+  }
+  // Each camera sends a third of the frames (its two streams' share).
+  for (const auto& [name, n] : seen) {
+    EXPECT_NEAR(n, total / 3.0, 3.0) << name << " in " << ::testing::PrintToString(seen);
+  }
+  EXPECT_EQ(ToJson(*report)["config"]["camera_name"], "gate");
+  EXPECT_NE(FormatTable(*report).find("3 camera(s) named gate-0..gate-2"), std::string::npos)
+      << FormatTable(*report);
+
+  // One camera: the name alone. None given: no camera parameter at all.
+  NamingTarget single;
+  options.target = single.url();
+  options.cameras = 1;
+  ASSERT_TRUE(RunBench(options).ok());
+  EXPECT_EQ(single.cameras().size(), 1u);
+  EXPECT_TRUE(single.cameras().contains("gate")) << ::testing::PrintToString(single.cameras());
+  NamingTarget unnamed;
+  options.target = unnamed.url();
+  options.camera_name.clear();
+  auto plain = RunBench(options);
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(unnamed.cameras().size(), 1u);
+  EXPECT_TRUE(unnamed.cameras().contains("")) << ::testing::PrintToString(unnamed.cameras());
+  EXPECT_TRUE(ToJson(*plain)["config"]["camera_name"].is_null());
 }
 
 // The real agent serving `face` on its CPU only.

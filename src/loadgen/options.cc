@@ -1,5 +1,6 @@
 // ParseDuration and ValidateBenchOptions: everything about BenchOptions that
 // needs neither the network nor the disk.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -124,6 +125,20 @@ absl::Status ValidateBenchOptions(const BenchOptions& options) {
     return absl::InvalidArgumentError("--deadline-ms must be positive");
   }
   if (options.images_dir.empty()) return absl::InvalidArgumentError("--images is empty");
+  if (!options.camera_name.empty()) {
+    const bool valid =
+        options.camera_name.size() <= kMaxCameraName &&
+        std::all_of(options.camera_name.begin(), options.camera_name.end(), [](char c) {
+          return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' ||
+                 c == '-';
+        });
+    if (!valid) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--camera-name must be 1 to ", kMaxCameraName,
+          " characters of A-Z, a-z, 0-9, '_', '.' or '-' (camera i sends it as NAME-i), not '",
+          options.camera_name, "'"));
+    }
+  }
   return absl::OkStatus();
 }
 

@@ -84,6 +84,11 @@ TEST(ValidateBenchOptionsTest, NamesTheFlagAtFault) {
        "--target"},
       {[](BenchOptions& o) { o.request_timeout = milliseconds(0); }, "--request-timeout"},
       {[](BenchOptions& o) { o.arrivals = Arrivals::kPoisson; }, "--arrivals"},
+      {[](BenchOptions& o) { o.camera_name = "gate 1"; }, "--camera-name"},
+      {[](BenchOptions& o) { o.camera_name = "gate&priority=9"; }, "--camera-name"},
+      {[](BenchOptions& o) { o.camera_name = "gate/../x"; }, "--camera-name"},
+      {[](BenchOptions& o) { o.camera_name = std::string(kMaxCameraName + 1, 'c'); },
+       "--camera-name"},
   };
   for (const Case& c : cases) {
     BenchOptions options = ValidOptions();
@@ -91,6 +96,15 @@ TEST(ValidateBenchOptionsTest, NamesTheFlagAtFault) {
     const absl::Status status = ValidateBenchOptions(options);
     EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << c.flag;
     EXPECT_NE(status.message().find(c.flag), std::string_view::npos) << status;
+  }
+}
+
+TEST(ValidateBenchOptionsTest, CameraNamesTheServerAccepts) {
+  BenchOptions options = ValidOptions();
+  options.cameras = 1024;  // the last camera is "<name>-1023": 61 characters at most
+  for (const std::string& name : {std::string("gate_A.1-b"), std::string(kMaxCameraName, 'c')}) {
+    options.camera_name = name;
+    EXPECT_TRUE(ValidateBenchOptions(options).ok()) << name;
   }
 }
 

@@ -33,7 +33,9 @@ nlohmann::json ConfigJson(const BenchReport& r) {
       {"duration_s", r.duration_s},
       {"warmup_s", r.warmup_s},
       {"images", r.images},
-      {"deadline_ms", r.deadline_ms ? nlohmann::json(*r.deadline_ms) : nlohmann::json(nullptr)}};
+      {"deadline_ms", r.deadline_ms ? nlohmann::json(*r.deadline_ms) : nlohmann::json(nullptr)},
+      {"camera_name",
+       r.camera_name.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.camera_name)}};
 }
 
 std::string Percent(double share) { return absl::StrFormat("%.1f%%", share * 100.0); }
@@ -88,10 +90,17 @@ nlohmann::json ToJson(const BenchReport& r) {
 }
 
 std::string FormatTable(const BenchReport& r) {
+  // "16 camera(s) named cam-0..cam-15" when they sent their names.
+  std::string named;
+  if (!r.camera_name.empty()) {
+    named = r.cameras == 1 ? absl::StrCat(" named ", r.camera_name)
+                           : absl::StrCat(" named ", r.camera_name, "-0..", r.camera_name, "-",
+                                          r.cameras - 1);
+  }
   std::string out = absl::StrFormat(
-      "bench %s: %d camera(s), mix %s, %s%s, %.1f s measured after %.1f s warm-up, protocol %s, "
+      "bench %s: %d camera(s)%s, mix %s, %s%s, %.1f s measured after %.1f s warm-up, protocol %s, "
       "%d image(s)\n\n",
-      r.target, r.cameras, absl::StrJoin(r.mix, ","), r.mode,
+      r.target, r.cameras, named, absl::StrJoin(r.mix, ","), r.mode,
       r.rate ? absl::StrFormat(" at %.1f req/s (%s%s)", *r.rate, r.arrivals,
                                r.seed ? absl::StrCat(", seed ", *r.seed) : "")
              : "",

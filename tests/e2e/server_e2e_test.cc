@@ -212,6 +212,25 @@ TEST_F(ServerE2ETest, AModelVersionPinsTheVariant) {
   EXPECT_NE(none->body.find(variant), std::string::npos) << "names what is served: " << none->body;
 }
 
+// The client sends a camera's name as the scheduling hint in every protocol: a
+// valid one is served, one the server refuses comes back as a 400 naming it.
+TEST_F(ServerE2ETest, ACameraNameReachesTheServerInEveryProtocol) {
+  auto c = *client::InferClient::Create(url_);
+  const std::string image = ReadFileOrDie(ModelsDir() + "/images/astronaut.png");
+  for (const client::Protocol protocol :
+       {client::Protocol::kV2Binary, client::Protocol::kV2Json, client::Protocol::kV1}) {
+    client::InferOptions options{"face", "", "", protocol};
+    options.camera = "gate-1";
+    auto named = c->Infer(options, image);
+    ASSERT_TRUE(named.ok()) << named.status();
+    options.camera = "gate 1";
+    auto refused = c->Infer(options, image);
+    EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument) << refused.status();
+    EXPECT_NE(refused.status().message().find("camera"), std::string_view::npos)
+        << refused.status();
+  }
+}
+
 TEST_F(ServerE2ETest, RejectsBadInputAndUnknownModels) {
   auto http = *http::Client::Create(url_);
   auto bad = http->Post("/v2/models/face/infer", "application/json", "{\"inputs\": [");

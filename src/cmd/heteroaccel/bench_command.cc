@@ -39,6 +39,7 @@ struct BenchFlags {
   bool priority_given = false;
   int deadline_ms = 0;
   bool deadline_given = false;
+  std::string camera_name;
 };
 
 void PrintError(const absl::Status& status) {
@@ -76,6 +77,7 @@ absl::StatusOr<loadgen::BenchOptions> ToOptions(const BenchFlags& flags) {
   options.seed = static_cast<uint64_t>(flags.seed);
   if (flags.priority_given) options.priority = flags.priority;
   if (flags.deadline_given) options.deadline_ms = flags.deadline_ms;
+  options.camera_name = flags.camera_name;
   auto protocol = client::ParseProtocol(flags.protocol);
   if (!protocol.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("--protocol: ", protocol.status().message()));
@@ -178,6 +180,10 @@ void AddBenchCommand(CLI::App& app) {
   CLI::Option* priority = cmd->add_option("--priority", flags->priority, "Request priority");
   CLI::Option* deadline =
       cmd->add_option("--deadline-ms", flags->deadline_ms, "Request deadline in milliseconds");
+  cmd->add_option("--camera-name", flags->camera_name,
+                  "Send each camera's name as the request parameter camera (NAME-0, NAME-1, ...; "
+                  "NAME alone for one camera), so a server shares its devices fairly between "
+                  "them as it does between real cameras");
   cmd->callback([flags, rate, priority, deadline] {
     flags->rate_given = rate->count() > 0;
     flags->priority_given = priority->count() > 0;
