@@ -125,40 +125,34 @@ absl::StatusOr<loadgen::BenchOptions> BenchOptionsFor(const sim::Scenario& scena
   if (!scenario.faults.empty()) {
     return absl::InvalidArgumentError("faults: a real cluster run plays no faults");
   }
-  const sim::CameraSpec& first = scenario.cameras.front();
+  // The cameras send their names, as the simulator's do (bench --camera-name),
+  // so that the server shares its devices between them as the simulated one
+  // does; bench names its cameras after one entry.
+  if (scenario.cameras.size() > 1) {
+    return absl::InvalidArgumentError(
+        "cameras: `heteroaccel bench` plays one entry (identical cameras, named after it); "
+        "list identical cameras as one entry with a count");
+  }
+  const sim::CameraSpec& camera = scenario.cameras.front();
+  if (camera.arrivals == sim::Arrivals::kBursts) {
+    return absl::InvalidArgumentError(
+        "cameras[0].arrivals: `heteroaccel bench` plays periodic and Poisson arrivals only");
+  }
+  if (camera.mix.empty()) {
+    return absl::InvalidArgumentError(
+        "cameras[0].mix: `heteroaccel bench` cycles a list; weights cannot be played");
+  }
+  if (camera.Inflight() < 1) {
+    return absl::InvalidArgumentError("cameras[0].inflight: `heteroaccel bench` needs at least 1");
+  }
   loadgen::BenchOptions options;
   options.target = target;
-  options.cameras = 0;
-  double rate = 0;
-  for (size_t i = 0; i < scenario.cameras.size(); ++i) {
-    const sim::CameraSpec& c = scenario.cameras[i];
-    const std::string key = absl::StrCat("cameras[", i, "]");
-    if (c.arrivals == sim::Arrivals::kBursts) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          key, ".arrivals: `heteroaccel bench` plays periodic and Poisson arrivals only"));
-    }
-    if (c.mix.empty()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(key, ".mix: `heteroaccel bench` cycles a list; weights cannot be played"));
-    }
-    if (c.rate != first.rate || c.mix != first.mix || c.deadline_ms != first.deadline_ms ||
-        c.priority != first.priority || c.Inflight() != first.Inflight() ||
-        c.arrivals != first.arrivals) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          key, ": every camera must have the same rate, mix, arrivals, deadline, priority and "
-               "inflight (`heteroaccel bench` plays identical cameras)"));
-    }
-    if (c.Inflight() < 1) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(key, ".inflight: `heteroaccel bench` needs at least 1"));
-    }
-    options.cameras += c.count;
-    rate += c.rate * c.count;
-  }
-  options.inflight = first.Inflight();
-  options.mix = first.mix;
-  options.rate = rate;
-  if (first.arrivals == sim::Arrivals::kPoisson) {
+  options.cameras = camera.count;
+  options.camera_name = camera.name;
+  options.inflight = camera.Inflight();
+  options.rate = camera.rate * camera.count;
+  options.mix = camera.mix;
+  if (camera.arrivals == sim::Arrivals::kPoisson) {
     options.arrivals = loadgen::Arrivals::kPoisson;
     options.seed = scenario.seed == 0 ? 1 : scenario.seed;
   }
@@ -166,8 +160,8 @@ absl::StatusOr<loadgen::BenchOptions> BenchOptionsFor(const sim::Scenario& scena
   options.warmup = scenario.warmup;
   options.images_dir = images_dir;
   options.timeout = std::chrono::milliseconds(60'000);
-  if (first.priority != scheduler::kPriorityNormal) options.priority = first.priority;
-  if (first.deadline_ms) options.deadline_ms = static_cast<int>(std::lround(*first.deadline_ms));
+  if (camera.priority != scheduler::kPriorityNormal) options.priority = camera.priority;
+  if (camera.deadline_ms) options.deadline_ms = static_cast<int>(std::lround(*camera.deadline_ms));
   RETURN_IF_ERROR(loadgen::ValidateBenchOptions(options));
   return options;
 }

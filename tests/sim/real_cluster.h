@@ -17,9 +17,9 @@
 //
 // Only what `heteroaccel bench` can play runs here: periodic or Poisson
 // arrivals (the real cameras draw their own gaps, seeded by the scenario's
-// seed), every camera entry with the same rate, list mix, arrivals, deadline,
-// priority and inflight; no faults. Anything else is InvalidArgument naming
-// what cannot be played.
+// seed), one camera entry (its `count` identical cameras, which send their
+// names as the simulated ones do: bench --camera-name) with a list mix; no
+// faults. Anything else is InvalidArgument naming what cannot be played.
 //
 // MeasureOverheads() measures the real system's per-request overhead on a
 // one-node cluster whose device takes no time: the round trip to the agent
