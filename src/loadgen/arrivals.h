@@ -1,5 +1,5 @@
 // Arrivals: when an open-loop camera's requests are due (loadgen/bench.h,
-// internal/schedule.h). Its own header so that the schedule, which needs
+// loadgen/schedule.h). Its own header so that the schedule, which needs
 // nothing else of the bench, can share the one enum.
 #pragma once
 

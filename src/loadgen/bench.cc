@@ -20,7 +20,7 @@
 #include "absl/strings/str_format.h"
 #include "common/status_macros.h"
 #include "http/client.h"
-#include "loadgen/internal/schedule.h"
+#include "loadgen/schedule.h"
 #include "loadgen/internal/stats.h"
 
 namespace heteroaccel::loadgen {
@@ -218,7 +218,7 @@ class Camera {
   }
 
   void RunOpenLoop() {
-    internal::StreamSchedule schedule(plan_.arrivals, *plan_.rate / plan_.cameras, index_,
+    StreamSchedule schedule(plan_.arrivals, *plan_.rate / plan_.cameras, index_,
                                       static_cast<uint64_t>(plan_.cameras), plan_.seed);
     for (uint64_t k = 0;; ++k) {
       const auto due =

@@ -16,7 +16,7 @@
 // Closed loop (the default): a camera sends its next request when the previous
 // answer arrives; after an error it pauses kErrorPause so a failing target is
 // not hammered by a hot loop. Open loop (`rate`): the total rate is split evenly
-// over the cameras, each on its own schedule (internal/schedule.h): periodic,
+// over the cameras, each on its own schedule (loadgen/schedule.h): periodic,
 // the cameras' phases staggered, or with `arrivals` kPoisson exponential gaps
 // drawn from `seed` (the cameras together are then a Poisson process at the
 // total rate); a request due while the camera's previous one is outstanding is

@@ -34,6 +34,7 @@
 #include <cstdint>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -56,6 +57,11 @@ struct SimOptions {
   // For comparisons: false sends every request without its camera's name, so
   // the scheduler sees one tenant (no fair queueing across cameras).
   bool camera_tenants = true;
+  // The seed of what the cameras send (arrival times, weighted type draws);
+  // unset: the scenario's. Fixing it while the scenario's seed varies varies
+  // only the service times: the prediction for one real run whose cameras
+  // drew these arrivals (`heteroaccel bench --seed`, the same schedule).
+  std::optional<uint64_t> arrivals_seed;
 };
 
 struct CameraOutcome {

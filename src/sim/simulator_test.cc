@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <sstream>
+#include <string_view>
 
+#include "absl/strings/str_cat.h"
 #include "sim/internal/arrivals.h"
 
 namespace heteroaccel::sim {
@@ -192,16 +194,15 @@ TEST(ArrivalsTest, PeriodicStreamsFollowBenchsOpenLoopRule) {
   const std::vector<std::string> mix = {"face", "pose", "text"};
   const std::chrono::duration<double> period(4 / 20.0);
   for (uint32_t i = 0; i < 4; ++i) {
-    int64_t previous = 0;
+    internal::Schedule schedule(streams[i], 4, 1);
     for (uint64_t k = 0; k < 50; ++k) {
       const auto first = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
           period * static_cast<double>(i) / 4);
       const auto due = first + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                                    period * static_cast<double>(k));
-      const int64_t got = internal::DueTime(streams[i], 4, 1, k, previous);
+      const int64_t got = schedule.Next();
       EXPECT_EQ(got, std::chrono::nanoseconds(due).count()) << i << " " << k;
       EXPECT_EQ(types[internal::TypeOf(streams[i], 1, k)], mix[(i + k) % 3]);
-      previous = got;
     }
   }
 }
@@ -213,10 +214,68 @@ TEST(ArrivalsTest, PoissonRateIsKept) {
   ASSERT_TRUE(s.ok());
   std::vector<std::string> names;
   const auto streams = internal::ExpandStreams(*s, {"face"}, names);
+  internal::Schedule schedule(streams[0], 1, 9);
   int64_t t = 0;
   const int n = 20000;
-  for (int k = 0; k < n; ++k) t = internal::DueTime(streams[0], 1, 9, k, t);
+  for (int k = 0; k < n; ++k) t = schedule.Next();
   EXPECT_NEAR(n / (static_cast<double>(t) * 1e-9), 50, 1.5);
+}
+
+// The simulated cameras send at the instants `heteroaccel bench` does with the
+// same seed: a real run and its simulation see the same arrivals.
+TEST(ArrivalsTest, PeriodicAndPoissonStreamsAreTheBenchSchedule) {
+  for (const char* arrivals : {"periodic", "poisson"}) {
+    auto s = ParseScenario(absl::StrCat(
+        "nodes: [{name: n, devices: [{name: d, latency_ms: {face: 1}}]}]\n"
+        "cameras: [{name: cam, count: 3, rate: 12, mix: [face], inflight: 2, arrivals: ",
+        arrivals, "}]\n"));
+    ASSERT_TRUE(s.ok()) << s.status();
+    std::vector<std::string> names;
+    const auto streams = internal::ExpandStreams(*s, {"face"}, names);
+    ASSERT_EQ(streams.size(), 6u);
+    for (const internal::Stream& stream : streams) {
+      internal::Schedule simulated(stream, 6, 17);
+      loadgen::StreamSchedule bench(
+          std::string_view(arrivals) == "poisson" ? loadgen::Arrivals::kPoisson
+                                                  : loadgen::Arrivals::kPeriodic,
+          12.0 / 2, stream.index, 6, 17);
+      for (int k = 0; k < 100; ++k) {
+        ASSERT_EQ(simulated.Next(), bench.Next().count()) << arrivals << " " << stream.index;
+      }
+    }
+  }
+}
+
+TEST(ArrivalsTest, ArrivalsSeedFixesWhatTheCamerasSendWhileServiceTimesVary) {
+  Scenario s = OneDevice(50, 10);
+  s.cameras[0].arrivals = Arrivals::kPoisson;
+  s.nodes[0].devices[0].sigma = 0.3;
+  SimOptions fixed;
+  fixed.arrivals_seed = 5;
+  std::ostringstream a_log, b_log, c_log;
+  Scenario a = s, b = s;
+  a.seed = 1;
+  b.seed = 2;
+  fixed.event_log = &a_log;
+  ASSERT_TRUE(Simulate(a, fixed).ok());
+  fixed.event_log = &b_log;
+  ASSERT_TRUE(Simulate(b, fixed).ok());
+  SimOptions free;
+  free.event_log = &c_log;
+  ASSERT_TRUE(Simulate(b, free).ok());
+  // The same arrivals: the same instants of arrival in both logs.
+  const auto arrivals = [](const std::string& log) {
+    std::vector<std::string> out;
+    std::istringstream in(log);
+    for (std::string line; std::getline(in, line);) {
+      if (line.find(" arrive ") != std::string::npos) out.push_back(line);
+    }
+    return out;
+  };
+  ASSERT_FALSE(arrivals(a_log.str()).empty());
+  EXPECT_EQ(arrivals(a_log.str()), arrivals(b_log.str()));
+  EXPECT_NE(a_log.str(), b_log.str()) << "service times drawn from each scenario seed";
+  EXPECT_NE(arrivals(b_log.str()), arrivals(c_log.str())) << "unset: the scenario's seed";
 }
 
 TEST(SimulateTest, JsonAndTableCarryTheSloFields) {

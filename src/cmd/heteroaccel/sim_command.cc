@@ -23,6 +23,8 @@ struct SimFlags {
   std::string events;
   uint64_t seed = 0;
   bool seed_given = false;
+  uint64_t arrivals_seed = 0;
+  bool arrivals_seed_given = false;
   std::string duration;
   double load = 0;
   bool load_given = false;
@@ -55,6 +57,7 @@ int RunSimCommand(const SimFlags& flags) {
   if (!scenario.ok()) return Fail(2, scenario.status());
   std::ofstream log;
   sim::SimOptions options;
+  if (flags.arrivals_seed_given) options.arrivals_seed = flags.arrivals_seed;
   if (!flags.events.empty()) {
     log.open(flags.events, std::ios::binary | std::ios::trunc);
     if (!log) {
@@ -90,13 +93,19 @@ void AddSimCommand(CLI::App& app) {
   cmd->add_flag("--json", flags->json, "Print one JSON object instead of the table");
   cmd->add_option("--events", flags->events, "Write the event log (one line per event) here");
   CLI::Option* seed = cmd->add_option("--seed", flags->seed, "Replace the scenario's seed");
+  CLI::Option* arrivals_seed = cmd->add_option(
+      "--arrivals-seed", flags->arrivals_seed,
+      "Seed of what the cameras send (arrival times, weighted types) when it should differ "
+      "from --seed: fixed while --seed varies, only the service times change; the same as "
+      "`heteroaccel bench --seed` gives the bench's arrivals");
   cmd->add_option("--duration", flags->duration,
                   "Replace the scenario's measured duration (20s, 2m)");
   CLI::Option* load = cmd->add_option(
       "--load", flags->load,
       "Scale every camera's rate so the total is this multiple of the ideal throughput");
-  cmd->callback([flags, seed, load] {
+  cmd->callback([flags, seed, arrivals_seed, load] {
     flags->seed_given = seed->count() > 0;
+    flags->arrivals_seed_given = arrivals_seed->count() > 0;
     flags->load_given = load->count() > 0;
     std::exit(RunSimCommand(*flags));
   });

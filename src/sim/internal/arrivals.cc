@@ -74,29 +74,27 @@ std::vector<Stream> ExpandStreams(const Scenario& scenario, const std::vector<st
   return streams;
 }
 
-int64_t DueTime(const Stream& stream, uint32_t streams, uint64_t seed, uint64_t k,
-                int64_t previous) {
-  const int64_t now = k == 0 ? 0 : previous;
+Schedule::Schedule(const Stream& stream, uint32_t streams, uint64_t seed)
+    : stream_(&stream), seed_(seed) {
   switch (stream.spec->arrivals) {
-    case Arrivals::kPeriodic: {
-      // As loadgen's open loop: first = period x i / S, due = first + period x k,
-      // each product truncated to the clock's nanoseconds.
-      const std::chrono::duration<double> period(1.0 / stream.rate);
-      const auto first = std::chrono::duration_cast<std::chrono::nanoseconds>(
-          period * static_cast<double>(stream.index) / static_cast<double>(streams));
-      const auto offset =
-          std::chrono::duration_cast<std::chrono::nanoseconds>(period * static_cast<double>(k));
-      return (first + offset).count();
-    }
-    case Arrivals::kPoisson: {
-      const double u = Unit(Key(seed, stream.index, k, Purpose::kGap));
-      return now + static_cast<int64_t>(-std::log(u) / stream.rate * 1e9);
-    }
+    case Arrivals::kPeriodic:
+      bench_.emplace(loadgen::Arrivals::kPeriodic, stream.rate, stream.index, streams, seed);
+      break;
+    case Arrivals::kPoisson:
+      bench_.emplace(loadgen::Arrivals::kPoisson, stream.rate, stream.index, streams, seed);
+      break;
     case Arrivals::kBursts:
-      return NextBurstArrival(*stream.spec, stream.rate,
-                              Unit(Key(seed, stream.index, k, Purpose::kGap)), now);
+      break;
   }
-  return now;
+}
+
+int64_t Schedule::Next() {
+  const uint64_t k = k_++;
+  if (bench_) return previous_ = bench_->Next().count();
+  previous_ = NextBurstArrival(*stream_->spec, stream_->rate,
+                               Unit(Key(seed_, stream_->index, k, Purpose::kGap)),
+                               k == 0 ? 0 : previous_);
+  return previous_;
 }
 
 uint32_t TypeOf(const Stream& stream, uint64_t seed, uint64_t k) {

@@ -8,13 +8,18 @@
 //   bursts    exponential gaps at rate x (on + off) / on during `on_ms`, then
 //             `off_ms` silent
 //   type      mix[(i + k) % mix.size()] for a list mix; a seeded draw for weights
-// Randomness comes from internal/random.h keys. Plain values; thread-compatible.
+// Periodic and Poisson streams are loadgen::StreamSchedule, the schedule the
+// bench plays: the same seed sends at the same instants in both. Bursts and the
+// weighted type draw take their randomness from internal/random.h keys.
+// Thread-compatible.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "loadgen/schedule.h"
 #include "sim/scenario.h"
 
 namespace heteroaccel::sim::internal {
@@ -35,10 +40,21 @@ struct Stream {
 std::vector<Stream> ExpandStreams(const Scenario& scenario, const std::vector<std::string>& types,
                                   std::vector<std::string>& camera_names);
 
-// Nanoseconds from the start of the run at which request k is due; `previous`
-// is request k-1's due time (ignored for k = 0 and for periodic streams).
-int64_t DueTime(const Stream& stream, uint32_t streams, uint64_t seed, uint64_t k,
-                int64_t previous);
+// When one stream's requests are due, in nanoseconds from the start of the
+// run, for k = 0, 1, 2, ... in turn; `streams` in the scenario, `seed` the
+// arrivals' seed.
+class Schedule {
+ public:
+  Schedule(const Stream& stream, uint32_t streams, uint64_t seed);
+  int64_t Next();
+
+ private:
+  const Stream* stream_;
+  uint64_t seed_;
+  uint64_t k_ = 0;
+  int64_t previous_ = 0;
+  std::optional<loadgen::StreamSchedule> bench_;  // periodic and Poisson
+};
 
 // The type index request k asks for.
 uint32_t TypeOf(const Stream& stream, uint64_t seed, uint64_t k);

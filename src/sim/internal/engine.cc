@@ -112,6 +112,11 @@ Engine::Engine(const Scenario& scenario, const SimOptions& options)
   }
   streams_ = ExpandStreams(s_, cluster_.types, camera_names_);
   stream_state_.resize(streams_.size());
+  arrivals_seed_ = options_.arrivals_seed.value_or(s_.seed);
+  schedules_.reserve(streams_.size());
+  for (const Stream& stream : streams_) {
+    schedules_.emplace_back(stream, static_cast<uint32_t>(streams_.size()), arrivals_seed_);
+  }
   camera_outcomes_.resize(camera_names_.size());
   type_latencies_.resize(cluster_.types.size());
   type_errors_.resize(cluster_.types.size());
@@ -253,8 +258,7 @@ void Engine::Handle(const Event& e) {
 
 void Engine::ScheduleNext(uint32_t stream) {
   StreamState& st = stream_state_[stream];
-  const int64_t due = DueTime(streams_[stream], static_cast<uint32_t>(streams_.size()), s_.seed,
-                              st.next_k, st.next_due);
+  const int64_t due = schedules_[stream].Next();
   st.next_due = due;
   if (due >= end_) {
     st.done = true;
@@ -269,7 +273,7 @@ void Engine::Send(uint32_t stream) {
   const Stream& spec = streams_[stream];
   const uint64_t k = st.next_k;
   if (now_ > st.next_due && st.next_due >= measure_start_) ++report_.bench.late;
-  const uint32_t type = TypeOf(spec, s_.seed, k);
+  const uint32_t type = TypeOf(spec, arrivals_seed_, k);
   server::InferWork work;
   work.model = cluster_.types[type];
   work.hints.priority = spec.spec->priority;

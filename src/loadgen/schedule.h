@@ -4,7 +4,9 @@
 // exponential gaps at the stream's rate from a generator seeded by (seed,
 // index), so a run with the same seed repeats its arrivals, and the streams
 // together are a Poisson process at the total rate (a sum of independent ones).
-// Not thread-safe: one per stream.
+// The simulator plays its periodic and Poisson cameras with this same schedule
+// (sim/internal/arrivals.h), so a simulation and a bench run with the same seed
+// send at the same instants. Not thread-safe: one per stream.
 #pragma once
 
 #include <chrono>
@@ -13,7 +15,7 @@
 
 #include "loadgen/arrivals.h"
 
-namespace heteroaccel::loadgen::internal {
+namespace heteroaccel::loadgen {
 
 class StreamSchedule {
  public:
@@ -32,4 +34,4 @@ class StreamSchedule {
   std::exponential_distribution<double> gap_;
 };
 
-}  // namespace heteroaccel::loadgen::internal
+}  // namespace heteroaccel::loadgen

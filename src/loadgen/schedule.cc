@@ -1,6 +1,6 @@
-#include "loadgen/internal/schedule.h"
+#include "loadgen/schedule.h"
 
-namespace heteroaccel::loadgen::internal {
+namespace heteroaccel::loadgen {
 namespace {
 
 // splitmix64's finaliser: nearby (seed, index) pairs give unrelated seeds.
@@ -37,4 +37,4 @@ std::chrono::nanoseconds StreamSchedule::Next() {
          std::chrono::duration_cast<std::chrono::nanoseconds>(period * static_cast<double>(k));
 }
 
-}  // namespace heteroaccel::loadgen::internal
+}  // namespace heteroaccel::loadgen

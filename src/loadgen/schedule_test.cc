@@ -1,11 +1,11 @@
-#include "loadgen/internal/schedule.h"
+#include "loadgen/schedule.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <vector>
 
-namespace heteroaccel::loadgen::internal {
+namespace heteroaccel::loadgen {
 namespace {
 
 // Gaps between consecutive due times, in seconds.
@@ -68,4 +68,4 @@ TEST(StreamScheduleTest, ASeedRepeatsItsArrivalsAndStreamsDiffer) {
 }
 
 }  // namespace
-}  // namespace heteroaccel::loadgen::internal
+}  // namespace heteroaccel::loadgen
