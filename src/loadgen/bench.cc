@@ -150,6 +150,7 @@ struct Plan {
   std::optional<double> rate;
   Arrivals arrivals = Arrivals::kPeriodic;
   uint64_t seed = 0;
+  BurstWindows bursts;
   std::string camera_name;  // BenchOptions::camera_name
   SteadyClock::time_point start, measure_start, end;
 };
@@ -219,7 +220,7 @@ class Camera {
 
   void RunOpenLoop() {
     StreamSchedule schedule(plan_.arrivals, *plan_.rate / plan_.cameras, index_,
-                                      static_cast<uint64_t>(plan_.cameras), plan_.seed);
+                            static_cast<uint64_t>(plan_.cameras), plan_.seed, plan_.bursts);
     for (uint64_t k = 0;; ++k) {
       const auto due =
           plan_.start + std::chrono::duration_cast<SteadyClock::duration>(schedule.Next());
@@ -351,6 +352,7 @@ absl::StatusOr<BenchReport> RunBench(const BenchOptions& options) {
   plan.camera_name = options.camera_name;
   plan.rate = options.rate;
   plan.arrivals = options.arrivals;
+  plan.bursts = options.bursts;
   plan.seed = options.seed;
   if (plan.seed == 0) plan.seed = std::random_device()() | 1;
   const std::vector<std::string> types = DistinctTypes(options.mix, plan.mix);
@@ -398,7 +400,8 @@ absl::StatusOr<BenchReport> RunBench(const BenchOptions& options) {
 
   BenchReport report;
   EchoConfig(options, plan.images.size(), report);
-  if (options.rate && options.arrivals == Arrivals::kPoisson) report.seed = plan.seed;
+  if (options.rate && options.arrivals != Arrivals::kPeriodic) report.seed = plan.seed;
+  if (options.rate && options.arrivals == Arrivals::kBursts) report.bursts = options.bursts;
   internal::Aggregate(
       records, types, measured_s, report,
       options.deadline_ms ? std::optional<double>(*options.deadline_ms) : std::nullopt);

@@ -85,6 +85,7 @@ struct BenchOptions {
   // Poisson gaps' seed (0: a fresh one each run).
   Arrivals arrivals = Arrivals::kPeriodic;
   uint64_t seed = 0;
+  BurstWindows bursts;  // Arrivals::kBursts only
   std::string images_dir = "models/images";
   client::Protocol protocol = client::Protocol::kV2Binary;
   // How long to wait for the target to report ready (GET /v2/health/ready).
@@ -134,8 +135,9 @@ struct BenchReport {
   std::vector<std::string> mix;
   std::string mode;            // "closed-loop" or "open-loop"
   std::optional<double> rate;  // requested total rate (open loop)
-  std::string arrivals;        // open loop: "periodic" or "poisson"; closed loop: ""
-  std::optional<uint64_t> seed;  // Poisson arrivals: the gaps' seed (--seed repeats them)
+  std::string arrivals;  // open loop: "periodic", "poisson" or "bursts"; closed loop: ""
+  std::optional<uint64_t> seed;  // Poisson and bursts: the gaps' seed (--seed repeats them)
+  std::optional<BurstWindows> bursts;  // bursts: the windows
   std::string protocol;
   double duration_s = 0;
   double warmup_s = 0;

@@ -179,7 +179,9 @@ TEST(BenchCommandTest, RefusesBadArrivalFlags) {
   const std::string binary = testing::HeteroaccelBinary();
   if (!std::filesystem::exists(binary)) GTEST_SKIP() << "no binary at " << binary;
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
-      {{"--arrivals", "bursts", "--rate", "5"}, "use periodic or poisson"},
+      {{"--arrivals", "burst", "--rate", "5"}, "use periodic, poisson or bursts"},
+      {{"--arrivals", "poisson", "--rate", "5", "--on-ms", "100"}, "--on-ms and --off-ms apply"},
+      {{"--arrivals", "bursts", "--rate", "5", "--off-ms", "-5"}, "--off-ms must be"},
       {{"--arrivals", "poisson"}, "--arrivals poisson needs --rate"},
       {{"--arrivals", "poisson", "--rate", "5", "--seed", "-3"}, "--seed must be 0"},
   };

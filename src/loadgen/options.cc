@@ -58,13 +58,21 @@ absl::StatusOr<std::chrono::milliseconds> ParseDuration(std::string_view text) {
 absl::StatusOr<Arrivals> ParseArrivals(std::string_view name) {
   if (name == "periodic") return Arrivals::kPeriodic;
   if (name == "poisson") return Arrivals::kPoisson;
-  return absl::InvalidArgumentError(absl::StrCat("--arrivals: '", std::string(name),
-                                                 "' is not an arrival process; use periodic or "
-                                                 "poisson"));
+  if (name == "bursts") return Arrivals::kBursts;
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown arrivals '", std::string(name), "'; use periodic, poisson or bursts"));
 }
 
 std::string_view ArrivalsName(Arrivals arrivals) {
-  return arrivals == Arrivals::kPoisson ? "poisson" : "periodic";
+  switch (arrivals) {
+    case Arrivals::kPeriodic:
+      return "periodic";
+    case Arrivals::kPoisson:
+      return "poisson";
+    case Arrivals::kBursts:
+      return "bursts";
+  }
+  return "periodic";
 }
 
 std::vector<std::string> SplitTargets(std::string_view target) {
@@ -118,8 +126,20 @@ absl::Status ValidateBenchOptions(const BenchOptions& options) {
         absl::StrCat("--rate must be between 0 and 1e6 requests/s, not ", *options.rate));
   }
   if (options.arrivals != Arrivals::kPeriodic && !options.rate) {
-    return absl::InvalidArgumentError(
-        "--arrivals poisson needs --rate: arrivals are scheduled in open loop only");
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--arrivals ", std::string(ArrivalsName(options.arrivals)),
+        " needs --rate: arrivals are scheduled in open loop only"));
+  }
+  if (options.arrivals == Arrivals::kBursts) {
+    constexpr double kHourMs = 3600e3;
+    if (!(options.bursts.on_ms > 0 && options.bursts.on_ms <= kHourMs)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--on-ms must be more than 0 and at most 3600000 (an hour), not ", options.bursts.on_ms));
+    }
+    if (!(options.bursts.off_ms >= 0 && options.bursts.off_ms <= kHourMs)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--off-ms must be 0 to 3600000 (an hour), not ", options.bursts.off_ms));
+    }
   }
   if (options.deadline_ms && *options.deadline_ms <= 0) {
     return absl::InvalidArgumentError("--deadline-ms must be positive");

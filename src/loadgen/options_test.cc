@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <vector>
 
 #include "loadgen/bench.h"
@@ -84,6 +85,25 @@ TEST(ValidateBenchOptionsTest, NamesTheFlagAtFault) {
        "--target"},
       {[](BenchOptions& o) { o.request_timeout = milliseconds(0); }, "--request-timeout"},
       {[](BenchOptions& o) { o.arrivals = Arrivals::kPoisson; }, "--arrivals"},
+      {[](BenchOptions& o) { o.arrivals = Arrivals::kBursts; }, "--arrivals bursts"},
+      {[](BenchOptions& o) {
+         o.rate = 10.0;
+         o.arrivals = Arrivals::kBursts;
+         o.bursts = {0, 100};
+       },
+       "--on-ms"},
+      {[](BenchOptions& o) {
+         o.rate = 10.0;
+         o.arrivals = Arrivals::kBursts;
+         o.bursts = {100, -1};
+       },
+       "--off-ms"},
+      {[](BenchOptions& o) {
+         o.rate = 10.0;
+         o.arrivals = Arrivals::kBursts;
+         o.bursts = {std::nan(""), 100};
+       },
+       "--on-ms"},
       {[](BenchOptions& o) { o.camera_name = "gate 1"; }, "--camera-name"},
       {[](BenchOptions& o) { o.camera_name = "gate&priority=9"; }, "--camera-name"},
       {[](BenchOptions& o) { o.camera_name = "gate/../x"; }, "--camera-name"},
@@ -108,16 +128,17 @@ TEST(ValidateBenchOptionsTest, CameraNamesTheServerAccepts) {
   }
 }
 
-TEST(ParseArrivalsTest, NamesBothProcessesAndRoundTrips) {
-  for (Arrivals a : {Arrivals::kPeriodic, Arrivals::kPoisson}) {
+TEST(ParseArrivalsTest, NamesEveryProcessAndRoundTrips) {
+  for (Arrivals a : {Arrivals::kPeriodic, Arrivals::kPoisson, Arrivals::kBursts}) {
     auto parsed = ParseArrivals(ArrivalsName(a));
     ASSERT_TRUE(parsed.ok()) << parsed.status();
     EXPECT_EQ(*parsed, a);
   }
-  for (const char* bad : {"", "Poisson", "bursts", "periodic "}) {
+  for (const char* bad : {"", "Poisson", "burst", "periodic "}) {
     auto parsed = ParseArrivals(bad);
     EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument) << bad;
-    EXPECT_NE(parsed.status().message().find("periodic or poisson"), std::string_view::npos);
+    EXPECT_NE(parsed.status().message().find("periodic, poisson or bursts"),
+              std::string_view::npos);
   }
 }
 

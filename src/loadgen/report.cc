@@ -29,6 +29,8 @@ nlohmann::json ConfigJson(const BenchReport& r) {
       {"rate", r.rate ? nlohmann::json(*r.rate) : nlohmann::json(nullptr)},
       {"arrivals", r.arrivals.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.arrivals)},
       {"seed", r.seed ? nlohmann::json(*r.seed) : nlohmann::json(nullptr)},
+      {"bursts", r.bursts ? nlohmann::json{{"on_ms", r.bursts->on_ms}, {"off_ms", r.bursts->off_ms}}
+                          : nlohmann::json(nullptr)},
       {"protocol", r.protocol},
       {"duration_s", r.duration_s},
       {"warmup_s", r.warmup_s},
@@ -101,7 +103,10 @@ std::string FormatTable(const BenchReport& r) {
       "bench %s: %d camera(s)%s, mix %s, %s%s, %.1f s measured after %.1f s warm-up, protocol %s, "
       "%d image(s)\n\n",
       r.target, r.cameras, named, absl::StrJoin(r.mix, ","), r.mode,
-      r.rate ? absl::StrFormat(" at %.1f req/s (%s%s)", *r.rate, r.arrivals,
+      r.rate ? absl::StrFormat(" at %.1f req/s (%s%s%s)", *r.rate, r.arrivals,
+                               r.bursts ? absl::StrFormat(" %g ms on / %g ms off", r.bursts->on_ms,
+                                                          r.bursts->off_ms)
+                                        : "",
                                r.seed ? absl::StrCat(", seed ", *r.seed) : "")
              : "",
       r.duration_s, r.warmup_s, r.protocol, r.images);

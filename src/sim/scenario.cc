@@ -622,26 +622,6 @@ std::map<std::string, double> CameraSpec::Shares() const {
   return shares;
 }
 
-absl::StatusOr<Arrivals> ParseArrivals(std::string_view name) {
-  if (name == "periodic") return Arrivals::kPeriodic;
-  if (name == "poisson") return Arrivals::kPoisson;
-  if (name == "bursts") return Arrivals::kBursts;
-  return absl::InvalidArgumentError(
-      absl::StrCat("unknown arrivals '", std::string(name), "'; use periodic, poisson or bursts"));
-}
-
-std::string_view ArrivalsName(Arrivals arrivals) {
-  switch (arrivals) {
-    case Arrivals::kPeriodic:
-      return "periodic";
-    case Arrivals::kPoisson:
-      return "poisson";
-    case Arrivals::kBursts:
-      return "bursts";
-  }
-  return "periodic";
-}
-
 absl::StatusOr<Scenario> ParseScenario(std::string_view yaml) {
   if (yaml.size() > kMaxYamlBytes) {
     return absl::InvalidArgumentError(

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "loadgen/arrivals.h"
 #include "scheduler/types.h"
 
 namespace heteroaccel::sim {
@@ -73,9 +74,11 @@ struct NodeSpec {
   friend bool operator==(const NodeSpec&, const NodeSpec&) = default;
 };
 
-enum class Arrivals { kPeriodic, kPoisson, kBursts };
-absl::StatusOr<Arrivals> ParseArrivals(std::string_view name);
-std::string_view ArrivalsName(Arrivals arrivals);
+// The bench's arrival processes (loadgen/arrivals.h): a simulated camera sends
+// on loadgen::StreamSchedule, as `heteroaccel bench` does.
+using loadgen::Arrivals;
+using loadgen::ArrivalsName;
+using loadgen::ParseArrivals;
 
 struct CameraSpec {
   std::string name;

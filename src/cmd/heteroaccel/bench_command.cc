@@ -32,6 +32,9 @@ struct BenchFlags {
   bool closed_loop = false;
   std::string arrivals = "periodic";
   int64_t seed = 0;
+  double on_ms = 250;
+  double off_ms = 250;
+  bool windows_given = false;
   bool json = false;
   std::string images = "models/images";
   std::string protocol = "v2";
@@ -68,8 +71,14 @@ absl::StatusOr<loadgen::BenchOptions> ToOptions(const BenchFlags& flags) {
   options.images_dir = flags.images;
   if (flags.rate_given) options.rate = flags.rate;
   auto arrivals = loadgen::ParseArrivals(flags.arrivals);
-  if (!arrivals.ok()) return arrivals.status();
+  if (!arrivals.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--arrivals: ", arrivals.status().message()));
+  }
   options.arrivals = *arrivals;
+  if (flags.windows_given && options.arrivals != loadgen::Arrivals::kBursts) {
+    return absl::InvalidArgumentError("--on-ms and --off-ms apply to --arrivals bursts only");
+  }
+  options.bursts = {flags.on_ms, flags.off_ms};
   if (flags.seed < 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("--seed must be 0 (a fresh seed) or positive, not ", flags.seed));
@@ -160,12 +169,23 @@ void AddBenchCommand(CLI::App& app) {
   CLI::Option* rate =
       cmd->add_option("--rate", flags->rate, "Open loop: total requests/s, split over the cameras");
   cmd->add_option("--arrivals", flags->arrivals,
-                  "Open loop: periodic (each camera on a fixed period, phases staggered) or "
-                  "poisson (exponential gaps; the cameras together are a Poisson process)")
+                  "Open loop: periodic (each camera on a fixed period, phases staggered), "
+                  "poisson (exponential gaps; the cameras together are a Poisson process) or "
+                  "bursts (Poisson during --on-ms windows, silent for --off-ms, all cameras in "
+                  "step)")
       ->capture_default_str();
   cmd->add_option("--seed", flags->seed,
-                  "Seed of the Poisson gaps (0: a fresh one each run; the same seed repeats them)")
+                  "Seed of the Poisson or burst gaps (0: a fresh one each run; the same seed "
+                  "repeats them)")
       ->capture_default_str();
+  CLI::Option* on_ms = cmd->add_option(
+      "--on-ms", flags->on_ms,
+      "Bursts: every camera sends for this long at rate x (on + off) / on, with exponential "
+      "gaps ...")
+      ->capture_default_str();
+  CLI::Option* off_ms =
+      cmd->add_option("--off-ms", flags->off_ms, "... then is silent for this long")
+          ->capture_default_str();
   cmd->add_flag("--closed-loop", flags->closed_loop,
                 "Each camera sends when its previous answer arrives (the default)");
   cmd->add_flag("--json", flags->json, "Print one JSON object instead of the table");
@@ -184,8 +204,9 @@ void AddBenchCommand(CLI::App& app) {
                   "Send each camera's name as the request parameter camera (NAME-0, NAME-1, ...; "
                   "NAME alone for one camera), so a server shares its devices fairly between "
                   "them as it does between real cameras");
-  cmd->callback([flags, rate, priority, deadline] {
+  cmd->callback([flags, rate, priority, deadline, on_ms, off_ms] {
     flags->rate_given = rate->count() > 0;
+    flags->windows_given = on_ms->count() > 0 || off_ms->count() > 0;
     flags->priority_given = priority->count() > 0;
     flags->deadline_given = deadline->count() > 0;
     std::exit(RunBenchCommand(*flags));

@@ -1,8 +1,6 @@
 #include "sim/internal/arrivals.h"
 
 #include <algorithm>
-#include <chrono>
-#include <cmath>
 
 #include "sim/internal/random.h"
 
@@ -11,26 +9,6 @@ namespace {
 
 uint32_t IndexOf(const std::vector<std::string>& types, const std::string& type) {
   return static_cast<uint32_t>(std::lower_bound(types.begin(), types.end(), type) - types.begin());
-}
-
-// Bursts: an exponential gap at the on-rate, counted in "on" time only.
-int64_t NextBurstArrival(const CameraSpec& spec, double rate, double u, int64_t now) {
-  const double period = (spec.on_ms + spec.off_ms) * 1e6;
-  const double on = spec.on_ms * 1e6;
-  const double on_rate = rate * (spec.on_ms + spec.off_ms) / spec.on_ms;
-  double gap = -std::log(u) / on_rate * 1e9;
-  double t = static_cast<double>(now);
-  while (true) {
-    const double phase = std::fmod(t, period);
-    if (phase >= on) {
-      t += period - phase;
-      continue;
-    }
-    const double left = on - phase;
-    if (gap <= left) return static_cast<int64_t>(t + gap);
-    gap -= left;
-    t += left + spec.off_ms * 1e6;
-  }
 }
 
 }  // namespace
@@ -74,27 +52,9 @@ std::vector<Stream> ExpandStreams(const Scenario& scenario, const std::vector<st
   return streams;
 }
 
-Schedule::Schedule(const Stream& stream, uint32_t streams, uint64_t seed)
-    : stream_(&stream), seed_(seed) {
-  switch (stream.spec->arrivals) {
-    case Arrivals::kPeriodic:
-      bench_.emplace(loadgen::Arrivals::kPeriodic, stream.rate, stream.index, streams, seed);
-      break;
-    case Arrivals::kPoisson:
-      bench_.emplace(loadgen::Arrivals::kPoisson, stream.rate, stream.index, streams, seed);
-      break;
-    case Arrivals::kBursts:
-      break;
-  }
-}
-
-int64_t Schedule::Next() {
-  const uint64_t k = k_++;
-  if (bench_) return previous_ = bench_->Next().count();
-  previous_ = NextBurstArrival(*stream_->spec, stream_->rate,
-                               Unit(Key(seed_, stream_->index, k, Purpose::kGap)),
-                               k == 0 ? 0 : previous_);
-  return previous_;
+loadgen::StreamSchedule Schedule(const Stream& stream, uint32_t streams, uint64_t seed) {
+  return loadgen::StreamSchedule(stream.spec->arrivals, stream.rate, stream.index, streams, seed,
+                                 {stream.spec->on_ms, stream.spec->off_ms});
 }
 
 uint32_t TypeOf(const Stream& stream, uint64_t seed, uint64_t k) {

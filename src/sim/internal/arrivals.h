@@ -8,14 +8,13 @@
 //   bursts    exponential gaps at rate x (on + off) / on during `on_ms`, then
 //             `off_ms` silent
 //   type      mix[(i + k) % mix.size()] for a list mix; a seeded draw for weights
-// Periodic and Poisson streams are loadgen::StreamSchedule, the schedule the
-// bench plays: the same seed sends at the same instants in both. Bursts and the
-// weighted type draw take their randomness from internal/random.h keys.
+// When a stream's requests are due is loadgen::StreamSchedule, the schedule the
+// bench plays (Schedule() below): the same seed sends at the same instants in
+// both. The weighted type draw takes its randomness from internal/random.h keys.
 // Thread-compatible.
 #pragma once
 
 #include <cstdint>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,21 +39,9 @@ struct Stream {
 std::vector<Stream> ExpandStreams(const Scenario& scenario, const std::vector<std::string>& types,
                                   std::vector<std::string>& camera_names);
 
-// When one stream's requests are due, in nanoseconds from the start of the
-// run, for k = 0, 1, 2, ... in turn; `streams` in the scenario, `seed` the
-// arrivals' seed.
-class Schedule {
- public:
-  Schedule(const Stream& stream, uint32_t streams, uint64_t seed);
-  int64_t Next();
-
- private:
-  const Stream* stream_;
-  uint64_t seed_;
-  uint64_t k_ = 0;
-  int64_t previous_ = 0;
-  std::optional<loadgen::StreamSchedule> bench_;  // periodic and Poisson
-};
+// Stream `stream`'s schedule, of `streams` in the scenario, with the arrivals'
+// `seed`: what `heteroaccel bench --seed` plays for its stream of that index.
+loadgen::StreamSchedule Schedule(const Stream& stream, uint32_t streams, uint64_t seed);
 
 // The type index request k asks for.
 uint32_t TypeOf(const Stream& stream, uint64_t seed, uint64_t k);

@@ -115,7 +115,7 @@ Engine::Engine(const Scenario& scenario, const SimOptions& options)
   arrivals_seed_ = options_.arrivals_seed.value_or(s_.seed);
   schedules_.reserve(streams_.size());
   for (const Stream& stream : streams_) {
-    schedules_.emplace_back(stream, static_cast<uint32_t>(streams_.size()), arrivals_seed_);
+    schedules_.push_back(Schedule(stream, static_cast<uint32_t>(streams_.size()), arrivals_seed_));
   }
   camera_outcomes_.resize(camera_names_.size());
   type_latencies_.resize(cluster_.types.size());
@@ -258,7 +258,7 @@ void Engine::Handle(const Event& e) {
 
 void Engine::ScheduleNext(uint32_t stream) {
   StreamState& st = stream_state_[stream];
-  const int64_t due = schedules_[stream].Next();
+  const int64_t due = schedules_[stream].Next().count();
   st.next_due = due;
   if (due >= end_) {
     st.done = true;

@@ -130,7 +130,7 @@ class Engine {
   absl::flat_hash_map<scheduler::DeviceKey, uint32_t, scheduler::DeviceKeyHash> device_index_;
   std::vector<Stream> streams_;
   std::vector<StreamState> stream_state_;
-  std::vector<Schedule> schedules_;  // per stream
+  std::vector<loadgen::StreamSchedule> schedules_;  // per stream
   uint64_t arrivals_seed_ = 0;       // SimOptions::arrivals_seed, or the scenario's
   std::vector<std::string> camera_names_;
   std::priority_queue<Event, std::vector<Event>, std::greater<>> events_;

@@ -17,7 +17,9 @@ inline uint64_t SplitMix64(uint64_t x) {
 }
 
 // What a draw is for, so draws of one request are independent.
-enum class Purpose : uint64_t { kGap = 1, kType = 2, kService = 3 };
+// 1 keyed the arrival gaps, which loadgen::StreamSchedule now draws; the other
+// values keep their keys (and so their draws).
+enum class Purpose : uint64_t { kType = 2, kService = 3 };
 
 inline uint64_t Key(uint64_t seed, uint64_t stream, uint64_t k, Purpose purpose,
                     uint64_t attempt = 0) {
