@@ -134,10 +134,6 @@ absl::StatusOr<loadgen::BenchOptions> BenchOptionsFor(const sim::Scenario& scena
         "list identical cameras as one entry with a count");
   }
   const sim::CameraSpec& camera = scenario.cameras.front();
-  if (camera.arrivals == sim::Arrivals::kBursts) {
-    return absl::InvalidArgumentError(
-        "cameras[0].arrivals: `heteroaccel bench` plays periodic and Poisson arrivals only");
-  }
   if (camera.mix.empty()) {
     return absl::InvalidArgumentError(
         "cameras[0].mix: `heteroaccel bench` cycles a list; weights cannot be played");
@@ -152,9 +148,12 @@ absl::StatusOr<loadgen::BenchOptions> BenchOptionsFor(const sim::Scenario& scena
   options.inflight = camera.Inflight();
   options.rate = camera.rate * camera.count;
   options.mix = camera.mix;
-  if (camera.arrivals == sim::Arrivals::kPoisson) {
-    options.arrivals = loadgen::Arrivals::kPoisson;
+  options.arrivals = camera.arrivals;
+  if (camera.arrivals != sim::Arrivals::kPeriodic) {
+    // The same seed draws the same gaps as the simulation's arrivals (0 would
+    // be a fresh seed in bench).
     options.seed = scenario.seed == 0 ? 1 : scenario.seed;
+    options.bursts = {camera.on_ms, camera.off_ms};
   }
   options.duration = scenario.duration;
   options.warmup = scenario.warmup;
@@ -313,6 +312,7 @@ absl::StatusOr<Overheads> MeasureOverheads(const std::vector<std::string>& types
     open_loop.cameras = options.cameras;
     open_loop.inflight = options.inflight;
     open_loop.arrivals = options.arrivals;
+    open_loop.bursts = options.bursts;
     open_loop.seed = 1;
     for (const double rate : options.rates) {
       open_loop.rate = rate;

@@ -15,9 +15,9 @@
 // devices reuse results, so the CPU cost per request is a cache lookup plus
 // the HTTP hops, and the service times are the emulated holds.
 //
-// Only what `heteroaccel bench` can play runs here: periodic or Poisson
-// arrivals (the real cameras draw their own gaps, seeded by the scenario's
-// seed), one camera entry (its `count` identical cameras, which send their
+// Only what `heteroaccel bench` can play runs here: periodic, Poisson or burst
+// arrivals (the real cameras draw the simulation's gaps: the same schedule,
+// seeded by the scenario's seed), one camera entry (its `count` identical cameras, which send their
 // names as the simulated ones do: bench --camera-name) with a list mix; no
 // faults. Anything else is InvalidArgument naming what cannot be played.
 //
@@ -138,6 +138,7 @@ struct OverheadOptions {
   int cameras = 1;
   int inflight = 1;
   loadgen::Arrivals arrivals = loadgen::Arrivals::kPeriodic;
+  loadgen::BurstWindows bursts;  // with Arrivals::kBursts
 };
 
 // Starts a one-node cluster with a device of latency 0 running `types`, and
