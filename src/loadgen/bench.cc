@@ -20,8 +20,8 @@
 #include "absl/strings/str_format.h"
 #include "common/status_macros.h"
 #include "http/client.h"
-#include "loadgen/schedule.h"
 #include "loadgen/internal/stats.h"
+#include "loadgen/schedule.h"
 
 namespace heteroaccel::loadgen {
 namespace {

@@ -198,7 +198,8 @@ TEST(BenchCommandTest, RefusesBadArrivalFlags) {
 
 // The value of "camera" in a query ("" when absent).
 std::string CameraOf(std::string_view query) {
-  for (const absl::string_view pair : absl::StrSplit(absl::string_view(query.data(), query.size()), '&')) {
+  for (const absl::string_view pair :
+       absl::StrSplit(absl::string_view(query.data(), query.size()), '&')) {
     if (pair.substr(0, 7) == "camera=") return std::string(pair.substr(7));
   }
   return "";

@@ -126,9 +126,9 @@ absl::Status ValidateBenchOptions(const BenchOptions& options) {
         absl::StrCat("--rate must be between 0 and 1e6 requests/s, not ", *options.rate));
   }
   if (options.arrivals != Arrivals::kPeriodic && !options.rate) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--arrivals ", std::string(ArrivalsName(options.arrivals)),
-        " needs --rate: arrivals are scheduled in open loop only"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--arrivals ", std::string(ArrivalsName(options.arrivals)),
+                     " needs --rate: arrivals are scheduled in open loop only"));
   }
   if (options.arrivals == Arrivals::kBursts) {
     constexpr double kHourMs = 3600e3;
@@ -137,8 +137,8 @@ absl::Status ValidateBenchOptions(const BenchOptions& options) {
           "--on-ms must be more than 0 and at most 3600000 (an hour), not ", options.bursts.on_ms));
     }
     if (!(options.bursts.off_ms >= 0 && options.bursts.off_ms <= kHourMs)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--off-ms must be 0 to 3600000 (an hour), not ", options.bursts.off_ms));
+      return absl::InvalidArgumentError(
+          absl::StrCat("--off-ms must be 0 to 3600000 (an hour), not ", options.bursts.off_ms));
     }
   }
   if (options.deadline_ms && *options.deadline_ms <= 0) {

@@ -49,8 +49,7 @@ std::chrono::nanoseconds StreamSchedule::Next() {
       const std::chrono::duration<double> period(1.0 / rate_);
       return std::chrono::duration_cast<std::chrono::nanoseconds>(
                  period * static_cast<double>(index_) / static_cast<double>(streams_)) +
-             std::chrono::duration_cast<std::chrono::nanoseconds>(period *
-                                                                  static_cast<double>(k));
+             std::chrono::duration_cast<std::chrono::nanoseconds>(period * static_cast<double>(k));
     }
   }
   return std::chrono::duration_cast<std::chrono::nanoseconds>(

@@ -178,13 +178,12 @@ void AddBenchCommand(CLI::App& app) {
                   "Seed of the Poisson or burst gaps (0: a fresh one each run; the same seed "
                   "repeats them)")
       ->capture_default_str();
-  CLI::Option* on_ms = cmd->add_option(
-      "--on-ms", flags->on_ms,
-      "Bursts: every camera sends for this long at rate x (on + off) / on, with exponential "
-      "gaps ...")
-      ->capture_default_str();
+  CLI::Option* on_ms = cmd->add_option("--on-ms", flags->on_ms,
+                                       "Bursts: how long every camera sends, at rate x (on + "
+                                       "off) / on with exponential gaps")
+                           ->capture_default_str();
   CLI::Option* off_ms =
-      cmd->add_option("--off-ms", flags->off_ms, "... then is silent for this long")
+      cmd->add_option("--off-ms", flags->off_ms, "Bursts: how long every camera is then silent")
           ->capture_default_str();
   cmd->add_flag("--closed-loop", flags->closed_loop,
                 "Each camera sends when its previous answer arrives (the default)");
