@@ -3,7 +3,8 @@
 #   make build   configure and build (build/), the dashboard (web/dist) first
 #   make test    setup + build + every test (unit, end-to-end)
 #   make demo    setup + build + an agent serving real images on every device
-# CI additionally runs `make test-sanitize` (ASan+UBSan), `make test-tsan`
+# CI additionally runs `make test-sanitize` (the unit tests under ASan+UBSan,
+# built with clang), `make test-tsan`
 # (ThreadSanitizer over the HTTP server, whose connections are written from
 # several threads) and `make fuzz` (each fuzzer for FUZZ_SECONDS).
 
@@ -93,8 +94,11 @@ test-netns: setup build
 unit-test: build
 	ctest --test-dir $(BUILD) --output-on-failure -L unit -j $(JOBS)
 
+# Built with clang: it compiles this unoptimised instrumented build 1.6x as fast
+# as GCC (13 sources, one at a time: 51 s against 84 s), and checks a second
+# compiler's rules.
 test-sanitize: setup
-	cmake -S . -B $(BUILD_ASAN) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG=-g1 \
+	CC=clang CXX=clang++ cmake -S . -B $(BUILD_ASAN) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG=-g1 \
 	  -DHETEROACCEL_SANITIZE=ON -DHETEROACCEL_EXTRAS=OFF
 	cmake --build $(BUILD_ASAN) -j $(JOBS)
 	HETEROACCEL_MODELS_DIR=$(abspath $(MODELS_DIR)) \
