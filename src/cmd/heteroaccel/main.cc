@@ -32,6 +32,12 @@ int main(int argc, char** argv) {
   heteroaccel::cmd::AddModelsCommand(app);
   heteroaccel::cmd::AddK8sCommand(app);
   heteroaccel::cmd::AddFleetCommand(app);
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help and --version print and exit 0; anything else is a bad flag:
+    // CLI11's message, and the status every command gives a bad flag.
+    return app.exit(e) == 0 ? 0 : 2;
+  }
   return 0;
 }

@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "cmd/heteroaccel/commands.h"
 #include "plan/planner.h"
 #include "sim/scenario.h"
@@ -20,7 +21,7 @@ namespace {
 struct PlanFlags {
   std::string file;
   bool json = false;
-  uint64_t seed = 0;
+  int64_t seed = 0;
   bool seed_given = false;
   std::string emit_scenario;
 };
@@ -35,7 +36,12 @@ int RunPlanCommand(const PlanFlags& flags) {
     PrintError(spec.status());
     return 2;
   }
-  if (flags.seed_given) spec->base.seed = flags.seed;
+  if (flags.seed < 0) {
+    PrintError(
+        absl::InvalidArgumentError(absl::StrCat("--seed must be 0 or positive, not ", flags.seed)));
+    return 2;
+  }
+  if (flags.seed_given) spec->base.seed = static_cast<uint64_t>(flags.seed);
   auto result = plan::Plan(*spec);
   if (!result.ok()) {
     PrintError(result.status());

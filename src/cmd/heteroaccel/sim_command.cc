@@ -21,9 +21,9 @@ struct SimFlags {
   std::string scenario;
   bool json = false;
   std::string events;
-  uint64_t seed = 0;
+  int64_t seed = 0;
   bool seed_given = false;
-  uint64_t arrivals_seed = 0;
+  int64_t arrivals_seed = 0;
   bool arrivals_seed_given = false;
   std::string duration;
   double load = 0;
@@ -39,7 +39,13 @@ int Fail(int code, const absl::Status& status) {
 absl::StatusOr<sim::Scenario> Configure(const SimFlags& flags) {
   auto scenario = sim::LoadScenario(flags.scenario);
   if (!scenario.ok()) return scenario.status();
-  if (flags.seed_given) scenario->seed = flags.seed;
+  for (const auto& [flag, value] :
+       {std::pair{"--seed", flags.seed}, std::pair{"--arrivals-seed", flags.arrivals_seed}}) {
+    if (value < 0) {
+      return absl::InvalidArgumentError(absl::StrCat(flag, " must be 0 or positive, not ", value));
+    }
+  }
+  if (flags.seed_given) scenario->seed = static_cast<uint64_t>(flags.seed);
   if (!flags.duration.empty()) {
     auto d = loadgen::ParseDuration(flags.duration);
     if (!d.ok()) {
@@ -57,7 +63,7 @@ int RunSimCommand(const SimFlags& flags) {
   if (!scenario.ok()) return Fail(2, scenario.status());
   std::ofstream log;
   sim::SimOptions options;
-  if (flags.arrivals_seed_given) options.arrivals_seed = flags.arrivals_seed;
+  if (flags.arrivals_seed_given) options.arrivals_seed = static_cast<uint64_t>(flags.arrivals_seed);
   if (!flags.events.empty()) {
     log.open(flags.events, std::ios::binary | std::ios::trunc);
     if (!log) {
