@@ -7,9 +7,9 @@
 // Bursts: the same exponential gaps at the rate the windows need to keep the
 // average (rate x (on + off) / on), counted in sending time only, so nothing
 // is due during an off window (BurstWindows, the same for every stream).
-// The simulator plays its periodic and Poisson cameras with this same schedule
-// (sim/internal/arrivals.h), so a simulation and a bench run with the same seed
-// send at the same instants. Not thread-safe: one per stream.
+// The simulator plays its cameras with this same schedule (sim/internal/
+// arrivals.h), so a simulation and a bench run with the same seed send at the
+// same instants. Not thread-safe: one per stream.
 #pragma once
 
 #include <chrono>
@@ -23,7 +23,7 @@ namespace heteroaccel::loadgen {
 class StreamSchedule {
  public:
   // `rate`: this stream's average requests/s (> 0); `index` of `streams`
-  // streams; `bursts` only for Arrivals::kBursts (valid: BurstWindows::Check).
+  // streams; `bursts` only for Arrivals::kBursts (on_ms > 0, off_ms >= 0).
   StreamSchedule(Arrivals kind, double rate, uint64_t index, uint64_t streams, uint64_t seed,
                  BurstWindows bursts = {});
   // The offset of request k from the start, for k = 0, 1, 2, ... in turn.

@@ -131,7 +131,7 @@ class Engine {
   std::vector<Stream> streams_;
   std::vector<StreamState> stream_state_;
   std::vector<loadgen::StreamSchedule> schedules_;  // per stream
-  uint64_t arrivals_seed_ = 0;       // SimOptions::arrivals_seed, or the scenario's
+  uint64_t arrivals_seed_ = 0;  // SimOptions::arrivals_seed, or the scenario's
   std::vector<std::string> camera_names_;
   std::priority_queue<Event, std::vector<Event>, std::greater<>> events_;
   absl::flat_hash_map<uint64_t, Open> open_;

@@ -16,9 +16,9 @@ inline uint64_t SplitMix64(uint64_t x) {
   return x ^ (x >> 31);
 }
 
-// What a draw is for, so draws of one request are independent.
-// 1 keyed the arrival gaps, which loadgen::StreamSchedule now draws; the other
-// values keep their keys (and so their draws).
+// What a draw is for, so draws of one request are independent. The values are
+// part of the keys (a new value changes that purpose's draws); arrival gaps
+// are loadgen::StreamSchedule's, not keyed here.
 enum class Purpose : uint64_t { kType = 2, kService = 3 };
 
 inline uint64_t Key(uint64_t seed, uint64_t stream, uint64_t k, Purpose purpose,
