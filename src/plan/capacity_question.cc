@@ -218,12 +218,8 @@ absl::StatusOr<Json> Answer(const CapacityQuestion& q) {
   ASSIGN_OR_RETURN(Json fleet_file, PlanFileFor(q, /*fleet_catalog=*/true, 1.0));
   fleet_file["search"]["time_limit"] = Ms(q.time_limit_ms / 3);
   ASSIGN_OR_RETURN(PlanSpec fleet_spec, ParsePlanSpec(fleet_file.dump()));
-  std::map<std::string, int> now;
-  const std::map<std::string, FleetProfile> fleet_profiles = FleetProfiles(q);
-  for (const auto& [kind, p] : fleet_profiles) now[kind] = p.devices;
-  ASSIGN_OR_RETURN(Assessment current, Assess(fleet_spec, now));
-
-  // The plan at the grown rates, from the catalog asked for (or the fleet's).
+  // The plan at the grown rates, from the catalog asked for (or the fleet's):
+  // checked before anything is simulated, so a bad catalog is refused at once.
   const bool fleet_catalog = q.catalog.is_null();
   Json plan_file = fleet_file;
   if (fleet_catalog) {
@@ -231,6 +227,13 @@ absl::StatusOr<Json> Answer(const CapacityQuestion& q) {
   } else {
     ASSIGN_OR_RETURN(plan_file, PlanFileFor(q, false, q.growth));
   }
+  RETURN_IF_ERROR(ParsePlanSpec(plan_file.dump()).status());
+
+  std::map<std::string, int> now;
+  const std::map<std::string, FleetProfile> fleet_profiles = FleetProfiles(q);
+  for (const auto& [kind, p] : fleet_profiles) now[kind] = p.devices;
+  ASSIGN_OR_RETURN(Assessment current, Assess(fleet_spec, now));
+
   plan_file["search"]["time_limit"] = Ms(q.time_limit_ms - spent_ms());
   ASSIGN_OR_RETURN(PlanSpec spec, ParsePlanSpec(plan_file.dump()));
   ASSIGN_OR_RETURN(PlanResult planned, Plan(spec));
