@@ -157,11 +157,9 @@ struct Plan {
 
 // The name stream `index` sends (BenchOptions::camera_name): its camera's
 // streams are consecutive, as the simulator lays them out.
-std::string CameraName(const Plan& plan, int index) {
+std::string StreamCameraName(const Plan& plan, int index) {
   if (plan.camera_name.empty()) return "";
-  const int cameras = plan.cameras / plan.inflight;
-  if (cameras == 1) return plan.camera_name;
-  return absl::StrCat(plan.camera_name, "-", index / plan.inflight);
+  return CameraName(plan.camera_name, index / plan.inflight, plan.cameras / plan.inflight);
 }
 
 // Errors after which a request is re-sent to another target: the replica is
@@ -198,7 +196,7 @@ class Camera {
         id_prefix_(absl::StrCat(plan.run_id, "-", index, "-")),
         clients_(plan.targets.size()),
         current_(static_cast<size_t>(index) % plan.targets.size()),
-        camera_(CameraName(plan, index)),
+        camera_(StreamCameraName(plan, index)),
         record_(record) {
     clients_[current_] = std::move(client);
   }

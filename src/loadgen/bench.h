@@ -71,6 +71,11 @@ inline constexpr size_t kMaxTargets = 64;
 // With "-<camera>" (at most 1023) within the 64 characters a server accepts.
 inline constexpr size_t kMaxCameraName = 56;
 
+// The name camera `camera` of `cameras` goes by: "<name>-<camera>", or `name`
+// alone when there is one. BenchOptions::camera_name's cameras and the
+// simulator's (sim::CameraSpec::Names) are named by this one rule.
+std::string CameraName(std::string_view name, int camera, int cameras);
+
 struct BenchOptions {
   std::string target;  // "http://host:port", or several separated by commas
   int cameras = 4;

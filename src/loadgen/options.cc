@@ -75,6 +75,11 @@ std::string_view ArrivalsName(Arrivals arrivals) {
   return "periodic";
 }
 
+std::string CameraName(std::string_view name, int camera, int cameras) {
+  if (cameras <= 1) return std::string(name);
+  return absl::StrCat(std::string(name), "-", camera);
+}
+
 std::vector<std::string> SplitTargets(std::string_view target) {
   std::vector<std::string> targets;
   for (absl::string_view part :

@@ -95,9 +95,10 @@ std::string FormatTable(const BenchReport& r) {
   // "16 camera(s) named cam-0..cam-15" when they sent their names.
   std::string named;
   if (!r.camera_name.empty()) {
-    named = r.cameras == 1
-                ? absl::StrCat(" named ", r.camera_name)
-                : absl::StrCat(" named ", r.camera_name, "-0..", r.camera_name, "-", r.cameras - 1);
+    named = absl::StrCat(" named ", CameraName(r.camera_name, 0, r.cameras));
+    if (r.cameras > 1) {
+      absl::StrAppend(&named, "..", CameraName(r.camera_name, r.cameras - 1, r.cameras));
+    }
   }
   std::string out = absl::StrFormat(
       "bench %s: %d camera(s)%s, mix %s, %s%s, %.1f s measured after %.1f s warm-up, protocol %s, "

@@ -600,10 +600,10 @@ bool NodeSpec::Matches(std::string_view ref) const {
 }
 
 std::vector<std::string> CameraSpec::Names() const {
-  if (count <= 1) return {name};
+  const int n = std::max(1, count);
   std::vector<std::string> out;
-  out.reserve(static_cast<size_t>(count));
-  for (int i = 0; i < count; ++i) out.push_back(absl::StrCat(name, "-", i));
+  out.reserve(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) out.push_back(loadgen::CameraName(name, i, n));
   return out;
 }
 
