@@ -90,8 +90,9 @@ struct CameraSpec {
   std::vector<std::string> mix;
   std::map<std::string, double> mix_weights;
   Arrivals arrivals = Arrivals::kPeriodic;
-  double on_ms = 250;  // bursts: on at rate x (on + off) / on, then off
-  double off_ms = 250;
+  // Bursts: on at rate x (on + off) / on, then off (bench's defaults).
+  double on_ms = loadgen::BurstWindows{}.on_ms;
+  double off_ms = loadgen::BurstWindows{}.off_ms;
   std::optional<double> deadline_ms;
   int priority = scheduler::kPriorityNormal;
   // Requests a camera may have outstanding; 0 = unbounded (true open loop).
