@@ -14,6 +14,10 @@
 //   POST /v1/fleet/packages               apt update / list / upgrade (node/packages.h)
 //   POST /v1/fleet/models/install         download, verify and serve a model version from
 //                                         the server's repository (agent/model_install.h)
+//   POST /v1/fleet/emulation              {"device", "slowdown"}: an emulated device's
+//                                         service times x slowdown from now on (a fault
+//                                         drill; 1 restores its profile); a real device
+//                                         is 400, an unknown one 404
 //
 // Security: with a cluster token configured, every route needs it
 // ("Authorization: Bearer <token>", compared in constant time); the token is
@@ -25,7 +29,8 @@
 // FleetOptions::allow_package_actions (the agent's --allow-package-actions);
 // without it they are 403 naming the flag.
 //
-// Model installs always need the cluster token (without one they are 403).
+// Model installs and emulation changes always need the cluster token (without
+// one they are 403).
 //
 // Package actions and model installs run one at a time on the service's own
 // thread (a second one meanwhile is 409), never on the HTTP io thread. The destructor (or Stop)
@@ -80,12 +85,13 @@ class FleetService {
   void Stop();
 
  private:
-  enum class Need { kRead, kInstall, kPackages, kTimeSync };
+  enum class Need { kRead, kInstall, kPackages, kTimeSync, kEmulation };
   // The 401/403 answer, or nullopt when `request` may do what `need` says.
   std::optional<http::Response> Deny(const http::Request& request, Need need) const;
   void HandlePackages(http::Request&& request, http::Responder respond);
   void HandleModelInstall(http::Request&& request, http::Responder respond);
   void HandleTimeSync(http::Responder respond);
+  void HandleEmulation(const http::Request& request, http::Responder respond);
   // Runs `job` on the worker thread and answers with its response; 409 while another
   // runs, 503 once stopping.
   void RunExclusive(std::function<http::Response()> job, http::Responder respond);

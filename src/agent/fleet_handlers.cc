@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "agent/fleet.h"
 #include "node/node_facts.h"
+#include <spdlog/spdlog.h>
 
 namespace heteroaccel::agent {
 namespace {
@@ -53,6 +54,7 @@ Json DevicesJson(const AgentContext& context, bool live) {
       d["queue_depth"] = queued;
       d["busy_seconds"] = s.busy_seconds;
       d["warm"] = s.warm;
+      if (s.device.emulation) d["slowdown"] = s.slowdown;
     }
     devices.push_back(std::move(d));
   }
@@ -212,8 +214,11 @@ std::optional<http::Response> FleetService::Deny(const http::Request& request, N
                            : need == Need::kTimeSync
                                  ? "a time sync needs a cluster token: start the agent with "
                                    "--cluster-token (and --allow-time-sync)"
-                                 : "model installs need a cluster token: start the agent with "
-                                   "--cluster-token");
+                                 : need == Need::kEmulation
+                                       ? "setting an emulated device's speed needs a cluster "
+                                         "token: start the agent with --cluster-token"
+                                       : "model installs need a cluster token: start the agent "
+                                         "with --cluster-token");
   }
   std::string_view auth = request.Header("authorization");
   const bool bearer = auth.substr(0, 7) == "Bearer ";
@@ -262,6 +267,32 @@ void FleetService::HandleModelInstall(http::Request&& request, http::Responder r
         return JsonResponse(*result);
       },
       std::move(respond));
+}
+
+void FleetService::HandleEmulation(const http::Request& request, http::Responder respond) {
+  const Json body = Json::parse(request.body, nullptr, /*allow_exceptions=*/false);
+  if (!body.is_object() || !body.contains("device") || !body["device"].is_string() ||
+      !body.contains("slowdown") || !body["slowdown"].is_number()) {
+    return respond(Refuse(400,
+                          "send a JSON object {\"device\": \"<emulated device id>\", "
+                          "\"slowdown\": <factor, 1 = as profiled>}"));
+  }
+  for (const auto& [key, value] : body.items()) {
+    if (key != "device" && key != "slowdown") {
+      return respond(Refuse(400, absl::StrCat("unknown key '", key,
+                                              "'; the keys are device and slowdown")));
+    }
+  }
+  const std::string device = body["device"].get<std::string>();
+  const double factor = body["slowdown"].get<double>();
+  absl::StatusOr<double> previous = context_.executor.SetEmulatedSlowdown(device, factor);
+  if (!previous.ok()) return respond(ErrorResponse(previous.status()));
+  spdlog::warn("EMULATED device {} slowed down x{} (was x{}) by a fleet action", device, factor,
+               *previous);
+  respond(JsonResponse({{"device", device},
+                        {"emulated", true},
+                        {"slowdown", factor},
+                        {"previous_slowdown", *previous}}));
 }
 
 void FleetService::HandleTimeSync(http::Responder respond) {
@@ -372,6 +403,13 @@ void FleetService::AddRoutes(http::Router& router) {
              [this](http::Request&& request, const http::PathParams&, http::Responder respond) {
                if (auto denied = Deny(request, Need::kInstall)) return respond(*std::move(denied));
                HandleModelInstall(std::move(request), std::move(respond));
+             });
+  router.Add("POST", "/v1/fleet/emulation",
+             [this](http::Request&& request, const http::PathParams&, http::Responder respond) {
+               if (auto denied = Deny(request, Need::kEmulation)) {
+                 return respond(*std::move(denied));
+               }
+               HandleEmulation(request, std::move(respond));
              });
 }
 

@@ -42,9 +42,15 @@ class AgentFleetTest : public ::testing::Test {
     cpu.device.id = "cpu0";
     cpu.device.kind = devices::DeviceKind::kCpu;
     cpu.slots = 1;
+    runtime::RuntimeDevice npu = cpu;
+    npu.device.id = "npu0";
+    npu.device.kind = devices::DeviceKind::kNpu;
+    npu.device.emulated = true;
+    npu.emulation = runtime::Emulation{{{"face", 0.02}}, 0.01, true};
     runtime::ExecutorOptions options;
     options.warm_up = false;
-    executor_ = *runtime::Executor::Create(options, {cpu}, catalog_, registry_, SystemClock());
+    executor_ =
+        *runtime::Executor::Create(options, {cpu, npu}, catalog_, registry_, SystemClock());
     collector_ = *node::NodeCollector::Create({}, registry_);
     context_ = std::make_unique<AgentContext>(AgentContext{
         catalog_, *executor_, registry_, *collector_, {}, "", {}, {}, {}});
@@ -63,11 +69,12 @@ class AgentFleetTest : public ::testing::Test {
     service_->AddRoutes(router_);
   }
 
-  http::Response Call(const std::string& path, const std::string& token = "t") {
+  http::Response Call(const std::string& path, const std::string& token = "t",
+                      std::string body = "{}") {
     http::Request request;
     request.method = "POST";
     request.path = path;
-    request.body = "{}";
+    request.body = std::move(body);
     if (!token.empty()) request.headers.emplace_back("authorization", "Bearer " + token);
     http::Router::Match match = router_.Find("POST", path);
     EXPECT_TRUE(match.found()) << path;
@@ -93,6 +100,59 @@ class AgentFleetTest : public ::testing::Test {
   http::Router router_;
   std::unique_ptr<FleetService> service_;  // last: goes first
 };
+
+TEST_F(AgentFleetTest, AnEmulatedDevicesSpeedIsSetWithTheTokenOnly) {
+  Serve(/*allow=*/false);
+  const std::string slow = R"({"device": "npu0", "slowdown": 2.5})";
+  EXPECT_EQ(Call("/v1/fleet/emulation", "", slow).status, 401);
+  EXPECT_EQ(Call("/v1/fleet/emulation", "wrong", slow).status, 401);
+  EXPECT_EQ(executor_->Snapshot()[1].slowdown, 1.0);
+
+  const http::Response r = Call("/v1/fleet/emulation", "t", slow);
+  ASSERT_EQ(r.status, 200) << r.body;
+  const Json body = Json::parse(r.body);
+  EXPECT_EQ(body["device"], "npu0");
+  EXPECT_EQ(body["emulated"], true);
+  EXPECT_EQ(body["slowdown"], 2.5);
+  EXPECT_EQ(body["previous_slowdown"], 1.0);
+  EXPECT_EQ(executor_->Snapshot()[1].slowdown, 2.5);
+  const http::Response back = Call("/v1/fleet/emulation", "t", R"({"device":"npu0","slowdown":1})");
+  ASSERT_EQ(back.status, 200) << back.body;
+  EXPECT_EQ(Json::parse(back.body)["previous_slowdown"], 2.5);
+
+  // Each refusal is a JSON error the caller can act on; nothing changes.
+  const std::vector<std::pair<std::string, int>> refused = {
+      {R"({"device": "cpu0", "slowdown": 2})", 400},   // a real device
+      {R"({"device": "gpu7", "slowdown": 2})", 404},   // no such device
+      {R"({"device": "npu0", "slowdown": 0})", 400},   // out of range
+      {R"({"device": "npu0", "slowdown": 1e9})", 400},
+      {R"({"device": "npu0", "slowdown": "2"})", 400},  // not a number
+      {R"({"device": "npu0"})", 400},
+      {R"({"device": "npu0", "slowdown": 2, "shell": "rm"})", 400},  // unknown key
+      {R"([1, 2])", 400},
+      {"not json", 400},
+  };
+  for (const auto& [request, status] : refused) {
+    const http::Response answer = Call("/v1/fleet/emulation", "t", request);
+    EXPECT_EQ(answer.status, status) << request << " -> " << answer.body;
+    const Json error = Json::parse(answer.body, nullptr, false);
+    ASSERT_TRUE(error.is_object()) << answer.body;
+    EXPECT_TRUE(error.contains("error")) << answer.body;
+  }
+  EXPECT_EQ(executor_->Snapshot()[1].slowdown, 1.0);
+}
+
+TEST_F(AgentFleetTest, WithoutAClusterTokenEmulationChangesAreRefused) {
+  FleetOptions options;  // no token
+  options.root = root_;
+  service_ = std::make_unique<FleetService>(options, *context_);
+  service_->AddRoutes(router_);
+  const http::Response r =
+      Call("/v1/fleet/emulation", "", R"({"device": "npu0", "slowdown": 2})");
+  EXPECT_EQ(r.status, 403);
+  EXPECT_NE(r.body.find("cluster token"), std::string::npos) << r.body;
+  EXPECT_EQ(executor_->Snapshot()[1].slowdown, 1.0);
+}
 
 TEST_F(AgentFleetTest, SyncNowNeedsTheTokenAndTheFlag) {
   Serve(/*allow=*/false);

@@ -68,6 +68,11 @@ struct Metrics {
                                        "Decode, pre-process, forward pass and post-process time",
                                        {"model", "device"},
                                        metrics::ExponentialBuckets(0.0005, 2, 16))),
+        emulated_slowdown(r.AddGauge(
+            "heteroaccel_emulated_slowdown",
+            "An emulated device's factor on its latency profile (1: as profiled; set by "
+            "POST /v1/fleet/emulation for fault drills)",
+            {"device"})),
         busy_seconds(
             r.AddCounter("heteroaccel_device_busy_seconds_total",
                          "Slot-seconds the device spent running models, summed over its slots; "
@@ -81,6 +86,7 @@ struct Metrics {
   metrics::Family<metrics::Counter>& rejected;
   metrics::Family<metrics::Histogram>& queue_seconds;
   metrics::Family<metrics::Histogram>& compute_seconds;
+  metrics::Family<metrics::Gauge>& emulated_slowdown;
   metrics::Family<metrics::Counter>& busy_seconds;
 };
 
@@ -105,7 +111,7 @@ EmulatedLatency::EmulatedLatency(Emulation emulation, std::string_view seed_name
     : emulation_(std::move(emulation)), random_(SeedOf(seed_name)) {}
 
 double EmulatedLatency::Draw(const std::string& type, const std::string& variant) {
-  const double mean = emulation_.LatencyFor(type, variant);
+  const double mean = emulation_.LatencyFor(type, variant) * slowdown();
   const double sigma = emulation_.sigma;
   if (sigma <= 0) return mean;
   double z = 0;
@@ -486,6 +492,8 @@ class Executor::Impl {
         latencies_.push_back(std::make_unique<EmulatedLatency>(*d->emulation, d->device.id));
         latency = latencies_.back().get();
       }
+      device_latencies_.push_back(latency);
+      if (latency != nullptr) metrics_.emulated_slowdown.WithLabels({d->device.id}).Set(1);
       const devices::Device& dev = d->device;
       metrics_.device_info
           .WithLabels({dev.id, std::string(devices::KindName(dev.kind)), dev.name, dev.vendor,
@@ -563,10 +571,34 @@ class Executor::Impl {
     return true;
   }
 
+  absl::StatusOr<double> SetEmulatedSlowdown(std::string_view device_id, double factor) {
+    for (size_t i = 0; i < devices_.size(); ++i) {
+      if (devices_[i]->device.id != device_id) continue;
+      EmulatedLatency* latency = device_latencies_[i];
+      if (latency == nullptr) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("device '", std::string(device_id),
+                         "' is not emulated: only an emulated device's speed can be set"));
+      }
+      if (!(factor >= kMinEmulatedSlowdown && factor <= kMaxEmulatedSlowdown)) {
+        return absl::InvalidArgumentError(absl::StrCat("slowdown must be ", kMinEmulatedSlowdown,
+                                                       " to ", kMaxEmulatedSlowdown, ", not ",
+                                                       factor));
+      }
+      const double previous = latency->slowdown();
+      latency->SetSlowdown(factor);
+      metrics_.emulated_slowdown.WithLabels({std::string(device_id)}).Set(factor);
+      return previous;
+    }
+    return absl::NotFoundError(absl::StrCat("unknown device '", std::string(device_id), "'"));
+  }
+
   std::vector<DeviceState> Snapshot() const {
     std::vector<DeviceState> out;
-    for (const auto& d : devices_) {
+    for (size_t i = 0; i < devices_.size(); ++i) {
+      const auto& d = devices_[i];
       DeviceState state{*d, {}, {}, {}, {}, true};
+      if (device_latencies_[i] != nullptr) state.slowdown = device_latencies_[i]->slowdown();
       for (const auto& slot : slots_) {
         if (&slot->device() != d.get()) continue;
         std::map<std::string, double> service;
@@ -670,6 +702,7 @@ class Executor::Impl {
   internal::Completions completions_;  // outlives the slots (declared before them)
   std::vector<std::unique_ptr<RuntimeDevice>> devices_;
   std::vector<std::unique_ptr<EmulatedLatency>> latencies_;  // one per emulated device
+  std::vector<EmulatedLatency*> device_latencies_;           // per device; null: not emulated
   std::vector<std::unique_ptr<Slot>> slots_;
 };
 
@@ -713,6 +746,9 @@ bool Executor::CanRun(std::string_view model, std::string_view variant) const {
 absl::StatusOr<std::vector<std::string>> Executor::LoadVariant(
     std::string_view type, std::string_view variant, std::chrono::milliseconds timeout) {
   return impl_->LoadVariant(type, variant, timeout);
+}
+absl::StatusOr<double> Executor::SetEmulatedSlowdown(std::string_view device_id, double factor) {
+  return impl_->SetEmulatedSlowdown(device_id, factor);
 }
 void Executor::Stop() { impl_->Stop(); }
 

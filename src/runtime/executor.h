@@ -18,6 +18,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
@@ -78,13 +79,18 @@ inline constexpr double kMaxLatencySigma = 2.0;
 // `seed_name` (the device id), so a run that sends the device the same
 // requests in the same order sees the same holds. Thread-safe (one mutex; the
 // device's slots share the sequence).
+// SetSlowdown(f) multiplies every later draw by f (a fault drill: the device
+// slowing down or recovering while it serves); draws already made keep theirs.
 class EmulatedLatency {
  public:
   EmulatedLatency(Emulation emulation, std::string_view seed_name);
   double Draw(const std::string& type, const std::string& variant = {}) ABSL_LOCKS_EXCLUDED(mu_);
+  void SetSlowdown(double factor) { slowdown_.store(factor, std::memory_order_relaxed); }
+  double slowdown() const { return slowdown_.load(std::memory_order_relaxed); }
 
  private:
   const Emulation emulation_;
+  std::atomic<double> slowdown_{1.0};
   absl::Mutex mu_;
   std::mt19937_64 random_ ABSL_GUARDED_BY(mu_);
   std::normal_distribution<double> normal_ ABSL_GUARDED_BY(mu_);
@@ -148,7 +154,12 @@ struct DeviceState {
   std::vector<std::string> load_errors;
   bool warm = false;
   double busy_seconds = 0;  // summed over the slots
+  double slowdown = 1;      // emulated: the factor on its profile (SetEmulatedSlowdown)
 };
+
+// Bounds of Executor::SetEmulatedSlowdown's factor.
+inline constexpr double kMinEmulatedSlowdown = 0.01;
+inline constexpr double kMaxEmulatedSlowdown = 100;
 
 struct ExecutorOptions {
   std::string models_dir = "models";
@@ -186,6 +197,12 @@ class Executor {
   absl::StatusOr<std::vector<std::string>> LoadVariant(std::string_view type,
                                                        std::string_view variant,
                                                        std::chrono::milliseconds timeout);
+  // Multiplies the emulated device's service times from now on by `factor`
+  // (relative to its profile: 1 restores it), so a running system can be shown
+  // a device slowing down and recovering. Returns the factor it replaces.
+  // NotFound for an unknown device, FailedPrecondition for one that is not
+  // emulated, InvalidArgument outside [kMinEmulatedSlowdown, kMaxEmulatedSlowdown].
+  absl::StatusOr<double> SetEmulatedSlowdown(std::string_view device_id, double factor);
   void Stop();
 
   class Impl;

@@ -292,6 +292,67 @@ TEST_F(ExecutorTest, EmulatedHoldsAreTheDevicesDrawnServiceTimesInOrder) {
   EXPECT_GT(largest / smallest, 1.2);  // sigma 0.5: eight equal draws would be a broken generator
 }
 
+TEST(EmulatedLatencyTest, ASlowdownScalesLaterDrawsUntilItIsLifted) {
+  Emulation emulation{{{"face", 0.04}}, 0.01, true};
+  emulation.sigma = 0.25;
+  EmulatedLatency plain(emulation, "gpu0"), slowed(emulation, "gpu0");
+  EXPECT_EQ(slowed.slowdown(), 1.0);
+  EXPECT_EQ(plain.Draw("face"), slowed.Draw("face"));
+  slowed.SetSlowdown(2);
+  EXPECT_EQ(slowed.slowdown(), 2.0);
+  for (int i = 0; i < 20; ++i) EXPECT_DOUBLE_EQ(slowed.Draw("face"), 2 * plain.Draw("face"));
+  slowed.SetSlowdown(1);
+  EXPECT_EQ(plain.Draw("face"), slowed.Draw("face"));
+}
+
+TEST_F(ExecutorTest, AnEmulatedDeviceCanBeSlowedDownAndRestoredWhileItServes) {
+  RuntimeDevice npu = Cpu("npu0", 1);
+  npu.device.kind = devices::DeviceKind::kNpu;
+  npu.device.emulated = true;
+  npu.emulation = Emulation{{{"thing", 0.03}}, 0.01, true};
+  Start({npu, Cpu("cpu0", 1)});
+  EXPECT_NE(registry_.Render().find("heteroaccel_emulated_slowdown{device=\"npu0\"} 1\n"),
+            std::string::npos);
+  executor_->Submit(MakeJob("thing", "npu0"));
+  auto results = results_.WaitFor(1);
+  ASSERT_TRUE(results[0].ok()) << results[0].status();
+  EXPECT_LT(results[0]->compute_seconds, 0.03 + 0.05);
+
+  absl::StatusOr<double> previous = executor_->SetEmulatedSlowdown("npu0", 4);
+  ASSERT_TRUE(previous.ok()) << previous.status();
+  EXPECT_EQ(*previous, 1.0);
+  EXPECT_EQ(executor_->Snapshot()[0].slowdown, 4.0);
+  EXPECT_EQ(executor_->Snapshot()[1].slowdown, 1.0);  // not emulated: always 1
+  EXPECT_NE(registry_.Render().find("heteroaccel_emulated_slowdown{device=\"npu0\"} 4\n"),
+            std::string::npos);
+  executor_->Submit(MakeJob("thing", "npu0"));
+  results = results_.WaitFor(2);
+  ASSERT_EQ(results.size(), 2u);
+  ASSERT_TRUE(results[1].ok()) << results[1].status();
+  EXPECT_GE(results[1]->compute_seconds, 0.12);
+
+  previous = executor_->SetEmulatedSlowdown("npu0", 1);
+  ASSERT_TRUE(previous.ok());
+  EXPECT_EQ(*previous, 4.0);
+  executor_->Submit(MakeJob("thing", "npu0"));
+  results = results_.WaitFor(3);
+  ASSERT_EQ(results.size(), 3u);
+  ASSERT_TRUE(results[2].ok()) << results[2].status();
+  EXPECT_LT(results[2]->compute_seconds, 0.12);
+
+  // Only an emulated device, within bounds; the factor stays as it was.
+  EXPECT_EQ(executor_->SetEmulatedSlowdown("cpu0", 2).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(executor_->SetEmulatedSlowdown("gpu9", 2).status().code(),
+            absl::StatusCode::kNotFound);
+  for (const double bad : {0.0, -1.0, 1000.0, std::nan("")}) {
+    EXPECT_EQ(executor_->SetEmulatedSlowdown("npu0", bad).status().code(),
+              absl::StatusCode::kInvalidArgument)
+        << bad;
+  }
+  EXPECT_EQ(executor_->Snapshot()[0].slowdown, 1.0);
+}
+
 TEST_F(ExecutorTest, EmulatedDeviceServesOnlyItsTypes) {
   RuntimeDevice npu = Cpu("npu0", 1);
   npu.device.emulated = true;
