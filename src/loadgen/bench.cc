@@ -148,6 +148,7 @@ struct Plan {
   std::vector<client::InferOptions> infer_options;  // per distinct type
   std::vector<std::string> images;
   std::optional<double> rate;
+  std::vector<double> stream_rates;  // open loop: per stream, requests/s
   Arrivals arrivals = Arrivals::kPeriodic;
   uint64_t seed = 0;
   BurstWindows bursts;
@@ -217,7 +218,7 @@ class Camera {
   }
 
   void RunOpenLoop() {
-    StreamSchedule schedule(plan_.arrivals, *plan_.rate / plan_.cameras, index_,
+    StreamSchedule schedule(plan_.arrivals, plan_.stream_rates[index_], index_,
                             static_cast<uint64_t>(plan_.cameras), plan_.seed, plan_.bursts);
     for (uint64_t k = 0;; ++k) {
       const auto due =
@@ -337,6 +338,23 @@ void EchoConfig(const BenchOptions& options, size_t images, BenchReport& report)
   report.images = images;
   report.deadline_ms = options.deadline_ms;
   report.camera_name = options.camera_name;
+  report.camera_weights = options.camera_weights;
+}
+
+// Each stream's rate: its camera's share of the total (equal, or by
+// camera_weights), split evenly over the camera's `inflight` streams.
+std::vector<double> StreamRates(const BenchOptions& options, int inflight) {
+  std::vector<double> rates;
+  if (!options.rate) return rates;
+  double total = 0;
+  for (int c = 0; c < options.cameras; ++c) {
+    total += options.camera_weights.empty() ? 1.0 : options.camera_weights[c];
+  }
+  for (int c = 0; c < options.cameras; ++c) {
+    const double weight = options.camera_weights.empty() ? 1.0 : options.camera_weights[c];
+    rates.insert(rates.end(), inflight, *options.rate * weight / total / inflight);
+  }
+  return rates;
 }
 
 }  // namespace
@@ -349,6 +367,7 @@ absl::StatusOr<BenchReport> RunBench(const BenchOptions& options) {
   plan.inflight = std::max(1, options.inflight);
   plan.camera_name = options.camera_name;
   plan.rate = options.rate;
+  plan.stream_rates = StreamRates(options, plan.inflight);
   plan.arrivals = options.arrivals;
   plan.bursts = options.bursts;
   plan.seed = options.seed;
@@ -375,13 +394,16 @@ absl::StatusOr<BenchReport> RunBench(const BenchOptions& options) {
     clients.push_back(std::move(c));
   }
   const double measured_s = std::chrono::duration<double>(options.duration).count();
-  const size_t hint =
-      options.rate ? std::min(kMaxSamplesHint,
-                              static_cast<size_t>(*options.rate / streams * measured_s * 1.1) + 16)
-                   : kClosedLoopSamplesHint;
   std::vector<internal::CameraRecord> records;
   records.reserve(clients.size());
-  for (size_t i = 0; i < clients.size(); ++i) records.emplace_back(types.size(), hint);
+  for (size_t i = 0; i < clients.size(); ++i) {
+    const size_t hint =
+        options.rate
+            ? std::min(kMaxSamplesHint,
+                       static_cast<size_t>(plan.stream_rates[i] * measured_s * 1.1) + 16)
+            : kClosedLoopSamplesHint;
+    records.emplace_back(types.size(), hint);
+  }
 
   plan.start = SteadyClock::now();
   plan.measure_start = plan.start + options.warmup;
@@ -402,6 +424,13 @@ absl::StatusOr<BenchReport> RunBench(const BenchOptions& options) {
   if (options.rate && options.arrivals == Arrivals::kBursts) report.bursts = options.bursts;
   internal::Aggregate(
       records, types, measured_s, report,
+      options.deadline_ms ? std::optional<double>(*options.deadline_ms) : std::nullopt);
+  std::vector<std::string> camera_names;
+  for (int c = 0; c < options.cameras; ++c) {
+    camera_names.push_back(ReportedCameraName(options.camera_name, c, options.cameras));
+  }
+  internal::AggregateCameras(
+      records, camera_names, measured_s, report,
       options.deadline_ms ? std::optional<double>(*options.deadline_ms) : std::nullopt);
   const auto ms_since_start = [&plan](SteadyClock::time_point t) {
     return std::chrono::duration<double, std::milli>(t - plan.start).count();

@@ -15,8 +15,9 @@
 //
 // Closed loop (the default): a camera sends its next request when the previous
 // answer arrives; after an error it pauses kErrorPause so a failing target is
-// not hammered by a hot loop. Open loop (`rate`): the total rate is split evenly
-// over the cameras, each on its own schedule (loadgen/schedule.h): periodic,
+// not hammered by a hot loop. Open loop (`rate`): the total rate is split over
+// the cameras, evenly or by `camera_weights` (one camera at 4x the others:
+// weights 4,1,1,1), each on its own schedule (loadgen/schedule.h): periodic,
 // the cameras' phases staggered, or with `arrivals` kPoisson exponential gaps
 // drawn from `seed` (the cameras together are then a Poisson process at the
 // total rate); a request due while the camera's previous one is outstanding is
@@ -43,7 +44,9 @@
 // flight at the end are awaited but not counted. Latency is the client's round
 // trip (InferResult::round_trip_ms). With a deadline, a request attains it when
 // it succeeds with a round trip no longer than the deadline; attainment is the
-// share of the window's requests (successes and errors) that did.
+// share of the window's requests (successes and errors) that did. The same is
+// reported per camera (per_camera, keyed by the name it goes by), with Jain's
+// index over the cameras' attainment: whether one camera took the others' share.
 //
 // Ownership: RunBench owns its threads and clients and joins them before it
 // returns. Thread-safety: the free functions are reentrant; a BenchReport is a
@@ -75,6 +78,14 @@ inline constexpr size_t kMaxCameraName = 56;
 // alone when there is one. BenchOptions::camera_name's cameras and the
 // simulator's (sim::CameraSpec::Names) are named by this one rule.
 std::string CameraName(std::string_view name, int camera, int cameras);
+
+// The name per_camera reports camera `camera` under: CameraName(camera_name,
+// ...), or CameraName("camera", ...) when the cameras send no name.
+std::string ReportedCameraName(std::string_view camera_name, int camera, int cameras);
+
+// Jain's fairness index of `values`: (sum x)^2 / (n sum x^2), 1 when all are
+// equal, 1/n when one takes all; 1 for none or all zero.
+double JainIndex(const std::vector<double>& values);
 
 struct BenchOptions {
   std::string target;  // "http://host:port", or several separated by commas
@@ -109,11 +120,25 @@ struct BenchOptions {
   // its devices fairly between the cameras; without names it sees one tenant.
   // 1 to kMaxCameraName of [A-Za-z0-9_.-].
   std::string camera_name;
+  // Open loop only: camera i's share of `rate` is camera_weights[i] over their
+  // sum (one per camera, each > 0); empty = equal shares.
+  std::vector<double> camera_weights;
 };
 
 struct LatencySummary {
   uint64_t count = 0;
   double p50 = 0, p95 = 0, p99 = 0, mean = 0, max = 0;  // milliseconds
+};
+
+// One camera's requests over the measured window (all its streams).
+struct CameraStats {
+  uint64_t requests = 0;  // completed: succeeded + errors
+  uint64_t succeeded = 0;
+  uint64_t within_deadline = 0;  // with a deadline
+  // within_deadline / requests with a deadline, succeeded / requests without;
+  // 0 for a camera none of whose requests completed in the window.
+  double attainment = 0;
+  double throughput_rps = 0;  // succeeded / measured_s
 };
 
 struct DeviceStats {
@@ -148,6 +173,7 @@ struct BenchReport {
   double warmup_s = 0;
   size_t images = 0;
   std::string camera_name;  // BenchOptions::camera_name ("" = the cameras sent none)
+  std::vector<double> camera_weights;  // BenchOptions::camera_weights (empty = equal)
 
   // Results over the measured window.
   double measured_s = 0;
@@ -167,6 +193,9 @@ struct BenchReport {
   LatencySummary latency;
   std::map<std::string, DeviceStats> per_device;  // keyed "node/device"
   std::map<std::string, TypeStats> per_type;
+  // Keyed by the name each camera sends, or "camera-<i>" when they send none.
+  std::map<std::string, CameraStats> per_camera;
+  double jain_attainment = 1;  // JainIndex over per_camera's attainment
 
   // Several targets: failover accounting. failovers, duplicates and lost count
   // over the whole run, warm-up included; the others over the measured window.

@@ -184,6 +184,9 @@ TEST(BenchCommandTest, RefusesBadArrivalFlags) {
       {{"--arrivals", "bursts", "--rate", "5", "--off-ms", "-5"}, "--off-ms must be"},
       {{"--arrivals", "poisson"}, "--arrivals poisson needs --rate"},
       {{"--arrivals", "poisson", "--rate", "5", "--seed", "-3"}, "--seed must be 0"},
+      {{"--camera-weights", "4,1,1,1"}, "--camera-weights needs --rate"},
+      {{"--rate", "5", "--camera-weights", "4,1"}, "lists 2 weight(s) for 4 camera(s)"},
+      {{"--rate", "5", "--camera-weights", "4,1,0,1"}, "camera 2's weight must be"},
   };
   for (const auto& [flags, message] : cases) {
     std::vector<std::string> argv = {binary, "bench", "--target", "http://127.0.0.1:1"};
@@ -290,6 +293,50 @@ TEST(BenchCameraNameTest, EachCameraSendsItsNameFromEveryStream) {
   EXPECT_EQ(unnamed.cameras().size(), 1u);
   EXPECT_TRUE(unnamed.cameras().contains("")) << ::testing::PrintToString(unnamed.cameras());
   EXPECT_TRUE(ToJson(*plain)["config"]["camera_name"].is_null());
+}
+
+TEST(BenchCameraWeightsTest, EachCameraSendsItsShareOfTheRateAndIsReportedApart) {
+  if (!std::filesystem::exists(testing::ModelsDir() + "/images")) {
+    GTEST_SKIP() << "no " << testing::ModelsDir() << "/images; run `make setup`";
+  }
+  NamingTarget target;
+  BenchOptions options = ShortOptions(target.url());
+  options.protocol = client::Protocol::kV1;
+  options.cameras = 3;
+  options.inflight = 2;
+  options.rate = 120;  // 80, 20 and 20 req/s
+  options.camera_weights = {4, 1, 1};
+  options.duration = milliseconds(1'500);
+  options.warmup = milliseconds(0);
+  options.camera_name = "cam";
+  options.deadline_ms = 1'000;
+  auto report = RunBench(options);
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->errors, 0u) << FormatTable(*report);
+  const std::map<std::string, int> seen = target.cameras();
+  ASSERT_EQ(seen.size(), 3u) << ::testing::PrintToString(seen);
+  // Periodic: 1.5 s x the camera's rate, give or take one per stream.
+  EXPECT_NEAR(seen.at("cam-0"), 120, 4) << ::testing::PrintToString(seen);
+  EXPECT_NEAR(seen.at("cam-1"), 30, 4) << ::testing::PrintToString(seen);
+  EXPECT_NEAR(seen.at("cam-2"), 30, 4) << ::testing::PrintToString(seen);
+  // The report's own count of each camera's answers.
+  ASSERT_EQ(report->per_camera.size(), 3u);
+  EXPECT_NEAR(static_cast<double>(report->per_camera.at("cam-0").succeeded), 120, 4);
+  EXPECT_NEAR(report->per_camera.at("cam-0").throughput_rps, 80, 3);
+  EXPECT_NEAR(static_cast<double>(report->per_camera.at("cam-2").succeeded), 30, 4);
+  for (const auto& [name, camera] : report->per_camera) {
+    EXPECT_EQ(camera.requests, camera.succeeded) << name;
+    EXPECT_EQ(camera.within_deadline, camera.succeeded) << name;
+    EXPECT_DOUBLE_EQ(camera.attainment, 1.0) << name;
+  }
+  EXPECT_DOUBLE_EQ(report->jain_attainment, 1.0);
+  const nlohmann::json json = ToJson(*report);
+  EXPECT_EQ(json["config"]["camera_weights"], nlohmann::json({4.0, 1.0, 1.0}));
+  EXPECT_EQ(json["per_camera"]["cam-1"]["attainment"], 1.0);
+  EXPECT_EQ(json["jain_attainment"], 1.0);
+  const std::string table = FormatTable(*report);
+  EXPECT_NE(table.find("Jain's index 1.0000"), std::string::npos) << table;
+  EXPECT_NE(table.find("cam-0            weight 4"), std::string::npos) << table;
 }
 
 // The real agent serving `face` on its CPU only.

@@ -80,6 +80,19 @@ std::string CameraName(std::string_view name, int camera, int cameras) {
   return absl::StrCat(std::string(name), "-", camera);
 }
 
+std::string ReportedCameraName(std::string_view camera_name, int camera, int cameras) {
+  return CameraName(camera_name.empty() ? "camera" : camera_name, camera, cameras);
+}
+
+double JainIndex(const std::vector<double>& values) {
+  double sum = 0, squares = 0;
+  for (const double v : values) {
+    sum += v;
+    squares += v * v;
+  }
+  return squares == 0 ? 1 : sum * sum / (static_cast<double>(values.size()) * squares);
+}
+
 std::vector<std::string> SplitTargets(std::string_view target) {
   std::vector<std::string> targets;
   for (absl::string_view part :
@@ -144,6 +157,25 @@ absl::Status ValidateBenchOptions(const BenchOptions& options) {
     if (!(options.bursts.off_ms >= 0 && options.bursts.off_ms <= kHourMs)) {
       return absl::InvalidArgumentError(
           absl::StrCat("--off-ms must be 0 to 3600000 (an hour), not ", options.bursts.off_ms));
+    }
+  }
+  if (!options.camera_weights.empty()) {
+    if (!options.rate) {
+      return absl::InvalidArgumentError(
+          "--camera-weights needs --rate: they split the open loop's rate between the cameras");
+    }
+    if (options.camera_weights.size() != static_cast<size_t>(options.cameras)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--camera-weights lists ", options.camera_weights.size(), " weight(s) for ",
+          options.cameras, " camera(s); give one per camera (--cameras)"));
+    }
+    for (size_t i = 0; i < options.camera_weights.size(); ++i) {
+      const double w = options.camera_weights[i];
+      if (!(w > 0 && w <= 1e6)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "--camera-weights: camera ", i, "'s weight must be more than 0 and at most 1e6, not ",
+            w));
+      }
     }
   }
   if (options.deadline_ms && *options.deadline_ms <= 0) {

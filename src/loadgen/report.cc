@@ -1,5 +1,8 @@
 // ToJson and FormatTable: the two renderings of a BenchReport.
 #include <cmath>
+#include <map>
+#include <string>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -37,7 +40,23 @@ nlohmann::json ConfigJson(const BenchReport& r) {
       {"images", r.images},
       {"deadline_ms", r.deadline_ms ? nlohmann::json(*r.deadline_ms) : nlohmann::json(nullptr)},
       {"camera_name",
-       r.camera_name.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.camera_name)}};
+       r.camera_name.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.camera_name)},
+      {"camera_weights",
+       r.camera_weights.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.camera_weights)}};
+}
+
+// The camera of `per_camera` with the lowest (or highest) attainment; the first
+// by name among equals.
+std::pair<std::string, double> ExtremeCamera(const std::map<std::string, CameraStats>& per_camera,
+                                             bool lowest) {
+  std::pair<std::string, double> extreme{"", 0};
+  for (const auto& [name, c] : per_camera) {
+    if (extreme.first.empty() || (lowest ? c.attainment < extreme.second
+                                         : c.attainment > extreme.second)) {
+      extreme = {name, c.attainment};
+    }
+  }
+  return extreme;
 }
 
 std::string Percent(double share) { return absl::StrFormat("%.1f%%", share * 100.0); }
@@ -61,6 +80,14 @@ nlohmann::json ToJson(const BenchReport& r) {
     per_type[type] = {
         {"count", t.count}, {"errors", t.errors}, {"latency_ms", LatencyJson(t.latency)}};
   }
+  nlohmann::json per_camera = nlohmann::json::object();
+  for (const auto& [name, c] : r.per_camera) {
+    per_camera[name] = {{"requests", c.requests},
+                        {"succeeded", c.succeeded},
+                        {"within_deadline", c.within_deadline},
+                        {"attainment", c.attainment},
+                        {"throughput_rps", c.throughput_rps}};
+  }
   nlohmann::json json = {
       {"config", ConfigJson(r)},
       {"measured_s", r.measured_s},
@@ -73,7 +100,9 @@ nlohmann::json ToJson(const BenchReport& r) {
       {"errors",
        {{"total", r.errors}, {"by_kind", r.errors_by_kind}, {"examples", r.error_examples}}},
       {"per_device", per_device},
-      {"per_type", per_type}};
+      {"per_type", per_type},
+      {"per_camera", per_camera},
+      {"jain_attainment", r.jain_attainment}};
   if (r.deadline_ms) {
     json["within_deadline"] = r.within_deadline;
     json["attainment"] = r.attainment;
@@ -141,6 +170,27 @@ std::string FormatTable(const BenchReport& r) {
   for (const auto& [type, t] : r.per_type) {
     absl::StrAppendFormat(&out, "  %-10s %8d ok %6d err  p50 %.2f  p99 %.2f ms\n", type, t.count,
                           t.errors, t.latency.p50, t.latency.p99);
+  }
+  if (r.per_camera.size() > 1) {
+    const auto [low_name, low] = ExtremeCamera(r.per_camera, /*lowest=*/true);
+    const auto [high_name, high] = ExtremeCamera(r.per_camera, /*lowest=*/false);
+    absl::StrAppendFormat(&out,
+                          "cameras     %d: attainment lowest %s %s, highest %s %s, Jain's index "
+                          "%.4f\n",
+                          r.per_camera.size(), low_name, Percent(low), high_name, Percent(high),
+                          r.jain_attainment);
+    // Cameras at different rates: each one's own line.
+    if (!r.camera_weights.empty()) {
+      for (int c = 0; c < r.cameras && c < static_cast<int>(r.camera_weights.size()); ++c) {
+        const std::string name = ReportedCameraName(r.camera_name, c, r.cameras);
+        const auto it = r.per_camera.find(name);
+        if (it == r.per_camera.end()) continue;
+        absl::StrAppendFormat(&out, "  %-16s weight %-6g %8d ok %6d err  %7.1f req/s  %s attained\n",
+                              name, r.camera_weights[c], it->second.succeeded,
+                              it->second.requests - it->second.succeeded,
+                              it->second.throughput_rps, Percent(it->second.attainment));
+      }
+    }
   }
   if (r.per_target.size() > 1) {
     absl::StrAppendFormat(&out,

@@ -12,15 +12,6 @@
 
 namespace heteroaccel::sim {
 
-double JainIndex(const std::vector<double>& values) {
-  double sum = 0, squares = 0;
-  for (const double v : values) {
-    sum += v;
-    squares += v * v;
-  }
-  return squares == 0 ? 1 : sum * sum / (static_cast<double>(values.size()) * squares);
-}
-
 double IdealThroughput(const Scenario& scenario) {
   internal::Cluster cluster = internal::ExpandCluster(scenario);
   FakeClock clock;

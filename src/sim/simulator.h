@@ -119,6 +119,6 @@ nlohmann::json ToJson(const SimReport& report);
 std::string FormatReport(const SimReport& report);
 
 // Jain's fairness index: 1 when all values are equal, 1/n when one takes all.
-double JainIndex(const std::vector<double>& values);
+using loadgen::JainIndex;
 
 }  // namespace heteroaccel::sim

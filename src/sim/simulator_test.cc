@@ -31,6 +31,43 @@ void ExpectEveryRequestEndedOnce(const SimReport& r) {
             r.good + r.late + r.expired + r.refused + r.lost_retried + r.unfinished);
 }
 
+TEST(SimulateTest, BenchReportCountsEachCameraAsBenchDoes) {
+  // One camera at 4x the other's rate, on a device they overload together.
+  auto s = ParseScenario(
+      "name: two\nduration: 10s\nwarmup: 1s\n"
+      "nodes: [{name: n, devices: [{name: d, kind: gpu, latency_ms: {face: 10}}]}]\n"
+      "cameras:\n"
+      "  - {name: heavy, rate: 96, mix: [face], arrivals: poisson, deadline_ms: 40}\n"
+      "  - {name: cam, count: 2, rate: 24, mix: [face], arrivals: poisson, deadline_ms: 40}\n");
+  ASSERT_TRUE(s.ok()) << s.status();
+  auto r = Simulate(*s);
+  ASSERT_TRUE(r.ok()) << r.status();
+  const loadgen::BenchReport& b = r->bench;
+  ASSERT_EQ(b.per_camera.size(), 3u);
+  uint64_t requests = 0, succeeded = 0, within = 0;
+  std::vector<double> attainments;
+  for (const std::string name : {"heavy", "cam-0", "cam-1"}) {
+    ASSERT_TRUE(b.per_camera.contains(name)) << name;
+    const loadgen::CameraStats& c = b.per_camera.at(name);
+    requests += c.requests;
+    succeeded += c.succeeded;
+    within += c.within_deadline;
+    EXPECT_DOUBLE_EQ(c.attainment, static_cast<double>(c.within_deadline) /
+                                       static_cast<double>(c.requests));
+    attainments.push_back(c.attainment);
+  }
+  EXPECT_EQ(requests, b.requests);
+  EXPECT_EQ(succeeded, b.succeeded);
+  EXPECT_EQ(within, b.within_deadline);
+  EXPECT_NEAR(static_cast<double>(b.per_camera.at("heavy").requests) /
+                  static_cast<double>(b.per_camera.at("cam-0").requests),
+              4, 0.6);
+  // Overloaded (144 req/s on 100): the cameras do not all attain alike.
+  EXPECT_LT(b.per_camera.at("heavy").attainment, 1.0);
+  EXPECT_DOUBLE_EQ(b.jain_attainment, JainIndex(attainments));
+  EXPECT_LT(b.jain_attainment, 1.0);
+}
+
 TEST(SimulateTest, OneDeviceWithoutQueueingIsHandComputable) {
   // 50 req/s on one 10 ms device: no request waits; latency = 10 ms + rtt 1 ms
   // + client rtt 0.5 ms. The ideal is 1 / 10 ms = 100 req/s.
@@ -308,10 +345,6 @@ TEST(AtLoadTest, ScalesToAMultipleOfTheIdeal) {
   EXPECT_EQ(AtLoad(OneDevice(50, 10), 0).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
-TEST(JainIndexTest, EqualIsOneOneTakesAllIsOneOverN) {
-  EXPECT_DOUBLE_EQ(JainIndex({0.5, 0.5, 0.5}), 1.0);
-  EXPECT_DOUBLE_EQ(JainIndex({1, 0, 0, 0}), 0.25);
-}
 
 }  // namespace
 }  // namespace heteroaccel::sim

@@ -43,6 +43,7 @@ struct BenchFlags {
   int deadline_ms = 0;
   bool deadline_given = false;
   std::string camera_name;
+  std::vector<double> camera_weights;
 };
 
 void PrintError(const absl::Status& status) {
@@ -87,6 +88,7 @@ absl::StatusOr<loadgen::BenchOptions> ToOptions(const BenchFlags& flags) {
   if (flags.priority_given) options.priority = flags.priority;
   if (flags.deadline_given) options.deadline_ms = flags.deadline_ms;
   options.camera_name = flags.camera_name;
+  options.camera_weights = flags.camera_weights;
   auto protocol = client::ParseProtocol(flags.protocol);
   if (!protocol.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("--protocol: ", protocol.status().message()));
@@ -203,6 +205,11 @@ void AddBenchCommand(CLI::App& app) {
                   "Send each camera's name as the request parameter camera (NAME-0, NAME-1, ...; "
                   "NAME alone for one camera), so a server shares its devices fairly between "
                   "them as it does between real cameras");
+  cmd->add_option("--camera-weights", flags->camera_weights,
+                  "Open loop: each camera's share of --rate, one weight per camera (4,1,1,1: the "
+                  "first camera sends 4x each of the others); the report gives every camera's "
+                  "attainment and Jain's index over them")
+      ->delimiter(',');
   cmd->callback([flags, rate, priority, deadline, on_ms, off_ms] {
     flags->rate_given = rate->count() > 0;
     flags->windows_given = on_ms->count() > 0 || off_ms->count() > 0;

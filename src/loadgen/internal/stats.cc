@@ -142,6 +142,37 @@ void AggregateFailover(const std::vector<CameraRecord>& cameras,
   report.max_gap_ms = MaxGapMs(times, start_ms, end_ms);
 }
 
+void AggregateCameras(const std::vector<CameraRecord>& streams,
+                      const std::vector<std::string>& names, double measured_s,
+                      BenchReport& report, std::optional<double> deadline_ms) {
+  if (names.empty()) return;
+  const size_t per_camera = std::max<size_t>(1, streams.size() / names.size());
+  std::vector<double> attainments;
+  for (size_t c = 0; c < names.size(); ++c) {
+    CameraStats stats;
+    for (size_t s = c * per_camera; s < (c + 1) * per_camera && s < streams.size(); ++s) {
+      const CameraRecord& stream = streams[s];
+      stats.succeeded += stream.samples().size();
+      stats.requests += stream.samples().size();
+      for (const uint64_t errors : stream.type_errors()) stats.requests += errors;
+      if (deadline_ms) {
+        stats.within_deadline += static_cast<uint64_t>(
+            std::count_if(stream.samples().begin(), stream.samples().end(),
+                          [&](const Sample& sample) { return sample.latency_ms <= *deadline_ms; }));
+      }
+    }
+    const uint64_t good = deadline_ms ? stats.within_deadline : stats.succeeded;
+    stats.attainment = stats.requests > 0 ? static_cast<double>(good) /
+                                                static_cast<double>(stats.requests)
+                                          : 0;
+    stats.throughput_rps =
+        measured_s > 0 ? static_cast<double>(stats.succeeded) / measured_s : 0;
+    attainments.push_back(stats.attainment);
+    report.per_camera[names[c]] = stats;
+  }
+  report.jain_attainment = JainIndex(attainments);
+}
+
 LatencySummary Summarize(std::vector<double>& values) {
   LatencySummary summary;
   summary.count = values.size();

@@ -110,6 +110,13 @@ void Aggregate(const std::vector<CameraRecord>& cameras, const std::vector<std::
                double measured_s, BenchReport& report,
                std::optional<double> deadline_ms = std::nullopt);
 
+// Fills per_camera and jain_attainment of `report` from the streams' records:
+// camera c of `names` owns streams [c x k, (c + 1) x k), k = records / names
+// (its inflight streams are consecutive). Attainment as Aggregate's.
+void AggregateCameras(const std::vector<CameraRecord>& streams,
+                      const std::vector<std::string>& names, double measured_s,
+                      BenchReport& report, std::optional<double> deadline_ms = std::nullopt);
+
 // The longest stretch of [start_ms, end_ms] holding none of `times_ms` (any
 // order; sorted in place): the gap between neighbours, or from start_ms to the
 // first, or from the last to end_ms. end_ms - start_ms when there are none.

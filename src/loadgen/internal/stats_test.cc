@@ -169,6 +169,54 @@ TEST(AggregateTest, CountsSuccessesWithinTheDeadlineOverAllRequests) {
   EXPECT_EQ(empty.attainment, 0.0);  // no requests: nothing attained, no division by zero
 }
 
+TEST(AggregateCamerasTest, EachCameraSumsItsOwnStreams) {
+  // Two cameras of two streams each: streams 0-1 are "a", 2-3 are "b".
+  std::vector<CameraRecord> streams;
+  for (int i = 0; i < 4; ++i) streams.emplace_back(1, 8);
+  streams[0].RecordSuccess(0, 100, ServedBy("n", "d", 1, 0));
+  streams[1].RecordSuccess(0, 400, ServedBy("n", "d", 1, 0));  // late
+  streams[1].RecordSuccess(0, 200, ServedBy("n", "d", 1, 0));
+  streams[2].RecordError(0, absl::UnavailableError("HTTP 504: cannot finish before its deadline"));
+  streams[3].RecordSuccess(0, 50, ServedBy("n", "d", 1, 0));
+  BenchReport report;
+  AggregateCameras(streams, {"a", "b"}, 2.0, report, 300);
+  ASSERT_EQ(report.per_camera.size(), 2u);
+  const CameraStats& a = report.per_camera.at("a");
+  EXPECT_EQ(a.requests, 3u);
+  EXPECT_EQ(a.succeeded, 3u);
+  EXPECT_EQ(a.within_deadline, 2u);
+  EXPECT_DOUBLE_EQ(a.attainment, 2.0 / 3.0);
+  EXPECT_DOUBLE_EQ(a.throughput_rps, 1.5);
+  const CameraStats& b = report.per_camera.at("b");
+  EXPECT_EQ(b.requests, 2u);
+  EXPECT_EQ(b.succeeded, 1u);
+  EXPECT_DOUBLE_EQ(b.attainment, 0.5);
+  EXPECT_DOUBLE_EQ(report.jain_attainment, JainIndex({2.0 / 3.0, 0.5}));
+  // Without a deadline, attainment is the share that succeeded.
+  BenchReport without;
+  AggregateCameras(streams, {"a", "b"}, 2.0, without);
+  EXPECT_DOUBLE_EQ(without.per_camera.at("a").attainment, 1.0);
+  EXPECT_DOUBLE_EQ(without.per_camera.at("b").attainment, 0.5);
+  EXPECT_EQ(without.per_camera.at("a").within_deadline, 0u);
+  // A camera none of whose requests completed attained nothing.
+  std::vector<CameraRecord> idle;
+  idle.emplace_back(1, 8);
+  idle.emplace_back(1, 8);
+  idle[0].RecordSuccess(0, 10, ServedBy("n", "d", 1, 0));
+  BenchReport starved;
+  AggregateCameras(idle, {"busy", "starved"}, 1.0, starved, 300);
+  EXPECT_EQ(starved.per_camera.at("starved").attainment, 0.0);
+  EXPECT_DOUBLE_EQ(starved.jain_attainment, 0.5);
+}
+
+TEST(JainIndexTest, EqualIsOneOneTakesAllIsOneOverN) {
+  EXPECT_DOUBLE_EQ(JainIndex({0.9, 0.9, 0.9}), 1.0);
+  EXPECT_DOUBLE_EQ(JainIndex({1, 0, 0, 0}), 0.25);
+  EXPECT_DOUBLE_EQ(JainIndex({}), 1.0);
+  EXPECT_DOUBLE_EQ(JainIndex({0, 0}), 1.0);
+  EXPECT_NEAR(JainIndex({1, 0.5}), 2.25 / 2.5, 1e-12);
+}
+
 TEST(AggregateTest, NothingMeasuredGivesZeros) {
   std::vector<CameraRecord> cameras;
   cameras.emplace_back(1, 0);

@@ -118,6 +118,7 @@ Engine::Engine(const Scenario& scenario, const SimOptions& options)
     schedules_.push_back(Schedule(stream, static_cast<uint32_t>(streams_.size()), arrivals_seed_));
   }
   camera_outcomes_.resize(camera_names_.size());
+  bench_cameras_.resize(camera_names_.size());
   type_latencies_.resize(cluster_.types.size());
   type_errors_.resize(cluster_.types.size());
   tallies_.resize(devices_.size());
@@ -516,12 +517,18 @@ void Engine::Finish(uint64_t id, End end, absl::Status error) {
   }
   // Bench accounting: by answer inside the measured window, as the client sees it.
   if (end == End::kUnfinished || now_ < measure_start_ || now_ >= end_) return;
+  loadgen::CameraStats& camera = bench_cameras_[streams_[o.stream].camera];
+  ++camera.requests;
   if (end == End::kOk) {
     const double ms = static_cast<double>(now_ - o.arrival + client_rtt_) * 1e-6;
     latencies_.push_back(ms);
+    ++camera.succeeded;
     // As the client judges it: its own round trip against the deadline it sent.
     const std::optional<double>& deadline_ms = streams_[o.stream].spec->deadline_ms;
-    if (deadline_ms && ms <= static_cast<double>(std::llround(*deadline_ms))) ++within_deadline_;
+    if (deadline_ms && ms <= static_cast<double>(std::llround(*deadline_ms))) {
+      ++within_deadline_;
+      ++camera.within_deadline;
+    }
     type_latencies_[o.type].push_back(ms);
     DeviceTally& t = tallies_[o.device];
     ++t.count;
@@ -617,6 +624,23 @@ SimReport Engine::Summarise() {
     attainments.push_back(camera_outcomes_[c].attainment());
   }
   report.jain_attainment = JainIndex(attainments);
+  // The same per camera as bench reports it (loadgen::internal::AggregateCameras).
+  std::vector<bool> has_deadline(camera_names_.size(), false);
+  for (const Stream& stream : streams_) {
+    if (stream.spec->deadline_ms) has_deadline[stream.camera] = true;
+  }
+  std::vector<double> bench_attainments;
+  for (size_t c = 0; c < camera_names_.size(); ++c) {
+    loadgen::CameraStats stats = bench_cameras_[c];
+    const uint64_t good = has_deadline[c] ? stats.within_deadline : stats.succeeded;
+    stats.attainment = stats.requests > 0 ? static_cast<double>(good) /
+                                                static_cast<double>(stats.requests)
+                                          : 0;
+    stats.throughput_rps = static_cast<double>(stats.succeeded) / measured_s;
+    bench_attainments.push_back(stats.attainment);
+    b.per_camera[camera_names_[c]] = stats;
+  }
+  b.jain_attainment = JainIndex(bench_attainments);
   report.event_log_hash = hash_;
   report.scheduler_seconds = scheduler_seconds_;
   report.requests_total = admitted_;

@@ -154,6 +154,7 @@ class Engine {
   // Measured results.
   SimReport report_;
   std::vector<CameraOutcome> camera_outcomes_;
+  std::vector<loadgen::CameraStats> bench_cameras_;  // by answer in the window, as bench counts
   std::vector<double> latencies_;
   uint64_t within_deadline_ = 0;  // ok, and the client's latency within its deadline
   std::vector<std::vector<double>> type_latencies_;
