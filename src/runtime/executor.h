@@ -47,8 +47,11 @@ namespace heteroaccel::runtime {
 // The profiled latency is a mean: with `sigma` > 0 each request holds the slot
 // for that mean times a lognormal factor of shape `sigma` and mean 1 (see
 // EmulatedLatency), so queues and tails behave like a real device's rather than
-// a metronome's. `types`, when set, limits the device to those inference types
-// (a device that runs none of the node's models serves nothing).
+// a metronome's. A slot kept busy runs its holds back to back: a job waiting
+// when the previous hold is due to end starts then, so the host's own time
+// between two jobs (up to a few milliseconds on a loaded machine) does not slow
+// the emulated device down. `types`, when set, limits the device to those
+// inference types (a device that runs none of the node's models serves nothing).
 struct Emulation {
   std::map<std::string, double> latency_seconds;  // per inference type (means)
   double default_latency_seconds = 0.010;         // types without a profile entry
