@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <condition_variable>
+#include <mutex>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -122,17 +124,7 @@ absl::StatusOr<loadgen::BenchOptions> BenchOptionsFor(const sim::Scenario& scena
   if (scenario.cameras.empty()) {
     return absl::InvalidArgumentError("the scenario has no cameras to play");
   }
-  if (!scenario.faults.empty()) {
-    return absl::InvalidArgumentError("faults: a real cluster run plays no faults");
-  }
-  // The cameras send their names, as the simulator's do (bench --camera-name),
-  // so that the server shares its devices between them as the simulated one
-  // does; bench names its cameras after one entry.
-  if (scenario.cameras.size() > 1) {
-    return absl::InvalidArgumentError(
-        "cameras: `heteroaccel bench` plays one entry (identical cameras, named after it); "
-        "list identical cameras as one entry with a count");
-  }
+  RETURN_IF_ERROR(DeviceFaults(scenario).status());
   const sim::CameraSpec& camera = scenario.cameras.front();
   if (camera.mix.empty()) {
     return absl::InvalidArgumentError(
@@ -141,12 +133,34 @@ absl::StatusOr<loadgen::BenchOptions> BenchOptionsFor(const sim::Scenario& scena
   if (camera.Inflight() < 1) {
     return absl::InvalidArgumentError("cameras[0].inflight: `heteroaccel bench` needs at least 1");
   }
+  // Entries that differ only in name, count and rate are one bench run whose
+  // cameras have weights (bench --camera-weights): its streams are laid out
+  // as the simulator's, camera after camera.
+  int cameras = 0;
+  double rate = 0;
+  std::vector<double> weights;
+  for (size_t i = 0; i < scenario.cameras.size(); ++i) {
+    const sim::CameraSpec& c = scenario.cameras[i];
+    if (c.mix != camera.mix || c.arrivals != camera.arrivals || c.on_ms != camera.on_ms ||
+        c.off_ms != camera.off_ms || c.Inflight() != camera.Inflight() ||
+        c.priority != camera.priority || c.deadline_ms != camera.deadline_ms) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "cameras[", i, "]: `heteroaccel bench` plays cameras that differ only in name, count "
+          "and rate (its mix, arrivals, inflight, priority and deadline are the first entry's)"));
+    }
+    cameras += c.count;
+    rate += c.rate * c.count;
+    weights.insert(weights.end(), c.count, c.rate);
+  }
   loadgen::BenchOptions options;
   options.target = target;
-  options.cameras = camera.count;
+  options.cameras = cameras;
+  // The cameras send names, as the simulator's do (bench --camera-name), so
+  // that the server shares its devices between them as the simulated one does.
   options.camera_name = camera.name;
+  if (scenario.cameras.size() > 1) options.camera_weights = weights;
   options.inflight = camera.Inflight();
-  options.rate = camera.rate * camera.count;
+  options.rate = rate;
   options.mix = camera.mix;
   options.arrivals = camera.arrivals;
   if (camera.arrivals != sim::Arrivals::kPeriodic) {
@@ -165,11 +179,42 @@ absl::StatusOr<loadgen::BenchOptions> BenchOptionsFor(const sim::Scenario& scena
   return options;
 }
 
+absl::StatusOr<std::vector<DeviceFault>> DeviceFaults(const sim::Scenario& scenario) {
+  std::vector<DeviceFault> out;
+  for (size_t i = 0; i < scenario.faults.size(); ++i) {
+    const sim::FaultSpec& f = scenario.faults[i];
+    if (f.device.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "faults[", i, "]: a real cluster run plays device slowdowns, not node losses"));
+    }
+    const size_t slash = f.device.find('/');
+    const std::string node = f.device.substr(0, slash);
+    const std::string device = slash == std::string::npos ? "" : f.device.substr(slash + 1);
+    size_t agent = 0;
+    bool found = false;
+    for (const sim::NodeSpec& spec : scenario.nodes) {
+      for (const std::string& name : spec.Names()) {
+        if (name == node || spec.name == node) {
+          out.push_back({f.at, agent, device, f.slowdown});
+          found = true;
+        }
+        ++agent;
+      }
+    }
+    if (!found) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("faults[", i, "].device: no node '", node, "' in the scenario"));
+    }
+  }
+  // Applied in time order; a device's factors multiply, as in the simulation.
+  std::stable_sort(out.begin(), out.end(),
+                   [](const DeviceFault& a, const DeviceFault& b) { return a.at < b.at; });
+  return out;
+}
+
 absl::StatusOr<std::unique_ptr<RealCluster>> RealCluster::Start(const sim::Scenario& scenario,
                                                                 const RealClusterOptions& options) {
-  if (!scenario.faults.empty()) {
-    return absl::InvalidArgumentError("faults: a real cluster run plays no faults");
-  }
+  RETURN_IF_ERROR(DeviceFaults(scenario).status());
   if (scenario.nodes.empty()) return absl::InvalidArgumentError("the scenario has no nodes");
   std::unique_ptr<RealCluster> cluster(new RealCluster());
   cluster->options_ = options;
@@ -253,7 +298,59 @@ absl::StatusOr<loadgen::BenchReport> RealCluster::Run(const sim::Scenario& scena
   ASSIGN_OR_RETURN(loadgen::BenchOptions options,
                    BenchOptionsFor(scenario, server_url_, images_dir_));
   options.protocol = options_.protocol;
-  return loadgen::RunBench(options);
+  ASSIGN_OR_RETURN(const std::vector<DeviceFault> faults, DeviceFaults(scenario));
+  if (faults.empty()) return loadgen::RunBench(options);
+  // The faults on their own thread, timed from (about) the bench's start: it
+  // only checks that the server is ready before its cameras start.
+  std::mutex mu;
+  std::condition_variable stop;
+  bool done = false;
+  absl::Status fault_status;
+  const auto start = std::chrono::steady_clock::now();
+  std::thread player([&] {
+    std::map<std::pair<size_t, std::string>, double> factors;  // a device's factors multiply
+    for (const DeviceFault& f : faults) {
+      {
+        std::unique_lock<std::mutex> lock(mu);
+        if (stop.wait_until(lock, start + f.at, [&] { return done; })) return;
+      }
+      double& factor = factors.try_emplace({f.agent, f.device}, 1.0).first->second;
+      factor *= f.slowdown;
+      absl::Status status = SetSlowdown(agent_urls_[f.agent], f.device, factor);
+      if (!status.ok()) {
+        std::lock_guard<std::mutex> lock(mu);
+        if (fault_status.ok()) fault_status = std::move(status);
+      }
+    }
+  });
+  absl::StatusOr<loadgen::BenchReport> report = loadgen::RunBench(options);
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    done = true;
+  }
+  stop.notify_all();
+  player.join();
+  // Back to the profiles, so a later Run starts from the same devices.
+  for (const DeviceFault& f : faults) {
+    absl::Status status = SetSlowdown(agent_urls_[f.agent], f.device, 1.0);
+    if (fault_status.ok() && !status.ok()) fault_status = std::move(status);
+  }
+  if (!fault_status.ok()) return fault_status;
+  return report;
+}
+
+absl::Status RealCluster::SetSlowdown(const std::string& agent_url, const std::string& device,
+                                      double factor) {
+  ASSIGN_OR_RETURN(std::unique_ptr<http::Client> http, http::Client::Create(agent_url));
+  const nlohmann::json body = {{"device", device}, {"slowdown", factor}};
+  auto response = http->Post("/v1/fleet/emulation", "application/json", body.dump(),
+                             {{"Authorization", absl::StrCat("Bearer ", kClusterToken)}});
+  if (!response.ok()) return response.status();
+  if (response->status != 200) {
+    return absl::InternalError(absl::StrCat("POST ", agent_url, "/v1/fleet/emulation answered ",
+                                            response->status, ": ", response->body));
+  }
+  return absl::OkStatus();
 }
 
 std::string RealCluster::Logs() const {

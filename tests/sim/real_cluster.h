@@ -17,9 +17,15 @@
 //
 // Only what `heteroaccel bench` can play runs here: periodic, Poisson or burst
 // arrivals (the real cameras draw the simulation's gaps: the same schedule,
-// seeded by the scenario's seed), one camera entry (its `count` identical cameras, which send their
-// names as the simulated ones do: bench --camera-name) with a list mix; no
-// faults. Anything else is InvalidArgument naming what cannot be played.
+// seeded by the scenario's seed), camera entries that differ only in name,
+// count and rate (one bench run whose cameras have the entries' rates as
+// weights, bench --camera-weights; they send names as the simulated ones do,
+// bench --camera-name, after the first entry: "cam-0".."cam-4" where the
+// simulation has "heavy", "cam-0".."cam-3") with a list mix; and device
+// slowdowns, which Run() plays while the cameras run by asking the device's
+// agent to slow its emulated device (POST /v1/fleet/emulation) at the fault's
+// time from the bench's start. Node losses are not played. Anything else is
+// InvalidArgument naming what cannot be played.
 //
 // MeasureOverheads() measures the real system's per-request overhead on a
 // one-node cluster whose device takes no time: the round trip to the agent
@@ -81,6 +87,9 @@ class RealCluster {
  private:
   RealCluster() = default;
   absl::Status Launch(const sim::Scenario& scenario);
+  // Sets `device`'s slowdown on the agent at `agent_url`.
+  static absl::Status SetSlowdown(const std::string& agent_url, const std::string& device,
+                                  double factor);
 
   RealClusterOptions options_;
   std::vector<sim::NodeSpec> nodes_;
@@ -97,6 +106,19 @@ std::string AgentConfigYaml(const sim::NodeSpec& node, const std::string& name);
 
 // The server config YAML for the scenario's scheduler settings.
 std::string ServerConfigYaml(const sim::Scenario& scenario);
+
+// A device slowdown of the scenario, resolved to the agent that plays it.
+struct DeviceFault {
+  std::chrono::milliseconds at{0};  // from the start of the run (warm-up included)
+  size_t agent = 0;                 // index into agent_urls()
+  std::string device;
+  double slowdown = 1;  // multiplies the device's earlier factors
+};
+
+// The scenario's faults in time order, one per agent a fault's node names (a
+// base name names every copy); InvalidArgument for a node loss or a node the
+// scenario lacks.
+absl::StatusOr<std::vector<DeviceFault>> DeviceFaults(const sim::Scenario& scenario);
 
 // The bench options that play the scenario's cameras against `target`, or
 // InvalidArgument naming what `heteroaccel bench` cannot play.

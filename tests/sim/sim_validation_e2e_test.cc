@@ -122,6 +122,28 @@ cameras:
      off_ms: 750, inflight: 8, deadline_ms: 600}
 )";
 
+// examples/sim/heavy-camera.yaml at the same 3x scale: one camera sending 4x
+// each of the four others (bench --camera-weights 4,1,1,1,1), Poisson. Fair
+// shares keep the light cameras' attainment when the heavy one overloads the
+// cluster; the per-camera attainment and Jain's index over it are compared.
+constexpr char kHeavyCameras[] = R"(
+name: heavy-camera
+cameras:
+  - {name: heavy, rate: 4, mix: [face, pose, text], arrivals: poisson, inflight: 8,
+     deadline_ms: 450}
+  - {name: cam, count: 4, rate: 1, mix: [face, pose, text], arrivals: poisson, inflight: 8,
+     deadline_ms: 450}
+)";
+
+// The first cluster whose fastest device slows down 2x halfway through the
+// measured window (the agent's emulated device, told at that time by
+// POST /v1/fleet/emulation; the simulator's device fault). The ideal, and so
+// each point's rate, is the slowed cluster's.
+constexpr char kSlowdown[] = R"(
+faults:
+  - {at: 13s, device: node-a/gpu0, slowdown: 2}
+)";
+
 // Seeds simulated per point (the scenario's seed and the ones after it).
 constexpr int kSeeds = 9;
 // With Poisson or burst arrivals: more, for the range the real run is held to
@@ -137,6 +159,10 @@ struct Prediction {
   // diagnostic lines.
   std::map<std::string, loadgen::DeviceStats> per_device;
   std::map<std::string, loadgen::TypeStats> per_type;
+  // Per camera as bench counts it (the medians, in the cameras' order) and
+  // Jain's index over it (its median).
+  std::vector<double> camera_attainment;
+  double jain_attainment;
 };
 
 double Median(std::vector<double> v) {
@@ -144,10 +170,18 @@ double Median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
+std::vector<double> CameraMedians(const std::vector<std::vector<double>>& cameras) {
+  std::vector<double> medians;
+  for (const std::vector<double>& seeds : cameras) medians.push_back(Median(seeds));
+  return medians;
+}
+
 absl::StatusOr<Prediction> Predict(const sim::Scenario& scenario, int seeds) {
   std::vector<double> throughput, attainment, p50, p99, expired;
   std::map<std::string, loadgen::DeviceStats> per_device;
   std::map<std::string, loadgen::TypeStats> per_type;
+  std::vector<std::vector<double>> cameras;  // per camera, per seed
+  std::vector<double> jain;
   // The real cameras send at the instants of the scenario's seed (the bench's
   // schedule is the simulator's): every simulated seed keeps those arrivals
   // and draws its own service times.
@@ -163,6 +197,15 @@ absl::StatusOr<Prediction> Predict(const sim::Scenario& scenario, int seeds) {
     p50.push_back(r->bench.latency.p50);
     p99.push_back(r->bench.latency.p99);
     expired.push_back(static_cast<double>(r->expired));
+    jain.push_back(r->bench.jain_attainment);
+    // per_camera is keyed by name; the cameras' order is the scenario's.
+    size_t c = 0;
+    for (const sim::CameraSpec& spec : scenario.cameras) {
+      for (const std::string& name : spec.Names()) {
+        if (cameras.size() <= c) cameras.emplace_back();
+        cameras[c++].push_back(r->bench.per_camera.at(name).attainment);
+      }
+    }
     if (i == 0) {
       per_device = r->bench.per_device;
       per_type = r->bench.per_type;
@@ -178,7 +221,9 @@ absl::StatusOr<Prediction> Predict(const sim::Scenario& scenario, int seeds) {
                     *std::min_element(p99.begin(), p99.end()),
                     *std::max_element(p99.begin(), p99.end()),
                     per_device,
-                    per_type};
+                    per_type,
+                    CameraMedians(cameras),
+                    Median(jain)};
 }
 
 struct Comparison {
@@ -231,7 +276,8 @@ void Validate(const std::string& scenario_yaml, const std::vector<Point>& points
   // and at each point's rate with the scenario's cameras) and on one that holds.
   OverheadOptions measure;
   measure.rates = rates;
-  measure.cameras = base->cameras.front().count;
+  measure.cameras = 0;
+  for (const sim::CameraSpec& camera : base->cameras) measure.cameras += camera.count;
   measure.inflight = base->cameras.front().inflight.value_or(1);
   measure.arrivals = base->cameras.front().arrivals;
   measure.bursts = {base->cameras.front().on_ms, base->cameras.front().off_ms};
@@ -314,6 +360,30 @@ void Validate(const std::string& scenario_yaml, const std::vector<Point>& points
       EXPECT_GE(real->latency.p99, simulated->p99_low * 0.90) << line;
       EXPECT_LE(real->latency.p99, simulated->p99_high * 1.10) << line;
     }
+    if (base->cameras.size() > 1) {
+      // Cameras at different rates: each one's attainment as predicted (the
+      // bench's cameras in the scenario's order: "cam-0" is the first entry's
+      // first camera), and the fairness between them.
+      std::vector<double> real_cameras;
+      for (int k = 0; k < real->cameras; ++k) {
+        real_cameras.push_back(
+            real->per_camera.at(loadgen::ReportedCameraName(real->camera_name, k, real->cameras))
+                .attainment);
+      }
+      ASSERT_EQ(real_cameras.size(), simulated->camera_attainment.size());
+      std::string cameras;
+      for (size_t k = 0; k < real_cameras.size(); ++k) {
+        absl::StrAppendFormat(&cameras, " %.2f/%.2f", real_cameras[k] * 100,
+                              simulated->camera_attainment[k] * 100);
+      }
+      std::printf("  cameras' attainment real/sim %%:%s; Jain's index real %.4f sim %.4f\n",
+                  cameras.c_str(), real->jain_attainment, simulated->jain_attainment);
+      for (size_t k = 0; k < real_cameras.size(); ++k) {
+        EXPECT_NEAR((real_cameras[k] - simulated->camera_attainment[k]) * 100, 0.0, 3.0)
+            << "camera " << k << ":" << cameras;
+      }
+      EXPECT_NEAR(real->jain_attainment, simulated->jain_attainment, 0.01) << line;
+    }
     if (load > 1.0) {
       // Overload: the deadline turns requests away (on both sides).
       EXPECT_GT(real->errors_by_kind["504"], 0u) << line;
@@ -341,6 +411,20 @@ TEST(SimValidationTest, SpecialisedClusterWithBursts) {
     GTEST_SKIP() << "no heteroaccel binary at " << HeteroaccelBinary();
   }
   Validate(absl::StrCat(kSpecialisedNodes, kBurstCameras), {{"loaded", 0.85}, {"overload", 1.5}});
+}
+
+TEST(SimValidationTest, OneCameraAtFourTimesTheOthersRate) {
+  if (!std::filesystem::exists(HeteroaccelBinary())) {
+    GTEST_SKIP() << "no heteroaccel binary at " << HeteroaccelBinary();
+  }
+  Validate(absl::StrCat(kSpecialisedNodes, kHeavyCameras), {{"loaded", 0.85}, {"overload", 1.5}});
+}
+
+TEST(SimValidationTest, DeviceSlowingDownMidRun) {
+  if (!std::filesystem::exists(HeteroaccelBinary())) {
+    GTEST_SKIP() << "no heteroaccel binary at " << HeteroaccelBinary();
+  }
+  Validate(absl::StrCat(kScenario, kSlowdown), {{"loaded", 0.85}, {"overload", 1.5}});
 }
 
 }  // namespace
