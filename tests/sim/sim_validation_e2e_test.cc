@@ -4,9 +4,11 @@
 // light load, near saturation and in overload with deadlines (504s). The two
 // reports must agree: throughput within 3%, deadline attainment within 2
 // points, p50 within 5% and p99 within 10%. The specialised cluster of
-// examples/sim, with Poisson arrivals and with bursts, is played near
-// saturation and in overload. Both sides send at the same instants (the simulator plays the
-// bench's schedule with the same seed), but near saturation the service times
+// examples/sim, with Poisson arrivals, with bursts and with one camera at 4x
+// the others' rate, and the first cluster with a device slowing down 2x
+// mid-run, are played near saturation and in overload. Both sides send at the
+// same instants (the simulator plays the bench's schedule with the same seed),
+// but near saturation the service times
 // alone make one 20 s run a wide draw (at 0.85 the simulated seeds' p50
 // spreads by about +-10%, the p99 by more), so those latencies are held to the
 // seeds' range widened by the targets, which contains the target around the
@@ -20,7 +22,8 @@
 // point's client_rtt_ms (0.4-0.8 ms, against ~0.12 ms one request at a time
 // on an idle machine); on a device that holds every request 20 ms, kept busy,
 // the time per request it finishes beyond the 20 ms (the hold's overshoot and
-// the slot's own work between two requests: 0.2-0.3 ms) is
+// the slot's own work between two requests; ~0 since an emulated device kept
+// busy runs its holds back to back, 0.2-0.3 ms before) is
 // service_overhead_ms. Nothing is fitted to the figures compared.
 //
 // The real cameras send their names (bench --camera-name), as the simulated
