@@ -1,5 +1,6 @@
 #include "real_cluster.h"
 
+#include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -77,9 +78,11 @@ std::vector<std::string> ScenarioTypes(const sim::Scenario& scenario) {
   return {types.begin(), types.end()};
 }
 
-// Whether the server lists every node of `names` up, with each of `devices`
-// (per node) serving some variant.
-bool AllServing(const nlohmann::json& cluster, const std::map<std::string, size_t>& devices) {
+// Whether the server lists every node of `devices` up, with each of its
+// devices serving some variant (and, for a node of `urls`, registered from
+// that URL: a restarted agent, not the lost one).
+bool AllServing(const nlohmann::json& cluster, const std::map<std::string, size_t>& devices,
+                const std::map<std::string, std::string>& urls) {
   if (!cluster.is_object() || !cluster.contains("nodes") || !cluster["nodes"].is_array()) {
     return false;
   }
@@ -87,6 +90,10 @@ bool AllServing(const nlohmann::json& cluster, const std::map<std::string, size_
   for (const nlohmann::json& node : cluster["nodes"]) {
     const auto expected = devices.find(node.value("node", ""));
     if (expected == devices.end() || !node.value("up", false)) continue;
+    if (const auto url = urls.find(expected->first);
+        url != urls.end() && node.value("url", "") != url->second) {
+      continue;
+    }
     size_t serving = 0;
     for (const nlohmann::json& d : node.value("devices", nlohmann::json::array())) {
       serving += d.value("variants", nlohmann::json::array()).empty() ? 0 : 1;
@@ -124,7 +131,7 @@ absl::StatusOr<loadgen::BenchOptions> BenchOptionsFor(const sim::Scenario& scena
   if (scenario.cameras.empty()) {
     return absl::InvalidArgumentError("the scenario has no cameras to play");
   }
-  RETURN_IF_ERROR(DeviceFaults(scenario).status());
+  RETURN_IF_ERROR(PlayedFaults(scenario).status());
   const sim::CameraSpec& camera = scenario.cameras.front();
   if (camera.mix.empty()) {
     return absl::InvalidArgumentError(
@@ -179,23 +186,22 @@ absl::StatusOr<loadgen::BenchOptions> BenchOptionsFor(const sim::Scenario& scena
   return options;
 }
 
-absl::StatusOr<std::vector<DeviceFault>> DeviceFaults(const sim::Scenario& scenario) {
-  std::vector<DeviceFault> out;
+absl::StatusOr<std::vector<PlayedFault>> PlayedFaults(const sim::Scenario& scenario) {
+  std::vector<PlayedFault> out;
   for (size_t i = 0; i < scenario.faults.size(); ++i) {
     const sim::FaultSpec& f = scenario.faults[i];
-    if (f.device.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "faults[", i, "]: a real cluster run plays device slowdowns, not node losses"));
+    std::string node = f.node, device;
+    if (!f.device.empty()) {
+      const size_t slash = f.device.find('/');
+      node = f.device.substr(0, slash);
+      device = slash == std::string::npos ? "" : f.device.substr(slash + 1);
     }
-    const size_t slash = f.device.find('/');
-    const std::string node = f.device.substr(0, slash);
-    const std::string device = slash == std::string::npos ? "" : f.device.substr(slash + 1);
     size_t agent = 0;
     bool found = false;
     for (const sim::NodeSpec& spec : scenario.nodes) {
       for (const std::string& name : spec.Names()) {
         if (name == node || spec.name == node) {
-          out.push_back({f.at, agent, device, f.slowdown});
+          out.push_back({i, f.at, agent, device, f.slowdown, f.down_for});
           found = true;
         }
         ++agent;
@@ -203,18 +209,18 @@ absl::StatusOr<std::vector<DeviceFault>> DeviceFaults(const sim::Scenario& scena
     }
     if (!found) {
       return absl::InvalidArgumentError(
-          absl::StrCat("faults[", i, "].device: no node '", node, "' in the scenario"));
+          absl::StrCat("faults[", i, "]: no node '", node, "' in the scenario"));
     }
   }
   // Applied in time order; a device's factors multiply, as in the simulation.
   std::stable_sort(out.begin(), out.end(),
-                   [](const DeviceFault& a, const DeviceFault& b) { return a.at < b.at; });
+                   [](const PlayedFault& x, const PlayedFault& y) { return x.at < y.at; });
   return out;
 }
 
 absl::StatusOr<std::unique_ptr<RealCluster>> RealCluster::Start(const sim::Scenario& scenario,
                                                                 const RealClusterOptions& options) {
-  RETURN_IF_ERROR(DeviceFaults(scenario).status());
+  RETURN_IF_ERROR(PlayedFaults(scenario).status());
   if (scenario.nodes.empty()) return absl::InvalidArgumentError("the scenario has no nodes");
   std::unique_ptr<RealCluster> cluster(new RealCluster());
   cluster->options_ = options;
@@ -254,22 +260,47 @@ absl::Status RealCluster::Launch(const sim::Scenario& scenario) {
                                        server_url_,     "--cluster-token", kClusterToken,
                                        "--no-opencl",   "--models"};
       argv.insert(argv.end(), types.begin(), types.end());
-      ASSIGN_OR_RETURN(std::unique_ptr<Subprocess> agent, Subprocess::Start(argv));
-      agents_.push_back(std::move(agent));
+      agent_argv_.push_back(std::move(argv));
+      agent_names_.push_back(name);
+      agent_devices_.push_back(node.devices.size());
+      agents_.emplace_back();
+      agent_urls_.emplace_back();
       expected[name] = node.devices.size();
     }
   }
-  for (const auto& agent : agents_) {
-    const std::string url = WaitForListeningUrl(*agent, options_.start_timeout);
-    if (url.empty()) return absl::UnavailableError(absl::StrCat("an agent did not start: ", Logs()));
-    agent_urls_.push_back(url);
+  for (size_t i = 0; i < agents_.size(); ++i) {
+    ASSIGN_OR_RETURN(agents_[i], Subprocess::Start(agent_argv_[i]));
   }
+  for (size_t i = 0; i < agents_.size(); ++i) {
+    agent_urls_[i] = WaitForListeningUrl(*agents_[i], options_.start_timeout);
+    if (agent_urls_[i].empty()) {
+      return absl::UnavailableError(absl::StrCat("an agent did not start: ", Logs()));
+    }
+  }
+  return WaitServing(expected);
+}
+
+absl::Status RealCluster::StartAgent(size_t i) {
+  ASSIGN_OR_RETURN(std::unique_ptr<Subprocess> agent, Subprocess::Start(agent_argv_[i]));
+  const std::string url = WaitForListeningUrl(*agent, options_.start_timeout);
+  if (url.empty()) {
+    return absl::UnavailableError(
+        absl::StrCat("agent ", agent_names_[i], " did not start again: ", Tail(agent->Output())));
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  agents_[i] = std::move(agent);
+  agent_urls_[i] = url;
+  return absl::OkStatus();
+}
+
+absl::Status RealCluster::WaitServing(const std::map<std::string, size_t>& devices,
+                                      const std::map<std::string, std::string>& urls) {
   ASSIGN_OR_RETURN(std::unique_ptr<http::Client> http, http::Client::Create(server_url_));
   const auto deadline = std::chrono::steady_clock::now() + options_.start_timeout;
   while (true) {
     auto response = http->Get("/v1/cluster");
     if (response.ok() && response->status == 200 &&
-        AllServing(nlohmann::json::parse(response->body, nullptr, false), expected)) {
+        AllServing(nlohmann::json::parse(response->body, nullptr, false), devices, urls)) {
       return absl::OkStatus();
     }
     if (std::chrono::steady_clock::now() >= deadline) {
@@ -277,7 +308,7 @@ absl::Status RealCluster::Launch(const sim::Scenario& scenario) {
           "not every node was serving after ", options_.start_timeout.count(), " ms: ",
           response.ok() ? response->body : response.status().ToString(), "\n", Logs()));
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
 }
 
@@ -298,45 +329,121 @@ absl::StatusOr<loadgen::BenchReport> RealCluster::Run(const sim::Scenario& scena
   ASSIGN_OR_RETURN(loadgen::BenchOptions options,
                    BenchOptionsFor(scenario, server_url_, images_dir_));
   options.protocol = options_.protocol;
-  ASSIGN_OR_RETURN(const std::vector<DeviceFault> faults, DeviceFaults(scenario));
+  ASSIGN_OR_RETURN(const std::vector<PlayedFault> faults, PlayedFaults(scenario));
+  fault_timings_.clear();
   if (faults.empty()) return loadgen::RunBench(options);
-  // The faults on their own thread, timed from (about) the bench's start: it
-  // only checks that the server is ready before its cameras start.
-  std::mutex mu;
-  std::condition_variable stop;
-  bool done = false;
-  absl::Status fault_status;
+  // The faults are timed from (about) the bench's start: it only checks that
+  // the server is ready before its cameras start.
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    done_ = false;
+    fault_status_ = absl::OkStatus();
+  }
+  // The bench runs on its own thread and the faults on this one: an agent
+  // started again must outlive the thread that starts it (testing::Subprocess).
   const auto start = std::chrono::steady_clock::now();
-  std::thread player([&] {
-    std::map<std::pair<size_t, std::string>, double> factors;  // a device's factors multiply
-    for (const DeviceFault& f : faults) {
-      {
-        std::unique_lock<std::mutex> lock(mu);
-        if (stop.wait_until(lock, start + f.at, [&] { return done; })) return;
-      }
+  absl::StatusOr<loadgen::BenchReport> report = absl::UnknownError("the bench did not run");
+  std::thread bench([&] {
+    report = loadgen::RunBench(options);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      done_ = true;
+    }
+    stop_.notify_all();
+  });
+  PlayFaults(faults, start);
+  bench.join();
+  // Whole again for a later Run: every agent up, every device at its profile.
+  std::map<std::string, size_t> restarted;
+  for (size_t i = 0; i < agents_.size(); ++i) {
+    if (agents_[i] != nullptr) continue;
+    absl::Status status = StartAgent(i);
+    if (!status.ok()) return status;
+    restarted[agent_names_[i]] = agent_devices_[i];
+  }
+  if (!restarted.empty()) RETURN_IF_ERROR(WaitServing(restarted));
+  for (const PlayedFault& f : faults) {
+    if (f.device.empty()) continue;
+    absl::Status status = SetSlowdown(agent_urls_[f.agent], f.device, 1.0);
+    if (fault_status_.ok() && !status.ok()) fault_status_ = std::move(status);
+  }
+  if (!fault_status_.ok()) return fault_status_;
+  return report;
+}
+
+void RealCluster::PlayFaults(const std::vector<PlayedFault>& faults,
+                             std::chrono::steady_clock::time_point start) {
+  // Node losses come back after down_for: their returns join the timeline.
+  struct Step {
+    std::chrono::milliseconds at;
+    const PlayedFault* fault;
+    bool back;
+  };
+  std::vector<Step> steps;
+  for (const PlayedFault& f : faults) {
+    steps.push_back({f.at, &f, false});
+    if (f.device.empty() && f.down_for) steps.push_back({f.at + *f.down_for, &f, true});
+  }
+  std::stable_sort(steps.begin(), steps.end(),
+                   [](const Step& x, const Step& y) { return x.at < y.at; });
+  const auto since_start = [&] {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+        .count();
+  };
+  const auto fail = [&](absl::Status status) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (fault_status_.ok()) fault_status_ = std::move(status);
+  };
+  std::map<std::pair<size_t, std::string>, double> factors;  // a device's factors multiply
+  for (const Step& step : steps) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      if (stop_.wait_until(lock, start + step.at, [&] { return done_; })) return;
+    }
+    const PlayedFault& f = *step.fault;
+    if (!f.device.empty()) {
       double& factor = factors.try_emplace({f.agent, f.device}, 1.0).first->second;
       factor *= f.slowdown;
-      absl::Status status = SetSlowdown(agent_urls_[f.agent], f.device, factor);
-      if (!status.ok()) {
-        std::lock_guard<std::mutex> lock(mu);
-        if (fault_status.ok()) fault_status = std::move(status);
+      std::string url;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        url = agent_urls_[f.agent];
       }
+      if (absl::Status status = SetSlowdown(url, f.device, factor); !status.ok()) fail(status);
+      continue;
     }
-  });
-  absl::StatusOr<loadgen::BenchReport> report = loadgen::RunBench(options);
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    done = true;
+    if (!step.back) {
+      std::unique_ptr<Subprocess> killed;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        killed = std::move(agents_[f.agent]);
+      }
+      if (killed != nullptr) killed->Stop(SIGKILL, std::chrono::seconds(10));
+      std::lock_guard<std::mutex> lock(mu_);
+      fault_timings_.push_back({f.fault, since_start(), std::nullopt});
+      continue;
+    }
+    if (absl::Status status = StartAgent(f.agent); !status.ok()) {
+      fail(status);
+      continue;
+    }
+    std::string url;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      url = agent_urls_[f.agent];
+    }
+    if (absl::Status status = WaitServing({{agent_names_[f.agent], agent_devices_[f.agent]}},
+                                          {{agent_names_[f.agent], url}});
+        !status.ok()) {
+      fail(status);
+      continue;
+    }
+    const double back = since_start();
+    std::lock_guard<std::mutex> lock(mu_);
+    for (FaultTiming& t : fault_timings_) {
+      if (t.fault == f.fault && !t.back_ms) t.back_ms = back;
+    }
   }
-  stop.notify_all();
-  player.join();
-  // Back to the profiles, so a later Run starts from the same devices.
-  for (const DeviceFault& f : faults) {
-    absl::Status status = SetSlowdown(agent_urls_[f.agent], f.device, 1.0);
-    if (fault_status.ok() && !status.ok()) fault_status = std::move(status);
-  }
-  if (!fault_status.ok()) return fault_status;
-  return report;
 }
 
 absl::Status RealCluster::SetSlowdown(const std::string& agent_url, const std::string& device,
@@ -357,6 +464,7 @@ std::string RealCluster::Logs() const {
   std::string out;
   if (server_) absl::StrAppend(&out, "--- server\n", Tail(server_->Output()), "\n");
   for (size_t i = 0; i < agents_.size(); ++i) {
+    if (agents_[i] == nullptr) continue;  // lost (a fault)
     absl::StrAppend(&out, "--- agent ", i, "\n", Tail(agents_[i]->Output()), "\n");
   }
   return out;

@@ -24,8 +24,12 @@
 // simulation has "heavy", "cam-0".."cam-3") with a list mix; and device
 // slowdowns, which Run() plays while the cameras run by asking the device's
 // agent to slow its emulated device (POST /v1/fleet/emulation) at the fault's
-// time from the bench's start. Node losses are not played. Anything else is
-// InvalidArgument naming what cannot be played.
+// time from the bench's start; and node losses, which Run() plays by killing
+// the node's agent at the fault's time and, after down_for, starting it again
+// (the node is back once the server lists it serving: fault_timings() says when,
+// since a restarted agent's start-up adds to down_for). Every node is whole
+// again when Run() returns. Anything else is InvalidArgument naming what
+// cannot be played.
 //
 // MeasureOverheads() measures the real system's per-request overhead on a
 // one-node cluster whose device takes no time: the round trip to the agent
@@ -41,8 +45,11 @@
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <map>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -61,6 +68,32 @@ struct RealClusterOptions {
   client::Protocol protocol = client::Protocol::kV2Binary;
   int frames = 4;  // synthetic frames the cameras cycle through
 };
+
+// A fault of the scenario, resolved to the agent that plays it: a device
+// slowdown, or the node's loss (its agent killed with SIGKILL, so that every
+// request it holds is lost as on a crash) and, after down_for, its return (the
+// same agent started again, which registers anew).
+struct PlayedFault {
+  size_t fault = 0;                 // index into the scenario's faults
+  std::chrono::milliseconds at{0};  // from the start of the run (warm-up included)
+  size_t agent = 0;                 // index into agent_urls()
+  std::string device;               // a slowdown's device; "" for a node loss
+  double slowdown = 1;              // multiplies the device's earlier factors
+  std::optional<std::chrono::milliseconds> down_for;  // a node loss's
+};
+
+// When a played node loss happened, as the real run saw it: the agent killed,
+// and the server listing the node up and serving again (nullopt: not back by
+// the end of the run). Milliseconds from the start of the run.
+struct FaultTiming {
+  size_t fault = 0;
+  double lost_ms = 0;
+  std::optional<double> back_ms;
+};
+
+// The scenario's faults, one per agent a fault's node names (a base name names
+// every copy), in time order; InvalidArgument for a node the scenario lacks.
+absl::StatusOr<std::vector<PlayedFault>> PlayedFaults(const sim::Scenario& scenario);
 
 class RealCluster {
  public:
@@ -81,6 +114,8 @@ class RealCluster {
   // The agents' URLs, in node order (for requests that bypass the server).
   const std::vector<std::string>& agent_urls() const { return agent_urls_; }
   const std::string& images_dir() const { return images_dir_; }
+  // The last Run()'s node losses, as they happened.
+  const std::vector<FaultTiming>& fault_timings() const { return fault_timings_; }
   // The last lines of every process's output, for a failing test's message.
   std::string Logs() const;
 
@@ -90,6 +125,15 @@ class RealCluster {
   // Sets `device`'s slowdown on the agent at `agent_url`.
   static absl::Status SetSlowdown(const std::string& agent_url, const std::string& device,
                                   double factor);
+  // Starts agent `i` (again) and waits for its URL.
+  absl::Status StartAgent(size_t i);
+  // Waits until the server lists every node of `devices` up with that many
+  // devices serving (a node of `urls` registered from that URL).
+  absl::Status WaitServing(const std::map<std::string, size_t>& devices,
+                           const std::map<std::string, std::string>& urls = {});
+  // Plays `faults` from `start` until they are done or `done` is set.
+  void PlayFaults(const std::vector<PlayedFault>& faults,
+                  std::chrono::steady_clock::time_point start);
 
   RealClusterOptions options_;
   std::vector<sim::NodeSpec> nodes_;
@@ -98,7 +142,16 @@ class RealCluster {
   std::string server_url_;
   std::unique_ptr<Subprocess> server_;
   std::vector<std::unique_ptr<Subprocess>> agents_;
+  std::vector<std::vector<std::string>> agent_argv_;
+  std::vector<std::string> agent_names_;
+  std::vector<size_t> agent_devices_;  // devices that must serve, per agent
   std::vector<std::string> agent_urls_;
+  std::vector<FaultTiming> fault_timings_;
+  // While Run() plays faults: what the fault thread and Run() share.
+  std::mutex mu_;
+  std::condition_variable stop_;
+  bool done_ = false;
+  absl::Status fault_status_;
 };
 
 // The agent config YAML for node `name` of `node` (one of its expanded names).
@@ -106,19 +159,6 @@ std::string AgentConfigYaml(const sim::NodeSpec& node, const std::string& name);
 
 // The server config YAML for the scenario's scheduler settings.
 std::string ServerConfigYaml(const sim::Scenario& scenario);
-
-// A device slowdown of the scenario, resolved to the agent that plays it.
-struct DeviceFault {
-  std::chrono::milliseconds at{0};  // from the start of the run (warm-up included)
-  size_t agent = 0;                 // index into agent_urls()
-  std::string device;
-  double slowdown = 1;  // multiplies the device's earlier factors
-};
-
-// The scenario's faults in time order, one per agent a fault's node names (a
-// base name names every copy); InvalidArgument for a node loss or a node the
-// scenario lacks.
-absl::StatusOr<std::vector<DeviceFault>> DeviceFaults(const sim::Scenario& scenario);
 
 // The bench options that play the scenario's cameras against `target`, or
 // InvalidArgument naming what `heteroaccel bench` cannot play.

@@ -147,6 +147,18 @@ faults:
   - {at: 13s, device: node-a/gpu0, slowdown: 2}
 )";
 
+// The first cluster losing a node for 4 s, 7 s into the measured window: its
+// agent killed (SIGKILL: what it held is lost and retried elsewhere), then
+// started again. A restarted agent needs time to start and register, which
+// the simulator's down_for does not know: the prediction takes the time the
+// real run measured from the kill to the server listing the node serving
+// again (RealCluster::fault_timings), as it takes the measured overheads. The
+// ideal is the whole cluster's (the node comes back).
+constexpr char kNodeLoss[] = R"(
+faults:
+  - {at: 10s, node: node-b, down_for: 4s}
+)";
+
 // Seeds simulated per point (the scenario's seed and the ones after it).
 constexpr int kSeeds = 9;
 // With Poisson or burst arrivals: more, for the range the real run is held to
@@ -312,6 +324,19 @@ void Validate(const std::string& scenario_yaml, const std::vector<Point>& points
                 scenario->client_rtt_ms);
     absl::StatusOr<loadgen::BenchReport> real = (*cluster)->Run(*scenario);
     ASSERT_TRUE(real.ok()) << real.status() << "\n" << (*cluster)->Logs();
+    // A node loss as the real run played it: when the agent died, and how
+    // long until the server had it serving again.
+    for (const FaultTiming& t : (*cluster)->fault_timings()) {
+      sim::FaultSpec& f = scenario->faults[t.fault];
+      ASSERT_TRUE(t.back_ms.has_value()) << "node " << f.node << " was not back in the run";
+      std::printf("  node %s lost at %.0f ms (asked %lld), serving again %.0f ms later (asked "
+                  "%lld)\n",
+                  f.node.c_str(), t.lost_ms, static_cast<long long>(f.at.count()),
+                  *t.back_ms - t.lost_ms,
+                  static_cast<long long>(f.down_for ? f.down_for->count() : -1));
+      f.at = std::chrono::milliseconds(std::llround(t.lost_ms));
+      f.down_for = std::chrono::milliseconds(std::llround(*t.back_ms - t.lost_ms));
+    }
     absl::StatusOr<Prediction> simulated = Predict(*scenario, drawn ? kDrawnSeeds : kSeeds);
     ASSERT_TRUE(simulated.ok()) << simulated.status();
     const Comparison c = Compare(*real, *simulated);
@@ -428,6 +453,22 @@ TEST(SimValidationTest, DeviceSlowingDownMidRun) {
     GTEST_SKIP() << "no heteroaccel binary at " << HeteroaccelBinary();
   }
   Validate(absl::StrCat(kScenario, kSlowdown), {{"loaded", 0.85}, {"overload", 1.5}});
+}
+
+// Not yet in agreement, so not run by default (--gtest_also_run_disabled_tests
+// runs it). Two runs, on a machine that a build kept busy: the restarted agent
+// served again 8.5-9.1 s after the kill (4 s asked: the rest is its start-up
+// and registration under load, which the prediction is given). In overload the
+// second run came within 3.6% of the predicted throughput and 2.6 points of the
+// attainment; at 0.85 both fell far short (throughput 0.87-0.94, attainment -7
+// to -13 pt), and in one of them gpu1 on another node answered 1% of the
+// requests against 20% predicted: something the simulator does not have
+// happens to the real cluster after a node loss.
+TEST(SimValidationTest, DISABLED_NodeLostAndBackMidRun) {
+  if (!std::filesystem::exists(HeteroaccelBinary())) {
+    GTEST_SKIP() << "no heteroaccel binary at " << HeteroaccelBinary();
+  }
+  Validate(absl::StrCat(kScenario, kNodeLoss), {{"loaded", 0.85}, {"overload", 1.5}});
 }
 
 }  // namespace
