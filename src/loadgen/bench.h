@@ -71,7 +71,8 @@ namespace heteroaccel::loadgen {
 inline constexpr std::chrono::milliseconds kErrorPause{10};
 inline constexpr std::chrono::milliseconds kFailoverPause{100};
 inline constexpr size_t kMaxTargets = 64;
-// With "-<camera>" (at most 1023) within the 64 characters a server accepts.
+// With "-<camera>" (at most 1023) within the kMaxNameLength (64) characters
+// a server accepts (common/names.h).
 inline constexpr size_t kMaxCameraName = 56;
 
 // The name camera `camera` of `cameras` goes by: "<name>-<camera>", or `name`

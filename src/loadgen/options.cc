@@ -8,6 +8,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/names.h"
 #include "loadgen/bench.h"
 
 namespace heteroaccel::loadgen {
@@ -183,13 +184,7 @@ absl::Status ValidateBenchOptions(const BenchOptions& options) {
   }
   if (options.images_dir.empty()) return absl::InvalidArgumentError("--images is empty");
   if (!options.camera_name.empty()) {
-    const bool valid =
-        options.camera_name.size() <= kMaxCameraName &&
-        std::all_of(options.camera_name.begin(), options.camera_name.end(), [](char c) {
-          return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' ||
-                 c == '-';
-        });
-    if (!valid) {
+    if (!IsValidName(options.camera_name, kMaxCameraName)) {
       return absl::InvalidArgumentError(absl::StrCat(
           "--camera-name must be 1 to ", kMaxCameraName,
           " characters of A-Z, a-z, 0-9, '_', '.' or '-' (camera i sends it as NAME-i), not '",

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/device_kind.h"
+#include "common/names.h"
 #include "httpapi/responses.h"
 
 namespace heteroaccel::server {
@@ -23,15 +24,6 @@ std::optional<int> PriorityClass(std::string_view name) {
   if (name == "low") return scheduler::kPriorityLow;
   if (name == "batch") return scheduler::kPriorityBatch;
   return std::nullopt;
-}
-
-// 1 to `max` of [A-Za-z0-9_.-]: camera and group names.
-bool ValidName(std::string_view name, size_t max) {
-  if (name.empty() || name.size() > max) return false;
-  return std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '.' || c == '-';
-  });
 }
 
 }  // namespace
@@ -55,7 +47,7 @@ absl::StatusOr<Hints> ParseHints(const nlohmann::json& p) {
     }
   }
   if (auto it = p.find("camera"); it != p.end()) {
-    if (!it->is_string() || !ValidName(it->get_ref<const std::string&>(), 64)) {
+    if (!it->is_string() || !IsValidName(it->get_ref<const std::string&>(), kMaxNameLength)) {
       return Bad("camera", "1 to 64 characters of A-Z, a-z, 0-9, '_', '.' or '-'");
     }
     hints.camera = it->get<std::string>();
@@ -86,8 +78,9 @@ absl::StatusOr<Hints> ParseHints(const nlohmann::json& p) {
     hints.device_kind = std::string(KindName(*kind));
   }
   if (auto it = p.find("group"); it != p.end()) {
-    if (!it->is_string() || !ValidName(it->get_ref<const std::string&>(), 64)) {
-      return Bad("group", "a node group's name: 1 to 64 characters of A-Z, a-z, 0-9, '_', '.' or '-'");
+    if (!it->is_string() || !IsValidName(it->get_ref<const std::string&>(), kMaxNameLength)) {
+      return Bad("group",
+                 "a node group's name: 1 to 64 characters of A-Z, a-z, 0-9, '_', '.' or '-'");
     }
     hints.group = it->get<std::string>();
   }
