@@ -142,6 +142,13 @@ void AggregateFailover(const std::vector<CameraRecord>& cameras,
   report.max_gap_ms = MaxGapMs(times, start_ms, end_ms);
 }
 
+void FinishCameraStats(CameraStats& stats, bool with_deadline, double measured_s) {
+  const uint64_t good = with_deadline ? stats.within_deadline : stats.succeeded;
+  stats.attainment =
+      stats.requests > 0 ? static_cast<double>(good) / static_cast<double>(stats.requests) : 0;
+  stats.throughput_rps = measured_s > 0 ? static_cast<double>(stats.succeeded) / measured_s : 0;
+}
+
 void AggregateCameras(const std::vector<CameraRecord>& streams,
                       const std::vector<std::string>& names, double measured_s,
                       BenchReport& report, std::optional<double> deadline_ms) {
@@ -161,12 +168,7 @@ void AggregateCameras(const std::vector<CameraRecord>& streams,
                           [&](const Sample& sample) { return sample.latency_ms <= *deadline_ms; }));
       }
     }
-    const uint64_t good = deadline_ms ? stats.within_deadline : stats.succeeded;
-    stats.attainment = stats.requests > 0 ? static_cast<double>(good) /
-                                                static_cast<double>(stats.requests)
-                                          : 0;
-    stats.throughput_rps =
-        measured_s > 0 ? static_cast<double>(stats.succeeded) / measured_s : 0;
+    FinishCameraStats(stats, deadline_ms.has_value(), measured_s);
     attainments.push_back(stats.attainment);
     report.per_camera[names[c]] = stats;
   }

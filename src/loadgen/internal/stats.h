@@ -110,6 +110,10 @@ void Aggregate(const std::vector<CameraRecord>& cameras, const std::vector<std::
                double measured_s, BenchReport& report,
                std::optional<double> deadline_ms = std::nullopt);
 
+// Fills `stats`' attainment (within_deadline with a deadline, else succeeded,
+// over requests; 0 when none completed) and throughput_rps from its counts.
+void FinishCameraStats(CameraStats& stats, bool with_deadline, double measured_s);
+
 // Fills per_camera and jain_attainment of `report` from the streams' records:
 // camera c of `names` owns streams [c x k, (c + 1) x k), k = records / names
 // (its inflight streams are consecutive). Attainment as Aggregate's.

@@ -632,11 +632,7 @@ SimReport Engine::Summarise() {
   std::vector<double> bench_attainments;
   for (size_t c = 0; c < camera_names_.size(); ++c) {
     loadgen::CameraStats stats = bench_cameras_[c];
-    const uint64_t good = has_deadline[c] ? stats.within_deadline : stats.succeeded;
-    stats.attainment = stats.requests > 0 ? static_cast<double>(good) /
-                                                static_cast<double>(stats.requests)
-                                          : 0;
-    stats.throughput_rps = static_cast<double>(stats.succeeded) / measured_s;
+    loadgen::internal::FinishCameraStats(stats, has_deadline[c], measured_s);
     bench_attainments.push_back(stats.attainment);
     b.per_camera[camera_names_[c]] = stats;
   }
