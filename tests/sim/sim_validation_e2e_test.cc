@@ -420,38 +420,33 @@ void Validate(const std::string& scenario_yaml, const std::vector<Point>& points
   }
 }
 
-TEST(SimValidationTest, SimulatorMatchesTheRealClusterLightLoadedAndOverloaded) {
-  if (!std::filesystem::exists(HeteroaccelBinary())) {
-    GTEST_SKIP() << "no heteroaccel binary at " << HeteroaccelBinary();
+// Every scenario needs the real binary (built with the tests).
+class SimValidationTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!std::filesystem::exists(HeteroaccelBinary())) {
+      GTEST_SKIP() << "no heteroaccel binary at " << HeteroaccelBinary();
+    }
   }
+};
+
+TEST_F(SimValidationTest, SimulatorMatchesTheRealClusterLightLoadedAndOverloaded) {
   Validate(kScenario, {{"light", 0.5}, {"loaded", 0.85}, {"overload", 1.5}});
 }
 
-TEST(SimValidationTest, SpecialisedClusterWithPoissonArrivals) {
-  if (!std::filesystem::exists(HeteroaccelBinary())) {
-    GTEST_SKIP() << "no heteroaccel binary at " << HeteroaccelBinary();
-  }
+TEST_F(SimValidationTest, SpecialisedClusterWithPoissonArrivals) {
   Validate(absl::StrCat(kSpecialisedNodes, kPoissonCameras), {{"loaded", 0.85}, {"overload", 1.5}});
 }
 
-TEST(SimValidationTest, SpecialisedClusterWithBursts) {
-  if (!std::filesystem::exists(HeteroaccelBinary())) {
-    GTEST_SKIP() << "no heteroaccel binary at " << HeteroaccelBinary();
-  }
+TEST_F(SimValidationTest, SpecialisedClusterWithBursts) {
   Validate(absl::StrCat(kSpecialisedNodes, kBurstCameras), {{"loaded", 0.85}, {"overload", 1.5}});
 }
 
-TEST(SimValidationTest, OneCameraAtFourTimesTheOthersRate) {
-  if (!std::filesystem::exists(HeteroaccelBinary())) {
-    GTEST_SKIP() << "no heteroaccel binary at " << HeteroaccelBinary();
-  }
+TEST_F(SimValidationTest, OneCameraAtFourTimesTheOthersRate) {
   Validate(absl::StrCat(kSpecialisedNodes, kHeavyCameras), {{"loaded", 0.85}, {"overload", 1.5}});
 }
 
-TEST(SimValidationTest, DeviceSlowingDownMidRun) {
-  if (!std::filesystem::exists(HeteroaccelBinary())) {
-    GTEST_SKIP() << "no heteroaccel binary at " << HeteroaccelBinary();
-  }
+TEST_F(SimValidationTest, DeviceSlowingDownMidRun) {
   Validate(absl::StrCat(kScenario, kSlowdown), {{"loaded", 0.85}, {"overload", 1.5}});
 }
 
@@ -464,10 +459,7 @@ TEST(SimValidationTest, DeviceSlowingDownMidRun) {
 // to -13 pt), and in one of them gpu1 on another node answered 1% of the
 // requests against 20% predicted: something the simulator does not have
 // happens to the real cluster after a node loss.
-TEST(SimValidationTest, DISABLED_NodeLostAndBackMidRun) {
-  if (!std::filesystem::exists(HeteroaccelBinary())) {
-    GTEST_SKIP() << "no heteroaccel binary at " << HeteroaccelBinary();
-  }
+TEST_F(SimValidationTest, DISABLED_NodeLostAndBackMidRun) {
   Validate(absl::StrCat(kScenario, kNodeLoss), {{"loaded", 0.85}, {"overload", 1.5}});
 }
 
