@@ -6,7 +6,8 @@
 // the error bodies; the code a socket's Connection runs) into two real route
 // tables, one after the other:
 //   - the agent's (AgentContext over a real Executor running fake models that
-//     need no files, testing/fake_model.h; with its fleet routes behind the
+//     need no files, testing/fake_model.h, and an emulated device that runs
+//     nothing; with its fleet routes behind the
 //     cluster token, package actions refused as on an agent without
 //     --allow-package-actions, model installs that find no server), and
 //   - the server's (AddFrontRoutes + AddClusterRoutes + AddDashboardRoutes +
@@ -351,10 +352,19 @@ class AgentTarget final : public Target {
     cpu.device.name = "fuzz cpu";
     cpu.device.source = "hwloc";
     cpu.slots = 1;
+    // An emulated device that runs nothing, so POST /v1/fleet/emulation can
+    // change a speed without slowing the inferences the fuzzer sends.
+    runtime::RuntimeDevice npu = cpu;
+    npu.device.id = "npu0";
+    npu.device.kind = devices::DeviceKind::kNpu;
+    npu.device.emulated = true;
+    npu.emulation = runtime::Emulation{{}, 0.0001, true};
+    npu.emulation->types = std::vector<std::string>{};
     runtime::ExecutorOptions options;
     options.warm_up = false;
     options.queue_capacity = 8;
-    auto executor = runtime::Executor::Create(options, {cpu}, catalog_, registry_, SystemClock());
+    auto executor =
+        runtime::Executor::Create(options, {cpu, npu}, catalog_, registry_, SystemClock());
     if (!executor.ok()) Fail("agent", executor.status().ToString());
     executor_ = *std::move(executor);
     executor_->Start();

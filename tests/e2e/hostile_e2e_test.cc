@@ -390,6 +390,20 @@ std::vector<Hostile> AgentBattery() {
        Post("/v1/fleet/time/sync", "\xff garbage", auth), {403}},
       {"model install with an unknown field",
        Post("/v1/fleet/models/install", install + R"(,"command":"rm -rf /"})", auth), {400}},
+      // An emulated device's speed (a fault drill): the token, then a typed body.
+      {"emulation without the token",
+       Post("/v1/fleet/emulation", R"({"device":"cpu0","slowdown":2})"), {401}},
+      {"emulation with garbage", Post("/v1/fleet/emulation", "\x01\xff{", auth), {400}},
+      {"emulation of a device in invalid UTF-8",
+       Post("/v1/fleet/emulation", "{\"device\":\"\xff\xfe\",\"slowdown\":2}", auth), {400}},
+      {"emulation of a device not on the node",
+       Post("/v1/fleet/emulation", R"({"device":"../../gpu0","slowdown":2})", auth), {404}},
+      {"emulation slowing down by infinity",
+       Post("/v1/fleet/emulation", R"({"device":"cpu0","slowdown":1e999})", auth), {400}},
+      {"emulation with an unknown field",
+       Post("/v1/fleet/emulation", R"({"device":"cpu0","slowdown":2,"command":"rm -rf /"})",
+            auth),
+       {400}},
       {"readiness of a model named in invalid UTF-8", Get("/v2/models/%FF%FE/ready")},
       // The server's forwarding headers, sent by a client: a bad device is
       // refused; bad numbers are ignored, and the answer stays valid JSON.
