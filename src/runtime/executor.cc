@@ -348,8 +348,16 @@ class Slot {
       return;
     }
     const ModelCounters& counters = counters_[key];
-    absl::StatusOr<JobResult> result = Compute(*model->second, job, item.enqueued);
-    const double computed = SecondsBetween(start, clock_.Now());
+    // When the job's time on the device began: when this thread took it, or
+    // for an emulated hold run back to back, when the previous one was due to
+    // end; never before this slot's previous job ended, so that busy time
+    // counts each moment once and adds up to the wall time the slot was busy.
+    Clock::TimePoint began = start;
+    absl::StatusOr<JobResult> result = Compute(*model->second, job, item.enqueued, began);
+    if (last_end_) began = std::max(began, *last_end_);
+    const Clock::TimePoint end = clock_.Now();
+    last_end_ = end;
+    const double computed = SecondsBetween(began, end);
     AddBusy(computed);
     if (!result.ok()) {
       const bool client_error = result.status().code() == absl::StatusCode::kInvalidArgument;
@@ -361,7 +369,7 @@ class Slot {
       Answer(job, std::move(result).status());
       return;
     }
-    result->queue_seconds = SecondsBetween(item.enqueued, start);
+    result->queue_seconds = SecondsBetween(item.enqueued, began);
     result->compute_seconds = computed;
     counters.success->Increment();
     counters.queue->Observe(result->queue_seconds);
@@ -405,11 +413,13 @@ class Slot {
     busy_total_.Increment(seconds);
   }
 
+  // `began` is when the job started on the device; Emulate may move it back.
   absl::StatusOr<JobResult> Compute(inference::Model& model, const Job& job,
-                                    Clock::TimePoint enqueued) {
+                                    Clock::TimePoint enqueued, Clock::TimePoint& began) {
     JobResult result;
     if (device_.emulation) {
-      ASSIGN_OR_RETURN(result.output, Emulate(model, job, enqueued, result.result_reused));
+      ASSIGN_OR_RETURN(result.output,
+                       Emulate(model, job, enqueued, began, result.result_reused));
     } else {
       ASSIGN_OR_RETURN(cv::Mat image, DecodeInput(job.image));
       ASSIGN_OR_RETURN(result.output, model.Run(image));
@@ -436,10 +446,11 @@ class Slot {
   // that falls further behind slows the device rather than queueing up credit;
   // the device never runs faster than its draws.
   absl::StatusOr<inference::InferenceOutput> Emulate(inference::Model& model, const Job& job,
-                                                     Clock::TimePoint enqueued, bool& reused) {
+                                                     Clock::TimePoint enqueued,
+                                                     Clock::TimePoint& start, bool& reused) {
     const Emulation& emulation = *device_.emulation;
     const Clock::TimePoint now = clock_.Now();
-    Clock::TimePoint start = now;
+    start = now;
     if (last_release_ && enqueued <= *last_release_ && *last_release_ < now) {
       start = std::max(*last_release_, now - kMaxCarry);
     }
@@ -479,6 +490,7 @@ class Slot {
   metrics::Counter& busy_total_;  // the device's, shared by its slots
   // Touched by the slot's thread only.
   std::optional<Clock::TimePoint> last_release_;  // emulated: when the last hold was due to end
+  std::optional<Clock::TimePoint> last_end_;      // when the last job's run ended
   std::map<std::string, std::unique_ptr<inference::Model>> models_;
   std::map<std::string, ModelCounters> counters_;
 
