@@ -54,6 +54,13 @@ absl::StatusOr<Scenario> AtLoad(Scenario scenario, double load) {
   return scenario;
 }
 
+Scenario Saturated(Scenario scenario, scheduler::PolicyKind policy) {
+  for (CameraSpec& c : scenario.cameras) c.deadline_ms.reset();
+  scenario.queue_capacity = 64;
+  scenario.policy = policy;
+  return scenario;
+}
+
 absl::StatusOr<SimReport> Simulate(const Scenario& scenario, const SimOptions& options) {
   internal::Engine engine(scenario, options);
   ASSIGN_OR_RETURN(SimReport report, engine.Run());

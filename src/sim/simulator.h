@@ -109,6 +109,12 @@ double IdealThroughput(const Scenario& scenario);
 // is 0.
 absl::StatusOr<Scenario> AtLoad(Scenario scenario, double load);
 
+// The saturation protocol of the scheduling targets (docs/scheduling.md,
+// "Targets, measured"): the scenario under `policy` with no deadlines and
+// queues of 64 requests per type, so that what a policy completes is not cut
+// by expiry. Run it AtLoad above 1.
+Scenario Saturated(Scenario scenario, scheduler::PolicyKind policy);
+
 // Runs the scenario. InvalidArgument for a scenario the scheduler rejects
 // (ParseScenario already checks what it can).
 absl::StatusOr<SimReport> Simulate(const Scenario& scenario, const SimOptions& options = {});

@@ -57,15 +57,6 @@ SimReport RunAt(const Scenario& base, double load, const SimOptions& options = {
   return *r;
 }
 
-// No deadlines, queues of 64 per type: what the cluster completes when it is
-// saturated.
-Scenario Saturated(Scenario s, scheduler::PolicyKind policy) {
-  for (CameraSpec& c : s.cameras) c.deadline_ms.reset();
-  s.queue_capacity = 64;
-  s.policy = policy;
-  return s;
-}
-
 // The targets: 99.9% at 80% of the ideal load, 99% at 90%.
 TEST(SloTest, AttainmentBelowTheIdealLoad) {
   for (const std::string& name : SloScenarios()) {
