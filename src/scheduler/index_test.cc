@@ -9,9 +9,11 @@
 // devices without a reported time (median fallbacks), overruns, failures, lost and
 // returning nodes, deadlines, priorities, tenants, pins (device, kind, group; a
 // request pinned to a kind or group goes through the index too, and scans once it
-// has passed over too many devices its pins exclude) and, for odd seeds,
-// steering by the fluid ideal.
+// has passed over too many devices its pins exclude), degradation to faster
+// variants (tight deadlines, backlogs) and, for odd seeds, steering by the fluid
+// ideal.
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -35,6 +37,7 @@ using std::chrono::milliseconds;
 struct Running {
   uint64_t id;
   Clock::TimePoint expected;
+  Clock::TimePoint bound_at;
 };
 
 Options WithIndex(Options options, bool index) {
@@ -74,19 +77,21 @@ class Pair {
       ASSERT_EQ(a[i].expected_finish, b[i].expected_finish) << "request " << a[i].request_id;
       ASSERT_EQ(a[i].variant, b[i].variant);
       ASSERT_EQ(Finishes(a[i]), Finishes(b[i])) << "request " << a[i].request_id;
-      running_.push_back({a[i].request_id, a[i].expected_finish});
+      running_.push_back({a[i].request_id, a[i].expected_finish, clock_.Now()});
+      degraded_ += a[i].degraded_from.empty() ? 0 : 1;
     }
     bound_ += a.size();
     expired_ += expired_a.size();
     ++steps_;
   }
-  // Completes running request `i` after `factor` times its expected service.
+  // Completes running request `i`, reporting `factor` times the time from its
+  // binding to its expected finish as its service time.
   void Complete(size_t i, double factor, bool ok) {
     const Running r = running_[i];
     running_.erase(running_.begin() + static_cast<std::ptrdiff_t>(i));
     const auto service = std::chrono::duration_cast<std::chrono::nanoseconds>(
         std::max(microseconds(100), std::chrono::duration_cast<microseconds>(
-                                        (r.expected - clock_.Now()) * factor)));
+                                        (r.expected - r.bound_at) * factor)));
     EXPECT_EQ(indexed_.Complete(r.id, service, ok), scanned_.Complete(r.id, service, ok));
   }
   void FailNode(const std::string& node) {
@@ -109,6 +114,7 @@ class Pair {
   std::vector<Running>& running() { return running_; }
   size_t bound() const { return bound_; }
   size_t expired() const { return expired_; }
+  size_t degraded() const { return degraded_; }
   size_t queued() const { return indexed_.queued_total(); }
 
  private:
@@ -125,6 +131,7 @@ class Pair {
   std::vector<Running> running_;
   size_t bound_ = 0;
   size_t expired_ = 0;
+  size_t degraded_ = 0;
   int steps_ = 0;
 };
 
@@ -143,6 +150,7 @@ TEST_P(FinishIndexTest, IndexedChoiceIsTheFullScansChoice) {
   options.record_candidates = true;
   options.queue_capacity = 400;
   options.probe_interval = milliseconds(200);
+  options.degrade_backlog = 0.1;  // 40 waiting of a type: its requests may degrade
   Pair pair(options);
   const std::vector<std::string> types = {"face", "pose", "text"};
   const std::vector<std::string> kinds = {"gpu", "npu", "cpu"};
@@ -161,6 +169,20 @@ TEST_P(FinishIndexTest, IndexedChoiceIsTheFullScansChoice) {
       if (service.empty()) service["face"] = milliseconds(5);
       DeviceInfo info = testing::MakeDevice("node" + std::to_string(n), kinds[k], kinds[k],
                                             service, 1 + static_cast<int>(rng() % 3));
+      // Faster variants to degrade to: few distinct accuracies (ties), some
+      // below the floor, some without a reported time.
+      for (const auto& [type, time] : service) {
+        if (!chance(0.5)) continue;
+        Degradation& degradation = info.degrade[type];
+        degradation.floor = 0.6;
+        for (int a = 0; a < 1 + static_cast<int>(rng() % 2); ++a) {
+          const double accuracy = std::array{0.5, 0.7, 0.8, 0.8, 0.9}[rng() % 5];
+          const auto reported = std::chrono::duration_cast<std::chrono::nanoseconds>(
+              chance(0.2) ? std::chrono::nanoseconds(0) : time * uniform(0.05, 0.3));
+          degradation.alternates.push_back(
+              {"lite-" + std::to_string(a), accuracy, reported});
+        }
+      }
       info.groups = {n % 2 == 0 ? "even" : "odd"};
       if (n < 2) info.groups.push_back("rare");
       pair.Upsert(info);
@@ -176,7 +198,10 @@ TEST_P(FinishIndexTest, IndexedChoiceIsTheFullScansChoice) {
                                        static_cast<int>(rng() % 3 == 0));
       r.tenant = "cam" + std::to_string(rng() % 6);
       r.arrival = pair.clock().Now();
-      if (chance(0.6)) {
+      r.may_degrade = !chance(0.2);
+      if (chance(0.15)) {  // tight: often only a faster variant makes it
+        r.deadline = pair.clock().Now() + microseconds(static_cast<int64_t>(uniform(1e3, 6e3)));
+      } else if (chance(0.55)) {
         r.deadline = pair.clock().Now() + microseconds(static_cast<int64_t>(uniform(2e3, 1e5)));
       }
       // Pins, each checked by the scheduler (a pin nothing satisfies is refused
@@ -212,10 +237,12 @@ TEST_P(FinishIndexTest, IndexedChoiceIsTheFullScansChoice) {
     }
     pair.Step();
   }
-  // The history must have exercised both decisions.
+  // The history must have exercised every decision, degradation included.
   EXPECT_GT(pair.bound(), 2000u);
   EXPECT_GT(pair.expired(), 100u);
-  std::printf("  seed %d: %zu bound, %zu expired\n", GetParam(), pair.bound(), pair.expired());
+  EXPECT_GT(pair.degraded(), 100u);
+  std::printf("  seed %d: %zu bound (%zu degraded), %zu expired\n", GetParam(), pair.bound(),
+              pair.degraded(), pair.expired());
 }
 
 // The tournament tree against a brute-force minimum: random sets, raises, drops

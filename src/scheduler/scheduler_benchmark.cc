@@ -285,20 +285,29 @@ class LargeBench {
  public:
   // `finish_index`: Options::finish_index (false: the scan of every candidate).
   // `grouped`: node n in group "line-(n % 4)", each request pinned to one.
-  explicit LargeBench(int nodes, bool finish_index = true, bool grouped = false)
-      : scheduler_(WithIndex(finish_index), clock_), grouped_(grouped) {
+  // `degrading`: every device may run pose as a variant at 40% of the
+  // primary's time, and every request is a pose with a deadline (6 ms) that no
+  // device admits with the primary: each decision degrades.
+  explicit LargeBench(int nodes, bool finish_index = true, bool grouped = false,
+                      bool degrading = false)
+      : scheduler_(WithIndex(finish_index), clock_), grouped_(grouped), degrading_(degrading) {
     int i = 0;
     for (DeviceInfo& d : LargeCluster(nodes)) {
       if (grouped) d.groups = {"line-" + std::to_string(i++ / 4 % 4)};  // 4 devices a node
+      if (degrading) {
+        const auto primary = d.reported_service.at("pose");
+        d.degrade["pose"] = {0.5, {{"pose-lite", 0.9, primary * 2 / 5}}};
+      }
       if (!scheduler_.UpsertDevice(d).ok()) std::abort();
     }
   }
   void Enqueue() {
     Request r;
     r.id = next_id_++;
-    r.type = kTypes[r.id % kTypes.size()];
+    r.type = degrading_ ? "pose" : kTypes[r.id % kTypes.size()];
     r.tenant = "cam" + std::to_string(r.id % 50);
     if (grouped_) r.group = "line-" + std::to_string(r.id / 5 % 4);
+    if (degrading_) r.deadline = clock_.Now() + std::chrono::milliseconds(6);
     r.arrival = clock_.Now();
     if (!scheduler_.Enqueue(std::move(r)).ok()) std::abort();
   }
@@ -328,6 +337,7 @@ class LargeBench {
   FakeClock clock_;
   Scheduler scheduler_;
   bool grouped_;
+  bool degrading_;
   uint64_t next_id_ = 1;
   std::priority_queue<std::tuple<Clock::TimePoint, uint64_t, nanoseconds>,
                       std::vector<std::tuple<Clock::TimePoint, uint64_t, nanoseconds>>,
@@ -347,8 +357,8 @@ constexpr int kLargeCapacity = 1000 * (3 + 2 + 2 + 3);  // slots + pipeline dept
 // `fill` requests start the run (the load it keeps), `settle` operations pass
 // before the timed ones.
 void DecisionLoop(benchmark::State& state, int fill, int settle, bool finish_index = true,
-                  bool grouped = false) {
-  LargeBench bench(1000, finish_index, grouped);
+                  bool grouped = false, bool degrading = false) {
+  LargeBench bench(1000, finish_index, grouped, degrading);
   for (int i = 0; i < fill; ++i) bench.Enqueue();
   bench.Dispatch();
   using Steady = std::chrono::steady_clock;
@@ -405,6 +415,13 @@ void BM_Decision4000Grouped(benchmark::State& state) {
   DecisionLoop(state, kLargeCapacity / 10, 20000, state.range(0) != 0, /*grouped=*/true);
 }
 BENCHMARK(BM_Decision4000Grouped)->Arg(1)->Arg(0)->UseManualTime()->Iterations(20000);
+
+// Arg as for Light; every decision degrades (LargeBench's `degrading`).
+void BM_Decision4000Degrading(benchmark::State& state) {
+  DecisionLoop(state, kLargeCapacity / 10, 20000, state.range(0) != 0, /*grouped=*/false,
+               /*degrading=*/true);
+}
+BENCHMARK(BM_Decision4000Degrading)->Arg(1)->Arg(0)->UseManualTime()->Iterations(20000);
 
 void BM_Burst4000(benchmark::State& state) {
   using Steady = std::chrono::steady_clock;
