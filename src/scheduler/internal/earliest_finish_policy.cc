@@ -209,6 +209,53 @@ DegradedPick ChooseDegraded(State& state, const QueueEntry& entry,
   return best;
 }
 
+// ChooseDegraded's choice through the finish index, for a request not pinned
+// to a device: the devices in ascending order of the bound on their fastest
+// run, degradation included (VisitByBound with `fast`), which is at most the
+// earliest slot plus any eligible alternate's estimate, and so at most its
+// admission time too. The visit ends at the first bound past the deadline (no
+// alternate there or further on is admitted), or once the pick has the
+// highest accuracy any device offers (TopAlternateAccuracy) and the bound
+// passes its finish. Ties in accuracy and finish go to the device first in key
+// order, as in the scan (the fast order's tie is the position). Pins as in
+// ChooseIndexed: nullopt when the visit gave up, and the caller scans.
+std::optional<DegradedPick> ChooseDegradedIndexed(State& state, const QueueEntry& entry,
+                                                  Ticks now) {
+  const TypeId t = entry.type;
+  assert(entry.pinned_device == kNone);
+  const bool steered = !State::IsPinned(entry) && state.type(t).steered;
+  const double top = state.TopAlternateAccuracy(t);
+  State::PinFilter pins(state, entry);
+  DegradedPick best;
+  uint64_t best_position = 0;
+  state.VisitByBound(t, /*fast=*/true, [&](DeviceIndex d, Ticks bound, uint64_t position) {
+    if (entry.deadline != kNever && bound > entry.deadline) return false;
+    if (best.device != kNone && best.accuracy >= top && bound > best.finish) return false;
+    if (pins.PassOver(d)) return !pins.gave_up();
+    const std::vector<AlternateState>& alternates = state.Alternates(d, t);
+    if (alternates.empty()) return true;
+    const Ticks earliest = state.Earliest(d);
+    if (steered && SteeredAway(state, entry, d, earliest, now)) return true;
+    for (const AlternateState& a : alternates) {
+      if (best.device != kNone && a.accuracy < best.accuracy) break;  // most accurate first
+      if (entry.deadline != kNever &&
+          earliest + state.AlternatePessimistic(a, t, d) > entry.deadline) {
+        continue;
+      }
+      const Ticks finish = earliest + state.AlternateEstimate(a, t, d);
+      if (best.device == kNone || a.accuracy > best.accuracy || finish < best.finish ||
+          (finish == best.finish && position < best_position)) {
+        best = {d, a.variant, a.accuracy, finish};
+        best_position = position;
+      }
+      break;  // this device's most accurate admitted alternate
+    }
+    return true;
+  });
+  if (pins.gave_up()) return std::nullopt;
+  return best;
+}
+
 // An idle device the request may probe (see above), or kNone: the first in key
 // order of those the index holds as due (without the index: of the candidates).
 DeviceIndex ProbeFor(State& state, const QueueEntry& entry, Ticks now) {
@@ -281,8 +328,13 @@ void DispatchEarliestFinish(State& state, std::vector<Assignment>& out) {
     int32_t alternate = kNone;
     if (entry.may_degrade && state.type(entry.type).degradable > 0 &&
         (pick.device == kNone || state.Backlogged(entry.type))) {
+      std::optional<DegradedPick> indexed_degraded;
+      if (indexed && entry.pinned_device == kNone) {
+        indexed_degraded = ChooseDegradedIndexed(state, entry, now);
+      }
       const DegradedPick degraded =
-          ChooseDegraded(state, entry, CandidatesFor(state, entry, one), now);
+          indexed_degraded ? *indexed_degraded
+                           : ChooseDegraded(state, entry, CandidatesFor(state, entry, one), now);
       if (degraded.device != kNone && degraded.finish < pick.finish) {
         pick = {degraded.device, degraded.finish};
         alternate = degraded.variant;

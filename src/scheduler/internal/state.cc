@@ -1,6 +1,7 @@
 #include "scheduler/internal/state.h"
 
 #include <algorithm>
+#include <cassert>
 #include <cmath>
 #include <iterator>
 #include <tuple>
@@ -1366,7 +1367,13 @@ void State::DetachVariants(DeviceIndex d) {
       --types_[t].runners;
       dev.variant[t] = kNone;
     }
-    if (!dev.alternates[t].empty()) --types_[t].degradable;
+    if (!dev.alternates[t].empty()) {
+      --types_[t].degradable;
+      std::multiset<double>& top = types_[t].top_accuracies;
+      const auto it = top.find(dev.alternates[t].front().accuracy);
+      assert(it != top.end());
+      if (it != top.end()) top.erase(it);
+    }
   }
 }
 
@@ -1490,7 +1497,10 @@ void State::SetAlternates(DeviceState& dev, const DeviceInfo& info, Ticks now) {
                        [](const auto& x, const auto& y) { return x.accuracy > y.accuracy; });
     }
     // DetachVariants already uncounted the device's old list.
-    if (!next.empty()) ++types_[t].degradable;
+    if (!next.empty()) {
+      ++types_[t].degradable;
+      types_[t].top_accuracies.insert(next.front().accuracy);  // most accurate first
+    }
     dev.alternates[t] = std::move(next);
   }
 }

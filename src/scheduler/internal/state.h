@@ -15,6 +15,7 @@
 #include <limits>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -202,6 +203,9 @@ struct Candidate {
 struct TypeState {
   int runners = 0;    // present devices (up or down) able to run it
   int degradable = 0;  // of which with an eligible alternate
+  // Their most accurate eligible alternates' accuracies, one per device: the
+  // highest is the best a degraded request of the type can get.
+  std::multiset<double> top_accuracies;
   // Degradation: whether, this pass, its waiting requests would miss deadlines
   // with the primary alone (State::RefreshPressure).
   bool pressured = false;
@@ -403,6 +407,12 @@ class State {
   // Degradation (DeviceInfo::degrade): the eligible alternates of `t` on `d`,
   // most accurate first, and the estimates of one of them (the primary's
   // fallbacks when it has none of its own). Never unknown.
+  // The highest accuracy of an eligible alternate of `t` on any present device
+  // (up or down); -1 when none has one.
+  double TopAlternateAccuracy(TypeId t) const {
+    const std::multiset<double>& all = types_[t].top_accuracies;
+    return all.empty() ? -1 : *all.rbegin();
+  }
   const std::vector<AlternateState>& Alternates(DeviceIndex d, TypeId t) const {
     return devices_[d].alternates[t];
   }
