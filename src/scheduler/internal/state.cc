@@ -629,9 +629,8 @@ const Record* State::record(uint64_t id) const {
 
 // --- For policies ------------------------------------------------------------------
 
-const std::vector<Candidate>& State::Candidates(TypeId t) const {
+const std::vector<DeviceIndex>& State::AvailableFor(TypeId t) const {
   TypeState& ts = types_[t];
-  if (ts.prepared_pass == pass_) return ts.candidates;
   if (ts.available_topology != topology_) {
     ts.available.clear();
     for (DeviceIndex d : sorted_devices_) {
@@ -639,8 +638,14 @@ const std::vector<Candidate>& State::Candidates(TypeId t) const {
     }
     ts.available_topology = topology_;
   }
+  return ts.available;
+}
+
+const std::vector<Candidate>& State::Candidates(TypeId t) const {
+  TypeState& ts = types_[t];
+  if (ts.prepared_pass == pass_) return ts.candidates;
   ts.candidates.clear();
-  for (DeviceIndex d : ts.available) ts.candidates.push_back(MakeCandidate(t, d));
+  for (DeviceIndex d : AvailableFor(t)) ts.candidates.push_back(MakeCandidate(t, d));
   ts.prepared_pass = pass_;
   return ts.candidates;
 }
@@ -1555,11 +1560,11 @@ void State::RefreshPressure(Ticks now, int limit) {
     TypeState& ts = types_[t];
     if (ts.degradable == 0 || ts.pressured) continue;
     double& rate = pressure_rate_[t];
-    if (rate < 0) {
+    if (rate < 0) {  // the candidates' sums, without building them
       rate = 0;
-      for (const Candidate& c : Candidates(t)) {
-        rate += devices_[c.device].info.slots / static_cast<double>(std::max<Ticks>(c.estimate, 1));
-        pressure_ahead_[t] += devices_[c.device].load();
+      for (DeviceIndex d : AvailableFor(t)) {
+        rate += devices_[d].info.slots / static_cast<double>(std::max<Ticks>(Estimate(t, d), 1));
+        pressure_ahead_[t] += devices_[d].load();
       }
     }
     const double ahead = static_cast<double>(++pressure_ahead_[t]);

@@ -323,6 +323,8 @@ class State {
   // The devices a request of type `t` may use in this pass (available, able to run
   // it), with estimates, in key order. Pins are not applied; see Allows.
   const std::vector<Candidate>& Candidates(TypeId t) const;
+  // The devices Candidates(t) weighs (available, able to run it), in key order.
+  const std::vector<DeviceIndex>& AvailableFor(TypeId t) const;
   // One device (available, able to run `t`) as a candidate.
   Candidate MakeCandidate(TypeId t, DeviceIndex d) const;
   // A visit of the finish index for one request (placement, expiry): the devices
