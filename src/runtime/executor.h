@@ -140,7 +140,10 @@ struct SlotState {
   bool allocated = false;
   int queue_depth = 0;
   // Wall time spent running models since the slot started (failed runs too;
-  // an emulated device's hold for its profiled latency counts as busy).
+  // an emulated device's hold for its profiled latency counts as busy). A run
+  // counts from when it started on the device (for a hold run back to back,
+  // when the previous one was due to end), never before the slot's previous
+  // run ended: each moment once.
   double busy_seconds = 0;
   // Runs that failed in a row on this slot (not for the request's own fault:
   // an undecodable image does not count); 0 after a success. A device whose
