@@ -179,32 +179,47 @@ struct DegradedPick {
   int32_t variant = kNone;
   double accuracy = 0;
   Ticks finish = kNever;
+  uint64_t order = 0;  // the device's rank in key order
 };
 
+// Weighs device `d` (earliest slot `earliest`, rank `order` in key order) for a
+// degrading request: its most accurate alternate that the request's deadline
+// admits (pessimistically, as the primary) replaces `best` when more
+// accurate, or as accurate and finishing sooner, or as soon and first in key
+// order.
+void WeighAlternates(State& state, const QueueEntry& entry, DeviceIndex d, Ticks earliest,
+                     uint64_t order, DegradedPick& best) {
+  const TypeId t = entry.type;
+  for (const AlternateState& a : state.Alternates(d, t)) {
+    if (best.device != kNone && a.accuracy < best.accuracy) break;  // most accurate first
+    if (entry.deadline != kNever &&
+        earliest + state.AlternatePessimistic(a, t, d) > entry.deadline) {
+      continue;
+    }
+    const Ticks finish = earliest + state.AlternateEstimate(a, t, d);
+    if (best.device == kNone || a.accuracy > best.accuracy || finish < best.finish ||
+        (finish == best.finish && order < best.order)) {
+      best = {d, a.variant, a.accuracy, finish, order};
+    }
+    return;  // this device's most accurate admitted alternate
+  }
+}
+
 // The most accurate eligible alternate an allowed device admits by the
-// request's deadline (pessimistically, as the primary), on the device where it
-// finishes first.
+// request's deadline, on the device where it finishes first: every candidate
+// weighed, in key order.
 DegradedPick ChooseDegraded(State& state, const QueueEntry& entry,
                             const std::vector<Candidate>& candidates, Ticks now) {
   const bool pinned = State::IsPinned(entry);
   const bool steered = !pinned && state.type(entry.type).steered;
   DegradedPick best;
+  uint64_t order = 0;
   for (const Candidate& c : candidates) {
+    ++order;
     if (c.degraded_fastest == kNever || (pinned && !State::Allows(entry, c))) continue;
     const Ticks earliest = state.Earliest(c.device);
     if (steered && SteeredAway(state, entry, c.device, earliest, now)) continue;
-    for (const AlternateState& a : state.Alternates(c.device, entry.type)) {
-      if (best.device != kNone && a.accuracy < best.accuracy) break;  // most accurate first
-      if (entry.deadline != kNever &&
-          earliest + state.AlternatePessimistic(a, entry.type, c.device) > entry.deadline) {
-        continue;
-      }
-      const Ticks finish = earliest + state.AlternateEstimate(a, entry.type, c.device);
-      if (best.device == kNone || a.accuracy > best.accuracy || finish < best.finish) {
-        best = {c.device, a.variant, a.accuracy, finish};
-      }
-      break;  // this device's most accurate admitted alternate
-    }
+    WeighAlternates(state, entry, c.device, earliest, order, best);
   }
   return best;
 }
@@ -216,9 +231,9 @@ DegradedPick ChooseDegraded(State& state, const QueueEntry& entry,
 // admission time too. The visit ends at the first bound past the deadline (no
 // alternate there or further on is admitted), or once the pick has the
 // highest accuracy any device offers (TopAlternateAccuracy) and the bound
-// passes its finish. Ties in accuracy and finish go to the device first in key
-// order, as in the scan (the fast order's tie is the position). Pins as in
-// ChooseIndexed: nullopt when the visit gave up, and the caller scans.
+// passes its finish. The fast order's tie is the device's position, its rank
+// in key order. Pins as in ChooseIndexed: nullopt when the visit gave up, and
+// the caller scans.
 std::optional<DegradedPick> ChooseDegradedIndexed(State& state, const QueueEntry& entry,
                                                   Ticks now) {
   const TypeId t = entry.type;
@@ -227,29 +242,14 @@ std::optional<DegradedPick> ChooseDegradedIndexed(State& state, const QueueEntry
   const double top = state.TopAlternateAccuracy(t);
   State::PinFilter pins(state, entry);
   DegradedPick best;
-  uint64_t best_position = 0;
   state.VisitByBound(t, /*fast=*/true, [&](DeviceIndex d, Ticks bound, uint64_t position) {
     if (entry.deadline != kNever && bound > entry.deadline) return false;
     if (best.device != kNone && best.accuracy >= top && bound > best.finish) return false;
     if (pins.PassOver(d)) return !pins.gave_up();
-    const std::vector<AlternateState>& alternates = state.Alternates(d, t);
-    if (alternates.empty()) return true;
+    if (state.Alternates(d, t).empty()) return true;
     const Ticks earliest = state.Earliest(d);
     if (steered && SteeredAway(state, entry, d, earliest, now)) return true;
-    for (const AlternateState& a : alternates) {
-      if (best.device != kNone && a.accuracy < best.accuracy) break;  // most accurate first
-      if (entry.deadline != kNever &&
-          earliest + state.AlternatePessimistic(a, t, d) > entry.deadline) {
-        continue;
-      }
-      const Ticks finish = earliest + state.AlternateEstimate(a, t, d);
-      if (best.device == kNone || a.accuracy > best.accuracy || finish < best.finish ||
-          (finish == best.finish && position < best_position)) {
-        best = {d, a.variant, a.accuracy, finish};
-        best_position = position;
-      }
-      break;  // this device's most accurate admitted alternate
-    }
+    WeighAlternates(state, entry, d, earliest, position, best);
     return true;
   });
   if (pins.gave_up()) return std::nullopt;

@@ -406,15 +406,15 @@ class State {
     const DeviceState& dev = devices_[d];
     return PinsAllow(entry, d, dev.kind, dev.variant[entry.type], dev.groups);
   }
-  // Degradation (DeviceInfo::degrade): the eligible alternates of `t` on `d`,
-  // most accurate first, and the estimates of one of them (the primary's
-  // fallbacks when it has none of its own). Never unknown.
   // The highest accuracy of an eligible alternate of `t` on any present device
   // (up or down); -1 when none has one.
   double TopAlternateAccuracy(TypeId t) const {
     const std::multiset<double>& all = types_[t].top_accuracies;
     return all.empty() ? -1 : *all.rbegin();
   }
+  // Degradation (DeviceInfo::degrade): the eligible alternates of `t` on `d`,
+  // most accurate first, and the estimates of one of them (the primary's
+  // fallbacks when it has none of its own). Never unknown.
   const std::vector<AlternateState>& Alternates(DeviceIndex d, TypeId t) const {
     return devices_[d].alternates[t];
   }
