@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/names.h"
 #include "common/status_macros.h"
 #include "plan/planner.h"
 
@@ -23,12 +24,7 @@ absl::Status Bad(const std::string& key, const std::string& what) {
   return absl::InvalidArgumentError(absl::StrCat(key, ": ", what));
 }
 
-bool IsName(const std::string& s) {
-  if (s.empty() || s.size() > 63) return false;
-  return std::all_of(s.begin(), s.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
-  });
-}
+bool IsName(const std::string& s) { return IsValidName(s, 63); }
 
 absl::StatusOr<double> Number(const Json& body, const std::string& key, double lo, double hi) {
   const Json& v = body.at(key);

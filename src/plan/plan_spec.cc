@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/names.h"
 #include "common/status_macros.h"
 #include "loadgen/bench.h"
 #include "sim/scenario.h"
@@ -55,10 +56,8 @@ absl::StatusOr<std::string> ReadName(const YAML::Node& node, const std::string& 
   if (!node.IsScalar() || node.Scalar().empty()) return Bad(key, "must be a non-empty name");
   const std::string& s = node.Scalar();
   if (s.size() > 63) return Bad(key, "must be at most 63 characters");
-  for (char c : s) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.')) {
-      return Bad(key, absl::StrCat("'", s, "' may hold only letters, digits, '-', '_', '.'"));
-    }
+  if (!IsValidName(s, 63)) {
+    return Bad(key, absl::StrCat("'", s, "' may hold only letters, digits, '-', '_', '.'"));
   }
   return s;
 }

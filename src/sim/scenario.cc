@@ -11,10 +11,10 @@
 #include <set>
 #include <sstream>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/names.h"
 #include "common/status_macros.h"
 #include "loadgen/bench.h"
 
@@ -39,10 +39,8 @@ std::string Dot(const std::string& parent, std::string_view key) {
 // [A-Za-z0-9._-]{1,63}: names become parts of "node/device" keys and labels.
 absl::Status CheckName(const std::string& key, const std::string& name) {
   if (name.empty() || name.size() > 63) return Bad(key, "must be 1 to 63 characters");
-  for (const char c : name) {
-    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-') {
-      return Bad(key, absl::StrCat("'", name, "' may hold only letters, digits, '.', '_' and '-'"));
-    }
+  if (!IsValidName(name, 63)) {
+    return Bad(key, absl::StrCat("'", name, "' may hold only letters, digits, '.', '_' and '-'"));
   }
   return absl::OkStatus();
 }
