@@ -22,6 +22,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
+#include "loadgen/internal/stats.h"
 #include "scheduler/types.h"
 #include "sim/simulator.h"
 
@@ -35,8 +36,7 @@ constexpr PolicyKind kPolicies[] = {PolicyKind::kEarliestFinish, PolicyKind::kId
 
 double Median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+  return heteroaccel::loadgen::internal::Percentile(v, 0.5);
 }
 
 struct Versus {
