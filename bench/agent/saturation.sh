@@ -16,9 +16,10 @@ seconds=${2:-8}
 shift $(( $# >= 2 ? 2 : $# ))
 binaries=("$@")
 [ ${#binaries[@]} -gt 0 ] || binaries=(build/bin/heteroaccel)
-models=${HETEROACCEL_MODELS_DIR:-$PWD/models}
+models_dir=${HETEROACCEL_MODELS_DIR:-$PWD/models}
 dir=$(mktemp -d)
 agent_pid=
+. "$(dirname "$0")/agent.sh"
 cleanup() { [ -z "$agent_pid" ] || kill "$agent_pid" 2>/dev/null || true; rm -rf "$dir"; }
 trap cleanup EXIT
 
@@ -33,20 +34,11 @@ devices:
 YAML
   for round in $(seq "$rounds"); do
     for bin in "${binaries[@]}"; do
-      "$bin" agent --listen 127.0.0.1:0 --models-dir "$models" --config "$dir/agent.yaml" \
-        --no-opencl --models face >"$dir/agent.log" 2>&1 &
-      agent_pid=$!
-      url=
-      for _ in $(seq 300); do
-        url=$(grep -o 'listening on http://[0-9.:]*' "$dir/agent.log" | head -1 | cut -d' ' -f3 || true)
-        [ -n "$url" ] && curl -sf "$url/v2/health/ready" >/dev/null 2>&1 && break
-        url=
-        sleep 0.1
-      done
-      [ -n "$url" ] || { cat "$dir/agent.log" >&2; exit 1; }
+      start_agent "$bin" "$dir/agent.yaml" face
+      wait_ready 300 0.1 || exit 1
       "$bin" bench --target "$url" --cameras 4 --mix face --duration "${seconds}s" --warmup 2s \
-        --images "$models/images" --json >"$dir/report.json" 2>/dev/null
-      kill "$agent_pid"; wait "$agent_pid" 2>/dev/null || true; agent_pid=
+        --images "$models_dir/images" --json >"$dir/report.json" 2>/dev/null
+      stop_agent
       python3 - "$dir/report.json" "$hold" "$bin" "$round" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))

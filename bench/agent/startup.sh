@@ -16,6 +16,7 @@ models_dir=${HETEROACCEL_MODELS_DIR:-$PWD/models}
 read -r -a models <<<"${MODELS:-face pose}"
 dir=$(mktemp -d)
 agent_pid=
+. "$(dirname "$0")/agent.sh"
 cleanup() { [ -z "$agent_pid" ] || kill "$agent_pid" 2>/dev/null || true; rm -rf "$dir"; }
 trap cleanup EXIT
 
@@ -32,21 +33,11 @@ printf '%-40s %5s %9s %8s %8s\n' binary round ready_s user_s sys_s
 for round in $(seq "$rounds"); do
   for bin in "${binaries[@]}"; do
     start=$(date +%s.%N)
-    "$bin" agent --listen 127.0.0.1:0 --models-dir "$models_dir" --config "$dir/agent.yaml" \
-      --no-opencl --models "${models[@]}" >"$dir/agent.log" 2>&1 &
-    agent_pid=$!
-    ready=
-    for _ in $(seq 3000); do
-      url=$(grep -o 'listening on http://[0-9.:]*' "$dir/agent.log" | head -1 | cut -d' ' -f3 || true)
-      if [ -n "$url" ] && curl -sf "$url/v2/health/ready" >/dev/null 2>&1; then
-        ready=$(date +%s.%N)
-        break
-      fi
-      sleep 0.01
-    done
-    [ -n "$ready" ] || { cat "$dir/agent.log" >&2; exit 1; }
+    start_agent "$bin" "$dir/agent.yaml" "${models[@]}"
+    wait_ready 3000 0.01 || exit 1
+    ready=$(date +%s.%N)
     read -r user sys < <(cut -d' ' -f14,15 "/proc/$agent_pid/stat")
-    kill "$agent_pid"; wait "$agent_pid" 2>/dev/null || true; agent_pid=
+    stop_agent
     name=$bin; [ ${#name} -le 40 ] || name=${name: -40}
     awk -v b="$name" -v r="$round" -v s="$start" -v e="$ready" -v u="$user" -v y="$sys" \
       -v t="$ticks" 'BEGIN { printf "%-40s %5d %9.3f %8.2f %8.2f\n", b, r, e - s, u / t, y / t }'
