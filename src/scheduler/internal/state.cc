@@ -17,6 +17,12 @@ namespace {
 
 absl::string_view AbslView(std::string_view s) { return {s.data(), s.size()}; }
 
+// A device's rate for a type, slots / estimate in requests per tick, in fixed
+// point with 64 fractional bits: sums of it are exact, so the same in any order.
+absl::int128 PressureRate(int slots, Ticks estimate) {
+  return (absl::int128(slots) << 64) / std::max<Ticks>(estimate, 1);
+}
+
 Options Sanitize(Options options) {
   options.queue_capacity = std::max(options.queue_capacity, 0);
   options.pipeline_depth = std::max(options.pipeline_depth, 0);
@@ -1185,6 +1191,10 @@ void State::Reindex(DeviceIndex d) {
     if (v.free > 0) {
       for (TypeId t : v.runs) --rooms_[t];
     }
+    for (size_t i = 0; i < v.runs.size(); ++i) {
+      types_[v.runs[i]].pressure_rate -= v.rates[i];
+      types_[v.runs[i]].pressure_load -= v.load;
+    }
   }
   v.listed = dev.available();
   v.capacity = dev.capacity;
@@ -1225,11 +1235,18 @@ void State::Reindex(DeviceIndex d) {
   }
   if (probes) SetProbes(d);
   SetKeys(d);
+  v.rates.clear();
+  v.load = dev.load();
   if (v.listed) {
     capacity_ += v.capacity;
     free_room_ += v.free;
     if (v.free > 0) {
       for (TypeId t : v.runs) ++rooms_[t];
+    }
+    for (TypeId t : v.runs) {
+      v.rates.push_back(PressureRate(dev.info.slots, Estimate(t, d)));
+      types_[t].pressure_rate += v.rates.back();
+      types_[t].pressure_load += v.load;
     }
   }
 }
@@ -1267,6 +1284,8 @@ void State::ReindexAll() {
 
     ts.probe_ready.clear();
     ts.fallback_stale = false;
+    ts.pressure_rate = 0;
+    ts.pressure_load = 0;
   }
   free_room_ = 0;
   capacity_ = 0;
@@ -1551,7 +1570,7 @@ void State::RefreshPressure(Ticks now, int limit) {
   // Per type: requests per tick its available devices complete, and how many
   // requests come before the next one in deadline order: at first those in
   // flight on its devices (as whole runs: the bound errs towards degrading).
-  pressure_rate_.assign(types_.size(), -1);
+  pressure_rate_.assign(types_.size(), kUnknown);
   pressure_ahead_.assign(types_.size(), 0);
   int seen = 0;
   for (const auto& [deadline, id] : deadlines_) {
@@ -1559,16 +1578,31 @@ void State::RefreshPressure(Ticks now, int limit) {
     const TypeId t = records_.find(id)->second.entry.type;
     TypeState& ts = types_[t];
     if (ts.degradable == 0 || ts.pressured) continue;
-    double& rate = pressure_rate_[t];
-    if (rate < 0) {  // the candidates' sums, without building them
-      rate = 0;
-      for (DeviceIndex d : AvailableFor(t)) {
-        rate += devices_[d].info.slots / static_cast<double>(std::max<Ticks>(Estimate(t, d), 1));
-        pressure_ahead_[t] += devices_[d].load();
+    absl::int128& rate = pressure_rate_[t];
+    if (rate == kUnknown) {
+      if (options_.finish_index) {  // kept by the index
+        rate = ts.pressure_rate;
+        pressure_ahead_[t] = ts.pressure_load;
+      } else {
+        rate = 0;
+        for (DeviceIndex d : AvailableFor(t)) {
+          rate += PressureRate(devices_[d].info.slots, Estimate(t, d));
+          pressure_ahead_[t] += devices_[d].load();
+        }
       }
+#ifndef NDEBUG
+      absl::int128 summed = 0;
+      int64_t load = 0;
+      for (DeviceIndex d : AvailableFor(t)) {
+        summed += PressureRate(devices_[d].info.slots, Estimate(t, d));
+        load += devices_[d].load();
+      }
+      assert(rate == summed && pressure_ahead_[t] == load);
+#endif
     }
     const double ahead = static_cast<double>(++pressure_ahead_[t]);
-    if (rate > 0 && static_cast<double>(now) + ahead / rate > static_cast<double>(deadline)) {
+    const double per_tick = static_cast<double>(rate) * 0x1p-64;
+    if (per_tick > 0 && static_cast<double>(now) + ahead / per_tick > static_cast<double>(deadline)) {
       ts.pressured = true;
     }
   }

@@ -26,6 +26,7 @@
 #include "absl/container/btree_set.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/functional/function_ref.h"
+#include "absl/numeric/int128.h"
 #include "absl/status/status.h"
 #include "common/clock.h"
 #include "scheduler/internal/min_tree.h"
@@ -140,6 +141,10 @@ struct DeviceState {
     Ticks length = 0;           // the replay's with every slot free at 0
     bool ready = false;         // earliest at or before the index's time
     bool idle = false;          // listed with nothing in flight
+    // What it adds to TypeState's pressure sums: PressureRate per type in
+    // `runs` (same order) and its load, when listed.
+    std::vector<absl::int128> rates;
+    int load = 0;
   } indexed;
 
   bool available() const { return present && info.up; }
@@ -209,6 +214,11 @@ struct TypeState {
   // Degradation: whether, this pass, its waiting requests would miss deadlines
   // with the primary alone (State::RefreshPressure).
   bool pressured = false;
+  // Over its available devices, kept by the finish index (State::Reindex): the
+  // sum of PressureRate (exact, so that it is the same whatever order devices
+  // changed in) and of their load.
+  absl::int128 pressure_rate = 0;
+  int64_t pressure_load = 0;
   size_t queued = 0;  // waiting requests
   size_t pinned = 0;  // of which pinned to a device or kind
   // Waiting requests by (priority, -seq): begin() is the newest of the lowest class,
@@ -553,7 +563,9 @@ class State {
   std::vector<std::tuple<MultiMinTree<2>*, int32_t, MultiMinTree<2>::Keys>> excluded_;
   // Pinned waiting requests with a deadline (the others are in their type's).
   absl::btree_set<std::pair<Ticks, uint64_t>> pinned_deadlines_;
-  std::vector<double> pressure_rate_;  // RefreshPressure's scratch, by type
+  // RefreshPressure's scratch, by type: the rate (kUnknown: not summed yet) and
+  // the requests ahead.
+  std::vector<absl::int128> pressure_rate_;
   std::vector<int64_t> pressure_ahead_;
 };
 
