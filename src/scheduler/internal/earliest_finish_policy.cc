@@ -139,7 +139,7 @@ std::optional<Pick> ChooseIndexed(State& state, const QueueEntry& entry, Ticks n
   constexpr size_t kTop = Assignment::kMaxCandidates;
   std::array<Ticks, kTop> top{};  // the smallest finishes weighed, ascending
   size_t top_n = 0;
-  state.VisitByBound(t, /*fast=*/false, [&](DeviceIndex d, Ticks bound, uint64_t tie) {
+  state.VisitByBound(t, State::Bound::kEstimate, [&](DeviceIndex d, Ticks bound, uint64_t tie) {
     const bool beaten = best.device != kNone &&
                         (bound > best.finish || (bound == best.finish && tie > best_tie));
     // bound <= earliest + estimate <= earliest + admission quantile.
@@ -225,15 +225,15 @@ DegradedPick ChooseDegraded(State& state, const QueueEntry& entry,
 }
 
 // ChooseDegraded's choice through the finish index, for a request not pinned
-// to a device: the devices in ascending order of the bound on their fastest
-// run, degradation included (VisitByBound with `fast`), which is at most the
-// earliest slot plus any eligible alternate's estimate, and so at most its
-// admission time too. The visit ends at the first bound past the deadline (no
-// alternate there or further on is admitted), or once the pick has the
+// to a device: the devices with an eligible alternate in ascending order of
+// their earliest slot plus their quickest alternate's estimate
+// (Bound::kDegraded), a lower bound on any alternate's finish there and so on
+// its admission time too. The visit ends at the first bound past the deadline
+// (no alternate there or further on is admitted), or once the pick has the
 // highest accuracy any device offers (TopAlternateAccuracy) and the bound
-// passes its finish. The fast order's tie is the device's position, its rank
-// in key order. Pins as in ChooseIndexed: nullopt when the visit gave up, and
-// the caller scans.
+// passes its finish (or equals it, further on in key order). The order's tie
+// is the device's position, its rank in key order. Pins as in ChooseIndexed:
+// nullopt when the visit gave up, and the caller scans.
 std::optional<DegradedPick> ChooseDegradedIndexed(State& state, const QueueEntry& entry,
                                                   Ticks now) {
   const TypeId t = entry.type;
@@ -242,11 +242,14 @@ std::optional<DegradedPick> ChooseDegradedIndexed(State& state, const QueueEntry
   const double top = state.TopAlternateAccuracy(t);
   State::PinFilter pins(state, entry);
   DegradedPick best;
-  state.VisitByBound(t, /*fast=*/true, [&](DeviceIndex d, Ticks bound, uint64_t position) {
+  state.VisitByBound(t, State::Bound::kDegraded, [&](DeviceIndex d, Ticks bound,
+                                                    uint64_t position) {
     if (entry.deadline != kNever && bound > entry.deadline) return false;
-    if (best.device != kNone && best.accuracy >= top && bound > best.finish) return false;
+    if (best.device != kNone && best.accuracy >= top &&
+        (bound > best.finish || (bound == best.finish && position > best.order))) {
+      return false;
+    }
     if (pins.PassOver(d)) return !pins.gave_up();
-    if (state.Alternates(d, t).empty()) return true;
     const Ticks earliest = state.Earliest(d);
     if (steered && SteeredAway(state, entry, d, earliest, now)) return true;
     WeighAlternates(state, entry, d, earliest, position, best);

@@ -451,7 +451,7 @@ void State::ExpireType(TypeId t, Ticks now, std::vector<uint64_t>& expired) {
   // Any device's finish is an upper bound on the earliest: when the first
   // deadline is after the finish of the two trees' least, none expires.
   Ticks some = kNever;
-  for (const MultiMinTree<2>* tree : {&ts.ready, &ts.busy}) {
+  for (const MultiMinTree<3>* tree : {&ts.ready, &ts.busy}) {
     const TreeKey& least = tree->Min(1);
     if (least.absent()) continue;
     const DeviceIndex d = sorted_devices_[least.position()];
@@ -461,7 +461,7 @@ void State::ExpireType(TypeId t, Ticks now, std::vector<uint64_t>& expired) {
   // The earliest finish of the type's fastest run on any device, with the
   // primary alone and with degradation allowed.
   Ticks finish[2] = {kNever, kNever};
-  VisitByBound(t, /*fast=*/true, [&](DeviceIndex d, Ticks bound, uint64_t) {
+  VisitByBound(t, Bound::kFastest, [&](DeviceIndex d, Ticks bound, uint64_t) {
     if (bound >= std::max(finish[0], finish[1])) return false;
     const Ticks earliest = Earliest(d);
     const Ticks fastest = Fastest(t, d);
@@ -509,7 +509,7 @@ Ticks State::PinnedFinish(const QueueEntry& entry) {
   // The fast order's bound is at most either finish (SetKeys).
   Ticks best = kNever;
   PinFilter pins(*this, entry);
-  VisitByBound(t, /*fast=*/true, [&](DeviceIndex d, Ticks bound, uint64_t) {
+  VisitByBound(t, Bound::kFastest, [&](DeviceIndex d, Ticks bound, uint64_t) {
     if (bound >= best) return false;
     if (pins.PassOver(d)) return !pins.gave_up();
     best = std::min(best, finish_on(d));
@@ -1076,26 +1076,44 @@ void State::Reserve(DeviceIndex d, Ticks until) {
   // A device with room is bound the request at once, and Bind re-indexes it
   // from its work in flight: bounds no higher than the pass's, so still bounds.
   // One without room keeps the reservation in its keys for the rest of the pass.
+  // Its keys change for a type when the type is next visited (SyncReserved).
   if (devices_[d].HasRoom()) return;
   if (reserved_[d] != pass_) {
     reserved_[d] = pass_;
     reserved_list_.push_back(d);
   }
-  SetKeys(d);
+  reserved_log_.push_back(d);
+}
+
+void State::SyncReserved(TypeId t) {
+  TypeState& ts = types_[t];
+  for (; ts.reserved_synced < reserved_log_.size(); ++ts.reserved_synced) {
+    const DeviceIndex d = reserved_log_[ts.reserved_synced];
+    if (devices_[d].CanRun(t)) SetKeys(d, t);
+  }
 }
 
 void State::EndPass() {
+  // Only the types that took a reservation into their keys need it taken out.
   for (DeviceIndex d : reserved_list_) {
     reserved_[d] = 0;
-    SetKeys(d);
+    for (TypeId t : devices_[d].indexed.runs) {
+      if (types_[t].reserved_synced > 0) SetKeys(d, t);
+    }
   }
   reserved_list_.clear();
+  reserved_log_.clear();
+  for (TypeState& ts : types_) ts.reserved_synced = 0;
 }
 
 void State::SetKeys(DeviceIndex d) {
+  if (!devices_[d].indexed.listed) return;
+  for (TypeId t : devices_[d].indexed.runs) SetKeys(d, t);
+}
+
+void State::SetKeys(DeviceIndex d, TypeId t) {
   const DeviceState& dev = devices_[d];
   const DeviceState::Indexed& v = dev.indexed;
-  if (!v.listed) return;
   // Within a pass a reserved device's exact earliest slot is known.
   const bool reserved = reserved_[d] == pass_;
   const Ticks earliest = reserved ? schedule_.earliest(d) : v.earliest;
@@ -1104,25 +1122,30 @@ void State::SetKeys(DeviceIndex d) {
   const int32_t position = position_[d];
   const uint64_t tie = Tie(d);
   const auto at = static_cast<uint64_t>(static_cast<uint32_t>(position));
-  for (TypeId t : v.runs) {
-    TypeState& ts = types_[t];
-    MultiMinTree<2>::Keys in_ready{};
-    MultiMinTree<2>::Keys in_busy{};
-    const Ticks estimate = Estimate(t, d);
-    if (ready) {
-      in_ready[0] = {length + estimate, tie};
-    } else {
-      in_busy[0] = {earliest + estimate, tie};
-    }
-    const Ticks fastest = std::min(Fastest(t, d), DegradedFastest(t, d));
-    if (v.ready) {
-      in_ready[1] = {v.length + fastest, at};
-    } else {
-      in_busy[1] = {v.earliest + fastest, at};
-    }
-    ts.ready.Set(position, in_ready);
-    ts.busy.Set(position, in_busy);
+  TypeState& ts = types_[t];
+  MultiMinTree<3>::Keys in_ready{};
+  MultiMinTree<3>::Keys in_busy{};
+  const Ticks estimate = Estimate(t, d);
+  if (ready) {
+    in_ready[0] = {length + estimate, tie};
+  } else {
+    in_busy[0] = {earliest + estimate, tie};
   }
+  const Ticks fastest = std::min(Fastest(t, d), DegradedFastest(t, d));
+  if (v.ready) {
+    in_ready[1] = {v.length + fastest, at};
+  } else {
+    in_busy[1] = {v.earliest + fastest, at};
+  }
+  if (const Ticks degraded = DegradedEstimate(t, d); degraded != kNever) {
+    if (ready) {
+      in_ready[2] = {length + degraded, at};
+    } else {
+      in_busy[2] = {earliest + degraded, at};
+    }
+  }
+  ts.ready.Set(position, in_ready);
+  ts.busy.Set(position, in_busy);
 }
 
 uint64_t State::Tie(DeviceIndex d) const {
@@ -1132,17 +1155,18 @@ uint64_t State::Tie(DeviceIndex d) const {
          static_cast<uint32_t>(position_[d]);
 }
 
-void State::VisitByBound(TypeId t, bool fast,
+void State::VisitByBound(TypeId t, Bound order,
                          absl::FunctionRef<bool(DeviceIndex, Ticks, uint64_t)> visit) {
+  SyncReserved(t);
   TypeState& ts = types_[t];
-  const int k = fast ? 1 : 0;
+  const int k = static_cast<int>(order);
   // Visited devices leave the order until the visit ends: the last one only
   // virtually (MinExcept reads around it), the others by clearing their key,
   // so that the usual visit of one or two devices writes nothing.
   const size_t mark = excluded_.size();
-  MultiMinTree<2>* last_tree = nullptr;
+  MultiMinTree<3>* last_tree = nullptr;
   int32_t last = 0;
-  auto least = [&](const MultiMinTree<2>& tree) {
+  auto least = [&](const MultiMinTree<3>& tree) {
     return &tree == last_tree ? tree.MinExcept(last, k) : tree.Min(k);
   };
   for (;;) {
@@ -1153,7 +1177,7 @@ void State::VisitByBound(TypeId t, bool fast,
     const bool take_ready = !r.absent() && (b.absent() || ready_bound < b);
     const int32_t position = (take_ready ? r : b).position();
     if (last_tree != nullptr) {
-      MultiMinTree<2>::Keys keys = last_tree->at(last);
+      MultiMinTree<3>::Keys keys = last_tree->at(last);
       excluded_.emplace_back(last_tree, last, keys);
       keys[static_cast<size_t>(k)] = TreeKey{};
       last_tree->Set(last, keys);
@@ -1172,6 +1196,14 @@ void State::VisitByBound(TypeId t, bool fast,
   excluded_.resize(mark);
 }
 
+Ticks State::DegradedEstimate(TypeId t, DeviceIndex d) const {
+  Ticks least = kNever;
+  for (const AlternateState& a : devices_[d].alternates[t]) {
+    least = std::min(least, AlternateEstimate(a, t, d));
+  }
+  return least;
+}
+
 Ticks State::DegradedFastest(TypeId t, DeviceIndex d) const {
   Ticks degraded = kNever;
   for (const AlternateState& a : devices_[d].alternates[t]) {
@@ -1183,6 +1215,9 @@ Ticks State::DegradedFastest(TypeId t, DeviceIndex d) const {
 
 void State::Reindex(DeviceIndex d) {
   if (index_stale_) return;
+  // A device reserved in the pass has no room, so takes no request and has no
+  // change to index; EndPass restores its keys only for the types that synced.
+  assert(reserved_[d] != pass_);
   DeviceState& dev = devices_[d];
   DeviceState::Indexed& v = dev.indexed;
   if (v.listed) {

@@ -219,6 +219,8 @@ struct TypeState {
   // changed in) and of their load.
   absl::int128 pressure_rate = 0;
   int64_t pressure_load = 0;
+  // How many of the pass's reservations (State::reserved_log_) its keys hold.
+  size_t reserved_synced = 0;
   size_t queued = 0;  // waiting requests
   size_t pinned = 0;  // of which pinned to a device or kind
   // Waiting requests by (priority, -seq): begin() is the newest of the lowest class,
@@ -239,10 +241,12 @@ struct TypeState {
   // devices whose earliest slot is free at the index's time, keyed by their
   // queued work's length (the slots' replay from all free now) plus the
   // estimate; busy: the others, keyed by their earliest slot plus the estimate
-  // (for a steered type only those in its set). Key 0 orders by the estimate
-  // (ties: room first, lower load, key order), key 1 by the fastest recent run,
-  // degradation included (for expiry; ties by key order).
-  MultiMinTree<2> ready, busy;
+  // (for a steered type only those in its set). The keys are State::Bound's:
+  // kEstimate orders by the estimate (ties: room first, lower load, key order),
+  // kFastest by the fastest recent run, degradation included (for expiry; ties
+  // by key order), kDegraded by the least estimate of the device's eligible
+  // alternates (devices without one are absent; ties by key order).
+  MultiMinTree<3> ready, busy;
   // Probes: idle devices whose (device, type) pair is due, by position (the
   // others wait in State::probe_pending_).
   absl::btree_set<int32_t> probe_ready;
@@ -319,13 +323,18 @@ class State {
   void Reserve(DeviceIndex d, Ticks until);
   // Ends a Dispatch pass: reservations are forgotten.
   void EndPass();
+  // The finish index's orders (TypeState::ready): lower bounds on the finish of
+  // one more request of a type sent now, run with the primary's estimate, as
+  // the fastest recent run (degradation included), or with the device's
+  // quickest eligible alternate's estimate.
+  enum class Bound { kEstimate = 0, kFastest = 1, kDegraded = 2 };
   // Visits the available devices that run `t` (for a steered type: outside its
-  // set only those whose earliest slot is free now) in ascending order of a lower
-  // bound on the finish of one more request of `t` sent now: the estimate's, or
-  // with `fast` the fastest run's (degradation included). `visit(d, bound, tie)`
-  // returns false to stop; `tie` orders equal finishes (room first, then the
-  // lower load, then key order; see Tie).
-  void VisitByBound(TypeId t, bool fast,
+  // set only those whose earliest slot is free now; for kDegraded only those
+  // with an eligible alternate) in ascending order of `order`'s bound.
+  // `visit(d, bound, tie)` returns false to stop; `tie` orders equal bounds:
+  // for kEstimate room first, then the lower load, then key order (see Tie);
+  // for the others the device's position in key order.
+  void VisitByBound(TypeId t, Bound order,
                     absl::FunctionRef<bool(DeviceIndex, Ticks, uint64_t)> visit);
   uint64_t Tie(DeviceIndex d) const;
   // Available devices with room that run `t`.
@@ -398,6 +407,8 @@ class State {
   Ticks Fastest(TypeId t, DeviceIndex d) const;
   // The fastest bound of t's eligible alternates on d; kNever when none.
   Ticks DegradedFastest(TypeId t, DeviceIndex d) const;
+  // The least estimate of t's eligible alternates on d; kNever when none.
+  Ticks DegradedEstimate(TypeId t, DeviceIndex d) const;
   // Whether `d` should be given a request of `t` to confirm its estimate (see
   // Options::probe_interval): idle, able to run it, unconfirmed, not probed lately.
   bool ProbeDue(DeviceIndex d, TypeId t, Ticks now) const;
@@ -471,10 +482,15 @@ class State {
   // d's probe entries: due pairs in the types' probe_ready, the next due time in
   // probe_pending_ (d idle), or none.
   void SetProbes(DeviceIndex d);
-  // d's keys in the trees of the types it runs (TypeState::ready/busy): the
-  // estimate's from the pass's schedule while d is reserved in it, else from
-  // its indexed replay; the fastest run's always from the replay.
+  // d's keys in the trees of the types it runs (TypeState::ready/busy), or of
+  // `t` alone: the estimate's and the alternates' from the pass's schedule
+  // while d is reserved in it, else from its indexed replay; the fastest run's
+  // always from the replay.
   void SetKeys(DeviceIndex d);
+  void SetKeys(DeviceIndex d, TypeId t);
+  // Brings t's keys up to date with the pass's reservations (Reserve leaves
+  // that to the first visit of each type that follows it).
+  void SyncReserved(TypeId t);
   void SyncIndex();
   // ProbeDue's time: the first time at or after which it holds if d stays idle.
   Ticks ProbeDueAt(DeviceIndex d, TypeId t) const;
@@ -559,8 +575,11 @@ class State {
   std::vector<int> rooms_;              // by TypeId
   std::vector<uint64_t> reserved_;      // by DeviceIndex: the pass it was last reserved in
   std::vector<DeviceIndex> reserved_list_;
+  // The pass's reservations of devices without room, in order (a device as
+  // often as reserved); TypeState::reserved_synced counts those in t's keys.
+  std::vector<DeviceIndex> reserved_log_;
   // VisitByBound's: the leaves it took out, with their keys.
-  std::vector<std::tuple<MultiMinTree<2>*, int32_t, MultiMinTree<2>::Keys>> excluded_;
+  std::vector<std::tuple<MultiMinTree<3>*, int32_t, MultiMinTree<3>::Keys>> excluded_;
   // Pinned waiting requests with a deadline (the others are in their type's).
   absl::btree_set<std::pair<Ticks, uint64_t>> pinned_deadlines_;
   // RefreshPressure's scratch, by type: the rate (kUnknown: not summed yet) and
