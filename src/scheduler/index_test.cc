@@ -7,9 +7,10 @@
 // step: the same bindings (device, expected finish), the same expiries and the
 // same recorded candidate finishes. The history mixes kinds, slots,
 // devices without a reported time (median fallbacks), overruns, failures, lost and
-// returning nodes, deadlines, priorities, tenants, pins (device, kind, group; a
-// request pinned to a kind or group goes through the index too, and scans once it
-// has passed over too many devices its pins exclude), degradation to faster
+// returning nodes, devices that change kind or groups, deadlines, priorities,
+// tenants, pins (device, kind, group; a request pinned to a kind or group goes
+// through the index too, over that kind's or group's devices, and scans once it
+// has passed over too many devices its other pins exclude), degradation to faster
 // variants (tight deadlines, backlogs) and, for odd seeds, steering by the fluid
 // ideal.
 #include <algorithm>
@@ -157,6 +158,7 @@ TEST_P(FinishIndexTest, IndexedChoiceIsTheFullScansChoice) {
   // 120 devices: more than a pinned request passes over in the index before it
   // scans instead (the "rare" group's few devices are often further down).
   constexpr int kNodes = 40;
+  std::vector<DeviceInfo> infos;
   for (int n = 0; n < kNodes; ++n) {
     for (int k = 0; k < 3; ++k) {
       std::map<std::string, std::chrono::nanoseconds> service;
@@ -186,6 +188,7 @@ TEST_P(FinishIndexTest, IndexedChoiceIsTheFullScansChoice) {
       info.groups = {n % 2 == 0 ? "even" : "odd"};
       if (n < 2) info.groups.push_back("rare");
       pair.Upsert(info);
+      infos.push_back(info);
     }
   }
   uint64_t next_id = 1;
@@ -234,6 +237,16 @@ TEST_P(FinishIndexTest, IndexedChoiceIsTheFullScansChoice) {
     if (!down.empty() && chance(0.01)) {
       pair.NodeUp("node" + std::to_string(down.back()));
       down.pop_back();
+    }
+    if (chance(0.005)) {  // a device changes kind or groups: the index's scopes
+      DeviceInfo& info = infos[rng() % infos.size()];
+      if (chance(0.5)) {
+        info.kind = kinds[rng() % 3];
+      } else {
+        info.groups = {chance(0.5) ? "even" : "odd"};
+        if (chance(0.3)) info.groups.push_back("rare");
+      }
+      pair.Upsert(info);
     }
     pair.Step();
   }

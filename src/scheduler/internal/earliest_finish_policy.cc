@@ -139,7 +139,8 @@ std::optional<Pick> ChooseIndexed(State& state, const QueueEntry& entry, Ticks n
   constexpr size_t kTop = Assignment::kMaxCandidates;
   std::array<Ticks, kTop> top{};  // the smallest finishes weighed, ascending
   size_t top_n = 0;
-  state.VisitByBound(t, State::Bound::kEstimate, [&](DeviceIndex d, Ticks bound, uint64_t tie) {
+  state.VisitByBound(t, State::Bound::kEstimate, &entry, [&](DeviceIndex d, Ticks bound,
+                                                              uint64_t tie) {
     const bool beaten = best.device != kNone &&
                         (bound > best.finish || (bound == best.finish && tie > best_tie));
     // bound <= earliest + estimate <= earliest + admission quantile.
@@ -242,7 +243,7 @@ std::optional<DegradedPick> ChooseDegradedIndexed(State& state, const QueueEntry
   const double top = state.TopAlternateAccuracy(t);
   State::PinFilter pins(state, entry);
   DegradedPick best;
-  state.VisitByBound(t, State::Bound::kDegraded, [&](DeviceIndex d, Ticks bound,
+  state.VisitByBound(t, State::Bound::kDegraded, &entry, [&](DeviceIndex d, Ticks bound,
                                                     uint64_t position) {
     if (entry.deadline != kNever && bound > entry.deadline) return false;
     if (best.device != kNone && best.accuracy >= top &&
@@ -275,8 +276,9 @@ DeviceIndex ProbeFor(State& state, const QueueEntry& entry, Ticks now) {
     }
     return kNone;
   }
-  for (const int32_t position : state.ProbeReady(entry.type)) {
-    const DeviceIndex d = state.AtPosition(position);
+  const State::ProbeSet due = state.ProbeReady(entry.type, &entry);
+  for (const int32_t position : due.positions) {
+    const DeviceIndex d = due.devices[static_cast<size_t>(position)];
     assert(state.ProbeDue(d, entry.type, now));
     if (state.AllowsDevice(entry, d) && in_time(d)) return d;
   }

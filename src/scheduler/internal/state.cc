@@ -127,6 +127,8 @@ absl::Status State::UpsertDevice(DeviceInfo info) {
   }
 
   DeviceState& dev = devices_[d];
+  const KindId kind_before = dev.kind;
+  const uint64_t groups_before = dev.groups;
   dev.present = true;
   dev.kind = kind_names_.Intern(info.kind);
   dev.capacity = info.slots + options_.pipeline_depth;
@@ -158,8 +160,10 @@ absl::Status State::UpsertDevice(DeviceInfo info) {
   dev.info = std::move(info);
   TopologyChanged();
   SyncMedians(d);
-  // A new device moves the positions after it, a new type needs its trees.
-  if (added || types_.size() != types_before) {
+  // A new device moves the positions after it, a new type needs its trees, a
+  // new kind or groups move it between scopes.
+  if (added || types_.size() != types_before || dev.kind != kind_before ||
+      dev.groups != groups_before) {
     index_stale_ = true;
   } else {
     Reindex(d);
@@ -461,7 +465,7 @@ void State::ExpireType(TypeId t, Ticks now, std::vector<uint64_t>& expired) {
   // The earliest finish of the type's fastest run on any device, with the
   // primary alone and with degradation allowed.
   Ticks finish[2] = {kNever, kNever};
-  VisitByBound(t, Bound::kFastest, [&](DeviceIndex d, Ticks bound, uint64_t) {
+  VisitByBound(t, Bound::kFastest, nullptr, [&](DeviceIndex d, Ticks bound, uint64_t) {
     if (bound >= std::max(finish[0], finish[1])) return false;
     const Ticks earliest = Earliest(d);
     const Ticks fastest = Fastest(t, d);
@@ -509,7 +513,7 @@ Ticks State::PinnedFinish(const QueueEntry& entry) {
   // The fast order's bound is at most either finish (SetKeys).
   Ticks best = kNever;
   PinFilter pins(*this, entry);
-  VisitByBound(t, Bound::kFastest, [&](DeviceIndex d, Ticks bound, uint64_t) {
+  VisitByBound(t, Bound::kFastest, &entry, [&](DeviceIndex d, Ticks bound, uint64_t) {
     if (bound >= best) return false;
     if (pins.PassOver(d)) return !pins.gave_up();
     best = std::min(best, finish_on(d));
@@ -1146,6 +1150,34 @@ void State::SetKeys(DeviceIndex d, TypeId t) {
   }
   ts.ready.Set(position, in_ready);
   ts.busy.Set(position, in_busy);
+  // In a scope, the same keys with the tie's position the one there (the
+  // order of the scope's devices is theirs in key order).
+  auto placed = [](MultiMinTree<3>::Keys keys, int32_t there) {
+    for (TreeKey& key : keys) {
+      if (!key.absent()) key.tie = (key.tie & ~uint64_t{0xffffffff}) | static_cast<uint32_t>(there);
+    }
+    return keys;
+  };
+  for (const auto& [scope, there] : v.scopes) {
+    if (TypeState::Trees* trees = BuiltTrees(scope, t)) {
+      trees->ready.Set(there, placed(in_ready, there));
+      trees->busy.Set(there, placed(in_busy, there));
+    }
+  }
+}
+
+void State::SetProbeReady(DeviceIndex d, TypeId t, bool due) {
+  auto apply = [due](absl::btree_set<int32_t>& set, int32_t at) {
+    if (due) {
+      set.insert(at);
+    } else {
+      set.erase(at);
+    }
+  };
+  apply(types_[t].probe_ready, position_[d]);
+  for (const auto& [scope, at] : devices_[d].indexed.scopes) {
+    if (TypeState::Trees* trees = BuiltTrees(scope, t)) apply(trees->probe_ready, at);
+  }
 }
 
 uint64_t State::Tie(DeviceIndex d) const {
@@ -1155,10 +1187,64 @@ uint64_t State::Tie(DeviceIndex d) const {
          static_cast<uint32_t>(position_[d]);
 }
 
-void State::VisitByBound(TypeId t, Bound order,
+State::Scope* State::ScopeFor(const QueueEntry& pins) {
+  Scope* best = nullptr;
+  auto consider = [&](size_t scope) {
+    Scope& candidate = scopes_[scope];
+    if (best == nullptr || candidate.members.size() < best->members.size()) best = &candidate;
+  };
+  // Ids beyond the scopes' came after the index was built (none do: a new kind
+  // or group rebuilds it): every device is then visited.
+  if (pins.pinned_kind >= 0 && pins.pinned_kind < scope_kinds_) {
+    consider(static_cast<size_t>(pins.pinned_kind));
+  }
+  if (pins.group >= 0 && static_cast<size_t>(scope_kinds_ + pins.group) < scopes_.size()) {
+    consider(static_cast<size_t>(scope_kinds_ + pins.group));
+  }
+  return best;
+}
+
+TypeState::Trees& State::ScopeTrees(Scope& scope, TypeId t) {
+  if (scope.active.size() < types_.size()) {
+    scope.active.resize(types_.size(), 0);
+    scope.trees.resize(types_.size());
+  }
+  TypeState::Trees& trees = scope.trees[t];
+  if (!scope.active[t]) {
+    const auto n = static_cast<int32_t>(scope.members.size());
+    trees.ready.Reset(n);
+    trees.busy.Reset(n);
+    trees.probe_ready.clear();
+    scope.active[t] = 1;
+    for (int32_t i = 0; i < n; ++i) {
+      const DeviceIndex d = scope.members[static_cast<size_t>(i)];
+      if (!devices_[d].indexed.listed || !devices_[d].CanRun(t)) continue;
+      SetKeys(d, t);
+      if (types_[t].probe_ready.contains(position_[d])) trees.probe_ready.insert(i);
+    }
+  }
+  return trees;
+}
+
+TypeState::Trees* State::BuiltTrees(int32_t scope, TypeId t) {
+  Scope& sc = scopes_[static_cast<size_t>(scope)];
+  return t < static_cast<TypeId>(sc.active.size()) && sc.active[t] ? &sc.trees[t] : nullptr;
+}
+
+State::ProbeSet State::ProbeReady(TypeId t, const QueueEntry* pins) {
+  Scope* scope = pins != nullptr ? ScopeFor(*pins) : nullptr;
+  if (scope == nullptr) return {types_[t].probe_ready, sorted_devices_};
+  return {ScopeTrees(*scope, t).probe_ready, scope->members};
+}
+
+void State::VisitByBound(TypeId t, Bound order, const QueueEntry* pins,
                          absl::FunctionRef<bool(DeviceIndex, Ticks, uint64_t)> visit) {
   SyncReserved(t);
   TypeState& ts = types_[t];
+  Scope* scope = pins != nullptr ? ScopeFor(*pins) : nullptr;
+  MultiMinTree<3>& ready = scope != nullptr ? ScopeTrees(*scope, t).ready : ts.ready;
+  MultiMinTree<3>& busy = scope != nullptr ? scope->trees[t].busy : ts.busy;
+  const std::vector<DeviceIndex>& devices = scope != nullptr ? scope->members : sorted_devices_;
   const int k = static_cast<int>(order);
   // Visited devices leave the order until the visit ends: the last one only
   // virtually (MinExcept reads around it), the others by clearing their key,
@@ -1170,8 +1256,8 @@ void State::VisitByBound(TypeId t, Bound order,
     return &tree == last_tree ? tree.MinExcept(last, k) : tree.Min(k);
   };
   for (;;) {
-    const TreeKey r = least(ts.ready);
-    const TreeKey b = least(ts.busy);
+    const TreeKey r = least(ready);
+    const TreeKey b = least(busy);
     if (r.absent() && b.absent()) break;
     const TreeKey ready_bound{r.absent() ? kNever : pass_now_ + r.bound, r.tie};
     const bool take_ready = !r.absent() && (b.absent() || ready_bound < b);
@@ -1182,9 +1268,9 @@ void State::VisitByBound(TypeId t, Bound order,
       keys[static_cast<size_t>(k)] = TreeKey{};
       last_tree->Set(last, keys);
     }
-    last_tree = take_ready ? &ts.ready : &ts.busy;
+    last_tree = take_ready ? &ready : &busy;
     last = position;
-    if (!visit(sorted_devices_[position], take_ready ? ready_bound.bound : b.bound,
+    if (!visit(devices[position], take_ready ? ready_bound.bound : b.bound,
                (take_ready ? r : b).tie)) {
       break;
     }
@@ -1263,7 +1349,13 @@ void State::Reindex(DeviceIndex d) {
     if (!v.listed || !dev.CanRun(t)) {
       ts.ready.Clear(position);
       ts.busy.Clear(position);
-      if (probes) ts.probe_ready.erase(position);
+      for (const auto& [scope, at] : v.scopes) {
+        if (TypeState::Trees* trees = BuiltTrees(scope, t)) {
+          trees->ready.Clear(at);
+          trees->busy.Clear(at);
+        }
+      }
+      if (probes) SetProbeReady(d, t, false);
       continue;
     }
     v.runs.push_back(t);
@@ -1293,12 +1385,9 @@ void State::SetProbes(DeviceIndex d) {
   Ticks next = kNever;
   for (TypeId t : dev.indexed.runs) {
     const Ticks due = idle ? ProbeDueAt(d, t) : kNever;
-    if (due != kNever && due <= index_now_) {
-      types_[t].probe_ready.insert(position);
-    } else {
-      types_[t].probe_ready.erase(position);
-      next = std::min(next, due);
-    }
+    const bool ready = due != kNever && due <= index_now_;
+    SetProbeReady(d, t, ready);
+    if (!ready) next = std::min(next, due);
   }
   if (next == kNever) {
     probe_pending_.Clear(position);
@@ -1328,6 +1417,20 @@ void State::ReindexAll() {
   reserved_.assign(devices_.size(), 0);
   reserved_list_.clear();
   for (DeviceState& dev : devices_) dev.indexed = {};
+  scope_kinds_ = static_cast<int32_t>(kind_names_.size());
+  scopes_.assign(static_cast<size_t>(scope_kinds_) + group_names_.size(), Scope{});
+  for (DeviceIndex d : sorted_devices_) {
+    DeviceState& dev = devices_[d];
+    auto join = [&](size_t scope) {
+      dev.indexed.scopes.emplace_back(static_cast<int32_t>(scope),
+                                      static_cast<int32_t>(scopes_[scope].members.size()));
+      scopes_[scope].members.push_back(d);
+    };
+    if (dev.kind != kNone) join(static_cast<size_t>(dev.kind));
+    for (uint64_t g = dev.groups; g != 0; g &= g - 1) {
+      join(static_cast<size_t>(scope_kinds_) + static_cast<size_t>(__builtin_ctzll(g)));
+    }
+  }
   index_stale_ = false;
   for (DeviceIndex d = 0; d < device_count(); ++d) Reindex(d);
 }

@@ -145,6 +145,9 @@ struct DeviceState {
     // `runs` (same order) and its load, when listed.
     std::vector<absl::int128> rates;
     int load = 0;
+    // The scopes it belongs to (State::Scope: its kind's, its groups'), each
+    // with its position there.
+    std::vector<std::pair<int32_t, int32_t>> scopes;
   } indexed;
 
   bool available() const { return present && info.up; }
@@ -247,6 +250,12 @@ struct TypeState {
   // by key order), kDegraded by the least estimate of the device's eligible
   // alternates (devices without one are absent; ties by key order).
   MultiMinTree<3> ready, busy;
+  // The same over the devices of one scope (State::Scope), by position there,
+  // with their probe_ready.
+  struct Trees {
+    MultiMinTree<3> ready, busy;
+    absl::btree_set<int32_t> probe_ready;
+  };
   // Probes: idle devices whose (device, type) pair is due, by position (the
   // others wait in State::probe_pending_).
   absl::btree_set<int32_t> probe_ready;
@@ -334,7 +343,10 @@ class State {
   // `visit(d, bound, tie)` returns false to stop; `tie` orders equal bounds:
   // for kEstimate room first, then the lower load, then key order (see Tie);
   // for the others the device's position in key order.
-  void VisitByBound(TypeId t, Bound order,
+  // With `pins`, only the devices of the smaller of the scopes its kind and
+  // group pins name, if any (the visitor still filters the rest of its pins);
+  // ties then rank the scope's devices in the same order.
+  void VisitByBound(TypeId t, Bound order, const QueueEntry* pins,
                     absl::FunctionRef<bool(DeviceIndex, Ticks, uint64_t)> visit);
   uint64_t Tie(DeviceIndex d) const;
   // Available devices with room that run `t`.
@@ -420,8 +432,13 @@ class State {
   }
   // Idle devices for which ProbeDue(d, t, pass_now()) holds, by position in key
   // order (AtPosition).
-  const absl::btree_set<int32_t>& ProbeReady(TypeId t) const { return types_[t].probe_ready; }
-  DeviceIndex AtPosition(int32_t position) const { return sorted_devices_[position]; }
+  // With `pins`, those of the scope VisitByBound would visit: positions in
+  // `devices`, the scope's members (else every device in key order).
+  struct ProbeSet {
+    const absl::btree_set<int32_t>& positions;
+    const std::vector<DeviceIndex>& devices;
+  };
+  ProbeSet ProbeReady(TypeId t, const QueueEntry* pins);
   // Allows for a device rather than a candidate.
   bool AllowsDevice(const QueueEntry& entry, DeviceIndex d) const {
     const DeviceState& dev = devices_[d];
@@ -578,6 +595,26 @@ class State {
   // The pass's reservations of devices without room, in order (a device as
   // often as reserved); TypeState::reserved_synced counts those in t's keys.
   std::vector<DeviceIndex> reserved_log_;
+  // A kind's or a group's devices (every device that has been present, in key
+  // order), with the finish index of each type over them, built on the first
+  // visit of a request pinned to it (trees[t] is empty until then) and then
+  // kept as the type's own: a request pinned to a kind or a group that few
+  // devices near the front of the order have finds them without passing over
+  // the others. Rebuilt with the index (kinds first, then groups).
+  struct Scope {
+    std::vector<DeviceIndex> members;
+    std::vector<TypeState::Trees> trees;  // by TypeId
+    std::vector<char> active;             // by TypeId
+  };
+  std::vector<Scope> scopes_;
+  int32_t scope_kinds_ = 0;  // scopes_[k] for kind k < this, then the groups'
+  // The scope a visit for `pins` uses (nullptr: every device).
+  Scope* ScopeFor(const QueueEntry& pins);
+  // t's trees in `scope`, built on first use; or nullptr while not built.
+  TypeState::Trees& ScopeTrees(Scope& scope, TypeId t);
+  TypeState::Trees* BuiltTrees(int32_t scope, TypeId t);
+  // Whether d, idle, is due a probe of t (TypeState::probe_ready and its scopes').
+  void SetProbeReady(DeviceIndex d, TypeId t, bool due);
   // VisitByBound's: the leaves it took out, with their keys.
   std::vector<std::tuple<MultiMinTree<3>*, int32_t, MultiMinTree<3>::Keys>> excluded_;
   // Pinned waiting requests with a deadline (the others are in their type's).
