@@ -284,17 +284,19 @@ class LargeBench {
 
  public:
   // `finish_index`: Options::finish_index (false: the scan of every candidate).
-  // `grouped`: node n in group "line-(n % 4)", each request pinned to one.
-  // `degrading`: every device may run pose as a variant at 40% of the
-  // primary's time, and every request is a pose with a deadline (6 ms) that no
-  // device admits with the primary: each decision degrades.
-  explicit LargeBench(int nodes, bool finish_index = true, bool grouped = false,
-                      bool degrading = false)
-      : scheduler_(WithIndex(finish_index), clock_), grouped_(grouped), degrading_(degrading) {
+  // kGrouped: node n in group "line-(n % 4)", each request pinned to one.
+  // kDegrading: every device may run pose as a variant at 40% of the primary's
+  // time, and every request is a pose with a deadline (6 ms) that no device
+  // admits with the primary: each decision degrades.
+  // kCpuPinned: every request pinned to kind "cpu", the slowest: last in the
+  // finish index's order.
+  enum Mode { kPlain, kGrouped, kDegrading, kCpuPinned };
+  explicit LargeBench(int nodes, bool finish_index = true, Mode mode = kPlain)
+      : scheduler_(WithIndex(finish_index), clock_), mode_(mode) {
     int i = 0;
     for (DeviceInfo& d : LargeCluster(nodes)) {
-      if (grouped) d.groups = {"line-" + std::to_string(i++ / 4 % 4)};  // 4 devices a node
-      if (degrading) {
+      if (mode == kGrouped) d.groups = {"line-" + std::to_string(i++ / 4 % 4)};  // 4 a node
+      if (mode == kDegrading) {
         const auto primary = d.reported_service.at("pose");
         d.degrade["pose"] = {0.5, {{"pose-lite", 0.9, primary * 2 / 5}}};
       }
@@ -304,10 +306,11 @@ class LargeBench {
   void Enqueue() {
     Request r;
     r.id = next_id_++;
-    r.type = degrading_ ? "pose" : kTypes[r.id % kTypes.size()];
+    r.type = mode_ == kDegrading ? "pose" : kTypes[r.id % kTypes.size()];
     r.tenant = "cam" + std::to_string(r.id % 50);
-    if (grouped_) r.group = "line-" + std::to_string(r.id / 5 % 4);
-    if (degrading_) r.deadline = clock_.Now() + std::chrono::milliseconds(6);
+    if (mode_ == kGrouped) r.group = "line-" + std::to_string(r.id / 5 % 4);
+    if (mode_ == kDegrading) r.deadline = clock_.Now() + std::chrono::milliseconds(6);
+    if (mode_ == kCpuPinned) r.pinned_kind = "cpu";
     r.arrival = clock_.Now();
     if (!scheduler_.Enqueue(std::move(r)).ok()) std::abort();
   }
@@ -336,8 +339,7 @@ class LargeBench {
  private:
   FakeClock clock_;
   Scheduler scheduler_;
-  bool grouped_;
-  bool degrading_;
+  Mode mode_;
   uint64_t next_id_ = 1;
   std::priority_queue<std::tuple<Clock::TimePoint, uint64_t, nanoseconds>,
                       std::vector<std::tuple<Clock::TimePoint, uint64_t, nanoseconds>>,
@@ -357,8 +359,8 @@ constexpr int kLargeCapacity = 1000 * (3 + 2 + 2 + 3);  // slots + pipeline dept
 // `fill` requests start the run (the load it keeps), `settle` operations pass
 // before the timed ones.
 void DecisionLoop(benchmark::State& state, int fill, int settle, bool finish_index = true,
-                  bool grouped = false, bool degrading = false) {
-  LargeBench bench(1000, finish_index, grouped, degrading);
+                  LargeBench::Mode mode = LargeBench::kPlain) {
+  LargeBench bench(1000, finish_index, mode);
   for (int i = 0; i < fill; ++i) bench.Enqueue();
   bench.Dispatch();
   using Steady = std::chrono::steady_clock;
@@ -412,16 +414,22 @@ BENCHMARK(BM_Decision4000Light)->Arg(1)->Arg(0)->UseManualTime()->Iterations(200
 
 // Arg as for Light.
 void BM_Decision4000Grouped(benchmark::State& state) {
-  DecisionLoop(state, kLargeCapacity / 10, 20000, state.range(0) != 0, /*grouped=*/true);
+  DecisionLoop(state, kLargeCapacity / 10, 20000, state.range(0) != 0, LargeBench::kGrouped);
 }
 BENCHMARK(BM_Decision4000Grouped)->Arg(1)->Arg(0)->UseManualTime()->Iterations(20000);
 
 // Arg as for Light; every decision degrades (LargeBench's `degrading`).
 void BM_Decision4000Degrading(benchmark::State& state) {
-  DecisionLoop(state, kLargeCapacity / 10, 20000, state.range(0) != 0, /*grouped=*/false,
-               /*degrading=*/true);
+  DecisionLoop(state, kLargeCapacity / 10, 20000, state.range(0) != 0, LargeBench::kDegrading);
 }
 BENCHMARK(BM_Decision4000Degrading)->Arg(1)->Arg(0)->UseManualTime()->Iterations(20000);
+
+// Arg as for Light; every request pinned to the slowest kind (LargeBench's
+// kCpuPinned). 1,000 requests in flight on the 1,000 CPUs' 3,000 places.
+void BM_Decision4000KindPinned(benchmark::State& state) {
+  DecisionLoop(state, 1000, 20000, state.range(0) != 0, LargeBench::kCpuPinned);
+}
+BENCHMARK(BM_Decision4000KindPinned)->Arg(1)->Arg(0)->UseManualTime()->Iterations(20000);
 
 void BM_Burst4000(benchmark::State& state) {
   using Steady = std::chrono::steady_clock;
