@@ -261,7 +261,7 @@ TEST_P(FinishIndexTest, IndexedChoiceIsTheFullScansChoice) {
 // The tournament tree against a brute-force minimum: random sets, raises, drops
 // and clears of a few positions (so that one position is often the minimum of
 // many nodes), each order checked after every change, MinExcept at a random
-// position too.
+// position and FirstAtMost from one too.
 TEST(MultiMinTreeTest, MinimaMatchBruteForce) {
   using internal::MultiMinTree;
   using internal::TreeKey;
@@ -294,6 +294,16 @@ TEST(MultiMinTreeTest, MinimaMatchBruteForce) {
         ASSERT_EQ(tree.Min(k), brute(k, -1)) << "n " << n << " step " << step << " order " << k;
         const auto except = static_cast<int32_t>(rng() % static_cast<uint64_t>(n));
         ASSERT_EQ(tree.MinExcept(except, k), brute(k, except)) << "n " << n << " step " << step;
+        // The first position from a random one with a bound within a random limit.
+        const auto limit = static_cast<internal::Ticks>(rng() % 9);
+        const auto from = static_cast<int32_t>(rng() % static_cast<uint64_t>(n + 1));
+        int32_t first = -1;
+        for (int32_t p = from; p < n && first < 0; ++p) {
+          const TreeKey& key = keys[static_cast<size_t>(p)][static_cast<size_t>(k)];
+          if (!key.absent() && key.bound <= limit) first = p;
+        }
+        ASSERT_EQ(tree.FirstAtMost(limit, from, k), first)
+            << "n " << n << " step " << step << " limit " << limit << " from " << from;
       }
     }
   }

@@ -276,11 +276,13 @@ DeviceIndex ProbeFor(State& state, const QueueEntry& entry, Ticks now) {
     }
     return kNone;
   }
+  // In time: the device's best case is at most what the deadline leaves.
   const State::ProbeSet due = state.ProbeReady(entry.type, &entry);
-  for (const int32_t position : due.positions) {
-    const DeviceIndex d = due.devices[static_cast<size_t>(position)];
-    assert(state.ProbeDue(d, entry.type, now));
-    if (state.AllowsDevice(entry, d) && in_time(d)) return d;
+  const Ticks limit = entry.deadline == kNever ? kNever : entry.deadline - now;
+  for (int32_t p = due.due.FirstAtMost(limit, 0); p >= 0; p = due.due.FirstAtMost(limit, p + 1)) {
+    const DeviceIndex d = due.devices[static_cast<size_t>(p)];
+    assert(state.ProbeDue(d, entry.type, now) && in_time(d));
+    if (state.AllowsDevice(entry, d)) return d;
   }
   return kNone;
 }

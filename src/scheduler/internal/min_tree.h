@@ -77,6 +77,38 @@ class MultiMinTree {
   const Keys& at(int32_t pos) const { return node(first_leaf_ + static_cast<size_t>(pos)); }
   // The least key of order k (absent when the tree holds none).
   const TreeKey& Min(int k = 0) const { return node(0)[static_cast<size_t>(k)]; }
+  // The least position at or after `from` whose key of order k is present with
+  // a bound at most `limit`; -1 when none. O(log n): up from `from`'s leaf to
+  // the first right sibling whose minimum qualifies, then down to its leftmost
+  // qualifying leaf.
+  int32_t FirstAtMost(Ticks limit, int32_t from, int k = 0) const {
+    const auto kk = static_cast<size_t>(k);
+    auto fits = [&](size_t i) {
+      const TreeKey& key = node(i)[kk];
+      return !key.absent() && key.bound <= limit;
+    };
+    if (from < 0 || kPad + first_leaf_ + static_cast<size_t>(from) >= nodes_.size()) return -1;
+    size_t i = first_leaf_ + static_cast<size_t>(from);
+    if (!fits(i)) {
+      for (;;) {
+        if (i == 0) return -1;
+        const size_t last = kWays * Parent(i) + kWays;
+        size_t c = i + 1;
+        while (c <= last && !fits(c)) ++c;
+        if (c <= last) {
+          i = c;
+          break;
+        }
+        i = Parent(i);
+      }
+      while (i < first_leaf_) {
+        size_t c = kWays * i + 1;
+        while (!fits(c)) ++c;  // one child holds the minimum
+        i = c;
+      }
+    }
+    return static_cast<int32_t>(i - first_leaf_);
+  }
   // The least key of order k but `pos`'s: the path's siblings, read only.
   TreeKey MinExcept(int32_t pos, int k) const {
     TreeKey least;

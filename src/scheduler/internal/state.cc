@@ -1167,11 +1167,12 @@ void State::SetKeys(DeviceIndex d, TypeId t) {
 }
 
 void State::SetProbeReady(DeviceIndex d, TypeId t, bool due) {
-  auto apply = [due](absl::btree_set<int32_t>& set, int32_t at) {
+  const Ticks best = due ? BestCase(t, d) : kNever;
+  auto apply = [&](MinTree& tree, int32_t at) {
     if (due) {
-      set.insert(at);
+      tree.Set(at, {TreeKey{best, static_cast<uint32_t>(at)}});
     } else {
-      set.erase(at);
+      tree.Clear(at);
     }
   };
   apply(types_[t].probe_ready, position_[d]);
@@ -1214,13 +1215,14 @@ TypeState::Trees& State::ScopeTrees(Scope& scope, TypeId t) {
     const auto n = static_cast<int32_t>(scope.members.size());
     trees.ready.Reset(n);
     trees.busy.Reset(n);
-    trees.probe_ready.clear();
+    trees.probe_ready.Reset(n);
     scope.active[t] = 1;
     for (int32_t i = 0; i < n; ++i) {
       const DeviceIndex d = scope.members[static_cast<size_t>(i)];
       if (!devices_[d].indexed.listed || !devices_[d].CanRun(t)) continue;
       SetKeys(d, t);
-      if (types_[t].probe_ready.contains(position_[d])) trees.probe_ready.insert(i);
+      const TreeKey& due = types_[t].probe_ready.at(position_[d])[0];
+      if (!due.absent()) trees.probe_ready.Set(i, {TreeKey{due.bound, static_cast<uint32_t>(i)}});
     }
   }
   return trees;
@@ -1405,8 +1407,7 @@ void State::ReindexAll() {
   for (TypeState& ts : types_) {
     ts.ready.Reset(n);
     ts.busy.Reset(n);
-
-    ts.probe_ready.clear();
+    ts.probe_ready.Reset(n);
     ts.fallback_stale = false;
     ts.pressure_rate = 0;
     ts.pressure_load = 0;

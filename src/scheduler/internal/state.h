@@ -254,11 +254,13 @@ struct TypeState {
   // with their probe_ready.
   struct Trees {
     MultiMinTree<3> ready, busy;
-    absl::btree_set<int32_t> probe_ready;
+    MinTree probe_ready;
   };
-  // Probes: idle devices whose (device, type) pair is due, by position (the
-  // others wait in State::probe_pending_).
-  absl::btree_set<int32_t> probe_ready;
+  // Probes: idle devices whose (device, type) pair is due, by position, keyed by
+  // their best case (State::BestCase), so that the first in key order a
+  // deadline allows is found without passing over the others (the devices not
+  // due wait in State::probe_pending_).
+  MinTree probe_ready;
   // Candidates of the current pass.
   uint64_t prepared_pass = 0;
   std::vector<Candidate> candidates;
@@ -431,11 +433,11 @@ class State {
     Reindex(d);
   }
   // Idle devices for which ProbeDue(d, t, pass_now()) holds, by position in key
-  // order (AtPosition).
-  // With `pins`, those of the scope VisitByBound would visit: positions in
-  // `devices`, the scope's members (else every device in key order).
+  // order, keyed by BestCase(t, d) (MinTree::FirstAtMost finds the first within
+  // a deadline). With `pins`, those of the scope VisitByBound would visit:
+  // positions in `devices`, the scope's members (else every device in key order).
   struct ProbeSet {
-    const absl::btree_set<int32_t>& positions;
+    const MinTree& due;
     const std::vector<DeviceIndex>& devices;
   };
   ProbeSet ProbeReady(TypeId t, const QueueEntry* pins);
