@@ -276,9 +276,14 @@ std::vector<DeviceInfo> LargeCluster(int nodes) {
 }
 
 class LargeBench {
-  static Options WithIndex(bool finish_index) {
+ public:
+  enum Mode { kPlain, kGrouped, kDegrading, kCpuPinned, kProbing };
+
+ private:
+  static Options WithIndex(bool finish_index, Mode mode) {
     Options options = Bench::MakeOptions(PolicyKind::kEarliestFinish);
     options.finish_index = finish_index;
+    if (mode == kProbing) options.probe_interval = std::chrono::milliseconds(20);
     return options;
   }
 
@@ -290,9 +295,11 @@ class LargeBench {
   // admits with the primary: each decision degrades.
   // kCpuPinned: every request pinned to kind "cpu", the slowest: last in the
   // finish index's order.
-  enum Mode { kPlain, kGrouped, kDegrading, kCpuPinned };
+  // kProbing: every request a face with a 20 ms deadline, which the CPUs (30 ms)
+  // never meet, so they stay idle with their estimates unconfirmed and are due
+  // a probe every 20 ms that no request's deadline allows.
   explicit LargeBench(int nodes, bool finish_index = true, Mode mode = kPlain)
-      : scheduler_(WithIndex(finish_index), clock_), mode_(mode) {
+      : scheduler_(WithIndex(finish_index, mode), clock_), mode_(mode) {
     int i = 0;
     for (DeviceInfo& d : LargeCluster(nodes)) {
       if (mode == kGrouped) d.groups = {"line-" + std::to_string(i++ / 4 % 4)};  // 4 a node
@@ -306,11 +313,12 @@ class LargeBench {
   void Enqueue() {
     Request r;
     r.id = next_id_++;
-    r.type = mode_ == kDegrading ? "pose" : kTypes[r.id % kTypes.size()];
+    r.type = mode_ == kDegrading ? "pose" : mode_ == kProbing ? "face" : kTypes[r.id % kTypes.size()];
     r.tenant = "cam" + std::to_string(r.id % 50);
     if (mode_ == kGrouped) r.group = "line-" + std::to_string(r.id / 5 % 4);
     if (mode_ == kDegrading) r.deadline = clock_.Now() + std::chrono::milliseconds(6);
     if (mode_ == kCpuPinned) r.pinned_kind = "cpu";
+    if (mode_ == kProbing) r.deadline = clock_.Now() + std::chrono::milliseconds(20);
     r.arrival = clock_.Now();
     if (!scheduler_.Enqueue(std::move(r)).ok()) std::abort();
   }
@@ -430,6 +438,13 @@ void BM_Decision4000KindPinned(benchmark::State& state) {
   DecisionLoop(state, 1000, 20000, state.range(0) != 0, LargeBench::kCpuPinned);
 }
 BENCHMARK(BM_Decision4000KindPinned)->Arg(1)->Arg(0)->UseManualTime()->Iterations(20000);
+
+// Arg as for Light; every request has a deadline no idle CPU due a probe
+// meets (LargeBench's kProbing).
+void BM_Decision4000Probing(benchmark::State& state) {
+  DecisionLoop(state, kLargeCapacity / 10, 20000, state.range(0) != 0, LargeBench::kProbing);
+}
+BENCHMARK(BM_Decision4000Probing)->Arg(1)->Arg(0)->UseManualTime()->Iterations(20000);
 
 void BM_Burst4000(benchmark::State& state) {
   using Steady = std::chrono::steady_clock;
