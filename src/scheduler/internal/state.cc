@@ -1446,9 +1446,7 @@ void State::SyncIndex() {
   for (TypeId t = 0; t < static_cast<TypeId>(types_.size()); ++t) {
     if (!types_[t].fallback_stale) continue;
     types_[t].fallback_stale = false;
-    for (DeviceIndex d = 0; d < device_count(); ++d) {
-      if (devices_[d].fallback[t]) Reindex(d);
-    }
+    for (DeviceIndex d : types_[t].fallback_users) Reindex(d);
   }
 }
 
@@ -1482,11 +1480,15 @@ void State::SyncMedian(DeviceIndex d, TypeId t) {
       ts.kind_medians[dev.kind].Insert(in);
     }
     dev.median_in[t] = in;
-    if (ts.fallback_users > 0) ts.fallback_stale = true;
+    if (!ts.fallback_users.empty()) ts.fallback_stale = true;
   }
   const char fallback = runs && dev.measured[t] == kUnknown ? 1 : 0;
   if (dev.fallback[t] != fallback) {
-    ts.fallback_users += fallback ? 1 : -1;
+    if (fallback) {
+      ts.fallback_users.insert(d);
+    } else {
+      ts.fallback_users.erase(d);
+    }
     dev.fallback[t] = fallback;
   }
 }
