@@ -246,6 +246,8 @@ BENCHMARK(BM_ExpireDeadlines)->Arg(1)->Arg(2);
 // earliest_finish_policy.cc). BM_Burst4000 times one Dispatch filling every
 // device from empty. BM_Decision4000Grouped: as Light, with the nodes in four
 // groups and every request pinned to one (a camera's node_group).
+// BM_Decision4000Degrading, KindPinned and Probing: as Light with LargeBench's
+// kDegrading, kCpuPinned and kProbing.
 
 std::vector<DeviceInfo> LargeCluster(int nodes) {
   std::vector<DeviceInfo> out;
