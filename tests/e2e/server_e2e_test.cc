@@ -70,16 +70,16 @@ class ServerE2ETest : public ::testing::Test {
     fast_ = StartAgent(url_, WriteTempFileOrDie("fast.yaml", R"(
 node: node-fast
 opencl: false
-cpu: {slots: 1, emulated: true, latency_ms: {face: 20}}
+cpu: {slots: 1, emulated: true, latency_ms: {face: 80}}
 devices:
   - {id: gpu0, kind: gpu, name: Test GPU, slots: 1, latency_ms: {face: 5}}
 )"));
     slow_ = StartAgent(url_, WriteTempFileOrDie("slow.yaml", R"(
 node: node-slow
 opencl: false
-cpu: {slots: 1, emulated: true, latency_ms: {face: 20}}
+cpu: {slots: 1, emulated: true, latency_ms: {face: 80}}
 devices:
-  - {id: npu0, kind: npu, name: Test NPU, slots: 1, latency_ms: {face: 10}}
+  - {id: npu0, kind: npu, name: Test NPU, slots: 1, latency_ms: {face: 40}}
 )"));
     ASSERT_TRUE(WaitForNodesUp(url_, 2, std::chrono::seconds(10))) << server_->Output();
   }
@@ -107,7 +107,10 @@ TEST_F(ServerE2ETest, RoutesToTheDevicesAndSaysWhoServed) {
   // Sequential requests always find the 5 ms GPU free: it finishes first. The
   // other two devices are idle and their estimates unconfirmed: each may be
   // probed until it has confirmed its estimate twice (scheduler Options::
-  // confirming_samples), so at most 2 x 2 requests go elsewhere.
+  // confirming_samples), so at most 2 x 2 requests go elsewhere. The others
+  // are 8x and 16x slower, so that neither the GPU's first run (the real model
+  // on this machine's CPU, before its results are reused) nor a late wake-up
+  // on a loaded machine makes another device look faster.
   EXPECT_GE(served["node-fast/gpu0"], 20 - 2 * 2) << served.size();
 }
 
@@ -138,10 +141,10 @@ TEST_F(ServerE2ETest, RegistryListsVariantsWithLatencyPerKindAndAccuracy) {
   }
   ASSERT_NE(front, nullptr) << r->body;
   EXPECT_FALSE((*front)["accuracy"].get<std::string>().empty());
-  // The emulated profiles: gpu 5 ms, npu 10 ms, the two emulated CPUs 20 ms.
+  // The emulated profiles: gpu 5 ms, npu 40 ms, the two emulated CPUs 80 ms.
   const auto& latency = (*front)["latency_by_kind"];
   EXPECT_NEAR(latency["gpu (emulated)"]["median_ms"].get<double>(), 5, 0.5) << latency;
-  EXPECT_NEAR(latency["npu (emulated)"]["median_ms"].get<double>(), 10, 0.5) << latency;
+  EXPECT_NEAR(latency["npu (emulated)"]["median_ms"].get<double>(), 40, 0.5) << latency;
   EXPECT_EQ(latency["cpu (emulated)"]["devices"], 2) << latency;
 
   // The server's model metadata declares the same outputs as the agents'.
