@@ -258,6 +258,49 @@ TEST_P(FinishIndexTest, IndexedChoiceIsTheFullScansChoice) {
               pair.degraded(), pair.expired());
 }
 
+// A request pinned to a kind builds that kind's trees when it is first placed.
+// Here that happens in a pass after a device without room was reserved, and the
+// request then takes a probe, so that no visit of its type follows in the pass:
+// the reservation must still leave the keys when the pass ends, or the device
+// keeps a bound too high and the next request goes elsewhere than the scan
+// sends it (debug builds also check every key after each pass, CheckKeys).
+TEST(FinishIndexScopeTest, AScopeBuiltAfterAReservationForgetsItWithThePass) {
+  Options options;
+  options.policy = PolicyKind::kEarliestFinish;
+  options.probe_interval = milliseconds(10);
+  options.pipeline_depth = 1;
+  Pair pair(options);
+  // In key order: a (1 ms), b (50 ms), c (3.5 ms, two slots); b and c idle,
+  // unconfirmed and due a probe once 10 ms have passed.
+  pair.Upsert(testing::MakeDevice("a", "gpu0", "gpu", {{"face", microseconds(1000)}}, 1));
+  pair.Upsert(testing::MakeDevice("b", "gpu0", "gpu", {{"face", milliseconds(50)}}, 1));
+  pair.Upsert(testing::MakeDevice("c", "gpu0", "gpu", {{"face", microseconds(3500)}}, 2));
+  pair.clock().Advance(milliseconds(20));
+  Request probe_c = testing::MakeRequest(1, "face");  // c busy: no longer idle
+  probe_c.pinned_device = DeviceKey{"c", "gpu0"};
+  pair.Enqueue(probe_c);
+  pair.Step();
+  ASSERT_EQ(pair.bound(), 1u);
+  // One pass: two requests fill a, a third reserves it (c would finish later,
+  // b and c's probes miss their deadline); then one pinned to the kind builds
+  // the kind's trees and probes b.
+  for (uint64_t id = 2; id <= 4; ++id) {
+    Request r = testing::MakeRequest(id, "face");
+    r.deadline = pair.clock().Now() + microseconds(3200);
+    pair.Enqueue(r);
+  }
+  Request pinned = testing::MakeRequest(5, "face");
+  pinned.pinned_kind = "gpu";
+  pair.Enqueue(pinned);
+  pair.Step();
+  ASSERT_EQ(pair.bound(), 4u);  // a twice, b's probe; the third still waits for a
+  // The next request, of a higher class (weighed before the third re-reserves
+  // a): a finishes it at 3 ms (no room: it waits for a), c at 3.5 ms.
+  pair.Enqueue(testing::MakeRequest(6, "face", /*priority=*/1));
+  pair.Step();
+  EXPECT_EQ(pair.bound(), 4u);
+}
+
 // The tournament tree against a brute-force minimum: random sets, raises, drops
 // and clears of a few positions (so that one position is often the minimum of
 // many nodes), each order checked after every change, MinExcept at a random

@@ -1108,6 +1108,11 @@ void State::EndPass() {
   reserved_list_.clear();
   reserved_log_.clear();
   for (TypeState& ts : types_) ts.reserved_synced = 0;
+#ifndef NDEBUG
+  // Debug builds check the whole index after each pass (small clusters: the
+  // tests').
+  if (device_count() <= 512) CheckKeys();
+#endif
 }
 
 void State::SetKeys(DeviceIndex d) {
@@ -1115,7 +1120,8 @@ void State::SetKeys(DeviceIndex d) {
   for (TypeId t : devices_[d].indexed.runs) SetKeys(d, t);
 }
 
-void State::SetKeys(DeviceIndex d, TypeId t) {
+std::pair<MultiMinTree<3>::Keys, MultiMinTree<3>::Keys> State::KeysFor(DeviceIndex d,
+                                                                       TypeId t) const {
   const DeviceState& dev = devices_[d];
   const DeviceState::Indexed& v = dev.indexed;
   // Within a pass a reserved device's exact earliest slot is known.
@@ -1123,10 +1129,8 @@ void State::SetKeys(DeviceIndex d, TypeId t) {
   const Ticks earliest = reserved ? schedule_.earliest(d) : v.earliest;
   const Ticks length = reserved ? 0 : v.length;
   const bool ready = reserved ? earliest <= pass_now_ : v.ready;
-  const int32_t position = position_[d];
   const uint64_t tie = Tie(d);
-  const auto at = static_cast<uint64_t>(static_cast<uint32_t>(position));
-  TypeState& ts = types_[t];
+  const auto at = static_cast<uint64_t>(static_cast<uint32_t>(position_[d]));
   MultiMinTree<3>::Keys in_ready{};
   MultiMinTree<3>::Keys in_busy{};
   const Ticks estimate = Estimate(t, d);
@@ -1148,22 +1152,52 @@ void State::SetKeys(DeviceIndex d, TypeId t) {
       in_busy[2] = {earliest + degraded, at};
     }
   }
-  ts.ready.Set(position, in_ready);
-  ts.busy.Set(position, in_busy);
-  // In a scope, the same keys with the tie's position the one there (the
-  // order of the scope's devices is theirs in key order).
-  auto placed = [](MultiMinTree<3>::Keys keys, int32_t there) {
-    for (TreeKey& key : keys) {
-      if (!key.absent()) key.tie = (key.tie & ~uint64_t{0xffffffff}) | static_cast<uint32_t>(there);
-    }
-    return keys;
-  };
-  for (const auto& [scope, there] : v.scopes) {
+  return {in_ready, in_busy};
+}
+
+// In a scope, the same keys with the tie's position the one there (the order
+// of the scope's devices is theirs in key order).
+MultiMinTree<3>::Keys State::Placed(MultiMinTree<3>::Keys keys, int32_t there) {
+  for (TreeKey& key : keys) {
+    if (!key.absent()) key.tie = (key.tie & ~uint64_t{0xffffffff}) | static_cast<uint32_t>(there);
+  }
+  return keys;
+}
+
+void State::SetKeys(DeviceIndex d, TypeId t) {
+  const auto [in_ready, in_busy] = KeysFor(d, t);
+  const int32_t position = position_[d];
+  types_[t].ready.Set(position, in_ready);
+  types_[t].busy.Set(position, in_busy);
+  for (const auto& [scope, there] : devices_[d].indexed.scopes) {
     if (TypeState::Trees* trees = BuiltTrees(scope, t)) {
-      trees->ready.Set(there, placed(in_ready, there));
-      trees->busy.Set(there, placed(in_busy, there));
+      trees->ready.Set(there, Placed(in_ready, there));
+      trees->busy.Set(there, Placed(in_busy, there));
     }
   }
+}
+
+void State::CheckKeys() const {
+#ifndef NDEBUG
+  if (index_stale_) return;
+  const MultiMinTree<3>::Keys none{};
+  for (DeviceIndex d : sorted_devices_) {
+    const DeviceState& dev = devices_[d];
+    for (TypeId t = 0; t < static_cast<TypeId>(types_.size()); ++t) {
+      const bool listed = dev.indexed.listed && dev.CanRun(t);
+      MultiMinTree<3>::Keys in_ready = none, in_busy = none;
+      if (listed) std::tie(in_ready, in_busy) = KeysFor(d, t);
+      assert(types_[t].ready.at(position_[d]) == in_ready);
+      assert(types_[t].busy.at(position_[d]) == in_busy);
+      for (const auto& [scope, there] : dev.indexed.scopes) {
+        const Scope& sc = scopes_[static_cast<size_t>(scope)];
+        if (t >= static_cast<TypeId>(sc.active.size()) || !sc.active[t]) continue;
+        assert(sc.trees[t].ready.at(there) == Placed(in_ready, there));
+        assert(sc.trees[t].busy.at(there) == Placed(in_busy, there));
+      }
+    }
+  }
+#endif
 }
 
 void State::SetProbeReady(DeviceIndex d, TypeId t, bool due) {
@@ -1212,6 +1246,9 @@ TypeState::Trees& State::ScopeTrees(Scope& scope, TypeId t) {
   }
   TypeState::Trees& trees = scope.trees[t];
   if (!scope.active[t]) {
+    // Built with the pass's reservations in its keys, as the type's hold them
+    // (and so restored with them when the pass ends).
+    SyncReserved(t);
     const auto n = static_cast<int32_t>(scope.members.size());
     trees.ready.Reset(n);
     trees.busy.Reset(n);

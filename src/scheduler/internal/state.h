@@ -507,6 +507,14 @@ class State {
   // always from the replay.
   void SetKeys(DeviceIndex d);
   void SetKeys(DeviceIndex d, TypeId t);
+  // What SetKeys writes for d and t in the type's trees (ready, busy), and the
+  // same keys at position `there` of a scope.
+  std::pair<MultiMinTree<3>::Keys, MultiMinTree<3>::Keys> KeysFor(DeviceIndex d,
+                                                                TypeId t) const;
+  static MultiMinTree<3>::Keys Placed(MultiMinTree<3>::Keys keys, int32_t there);
+  // Debug builds: asserts that every key in the trees (the types' and the
+  // built scopes') is what SetKeys would write now. Outside a pass.
+  void CheckKeys() const;
   // Brings t's keys up to date with the pass's reservations (Reserve leaves
   // that to the first visit of each type that follows it).
   void SyncReserved(TypeId t);
@@ -612,8 +620,9 @@ class State {
   int32_t scope_kinds_ = 0;  // scopes_[k] for kind k < this, then the groups'
   // The scope a visit for `pins` uses (nullptr: every device).
   Scope* ScopeFor(const QueueEntry& pins);
-  // t's trees in `scope`, built on first use; or nullptr while not built.
+  // t's trees in `scope`, built on first use.
   TypeState::Trees& ScopeTrees(Scope& scope, TypeId t);
+  // t's trees in scopes_[scope]; nullptr while not built (nothing to keep).
   TypeState::Trees* BuiltTrees(int32_t scope, TypeId t);
   // Whether d, idle, is due a probe of t (TypeState::probe_ready and its scopes').
   void SetProbeReady(DeviceIndex d, TypeId t, bool due);
