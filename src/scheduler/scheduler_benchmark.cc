@@ -315,7 +315,9 @@ class LargeBench {
   void Enqueue() {
     Request r;
     r.id = next_id_++;
-    r.type = mode_ == kDegrading ? "pose" : mode_ == kProbing ? "face" : kTypes[r.id % kTypes.size()];
+    r.type = mode_ == kDegrading ? "pose"
+             : mode_ == kProbing ? "face"
+                                 : kTypes[r.id % kTypes.size()];
     r.tenant = "cam" + std::to_string(r.id % 50);
     if (mode_ == kGrouped) r.group = "line-" + std::to_string(r.id / 5 % 4);
     if (mode_ == kDegrading) r.deadline = clock_.Now() + std::chrono::milliseconds(6);

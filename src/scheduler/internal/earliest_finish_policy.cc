@@ -139,8 +139,7 @@ std::optional<Pick> ChooseIndexed(State& state, const QueueEntry& entry, Ticks n
   constexpr size_t kTop = Assignment::kMaxCandidates;
   std::array<Ticks, kTop> top{};  // the smallest finishes weighed, ascending
   size_t top_n = 0;
-  state.VisitByBound(t, State::Bound::kEstimate, &entry, [&](DeviceIndex d, Ticks bound,
-                                                              uint64_t tie) {
+  auto visit = [&](DeviceIndex d, Ticks bound, uint64_t tie) {
     const bool beaten = best.device != kNone &&
                         (bound > best.finish || (bound == best.finish && tie > best_tie));
     // bound <= earliest + estimate <= earliest + admission quantile.
@@ -170,7 +169,8 @@ std::optional<Pick> ChooseIndexed(State& state, const QueueEntry& entry, Ticks n
       best_tie = tie;
     }
     return true;
-  });
+  };
+  state.VisitByBound(t, State::Bound::kEstimate, &entry, visit);
   if (pins.gave_up()) return std::nullopt;
   return best;
 }
@@ -243,8 +243,7 @@ std::optional<DegradedPick> ChooseDegradedIndexed(State& state, const QueueEntry
   const double top = state.TopAlternateAccuracy(t);
   State::PinFilter pins(state, entry);
   DegradedPick best;
-  state.VisitByBound(t, State::Bound::kDegraded, &entry, [&](DeviceIndex d, Ticks bound,
-                                                    uint64_t position) {
+  auto visit = [&](DeviceIndex d, Ticks bound, uint64_t position) {
     if (entry.deadline != kNever && bound > entry.deadline) return false;
     if (best.device != kNone && best.accuracy >= top &&
         (bound > best.finish || (bound == best.finish && position > best.order))) {
@@ -255,7 +254,8 @@ std::optional<DegradedPick> ChooseDegradedIndexed(State& state, const QueueEntry
     if (steered && SteeredAway(state, entry, d, earliest, now)) return true;
     WeighAlternates(state, entry, d, earliest, position, best);
     return true;
-  });
+  };
+  state.VisitByBound(t, State::Bound::kDegraded, &entry, visit);
   if (pins.gave_up()) return std::nullopt;
   return best;
 }

@@ -236,7 +236,8 @@ struct TypeState {
   // estimate of a device that has none of its own.
   std::vector<RunningMedian> kind_medians;  // by KindId
   RunningMedian all_medians;
-  absl::btree_set<DeviceIndex> fallback_users;  // present devices using them
+  // The present devices using them.
+  absl::btree_set<DeviceIndex> fallback_users;
   bool fallback_stale = false;  // changed since those devices were indexed
   // Unpinned waiting requests with a deadline, as (deadline, id).
   absl::btree_set<std::pair<Ticks, uint64_t>> deadlines;
