@@ -7,10 +7,10 @@
 // step: the same bindings (device, expected finish), the same expiries and the
 // same recorded candidate finishes. The history mixes kinds, slots,
 // devices without a reported time (median fallbacks), overruns, failures, lost and
-// returning nodes, devices that change kind or groups, deadlines, priorities,
-// tenants, pins (device, kind, group; a request pinned to a kind or group goes
-// through the index too, over that kind's or group's devices, and scans once it
-// has passed over too many devices its other pins exclude), degradation to faster
+// returning nodes, devices that change kind, groups or variant, deadlines,
+// priorities, tenants, pins (device, kind, group, variant; a request pinned to a
+// kind, group or variant goes through the index too, over those devices, and
+// scans once it has passed over too many devices its other pins exclude), degradation to faster
 // variants (tight deadlines, backlogs) and, for odd seeds, steering by the fluid
 // ideal.
 #include <algorithm>
@@ -217,6 +217,9 @@ TEST_P(FinishIndexTest, IndexedChoiceIsTheFullScansChoice) {
         // The rare group's six devices are often busy: its requests expire
         // where the others' would not.
         r.group = chance(0.4) ? "rare" : chance(0.5) ? "even" : "odd";
+      } else if (chance(0.06)) {
+        // A variant: each kind's, or the second one a few devices serve.
+        r.pinned_variant = r.type + (chance(0.3) ? "@v2" : "@" + kinds[rng() % 3]);
       }
       pair.Enqueue(r);
     }
@@ -238,10 +241,14 @@ TEST_P(FinishIndexTest, IndexedChoiceIsTheFullScansChoice) {
       pair.NodeUp("node" + std::to_string(down.back()));
       down.pop_back();
     }
-    if (chance(0.005)) {  // a device changes kind or groups: the index's scopes
+    if (chance(0.005)) {  // a device changes kind, groups or a variant: the index's scopes
       DeviceInfo& info = infos[rng() % infos.size()];
-      if (chance(0.5)) {
+      if (chance(0.3)) {
         info.kind = kinds[rng() % 3];
+      } else if (chance(0.5)) {
+        // Its first type's variant, to or from the second one.
+        auto& [type, variant] = *info.variants.begin();
+        variant = variant == type + "@v2" ? type + "@" + info.kind : type + "@v2";
       } else {
         info.groups = {chance(0.5) ? "even" : "odd"};
         if (chance(0.3)) info.groups.push_back("rare");

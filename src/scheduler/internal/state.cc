@@ -127,8 +127,6 @@ absl::Status State::UpsertDevice(DeviceInfo info) {
   }
 
   DeviceState& dev = devices_[d];
-  const KindId kind_before = dev.kind;
-  const uint64_t groups_before = dev.groups;
   dev.present = true;
   dev.kind = kind_names_.Intern(info.kind);
   dev.capacity = info.slots + options_.pipeline_depth;
@@ -161,9 +159,8 @@ absl::Status State::UpsertDevice(DeviceInfo info) {
   TopologyChanged();
   SyncMedians(d);
   // A new device moves the positions after it, a new type needs its trees, a
-  // new kind or groups move it between scopes.
-  if (added || types_.size() != types_before || dev.kind != kind_before ||
-      dev.groups != groups_before) {
+  // new kind, group or variant moves it between scopes.
+  if (added || types_.size() != types_before || ScopesOf(d) != devices_[d].indexed.scopes) {
     index_stale_ = true;
   } else {
     Reindex(d);
@@ -1229,14 +1226,43 @@ State::Scope* State::ScopeFor(const QueueEntry& pins) {
     if (best == nullptr || candidate.members.size() < best->members.size()) best = &candidate;
   };
   // Ids beyond the scopes' came after the index was built (none do: a new kind
-  // or group rebuilds it): every device is then visited.
+  // or group rebuilds it), a variant without a scope has no device: every
+  // device is then visited.
   if (pins.pinned_kind >= 0 && pins.pinned_kind < scope_kinds_) {
     consider(static_cast<size_t>(pins.pinned_kind));
   }
-  if (pins.group >= 0 && static_cast<size_t>(scope_kinds_ + pins.group) < scopes_.size()) {
+  if (pins.group >= 0 && pins.group < scope_groups_) {
     consider(static_cast<size_t>(scope_kinds_ + pins.group));
   }
+  if (pins.pinned_variant != kNone) {
+    auto it = variant_scopes_.find({pins.type, pins.pinned_variant});
+    if (it != variant_scopes_.end()) consider(static_cast<size_t>(it->second));
+  }
   return best;
+}
+
+std::vector<std::pair<int32_t, int32_t>> State::ScopesOf(DeviceIndex d) const {
+  const DeviceState& dev = devices_[d];
+  const std::vector<std::pair<int32_t, int32_t>>& indexed = dev.indexed.scopes;
+  std::vector<std::pair<int32_t, int32_t>> out;
+  // As ReindexAll joins them, each with the position it was given there (a
+  // scope it would newly join: -1, so never equal).
+  auto join = [&](int32_t scope) {
+    const size_t i = out.size();
+    const bool same = scope >= 0 && i < indexed.size() && indexed[i].first == scope;
+    out.emplace_back(scope, same ? indexed[i].second : -1);
+  };
+  if (dev.kind != kNone) join(dev.kind < scope_kinds_ ? dev.kind : -1);
+  for (uint64_t g = dev.groups; g != 0; g &= g - 1) {
+    const auto group = static_cast<int32_t>(__builtin_ctzll(g));
+    join(group < scope_groups_ ? scope_kinds_ + group : -1);
+  }
+  for (TypeId t = 0; t < static_cast<TypeId>(dev.variant.size()); ++t) {
+    if (!dev.CanRun(t)) continue;
+    auto it = variant_scopes_.find({t, dev.variant[t]});
+    join(it != variant_scopes_.end() ? it->second : -1);
+  }
+  return out;
 }
 
 TypeState::Trees& State::ScopeTrees(Scope& scope, TypeId t) {
@@ -1456,7 +1482,9 @@ void State::ReindexAll() {
   reserved_list_.clear();
   for (DeviceState& dev : devices_) dev.indexed = {};
   scope_kinds_ = static_cast<int32_t>(kind_names_.size());
-  scopes_.assign(static_cast<size_t>(scope_kinds_) + group_names_.size(), Scope{});
+  scope_groups_ = static_cast<int32_t>(group_names_.size());
+  scopes_.assign(static_cast<size_t>(scope_kinds_ + scope_groups_), Scope{});
+  variant_scopes_.clear();
   for (DeviceIndex d : sorted_devices_) {
     DeviceState& dev = devices_[d];
     auto join = [&](size_t scope) {
@@ -1467,6 +1495,13 @@ void State::ReindexAll() {
     if (dev.kind != kNone) join(static_cast<size_t>(dev.kind));
     for (uint64_t g = dev.groups; g != 0; g &= g - 1) {
       join(static_cast<size_t>(scope_kinds_) + static_cast<size_t>(__builtin_ctzll(g)));
+    }
+    for (TypeId t = 0; t < static_cast<TypeId>(dev.variant.size()); ++t) {
+      if (!dev.CanRun(t)) continue;
+      auto [it, added] = variant_scopes_.try_emplace({t, dev.variant[t]},
+                                                     static_cast<int32_t>(scopes_.size()));
+      if (added) scopes_.emplace_back();
+      join(static_cast<size_t>(it->second));
     }
   }
   index_stale_ = false;

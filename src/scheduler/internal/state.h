@@ -606,21 +606,28 @@ class State {
   // The pass's reservations of devices without room, in order (a device as
   // often as reserved); TypeState::reserved_synced counts those in t's keys.
   std::vector<DeviceIndex> reserved_log_;
-  // A kind's or a group's devices (every device that has been present, in key
-  // order), with the finish index of each type over them, built on the first
-  // visit of a request pinned to it (trees[t] is empty until then) and then
-  // kept as the type's own: a request pinned to a kind or a group that few
-  // devices near the front of the order have finds them without passing over
-  // the others. Rebuilt with the index (kinds first, then groups).
+  // A kind's, a group's or a type's variant's devices (as of the index's last
+  // rebuild, in key order), with the finish index of each type over them,
+  // built on the first visit of a request pinned to it (trees[t] is empty until
+  // then) and then kept as the type's own: a request pinned to a kind, a group
+  // or a variant that few devices near the front of the order have finds them
+  // without passing over the others. Rebuilt with the index.
   struct Scope {
     std::vector<DeviceIndex> members;
     std::vector<TypeState::Trees> trees;  // by TypeId
     std::vector<char> active;             // by TypeId
   };
   std::vector<Scope> scopes_;
-  int32_t scope_kinds_ = 0;  // scopes_[k] for kind k < this, then the groups'
+  int32_t scope_kinds_ = 0;   // scopes_[k] for kind k < this,
+  int32_t scope_groups_ = 0;  // then group g's at scope_kinds_ + g < this,
+  // then a variant's, by (type, variant id).
+  absl::flat_hash_map<std::pair<TypeId, int32_t>, int32_t> variant_scopes_;
   // The scope a visit for `pins` uses (nullptr: every device).
   Scope* ScopeFor(const QueueEntry& pins);
+  // The scopes d would join if the index were rebuilt now, in the order it
+  // joins them, with its positions there as indexed (-1 where it is not
+  // there yet): equal to DeviceState::Indexed::scopes unless d moved.
+  std::vector<std::pair<int32_t, int32_t>> ScopesOf(DeviceIndex d) const;
   // t's trees in `scope`, built on first use.
   TypeState::Trees& ScopeTrees(Scope& scope, TypeId t);
   // t's trees in scopes_[scope]; nullptr while not built (nothing to keep).
