@@ -246,8 +246,8 @@ BENCHMARK(BM_ExpireDeadlines)->Arg(1)->Arg(2);
 // earliest_finish_policy.cc). BM_Burst4000 times one Dispatch filling every
 // device from empty. BM_Decision4000Grouped: as Light, with the nodes in four
 // groups and every request pinned to one (a camera's node_group).
-// BM_Decision4000Degrading, KindPinned and Probing: as Light with LargeBench's
-// kDegrading, kCpuPinned and kProbing.
+// BM_Decision4000Degrading, KindPinned, Probing and VariantPinned: as Light
+// with LargeBench's kDegrading, kCpuPinned, kProbing and kVariantPinned.
 
 std::vector<DeviceInfo> LargeCluster(int nodes) {
   std::vector<DeviceInfo> out;
@@ -279,7 +279,7 @@ std::vector<DeviceInfo> LargeCluster(int nodes) {
 
 class LargeBench {
  public:
-  enum Mode { kPlain, kGrouped, kDegrading, kCpuPinned, kProbing };
+  enum Mode { kPlain, kGrouped, kDegrading, kCpuPinned, kProbing, kVariantPinned };
 
  private:
   static Options WithIndex(bool finish_index, Mode mode) {
@@ -300,11 +300,15 @@ class LargeBench {
   // kProbing: every request a face with a 20 ms deadline, which the CPUs (30 ms)
   // never meet, so they stay idle with their estimates unconfirmed and are due
   // a probe every 20 ms that no request's deadline allows.
+  // kVariantPinned: every tenth node's CPU serves face as variant "face-v2" (a
+  // canary on the slowest devices), and every request is a face pinned to it.
   explicit LargeBench(int nodes, bool finish_index = true, Mode mode = kPlain)
       : scheduler_(WithIndex(finish_index, mode), clock_), mode_(mode) {
     int i = 0;
     for (DeviceInfo& d : LargeCluster(nodes)) {
-      if (mode == kGrouped) d.groups = {"line-" + std::to_string(i++ / 4 % 4)};  // 4 a node
+      const int node = i++ / 4;  // 4 devices a node
+      if (mode == kGrouped) d.groups = {"line-" + std::to_string(node % 4)};
+      if (mode == kVariantPinned && node % 10 == 0 && d.kind == "cpu") d.variants["face"] = "face-v2";
       if (mode == kDegrading) {
         const auto primary = d.reported_service.at("pose");
         d.degrade["pose"] = {0.5, {{"pose-lite", 0.9, primary * 2 / 5}}};
@@ -315,9 +319,10 @@ class LargeBench {
   void Enqueue() {
     Request r;
     r.id = next_id_++;
-    r.type = mode_ == kDegrading ? "pose"
-             : mode_ == kProbing ? "face"
-                                 : kTypes[r.id % kTypes.size()];
+    r.type = mode_ == kDegrading                          ? "pose"
+             : mode_ == kProbing || mode_ == kVariantPinned ? "face"
+                                                            : kTypes[r.id % kTypes.size()];
+    if (mode_ == kVariantPinned) r.pinned_variant = "face-v2";
     r.tenant = "cam" + std::to_string(r.id % 50);
     if (mode_ == kGrouped) r.group = "line-" + std::to_string(r.id / 5 % 4);
     if (mode_ == kDegrading) r.deadline = clock_.Now() + std::chrono::milliseconds(6);
@@ -449,6 +454,14 @@ void BM_Decision4000Probing(benchmark::State& state) {
   DecisionLoop(state, kLargeCapacity / 10, 20000, state.range(0) != 0, LargeBench::kProbing);
 }
 BENCHMARK(BM_Decision4000Probing)->Arg(1)->Arg(0)->UseManualTime()->Iterations(20000);
+
+// Arg as for Light; every request pinned to a variant only the slowest devices
+// of one node in ten serve (LargeBench's kVariantPinned). 100 requests in flight
+// on their 300 places.
+void BM_Decision4000VariantPinned(benchmark::State& state) {
+  DecisionLoop(state, 100, 20000, state.range(0) != 0, LargeBench::kVariantPinned);
+}
+BENCHMARK(BM_Decision4000VariantPinned)->Arg(1)->Arg(0)->UseManualTime()->Iterations(20000);
 
 void BM_Burst4000(benchmark::State& state) {
   using Steady = std::chrono::steady_clock;
