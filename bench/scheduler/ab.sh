@@ -15,7 +15,7 @@ set -eu
 old=$1
 new=$2
 rounds=${3:-3}
-filter=${4:-BM_Decision4000(Light|Grouped|Degrading|KindPinned)/1}
+filter=${4:-BM_Decision4000(Light|Grouped|Degrading|KindPinned|VariantPinned|Probing)/1}
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 i=1
