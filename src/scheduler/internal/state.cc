@@ -1166,6 +1166,7 @@ void State::SetKeys(DeviceIndex d, TypeId t) {
   const int32_t position = position_[d];
   types_[t].ready.Set(position, in_ready);
   types_[t].busy.Set(position, in_busy);
+  if (types_[t].scopes_built == 0) return;
   for (const auto& [scope, there] : devices_[d].indexed.scopes) {
     if (TypeState::Trees* trees = BuiltTrees(scope, t)) {
       trees->ready.Set(there, Placed(in_ready, there));
@@ -1207,6 +1208,7 @@ void State::SetProbeReady(DeviceIndex d, TypeId t, bool due) {
     }
   };
   apply(types_[t].probe_ready, position_[d]);
+  if (types_[t].scopes_built == 0) return;
   for (const auto& [scope, at] : devices_[d].indexed.scopes) {
     if (TypeState::Trees* trees = BuiltTrees(scope, t)) apply(trees->probe_ready, at);
   }
@@ -1280,6 +1282,7 @@ TypeState::Trees& State::ScopeTrees(Scope& scope, TypeId t) {
     trees.busy.Reset(n);
     trees.probe_ready.Reset(n);
     scope.active[t] = 1;
+    ++types_[t].scopes_built;
     for (int32_t i = 0; i < n; ++i) {
       const DeviceIndex d = scope.members[static_cast<size_t>(i)];
       if (!devices_[d].indexed.listed || !devices_[d].CanRun(t)) continue;
@@ -1377,9 +1380,9 @@ void State::Reindex(DeviceIndex d) {
     if (v.free > 0) {
       for (TypeId t : v.runs) --rooms_[t];
     }
-    for (size_t i = 0; i < v.runs.size(); ++i) {
-      types_[v.runs[i]].pressure_rate -= v.rates[i];
-      types_[v.runs[i]].pressure_load -= v.load;
+    for (TypeId t : v.runs) {
+      types_[t].pressure_rate -= v.rates[t];
+      types_[t].pressure_load -= v.load;
     }
   }
   v.listed = dev.available();
@@ -1415,6 +1418,7 @@ void State::Reindex(DeviceIndex d) {
       ts.ready.Clear(position);
       ts.busy.Clear(position);
       for (const auto& [scope, at] : v.scopes) {
+        if (ts.scopes_built == 0) break;
         if (TypeState::Trees* trees = BuiltTrees(scope, t)) {
           trees->ready.Clear(at);
           trees->busy.Clear(at);
@@ -1427,7 +1431,6 @@ void State::Reindex(DeviceIndex d) {
   }
   if (probes) SetProbes(d);
   SetKeys(d);
-  v.rates.clear();
   v.load = dev.load();
   if (v.listed) {
     capacity_ += v.capacity;
@@ -1435,9 +1438,20 @@ void State::Reindex(DeviceIndex d) {
     if (v.free > 0) {
       for (TypeId t : v.runs) ++rooms_[t];
     }
+    if (v.rates.size() < types_.size()) {
+      v.rates.resize(types_.size(), 0);
+      v.rate_estimates.resize(types_.size(), kUnknown);
+    }
+    if (v.rate_slots != dev.info.slots) {
+      v.rate_slots = dev.info.slots;
+      std::fill(v.rate_estimates.begin(), v.rate_estimates.end(), kUnknown);
+    }
     for (TypeId t : v.runs) {
-      v.rates.push_back(PressureRate(dev.info.slots, Estimate(t, d)));
-      types_[t].pressure_rate += v.rates.back();
+      if (const Ticks estimate = Estimate(t, d); estimate != v.rate_estimates[t]) {
+        v.rates[t] = PressureRate(dev.info.slots, estimate);
+        v.rate_estimates[t] = estimate;
+      }
+      types_[t].pressure_rate += v.rates[t];
       types_[t].pressure_load += v.load;
     }
   }
@@ -1474,6 +1488,7 @@ void State::ReindexAll() {
     ts.fallback_stale = false;
     ts.pressure_rate = 0;
     ts.pressure_load = 0;
+    ts.scopes_built = 0;
   }
   free_room_ = 0;
   capacity_ = 0;

@@ -141,9 +141,13 @@ struct DeviceState {
     Ticks length = 0;           // the replay's with every slot free at 0
     bool ready = false;         // earliest at or before the index's time
     bool idle = false;          // listed with nothing in flight
-    // What it adds to TypeState's pressure sums: PressureRate per type in
-    // `runs` (same order) and its load, when listed.
+    // What it adds to TypeState's pressure sums when listed: PressureRate by
+    // TypeId (for the types in `runs`) and its load; and the slots and
+    // estimates each rate was computed from, so that it is computed again only
+    // when they change.
     std::vector<absl::int128> rates;
+    std::vector<Ticks> rate_estimates;
+    int rate_slots = 0;
     int load = 0;
     // The scopes it belongs to (State::Scope: its kind's, its groups'), each
     // with its position there.
@@ -224,6 +228,9 @@ struct TypeState {
   int64_t pressure_load = 0;
   // How many of the pass's reservations (State::reserved_log_) its keys hold.
   size_t reserved_synced = 0;
+  // Scopes with this type's trees built (State::ScopeTrees): none, and a
+  // device's keys have only the type's own trees to go to.
+  int scopes_built = 0;
   size_t queued = 0;  // waiting requests
   size_t pinned = 0;  // of which pinned to a device or kind
   // Waiting requests by (priority, -seq): begin() is the newest of the lowest class,
