@@ -1099,12 +1099,15 @@ void State::EndPass() {
   for (DeviceIndex d : reserved_list_) {
     reserved_[d] = 0;
     for (TypeId t : devices_[d].indexed.runs) {
-      if (types_[t].reserved_synced > 0) SetKeys(d, t);
+      if (types_[t].reserved_keys) SetKeys(d, t);
     }
   }
   reserved_list_.clear();
   reserved_log_.clear();
-  for (TypeState& ts : types_) ts.reserved_synced = 0;
+  for (TypeState& ts : types_) {
+    ts.reserved_synced = 0;
+    ts.reserved_keys = false;
+  }
 #ifndef NDEBUG
   // Debug builds check the whole index after each pass (small clusters: the
   // tests').
@@ -1163,6 +1166,7 @@ MultiMinTree<3>::Keys State::Placed(MultiMinTree<3>::Keys keys, int32_t there) {
 
 void State::SetKeys(DeviceIndex d, TypeId t) {
   const auto [in_ready, in_busy] = KeysFor(d, t);
+  if (reserved_[d] == pass_) types_[t].reserved_keys = true;
   const int32_t position = position_[d];
   types_[t].ready.Set(position, in_ready);
   types_[t].busy.Set(position, in_busy);
@@ -1274,9 +1278,6 @@ TypeState::Trees& State::ScopeTrees(Scope& scope, TypeId t) {
   }
   TypeState::Trees& trees = scope.trees[t];
   if (!scope.active[t]) {
-    // Built with the pass's reservations in its keys, as the type's hold them
-    // (and so restored with them when the pass ends).
-    SyncReserved(t);
     const auto n = static_cast<int32_t>(scope.members.size());
     trees.ready.Reset(n);
     trees.busy.Reset(n);

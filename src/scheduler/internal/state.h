@@ -226,8 +226,11 @@ struct TypeState {
   // changed in) and of their load.
   absl::int128 pressure_rate = 0;
   int64_t pressure_load = 0;
-  // How many of the pass's reservations (State::reserved_log_) its keys hold.
+  // How many of the pass's reservations (State::reserved_log_) its keys hold,
+  // and whether any key of a reserved device was written to its trees in the
+  // pass (State::SetKeys; EndPass restores those).
   size_t reserved_synced = 0;
+  bool reserved_keys = false;
   // Scopes with this type's trees built (State::ScopeTrees): none, and a
   // device's keys have only the type's own trees to go to.
   int scopes_built = 0;
