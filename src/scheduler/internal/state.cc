@@ -160,7 +160,7 @@ absl::Status State::UpsertDevice(DeviceInfo info) {
   SyncMedians(d);
   // A new device moves the positions after it, a new type needs its trees, a
   // new kind, group or variant moves it between scopes.
-  if (added || types_.size() != types_before || ScopesOf(d) != devices_[d].indexed.scopes) {
+  if (added || types_.size() != types_before || ScopesMoved(d)) {
     index_stale_ = true;
   } else {
     Reindex(d);
@@ -1247,28 +1247,34 @@ State::Scope* State::ScopeFor(const QueueEntry& pins) {
   return best;
 }
 
-std::vector<std::pair<int32_t, int32_t>> State::ScopesOf(DeviceIndex d) const {
+std::vector<int32_t> State::ScopeIds(DeviceIndex d, bool create) {
   const DeviceState& dev = devices_[d];
-  const std::vector<std::pair<int32_t, int32_t>>& indexed = dev.indexed.scopes;
-  std::vector<std::pair<int32_t, int32_t>> out;
-  // As ReindexAll joins them, each with the position it was given there (a
-  // scope it would newly join: -1, so never equal).
-  auto join = [&](int32_t scope) {
-    const size_t i = out.size();
-    const bool same = scope >= 0 && i < indexed.size() && indexed[i].first == scope;
-    out.emplace_back(scope, same ? indexed[i].second : -1);
-  };
-  if (dev.kind != kNone) join(dev.kind < scope_kinds_ ? dev.kind : -1);
+  std::vector<int32_t> out;
+  if (dev.kind != kNone) out.push_back(dev.kind < scope_kinds_ ? dev.kind : -1);
   for (uint64_t g = dev.groups; g != 0; g &= g - 1) {
     const auto group = static_cast<int32_t>(__builtin_ctzll(g));
-    join(group < scope_groups_ ? scope_kinds_ + group : -1);
+    out.push_back(group < scope_groups_ ? scope_kinds_ + group : -1);
   }
   for (TypeId t = 0; t < static_cast<TypeId>(dev.variant.size()); ++t) {
     if (!dev.CanRun(t)) continue;
-    auto it = variant_scopes_.find({t, dev.variant[t]});
-    join(it != variant_scopes_.end() ? it->second : -1);
+    if (create) {
+      auto [it, added] = variant_scopes_.try_emplace({t, dev.variant[t]},
+                                                     static_cast<int32_t>(scopes_.size()));
+      if (added) scopes_.emplace_back();
+      out.push_back(it->second);
+    } else {
+      auto it = variant_scopes_.find({t, dev.variant[t]});
+      out.push_back(it != variant_scopes_.end() ? it->second : -1);
+    }
   }
   return out;
+}
+
+bool State::ScopesMoved(DeviceIndex d) {
+  const std::vector<std::pair<int32_t, int32_t>>& indexed = devices_[d].indexed.scopes;
+  const std::vector<int32_t> now = ScopeIds(d, /*create=*/false);
+  return !std::equal(now.begin(), now.end(), indexed.begin(), indexed.end(),
+                     [](int32_t id, const auto& joined) { return id == joined.first; });
 }
 
 TypeState::Trees& State::ScopeTrees(Scope& scope, TypeId t) {
@@ -1502,22 +1508,10 @@ void State::ReindexAll() {
   scopes_.assign(static_cast<size_t>(scope_kinds_ + scope_groups_), Scope{});
   variant_scopes_.clear();
   for (DeviceIndex d : sorted_devices_) {
-    DeviceState& dev = devices_[d];
-    auto join = [&](size_t scope) {
-      dev.indexed.scopes.emplace_back(static_cast<int32_t>(scope),
-                                      static_cast<int32_t>(scopes_[scope].members.size()));
-      scopes_[scope].members.push_back(d);
-    };
-    if (dev.kind != kNone) join(static_cast<size_t>(dev.kind));
-    for (uint64_t g = dev.groups; g != 0; g &= g - 1) {
-      join(static_cast<size_t>(scope_kinds_) + static_cast<size_t>(__builtin_ctzll(g)));
-    }
-    for (TypeId t = 0; t < static_cast<TypeId>(dev.variant.size()); ++t) {
-      if (!dev.CanRun(t)) continue;
-      auto [it, added] = variant_scopes_.try_emplace({t, dev.variant[t]},
-                                                     static_cast<int32_t>(scopes_.size()));
-      if (added) scopes_.emplace_back();
-      join(static_cast<size_t>(it->second));
+    for (const int32_t id : ScopeIds(d, /*create=*/true)) {
+      Scope& scope = scopes_[static_cast<size_t>(id)];
+      devices_[d].indexed.scopes.emplace_back(id, static_cast<int32_t>(scope.members.size()));
+      scope.members.push_back(d);
     }
   }
   index_stale_ = false;

@@ -634,10 +634,13 @@ class State {
   absl::flat_hash_map<std::pair<TypeId, int32_t>, int32_t> variant_scopes_;
   // The scope a visit for `pins` uses (nullptr: every device).
   Scope* ScopeFor(const QueueEntry& pins);
-  // The scopes d would join if the index were rebuilt now, in the order it
-  // joins them, with its positions there as indexed (-1 where it is not
-  // there yet): equal to DeviceState::Indexed::scopes unless d moved.
-  std::vector<std::pair<int32_t, int32_t>> ScopesOf(DeviceIndex d) const;
+  // The scopes d belongs to now, in the order it joins them: its kind's, its
+  // groups', its variants'. With `create`, a variant's scope is added when it
+  // has none yet (the index's rebuild); without, such a scope, or a kind or
+  // group newer than the scopes, is -1.
+  std::vector<int32_t> ScopeIds(DeviceIndex d, bool create);
+  // Whether d's scopes differ from those it was indexed in.
+  bool ScopesMoved(DeviceIndex d);
   // t's trees in `scope`, built on first use.
   TypeState::Trees& ScopeTrees(Scope& scope, TypeId t);
   // t's trees in scopes_[scope]; nullptr while not built (nothing to keep).
