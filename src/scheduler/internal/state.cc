@@ -1795,6 +1795,15 @@ void State::RefreshPressure(Ticks now, int limit) {
   // flight on its devices (as whole runs: the bound errs towards degrading).
   pressure_rate_.assign(types_.size(), kUnknown);
   pressure_ahead_.assign(types_.size(), 0);
+  // The sums over t's available devices, as the scan mode takes them.
+  auto summed = [&](TypeId t) {
+    std::pair<absl::int128, int64_t> sums{0, 0};
+    for (DeviceIndex d : AvailableFor(t)) {
+      sums.first += PressureRate(devices_[d].info.slots, Estimate(t, d));
+      sums.second += devices_[d].load();
+    }
+    return sums;
+  };
   int seen = 0;
   for (const auto& [deadline, id] : deadlines_) {
     if (++seen > limit) break;
@@ -1806,22 +1815,10 @@ void State::RefreshPressure(Ticks now, int limit) {
       if (options_.finish_index) {  // kept by the index
         rate = ts.pressure_rate;
         pressure_ahead_[t] = ts.pressure_load;
+        assert(std::make_pair(rate, pressure_ahead_[t]) == summed(t));
       } else {
-        rate = 0;
-        for (DeviceIndex d : AvailableFor(t)) {
-          rate += PressureRate(devices_[d].info.slots, Estimate(t, d));
-          pressure_ahead_[t] += devices_[d].load();
-        }
+        std::tie(rate, pressure_ahead_[t]) = summed(t);
       }
-#ifndef NDEBUG
-      absl::int128 summed = 0;
-      int64_t load = 0;
-      for (DeviceIndex d : AvailableFor(t)) {
-        summed += PressureRate(devices_[d].info.slots, Estimate(t, d));
-        load += devices_[d].load();
-      }
-      assert(rate == summed && pressure_ahead_[t] == load);
-#endif
     }
     const double ahead = static_cast<double>(++pressure_ahead_[t]);
     const double per_tick = static_cast<double>(rate) * 0x1p-64;
