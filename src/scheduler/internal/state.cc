@@ -452,7 +452,7 @@ void State::ExpireType(TypeId t, Ticks now, std::vector<uint64_t>& expired) {
   // Any device's finish is an upper bound on the earliest: when the first
   // deadline is after the finish of the two trees' least, none expires.
   Ticks some = kNever;
-  for (const MultiMinTree<3>* tree : {&ts.ready, &ts.busy}) {
+  for (const MultiMinTree<3>* tree : {&ts.trees.ready, &ts.trees.busy}) {
     const TreeKey& least = tree->Min(1);
     if (least.absent()) continue;
     const DeviceIndex d = sorted_devices_[least.position()];
@@ -1025,7 +1025,7 @@ void State::SolveSteering(Ticks now) {
 // Weighing every device for every waiting request (the slot schedule of each, then
 // each candidate) costs O(devices) per request. Instead the index keeps, per
 // type, the devices in two tournament trees keyed by a lower bound on the
-// finish of one more request sent now (TypeState::ready/busy), updated when a
+// finish of one more request sent now (TypeState::Trees), updated when a
 // device changes (Reindex: a bind, a completion, a reservation in the pass, a
 // probe, a change of state) rather than rebuilt. A pass visits devices in bound
 // order, computes the exact finish only for those it visits (Earliest builds a
@@ -1168,8 +1168,8 @@ void State::SetKeys(DeviceIndex d, TypeId t) {
   const auto [in_ready, in_busy] = KeysFor(d, t);
   if (reserved_[d] == pass_) types_[t].reserved_keys = true;
   const int32_t position = position_[d];
-  types_[t].ready.Set(position, in_ready);
-  types_[t].busy.Set(position, in_busy);
+  types_[t].trees.ready.Set(position, in_ready);
+  types_[t].trees.busy.Set(position, in_busy);
   if (types_[t].scopes_built == 0) return;
   for (const auto& [scope, there] : devices_[d].indexed.scopes) {
     if (TypeState::Trees* trees = BuiltTrees(scope, t)) {
@@ -1189,8 +1189,8 @@ void State::CheckKeys() const {
       const bool listed = dev.indexed.listed && dev.CanRun(t);
       MultiMinTree<3>::Keys in_ready = none, in_busy = none;
       if (listed) std::tie(in_ready, in_busy) = KeysFor(d, t);
-      assert(types_[t].ready.at(position_[d]) == in_ready);
-      assert(types_[t].busy.at(position_[d]) == in_busy);
+      assert(types_[t].trees.ready.at(position_[d]) == in_ready);
+      assert(types_[t].trees.busy.at(position_[d]) == in_busy);
       for (const auto& [scope, there] : dev.indexed.scopes) {
         const Scope& sc = scopes_[static_cast<size_t>(scope)];
         if (t >= static_cast<TypeId>(sc.active.size()) || !sc.active[t]) continue;
@@ -1211,7 +1211,7 @@ void State::SetProbeReady(DeviceIndex d, TypeId t, bool due) {
       tree.Clear(at);
     }
   };
-  apply(types_[t].probe_ready, position_[d]);
+  apply(types_[t].trees.probe_ready, position_[d]);
   if (types_[t].scopes_built == 0) return;
   for (const auto& [scope, at] : devices_[d].indexed.scopes) {
     if (TypeState::Trees* trees = BuiltTrees(scope, t)) apply(trees->probe_ready, at);
@@ -1294,7 +1294,7 @@ TypeState::Trees& State::ScopeTrees(Scope& scope, TypeId t) {
       const DeviceIndex d = scope.members[static_cast<size_t>(i)];
       if (!devices_[d].indexed.listed || !devices_[d].CanRun(t)) continue;
       SetKeys(d, t);
-      const TreeKey& due = types_[t].probe_ready.at(position_[d])[0];
+      const TreeKey& due = types_[t].trees.probe_ready.at(position_[d])[0];
       if (!due.absent()) trees.probe_ready.Set(i, {TreeKey{due.bound, static_cast<uint32_t>(i)}});
     }
   }
@@ -1308,7 +1308,7 @@ TypeState::Trees* State::BuiltTrees(int32_t scope, TypeId t) {
 
 State::ProbeSet State::ProbeReady(TypeId t, const QueueEntry* pins) {
   Scope* scope = pins != nullptr ? ScopeFor(*pins) : nullptr;
-  if (scope == nullptr) return {types_[t].probe_ready, sorted_devices_};
+  if (scope == nullptr) return {types_[t].trees.probe_ready, sorted_devices_};
   return {ScopeTrees(*scope, t).probe_ready, scope->members};
 }
 
@@ -1317,8 +1317,9 @@ void State::VisitByBound(TypeId t, Bound order, const QueueEntry* pins,
   SyncReserved(t);
   TypeState& ts = types_[t];
   Scope* scope = pins != nullptr ? ScopeFor(*pins) : nullptr;
-  MultiMinTree<3>& ready = scope != nullptr ? ScopeTrees(*scope, t).ready : ts.ready;
-  MultiMinTree<3>& busy = scope != nullptr ? scope->trees[t].busy : ts.busy;
+  TypeState::Trees& trees = scope != nullptr ? ScopeTrees(*scope, t) : ts.trees;
+  MultiMinTree<3>& ready = trees.ready;
+  MultiMinTree<3>& busy = trees.busy;
   const std::vector<DeviceIndex>& devices = scope != nullptr ? scope->members : sorted_devices_;
   const int k = static_cast<int>(order);
   // Visited devices leave the order until the visit ends: the last one only
@@ -1422,8 +1423,8 @@ void State::Reindex(DeviceIndex d) {
   for (TypeId t = 0; t < static_cast<TypeId>(types_.size()); ++t) {
     TypeState& ts = types_[t];
     if (!v.listed || !dev.CanRun(t)) {
-      ts.ready.Clear(position);
-      ts.busy.Clear(position);
+      ts.trees.ready.Clear(position);
+      ts.trees.busy.Clear(position);
       for (const auto& [scope, at] : v.scopes) {
         if (ts.scopes_built == 0) break;
         if (TypeState::Trees* trees = BuiltTrees(scope, t)) {
@@ -1489,9 +1490,9 @@ void State::ReindexAll() {
   busy_earliest_.Reset(n);
   probe_pending_.Reset(n);
   for (TypeState& ts : types_) {
-    ts.ready.Reset(n);
-    ts.busy.Reset(n);
-    ts.probe_ready.Reset(n);
+    ts.trees.ready.Reset(n);
+    ts.trees.busy.Reset(n);
+    ts.trees.probe_ready.Reset(n);
     ts.fallback_stale = false;
     ts.pressure_rate = 0;
     ts.pressure_load = 0;

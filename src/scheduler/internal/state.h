@@ -251,27 +251,26 @@ struct TypeState {
   bool fallback_stale = false;  // changed since those devices were indexed
   // Unpinned waiting requests with a deadline, as (deadline, id).
   absl::btree_set<std::pair<Ticks, uint64_t>> deadlines;
-  // The finish index (State::Reindex), by device position in key order. Ready:
-  // devices whose earliest slot is free at the index's time, keyed by their
-  // queued work's length (the slots' replay from all free now) plus the
-  // estimate; busy: the others, keyed by their earliest slot plus the estimate
-  // (for a steered type only those in its set). The keys are State::Bound's:
-  // kEstimate orders by the estimate (ties: room first, lower load, key order),
-  // kFastest by the fastest recent run, degradation included (for expiry; ties
-  // by key order), kDegraded by the least estimate of the device's eligible
-  // alternates (devices without one are absent; ties by key order).
-  MultiMinTree<3> ready, busy;
-  // The same over the devices of one scope (State::Scope), by position there,
-  // with their probe_ready.
+  // The finish index (State::Reindex), by device position in key order: over
+  // every device here, over a scope's in State::Scope.
   struct Trees {
+    // Ready: devices whose earliest slot is free at the index's time, keyed by
+    // their queued work's length (the slots' replay from all free now) plus the
+    // estimate; busy: the others, keyed by their earliest slot plus the
+    // estimate (for a steered type only those in its set). The keys are
+    // State::Bound's: kEstimate orders by the estimate (ties: room first, lower
+    // load, key order), kFastest by the fastest recent run, degradation
+    // included (for expiry; ties by key order), kDegraded by the least estimate
+    // of the device's eligible alternates (devices without one are absent;
+    // ties by key order).
     MultiMinTree<3> ready, busy;
+    // Probes: idle devices whose (device, type) pair is due, keyed by their
+    // best case (State::BestCase), so that the first in key order a deadline
+    // allows is found without passing over the others (the devices not due
+    // wait in State::probe_pending_).
     MinTree probe_ready;
   };
-  // Probes: idle devices whose (device, type) pair is due, by position, keyed by
-  // their best case (State::BestCase), so that the first in key order a
-  // deadline allows is found without passing over the others (the devices not
-  // due wait in State::probe_pending_).
-  MinTree probe_ready;
+  Trees trees;
   // Candidates of the current pass.
   uint64_t prepared_pass = 0;
   std::vector<Candidate> candidates;
@@ -345,7 +344,7 @@ class State {
   void Reserve(DeviceIndex d, Ticks until);
   // Ends a Dispatch pass: reservations are forgotten.
   void EndPass();
-  // The finish index's orders (TypeState::ready): lower bounds on the finish of
+  // The finish index's orders (TypeState::Trees): lower bounds on the finish of
   // one more request of a type sent now, run with the primary's estimate, as
   // the fastest recent run (degradation included), or with the device's
   // quickest eligible alternate's estimate.
@@ -512,7 +511,7 @@ class State {
   // d's probe entries: due pairs in the types' probe_ready, the next due time in
   // probe_pending_ (d idle), or none.
   void SetProbes(DeviceIndex d);
-  // d's keys in the trees of the types it runs (TypeState::ready/busy), or of
+  // d's keys in the trees of the types it runs (TypeState::Trees), or of
   // `t` alone: the estimate's and the alternates' from the pass's schedule
   // while d is reserved in it, else from its indexed replay; the fastest run's
   // always from the replay.
@@ -645,7 +644,8 @@ class State {
   TypeState::Trees& ScopeTrees(Scope& scope, TypeId t);
   // t's trees in scopes_[scope]; nullptr while not built (nothing to keep).
   TypeState::Trees* BuiltTrees(int32_t scope, TypeId t);
-  // Whether d, idle, is due a probe of t (TypeState::probe_ready and its scopes').
+  // Whether d, idle, is due a probe of t (Trees::probe_ready, the type's and
+  // its scopes').
   void SetProbeReady(DeviceIndex d, TypeId t, bool due);
   // VisitByBound's: the leaves it took out, with their keys.
   std::vector<std::tuple<MultiMinTree<3>*, int32_t, MultiMinTree<3>::Keys>> excluded_;
