@@ -71,13 +71,20 @@ class Scheduler {
   // NotFound when no device (up or down) can run the type, the message listing the
   // types that can run; InvalidArgument for a pinned device that does not exist or
   // cannot run the type, or a pinned kind with no device able to run the type;
-  // ResourceExhausted when the type's queue holds queue_capacity requests.
+  // ResourceExhausted when the type's queue holds queue_capacity requests, or the
+  // request's tenant already holds its share of it (below).
   [[nodiscard]] absl::Status Enqueue(Request request);
-  // Enqueue with priority classes under overload: when the type's queue is full, the
-  // request displaces the newest waiting request of the lowest priority below its
-  // own, which is removed and appended to `displaced` (the caller answers it, e.g.
-  // 429: it leaves the scheduler here). ResourceExhausted as above when every
-  // waiting request of the type has the request's priority or a higher one.
+  // Enqueue with priority classes and fair shares under overload: when the type's
+  // queue is full, the request displaces the newest waiting request of the tenant
+  // holding the most of the lowest class, if that class is below the request's
+  // priority, or is its priority and that tenant (Request::tenant) holds at least
+  // two more of it than the request's tenant. The displaced request is removed and
+  // appended to `displaced` (the caller answers it, e.g. 429: it leaves the
+  // scheduler here). ResourceExhausted as above otherwise.
+  //
+  // Both forms: while other tenants' requests of its type and priority wait, a
+  // tenant holds at most an equal share of the queue (queue_capacity / the tenants
+  // waiting, itself included); beyond it, ResourceExhausted naming the tenant.
   [[nodiscard]] absl::Status Enqueue(Request request, std::vector<Request>& displaced);
   // Binds waiting requests to devices that can take them now, per the policy. The
   // caller sends each one and later reports it with Complete.

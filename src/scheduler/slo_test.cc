@@ -1,10 +1,13 @@
 // Unit tests of the SLO-aware parts of the scheduler on the fake clock: pessimistic
 // admission with optimistic expiry, fair queueing across tenants, priority classes
-// displacing under overload.
+// displacing under overload, the tenant holding the most of a full queue giving way.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
+#include <map>
+#include <string>
 #include <vector>
 
 #include "common/fake_clock.h"
@@ -173,6 +176,117 @@ TEST_F(SloTest, HigherClassDisplacesTheNewestOfTheLowestClass) {
   EXPECT_FALSE(s.Complete(2, milliseconds(1), true));
   s.SetNodeUp("n1", true);
   EXPECT_THAT(Ids(s.Dispatch()), ElementsAre(4u));
+}
+
+Request FromTenant(uint64_t id, const char* tenant, int priority = kPriorityNormal) {
+  Request r = MakeRequest(id, "face", priority);
+  r.tenant = tenant;
+  return r;
+}
+
+// Longest queue drop: in a full queue a tenant holding at least two fewer takes the
+// place of the newest request of the tenant holding the most; no tenant crowds the
+// others out of the queue by sending more.
+TEST_F(SloTest, TenantHoldingTheMostGivesWayInAFullQueue) {
+  Options options;
+  options.queue_capacity = 5;
+  Scheduler s = Make(options);
+  ASSERT_TRUE(s.UpsertDevice(MakeDevice("n1", "gpu0", "gpu", {{"face", milliseconds(10)}})).ok());
+  s.SetNodeUp("n1", false);  // everything waits
+  for (uint64_t id : {1, 2, 3, 4}) ASSERT_TRUE(s.Enqueue(FromTenant(id, "a")).ok());
+  ASSERT_TRUE(s.Enqueue(FromTenant(5, "b")).ok());
+  std::vector<Request> displaced;
+  ASSERT_TRUE(s.Enqueue(FromTenant(6, "b"), displaced).ok());
+  EXPECT_THAT(Ids(displaced), ElementsAre(4u)) << "a held 4 against b's 1: a's newest leaves";
+  EXPECT_EQ(s.Enqueue(FromTenant(7, "b"), displaced).code(), absl::StatusCode::kResourceExhausted)
+      << "a holds 3 against b's 2: nothing to gain";
+  EXPECT_EQ(s.Enqueue(FromTenant(8, "a"), displaced).code(), absl::StatusCode::kResourceExhausted)
+      << "the tenant holding the most never displaces";
+  ASSERT_TRUE(s.Enqueue(FromTenant(9, "c"), displaced).ok());
+  EXPECT_THAT(Ids(displaced), ElementsAre(4u, 3u)) << "a, with 3, gives way to c, with none";
+  // A higher class displaces the lowest class first, even from a tenant holding
+  // the most of the queue; within that class, the tenant holding the most gives way.
+  ASSERT_TRUE(s.Enqueue(FromTenant(10, "a", kPriorityHigh), displaced).ok());
+  EXPECT_EQ(displaced.size(), 3u);
+  EXPECT_EQ(displaced.back().id, 6u) << "b's newest: b held 2 against c's 1";
+  // Without a place for displaced requests, a full queue refuses as before.
+  EXPECT_EQ(s.Enqueue(FromTenant(11, "d")).code(), absl::StatusCode::kResourceExhausted);
+  // Every displaced request has left; the rest are served.
+  for (const Request& r : displaced) EXPECT_FALSE(s.Cancel(r.id).has_value());
+  s.SetNodeUp("n1", true);
+  std::vector<uint64_t> served;
+  for (int i = 0; i < 5; ++i) {
+    const std::vector<Assignment> a = s.Dispatch();
+    ASSERT_EQ(a.size(), 1u);
+    served.push_back(a[0].request_id);
+    clock_.Advance(milliseconds(10));
+    ASSERT_TRUE(s.Complete(a[0].request_id, milliseconds(10), true));
+  }
+  std::sort(served.begin(), served.end());
+  EXPECT_THAT(served, ElementsAre(1u, 2u, 5u, 9u, 10u));
+}
+
+// A request displaced from a full queue is not charged to its tenant: the tenant's
+// next request is tagged as if the displaced one had not been sent. (Charged, a
+// tenant losing requests to the others would fall ever further behind them.)
+TEST_F(SloTest, DisplacedRequestsAreNotChargedToTheirTenant) {
+  Options options;
+  options.queue_capacity = 4;
+  options.fair_quantum = milliseconds(1);  // tags (10 ms apart) order strictly
+  Scheduler s = Make(options);
+  ASSERT_TRUE(s.UpsertDevice(MakeDevice("n1", "gpu0", "gpu", {{"face", milliseconds(10)}})).ok());
+  std::vector<Request> displaced;
+  // Alone, a fills the queue: tags 0, 10, 20, 30.
+  for (uint64_t id : {1, 2, 3, 4}) ASSERT_TRUE(s.Enqueue(FromTenant(id, "a"), displaced).ok());
+  ASSERT_TRUE(s.Enqueue(FromTenant(5, "b"), displaced).ok());  // tag 0
+  ASSERT_TRUE(s.Enqueue(FromTenant(6, "b"), displaced).ok());  // tag 10
+  ASSERT_THAT(Ids(displaced), ElementsAre(4u, 3u));
+  std::vector<uint64_t> order;
+  const auto serve_one = [&] {
+    const std::vector<Assignment> a = s.Dispatch();
+    ASSERT_EQ(a.size(), 1u);
+    order.push_back(a[0].request_id);
+    clock_.Advance(milliseconds(10));
+    ASSERT_TRUE(s.Complete(a[0].request_id, milliseconds(10), true));
+  };
+  serve_one();                                                 // 1
+  ASSERT_TRUE(s.Enqueue(FromTenant(7, "a"), displaced).ok());  // 20, charged only for 1 and 2
+  serve_one();                                                 // 5
+  ASSERT_TRUE(s.Enqueue(FromTenant(8, "b"), displaced).ok());  // 20
+  for (int i = 0; i < 4; ++i) serve_one();
+  EXPECT_THAT(order, ElementsAre(1u, 5u, 2u, 6u, 7u, 8u));
+}
+
+// While others wait, a tenant holds at most an equal share of a type's queue, so
+// its requests wait no longer than its share takes to serve however much it sends.
+TEST_F(SloTest, TenantHoldsAtMostItsShareWhileOthersWait) {
+  Options options;
+  options.queue_capacity = 6;
+  Scheduler s = Make(options);
+  ASSERT_TRUE(s.UpsertDevice(MakeDevice("n1", "gpu0", "gpu", {{"face", milliseconds(10)}})).ok());
+  s.SetNodeUp("n1", false);  // everything waits
+  ASSERT_TRUE(s.Enqueue(FromTenant(1, "b")).ok());
+  ASSERT_TRUE(s.Enqueue(FromTenant(2, "a")).ok());
+  ASSERT_TRUE(s.Enqueue(FromTenant(3, "a")).ok());
+  ASSERT_TRUE(s.Enqueue(FromTenant(4, "a")).ok());
+  const absl::Status over = s.Enqueue(FromTenant(5, "a"));
+  EXPECT_EQ(over.code(), absl::StatusCode::kResourceExhausted) << "a holds 3 of 6 with b waiting";
+  EXPECT_THAT(over.message(), ::testing::HasSubstr("camera 'a'"));
+  ASSERT_TRUE(s.Enqueue(FromTenant(6, "c")).ok());  // three wait now: shares of 2
+  ASSERT_TRUE(s.Enqueue(FromTenant(7, "b")).ok());
+  EXPECT_EQ(s.Enqueue(FromTenant(8, "b")).code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_TRUE(s.Enqueue(FromTenant(9, "d")).code() == absl::StatusCode::kResourceExhausted)
+      << "the queue is full";
+  // Another class has its own shares; it displaces from the fullest of the class below.
+  std::vector<Request> displaced;
+  EXPECT_TRUE(s.Enqueue(FromTenant(10, "a", kPriorityHigh), displaced).ok());
+  EXPECT_THAT(Ids(displaced), ElementsAre(4u));
+  // Alone, a tenant may fill the queue.
+  Scheduler alone = Make(options);
+  ASSERT_TRUE(
+      alone.UpsertDevice(MakeDevice("n1", "gpu0", "gpu", {{"face", milliseconds(10)}})).ok());
+  alone.SetNodeUp("n1", false);
+  for (uint64_t id = 1; id <= 6; ++id) EXPECT_TRUE(alone.Enqueue(FromTenant(id, "a")).ok());
 }
 
 }  // namespace

@@ -80,7 +80,10 @@ struct Options {
   // requests by the quantum of their virtual start tag, then by deadline: within one
   // quantum of virtual service the order is EDF across all tenants; a tenant sending
   // more than its share lands in later quanta. Larger quanta keep more EDF, smaller
-  // ones make the shares exact over shorter spans.
+  // ones make the shares exact over shorter spans. A type's queue (queue_capacity)
+  // is shared the same way: while others wait a tenant holds at most an equal share
+  // of it, and in a full queue the tenant holding the most gives way
+  // (Scheduler::Enqueue), so that a sender's wait is bounded by its share.
   std::chrono::nanoseconds fair_quantum{std::chrono::milliseconds(200)};
   // kStatic: inference type -> the only device kind it may run on.
   std::map<std::string, std::string> static_kinds;

@@ -140,7 +140,7 @@ class Dispatcher::Impl {
         if (absl::Status s = scheduler_.Enqueue(request, displaced); !s.ok()) {
           effects.answers.push_back(Finish(id, std::move(s)));
         }
-        AnswerDisplaced(displaced, request.priority, effects);
+        AnswerDisplaced(displaced, request, effects);
         Pump(effects);
       }
     }
@@ -501,16 +501,23 @@ class Dispatcher::Impl {
     return view_.Serves(model) ? model : "unknown";
   }
 
-  // Requests a higher priority class took the place of in a full queue: 429, and
-  // the answer says why.
-  void AnswerDisplaced(const std::vector<scheduler::Request>& displaced, int by_priority,
-                       Effects& effects) {
+  // Requests that gave their place in a full queue (Scheduler::Enqueue): to a higher
+  // priority class, or to a tenant with fewer waiting. 429, and the answer says why.
+  void AnswerDisplaced(const std::vector<scheduler::Request>& displaced,
+                       const scheduler::Request& by, Effects& effects) {
     for (const scheduler::Request& r : displaced) {
+      const std::string why =
+          r.priority < by.priority
+              ? absl::StrCat("gave its place to one of priority ", by.priority,
+                             "; retry later or send it with a higher priority")
+              : absl::StrCat("gave its place to one from a sender with fewer waiting, since ",
+                             r.tenant.empty() ? std::string("requests without a camera name")
+                                              : absl::StrCat("camera '", r.tenant, "'"),
+                             " held the most of the queue; retry later or send at a lower rate");
       effects.answers.push_back(Finish(
-          r.id, absl::ResourceExhaustedError(absl::StrCat(
-                    "the queue for '", r.type, "' is full and this request (priority ", r.priority,
-                    ") gave its place to one of priority ", by_priority,
-                    "; retry later or send it with a higher priority"))));
+          r.id, absl::ResourceExhaustedError(absl::StrCat("the queue for '", r.type,
+                                                          "' is full and this request (priority ",
+                                                          r.priority, ") ", why))));
     }
   }
 

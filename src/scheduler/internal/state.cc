@@ -229,13 +229,16 @@ absl::Status State::Enqueue(Request request, std::vector<Request>* displaced) {
   RETURN_IF_ERROR(ValidatePins(request, t, entry));
   entry.may_degrade = request.may_degrade && entry.pinned_variant == kNone;
   TypeState& ts = types_[t];
+  if (absl::Status share = WithinShare(ts, request); !share.ok()) return share;
   if (ts.queued >= static_cast<size_t>(options_.queue_capacity)) {
-    const Record* victim = displaced != nullptr ? Displaceable(t, request.priority) : nullptr;
+    const Record* victim =
+        displaced != nullptr ? Displaceable(t, request.priority, request.tenant) : nullptr;
     if (victim == nullptr) {
       return absl::ResourceExhaustedError(absl::StrCat("queue for inference type '", request.type,
                                                        "' is full (capacity ",
                                                        options_.queue_capacity, " requests)"));
     }
+    Uncharge(*victim);
     Remove(queue_.find(victim->key), *displaced);
   }
   {
@@ -248,13 +251,14 @@ absl::Status State::Enqueue(Request request, std::vector<Request>* displaced) {
     ts.arrivals_at = std::max(ts.arrivals_at, now);
   }
   const int64_t priority = request.priority;
-  const Ticks start = StartTag(priority, request.tenant, t);
+  Ticks cost = 0;
+  const Ticks start = StartTag(priority, request.tenant, t, cost);
   const QueueKey key{-priority, 1, start / options_.fair_quantum.count(), entry.deadline,
                      next_seq_++};
   queue_.emplace(key, entry);
   if (entry.deadline != kNever) deadlines_.emplace(entry.deadline, entry.id);
-  CountQueued(key, entry, true);
-  Record record{std::move(request), entry, key, start, true, kNone};
+  CountQueued(key, entry, request.tenant, true);
+  Record record{std::move(request), entry, key, start, cost, true, kNone};
   records_.emplace(entry.id, std::move(record));
   return absl::OkStatus();
 }
@@ -407,7 +411,7 @@ Queue::iterator State::Remove(Queue::iterator it, std::vector<Request>& out) {
   const QueueEntry entry = it->second;
   auto record = records_.find(entry.id);
   if (entry.deadline != kNever) deadlines_.erase({entry.deadline, entry.id});
-  CountQueued(record->second.key, entry, false);
+  CountQueued(record->second.key, entry, record->second.request.tenant, false);
   out.push_back(std::move(record->second.request));
   records_.erase(record);
   return queue_.erase(it);
@@ -882,7 +886,7 @@ Queue::iterator State::Bind(Queue::iterator it, DeviceIndex d, Ticks now, Ticks 
   const bool starts = dev.running < dev.info.slots;
   dev.in_flight.push_back({entry.id, entry.type, now, starts ? now : kNever, alternate});
   if (starts) ++dev.running;
-  CountQueued(record.key, entry, false);
+  CountQueued(record.key, entry, record.request.tenant, false);
   if (entry.deadline != kNever) deadlines_.erase({entry.deadline, entry.id});
   if (auto fair = fair_.find(record.key.neg_priority);
       fair != fair_.end() && fair->second.queued > 0) {
@@ -1595,7 +1599,7 @@ void State::Requeue(const InFlightEntry& entry, std::vector<Request>& out) {
   ++record.request.retries;
   queue_.emplace(record.key, record.entry);
   if (record.entry.deadline != kNever) deadlines_.emplace(record.entry.deadline, entry.id);
-  CountQueued(record.key, record.entry, true);
+  CountQueued(record.key, record.entry, record.request.tenant, true);
   out.push_back(record.request);
 }
 
@@ -1625,17 +1629,37 @@ void State::DetachVariants(DeviceIndex d) {
   }
 }
 
-void State::CountQueued(const QueueKey& key, const QueueEntry& entry, bool added) {
+void State::CountQueued(const QueueKey& key, const QueueEntry& entry, const std::string& tenant,
+                        bool added) {
   TypeState& ts = types_[entry.type];
   const bool pinned = IsPinned(entry);
-  const std::tuple<int64_t, int64_t, uint64_t> by_class{-key.neg_priority,
-                                                         -static_cast<int64_t>(key.seq), entry.id};
+  const int64_t priority = -key.neg_priority;
+  const int64_t neg_seq = -static_cast<int64_t>(key.seq);
+  const std::tuple<int64_t, int64_t, uint64_t> by_class{priority, neg_seq, entry.id};
   const TypeId t = entry.type;
+  // The tenant's count of waiting requests, in tenant_waiting and tenant_load.
+  const auto count_tenant = [&](int delta) {
+    auto [it, inserted] = ts.tenant_waiting.try_emplace({priority, tenant}, 0);
+    if (inserted) {
+      ++ts.class_tenants[priority];
+    } else {
+      ts.tenant_load.erase({priority, it->second, tenant});
+    }
+    it->second = static_cast<size_t>(static_cast<int64_t>(it->second) + delta);
+    if (it->second == 0) {
+      ts.tenant_waiting.erase(it);
+      if (auto c = ts.class_tenants.find(priority); --c->second == 0) ts.class_tenants.erase(c);
+    } else {
+      ts.tenant_load.insert({priority, it->second, tenant});
+    }
+  };
   if (added) {
     ++ts.queued;
     ts.pinned += pinned ? 1 : 0;
     if (t < 64 && ts.queued > ts.pinned) waiting_ |= uint64_t{1} << t;
     ts.by_class.insert(by_class);
+    ts.by_tenant.insert({priority, tenant, neg_seq, entry.id});
+    count_tenant(1);
     ++fair_[key.neg_priority].queued;
     if (entry.deadline != kNever) {
       if (pinned) {
@@ -1649,6 +1673,8 @@ void State::CountQueued(const QueueKey& key, const QueueEntry& entry, bool added
     ts.pinned -= pinned ? 1 : 0;
     if (t < 64 && ts.queued == ts.pinned) waiting_ &= ~(uint64_t{1} << t);
     ts.by_class.erase(by_class);
+    ts.by_tenant.erase({priority, tenant, neg_seq, entry.id});
+    count_tenant(-1);
     if (entry.deadline != kNever) {
       if (pinned) {
         pinned_deadlines_.erase({entry.deadline, entry.id});
@@ -1672,7 +1698,7 @@ void State::CountQueued(const QueueKey& key, const QueueEntry& entry, bool added
   }
 }
 
-Ticks State::StartTag(int64_t priority, const std::string& tenant, TypeId t) {
+Ticks State::StartTag(int64_t priority, const std::string& tenant, TypeId t, Ticks& cost) {
   FairClass& fair = fair_[-priority];
   // Tags at or below the class's virtual time no longer matter (a tenant's next start
   // is max(virtual time, finish)): forget them once they outnumber the waiting
@@ -1689,17 +1715,61 @@ Ticks State::StartTag(int64_t priority, const std::string& tenant, TypeId t) {
   Ticks& finish = fair.finish[tenant];
   const Ticks start = std::max(fair.virtual_time, finish);
   const RunningMedian& medians = types_[t].all_medians;
-  const Ticks cost = !medians.empty() ? medians.median() : options_.default_service.count();
-  finish = start + std::max<Ticks>(cost, 1);
+  cost = std::max<Ticks>(1, !medians.empty() ? medians.median() : options_.default_service.count());
+  finish = start + cost;
   return start;
 }
 
-const Record* State::Displaceable(TypeId t, int priority) const {
+absl::Status State::WithinShare(const TypeState& ts, const Request& request) const {
+  const int64_t priority = request.priority;
+  const auto mine = ts.tenant_waiting.find({priority, request.tenant});
+  const size_t held = mine == ts.tenant_waiting.end() ? 0 : mine->second;
+  const auto others = ts.class_tenants.find(priority);
+  const size_t tenants =
+      (others == ts.class_tenants.end() ? 0 : others->second) + (held == 0 ? 1 : 0);
+  if (tenants < 2) return absl::OkStatus();
+  const size_t capacity = static_cast<size_t>(options_.queue_capacity);
+  const size_t share = (capacity + tenants - 1) / tenants;
+  if (held < share) return absl::OkStatus();
+  return absl::ResourceExhaustedError(absl::StrCat(
+      request.tenant.empty() ? std::string("requests without a camera name")
+                             : absl::StrCat("camera '", request.tenant, "'"),
+      " already hold", request.tenant.empty() ? "" : "s", " ", held,
+      " places in the queue for inference type '", request.type, "', its share of ", capacity,
+      " while ", tenants, " senders wait; retry later or send at a lower rate"));
+}
+
+void State::Uncharge(const Record& record) {
+  auto fair = fair_.find(record.key.neg_priority);
+  if (fair == fair_.end()) return;
+  auto finish = fair->second.finish.find(record.request.tenant);
+  if (finish == fair->second.finish.end()) return;
+  // Requests of the tenant queued after this one keep their tags; its next one
+  // starts a cost earlier.
+  finish->second = std::max(fair->second.virtual_time, finish->second - record.cost);
+}
+
+const Record* State::Displaceable(TypeId t, int priority, const std::string& tenant) const {
   const TypeState& ts = types_[t];
   if (ts.by_class.empty()) return nullptr;
-  const auto& [lowest, neg_seq, id] = *ts.by_class.begin();
-  if (lowest >= priority) return nullptr;
-  return record(id);
+  const int64_t lowest = std::get<0>(*ts.by_class.begin());
+  if (lowest > priority) return nullptr;
+  // The tenant holding the most of the lowest class: the last entry below
+  // (lowest, max, "") is the class's largest count (no count reaches max).
+  auto fullest = ts.tenant_load.lower_bound({lowest, std::numeric_limits<size_t>::max(), ""});
+  assert(fullest != ts.tenant_load.begin());
+  --fullest;
+  const auto& [p, most, holder] = *fullest;
+  assert(p == lowest);
+  if (lowest == priority) {
+    const auto mine = ts.tenant_waiting.find({priority, tenant});
+    const size_t held = mine == ts.tenant_waiting.end() ? 0 : mine->second;
+    if (most < held + 2) return nullptr;
+  }
+  const auto newest =
+      ts.by_tenant.lower_bound({lowest, holder, std::numeric_limits<int64_t>::min(), uint64_t{0}});
+  assert(newest != ts.by_tenant.end() && std::get<1>(*newest) == holder);
+  return record(std::get<3>(*newest));
 }
 
 void State::TopologyChanged() { ++topology_; }

@@ -196,6 +196,7 @@ struct Record {
   QueueEntry entry;
   QueueKey key;  // valid while queued
   Ticks start_tag = 0;  // virtual start tag in its priority class
+  Ticks cost = 0;       // what the tag charged its tenant (StartTag)
   bool queued = true;
   DeviceIndex device = kNone;  // while in flight
 };
@@ -239,6 +240,15 @@ struct TypeState {
   // Waiting requests by (priority, -seq): begin() is the newest of the lowest class,
   // the one a higher class displaces when the queue is full.
   absl::btree_set<std::tuple<int64_t, int64_t, uint64_t>> by_class;
+  // Waiting requests by (priority, tenant, -seq): the first of a tenant's range is
+  // its newest, the one it gives up to a tenant with fewer waiting when the queue
+  // is full (State::Displaceable).
+  absl::btree_set<std::tuple<int64_t, std::string, int64_t, uint64_t>> by_tenant;
+  // (priority, waiting, tenant) for each tenant with requests waiting: the last of a
+  // class is the tenant holding the most of the queue.
+  absl::btree_set<std::tuple<int64_t, size_t, std::string>> tenant_load;
+  absl::flat_hash_map<std::pair<int64_t, std::string>, size_t> tenant_waiting;
+  absl::flat_hash_map<int64_t, size_t> class_tenants;  // priority -> tenants waiting
   // Available devices able to run it, in key order; rebuilt when the topology changes.
   std::vector<DeviceIndex> available;
   uint64_t available_topology = 0;
@@ -302,7 +312,7 @@ class State {
 
   // Requests.
   // With `displaced`, a full queue takes the request by removing (and appending to
-  // `displaced`) the newest waiting request of the lowest priority below it.
+  // `displaced`) the request Displaceable names.
   absl::Status Enqueue(Request request, std::vector<Request>* displaced);
   bool Complete(uint64_t id, std::chrono::nanoseconds service_time, bool ok);
   std::optional<Request> Cancel(uint64_t id);
@@ -546,13 +556,27 @@ class State {
   std::vector<Request> TakeInFlight(DeviceIndex d);
   void DetachVariants(DeviceIndex d);
   void TopologyChanged();
-  void CountQueued(const QueueKey& key, const QueueEntry& entry, bool added);
+  void CountQueued(const QueueKey& key, const QueueEntry& entry, const std::string& tenant,
+                   bool added);
   // Fair queueing: the virtual start tag of a new request of `tenant`, which
-  // advances the tenant's finish tag by the request's estimated cost.
-  Ticks StartTag(int64_t priority, const std::string& tenant, TypeId t);
-  // The newest waiting request of the lowest priority below `priority` among type
-  // `t`'s, or nullptr.
-  const Record* Displaceable(TypeId t, int priority) const;
+  // advances the tenant's finish tag by the request's estimated cost (`cost`).
+  Ticks StartTag(int64_t priority, const std::string& tenant, TypeId t, Ticks& cost);
+  // A tenant holds at most an equal share of a type's queue in its priority class
+  // (queue_capacity / the tenants with requests waiting there, itself included)
+  // while others wait: its requests wait no longer than that share takes at its
+  // fair rate, whatever it sends. ResourceExhausted beyond that.
+  absl::Status WithinShare(const TypeState& ts, const Request& request) const;
+  // A request displaced from a full queue: its tenant is no longer charged for it
+  // (charged, a tenant losing requests to the others would fall ever further
+  // behind them in the fair order).
+  void Uncharge(const Record& record);
+  // Which waiting request of type `t` a request of `priority` from `tenant` takes
+  // the place of in a full queue, or nullptr (it is refused): the newest request of
+  // the tenant holding the most of the lowest class, if that class is below
+  // `priority`, or is `priority` and that tenant holds at least two more of it
+  // than `tenant` (longest queue drop: a tenant sending more than its share fills
+  // the queue with its own requests, not at the others' expense).
+  const Record* Displaceable(TypeId t, int priority, const std::string& tenant) const;
   void EnsureTypeSlots(DeviceState& device) const;
   // Recomputes devices_[d].measured[t] from its window.
   void RefreshEstimate(DeviceIndex d, TypeId t, Ticks now);

@@ -295,7 +295,7 @@ void Engine::Send(uint32_t stream) {
   const absl::Status status =
       Timed([&] { return scheduler_->Enqueue(*tracker_.request(id), displaced); });
   for (const scheduler::Request& d : displaced) {
-    Finish(d.id, End::kRefused429, absl::ResourceExhaustedError("displaced by a higher priority"));
+    Finish(d.id, End::kRefused429, absl::ResourceExhaustedError("displaced from a full queue"));
   }
   if (!status.ok()) {
     Finish(id, absl::IsResourceExhausted(status) ? End::kRefused429 : End::kRefused503, status);
