@@ -166,6 +166,44 @@ TEST_F(DispatcherTest, RequeueThatTheQueueCannotTakeIsAnsweredAtOnce) {
   EXPECT_TRUE(answers_.only(2).status.ok());
 }
 
+// A full queue: the camera holding the most of it gives way to one holding fewer,
+// and a higher priority to the lowest; each displaced request is answered 429 once,
+// saying which rule displaced it.
+TEST_F(DispatcherTest, DisplacedRequestsAreAnsweredWithTheReason) {
+  config_.queue_capacity = 3;
+  config_.pipeline_depth = 0;
+  Make();
+  Beat(Report("n1", {"cpu0"}));
+  const auto from = [](const char* camera, int priority = 0) {
+    Hints h;
+    h.camera = camera;
+    h.priority = priority;
+    return h;
+  };
+  for (int i = 1; i <= 4; ++i) dispatcher_->Submit(Work(from("a")), answers_.For(i));  // 1 bound
+  dispatcher_->Submit(Work(from("b")), answers_.For(5));
+  const InferResult displaced = answers_.only(4);
+  EXPECT_EQ(displaced.status.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(displaced.status.message().find("camera 'a' held the most of the queue"),
+            std::string::npos)
+      << displaced.status;
+  dispatcher_->Submit(Work(from("b")), answers_.For(6));  // a holds 2, b 1: no gain
+  EXPECT_EQ(answers_.only(6).status.code(), absl::StatusCode::kResourceExhausted);
+  dispatcher_->Submit(Work(from("c", 2)), answers_.For(7));
+  const InferResult by_priority = answers_.only(3);
+  EXPECT_EQ(by_priority.status.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_NE(by_priority.status.message().find("gave its place to one of priority 2"),
+            std::string::npos)
+      << by_priority.status;
+  // The rest are served, each answered once.
+  for (int served = 0; served < 4; ++served) {
+    ASSERT_EQ(channel_->pending(), 1u);
+    channel_->Reply(0, FakeAgentChannel::Answer());
+  }
+  for (int i : {1, 2, 5, 7}) EXPECT_TRUE(answers_.only(i).status.ok()) << i;
+  EXPECT_EQ(dispatcher_->open_requests(), 0u);
+}
+
 TEST_F(DispatcherTest, QueryOfDeathFailsAloneAndTakesNoNodeDown) {
   config_.max_attempts = 3;
   Make();
