@@ -45,6 +45,7 @@ TEST(CliTest, EveryBadFlagExitsTwoNamingIt) {
       {{"sim", scenario, "--seed", "-5"}, "--seed must be 0 or positive"},
       {{"sim", scenario, "--arrivals-seed", "-1"}, "--arrivals-seed must be 0 or positive"},
       {{"sim", scenario, "--arrivals-seed", "abc"}, "--arrivals-seed"},
+      {{"sim", scenario, "--policy", "fastest"}, "--policy: unknown scheduling policy 'fastest'"},
       {{"plan", plan, "--seed", "-1"}, "--seed must be 0 or positive"},
       {{"bench", "--target", "http://127.0.0.1:1", "--cameras", "many"}, "--cameras"},
       {{"bench", "--target", "http://127.0.0.1:1", "--camera-name", "a b"}, "--camera-name"},
@@ -76,6 +77,24 @@ TEST(CliTest, ASeedFixesTheSimulation) {
   const auto hash = [](const std::string& out) { return out.substr(out.rfind("hash ")); };
   EXPECT_EQ(hash(a.output), hash(b.output));
   EXPECT_NE(hash(a.output), hash(c.output));
+}
+
+// --saturated runs the saturation protocol (no deadlines, queues of 64) under
+// --policy: the run differs from the scenario's own, and from another policy's.
+TEST(CliTest, SaturatedRunsTheSaturationProtocolUnderAPolicy) {
+  const std::string scenario = WriteTempFileOrDie("scenario.yaml", kScenario);
+  const auto run = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = {"sim", scenario,     "--json", "--load",
+                                     "1.5", "--duration", "4s"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    const Outcome o = Heteroaccel(args);
+    EXPECT_EQ(o.status, 0) << o.output;
+    return o.output;
+  };
+  const std::string saturated = run({"--saturated"});
+  EXPECT_NE(saturated.find("is full (capacity 64 requests)"), std::string::npos) << saturated;
+  EXPECT_EQ(run({}).find("capacity 64"), std::string::npos) << "the scenario's own queues";
+  EXPECT_NE(run({"--saturated", "--policy", "static"}), saturated);
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "cmd/heteroaccel/commands.h"
 #include "loadgen/bench.h"
+#include "scheduler/types.h"
 #include "sim/simulator.h"
 
 namespace heteroaccel::cmd {
@@ -28,6 +29,8 @@ struct SimFlags {
   std::string duration;
   double load = 0;
   bool load_given = false;
+  std::string policy;
+  bool saturated = false;
 };
 
 int Fail(int code, const absl::Status& status) {
@@ -53,6 +56,17 @@ absl::StatusOr<sim::Scenario> Configure(const SimFlags& flags) {
     }
     if (d->count() <= 0) return absl::InvalidArgumentError("--duration: must be > 0");
     scenario->duration = *d;
+  }
+  if (!flags.policy.empty()) {
+    auto policy = scheduler::ParsePolicy(flags.policy);
+    if (!policy.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("--policy: ", policy.status().message()));
+    }
+    scenario->policy = *policy;
+  }
+  if (flags.saturated) {
+    const scheduler::PolicyKind policy = scenario->policy;
+    scenario = sim::Saturated(*std::move(scenario), policy);
   }
   if (flags.load_given) return sim::AtLoad(*std::move(scenario), flags.load);
   return scenario;
@@ -109,6 +123,11 @@ void AddSimCommand(CLI::App& app) {
   CLI::Option* load = cmd->add_option(
       "--load", flags->load,
       "Scale every camera's rate so the total is this multiple of the ideal throughput");
+  cmd->add_option("--policy", flags->policy,
+                  "Replace the scenario's policy (earliest-finish, idle-first, static)");
+  cmd->add_flag("--saturated", flags->saturated,
+                "The saturation protocol of the SLO test and sim_policies: no deadlines, "
+                "queues of 64 per type (use with --load above 1)");
   cmd->callback([flags, seed, arrivals_seed, load] {
     flags->seed_given = seed->count() > 0;
     flags->arrivals_seed_given = arrivals_seed->count() > 0;
