@@ -359,6 +359,49 @@ TEST(MultiMinTreeTest, MinimaMatchBruteForce) {
   }
 }
 
+// The finish index's tree keeps its sparse last order apart: it answers as a
+// MultiMinTree of all three does through random sets and clears, the last order
+// often absent everywhere (untouched then) and present again.
+TEST(SparseLastMinTreeTest, AnswersAsTheDenseTree) {
+  using internal::MultiMinTree;
+  using internal::SparseLastMinTree;
+  using internal::TreeKey;
+  std::mt19937_64 rng(13);
+  for (const int32_t n : {1, 2, 5, 16, 37}) {
+    SparseLastMinTree<3> sparse;
+    MultiMinTree<3> dense;
+    sparse.Reset(n);
+    dense.Reset(n);
+    for (int step = 0; step < 6000; ++step) {
+      const auto pos = static_cast<int32_t>(rng() % static_cast<uint64_t>(n));
+      // Phases: the last order present at some positions, then at none.
+      const bool last_allowed = (step / 500) % 2 == 0;
+      MultiMinTree<3>::Keys next{};
+      for (int k = 0; k < 3; ++k) {
+        if (rng() % 4 == 0 || (k == 2 && !last_allowed)) continue;
+        next[static_cast<size_t>(k)] = {static_cast<internal::Ticks>(rng() % 8),
+                                        ((rng() % 4) << 32) | static_cast<uint32_t>(pos)};
+      }
+      if (rng() % 8 == 0) {
+        sparse.Clear(pos);
+        dense.Clear(pos);
+      } else {
+        sparse.Set(pos, next);
+        dense.Set(pos, next);
+      }
+      const auto at = static_cast<int32_t>(rng() % static_cast<uint64_t>(n));
+      ASSERT_EQ(sparse.at(at), dense.at(at)) << "n " << n << " step " << step;
+      for (int k = 0; k < 3; ++k) {
+        ASSERT_EQ(sparse.Min(k), dense.Min(k)) << "n " << n << " step " << step << " order " << k;
+        ASSERT_EQ(sparse.MinExcept(at, k), dense.MinExcept(at, k))
+            << "n " << n << " step " << step << " order " << k;
+      }
+    }
+    sparse.Reset(n);
+    for (int k = 0; k < 3; ++k) EXPECT_TRUE(sparse.Min(k).absent()) << "reset forgets every key";
+  }
+}
+
 // The running median against sorting: random inserts, erases (of present and
 // absent values) and replacements over few distinct values (many duplicates),
 // with the count swept from 1 to 8 (where each half's edge cases are) and on to

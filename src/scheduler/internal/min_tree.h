@@ -9,6 +9,7 @@
 // every device. Not thread-safe.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <limits>
@@ -144,5 +145,61 @@ class MultiMinTree {
 };
 
 using MinTree = MultiMinTree<1>;
+
+// K orders of the same positions where the last is sparse (most positions hold
+// no key of it): the first K - 1 in one MultiMinTree, the last in a MinTree of
+// its own that is allocated at its first key and not touched while it holds
+// none, so that positions without a key of the last order cost what K - 1
+// orders cost. The same operations as MultiMinTree<K>, Keys returned by value.
+template <int K>
+class SparseLastMinTree {
+ public:
+  using Keys = std::array<TreeKey, K>;
+
+  void Reset(int32_t n) {
+    dense_.Reset(n);
+    n_ = n;
+    sparse_ = MinTree();
+    sparse_keys_ = 0;
+    sparse_sized_ = false;
+  }
+  void Set(int32_t pos, const Keys& keys) {
+    typename MultiMinTree<K - 1>::Keys dense;
+    std::copy(keys.begin(), keys.end() - 1, dense.begin());
+    dense_.Set(pos, dense);
+    const TreeKey& last = keys[K - 1];
+    if (sparse_keys_ == 0 && last.absent()) return;
+    if (!sparse_sized_) {
+      sparse_.Reset(n_);
+      sparse_sized_ = true;
+    }
+    const bool had = !sparse_.at(pos)[0].absent();
+    sparse_keys_ += (last.absent() ? 0 : 1) - (had ? 1 : 0);
+    sparse_.Set(pos, {last});
+  }
+  void Clear(int32_t pos) { Set(pos, Keys{}); }
+  Keys at(int32_t pos) const {
+    Keys keys{};
+    const auto& dense = dense_.at(pos);
+    std::copy(dense.begin(), dense.end(), keys.begin());
+    if (sparse_keys_ > 0) keys[K - 1] = sparse_.at(pos)[0];
+    return keys;
+  }
+  TreeKey Min(int k) const {
+    if (k < K - 1) return dense_.Min(k);
+    return sparse_keys_ > 0 ? sparse_.Min() : TreeKey{};
+  }
+  TreeKey MinExcept(int32_t pos, int k) const {
+    if (k < K - 1) return dense_.MinExcept(pos, k);
+    return sparse_keys_ > 0 ? sparse_.MinExcept(pos, 0) : TreeKey{};
+  }
+
+ private:
+  MultiMinTree<K - 1> dense_;
+  MinTree sparse_;
+  int32_t n_ = 0;
+  int32_t sparse_keys_ = 0;  // present keys of the last order
+  bool sparse_sized_ = false;
+};
 
 }  // namespace heteroaccel::scheduler::internal

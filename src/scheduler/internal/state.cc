@@ -456,7 +456,7 @@ void State::ExpireType(TypeId t, Ticks now, std::vector<uint64_t>& expired) {
   // Any device's finish is an upper bound on the earliest: when the first
   // deadline is after the finish of the two trees' least, none expires.
   Ticks some = kNever;
-  for (const MultiMinTree<3>* tree : {&ts.trees.ready, &ts.trees.busy}) {
+  for (const FinishTree* tree : {&ts.trees.ready, &ts.trees.busy}) {
     const TreeKey& least = tree->Min(1);
     if (least.absent()) continue;
     const DeviceIndex d = sorted_devices_[least.position()];
@@ -1124,7 +1124,7 @@ void State::SetKeys(DeviceIndex d) {
   for (TypeId t : devices_[d].indexed.runs) SetKeys(d, t);
 }
 
-std::pair<MultiMinTree<3>::Keys, MultiMinTree<3>::Keys> State::KeysFor(DeviceIndex d,
+std::pair<FinishTree::Keys, FinishTree::Keys> State::KeysFor(DeviceIndex d,
                                                                        TypeId t) const {
   const DeviceState& dev = devices_[d];
   const DeviceState::Indexed& v = dev.indexed;
@@ -1135,8 +1135,8 @@ std::pair<MultiMinTree<3>::Keys, MultiMinTree<3>::Keys> State::KeysFor(DeviceInd
   const bool ready = reserved ? earliest <= pass_now_ : v.ready;
   const uint64_t tie = Tie(d);
   const auto at = static_cast<uint64_t>(static_cast<uint32_t>(position_[d]));
-  MultiMinTree<3>::Keys in_ready{};
-  MultiMinTree<3>::Keys in_busy{};
+  FinishTree::Keys in_ready{};
+  FinishTree::Keys in_busy{};
   const Ticks estimate = Estimate(t, d);
   if (ready) {
     in_ready[0] = {length + estimate, tie};
@@ -1161,7 +1161,7 @@ std::pair<MultiMinTree<3>::Keys, MultiMinTree<3>::Keys> State::KeysFor(DeviceInd
 
 // In a scope, the same keys with the tie's position the one there (the order
 // of the scope's devices is theirs in key order).
-MultiMinTree<3>::Keys State::Placed(MultiMinTree<3>::Keys keys, int32_t there) {
+FinishTree::Keys State::Placed(FinishTree::Keys keys, int32_t there) {
   for (TreeKey& key : keys) {
     if (!key.absent()) key.tie = (key.tie & ~uint64_t{0xffffffff}) | static_cast<uint32_t>(there);
   }
@@ -1186,12 +1186,12 @@ void State::SetKeys(DeviceIndex d, TypeId t) {
 void State::CheckKeys() const {
 #ifndef NDEBUG
   if (index_stale_) return;
-  const MultiMinTree<3>::Keys none{};
+  const FinishTree::Keys none{};
   for (DeviceIndex d : sorted_devices_) {
     const DeviceState& dev = devices_[d];
     for (TypeId t = 0; t < static_cast<TypeId>(types_.size()); ++t) {
       const bool listed = dev.indexed.listed && dev.CanRun(t);
-      MultiMinTree<3>::Keys in_ready = none, in_busy = none;
+      FinishTree::Keys in_ready = none, in_busy = none;
       if (listed) std::tie(in_ready, in_busy) = KeysFor(d, t);
       assert(types_[t].trees.ready.at(position_[d]) == in_ready);
       assert(types_[t].trees.busy.at(position_[d]) == in_busy);
@@ -1322,17 +1322,17 @@ void State::VisitByBound(TypeId t, Bound order, const QueueEntry* pins,
   TypeState& ts = types_[t];
   Scope* scope = pins != nullptr ? ScopeFor(*pins) : nullptr;
   TypeState::Trees& trees = scope != nullptr ? ScopeTrees(*scope, t) : ts.trees;
-  MultiMinTree<3>& ready = trees.ready;
-  MultiMinTree<3>& busy = trees.busy;
+  FinishTree& ready = trees.ready;
+  FinishTree& busy = trees.busy;
   const std::vector<DeviceIndex>& devices = scope != nullptr ? scope->members : sorted_devices_;
   const int k = static_cast<int>(order);
   // Visited devices leave the order until the visit ends: the last one only
   // virtually (MinExcept reads around it), the others by clearing their key,
   // so that the usual visit of one or two devices writes nothing.
   const size_t mark = excluded_.size();
-  MultiMinTree<3>* last_tree = nullptr;
+  FinishTree* last_tree = nullptr;
   int32_t last = 0;
-  auto least = [&](const MultiMinTree<3>& tree) {
+  auto least = [&](const FinishTree& tree) {
     return &tree == last_tree ? tree.MinExcept(last, k) : tree.Min(k);
   };
   for (;;) {
@@ -1343,7 +1343,7 @@ void State::VisitByBound(TypeId t, Bound order, const QueueEntry* pins,
     const bool take_ready = !r.absent() && (b.absent() || ready_bound < b);
     const int32_t position = (take_ready ? r : b).position();
     if (last_tree != nullptr) {
-      MultiMinTree<3>::Keys keys = last_tree->at(last);
+      FinishTree::Keys keys = last_tree->at(last);
       excluded_.emplace_back(last_tree, last, keys);
       keys[static_cast<size_t>(k)] = TreeKey{};
       last_tree->Set(last, keys);

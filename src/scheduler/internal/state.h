@@ -213,6 +213,10 @@ struct Candidate {
   uint64_t groups;         // DeviceState::groups
 };
 
+// The finish index's tree: State::Bound's three orders, the last (kDegraded)
+// sparse.
+using FinishTree = SparseLastMinTree<3>;
+
 struct TypeState {
   int runners = 0;    // present devices (up or down) able to run it
   int degradable = 0;  // of which with an eligible alternate
@@ -272,8 +276,9 @@ struct TypeState {
     // load, key order), kFastest by the fastest recent run, degradation
     // included (for expiry; ties by key order), kDegraded by the least estimate
     // of the device's eligible alternates (devices without one are absent;
-    // ties by key order).
-    MultiMinTree<3> ready, busy;
+    // ties by key order), kept apart (FinishTree) so that a type no device may
+    // degrade pays nothing for it.
+    FinishTree ready, busy;
     // Probes: idle devices whose (device, type) pair is due, keyed by their
     // best case (State::BestCase), so that the first in key order a deadline
     // allows is found without passing over the others (the devices not due
@@ -529,9 +534,9 @@ class State {
   void SetKeys(DeviceIndex d, TypeId t);
   // What SetKeys writes for d and t in the type's trees (ready, busy), and the
   // same keys at position `there` of a scope.
-  std::pair<MultiMinTree<3>::Keys, MultiMinTree<3>::Keys> KeysFor(DeviceIndex d,
+  std::pair<FinishTree::Keys, FinishTree::Keys> KeysFor(DeviceIndex d,
                                                                 TypeId t) const;
-  static MultiMinTree<3>::Keys Placed(MultiMinTree<3>::Keys keys, int32_t there);
+  static FinishTree::Keys Placed(FinishTree::Keys keys, int32_t there);
   // Debug builds: asserts that every key in the trees (the types' and the
   // built scopes') is what SetKeys would write now. Outside a pass.
   void CheckKeys() const;
@@ -672,7 +677,7 @@ class State {
   // its scopes').
   void SetProbeReady(DeviceIndex d, TypeId t, bool due);
   // VisitByBound's: the leaves it took out, with their keys.
-  std::vector<std::tuple<MultiMinTree<3>*, int32_t, MultiMinTree<3>::Keys>> excluded_;
+  std::vector<std::tuple<FinishTree*, int32_t, FinishTree::Keys>> excluded_;
   // Pinned waiting requests with a deadline (the others are in their type's).
   absl::btree_set<std::pair<Ticks, uint64_t>> pinned_deadlines_;
   // RefreshPressure's scratch, by type: the rate (kUnknown: not summed yet) and
