@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -287,6 +289,95 @@ TEST_F(SloTest, TenantHoldsAtMostItsShareWhileOthersWait) {
       alone.UpsertDevice(MakeDevice("n1", "gpu0", "gpu", {{"face", milliseconds(10)}})).ok());
   alone.SetNodeUp("n1", false);
   for (uint64_t id = 1; id <= 6; ++id) EXPECT_TRUE(alone.Enqueue(FromTenant(id, "a")).ok());
+}
+
+// The queue's sharing rules against a model of the waiting requests, through a
+// random history of tenants arriving, being served, cancelled and displaced (so
+// that tenants leave and come back and their ids are reused): every admission,
+// refusal and displacement is the one the rules give.
+TEST_F(SloTest, QueueSharingMatchesAModelThroughARandomHistory) {
+  Options options;
+  options.queue_capacity = 6;
+  Scheduler s = Make(options);
+  ASSERT_TRUE(s.UpsertDevice(MakeDevice("n1", "gpu0", "gpu", {{"face", milliseconds(10)}})).ok());
+  s.SetNodeUp("n1", false);
+  struct Waiting {
+    std::string tenant;
+    int priority;
+  };
+  std::map<uint64_t, Waiting> model;  // by id: ids grow with arrival
+  std::mt19937_64 rng(17);
+  const char* const names[] = {"a", "b", "c", "d", "e", ""};
+  uint64_t next = 1;
+  for (int step = 0; step < 5000; ++step) {
+    const uint64_t op = rng() % 10;
+    if (op < 7) {
+      const std::string tenant = names[rng() % 6];
+      const int priority = rng() % 3 == 0 ? kPriorityHigh : kPriorityNormal;
+      const uint64_t id = next++;
+      // The rules on the model.
+      std::map<std::pair<int, std::string>, int> held;
+      for (const auto& [i, w] : model) ++held[{w.priority, w.tenant}];
+      int tenants = held.count({priority, tenant}) > 0 ? 0 : 1;
+      for (const auto& [key, n] : held) tenants += key.first == priority ? 1 : 0;
+      const int mine = held.count({priority, tenant}) > 0 ? held[{priority, tenant}] : 0;
+      const int share = (options.queue_capacity + tenants - 1) / tenants;
+      bool admit = tenants < 2 || mine < share;
+      if (admit && static_cast<int>(model.size()) >= options.queue_capacity) {
+        admit = false;
+        int lowest = kPriorityHigh + 1;
+        for (const auto& [i, w] : model) lowest = std::min(lowest, w.priority);
+        int most = 0;
+        for (const auto& [key, n] : held) {
+          if (key.first == lowest) most = std::max(most, n);
+        }
+        if (lowest < priority || (lowest == priority && most >= mine + 2)) {
+          admit = true;
+          // One of the fullest tenants of the lowest class gives its newest.
+          std::set<uint64_t> candidates;
+          for (const auto& [key, n] : held) {
+            if (key.first != lowest || n != most) continue;
+            uint64_t newest = 0;
+            for (const auto& [i, w] : model) {
+              if (w.priority == lowest && w.tenant == key.second) newest = i;
+            }
+            candidates.insert(newest);
+          }
+          std::vector<Request> displaced;
+          Request r = MakeRequest(id, "face", priority);
+          r.tenant = tenant;
+          ASSERT_TRUE(s.Enqueue(r, displaced).ok()) << "step " << step;
+          ASSERT_EQ(displaced.size(), 1u) << "step " << step;
+          ASSERT_TRUE(candidates.contains(displaced[0].id))
+              << "step " << step << ": displaced " << displaced[0].id;
+          model.erase(displaced[0].id);
+          model[id] = {tenant, priority};
+          continue;
+        }
+      }
+      std::vector<Request> displaced;
+      Request r = MakeRequest(id, "face", priority);
+      r.tenant = tenant;
+      const absl::Status status = s.Enqueue(r, displaced);
+      ASSERT_EQ(status.ok(), admit) << "step " << step << ": " << status;
+      ASSERT_TRUE(displaced.empty()) << "step " << step;
+      if (admit) model[id] = {tenant, priority};
+    } else if (op < 9 && !model.empty()) {
+      // Serve one: the device comes up for one dispatch.
+      s.SetNodeUp("n1", true);
+      const std::vector<Assignment> a = s.Dispatch();
+      s.SetNodeUp("n1", false);
+      ASSERT_EQ(a.size(), 1u) << "step " << step;
+      ASSERT_EQ(model.erase(a[0].request_id), 1u) << "step " << step;
+      clock_.Advance(milliseconds(1));
+      ASSERT_TRUE(s.Complete(a[0].request_id, milliseconds(1), true));
+    } else if (!model.empty()) {
+      auto it = model.begin();
+      std::advance(it, static_cast<long>(rng() % model.size()));
+      ASSERT_TRUE(s.Cancel(it->first).has_value()) << "step " << step;
+      model.erase(it);
+    }
+  }
 }
 
 }  // namespace

@@ -229,10 +229,11 @@ absl::Status State::Enqueue(Request request, std::vector<Request>* displaced) {
   RETURN_IF_ERROR(ValidatePins(request, t, entry));
   entry.may_degrade = request.may_degrade && entry.pinned_variant == kNone;
   TypeState& ts = types_[t];
-  if (absl::Status share = WithinShare(ts, request); !share.ok()) return share;
+  const int32_t known = FindTenant(request.tenant);
+  if (absl::Status share = WithinShare(ts, request, known); !share.ok()) return share;
   if (ts.queued >= static_cast<size_t>(options_.queue_capacity)) {
     const Record* victim =
-        displaced != nullptr ? Displaceable(t, request.priority, request.tenant) : nullptr;
+        displaced != nullptr ? Displaceable(t, request.priority, known) : nullptr;
     if (victim == nullptr) {
       return absl::ResourceExhaustedError(absl::StrCat("queue for inference type '", request.type,
                                                        "' is full (capacity ",
@@ -257,8 +258,9 @@ absl::Status State::Enqueue(Request request, std::vector<Request>* displaced) {
                      next_seq_++};
   queue_.emplace(key, entry);
   if (entry.deadline != kNever) deadlines_.emplace(entry.deadline, entry.id);
-  CountQueued(key, entry, request.tenant, true);
-  Record record{std::move(request), entry, key, start, cost, true, kNone};
+  const int32_t tenant = AcquireTenant(request.tenant);
+  CountQueued(key, entry, tenant, true);
+  Record record{std::move(request), entry, key, start, cost, tenant, true, kNone};
   records_.emplace(entry.id, std::move(record));
   return absl::OkStatus();
 }
@@ -411,7 +413,8 @@ Queue::iterator State::Remove(Queue::iterator it, std::vector<Request>& out) {
   const QueueEntry entry = it->second;
   auto record = records_.find(entry.id);
   if (entry.deadline != kNever) deadlines_.erase({entry.deadline, entry.id});
-  CountQueued(record->second.key, entry, record->second.request.tenant, false);
+  CountQueued(record->second.key, entry, record->second.tenant, false);
+  ReleaseTenant(record->second.tenant);
   out.push_back(std::move(record->second.request));
   records_.erase(record);
   return queue_.erase(it);
@@ -886,7 +889,9 @@ Queue::iterator State::Bind(Queue::iterator it, DeviceIndex d, Ticks now, Ticks 
   const bool starts = dev.running < dev.info.slots;
   dev.in_flight.push_back({entry.id, entry.type, now, starts ? now : kNever, alternate});
   if (starts) ++dev.running;
-  CountQueued(record.key, entry, record.request.tenant, false);
+  CountQueued(record.key, entry, record.tenant, false);
+  ReleaseTenant(record.tenant);
+  record.tenant = kNone;
   if (entry.deadline != kNever) deadlines_.erase({entry.deadline, entry.id});
   if (auto fair = fair_.find(record.key.neg_priority);
       fair != fair_.end() && fair->second.queued > 0) {
@@ -1599,7 +1604,8 @@ void State::Requeue(const InFlightEntry& entry, std::vector<Request>& out) {
   ++record.request.retries;
   queue_.emplace(record.key, record.entry);
   if (record.entry.deadline != kNever) deadlines_.emplace(record.entry.deadline, entry.id);
-  CountQueued(record.key, record.entry, record.request.tenant, true);
+  record.tenant = AcquireTenant(record.request.tenant);
+  CountQueued(record.key, record.entry, record.tenant, true);
   out.push_back(record.request);
 }
 
@@ -1629,28 +1635,32 @@ void State::DetachVariants(DeviceIndex d) {
   }
 }
 
-void State::CountQueued(const QueueKey& key, const QueueEntry& entry, const std::string& tenant,
-                        bool added) {
+void State::CountQueued(const QueueKey& key, const QueueEntry& entry, int32_t tenant, bool added) {
   TypeState& ts = types_[entry.type];
   const bool pinned = IsPinned(entry);
   const int64_t priority = -key.neg_priority;
   const int64_t neg_seq = -static_cast<int64_t>(key.seq);
   const std::tuple<int64_t, int64_t, uint64_t> by_class{priority, neg_seq, entry.id};
   const TypeId t = entry.type;
-  // The tenant's count of waiting requests, in tenant_waiting and tenant_load.
-  const auto count_tenant = [&](int delta) {
-    auto [it, inserted] = ts.tenant_waiting.try_emplace({priority, tenant}, 0);
+  // The tenant's waiting requests, in tenant_waiting and its count in tenant_load.
+  const auto count_tenant = [&](bool add) {
+    auto [it, inserted] = ts.tenant_waiting.try_emplace({priority, tenant});
+    absl::btree_set<std::pair<int64_t, uint64_t>>& mine = it->second;
     if (inserted) {
       ++ts.class_tenants[priority];
     } else {
-      ts.tenant_load.erase({priority, it->second, tenant});
+      ts.tenant_load.erase({priority, mine.size(), tenant});
     }
-    it->second = static_cast<size_t>(static_cast<int64_t>(it->second) + delta);
-    if (it->second == 0) {
+    if (add) {
+      mine.insert({neg_seq, entry.id});
+    } else {
+      mine.erase({neg_seq, entry.id});
+    }
+    if (mine.empty()) {
       ts.tenant_waiting.erase(it);
       if (auto c = ts.class_tenants.find(priority); --c->second == 0) ts.class_tenants.erase(c);
     } else {
-      ts.tenant_load.insert({priority, it->second, tenant});
+      ts.tenant_load.insert({priority, mine.size(), tenant});
     }
   };
   if (added) {
@@ -1658,8 +1668,7 @@ void State::CountQueued(const QueueKey& key, const QueueEntry& entry, const std:
     ts.pinned += pinned ? 1 : 0;
     if (t < 64 && ts.queued > ts.pinned) waiting_ |= uint64_t{1} << t;
     ts.by_class.insert(by_class);
-    ts.by_tenant.insert({priority, tenant, neg_seq, entry.id});
-    count_tenant(1);
+    count_tenant(true);
     ++fair_[key.neg_priority].queued;
     if (entry.deadline != kNever) {
       if (pinned) {
@@ -1673,8 +1682,7 @@ void State::CountQueued(const QueueKey& key, const QueueEntry& entry, const std:
     ts.pinned -= pinned ? 1 : 0;
     if (t < 64 && ts.queued == ts.pinned) waiting_ &= ~(uint64_t{1} << t);
     ts.by_class.erase(by_class);
-    ts.by_tenant.erase({priority, tenant, neg_seq, entry.id});
-    count_tenant(-1);
+    count_tenant(false);
     if (entry.deadline != kNever) {
       if (pinned) {
         pinned_deadlines_.erase({entry.deadline, entry.id});
@@ -1720,10 +1728,41 @@ Ticks State::StartTag(int64_t priority, const std::string& tenant, TypeId t, Tic
   return start;
 }
 
-absl::Status State::WithinShare(const TypeState& ts, const Request& request) const {
+int32_t State::FindTenant(const std::string& name) const {
+  const auto it = tenant_ids_.find(name);
+  return it == tenant_ids_.end() ? kNone : it->second;
+}
+
+int32_t State::AcquireTenant(const std::string& name) {
+  auto [it, inserted] = tenant_ids_.try_emplace(name, kNone);
+  if (inserted) {
+    if (free_tenants_.empty()) {
+      it->second = static_cast<int32_t>(tenants_.size());
+      tenants_.emplace_back(name, 0);
+    } else {
+      it->second = free_tenants_.back();
+      free_tenants_.pop_back();
+      tenants_[static_cast<size_t>(it->second)] = {name, 0};
+    }
+  }
+  ++tenants_[static_cast<size_t>(it->second)].second;
+  return it->second;
+}
+
+void State::ReleaseTenant(int32_t id) {
+  auto& [name, waiting] = tenants_[static_cast<size_t>(id)];
+  assert(waiting > 0);
+  if (--waiting > 0) return;
+  tenant_ids_.erase(name);
+  name.clear();
+  free_tenants_.push_back(id);
+}
+
+absl::Status State::WithinShare(const TypeState& ts, const Request& request, int32_t tenant) const {
   const int64_t priority = request.priority;
-  const auto mine = ts.tenant_waiting.find({priority, request.tenant});
-  const size_t held = mine == ts.tenant_waiting.end() ? 0 : mine->second;
+  const auto mine =
+      tenant == kNone ? ts.tenant_waiting.end() : ts.tenant_waiting.find({priority, tenant});
+  const size_t held = mine == ts.tenant_waiting.end() ? 0 : mine->second.size();
   const auto others = ts.class_tenants.find(priority);
   const size_t tenants =
       (others == ts.class_tenants.end() ? 0 : others->second) + (held == 0 ? 1 : 0);
@@ -1749,27 +1788,26 @@ void State::Uncharge(const Record& record) {
   finish->second = std::max(fair->second.virtual_time, finish->second - record.cost);
 }
 
-const Record* State::Displaceable(TypeId t, int priority, const std::string& tenant) const {
+const Record* State::Displaceable(TypeId t, int priority, int32_t tenant) const {
   const TypeState& ts = types_[t];
   if (ts.by_class.empty()) return nullptr;
   const int64_t lowest = std::get<0>(*ts.by_class.begin());
   if (lowest > priority) return nullptr;
   // The tenant holding the most of the lowest class: the last entry below
-  // (lowest, max, "") is the class's largest count (no count reaches max).
-  auto fullest = ts.tenant_load.lower_bound({lowest, std::numeric_limits<size_t>::max(), ""});
+  // (lowest, max, 0) is the class's largest count (no count reaches max).
+  auto fullest = ts.tenant_load.lower_bound({lowest, std::numeric_limits<size_t>::max(), 0});
   assert(fullest != ts.tenant_load.begin());
   --fullest;
   const auto& [p, most, holder] = *fullest;
   assert(p == lowest);
   if (lowest == priority) {
     const auto mine = ts.tenant_waiting.find({priority, tenant});
-    const size_t held = mine == ts.tenant_waiting.end() ? 0 : mine->second;
+    const size_t held = mine == ts.tenant_waiting.end() ? 0 : mine->second.size();
     if (most < held + 2) return nullptr;
   }
-  const auto newest =
-      ts.by_tenant.lower_bound({lowest, holder, std::numeric_limits<int64_t>::min(), uint64_t{0}});
-  assert(newest != ts.by_tenant.end() && std::get<1>(*newest) == holder);
-  return record(std::get<3>(*newest));
+  const auto& held_by = ts.tenant_waiting.find({lowest, holder})->second;
+  assert(!held_by.empty());
+  return record(held_by.begin()->second);
 }
 
 void State::TopologyChanged() { ++topology_; }

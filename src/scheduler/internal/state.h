@@ -195,8 +195,9 @@ struct Record {
   Request request;
   QueueEntry entry;
   QueueKey key;  // valid while queued
-  Ticks start_tag = 0;  // virtual start tag in its priority class
-  Ticks cost = 0;       // what the tag charged its tenant (StartTag)
+  Ticks start_tag = 0;     // virtual start tag in its priority class
+  Ticks cost = 0;          // what the tag charged its tenant (StartTag)
+  int32_t tenant = kNone;  // its tenant's id (State::AcquireTenant) while queued
   bool queued = true;
   DeviceIndex device = kNone;  // while in flight
 };
@@ -244,14 +245,15 @@ struct TypeState {
   // Waiting requests by (priority, -seq): begin() is the newest of the lowest class,
   // the one a higher class displaces when the queue is full.
   absl::btree_set<std::tuple<int64_t, int64_t, uint64_t>> by_class;
-  // Waiting requests by (priority, tenant, -seq): the first of a tenant's range is
-  // its newest, the one it gives up to a tenant with fewer waiting when the queue
+  // By (priority, tenant) with requests waiting (tenants by their ids,
+  // State::AcquireTenant): those requests as (-seq, id), so that begin() is the
+  // newest, the one the tenant gives up to one with fewer waiting when the queue
   // is full (State::Displaceable).
-  absl::btree_set<std::tuple<int64_t, std::string, int64_t, uint64_t>> by_tenant;
-  // (priority, waiting, tenant) for each tenant with requests waiting: the last of a
-  // class is the tenant holding the most of the queue.
-  absl::btree_set<std::tuple<int64_t, size_t, std::string>> tenant_load;
-  absl::flat_hash_map<std::pair<int64_t, std::string>, size_t> tenant_waiting;
+  absl::flat_hash_map<std::pair<int64_t, int32_t>, absl::btree_set<std::pair<int64_t, uint64_t>>>
+      tenant_waiting;
+  // (priority, waiting, tenant) for each of them: the last of a class is the
+  // tenant holding the most of the queue.
+  absl::btree_set<std::tuple<int64_t, size_t, int32_t>> tenant_load;
   absl::flat_hash_map<int64_t, size_t> class_tenants;  // priority -> tenants waiting
   // Available devices able to run it, in key order; rebuilt when the topology changes.
   std::vector<DeviceIndex> available;
@@ -561,8 +563,12 @@ class State {
   std::vector<Request> TakeInFlight(DeviceIndex d);
   void DetachVariants(DeviceIndex d);
   void TopologyChanged();
-  void CountQueued(const QueueKey& key, const QueueEntry& entry, const std::string& tenant,
-                   bool added);
+  void CountQueued(const QueueKey& key, const QueueEntry& entry, int32_t tenant, bool added);
+  // Tenants with requests waiting have small ids, for the per-type counts: a
+  // tenant's first waiting request takes one, its last gives it back.
+  int32_t AcquireTenant(const std::string& name);
+  void ReleaseTenant(int32_t id);
+  int32_t FindTenant(const std::string& name) const;  // kNone: none waiting
   // Fair queueing: the virtual start tag of a new request of `tenant`, which
   // advances the tenant's finish tag by the request's estimated cost (`cost`).
   Ticks StartTag(int64_t priority, const std::string& tenant, TypeId t, Ticks& cost);
@@ -570,7 +576,7 @@ class State {
   // (queue_capacity / the tenants with requests waiting there, itself included)
   // while others wait: its requests wait no longer than that share takes at its
   // fair rate, whatever it sends. ResourceExhausted beyond that.
-  absl::Status WithinShare(const TypeState& ts, const Request& request) const;
+  absl::Status WithinShare(const TypeState& ts, const Request& request, int32_t tenant) const;
   // A request displaced from a full queue: its tenant is no longer charged for it
   // (charged, a tenant losing requests to the others would fall ever further
   // behind them in the fair order).
@@ -581,7 +587,7 @@ class State {
   // `priority`, or is `priority` and that tenant holds at least two more of it
   // than `tenant` (longest queue drop: a tenant sending more than its share fills
   // the queue with its own requests, not at the others' expense).
-  const Record* Displaceable(TypeId t, int priority, const std::string& tenant) const;
+  const Record* Displaceable(TypeId t, int priority, int32_t tenant) const;
   void EnsureTypeSlots(DeviceState& device) const;
   // Recomputes devices_[d].measured[t] from its window.
   void RefreshEstimate(DeviceIndex d, TypeId t, Ticks now);
@@ -618,6 +624,11 @@ class State {
     absl::flat_hash_map<std::string, Ticks> finish;  // tenant -> finish tag
   };
   absl::flat_hash_map<int64_t, FairClass> fair_;
+  // Tenants with requests waiting (AcquireTenant): id by name, and by id the
+  // name and its waiting requests; ids given back are reused.
+  absl::flat_hash_map<std::string, int32_t> tenant_ids_;
+  std::vector<std::pair<std::string, size_t>> tenants_;
+  std::vector<int32_t> free_tenants_;
   uint64_t next_seq_ = 0;
   // Bit t set while unpinned requests of type t (< 64) wait.
   uint64_t waiting_ = 0;
