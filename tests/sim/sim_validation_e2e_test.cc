@@ -458,7 +458,16 @@ TEST_F(SimValidationTest, DeviceSlowingDownMidRun) {
 // run, over the 5% target though inside the seeds' range). On a machine that a
 // build kept busy, two runs fell far short at 0.85 (throughput 0.87-0.94; in
 // one, a device of another node answered 1% of the requests against 20%
-// predicted), with the agent's restart taking 8.5-9 s, not 6.3-7.1.
+// predicted), with the agent's restart taking 8.5-9 s, not 6.3-7.1. Two more
+// quiet runs: p50 at 0.85 x1.034 and x1.062 (seeds 55.7-59.1 and 54.9-58.9 ms).
+// In both, gpu0 (node-a, which the fault does not touch) answered 0.423-0.425
+// of the requests against 0.443-0.444 simulated, with a mean compute of
+// x1.047-1.052: at 20 ms face and 30 ms pose, about 63% pose against 51%. The
+// real run gives the untouched fast device another mix of types after the
+// loss. A candidate, not checked: the simulated node comes back with
+// SetNodeUp and the windows it had, the real one as a new agent's
+// registration (UpsertDevice with the new process's report), and the fluid
+// LP's choice between gpu0 and npu0 (the same face:pose ratio) is a knife edge.
 TEST_F(SimValidationTest, DISABLED_NodeLostAndBackMidRun) {
   Validate(absl::StrCat(kScenario, kNodeLoss), {{"loaded", 0.85}, {"overload", 1.5}});
 }
