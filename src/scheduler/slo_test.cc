@@ -44,6 +44,14 @@ class SloTest : public ::testing::Test {
     options.probe_interval = std::chrono::nanoseconds(0);
     return Scheduler(options, clock_);
   }
+  // One device, running face in 10 ms; `waiting`: its node down, so that every
+  // request waits.
+  Scheduler OneFaceDevice(Options options, bool waiting) {
+    Scheduler s = Make(options);
+    EXPECT_TRUE(s.UpsertDevice(MakeDevice("n1", "gpu0", "gpu", {{"face", milliseconds(10)}})).ok());
+    if (waiting) s.SetNodeUp("n1", false);
+    return s;
+  }
   // Runs `n` requests of `type` on the only device able to, each taking `service`.
   void Teach(Scheduler& s, const char* type, std::vector<milliseconds> services) {
     for (milliseconds service : services) {
@@ -112,8 +120,7 @@ TEST_F(SloTest, MedianOrdersTheDevicesTheQuantileAdmits) {
 TEST_F(SloTest, HeavyTenantDoesNotDelayTheOthers) {
   Options options;
   options.fair_quantum = milliseconds(10);  // one request's cost: exact interleaving
-  Scheduler s = Make(options);
-  ASSERT_TRUE(s.UpsertDevice(MakeDevice("n1", "gpu0", "gpu", {{"face", milliseconds(10)}})).ok());
+  Scheduler s = OneFaceDevice(options, /*waiting=*/false);
   uint64_t id = 1;
   for (int i = 0; i < 8; ++i) {
     Request r = MakeRequest(id++, "face");
@@ -156,9 +163,7 @@ TEST_F(SloTest, UntaggedRequestsKeepDeadlineOrderWithinAQuantum) {
 TEST_F(SloTest, HigherClassDisplacesTheNewestOfTheLowestClass) {
   Options options;
   options.queue_capacity = 3;
-  Scheduler s = Make(options);
-  ASSERT_TRUE(s.UpsertDevice(MakeDevice("n1", "gpu0", "gpu", {{"face", milliseconds(10)}})).ok());
-  s.SetNodeUp("n1", false);  // everything waits
+  Scheduler s = OneFaceDevice(options, /*waiting=*/true);
   ASSERT_TRUE(s.Enqueue(MakeRequest(1, "face", kPriorityNormal)).ok());
   ASSERT_TRUE(s.Enqueue(MakeRequest(2, "face", kPriorityBatch)).ok());
   ASSERT_TRUE(s.Enqueue(MakeRequest(3, "face", kPriorityBatch)).ok());
@@ -192,9 +197,7 @@ Request FromTenant(uint64_t id, const char* tenant, int priority = kPriorityNorm
 TEST_F(SloTest, TenantHoldingTheMostGivesWayInAFullQueue) {
   Options options;
   options.queue_capacity = 5;
-  Scheduler s = Make(options);
-  ASSERT_TRUE(s.UpsertDevice(MakeDevice("n1", "gpu0", "gpu", {{"face", milliseconds(10)}})).ok());
-  s.SetNodeUp("n1", false);  // everything waits
+  Scheduler s = OneFaceDevice(options, /*waiting=*/true);
   for (uint64_t id : {1, 2, 3, 4}) ASSERT_TRUE(s.Enqueue(FromTenant(id, "a")).ok());
   ASSERT_TRUE(s.Enqueue(FromTenant(5, "b")).ok());
   std::vector<Request> displaced;
@@ -235,8 +238,7 @@ TEST_F(SloTest, DisplacedRequestsAreNotChargedToTheirTenant) {
   Options options;
   options.queue_capacity = 4;
   options.fair_quantum = milliseconds(1);  // tags (10 ms apart) order strictly
-  Scheduler s = Make(options);
-  ASSERT_TRUE(s.UpsertDevice(MakeDevice("n1", "gpu0", "gpu", {{"face", milliseconds(10)}})).ok());
+  Scheduler s = OneFaceDevice(options, /*waiting=*/false);
   std::vector<Request> displaced;
   // Alone, a fills the queue: tags 0, 10, 20, 30.
   for (uint64_t id : {1, 2, 3, 4}) ASSERT_TRUE(s.Enqueue(FromTenant(id, "a"), displaced).ok());
@@ -264,9 +266,7 @@ TEST_F(SloTest, DisplacedRequestsAreNotChargedToTheirTenant) {
 TEST_F(SloTest, TenantHoldsAtMostItsShareWhileOthersWait) {
   Options options;
   options.queue_capacity = 6;
-  Scheduler s = Make(options);
-  ASSERT_TRUE(s.UpsertDevice(MakeDevice("n1", "gpu0", "gpu", {{"face", milliseconds(10)}})).ok());
-  s.SetNodeUp("n1", false);  // everything waits
+  Scheduler s = OneFaceDevice(options, /*waiting=*/true);
   ASSERT_TRUE(s.Enqueue(FromTenant(1, "b")).ok());
   ASSERT_TRUE(s.Enqueue(FromTenant(2, "a")).ok());
   ASSERT_TRUE(s.Enqueue(FromTenant(3, "a")).ok());
@@ -284,10 +284,7 @@ TEST_F(SloTest, TenantHoldsAtMostItsShareWhileOthersWait) {
   EXPECT_TRUE(s.Enqueue(FromTenant(10, "a", kPriorityHigh), displaced).ok());
   EXPECT_THAT(Ids(displaced), ElementsAre(4u));
   // Alone, a tenant may fill the queue.
-  Scheduler alone = Make(options);
-  ASSERT_TRUE(
-      alone.UpsertDevice(MakeDevice("n1", "gpu0", "gpu", {{"face", milliseconds(10)}})).ok());
-  alone.SetNodeUp("n1", false);
+  Scheduler alone = OneFaceDevice(options, /*waiting=*/true);
   for (uint64_t id = 1; id <= 6; ++id) EXPECT_TRUE(alone.Enqueue(FromTenant(id, "a")).ok());
 }
 
@@ -298,9 +295,7 @@ TEST_F(SloTest, TenantHoldsAtMostItsShareWhileOthersWait) {
 TEST_F(SloTest, QueueSharingMatchesAModelThroughARandomHistory) {
   Options options;
   options.queue_capacity = 6;
-  Scheduler s = Make(options);
-  ASSERT_TRUE(s.UpsertDevice(MakeDevice("n1", "gpu0", "gpu", {{"face", milliseconds(10)}})).ok());
-  s.SetNodeUp("n1", false);
+  Scheduler s = OneFaceDevice(options, /*waiting=*/true);
   struct Waiting {
     std::string tenant;
     int priority;
