@@ -1129,8 +1129,7 @@ void State::SetKeys(DeviceIndex d) {
   for (TypeId t : devices_[d].indexed.runs) SetKeys(d, t);
 }
 
-std::pair<FinishTree::Keys, FinishTree::Keys> State::KeysFor(DeviceIndex d,
-                                                                       TypeId t) const {
+std::pair<FinishTree::Keys, FinishTree::Keys> State::KeysFor(DeviceIndex d, TypeId t) const {
   const DeviceState& dev = devices_[d];
   const DeviceState::Indexed& v = dev.indexed;
   // Within a pass a reserved device's exact earliest slot is known.

@@ -243,7 +243,7 @@ struct TypeState {
   size_t queued = 0;  // waiting requests
   size_t pinned = 0;  // of which pinned to a device or kind
   // Waiting requests by (priority, -seq): begin() is the newest of the lowest class,
-  // the one a higher class displaces when the queue is full.
+  // the class a higher one displaces from when the queue is full.
   absl::btree_set<std::tuple<int64_t, int64_t, uint64_t>> by_class;
   // By (priority, tenant) with requests waiting (tenants by their ids,
   // State::AcquireTenant): those requests as (-seq, id), so that begin() is the
@@ -536,8 +536,7 @@ class State {
   void SetKeys(DeviceIndex d, TypeId t);
   // What SetKeys writes for d and t in the type's trees (ready, busy), and the
   // same keys at position `there` of a scope.
-  std::pair<FinishTree::Keys, FinishTree::Keys> KeysFor(DeviceIndex d,
-                                                                TypeId t) const;
+  std::pair<FinishTree::Keys, FinishTree::Keys> KeysFor(DeviceIndex d, TypeId t) const;
   static FinishTree::Keys Placed(FinishTree::Keys keys, int32_t there);
   // Debug builds: asserts that every key in the trees (the types' and the
   // built scopes') is what SetKeys would write now. Outside a pass.
