@@ -79,13 +79,28 @@ TEST(CliTest, ASeedFixesTheSimulation) {
   EXPECT_NE(hash(a.output), hash(c.output));
 }
 
+// A string field of `heteroaccel sim --json`'s output ("" when absent).
+std::string JsonField(const std::string& json, const std::string& name) {
+  const std::string key = "\"" + name + "\": \"";
+  const size_t at = json.find(key);
+  if (at == std::string::npos) return "";
+  const size_t from = at + key.size();
+  return json.substr(from, json.find('"', from) - from);
+}
+
 // --saturated runs the saturation protocol (no deadlines, queues of 64) under
-// --policy: the run differs from the scenario's own, and from another policy's.
+// --policy: its queues refuse at 64, and on a GPU and a CPU static (the GPU
+// alone) runs another simulation than earliest-finish (both devices).
 TEST(CliTest, SaturatedRunsTheSaturationProtocolUnderAPolicy) {
-  const std::string scenario = WriteTempFileOrDie("scenario.yaml", kScenario);
+  const std::string scenario = WriteTempFileOrDie("two_devices.yaml", R"(
+nodes: [{name: n, devices: [{name: g, kind: gpu, latency_ms: {face: 10}},
+                            {name: c, kind: cpu, latency_ms: {face: 20}}]}]
+cameras: [{name: cam, rate: 5, mix: [face], arrivals: poisson, deadline_ms: 5000}]
+duration: 4s
+warmup: 0s
+)");
   const auto run = [&](std::vector<std::string> extra) {
-    std::vector<std::string> args = {"sim", scenario,     "--json", "--load",
-                                     "1.5", "--duration", "4s"};
+    std::vector<std::string> args = {"sim", scenario, "--json", "--load", "1.5"};
     args.insert(args.end(), extra.begin(), extra.end());
     const Outcome o = Heteroaccel(args);
     EXPECT_EQ(o.status, 0) << o.output;
@@ -94,7 +109,11 @@ TEST(CliTest, SaturatedRunsTheSaturationProtocolUnderAPolicy) {
   const std::string saturated = run({"--saturated"});
   EXPECT_NE(saturated.find("is full (capacity 64 requests)"), std::string::npos) << saturated;
   EXPECT_EQ(run({}).find("capacity 64"), std::string::npos) << "the scenario's own queues";
-  EXPECT_NE(run({"--saturated", "--policy", "static"}), saturated);
+  const std::string hash = JsonField(saturated, "event_log_hash");
+  ASSERT_FALSE(hash.empty()) << saturated;
+  EXPECT_EQ(JsonField(run({"--saturated", "--policy", "earliest-finish"}), "event_log_hash"), hash)
+      << "earliest-finish is the scenario's default";
+  EXPECT_NE(JsonField(run({"--saturated", "--policy", "static"}), "event_log_hash"), hash);
 }
 
 }  // namespace
