@@ -258,7 +258,7 @@ absl::Status State::Enqueue(Request request, std::vector<Request>* displaced) {
                      next_seq_++};
   queue_.emplace(key, entry);
   if (entry.deadline != kNever) deadlines_.emplace(entry.deadline, entry.id);
-  const int32_t tenant = AcquireTenant(request.tenant);
+  const int32_t tenant = AcquireTenant(request.tenant, known);
   CountQueued(key, entry, tenant, true);
   Record record{std::move(request), entry, key, start, cost, tenant, true, kNone};
   records_.emplace(entry.id, std::move(record));
@@ -1732,7 +1732,13 @@ int32_t State::FindTenant(const std::string& name) const {
   return it == tenant_ids_.end() ? kNone : it->second;
 }
 
-int32_t State::AcquireTenant(const std::string& name) {
+int32_t State::AcquireTenant(const std::string& name, int32_t known) {
+  // A known id still held (a displacement may have given it back since) is the
+  // name's: ids are handed out again only here.
+  if (known != kNone && tenants_[static_cast<size_t>(known)].second > 0) {
+    ++tenants_[static_cast<size_t>(known)].second;
+    return known;
+  }
   auto [it, inserted] = tenant_ids_.try_emplace(name, kNone);
   if (inserted) {
     if (free_tenants_.empty()) {

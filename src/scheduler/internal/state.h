@@ -564,8 +564,9 @@ class State {
   void TopologyChanged();
   void CountQueued(const QueueKey& key, const QueueEntry& entry, int32_t tenant, bool added);
   // Tenants with requests waiting have small ids, for the per-type counts: a
-  // tenant's first waiting request takes one, its last gives it back.
-  int32_t AcquireTenant(const std::string& name);
+  // tenant's first waiting request takes one, its last gives it back. `known`:
+  // FindTenant(name) earlier in the same call, saving the lookup.
+  int32_t AcquireTenant(const std::string& name, int32_t known = kNone);
   void ReleaseTenant(int32_t id);
   int32_t FindTenant(const std::string& name) const;  // kNone: none waiting
   // Fair queueing: the virtual start tag of a new request of `tenant`, which
