@@ -273,7 +273,7 @@ TEST_F(SloTest, TenantHoldsAtMostItsShareWhileOthersWait) {
   ASSERT_TRUE(s.Enqueue(FromTenant(4, "a")).ok());
   const absl::Status over = s.Enqueue(FromTenant(5, "a"));
   EXPECT_EQ(over.code(), absl::StatusCode::kResourceExhausted) << "a holds 3 of 6 with b waiting";
-  EXPECT_THAT(over.message(), ::testing::HasSubstr("camera 'a'"));
+  EXPECT_THAT(over.message(), ::testing::HasSubstr("camera 'a' already holds 3 of the 6 places"));
   ASSERT_TRUE(s.Enqueue(FromTenant(6, "c")).ok());  // three wait now: shares of 2
   ASSERT_TRUE(s.Enqueue(FromTenant(7, "b")).ok());
   EXPECT_EQ(s.Enqueue(FromTenant(8, "b")).code(), absl::StatusCode::kResourceExhausted);

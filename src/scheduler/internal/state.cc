@@ -1778,9 +1778,9 @@ absl::Status State::WithinShare(const TypeState& ts, const Request& request, int
   return absl::ResourceExhaustedError(absl::StrCat(
       request.tenant.empty() ? std::string("requests without a camera name")
                              : absl::StrCat("camera '", request.tenant, "'"),
-      " already hold", request.tenant.empty() ? "" : "s", " ", held,
-      " places in the queue for inference type '", request.type, "', its share of ", capacity,
-      " while ", tenants, " senders wait; retry later or send at a lower rate"));
+      " already hold", request.tenant.empty() ? "" : "s", " ", held, " of the ", capacity,
+      " places in the queue for inference type '", request.type, "', an equal share while ",
+      tenants, " senders wait; retry later or send at a lower rate"));
 }
 
 void State::Uncharge(const Record& record) {
