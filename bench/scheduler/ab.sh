@@ -1,9 +1,10 @@
 #!/bin/sh
 # Two scheduler_benchmark binaries, alternating, ROUNDS rounds each: the median
 # over rounds of each benchmark's Dispatch p50 and p99 and of Complete +
-# Enqueue + Dispatch p99, in microseconds, and the ratio old / new of the
-# medians. On a shared machine single runs differ by 1.5x; alternating spreads
-# the noise over both.
+# Enqueue + Dispatch p99 (for a benchmark without those, such as BM_Burst4000,
+# its time), in microseconds, and the ratio old / new of the medians. On a
+# shared machine single runs differ by 1.5x; alternating spreads the noise over
+# both.
 #
 #   bench/scheduler/ab.sh OLD_BINARY NEW_BINARY [ROUNDS] [FILTER]
 #
@@ -39,6 +40,10 @@ for side in ("old", "new"):
                 if name not in names:
                     names.append(name)
                 per = figures.setdefault((name, side), {})
+                if "dispatch_p50_ns" not in b:  # e.g. BM_Burst4000: its time
+                    scale = {"ns": 1e-3, "us": 1, "ms": 1e3, "s": 1e6}[b["time_unit"]]
+                    per.setdefault("time", []).append(b["real_time"] * scale)
+                    continue
                 for c in ("dispatch_p50_ns", "dispatch_p99_ns", "total_p99_ns"):
                     per.setdefault(c, []).append(b[c] / 1000)
 
@@ -49,8 +54,10 @@ def median(name, side, c):
 print(f"{rounds} rounds, medians in µs (old / new, ratio old/new)")
 for name in names:
     cells = []
-    for c, label in (("dispatch_p50_ns", "dispatch p50"), ("dispatch_p99_ns", "dispatch p99"),
-                     ("total_p99_ns", "total p99")):
+    timed = "time" in figures.get((name, "old"), figures.get((name, "new"), {}))
+    for c, label in ((("time", "time"),) if timed else
+                     (("dispatch_p50_ns", "dispatch p50"), ("dispatch_p99_ns", "dispatch p99"),
+                      ("total_p99_ns", "total p99"))):
         a, b = median(name, "old", c), median(name, "new", c)
         fa = "-" if a is None else f"{a:.2f}"
         fb = "-" if b is None else f"{b:.2f}"
