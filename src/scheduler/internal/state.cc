@@ -1175,6 +1175,11 @@ FinishTree::Keys State::Placed(FinishTree::Keys keys, int32_t there) {
 void State::SetKeys(DeviceIndex d, TypeId t) {
   const auto [in_ready, in_busy] = KeysFor(d, t);
   if (reserved_[d] == pass_) types_[t].reserved_keys = true;
+  WriteKeys(d, t, in_ready, in_busy);
+}
+
+void State::WriteKeys(DeviceIndex d, TypeId t, const FinishTree::Keys& in_ready,
+                      const FinishTree::Keys& in_busy) {
   const int32_t position = position_[d];
   types_[t].trees.ready.Set(position, in_ready);
   types_[t].trees.busy.Set(position, in_busy);
@@ -1429,21 +1434,12 @@ void State::Reindex(DeviceIndex d) {
   const bool probes = idle || v.idle;
   v.idle = idle;
   for (TypeId t = 0; t < static_cast<TypeId>(types_.size()); ++t) {
-    TypeState& ts = types_[t];
-    if (!v.listed || !dev.CanRun(t)) {
-      ts.trees.ready.Clear(position);
-      ts.trees.busy.Clear(position);
-      for (const auto& [scope, at] : v.scopes) {
-        if (ts.scopes_built == 0) break;
-        if (TypeState::Trees* trees = BuiltTrees(scope, t)) {
-          trees->ready.Clear(at);
-          trees->busy.Clear(at);
-        }
-      }
-      if (probes) SetProbeReady(d, t, false);
+    if (v.listed && dev.CanRun(t)) {
+      v.runs.push_back(t);
       continue;
     }
-    v.runs.push_back(t);
+    WriteKeys(d, t, {}, {});
+    if (probes) SetProbeReady(d, t, false);
   }
   if (probes) SetProbes(d);
   SetKeys(d);

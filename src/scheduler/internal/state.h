@@ -537,6 +537,10 @@ class State {
   // What SetKeys writes for d and t in the type's trees (ready, busy), and the
   // same keys at position `there` of a scope.
   std::pair<FinishTree::Keys, FinishTree::Keys> KeysFor(DeviceIndex d, TypeId t) const;
+  // Writes d's keys for t in the type's trees and its built scopes' (absent
+  // keys: clears them).
+  void WriteKeys(DeviceIndex d, TypeId t, const FinishTree::Keys& in_ready,
+                 const FinishTree::Keys& in_busy);
   static FinishTree::Keys Placed(FinishTree::Keys keys, int32_t there);
   // Debug builds: asserts that every key in the trees (the types' and the
   // built scopes') is what SetKeys would write now. Outside a pass.
