@@ -373,24 +373,63 @@ double Percentile(std::vector<double>& v, double q) {
 
 constexpr int kLargeCapacity = 1000 * (3 + 2 + 2 + 3);  // slots + pipeline depth 1 per device
 
+using Steady = std::chrono::steady_clock;
+
+double Nanos(Steady::duration d) {
+  return static_cast<double>(std::chrono::duration_cast<nanoseconds>(d).count());
+}
+
+// The noise floor: `steps` steps of a dependent chain in registers (no memory,
+// no branches but the loop's), the simplest work whose time varies only with
+// what the machine does around it.
+void FixedWork(uint64_t steps) {
+  uint64_t x = steps;
+  for (uint64_t i = 0; i < steps; ++i) x = x * 6364136223846793005u + 1442695040888963407u;
+  benchmark::DoNotOptimize(x);
+}
+
+double FixedWorkNanos(uint64_t steps) {
+  const auto t0 = Steady::now();
+  FixedWork(steps);
+  return Nanos(Steady::now() - t0);
+}
+
+// The steps whose median time is about `target_ns` on this machine now.
+uint64_t CalibrateFixedWork(double target_ns) {
+  uint64_t steps = 1024;
+  for (int round = 0; round < 3; ++round) {
+    std::vector<double> times(201);
+    for (double& t : times) t = FixedWorkNanos(steps);
+    std::nth_element(times.begin(), times.begin() + 100, times.end());
+    const double scale = target_ns / std::max(1.0, times[100]);
+    steps = std::max<uint64_t>(1, static_cast<uint64_t>(static_cast<double>(steps) * scale));
+  }
+  return steps;
+}
+
 // `fill` requests start the run (the load it keeps), `settle` operations pass
-// before the timed ones.
+// before the timed ones. Besides the operations' percentiles, the run's noise
+// floor (floor_p50_ns, floor_p99_ns): FixedWork calibrated to the median
+// Dispatch of the settling operations, timed once after each timed operation,
+// so that both see the same moments of the machine. On a shared machine a
+// fixed computation's p99 is several times its median; dispatch_p99_over_floor
+// is how far the Dispatch's tail is above that of constant work of its median.
 void DecisionLoop(benchmark::State& state, int fill, int settle, bool finish_index = true,
                   LargeBench::Mode mode = LargeBench::kPlain) {
   LargeBench bench(1000, finish_index, mode);
   for (int i = 0; i < fill; ++i) bench.Enqueue();
   bench.Dispatch();
-  using Steady = std::chrono::steady_clock;
-  auto ns = [](Steady::duration d) {
-    return static_cast<double>(std::chrono::duration_cast<nanoseconds>(d).count());
-  };
+  std::vector<double> settling;
   for (int i = 0; i < settle; ++i) {
     const auto [id, service] = bench.NextDone();
     bench.Complete(id, service);
     bench.Enqueue();
+    const auto t0 = Steady::now();
     bench.Dispatch();
+    if (i >= settle / 2) settling.push_back(Nanos(Steady::now() - t0));
   }
-  std::vector<double> complete, enqueue, dispatch, total;
+  const uint64_t floor_steps = CalibrateFixedWork(Percentile(settling, 0.5));
+  std::vector<double> complete, enqueue, dispatch, total, floor;
   size_t bound = 0;
   for (auto _ : state) {
     const auto [id, service] = bench.NextDone();
@@ -402,11 +441,12 @@ void DecisionLoop(benchmark::State& state, int fill, int settle, bool finish_ind
     const std::vector<Assignment> a = bench.scheduler().Dispatch();
     const auto t3 = Steady::now();
     bound += bench.Track(a);
-    complete.push_back(ns(t1 - t0));
-    enqueue.push_back(ns(t2 - t1));
-    dispatch.push_back(ns(t3 - t2));
-    total.push_back(ns(t3 - t0));
-    state.SetIterationTime(ns(t3 - t0) * 1e-9);
+    complete.push_back(Nanos(t1 - t0));
+    enqueue.push_back(Nanos(t2 - t1));
+    dispatch.push_back(Nanos(t3 - t2));
+    total.push_back(Nanos(t3 - t0));
+    state.SetIterationTime(Nanos(t3 - t0) * 1e-9);
+    floor.push_back(FixedWorkNanos(floor_steps));
   }
   state.counters["queued"] = static_cast<double>(bench.scheduler().queued_total());
   state.counters["bound_per_op"] =
@@ -419,6 +459,10 @@ void DecisionLoop(benchmark::State& state, int fill, int settle, bool finish_ind
   state.counters["dispatch_p99_ns"] = Percentile(dispatch, 0.99);
   state.counters["total_p50_ns"] = Percentile(total, 0.5);
   state.counters["total_p99_ns"] = Percentile(total, 0.99);
+  state.counters["floor_p50_ns"] = Percentile(floor, 0.5);
+  state.counters["floor_p99_ns"] = Percentile(floor, 0.99);
+  state.counters["dispatch_p99_over_floor"] =
+      state.counters["dispatch_p99_ns"].value / std::max(1.0, Percentile(floor, 0.99));
 }
 void BM_Decision4000(benchmark::State& state) { DecisionLoop(state, kLargeCapacity + 400, 2000); }
 BENCHMARK(BM_Decision4000)->UseManualTime()->Iterations(2000);
@@ -464,7 +508,6 @@ void BM_Decision4000VariantPinned(benchmark::State& state) {
 BENCHMARK(BM_Decision4000VariantPinned)->Arg(1)->Arg(0)->UseManualTime()->Iterations(20000);
 
 void BM_Burst4000(benchmark::State& state) {
-  using Steady = std::chrono::steady_clock;
   std::vector<double> times;
   for (auto _ : state) {
     state.PauseTiming();
@@ -475,8 +518,7 @@ void BM_Burst4000(benchmark::State& state) {
     const std::vector<Assignment> a = bench.scheduler().Dispatch();
     const auto t1 = Steady::now();
     benchmark::DoNotOptimize(a.data());
-    const double elapsed = static_cast<double>(
-        std::chrono::duration_cast<nanoseconds>(t1 - t0).count());
+    const double elapsed = Nanos(t1 - t0);
     times.push_back(elapsed);
     state.SetIterationTime(elapsed * 1e-9);
     state.counters["bound"] = static_cast<double>(a.size());
