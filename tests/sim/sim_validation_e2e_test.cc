@@ -179,6 +179,8 @@ struct Prediction {
   // Jain's index over it (its median).
   std::vector<double> camera_attainment;
   double jain_attainment;
+  // Each camera's attainment over the seeds: the least and the most.
+  std::vector<std::pair<double, double>> camera_range;
 };
 
 double Median(std::vector<double> v) {
@@ -190,6 +192,16 @@ std::vector<double> CameraMedians(const std::vector<std::vector<double>>& camera
   std::vector<double> medians;
   for (const std::vector<double>& seeds : cameras) medians.push_back(Median(seeds));
   return medians;
+}
+
+std::vector<std::pair<double, double>> CameraRanges(
+    const std::vector<std::vector<double>>& cameras) {
+  std::vector<std::pair<double, double>> ranges;
+  for (const std::vector<double>& seeds : cameras) {
+    const auto [low, high] = std::minmax_element(seeds.begin(), seeds.end());
+    ranges.emplace_back(*low, *high);
+  }
+  return ranges;
 }
 
 absl::StatusOr<Prediction> Predict(const sim::Scenario& scenario, int seeds) {
@@ -239,7 +251,8 @@ absl::StatusOr<Prediction> Predict(const sim::Scenario& scenario, int seeds) {
                     per_device,
                     per_type,
                     CameraMedians(cameras),
-                    Median(jain)};
+                    Median(jain),
+                    CameraRanges(cameras)};
 }
 
 struct Comparison {
@@ -402,8 +415,10 @@ void Validate(const std::string& scenario_yaml, const std::vector<Point>& points
       ASSERT_EQ(real_cameras.size(), simulated->camera_attainment.size());
       std::string cameras;
       for (size_t k = 0; k < real_cameras.size(); ++k) {
-        absl::StrAppendFormat(&cameras, " %.2f/%.2f", real_cameras[k] * 100,
-                              simulated->camera_attainment[k] * 100);
+        absl::StrAppendFormat(&cameras, " %.2f/%.2f (seeds %.2f-%.2f)", real_cameras[k] * 100,
+                              simulated->camera_attainment[k] * 100,
+                              simulated->camera_range[k].first * 100,
+                              simulated->camera_range[k].second * 100);
       }
       std::printf("  cameras' attainment real/sim %%:%s; Jain's index real %.4f sim %.4f\n",
                   cameras.c_str(), real->jain_attainment, simulated->jain_attainment);
