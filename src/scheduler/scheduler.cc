@@ -65,6 +65,7 @@ std::optional<Request> Scheduler::Cancel(uint64_t request_id) { return state_->C
 size_t Scheduler::queued(std::string_view type) const { return state_->queued(type); }
 
 size_t Scheduler::queued_total() const { return state_->queued_total(); }
+uint64_t Scheduler::steering_solves() const { return state_->steering_solves(); }
 
 int Scheduler::in_flight(const DeviceKey& key) const { return state_->in_flight(key); }
 

@@ -106,6 +106,12 @@ class Scheduler {
 
   size_t queued(std::string_view type) const;
   size_t queued_total() const;
+  // How many times earliest-finish has solved the fluid LP it steers by
+  // (Options::lp_steering): every steering_interval while requests wait, and
+  // sooner when a device is added or removed, goes up or down, or changes kind,
+  // slots, variants, groups or alternates. A report that repeats what a device
+  // is (a heartbeat), measured service times aside, changes none of that.
+  uint64_t steering_solves() const;
   // Requests bound to the device and not completed; 0 for an unknown device.
   int in_flight(const DeviceKey& key) const;
   // The estimate Dispatch would use: the median of recent measurements with the

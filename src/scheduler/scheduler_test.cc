@@ -697,6 +697,54 @@ TEST_F(SchedulerTest, IdealThroughputUsesComparativeAdvantage) {
   EXPECT_NEAR(s.IdealThroughput({{"face", 1}, {"text", 1}}), 500, 1e-6);
 }
 
+// A heartbeat upserts every device of its node with the agent's report. When
+// the report says what the device already was (its measured times aside), the
+// fluid LP and the lists derived from the topology stay as they are; a change
+// of shape, a node going down and the steering interval passing re-solve it.
+TEST_F(SchedulerTest, RepeatedReportsDoNotReSolveTheSteering) {
+  Options options;
+  options.steering_interval = milliseconds(500);
+  Scheduler s(options, clock_);
+  const DeviceInfo gpu =
+      MakeDevice("n1", "gpu0", "gpu", {{"face", milliseconds(10)}, {"pose", milliseconds(10)}});
+  const DeviceInfo npu =
+      MakeDevice("n2", "npu0", "npu", {{"face", milliseconds(10)}, {"pose", milliseconds(40)}});
+  ASSERT_TRUE(s.UpsertDevice(gpu).ok());
+  ASSERT_TRUE(s.UpsertDevice(npu).ok());
+  uint64_t id = 1;
+  // One request, placed and completed: the Dispatch that placed it refreshed
+  // the steering.
+  auto serve = [&] {
+    ASSERT_TRUE(s.Enqueue(MakeRequest(id, id % 2 == 0 ? "face" : "pose")).ok());
+    const std::vector<Assignment> placed = s.Dispatch();
+    ASSERT_EQ(placed.size(), 1u);
+    s.Complete(placed[0].request_id, milliseconds(10), true);
+    ++id;
+  };
+  serve();
+  ASSERT_EQ(s.steering_solves(), 1u);
+  for (int i = 0; i < 3; ++i) {
+    clock_.Advance(milliseconds(100));
+    ASSERT_TRUE(s.UpsertDevice(gpu).ok());
+    DeviceInfo measured = npu;  // the agent's own measurement moved
+    measured.reported_service["pose"] = milliseconds(38 + i);
+    ASSERT_TRUE(s.UpsertDevice(measured).ok());
+    serve();
+  }
+  EXPECT_EQ(s.steering_solves(), 1u) << "heartbeats that repeat the devices re-solved the LP";
+  DeviceInfo wider = gpu;
+  wider.slots = 2;
+  ASSERT_TRUE(s.UpsertDevice(wider).ok());
+  serve();
+  EXPECT_EQ(s.steering_solves(), 2u) << "a device with more slots";
+  s.SetNodeUp("n2", false);
+  serve();
+  EXPECT_EQ(s.steering_solves(), 3u) << "a node down";
+  clock_.Advance(milliseconds(500));
+  serve();
+  EXPECT_EQ(s.steering_solves(), 4u) << "the steering interval passed";
+}
+
 }  // namespace
 
 TEST_F(SchedulerTest, AssignmentsCarryTheWeighedCandidatesWhenAsked) {

@@ -95,15 +95,18 @@ struct Options {
   // allocation per binding; off by default.
   bool record_candidates = false;
   // kEarliestFinish steering by the fluid ideal. Every `steering_interval` (and when
-  // devices change) the scheduler solves the fluid LP (IdealThroughput's) for the
-  // recent mix of arrivals (per type, counts decayed over `rate_window` on the
-  // clock) and keeps, per type, the devices the optimum may use it on: those where a
-  // unit of the type wastes at most `steering_waste` of the device time it takes
-  // (its reduced cost at the optimum, relative). An unpinned request goes to a device
-  // outside its type's set only when that device would otherwise idle: a slot free
-  // now and no waiting request of a type in its own set. So at light load every
-  // device helps (lowest latency) and under pressure each type stays where the ideal
-  // keeps it. A type no device of its set can serve now (down) is not steered.
+  // devices change: added, removed, up or down, or another kind, slots, variants,
+  // groups or alternates; not a heartbeat's report that repeats what a device is,
+  // whatever service time it measured) the scheduler solves the fluid LP
+  // (IdealThroughput's) for the recent mix of arrivals (per type, counts decayed over
+  // `rate_window` on the clock) and keeps, per type, the devices the optimum may use
+  // it on: those where a unit of the type wastes at most `steering_waste` of the
+  // device time it takes (its reduced cost at the optimum, relative). An unpinned
+  // request goes to a device outside its type's set only when that device would
+  // otherwise idle: a slot free now and no waiting request of a type in its own set.
+  // So at light load every device helps (lowest latency) and under pressure each type
+  // stays where the ideal keeps it. A type no device of its set can serve now (down)
+  // is not steered.
   bool lp_steering = true;
   std::chrono::nanoseconds steering_interval{std::chrono::milliseconds(500)};
   std::chrono::nanoseconds rate_window{std::chrono::seconds(2)};

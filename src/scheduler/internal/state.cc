@@ -23,6 +23,24 @@ absl::int128 PressureRate(int slots, Ticks estimate) {
   return (absl::int128(slots) << 64) / std::max<Ticks>(estimate, 1);
 }
 
+// Whether a device's new report leaves it what it was: the same kind, slots,
+// state, variants, groups and alternates. The service times it measured may
+// differ: they move its estimates, as completions do, not the topology.
+bool SameShape(const DeviceInfo& a, const DeviceInfo& b) {
+  auto same_alternate = [](const Alternate& x, const Alternate& y) {
+    return x.variant == y.variant && x.accuracy == y.accuracy;
+  };
+  auto same_degrade = [&](const auto& x, const auto& y) {
+    return x.first == y.first && x.second.floor == y.second.floor &&
+           std::equal(x.second.alternates.begin(), x.second.alternates.end(),
+                      y.second.alternates.begin(), y.second.alternates.end(), same_alternate);
+  };
+  return a.kind == b.kind && a.slots == b.slots && a.up == b.up && a.variants == b.variants &&
+         a.groups == b.groups &&
+         std::equal(a.degrade.begin(), a.degrade.end(), b.degrade.begin(), b.degrade.end(),
+                    same_degrade);
+}
+
 Options Sanitize(Options options) {
   options.queue_capacity = std::max(options.queue_capacity, 0);
   options.pipeline_depth = std::max(options.pipeline_depth, 0);
@@ -106,6 +124,10 @@ absl::Status State::UpsertDevice(DeviceInfo info) {
 
   DeviceIndex d = FindDevice(info.key);
   const bool added = d == kNone;
+  // A heartbeat repeats every device's report: what depends on the topology
+  // (each type's available devices, the fluid LP's steering) is derived again
+  // only when the device became something else.
+  const bool reshaped = added || !devices_[d].present || !SameShape(devices_[d].info, info);
   const size_t types_before = types_.size();
   if (d == kNone) {
     d = device_count();
@@ -156,7 +178,7 @@ absl::Status State::UpsertDevice(DeviceInfo info) {
   for (TypeId t = 0; t < static_cast<TypeId>(dev.windows.size()); ++t) RefreshEstimate(d, t, now);
   SetAlternates(dev, info, now);
   dev.info = std::move(info);
-  TopologyChanged();
+  if (reshaped) TopologyChanged();
   SyncMedians(d);
   // A new device moves the positions after it, a new type needs its trees, a
   // new kind, group or variant moves it between scopes.
@@ -928,6 +950,7 @@ void State::SolveSteering(Ticks now) {
   for (DeviceState& dev : devices_) dev.support = ~uint64_t{0};
   steered_ = 0;
   if (!options_.lp_steering) return;
+  ++steering_solves_;
   // The recent mix: types with arrivals in the window and an available device.
   const double window = static_cast<double>(options_.rate_window.count());
   std::vector<TypeId> types;

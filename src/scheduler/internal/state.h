@@ -332,6 +332,7 @@ class State {
   // Introspection.
   size_t queued(std::string_view type) const;
   size_t queued_total() const { return queue_.size(); }
+  uint64_t steering_solves() const { return steering_solves_; }
   int in_flight(const DeviceKey& key) const;
   // `variant`: "" or the primary for the primary's estimate, else an eligible
   // alternate's; nullopt for anything else.
@@ -639,6 +640,7 @@ class State {
   uint64_t steered_ = 0;  // bit t set while type t is steered
   Ticks steering_at_ = kUnknown;
   uint64_t steering_topology_ = 0;
+  uint64_t steering_solves_ = 0;
   uint64_t topology_ = 1;
   uint64_t pass_ = 1;
   Ticks pass_now_ = 0;
