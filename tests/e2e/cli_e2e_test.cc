@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "testing/subprocess.h"
 
 namespace heteroaccel::testing {
@@ -79,13 +81,11 @@ TEST(CliTest, ASeedFixesTheSimulation) {
   EXPECT_NE(hash(a.output), hash(c.output));
 }
 
-// A string field of `heteroaccel sim --json`'s output ("" when absent).
-std::string JsonField(const std::string& json, const std::string& name) {
-  const std::string key = "\"" + name + "\": \"";
-  const size_t at = json.find(key);
-  if (at == std::string::npos) return "";
-  const size_t from = at + key.size();
-  return json.substr(from, json.find('"', from) - from);
+// A string field of `heteroaccel sim --json`'s output ("" when absent or the
+// output is not JSON).
+std::string JsonField(const std::string& output, const std::string& name) {
+  const nlohmann::json json = nlohmann::json::parse(output, nullptr, /*allow_exceptions=*/false);
+  return json.is_object() ? json.value(name, std::string()) : std::string();
 }
 
 // --saturated runs the saturation protocol (no deadlines, queues of 64) under
