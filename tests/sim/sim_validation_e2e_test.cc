@@ -175,12 +175,13 @@ struct Prediction {
   // diagnostic lines.
   std::map<std::string, loadgen::DeviceStats> per_device;
   std::map<std::string, loadgen::TypeStats> per_type;
-  // Per camera as bench counts it (the medians, in the cameras' order) and
-  // Jain's index over it (its median).
-  std::vector<double> camera_attainment;
+  // Per camera as bench counts it, in the cameras' order: the median over
+  // the seeds, the least and the most; and Jain's index over it (its median).
+  struct Camera {
+    double attainment, low, high;
+  };
+  std::vector<Camera> cameras;
   double jain_attainment;
-  // Each camera's attainment over the seeds: the least and the most.
-  std::vector<std::pair<double, double>> camera_range;
 };
 
 double Median(std::vector<double> v) {
@@ -188,20 +189,13 @@ double Median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
-std::vector<double> CameraMedians(const std::vector<std::vector<double>>& cameras) {
-  std::vector<double> medians;
-  for (const std::vector<double>& seeds : cameras) medians.push_back(Median(seeds));
-  return medians;
-}
-
-std::vector<std::pair<double, double>> CameraRanges(
-    const std::vector<std::vector<double>>& cameras) {
-  std::vector<std::pair<double, double>> ranges;
+std::vector<Prediction::Camera> PerCamera(const std::vector<std::vector<double>>& cameras) {
+  std::vector<Prediction::Camera> out;
   for (const std::vector<double>& seeds : cameras) {
     const auto [low, high] = std::minmax_element(seeds.begin(), seeds.end());
-    ranges.emplace_back(*low, *high);
+    out.push_back({Median(seeds), *low, *high});
   }
-  return ranges;
+  return out;
 }
 
 absl::StatusOr<Prediction> Predict(const sim::Scenario& scenario, int seeds) {
@@ -250,9 +244,8 @@ absl::StatusOr<Prediction> Predict(const sim::Scenario& scenario, int seeds) {
                     *std::max_element(p99.begin(), p99.end()),
                     per_device,
                     per_type,
-                    CameraMedians(cameras),
-                    Median(jain),
-                    CameraRanges(cameras)};
+                    PerCamera(cameras),
+                    Median(jain)};
 }
 
 struct Comparison {
@@ -412,18 +405,17 @@ void Validate(const std::string& scenario_yaml, const std::vector<Point>& points
             real->per_camera.at(loadgen::ReportedCameraName(real->camera_name, k, real->cameras))
                 .attainment);
       }
-      ASSERT_EQ(real_cameras.size(), simulated->camera_attainment.size());
+      ASSERT_EQ(real_cameras.size(), simulated->cameras.size());
       std::string cameras;
       for (size_t k = 0; k < real_cameras.size(); ++k) {
         absl::StrAppendFormat(&cameras, " %.2f/%.2f (seeds %.2f-%.2f)", real_cameras[k] * 100,
-                              simulated->camera_attainment[k] * 100,
-                              simulated->camera_range[k].first * 100,
-                              simulated->camera_range[k].second * 100);
+                              simulated->cameras[k].attainment * 100,
+                              simulated->cameras[k].low * 100, simulated->cameras[k].high * 100);
       }
       std::printf("  cameras' attainment real/sim %%:%s; Jain's index real %.4f sim %.4f\n",
                   cameras.c_str(), real->jain_attainment, simulated->jain_attainment);
       for (size_t k = 0; k < real_cameras.size(); ++k) {
-        EXPECT_NEAR((real_cameras[k] - simulated->camera_attainment[k]) * 100, 0.0, 3.0)
+        EXPECT_NEAR((real_cameras[k] - simulated->cameras[k].attainment) * 100, 0.0, 3.0)
             << "camera " << k << ":" << cameras;
       }
       EXPECT_NEAR(real->jain_attainment, simulated->jain_attainment, 0.01) << line;
