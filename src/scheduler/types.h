@@ -166,7 +166,9 @@ struct Degradation {
   std::vector<Alternate> alternates;
 };
 
-// A device as its node's agent reports it.
+// A device as its node's agent reports it. A field that changes what the
+// device is (not what it measured) must also be compared by SameShape
+// (internal/state.cc): a report equal there does not re-derive the topology.
 struct DeviceInfo {
   DeviceKey key;
   std::string kind;  // "cpu", "gpu", "npu", "fpga", ...
