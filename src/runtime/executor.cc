@@ -75,6 +75,12 @@ struct Metrics {
             "An emulated device's factor on its latency profile (1: as profiled; set by "
             "POST /v1/fleet/emulation for fault drills)",
             {"device"})),
+        emulated_lateness(r.AddHistogram(
+            "heteroaccel_emulated_hold_lateness_seconds",
+            "How much later than its drawn service time an emulated device's hold ended: the "
+            "host's delay in waking the slot (a loaded host's, which a real accelerator would "
+            "not add); its answer leaves that much late",
+            {"device"}, metrics::ExponentialBuckets(0.00005, 2, 14))),
         busy_seconds(
             r.AddCounter("heteroaccel_device_busy_seconds_total",
                          "Slot-seconds the device spent running models, summed over its slots; "
@@ -89,6 +95,7 @@ struct Metrics {
   metrics::Family<metrics::Histogram>& queue_seconds;
   metrics::Family<metrics::Histogram>& compute_seconds;
   metrics::Family<metrics::Gauge>& emulated_slowdown;
+  metrics::Family<metrics::Histogram>& emulated_lateness;
   metrics::Family<metrics::Counter>& busy_seconds;
 };
 
@@ -144,7 +151,9 @@ class Slot {
         clock_(clock),
         allocated_(metrics.allocated.WithLabels({device.device.id, std::to_string(index)})),
         queue_depth_(metrics.queue_depth.WithLabels({device.device.id, std::to_string(index)})),
-        busy_total_(metrics.busy_seconds.WithLabels(DeviceLabels(device.device))) {}
+        busy_total_(metrics.busy_seconds.WithLabels(DeviceLabels(device.device))),
+        lateness_(latency != nullptr ? &metrics.emulated_lateness.WithLabels({device.device.id})
+                                     : nullptr) {}
 
   void Start() {
     thread_ = std::thread([this] { Run(); });
@@ -472,6 +481,9 @@ class Slot {
     // Wall time: emulated latency is real time even when tests inject a clock
     // for measurement.
     std::this_thread::sleep_for(release - clock_.Now());
+    if (lateness_ != nullptr) {
+      lateness_->Observe(std::max(0.0, SecondsBetween(release, clock_.Now())));
+    }
     return *std::move(output);
   }
 
@@ -488,6 +500,7 @@ class Slot {
   metrics::Gauge& allocated_;
   metrics::Gauge& queue_depth_;
   metrics::Counter& busy_total_;  // the device's, shared by its slots
+  metrics::Histogram* const lateness_;  // emulated devices' only
   // Touched by the slot's thread only.
   std::optional<Clock::TimePoint> last_release_;  // emulated: when the last hold was due to end
   std::optional<Clock::TimePoint> last_end_;      // when the last job's run ended

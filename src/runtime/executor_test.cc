@@ -512,6 +512,33 @@ TEST_F(ExecutorTest, EmulatedHoldCountsAsBusyTimeSummedOverSlots) {
             std::string::npos);
 }
 
+TEST_F(ExecutorTest, EmulatedHoldsCountHowLateTheHostEndedThem) {
+  RuntimeDevice npu = Cpu("npu0", 1);
+  npu.device.kind = devices::DeviceKind::kNpu;
+  npu.device.emulated = true;
+  npu.emulation = Emulation{{{"thing", 0.02}}, 0.01, true};
+  Start({npu, Cpu("cpu0", 1)});
+  for (int i = 0; i < 3; ++i) executor_->Submit(MakeJob("thing", "npu0"));
+  executor_->Submit(MakeJob("thing", "cpu0"));
+  auto results = results_.WaitFor(4);
+  ASSERT_EQ(results.size(), 4u);
+  for (const auto& r : results) ASSERT_TRUE(r.ok()) << r.status();
+  const std::string text = registry_.Render();
+  // One observation per hold, of the emulated device only.
+  EXPECT_NE(text.find("heteroaccel_emulated_hold_lateness_seconds_count{device=\"npu0\"} 3\n"),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("heteroaccel_emulated_hold_lateness_seconds_count{device=\"cpu0\"}"),
+            std::string::npos);
+  const std::string sum = "heteroaccel_emulated_hold_lateness_seconds_sum{device=\"npu0\"} ";
+  const size_t at = text.find(sum);
+  ASSERT_NE(at, std::string::npos) << text;
+  // A wake-up's delay: never negative, and short of the 20 ms holds themselves.
+  const double late = std::stod(text.substr(at + sum.size()));
+  EXPECT_GE(late, 0.0);
+  EXPECT_LT(late, 3 * 0.02);
+}
+
 TEST_F(ExecutorTest, FailedRunsCountAsBusyToo) {
   Start({Cpu("cpu0", 1)});
   Job job = MakeJob("thing");

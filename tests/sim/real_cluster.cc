@@ -17,9 +17,12 @@
 #include <set>
 #include <thread>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "common/status_macros.h"
 #include "http/client.h"
 #include "scheduler/types.h"
@@ -331,6 +334,52 @@ absl::StatusOr<loadgen::BenchReport> RealCluster::Run(const sim::Scenario& scena
   options.protocol = options_.protocol;
   ASSIGN_OR_RETURN(const std::vector<PlayedFault> faults, PlayedFaults(scenario));
   fault_timings_.clear();
+  hold_lateness_ms_.clear();
+  ASSIGN_OR_RETURN(const auto before, ScrapeLateness());
+  ASSIGN_OR_RETURN(loadgen::BenchReport report, Play(options, faults));
+  ASSIGN_OR_RETURN(const auto after, ScrapeLateness());
+  for (const auto& [device, late] : after) {
+    auto [seconds, holds] = late;
+    // An agent started again (a node loss) counts from its start.
+    if (const auto was = before.find(device); was != before.end() && was->second.second <= holds) {
+      seconds -= was->second.first;
+      holds -= was->second.second;
+    }
+    if (holds > 0) hold_lateness_ms_[device] = seconds / holds * 1e3;
+  }
+  return report;
+}
+
+absl::StatusOr<std::map<std::string, std::pair<double, double>>> RealCluster::ScrapeLateness()
+    const {
+  constexpr absl::string_view kFamily = "heteroaccel_emulated_hold_lateness_seconds";
+  std::map<std::string, std::pair<double, double>> out;
+  for (size_t i = 0; i < agent_urls_.size(); ++i) {
+    ASSIGN_OR_RETURN(std::unique_ptr<http::Client> http, http::Client::Create(agent_urls_[i]));
+    ASSIGN_OR_RETURN(http::ClientResponse response, http->Get("/metrics"));
+    if (response.status != 200) {
+      return absl::InternalError(absl::StrCat("GET ", agent_urls_[i], "/metrics answered ",
+                                              response.status, ": ", response.body));
+    }
+    // Lines `FAMILY_sum{device="gpu0"} 0.0123` and `FAMILY_count{device="gpu0"} 57`.
+    for (absl::string_view line : absl::StrSplit(response.body, '\n')) {
+      if (!absl::ConsumePrefix(&line, kFamily)) continue;
+      const bool sum = absl::ConsumePrefix(&line, "_sum{device=\"");
+      if (!sum && !absl::ConsumePrefix(&line, "_count{device=\"")) continue;
+      const size_t end = line.find("\"} ");
+      double value = 0;
+      if (end == absl::string_view::npos || !absl::SimpleAtod(line.substr(end + 3), &value)) {
+        continue;
+      }
+      auto& late = out[absl::StrCat(agent_names_[i], "/", line.substr(0, end))];
+      (sum ? late.first : late.second) = value;
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<loadgen::BenchReport> RealCluster::Play(const loadgen::BenchOptions& options,
+                                                      const std::vector<PlayedFault>& faults) {
   if (faults.empty()) return loadgen::RunBench(options);
   // The faults are timed from (about) the bench's start: it only checks that
   // the server is ready before its cameras start.

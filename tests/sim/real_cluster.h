@@ -27,8 +27,10 @@
 // time from the bench's start; and node losses, which Run() plays by killing
 // the node's agent at the fault's time and, after down_for, starting it again
 // (the node is back once the server lists it serving: fault_timings() says when,
-// since a restarted agent's start-up adds to down_for). Every node is whole
-// again when Run() returns. Anything else is InvalidArgument naming what
+// since a restarted agent's start-up adds to down_for). Run() also reads every
+// agent's /metrics before and after, for how late the host ended the emulated
+// holds meanwhile (hold_lateness_ms()). Every node is whole again when Run()
+// returns. Anything else is InvalidArgument naming what
 // cannot be played.
 //
 // MeasureOverheads() measures the real system's per-request overhead on a
@@ -116,6 +118,10 @@ class RealCluster {
   const std::string& images_dir() const { return images_dir_; }
   // The last Run()'s node losses, as they happened.
   const std::vector<FaultTiming>& fault_timings() const { return fault_timings_; }
+  // The last Run()'s mean lateness of each emulated device's holds ("node/device"
+  // -> ms, from the agents' heteroaccel_emulated_hold_lateness_seconds): how
+  // much later than drawn, on this host, its answers left while the cameras ran.
+  const std::map<std::string, double>& hold_lateness_ms() const { return hold_lateness_ms_; }
   // The last lines of every process's output, for a failing test's message.
   std::string Logs() const;
 
@@ -131,6 +137,12 @@ class RealCluster {
   // devices serving (a node of `urls` registered from that URL).
   absl::Status WaitServing(const std::map<std::string, size_t>& devices,
                            const std::map<std::string, std::string>& urls = {});
+  // Plays the bench (and `faults`) of Run().
+  absl::StatusOr<loadgen::BenchReport> Play(const loadgen::BenchOptions& options,
+                                            const std::vector<PlayedFault>& faults);
+  // Each emulated device's lateness so far ("node/device" -> {seconds, holds}),
+  // from every agent's /metrics.
+  absl::StatusOr<std::map<std::string, std::pair<double, double>>> ScrapeLateness() const;
   // Plays `faults` from `start` until they are done or `done` is set.
   void PlayFaults(const std::vector<PlayedFault>& faults,
                   std::chrono::steady_clock::time_point start);
@@ -147,6 +159,7 @@ class RealCluster {
   std::vector<size_t> agent_devices_;  // devices that must serve, per agent
   std::vector<std::string> agent_urls_;
   std::vector<FaultTiming> fault_timings_;
+  std::map<std::string, double> hold_lateness_ms_;
   // While Run() plays faults: what the fault thread and Run() share.
   std::mutex mu_;
   std::condition_variable stop_;

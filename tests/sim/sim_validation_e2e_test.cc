@@ -25,7 +25,10 @@
 // the time per request it finishes beyond the 20 ms (the hold's overshoot and
 // the slot's own work between two requests; ~0 since an emulated device kept
 // busy runs its holds back to back, 0.2-0.3 ms before) is
-// service_overhead_ms. Nothing is fitted to the figures compared.
+// service_overhead_ms. And from the run compared itself, how late the host
+// ended the emulated holds (RealCluster::hold_lateness_ms; ~0.3 ms on a quiet
+// machine, more on a busy one): the answers leave that much late, so it is
+// added to client_rtt_ms. Nothing is fitted to the figures compared.
 //
 // The real cameras send their names (bench --camera-name), as the simulated
 // ones do, so both schedulers share the devices per camera. Without the names
@@ -248,6 +251,20 @@ absl::StatusOr<Prediction> Predict(const sim::Scenario& scenario, int seeds) {
                     Median(jain)};
 }
 
+// The mean of the devices' hold lateness (RealCluster::hold_lateness_ms), each
+// weighted by the answers it gave in `real`.
+double MeanLateness(const loadgen::BenchReport& real,
+                    const std::map<std::string, double>& lateness_ms) {
+  double sum = 0, answers = 0;
+  for (const auto& [key, device] : real.per_device) {
+    const auto late = lateness_ms.find(absl::StrCat(device.node, "/", device.device));
+    if (late == lateness_ms.end()) continue;
+    sum += late->second * static_cast<double>(device.count);
+    answers += static_cast<double>(device.count);
+  }
+  return answers > 0 ? sum / answers : 0;
+}
+
 struct Comparison {
   double throughput_ratio, attainment_points, p50_ratio, p99_ratio;
 };
@@ -344,6 +361,17 @@ void Validate(const std::string& scenario_yaml, const std::vector<Point>& points
       f.at = std::chrono::milliseconds(std::llround(t.lost_ms));
       f.down_for = std::chrono::milliseconds(std::llround(*t.back_ms - t.lost_ms));
     }
+    // Each answer of an emulated device left after its drawn time by the
+    // hold's lateness (the host waking the slot late: ~0.3 ms on a quiet
+    // machine, more on a busy one). It delays the answer, not the device's
+    // next hold (they run back to back), so the simulator adds it to every
+    // latency, as it adds the hops: client_rtt_ms. It is measured on the run
+    // compared (the overheads, before it, on other runs), and it is the host's
+    // time, not anything the simulator predicts.
+    const double lateness = MeanLateness(*real, (*cluster)->hold_lateness_ms());
+    scenario->client_rtt_ms += lateness;
+    std::printf("%s: the emulated holds ended %.3f ms late on average (client_rtt_ms %.3f)\n",
+                name.c_str(), lateness, scenario->client_rtt_ms);
     absl::StatusOr<Prediction> simulated = Predict(*scenario, drawn ? kDrawnSeeds : kSeeds);
     ASSERT_TRUE(simulated.ok()) << simulated.status();
     const Comparison c = Compare(*real, *simulated);
@@ -359,11 +387,14 @@ void Validate(const std::string& scenario_yaml, const std::vector<Point>& points
           [&](const auto& entry) { return entry.second.device == device.device; });
       if (sim_device == simulated->per_device.end()) continue;
       const loadgen::DeviceStats& s = sim_device->second;
+      const auto late =
+          (*cluster)->hold_lateness_ms().find(absl::StrCat(device.node, "/", device.device));
       std::printf("  %s: share real %.3f sim %.3f; compute real %.2f sim %.2f ms (x%.4f); "
-                  "on-device wait real %.2f sim %.2f ms\n",
+                  "on-device wait real %.2f sim %.2f ms; holds late by %.3f ms\n",
                   device.device.c_str(), device.share, s.share, device.mean_compute_ms,
                   s.mean_compute_ms, device.mean_compute_ms / s.mean_compute_ms,
-                  device.mean_queue_ms, s.mean_queue_ms);
+                  device.mean_queue_ms, s.mean_queue_ms,
+                  late == (*cluster)->hold_lateness_ms().end() ? -1.0 : late->second);
     }
     for (const auto& [type, stats] : real->per_type) {
       const auto sim_type = simulated->per_type.find(type);
@@ -414,8 +445,15 @@ void Validate(const std::string& scenario_yaml, const std::vector<Point>& points
       }
       std::printf("  cameras' attainment real/sim %%:%s; Jain's index real %.4f sim %.4f\n",
                   cameras.c_str(), real->jain_attainment, simulated->jain_attainment);
+      // Within 3 points of the prediction, or inside the seeds' range: in
+      // overload the camera sending most is where the expiries fall, and one
+      // run's share of them is a draw as wide as the seeds' (heavy camera at
+      // 1.5: 88.1-94.6% over 19 seeds, wider than 3 points each side).
       for (size_t k = 0; k < real_cameras.size(); ++k) {
-        EXPECT_NEAR((real_cameras[k] - simulated->cameras[k].attainment) * 100, 0.0, 3.0)
+        const Prediction::Camera& predicted = simulated->cameras[k];
+        EXPECT_GE(real_cameras[k], std::min(predicted.attainment - 0.03, predicted.low))
+            << "camera " << k << ":" << cameras;
+        EXPECT_LE(real_cameras[k], std::max(predicted.attainment + 0.03, predicted.high))
             << "camera " << k << ":" << cameras;
       }
       EXPECT_NEAR(real->jain_attainment, simulated->jain_attainment, 0.01) << line;
