@@ -261,7 +261,7 @@ absl::Status RealCluster::Launch(const sim::Scenario& scenario) {
                                        "127.0.0.1:0",   "--models-dir",   options_.models_dir,
                                        "--config",      config,           "--server",
                                        server_url_,     "--cluster-token", kClusterToken,
-                                       "--no-opencl",   "--models"};
+                                       "--no-opencl",   "--no-warm-up",   "--models"};
       argv.insert(argv.end(), types.begin(), types.end());
       agent_argv_.push_back(std::move(argv));
       agent_names_.push_back(name);
@@ -334,26 +334,36 @@ absl::StatusOr<loadgen::BenchReport> RealCluster::Run(const sim::Scenario& scena
   options.protocol = options_.protocol;
   ASSIGN_OR_RETURN(const std::vector<PlayedFault> faults, PlayedFaults(scenario));
   fault_timings_.clear();
-  hold_lateness_ms_.clear();
+  hold_lateness_.clear();
   ASSIGN_OR_RETURN(const auto before, ScrapeLateness());
   ASSIGN_OR_RETURN(loadgen::BenchReport report, Play(options, faults));
   ASSIGN_OR_RETURN(const auto after, ScrapeLateness());
-  for (const auto& [device, late] : after) {
-    auto [seconds, holds] = late;
-    // An agent started again (a node loss) counts from its start.
-    if (const auto was = before.find(device); was != before.end() && was->second.second <= holds) {
-      seconds -= was->second.first;
-      holds -= was->second.second;
+  // An agent started again (a node loss) counts from its start, in the run.
+  std::set<std::string> restarted;
+  for (const PlayedFault& f : faults) {
+    if (f.device.empty()) restarted.insert(absl::StrCat(agent_names_[f.agent], "/"));
+  }
+  for (auto [device, late] : after) {
+    const bool counted_from_start =
+        restarted.contains(device.substr(0, device.find('/') + 1));
+    if (const auto was = before.find(device); was != before.end() && !counted_from_start) {
+      late.holds -= was->second.holds;
+      late.mean_ms -= was->second.mean_ms;
+      late.stalled -= was->second.stalled;
     }
-    if (holds > 0) hold_lateness_ms_[device] = seconds / holds * 1e3;
+    if (late.holds <= 0) continue;
+    late.mean_ms /= late.holds;
+    hold_lateness_[device] = late;
   }
   return report;
 }
 
-absl::StatusOr<std::map<std::string, std::pair<double, double>>> RealCluster::ScrapeLateness()
+absl::StatusOr<std::map<std::string, RealCluster::HoldLateness>> RealCluster::ScrapeLateness()
     const {
   constexpr absl::string_view kFamily = "heteroaccel_emulated_hold_lateness_seconds";
-  std::map<std::string, std::pair<double, double>> out;
+  const std::string stalled_le = absl::StrCat("\",le=\"", HoldLateness::kStalledMs / 1e3, "\"} ");
+  std::map<std::string, HoldLateness> out;
+  std::map<std::string, double> within;  // holds no more than kStalledMs late
   for (size_t i = 0; i < agent_urls_.size(); ++i) {
     ASSIGN_OR_RETURN(std::unique_ptr<http::Client> http, http::Client::Create(agent_urls_[i]));
     ASSIGN_OR_RETURN(http::ClientResponse response, http->Get("/metrics"));
@@ -361,20 +371,30 @@ absl::StatusOr<std::map<std::string, std::pair<double, double>>> RealCluster::Sc
       return absl::InternalError(absl::StrCat("GET ", agent_urls_[i], "/metrics answered ",
                                               response.status, ": ", response.body));
     }
-    // Lines `FAMILY_sum{device="gpu0"} 0.0123` and `FAMILY_count{device="gpu0"} 57`.
+    // Lines `FAMILY_sum{device="gpu0"} 0.0123`, `FAMILY_count{device="gpu0"} 57`
+    // and `FAMILY_bucket{device="gpu0",le="0.0064"} 56`.
     for (absl::string_view line : absl::StrSplit(response.body, '\n')) {
       if (!absl::ConsumePrefix(&line, kFamily)) continue;
       const bool sum = absl::ConsumePrefix(&line, "_sum{device=\"");
-      if (!sum && !absl::ConsumePrefix(&line, "_count{device=\"")) continue;
-      const size_t end = line.find("\"} ");
+      const bool count = !sum && absl::ConsumePrefix(&line, "_count{device=\"");
+      const bool bucket = !sum && !count && absl::ConsumePrefix(&line, "_bucket{device=\"");
+      if (!sum && !count && !bucket) continue;
+      const size_t end = line.find('"');
+      if (end == absl::string_view::npos) continue;
+      const std::string device = absl::StrCat(agent_names_[i], "/", line.substr(0, end));
+      line.remove_prefix(end);
+      if (bucket && !absl::ConsumePrefix(&line, stalled_le)) continue;
+      if (!bucket && !absl::ConsumePrefix(&line, "\"} ")) continue;
       double value = 0;
-      if (end == absl::string_view::npos || !absl::SimpleAtod(line.substr(end + 3), &value)) {
-        continue;
+      if (!absl::SimpleAtod(line, &value)) continue;
+      if (bucket) {
+        within[device] = value;
+      } else {
+        (sum ? out[device].mean_ms : out[device].holds) = sum ? value * 1e3 : value;
       }
-      auto& late = out[absl::StrCat(agent_names_[i], "/", line.substr(0, end))];
-      (sum ? late.first : late.second) = value;
     }
   }
+  for (auto& [device, late] : out) late.stalled = late.holds - within[device];
   return out;
 }
 

@@ -7,8 +7,10 @@
 // latency_sigma and types; the node's own CPU emulated with no types, so only
 // the scenario's devices serve), a server config (policy, queue_capacity,
 // max_attempts), and starts the real `heteroaccel server` and one `heteroaccel
-// agent` per node as processes on loopback ports, waiting until every node is
-// up and serving. Run() plays the scenario's cameras with loadgen::RunBench in
+// agent` per node as processes on loopback ports (agents with --no-warm-up: on
+// this one host, an agent started again after a node loss would otherwise run
+// its models on every core while the other "nodes" serve), waiting until every
+// node is up and serving. Run() plays the scenario's cameras with loadgen::RunBench in
 // open loop (the total rate, the cameras, their mix, inflight, priority and
 // deadline, warm-up and duration) against the server and returns its report.
 // The frames are small synthetic PNGs written to the cluster's folder: emulated
@@ -29,7 +31,7 @@
 // (the node is back once the server lists it serving: fault_timings() says when,
 // since a restarted agent's start-up adds to down_for). Run() also reads every
 // agent's /metrics before and after, for how late the host ended the emulated
-// holds meanwhile (hold_lateness_ms()). Every node is whole again when Run()
+// holds meanwhile (hold_lateness()). Every node is whole again when Run()
 // returns. Anything else is InvalidArgument naming what
 // cannot be played.
 //
@@ -118,10 +120,18 @@ class RealCluster {
   const std::string& images_dir() const { return images_dir_; }
   // The last Run()'s node losses, as they happened.
   const std::vector<FaultTiming>& fault_timings() const { return fault_timings_; }
-  // The last Run()'s mean lateness of each emulated device's holds ("node/device"
-  // -> ms, from the agents' heteroaccel_emulated_hold_lateness_seconds): how
-  // much later than drawn, on this host, its answers left while the cameras ran.
-  const std::map<std::string, double>& hold_lateness_ms() const { return hold_lateness_ms_; }
+  // The last Run()'s emulated holds, per device ("node/device"), from the
+  // agents' heteroaccel_emulated_hold_lateness_seconds.
+  struct HoldLateness {
+    double holds = 0;
+    double mean_ms = 0;  // how much later than drawn, on this host, its answers left
+    // Holds that ended more than kStalledMs late: past the 5 ms an emulated
+    // device carries over between holds run back to back, so device time the
+    // host took (a stall of the machine, which no simulation models).
+    double stalled = 0;
+    static constexpr double kStalledMs = 6.4;  // a bucket bound of the histogram
+  };
+  const std::map<std::string, HoldLateness>& hold_lateness() const { return hold_lateness_; }
   // The last lines of every process's output, for a failing test's message.
   std::string Logs() const;
 
@@ -140,9 +150,9 @@ class RealCluster {
   // Plays the bench (and `faults`) of Run().
   absl::StatusOr<loadgen::BenchReport> Play(const loadgen::BenchOptions& options,
                                             const std::vector<PlayedFault>& faults);
-  // Each emulated device's lateness so far ("node/device" -> {seconds, holds}),
-  // from every agent's /metrics.
-  absl::StatusOr<std::map<std::string, std::pair<double, double>>> ScrapeLateness() const;
+  // Each emulated device's holds so far ("node/device"), from every agent's
+  // /metrics: their count, their lateness summed (in mean_ms), the stalled ones.
+  absl::StatusOr<std::map<std::string, HoldLateness>> ScrapeLateness() const;
   // Plays `faults` from `start` until they are done or `done` is set.
   void PlayFaults(const std::vector<PlayedFault>& faults,
                   std::chrono::steady_clock::time_point start);
@@ -159,7 +169,7 @@ class RealCluster {
   std::vector<size_t> agent_devices_;  // devices that must serve, per agent
   std::vector<std::string> agent_urls_;
   std::vector<FaultTiming> fault_timings_;
-  std::map<std::string, double> hold_lateness_ms_;
+  std::map<std::string, HoldLateness> hold_lateness_;
   // While Run() plays faults: what the fault thread and Run() share.
   std::mutex mu_;
   std::condition_variable stop_;
