@@ -81,6 +81,12 @@ struct Metrics {
             "host's delay in waking the slot (a loaded host's, which a real accelerator would "
             "not add); its answer leaves that much late",
             {"device"}, metrics::ExponentialBuckets(0.00005, 2, 14))),
+        emulated_lost(r.AddCounter(
+            "heteroaccel_emulated_hold_lost_seconds_total",
+            "Device time an emulated device lost to its host: a job already waiting when the "
+            "previous hold was due to end started more than the 5 ms carried over after it (the "
+            "host stalled)",
+            {"device"})),
         busy_seconds(
             r.AddCounter("heteroaccel_device_busy_seconds_total",
                          "Slot-seconds the device spent running models, summed over its slots; "
@@ -96,6 +102,7 @@ struct Metrics {
   metrics::Family<metrics::Histogram>& compute_seconds;
   metrics::Family<metrics::Gauge>& emulated_slowdown;
   metrics::Family<metrics::Histogram>& emulated_lateness;
+  metrics::Family<metrics::Counter>& emulated_lost;
   metrics::Family<metrics::Counter>& busy_seconds;
 };
 
@@ -153,7 +160,9 @@ class Slot {
         queue_depth_(metrics.queue_depth.WithLabels({device.device.id, std::to_string(index)})),
         busy_total_(metrics.busy_seconds.WithLabels(DeviceLabels(device.device))),
         lateness_(latency != nullptr ? &metrics.emulated_lateness.WithLabels({device.device.id})
-                                     : nullptr) {}
+                                     : nullptr),
+        lost_(latency != nullptr ? &metrics.emulated_lost.WithLabels({device.device.id})
+                                 : nullptr) {}
 
   void Start() {
     thread_ = std::thread([this] { Run(); });
@@ -462,6 +471,7 @@ class Slot {
     start = now;
     if (last_release_ && enqueued <= *last_release_ && *last_release_ < now) {
       start = std::max(*last_release_, now - kMaxCarry);
+      lost_->Increment(SecondsBetween(*last_release_, start));
     }
     const auto release =
         start + std::chrono::duration_cast<Clock::TimePoint::duration>(
@@ -501,6 +511,7 @@ class Slot {
   metrics::Gauge& queue_depth_;
   metrics::Counter& busy_total_;  // the device's, shared by its slots
   metrics::Histogram* const lateness_;  // emulated devices' only
+  metrics::Counter* const lost_;        // emulated devices' only
   // Touched by the slot's thread only.
   std::optional<Clock::TimePoint> last_release_;  // emulated: when the last hold was due to end
   std::optional<Clock::TimePoint> last_end_;      // when the last job's run ended

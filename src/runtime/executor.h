@@ -50,7 +50,10 @@ namespace heteroaccel::runtime {
 // a metronome's. A slot kept busy runs its holds back to back: a job waiting
 // when the previous hold is due to end starts then, so the host's own time
 // between two jobs (up to a few milliseconds on a loaded machine) does not slow
-// the emulated device down. `types`, when set, limits the device to those
+// the emulated device down. What the host still adds is measured:
+// heteroaccel_emulated_hold_lateness_seconds (how late each hold ended, so its
+// answer left) and heteroaccel_emulated_hold_lost_seconds_total (device time a
+// stall beyond the 5 ms carried over took). `types`, when set, limits the device to those
 // inference types (a device that runs none of the node's models serves nothing).
 struct Emulation {
   std::map<std::string, double> latency_seconds;  // per inference type (means)

@@ -512,31 +512,50 @@ TEST_F(ExecutorTest, EmulatedHoldCountsAsBusyTimeSummedOverSlots) {
             std::string::npos);
 }
 
-TEST_F(ExecutorTest, EmulatedHoldsCountHowLateTheHostEndedThem) {
+// The value of `series` (a whole name with labels) in `text`; -1 if absent.
+double SeriesValue(const std::string& text, const std::string& series) {
+  const size_t at = text.find(series + " ");
+  return at == std::string::npos ? -1 : std::stod(text.substr(at + series.size() + 1));
+}
+
+TEST_F(ExecutorTest, EmulatedHoldsCountHowLateTheHostEndedThemAndTheDeviceTimeAStallTook) {
   RuntimeDevice npu = Cpu("npu0", 1);
   npu.device.kind = devices::DeviceKind::kNpu;
   npu.device.emulated = true;
-  npu.emulation = Emulation{{{"thing", 0.02}}, 0.01, true};
+  npu.emulation = Emulation{{{"thing", 0.002}}, 0.01, true};
   Start({npu, Cpu("cpu0", 1)});
-  for (int i = 0; i < 3; ++i) executor_->Submit(MakeJob("thing", "npu0"));
+  // The first hold of 2 ms is held up 30 ms by its own computation (the gate),
+  // as a stalled host would hold it; the second job already waits. The device
+  // carries 5 ms over, no more: the second hold starts 25 ms late, and that
+  // device time is lost. Its input is the first's, so it computes nothing.
+  gate_->Close();
+  executor_->Submit(MakeJob("thing", "npu0"));
+  executor_->Submit(MakeJob("thing", "npu0"));
+  ASSERT_TRUE(gate_->WaitEntered(1, absl::Seconds(10)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  gate_->Open();
   executor_->Submit(MakeJob("thing", "cpu0"));
-  auto results = results_.WaitFor(4);
-  ASSERT_EQ(results.size(), 4u);
+  auto results = results_.WaitFor(3);
+  ASSERT_EQ(results.size(), 3u);
   for (const auto& r : results) ASSERT_TRUE(r.ok()) << r.status();
   const std::string text = registry_.Render();
-  // One observation per hold, of the emulated device only.
-  EXPECT_NE(text.find("heteroaccel_emulated_hold_lateness_seconds_count{device=\"npu0\"} 3\n"),
-            std::string::npos)
+  // One observation per hold, of the emulated device only: the first ended
+  // 28 ms late or more, the second 3 ms (it started 5 ms back, for 2 ms).
+  EXPECT_EQ(SeriesValue(text, "heteroaccel_emulated_hold_lateness_seconds_count{device=\"npu0\"}"),
+            2)
       << text;
-  EXPECT_EQ(text.find("heteroaccel_emulated_hold_lateness_seconds_count{device=\"cpu0\"}"),
-            std::string::npos);
-  const std::string sum = "heteroaccel_emulated_hold_lateness_seconds_sum{device=\"npu0\"} ";
-  const size_t at = text.find(sum);
-  ASSERT_NE(at, std::string::npos) << text;
-  // A wake-up's delay: never negative, and short of the 20 ms holds themselves.
-  const double late = std::stod(text.substr(at + sum.size()));
-  EXPECT_GE(late, 0.0);
-  EXPECT_LT(late, 3 * 0.02);
+  EXPECT_EQ(SeriesValue(text, "heteroaccel_emulated_hold_lateness_seconds_count{device=\"cpu0\"}"),
+            -1);
+  const double late =
+      SeriesValue(text, "heteroaccel_emulated_hold_lateness_seconds_sum{device=\"npu0\"}");
+  EXPECT_GE(late, 0.031);
+  EXPECT_LT(late, 0.031 + 0.05);
+  const double lost =
+      SeriesValue(text, "heteroaccel_emulated_hold_lost_seconds_total{device=\"npu0\"}");
+  EXPECT_GE(lost, 0.023);
+  EXPECT_LT(lost, 0.023 + 0.05);
+  EXPECT_EQ(SeriesValue(text, "heteroaccel_emulated_hold_lost_seconds_total{device=\"cpu0\"}"),
+            -1);
 }
 
 TEST_F(ExecutorTest, FailedRunsCountAsBusyToo) {

@@ -350,6 +350,7 @@ absl::StatusOr<loadgen::BenchReport> RealCluster::Run(const sim::Scenario& scena
       late.holds -= was->second.holds;
       late.mean_ms -= was->second.mean_ms;
       late.stalled -= was->second.stalled;
+      late.lost_ms -= was->second.lost_ms;
     }
     if (late.holds <= 0) continue;
     late.mean_ms /= late.holds;
@@ -361,6 +362,7 @@ absl::StatusOr<loadgen::BenchReport> RealCluster::Run(const sim::Scenario& scena
 absl::StatusOr<std::map<std::string, RealCluster::HoldLateness>> RealCluster::ScrapeLateness()
     const {
   constexpr absl::string_view kFamily = "heteroaccel_emulated_hold_lateness_seconds";
+  constexpr absl::string_view kLost = "heteroaccel_emulated_hold_lost_seconds_total{device=\"";
   const std::string stalled_le = absl::StrCat("\",le=\"", HoldLateness::kStalledMs / 1e3, "\"} ");
   std::map<std::string, HoldLateness> out;
   std::map<std::string, double> within;  // holds no more than kStalledMs late
@@ -372,8 +374,16 @@ absl::StatusOr<std::map<std::string, RealCluster::HoldLateness>> RealCluster::Sc
                                               response.status, ": ", response.body));
     }
     // Lines `FAMILY_sum{device="gpu0"} 0.0123`, `FAMILY_count{device="gpu0"} 57`
-    // and `FAMILY_bucket{device="gpu0",le="0.0064"} 56`.
+    // and `FAMILY_bucket{device="gpu0",le="0.0064"} 56`; `LOST{device="gpu0"} 0.01`.
     for (absl::string_view line : absl::StrSplit(response.body, '\n')) {
+      if (absl::ConsumePrefix(&line, kLost)) {
+        const size_t end = line.find("\"} ");
+        double value = 0;
+        if (end != absl::string_view::npos && absl::SimpleAtod(line.substr(end + 3), &value)) {
+          out[absl::StrCat(agent_names_[i], "/", line.substr(0, end))].lost_ms = value * 1e3;
+        }
+        continue;
+      }
       if (!absl::ConsumePrefix(&line, kFamily)) continue;
       const bool sum = absl::ConsumePrefix(&line, "_sum{device=\"");
       const bool count = !sum && absl::ConsumePrefix(&line, "_count{device=\"");

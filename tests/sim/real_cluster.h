@@ -130,6 +130,9 @@ class RealCluster {
     // host took (a stall of the machine, which no simulation models).
     double stalled = 0;
     static constexpr double kStalledMs = 6.4;  // a bucket bound of the histogram
+    // Device time the stalls took (heteroaccel_emulated_hold_lost_seconds_total):
+    // a waiting job's hold started this much later than the previous one ended.
+    double lost_ms = 0;
   };
   const std::map<std::string, HoldLateness>& hold_lateness() const { return hold_lateness_; }
   // The last lines of every process's output, for a failing test's message.
@@ -151,7 +154,8 @@ class RealCluster {
   absl::StatusOr<loadgen::BenchReport> Play(const loadgen::BenchOptions& options,
                                             const std::vector<PlayedFault>& faults);
   // Each emulated device's holds so far ("node/device"), from every agent's
-  // /metrics: their count, their lateness summed (in mean_ms), the stalled ones.
+  // /metrics: their count, their lateness summed (in mean_ms), the stalled ones
+  // and the device time lost.
   absl::StatusOr<std::map<std::string, HoldLateness>> ScrapeLateness() const;
   // Plays `faults` from `start` until they are done or `done` is set.
   void PlayFaults(const std::vector<PlayedFault>& faults,
