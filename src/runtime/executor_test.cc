@@ -30,6 +30,15 @@ RuntimeDevice Cpu(std::string id, int slots) {
   return d;
 }
 
+// An emulated NPU "npu0" holding "thing" `seconds` (other types: `others`).
+RuntimeDevice EmulatedNpu(double seconds, double others = 0.01, int slots = 1) {
+  RuntimeDevice d = Cpu("npu0", slots);
+  d.device.kind = devices::DeviceKind::kNpu;
+  d.device.emulated = true;
+  d.emulation = Emulation{{{"thing", seconds}}, others, true};
+  return d;
+}
+
 // Collects job outcomes from any thread.
 class Results {
  public:
@@ -245,10 +254,7 @@ TEST_F(ExecutorTest, StopAnswersQueuedJobsWithUnavailable) {
 }
 
 TEST_F(ExecutorTest, EmulatedDeviceHoldsItsSlotForTheProfileAndReusesResults) {
-  RuntimeDevice npu = Cpu("npu0", 1);
-  npu.device.kind = devices::DeviceKind::kNpu;
-  npu.device.emulated = true;
-  npu.emulation = Emulation{{{"thing", 0.05}}, 0.01, true};
+  RuntimeDevice npu = EmulatedNpu(0.05);
   Start({npu});
   executor_->Submit(MakeJob("thing"));
   results_.WaitFor(1);
@@ -267,10 +273,7 @@ TEST_F(ExecutorTest, EmulatedDeviceHoldsItsSlotForTheProfileAndReusesResults) {
 }
 
 TEST_F(ExecutorTest, EmulatedHoldsAreTheDevicesDrawnServiceTimesInOrder) {
-  RuntimeDevice npu = Cpu("npu0", 1);
-  npu.device.kind = devices::DeviceKind::kNpu;
-  npu.device.emulated = true;
-  npu.emulation = Emulation{{{"thing", 0.02}}, 0.01, true};
+  RuntimeDevice npu = EmulatedNpu(0.02);
   npu.emulation->sigma = 0.5;
   Start({npu}, /*queue_capacity=*/16);
   // The same device name seeds the same sequence: one slot takes the jobs in
@@ -308,10 +311,7 @@ TEST_F(ExecutorTest, AnEmulatedDeviceKeptBusyRunsItsHoldsBackToBack) {
   // the first job's start and the last one's wake-up add (~0.5 ms). The best
   // of five rounds, so that a stall of the machine does not decide (under
   // ASan beside other tests, the best of three once came to 207.2 ms).
-  RuntimeDevice npu = Cpu("npu0", 1);
-  npu.device.kind = devices::DeviceKind::kNpu;
-  npu.device.emulated = true;
-  npu.emulation = Emulation{{{"thing", 0.001}}, 0.001, true};
+  RuntimeDevice npu = EmulatedNpu(0.001, 0.001);
   Start({npu}, /*queue_capacity=*/256);
   constexpr int kJobs = 200;
   double best = 1e9;
@@ -354,10 +354,7 @@ TEST(EmulatedLatencyTest, ASlowdownScalesLaterDrawsUntilItIsLifted) {
 }
 
 TEST_F(ExecutorTest, AnEmulatedDeviceCanBeSlowedDownAndRestoredWhileItServes) {
-  RuntimeDevice npu = Cpu("npu0", 1);
-  npu.device.kind = devices::DeviceKind::kNpu;
-  npu.device.emulated = true;
-  npu.emulation = Emulation{{{"thing", 0.03}}, 0.01, true};
+  RuntimeDevice npu = EmulatedNpu(0.03);
   Start({npu, Cpu("cpu0", 1)});
   EXPECT_NE(registry_.Render().find("heteroaccel_emulated_slowdown{device=\"npu0\"} 1\n"),
             std::string::npos);
@@ -471,10 +468,7 @@ TEST(EmulatedLatencyTest, TheDeviceNameSeedsTheSequence) {
 }
 
 TEST_F(ExecutorTest, EmulatedHoldCountsAsBusyTimeSummedOverSlots) {
-  RuntimeDevice npu = Cpu("npu0", 2);
-  npu.device.kind = devices::DeviceKind::kNpu;
-  npu.device.emulated = true;
-  npu.emulation = Emulation{{{"thing", 0.05}}, 0.01, true};
+  RuntimeDevice npu = EmulatedNpu(0.05, 0.01, 2);
   Start({npu, Cpu("cpu0", 1)});
   for (const DeviceState& d : executor_->Snapshot()) EXPECT_EQ(d.busy_seconds, 0.0);
   EXPECT_NE(registry_.Render().find("heteroaccel_device_busy_seconds_total{device=\"npu0\","
@@ -519,10 +513,7 @@ double SeriesValue(const std::string& text, const std::string& series) {
 }
 
 TEST_F(ExecutorTest, EmulatedHoldsCountHowLateTheHostEndedThemAndTheDeviceTimeAStallTook) {
-  RuntimeDevice npu = Cpu("npu0", 1);
-  npu.device.kind = devices::DeviceKind::kNpu;
-  npu.device.emulated = true;
-  npu.emulation = Emulation{{{"thing", 0.002}}, 0.01, true};
+  RuntimeDevice npu = EmulatedNpu(0.002);
   Start({npu, Cpu("cpu0", 1)});
   // The first hold of 2 ms is held up 30 ms by its own computation (the gate),
   // as a stalled host would hold it; the second job already waits. The device
