@@ -335,9 +335,18 @@ absl::StatusOr<loadgen::BenchReport> RealCluster::Run(const sim::Scenario& scena
   ASSIGN_OR_RETURN(const std::vector<PlayedFault> faults, PlayedFaults(scenario));
   fault_timings_.clear();
   hold_lateness_.clear();
-  ASSIGN_OR_RETURN(const auto before, ScrapeLateness());
-  ASSIGN_OR_RETURN(loadgen::BenchReport report, Play(options, faults));
-  ASSIGN_OR_RETURN(const auto after, ScrapeLateness());
+  // The holds of the measured window, from the end of the bench's warm-up (in
+  // which each agent computes every frame once, before it reuses the results).
+  absl::StatusOr<std::map<std::string, HoldLateness>> before = absl::UnknownError("not read");
+  std::thread at_warmup([&, urls = agent_urls_] {
+    std::this_thread::sleep_for(scenario.warmup);
+    before = ScrapeLateness(urls);
+  });
+  absl::StatusOr<loadgen::BenchReport> report = Play(options, faults);
+  at_warmup.join();
+  if (!report.ok()) return report.status();
+  RETURN_IF_ERROR(before.status());
+  ASSIGN_OR_RETURN(const auto after, ScrapeLateness(agent_urls_));
   // An agent started again (a node loss) counts from its start, in the run.
   std::set<std::string> restarted;
   for (const PlayedFault& f : faults) {
@@ -346,61 +355,57 @@ absl::StatusOr<loadgen::BenchReport> RealCluster::Run(const sim::Scenario& scena
   for (auto [device, late] : after) {
     const bool counted_from_start =
         restarted.contains(device.substr(0, device.find('/') + 1));
-    if (const auto was = before.find(device); was != before.end() && !counted_from_start) {
+    if (const auto was = before->find(device); was != before->end() && !counted_from_start) {
       late.holds -= was->second.holds;
-      late.mean_ms -= was->second.mean_ms;
+      late.late_ms -= was->second.late_ms;
       late.stalled -= was->second.stalled;
       late.lost_ms -= was->second.lost_ms;
     }
-    if (late.holds <= 0) continue;
-    late.mean_ms /= late.holds;
-    hold_lateness_[device] = late;
+    if (late.holds > 0) hold_lateness_[device] = late;
   }
   return report;
 }
 
-absl::StatusOr<std::map<std::string, RealCluster::HoldLateness>> RealCluster::ScrapeLateness()
-    const {
-  constexpr absl::string_view kFamily = "heteroaccel_emulated_hold_lateness_seconds";
-  constexpr absl::string_view kLost = "heteroaccel_emulated_hold_lost_seconds_total{device=\"";
-  const std::string stalled_le = absl::StrCat("\",le=\"", HoldLateness::kStalledMs / 1e3, "\"} ");
+absl::StatusOr<std::map<std::string, RealCluster::HoldLateness>> RealCluster::ScrapeLateness(
+    const std::vector<std::string>& urls) const {
+  constexpr absl::string_view kLateness = "heteroaccel_emulated_hold_lateness_seconds";
+  constexpr absl::string_view kLost = "heteroaccel_emulated_hold_lost_seconds_total";
+  constexpr absl::string_view kDevice = "{device=\"";
+  const std::string stalled_le = absl::StrCat(",le=\"", HoldLateness::kStalledMs / 1e3, "\"");
   std::map<std::string, HoldLateness> out;
   std::map<std::string, double> within;  // holds no more than kStalledMs late
-  for (size_t i = 0; i < agent_urls_.size(); ++i) {
-    ASSIGN_OR_RETURN(std::unique_ptr<http::Client> http, http::Client::Create(agent_urls_[i]));
+  for (size_t i = 0; i < urls.size(); ++i) {
+    ASSIGN_OR_RETURN(std::unique_ptr<http::Client> http, http::Client::Create(urls[i]));
     ASSIGN_OR_RETURN(http::ClientResponse response, http->Get("/metrics"));
     if (response.status != 200) {
-      return absl::InternalError(absl::StrCat("GET ", agent_urls_[i], "/metrics answered ",
+      return absl::InternalError(absl::StrCat("GET ", urls[i], "/metrics answered ",
                                               response.status, ": ", response.body));
     }
-    // Lines `FAMILY_sum{device="gpu0"} 0.0123`, `FAMILY_count{device="gpu0"} 57`
-    // and `FAMILY_bucket{device="gpu0",le="0.0064"} 56`; `LOST{device="gpu0"} 0.01`.
     for (absl::string_view line : absl::StrSplit(response.body, '\n')) {
-      if (absl::ConsumePrefix(&line, kLost)) {
-        const size_t end = line.find("\"} ");
-        double value = 0;
-        if (end != absl::string_view::npos && absl::SimpleAtod(line.substr(end + 3), &value)) {
-          out[absl::StrCat(agent_names_[i], "/", line.substr(0, end))].lost_ms = value * 1e3;
-        }
+      // `NAME{device="gpu0"[,le="0.0064"]} VALUE`
+      const size_t open = line.find(kDevice);
+      const size_t close = line.rfind("} ");
+      if (open == absl::string_view::npos || close == absl::string_view::npos || close < open) {
         continue;
       }
-      if (!absl::ConsumePrefix(&line, kFamily)) continue;
-      const bool sum = absl::ConsumePrefix(&line, "_sum{device=\"");
-      const bool count = !sum && absl::ConsumePrefix(&line, "_count{device=\"");
-      const bool bucket = !sum && !count && absl::ConsumePrefix(&line, "_bucket{device=\"");
-      if (!sum && !count && !bucket) continue;
-      const size_t end = line.find('"');
-      if (end == absl::string_view::npos) continue;
-      const std::string device = absl::StrCat(agent_names_[i], "/", line.substr(0, end));
-      line.remove_prefix(end);
-      if (bucket && !absl::ConsumePrefix(&line, stalled_le)) continue;
-      if (!bucket && !absl::ConsumePrefix(&line, "\"} ")) continue;
+      const absl::string_view name = line.substr(0, open);
+      absl::string_view labels =
+          line.substr(open + kDevice.size(), close - open - kDevice.size());
+      const size_t quote = labels.find('"');
       double value = 0;
-      if (!absl::SimpleAtod(line, &value)) continue;
-      if (bucket) {
+      if (quote == absl::string_view::npos || !absl::SimpleAtod(line.substr(close + 2), &value)) {
+        continue;
+      }
+      const std::string device = absl::StrCat(agent_names_[i], "/", labels.substr(0, quote));
+      labels.remove_prefix(quote + 1);
+      if (name == kLost) {
+        out[device].lost_ms = value * 1e3;
+      } else if (name == absl::StrCat(kLateness, "_sum")) {
+        out[device].late_ms = value * 1e3;
+      } else if (name == absl::StrCat(kLateness, "_count")) {
+        out[device].holds = value;
+      } else if (name == absl::StrCat(kLateness, "_bucket") && labels == stalled_le) {
         within[device] = value;
-      } else {
-        (sum ? out[device].mean_ms : out[device].holds) = sum ? value * 1e3 : value;
       }
     }
   }

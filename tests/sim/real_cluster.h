@@ -30,8 +30,8 @@
 // the node's agent at the fault's time and, after down_for, starting it again
 // (the node is back once the server lists it serving: fault_timings() says when,
 // since a restarted agent's start-up adds to down_for). Run() also reads every
-// agent's /metrics before and after, for how late the host ended the emulated
-// holds meanwhile (hold_lateness()). Every node is whole again when Run()
+// agent's /metrics at the end of the warm-up and at the end, for how late the
+// host ended the emulated holds meanwhile (hold_lateness()). Every node is whole again when Run()
 // returns. Anything else is InvalidArgument naming what
 // cannot be played.
 //
@@ -120,11 +120,12 @@ class RealCluster {
   const std::string& images_dir() const { return images_dir_; }
   // The last Run()'s node losses, as they happened.
   const std::vector<FaultTiming>& fault_timings() const { return fault_timings_; }
-  // The last Run()'s emulated holds, per device ("node/device"), from the
-  // agents' heteroaccel_emulated_hold_lateness_seconds.
+  // The last Run()'s emulated holds in its measured window (after the warm-up),
+  // per device ("node/device"), from the agents' /metrics.
   struct HoldLateness {
     double holds = 0;
-    double mean_ms = 0;  // how much later than drawn, on this host, its answers left
+    double late_ms = 0;  // how much later than drawn, on this host, its answers left
+    double mean_ms() const { return holds > 0 ? late_ms / holds : 0; }
     // Holds that ended more than kStalledMs late: past the 5 ms an emulated
     // device carries over between holds run back to back, so device time the
     // host took (a stall of the machine, which no simulation models).
@@ -153,10 +154,10 @@ class RealCluster {
   // Plays the bench (and `faults`) of Run().
   absl::StatusOr<loadgen::BenchReport> Play(const loadgen::BenchOptions& options,
                                             const std::vector<PlayedFault>& faults);
-  // Each emulated device's holds so far ("node/device"), from every agent's
-  // /metrics: their count, their lateness summed (in mean_ms), the stalled ones
-  // and the device time lost.
-  absl::StatusOr<std::map<std::string, HoldLateness>> ScrapeLateness() const;
+  // Each emulated device's holds so far ("node/device"), from the /metrics of
+  // the agents at `urls` (agent_urls_ as it was: a node loss replaces one).
+  absl::StatusOr<std::map<std::string, HoldLateness>> ScrapeLateness(
+      const std::vector<std::string>& urls) const;
   // Plays `faults` from `start` until they are done or `done` is set.
   void PlayFaults(const std::vector<PlayedFault>& faults,
                   std::chrono::steady_clock::time_point start);

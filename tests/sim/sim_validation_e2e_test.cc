@@ -262,7 +262,7 @@ double MeanLateness(const loadgen::BenchReport& real,
   for (const auto& [key, device] : real.per_device) {
     const auto late = lateness.find(absl::StrCat(device.node, "/", device.device));
     if (late == lateness.end()) continue;
-    sum += late->second.mean_ms * static_cast<double>(device.count);
+    sum += late->second.mean_ms() * static_cast<double>(device.count);
     answers += static_cast<double>(device.count);
   }
   return answers > 0 ? sum / answers : 0;
@@ -418,7 +418,7 @@ void Validate(const std::string& scenario_yaml, const std::vector<Point>& points
                   "by more than %.1f ms, %.1f ms of device time lost\n",
                   device.device.c_str(), device.share, s.share, device.mean_compute_ms,
                   s.mean_compute_ms, device.mean_compute_ms / s.mean_compute_ms,
-                  device.mean_queue_ms, s.mean_queue_ms, late.mean_ms, late.stalled, late.holds,
+                  device.mean_queue_ms, s.mean_queue_ms, late.mean_ms(), late.stalled, late.holds,
                   RealCluster::HoldLateness::kStalledMs, late.lost_ms);
     }
     for (const auto& [type, stats] : real->per_type) {
