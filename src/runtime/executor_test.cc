@@ -2,14 +2,14 @@
 
 #include <gtest/gtest.h>
 
-#include <thread>
-
 #include <algorithm>
 #include <cmath>
 #include <opencv2/imgcodecs.hpp>
+#include <thread>
 
 #include "absl/synchronization/notification.h"
 #include "testing/fake_model.h"
+#include "testing/metrics_text.h"
 #include "testing/threads.h"
 
 namespace heteroaccel::runtime {
@@ -496,20 +496,14 @@ TEST_F(ExecutorTest, EmulatedHoldCountsAsBusyTimeSummedOverSlots) {
   EXPECT_DOUBLE_EQ(state.slots[0].busy_seconds + state.slots[1].busy_seconds, state.busy_seconds);
   EXPECT_EQ(devices[1].busy_seconds, 0.0);  // cpu0 ran nothing
   const std::string text = registry_.Render();
-  const std::string series =
-      "heteroaccel_device_busy_seconds_total{device=\"npu0\",kind=\"npu\",emulated=\"true\"} ";
-  const size_t at = text.find(series);
-  ASSERT_NE(at, std::string::npos) << text;
-  EXPECT_NEAR(std::stod(text.substr(at + series.size())), state.busy_seconds, 1e-9);
+  const std::optional<double> metric = testing::MetricValue(
+      text,
+      "heteroaccel_device_busy_seconds_total{device=\"npu0\",kind=\"npu\",emulated=\"true\"}");
+  ASSERT_TRUE(metric.has_value()) << text;
+  EXPECT_NEAR(*metric, state.busy_seconds, 1e-9);
   EXPECT_NE(text.find("heteroaccel_device_busy_seconds_total{device=\"cpu0\",kind=\"cpu\","
                       "emulated=\"false\"} 0\n"),
             std::string::npos);
-}
-
-// The value of `series` (a whole name with labels) in `text`; -1 if absent.
-double SeriesValue(const std::string& text, const std::string& series) {
-  const size_t at = text.find(series + " ");
-  return at == std::string::npos ? -1 : std::stod(text.substr(at + series.size() + 1));
 }
 
 TEST_F(ExecutorTest, EmulatedHoldsCountHowLateTheHostEndedThemAndTheDeviceTimeAStallTook) {
@@ -532,21 +526,26 @@ TEST_F(ExecutorTest, EmulatedHoldsCountHowLateTheHostEndedThemAndTheDeviceTimeAS
   const std::string text = registry_.Render();
   // One observation per hold, of the emulated device only: the first ended
   // 28 ms late or more, the second 3 ms (it started 5 ms back, for 2 ms).
-  EXPECT_EQ(SeriesValue(text, "heteroaccel_emulated_hold_lateness_seconds_count{device=\"npu0\"}"),
-            2)
+  EXPECT_EQ(testing::MetricValue(
+                text, "heteroaccel_emulated_hold_lateness_seconds_count{device=\"npu0\"}"),
+            2.0)
       << text;
-  EXPECT_EQ(SeriesValue(text, "heteroaccel_emulated_hold_lateness_seconds_count{device=\"cpu0\"}"),
-            -1);
+  EXPECT_EQ(testing::MetricValue(
+                text, "heteroaccel_emulated_hold_lateness_seconds_count{device=\"cpu0\"}"),
+            std::nullopt);
   const double late =
-      SeriesValue(text, "heteroaccel_emulated_hold_lateness_seconds_sum{device=\"npu0\"}");
+      testing::MetricValue(text, "heteroaccel_emulated_hold_lateness_seconds_sum{device=\"npu0\"}")
+          .value_or(-1);
   EXPECT_GE(late, 0.031);
   EXPECT_LT(late, 0.031 + 0.05);
   const double lost =
-      SeriesValue(text, "heteroaccel_emulated_hold_lost_seconds_total{device=\"npu0\"}");
+      testing::MetricValue(text, "heteroaccel_emulated_hold_lost_seconds_total{device=\"npu0\"}")
+          .value_or(-1);
   EXPECT_GE(lost, 0.023);
   EXPECT_LT(lost, 0.023 + 0.05);
-  EXPECT_EQ(SeriesValue(text, "heteroaccel_emulated_hold_lost_seconds_total{device=\"cpu0\"}"),
-            -1);
+  EXPECT_EQ(
+      testing::MetricValue(text, "heteroaccel_emulated_hold_lost_seconds_total{device=\"cpu0\"}"),
+      std::nullopt);
 }
 
 TEST_F(ExecutorTest, FailedRunsCountAsBusyToo) {

@@ -16,6 +16,7 @@
 #include "http/client.h"
 #include "http/server.h"
 #include "protocol/inference.h"
+#include "testing/metrics_text.h"
 #include "testing/subprocess.h"
 
 namespace heteroaccel {
@@ -330,14 +331,6 @@ double BusySeconds(const nlohmann::json& report, const std::string& id) {
   return device.is_object() ? device.value("busy_seconds", -1.0) : -1.0;
 }
 
-// The value of the exposition line that starts with `series` (name and labels
-// and a space), or -1.
-double MetricValue(const std::string& text, const std::string& series) {
-  const size_t at = text.find("\n" + series);
-  if (at == std::string::npos) return -1;
-  return std::stod(text.substr(at + 1 + series.size()));
-}
-
 TEST(AgentHeartbeatTest, ReportsGroupNodeStatsAndBusySecondsThatGrowUnderLoad) {
   HeartbeatSink sink;
   const std::string config =
@@ -402,15 +395,18 @@ TEST(AgentHeartbeatTest, ReportsGroupNodeStatsAndBusySecondsThatGrowUnderLoad) {
   // tolerance); it never goes back.
   auto metrics = (*http)->Get("/metrics");
   ASSERT_TRUE(metrics.ok());
-  const double npu_metric = MetricValue(
-      metrics->body,
-      "heteroaccel_device_busy_seconds_total{device=\"npu0\",kind=\"npu\",emulated=\"true\"} ");
+  const double npu_metric =
+      testing::MetricValue(
+          metrics->body,
+          "heteroaccel_device_busy_seconds_total{device=\"npu0\",kind=\"npu\",emulated=\"true\"}")
+          .value_or(-1);
   EXPECT_GE(npu_metric, BusySeconds(busy, "npu0") - 1e-9);
-  EXPECT_GT(MetricValue(metrics->body,
-                        "heteroaccel_device_busy_seconds_total{device=\"cpu0\","
-                        "kind=\"cpu\",emulated=\"false\"} "),
+  EXPECT_GT(testing::MetricValue(metrics->body,
+                                 "heteroaccel_device_busy_seconds_total{device=\"cpu0\","
+                                 "kind=\"cpu\",emulated=\"false\"}")
+                .value_or(-1),
             0.0);
-  EXPECT_EQ(MetricValue(metrics->body, "heteroaccel_device_slots{device=\"npu0\"} "), 2.0);
+  EXPECT_EQ(testing::MetricValue(metrics->body, "heteroaccel_device_slots{device=\"npu0\"}"), 2.0);
   auto node = nlohmann::json::parse((*http)->Get("/v1/node")->body);
   EXPECT_EQ(node["group"], "demo");
 }

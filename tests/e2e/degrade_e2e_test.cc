@@ -17,6 +17,7 @@
 #include "client/infer_client.h"
 #include "http/client.h"
 #include "nlohmann/json.hpp"
+#include "testing/metrics_text.h"
 #include "testing/subprocess.h"
 
 namespace heteroaccel {
@@ -84,10 +85,10 @@ devices:
     auto http = *http::Client::Create(url_);
     auto r = http->Get("/metrics");
     if (!r.ok()) return -1;
-    const std::string needle = std::string("heteroaccel_degraded_requests_total{type=\"face\",from=\"") +
-                               kPrimary + "\",to=\"" + kAlternate + "\"} ";
-    const size_t at = r->body.find(needle);
-    return at == std::string::npos ? 0 : std::stod(r->body.substr(at + needle.size()));
+    return testing::MetricValue(
+               r->body, std::string("heteroaccel_degraded_requests_total{type=\"face\",from=\"") +
+                            kPrimary + "\",to=\"" + kAlternate + "\"}")
+        .value_or(0);
   }
 
   std::unique_ptr<Subprocess> server_, agent_;
