@@ -5,11 +5,11 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <condition_variable>
-#include <mutex>
 #include <cmath>
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
@@ -17,15 +17,13 @@
 #include <set>
 #include <thread>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/str_split.h"
-#include "absl/strings/strip.h"
 #include "common/status_macros.h"
 #include "http/client.h"
 #include "scheduler/types.h"
+#include "testing/metrics_text.h"
 
 namespace heteroaccel::testing {
 namespace {
@@ -358,7 +356,6 @@ absl::StatusOr<loadgen::BenchReport> RealCluster::Run(const sim::Scenario& scena
     if (const auto was = before->find(device); was != before->end() && !counted_from_start) {
       late.holds -= was->second.holds;
       late.late_ms -= was->second.late_ms;
-      late.stalled -= was->second.stalled;
       late.lost_ms -= was->second.lost_ms;
     }
     if (late.holds > 0) hold_lateness_[device] = late;
@@ -370,46 +367,28 @@ absl::StatusOr<std::map<std::string, RealCluster::HoldLateness>> RealCluster::Sc
     const std::vector<std::string>& urls) const {
   constexpr absl::string_view kLateness = "heteroaccel_emulated_hold_lateness_seconds";
   constexpr absl::string_view kLost = "heteroaccel_emulated_hold_lost_seconds_total";
-  constexpr absl::string_view kDevice = "{device=\"";
-  const std::string stalled_le = absl::StrCat(",le=\"", HoldLateness::kStalledMs / 1e3, "\"");
   std::map<std::string, HoldLateness> out;
-  std::map<std::string, double> within;  // holds no more than kStalledMs late
-  for (size_t i = 0; i < urls.size(); ++i) {
-    ASSIGN_OR_RETURN(std::unique_ptr<http::Client> http, http::Client::Create(urls[i]));
-    ASSIGN_OR_RETURN(http::ClientResponse response, http->Get("/metrics"));
-    if (response.status != 200) {
-      return absl::InternalError(absl::StrCat("GET ", urls[i], "/metrics answered ",
-                                              response.status, ": ", response.body));
-    }
-    for (absl::string_view line : absl::StrSplit(response.body, '\n')) {
-      // `NAME{device="gpu0"[,le="0.0064"]} VALUE`
-      const size_t open = line.find(kDevice);
-      const size_t close = line.rfind("} ");
-      if (open == absl::string_view::npos || close == absl::string_view::npos || close < open) {
-        continue;
+  size_t i = 0;  // the agents were started in the nodes' order (Launch)
+  for (const sim::NodeSpec& node : nodes_) {
+    for (const std::string& name : node.Names()) {
+      const std::string& url = urls[i++];
+      ASSIGN_OR_RETURN(std::unique_ptr<http::Client> http, http::Client::Create(url));
+      ASSIGN_OR_RETURN(http::ClientResponse response, http->Get("/metrics"));
+      if (response.status != 200) {
+        return absl::InternalError(
+            absl::StrCat("GET ", url, "/metrics answered ", response.status, ": ", response.body));
       }
-      const absl::string_view name = line.substr(0, open);
-      absl::string_view labels =
-          line.substr(open + kDevice.size(), close - open - kDevice.size());
-      const size_t quote = labels.find('"');
-      double value = 0;
-      if (quote == absl::string_view::npos || !absl::SimpleAtod(line.substr(close + 2), &value)) {
-        continue;
-      }
-      const std::string device = absl::StrCat(agent_names_[i], "/", labels.substr(0, quote));
-      labels.remove_prefix(quote + 1);
-      if (name == kLost) {
-        out[device].lost_ms = value * 1e3;
-      } else if (name == absl::StrCat(kLateness, "_sum")) {
-        out[device].late_ms = value * 1e3;
-      } else if (name == absl::StrCat(kLateness, "_count")) {
-        out[device].holds = value;
-      } else if (name == absl::StrCat(kLateness, "_bucket") && labels == stalled_le) {
-        within[device] = value;
+      for (const sim::DeviceSpec& device : node.devices) {
+        const std::string labels = absl::StrCat("{device=\"", device.name, "\"}");
+        HoldLateness& late = out[absl::StrCat(name, "/", device.name)];
+        late.holds =
+            MetricValue(response.body, absl::StrCat(kLateness, "_count", labels)).value_or(0);
+        late.late_ms =
+            1e3 * MetricValue(response.body, absl::StrCat(kLateness, "_sum", labels)).value_or(0);
+        late.lost_ms = 1e3 * MetricValue(response.body, absl::StrCat(kLost, labels)).value_or(0);
       }
     }
   }
-  for (auto& [device, late] : out) late.stalled = late.holds - within[device];
   return out;
 }
 

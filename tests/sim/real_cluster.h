@@ -10,9 +10,10 @@
 // agent` per node as processes on loopback ports (agents with --no-warm-up: on
 // this one host, an agent started again after a node loss would otherwise run
 // its models on every core while the other "nodes" serve), waiting until every
-// node is up and serving. Run() plays the scenario's cameras with loadgen::RunBench in
-// open loop (the total rate, the cameras, their mix, inflight, priority and
-// deadline, warm-up and duration) against the server and returns its report.
+// node is up and serving. Run() plays the scenario's cameras with
+// loadgen::RunBench in open loop (the total rate, the cameras, their mix,
+// inflight, priority and deadline, warm-up and duration) against the server and
+// returns its report.
 // The frames are small synthetic PNGs written to the cluster's folder: emulated
 // devices reuse results, so the CPU cost per request is a cache lookup plus
 // the HTTP hops, and the service times are the emulated holds.
@@ -31,8 +32,8 @@
 // (the node is back once the server lists it serving: fault_timings() says when,
 // since a restarted agent's start-up adds to down_for). Run() also reads every
 // agent's /metrics at the end of the warm-up and at the end, for how late the
-// host ended the emulated holds meanwhile (hold_lateness()). Every node is whole again when Run()
-// returns. Anything else is InvalidArgument naming what
+// host ended the emulated holds meanwhile (hold_lateness()). Every node is
+// whole again when Run() returns. Anything else is InvalidArgument naming what
 // cannot be played.
 //
 // MeasureOverheads() measures the real system's per-request overhead on a
@@ -125,15 +126,12 @@ class RealCluster {
   struct HoldLateness {
     double holds = 0;
     double late_ms = 0;  // how much later than drawn, on this host, its answers left
-    double mean_ms() const { return holds > 0 ? late_ms / holds : 0; }
-    // Holds that ended more than kStalledMs late: past the 5 ms an emulated
-    // device carries over between holds run back to back, so device time the
-    // host took (a stall of the machine, which no simulation models).
-    double stalled = 0;
-    static constexpr double kStalledMs = 6.4;  // a bucket bound of the histogram
-    // Device time the stalls took (heteroaccel_emulated_hold_lost_seconds_total):
-    // a waiting job's hold started this much later than the previous one ended.
+    // Device time the host's stalls took (beyond the 5 ms an emulated device
+    // carries over between holds run back to back): a waiting job's hold
+    // started this much later than the previous one was due to end.
     double lost_ms = 0;
+    double mean_ms() const { return holds > 0 ? late_ms / holds : 0; }
+    double lost_per_hold_ms() const { return holds > 0 ? lost_ms / holds : 0; }
   };
   const std::map<std::string, HoldLateness>& hold_lateness() const { return hold_lateness_; }
   // The last lines of every process's output, for a failing test's message.
