@@ -379,6 +379,7 @@ void FrameSource::KeepNewest(VideoFrame frame, Clock::time_point now) {
 VideoFrame FrameSource::Take(Clock::time_point now) {
   VideoFrame frame = std::move(queue_.front());
   queue_.pop_front();
+  frame.taken = now;
   ++counters_.taken;
   counters_.pending = queue_.size();
   if (period_ > Clock::duration::zero()) {

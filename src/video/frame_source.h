@@ -65,6 +65,7 @@ struct VideoFrame {
   uint64_t index = 0;  // per source, from 0; counts every decoded frame (gaps = frames not taken)
   double time = 0;     // seconds: media time (files) or since Start() (live); see above
   std::chrono::steady_clock::time_point captured;  // when it was decoded (or pushed)
+  std::chrono::steady_clock::time_point taken;     // when Next() handed it out
 };
 
 enum class SkipReason { kRateLimit, kBackpressure, kDecodeError, kDeadline, kInferenceError };
