@@ -349,11 +349,17 @@ absl::StatusOr<std::vector<T>> ParseList(const YAML::Node& root, const char* key
 absl::Status CheckScenario(const Scenario& s) {
   std::set<std::string> nodes;
   int64_t node_count = 0;
+  int64_t device_count = 0;
   std::set<std::string> types;
   for (size_t i = 0; i < s.nodes.size(); ++i) {
     node_count += s.nodes[i].count;
     if (node_count > kMaxNodeCount) {
       return Bad("nodes", absl::StrCat("at most ", kMaxNodeCount, " nodes after count"));
+    }
+    device_count += static_cast<int64_t>(s.nodes[i].count) * s.nodes[i].devices.size();
+    if (device_count > kMaxDeviceCount) {
+      return Bad("nodes", absl::StrCat("at most ", kMaxDeviceCount,
+                                       " devices after count (count x devices, summed)"));
     }
     for (const std::string& name : s.nodes[i].Names()) {
       if (!nodes.insert(name).second) {

@@ -32,6 +32,7 @@ namespace heteroaccel::sim {
 // Bounds a scenario must stay inside (so no input can exhaust memory).
 inline constexpr int kMaxNodeCount = 100'000;     // nodes after `count` expansion
 inline constexpr int kMaxDevicesPerNode = 64;
+inline constexpr int kMaxDeviceCount = 100'000;  // devices after `count` expansion
 inline constexpr int kMaxSlots = 256;
 inline constexpr int kMaxCameraStreams = 100'000;  // cameras x inflight after expansion
 inline constexpr int kMaxFaults = 10'000;

@@ -177,6 +177,18 @@ TEST(ParseScenarioTest, BoundsExpansion) {
       "cameras: [{name: c, rate: 1, mix: [face]}]");
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.status().message().find("nodes"), absl::string_view::npos);
+  // 50,000 nodes of two devices are allowed; of three, they are too many devices.
+  const auto nodes_of = [](const std::string& devices) {
+    return "nodes: [{name: n, count: 50000, devices: [" + devices +
+           "]}]\n"
+           "cameras: [{name: c, rate: 1, mix: [face]}]";
+  };
+  const std::string two = "{name: a, latency_ms: {face: 1}}, {name: b, latency_ms: {face: 1}}";
+  EXPECT_TRUE(ParseScenario(nodes_of(two)).ok());
+  auto devices = ParseScenario(nodes_of(two + ", {name: c, latency_ms: {face: 1}}"));
+  ASSERT_FALSE(devices.ok());
+  EXPECT_NE(devices.status().message().find("devices after count"), absl::string_view::npos)
+      << devices.status();
 }
 
 TEST(LoadScenarioTest, PrefixesThePath) {
