@@ -129,22 +129,27 @@ Engine::Engine(const Scenario& scenario, const SimOptions& options)
   service_overhead_ = static_cast<int64_t>(s_.service_overhead_ms * 1e6);
 }
 
-// One call in kTimedEvery, picked by a hash of the call's number (so that a
-// periodic pattern of calls is not sampled at one phase), is timed and counts
-// kTimedEvery times: reading the clock around every call cost ~4% of a run.
+// The first kTimedFirst calls are each timed; after them one call in
+// kTimedEvery, picked by a hash of the call's number (so that a periodic pattern
+// of calls is not sampled at one phase), is timed and counts kTimedEvery times:
+// reading the clock around every call cost ~4% of a long run, and a short run
+// sampled would scale one cold call's time by kTimedEvery.
 template <typename F>
 auto Engine::Timed(F f) -> decltype(f()) {
+  constexpr uint64_t kTimedFirst = 4096;
   constexpr uint64_t kTimedEvery = 16;
-  if (SplitMix64(++scheduler_calls_) % kTimedEvery != 0) return f();
+  ++scheduler_calls_;
+  const bool every = scheduler_calls_ <= kTimedFirst;
+  if (!every && SplitMix64(scheduler_calls_) % kTimedEvery != 0) return f();
   const auto t0 = std::chrono::steady_clock::now();
   struct Stop {
     std::chrono::steady_clock::time_point t0;
+    double weight;
     double& sum;
     ~Stop() {
-      sum += kTimedEvery *
-             std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      sum += weight * std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     }
-  } stop{t0, scheduler_seconds_};
+  } stop{t0, every ? 1.0 : static_cast<double>(kTimedEvery), scheduler_seconds_};
   return f();
 }
 
