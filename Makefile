@@ -20,7 +20,7 @@ FUZZ_SECONDS ?= 60
 # them (http_request_fuzzer; no gRPC), including the capacity planner and the
 # simulator it runs (client, loadgen, sim, plan).
 FUZZ_COMPONENTS ?= common;devices;metrics;node;protocol;inference;api;runtime;http;scheduler;cluster;httpapi;k8s;agent;client;loadgen;server;sim;plan;video;pipeline;events;repository;cameras
-FUZZERS      ?= infer_request http_request camera_spec
+FUZZERS      ?= infer_request http_request camera_spec scenario
 JOBS         ?= $(shell nproc)
 CMAKE_FLAGS  ?=
 
