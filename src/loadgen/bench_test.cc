@@ -315,15 +315,25 @@ TEST(BenchCameraWeightsTest, EachCameraSendsItsShareOfTheRateAndIsReportedApart)
   EXPECT_EQ(report->errors, 0u) << FormatTable(*report);
   const std::map<std::string, int> seen = target.cameras();
   ASSERT_EQ(seen.size(), 3u) << ::testing::PrintToString(seen);
-  // Periodic: 1.5 s x the camera's rate, give or take one per stream.
-  EXPECT_NEAR(seen.at("cam-0"), 120, 4) << ::testing::PrintToString(seen);
-  EXPECT_NEAR(seen.at("cam-1"), 30, 4) << ::testing::PrintToString(seen);
-  EXPECT_NEAR(seen.at("cam-2"), 30, 4) << ::testing::PrintToString(seen);
+  // Periodic: 1.5 s x the camera's rate, give or take one per stream. Never
+  // more; a few fewer on a loaded machine, where a stream still waiting for an
+  // answer at the end has due requests left to send (late, never early).
+  const auto expect_share = [](double sent, double due, const std::string& what) {
+    EXPECT_LE(sent, due + 2) << what;
+    EXPECT_GE(sent, 0.9 * due - 2) << what;
+  };
+  const std::string seen_text = ::testing::PrintToString(seen);
+  expect_share(seen.at("cam-0"), 120, seen_text);
+  expect_share(seen.at("cam-1"), 30, seen_text);
+  expect_share(seen.at("cam-2"), 30, seen_text);
   // The report's own count of each camera's answers.
   ASSERT_EQ(report->per_camera.size(), 3u);
-  EXPECT_NEAR(static_cast<double>(report->per_camera.at("cam-0").succeeded), 120, 4);
-  EXPECT_NEAR(report->per_camera.at("cam-0").throughput_rps, 80, 3);
-  EXPECT_NEAR(static_cast<double>(report->per_camera.at("cam-2").succeeded), 30, 4);
+  const CameraStats& heavy = report->per_camera.at("cam-0");
+  expect_share(static_cast<double>(heavy.succeeded), 120, "cam-0's answers");
+  EXPECT_NEAR(heavy.throughput_rps, static_cast<double>(heavy.succeeded) / report->measured_s,
+              1e-9);
+  expect_share(static_cast<double>(report->per_camera.at("cam-2").succeeded), 30,
+               "cam-2's answers");
   for (const auto& [name, camera] : report->per_camera) {
     EXPECT_EQ(camera.requests, camera.succeeded) << name;
     EXPECT_EQ(camera.within_deadline, camera.succeeded) << name;
