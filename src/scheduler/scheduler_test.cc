@@ -82,6 +82,45 @@ TEST_F(SchedulerTest, TypeOfADownDeviceIsStillAccepted) {
   EXPECT_THAT(Ids(s.Dispatch()), ElementsAre(1));
 }
 
+// A node's devices are found by its exact name, not by names it is a prefix of
+// ("n" is not "n-1" or "n1"), on failure and on the way back.
+TEST_F(SchedulerTest, FailNodeAndSetNodeUpTouchOnlyThatNode) {
+  Scheduler s = Make(PolicyKind::kEarliestFinish);
+  for (const std::string node : {"n", "n-1", "n1", "m"}) {
+    for (const std::string device : {"gpu0", "gpu1"}) {
+      ASSERT_TRUE(s.UpsertDevice(MakeDevice(node, device, "gpu", {{"face", milliseconds(2)}})).ok());
+    }
+  }
+  std::map<uint64_t, DeviceKey> bound;
+  for (uint64_t id = 1; id <= 8; ++id) {
+    ASSERT_TRUE(s.Enqueue(MakeRequest(id, "face")).ok());
+    for (const Assignment& a : s.Dispatch()) bound[a.request_id] = a.device;
+  }
+  ASSERT_EQ(bound.size(), 8u);
+  std::vector<uint64_t> on_n;
+  for (const auto& [id, key] : bound) {
+    if (key.node == "n") on_n.push_back(id);
+  }
+  ASSERT_EQ(on_n.size(), 2u);
+  EXPECT_THAT(Ids(s.FailNode("n")), ::testing::UnorderedElementsAreArray(on_n));
+  const auto up = [&s](const std::string& node) {
+    std::vector<bool> out;
+    for (const DeviceInfo& d : s.devices()) {
+      if (d.key.node == node) out.push_back(d.up);
+    }
+    return out;
+  };
+  EXPECT_THAT(up("n"), ElementsAre(false, false));
+  for (const std::string other : {"n-1", "n1", "m"}) EXPECT_THAT(up(other), ElementsAre(true, true));
+  s.SetNodeUp("n1", false);
+  EXPECT_THAT(up("n1"), ElementsAre(false, false));
+  EXPECT_THAT(up("n-1"), ElementsAre(true, true));
+  s.SetNodeUp("n", true);
+  EXPECT_THAT(up("n"), ElementsAre(true, true));
+  EXPECT_THAT(up("n1"), ElementsAre(false, false));
+  EXPECT_TRUE(s.FailNode("absent").empty());
+}
+
 TEST_F(SchedulerTest, FullQueueIsResourceExhaustedPerType) {
   Scheduler s = Make(PolicyKind::kEarliestFinish);
   ASSERT_TRUE(s.UpsertDevice(MakeDevice("n1", "gpu0", "gpu",

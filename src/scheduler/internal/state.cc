@@ -202,11 +202,21 @@ std::vector<Request> State::RemoveDevice(const DeviceKey& key) {
   return out;
 }
 
+std::span<const DeviceIndex> State::NodeDevices(const std::string& node) const {
+  const auto first = std::lower_bound(
+      sorted_devices_.begin(), sorted_devices_.end(), node,
+      [this](DeviceIndex d, const std::string& n) { return devices_[d].info.key.node < n; });
+  const auto last = std::upper_bound(
+      first, sorted_devices_.end(), node,
+      [this](const std::string& n, DeviceIndex d) { return n < devices_[d].info.key.node; });
+  return {first, last};
+}
+
 void State::SetNodeUp(const std::string& node, bool up) {
   TopologyChanged();
-  for (DeviceIndex d = 0; d < device_count(); ++d) {
+  for (const DeviceIndex d : NodeDevices(node)) {
     DeviceState& dev = devices_[d];
-    if (dev.present && dev.info.key.node == node) {
+    if (dev.present) {
       dev.info.up = up;
       Reindex(d);
     }
@@ -225,8 +235,8 @@ std::vector<Request> State::FailDevice(const DeviceKey& key) {
 
 std::vector<Request> State::FailNode(const std::string& node) {
   std::vector<Request> out;
-  for (DeviceIndex d : sorted_devices_) {
-    if (devices_[d].present && devices_[d].info.key.node == node) {
+  for (const DeviceIndex d : NodeDevices(node)) {
+    if (devices_[d].present) {
       std::vector<Request> lost = FailDevice(devices_[d].info.key);
       std::move(lost.begin(), lost.end(), std::back_inserter(out));
     }

@@ -16,6 +16,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -517,6 +518,9 @@ class State {
 
  private:
   DeviceIndex FindDevice(const DeviceKey& key) const;
+  // The node's devices (present or not): a range of sorted_devices_, which is
+  // ordered by (node, device).
+  std::span<const DeviceIndex> NodeDevices(const std::string& node) const;
   void Requeue(const InFlightEntry& entry, std::vector<Request>& out);
   // d's slot free times as a min-heap: the running requests' ends (at least
   // `now`; with `running_done` all at `now`), free slots at `now`, then the waiting
