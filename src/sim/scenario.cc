@@ -348,6 +348,9 @@ absl::StatusOr<std::vector<T>> ParseList(const YAML::Node& root, const char* key
 // that refer to what exists.
 absl::Status CheckScenario(const Scenario& s) {
   std::set<std::string> nodes;
+  // A node's name, or an entry's base name -> the entries it names (as
+  // NodeSpec::Matches), so that faults are checked without a scan per fault.
+  std::map<std::string, std::vector<size_t>, std::less<>> entries_named;
   int64_t node_count = 0;
   int64_t device_count = 0;
   std::set<std::string> types;
@@ -365,7 +368,9 @@ absl::Status CheckScenario(const Scenario& s) {
       if (!nodes.insert(name).second) {
         return Bad(Dot(At("nodes", i), "name"), absl::StrCat("node '", name, "' appears twice"));
       }
+      entries_named[name].push_back(i);
     }
+    if (s.nodes[i].count > 1) entries_named[s.nodes[i].name].push_back(i);
     for (const DeviceSpec& d : s.nodes[i].devices) {
       for (const std::string& t : d.RunTypes()) types.insert(t);
     }
@@ -412,18 +417,19 @@ absl::Status CheckScenario(const Scenario& s) {
   }
   for (size_t i = 0; i < s.faults.size(); ++i) {
     const FaultSpec& f = s.faults[i];
-    if (!f.node.empty() && std::none_of(s.nodes.begin(), s.nodes.end(),
-                                        [&](const NodeSpec& n) { return n.Matches(f.node); })) {
+    if (!f.node.empty() && !entries_named.contains(f.node)) {
       return Bad(Dot(At("faults", i), "node"), absl::StrCat("no node '", f.node, "'"));
     }
     if (f.device.empty()) continue;
     const size_t slash = f.device.find('/');
-    const std::string node = f.device.substr(0, slash);
-    const std::string device = slash == std::string::npos ? "" : f.device.substr(slash + 1);
+    const std::string_view node = std::string_view(f.device).substr(0, slash);
+    const std::string_view device =
+        slash == std::string::npos ? "" : std::string_view(f.device).substr(slash + 1);
     bool found = false;
-    for (const NodeSpec& n : s.nodes) {
-      if (!n.Matches(node)) continue;
-      for (const DeviceSpec& d : n.devices) found = found || d.name == device;
+    if (auto named = entries_named.find(node); named != entries_named.end()) {
+      for (const size_t n : named->second) {
+        for (const DeviceSpec& d : s.nodes[n].devices) found = found || d.name == device;
+      }
     }
     if (!found) {
       return Bad(Dot(At("faults", i), "device"),

@@ -14,24 +14,23 @@ namespace heteroaccel::sim {
 
 double IdealThroughput(const Scenario& scenario) {
   internal::Cluster cluster = internal::ExpandCluster(scenario);
+  std::vector<bool> lost(cluster.nodes.size(), false);
+  std::vector<double> factor(cluster.devices.size(), 1);
+  for (const FaultSpec& f : scenario.faults) {
+    if (!f.device.empty()) {
+      for (const uint32_t d : cluster.DevicesNamed(f.device)) factor[d] *= f.slowdown;
+    } else if (!f.down_for) {
+      for (const uint32_t n : cluster.NodesNamed(f.node)) lost[n] = true;
+    }
+  }
   FakeClock clock;
   scheduler::Scheduler exact(scheduler::Options{}, clock);
-  for (internal::ClusterDevice& d : cluster.devices) {
-    const internal::ClusterNode& node = cluster.nodes[d.node];
-    bool lost = false;
-    double factor = 1;
-    for (const FaultSpec& f : scenario.faults) {
-      if (!f.node.empty() && !f.down_for && node.Named(f.node)) lost = true;
-      if (f.device.empty()) continue;
-      const size_t slash = f.device.find('/');
-      if (f.device.substr(slash + 1) == d.info.key.device &&
-          node.Named(std::string_view(f.device).substr(0, slash))) {
-        factor *= f.slowdown;
-      }
-    }
-    if (lost) continue;
+  for (size_t i = 0; i < cluster.devices.size(); ++i) {
+    internal::ClusterDevice& d = cluster.devices[i];
+    if (lost[d.node]) continue;
     for (auto& [type, time] : d.info.reported_service) {
-      time = std::chrono::nanoseconds(static_cast<int64_t>(static_cast<double>(time.count()) * factor));
+      time = std::chrono::nanoseconds(
+          static_cast<int64_t>(static_cast<double>(time.count()) * factor[i]));
     }
     if (!exact.UpsertDevice(d.info).ok()) return 0;
   }

@@ -54,7 +54,9 @@ Cluster ExpandCluster(const Scenario& scenario) {
   for (const NodeSpec& node : scenario.nodes) {
     for (const std::string& name : node.Names()) {
       const auto index = static_cast<uint32_t>(cluster.nodes.size());
-      cluster.nodes.push_back({name, &node});
+      const auto first = static_cast<uint32_t>(cluster.devices.size());
+      cluster.nodes_named[name].push_back(index);
+      if (name != node.name) cluster.nodes_named[node.name].push_back(index);
       for (const DeviceSpec& d : node.devices) {
         ClusterDevice device;
         device.info.key = {name, d.name};
@@ -74,9 +76,29 @@ Cluster ExpandCluster(const Scenario& scenario) {
         device.node = index;
         cluster.devices.push_back(std::move(device));
       }
+      cluster.nodes.push_back({name, &node, first, static_cast<uint32_t>(cluster.devices.size())});
     }
   }
   return cluster;
+}
+
+const std::vector<uint32_t>& Cluster::NodesNamed(std::string_view ref) const {
+  static const std::vector<uint32_t> kNone;
+  const auto it = nodes_named.find(absl::string_view(ref.data(), ref.size()));
+  return it == nodes_named.end() ? kNone : it->second;
+}
+
+std::vector<uint32_t> Cluster::DevicesNamed(std::string_view ref) const {
+  const size_t slash = ref.find('/');
+  if (slash == std::string_view::npos) return {};
+  const std::string_view device = ref.substr(slash + 1);
+  std::vector<uint32_t> named;
+  for (const uint32_t n : NodesNamed(ref.substr(0, slash))) {
+    for (uint32_t d = nodes[n].first_device; d < nodes[n].end_device; ++d) {
+      if (devices[d].info.key.device == device) named.push_back(d);
+    }
+  }
+  return named;
 }
 
 Engine::Engine(const Scenario& scenario, const SimOptions& options)
@@ -384,39 +406,29 @@ void Engine::Fault(uint32_t index, bool back) {
   const FaultSpec& f = s_.faults[index];
   pump_ = true;
   if (!f.device.empty()) {
-    const size_t slash = f.device.find('/');
-    const std::string_view node = std::string_view(f.device).substr(0, slash);
-    const std::string_view device = std::string_view(f.device).substr(slash + 1);
-    for (Device& d : devices_) {
-      if (d.cluster->info.key.device == device && cluster_.nodes[d.cluster->node].Named(node)) {
-        d.factor *= f.slowdown;
-      }
-    }
+    for (const uint32_t d : cluster_.DevicesNamed(f.device)) devices_[d].factor *= f.slowdown;
     return;
   }
-  for (uint32_t n = 0; n < cluster_.nodes.size(); ++n) {
-    const std::string& name = cluster_.nodes[n].name;
-    const bool match = cluster_.nodes[n].Named(f.node);
-    if (!match) continue;
+  for (const uint32_t n : cluster_.NodesNamed(f.node)) {
+    const ClusterNode& node = cluster_.nodes[n];
     if (back) {
       Timed([&] {
-        scheduler_->SetNodeUp(name, true);
+        scheduler_->SetNodeUp(node.name, true);
         return 0;
       });
       continue;
     }
     // Step 4: the node's work is lost; the scheduler re-queues what it held.
-    for (Device& d : devices_) {
-      if (d.cluster->node != n) continue;
-      ++d.gen;
-      d.busy = 0;
-      d.waiting.clear();
+    for (uint32_t d = node.first_device; d < node.end_device; ++d) {
+      ++devices_[d].gen;
+      devices_[d].busy = 0;
+      devices_[d].waiting.clear();
     }
     const std::vector<scheduler::Request> requeued =
-        Timed([&] { return scheduler_->FailNode(name); });
+        Timed([&] { return scheduler_->FailNode(node.name); });
     for (const scheduler::Request& r : requeued) {
       if (!tracker_.tracked(r.id)) continue;
-      tracker_.OnRequeued(r.id, absl::StrCat("node ", name, " lost"));
+      tracker_.OnRequeued(r.id, absl::StrCat("node ", node.name, " lost"));
       requeued_ = true;
     }
   }

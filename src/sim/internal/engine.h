@@ -33,13 +33,20 @@ struct ClusterDevice {
 struct ClusterNode {
   std::string name;
   const NodeSpec* spec = nullptr;
-  // Whether a fault's `node` (or a device fault's node part) names this node.
-  bool Named(std::string_view ref) const { return ref == name || ref == spec->name; }
+  uint32_t first_device = 0;  // its devices: [first_device, end_device) of Cluster::devices
+  uint32_t end_device = 0;
 };
 struct Cluster {
   std::vector<std::string> types;  // sorted
   std::vector<ClusterNode> nodes;
   std::vector<ClusterDevice> devices;
+  // A fault's `node` (or a device fault's node part) -> the nodes it names: the
+  // node of that name, and every node of an entry of that base name.
+  absl::flat_hash_map<std::string, std::vector<uint32_t>> nodes_named;
+
+  const std::vector<uint32_t>& NodesNamed(std::string_view ref) const;
+  // The devices a device fault's "node/device" names.
+  std::vector<uint32_t> DevicesNamed(std::string_view ref) const;
 };
 Cluster ExpandCluster(const Scenario& scenario);
 
