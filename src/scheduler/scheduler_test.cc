@@ -88,7 +88,8 @@ TEST_F(SchedulerTest, FailNodeAndSetNodeUpTouchOnlyThatNode) {
   Scheduler s = Make(PolicyKind::kEarliestFinish);
   for (const std::string node : {"n", "n-1", "n1", "m"}) {
     for (const std::string device : {"gpu0", "gpu1"}) {
-      ASSERT_TRUE(s.UpsertDevice(MakeDevice(node, device, "gpu", {{"face", milliseconds(2)}})).ok());
+      ASSERT_TRUE(
+          s.UpsertDevice(MakeDevice(node, device, "gpu", {{"face", milliseconds(2)}})).ok());
     }
   }
   std::map<uint64_t, DeviceKey> bound;
@@ -111,7 +112,8 @@ TEST_F(SchedulerTest, FailNodeAndSetNodeUpTouchOnlyThatNode) {
     return out;
   };
   EXPECT_THAT(up("n"), ElementsAre(false, false));
-  for (const std::string other : {"n-1", "n1", "m"}) EXPECT_THAT(up(other), ElementsAre(true, true));
+  for (const std::string other : {"n-1", "n1", "m"})
+    EXPECT_THAT(up(other), ElementsAre(true, true));
   s.SetNodeUp("n1", false);
   EXPECT_THAT(up("n1"), ElementsAre(false, false));
   EXPECT_THAT(up("n-1"), ElementsAre(true, true));
