@@ -70,11 +70,11 @@ struct Metrics {
                                        "Decode, pre-process, forward pass and post-process time",
                                        {"model", "device"},
                                        metrics::ExponentialBuckets(0.0005, 2, 16))),
-        emulated_slowdown(r.AddGauge(
-            "heteroaccel_emulated_slowdown",
-            "An emulated device's factor on its latency profile (1: as profiled; set by "
-            "POST /v1/fleet/emulation for fault drills)",
-            {"device"})),
+        emulated_slowdown(
+            r.AddGauge("heteroaccel_emulated_slowdown",
+                       "An emulated device's factor on its latency profile (1: as profiled; set by "
+                       "POST /v1/fleet/emulation for fault drills)",
+                       {"device"})),
         emulated_lateness(r.AddHistogram(
             "heteroaccel_emulated_hold_lateness_seconds",
             "How much later than its drawn service time an emulated device's hold ended: the "
@@ -83,9 +83,9 @@ struct Metrics {
             {"device"}, metrics::ExponentialBuckets(0.00005, 2, 14))),
         emulated_lost(r.AddCounter(
             "heteroaccel_emulated_hold_lost_seconds_total",
-            "Device time an emulated device lost to its host: a job already waiting when the "
-            "previous hold was due to end started more than the 5 ms carried over after it (the "
-            "host stalled)",
+            absl::StrCat("Device time an emulated device lost to its host: a job already "
+                         "waiting when the previous hold was due to end started more than the ",
+                         kMaxCarry.count(), " ms carried over after it (the host stalled)"),
             {"device"})),
         busy_seconds(
             r.AddCounter("heteroaccel_device_busy_seconds_total",
